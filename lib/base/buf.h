@@ -1,0 +1,85 @@
+/*
+ * buf.h - the one growable byte buffer used for strings and wire frames.
+ *
+ * A struct vb_buf owns its storage.  `p` is NULL only before the first
+ * growth; after any append it is always NUL-terminated one byte past `len`
+ * (the NUL is not counted), so a buffer holding text can be used as a C
+ * string.  Appending functions may move `p`: never keep a pointer into the
+ * buffer across an append.
+ *
+ * Running out of memory aborts the process (like redis' zmalloc and git's
+ * xmalloc): there is no useful recovery in a command-line tool or the broker,
+ * and checking every append would hide the real error paths.
+ */
+#ifndef VB_BUF_H
+#define VB_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vb_buf {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+};
+
+#define VB_BUF_INIT { NULL, 0, 0 }
+
+void vb_buf_init(struct vb_buf *b);
+/* Frees the storage; the buffer is left initialised and empty. */
+void vb_buf_release(struct vb_buf *b);
+/* Makes room for `more` bytes past len; returns a pointer to len. */
+uint8_t *vb_buf_reserve(struct vb_buf *b, size_t more);
+void vb_buf_reset(struct vb_buf *b);
+/* Drops the first n bytes, moving the rest down. */
+void vb_buf_consume(struct vb_buf *b, size_t n);
+
+void vb_buf_add(struct vb_buf *b, const void *data, size_t n);
+void vb_buf_addstr(struct vb_buf *b, const char *s);
+void vb_buf_addch(struct vb_buf *b, int c);
+void vb_buf_zero(struct vb_buf *b, size_t n);
+void vb_buf_printf(struct vb_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void vb_buf_vprintf(struct vb_buf *b, const char *fmt, va_list ap);
+
+/* Little-endian integer appends for the wire. */
+void vb_buf_u8(struct vb_buf *b, uint8_t v);
+void vb_buf_u16(struct vb_buf *b, uint16_t v);
+void vb_buf_u32(struct vb_buf *b, uint32_t v);
+void vb_buf_u64(struct vb_buf *b, uint64_t v);
+
+/* Little-endian loads and stores on raw memory. */
+static inline uint16_t vb_ld16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+static inline uint32_t vb_ld32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+static inline uint64_t vb_ld64(const uint8_t *p)
+{
+	return (uint64_t)vb_ld32(p) | (uint64_t)vb_ld32(p + 4) << 32;
+}
+static inline void vb_st32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+static inline void vb_st64(uint8_t *p, uint64_t v)
+{
+	vb_st32(p, (uint32_t)v);
+	vb_st32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Allocation helpers that abort on exhaustion (see above). */
+void *vb_xmalloc(size_t n);
+void *vb_xcalloc(size_t nmemb, size_t size);
+void *vb_xreallocarray(void *p, size_t nmemb, size_t size);
+char *vb_xstrdup(const char *s);
+
+#endif

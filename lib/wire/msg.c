@@ -1,0 +1,246 @@
+/* Message frames and send_messages (messages.md §1-§4). */
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "wire/wire.h"
+#include "base/banned.h"
+
+uint32_t vb_xxh32(const void *p, size_t n)
+{
+	return XXH32(p, n, 0);
+}
+
+uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size)
+{
+	return XXH3_64bits(frame + 8, size - 8);
+}
+
+int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
+		      struct vb_err *e)
+{
+	uint64_t size;
+
+	if (n < VB_MSG_HDR)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
+				     "message header: %zu of 64 bytes", n);
+	m->frame = p;
+	m->checksum = vb_ld64(p);
+	memcpy(m->id, p + 8, 16);
+	m->offset = vb_ld64(p + 24);
+	m->timestamp = vb_ld64(p + 32);
+	m->origin_timestamp = vb_ld64(p + 40);
+	m->uhdr_len = vb_ld32(p + 48);
+	m->payload_len = vb_ld32(p + 52);
+	m->reserved = vb_ld64(p + 56);
+	size = (uint64_t)VB_MSG_HDR + m->payload_len + m->uhdr_len;
+	if (size > n)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
+				     "message: %llu bytes declared, %zu present",
+				     (unsigned long long)size, n);
+	m->size = (size_t)size;
+	m->payload = p + VB_MSG_HDR;
+	m->uhdr = m->payload + m->payload_len;
+	return 0;
+}
+
+void vb_wire_msg_stamp(uint8_t *frame, size_t size, uint64_t offset,
+		       uint64_t timestamp, const uint8_t rnd[16])
+{
+	static const uint8_t zero[16];
+
+	if (memcmp(frame + 8, zero, 16) == 0) {
+		memcpy(frame + 8, rnd, 16);
+		frame[8 + 6] = (uint8_t)((frame[8 + 6] & 0x0f) | 0x40);
+		frame[8 + 8] = (uint8_t)((frame[8 + 8] & 0x3f) | 0x80);
+	}
+	vb_st64(frame + 24, offset);
+	vb_st64(frame + 32, timestamp);
+	vb_st64(frame, vb_wire_msg_checksum(frame, size));
+}
+
+static void enc_partitioning(struct vb_buf *b, const struct vb_send_hdr *h)
+{
+	vb_buf_u8(b, h->part_kind);
+	switch (h->part_kind) {
+	case VB_PART_ID:
+		vb_buf_u8(b, 4);
+		vb_buf_u32(b, h->partition_id);
+		break;
+	case VB_PART_KEY:
+		vb_buf_u8(b, h->key_len);
+		vb_buf_add(b, h->key, h->key_len);
+		break;
+	default:
+		vb_buf_u8(b, 0);
+		break;
+	}
+}
+
+void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
+			 const struct vb_msg_in *msgs, uint32_t n)
+{
+	size_t start = b->len, meta, pos = 0;
+	uint8_t *idx;
+
+	vb_buf_u32(b, 0);
+	vb_buf_u32(b, VB_CMD_SEND_MESSAGES);
+	vb_buf_u32(b, 0);
+	meta = b->len;
+	vb_wire_enc_ident(b, &h->stream);
+	vb_wire_enc_ident(b, &h->topic);
+	enc_partitioning(b, h);
+	vb_buf_u32(b, n);
+	vb_st32(b->p + meta - 4, (uint32_t)(b->len - meta));
+	idx = vb_buf_reserve(b, (size_t)n * VB_INDEX_ENTRY);
+	for (uint32_t i = 0; i < n; i++) {
+		pos += VB_MSG_HDR + (size_t)msgs[i].payload_len +
+		       msgs[i].uhdr_len;
+		memset(idx + (size_t)i * 16, 0, 16);
+		vb_st32(idx + (size_t)i * 16 + 4, (uint32_t)pos);
+	}
+	b->len += (size_t)n * VB_INDEX_ENTRY;
+	vb_buf_reserve(b, pos);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *f = b->p + b->len;
+
+		memset(f, 0, VB_MSG_HDR);
+		memcpy(f + 8, msgs[i].id, 16);
+		vb_st64(f + 40, msgs[i].origin_timestamp);
+		vb_st32(f + 48, msgs[i].uhdr_len);
+		vb_st32(f + 52, msgs[i].payload_len);
+		b->len += VB_MSG_HDR;
+		vb_buf_add(b, msgs[i].payload, msgs[i].payload_len);
+		vb_buf_add(b, msgs[i].uhdr, msgs[i].uhdr_len);
+	}
+	vb_st32(b->p + start, (uint32_t)(b->len - start - 4));
+}
+
+static int bad_ident(struct vb_err *e)
+{
+	/* The send path answers identifier problems with 6 (§2.3). */
+	e->status = VB_ST_INVALID_IDENTIFIER;
+	return -1;
+}
+
+static int dec_partitioning(struct vb_rd *rd, struct vb_send_hdr *h,
+			    struct vb_err *e)
+{
+	uint8_t len;
+	const uint8_t *v;
+
+	if (vb_rd_u8(rd, &h->part_kind, "partitioning kind", e) ||
+	    vb_rd_u8(rd, &len, "partitioning length", e))
+		return -1;
+	switch (h->part_kind) {
+	case VB_PART_BALANCED:
+		if (len != 0)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_INVALID_COMMAND,
+					     "partitioning: balanced with length %u",
+					     len);
+		return 0;
+	case VB_PART_ID:
+		if (len != 4)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_INVALID_COMMAND,
+					     "partitioning: partition_id with length %u",
+					     len);
+		return vb_rd_u32(rd, &h->partition_id, "partition_id", e);
+	case VB_PART_KEY:
+		if (vb_rd_bytes(rd, &v, len, "messages_key", e))
+			return -1;
+		memcpy(h->key, v, len);
+		h->key_len = len;
+		return 0;
+	}
+	return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			     "partitioning kind: %u", h->part_kind);
+}
+
+int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
+			struct vb_err *e)
+{
+	struct vb_rd rd, md;
+	uint32_t meta_len, prev_pos = 0;
+	uint64_t prev_off = 0, total = 0;
+	const uint8_t *meta;
+	size_t idx_len;
+
+	memset(v, 0, sizeof(*v));
+	vb_rd_init(&rd, p, n);
+	if (vb_rd_u32(&rd, &meta_len, "metadata_length", e))
+		return -1;
+	if (vb_rd_bytes(&rd, &meta, meta_len, "metadata", e))
+		return -1;
+	vb_rd_init(&md, meta, meta_len);
+	if (vb_rd_ident(&md, &v->h.stream, "stream_id", e) ||
+	    vb_rd_ident(&md, &v->h.topic, "topic_id", e))
+		return bad_ident(e);
+	if (dec_partitioning(&md, &v->h, e) ||
+	    vb_rd_u32(&md, &v->h.count, "messages_count", e))
+		return -1;
+	idx_len = (size_t)v->h.count * VB_INDEX_ENTRY;
+	if (vb_rd_bytes(&rd, &v->index, idx_len, "index block", e))
+		return -1;
+	v->msgs = rd.p + rd.off;
+	v->msgs_len = vb_rd_left(&rd);
+
+	if (v->h.count == 0)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_COUNT,
+				     "messages_count: 0");
+	for (uint32_t i = 0; i < v->h.count; i++) {
+		const uint8_t *ent = v->index + (size_t)i * VB_INDEX_ENTRY;
+		uint32_t pos = vb_ld32(ent + 4);
+		size_t start = prev_pos, end;
+		struct vb_msg m;
+
+		if (vb_ld32(ent) != 0)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_NON_ZERO_OFFSET,
+					     "message %u: index offset not 0", i);
+		if (vb_ld64(ent + 8) != 0)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_NON_ZERO_TIMESTAMP,
+					     "message %u: index timestamp not 0",
+					     i);
+		if (pos < prev_pos)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_CANNOT_READ_INDEX_POSITION,
+					     "message %u: index position %u before %u",
+					     i, pos, prev_pos);
+		end = i + 1 == v->h.count ? v->msgs_len : pos;
+		if (start > v->msgs_len || end > v->msgs_len)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_MISSING_INDEX,
+					     "message %u: position %u past the %zu-byte message area",
+					     i, pos, v->msgs_len);
+		if (vb_wire_msg_parse(&m, v->msgs + start, end - start, e)) {
+			vb_err_prefix(e, "message %u", i);
+			return -1;
+		}
+		if (m.payload_len > VB_PAYLOAD_MAX)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_TOO_BIG_MESSAGE_PAYLOAD,
+					     "message %u: payload of %u bytes",
+					     i, m.payload_len);
+		if (m.uhdr_len > VB_UHDR_MAX)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_TOO_BIG_USER_HEADERS,
+					     "message %u: user headers of %u bytes",
+					     i, m.uhdr_len);
+		if (m.offset < prev_off)
+			return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_OFFSET,
+					     "message %u: header offset decreases",
+					     i);
+		prev_off = m.offset;
+		prev_pos = pos;
+		total += m.size;
+	}
+	if (total != v->msgs_len)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_SIZE,
+				     "messages: %llu bytes in frames, %zu in the area",
+				     (unsigned long long)total, v->msgs_len);
+	return 0;
+}
