@@ -18,6 +18,12 @@ enum vb_exit {
 	VB_EX_IOERR = 74,	/* local I/O error (files, stdout, disk full) */
 	VB_EX_TEMPFAIL = 75,	/* temporary failure or timeout: try again */
 	VB_EX_NOPERM = 77,	/* authentication or permission refused */
+	/*
+	 * The daemon only: a permanent failure that a supervisor must not
+	 * retry (address in use, data dir locked by another server, bad
+	 * configuration).  Any other non-zero daemon exit is a crash.
+	 */
+	VB_EX_CONFIG = 78,
 };
 
 #endif

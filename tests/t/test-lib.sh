@@ -1,0 +1,136 @@
+# test-lib.sh - git-style TAP test library for vibes' whole-binary tests.
+#
+# A test script sets test_description, sources this file, calls
+# test_expect_success 'title' 'commands' as often as it likes, and ends
+# with test_done.  Each script gets its own scratch directory ($TRASH) and
+# runs the real binaries from the build tree ($VIBES_BUILD_DIR) against a
+# real server on 127.0.0.1 with a fresh data dir.
+
+set -u
+: "${VIBES_BUILD_DIR:?run through meson test, or set VIBES_BUILD_DIR}"
+: "${VIBES_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+PATH="$VIBES_BUILD_DIR/cmd:$PATH"
+export PATH VIBES_BUILD_DIR VIBES_SOURCE_DIR
+
+test_name=$(basename "$0" .sh)
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/vibes-$test_name.XXXXXX")
+export TRASH
+# Nothing of the user's environment may leak into a test.
+unset VIBES_IGGY_ADDR VIBES_IGGY_USERNAME VIBES_IGGY_PASSWORD VIBES_IGGY_SERVER
+unset IGGY_ROOT_USERNAME IGGY_ROOT_PASSWORD
+export VIBES_IGGY_DATA_DIR="$TRASH/data"
+export XDG_DATA_HOME="$TRASH/xdg"
+export HOME="$TRASH/home"
+mkdir -p "$HOME"
+
+test_count=0
+test_failed=0
+test_cleanup_cmds=""
+_server_pids=""
+
+say() { printf '# %s\n' "$*"; }
+
+test_when_finished() {
+	test_cleanup_cmds="$1
+$test_cleanup_cmds"
+}
+
+test_expect_success() {
+	local title="$1" body="$2" rc
+	test_count=$((test_count + 1))
+	test_cleanup_cmds=""
+	(
+		cd "$TRASH" || exit 99
+		eval "$body"
+	) >"$TRASH/.out.$test_count" 2>&1
+	rc=$?
+	if [ -n "$test_cleanup_cmds" ]; then
+		(cd "$TRASH" && eval "$test_cleanup_cmds") >/dev/null 2>&1
+	fi
+	if [ $rc -eq 0 ]; then
+		printf 'ok %d - %s\n' "$test_count" "$title"
+	else
+		test_failed=$((test_failed + 1))
+		printf 'not ok %d - %s\n' "$test_count" "$title"
+		sed -e 's/^/#   /' "$TRASH/.out.$test_count" | tail -n 60
+		printf '#   (exit %d)\n' "$rc"
+	fi
+}
+
+# test_must_fail [CODE] cmd...: the command must fail (with CODE if given).
+test_must_fail() {
+	local want=""
+	case "$1" in
+	[0-9]*) want=$1; shift ;;
+	esac
+	"$@"
+	local rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "test_must_fail: '$*' succeeded" >&2
+		return 1
+	fi
+	if [ $rc -ge 129 ] && [ $rc -le 192 ] && [ "$want" != "$rc" ]; then
+		echo "test_must_fail: '$*' died by signal $((rc - 128))" >&2
+		return 1
+	fi
+	if [ -n "$want" ] && [ "$rc" != "$want" ]; then
+		echo "test_must_fail: '$*' exited $rc, expected $want" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# Starts the bundled daemon directly on a kernel-chosen port with data dir
+# $1 (default $VIBES_IGGY_DATA_DIR); waits for readiness on fd 3 and sets
+# SERVER_ADDR and SERVER_PID.  Extra arguments go to the daemon.
+start_server() {
+	local dir="${1:-$VIBES_IGGY_DATA_DIR}"
+	[ $# -gt 0 ] && shift
+	mkdir -p "$dir"
+	local fifo="$TRASH/.ready.$$.$RANDOM"
+	mkfifo "$fifo"
+	vibes-iggyd --data-dir "$dir" --addr 127.0.0.1:0 --ready-fd 3 "$@" \
+		3>"$fifo" >>"$dir/server.log" 2>&1 &
+	SERVER_PID=$!
+	_server_pids="$_server_pids $SERVER_PID"
+	local line=""
+	if ! read -r -t 20 line <"$fifo"; then
+		rm -f "$fifo"
+		echo "start_server: no readiness from pid $SERVER_PID" >&2
+		tail -n 20 "$dir/server.log" >&2
+		return 1
+	fi
+	rm -f "$fifo"
+	SERVER_ADDR=$(cat "$dir/server.addr")
+	export SERVER_ADDR SERVER_PID
+}
+
+# Stops the server started last (SIGTERM, then waits).
+stop_server() {
+	local pid="${1:-$SERVER_PID}"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	local i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+test_done() {
+	for p in $_server_pids; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	printf '1..%d\n' "$test_count"
+	if [ "$test_failed" -eq 0 ]; then
+		rm -rf "$TRASH"
+		exit 0
+	fi
+	say "failed $test_failed of $test_count; scratch kept in $TRASH"
+	exit 1
+}
