@@ -1,0 +1,169 @@
+/* lib/client: address parsing and connection errors against real sockets. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "base/vb_exit.h"
+
+static void parse(const char *addr, const char *host, unsigned port,
+		  const char *user, const char *pass)
+{
+	struct vb_client c;
+	struct vb_err e;
+
+	vb_client_init(&c);
+	assert_int_equal(vb_client_set_addr(&c, addr, &e), 0);
+	assert_string_equal(c.host, host);
+	assert_int_equal(c.port, port);
+	assert_string_equal(c.user, user);
+	assert_string_equal(c.pass, pass);
+	vb_client_release(&c);
+}
+
+static void test_addr_forms(void **state)
+{
+	parse("localhost:9000", "localhost", 9000, "", "");
+	parse("example", "example", 8090, "", "");
+	parse(":7000", "127.0.0.1", 7000, "", "");
+	parse("[::1]:8091", "::1", 8091, "", "");
+	parse("[::1]", "::1", 8090, "", "");
+	parse("iggy://bob:s3:cret@10.0.0.1:8095", "10.0.0.1", 8095, "bob",
+	      "s3:cret");
+	parse("iggy://h:1/", "h", 1, "", "");
+	parse("tcp://u:p@h", "h", 8090, "u", "p");
+}
+
+static void bad(const char *addr, const char *needle)
+{
+	struct vb_client c;
+	struct vb_err e;
+
+	vb_client_init(&c);
+	assert_int_equal(vb_client_set_addr(&c, addr, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	assert_non_null(strstr(e.msg, needle));
+	assert_int_equal(vb_err_exit(&e), VB_EX_USAGE);
+	vb_client_release(&c);
+}
+
+static void test_addr_errors(void **state)
+{
+	bad("h:0", "port '0'");
+	bad("h:65536", "port '65536'");
+	bad("h:abc", "port 'abc'");
+	bad("", "empty");
+	bad("[::1", "missing ']'");
+	bad("iggy://nopass@h:1", "user:password@");
+}
+
+/* A port nobody listens on: bind one, learn its number, close it. */
+static unsigned free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void test_connect_refused(void **state)
+{
+	struct vb_client c;
+	struct vb_err e;
+	char addr[64];
+
+	vb_client_init(&c);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", free_port());
+	assert_int_equal(vb_client_set_addr(&c, addr, &e), 0);
+	assert_int_equal(vb_client_connect(&c, &e), -1);
+	assert_int_equal(e.kind, VB_E_UNAVAIL);
+	assert_non_null(strstr(e.msg, addr));
+	assert_int_equal(vb_err_exit(&e), VB_EX_UNAVAILABLE);
+	assert_false(vb_client_connected(&c));
+	vb_client_release(&c);
+}
+
+/* A listener that accepts and never answers: the call must time out. */
+static void test_call_timeout(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct vb_client c;
+	struct vb_err e;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	vb_client_init(&c);
+	c.port = ntohs(sa.sin_port);
+	c.timeout_ms = 200;
+	assert_int_equal(vb_client_connect(&c, &e), 0);
+	assert_int_equal(vb_client_ping(&c, &e), -1);
+	assert_int_equal(e.kind, VB_E_TIMEOUT);
+	assert_int_equal(vb_err_exit(&e), VB_EX_TEMPFAIL);
+	assert_false(vb_client_connected(&c));
+	vb_client_release(&c);
+	close(lfd);
+}
+
+/* A peer that answers a ping with an error frame and then closes. */
+static void test_server_error_and_close(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd;
+	struct vb_client c;
+	struct vb_err e;
+	uint8_t req[8], resp[8] = { 0x28, 0, 0, 0, 0, 0, 0, 0 };
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	vb_client_init(&c);
+	c.port = ntohs(sa.sin_port);
+	assert_int_equal(vb_client_connect(&c, &e), 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	/* Queue the answer first: the client's call is blocking. */
+	assert_int_equal(write(cfd, resp, 8), 8);
+	assert_int_equal(vb_client_ping(&c, &e), -1);
+	assert_int_equal(e.kind, VB_E_AUTH);
+	assert_int_equal(e.status, 40);
+	assert_int_equal(vb_err_exit(&e), VB_EX_NOPERM);
+	assert_int_equal(read(cfd, req, 8), 8);
+	assert_memory_equal(req, "\x04\0\0\0\x01\0\0\0", 8);
+	close(cfd);
+	assert_int_equal(vb_client_ping(&c, &e), -1);
+	assert_int_equal(e.kind, VB_E_UNAVAIL);
+	vb_client_release(&c);
+	close(lfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr_forms),
+		cmocka_unit_test(test_addr_errors),
+		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_call_timeout),
+		cmocka_unit_test(test_server_error_and_close),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
