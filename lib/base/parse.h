@@ -1,0 +1,53 @@
+/*
+ * parse.h - numbers, durations, byte sizes and timestamps from the
+ * command line.
+ *
+ * Every function takes the whole string (no trailing garbage, no leading
+ * blanks or signs unless the syntax has one), returns 0 or -1 and on
+ * failure fills e (VB_E_USAGE) with a message naming the value, e.g.
+ * "invalid duration '5x': unknown unit 'x'".  The caller prefixes the
+ * option name.
+ */
+#ifndef VB_PARSE_H
+#define VB_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+/* Decimal integer in [min, max]. */
+int vb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v,
+		 struct vb_err *e);
+int vb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *v,
+		 struct vb_err *e);
+
+/*
+ * Duration: a decimal number (fraction allowed) followed by a unit us,
+ * ms, s, m or h; a bare number means seconds.  "10ms", "2s", "0.5",
+ * "1m30s" is NOT accepted (one unit only).  Result in microseconds, must
+ * not exceed max_us.
+ */
+int vb_parse_duration(const char *s, uint64_t max_us, uint64_t *us,
+		      struct vb_err *e);
+
+/*
+ * Byte size: a decimal integer with an optional binary suffix k/K/KiB,
+ * M/MiB, G/GiB (powers of 1024) or B.  Result in [min, max].
+ */
+int vb_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *v,
+		  struct vb_err *e);
+
+/*
+ * Timestamp (without the leading '@' of the command-line syntax):
+ * RFC 3339 "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456+02:00"
+ * (a space or 't' may replace 'T', 'z' 'Z'), a date "2024-05-01"
+ * (midnight UTC), or an integer of microseconds since the Unix epoch.
+ * Result in microseconds since the epoch (UTC).
+ */
+int vb_parse_timestamp(const char *s, uint64_t *us, struct vb_err *e);
+
+/* Formats microseconds since the epoch as RFC 3339 UTC with 6 decimals. */
+void vb_fmt_timestamp(uint64_t us, char *buf, size_t size);
+
+#endif
