@@ -1,0 +1,71 @@
+/* ctl-int.h - helpers shared by the files of lib/ctl (not an API). */
+#ifndef VB_CTL_INT_H
+#define VB_CTL_INT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ctl/ctl.h"
+
+#define VB_CTL_DEFAULT_ADDR "127.0.0.1:8090"
+
+int64_t vb_ctl_now_ms(void);
+void vb_ctl_sleep_ms(int ms);
+
+/* out = DATA/name. */
+void vb_ctl_file(const struct vb_ctl *c, const char *name, struct vb_buf *out);
+
+/*
+ * Probes a flock()ed pidfile without disturbing its holder for longer than
+ * a LOCK_SH|LOCK_NB/LOCK_UN pair.  Returns 1 if locked, 0 if free, -1 if it
+ * cannot be opened for another reason than ENOENT.  *exists says whether
+ * the file exists; *pid is the number written in it (0 if none).
+ */
+int vb_ctl_lock_probe(const char *path, int *exists, pid_t *pid,
+		      struct vb_err *e);
+
+/*
+ * Opens path (created 0600) and takes an exclusive flock, waiting up to
+ * timeout_ms (0: do not wait).  Returns the fd (O_CLOEXEC), or -1 with
+ * VB_E_TIMEOUT when the lock stayed held, or another error.
+ */
+int vb_ctl_lock_take(const char *path, int timeout_ms, struct vb_err *e);
+
+/* Writes pid into a locked pidfile fd (truncate + write). */
+int vb_ctl_lock_write_pid(int fd, pid_t pid);
+
+/* Appends "TIMESTAMP vibes-iggyctl: MSG\n" to fd (a server.log). */
+void vb_ctl_log(int fd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Appends the last n lines of path to e's message ("\n" separated). */
+void vb_ctl_err_add_log(struct vb_err *e, const char *path, unsigned n);
+
+/* Reads the last n lines of path into out. */
+int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,
+		struct vb_err *e);
+
+/*
+ * Reads DATA/server.addr into addr (without the newline).  Returns 1 when
+ * present, 0 when missing or empty.
+ */
+int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz);
+
+/* Logs in to addr with the data dir's credentials; 0 or -1 (e filled). */
+int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,
+		     struct vb_client *out, struct vb_err *e);
+
+/* Creates the data dir's credentials file if missing (for upstream). */
+int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
+			    struct vb_buf *pass, struct vb_err *e);
+
+/* Whether a TCP port on 127.0.0.1 can be bound right now. */
+int vb_ctl_port_free(const char *host, unsigned port);
+/* A port the kernel considers free now (bind to 0, read, close). */
+unsigned vb_ctl_pick_port(const char *host);
+
+/* Splits "HOST:PORT" (or "[v6]:PORT"); returns -1 if malformed. */
+int vb_ctl_split_addr(const char *addr, char *host, size_t hsz,
+		      unsigned *port);
+
+#endif

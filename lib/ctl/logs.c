@@ -1,0 +1,95 @@
+/* vibes-iggyctl logs: tail and follow server.log. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl/ctl.h"
+#include "ctl/ctl-int.h"
+#include "base/banned.h"
+
+static int write_all(int fd, const void *data, size_t n, struct vb_err *e)
+{
+	const char *p = data;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return vb_err_sys(e, VB_E_IO, "write");
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int vb_ctl_logs(struct vb_ctl *c, int out, unsigned n, int follow,
+		volatile int *stop, struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT, b = VB_BUF_INIT;
+	struct stat st;
+	off_t pos = 0;
+	int fd = -1, rc = -1;
+
+	vb_ctl_file(c, "server.log", &path);
+	if (vb_ctl_tail((char *)path.p, n, &b, e))
+		goto out;
+	if (write_all(out, b.p, b.len, e))
+		goto out;
+	if (!follow) {
+		rc = 0;
+		goto out;
+	}
+	/* Follow from the end as it is now. */
+	if (stat((char *)path.p, &st) == 0)
+		pos = st.st_size;
+	while (!(stop && *stop)) {
+		char buf[65536];
+		ssize_t r;
+
+		if (fd < 0) {
+			fd = open((char *)path.p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+			if (fd < 0 && errno != ENOENT) {
+				vb_err_sys(e, VB_E_IO, "cannot open %s",
+					   (char *)path.p);
+				goto out;
+			}
+		}
+		if (fd >= 0) {
+			struct stat cur, now;
+
+			/* Replaced or truncated: start over. */
+			if (fstat(fd, &cur) == 0 &&
+			    stat((char *)path.p, &now) == 0 &&
+			    (cur.st_ino != now.st_ino ||
+			     cur.st_dev != now.st_dev)) {
+				close(fd);
+				fd = -1;
+				pos = 0;
+				continue;
+			}
+			if (fstat(fd, &cur) == 0 && cur.st_size < pos)
+				pos = 0;
+			r = pread(fd, buf, sizeof(buf), pos);
+			if (r > 0) {
+				if (write_all(out, buf, (size_t)r, e))
+					goto out;
+				pos += r;
+				continue;
+			}
+		}
+		vb_ctl_sleep_ms(200);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	vb_buf_release(&path);
+	vb_buf_release(&b);
+	return rc;
+}
