@@ -476,9 +476,9 @@ int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
 	char host[256];
 	unsigned p = 0;
 
-	if (addr == NULL && port == 0)
+	if (addr == NULL && port < 0)
 		return 0;
-	if (port < 0 || port > 65535)
+	if (port > 65535)
 		return vb_err_set(e, VB_E_USAGE, "port %d out of range", port);
 	if (addr) {
 		if (vb_ctl_split_addr(addr, host, sizeof(host), &p) ||
@@ -489,7 +489,7 @@ int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
 	} else {
 		strlcpy(host, "127.0.0.1", sizeof(host));
 	}
-	if (port)
+	if (port >= 0)
 		p = (unsigned)port;
 	if (strchr(host, ':'))
 		snprintf(c->addr, sizeof(c->addr), "[%s]:%u", host, p);

@@ -93,7 +93,7 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 		 const char *server_bin, struct vb_err *e);
 /*
  * Sets the address asked for: addr ("HOST:PORT", may be NULL) and/or port
- * (0 = not given; overrides addr's port).  Either makes it explicit: start
+ * (-1 = not given; else overrides addr's port, 0 = kernel-chosen).  Either makes it explicit: start
  * then fails instead of choosing another port.
  */
 int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
