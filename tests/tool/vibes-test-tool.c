@@ -1,0 +1,207 @@
+/*
+ * vibes-test-tool - small client operations for the shell tests (git's
+ * test-tool idea): connects exactly as every vibes tool does
+ * (vb_ctl_connect), so tests exercise the real connect contract.
+ *
+ *   vibes-test-tool [CONN] connect          connect, log in, ping
+ *   vibes-test-tool [CONN] send S T MSG...  send MSGs to partition 0 of
+ *                                           topic T in stream S (both
+ *                                           created with 1 partition)
+ *   vibes-test-tool [CONN] poll S T         print partition 0's payloads
+ *                                           from offset 0, one per line
+ *
+ * CONN: --data-dir DIR --server ADDR --user U --password P --no-autostart
+ *       --timeout MS
+ * Exit status: vb_exit.h (0 ok, 69 unavailable, 77 login refused, ...).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/vb_exit.h"
+#include "client/client.h"
+#include "ctl/ctl.h"
+#include "base/banned.h"
+
+static int fail(const char *what, const struct vb_err *e)
+{
+	fprintf(stderr, "vibes-test-tool: %s: %s\n", what, e->msg);
+	return vb_err_exit(e);
+}
+
+static int ensure_topic(struct vb_client *c, const char *stream,
+			const char *topic, struct vb_err *e)
+{
+	struct vb_ident s, t;
+	struct vb_stream_info si;
+	struct vb_topic_info ti;
+	int found;
+
+	if (vb_ident_str(&s, stream) || vb_ident_str(&t, topic))
+		return vb_err_set(e, VB_E_USAGE, "bad stream or topic name");
+	if (vb_client_get_stream(c, &s, &si, &found, e))
+		return -1;
+	if (!found && vb_client_create_stream(c, stream, &si, e))
+		return -1;
+	if (vb_client_get_topic(c, &s, &t, &ti, NULL, 0, &found, e))
+		return -1;
+	if (!found && vb_client_create_topic(c, &s, topic, 1, &ti, e))
+		return -1;
+	return 0;
+}
+
+static int do_send(struct vb_client *c, int argc, char **argv)
+{
+	struct vb_send_hdr h;
+	struct vb_msg_in *m;
+	struct vb_err e;
+	int i, rc;
+
+	if (argc < 3) {
+		fputs("vibes-test-tool: send STREAM TOPIC MSG...\n", stderr);
+		return VB_EX_USAGE;
+	}
+	if (ensure_topic(c, argv[0], argv[1], &e))
+		return fail("send", &e);
+	memset(&h, 0, sizeof(h));
+	vb_ident_str(&h.stream, argv[0]);
+	vb_ident_str(&h.topic, argv[1]);
+	h.part_kind = VB_PART_ID;
+	h.partition_id = 0;
+	m = vb_xcalloc((size_t)argc - 2, sizeof(*m));
+	for (i = 2; i < argc; i++) {
+		m[i - 2].payload = argv[i];
+		m[i - 2].payload_len = (uint32_t)strlen(argv[i]);
+	}
+	rc = vb_client_send(c, &h, m, (uint32_t)argc - 2, &e);
+	free(m);
+	if (rc)
+		return fail("send", &e);
+	return VB_EX_OK;
+}
+
+static int do_poll(struct vb_client *c, int argc, char **argv)
+{
+	struct vb_poll_hdr ph;
+	struct vb_req r;
+	struct vb_rd rd;
+	struct vb_msg m;
+	struct vb_err e;
+	uint64_t next = 0;
+
+	if (argc != 2) {
+		fputs("vibes-test-tool: poll STREAM TOPIC\n", stderr);
+		return VB_EX_USAGE;
+	}
+	for (;;) {
+		int got = 0, rc;
+
+		vb_req_init(&r, VB_CMD_POLL_MESSAGES);
+		if (vb_ident_str(&r.stream, argv[0]) ||
+		    vb_ident_str(&r.topic, argv[1])) {
+			fputs("vibes-test-tool: bad name\n", stderr);
+			return VB_EX_USAGE;
+		}
+		r.consumer.kind = VB_CONSUMER;
+		vb_ident_num(&r.consumer.id, 1);
+		r.part.present = 1;
+		r.part.id = 0;
+		r.strategy = VB_POLL_OFFSET;
+		r.value = next;
+		r.count = 1000;
+		if (vb_client_poll(c, &r, &ph, &rd, &e))
+			return fail("poll", &e);
+		while ((rc = vb_wire_dec_msg(&rd, &m, &e)) == 1) {
+			fwrite(m.payload, 1, m.payload_len, stdout);
+			putchar('\n');
+			next = m.offset + 1;
+			got++;
+		}
+		if (rc < 0)
+			return fail("poll", &e);
+		if (got == 0)
+			break;
+	}
+	return fflush(stdout) == 0 ? VB_EX_OK : VB_EX_IOERR;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "no-autostart", no_argument, NULL, 'N' },
+		{ "password", required_argument, NULL, 'P' },
+		{ "server", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "user", required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vb_ctl_opts o;
+	struct vb_client c;
+	struct vb_err e;
+	const char *errstr, *cmd;
+	int ch, rc;
+
+	vb_ctl_opts_init(&o);
+	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			o.data_dir = optarg;
+			break;
+		case 'N':
+			o.autostart = 0;
+			break;
+		case 'P':
+			o.pass = optarg;
+			break;
+		case 's':
+			o.server = optarg;
+			break;
+		case 't':
+			o.timeout_ms = (int)strtonum(optarg, 1, 600000, &errstr);
+			if (errstr) {
+				fprintf(stderr, "vibes-test-tool: timeout %s\n",
+					errstr);
+				return VB_EX_USAGE;
+			}
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		default:
+			return VB_EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs("usage: vibes-test-tool [CONN] connect|send|poll ...\n",
+		      stderr);
+		return VB_EX_USAGE;
+	}
+	cmd = argv[optind++];
+	vb_client_init(&c);
+	vb_err_clear(&e);
+	if (vb_ctl_connect(&c, &o, &e)) {
+		rc = fail("connect", &e);
+		goto out;
+	}
+	if (strcmp(cmd, "connect") == 0) {
+		if (vb_client_ping(&c, &e))
+			rc = fail("ping", &e);
+		else {
+			printf("connected %s:%u as %s\n", c.host, c.port,
+			       c.user);
+			rc = VB_EX_OK;
+		}
+	} else if (strcmp(cmd, "send") == 0) {
+		rc = do_send(&c, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "poll") == 0) {
+		rc = do_poll(&c, argc - optind, argv + optind);
+	} else {
+		fprintf(stderr, "vibes-test-tool: unknown command '%s'\n", cmd);
+		rc = VB_EX_USAGE;
+	}
+out:
+	vb_client_release(&c);
+	return rc;
+}
