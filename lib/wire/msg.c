@@ -120,7 +120,8 @@ void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
 static int bad_ident(struct vb_err *e)
 {
 	/* The send path answers identifier problems with 6 (§2.3). */
-	e->status = VB_ST_INVALID_IDENTIFIER;
+	if (e != NULL)
+		e->status = VB_ST_INVALID_IDENTIFIER;
 	return -1;
 }
 
@@ -190,6 +191,13 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 	if (v->h.count == 0)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_COUNT,
 				     "messages_count: 0");
+	/*
+	 * Message i occupies [position(i-1), position(i)) of the message area
+	 * (position(-1) = 0), except the last one, which runs to the end of
+	 * the area.  The checks run per message in the order of §2.3, so a
+	 * decreasing position makes a middle message impossible to locate
+	 * (4033) and is reported as 10011 only for the last entry.
+	 */
 	for (uint32_t i = 0; i < v->h.count; i++) {
 		const uint8_t *ent = v->index + (size_t)i * VB_INDEX_ENTRY;
 		uint32_t pos = vb_ld32(ent + 4);
@@ -205,17 +213,12 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 					     VB_ST_NON_ZERO_TIMESTAMP,
 					     "message %u: index timestamp not 0",
 					     i);
-		if (pos < prev_pos)
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_CANNOT_READ_INDEX_POSITION,
-					     "message %u: index position %u before %u",
-					     i, pos, prev_pos);
 		end = i + 1 == v->h.count ? v->msgs_len : pos;
-		if (start > v->msgs_len || end > v->msgs_len)
+		if (start > v->msgs_len || end > v->msgs_len || end < start)
 			return vb_err_status(e, VB_E_PROTO,
 					     VB_ST_MISSING_INDEX,
-					     "message %u: position %u past the %zu-byte message area",
-					     i, pos, v->msgs_len);
+					     "message %u: [%zu, %zu) outside the %zu-byte area",
+					     i, start, end, v->msgs_len);
 		if (vb_wire_msg_parse(&m, v->msgs + start, end - start, e)) {
 			vb_err_prefix(e, "message %u", i);
 			return -1;
@@ -234,6 +237,11 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 			return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_OFFSET,
 					     "message %u: header offset decreases",
 					     i);
+		if (pos < prev_pos)
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_CANNOT_READ_INDEX_POSITION,
+					     "message %u: index position %u before %u",
+					     i, pos, prev_pos);
 		prev_off = m.offset;
 		prev_pos = pos;
 		total += m.size;

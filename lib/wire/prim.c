@@ -100,7 +100,7 @@ int vb_rd_u64(struct vb_rd *r, uint64_t *v, const char *field,
  * UTF-8 validity (RFC 3629: no overlongs, no surrogates, max U+10FFFF).
  * Upstream decodes names with from_utf8 and answers 3 on failure.
  */
-static int utf8_ok(const uint8_t *s, size_t n)
+int vb_wire_utf8_ok(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 
@@ -147,7 +147,7 @@ static int rd_text(struct vb_rd *r, struct vb_name *n, size_t len,
 
 	if (vb_rd_bytes(r, &p, len, field, e))
 		return -1;
-	if (!utf8_ok(p, len))
+	if (!vb_wire_utf8_ok(p, len))
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
 				     "%s: invalid UTF-8", field);
 	memcpy(n->s, p, len);

@@ -242,15 +242,22 @@ static int dec_perms(struct vb_rd *rd, struct vb_req *r, struct vb_err *e)
 	r->has_perms = has == 1;
 	if (!r->has_perms)
 		return 0;
-	if (vb_rd_u32(rd, &r->perms_len, "permissions length", e) ||
-	    vb_rd_bytes(rd, &p, r->perms_len, "permissions", e))
+	if (vb_rd_u32(rd, &r->perms_len, "permissions length", e))
 		return -1;
-	if (vb_wire_perms_check(p, r->perms_len, &used, e))
+	/*
+	 * The block is decoded from the rest of the payload and its real
+	 * size compared with the declared one, so a length that is too
+	 * small or too large is the same InvalidFormat (control.md §5.8);
+	 * only a block cut short by the end of the payload is truncated (3).
+	 */
+	p = rd->p + rd->off;
+	if (vb_wire_perms_check(p, vb_rd_left(rd), &used, e))
 		return -1;
 	if (used != r->perms_len)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_FORMAT,
 				     "permissions: length %u but %zu bytes used",
 				     r->perms_len, used);
+	rd->off += used;
 	r->perms = p;
 	return 0;
 }
@@ -305,6 +312,9 @@ static int dec_str32(struct vb_rd *rd, const uint8_t **p, uint32_t *len,
 	if (vb_rd_u32(rd, len, field, e) ||
 	    vb_rd_bytes(rd, p, *len, field, e))
 		return -1;
+	if (!vb_wire_utf8_ok(*p, *len))
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				     "%s: invalid UTF-8", field);
 	return 0;
 }
 

@@ -449,5 +449,7 @@ int vb_rd_bytes(struct vb_rd *r, const uint8_t **p, size_t n,
 int vb_rd_ident(struct vb_rd *r, struct vb_ident *id, const char *field,
 		struct vb_err *e);
 void vb_wire_enc_ident(struct vb_buf *b, const struct vb_ident *id);
+/* 1 if s[0..n) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
+int vb_wire_utf8_ok(const uint8_t *s, size_t n);
 
 #endif
