@@ -1,0 +1,210 @@
+/* lib/base/path.c: data-dir resolution, mkdir -p, atomic writes, kv files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/path.h"
+
+static char tmpdir[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/vb-path.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_data_dir_order(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_err e;
+
+	(void)state;
+	setenv("VIBES_IGGY_DATA_DIR", "/env/dir", 1);
+	setenv("XDG_DATA_HOME", "/xdg", 1);
+	setenv("HOME", "/home/u", 1);
+	assert_int_equal(vb_path_data_dir(&b, "/opt/dir", &e), 0);
+	assert_string_equal((char *)b.p, "/opt/dir");
+	assert_int_equal(vb_path_data_dir(&b, NULL, &e), 0);
+	assert_string_equal((char *)b.p, "/env/dir");
+	unsetenv("VIBES_IGGY_DATA_DIR");
+	assert_int_equal(vb_path_data_dir(&b, "", &e), 0);
+	assert_string_equal((char *)b.p, "/xdg/vibes/iggy");
+	/* A relative XDG_DATA_HOME is invalid per the spec: ignored. */
+	setenv("XDG_DATA_HOME", "rel", 1);
+	assert_int_equal(vb_path_data_dir(&b, NULL, &e), 0);
+	assert_string_equal((char *)b.p, "/home/u/.local/share/vibes/iggy");
+	unsetenv("XDG_DATA_HOME");
+	assert_int_equal(vb_path_data_dir(&b, NULL, &e), 0);
+	assert_string_equal((char *)b.p, "/home/u/.local/share/vibes/iggy");
+	vb_buf_release(&b);
+}
+
+static void test_mkdir_p(void **state)
+{
+	struct vb_buf p = VB_BUF_INIT;
+	struct vb_err e;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	vb_buf_printf(&p, "%s/a/b//c/", tmpdir);
+	assert_int_equal(vb_path_mkdir_p((char *)p.p, 0700, &e), 0);
+	assert_int_equal(stat((char *)p.p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* Existing: fine. */
+	assert_int_equal(vb_path_mkdir_p((char *)p.p, 0700, &e), 0);
+	/* A file in the way is named in the error. */
+	vb_buf_reset(&p);
+	vb_buf_printf(&p, "%s/file", tmpdir);
+	fd = open((char *)p.p, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	vb_buf_addstr(&p, "/sub");
+	assert_int_equal(vb_path_mkdir_p((char *)p.p, 0700, &e), -1);
+	assert_non_null(strstr(e.msg, "/file"));
+	assert_int_equal(e.kind, VB_E_IO);
+	vb_buf_release(&p);
+}
+
+static void test_write_atomic(void **state)
+{
+	struct vb_buf p = VB_BUF_INIT, text = VB_BUF_INIT;
+	struct vb_err e;
+	struct stat st;
+	struct dirent *d;
+	DIR *dir;
+	int found, n = 0;
+
+	(void)state;
+	vb_path_join(&p, tmpdir, "state");
+	assert_int_equal(vb_path_write_atomic((char *)p.p, "one\n", 4, 0600,
+					      &e), 0);
+	assert_int_equal(vb_path_write_atomic((char *)p.p, "two\n", 4, 0600,
+					      &e), 0);
+	assert_int_equal(vb_path_read_file((char *)p.p, &text, 100, &found,
+					   &e), 0);
+	assert_int_equal(found, 1);
+	assert_string_equal((char *)text.p, "two\n");
+	assert_int_equal(stat((char *)p.p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* No temporary file is left behind. */
+	dir = opendir(tmpdir);
+	assert_non_null(dir);
+	while ((d = readdir(dir)) != NULL)
+		if (strstr(d->d_name, ".tmp."))
+			n++;
+	closedir(dir);
+	assert_int_equal(n, 0);
+	/* Into a missing directory: error naming the temp path. */
+	vb_path_join(&p, tmpdir, "missing/state");
+	assert_int_equal(vb_path_write_atomic((char *)p.p, "x", 1, 0600, &e),
+			 -1);
+	assert_non_null(strstr(e.msg, "missing/state.tmp."));
+	vb_buf_release(&p);
+	vb_buf_release(&text);
+}
+
+static void test_read_file(void **state)
+{
+	struct vb_buf p = VB_BUF_INIT, text = VB_BUF_INIT;
+	struct vb_err e;
+	int found = 7;
+
+	(void)state;
+	vb_path_join(&p, tmpdir, "nope");
+	assert_int_equal(vb_path_read_file((char *)p.p, &text, 10, &found, &e),
+			 0);
+	assert_int_equal(found, 0);
+	assert_int_equal(vb_path_read_file((char *)p.p, &text, 10, NULL, &e),
+			 -1);
+	assert_non_null(strstr(e.msg, "nope"));
+	vb_path_join(&p, tmpdir, "big");
+	assert_int_equal(vb_path_write_atomic((char *)p.p, "0123456789abc", 13,
+					      0600, &e), 0);
+	assert_int_equal(vb_path_read_file((char *)p.p, &text, 10, &found, &e),
+			 -1);
+	assert_int_equal(e.kind, VB_E_DATA);
+	/* A directory is not a file. */
+	assert_int_equal(vb_path_read_file(tmpdir, &text, 10, &found, &e), -1);
+	vb_buf_release(&p);
+	vb_buf_release(&text);
+}
+
+static void test_kv(void **state)
+{
+	static const char t[] = "# comment\n\nusernamex=no\nusername=alice\r\n"
+				"password=a=b c\nusername=second";
+	struct vb_buf v = VB_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(vb_kv_get(t, strlen(t), "username", &v), 1);
+	assert_string_equal((char *)v.p, "alice");
+	assert_int_equal(vb_kv_get(t, strlen(t), "password", &v), 1);
+	assert_string_equal((char *)v.p, "a=b c");
+	assert_int_equal(vb_kv_get(t, strlen(t), "user", &v), 0);
+	assert_int_equal(vb_kv_get(t, strlen(t), "comment", &v), 0);
+	/* Length-bounded: no match past len. */
+	assert_int_equal(vb_kv_get(t, 20, "username", &v), 0);
+	vb_buf_release(&v);
+}
+
+static void test_credentials(void **state)
+{
+	struct vb_buf p = VB_BUF_INIT, u = VB_BUF_INIT, pw = VB_BUF_INIT;
+	struct vb_err e;
+
+	(void)state;
+	vb_path_join(&p, tmpdir, "credentials");
+	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 0);
+	assert_int_equal(vb_path_write_atomic((char *)p.p, "username=iggy\n",
+					      14, 0600, &e), 0);
+	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 0);
+	assert_int_equal(vb_path_write_atomic((char *)p.p,
+					      "username=iggy\npassword=s3cret\n",
+					      30, 0600, &e), 0);
+	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 1);
+	assert_string_equal((char *)u.p, "iggy");
+	assert_string_equal((char *)pw.p, "s3cret");
+	vb_buf_release(&p);
+	vb_buf_release(&u);
+	vb_buf_release(&pw);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_data_dir_order),
+		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_write_atomic),
+		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_kv),
+		cmocka_unit_test(test_credentials),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
