@@ -237,7 +237,9 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 	if (st.state == VB_CTL_RUNNING && st.started)
 		up = (long long)(time(NULL) - st.started);
 	if (o->json) {
-		printf("{\"state\":\"%s\",\"data_dir\":", state_name(&st));
+		printf("{\"state\":\"%s\",\"data_dir\":",
+		       st.state != VB_CTL_RUNNING && st.super_pid ?
+		       "restarting" : state_name(&st));
 		json_str((char *)c->dir.p);
 		if (st.pid)
 			printf(",\"pid\":%ld", (long)st.pid);
@@ -264,11 +266,11 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		}
 		printf("}\n");
 	} else {
-		if (st.state == VB_CTL_STALE)
+		if (st.state != VB_CTL_RUNNING && st.super_pid)
+			printf("state:       restarting (the supervisor will start it again)\n");
+		else if (st.state == VB_CTL_STALE)
 			printf("state:       stopped (stale pidfile: pid %ld died without cleaning up)\n",
 			       (long)st.pid);
-		else if (st.state == VB_CTL_STOPPED && st.super_pid)
-			printf("state:       restarting\n");
 		else
 			printf("state:       %s\n", state_name(&st));
 		if (st.state == VB_CTL_RUNNING) {
@@ -324,8 +326,17 @@ static int cmd_start(struct vb_ctl *c, const struct cmd_opts *o,
 	if (o->timeout_s)
 		c->start_timeout_ms = o->timeout_s * 1000;
 	rc = restart ? vb_ctl_restart(c, &st, &e) : vb_ctl_start(c, flags, &st, &e);
-	if (rc < 0)
-		return fail(&e);
+	if (rc < 0) {
+		rc = fail(&e);
+		if (c->log_tail.len > 0) {
+			fprintf(stderr, "vibes-iggyctl: last lines of %s/server.log:\n",
+				(char *)c->dir.p);
+			fwrite(c->log_tail.p, 1, c->log_tail.len, stderr);
+			if (c->log_tail.p[c->log_tail.len - 1] != '\n')
+				fputc('\n', stderr);
+		}
+		return rc;
+	}
 	print_running(c, &st, rc == 1 ? "running" : "started");
 	return VB_EX_OK;
 }

@@ -38,8 +38,9 @@ int vb_ctl_lock_write_pid(int fd, pid_t pid);
 void vb_ctl_log(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Appends the last n lines of path to e's message ("\n" separated). */
-void vb_ctl_err_add_log(struct vb_err *e, const char *path, unsigned n);
+/* The last n lines of path among those written at or after `from`. */
+int vb_ctl_tail_from(const char *path, off_t from, unsigned n,
+		     struct vb_buf *out, struct vb_err *e);
 
 /* Reads the last n lines of path into out. */
 int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,

@@ -238,37 +238,23 @@ int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,
 	return 0;
 }
 
-void vb_ctl_err_add_log(struct vb_err *e, const char *path, unsigned n)
+int vb_ctl_tail_from(const char *path, off_t from, unsigned n,
+		     struct vb_buf *out, struct vb_err *e)
 {
-	struct vb_buf t = VB_BUF_INIT;
-	size_t len;
+	struct stat st;
+	size_t since;
 
-	if (e == NULL || vb_ctl_tail(path, n, &t, NULL) || t.len == 0) {
-		vb_buf_release(&t);
-		return;
-	}
-	while (t.len > 0 && t.p[t.len - 1] == '\n')
-		t.p[--t.len] = 0;
-	len = strlen(e->msg);
-	snprintf(e->msg + len, sizeof(e->msg) - len, "\nlast lines of %s:\n%s",
-		 path, (char *)t.p);
-	/*
-	 * The message buffer is small; when the tail did not fit, make sure
-	 * the very last line (usually the reason) is what remains visible.
-	 */
-	if (strlen(e->msg) == sizeof(e->msg) - 1) {
-		const char *last = strrchr((char *)t.p, '\n');
-
-		last = last ? last + 1 : (char *)t.p;
-		len = strlen(last);
-		if (len < sizeof(e->msg) - 8) {
-			char *at = e->msg + sizeof(e->msg) - 1 - len - 5;
-
-			memcpy(at, "\n...\n", 5);
-			memcpy(at + 5, last, len + 1);
-		}
-	}
-	vb_buf_release(&t);
+	vb_buf_reset(out);
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? 0 : vb_err_sys(e, kind_of(errno),
+							 "cannot stat %s",
+							 path);
+	if (vb_ctl_tail(path, n, out, e))
+		return -1;
+	since = st.st_size > from ? (size_t)(st.st_size - from) : 0;
+	if (out->len > since)
+		vb_buf_consume(out, out->len - since);
+	return 0;
 }
 
 /* ---- setup ---- */
@@ -284,6 +270,7 @@ void vb_ctl_init(struct vb_ctl *c)
 	memset(c, 0, sizeof(*c));
 	vb_buf_init(&c->dir);
 	vb_buf_init(&c->bin);
+	vb_buf_init(&c->log_tail);
 	c->start_timeout_ms = VB_CTL_START_TIMEOUT_MS;
 	c->stop_timeout_ms = VB_CTL_STOP_TIMEOUT_MS;
 }
@@ -292,6 +279,7 @@ void vb_ctl_release(struct vb_ctl *c)
 {
 	vb_buf_release(&c->dir);
 	vb_buf_release(&c->bin);
+	vb_buf_release(&c->log_tail);
 }
 
 static int is_exec(const char *path)

@@ -77,6 +77,11 @@ struct vb_ctl {
 	int addr_explicit;	/* addr came from --addr/--port */
 	int start_timeout_ms;
 	int stop_timeout_ms;
+	/*
+	 * After a failed start: the last lines server.log received during
+	 * it (empty if none), for the caller to show.
+	 */
+	struct vb_buf log_tail;
 };
 
 void vb_ctl_init(struct vb_ctl *c);
@@ -142,7 +147,7 @@ enum vb_ctl_start_flags {
  * (st describes it).  Returns 0 when started, 1 when it was already running
  * and VB_CTL_ENSURE was given.  Errors: VB_E_STATE "already running (pid
  * N)" without VB_CTL_ENSURE; VB_E_UNAVAIL when the daemon exited during
- * startup (the message ends with the last lines of server.log) or the
+ * startup (c->log_tail then holds the last lines of server.log) or the
  * explicit port is taken (naming what holds it); VB_E_TIMEOUT when it was
  * not ready in time (it is then stopped); VB_E_AUTH/VB_E_IO for the data
  * dir (not ours, not writable, disk full).

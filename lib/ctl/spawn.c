@@ -185,14 +185,55 @@ void vb_ctl_port_holder(unsigned port, char *out, size_t outsz)
  * The address for the next spawn: the explicit one, else `last` (the port
  * used before, or 8090) when it is free, else a kernel-chosen port.
  */
+static void choose_addr_(struct vb_ctl *c, const char *last, char *out,
+			 size_t sz);
+
 static void choose_addr(struct vb_ctl *c, const char *last, char *out,
 			size_t sz)
 {
 	char host[256];
 	unsigned port;
 
+	choose_addr_(c, last, out, sz);
+	/*
+	 * Upstream iggy-server cannot report a kernel-chosen port to us:
+	 * give it one that was free a moment ago.
+	 */
+	if (c->upstream &&
+	    vb_ctl_split_addr(out, host, sizeof(host), &port) == 0 &&
+	    port == 0) {
+		if (strchr(host, ':'))
+			snprintf(out, sz, "[%s]:%u", host,
+				 vb_ctl_pick_port(host));
+		else
+			snprintf(out, sz, "%s:%u", host,
+				 vb_ctl_pick_port(host));
+	}
+}
+
+static void choose_addr_(struct vb_ctl *c, const char *last, char *out,
+			 size_t sz)
+{
+	char host[256];
+	unsigned port;
+
 	if (c->addr_explicit) {
 		strlcpy(out, c->addr, sz);
+		/*
+		 * An explicit port 0 still keeps a restarted server on the
+		 * port its clients know, when that port is free.
+		 */
+		if (last && last[0] &&
+		    vb_ctl_split_addr(c->addr, host, sizeof(host), &port) == 0 &&
+		    port == 0) {
+			char lh[256];
+			unsigned lp;
+
+			if (vb_ctl_split_addr(last, lh, sizeof(lh), &lp) == 0 &&
+			    strcmp(lh, host) == 0 && lp != 0 &&
+			    vb_ctl_port_free(lh, lp))
+				strlcpy(out, last, sz);
+		}
 		return;
 	}
 	if (last == NULL || last[0] == 0 ||
@@ -203,14 +244,7 @@ static void choose_addr(struct vb_ctl *c, const char *last, char *out,
 		strlcpy(out, last, sz);
 		return;
 	}
-	/*
-	 * The daemon can bind port 0 itself; upstream iggy-server is given
-	 * a port that was free a moment ago.
-	 */
-	if (c->upstream)
-		snprintf(out, sz, "127.0.0.1:%u", vb_ctl_pick_port("127.0.0.1"));
-	else
-		strlcpy(out, "127.0.0.1:0", sz);
+	strlcpy(out, "127.0.0.1:0", sz);
 }
 
 /* ---- the supervisor ---- */
@@ -903,6 +937,17 @@ static void abort_start(struct vb_ctl *c, pid_t super)
 	vb_buf_release(&path);
 }
 
+/* Waits briefly for the supervisor to release supervise.lock. */
+static void wait_super_exit(struct vb_ctl *c, pid_t super)
+{
+	struct vb_buf path = VB_BUF_INIT;
+
+	vb_ctl_file(c, "supervise.lock", &path);
+	if (!wait_released((char *)path.p, 3000) && super > 0)
+		kill(super, SIGKILL);
+	vb_buf_release(&path);
+}
+
 /* Appends a line to server.log, reporting write errors (disk full). */
 static int log_check(struct vb_ctl *c, struct vb_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -952,7 +997,7 @@ out:
 }
 
 /* One attempt to start; *retry is set when the default port was stolen. */
-static int start_once(struct vb_ctl *c, const char *addr,
+static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 		      struct vb_ctl_status *st, int *retry, struct vb_err *e)
 {
 	struct vb_buf acc = VB_BUF_INIT, logp = VB_BUF_INIT;
@@ -973,13 +1018,15 @@ static int start_once(struct vb_ctl *c, const char *addr,
 			vb_err_set(e, VB_E_TIMEOUT,
 				   "server not ready within %d ms; stopped it",
 				   c->start_timeout_ms);
-			vb_ctl_err_add_log(e, (char *)logp.p, 10);
+			vb_ctl_tail_from((char *)logp.p, mark, 10,
+					 &c->log_tail, NULL);
 			goto out;
 		}
 		if (r == 0) {
 			vb_err_set(e, VB_E_UNAVAIL,
 				   "the supervisor died during startup");
-			vb_ctl_err_add_log(e, (char *)logp.p, 10);
+			vb_ctl_tail_from((char *)logp.p, mark, 10,
+					 &c->log_tail, NULL);
 			goto out;
 		}
 		if (strncmp(line, "super ", 6) == 0) {
@@ -999,7 +1046,9 @@ static int start_once(struct vb_ctl *c, const char *addr,
 			int inuse;
 
 			why = why ? why + 1 : line + 5;
-			vb_ctl_tail((char *)logp.p, 5, &tail, NULL);
+			/* The supervisor is on its way out: let it go first. */
+			wait_super_exit(c, super);
+			vb_ctl_tail_from((char *)logp.p, mark, 5, &tail, NULL);
 			inuse = code == VB_EX_CONFIG && tail.p &&
 				strstr((char *)tail.p, "address already in use");
 			vb_buf_release(&tail);
@@ -1017,7 +1066,8 @@ static int start_once(struct vb_ctl *c, const char *addr,
 				goto out;
 			}
 			vb_err_set(e, VB_E_UNAVAIL, "%s", why);
-			vb_ctl_err_add_log(e, (char *)logp.p, 10);
+			vb_ctl_tail_from((char *)logp.p, mark, 10,
+					 &c->log_tail, NULL);
 			goto out;
 		}
 	}
@@ -1067,6 +1117,7 @@ static int start_locked(struct vb_ctl *c, unsigned flags,
 	char addr[300];
 	int64_t deadline = vb_ctl_now_ms() + c->start_timeout_ms;
 	pid_t stale = 0;
+	off_t mark;
 	int retry, rc;
 
 	if (vb_ctl_probe(c, st, e))
@@ -1094,6 +1145,10 @@ static int start_locked(struct vb_ctl *c, unsigned flags,
 	}
 	if (st->state == VB_CTL_STALE)
 		stale = st->pid;
+	if (access((char *)c->bin.p, X_OK) != 0)
+		return vb_err_sys(e, VB_E_UNAVAIL,
+				  "cannot execute the server %s (set --server-bin or VIBES_IGGY_SERVER)",
+				  (char *)c->bin.p);
 	if (c->upstream) {
 		struct vb_buf u = VB_BUF_INIT, p = VB_BUF_INIT;
 
@@ -1106,6 +1161,15 @@ static int start_locked(struct vb_ctl *c, unsigned flags,
 			return -1;
 	}
 	choose_addr(c, NULL, addr, sizeof(addr));
+	{
+		struct vb_buf logp = VB_BUF_INIT;
+		struct stat sb;
+
+		vb_ctl_file(c, "server.log", &logp);
+		mark = stat((char *)logp.p, &sb) == 0 ? sb.st_size : 0;
+		vb_buf_release(&logp);
+	}
+	vb_buf_reset(&c->log_tail);
 	if (stale && log_check(c, e,
 			       "stale pidfile (pid %ld): the last server died without cleaning up",
 			       (long)stale))
@@ -1114,14 +1178,15 @@ static int start_locked(struct vb_ctl *c, unsigned flags,
 		      (char *)c->bin.p, c->upstream ? "upstream" : "bundled",
 		      addr, (char *)c->dir.p))
 		return -1;
-	rc = start_once(c, addr, st, &retry, e);
+	rc = start_once(c, addr, mark, st, &retry, e);
 	if (rc && retry) {
 		/* The default port was taken between our probe and the bind. */
-		strlcpy(addr, c->upstream ? "" : "127.0.0.1:0", sizeof(addr));
 		if (c->upstream)
 			snprintf(addr, sizeof(addr), "127.0.0.1:%u",
 				 vb_ctl_pick_port("127.0.0.1"));
-		rc = start_once(c, addr, st, &retry, e);
+		else
+			strlcpy(addr, "127.0.0.1:0", sizeof(addr));
+		rc = start_once(c, addr, mark, st, &retry, e);
 		if (rc && retry)
 			vb_err_set(e, VB_E_UNAVAIL,
 				   "cannot listen on %s: address already in use",
