@@ -1,0 +1,105 @@
+/* The daemon contract's files: data dir, credentials, server.addr. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "base/banned.h"
+
+int vb_daemon_data_dir(const char *opt, char *buf, size_t n,
+		       struct vb_err *e)
+{
+	const char *v;
+	size_t w;
+
+	if (opt && *opt)
+		w = strlcpy(buf, opt, n);
+	else if ((v = getenv("VIBES_IGGY_DATA_DIR")) && *v)
+		w = strlcpy(buf, v, n);
+	else if ((v = getenv("XDG_DATA_HOME")) && *v)
+		w = (size_t)snprintf(buf, n, "%s/vibes/iggy", v);
+	else if ((v = getenv("HOME")) && *v)
+		w = (size_t)snprintf(buf, n, "%s/.local/share/vibes/iggy", v);
+	else
+		return vb_err_set(e, VB_E_USAGE, "no data dir: set --data-dir "
+				  "or HOME");
+	if (w >= n)
+		return vb_err_set(e, VB_E_USAGE, "data dir path too long");
+	return 0;
+}
+
+/* Parses "username=...\npassword=...\n"; 0 if both were found. */
+static int parse_credentials(char *text, char *user, size_t un, char *pass,
+			     size_t pn)
+{
+	int got = 0;
+
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (strncmp(line, "username=", 9) == 0 && line[9]) {
+			strlcpy(user, line + 9, un);
+			got |= 1;
+		} else if (strncmp(line, "password=", 9) == 0 && line[9]) {
+			strlcpy(pass, line + 9, pn);
+			got |= 2;
+		}
+	}
+	return got == 3 ? 0 : -1;
+}
+
+int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
+			  size_t pn, struct vb_err *e)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "abcdefghijklmnopqrstuvwxyz0123456789";
+	const char *eu = getenv("IGGY_ROOT_USERNAME");
+	const char *ep = getenv("IGGY_ROOT_PASSWORD");
+	struct vb_buf b = VB_BUF_INIT;
+	char path[4096];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/credentials", dir);
+	if (eu && *eu && ep && *ep) {
+		strlcpy(user, eu, un);
+		strlcpy(pass, ep, pn);
+	} else if (vb_read_file(path, &b, 65536, e) == 0) {
+		if (parse_credentials((char *)b.p, user, un, pass, pn) < 0) {
+			vb_buf_release(&b);
+			return vb_err_set(e, VB_E_DATA, "%s: expected lines "
+					  "username=NAME and password=SECRET",
+					  path);
+		}
+	} else if (e->sys == ENOENT) {
+		strlcpy(user, "iggy", un);
+		for (int i = 0; i < 24 && (size_t)i + 1 < pn; i++) {
+			pass[i] = al[arc4random_uniform(sizeof(al) - 1)];
+			pass[i + 1] = 0;
+		}
+	} else {
+		vb_buf_release(&b);
+		return -1;
+	}
+	vb_buf_reset(&b);
+	vb_buf_printf(&b, "username=%s\npassword=%s\n", user, pass);
+	rc = vb_replace_file(path, b.p, b.len, 0600, 1, e);
+	explicit_bzero(b.p, b.len);
+	vb_buf_release(&b);
+	return rc;
+}
+
+int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
+			 struct vb_err *e)
+{
+	char path[4096], line[128];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/server.addr", dir);
+	if (strchr(ip, ':'))
+		n = snprintf(line, sizeof(line), "[%s]:%u\n", ip, port);
+	else
+		n = snprintf(line, sizeof(line), "%s:%u\n", ip, port);
+	return vb_replace_file(path, line, (size_t)n, 0644, 1, e);
+}

@@ -1,0 +1,358 @@
+/*
+ * Consumer groups (control.md §5.7, §6.2).  Members are connections.
+ * Assignment: a join hands unassigned partitions round robin to members
+ * without any, then moves one partition from the end of the most loaded
+ * member to each member still idle (revocation completes at once: the
+ * assignment stays disjoint); a leave, a disconnect or a partition change
+ * deals partition i to member i mod members in slot order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "base/banned.h"
+
+struct vb_group *vb_find_group(struct vb_topic *t, const struct vb_ident *id)
+{
+	if (t == NULL)
+		return NULL;
+	if (id->kind == VB_ID_NUM)
+		return vb_slab_get(&t->groups, id->num);
+	for (uint32_t i = 0; i < t->groups.n; i++) {
+		struct vb_group *g = t->groups.v[i];
+
+		if (g && g->name.len == id->name.len &&
+		    memcmp(g->name.s, id->name.s, g->name.len) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+struct vb_member *vb_group_member(struct vb_group *g, const struct vb_conn *c)
+{
+	for (uint32_t i = 0; i < g->nm; i++)
+		if (g->m[i].conn == c)
+			return &g->m[i];
+	return NULL;
+}
+
+int vb_member_has(const struct vb_member *m, uint32_t part)
+{
+	for (uint32_t i = 0; i < m->nparts; i++)
+		if (m->parts[i] == part)
+			return 1;
+	return 0;
+}
+
+static void member_add_part(struct vb_member *m, uint32_t part)
+{
+	m->parts = vb_xreallocarray(m->parts, (size_t)m->nparts + 1,
+				    sizeof(*m->parts));
+	m->parts[m->nparts++] = part;
+}
+
+void vb_group_rebalance(struct vb_group *g)
+{
+	uint32_t np = g->topic->nparts;
+
+	for (uint32_t i = 0; i < g->nm; i++) {
+		g->m[i].nparts = 0;
+		g->m[i].cursor = 0;
+	}
+	if (g->nm == 0)
+		return;
+	for (uint32_t p = 0; p < np; p++)
+		member_add_part(&g->m[p % g->nm], p);
+}
+
+/* Cooperative rebalance after a join (see the top of this file). */
+static void rebalance_join(struct vb_group *g)
+{
+	uint32_t np = g->topic->nparts, next = 0;
+
+	for (uint32_t p = 0; p < np; p++) {
+		int owned = 0;
+
+		for (uint32_t i = 0; i < g->nm && !owned; i++)
+			owned = vb_member_has(&g->m[i], p);
+		if (owned)
+			continue;
+		/* Deal to members without partitions first, else to all. */
+		for (uint32_t k = 0; k < g->nm; k++) {
+			struct vb_member *m = &g->m[(next + k) % g->nm];
+
+			if (m->nparts == 0) {
+				member_add_part(m, p);
+				next = (next + k + 1) % g->nm;
+				owned = 1;
+				break;
+			}
+		}
+		if (!owned) {
+			member_add_part(&g->m[next % g->nm], p);
+			next = (next + 1) % g->nm;
+		}
+	}
+	for (uint32_t i = 0; i < g->nm; i++) {
+		struct vb_member *idle = &g->m[i], *big = NULL;
+
+		if (idle->nparts != 0)
+			continue;
+		for (uint32_t j = 0; j < g->nm; j++)
+			if (big == NULL || g->m[j].nparts > big->nparts)
+				big = &g->m[j];
+		if (big == NULL || big->nparts < 2)
+			break;
+		member_add_part(idle, big->parts[--big->nparts]);
+		if (big->cursor >= big->nparts)
+			big->cursor = 0;
+	}
+}
+
+static void conn_add_ref(struct vb_conn *c, const struct vb_group *g)
+{
+	struct vb_group_ref *r;
+
+	if (c->ngroups == c->groups_cap) {
+		c->groups_cap = c->groups_cap ? c->groups_cap * 2 : 4;
+		c->groups = vb_xreallocarray(c->groups, c->groups_cap,
+					     sizeof(*c->groups));
+	}
+	r = &c->groups[c->ngroups++];
+	r->stream_id = g->topic->stream->id;
+	r->topic_id = g->topic->id;
+	r->group_id = g->id;
+}
+
+static void conn_drop_ref(struct vb_conn *c, const struct vb_group *g)
+{
+	for (uint32_t i = 0; i < c->ngroups; i++) {
+		struct vb_group_ref *r = &c->groups[i];
+
+		if (r->stream_id == g->topic->stream->id &&
+		    r->topic_id == g->topic->id && r->group_id == g->id) {
+			c->groups[i] = c->groups[--c->ngroups];
+			return;
+		}
+	}
+}
+
+/* Removes member i; returns nothing, callers rebalance. */
+static void member_remove(struct vb_group *g, uint32_t i)
+{
+	free(g->m[i].parts);
+	memmove(g->m + i, g->m + i + 1, (g->nm - i - 1) * sizeof(*g->m));
+	g->nm--;
+}
+
+void vb_group_free(struct vb_group *g)
+{
+	if (g == NULL)
+		return;
+	while (g->nm > 0) {
+		conn_drop_ref(g->m[g->nm - 1].conn, g);
+		member_remove(g, g->nm - 1);
+	}
+	free(g->m);
+	free(g);
+}
+
+void vb_groups_conn_gone(struct vb_broker *b, struct vb_conn *c)
+{
+	while (c->ngroups > 0) {
+		struct vb_group_ref r = c->groups[c->ngroups - 1];
+		struct vb_stream *s = vb_slab_get(&b->streams, r.stream_id);
+		struct vb_topic *t = s ? vb_slab_get(&s->topics, r.topic_id)
+				       : NULL;
+		struct vb_group *g = t ? vb_slab_get(&t->groups, r.group_id)
+				       : NULL;
+
+		c->ngroups--;
+		if (g == NULL)
+			continue;
+		for (uint32_t i = 0; i < g->nm; i++) {
+			if (g->m[i].conn == c) {
+				member_remove(g, i);
+				vb_group_rebalance(g);
+				break;
+			}
+		}
+	}
+}
+
+static void enc_group(struct vb_buf *o, const struct vb_group *g, int members)
+{
+	struct vb_group_info gi;
+
+	gi.id = g->id;
+	gi.partitions_count = g->topic->nparts;
+	gi.members_count = g->nm;
+	gi.name = g->name;
+	vb_wire_enc_group(o, &gi);
+	for (uint32_t i = 0; members && i < g->nm; i++)
+		vb_wire_enc_member(o, g->m[i].member_id, g->m[i].parts,
+				   g->m[i].nparts);
+}
+
+static int save(struct vb_broker *b, struct vb_conn *c)
+{
+	struct vb_err e;
+
+	if (vb_meta_save(b, &e) == 0)
+		return 0;
+	vb_broker_log(b, "cannot save metadata: %s", e.msg);
+	vb_reply_err(c, VB_ST_IO_ERROR);
+	return -1;
+}
+
+static void group_create(struct vb_broker *b, struct vb_conn *c,
+			 struct vb_topic *t, const struct vb_req *r)
+{
+	struct vb_ident id;
+	struct vb_group *g;
+	size_t m;
+
+	if (!vb_allowed(b, c, VB_P_MANAGE_TOPIC, t->stream->id, t->id)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return;
+	}
+	id.kind = VB_ID_STR;
+	id.name = r->name;
+	if (vb_find_group(t, &id)) {
+		vb_reply_err(c, VB_ST_CONSUMER_GROUP_NAME_ALREADY_EXISTS);
+		return;
+	}
+	g = vb_xcalloc(1, sizeof(*g));
+	g->name = r->name;
+	g->topic = t;
+	g->id = vb_slab_insert(&t->groups, g);
+	if (save(b, c) < 0)
+		return;
+	m = vb_wire_resp_begin(&c->out);
+	enc_group(&c->out, g, 1);
+	vb_wire_resp_end(&c->out, m);
+}
+
+static void group_delete(struct vb_broker *b, struct vb_conn *c,
+			 struct vb_topic *t, struct vb_group *g)
+{
+	struct vb_err e;
+
+	vb_slab_remove(&t->groups, g->id);
+	if (save(b, c) < 0) {
+		vb_slab_put(&t->groups, g->id, g);
+		return;
+	}
+	for (uint32_t i = 0; i < t->nparts; i++)
+		if (vb_part_offset_delete(t->parts[i], VB_OFF_GROUP, g->id,
+					  &e) < 0)
+			vb_broker_log(b, "delete group offsets: %s", e.msg);
+	vb_group_free(g);
+	vb_reply_ok(c);
+}
+
+static void group_join(struct vb_group *g, struct vb_conn *c)
+{
+	struct vb_member *m;
+	uint32_t mid = 0;
+
+	if (vb_group_member(g, c))
+		return;
+	for (uint32_t i = 0; i < g->nm; i++)
+		if (g->m[i].member_id >= mid)
+			mid = g->m[i].member_id + 1;
+	if (g->nm == g->mcap) {
+		g->mcap = g->mcap ? g->mcap * 2 : 4;
+		g->m = vb_xreallocarray(g->m, g->mcap, sizeof(*g->m));
+	}
+	m = &g->m[g->nm++];
+	memset(m, 0, sizeof(*m));
+	m->conn = c;
+	m->member_id = mid;
+	conn_add_ref(c, g);
+	rebalance_join(g);
+}
+
+void vb_cmd_groups(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_req *r)
+{
+	struct vb_stream *s = vb_find_stream(b, &r->stream);
+	struct vb_topic *t = vb_find_topic(s, &r->topic);
+	struct vb_group *g;
+	size_t m;
+
+	if (r->code == VB_CMD_GET_CONSUMER_GROUPS ||
+	    r->code == VB_CMD_GET_CONSUMER_GROUP) {
+		if (t == NULL) {
+			vb_reply_ok(c);
+			return;
+		}
+		if (!vb_allowed(b, c, VB_P_READ_TOPIC, s->id, t->id)) {
+			vb_reply_err(c, VB_ST_UNAUTHORIZED);
+			return;
+		}
+		if (r->code == VB_CMD_GET_CONSUMER_GROUP) {
+			g = vb_find_group(t, &r->target);
+			if (g == NULL) {
+				vb_reply_ok(c);
+				return;
+			}
+			m = vb_wire_resp_begin(&c->out);
+			enc_group(&c->out, g, 1);
+			vb_wire_resp_end(&c->out, m);
+			return;
+		}
+		m = vb_wire_resp_begin(&c->out);
+		for (uint32_t i = 0; i < t->groups.n; i++)
+			if (t->groups.v[i])
+				enc_group(&c->out, t->groups.v[i], 0);
+		vb_wire_resp_end(&c->out, m);
+		return;
+	}
+	if (s == NULL) {
+		vb_reply_err(c, VB_ST_STREAM_ID_NOT_FOUND);
+		return;
+	}
+	if (t == NULL) {
+		vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
+		return;
+	}
+	if (r->code == VB_CMD_CREATE_CONSUMER_GROUP) {
+		group_create(b, c, t, r);
+		return;
+	}
+	g = vb_find_group(t, &r->target);
+	if (g == NULL) {
+		vb_reply_err(c, VB_ST_CONSUMER_GROUP_ID_NOT_FOUND);
+		return;
+	}
+	switch (r->code) {
+	case VB_CMD_DELETE_CONSUMER_GROUP:
+		if (!vb_allowed(b, c, VB_P_MANAGE_TOPIC, s->id, t->id)) {
+			vb_reply_err(c, VB_ST_UNAUTHORIZED);
+			return;
+		}
+		group_delete(b, c, t, g);
+		return;
+	case VB_CMD_JOIN_CONSUMER_GROUP:
+		if (!vb_allowed(b, c, VB_P_READ_TOPIC, s->id, t->id)) {
+			vb_reply_err(c, VB_ST_UNAUTHORIZED);
+			return;
+		}
+		group_join(g, c);
+		break;
+	case VB_CMD_LEAVE_CONSUMER_GROUP:
+		for (uint32_t i = 0; i < g->nm; i++) {
+			if (g->m[i].conn == c) {
+				conn_drop_ref(c, g);
+				member_remove(g, i);
+				vb_group_rebalance(g);
+				vb_reply_ok(c);
+				return;
+			}
+		}
+		vb_reply_err(c, VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND);
+		return;
+	}
+	vb_reply_ok(c);
+}

@@ -1,0 +1,937 @@
+/*
+ * Streams, topics and partitions: id slabs, the metadata file, their
+ * commands (control.md §5.3-§5.5) and retention (messages.md §7.4).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "broker/broker.h"
+#include "base/banned.h"
+
+#define META_MAGIC "VBMETA01"
+
+/* ---- slabs ---- */
+
+uint32_t vb_slab_insert(struct vb_slab *s, void *v)
+{
+	uint32_t id;
+
+	if (s->nfree > 0) {
+		id = s->free[--s->nfree];
+	} else {
+		id = s->n;
+		s->v = vb_xreallocarray(s->v, (size_t)s->n + 1, sizeof(*s->v));
+		s->n++;
+	}
+	s->v[id] = v;
+	return id;
+}
+
+void vb_slab_put(struct vb_slab *s, uint32_t id, void *v)
+{
+	if (id >= s->n) {
+		s->v = vb_xreallocarray(s->v, (size_t)id + 1, sizeof(*s->v));
+		for (uint32_t i = s->n; i <= id; i++)
+			s->v[i] = NULL;
+		s->n = id + 1;
+	}
+	s->v[id] = v;
+}
+
+void *vb_slab_get(const struct vb_slab *s, uint32_t id)
+{
+	return id < s->n ? s->v[id] : NULL;
+}
+
+void vb_slab_remove(struct vb_slab *s, uint32_t id)
+{
+	if (id >= s->n || s->v[id] == NULL)
+		return;
+	s->v[id] = NULL;
+	if (s->nfree == s->free_cap) {
+		s->free_cap = s->free_cap ? s->free_cap * 2 : 8;
+		s->free = vb_xreallocarray(s->free, s->free_cap,
+					   sizeof(*s->free));
+	}
+	s->free[s->nfree++] = id;
+}
+
+void vb_slab_fill_free(struct vb_slab *s)
+{
+	s->nfree = 0;
+	for (uint32_t i = s->n; i-- > 0;) {
+		if (s->v[i] != NULL)
+			continue;
+		if (s->nfree == s->free_cap) {
+			s->free_cap = s->free_cap ? s->free_cap * 2 : 8;
+			s->free = vb_xreallocarray(s->free, s->free_cap,
+						   sizeof(*s->free));
+		}
+		s->free[s->nfree++] = i;
+	}
+}
+
+void vb_slab_release(struct vb_slab *s)
+{
+	free(s->v);
+	free(s->free);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- lookups ---- */
+
+static int name_eq(const struct vb_name *a, const struct vb_name *b)
+{
+	return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+}
+
+struct vb_stream *vb_find_stream(struct vb_broker *b,
+				 const struct vb_ident *id)
+{
+	if (id->kind == VB_ID_NUM)
+		return vb_slab_get(&b->streams, id->num);
+	for (uint32_t i = 0; i < b->streams.n; i++) {
+		struct vb_stream *s = b->streams.v[i];
+
+		if (s && name_eq(&s->name, &id->name))
+			return s;
+	}
+	return NULL;
+}
+
+struct vb_topic *vb_find_topic(struct vb_stream *s, const struct vb_ident *id)
+{
+	if (s == NULL)
+		return NULL;
+	if (id->kind == VB_ID_NUM)
+		return vb_slab_get(&s->topics, id->num);
+	for (uint32_t i = 0; i < s->topics.n; i++) {
+		struct vb_topic *t = s->topics.v[i];
+
+		if (t && name_eq(&t->name, &id->name))
+			return t;
+	}
+	return NULL;
+}
+
+void vb_topic_stats(const struct vb_topic *t, uint64_t *msgs, uint64_t *bytes)
+{
+	*msgs = *bytes = 0;
+	for (uint32_t i = 0; i < t->nparts; i++) {
+		*msgs += t->parts[i]->msgs;
+		*bytes += t->parts[i]->bytes;
+	}
+}
+
+/* ---- paths ---- */
+
+static void stream_dir(struct vb_broker *b, uint32_t sid, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/streams/%u", b->dir, sid);
+}
+
+static void topic_dir(struct vb_broker *b, uint32_t sid, uint32_t tid,
+		      char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/streams/%u/topics/%u", b->dir, sid, tid);
+}
+
+static void part_dir(struct vb_broker *b, uint32_t sid, uint32_t tid,
+		     uint32_t pid, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/streams/%u/topics/%u/partitions/%u", b->dir, sid,
+		 tid, pid);
+}
+
+/* ---- the metadata file ---- */
+
+static void enc_str8(struct vb_buf *b, const char *s, size_t n)
+{
+	vb_buf_u8(b, (uint8_t)n);
+	vb_buf_add(b, s, n);
+}
+
+int vb_meta_save(struct vb_broker *b, struct vb_err *e)
+{
+	struct vb_buf *m = &b->tmp;
+	char path[4096];
+	uint32_t cnt = 0;
+	size_t at;
+
+	vb_buf_reset(m);
+	vb_buf_add(m, META_MAGIC, 8);
+	for (uint32_t i = 0; i < b->streams.n; i++)
+		cnt += b->streams.v[i] != NULL;
+	vb_buf_u32(m, cnt);
+	for (uint32_t i = 0; i < b->streams.n; i++) {
+		struct vb_stream *s = b->streams.v[i];
+
+		if (s == NULL)
+			continue;
+		vb_buf_u32(m, s->id);
+		vb_buf_u64(m, s->created_at);
+		vb_wire_enc_name(m, &s->name);
+		cnt = 0;
+		for (uint32_t j = 0; j < s->topics.n; j++)
+			cnt += s->topics.v[j] != NULL;
+		vb_buf_u32(m, cnt);
+		for (uint32_t j = 0; j < s->topics.n; j++) {
+			struct vb_topic *t = s->topics.v[j];
+
+			if (t == NULL)
+				continue;
+			vb_buf_u32(m, t->id);
+			vb_buf_u64(m, t->created_at);
+			vb_buf_u8(m, t->compression);
+			vb_buf_u64(m, t->message_expiry);
+			vb_buf_u64(m, t->max_topic_size);
+			vb_buf_u8(m, t->rf);
+			vb_wire_enc_name(m, &t->name);
+			vb_buf_u32(m, t->nparts);
+			for (uint32_t k = 0; k < t->nparts; k++)
+				vb_buf_u64(m, t->parts[k]->created_at);
+			cnt = 0;
+			for (uint32_t k = 0; k < t->groups.n; k++)
+				cnt += t->groups.v[k] != NULL;
+			vb_buf_u32(m, cnt);
+			for (uint32_t k = 0; k < t->groups.n; k++) {
+				struct vb_group *g = t->groups.v[k];
+
+				if (g == NULL)
+					continue;
+				vb_buf_u32(m, g->id);
+				vb_wire_enc_name(m, &g->name);
+			}
+		}
+	}
+	cnt = 0;
+	for (uint32_t i = 0; i < b->users.n; i++)
+		cnt += b->users.v[i] != NULL;
+	vb_buf_u32(m, cnt);
+	for (uint32_t i = 0; i < b->users.n; i++) {
+		struct vb_user *u = b->users.v[i];
+
+		if (u == NULL)
+			continue;
+		vb_buf_u32(m, u->id);
+		vb_buf_u64(m, u->created_at);
+		vb_buf_u8(m, u->status);
+		vb_wire_enc_name(m, &u->name);
+		enc_str8(m, u->pwhash, strlen(u->pwhash));
+		vb_buf_u8(m, u->perms != NULL);
+		vb_buf_u32(m, u->perms_len);
+		vb_buf_add(m, u->perms, u->perms_len);
+		vb_buf_u32(m, u->npats);
+		for (uint32_t k = 0; k < u->npats; k++) {
+			vb_wire_enc_name(m, &u->pats[k].name);
+			vb_buf_u64(m, u->pats[k].expiry_at);
+			vb_buf_add(m, u->pats[k].hash, 32);
+		}
+	}
+	at = m->len;
+	vb_buf_u64(m, XXH3_64bits(m->p, at));
+	snprintf(path, sizeof(path), "%s/metadata", b->dir);
+	return vb_replace_file(path, m->p, m->len, 0600,
+			       b->sync.mode != VB_FSYNC_NEVER, e);
+}
+
+static int load_part(struct vb_broker *b, struct vb_topic *t, uint32_t pid,
+		     uint64_t created, int create, struct vb_err *e)
+{
+	char dir[4096];
+
+	part_dir(b, t->stream->id, t->id, pid, dir, sizeof(dir));
+	t->parts = vb_xreallocarray(t->parts, (size_t)pid + 1,
+				    sizeof(*t->parts));
+	if (vb_part_open(&t->parts[pid], &b->store, dir, pid, created, create,
+			 e) < 0)
+		return -1;
+	t->nparts = pid + 1;
+	return 0;
+}
+
+static int rd_str8(struct vb_rd *r, char *out, size_t outsz, struct vb_err *e)
+{
+	uint8_t len;
+	const uint8_t *p;
+
+	if (vb_rd_u8(r, &len, "string", e) ||
+	    vb_rd_bytes(r, &p, len, "string", e))
+		return -1;
+	if ((size_t)len >= outsz)
+		return vb_err_set(e, VB_E_DATA, "string too long");
+	memcpy(out, p, len);
+	out[len] = 0;
+	return 0;
+}
+
+static int load_topic(struct vb_broker *b, struct vb_stream *s,
+		      struct vb_rd *r, struct vb_err *e)
+{
+	struct vb_topic *t = vb_xcalloc(1, sizeof(*t));
+	uint32_t np, ng;
+
+	t->stream = s;
+	if (vb_rd_u32(r, &t->id, "topic id", e) ||
+	    vb_rd_u64(r, &t->created_at, "topic created", e) ||
+	    vb_rd_u8(r, &t->compression, "compression", e) ||
+	    vb_rd_u64(r, &t->message_expiry, "expiry", e) ||
+	    vb_rd_u64(r, &t->max_topic_size, "max size", e) ||
+	    vb_rd_u8(r, &t->rf, "rf", e) ||
+	    vb_wire_dec_name(r, &t->name, "topic name", e) ||
+	    vb_rd_u32(r, &np, "partitions", e)) {
+		free(t);
+		return -1;
+	}
+	vb_slab_put(&s->topics, t->id, t);
+	for (uint32_t k = 0; k < np; k++) {
+		uint64_t created;
+
+		if (vb_rd_u64(r, &created, "partition created", e) ||
+		    load_part(b, t, k, created, 1, e) < 0)
+			return -1;
+	}
+	if (vb_rd_u32(r, &ng, "groups", e))
+		return -1;
+	for (uint32_t k = 0; k < ng; k++) {
+		struct vb_group *g = vb_xcalloc(1, sizeof(*g));
+
+		g->topic = t;
+		if (vb_rd_u32(r, &g->id, "group id", e) ||
+		    vb_wire_dec_name(r, &g->name, "group name", e)) {
+			free(g);
+			return -1;
+		}
+		vb_slab_put(&t->groups, g->id, g);
+	}
+	vb_slab_fill_free(&t->groups);
+	return 0;
+}
+
+static int load_user(struct vb_broker *b, struct vb_rd *r, struct vb_err *e)
+{
+	struct vb_user *u = vb_xcalloc(1, sizeof(*u));
+	const uint8_t *pp;
+	uint8_t has;
+
+	if (vb_rd_u32(r, &u->id, "user id", e) ||
+	    vb_rd_u64(r, &u->created_at, "user created", e) ||
+	    vb_rd_u8(r, &u->status, "user status", e) ||
+	    vb_wire_dec_name(r, &u->name, "username", e) ||
+	    rd_str8(r, u->pwhash, sizeof(u->pwhash), e) ||
+	    vb_rd_u8(r, &has, "has perms", e) ||
+	    vb_rd_u32(r, &u->perms_len, "perms len", e) ||
+	    vb_rd_bytes(r, &pp, u->perms_len, "perms", e) ||
+	    vb_rd_u32(r, &u->npats, "pats", e)) {
+		free(u);
+		return -1;
+	}
+	if (has) {
+		u->perms = vb_xmalloc(u->perms_len ? u->perms_len : 1);
+		memcpy(u->perms, pp, u->perms_len);
+	} else {
+		u->perms_len = 0;
+	}
+	vb_slab_put(&b->users, u->id, u);
+	if (u->npats > vb_rd_left(r) / 41) {
+		u->npats = 0;
+		return vb_err_set(e, VB_E_DATA, "token count");
+	}
+	u->pats = vb_xcalloc(u->npats ? u->npats : 1, sizeof(*u->pats));
+	for (uint32_t k = 0; k < u->npats; k++) {
+		if (vb_wire_dec_name(r, &u->pats[k].name, "pat", e) ||
+		    vb_rd_u64(r, &u->pats[k].expiry_at, "pat expiry", e) ||
+		    vb_rd_bytes(r, &pp, 32, "pat hash", e))
+			return -1;
+		memcpy(u->pats[k].hash, pp, 32);
+	}
+	return 0;
+}
+
+int vb_meta_load(struct vb_broker *b, struct vb_err *e)
+{
+	struct vb_buf m = VB_BUF_INIT;
+	char path[4096];
+	struct vb_rd r;
+	uint32_t ns, nu;
+
+	snprintf(path, sizeof(path), "%s/metadata", b->dir);
+	if (vb_read_file(path, &m, 1u << 30, e) < 0) {
+		vb_buf_release(&m);
+		return e->sys == ENOENT ? 0 : -1;
+	}
+	if (m.len < 16 || memcmp(m.p, META_MAGIC, 8) != 0 ||
+	    vb_ld64(m.p + m.len - 8) != XXH3_64bits(m.p, m.len - 8)) {
+		vb_buf_release(&m);
+		return vb_err_set(e, VB_E_DATA, "%s: corrupt (bad magic or "
+				  "checksum)", path);
+	}
+	vb_rd_init(&r, m.p + 8, m.len - 16);
+	if (vb_rd_u32(&r, &ns, "streams", e))
+		goto fail;
+	for (uint32_t i = 0; i < ns; i++) {
+		struct vb_stream *s = vb_xcalloc(1, sizeof(*s));
+		uint32_t nt;
+
+		if (vb_rd_u32(&r, &s->id, "stream id", e) ||
+		    vb_rd_u64(&r, &s->created_at, "stream created", e) ||
+		    vb_wire_dec_name(&r, &s->name, "stream name", e) ||
+		    vb_rd_u32(&r, &nt, "topics", e)) {
+			free(s);
+			goto fail;
+		}
+		vb_slab_put(&b->streams, s->id, s);
+		for (uint32_t j = 0; j < nt; j++)
+			if (load_topic(b, s, &r, e) < 0)
+				goto fail;
+		vb_slab_fill_free(&s->topics);
+	}
+	vb_slab_fill_free(&b->streams);
+	if (vb_rd_u32(&r, &nu, "users", e))
+		goto fail;
+	for (uint32_t i = 0; i < nu; i++)
+		if (load_user(b, &r, e) < 0)
+			goto fail;
+	vb_slab_fill_free(&b->users);
+	vb_buf_release(&m);
+	return 0;
+fail:
+	vb_buf_release(&m);
+	vb_err_prefix(e, "%s", path);
+	return -1;
+}
+
+/* Saves metadata; on failure answers 13000 and returns -1. */
+static int save_or_fail(struct vb_broker *b, struct vb_conn *c)
+{
+	struct vb_err e;
+
+	if (vb_meta_save(b, &e) == 0)
+		return 0;
+	vb_broker_log(b, "cannot save metadata: %s", e.msg);
+	vb_reply_err(c, VB_ST_IO_ERROR);
+	return -1;
+}
+
+/* ---- records ---- */
+
+static void enc_stream(struct vb_buf *o, const struct vb_stream *s)
+{
+	struct vb_stream_info si;
+
+	memset(&si, 0, sizeof(si));
+	si.id = s->id;
+	si.created_at = s->created_at;
+	si.name = s->name;
+	for (uint32_t i = 0; i < s->topics.n; i++) {
+		struct vb_topic *t = s->topics.v[i];
+		uint64_t msgs, bytes;
+
+		if (t == NULL)
+			continue;
+		si.topics_count++;
+		vb_topic_stats(t, &msgs, &bytes);
+		si.messages_count += msgs;
+		si.size_bytes += bytes;
+	}
+	vb_wire_enc_stream(o, &si);
+}
+
+static void enc_topic(struct vb_buf *o, const struct vb_topic *t, int parts)
+{
+	struct vb_topic_info ti;
+
+	memset(&ti, 0, sizeof(ti));
+	ti.id = t->id;
+	ti.created_at = t->created_at;
+	ti.partitions_count = t->nparts;
+	ti.message_expiry = t->message_expiry;
+	ti.compression = t->compression;
+	ti.max_topic_size = t->max_topic_size;
+	ti.replication_factor = t->rf;
+	ti.name = t->name;
+	vb_topic_stats(t, &ti.messages_count, &ti.size_bytes);
+	vb_wire_enc_topic(o, &ti);
+	for (uint32_t i = 0; parts && i < t->nparts; i++) {
+		const struct vb_part *p = t->parts[i];
+		struct vb_partition_info pi;
+
+		pi.id = p->id;
+		pi.created_at = p->created_at;
+		pi.segments_count = (uint32_t)p->nsegs;
+		pi.current_offset = vb_part_current(p);
+		pi.size_bytes = p->bytes;
+		pi.messages_count = p->msgs;
+		vb_wire_enc_partition(o, &pi);
+	}
+}
+
+/* ---- streams ---- */
+
+static void free_topic(struct vb_broker *b, struct vb_topic *t, int files)
+{
+	struct vb_err e;
+
+	for (uint32_t gi = 0; gi < t->groups.n; gi++)
+		vb_group_free(vb_slab_get(&t->groups, gi));
+	vb_slab_release(&t->groups);
+	for (uint32_t i = 0; i < t->nparts; i++)
+		vb_part_free(t->parts[i]);
+	free(t->parts);
+	if (files) {
+		char dir[4096];
+
+		topic_dir(b, t->stream->id, t->id, dir, sizeof(dir));
+		if (vb_rmtree(dir, &e) < 0)
+			vb_broker_log(b, "%s", e.msg);
+	}
+	free(t);
+}
+
+static void stream_create(struct vb_broker *b, struct vb_conn *c,
+			  const struct vb_req *r)
+{
+	struct vb_ident id;
+	struct vb_stream *s;
+	char dir[4096];
+	struct vb_err e;
+	size_t m;
+
+	if (!vb_allowed(b, c, VB_P_MANAGE_STREAMS, 0, 0)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return;
+	}
+	id.kind = VB_ID_STR;
+	id.name = r->name;
+	if (vb_find_stream(b, &id)) {
+		vb_reply_err(c, VB_ST_STREAM_NAME_ALREADY_EXISTS);
+		return;
+	}
+	s = vb_xcalloc(1, sizeof(*s));
+	s->name = r->name;
+	s->created_at = vb_now_us();
+	s->id = vb_slab_insert(&b->streams, s);
+	stream_dir(b, s->id, dir, sizeof(dir));
+	if (vb_rmtree(dir, &e) < 0 || vb_mkdirs(dir, &e) < 0) {
+		vb_broker_log(b, "create stream: %s", e.msg);
+		vb_slab_remove(&b->streams, s->id);
+		free(s);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return;
+	}
+	if (save_or_fail(b, c) < 0)
+		return;
+	m = vb_wire_resp_begin(&c->out);
+	enc_stream(&c->out, s);
+	vb_wire_resp_end(&c->out, m);
+}
+
+static int purge_topic(struct vb_broker *b, struct vb_topic *t)
+{
+	struct vb_err e;
+
+	for (uint32_t i = 0; i < t->nparts; i++) {
+		if (vb_part_purge(t->parts[i], &e) < 0) {
+			vb_broker_log(b, "purge: %s", e.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
+		    const struct vb_req *r)
+{
+	struct vb_stream *s;
+	struct vb_err e;
+	size_t m;
+
+	if (r->code == VB_CMD_CREATE_STREAM) {
+		stream_create(b, c, r);
+		return;
+	}
+	if (r->code == VB_CMD_GET_STREAMS) {
+		m = vb_wire_resp_begin(&c->out);
+		for (uint32_t i = 0; i < b->streams.n; i++) {
+			s = b->streams.v[i];
+			if (s && vb_allowed(b, c, VB_P_READ_STREAM, s->id, 0))
+				enc_stream(&c->out, s);
+		}
+		vb_wire_resp_end(&c->out, m);
+		return;
+	}
+	s = vb_find_stream(b, &r->stream);
+	if (r->code == VB_CMD_GET_STREAM) {
+		if (s == NULL) {
+			vb_reply_ok(c);
+			return;
+		}
+		if (!vb_allowed(b, c, VB_P_READ_STREAM, s->id, 0)) {
+			vb_reply_err(c, VB_ST_UNAUTHORIZED);
+			return;
+		}
+		m = vb_wire_resp_begin(&c->out);
+		enc_stream(&c->out, s);
+		for (uint32_t i = 0; i < s->topics.n; i++)
+			if (s->topics.v[i])
+				enc_topic(&c->out, s->topics.v[i], 0);
+		vb_wire_resp_end(&c->out, m);
+		return;
+	}
+	if (s == NULL) {
+		vb_reply_err(c, VB_ST_STREAM_ID_NOT_FOUND);
+		return;
+	}
+	if (!vb_allowed(b, c, VB_P_MANAGE_STREAM, s->id, 0)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return;
+	}
+	switch (r->code) {
+	case VB_CMD_UPDATE_STREAM: {
+		struct vb_ident id;
+		struct vb_stream *o;
+
+		id.kind = VB_ID_STR;
+		id.name = r->name;
+		o = vb_find_stream(b, &id);
+		if (o && o != s) {
+			vb_reply_err(c, VB_ST_STREAM_NAME_ALREADY_EXISTS);
+			return;
+		}
+		s->name = r->name;
+		if (save_or_fail(b, c) < 0)
+			return;
+		break;
+	}
+	case VB_CMD_DELETE_STREAM: {
+		char dir[4096];
+
+		vb_slab_remove(&b->streams, s->id);
+		if (save_or_fail(b, c) < 0) {
+			vb_slab_put(&b->streams, s->id, s);
+			return;
+		}
+		for (uint32_t i = 0; i < s->topics.n; i++)
+			if (s->topics.v[i])
+				free_topic(b, s->topics.v[i], 0);
+		vb_slab_release(&s->topics);
+		stream_dir(b, s->id, dir, sizeof(dir));
+		if (vb_rmtree(dir, &e) < 0)
+			vb_broker_log(b, "delete stream: %s", e.msg);
+		free(s);
+		break;
+	}
+	case VB_CMD_PURGE_STREAM:
+		for (uint32_t i = 0; i < s->topics.n; i++) {
+			if (s->topics.v[i] && purge_topic(b, s->topics.v[i])) {
+				vb_reply_err(c, VB_ST_IO_ERROR);
+				return;
+			}
+		}
+		break;
+	}
+	vb_reply_ok(c);
+}
+
+/* ---- topics ---- */
+
+static void topic_create(struct vb_broker *b, struct vb_conn *c,
+			 struct vb_stream *s, const struct vb_req *r)
+{
+	struct vb_ident id;
+	struct vb_topic *t;
+	char dir[4096];
+	struct vb_err e;
+	uint64_t now = vb_now_us();
+	size_t m;
+
+	if (!vb_allowed(b, c, VB_P_MANAGE_TOPICS, s->id, 0)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return;
+	}
+	if (r->max_topic_size != 0 && r->max_topic_size != UINT64_MAX &&
+	    r->max_topic_size < b->store.segment_size) {
+		vb_reply_err(c, VB_ST_INVALID_TOPIC_SIZE);
+		return;
+	}
+	id.kind = VB_ID_STR;
+	id.name = r->name;
+	if (vb_find_topic(s, &id)) {
+		vb_reply_err(c, VB_ST_TOPIC_NAME_ALREADY_EXISTS);
+		return;
+	}
+	t = vb_xcalloc(1, sizeof(*t));
+	t->stream = s;
+	t->name = r->name;
+	t->created_at = now;
+	t->compression = r->compression;
+	t->message_expiry = r->message_expiry ? r->message_expiry : UINT64_MAX;
+	t->max_topic_size = r->max_topic_size ? r->max_topic_size : UINT64_MAX;
+	t->rf = r->replication_factor ? r->replication_factor : 1;
+	t->id = vb_slab_insert(&s->topics, t);
+	topic_dir(b, s->id, t->id, dir, sizeof(dir));
+	if (vb_rmtree(dir, &e) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < r->count; i++)
+		if (load_part(b, t, i, now, 1, &e) < 0)
+			goto fail;
+	if (save_or_fail(b, c) < 0)
+		return;
+	m = vb_wire_resp_begin(&c->out);
+	enc_topic(&c->out, t, 1);
+	vb_wire_resp_end(&c->out, m);
+	return;
+fail:
+	vb_broker_log(b, "create topic: %s", e.msg);
+	vb_slab_remove(&s->topics, t->id);
+	free_topic(b, t, 1);
+	vb_reply_err(c, VB_ST_IO_ERROR);
+}
+
+void vb_cmd_topics(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_req *r)
+{
+	struct vb_stream *s;
+	struct vb_topic *t;
+	size_t m;
+
+	if (r->code == VB_CMD_CREATE_TOPIC) {
+		if (r->count > 1000) {
+			vb_reply_err(c, VB_ST_TOO_MANY_PARTITIONS);
+			return;
+		}
+	}
+	if ((r->code == VB_CMD_CREATE_TOPIC ||
+	     r->code == VB_CMD_UPDATE_TOPIC) &&
+	    r->compression != VB_COMPRESSION_NONE &&
+	    r->compression != VB_COMPRESSION_GZIP) {
+		vb_reply_err(c, VB_ST_INVALID_COMMAND);
+		return;
+	}
+	s = vb_find_stream(b, &r->stream);
+	if (r->code == VB_CMD_GET_TOPICS) {
+		if (s && !vb_allowed(b, c, VB_P_READ_STREAM, s->id, 0)) {
+			vb_reply_err(c, VB_ST_UNAUTHORIZED);
+			return;
+		}
+		m = vb_wire_resp_begin(&c->out);
+		for (uint32_t i = 0; s && i < s->topics.n; i++)
+			if (s->topics.v[i])
+				enc_topic(&c->out, s->topics.v[i], 0);
+		vb_wire_resp_end(&c->out, m);
+		return;
+	}
+	if (r->code == VB_CMD_GET_TOPIC) {
+		t = vb_find_topic(s, &r->topic);
+		if (t == NULL) {
+			vb_reply_ok(c);
+			return;
+		}
+		if (!vb_allowed(b, c, VB_P_READ_TOPIC, s->id, t->id)) {
+			vb_reply_err(c, VB_ST_UNAUTHORIZED);
+			return;
+		}
+		m = vb_wire_resp_begin(&c->out);
+		enc_topic(&c->out, t, 1);
+		vb_wire_resp_end(&c->out, m);
+		return;
+	}
+	if (s == NULL) {
+		vb_reply_err(c, VB_ST_STREAM_ID_NOT_FOUND);
+		return;
+	}
+	if (r->code == VB_CMD_CREATE_TOPIC) {
+		topic_create(b, c, s, r);
+		return;
+	}
+	t = vb_find_topic(s, &r->topic);
+	if (t == NULL) {
+		vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
+		return;
+	}
+	if (!vb_allowed(b, c, VB_P_MANAGE_TOPIC, s->id, t->id)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return;
+	}
+	switch (r->code) {
+	case VB_CMD_UPDATE_TOPIC: {
+		struct vb_ident id;
+		struct vb_topic *o;
+
+		id.kind = VB_ID_STR;
+		id.name = r->name;
+		o = vb_find_topic(s, &id);
+		if (o && o != t) {
+			vb_reply_err(c, VB_ST_TOPIC_NAME_ALREADY_EXISTS);
+			return;
+		}
+		t->name = r->name;
+		t->compression = r->compression;
+		t->message_expiry = r->message_expiry;
+		t->max_topic_size = r->max_topic_size;
+		t->rf = r->replication_factor;
+		if (save_or_fail(b, c) < 0)
+			return;
+		break;
+	}
+	case VB_CMD_DELETE_TOPIC:
+		vb_slab_remove(&s->topics, t->id);
+		if (save_or_fail(b, c) < 0) {
+			vb_slab_put(&s->topics, t->id, t);
+			return;
+		}
+		free_topic(b, t, 1);
+		break;
+	case VB_CMD_PURGE_TOPIC:
+		if (purge_topic(b, t) < 0) {
+			vb_reply_err(c, VB_ST_IO_ERROR);
+			return;
+		}
+		break;
+	}
+	vb_reply_ok(c);
+}
+
+/* ---- partitions and segments ---- */
+
+void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
+		       const struct vb_req *r)
+{
+	struct vb_stream *s;
+	struct vb_topic *t;
+	struct vb_err e;
+
+	if (r->code != VB_CMD_DELETE_SEGMENTS &&
+	    (r->count == 0 ||
+	     (r->code == VB_CMD_CREATE_PARTITIONS && r->count > 1000))) {
+		vb_reply_err(c, VB_ST_TOO_MANY_PARTITIONS);
+		return;
+	}
+	s = vb_find_stream(b, &r->stream);
+	if (s == NULL) {
+		vb_reply_err(c, VB_ST_STREAM_ID_NOT_FOUND);
+		return;
+	}
+	t = vb_find_topic(s, &r->topic);
+	if (t == NULL) {
+		vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
+		return;
+	}
+	if (!vb_allowed(b, c, VB_P_MANAGE_TOPIC, s->id, t->id)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return;
+	}
+	switch (r->code) {
+	case VB_CMD_CREATE_PARTITIONS: {
+		uint64_t now = vb_now_us();
+		uint32_t base = t->nparts;
+
+		for (uint32_t i = 0; i < r->count; i++) {
+			char dir[4096];
+
+			part_dir(b, s->id, t->id, base + i, dir, sizeof(dir));
+			if (vb_rmtree(dir, &e) < 0 ||
+			    load_part(b, t, base + i, now, 1, &e) < 0) {
+				vb_broker_log(b, "create partitions: %s", e.msg);
+				vb_reply_err(c, VB_ST_IO_ERROR);
+				return;
+			}
+		}
+		break;
+	}
+	case VB_CMD_DELETE_PARTITIONS:
+		if (r->count > t->nparts) {
+			vb_reply_err(c, VB_ST_INVALID_PARTITIONS_COUNT);
+			return;
+		}
+		for (uint32_t i = 0; i < r->count; i++) {
+			struct vb_part *p = t->parts[--t->nparts];
+
+			if (vb_part_destroy(p, &e) < 0)
+				vb_broker_log(b, "delete partition: %s", e.msg);
+		}
+		break;
+	case VB_CMD_DELETE_SEGMENTS:
+		if (r->partition_id >= t->nparts) {
+			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+			return;
+		}
+		if (vb_part_delete_segments(t->parts[r->partition_id],
+					    r->count, &e) < 0) {
+			vb_broker_log(b, "delete segments: %s", e.msg);
+			vb_reply_err(c, VB_ST_IO_ERROR);
+			return;
+		}
+		vb_reply_ok(c);
+		return;
+	}
+	if (t->rr >= t->nparts)
+		t->rr = 0;
+	for (uint32_t gi = 0; gi < t->groups.n; gi++)
+		if (t->groups.v[gi])
+			vb_group_rebalance(t->groups.v[gi]);
+	if (save_or_fail(b, c) < 0)
+		return;
+	vb_reply_ok(c);
+}
+
+/* ---- retention ---- */
+
+static void retention_topic(struct vb_broker *b, struct vb_topic *t,
+			    uint64_t now)
+{
+	struct vb_err e;
+	uint64_t msgs, bytes;
+
+	if (t->message_expiry != 0 && t->message_expiry != UINT64_MAX) {
+		for (uint32_t i = 0; i < t->nparts; i++) {
+			int rc;
+
+			while ((rc = vb_part_trim_oldest(t->parts[i], now,
+							 t->message_expiry, 0,
+							 &e)) == 1)
+				;
+			if (rc < 0)
+				vb_broker_log(b, "retention: %s", e.msg);
+		}
+	}
+	if (t->max_topic_size == 0 || t->max_topic_size == UINT64_MAX)
+		return;
+	vb_topic_stats(t, &msgs, &bytes);
+	while (bytes >= t->max_topic_size / 10 * 9) {
+		struct vb_part *oldest = NULL;
+		uint64_t ots = UINT64_MAX;
+
+		for (uint32_t i = 0; i < t->nparts; i++) {
+			uint64_t ts = vb_part_oldest_sealed_ts(t->parts[i]);
+
+			if (ts && ts < ots) {
+				ots = ts;
+				oldest = t->parts[i];
+			}
+		}
+		if (oldest == NULL ||
+		    vb_part_trim_oldest(oldest, now, 0, 1, &e) != 1)
+			break;
+		vb_topic_stats(t, &msgs, &bytes);
+	}
+}
+
+void vb_broker_retention(struct vb_broker *b)
+{
+	uint64_t now = vb_now_us();
+
+	for (uint32_t i = 0; i < b->streams.n; i++) {
+		struct vb_stream *s = b->streams.v[i];
+
+		for (uint32_t j = 0; s && j < s->topics.n; j++)
+			if (s->topics.v[j])
+				retention_topic(b, s->topics.v[j], now);
+	}
+}

@@ -1,0 +1,334 @@
+/* send_messages, poll_messages, flush and consumer offsets (messages.md). */
+#include <string.h>
+
+#include "broker/broker.h"
+#include "base/banned.h"
+
+#define POLL_SPANS 64
+
+uint32_t vb_consumer_key(const struct vb_ident *id)
+{
+	if (id->kind == VB_ID_NUM)
+		return id->num;
+	return vb_xxh32(id->name.s, id->name.len);
+}
+
+/* Stream and topic of a message command, or an error reply and NULL. */
+static struct vb_topic *msg_topic(struct vb_broker *b, struct vb_conn *c,
+				  const struct vb_ident *sid,
+				  const struct vb_ident *tid, enum vb_perm perm)
+{
+	struct vb_stream *s = vb_find_stream(b, sid);
+	struct vb_topic *t;
+
+	if (s == NULL) {
+		vb_reply_err(c, VB_ST_STREAM_ID_NOT_FOUND);
+		return NULL;
+	}
+	t = vb_find_topic(s, tid);
+	if (t == NULL) {
+		vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
+		return NULL;
+	}
+	if (!vb_allowed(b, c, perm, s->id, t->id)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return NULL;
+	}
+	return t;
+}
+
+void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
+		 size_t n)
+{
+	struct vb_send_view v;
+	struct vb_topic *t;
+	struct vb_err e;
+	uint32_t pid;
+
+	if (vb_wire_send_decode(&v, p, n, &e) < 0) {
+		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
+		return;
+	}
+	t = msg_topic(b, c, &v.h.stream, &v.h.topic, VB_P_SEND);
+	if (t == NULL)
+		return;
+	switch (v.h.part_kind) {
+	case VB_PART_BALANCED:
+		if (t->nparts == 0) {
+			vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
+			return;
+		}
+		pid = t->rr % t->nparts;
+		t->rr = (pid + 1) % t->nparts;
+		break;
+	case VB_PART_ID:
+		pid = v.h.partition_id;
+		break;
+	default:
+		if (t->nparts == 0) {
+			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+			return;
+		}
+		pid = vb_xxh32(v.h.key, v.h.key_len) % t->nparts;
+		break;
+	}
+	if (pid >= t->nparts) {
+		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+		return;
+	}
+	/* The message area lives in our input buffer: stamped in place. */
+	if (vb_part_append(t->parts[pid], (uint8_t *)v.msgs, v.msgs_len,
+			   v.h.count, vb_now_us(), &e) < 0) {
+		vb_broker_log(b, "append: %s", e.msg);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return;
+	}
+	vb_reply_ok(c);
+}
+
+static void reply_poll_empty(struct vb_conn *c, uint32_t pid, uint64_t cur)
+{
+	struct vb_poll_hdr h = { pid, cur, 0 };
+	size_t m = vb_wire_resp_begin(&c->out);
+
+	vb_wire_enc_poll_hdr(&c->out, &h);
+	vb_wire_resp_end(&c->out, m);
+}
+
+/*
+ * Resolves the partition and offset key of a poll or offset command.
+ * Returns 1 with the partition, offset kind and key set, 0 for the "empty result" of a group
+ * member without that partition, -1 after an error reply.
+ */
+static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
+			    const struct vb_req *r, int advance,
+			    uint32_t *pid, uint8_t *kind, uint32_t *key)
+{
+	struct vb_group *g;
+	struct vb_member *m;
+
+	if (r->consumer.kind == VB_CONSUMER) {
+		*pid = r->part.present ? r->part.id : 0;
+		*kind = VB_OFF_CONSUMER;
+		*key = vb_consumer_key(&r->consumer.id);
+		return 1;
+	}
+	g = vb_find_group(t, &r->consumer.id);
+	if (g == NULL) {
+		vb_reply_err(c, VB_ST_CONSUMER_GROUP_ID_NOT_FOUND);
+		return -1;
+	}
+	m = vb_group_member(g, c);
+	if (m == NULL) {
+		vb_reply_err(c, VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND);
+		return -1;
+	}
+	*kind = VB_OFF_GROUP;
+	*key = g->id;
+	if (r->part.present) {
+		if (!vb_member_has(m, r->part.id))
+			return 0;
+		*pid = r->part.id;
+	} else if (m->nparts == 0) {
+		return 0;
+	} else if (advance) {
+		*pid = m->parts[m->cursor % m->nparts];
+		m->cursor = (m->cursor + 1) % m->nparts;
+	} else if (m->has_current && vb_member_has(m, m->current)) {
+		*pid = m->current;
+	} else {
+		*pid = m->parts[0];
+	}
+	if (advance) {
+		m->current = *pid;
+		m->has_current = 1;
+	}
+	return 1;
+}
+
+void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
+		 const struct vb_req *r)
+{
+	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
+	struct vb_span sp[POLL_SPANS];
+	struct vb_poll_hdr h;
+	struct vb_part *p;
+	uint64_t start, cur, last, total = 0, stored;
+	uint32_t pid, key, nmsg;
+	uint8_t kind;
+	size_t nsp, m;
+	int rc;
+
+	if (t == NULL)
+		return;
+	rc = resolve_consumer(c, t, r, 1, &pid, &kind, &key);
+	if (rc < 0)
+		return;
+	if (rc == 0) {
+		reply_poll_empty(c, 0, 0);
+		return;
+	}
+	if (pid >= t->nparts) {
+		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+		return;
+	}
+	p = t->parts[pid];
+	cur = vb_part_current(p);
+	switch (r->strategy) {
+	case VB_POLL_OFFSET:
+		start = r->value;
+		break;
+	case VB_POLL_TIMESTAMP:
+		if (vb_part_find_ts(p, r->value, &start) < 0)
+			start = p->next;
+		break;
+	case VB_POLL_FIRST:
+		start = vb_part_first(p);
+		break;
+	case VB_POLL_LAST:
+		start = p->next - (r->count < p->next ? r->count : p->next);
+		break;
+	default:
+		if (vb_part_offset_get(p, kind, key, &stored))
+			start = stored + 1;
+		else
+			start = vb_part_first(p);
+		break;
+	}
+	nsp = vb_part_read(p, start, r->count, VB_POLL_BYTES_MAX, sp,
+			   POLL_SPANS, &nmsg, &last);
+	if (nmsg > 0 && r->flag) {
+		struct vb_err e;
+
+		if (vb_part_offset_store(p, kind, key, last, &e) < 0) {
+			vb_broker_log(b, "auto commit: %s", e.msg);
+			vb_reply_err(c, VB_ST_IO_ERROR);
+			return;
+		}
+	}
+	for (size_t i = 0; i < nsp; i++)
+		total += sp[i].len;
+	h.partition_id = pid;
+	h.current_offset = cur;
+	h.count = nmsg;
+	m = vb_wire_resp_begin(&c->out);
+	vb_wire_enc_poll_hdr(&c->out, &h);
+	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + total));
+	for (size_t i = 0; i < nsp; i++)
+		vb_conn_queue_file(c, sp[i].f, sp[i].off, sp[i].len);
+	b->messages_read += nmsg;
+}
+
+void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
+		  const struct vb_req *r)
+{
+	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_SEND);
+	struct vb_err e;
+
+	if (t == NULL)
+		return;
+	if (r->partition_id >= t->nparts) {
+		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+		return;
+	}
+	if (r->flag && vb_part_sync(t->parts[r->partition_id], &e) < 0) {
+		vb_broker_log(b, "flush: %s", e.msg);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return;
+	}
+	vb_reply_ok(c);
+}
+
+static void offset_get(struct vb_broker *b, struct vb_conn *c,
+		       const struct vb_req *r)
+{
+	struct vb_stream *s = vb_find_stream(b, &r->stream);
+	struct vb_topic *t = vb_find_topic(s, &r->topic);
+	struct vb_offset_info oi;
+	uint32_t pid, key;
+	uint64_t stored;
+	size_t m;
+
+	if (t == NULL) {
+		vb_reply_ok(c);
+		return;
+	}
+	if (!vb_allowed(b, c, VB_P_POLL, s->id, t->id)) {
+		vb_reply_err(c, VB_ST_UNAUTHORIZED);
+		return;
+	}
+	pid = r->part.present ? r->part.id : 0;
+	if (r->consumer.kind == VB_CONSUMER) {
+		key = vb_consumer_key(&r->consumer.id);
+	} else {
+		struct vb_group *g = vb_find_group(t, &r->consumer.id);
+
+		if (g == NULL) {
+			vb_reply_ok(c);
+			return;
+		}
+		key = g->id;
+	}
+	if (pid >= t->nparts ||
+	    !vb_part_offset_get(t->parts[pid], r->consumer.kind, key,
+				&stored)) {
+		vb_reply_ok(c);
+		return;
+	}
+	oi.partition_id = pid;
+	oi.current_offset = vb_part_current(t->parts[pid]);
+	oi.stored_offset = stored;
+	m = vb_wire_resp_begin(&c->out);
+	vb_wire_enc_offset(&c->out, &oi);
+	vb_wire_resp_end(&c->out, m);
+}
+
+void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
+		    const struct vb_req *r)
+{
+	struct vb_topic *t;
+	struct vb_part *p;
+	struct vb_err e;
+	uint32_t pid, key;
+	uint8_t kind;
+	int rc;
+
+	if (r->code == VB_CMD_GET_CONSUMER_OFFSET) {
+		offset_get(b, c, r);
+		return;
+	}
+	t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
+	if (t == NULL)
+		return;
+	rc = resolve_consumer(c, t, r, 0, &pid, &kind, &key);
+	if (rc < 0)
+		return;
+	if (rc == 0) {
+		vb_reply_err(c, VB_ST_NOT_RESOLVED_CONSUMER);
+		return;
+	}
+	if (pid >= t->nparts) {
+		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+		return;
+	}
+	p = t->parts[pid];
+	if (r->code == VB_CMD_STORE_CONSUMER_OFFSET) {
+		if (p->next == 0 || r->value > vb_part_current(p)) {
+			vb_reply_err(c, VB_ST_INVALID_OFFSET);
+			return;
+		}
+		rc = vb_part_offset_store(p, kind, key, r->value, &e);
+	} else {
+		rc = vb_part_offset_delete(p, kind, key, &e);
+		if (rc == 0) {
+			vb_reply_err(c, VB_ST_CONSUMER_OFFSET_NOT_FOUND);
+			return;
+		}
+	}
+	if (rc < 0) {
+		vb_broker_log(b, "consumer offset: %s", e.msg);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return;
+	}
+	vb_reply_ok(c);
+}

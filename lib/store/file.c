@@ -1,0 +1,229 @@
+/* File helpers for the store: refcounted fds, atomic replace, rm -rf. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "base/banned.h"
+
+struct vb_file *vb_file_new(int fd)
+{
+	struct vb_file *f = vb_xcalloc(1, sizeof(*f));
+
+	f->fd = fd;
+	atomic_init(&f->refs, 1);
+	atomic_init(&f->queued, 0);
+	return f;
+}
+
+struct vb_file *vb_file_ref(struct vb_file *f)
+{
+	atomic_fetch_add(&f->refs, 1);
+	return f;
+}
+
+void vb_file_unref(struct vb_file *f)
+{
+	if (f == NULL)
+		return;
+	if (atomic_fetch_sub(&f->refs, 1) == 1) {
+		if (f->fd >= 0)
+			close(f->fd);
+		free(f);
+	}
+}
+
+int vb_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int vb_pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+	const uint8_t *c = p;
+
+	while (n > 0) {
+		ssize_t w = pwrite(fd, c, n, off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+int vb_mkdirs(const char *path, struct vb_err *e)
+{
+	char tmp[4096];
+	size_t n;
+
+	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
+		return vb_err_set(e, VB_E_IO, "path too long: %s", path);
+	n = strlen(tmp);
+	for (size_t i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != 0)
+			continue;
+		tmp[i] = 0;
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return vb_err_sys(e, VB_E_IO, "cannot create %s", tmp);
+		if (i < n)
+			tmp[i] = '/';
+	}
+	return 0;
+}
+
+static int rmtree_at(int dfd, const char *name, struct vb_err *e)
+{
+	int fd;
+	DIR *d;
+	struct dirent *de;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return vb_err_sys(e, VB_E_IO, "cannot remove %s", name);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return vb_err_sys(e, VB_E_IO, "cannot open %s", name);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return vb_err_sys(e, VB_E_IO, "cannot read %s", name);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rmtree_at(dirfd(d), de->d_name, e)) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return vb_err_sys(e, VB_E_IO, "cannot remove %s", name);
+	return 0;
+}
+
+int vb_rmtree(const char *path, struct vb_err *e)
+{
+	return rmtree_at(AT_FDCWD, path, e);
+}
+
+int vb_fsync_dir(const char *path, struct vb_err *e)
+{
+	char dir[4096];
+	struct stat st;
+	char *slash;
+	int fd;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return vb_err_set(e, VB_E_IO, "path too long: %s", path);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		slash = strrchr(dir, '/');
+		if (slash == NULL)
+			strlcpy(dir, ".", sizeof(dir));
+		else if (slash == dir)
+			dir[1] = 0;
+		else
+			*slash = 0;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return vb_err_sys(e, VB_E_IO, "cannot open %s", dir);
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		vb_err_sys(e, VB_E_IO, "cannot fsync %s", dir);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int vb_replace_file(const char *path, const void *data, size_t n, int mode,
+		    int do_sync, struct vb_err *e)
+{
+	char tmp[4096];
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return vb_err_set(e, VB_E_IO, "path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return vb_err_sys(e, VB_E_IO, "cannot create %s", tmp);
+	if (vb_write_all(fd, data, n) < 0 || (do_sync && fsync(fd) < 0)) {
+		vb_err_sys(e, VB_E_IO, "cannot write %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot write %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot rename %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (do_sync)
+		return vb_fsync_dir(path, e);
+	return 0;
+}
+
+int vb_read_file(const char *path, struct vb_buf *out, size_t max,
+		 struct vb_err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	vb_buf_reset(out);
+	if (fd < 0)
+		return vb_err_sys(e, VB_E_IO, "cannot open %s", path);
+	for (;;) {
+		uint8_t *p = vb_buf_reserve(out, 65536);
+
+		r = read(fd, p, 65536);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			vb_err_sys(e, VB_E_IO, "cannot read %s", path);
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+		out->p[out->len] = 0;
+		if (out->len > max) {
+			close(fd);
+			return vb_err_set(e, VB_E_IO, "%s: larger than %zu bytes",
+					  path, max);
+		}
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,322 @@
+/* Segment files: create, load with verification and repair, append, seal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/seg.h"
+#include "wire/wire.h"
+#include "base/banned.h"
+
+static void seg_path(char *buf, size_t n, const char *dir, uint64_t start,
+		     const char *ext)
+{
+	snprintf(buf, n, "%s/%020" PRIu64 ".%s", dir, start, ext);
+}
+
+static void notice(struct vb_store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void notice(struct vb_store *st, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (st->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->notice(st->notice_arg, msg);
+}
+
+static void idx_grow(struct vb_seg *s, uint32_t more)
+{
+	size_t need = ((size_t)s->count + more) * 16;
+
+	if (need <= s->idx_cap)
+		return;
+	if (s->idx_cap == 0)
+		s->idx_cap = 4096;
+	while (s->idx_cap < need)
+		s->idx_cap *= 2;
+	s->idx = vb_xreallocarray(s->idx, s->idx_cap, 1);
+}
+
+static struct vb_seg *seg_new(uint64_t start)
+{
+	struct vb_seg *s = vb_xcalloc(1, sizeof(*s));
+
+	s->start = start;
+	s->idx_fd = -1;
+	return s;
+}
+
+int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
+		  uint64_t start, struct vb_err *e)
+{
+	char path[4096];
+	struct vb_seg *s = seg_new(start);
+	int fd;
+
+	seg_path(path, sizeof(path), dir, start, "log");
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot create %s", path);
+		free(s);
+		return -1;
+	}
+	s->log = vb_file_new(fd);
+	seg_path(path, sizeof(path), dir, start, "index");
+	s->idx_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (s->idx_fd < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot create %s", path);
+		vb_seg_free(s);
+		return -1;
+	}
+	if (st->sync->mode != VB_FSYNC_NEVER && vb_fsync_dir(dir, e) < 0) {
+		vb_seg_free(s);
+		return -1;
+	}
+	*sp = s;
+	return 0;
+}
+
+/* The index agrees with a log of logsize bytes. */
+static int idx_consistent(const struct vb_seg *s, uint64_t logsize)
+{
+	uint64_t prev = 0;
+
+	for (uint32_t i = 0; i < s->count; i++) {
+		const uint8_t *ent = s->idx + (size_t)i * 16;
+		uint32_t pos = vb_ld32(ent + 4);
+
+		if (vb_ld32(ent) != i || pos < prev + VB_MSG_HDR)
+			return 0;
+		prev = pos;
+	}
+	return prev == logsize;
+}
+
+/*
+ * Walks the log from byte 0, keeping every message that is whole, has sane
+ * lengths, the expected offset and a matching checksum.  Returns the number
+ * of good bytes; the index is rebuilt in s->idx.
+ */
+static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
+			 const char **why)
+{
+	uint64_t pos = 0;
+
+	s->count = 0;
+	*why = NULL;
+	while (pos < size) {
+		const uint8_t *h = m + pos;
+		uint64_t msz, off;
+		uint8_t *ent;
+
+		if (size - pos < VB_MSG_HDR) {
+			*why = "partial message header";
+			break;
+		}
+		if (vb_ld32(h + 52) > VB_PAYLOAD_MAX ||
+		    vb_ld32(h + 48) > VB_UHDR_MAX) {
+			*why = "impossible message lengths";
+			break;
+		}
+		msz = VB_MSG_HDR + (uint64_t)vb_ld32(h + 52) + vb_ld32(h + 48);
+		if (msz > size - pos) {
+			*why = "partial message";
+			break;
+		}
+		off = vb_ld64(h + 24);
+		if (off != s->start + s->count) {
+			*why = "offset out of sequence";
+			break;
+		}
+		if (vb_ld64(h) != vb_wire_msg_checksum(h, (size_t)msz)) {
+			*why = "checksum mismatch";
+			break;
+		}
+		if (pos + msz > VB_SEG_HARD_MAX) {
+			*why = "segment too large";
+			break;
+		}
+		idx_grow(s, 1);
+		ent = s->idx + (size_t)s->count * 16;
+		vb_st32(ent, s->count);
+		vb_st32(ent + 4, (uint32_t)(pos + msz));
+		vb_st64(ent + 8, vb_ld64(h + 32));
+		s->count++;
+		pos += msz;
+	}
+	return pos;
+}
+
+static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
+		      uint64_t logsize, uint8_t *old, size_t oldn,
+		      struct vb_err *e)
+{
+	char path[4096];
+	const char *why;
+	uint8_t *m = NULL;
+	uint64_t good;
+
+	seg_path(path, sizeof(path), dir, s->start, "log");
+	if (logsize > 0) {
+		m = mmap(NULL, logsize, PROT_READ, MAP_PRIVATE, s->log->fd, 0);
+		if (m == MAP_FAILED)
+			return vb_err_sys(e, VB_E_IO, "cannot map %s", path);
+	}
+	good = scan_log(s, m, logsize, &why);
+	if (m)
+		munmap(m, logsize);
+	if (good < logsize) {
+		notice(st, "%s: truncated at byte %" PRIu64 " after %u messages "
+		       "(%" PRIu64 " bytes dropped): %s", path, good, s->count,
+		       logsize - good, why);
+		if (ftruncate(s->log->fd, (off_t)good) < 0)
+			return vb_err_sys(e, VB_E_IO, "cannot truncate %s", path);
+		if (st->sync->mode != VB_FSYNC_NEVER && fsync(s->log->fd) < 0)
+			return vb_err_sys(e, VB_E_IO, "cannot fsync %s", path);
+	}
+	s->size = good;
+	if (oldn == (size_t)s->count * 16 && memcmp(old, s->idx, oldn) == 0)
+		return 0;
+	seg_path(path, sizeof(path), dir, s->start, "index");
+	if (oldn > 0 || s->count > 0)
+		notice(st, "%s: index rebuilt (%u entries)", path, s->count);
+	if (ftruncate(s->idx_fd, 0) < 0 ||
+	    vb_pwrite_all(s->idx_fd, s->idx, (size_t)s->count * 16, 0) < 0 ||
+	    (st->sync->mode != VB_FSYNC_NEVER && fsync(s->idx_fd) < 0))
+		return vb_err_sys(e, VB_E_IO, "cannot rewrite %s", path);
+	return 0;
+}
+
+int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
+		uint64_t start, int verify, struct vb_err *e)
+{
+	char path[4096];
+	struct vb_seg *s = seg_new(start);
+	struct stat lst, ist;
+	uint8_t *old = NULL;
+	size_t oldn;
+	int fd;
+
+	seg_path(path, sizeof(path), dir, start, "log");
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot open %s", path);
+		free(s);
+		return -1;
+	}
+	s->log = vb_file_new(fd);
+	seg_path(path, sizeof(path), dir, start, "index");
+	s->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->idx_fd < 0 || fstat(s->log->fd, &lst) < 0 ||
+	    fstat(s->idx_fd, &ist) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot open %s", path);
+		goto fail;
+	}
+	oldn = (size_t)(ist.st_size / 16) * 16;
+	if (oldn / 16 > UINT32_MAX) {
+		vb_err_set(e, VB_E_IO, "%s: too large", path);
+		goto fail;
+	}
+	s->count = (uint32_t)(oldn / 16);
+	idx_grow(s, 0);
+	if (oldn && pread(s->idx_fd, s->idx, oldn, 0) != (ssize_t)oldn) {
+		vb_err_sys(e, VB_E_IO, "cannot read %s", path);
+		goto fail;
+	}
+	s->size = (uint64_t)lst.st_size;
+	if (!verify && idx_consistent(s, s->size) &&
+	    oldn == (size_t)ist.st_size) {
+		*sp = s;
+		return 0;
+	}
+	old = vb_xmalloc(oldn);
+	memcpy(old, s->idx, oldn);
+	if (seg_verify(s, st, dir, (uint64_t)lst.st_size, old, oldn, e) < 0) {
+		free(old);
+		goto fail;
+	}
+	free(old);
+	*sp = s;
+	return 0;
+fail:
+	vb_seg_free(s);
+	return -1;
+}
+
+/* Best effort: the error being reported is the write that failed. */
+static void undo(int fd, uint64_t len)
+{
+	if (ftruncate(fd, (off_t)len) < 0)
+		return;
+}
+
+int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
+		  const uint8_t *entries, uint32_t n, struct vb_err *e)
+{
+	if (vb_pwrite_all(s->log->fd, frames, len, (off_t)s->size) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot write segment %" PRIu64,
+			   s->start);
+		undo(s->log->fd, s->size);
+		return -1;
+	}
+	if (vb_pwrite_all(s->idx_fd, entries, (size_t)n * 16,
+			  (off_t)s->count * 16) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot write index of segment %" PRIu64,
+			   s->start);
+		undo(s->log->fd, s->size);
+		undo(s->idx_fd, (uint64_t)s->count * 16);
+		return -1;
+	}
+	idx_grow(s, n);
+	memcpy(s->idx + (size_t)s->count * 16, entries, (size_t)n * 16);
+	s->count += n;
+	s->size += len;
+	return 0;
+}
+
+int vb_seg_seal(struct vb_seg *s, struct vb_store *st, struct vb_err *e)
+{
+	if (s->sealed)
+		return 0;
+	if (st->sync->mode != VB_FSYNC_NEVER &&
+	    (fdatasync(s->log->fd) < 0 || fdatasync(s->idx_fd) < 0))
+		return vb_err_sys(e, VB_E_IO, "cannot sync segment %" PRIu64,
+				  s->start);
+	close(s->idx_fd);
+	s->idx_fd = -1;
+	s->sealed = 1;
+	return 0;
+}
+
+void vb_seg_free(struct vb_seg *s)
+{
+	if (s == NULL)
+		return;
+	vb_file_unref(s->log);
+	if (s->idx_fd >= 0)
+		close(s->idx_fd);
+	free(s->idx);
+	free(s);
+}
+
+void vb_seg_destroy(struct vb_seg *s, const char *dir)
+{
+	char path[4096];
+
+	seg_path(path, sizeof(path), dir, s->start, "log");
+	unlink(path);
+	seg_path(path, sizeof(path), dir, s->start, "index");
+	unlink(path);
+	vb_seg_free(s);
+}

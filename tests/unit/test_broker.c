@@ -1,0 +1,586 @@
+/*
+ * The bundled broker, end to end: the real vibes-iggyd on 127.0.0.1:0 with
+ * a fresh data dir, driven through lib/client over real sockets.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "broker_harness.h"
+#include "wire/wire.h"
+
+static struct srv S;
+
+static int setup(void **state)
+{
+	srv_mkdir(&S);
+	return srv_start(&S);
+}
+
+static int teardown(void **state)
+{
+	int rc = srv_stop(&S);
+
+	srv_rmdir(&S);
+	return rc == 0 ? 0 : -1;
+}
+
+static void open_client(struct vb_client *c)
+{
+	assert_int_equal(srv_client(&S, c, 1), 0);
+}
+
+/* Runs r; returns the status (0 ok); the payload is left in p and n. */
+static uint32_t call(struct vb_client *c, const struct vb_req *r,
+		     const uint8_t **p, size_t *n)
+{
+	struct vb_err e;
+
+	if (vb_client_call(c, r, p, n, &e) == 0)
+		return 0;
+	assert_true(e.kind == VB_E_SERVER || e.kind == VB_E_AUTH);
+	assert_true(e.status != 0);
+	return e.status;
+}
+
+static void ident_num(struct vb_ident *id, uint32_t n)
+{
+	vb_ident_num(id, n);
+}
+
+static void ident_str(struct vb_ident *id, const char *s)
+{
+	assert_int_equal(vb_ident_str(id, s), 0);
+}
+
+static void make_stream_topic(struct vb_client *c, const char *sname,
+			      const char *tname, uint32_t parts,
+			      uint32_t *sid, uint32_t *tid)
+{
+	struct vb_stream_info si;
+	struct vb_topic_info ti;
+	struct vb_ident s;
+	struct vb_err e;
+
+	assert_int_equal(vb_client_create_stream(c, sname, &si, &e), 0);
+	ident_num(&s, si.id);
+	assert_int_equal(vb_client_create_topic(c, &s, tname, parts, &ti, &e),
+			 0);
+	assert_int_equal(ti.partitions_count, parts);
+	*sid = si.id;
+	*tid = ti.id;
+}
+
+/* Sends n messages "PREFIX-i" to a partition (or balanced if part < 0). */
+static void send_n(struct vb_client *c, uint32_t sid, uint32_t tid, int part,
+		   const char *prefix, int from, int n)
+{
+	struct vb_send_hdr h;
+	struct vb_msg_in m[64];
+	char bodies[64][64];
+	struct vb_err e;
+
+	assert_true(n <= 64);
+	memset(&h, 0, sizeof(h));
+	ident_num(&h.stream, sid);
+	ident_num(&h.topic, tid);
+	if (part < 0) {
+		h.part_kind = VB_PART_BALANCED;
+	} else {
+		h.part_kind = VB_PART_ID;
+		h.partition_id = (uint32_t)part;
+	}
+	for (int i = 0; i < n; i++) {
+		memset(&m[i], 0, sizeof(m[i]));
+		snprintf(bodies[i], sizeof(bodies[i]), "%s-%d", prefix,
+			 from + i);
+		m[i].payload = bodies[i];
+		m[i].payload_len = (uint32_t)strlen(bodies[i]);
+		m[i].origin_timestamp = 42;
+	}
+	assert_int_equal(vb_client_send(c, &h, m, (uint32_t)n, &e), 0);
+}
+
+struct polled {
+	struct vb_poll_hdr h;
+	uint64_t offsets[256];
+	char payloads[256][64];
+	uint32_t n;
+};
+
+static uint32_t poll_req(struct vb_client *c, struct vb_req *r,
+			 struct polled *out)
+{
+	struct vb_rd rd;
+	struct vb_msg m;
+	struct vb_err e;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (vb_client_poll(c, r, &out->h, &rd, &e) < 0) {
+		assert_int_equal(e.kind, VB_E_SERVER);
+		return e.status;
+	}
+	while ((rc = vb_wire_dec_msg(&rd, &m, &e)) == 1) {
+		assert_true(out->n < 256);
+		assert_int_equal(m.checksum,
+				 vb_wire_msg_checksum(m.frame, m.size));
+		assert_int_equal(m.reserved, 0);
+		out->offsets[out->n] = m.offset;
+		snprintf(out->payloads[out->n], 64, "%.*s",
+			 (int)m.payload_len, (const char *)m.payload);
+		out->n++;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(out->n, out->h.count);
+	return 0;
+}
+
+static void poll_init(struct vb_req *r, uint32_t sid, uint32_t tid,
+		      int part, uint8_t strategy, uint64_t value,
+		      uint32_t count)
+{
+	vb_req_init(r, VB_CMD_POLL_MESSAGES);
+	r->consumer.kind = VB_CONSUMER;
+	ident_num(&r->consumer.id, 1);
+	ident_num(&r->stream, sid);
+	ident_num(&r->topic, tid);
+	if (part >= 0) {
+		r->part.present = 1;
+		r->part.id = (uint32_t)part;
+	}
+	r->strategy = strategy;
+	r->value = value;
+	r->count = count;
+}
+
+/* ---- tests ---- */
+
+static void test_ping_login(void **state)
+{
+	struct vb_client c;
+	struct vb_req r;
+	struct vb_err e;
+	uint32_t uid = 99;
+
+	assert_int_equal(srv_client(&S, &c, 0), 0);
+	assert_int_equal(vb_client_ping(&c, &e), 0);
+	/* Unauthenticated commands: 40. */
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_UNAUTHENTICATED);
+	vb_req_init(&r, VB_CMD_GET_ME);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_UNAUTHENTICATED);
+	/* Wrong password, short names. */
+	assert_int_equal(vb_client_login(&c, S.user, "wrong-password", NULL,
+					 &e), -1);
+	assert_int_equal(e.status, VB_ST_INVALID_CREDENTIALS);
+	assert_int_equal(vb_client_login(&c, "ab", "whatever", NULL, &e), -1);
+	assert_int_equal(e.status, VB_ST_INVALID_USERNAME);
+	assert_int_equal(vb_client_login(&c, S.user, "ab", NULL, &e), -1);
+	assert_int_equal(e.status, VB_ST_INVALID_PASSWORD);
+	assert_int_equal(vb_client_login(&c, S.user, S.pass, &uid, &e), 0);
+	assert_int_equal(uid, 0);
+	/* Unknown command code: 3, connection stays usable. */
+	vb_req_init(&r, 77);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_INVALID_COMMAND);
+	assert_int_equal(vb_client_ping(&c, &e), 0);
+	/* Logout: back to 40. */
+	vb_req_init(&r, VB_CMD_LOGOUT_USER);
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_UNAUTHENTICATED);
+	vb_client_release(&c);
+}
+
+static void test_get_me_stats_clients(void **state)
+{
+	struct vb_client c, c2;
+	struct vb_client_info ci;
+	struct vb_stats st;
+	struct vb_req r;
+	struct vb_rd rd;
+	struct vb_err e;
+	const uint8_t *p;
+	size_t n;
+	int seen = 0;
+
+	open_client(&c);
+	open_client(&c2);
+	vb_req_init(&r, VB_CMD_GET_ME);
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	vb_rd_init(&rd, p, n);
+	assert_int_equal(vb_wire_dec_client(&rd, &ci, &e), 0);
+	assert_int_equal(ci.user_id, 0);
+	assert_int_equal(ci.transport, 1);
+	assert_int_equal(ci.client_id, vb_xxh32(ci.address,
+						strlen(ci.address)));
+	assert_non_null(strstr(ci.address, "127.0.0.1:"));
+	/* get_client of the other connection, get_clients lists both. */
+	{
+		uint32_t me = ci.client_id;
+
+		vb_req_init(&r, VB_CMD_GET_CLIENTS);
+		assert_int_equal(call(&c2, &r, &p, &n), 0);
+		vb_rd_init(&rd, p, n);
+		while (vb_rd_left(&rd) > 0) {
+			assert_int_equal(vb_wire_dec_client(&rd, &ci, &e), 0);
+			seen += ci.client_id == me;
+		}
+		assert_int_equal(seen, 1);
+		vb_req_init(&r, VB_CMD_GET_CLIENT);
+		r.count = me;
+		assert_int_equal(call(&c2, &r, &p, &n), 0);
+		assert_true(n > 0);
+		r.count = 0;
+		assert_int_equal(call(&c2, &r, &p, &n),
+				 VB_ST_INVALID_CLIENT_ID);
+	}
+	assert_int_equal(vb_client_get_stats(&c, &st, &e), 0);
+	assert_int_equal(st.process_id, (uint32_t)S.pid);
+	assert_string_equal(st.server_version, "0.8.0");
+	assert_true(st.clients_count >= 2);
+	vb_req_init(&r, VB_CMD_GET_CLUSTER_METADATA);
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	{
+		char name[64];
+		uint32_t nodes;
+
+		vb_rd_init(&rd, p, n);
+		assert_int_equal(vb_wire_dec_cluster(&rd, name, sizeof(name),
+						     &nodes, &e), 0);
+		assert_int_equal(nodes, 1);
+	}
+	vb_client_release(&c);
+	vb_client_release(&c2);
+}
+
+static void test_streams(void **state)
+{
+	struct vb_client c;
+	struct vb_stream_info si, si2;
+	struct vb_req r;
+	struct vb_ident id;
+	struct vb_err e;
+	const uint8_t *p;
+	size_t n;
+	int found;
+
+	open_client(&c);
+	assert_int_equal(vb_client_create_stream(&c, "s-one", &si, &e), 0);
+	assert_string_equal(si.name.s, "s-one");
+	assert_int_equal(si.topics_count, 0);
+	assert_int_equal(vb_client_create_stream(&c, "s-one", &si2, &e), -1);
+	assert_int_equal(e.status, VB_ST_STREAM_NAME_ALREADY_EXISTS);
+	ident_str(&id, "s-one");
+	assert_int_equal(vb_client_get_stream(&c, &id, &si2, &found, &e), 0);
+	assert_true(found);
+	assert_int_equal(si2.id, si.id);
+	ident_str(&id, "nope");
+	assert_int_equal(vb_client_get_stream(&c, &id, &si2, &found, &e), 0);
+	assert_false(found);
+	/* Rename, then delete; mutations on missing streams: 1009. */
+	vb_req_init(&r, VB_CMD_UPDATE_STREAM);
+	ident_num(&r.stream, si.id);
+	vb_name_set(&r.name, "s-renamed");
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	ident_str(&id, "s-renamed");
+	assert_int_equal(vb_client_get_stream(&c, &id, &si2, &found, &e), 0);
+	assert_true(found);
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	assert_true(n > 0);
+	vb_req_init(&r, VB_CMD_DELETE_STREAM);
+	ident_num(&r.stream, si.id);
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_STREAM_ID_NOT_FOUND);
+	vb_req_init(&r, VB_CMD_PURGE_STREAM);
+	ident_num(&r.stream, si.id);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_STREAM_ID_NOT_FOUND);
+	/* The freed id is reused by the next create (control.md §6.1). */
+	assert_int_equal(vb_client_create_stream(&c, "s-two", &si2, &e), 0);
+	assert_int_equal(si2.id, si.id);
+	vb_req_init(&r, VB_CMD_DELETE_STREAM);
+	ident_num(&r.stream, si2.id);
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	/* Empty name: 4 from the decoder. */
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_INVALID_FORMAT);
+	vb_client_release(&c);
+}
+
+static void test_topics(void **state)
+{
+	struct vb_client c;
+	struct vb_topic_info ti;
+	struct vb_partition_info parts[8];
+	struct vb_ident s, t;
+	struct vb_req r;
+	struct vb_err e;
+	uint32_t sid, tid;
+	int found;
+
+	open_client(&c);
+	make_stream_topic(&c, "t-stream", "events", 3, &sid, &tid);
+	ident_num(&s, sid);
+	ident_str(&t, "events");
+	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, parts, 8,
+					     &found, &e), 0);
+	assert_true(found);
+	assert_int_equal(ti.partitions_count, 3);
+	assert_int_equal(ti.message_expiry, UINT64_MAX);
+	assert_int_equal(ti.max_topic_size, UINT64_MAX);
+	assert_int_equal(ti.replication_factor, 1);
+	assert_int_equal(parts[2].id, 2);
+	assert_int_equal(vb_client_create_topic(&c, &s, "events", 1, &ti, &e),
+			 -1);
+	assert_int_equal(e.status, VB_ST_TOPIC_NAME_ALREADY_EXISTS);
+	/* Partitions: add 2, delete 1. */
+	vb_req_init(&r, VB_CMD_CREATE_PARTITIONS);
+	r.stream = s;
+	r.topic = t;
+	r.count = 2;
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	r.count = 0;
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_TOO_MANY_PARTITIONS);
+	vb_req_init(&r, VB_CMD_DELETE_PARTITIONS);
+	r.stream = s;
+	r.topic = t;
+	r.count = 1;
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	r.count = 10;
+	assert_int_equal(call(&c, &r, NULL, NULL),
+			 VB_ST_INVALID_PARTITIONS_COUNT);
+	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, parts, 8,
+					     &found, &e), 0);
+	assert_int_equal(ti.partitions_count, 4);
+	/* Update: stored as sent. */
+	vb_req_init(&r, VB_CMD_UPDATE_TOPIC);
+	r.stream = s;
+	r.topic = t;
+	r.compression = VB_COMPRESSION_GZIP;
+	r.message_expiry = 60000000;
+	r.replication_factor = 1;
+	vb_name_set(&r.name, "events2");
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	ident_num(&t, tid);
+	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, NULL, 0, &found,
+					     &e), 0);
+	assert_string_equal(ti.name.s, "events2");
+	assert_int_equal(ti.message_expiry, 60000000);
+	assert_int_equal(ti.compression, 2);
+	/* Bad compression: 3; too many partitions: 2015; small size: 1019. */
+	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
+	r.stream = s;
+	r.compression = 0;
+	vb_name_set(&r.name, "x");
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_INVALID_COMMAND);
+	r.compression = 1;
+	r.count = 1001;
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_TOO_MANY_PARTITIONS);
+	r.count = 1;
+	r.max_topic_size = 1000;
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_INVALID_TOPIC_SIZE);
+	/* Missing stream / topic. */
+	ident_num(&r.stream, 4000);
+	r.max_topic_size = 0;
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_STREAM_ID_NOT_FOUND);
+	vb_req_init(&r, VB_CMD_DELETE_TOPIC);
+	r.stream = s;
+	ident_num(&r.topic, 99);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_TOPIC_ID_NOT_FOUND);
+	ident_num(&r.topic, tid);
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, NULL, 0, &found,
+					     &e), 0);
+	assert_false(found);
+	vb_client_release(&c);
+}
+
+static void test_send_poll(void **state)
+{
+	struct vb_client c;
+	struct polled out;
+	struct vb_req r;
+	uint32_t sid, tid;
+
+	open_client(&c);
+	make_stream_topic(&c, "sp-stream", "events", 2, &sid, &tid);
+	send_n(&c, sid, tid, 1, "a", 0, 5);
+	send_n(&c, sid, tid, 1, "a", 5, 5);
+	/* offset */
+	poll_init(&r, sid, tid, 1, VB_POLL_OFFSET, 7, 100);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 1);
+	assert_int_equal(out.h.current_offset, 9);
+	assert_int_equal(out.n, 3);
+	assert_int_equal(out.offsets[0], 7);
+	assert_string_equal(out.payloads[2], "a-9");
+	poll_init(&r, sid, tid, 1, VB_POLL_OFFSET, 10, 100);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 0);
+	/* first, last */
+	poll_init(&r, sid, tid, 1, VB_POLL_FIRST, 0, 2);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.offsets[1], 1);
+	poll_init(&r, sid, tid, 1, VB_POLL_LAST, 0, 3);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 3);
+	assert_int_equal(out.offsets[0], 7);
+	poll_init(&r, sid, tid, 1, VB_POLL_LAST, 0, 50);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 10);
+	/* timestamp: everything at or after the first message's time. */
+	poll_init(&r, sid, tid, 1, VB_POLL_TIMESTAMP, 0, 100);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 10);
+	poll_init(&r, sid, tid, 1, VB_POLL_TIMESTAMP, UINT64_MAX / 2, 100);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 0);
+	/* next with auto_commit walks forward. */
+	poll_init(&r, sid, tid, 1, VB_POLL_NEXT, 0, 4);
+	r.flag = 1;
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.offsets[0], 0);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.offsets[0], 4);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 0);
+	/* Empty partition 0; missing partition 5: 3007. */
+	poll_init(&r, sid, tid, 0, VB_POLL_FIRST, 0, 10);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(out.h.current_offset, 0);
+	poll_init(&r, sid, tid, 5, VB_POLL_FIRST, 0, 10);
+	assert_int_equal(poll_req(&c, &r, &out), VB_ST_PARTITION_NOT_FOUND);
+	/* count 0: header only. */
+	poll_init(&r, sid, tid, 1, VB_POLL_FIRST, 0, 0);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(out.h.current_offset, 9);
+	vb_client_release(&c);
+}
+
+static void test_partitioning(void **state)
+{
+	struct vb_client c;
+	struct vb_send_hdr h;
+	struct vb_msg_in m;
+	struct polled out;
+	struct vb_req r;
+	struct vb_err e;
+	uint32_t sid, tid;
+
+	open_client(&c);
+	make_stream_topic(&c, "pt-stream", "events", 8, &sid, &tid);
+	/* Balanced: batches go 0, 1, 2, ... */
+	for (int i = 0; i < 3; i++)
+		send_n(&c, sid, tid, -1, "b", i, 1);
+	for (int i = 0; i < 3; i++) {
+		poll_init(&r, sid, tid, i, VB_POLL_FIRST, 0, 10);
+		assert_int_equal(poll_req(&c, &r, &out), 0);
+		assert_int_equal(out.n, 1);
+	}
+	/* Key "sess-123" → XXH32 mod 8 = 3 (messages.md §3.3). */
+	memset(&h, 0, sizeof(h));
+	ident_num(&h.stream, sid);
+	ident_num(&h.topic, tid);
+	h.part_kind = VB_PART_KEY;
+	h.key_len = 8;
+	memcpy(h.key, "sess-123", 8);
+	memset(&m, 0, sizeof(m));
+	m.payload = "keyed";
+	m.payload_len = 5;
+	assert_int_equal(vb_client_send(&c, &h, &m, 1, &e), 0);
+	poll_init(&r, sid, tid, 3, VB_POLL_FIRST, 0, 10);
+	assert_int_equal(poll_req(&c, &r, &out), 0);
+	assert_int_equal(out.n, 1);
+	assert_string_equal(out.payloads[0], "keyed");
+	/* Explicit partition out of range: 3007; missing topic: 2010. */
+	h.part_kind = VB_PART_ID;
+	h.partition_id = 8;
+	assert_int_equal(vb_client_send(&c, &h, &m, 1, &e), -1);
+	assert_int_equal(e.status, VB_ST_PARTITION_NOT_FOUND);
+	ident_num(&h.topic, 77);
+	assert_int_equal(vb_client_send(&c, &h, &m, 1, &e), -1);
+	assert_int_equal(e.status, VB_ST_TOPIC_ID_NOT_FOUND);
+	vb_client_release(&c);
+}
+
+static void test_offsets(void **state)
+{
+	struct vb_client c;
+	struct vb_consumer who;
+	struct vb_offset_info oi;
+	struct vb_ident s, t;
+	struct vb_err e;
+	uint32_t sid, tid;
+	int found;
+
+	open_client(&c);
+	make_stream_topic(&c, "off-stream", "events", 2, &sid, &tid);
+	ident_num(&s, sid);
+	ident_num(&t, tid);
+	who.kind = VB_CONSUMER;
+	ident_str(&who.id, "reader");
+	/* Nothing stored; partition never written: 4100. */
+	assert_int_equal(vb_client_get_offset(&c, &who, &s, &t, 0, &oi, &found,
+					      &e), 0);
+	assert_false(found);
+	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 0, 0, &e),
+			 -1);
+	assert_int_equal(e.status, VB_ST_INVALID_OFFSET);
+	send_n(&c, sid, tid, 0, "o", 0, 10);
+	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 0, 4, &e),
+			 0);
+	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 0, 10, &e),
+			 -1);
+	assert_int_equal(e.status, VB_ST_INVALID_OFFSET);
+	assert_int_equal(vb_client_get_offset(&c, &who, &s, &t, 0, &oi, &found,
+					      &e), 0);
+	assert_true(found);
+	assert_int_equal(oi.current_offset, 9);
+	assert_int_equal(oi.stored_offset, 4);
+	/* next poll after it starts at 5 */
+	{
+		struct vb_req r;
+		struct polled out;
+
+		poll_init(&r, sid, tid, 0, VB_POLL_NEXT, 0, 100);
+		r.consumer = who;
+		assert_int_equal(poll_req(&c, &r, &out), 0);
+		assert_int_equal(out.offsets[0], 5);
+	}
+	assert_int_equal(vb_client_delete_offset(&c, &who, &s, &t, 0, &e), 0);
+	assert_int_equal(vb_client_delete_offset(&c, &who, &s, &t, 0, &e), -1);
+	assert_int_equal(e.status, VB_ST_CONSUMER_OFFSET_NOT_FOUND);
+	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 9, 1, &e),
+			 -1);
+	assert_int_equal(e.status, VB_ST_PARTITION_NOT_FOUND);
+	assert_int_equal(vb_client_flush(&c, &s, &t, 0, 1, &e), 0);
+	assert_int_equal(vb_client_flush(&c, &s, &t, 7, 1, &e), -1);
+	assert_int_equal(e.status, VB_ST_PARTITION_NOT_FOUND);
+	vb_client_release(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ping_login),
+		cmocka_unit_test(test_get_me_stats_clients),
+		cmocka_unit_test(test_streams),
+		cmocka_unit_test(test_topics),
+		cmocka_unit_test(test_send_poll),
+		cmocka_unit_test(test_partitioning),
+		cmocka_unit_test(test_offsets),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
