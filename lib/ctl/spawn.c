@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -937,6 +938,25 @@ static void abort_start(struct vb_ctl *c, pid_t super)
 	vb_buf_release(&path);
 }
 
+/*
+ * After a failed start: was the disk full?  The server said so in its log,
+ * or the filesystem has no room left.
+ */
+static int disk_full(struct vb_ctl *c)
+{
+	struct statvfs vfs;
+
+	if (c->log_tail.p && (strstr((char *)c->log_tail.p,
+				     "No space left on device") ||
+			      strstr((char *)c->log_tail.p,
+				     "Disk quota exceeded") ||
+			      strstr((char *)c->log_tail.p,
+				     "File too large")))
+		return 1;
+	return statvfs((char *)c->dir.p, &vfs) == 0 && vfs.f_blocks > 0 &&
+	       vfs.f_bavail == 0;
+}
+
 /* Waits briefly for the supervisor to release supervise.lock. */
 static void wait_super_exit(struct vb_ctl *c, pid_t super)
 {
@@ -1065,9 +1085,15 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 					   holder);
 				goto out;
 			}
-			vb_err_set(e, VB_E_UNAVAIL, "%s", why);
 			vb_ctl_tail_from((char *)logp.p, mark, 10,
 					 &c->log_tail, NULL);
+			if (disk_full(c)) {
+				vb_err_set(e, VB_E_IO,
+					   "data dir %s: no space left on device (%s)",
+					   (char *)c->dir.p, why);
+				goto out;
+			}
+			vb_err_set(e, VB_E_UNAVAIL, "%s", why);
 			goto out;
 		}
 	}
