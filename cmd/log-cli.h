@@ -1,0 +1,214 @@
+/*
+ * log-cli.h - the options vibes-append, vibes-poll and vibes-seek share:
+ * where the server is, how to log in, which stream and topic.
+ *
+ * Included by exactly those three mains; everything is static.
+ */
+#ifndef VB_LOG_CLI_H
+#define VB_LOG_CLI_H
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/parse.h"
+#include "base/vb_exit.h"
+#include "ctl/ctl.h"
+#include "log/log.h"
+
+#ifndef VB_VERSION
+#define VB_VERSION "unknown"
+#endif
+
+enum {
+	OPT_SERVER = 1000,
+	OPT_USER,
+	OPT_PASSWORD,
+	OPT_DATA_DIR,
+	OPT_PARTITIONS,
+	OPT_TIMEOUT,
+	OPT_VERSION,
+	OPT_FIRST_OWN,		/* each command numbers its own from here */
+};
+
+#define CLI_LONGOPTS \
+	{ "server", required_argument, NULL, OPT_SERVER }, \
+	{ "user", required_argument, NULL, OPT_USER }, \
+	{ "password", required_argument, NULL, OPT_PASSWORD }, \
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR }, \
+	{ "stream", required_argument, NULL, 's' }, \
+	{ "topic", required_argument, NULL, 't' }, \
+	{ "partitions", required_argument, NULL, OPT_PARTITIONS }, \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, OPT_VERSION }
+
+#define CLI_SHORTOPTS "s:t:vh"
+
+#define CLI_HELP \
+"Server and log:\n" \
+"      --server ADDR       host:port or iggy://user:pass@host:port (default:\n" \
+"                          $VIBES_IGGY_ADDR, else DATA/server.addr, else\n" \
+"                          127.0.0.1:8090; unless given, a bundled server is\n" \
+"                          started when none answers)\n" \
+"      --user NAME         user (default $VIBES_IGGY_USERNAME, else\n" \
+"                          DATA/credentials, else iggy)\n" \
+"      --password SECRET   password (default $VIBES_IGGY_PASSWORD, else\n" \
+"                          DATA/credentials, else iggy)\n" \
+"      --data-dir DIR      data dir (default $VIBES_IGGY_DATA_DIR, else\n" \
+"                          $XDG_DATA_HOME/vibes/iggy, else ~/.local/share/vibes/iggy)\n" \
+"  -s, --stream NAME       stream (default vibes)\n" \
+"  -t, --topic NAME        topic (default events)\n" \
+"      --partitions N      partitions when the topic is created (default 8)\n" \
+"      --timeout DURATION  per-request timeout (default 10s)\n" \
+"  -v, --verbose           say more on stderr\n" \
+"  -h, --help              show this help\n" \
+"      --version           show the version\n" \
+"\n" \
+"DURATION is a number with a unit us, ms, s, m or h (a bare number means\n" \
+"seconds); TIMESTAMP is RFC 3339 (2024-05-01T12:00:00Z) or microseconds\n" \
+"since the epoch.\n"
+
+#define CLI_EXIT_HELP \
+"Exit status: 0 ok, 1 partial failure or server error, 2 usage,\n" \
+"65 bad input data, 69 server unavailable, 74 I/O error, 75 timeout,\n" \
+"77 authentication or permission refused.\n"
+
+struct cli {
+	const char *prog;
+	const char *usage;
+	struct vb_ctl_opts ctl;
+	const char *stream;
+	const char *topic;
+	uint32_t partitions;
+	int verbose;
+	struct vb_client c;
+	struct vb_log log;
+};
+
+static void cli_init(struct cli *cl, const char *prog, const char *usage)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->prog = prog;
+	cl->usage = usage;
+	vb_ctl_opts_init(&cl->ctl);
+	cl->stream = VB_LOG_STREAM;
+	cl->topic = VB_LOG_TOPIC;
+	cl->partitions = VB_LOG_PARTITIONS;
+	vb_client_init(&cl->c);
+}
+
+static void cli_usage_error(const struct cli *cl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+static void cli_usage_error(const struct cli *cl, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cl->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n",
+		cl->prog);
+	exit(VB_EX_USAGE);
+}
+
+static void cli_die(const struct cli *cl, const struct vb_err *e)
+	__attribute__((noreturn));
+static void cli_die(const struct cli *cl, const struct vb_err *e)
+{
+	fprintf(stderr, "%s: %s\n", cl->prog, e->msg);
+	exit(vb_err_exit(e));
+}
+
+/* An option value that must parse; usage error otherwise. */
+static void cli_check(const struct cli *cl, const char *opt, int rc,
+		      const struct vb_err *e)
+{
+	if (rc)
+		cli_usage_error(cl, "%s: %s", opt, e->msg);
+}
+
+/* Handles a common option; returns 0 when ch is not one. */
+static int cli_option(struct cli *cl, int ch, const char *arg)
+{
+	struct vb_err e;
+	uint64_t v;
+
+	switch (ch) {
+	case OPT_SERVER:
+		cl->ctl.server = arg;
+		return 1;
+	case OPT_USER:
+		cl->ctl.user = arg;
+		return 1;
+	case OPT_PASSWORD:
+		cl->ctl.pass = arg;
+		return 1;
+	case OPT_DATA_DIR:
+		cl->ctl.data_dir = arg;
+		return 1;
+	case 's':
+		cl->stream = arg;
+		return 1;
+	case 't':
+		cl->topic = arg;
+		return 1;
+	case OPT_PARTITIONS:
+		cli_check(cl, "--partitions", vb_parse_u64(arg, 1, 1000, &v, &e),
+			  &e);
+		cl->partitions = (uint32_t)v;
+		return 1;
+	case OPT_TIMEOUT:
+		cli_check(cl, "--timeout",
+			  vb_parse_duration(arg, 3600000000ull, &v, &e), &e);
+		cl->ctl.timeout_ms = v < 1000 ? 1 : (int)(v / 1000);
+		cl->c.timeout_ms = cl->ctl.timeout_ms;
+		return 1;
+	case 'v':
+		cl->verbose++;
+		return 1;
+	case 'h':
+		fputs(cl->usage, stdout);
+		exit(VB_EX_OK);
+	case OPT_VERSION:
+		printf("%s %s\n", cl->prog, VB_VERSION);
+		exit(VB_EX_OK);
+	case '?':
+		fprintf(stderr, "Try '%s --help' for more information.\n",
+			cl->prog);
+		exit(VB_EX_USAGE);
+	}
+	return 0;
+}
+
+/* vb_log_connect_fn: every tool finds the server the same way. */
+static int cli_connect(void *arg, struct vb_client *c, struct vb_err *e)
+{
+	struct cli *cl = arg;
+
+	return vb_ctl_connect(c, &cl->ctl, e);
+}
+
+/* Connects (or dies) and prepares the log (not bootstrapped yet). */
+static void cli_open(struct cli *cl, int connect_now)
+{
+	struct vb_err e;
+
+	if (vb_log_init(&cl->log, &cl->c, cl->stream, cl->topic,
+			cl->partitions, &e))
+		cli_usage_error(cl, "%s", e.msg);
+	if (connect_now && cli_connect(cl, &cl->c, &e))
+		cli_die(cl, &e);
+}
+
+static void cli_close(struct cli *cl)
+{
+	vb_log_release(&cl->log);
+	vb_client_release(&cl->c);
+}
+
+#endif

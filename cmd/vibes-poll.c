@@ -1,0 +1,220 @@
+/*
+ * vibes-poll - read events from the log and commit what was delivered.
+ *
+ * Options, then lib/log's vb_consume_run.  See --help.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log-cli.h"
+#include "base/banned.h"
+
+static const char usage_text[] =
+"usage: vibes-poll (-c NAME | -g NAME) [OPTIONS]\n"
+"\n"
+"Writes events of the log to stdout, one per line, and commits the position\n"
+"of what was delivered.  Events of one partition come in order.\n"
+"\n"
+"Who reads:\n"
+"  -c, --consumer NAME     an independent consumer: reads every partition and\n"
+"                          keeps its own committed offsets in the server\n"
+"  -g, --group NAME        a member of consumer group NAME (created if\n"
+"                          missing): members share the partitions\n"
+"\n"
+"Where to start:\n"
+"      --from POSITION     committed (default: after the last committed event;\n"
+"                          nothing committed means the beginning), beginning,\n"
+"                          end, N (offset N of every partition), -N (the last\n"
+"                          N events of every partition) or @TIMESTAMP (the\n"
+"                          first event stored at or after it); with -g it\n"
+"                          moves the partitions this member owns at the start\n"
+"\n"
+"How much:\n"
+"  -n, --count COUNT       stop after COUNT events\n"
+"  -f, --follow            keep waiting for new events; SIGINT/SIGTERM end it\n"
+"                          cleanly after committing what was written\n"
+"      --interval DURATION wait between polls while caught up (default 100ms)\n"
+"      --batch N           events per poll request (default 4096)\n"
+"Without --follow, vibes-poll exits 0 once it has caught up with every\n"
+"partition.\n"
+"\n"
+"Output:\n"
+"      --format FORMAT     raw (default: the payload as stored, then a newline)\n"
+"                          or json ({\"partition\":P,\"offset\":O,\"timestamp\":T,\n"
+"                          \"id\":\"UUID\",\"payload\":...}; timestamp in µs since\n"
+"                          the epoch; payload is the JSON value when the\n"
+"                          payload is valid JSON, else a JSON string)\n"
+"      --no-commit         do not commit (only with -c)\n"
+"      --handoff MODE      for a pipe: line (default) hands the reader one line\n"
+"                          at a time, so a reader that stops early (head -n 5)\n"
+"                          gets exactly what it read committed; block writes\n"
+"                          large chunks (faster) and commits what the reader\n"
+"                          took out of the pipe, which a reader that reads\n"
+"                          ahead may not have used\n"
+"\n"
+"Commits happen only after the output was written (and, for a pipe, read):\n"
+"a closed pipe ends vibes-poll quietly with exit 0, a full disk or another\n"
+"output error with exit 74, and nothing unwritten is committed.  A committed\n"
+"offset is the offset of the last delivered event; reading resumes after it.\n"
+"\n"
+CLI_HELP
+"\n"
+CLI_EXIT_HELP;
+
+enum {
+	OPT_FROM = OPT_FIRST_OWN,
+	OPT_INTERVAL,
+	OPT_BATCH,
+	OPT_FORMAT,
+	OPT_NO_COMMIT,
+	OPT_HANDOFF,
+};
+
+static const struct option longopts[] = {
+	CLI_LONGOPTS,
+	{ "consumer", required_argument, NULL, 'c' },
+	{ "group", required_argument, NULL, 'g' },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "count", required_argument, NULL, 'n' },
+	{ "follow", no_argument, NULL, 'f' },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "no-commit", no_argument, NULL, OPT_NO_COMMIT },
+	{ "handoff", required_argument, NULL, OPT_HANDOFF },
+	{ NULL, 0, NULL, 0 },
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	struct vb_consume_opts o;
+	struct vb_consume_stats st;
+	struct vb_err e;
+	struct sigaction sa;
+	const char *from = NULL;
+	uint64_t v;
+	int ch, who = 0, rc;
+	int64_t t0 = now_us();
+
+	signal(SIGPIPE, SIG_IGN);
+	cli_init(&cli, "vibes-poll", usage_text);
+	vb_consume_opts_init(&o);
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "c:g:n:f", longopts,
+				 NULL)) != -1) {
+		if (cli_option(&cli, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'c':
+		case 'g':
+			o.group = ch == 'g';
+			o.name = optarg;
+			who++;
+			break;
+		case OPT_FROM:
+			from = optarg;
+			break;
+		case 'n':
+			cli_check(&cli, "--count",
+				  vb_parse_u64(optarg, 1, UINT64_MAX / 2, &v,
+					       &e), &e);
+			o.limit = v;
+			break;
+		case 'f':
+			o.follow = 1;
+			break;
+		case OPT_INTERVAL:
+			cli_check(&cli, "--interval",
+				  vb_parse_duration(optarg, 3600000000ull, &v,
+						    &e), &e);
+			o.interval_us = v;
+			break;
+		case OPT_BATCH:
+			cli_check(&cli, "--batch",
+				  vb_parse_u64(optarg, 1, 1000000, &v, &e), &e);
+			o.count = (uint32_t)v;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "raw") == 0)
+				o.format = VB_FORMAT_RAW;
+			else if (strcmp(optarg, "json") == 0)
+				o.format = VB_FORMAT_JSON;
+			else
+				cli_usage_error(&cli,
+						"--format: '%s': use raw or json",
+						optarg);
+			break;
+		case OPT_NO_COMMIT:
+			o.no_commit = 1;
+			break;
+		case OPT_HANDOFF:
+			if (strcmp(optarg, "line") == 0)
+				o.handoff = VB_HANDOFF_LINE;
+			else if (strcmp(optarg, "block") == 0)
+				o.handoff = VB_HANDOFF_BLOCK;
+			else
+				cli_usage_error(&cli,
+						"--handoff: '%s': use line or block",
+						optarg);
+			break;
+		default:
+			cli_usage_error(&cli, "unexpected option");
+		}
+	}
+	if (optind < argc)
+		cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
+	if (who != 1)
+		cli_usage_error(&cli, "give exactly one of -c NAME and -g NAME");
+	if (o.group && o.no_commit)
+		cli_usage_error(&cli,
+				"--no-commit needs -c: a group reads from its committed offsets");
+	if (from)
+		cli_check(&cli, "--from", vb_pos_parse(from, 1, &o.from, &e),
+			  &e);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	o.stop = &stop;
+
+	cli_open(&cli, 1);
+	rc = vb_consume_run(&o, &cli.log, 1, &st, &e);
+	if (cli.verbose) {
+		double secs = (double)(now_us() - t0) / 1e6;
+
+		fprintf(stderr,
+			"%s: %llu events delivered (%llu bytes), %llu committed, in %.3f s (%.0f events/s)%s\n",
+			cli.prog, (unsigned long long)st.delivered,
+			(unsigned long long)st.bytes,
+			(unsigned long long)st.committed, secs,
+			secs > 0 ? (double)st.delivered / secs : 0.0,
+			st.reader_gone ? "; the reader closed the pipe" : "");
+	}
+	cli_close(&cli);
+	if (rc)
+		cli_die(&cli, &e);
+	return VB_EX_OK;
+}
