@@ -45,6 +45,9 @@ int vb_ctl_tail_from(const char *path, off_t from, unsigned n,
 /* Reads the last n lines of path into out. */
 int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,
 		struct vb_err *e);
+/* Same; *end is the file size the lines were taken from (0 if missing). */
+int vb_ctl_tail_end(const char *path, unsigned n, struct vb_buf *out,
+		    off_t *end, struct vb_err *e);
 
 /*
  * Reads DATA/server.addr into addr (without the newline).  Returns 1 when

@@ -169,6 +169,12 @@ void vb_ctl_log(int fd, const char *fmt, ...)
 int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,
 		struct vb_err *e)
 {
+	return vb_ctl_tail_end(path, n, out, NULL, e);
+}
+
+int vb_ctl_tail_end(const char *path, unsigned n, struct vb_buf *out,
+		    off_t *end, struct vb_err *e)
+{
 	struct stat st;
 	off_t start;
 	size_t i, lines = 0;
@@ -176,6 +182,8 @@ int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,
 	int fd;
 
 	vb_buf_reset(out);
+	if (end)
+		*end = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -187,6 +195,8 @@ int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,
 		close(fd);
 		return -1;
 	}
+	if (end)
+		*end = st.st_size;
 	/* Read backwards in growing windows until n lines are in view. */
 	for (start = st.st_size;;) {
 		off_t win = st.st_size - start;
@@ -217,11 +227,11 @@ int vb_ctl_tail(const char *path, unsigned n, struct vb_buf *out,
 		return 0;
 	}
 	{
-		size_t end = out->len, seen = 0;
+		size_t last = out->len, seen = 0;
 
-		if (end > 0 && out->p[end - 1] == '\n')
-			end--;
-		for (i = end; i > 0; i--) {
+		if (last > 0 && out->p[last - 1] == '\n')
+			last--;
+		for (i = last; i > 0; i--) {
 			if (out->p[i - 1] == '\n' && ++seen == n)
 				break;
 		}

@@ -32,12 +32,12 @@ int vb_ctl_logs(struct vb_ctl *c, int out, unsigned n, int follow,
 		volatile int *stop, struct vb_err *e)
 {
 	struct vb_buf path = VB_BUF_INIT, b = VB_BUF_INIT;
-	struct stat st;
 	off_t pos = 0;
 	int fd = -1, rc = -1;
 
 	vb_ctl_file(c, "server.log", &path);
-	if (vb_ctl_tail((char *)path.p, n, &b, e))
+	/* Following resumes exactly where the tail ended. */
+	if (vb_ctl_tail_end((char *)path.p, n, &b, &pos, e))
 		goto out;
 	if (write_all(out, b.p, b.len, e))
 		goto out;
@@ -45,9 +45,6 @@ int vb_ctl_logs(struct vb_ctl *c, int out, unsigned n, int follow,
 		rc = 0;
 		goto out;
 	}
-	/* Follow from the end as it is now. */
-	if (stat((char *)path.p, &st) == 0)
-		pos = st.st_size;
 	while (!(stop && *stop)) {
 		char buf[65536];
 		ssize_t r;

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	int ch, rc;
 
 	vb_ctl_opts_init(&o);
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			o.data_dir = optarg;
