@@ -226,7 +226,6 @@ static int deliver(struct run *r, uint32_t p, struct vb_rd *rd,
 			vb_log_format_json(&r->out.buf, p, &m);
 			vb_buf_addch(&r->out.buf, '\n');
 		}
-		r->st->bytes += m.payload_len;
 		vb_out_line_end(&r->out);
 		if (r->o->limit)
 			r->left--;
@@ -238,6 +237,7 @@ static int deliver(struct run *r, uint32_t p, struct vb_rd *rd,
 	if (vb_out_flush(&r->out, &done, &r->out_err))
 		r->failed = 1;
 	if (done) {
+		r->st->bytes += r->out.ends[done - 1];
 		r->next[p] = r->offs[done - 1] + 1;
 		r->dirty[p] = 1;
 		r->st->delivered += done;

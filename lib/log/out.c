@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,34 +89,49 @@ static int reader_gone(int fd)
  */
 static size_t wait_drained(struct vb_out *o)
 {
-	int sleep_us = 20;
+	int sleep_us = 20, spins = 0;
 
 	for (;;) {
 		size_t left = pipe_unread(o->fd);
 
 		if (left == 0)
 			return 0;
-		if (reader_gone(o->fd)) {
-			o->closed = 1;
-			return pipe_unread(o->fd);
+		/*
+		 * A reader on the other core usually takes the line within
+		 * microseconds: look again a few times before sleeping.
+		 */
+		if (spins++ < 20) {
+			sched_yield();
+			continue;
 		}
 		if (o->ino >= 0) {
+			/*
+			 * The inotify fd wakes us on every read of the pipe;
+			 * the pipe itself (no events asked) reports POLLERR
+			 * when the reader leaves; the timeout covers a missed
+			 * event.
+			 */
 			struct pollfd p[2] = {
 				{ .fd = o->ino, .events = POLLIN },
-				{ .fd = o->fd, .events = POLLOUT },
+				{ .fd = o->fd, .events = 0 },
 			};
 			char ev[4096];
 
-			/*
-			 * POLLOUT is not a drain signal (it fires as soon as
-			 * there is room) but it carries POLLERR when the
-			 * reader leaves; the timeout covers a missed event.
-			 */
-			p[1].events = 0;
-			if (poll(p, 2, 100) > 0 && (p[0].revents & POLLIN))
-				while (read(o->ino, ev, sizeof(ev)) > 0)
-					;
+			if (poll(p, 2, 100) > 0) {
+				if (p[0].revents & POLLIN)
+					while (read(o->ino, ev, sizeof(ev)) > 0)
+						;
+				if ((p[1].revents & POLLERR) &&
+				    (left = pipe_unread(o->fd)) > 0) {
+					o->closed = 1;
+					return left;
+				}
+			}
 			continue;
+		}
+		if (reader_gone(o->fd)) {
+			o->closed = 1;
+			return pipe_unread(o->fd);
 		}
 		struct timespec ts = { 0, (long)sleep_us * 1000 };
 

@@ -1,0 +1,77 @@
+#!/bin/bash
+test_description='vibes-append, vibes-poll, vibes-seek: help, version, usage errors'
+. "$(dirname "$0")/test-lib.sh"
+
+test_expect_success 'help of every tool goes to stdout, exit 0, names the options' '
+	vibes-append --help >out &&
+	for w in --key-field --key --partition --balanced --batch --linger \
+		 --buffer --retry-timeout --skip-invalid --acks --progress \
+		 --server --user --password --data-dir --stream --topic \
+		 --partitions --timeout --verbose --version " 65 " " 69 "; do
+		grep -q -e "$w" out || { echo "append: missing $w"; exit 1; }
+	done &&
+	vibes-poll --help >out &&
+	for w in --consumer --group --from --count --follow --interval \
+		 --format --no-commit --handoff --batch --server --stream \
+		 committed beginning end @TIMESTAMP " 74 "; do
+		grep -q -e "$w" out || { echo "poll: missing $w"; exit 1; }
+	done &&
+	vibes-seek --help >out &&
+	for w in --consumer --group --to --partition --json LAG HWM \
+		 COMMITTED --server; do
+		grep -q -e "$w" out || { echo "seek: missing $w"; exit 1; }
+	done
+'
+
+test_expect_success 'version' '
+	vibes-append --version | grep "^vibes-append [0-9]" &&
+	vibes-poll --version | grep "^vibes-poll [0-9]" &&
+	vibes-seek --version | grep "^vibes-seek [0-9]"
+'
+
+test_expect_success 'usage errors exit 2 with prog: what: why' '
+	test_must_fail 2 vibes-append --bogus 2>err &&
+	test_must_fail 2 vibes-append --key k --partition 1 2>err &&
+	grep "^vibes-append: --key-field, --key, --partition and --balanced exclude each other" err &&
+	test_must_fail 2 vibes-append --batch 0 2>err &&
+	grep "^vibes-append: --batch: invalid number .0.: smaller than 1" err &&
+	test_must_fail 2 vibes-append --linger 5x 2>err &&
+	grep "unknown unit" err &&
+	test_must_fail 2 vibes-append --buffer 1T 2>err &&
+	test_must_fail 2 vibes-append --partitions 0 2>err &&
+	test_must_fail 2 vibes-poll 2>err &&
+	grep "^vibes-poll: give exactly one of -c NAME and -g NAME" err &&
+	test_must_fail 2 vibes-poll -c a -g b 2>err &&
+	test_must_fail 2 vibes-poll -c a --from yesterday 2>err &&
+	grep "invalid position .yesterday." err &&
+	test_must_fail 2 vibes-poll -c a --from @2024-13-01 2>err &&
+	grep "no such date" err &&
+	test_must_fail 2 vibes-poll -c a --format xml 2>err &&
+	test_must_fail 2 vibes-poll -g a --no-commit 2>err &&
+	test_must_fail 2 vibes-poll -c a extra 2>err &&
+	test_must_fail 2 vibes-seek 2>err &&
+	test_must_fail 2 vibes-seek -c a --to committed 2>err &&
+	test_must_fail 2 vibes-seek -c a -p x 2>err
+'
+
+test_expect_success 'a file that cannot be opened: exit 74' '
+	test_must_fail 74 vibes-append "$TRASH/nope.json" 2>err &&
+	grep "^vibes-append: cannot open .*nope.json.: No such file" err
+'
+
+test_expect_success 'no server and no autostart: poll and seek exit 69' '
+	VIBES_IGGY_AUTOSTART=0 &&
+	export VIBES_IGGY_AUTOSTART &&
+	test_must_fail 69 vibes-poll -c a --server 127.0.0.1:1 2>err &&
+	grep "^vibes-poll: " err &&
+	test_must_fail 69 vibes-seek -c a --server 127.0.0.1:1 2>err
+'
+
+test_expect_success 'no server: append retries for --retry-timeout, then exits 69 and says nothing was acknowledged' '
+	echo "{\"a\":1}" >in &&
+	test_must_fail 69 vibes-append --server 127.0.0.1:1 --retry-timeout 300ms in 2>err &&
+	grep "^vibes-append: server unavailable" err &&
+	grep "no line of in was acknowledged; lines 1- were not sent" err
+'
+
+test_done
