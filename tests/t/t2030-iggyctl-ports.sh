@@ -1,0 +1,79 @@
+#!/bin/bash
+test_description='vibes-iggyctl: default port 8090, fallback, explicit ports in use'
+# The default port is a fixed number: run this script in a private network
+# namespace, where nothing else can hold 8090 (tests needing it are skipped
+# where namespaces are not available).
+if [ -z "${VIBES_T_NETNS:-}" ] && command -v ip >/dev/null &&
+   unshare -n true 2>/dev/null; then
+	VIBES_T_NETNS=1 exec unshare -n bash -c \
+		'ip link set lo up && exec bash "$0"' "$0"
+fi
+. "$(dirname "$0")/test-lib.sh"
+. "$(dirname "$0")/lib-iggyctl.sh"
+
+D="$TRASH/d"
+
+test_expect_success 'an explicit port in use fails at once, naming the holder' '
+	hold_port "$TRASH/holder" 127.0.0.1:0 &&
+	port=$(port_of "$(cat "$TRASH/holder/server.addr")") &&
+	test_must_fail 69 vibes-iggyctl -d "$D" --port "$port" start 2>err &&
+	grep "^vibes-iggyctl: cannot listen on 127.0.0.1:$port: port $port is in use by pid $HOLD_PID (vibes-iggyd)$" err &&
+	test_must_fail 69 vibes-iggyctl -d "$D" --addr "127.0.0.1:$port" ensure 2>err &&
+	grep "port $port is in use by pid $HOLD_PID" err &&
+	test_must_fail 3 vibes-iggyctl -d "$D" status &&
+	test -z "$(lock_holders "$D/supervise.lock")" &&
+	stop_server "$HOLD_PID"
+'
+
+test_expect_success '--addr with an explicit host and port 0' '
+	stop_at_end "$D" &&
+	vibes-iggyctl -d "$D" --addr 127.0.0.1:0 start &&
+	grep "^127.0.0.1:[1-9][0-9]*$" "$D/server.addr"
+'
+
+netns_test() {
+	if [ -n "${VIBES_T_NETNS:-}" ]; then
+		test_expect_success "$1" "$2"
+	else
+		test_skip "$1" "no private network namespace here"
+	fi
+}
+
+netns_test 'without --port the server listens on 8090' '
+	stop_at_end "$D" &&
+	vibes-iggyctl -d "$D" start >out &&
+	grep "^started: pid [0-9]*, 127.0.0.1:8090," out &&
+	test "$(cat "$D/server.addr")" = 127.0.0.1:8090 &&
+	vibes-test-tool -d "$D" connect &&
+	vibes-iggyctl -d "$D" stop
+'
+
+netns_test '8090 taken and no port asked for: another port, recorded' '
+	stop_at_end "$D" &&
+	hold_port "$TRASH/holder8090" 127.0.0.1:8090 &&
+	test_when_finished "kill $HOLD_PID" &&
+	vibes-iggyctl -d "$D" start >out &&
+	addr=$(cat "$D/server.addr") &&
+	test "$addr" != 127.0.0.1:8090 &&
+	grep "^127.0.0.1:[1-9][0-9]*$" "$D/server.addr" &&
+	grep "^started: pid [0-9]*, $addr," out &&
+	vibes-test-tool -d "$D" connect | grep "^connected $addr " &&
+	vibes-iggyctl -d "$D" stop &&
+	test_must_fail 69 vibes-iggyctl -d "$D" --port 8090 start 2>err &&
+	grep "port 8090 is in use by pid $HOLD_PID (vibes-iggyd)" err
+'
+
+netns_test 'a tool autostarts the server exactly like ensure' '
+	stop_at_end "$D" &&
+	export VIBES_IGGY_AUTOSTART=1 &&
+	vibes-test-tool -d "$D" connect >out &&
+	grep "^connected 127.0.0.1:8090 as iggy$" out &&
+	vibes-iggyctl -d "$D" status >st &&
+	grep "^supervisor: *pid" st &&
+	pid=$(cat "$D/server.pid") &&
+	vibes-test-tool -d "$D" connect &&
+	test "$(cat "$D/server.pid")" = "$pid" &&
+	vibes-iggyctl -d "$D" stop
+'
+
+test_done
