@@ -73,7 +73,12 @@ netns_test 'a tool autostarts the server exactly like ensure' '
 	pid=$(cat "$D/server.pid") &&
 	vibes-test-tool -d "$D" connect &&
 	test "$(cat "$D/server.pid")" = "$pid" &&
-	vibes-iggyctl -d "$D" stop
+	vibes-iggyctl -d "$D" stop &&
+	test_must_fail 69 env VIBES_IGGY_AUTOSTART=0 vibes-test-tool -d "$D" connect &&
+	test_must_fail 3 vibes-iggyctl -d "$D" status &&
+	vibes-test-tool -d "$D" connect &&
+	vibes-iggyctl -d "$D" status &&
+	test "$(cat "$D/server.pid")" != "$pid"
 '
 
 test_done
