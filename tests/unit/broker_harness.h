@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,9 +107,13 @@ static inline int srv_start_args(struct srv *s, const char *const *extra)
 	snprintf(path, sizeof(path), "%s/server.log", s->dir);
 	s->pid = fork();
 	if (s->pid == 0) {
+		/* Dies with the test; holds none of its output pipes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (logfd >= 0)
+		if (logfd >= 0) {
+			dup2(logfd, 1);
 			dup2(logfd, 2);
+		}
 		dup2(fds[1], 3);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);

@@ -570,6 +570,369 @@ static void test_offsets(void **state)
 	vb_client_release(&c);
 }
 
+/* Decodes a ConsumerGroupDetails; fills member partition lists. */
+static void get_group(struct vb_client *c, uint32_t sid, uint32_t tid,
+		      uint32_t gid, struct vb_group_info *g,
+		      uint32_t parts[][16], uint32_t *nparts)
+{
+	struct vb_req r;
+	struct vb_rd rd;
+	struct vb_err e;
+	const uint8_t *p;
+	size_t n;
+
+	vb_req_init(&r, VB_CMD_GET_CONSUMER_GROUP);
+	ident_num(&r.stream, sid);
+	ident_num(&r.topic, tid);
+	ident_num(&r.target, gid);
+	assert_int_equal(call(c, &r, &p, &n), 0);
+	vb_rd_init(&rd, p, n);
+	assert_int_equal(vb_wire_dec_group(&rd, g, &e), 0);
+	for (uint32_t i = 0; i < g->members_count; i++) {
+		struct vb_member_info mi;
+
+		assert_int_equal(vb_wire_dec_member(&rd, &mi, &e), 0);
+		assert_true(mi.partitions_count <= 16);
+		nparts[i] = mi.partitions_count;
+		for (uint32_t k = 0; k < mi.partitions_count; k++)
+			parts[i][k] = vb_member_part(&mi, k);
+	}
+	assert_int_equal(vb_rd_left(&rd), 0);
+}
+
+static void test_groups(void **state)
+{
+	struct vb_client c[3];
+	struct vb_group_info g;
+	struct vb_ident s, t, gi;
+	uint32_t parts[3][16], np[3], sid, tid;
+	struct polled out;
+	struct vb_req r;
+	struct vb_err e;
+	int seen[8] = { 0 };
+
+	for (int i = 0; i < 3; i++)
+		open_client(&c[i]);
+	make_stream_topic(&c[0], "g-stream", "events", 8, &sid, &tid);
+	for (int p = 0; p < 8; p++)
+		send_n(&c[0], sid, tid, p, "g", p * 10, 2);
+	ident_num(&s, sid);
+	ident_num(&t, tid);
+	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "workers", &g,
+						&e), 0);
+	assert_int_equal(g.id, 0);
+	assert_int_equal(g.partitions_count, 8);
+	assert_int_equal(g.members_count, 0);
+	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "workers", &g,
+						&e), -1);
+	assert_int_equal(e.status, VB_ST_CONSUMER_GROUP_NAME_ALREADY_EXISTS);
+	ident_str(&gi, "workers");
+	/* Poll before joining: 5006; unknown group: 5000. */
+	poll_init(&r, sid, tid, -1, VB_POLL_NEXT, 0, 10);
+	r.consumer.kind = VB_CONSUMER_GROUP;
+	r.consumer.id = gi;
+	assert_int_equal(poll_req(&c[0], &r, &out),
+			 VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND);
+	ident_str(&r.consumer.id, "nobody");
+	assert_int_equal(poll_req(&c[0], &r, &out),
+			 VB_ST_CONSUMER_GROUP_ID_NOT_FOUND);
+	r.consumer.id = gi;
+	/* Joins: control.md §6.2's examples. */
+	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
+	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
+	get_group(&c[0], sid, tid, 0, &g, parts, np);
+	assert_int_equal(g.members_count, 1);
+	assert_int_equal(np[0], 8);
+	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
+	get_group(&c[0], sid, tid, 0, &g, parts, np);
+	assert_int_equal(np[0], 7);
+	assert_int_equal(np[1], 1);
+	assert_int_equal(parts[1][0], 7);
+	assert_int_equal(vb_client_join_group(&c[2], &s, &t, &gi, &e), 0);
+	get_group(&c[0], sid, tid, 0, &g, parts, np);
+	assert_int_equal(np[0], 6);
+	assert_int_equal(parts[2][0], 6);
+	/* get_me lists the membership. */
+	{
+		struct vb_req me;
+		struct vb_rd rd;
+		struct vb_client_info ci;
+		struct vb_group_ref ref;
+		const uint8_t *p;
+		size_t n;
+
+		vb_req_init(&me, VB_CMD_GET_ME);
+		assert_int_equal(call(&c[1], &me, &p, &n), 0);
+		vb_rd_init(&rd, p, n);
+		assert_int_equal(vb_wire_dec_client(&rd, &ci, &e), 0);
+		assert_int_equal(ci.groups_count, 1);
+		assert_int_equal(vb_wire_dec_group_ref(&rd, &ref, &e), 0);
+		assert_int_equal(ref.stream_id, sid);
+		assert_int_equal(ref.group_id, 0);
+	}
+	/* Member 1 polls its only partition (7) with auto commit. */
+	r.flag = 1;
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 7);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.n, 0);
+	/* A partition not assigned to the member: empty result. */
+	r.part.present = 1;
+	r.part.id = 0;
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 0);
+	assert_int_equal(out.n, 0);
+	/* Disconnect of member 1 and leave of member 2: one member left. */
+	vb_client_release(&c[1]);
+	assert_int_equal(vb_client_leave_group(&c[2], &s, &t, &gi, &e), 0);
+	assert_int_equal(vb_client_leave_group(&c[2], &s, &t, &gi, &e), -1);
+	assert_int_equal(e.status, VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND);
+	get_group(&c[0], sid, tid, 0, &g, parts, np);
+	assert_int_equal(g.members_count, 1);
+	assert_int_equal(np[0], 8);
+	/* Member 0 round-robins over all partitions; 7 was committed. */
+	r.part.present = 0;
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(poll_req(&c[0], &r, &out), 0);
+		seen[out.h.partition_id] += (int)out.n;
+	}
+	for (int p = 0; p < 7; p++)
+		assert_int_equal(seen[p], 2);
+	assert_int_equal(seen[7], 0);
+	/* Group offsets: stored, read back, deleted with the group. */
+	{
+		struct vb_consumer who;
+		struct vb_offset_info oi;
+		int found;
+
+		who.kind = VB_CONSUMER_GROUP;
+		who.id = gi;
+		assert_int_equal(vb_client_get_offset(&c[0], &who, &s, &t, 7,
+						      &oi, &found, &e), 0);
+		assert_true(found);
+		assert_int_equal(oi.stored_offset, 1);
+		assert_int_equal(vb_client_store_offset(&c[2], &who, &s, &t, 7,
+							0, &e), -1);
+		assert_int_equal(e.status,
+				 VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND);
+		vb_req_init(&r, VB_CMD_DELETE_CONSUMER_GROUP);
+		r.stream = s;
+		r.topic = t;
+		r.target = gi;
+		assert_int_equal(call(&c[0], &r, NULL, NULL), 0);
+		assert_int_equal(call(&c[0], &r, NULL, NULL),
+				 VB_ST_CONSUMER_GROUP_ID_NOT_FOUND);
+		assert_int_equal(vb_client_create_group(&c[0], &s, &t, "w2",
+							&g, &e), 0);
+		assert_int_equal(g.id, 0);
+		who.id.kind = VB_ID_NUM;
+		who.id.num = 0;
+		assert_int_equal(vb_client_get_offset(&c[0], &who, &s, &t, 7,
+						      &oi, &found, &e), 0);
+		assert_false(found);
+	}
+	vb_client_release(&c[0]);
+	vb_client_release(&c[2]);
+}
+
+/* A Permissions block: globals, then one stream with given flags. */
+static size_t perms(uint8_t *p, const uint8_t g[10], int has_stream,
+		    uint32_t sid, const uint8_t sf[6])
+{
+	size_t n = 0;
+
+	memcpy(p, g, 10);
+	n = 10;
+	p[n++] = has_stream ? 1 : 0;
+	if (has_stream) {
+		vb_st32(p + n, sid);
+		n += 4;
+		memcpy(p + n, sf, 6);
+		n += 6;
+		p[n++] = 0;	/* no topics */
+		p[n++] = 0;	/* no next stream */
+	}
+	return n;
+}
+
+static void test_users(void **state)
+{
+	static const uint8_t none[10], read_only[10] = { 0, 1, 0, 1, 0, 1, 0,
+							 1, 1, 0 };
+	static const uint8_t sf_send[6] = { 0, 1, 0, 1, 1, 1 };
+	struct vb_client c, u;
+	struct vb_user_info ui;
+	uint8_t pb[64];
+	struct vb_req r;
+	struct vb_rd rd;
+	struct vb_err e;
+	const uint8_t *p, *pp;
+	uint32_t pl, sid, tid, uid;
+	size_t n;
+
+	open_client(&c);
+	make_stream_topic(&c, "u-stream", "events", 1, &sid, &tid);
+	vb_req_init(&r, VB_CMD_CREATE_USER);
+	vb_name_set(&r.name, "alice");
+	vb_name_set(&r.secret, "secret1");
+	r.user_status = 1;
+	r.has_perms = 1;
+	r.perms = pb;
+	r.perms_len = (uint32_t)perms(pb, read_only, 0, 0, NULL);
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	vb_rd_init(&rd, p, n);
+	assert_int_equal(vb_wire_dec_user(&rd, &ui, &e), 0);
+	assert_string_equal(ui.username.s, "alice");
+	assert_int_equal(ui.status, 1);
+	assert_int_equal(vb_wire_dec_user_perms(&rd, &pp, &pl, &e), 0);
+	assert_int_equal(pl, r.perms_len);
+	uid = ui.id;
+	assert_true(uid > 0);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_USER_ALREADY_EXISTS);
+	vb_name_set(&r.name, "al");
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_INVALID_USERNAME);
+	/* alice can read but not create streams or send. */
+	assert_int_equal(srv_client(&S, &u, 0), 0);
+	assert_int_equal(vb_client_login(&u, "alice", "secret1", &pl, &e), 0);
+	assert_int_equal(pl, uid);
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	assert_int_equal(call(&u, &r, &p, &n), 0);
+	assert_true(n > 0);
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "alice-stream");
+	assert_int_equal(call(&u, &r, NULL, NULL), VB_ST_UNAUTHORIZED);
+	{
+		struct vb_send_hdr h;
+		struct vb_msg_in m;
+
+		memset(&h, 0, sizeof(h));
+		memset(&m, 0, sizeof(m));
+		ident_num(&h.stream, sid);
+		ident_num(&h.topic, tid);
+		h.part_kind = VB_PART_BALANCED;
+		m.payload = "x";
+		m.payload_len = 1;
+		assert_int_equal(vb_client_send(&u, &h, &m, 1, &e), -1);
+		assert_int_equal(e.status, VB_ST_UNAUTHORIZED);
+		/* Stream-level send permission lets it through. */
+		vb_req_init(&r, VB_CMD_UPDATE_PERMISSIONS);
+		ident_num(&r.target, uid);
+		r.has_perms = 1;
+		r.perms = pb;
+		r.perms_len = (uint32_t)perms(pb, none, 1, sid, sf_send);
+		assert_int_equal(call(&c, &r, NULL, NULL), 0);
+		assert_int_equal(vb_client_send(&u, &h, &m, 1, &e), 0);
+		vb_req_init(&r, VB_CMD_GET_STATS);
+		assert_int_equal(call(&u, &r, NULL, NULL), VB_ST_UNAUTHORIZED);
+	}
+	/* Own user record needs no permission; others do. */
+	vb_req_init(&r, VB_CMD_GET_USER);
+	ident_str(&r.target, "alice");
+	assert_int_equal(call(&u, &r, &p, &n), 0);
+	assert_true(n > 0);
+	ident_num(&r.target, 0);
+	assert_int_equal(call(&u, &r, NULL, NULL), VB_ST_UNAUTHORIZED);
+	ident_num(&r.target, 999);
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	assert_int_equal(n, 0);
+	/* Change password (own), update name and status, list. */
+	vb_req_init(&r, VB_CMD_CHANGE_PASSWORD);
+	ident_num(&r.target, uid);
+	vb_name_set(&r.secret, "wrong-one");
+	vb_name_set(&r.secret2, "secret2");
+	assert_int_equal(call(&u, &r, NULL, NULL), VB_ST_INVALID_CREDENTIALS);
+	vb_name_set(&r.secret, "secret1");
+	assert_int_equal(call(&u, &r, NULL, NULL), 0);
+	assert_int_equal(vb_client_login(&u, "alice", "secret1", NULL, &e),
+			 -1);
+	assert_int_equal(vb_client_login(&u, "alice", "secret2", NULL, &e), 0);
+	vb_req_init(&r, VB_CMD_UPDATE_USER);
+	ident_num(&r.target, uid);
+	r.has_username = 1;
+	vb_name_set(&r.name, "alice2");
+	r.has_status = 1;
+	r.user_status = 2;
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	assert_int_equal(vb_client_login(&u, "alice2", "secret2", NULL, &e),
+			 -1);
+	assert_int_equal(e.status, VB_ST_USER_INACTIVE);
+	vb_req_init(&r, VB_CMD_GET_USERS);
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	vb_rd_init(&rd, p, n);
+	{
+		int users = 0;
+
+		while (vb_rd_left(&rd)) {
+			assert_int_equal(vb_wire_dec_user(&rd, &ui, &e), 0);
+			users++;
+		}
+		assert_true(users >= 2);
+	}
+	/* Root: cannot be deleted (48) nor have its permissions changed. */
+	vb_req_init(&r, VB_CMD_DELETE_USER);
+	ident_num(&r.target, 0);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_CANNOT_DELETE_USER);
+	vb_req_init(&r, VB_CMD_UPDATE_PERMISSIONS);
+	ident_num(&r.target, 0);
+	assert_int_equal(call(&c, &r, NULL, NULL),
+			 VB_ST_CANNOT_CHANGE_PERMISSIONS);
+	vb_req_init(&r, VB_CMD_DELETE_USER);
+	ident_num(&r.target, uid);
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_RESOURCE_NOT_FOUND);
+	vb_client_release(&u);
+	vb_client_release(&c);
+}
+
+static void test_pats(void **state)
+{
+	struct vb_client c, t;
+	struct vb_name tok;
+	struct vb_pat_info pi;
+	struct vb_req r;
+	struct vb_rd rd;
+	struct vb_err e;
+	const uint8_t *p;
+	size_t n;
+
+	open_client(&c);
+	vb_req_init(&r, VB_CMD_CREATE_PAT);
+	vb_name_set(&r.name, "ci-token");
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	vb_rd_init(&rd, p, n);
+	assert_int_equal(vb_wire_dec_name(&rd, &tok, "token", &e), 0);
+	assert_true(tok.len >= 20);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_PAT_ALREADY_EXISTS);
+	vb_name_set(&r.name, "ab");
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_INVALID_PAT_NAME);
+	vb_req_init(&r, VB_CMD_GET_PATS);
+	assert_int_equal(call(&c, &r, &p, &n), 0);
+	vb_rd_init(&rd, p, n);
+	assert_int_equal(vb_wire_dec_pat(&rd, &pi, &e), 0);
+	assert_string_equal(pi.name.s, "ci-token");
+	assert_int_equal(pi.expiry_at, 0);
+	/* Login with the token on a fresh connection. */
+	assert_int_equal(srv_client(&S, &t, 0), 0);
+	vb_req_init(&r, VB_CMD_LOGIN_PAT);
+	r.name = tok;
+	assert_int_equal(call(&t, &r, &p, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(vb_ld32(p), 0);
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	assert_int_equal(call(&t, &r, NULL, NULL), 0);
+	/* Deleted: login gives 20. */
+	vb_req_init(&r, VB_CMD_DELETE_PAT);
+	vb_name_set(&r.name, "ci-token");
+	assert_int_equal(call(&c, &r, NULL, NULL), 0);
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_RESOURCE_NOT_FOUND);
+	vb_req_init(&r, VB_CMD_LOGIN_PAT);
+	r.name = tok;
+	assert_int_equal(call(&t, &r, NULL, NULL), VB_ST_RESOURCE_NOT_FOUND);
+	vb_client_release(&t);
+	vb_client_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +943,9 @@ int main(void)
 		cmocka_unit_test(test_send_poll),
 		cmocka_unit_test(test_partitioning),
 		cmocka_unit_test(test_offsets),
+		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_pats),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

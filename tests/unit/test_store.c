@@ -1,0 +1,352 @@
+/* lib/store: segments, reads, stored offsets and crash recovery on disk. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "wire/wire.h"
+
+struct fx {
+	char dir[256];
+	struct vb_syncer sync;
+	struct vb_store st;
+	int notices;
+	char last_notice[1024];
+};
+
+static void on_notice(void *arg, const char *msg)
+{
+	struct fx *f = arg;
+
+	f->notices++;
+	snprintf(f->last_notice, sizeof(f->last_notice), "%s", msg);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *t = getenv("TMPDIR");
+
+	snprintf(f->dir, sizeof(f->dir), "%s/vibes-store.XXXXXX",
+		 t && *t ? t : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	vb_syncer_init(&f->sync, VB_FSYNC_ALWAYS, 0);
+	f->st.sync = &f->sync;
+	f->st.segment_size = 1000;	/* a few messages per segment */
+	f->st.notice = on_notice;
+	f->st.notice_arg = f;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	vb_rmtree(f->dir, NULL);
+	vb_syncer_release(&f->sync);
+	free(f);
+	return 0;
+}
+
+/* n frames with payloads "m<i>" (from `first`), back to back in b. */
+static void frames(struct vb_buf *b, int first, int n)
+{
+	vb_buf_reset(b);
+	for (int i = first; i < first + n; i++) {
+		char body[32];
+		int len = snprintf(body, sizeof(body), "message-%04d", i);
+		uint8_t *h = vb_buf_reserve(b, 64);
+
+		memset(h, 0, 64);
+		vb_st32(h + 52, (uint32_t)len);
+		b->len += 64;
+		vb_buf_add(b, body, (size_t)len);
+	}
+}
+
+static void append(struct vb_part *p, int first, int n, uint64_t ts)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_err e;
+
+	frames(&b, first, n);
+	assert_int_equal(vb_part_append(p, b.p, b.len, (uint32_t)n, ts, &e),
+			 0);
+	vb_buf_release(&b);
+}
+
+/* Reads count messages from start and checks offsets and checksums. */
+static uint32_t read_check(struct vb_part *p, uint64_t start, uint32_t count)
+{
+	struct vb_span sp[64];
+	uint32_t n, got = 0;
+	uint64_t last, expect = start < vb_part_first(p) ? vb_part_first(p)
+							 : start;
+	size_t nsp = vb_part_read(p, start, count, UINT64_MAX, sp, 64, &n,
+				  &last);
+
+	for (size_t i = 0; i < nsp; i++) {
+		uint8_t *buf = malloc(sp[i].len);
+		struct vb_rd rd;
+		struct vb_msg m;
+		struct vb_err e;
+		int rc;
+
+		assert_int_equal(pread(sp[i].f->fd, buf, sp[i].len,
+				       (off_t)sp[i].off), (ssize_t)sp[i].len);
+		vb_rd_init(&rd, buf, sp[i].len);
+		while ((rc = vb_wire_dec_msg(&rd, &m, &e)) == 1) {
+			char want[32];
+
+			assert_int_equal(m.offset, expect);
+			assert_int_equal(m.checksum,
+					 vb_wire_msg_checksum(m.frame, m.size));
+			snprintf(want, sizeof(want), "message-%04d",
+				 (int)m.offset);
+			assert_int_equal(m.payload_len, strlen(want));
+			assert_memory_equal(m.payload, want, m.payload_len);
+			expect++;
+			got++;
+		}
+		assert_int_equal(rc, 0);
+		free(buf);
+	}
+	assert_int_equal(got, n);
+	if (n)
+		assert_int_equal(last, expect - 1);
+	return n;
+}
+
+static void pdir(struct fx *f, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/p0", f->dir);
+}
+
+static void test_append_read_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512];
+	uint64_t off;
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	assert_int_equal(p->next, 0);
+	assert_int_equal(read_check(p, 0, 10), 0);
+	append(p, 0, 5, 1000);
+	append(p, 5, 20, 2000);
+	append(p, 25, 5, 3000);
+	assert_true(p->nsegs > 1);	/* segment size 1000 bytes */
+	assert_int_equal(p->next, 30);
+	assert_int_equal(vb_part_current(p), 29);
+	assert_int_equal(read_check(p, 0, 100), 30);
+	assert_int_equal(read_check(p, 7, 3), 3);
+	assert_int_equal(read_check(p, 29, 10), 1);
+	assert_int_equal(read_check(p, 30, 10), 0);
+	assert_int_equal(vb_part_find_ts(p, 1500, &off), 0);
+	assert_int_equal(off, 5);
+	assert_int_equal(vb_part_find_ts(p, 3001, &off), -1);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 7, 12, &e),
+			 0);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_GROUP, 7, 3, &e), 0);
+	vb_part_free(p);
+
+	/* Reopen (not clean: the last segment is verified). */
+	f->st.clean = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(p->next, 30);
+	assert_int_equal(f->notices, 0);
+	assert_int_equal(read_check(p, 0, 100), 30);
+	assert_int_equal(vb_part_offset_get(p, VB_OFF_CONSUMER, 7, &off), 1);
+	assert_int_equal(off, 12);
+	assert_int_equal(vb_part_offset_get(p, VB_OFF_GROUP, 7, &off), 1);
+	assert_int_equal(off, 3);
+	assert_int_equal(vb_part_offset_delete(p, VB_OFF_GROUP, 7, &e), 1);
+	assert_int_equal(vb_part_offset_delete(p, VB_OFF_GROUP, 7, &e), 0);
+	/* Appends continue the sequence. */
+	append(p, 30, 3, 4000);
+	assert_int_equal(read_check(p, 0, 100), 33);
+	vb_part_free(p);
+}
+
+/* Path of the newest .log in dir. */
+static void last_log(const char *dir, char *out, size_t n)
+{
+	char cmd[600];
+	FILE *pf;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/*.log | sort | tail -n 1", dir);
+	pf = popen(cmd, "r");
+	assert_non_null(pf);
+	assert_non_null(fgets(out, (int)n, pf));
+	out[strcspn(out, "\n")] = 0;
+	pclose(pf);
+}
+
+static void test_torn_tail(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512], log[600];
+	struct stat st;
+	int fd;
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	append(p, 0, 6, 1000);
+	vb_part_free(p);
+	last_log(dir, log, sizeof(log));
+	/* A torn write: half a message header at the end. */
+	fd = open(log, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\x01\x02\x03\x04garbage", 11), 11);
+	close(fd);
+	f->st.clean = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_true(f->notices > 0);
+	assert_non_null(strstr(f->last_notice, "index rebuilt") ?
+			f->last_notice : strstr(f->last_notice, "truncated"));
+	assert_int_equal(p->next, 6);
+	assert_int_equal(read_check(p, 0, 100), 6);
+	vb_part_free(p);
+
+	/* A flipped byte inside the last message: it is dropped. */
+	assert_int_equal(stat(log, &st), 0);
+	fd = open(log, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, st.st_size - 2), 1);
+	close(fd);
+	f->notices = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_true(f->notices > 0);
+	assert_int_equal(p->next, 5);
+	assert_int_equal(read_check(p, 0, 100), 5);
+	/* The next append reuses offset 5 and the log stays consistent. */
+	append(p, 5, 2, 2000);
+	assert_int_equal(read_check(p, 0, 100), 7);
+	vb_part_free(p);
+	f->notices = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(f->notices, 0);
+	assert_int_equal(read_check(p, 0, 100), 7);
+	vb_part_free(p);
+}
+
+static void test_index_mismatch(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512], cmd[700];
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	for (int i = 0; i < 8; i++)
+		append(p, i * 5, 5, 1000);
+	assert_true(p->nsegs >= 3);
+	vb_part_free(p);
+	/* Lose every index: sealed segments are rebuilt from their logs. */
+	snprintf(cmd, sizeof(cmd), "rm -f %s/*.index", dir);
+	assert_int_equal(system(cmd), 0);
+	f->st.clean = 1;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(p->next, 40);
+	assert_int_equal(read_check(p, 0, 100), 40);
+	vb_part_free(p);
+}
+
+static void test_purge_delete_trim(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512];
+	uint64_t off;
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	for (int i = 0; i < 10; i++)
+		append(p, i * 10, 10, 1000 + (uint64_t)i);
+	assert_true(p->nsegs >= 3);
+	/* Delete the two oldest segments: offsets are not renumbered. */
+	assert_int_equal(vb_part_delete_segments(p, 2, &e), 0);
+	off = vb_part_first(p);
+	assert_true(off > 0);
+	assert_int_equal(read_check(p, 0, 1000), 100 - off);
+	assert_int_equal(p->msgs, 100 - off);
+	/* Expiry: the oldest sealed segment's newest message is old. */
+	assert_int_equal(vb_part_trim_oldest(p, 5000, 100, 0, &e), 1);
+	assert_true(vb_part_first(p) > off);
+	/* A stored offset below a segment's end protects it. */
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1,
+					      vb_part_first(p), &e), 0);
+	assert_int_equal(vb_part_trim_oldest(p, 5000, 100, 1, &e), 0);
+	/* Purge: everything goes, offsets restart at 0. */
+	assert_int_equal(vb_part_purge(p, &e), 0);
+	assert_int_equal(p->next, 0);
+	assert_int_equal(p->msgs, 0);
+	assert_int_equal(vb_part_offset_get(p, VB_OFF_CONSUMER, 1, &off), 0);
+	append(p, 0, 3, 9000);
+	assert_int_equal(read_check(p, 0, 10), 3);
+	vb_part_free(p);
+}
+
+static void test_read_limits(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_span sp[4];
+	struct vb_err e;
+	char dir[512];
+	uint32_t n;
+	uint64_t last;
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	for (int i = 0; i < 12; i++)
+		append(p, i * 5, 5, 1000);
+	/* Byte cap: at least one message, never more than the cap. */
+	assert_int_equal(vb_part_read(p, 0, 60, 1, sp, 4, &n, &last), 1);
+	assert_int_equal(n, 1);
+	vb_part_read(p, 0, 60, 200, sp, 4, &n, &last);
+	assert_int_equal(n, 2);	/* 76 bytes each */
+	/* Span cap: stops at the last span. */
+	assert_true(p->nsegs > 2);
+	assert_int_equal(vb_part_read(p, 0, 60, UINT64_MAX, sp, 2, &n, &last),
+			 2);
+	assert_true(n < 60);
+	assert_int_equal(last, n - 1);
+	vb_part_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_append_read_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_index_mismatch, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_purge_delete_trim, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_read_limits, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
