@@ -186,13 +186,15 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 			return vb_err_sys(e, VB_E_IO, "cannot fsync %s", path);
 	}
 	s->size = good;
-	if (oldn == (size_t)s->count * 16 && memcmp(old, s->idx, oldn) == 0)
+	if (oldn == (size_t)s->count * 16 &&
+	    (oldn == 0 || memcmp(old, s->idx, oldn) == 0))
 		return 0;
 	seg_path(path, sizeof(path), dir, s->start, "index");
 	if (oldn > 0 || s->count > 0)
 		notice(st, "%s: index rebuilt (%u entries)", path, s->count);
 	if (ftruncate(s->idx_fd, 0) < 0 ||
-	    vb_pwrite_all(s->idx_fd, s->idx, (size_t)s->count * 16, 0) < 0 ||
+	    (s->count &&
+	     vb_pwrite_all(s->idx_fd, s->idx, (size_t)s->count * 16, 0) < 0) ||
 	    (st->sync->mode != VB_FSYNC_NEVER && fsync(s->idx_fd) < 0))
 		return vb_err_sys(e, VB_E_IO, "cannot rewrite %s", path);
 	return 0;
@@ -241,7 +243,8 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		return 0;
 	}
 	old = vb_xmalloc(oldn);
-	memcpy(old, s->idx, oldn);
+	if (oldn)
+		memcpy(old, s->idx, oldn);
 	if (seg_verify(s, st, dir, (uint64_t)lst.st_size, old, oldn, e) < 0) {
 		free(old);
 		goto fail;
