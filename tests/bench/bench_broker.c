@@ -1,0 +1,151 @@
+/*
+ * bench_broker - ingest and poll throughput against a running vibes-iggyd
+ * (driven by tests/bench/bench-broker, which also measures dd).
+ *
+ * usage: bench_broker ADDR USER PASS MESSAGES [PAYLOAD [BATCH [POLL]]]
+ *
+ * Creates stream "bench" / topic "t" with one partition, sends MESSAGES
+ * messages of PAYLOAD bytes (default 1024) in batches of BATCH (1000) from
+ * one connection, then flush_unsaved_buffer with fsync (so the figure is
+ * comparable with dd conv=fdatasync), then polls them back POLL (1000) at a
+ * time with the offset strategy, checking every offset.  Prints key=value
+ * lines on stdout.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/client.h"
+#include "base/banned.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long num(const char *s, long long lo, long long hi)
+{
+	const char *errstr;
+	long long v = strtonum(s, lo, hi, &errstr);
+
+	if (errstr)
+		errx(2, "'%s' is %s", s, errstr);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	struct vb_client c;
+	struct vb_err e;
+	struct vb_stream_info si;
+	struct vb_topic_info ti;
+	struct vb_ident sid, tid;
+	struct vb_send_hdr h;
+	struct vb_msg_in *m;
+	struct vb_buf frame = VB_BUF_INIT;
+	uint64_t total, sent = 0, next = 0, bytes = 0;
+	uint32_t payload = 1024, batch = 1000, pollc = 1000;
+	char *body;
+	double t0, t1, t2;
+
+	if (argc < 5 || argc > 8)
+		errx(2, "usage: bench_broker ADDR USER PASS MESSAGES "
+		     "[PAYLOAD [BATCH [POLL]]]");
+	total = (uint64_t)num(argv[4], 1, 1LL << 40);
+	if (argc > 5)
+		payload = (uint32_t)num(argv[5], 1, 1 << 20);
+	if (argc > 6)
+		batch = (uint32_t)num(argv[6], 1, 100000);
+	if (argc > 7)
+		pollc = (uint32_t)num(argv[7], 1, 1000000);
+	vb_client_init(&c);
+	c.timeout_ms = 120000;
+	if (vb_client_set_addr(&c, argv[1], &e) < 0 ||
+	    vb_client_connect(&c, &e) < 0 ||
+	    vb_client_login(&c, argv[2], argv[3], NULL, &e) < 0 ||
+	    vb_client_create_stream(&c, "bench", &si, &e) < 0)
+		errx(1, "%s", e.msg);
+	vb_ident_num(&sid, si.id);
+	if (vb_client_create_topic(&c, &sid, "t", 1, &ti, &e) < 0)
+		errx(1, "%s", e.msg);
+	vb_ident_num(&tid, ti.id);
+
+	/* One batch frame, encoded once and sent as often as needed. */
+	body = vb_xmalloc(payload);
+	memset(body, 'x', payload);
+	m = vb_xcalloc(batch, sizeof(*m));
+	for (uint32_t i = 0; i < batch; i++) {
+		m[i].payload = body;
+		m[i].payload_len = payload;
+	}
+	memset(&h, 0, sizeof(h));
+	h.stream = sid;
+	h.topic = tid;
+	h.part_kind = VB_PART_ID;
+	vb_wire_send_encode(&frame, &h, m, batch);
+
+	t0 = now();
+	while (sent < total) {
+		if (total - sent < batch) {
+			vb_buf_reset(&frame);
+			vb_wire_send_encode(&frame, &h, m,
+					    (uint32_t)(total - sent));
+		}
+		if (vb_client_call_frame(&c, frame.p, frame.len, NULL, NULL,
+					 &e) < 0)
+			errx(1, "send: %s", e.msg);
+		sent += total - sent < batch ? total - sent : batch;
+	}
+	if (vb_client_flush(&c, &sid, &tid, 0, 1, &e) < 0)
+		errx(1, "flush: %s", e.msg);
+	t1 = now();
+
+	while (next < total) {
+		struct vb_req r;
+		struct vb_poll_hdr ph;
+		struct vb_rd rd;
+		struct vb_msg msg;
+		int rc;
+
+		vb_req_init(&r, VB_CMD_POLL_MESSAGES);
+		r.consumer.kind = VB_CONSUMER;
+		vb_ident_num(&r.consumer.id, 1);
+		r.stream = sid;
+		r.topic = tid;
+		r.part.present = 1;
+		r.strategy = VB_POLL_OFFSET;
+		r.value = next;
+		r.count = pollc;
+		if (vb_client_poll(&c, &r, &ph, &rd, &e) < 0)
+			errx(1, "poll: %s", e.msg);
+		if (ph.count == 0)
+			errx(1, "poll: nothing at offset %llu",
+			     (unsigned long long)next);
+		while ((rc = vb_wire_dec_msg(&rd, &msg, &e)) == 1) {
+			if (msg.offset != next || msg.payload_len != payload)
+				errx(1, "poll: offset %llu, expected %llu",
+				     (unsigned long long)msg.offset,
+				     (unsigned long long)next);
+			bytes += msg.size;
+			next++;
+		}
+		if (rc < 0)
+			errx(1, "poll: %s", e.msg);
+	}
+	t2 = now();
+	printf("messages=%llu\n", (unsigned long long)total);
+	printf("payload=%u\n", payload);
+	printf("wire_bytes=%llu\n", (unsigned long long)bytes);
+	printf("ingest_secs=%.6f\n", t1 - t0);
+	printf("poll_secs=%.6f\n", t2 - t1);
+	vb_client_release(&c);
+	vb_buf_release(&frame);
+	free(m);
+	free(body);
+	return 0;
+}
