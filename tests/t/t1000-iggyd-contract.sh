@@ -1,0 +1,97 @@
+#!/bin/bash
+# The daemon contract of vibes-iggyd: options, pidfile lock, credentials,
+# server.addr, readiness, address in use, SIGTERM.
+test_description='vibes-iggyd daemon contract'
+. "$(dirname "$0")/test-lib.sh"
+
+# run_daemon FIFO ARGS...: starts vibes-iggyd in the background with its
+# ready fd on FIFO (made here); sets PID and ADDR once it is ready.
+run_daemon() {
+	local fifo=$1 word
+	shift
+	rm -f "$fifo" && mkfifo "$fifo" || return 1
+	vibes-iggyd --addr 127.0.0.1:0 --ready-fd 3 "$@" 3>"$fifo" \
+		2>>"$TRASH/daemon.log" &
+	PID=$!
+	read -r -t 20 word ADDR <"$fifo" && test "$word" = ready
+}
+
+test_expect_success '--help prints the usage on stdout, exit 0' '
+	vibes-iggyd --help >out &&
+	grep -q "^usage: vibes-iggyd \[--data-dir DIR\]" out
+'
+
+test_expect_success 'a bad option or value is a usage error (2)' '
+	test_must_fail 2 vibes-iggyd --no-such-option 2>err &&
+	grep -q "^usage:" err &&
+	test_must_fail 2 vibes-iggyd --fsync sometimes 2>err &&
+	grep -q "^vibes-iggyd: --fsync .sometimes. is invalid" err &&
+	test_must_fail 2 vibes-iggyd --ready-fd 77 2>err &&
+	grep -q "not an open descriptor" err
+'
+
+test_expect_success 'first start: data dir, credentials, server.addr, pid' '
+	run_daemon r1 --data-dir "$TRASH/d1" &&
+	test_when_finished "kill -KILL $PID" &&
+	test "$(stat -c %a "$TRASH/d1")" = 700 &&
+	test "$(stat -c %a "$TRASH/d1/credentials")" = 600 &&
+	grep -q "^username=iggy$" "$TRASH/d1/credentials" &&
+	pw=$(sed -n "s/^password=//p" "$TRASH/d1/credentials") &&
+	test ${#pw} = 24 &&
+	echo "$pw" | grep -q "^[A-Za-z0-9]*$" &&
+	case "$ADDR" in 127.0.0.1:[1-9]*) ;; *) false ;; esac &&
+	test "$(cat "$TRASH/d1/server.addr")" = "$ADDR" &&
+	test "$(cat "$TRASH/d1/server.pid")" = "$PID" &&
+	# A second server on the same data dir: 78, names the holder.
+	test_must_fail 78 vibes-iggyd --data-dir "$TRASH/d1" \
+		--addr 127.0.0.1:0 2>err &&
+	grep -q "^vibes-iggyd: data dir $TRASH/d1 is in use by pid $PID$" err &&
+	# The address in use: 78 with the contract message.
+	test_must_fail 78 vibes-iggyd --data-dir "$TRASH/d2" \
+		--addr "$ADDR" 2>err &&
+	grep -q "^vibes-iggyd: cannot listen on $ADDR: address already in use$" err &&
+	# SIGTERM: exit 0, pidfile removed, clean marker written.
+	kill -TERM $PID &&
+	wait $PID &&
+	test -f "$TRASH/d1/clean" &&
+	! test -f "$TRASH/d1/server.pid" &&
+	grep -q "shutting down" "$TRASH/daemon.log"
+'
+
+test_expect_success 'restart keeps the generated credentials' '
+	cp "$TRASH/d1/credentials" expect &&
+	start_server "$TRASH/d1" &&
+	test_when_finished "kill -KILL $SERVER_PID" &&
+	test_cmp expect "$TRASH/d1/credentials" &&
+	! test -f "$TRASH/d1/clean" &&
+	stop_server
+'
+
+test_expect_success 'IGGY_ROOT_USERNAME/PASSWORD override and are recorded' '
+	IGGY_ROOT_USERNAME=admin IGGY_ROOT_PASSWORD=s3cret-pw \
+		start_server "$TRASH/d1" &&
+	test_when_finished "kill -KILL $SERVER_PID" &&
+	printf "username=admin\npassword=s3cret-pw\n" >expect &&
+	test_cmp expect "$TRASH/d1/credentials" &&
+	stop_server
+'
+
+test_expect_success 'data dir from VIBES_IGGY_DATA_DIR, else XDG_DATA_HOME' '
+	VIBES_IGGY_DATA_DIR="$TRASH/env-dir" run_daemon r2 &&
+	test "$(cat "$TRASH/env-dir/server.addr")" = "$ADDR" &&
+	kill -TERM $PID && wait $PID &&
+	unset VIBES_IGGY_DATA_DIR &&
+	run_daemon r3 &&
+	test_when_finished "kill -KILL $PID" &&
+	test "$(cat "$XDG_DATA_HOME/vibes/iggy/server.addr")" = "$ADDR" &&
+	kill -TERM $PID && wait $PID
+'
+
+test_expect_success 'an unusable data dir exits 78' '
+	echo file >not-a-dir &&
+	test_must_fail 78 vibes-iggyd --data-dir "$TRASH/not-a-dir/x" \
+		--addr 127.0.0.1:0 2>err &&
+	grep -q "^vibes-iggyd: data dir" err
+'
+
+test_done
