@@ -22,7 +22,8 @@
 
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
-	"                   [--fsync never|always|MS] [--help] [--version]\n";
+	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
+	"                   [--cleaner-ms MS] [--help] [--version]\n";
 
 static void usage(void)
 {
