@@ -1,0 +1,25 @@
+# fish completion for vibes-poll(1).  Options as in `vibes-poll --help`;
+# tests/t/t4000 and t4010 keep them so.
+set -l c vibes-poll
+complete -c $c -f
+complete -c $c -s c -l consumer -x -d 'An independent consumer'
+complete -c $c -s g -l group -x -d 'A member of consumer group NAME'
+complete -c $c -l from -x -a 'committed\t"After the last committed event" beginning\t"The first event" end\t"Only new events"' -d 'Where to start'
+complete -c $c -s n -l count -x -d 'Stop after COUNT events'
+complete -c $c -s f -l follow -d 'Keep waiting for new events'
+complete -c $c -l interval -x -d 'Wait between polls while caught up (default 100ms)'
+complete -c $c -l batch -x -d 'Events per poll request (default 4096)'
+complete -c $c -l format -x -a 'raw\t"The payload as stored" json\t"An envelope with partition, offset, timestamp, id"' -d 'Output format'
+complete -c $c -l no-commit -d 'Do not commit (only with -c)'
+complete -c $c -l handoff -x -a 'line\t"One line at a time" block\t"Large chunks"' -d 'How events are handed to a pipe'
+complete -c $c -l server -x -a '127.0.0.1:8090 iggy://' -d 'Server address'
+complete -c $c -l user -x -d 'User name'
+complete -c $c -l password -x -d 'Password'
+complete -c $c -l data-dir -x -a '(__fish_complete_directories)' -d 'Data dir'
+complete -c $c -s s -l stream -x -d 'Stream (default vibes)'
+complete -c $c -s t -l topic -x -d 'Topic (default events)'
+complete -c $c -l partitions -x -d 'Partitions when the topic is created (default 8)'
+complete -c $c -l timeout -x -d 'Per-request timeout (default 10s)'
+complete -c $c -s v -l verbose -d 'Say more on stderr'
+complete -c $c -s h -l help -d 'Show the help'
+complete -c $c -l version -d 'Show the version'

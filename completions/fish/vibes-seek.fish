@@ -1,0 +1,20 @@
+# fish completion for vibes-seek(1).  Options as in `vibes-seek --help`;
+# tests/t/t4000 and t4010 keep them so.
+set -l c vibes-seek
+complete -c $c -f
+complete -c $c -s c -l consumer -x -d 'An independent consumer'
+complete -c $c -s g -l group -x -d 'A consumer group'
+complete -c $c -l to -x -a 'beginning\t"Forget the committed offset" end\t"Skip everything stored"' -d 'Move to POSITION'
+complete -c $c -s p -l partition -x -d 'Only partition N'
+complete -c $c -l json -d 'One JSON object per partition'
+complete -c $c -l server -x -a '127.0.0.1:8090 iggy://' -d 'Server address'
+complete -c $c -l user -x -d 'User name'
+complete -c $c -l password -x -d 'Password'
+complete -c $c -l data-dir -x -a '(__fish_complete_directories)' -d 'Data dir'
+complete -c $c -s s -l stream -x -d 'Stream (default vibes)'
+complete -c $c -s t -l topic -x -d 'Topic (default events)'
+complete -c $c -l partitions -x -d 'Partitions when the topic is created (default 8)'
+complete -c $c -l timeout -x -d 'Per-request timeout (default 10s)'
+complete -c $c -s v -l verbose -d 'Say more on stderr'
+complete -c $c -s h -l help -d 'Show the help'
+complete -c $c -l version -d 'Show the version'
