@@ -455,8 +455,13 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 
 		if (c->closing || c->pending >= VB_OUT_HIGH)
 			return 0;
-		/* Lengths were checked against the limits in conn_process. */
-		room = want > 65536 ? want : 65536;
+		/*
+		 * Lengths were checked against the limits in conn_process;
+		 * memory still grows only as the bytes arrive (4 MiB at a
+		 * time), so a header alone cannot make it allocate 256 MiB.
+		 */
+		room = want < 65536 ? 65536 : want > (4u << 20) ? (4u << 20)
+								 : want;
 		vb_buf_reserve(&c->in, room);
 		room = c->in.cap - c->in.len - 1;
 		n = read(c->fd, c->in.p + c->in.len, room);
