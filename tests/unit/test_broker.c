@@ -185,6 +185,10 @@ static void test_ping_login(void **state)
 	assert_int_equal(e.status, VB_ST_INVALID_PASSWORD);
 	assert_int_equal(vb_client_login(&c, S.user, S.pass, &uid, &e), 0);
 	assert_int_equal(uid, 0);
+	/* Snapshots are not offered: 5. */
+	vb_req_init(&r, VB_CMD_GET_SNAPSHOT);
+	r.snap_compression = 1;
+	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_FEATURE_UNAVAILABLE);
 	/* Unknown command code: 3, connection stays usable. */
 	vb_req_init(&r, 77);
 	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_INVALID_COMMAND);
@@ -453,6 +457,20 @@ static void test_send_poll(void **state)
 	assert_int_equal(out.n, 2);
 	assert_int_equal(poll_req(&c, &r, &out), 0);
 	assert_int_equal(out.n, 0);
+	/* purge_stream empties every topic; offsets restart at 0. */
+	{
+		struct vb_req pr;
+
+		send_n(&c, sid, tid, 0, "p", 0, 3);
+		vb_req_init(&pr, VB_CMD_PURGE_STREAM);
+		ident_num(&pr.stream, sid);
+		assert_int_equal(call(&c, &pr, NULL, NULL), 0);
+		poll_init(&r, sid, tid, 1, VB_POLL_FIRST, 0, 10);
+		assert_int_equal(poll_req(&c, &r, &out), 0);
+		assert_int_equal(out.n, 0);
+		assert_int_equal(out.h.current_offset, 0);
+		send_n(&c, sid, tid, 1, "a", 0, 10);
+	}
 	/* Empty partition 0; missing partition 5: 3007. */
 	poll_init(&r, sid, tid, 0, VB_POLL_FIRST, 0, 10);
 	assert_int_equal(poll_req(&c, &r, &out), 0);
