@@ -206,7 +206,12 @@ static void seal(struct app *a)
 	a->open = NULL;
 	if (r == NULL)
 		return;
-	if (r->n == 0 && r->last_line < r->first_line) {
+	if (r->n == 0 && (r->last_line < r->first_line || a->head == NULL)) {
+		/* nothing to send: blank lines ahead of nothing in flight */
+		if (r->last_line >= r->first_line) {
+			a->st->ack_input = r->input;
+			a->st->ack_line = r->last_line;
+		}
 		round_put(a, r);
 		return;
 	}
@@ -647,6 +652,15 @@ static int round_done(struct app *a, struct vb_err *e)
 	return 0;
 }
 
+/* Completes rounds at the head that have nothing (left) to acknowledge. */
+static int complete_empty(struct app *a, struct vb_err *e)
+{
+	while (a->head && a->head->built && a->head->nframes == 0)
+		if (round_done(a, e))
+			return -1;
+	return 0;
+}
+
 /* Consumes acknowledgements in a->rx. */
 static int take_acks(struct app *a, struct vb_err *e)
 {
@@ -687,7 +701,7 @@ static int take_acks(struct app *a, struct vb_err *e)
 		a->stored[f->part] = f->last_seq;
 		r->acked++;
 		if (r->acked == r->nframes && r->sent == r->wire.len &&
-		    round_done(a, e))
+		    (round_done(a, e) || complete_empty(a, e)))
 			return -1;
 	}
 	memmove(a->rx, a->rx + at, a->rxlen - at);
@@ -723,16 +737,6 @@ static int do_read(struct app *a, struct vb_err *e)
 		lost(a, &why);
 		return 0;
 	}
-}
-
-static int complete_empty(struct app *a, struct vb_err *e)
-{
-	/* A round whose messages were all stored already (or blank). */
-	while (a->head && a->head == a->sending && a->head->built &&
-	       a->head->nframes == 0)
-		if (round_done(a, e))
-			return -1;
-	return 0;
 }
 
 static int do_write(struct app *a, struct vb_err *e)
