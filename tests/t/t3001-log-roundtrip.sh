@@ -5,9 +5,8 @@ test_description='event log: append and poll round trip, partitioning, formats, 
 VIBES_IGGY_AUTOSTART=0
 export VIBES_IGGY_AUTOSTART
 
-test_expect_success 'start the server' '
-	start_server
-'
+# at top level: start_server sets SERVER_PID for test_done's cleanup
+start_server || exit 1
 
 test_expect_success 'one event, then read it back raw and as json' '
 	echo "{\"session_id\":\"s1\",\"n\":1}" | vibes-append &&

@@ -12,9 +12,8 @@ dump() {
 	vibes-poll -c "dump$n" --stream "$1"
 }
 
-test_expect_success 'start the server' '
-	start_server
-'
+# at top level: start_server sets SERVER_PID for test_done's cleanup
+start_server || exit 1
 
 test_expect_success 'truncated JSON: reported as stdin:LINE, nothing of the batch sent, exit 65' '
 	printf "%s\n" "{\"a\":1}" "{\"a\":2" "{\"a\":3}" >in &&
