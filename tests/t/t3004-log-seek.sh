@@ -1,0 +1,146 @@
+#!/bin/bash
+test_description='vibes-seek: lag table, moving consumers and groups every way'
+. "$(dirname "$0")/test-lib.sh"
+
+VIBES_IGGY_AUTOSTART=0
+export VIBES_IGGY_AUTOSTART
+
+start_server || exit 1
+
+# field $2 of partition 3 for consumer/group args "$1"
+field() {
+	vibes-seek $1 --stream k -p 3 --json |
+		sed -e "s/.*\"$2\":\([0-9a-z]*\).*/\1/"
+}
+
+test_expect_success 'append 50 events to partition 3, 10 to partition 0' '
+	for i in $(seq 0 49); do echo "{\"session_id\":\"s1\",\"i\":$i}"; done >p3 &&
+	vibes-append --stream k <p3 &&
+	for i in $(seq 0 9); do echo "{\"i\":$i}"; done >p0 &&
+	vibes-append --stream k --partition 0 <p0
+'
+
+test_expect_success 'the table of a new consumer: nothing committed, lag = events stored' '
+	vibes-seek -c new --stream k >out &&
+	head -n 1 out | grep "^PARTITION *COMMITTED *NEXT *HWM *LAG$" &&
+	grep "^0  *- *0 *9 *10$" out &&
+	grep "^3  *- *0 *49 *50$" out &&
+	grep "^1  *- *0 *- *0  (empty)$" out &&
+	grep "^total  *60$" out &&
+	vibes-seek -c new --stream k --json >out &&
+	test $(wc -l <out) = 8 &&
+	grep "^{\"partition\":3,\"committed\":null,\"next\":0,\"hwm\":49,\"lag\":50,\"empty\":false}$" out &&
+	grep "^{\"partition\":1,\"committed\":null,\"next\":0,\"hwm\":null,\"lag\":0,\"empty\":true}$" out
+'
+
+test_expect_success 'seek --to N: the next read starts at N' '
+	vibes-seek -c a --stream k --to end >/dev/null &&
+	vibes-seek -c a --stream k -p 3 --to 20 >/dev/null &&
+	test "$(field "-c a" committed)" = 19 &&
+	test "$(field "-c a" lag)" = 30 &&
+	vibes-poll -c a --stream k -n 1 >out &&
+	sed -n 21p p3 >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'seek --to -N: N before the committed position' '
+	test "$(field "-c a" next)" = 21 &&
+	vibes-seek -c a --stream k -p 3 --to -5 >/dev/null &&
+	test "$(field "-c a" next)" = 16 &&
+	vibes-seek -c a --stream k -p 3 --to -100 >/dev/null &&
+	test "$(field "-c a" next)" = 0 &&
+	test "$(field "-c a" committed)" = null
+'
+
+test_expect_success 'seek --to end, then beginning, for all partitions' '
+	vibes-seek -c b --stream k --to end >out &&
+	grep "^total  *0$" out &&
+	test "$(field "-c b" committed)" = 49 &&
+	vibes-poll -c b --stream k >out &&
+	test_must_fail test -s out &&
+	vibes-seek -c b --stream k --to beginning >out &&
+	grep "^total  *60$" out &&
+	test "$(field "-c b" committed)" = null &&
+	vibes-poll -c b --stream k >out &&
+	test $(wc -l <out) = 60
+'
+
+test_expect_success 'seek -p touches only that partition' '
+	vibes-seek -c c --stream k -p 0 --to end --json >out &&
+	test $(wc -l <out) = 1 &&
+	grep "\"partition\":0,\"committed\":9" out &&
+	test "$(field "-c c" committed)" = null
+'
+
+test_expect_success 'seek --to N past the end clamps to the end' '
+	vibes-seek -c d --stream k -p 3 --to 1000 >/dev/null &&
+	test "$(field "-c d" next)" = 50
+'
+
+test_expect_success 'seek --to @TIMESTAMP: the first event stored at or after it' '
+	t0=$(date +%s%6N) &&
+	while [ "$(date +%s%6N)" -le "$((t0 + 2000))" ]; do :; done &&
+	t=$(date +%s%6N) &&
+	while [ "$(date +%s%6N)" -le "$((t + 2000))" ]; do :; done &&
+	echo "{\"session_id\":\"s1\",\"i\":\"late\"}" | vibes-append --stream k &&
+	vibes-seek -c e --stream k --to "@$t" >/dev/null &&
+	test "$(field "-c e" next)" = 50 &&
+	vibes-poll -c e --stream k >out &&
+	echo "{\"session_id\":\"s1\",\"i\":\"late\"}" >expect &&
+	test_cmp expect out &&
+	vibes-seek -c e --stream k --to @1970-01-01 >/dev/null &&
+	test "$(field "-c e" next)" = 0
+'
+
+test_expect_success 'unknown group: seek without --to fails, with --to creates it' '
+	test_must_fail 1 vibes-seek -g nog --stream k 2>err &&
+	grep "consumer group .nog. does not exist" err &&
+	vibes-seek -g g1 --stream k --to end >out &&
+	grep "^total  *0$" out &&
+	vibes-poll -g g1 --stream k >out &&
+	test_must_fail test -s out
+'
+
+test_expect_success 'a group reads new events once, in order, and commits them' '
+	for i in 1 2 3; do echo "{\"session_id\":\"s1\",\"g\":$i}"; done >new &&
+	vibes-append --stream k <new &&
+	vibes-poll -g g1 --stream k >out &&
+	test_cmp new out &&
+	vibes-poll -g g1 --stream k >out &&
+	test_must_fail test -s out &&
+	test "$(field "-g g1" lag)" = 0
+'
+
+test_expect_success 'a group seeks back and re-reads; --from moves its partitions too' '
+	vibes-seek -g g1 --stream k -p 3 --to -2 >/dev/null &&
+	vibes-poll -g g1 --stream k >out &&
+	tail -n 2 new >expect &&
+	test_cmp expect out &&
+	vibes-poll -g g1 --stream k --from -1 -n 5 >out &&
+	tail -n 1 new | sed -n 1p >expect &&
+	grep -F -f expect out &&
+	vibes-poll -g g2 --stream k --from beginning >out &&
+	test $(wc -l <out) = 64
+'
+
+test_expect_success 'two members of a group share the partitions, each event once' '
+	vibes-seek -g g3 --stream k --to end >/dev/null &&
+	for i in $(seq 1 200); do echo "{\"session_id\":\"m$i\",\"i\":$i}"; done >many &&
+	vibes-append --stream k <many || exit 1
+	vibes-poll -g g3 --stream k -f --interval 20ms >m1 &
+	p1=$!
+	vibes-poll -g g3 --stream k -f --interval 20ms >m2 &
+	p2=$! &&
+	test_when_finished "kill $p1 $p2 2>/dev/null" &&
+	i=0 &&
+	while [ "$(cat m1 m2 | wc -l)" -lt 200 ] && [ $i -lt 500 ]; do
+		sleep 0.02; i=$((i + 1))
+	done &&
+	kill -TERM $p1 $p2 &&
+	wait $p1 && wait $p2 &&
+	cat m1 m2 | sort >got &&
+	sort many >expect &&
+	test_cmp expect got
+'
+
+test_done
