@@ -2,20 +2,25 @@
  * bench_broker - ingest and poll throughput against a running vibes-iggyd
  * (driven by tests/bench/bench-broker, which also measures dd).
  *
- * usage: bench_broker ADDR USER PASS MESSAGES [PAYLOAD [BATCH [POLL]]]
+ * usage: bench_broker ADDR USER PASS MESSAGES [PAYLOAD [BATCH [POLL [WINDOW]]]]
  *
  * Creates stream "bench" / topic "t" with one partition, sends MESSAGES
  * messages of PAYLOAD bytes (default 1024) in batches of BATCH (1000) from
  * one connection, then flush_unsaved_buffer with fsync (so the figure is
  * comparable with dd conv=fdatasync), then polls them back POLL (1000) at a
- * time with the offset strategy, checking every offset.  Prints key=value
- * lines on stdout.
+ * time with the offset strategy, checking every offset.  With WINDOW > 1
+ * it then appends the same number of messages again to a second partition
+ * with up to WINDOW batches in flight (the protocol answers in order, so a
+ * producer may pipeline).  Prints key=value lines on stdout.
  */
 #include <err.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "base/banned.h"
@@ -38,6 +43,52 @@ static long long num(const char *s, long long lo, long long hi)
 	return v;
 }
 
+/*
+ * Sends `total` messages as frames of `batch` (the last one shorter) with
+ * up to `window` unanswered; every answer must be an empty OK.
+ */
+static void pipelined(int fd, const struct vb_buf *frame, struct vb_buf *tail,
+		      uint64_t total, uint32_t batch, uint32_t window)
+{
+	uint64_t nframes = (total + batch - 1) / batch, queued = 0, acked = 0;
+	size_t off = 0;
+	uint8_t ack[8];
+	size_t got = 0;
+
+	while (acked < nframes) {
+		const struct vb_buf *f = queued + 1 == nframes && tail->len
+					 ? tail : frame;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (queued < nframes && queued - acked < window)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, 60000) <= 0)
+			errx(1, "pipelined send: timed out");
+		if (p.revents & POLLOUT) {
+			n = write(fd, f->p + off, f->len - off);
+			if (n < 0 && errno != EAGAIN)
+				err(1, "pipelined send");
+			if (n > 0 && (off += (size_t)n) == f->len) {
+				off = 0;
+				queued++;
+			}
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(fd, ack + got, sizeof(ack) - got);
+			if (n == 0 || (n < 0 && errno != EAGAIN))
+				errx(1, "pipelined send: connection lost");
+			if (n > 0 && (got += (size_t)n) == sizeof(ack)) {
+				if (vb_ld32(ack) != 0 || vb_ld32(ack + 4) != 0)
+					errx(1, "pipelined send: status %u",
+					     vb_ld32(ack));
+				got = 0;
+				acked++;
+			}
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct vb_client c;
@@ -49,13 +100,13 @@ int main(int argc, char **argv)
 	struct vb_msg_in *m;
 	struct vb_buf frame = VB_BUF_INIT;
 	uint64_t total, sent = 0, next = 0, bytes = 0;
-	uint32_t payload = 1024, batch = 1000, pollc = 1000;
+	uint32_t payload = 1024, batch = 1000, pollc = 1000, window = 1;
 	char *body;
 	double t0, t1, t2;
 
-	if (argc < 5 || argc > 8)
+	if (argc < 5 || argc > 9)
 		errx(2, "usage: bench_broker ADDR USER PASS MESSAGES "
-		     "[PAYLOAD [BATCH [POLL]]]");
+		     "[PAYLOAD [BATCH [POLL [WINDOW]]]]");
 	total = (uint64_t)num(argv[4], 1, 1LL << 40);
 	if (argc > 5)
 		payload = (uint32_t)num(argv[5], 1, 1 << 20);
@@ -63,6 +114,8 @@ int main(int argc, char **argv)
 		batch = (uint32_t)num(argv[6], 1, 100000);
 	if (argc > 7)
 		pollc = (uint32_t)num(argv[7], 1, 1000000);
+	if (argc > 8)
+		window = (uint32_t)num(argv[8], 1, 1024);
 	vb_client_init(&c);
 	c.timeout_ms = 120000;
 	if (vb_client_set_addr(&c, argv[1], &e) < 0 ||
@@ -71,7 +124,7 @@ int main(int argc, char **argv)
 	    vb_client_create_stream(&c, "bench", &si, &e) < 0)
 		errx(1, "%s", e.msg);
 	vb_ident_num(&sid, si.id);
-	if (vb_client_create_topic(&c, &sid, "t", 1, &ti, &e) < 0)
+	if (vb_client_create_topic(&c, &sid, "t", 2, &ti, &e) < 0)
 		errx(1, "%s", e.msg);
 	vb_ident_num(&tid, ti.id);
 
@@ -138,6 +191,24 @@ int main(int argc, char **argv)
 			errx(1, "poll: %s", e.msg);
 	}
 	t2 = now();
+	if (window > 1) {
+		struct vb_buf tail = VB_BUF_INIT;
+		double t3;
+
+		h.partition_id = 1;
+		vb_buf_reset(&frame);
+		vb_wire_send_encode(&frame, &h, m, batch);
+		if (total % batch)
+			vb_wire_send_encode(&tail, &h, m,
+					    (uint32_t)(total % batch));
+		t3 = now();
+		pipelined(c.fd, &frame, &tail, total, batch, window);
+		if (vb_client_flush(&c, &sid, &tid, 1, 1, &e) < 0)
+			errx(1, "flush: %s", e.msg);
+		printf("pipelined_secs=%.6f\n", now() - t3);
+		printf("window=%u\n", window);
+		vb_buf_release(&tail);
+	}
 	printf("messages=%llu\n", (unsigned long long)total);
 	printf("payload=%u\n", payload);
 	printf("wire_bytes=%llu\n", (unsigned long long)bytes);
