@@ -414,6 +414,23 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 
 	if (vb_path_data_dir(&c->dir, data_dir, e))
 		return -1;
+	/*
+	 * The supervisor and the daemon run from "/": make the data dir
+	 * absolute while the caller's working directory still means
+	 * something.
+	 */
+	if (c->dir.p[0] != '/') {
+		char cwd[PATH_MAX];
+		struct vb_buf abs = VB_BUF_INIT;
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return vb_err_sys(e, VB_E_IO,
+					  "data dir %s: cannot find the current directory",
+					  (char *)c->dir.p);
+		vb_path_join(&abs, cwd, (char *)c->dir.p);
+		vb_buf_release(&c->dir);
+		c->dir = abs;
+	}
 	if (bin == NULL || *bin == 0)
 		bin = getenv("VIBES_IGGY_SERVER");
 	vb_buf_reset(&c->bin);

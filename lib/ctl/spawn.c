@@ -387,13 +387,11 @@ static int sv_spawn(struct sv *s)
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
-		static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD,
-					    SIGPIPE };
-		size_t i;
-		int devnull = open("/dev/null", O_RDONLY);
+		int i, devnull = open("/dev/null", O_RDONLY);
 
-		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
+		/* Nothing ignored or caught by whoever started us leaks in. */
+		for (i = 1; i < NSIG; i++)
+			signal(i, SIG_DFL);
 		if (devnull >= 0 && devnull != 0) {
 			dup2(devnull, 0);
 			close(devnull);
@@ -703,6 +701,16 @@ static void supervise(struct vb_ctl *c, const char *addr, int notify)
 	s.pidlock = -1;
 	strlcpy(s.addr, addr, sizeof(s.addr));
 	prctl(PR_SET_NAME, "vibes-supervise", 0, 0, 0);
+	/* Do not keep the starter's working directory busy. */
+	if (chdir("/") != 0) {
+		/* Every path used below is absolute (vb_ctl_setup). */
+	}
+	{
+		int i;
+
+		for (i = 1; i < NSIG; i++)
+			signal(i, SIG_DFL);
+	}
 
 	/* Only the notify pipe survives from the starter. */
 	if (notify != 3) {
@@ -794,8 +802,10 @@ static int spawn_supervisor(struct vb_ctl *c, const char *addr,
 		supervise(c, addr, p[1]);
 	}
 	close(p[1]);
+	status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	/* (ECHILD when the caller ignores SIGCHLD: nothing to check.) */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		close(p[0]);
 		return vb_err_set(e, VB_E_IO, "cannot fork the supervisor");

@@ -197,6 +197,15 @@ test_expect_success 'run keeps the server in the foreground' '
 	grep "listening on" fg.err
 '
 
+test_expect_success 'a relative data dir is made absolute; daemons run from /' '
+	stop_at_end "$TRASH/rel" &&
+	vibes-iggyctl -d rel -p 0 start >out &&
+	grep "data dir $TRASH/rel$" out &&
+	sup=$(cat "$TRASH/rel/supervise.lock") &&
+	test "$(readlink /proc/$sup/cwd)" = / &&
+	(cd / && vibes-iggyctl -d "$TRASH/rel" status)
+'
+
 test_expect_success 'the default data dir follows XDG_DATA_HOME, then HOME' '
 	(
 		unset VIBES_IGGY_DATA_DIR &&
