@@ -123,14 +123,20 @@ void vb_buf_zero(struct vb_buf *b, size_t n)
 
 void vb_buf_vprintf(struct vb_buf *b, const char *fmt, va_list ap)
 {
+	char small[256];
 	va_list cp;
 	int n;
 
+	/* Most messages fit the stack buffer: one formatting pass. */
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	n = vsnprintf(small, sizeof(small), fmt, cp);
 	va_end(cp);
 	if (n < 0)
 		return;
+	if ((size_t)n < sizeof(small)) {
+		vb_buf_add(b, small, (size_t)n);
+		return;
+	}
 	vb_buf_reserve(b, (size_t)n);
 	vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;

@@ -25,27 +25,32 @@ mkdir -p "$HOME"
 
 test_count=0
 test_failed=0
-test_cleanup_cmds=""
-_server_pids=""
 
 say() { printf '# %s\n' "$*"; }
 
+# Test bodies run in a subshell, so cleanups and server pids are kept in
+# files the parent shell reads back.
+_cleanup_file="$TRASH/.cleanup"
+_pid_file="$TRASH/.server_pids"
+: >"$_pid_file"
+
 test_when_finished() {
-	test_cleanup_cmds="$1
-$test_cleanup_cmds"
+	{ printf '%s\n' "$1"; cat "$_cleanup_file" 2>/dev/null || :; } \
+		>"$_cleanup_file.new" && mv "$_cleanup_file.new" "$_cleanup_file"
 }
 
 test_expect_success() {
 	local title="$1" body="$2" rc
 	test_count=$((test_count + 1))
-	test_cleanup_cmds=""
+	rm -f "$_cleanup_file"
 	(
 		cd "$TRASH" || exit 99
 		eval "$body"
 	) >"$TRASH/.out.$test_count" 2>&1
 	rc=$?
-	if [ -n "$test_cleanup_cmds" ]; then
-		(cd "$TRASH" && eval "$test_cleanup_cmds") >/dev/null 2>&1
+	if [ -s "$_cleanup_file" ]; then
+		(cd "$TRASH" && eval "$(cat "$_cleanup_file")") >/dev/null 2>&1
+		rm -f "$_cleanup_file"
 	fi
 	if [ $rc -eq 0 ]; then
 		printf 'ok %d - %s\n' "$test_count" "$title"
@@ -96,7 +101,7 @@ start_server() {
 	vibes-iggyd --data-dir "$dir" --addr 127.0.0.1:0 --ready-fd 3 "$@" \
 		3>"$fifo" >>"$dir/server.log" 2>&1 &
 	SERVER_PID=$!
-	_server_pids="$_server_pids $SERVER_PID"
+	echo "$SERVER_PID" >>"$_pid_file"
 	local line=""
 	if ! read -r -t 20 line <"$fifo"; then
 		rm -f "$fifo"
@@ -123,9 +128,17 @@ stop_server() {
 }
 
 test_done() {
-	for p in $_server_pids; do
+	local p
+	for p in $(cat "$_pid_file" 2>/dev/null); do
 		kill -KILL "$p" 2>/dev/null
 	done
+	# A tool may have autostarted a supervised server in the test's data
+	# dir; never leave it running.
+	if [ -e "$VIBES_IGGY_DATA_DIR/server.pid" ] ||
+	   [ -e "$VIBES_IGGY_DATA_DIR/supervise.lock" ]; then
+		vibes-iggyctl --data-dir "$VIBES_IGGY_DATA_DIR" stop \
+			--timeout 5 >/dev/null 2>&1
+	fi
 	printf '1..%d\n' "$test_count"
 	if [ "$test_failed" -eq 0 ]; then
 		rm -rf "$TRASH"
