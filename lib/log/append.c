@@ -917,36 +917,34 @@ static int inputs_done(const struct app *a)
 	return a->bad || a->cur >= a->nin || (a->o->stop && *a->o->stop);
 }
 
-/* Reads what is available from the current input. */
+/*
+ * Reads once from the current input, which poll() said is readable (the
+ * descriptor stays blocking: it may be shared with other processes, a
+ * terminal for one, and O_NONBLOCK would leak to them).
+ */
 static int do_input(struct app *a, struct vb_err *e)
 {
 	struct vb_append_input *in = &a->in[a->cur];
+	uint8_t *d;
+	ssize_t n;
 
-	for (int k = 0; k < 4 && !inputs_done(a); k++) {
-		uint8_t *d = vb_buf_reserve(&a->inbuf, READ_CHUNK);
-		ssize_t n = read(in->fd, d, READ_CHUNK);
-
-		if (n > 0) {
-			a->inbuf.len += (size_t)n;
-			a->last_input = vb_log_now_us();
-			lines(a, 0);
-			if (a->kept + (a->open ? round_bytes(a->open) : 0) >=
-			    a->o->buffer_bytes)
-				return 0;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n < 0)
-			return vb_err_sys(e, VB_E_IO, "reading %s",
-					  strcmp(in->name, "-") ? in->name :
-								  "stdin");
-		lines(a, 1);
-		next_input(a);
+	if (inputs_done(a))
+		return 0;
+	d = vb_buf_reserve(&a->inbuf, READ_CHUNK);
+	n = read(in->fd, d, READ_CHUNK);
+	if (n > 0) {
+		a->inbuf.len += (size_t)n;
+		a->last_input = vb_log_now_us();
+		lines(a, 0);
 		return 0;
 	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n < 0)
+		return vb_err_sys(e, VB_E_IO, "reading %s",
+				  strcmp(in->name, "-") ? in->name : "stdin");
+	lines(a, 1);
+	next_input(a);
 	return 0;
 }
 
@@ -1013,8 +1011,6 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 	if (o->route == VB_ROUTE_KEY)
 		a->key_hash = vb_xxh32(o->key, strlen(o->key));
 	a->connected = 0;
-	for (size_t i = 0; i < nin; i++)
-		fcntl(in[i].fd, F_SETFL, fcntl(in[i].fd, F_GETFL) | O_NONBLOCK);
 
 	for (;;) {
 		struct pollfd pfd[2];

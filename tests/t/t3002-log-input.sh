@@ -104,8 +104,9 @@ test_expect_success 'a 10 MB line goes through byte-identical' '
 
 test_expect_success 'a line over 64000000 bytes is a bad line, reported without reading it whole' '
 	{ echo "{\"i\":1}"; printf "\""; head -c 64000001 /dev/zero | tr "\0" "y"; printf "\"\n"; echo "{\"i\":3}"; } >toolong &&
-	test_must_fail 65 vibes-append --stream s10 <toolong 2>err &&
+	test_must_fail 65 vibes-append --stream s10 --linger 1m <toolong 2>err &&
 	grep "stdin:2: line too long (the limit is 64000000 bytes) at byte 64000001" err &&
+	grep "no line of stdin was acknowledged" err &&
 	vibes-append --stream s10 --skip-invalid <toolong 2>err &&
 	grep "stdin:2: line too long" err &&
 	dump s10 >out &&
