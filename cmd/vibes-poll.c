@@ -36,8 +36,9 @@ static const char usage_text[] =
 "\n"
 "How much:\n"
 "  -n, --count COUNT       stop after COUNT events\n"
-"  -f, --follow            keep waiting for new events; SIGINT/SIGTERM end it\n"
-"                          cleanly after committing what was written\n"
+"  -f, --follow            keep waiting for new events (and for the server to\n"
+"                          come back when it goes away); SIGINT/SIGTERM end\n"
+"                          it cleanly after committing what was written\n"
 "      --interval DURATION wait between polls while caught up (default 100ms)\n"
 "      --batch N           events per poll request (default 4096)\n"
 "Without --follow, vibes-poll exits 0 once it has caught up with every\n"
@@ -95,6 +96,13 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig)
 {
 	stop = 1;
+}
+
+static void on_notice(void *arg, const char *msg)
+{
+	struct cli *cl = arg;
+
+	fprintf(stderr, "%s: %s\n", cl->prog, msg);
 }
 
 static int64_t now_us(void)
@@ -201,6 +209,9 @@ int main(int argc, char **argv)
 	o.stop = &stop;
 
 	cli_open(&cli, 1);
+	o.connect = cli_connect;
+	o.connect_arg = &cli;
+	o.notice = cli.verbose ? on_notice : NULL;
 	rc = vb_consume_run(&o, &cli.log, 1, &st, &e);
 	if (cli.verbose) {
 		double secs = (double)(now_us() - t0) / 1e6;

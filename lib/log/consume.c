@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,6 +112,7 @@ struct run {
 	size_t offs_cap;
 	uint64_t left;		/* events still allowed by the limit */
 	int failed;		/* output failed: stop after committing */
+	int resumed;		/* after a reconnect: keep the positions */
 	struct vb_err out_err;
 };
 
@@ -270,7 +272,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 	struct vb_rd rd;
 	uint32_t status, nm;
 
-	if (set_positions(r, e))
+	if (!r->resumed && set_positions(r, e))
 		return -1;
 	memset(r->caught, 0, l->nparts);
 	while (!r->failed && !stopped(r) && !(r->o->limit && r->left == 0)) {
@@ -368,7 +370,7 @@ static int run_group(struct run *r, struct vb_err *e)
 	struct vb_rd rd;
 	uint32_t status, nm, empty = 0;
 
-	if (group_positions(r, e))
+	if (!r->resumed && group_positions(r, e))
 		return -1;
 	while (!r->failed && !stopped(r) && !(r->o->limit && r->left == 0)) {
 		struct vb_req q;
@@ -429,6 +431,49 @@ static int run_group(struct run *r, struct vb_err *e)
 	return commit_now(r, e);
 }
 
+/*
+ * The server went away while following: connect again (backing off) and
+ * resume from the positions reached.  Commits that were in flight are
+ * sent again.
+ */
+static int reconnect(struct run *r, struct vb_err *e)
+{
+	const struct vb_consume_opts *o = r->o;
+	int64_t backoff = 50000;
+	char msg[700];
+
+	if (o->notice) {
+		snprintf(msg, sizeof(msg), "%s; reconnecting", e->msg);
+		o->notice(o->connect_arg, msg);
+	}
+	vb_client_close(r->l->c);
+	for (uint32_t p = 0; p < r->l->nparts; p++)
+		if (r->dirty[p] == 2)
+			r->dirty[p] = 1;
+	for (;;) {
+		struct timespec ts = { (time_t)(backoff / 1000000),
+				       (long)(backoff % 1000000) * 1000 };
+
+		if (stopped(r))
+			return -1;
+		nanosleep(&ts, NULL);
+		if (stopped(r))
+			return -1;
+		if (o->connect(o->connect_arg, r->l->c, e) == 0 &&
+		    vb_log_bootstrap(r->l, e) == 0 &&
+		    (!o->group || vb_log_group_join(r->l, &r->who, e) == 0))
+			break;
+		vb_client_close(r->l->c);
+		if (e->kind == VB_E_AUTH || e->kind == VB_E_USAGE)
+			return -1;
+		backoff = backoff * 2 > 2000000 ? 2000000 : backoff * 2;
+	}
+	r->resumed = 1;
+	if (o->notice)
+		o->notice(o->connect_arg, "reconnected");
+	return 0;
+}
+
 int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 		   struct vb_consume_stats *st, struct vb_err *e)
 {
@@ -456,7 +501,17 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	r.next = vb_xcalloc(l->nparts, sizeof(*r.next));
 	r.dirty = vb_xcalloc(l->nparts, 1);
 	r.caught = vb_xcalloc(l->nparts, 1);
-	rc = o->group ? run_group(&r, e) : run_consumer(&r, e);
+	for (;;) {
+		rc = o->group ? run_group(&r, e) : run_consumer(&r, e);
+		if (rc == 0 || !o->follow || !o->connect || r.failed ||
+		    !(e->kind == VB_E_UNAVAIL || e->kind == VB_E_TIMEOUT ||
+		      (e->kind == VB_E_SERVER &&
+		       (e->status == VB_ST_DISCONNECTED ||
+			e->status == VB_ST_STALE_CLIENT))))
+			break;
+		if (reconnect(&r, e))
+			break;
+	}
 	if (rc == 0 && r.failed) {
 		if (r.out.closed)
 			st->reader_gone = 1;

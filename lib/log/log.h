@@ -311,6 +311,15 @@ struct vb_consume_opts {
 	enum vb_format format;
 	enum vb_handoff handoff;
 	volatile sig_atomic_t *stop;
+	/*
+	 * With follow: reconnects through this when the server goes away
+	 * (backing off from 50 ms to 2 s) and goes on from the positions
+	 * reached; without it, or without follow, a lost server is an error.
+	 */
+	vb_log_connect_fn connect;
+	void *connect_arg;
+	/* Told about reconnects (may be NULL). */
+	void (*notice)(void *arg, const char *msg);
 };
 
 void vb_consume_opts_init(struct vb_consume_opts *o);

@@ -133,4 +133,34 @@ test_expect_success '--follow waits for new events and ends cleanly on SIGTERM a
 	test "$(committed fol)" = 102
 '
 
+test_expect_success '--follow rides out a server restart and goes on where it was' '
+	vibes-seek -c rr --stream c --to end >/dev/null || exit 1
+	vibes-poll -c rr --stream c -f -v --interval 20ms >rout 2>rerr &
+	pid=$!
+	test_when_finished "kill $pid 2>/dev/null" &&
+	echo "{\"session_id\":\"s1\",\"i\":\"r1\"}" | vibes-append --stream c &&
+	i=0 &&
+	while [ "$(wc -l <rout)" -lt 1 ] && [ $i -lt 500 ]; do
+		sleep 0.02; i=$((i + 1))
+	done &&
+	stop_server &&
+	start_server &&
+	echo $SERVER_PID >"$TRASH/server3.pid" &&
+	echo "{\"session_id\":\"s1\",\"i\":\"r2\"}" | vibes-append --stream c &&
+	i=0 &&
+	while [ "$(wc -l <rout)" -lt 2 ] && [ $i -lt 500 ]; do
+		sleep 0.02; i=$((i + 1))
+	done &&
+	kill -TERM $pid &&
+	wait $pid &&
+	printf "%s\n" "{\"session_id\":\"s1\",\"i\":\"r1\"}" \
+		"{\"session_id\":\"s1\",\"i\":\"r2\"}" >expect &&
+	test_cmp expect rout &&
+	grep "reconnected" rerr &&
+	test "$(committed rr)" = 104
+'
+if [ -f "$TRASH/server3.pid" ] && [ -z "${_pid_file:-}" ]; then
+	_server_pids="${_server_pids:-} $(cat "$TRASH/server3.pid")"
+fi
+
 test_done
