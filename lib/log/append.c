@@ -109,6 +109,7 @@ struct app {
 	uint32_t nparts;
 	/* connection */
 	int connected;
+	int ever_connected;
 	int64_t outage_since;		/* 0 when not in an outage */
 	int64_t next_try;
 	int64_t backoff;
@@ -392,8 +393,9 @@ static void lost(struct app *a, const struct vb_err *why)
 		if (a->cb->notice) {
 			char msg[700];
 
-			snprintf(msg, sizeof(msg),
-				 "connection lost (%s); reconnecting",
+			snprintf(msg, sizeof(msg), a->ever_connected ?
+				 "connection lost (%s); reconnecting" :
+				 "cannot reach the server (%s); retrying",
 				 a->last_err.msg);
 			a->cb->notice(a->cb->arg, msg);
 		}
@@ -519,6 +521,11 @@ static int ensure_connected(struct app *a, struct vb_err *e)
 	if (a->connected)
 		return 0;
 	now = vb_log_now_us();
+	if (a->outage_since && a->o->stop && *a->o->stop) {
+		vb_err_set(e, VB_E_UNAVAIL, "interrupted while the server was unavailable: %s",
+			   a->last_err.msg);
+		return -1;
+	}
 	if (now < a->next_try)
 		return 1;
 	if (a->outage_since && now - a->outage_since > (int64_t)a->o->retry_us)
@@ -536,6 +543,7 @@ static int ensure_connected(struct app *a, struct vb_err *e)
 	}
 	reset_wires(a);
 	a->connected = 1;
+	a->ever_connected = 1;
 	if (a->outage_since && a->cb->notice)
 		a->cb->notice(a->cb->arg, "reconnected");
 	a->outage_since = 0;
