@@ -122,6 +122,14 @@ struct vb_user {
 	uint64_t created_at;
 	uint8_t status;		/* 1 active, 2 inactive */
 	char pwhash[160];
+	/*
+	 * The last password that passed the PBKDF2 check, as an HMAC under a
+	 * per-process key, and the pwhash it was checked against: a repeated
+	 * login (one per vibes-append run from a hook) then costs one HMAC
+	 * instead of 4096.  In memory only; stale as soon as pwhash changes.
+	 */
+	char pwcache_for[160];
+	uint8_t pwcache[32];
 	uint8_t *perms;		/* NULL: none */
 	uint32_t perms_len;
 	struct vb_pat *pats;
@@ -286,6 +294,8 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
 void vb_user_free(struct vb_user *u);
 int vb_pw_hash(const char *pass, size_t len, char *out, size_t outsz);
 int vb_pw_check(const char *pass, size_t len, const char *stored);
+/* vb_pw_check against u->pwhash, through the user's verified-login cache. */
+int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len);
 void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r);
 

@@ -185,6 +185,12 @@ static void test_ping_login(void **state)
 	assert_int_equal(e.status, VB_ST_INVALID_PASSWORD);
 	assert_int_equal(vb_client_login(&c, S.user, S.pass, &uid, &e), 0);
 	assert_int_equal(uid, 0);
+	/* Repeated logins go through the verified-login cache: it must still
+	 * refuse a wrong password and accept the right one. */
+	assert_int_equal(vb_client_login(&c, S.user, "wrong-password", NULL,
+					 &e), -1);
+	assert_int_equal(e.status, VB_ST_INVALID_CREDENTIALS);
+	assert_int_equal(vb_client_login(&c, S.user, S.pass, &uid, &e), 0);
 	/* Snapshots are not offered: 5. */
 	vb_req_init(&r, VB_CMD_GET_SNAPSHOT);
 	r.snap_compression = 1;
