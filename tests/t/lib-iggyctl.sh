@@ -9,26 +9,6 @@ export PATH
 # test turns it on.
 export VIBES_IGGY_AUTOSTART=0
 
-# test-lib.sh runs each test body in a subshell, so the cleanup list that
-# test_when_finished builds there never reaches the parent that runs it.
-# Until that is fixed there, keep the list in a file and run it after each
-# test.  (An EXIT trap in the body would do, but a trap makes bash fork an
-# extra shell for every `cmd &`, so $! would no longer be cmd's pid.)
-test_when_finished() {
-	local f="$TRASH/.when_finished"
-	{ printf '%s\n' "$1"; cat "$f" 2>/dev/null || :; } >"$f.new" &&
-	mv "$f.new" "$f"
-}
-eval "_tl_$(declare -f test_expect_success)"
-test_expect_success() {
-	rm -f "$TRASH/.when_finished"
-	_tl_test_expect_success "$@"
-	if [ -f "$TRASH/.when_finished" ]; then
-		(cd "$TRASH" && . "$TRASH/.when_finished") >/dev/null 2>&1
-		rm -f "$TRASH/.when_finished"
-	fi
-}
-
 test_skip() {
 	test_count=$((test_count + 1))
 	printf 'ok %d - %s # skip %s\n' "$test_count" "$1" "$2"
@@ -96,7 +76,7 @@ hold_port() {
 	vibes-iggyd --data-dir "$1" --addr "$2" --ready-fd 3 \
 		3>"$fifo" >>"$1/server.log" 2>&1 &
 	HOLD_PID=$!
-	_server_pids="$_server_pids $HOLD_PID"
+	echo "$HOLD_PID" >>"$_pid_file"
 	if ! read -r -t 20 line <"$fifo"; then
 		rm -f "$fifo"
 		echo "hold_port: no readiness" >&2

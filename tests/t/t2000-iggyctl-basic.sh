@@ -188,6 +188,9 @@ test_expect_success 'run keeps the server in the foreground' '
 	rp=$! &&
 	test_when_finished "kill -9 $rp" &&
 	wait_for 10 server_running "$TRASH/fg" &&
+	# The lock is taken first; the credentials file and server.addr
+	# follow once the daemon is set up and bound.
+	wait_for 10 test -s "$TRASH/fg/server.addr" &&
 	test "$(cat "$TRASH/fg/server.pid")" = "$rp" &&
 	vibes-iggyctl -d "$TRASH/fg" status >out &&
 	! grep "^supervisor:" out &&

@@ -159,8 +159,5 @@ test_expect_success '--follow rides out a server restart and goes on where it wa
 	grep "reconnected" rerr &&
 	test "$(committed rr)" = 104
 '
-if [ -f "$TRASH/server3.pid" ] && [ -z "${_pid_file:-}" ]; then
-	_server_pids="${_server_pids:-} $(cat "$TRASH/server3.pid")"
-fi
 
 test_done

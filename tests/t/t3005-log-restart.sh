@@ -67,11 +67,6 @@ test_expect_success 'kill -9 the server in the middle of an append, restart it: 
 	split_check "$TRASH/in" &&
 	for f in in.*; do cmp "$f" "out.${f#in.}" || exit 1; done
 '
-# the server started inside the test: make sure test_done stops it (older
-# test-libs only know the servers started at top level)
-if [ -f "$TRASH/server2.pid" ] && [ -z "${_pid_file:-}" ]; then
-	_server_pids="${_server_pids:-} $(cat "$TRASH/server2.pid")"
-fi
 
 test_expect_success 'a stopped server and a short --retry-timeout: exit 69 with the acknowledged prefix' '
 	stop_server "$(cat "$TRASH/server2.pid")" &&
