@@ -258,45 +258,66 @@ static int read_all(struct vb_client *c, uint8_t *p, size_t n,
 	return 0;
 }
 
-int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
-			 const uint8_t **payload, size_t *len,
-			 struct vb_err *e)
+int vb_client_write(struct vb_client *c, const uint8_t *p, size_t n,
+		    struct vb_err *e)
+{
+	if (c->fd < 0)
+		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
+	return write_all(c, p, n, now_ms() + c->timeout_ms, e);
+}
+
+int vb_client_read_resp(struct vb_client *c, struct vb_buf *rx,
+			uint32_t *status, struct vb_err *e)
 {
 	uint8_t hdr[VB_RESP_HDR];
-	uint32_t status, length, code = n >= 8 ? vb_ld32(frame + 4) : 0;
+	uint32_t length;
 	int64_t deadline = now_ms() + c->timeout_ms;
-	const char *name;
 
 	if (c->fd < 0)
 		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
-	if (write_all(c, frame, n, deadline, e) ||
-	    read_all(c, hdr, sizeof(hdr), deadline, e))
+	if (read_all(c, hdr, sizeof(hdr), deadline, e))
 		return -1;
-	vb_wire_resp_hdr(hdr, &status, &length);
+	vb_wire_resp_hdr(hdr, status, &length);
 	if (length > VB_CLIENT_RESP_MAX) {
 		vb_err_set(e, VB_E_UNAVAIL,
 			   "response of %u bytes exceeds the %u-byte limit",
 			   length, VB_CLIENT_RESP_MAX);
 		return fail_io(c, e);
 	}
-	vb_buf_reset(&c->in);
-	vb_buf_reserve(&c->in, length);
-	if (read_all(c, c->in.p, length, deadline, e))
+	vb_buf_reset(rx);
+	vb_buf_reserve(rx, length);
+	if (read_all(c, rx->p, length, deadline, e))
 		return -1;
-	c->in.len = length;
-	c->in.p[length] = 0;
-	if (status != VB_ST_OK) {
-		enum vb_errkind kind = VB_E_SERVER;
+	rx->len = length;
+	rx->p[length] = 0;
+	return 0;
+}
 
-		if (status == VB_ST_UNAUTHENTICATED ||
-		    status == VB_ST_UNAUTHORIZED ||
-		    status == VB_ST_INVALID_CREDENTIALS ||
-		    status == VB_ST_USER_INACTIVE)
-			kind = VB_E_AUTH;
+int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)
+{
+	enum vb_errkind kind = VB_E_SERVER;
+
+	if (status == VB_ST_UNAUTHENTICATED || status == VB_ST_UNAUTHORIZED ||
+	    status == VB_ST_INVALID_CREDENTIALS ||
+	    status == VB_ST_USER_INACTIVE)
+		kind = VB_E_AUTH;
+	return vb_err_status(e, kind, status, "%s: server error %u (%s)", what,
+			     status, vb_status_name(status));
+}
+
+int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
+			 const uint8_t **payload, size_t *len,
+			 struct vb_err *e)
+{
+	uint32_t status, code = n >= 8 ? vb_ld32(frame + 4) : 0;
+	const char *name;
+
+	if (vb_client_write(c, frame, n, e) ||
+	    vb_client_read_resp(c, &c->in, &status, e))
+		return -1;
+	if (status != VB_ST_OK) {
 		name = vb_cmd_name(code);
-		vb_err_status(e, kind, status, "%s: server error %u (%s)",
-			      name ? name : "request", status,
-			      vb_status_name(status));
+		vb_client_status_err(e, status, name ? name : "request");
 		if (status == VB_ST_CLIENT_NOT_FOUND ||
 		    status == VB_ST_STALE_CLIENT ||
 		    status == VB_ST_DISCONNECTED)
@@ -306,7 +327,7 @@ int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 	if (payload)
 		*payload = c->in.p;
 	if (len)
-		*len = length;
+		*len = c->in.len;
 	return 0;
 }
 

@@ -71,6 +71,22 @@ int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 			 const uint8_t **payload, size_t *len,
 			 struct vb_err *e);
 
+/*
+ * Pipelining (Iggy answers strictly in order): vb_client_write sends bytes
+ * (one or more whole request frames) without waiting for answers, and
+ * vb_client_read_resp reads the next response into rx, leaving a non-zero
+ * status in *status for the caller to judge (vb_client_status_err turns
+ * it into an error).  Both are bounded by timeout_ms and close the
+ * connection on any transport failure.
+ */
+int vb_client_write(struct vb_client *c, const uint8_t *p, size_t n,
+		    struct vb_err *e);
+int vb_client_read_resp(struct vb_client *c, struct vb_buf *rx,
+			uint32_t *status, struct vb_err *e);
+/* Fills e for a server status: VB_E_AUTH for 40/41/42/47, else
+ * VB_E_SERVER; `what` names the request.  Returns -1. */
+int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what);
+
 /* ---- conveniences over vb_client_call ---- */
 
 int vb_client_ping(struct vb_client *c, struct vb_err *e);

@@ -695,7 +695,7 @@ static int take_acks(struct app *a, struct vb_err *e)
 		struct frame *f = &r->frames[r->acked];
 
 		if (status) {
-			vb_log_status_err(e, status, "send_messages");
+			vb_client_status_err(e, status, "send_messages");
 			if (!fatal_kind(e) && ++a->topo_errors < 4) {
 				/* topic deleted under us: recreate, resend */
 				lost(a, e);

@@ -166,10 +166,10 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 	uint32_t status;
 
 	for (size_t i = 0; i < n; i++)
-		if (vb_log_io_read(r->l->c, &r->rx, &status, e))
+		if (vb_client_read_resp(r->l->c, &r->rx, &status, e))
 			return -1;
 		else if (status)
-			return vb_log_status_err(e, status,
+			return vb_client_status_err(e, status,
 						 "store_consumer_offset");
 	for (uint32_t p = 0; p < r->l->nparts; p++)
 		if (r->dirty[p] == 2) {
@@ -187,7 +187,7 @@ static int commit_now(struct run *r, struct vb_err *e)
 	n = enc_commits(r);
 	if (n == 0)
 		return 0;
-	if (vb_log_io_write(r->l->c, r->tx.p, r->tx.len, e))
+	if (vb_client_write(r->l->c, r->tx.p, r->tx.len, e))
 		return -1;
 	return read_commits(r, n, e);
 }
@@ -302,16 +302,16 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			vb_wire_req_encode(&r->tx, &q);
 			polled[npoll++] = p;
 		}
-		if (vb_log_io_write(l->c, r->tx.p, r->tx.len, e) ||
+		if (vb_client_write(l->c, r->tx.p, r->tx.len, e) ||
 		    read_commits(r, ncommit, e))
 			return -1;
 		for (size_t i = 0; i < npoll; i++) {
 			uint32_t p = polled[i];
 
-			if (vb_log_io_read(l->c, &r->rx, &status, e))
+			if (vb_client_read_resp(l->c, &r->rx, &status, e))
 				return -1;
 			if (status)
-				return vb_log_status_err(e, status,
+				return vb_client_status_err(e, status,
 							 "poll_messages");
 			vb_rd_init(&rd, r->rx.p, r->rx.len);
 			if (vb_wire_dec_poll_hdr(&rd, &h, e))
@@ -388,12 +388,12 @@ static int run_group(struct run *r, struct vb_err *e)
 		q.strategy = VB_POLL_NEXT;
 		q.count = (uint32_t)cnt;
 		vb_wire_req_encode(&r->tx, &q);
-		if (vb_log_io_write(l->c, r->tx.p, r->tx.len, e) ||
+		if (vb_client_write(l->c, r->tx.p, r->tx.len, e) ||
 		    read_commits(r, ncommit, e) ||
-		    vb_log_io_read(l->c, &r->rx, &status, e))
+		    vb_client_read_resp(l->c, &r->rx, &status, e))
 			return -1;
 		if (status)
-			return vb_log_status_err(e, status, "poll_messages");
+			return vb_client_status_err(e, status, "poll_messages");
 		vb_rd_init(&rd, r->rx.p, r->rx.len);
 		if (vb_wire_dec_poll_hdr(&rd, &h, e))
 			return -1;
