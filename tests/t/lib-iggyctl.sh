@@ -70,19 +70,10 @@ process_gone() {
 
 # hold_port DIR ADDR: runs vibes-iggyd on ADDR (a port holder), sets HOLD_PID.
 hold_port() {
-	local fifo="$TRASH/.hold.$$.$RANDOM" line=""
-	mkdir -p "$1"
-	mkfifo "$fifo"
-	vibes-iggyd --data-dir "$1" --addr "$2" --ready-fd 3 \
-		3>"$fifo" >>"$1/server.log" 2>&1 &
-	HOLD_PID=$!
-	echo "$HOLD_PID" >>"$_pid_file"
-	if ! read -r -t 20 line <"$fifo"; then
-		rm -f "$fifo"
-		echo "hold_port: no readiness" >&2
-		return 1
-	fi
-	rm -f "$fifo"
+	mkdir -p "$1" &&
+	spawn_ready "$1/server.log" vibes-iggyd --data-dir "$1" --addr "$2" \
+		--ready-fd 3 || return 1
+	HOLD_PID=$SPAWN_PID
 }
 
 # port_of ADDR: the port of HOST:PORT.

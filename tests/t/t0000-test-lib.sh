@@ -19,6 +19,17 @@ test_expect_success 'test_must_fail checks the exit code' '
 	! test_must_fail sh -c "kill -9 \$\$" 2>/dev/null
 '
 
+test_expect_success 'spawn_ready reads the ready line, fails fast on early death' '
+	spawn_ready log sh -c "echo ready here >&3; exec sleep 30" &&
+	test "$READY_LINE" = "ready here" &&
+	kill "$SPAWN_PID" &&
+	start=$(date +%s) &&
+	test_must_fail spawn_ready log sh -c "echo dying; exit 3" 2>err &&
+	test $(( $(date +%s) - start )) -lt 5 &&
+	grep -q "no readiness" err &&
+	grep -q dying err
+'
+
 # A child script that fails one test and starts a server inside a test body:
 # its TAP must report the failure and its test_done must stop the server.
 test_expect_success 'a child script reports failures and stops its servers' '

@@ -4,16 +4,17 @@
 test_description='vibes-iggyd daemon contract'
 . "$(dirname "$0")/test-lib.sh"
 
-# run_daemon FIFO ARGS...: starts vibes-iggyd in the background with its
-# ready fd on FIFO (made here); sets PID and ADDR once it is ready.
+# run_daemon NAME ARGS...: starts vibes-iggyd in the background with its
+# ready fd on a pipe; sets PID and ADDR once it is ready (NAME is unused,
+# kept so each call site reads as before).
 run_daemon() {
-	local fifo=$1 word
+	local word
 	shift
-	rm -f "$fifo" && mkfifo "$fifo" || return 1
-	vibes-iggyd --addr 127.0.0.1:0 --ready-fd 3 "$@" 3>"$fifo" \
-		2>>"$TRASH/daemon.log" &
-	PID=$!
-	read -r -t 20 word ADDR <"$fifo" && test "$word" = ready
+	spawn_ready "$TRASH/daemon.log" vibes-iggyd --addr 127.0.0.1:0 \
+		--ready-fd 3 "$@" || return 1
+	PID=$SPAWN_PID
+	read -r word ADDR <<<"$READY_LINE"
+	test "$word" = ready
 }
 
 test_expect_success '--help prints the usage on stdout, exit 0' '

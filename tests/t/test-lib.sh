@@ -89,27 +89,44 @@ test_cmp() {
 	diff -u "$1" "$2"
 }
 
+# spawn_ready LOG CMD...: runs CMD in the background with a readiness pipe
+# on its fd 3, its output appended to LOG, and waits (20 s at most) for the
+# first line it writes there: READY_LINE.  Sets SPAWN_PID, which test_done
+# kills if it still runs.  Fails at once if CMD dies first.  The FIFO is
+# opened read-write here before CMD starts, so neither side can block on
+# open(2) and nothing is left waiting for a partner if the test gives up.
+spawn_ready() {
+	local log=$1 fifo="$TRASH/.ready.$$.$RANDOM" rfd i=0
+	shift
+	mkfifo "$fifo" || return 1
+	exec {rfd}<>"$fifo"
+	rm -f "$fifo"
+	"$@" 3>&$rfd >>"$log" 2>&1 &
+	SPAWN_PID=$!
+	echo "$SPAWN_PID" >>"$_pid_file"
+	READY_LINE=""
+	while ! read -r -t 0.2 READY_LINE <&$rfd; do
+		i=$((i + 1))
+		if ! kill -0 "$SPAWN_PID" 2>/dev/null || [ $i -ge 100 ]; then
+			exec {rfd}<&-
+			echo "spawn_ready: no readiness from pid $SPAWN_PID ($*)" >&2
+			tail -n 20 "$log" >&2
+			return 1
+		fi
+	done
+	exec {rfd}<&-
+}
+
 # Starts the bundled daemon directly on a kernel-chosen port with data dir
 # $1 (default $VIBES_IGGY_DATA_DIR); waits for readiness on fd 3 and sets
 # SERVER_ADDR and SERVER_PID.  Extra arguments go to the daemon.
 start_server() {
 	local dir="${1:-$VIBES_IGGY_DATA_DIR}"
 	[ $# -gt 0 ] && shift
-	mkdir -p "$dir"
-	local fifo="$TRASH/.ready.$$.$RANDOM"
-	mkfifo "$fifo"
-	vibes-iggyd --data-dir "$dir" --addr 127.0.0.1:0 --ready-fd 3 "$@" \
-		3>"$fifo" >>"$dir/server.log" 2>&1 &
-	SERVER_PID=$!
-	echo "$SERVER_PID" >>"$_pid_file"
-	local line=""
-	if ! read -r -t 20 line <"$fifo"; then
-		rm -f "$fifo"
-		echo "start_server: no readiness from pid $SERVER_PID" >&2
-		tail -n 20 "$dir/server.log" >&2
-		return 1
-	fi
-	rm -f "$fifo"
+	mkdir -p "$dir" &&
+	spawn_ready "$dir/server.log" vibes-iggyd --data-dir "$dir" \
+		--addr 127.0.0.1:0 --ready-fd 3 "$@" || return 1
+	SERVER_PID=$SPAWN_PID
 	SERVER_ADDR=$(cat "$dir/server.addr")
 	export SERVER_ADDR SERVER_PID
 }
