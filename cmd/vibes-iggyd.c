@@ -148,7 +148,19 @@ int main(int argc, char **argv)
 		char pidpath[4200];
 
 		snprintf(pidpath, sizeof(pidpath), "%s/server.pid", dir);
-		pfh = pidfile_open(pidpath, 0600, &other);
+		/*
+		 * A status probe (vibes-iggyctl) holds a shared lock for a
+		 * few microseconds; while the pid in the file is not a live
+		 * process, that is what a held lock means: try again for a
+		 * while.  A live holder is another server: fail at once.
+		 */
+		for (int tries = 0;; tries++) {
+			pfh = pidfile_open(pidpath, 0600, &other);
+			if (pfh != NULL || errno != EEXIST || tries == 50 ||
+			    (other > 0 && kill(other, 0) == 0))
+				break;
+			usleep(10000);
+		}
 		if (pfh == NULL) {
 			if (errno == EEXIST)
 				errx(VB_EX_CONFIG, "data dir %s is in use by pid %ld",

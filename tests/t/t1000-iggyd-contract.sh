@@ -95,4 +95,16 @@ test_expect_success 'an unusable data dir exits 78' '
 	grep -q "^vibes-iggyd: data dir" err
 '
 
+test_expect_success 'a passing shared lock (a status probe) does not make a start fail' '
+	mkdir -p "$TRASH/d5" &&
+	echo 999999999 >"$TRASH/d5/server.pid" &&
+	flock -s "$TRASH/d5/server.pid" sleep 0.3 &
+	fp=$! &&
+	sleep 0.1 &&
+	run_daemon r5 --data-dir "$TRASH/d5" &&
+	test_when_finished "kill -KILL $PID" &&
+	wait $fp &&
+	test "$(cat "$TRASH/d5/server.pid")" = "$PID"
+'
+
 test_done
