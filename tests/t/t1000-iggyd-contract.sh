@@ -97,7 +97,7 @@ test_expect_success 'an unusable data dir exits 78' '
 
 test_expect_success 'a passing shared lock (a status probe) does not make a start fail' '
 	mkdir -p "$TRASH/d5" &&
-	echo 999999999 >"$TRASH/d5/server.pid" &&
+	printf 999999999 >"$TRASH/d5/server.pid" &&
 	flock -s "$TRASH/d5/server.pid" sleep 0.3 &
 	fp=$! &&
 	sleep 0.1 &&
