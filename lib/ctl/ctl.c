@@ -839,6 +839,16 @@ static int connect_creds(struct vb_ctl *c, const struct vb_ctl_opts *o,
 	return 0;
 }
 
+/* The data dir's own server is known not to run (no lock holder). */
+static int own_server_down(struct vb_ctl *c)
+{
+	struct vb_ctl_status st;
+
+	if (vb_ctl_probe(c, &st, NULL) < 0)
+		return 0;
+	return st.state != VB_CTL_RUNNING && st.super_pid == 0;
+}
+
 int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		   struct vb_err *e)
 {
@@ -847,6 +857,7 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	char addr[300], url_user[256], url_pass[256];
 	const char *env_addr = getenv("VIBES_IGGY_ADDR");
 	int explicit_addr = 0, autostart, rc = -1;
+	struct vb_ctl_status st;
 
 	vb_ctl_init(&c);
 	if (o->timeout_ms > 0)
@@ -872,8 +883,6 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	if (o->timeout_ms > 0)
 		cl->timeout_ms = o->timeout_ms;
 	if (vb_client_connect(cl, e)) {
-		struct vb_ctl_status st;
-
 		if (e && e->kind != VB_E_UNAVAIL)
 			goto out;
 		if (explicit_addr || !autostart)
@@ -892,7 +901,34 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		goto out;
 	if (vb_client_login(cl, (char *)user.p, (char *)pass.p, NULL, e)) {
 		vb_client_close(cl);
-		goto out;
+		/*
+		 * Nothing was named, so we reached whatever answers on the
+		 * data dir's last address or on 127.0.0.1:8090, and it refused
+		 * this data dir's credentials: it is some other server (a
+		 * second data dir's, or another program's).  When our own
+		 * server is not running, start it (it takes a free port),
+		 * exactly as if nothing had answered.
+		 */
+		if (e == NULL || e->kind != VB_E_AUTH || explicit_addr ||
+		    !autostart || o->user || o->pass || url_user[0] ||
+		    getenv("VIBES_IGGY_USERNAME") ||
+		    !own_server_down(&c))
+			goto out;
+		if (vb_ctl_setup(&c, o->data_dir, o->server_bin, e) ||
+		    vb_ctl_start(&c, VB_CTL_ENSURE, &st, e) < 0) {
+			vb_err_prefix(e, "cannot start the server");
+			goto out;
+		}
+		if (!vb_ctl_read_addr(&c, addr, sizeof(addr)) ||
+		    vb_client_set_addr(cl, addr, e) ||
+		    vb_client_connect(cl, e) ||
+		    connect_creds(&c, o, url_user, url_pass, &user, &pass, e))
+			goto out;
+		if (vb_client_login(cl, (char *)user.p, (char *)pass.p, NULL,
+				    e)) {
+			vb_client_close(cl);
+			goto out;
+		}
 	}
 	/* Kept for callers that reconnect and log in again. */
 	strlcpy(cl->user, (char *)user.p, sizeof(cl->user));

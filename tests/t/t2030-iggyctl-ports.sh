@@ -81,4 +81,23 @@ netns_test 'a tool autostarts the server exactly like ensure' '
 	test "$(cat "$D/server.pid")" != "$pid"
 '
 
+netns_test 'another server on 8090 refuses our credentials: a tool starts ours' '
+	stop_at_end "$D" &&
+	hold_port "$TRASH/foreign" 127.0.0.1:8090 &&
+	test_when_finished "kill $HOLD_PID" &&
+	test_must_fail 77 env VIBES_IGGY_AUTOSTART=0 \
+		vibes-test-tool -d "$D" connect 2>err &&
+	grep "refused" err &&
+	export VIBES_IGGY_AUTOSTART=1 &&
+	vibes-test-tool -d "$D" connect >out &&
+	addr=$(cat "$D/server.addr") &&
+	test "$addr" != 127.0.0.1:8090 &&
+	grep "^connected $addr as iggy$" out &&
+	test "$(cat "$TRASH/foreign/server.pid")" = "$HOLD_PID" &&
+	# Credentials given explicitly are for the server that answers:
+	# no fallback then.
+	test_must_fail 77 env VIBES_IGGY_USERNAME=nobody \
+		VIBES_IGGY_PASSWORD=wrong vibes-test-tool -d "$TRASH/d3" connect
+'
+
 test_done
