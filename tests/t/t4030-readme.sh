@@ -35,6 +35,37 @@ test_expect_success 'the README has the tour and the upstream section' '
 	grep -q "^export VIBES_IGGY_AUTOSTART=0$" upstream.sh
 '
 
+# The quick start's first command: the part after the build is the main
+# job (pipe JSON lines in, poll them out); run it as written with this
+# build's binaries, in a fresh data dir.
+test_expect_success 'the quick start builds and runs the main job as written' '
+	awk "/^## Quick start/ { q = 1; next } /^## / { q = 0 }
+	     q && /^    / { print substr(\$0, 5) }" "$README" >quick.sh &&
+	test $(wc -l <quick.sh) = 2 &&
+	head -n 1 quick.sh >first.sh &&
+	grep -q "^sudo apt-get update && sudo apt-get install -y " first.sh &&
+	grep -q " && meson setup build && ninja -C build && " first.sh &&
+	sed -n 2p quick.sh | grep -qx "meson test -C build --print-errorlogs" &&
+	sed -e "s/.* && ninja -C build && //" \
+	    -e "s#build/cmd/#$VIBES_BUILD_DIR/cmd/#g" first.sh >job.sh &&
+	! grep -q "apt-get\|meson" job.sh &&
+	cat >runjob.sh <<-EOF &&
+	export VIBES_IGGY_DATA_DIR="$TRASH/quick"
+	bash ./job.sh >job.out
+	rc=\$?
+	vibes-iggyctl stop >/dev/null
+	exit \$rc
+	EOF
+	if [ -n "$NETNS" ]; then
+		$NETNS bash -c "$ip link set lo up && bash ./runjob.sh"
+	else
+		bash ./runjob.sh
+	fi &&
+	printf "%s\n" "{\"session_id\":\"demo\",\"n\":1}" \
+		"{\"session_id\":\"demo\",\"n\":2}" >want &&
+	test_cmp want job.out
+'
+
 if [ -n "$NETNS" ]; then
 	# The tour with the tools of this build; then an "upstream" server
 	# (another vibes-iggyd with the credentials the README uses) on a
