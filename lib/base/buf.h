@@ -41,7 +41,8 @@ void vb_buf_addch(struct vb_buf *b, int c);
 void vb_buf_zero(struct vb_buf *b, size_t n);
 void vb_buf_printf(struct vb_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void vb_buf_vprintf(struct vb_buf *b, const char *fmt, va_list ap);
+void vb_buf_vprintf(struct vb_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Little-endian integer appends for the wire. */
 void vb_buf_u8(struct vb_buf *b, uint8_t v);

@@ -18,6 +18,10 @@ void vb_err_clear(struct vb_err *e)
 
 static int vset(struct vb_err *e, enum vb_errkind kind, uint32_t status,
 		int sys, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static int vset(struct vb_err *e, enum vb_errkind kind, uint32_t status,
+		int sys, const char *fmt, va_list ap)
 {
 	size_t n;
 
