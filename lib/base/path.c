@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
 #include "base/path.h"
 #include "base/banned.h"
 
@@ -109,24 +110,6 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const void *data, size_t n)
-{
-	const char *p = data;
-
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int vb_path_write_atomic(const char *path, const void *data, size_t n,
 			 mode_t mode, struct vb_err *e)
 {
@@ -142,7 +125,7 @@ int vb_path_write_atomic(const char *path, const void *data, size_t n,
 			   (char *)tmp.p);
 		goto out;
 	}
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, n) != 0 ||
+	if (fchmod(fd, mode) != 0 || vb_write_all(fd, data, n) != 0 ||
 	    fsync(fd) != 0) {
 		vb_err_sys(e, kind_of(errno), "cannot write %s",
 			   (char *)tmp.p);

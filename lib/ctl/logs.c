@@ -6,25 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl-int.h"
 #include "base/banned.h"
 
+/* Whole write to the caller's output fd. */
 static int write_all(int fd, const void *data, size_t n, struct vb_err *e)
 {
-	const char *p = data;
-
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return vb_err_sys(e, VB_E_IO, "write");
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+	if (vb_write_all(fd, data, n) < 0)
+		return vb_err_sys(e, VB_E_IO, "write");
 	return 0;
 }
 

@@ -36,6 +36,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/fdio.h"
 
 /* ---- files ---- */
 
@@ -55,8 +56,6 @@ struct vb_file *vb_file_ref(struct vb_file *f);
 void vb_file_unref(struct vb_file *f);
 
 /* write(2) until done; -1 with errno on failure. */
-int vb_write_all(int fd, const void *p, size_t n);
-int vb_pwrite_all(int fd, const void *p, size_t n, off_t off);
 /* mkdir -p with mode 0700. */
 int vb_mkdirs(const char *path, struct vb_err *e);
 /* rm -rf; a missing path is not an error. */
