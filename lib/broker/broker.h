@@ -221,6 +221,8 @@ uint32_t vb_slab_insert(struct vb_slab *s, void *v);
 void vb_slab_put(struct vb_slab *s, uint32_t id, void *v);
 void *vb_slab_get(const struct vb_slab *s, uint32_t id);
 void vb_slab_remove(struct vb_slab *s, uint32_t id);
+/* How many slots hold an entry. */
+uint32_t vb_slab_count(const struct vb_slab *s);
 /* After loading with _put: every hole becomes free, lowest reused first. */
 void vb_slab_fill_free(struct vb_slab *s);
 void vb_slab_release(struct vb_slab *s);

@@ -49,6 +49,15 @@ void *vb_slab_get(const struct vb_slab *s, uint32_t id)
 	return id < s->n ? s->v[id] : NULL;
 }
 
+uint32_t vb_slab_count(const struct vb_slab *s)
+{
+	uint32_t cnt = 0;
+
+	for (uint32_t i = 0; i < s->n; i++)
+		cnt += s->v[i] != NULL;
+	return cnt;
+}
+
 void vb_slab_remove(struct vb_slab *s, uint32_t id)
 {
 	if (id >= s->n || s->v[id] == NULL)
@@ -161,14 +170,11 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 {
 	struct vb_buf *m = &b->tmp;
 	char path[4096];
-	uint32_t cnt = 0;
 	size_t at;
 
 	vb_buf_reset(m);
 	vb_buf_add(m, META_MAGIC, 8);
-	for (uint32_t i = 0; i < b->streams.n; i++)
-		cnt += b->streams.v[i] != NULL;
-	vb_buf_u32(m, cnt);
+	vb_buf_u32(m, vb_slab_count(&b->streams));
 	for (uint32_t i = 0; i < b->streams.n; i++) {
 		struct vb_stream *s = b->streams.v[i];
 
@@ -177,10 +183,7 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 		vb_buf_u32(m, s->id);
 		vb_buf_u64(m, s->created_at);
 		vb_wire_enc_name(m, &s->name);
-		cnt = 0;
-		for (uint32_t j = 0; j < s->topics.n; j++)
-			cnt += s->topics.v[j] != NULL;
-		vb_buf_u32(m, cnt);
+		vb_buf_u32(m, vb_slab_count(&s->topics));
 		for (uint32_t j = 0; j < s->topics.n; j++) {
 			struct vb_topic *t = s->topics.v[j];
 
@@ -196,10 +199,7 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 			vb_buf_u32(m, t->nparts);
 			for (uint32_t k = 0; k < t->nparts; k++)
 				vb_buf_u64(m, t->parts[k]->created_at);
-			cnt = 0;
-			for (uint32_t k = 0; k < t->groups.n; k++)
-				cnt += t->groups.v[k] != NULL;
-			vb_buf_u32(m, cnt);
+			vb_buf_u32(m, vb_slab_count(&t->groups));
 			for (uint32_t k = 0; k < t->groups.n; k++) {
 				struct vb_group *g = t->groups.v[k];
 
@@ -210,10 +210,7 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 			}
 		}
 	}
-	cnt = 0;
-	for (uint32_t i = 0; i < b->users.n; i++)
-		cnt += b->users.v[i] != NULL;
-	vb_buf_u32(m, cnt);
+	vb_buf_u32(m, vb_slab_count(&b->users));
 	for (uint32_t i = 0; i < b->users.n; i++) {
 		struct vb_user *u = b->users.v[i];
 
