@@ -1147,7 +1147,12 @@ out:
 	return rc;
 }
 
-static int start_locked(struct vb_ctl *c, unsigned flags,
+/*
+ * Starts the server with the ctl lock held.  `last` is the address the
+ * previous server had (restart): it is kept when its port is free, so
+ * clients that know it need not look again; NULL for a plain start.
+ */
+static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 			struct vb_ctl_status *st, struct vb_err *e)
 {
 	char addr[300];
@@ -1196,7 +1201,7 @@ static int start_locked(struct vb_ctl *c, unsigned flags,
 		if (rc)
 			return -1;
 	}
-	choose_addr(c, NULL, addr, sizeof(addr));
+	choose_addr(c, last, addr, sizeof(addr));
 	{
 		struct vb_buf logp = VB_BUF_INIT;
 		struct stat sb;
@@ -1255,7 +1260,7 @@ int vb_ctl_start(struct vb_ctl *c, unsigned flags, struct vb_ctl_status *st,
 	fd = take_ctl_lock(c, c->start_timeout_ms, e);
 	if (fd < 0)
 		return -1;
-	rc = start_locked(c, flags, st, e);
+	rc = start_locked(c, flags, NULL, st, e);
 	close(fd);
 	return rc;
 }
@@ -1329,6 +1334,7 @@ int vb_ctl_stop(struct vb_ctl *c, int *killed, struct vb_err *e)
 int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st,
 		   struct vb_err *e)
 {
+	char last[300];
 	int fd, rc;
 
 	memset(st, 0, sizeof(*st));
@@ -1337,9 +1343,11 @@ int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st,
 	fd = take_ctl_lock(c, c->stop_timeout_ms + c->start_timeout_ms, e);
 	if (fd < 0)
 		return -1;
+	if (!vb_ctl_read_addr(c, last, sizeof(last)))
+		last[0] = 0;
 	rc = stop_locked(c, NULL, e);
 	if (rc >= 0)
-		rc = start_locked(c, 0, st, e);
+		rc = start_locked(c, 0, last, st, e);
 	close(fd);
 	return rc;
 }

@@ -124,9 +124,13 @@ test_expect_success 'restart gives a new pid on the same data' '
 	vibes-iggyctl -d "$D" -p 0 start &&
 	vibes-test-tool -d "$D" send rs rt before &&
 	pid=$(cat "$D/server.pid") &&
+	addr=$(cat "$D/server.addr") &&
 	vibes-iggyctl -d "$D" -p 0 restart >out &&
 	grep "^started: pid" out &&
 	test "$(cat "$D/server.pid")" != "$pid" &&
+	# The new server keeps the address its clients know.
+	test "$(cat "$D/server.addr")" = "$addr" &&
+	grep "^started: pid [0-9]*, $addr," out &&
 	process_gone "$pid" &&
 	vibes-test-tool -d "$D" poll rs rt >actual &&
 	echo before >expect &&
