@@ -849,6 +849,41 @@ static int own_server_down(struct vb_ctl *c)
 	return st.state != VB_CTL_RUNNING && st.super_pid == 0;
 }
 
+/* Starts the data dir's server as `ensure` does and connects to it. */
+static int start_own(struct vb_ctl *c, const struct vb_ctl_opts *o,
+		     struct vb_client *cl, struct vb_err *e)
+{
+	struct vb_ctl_status st;
+	char addr[300];
+
+	if (vb_ctl_setup(c, o->data_dir, o->server_bin, e) ||
+	    vb_ctl_start(c, VB_CTL_ENSURE, &st, e) < 0) {
+		vb_err_prefix(e, "cannot start the server");
+		return -1;
+	}
+	if (!vb_ctl_read_addr(c, addr, sizeof(addr)))
+		return vb_err_set(e, VB_E_UNAVAIL, "the started server wrote "
+				  "no server.addr in %s", (char *)c->dir.p);
+	if (vb_client_set_addr(cl, addr, e) || vb_client_connect(cl, e))
+		return -1;
+	return 0;
+}
+
+/* Resolves the credentials and logs in; closes the connection on failure. */
+static int login(struct vb_ctl *c, const struct vb_ctl_opts *o,
+		 struct vb_client *cl, const char *url_user,
+		 const char *url_pass, struct vb_buf *user, struct vb_buf *pass,
+		 struct vb_err *e)
+{
+	if (connect_creds(c, o, url_user, url_pass, user, pass, e))
+		return -1;
+	if (vb_client_login(cl, (char *)user->p, (char *)pass->p, NULL, e)) {
+		vb_client_close(cl);
+		return -1;
+	}
+	return 0;
+}
+
 int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		   struct vb_err *e)
 {
@@ -857,7 +892,6 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	char addr[300], url_user[256], url_pass[256];
 	const char *env_addr = getenv("VIBES_IGGY_ADDR");
 	int explicit_addr = 0, autostart, rc = -1;
-	struct vb_ctl_status st;
 
 	vb_ctl_init(&c);
 	if (o->timeout_ms > 0)
@@ -883,24 +917,11 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	if (o->timeout_ms > 0)
 		cl->timeout_ms = o->timeout_ms;
 	if (vb_client_connect(cl, e)) {
-		if (e && e->kind != VB_E_UNAVAIL)
-			goto out;
-		if (explicit_addr || !autostart)
-			goto out;
-		if (vb_ctl_setup(&c, o->data_dir, o->server_bin, e) ||
-		    vb_ctl_start(&c, VB_CTL_ENSURE, &st, e) < 0) {
-			vb_err_prefix(e, "cannot start the server");
-			goto out;
-		}
-		if (!vb_ctl_read_addr(&c, addr, sizeof(addr)) ||
-		    vb_client_set_addr(cl, addr, e) ||
-		    vb_client_connect(cl, e))
+		if ((e && e->kind != VB_E_UNAVAIL) || explicit_addr ||
+		    !autostart || start_own(&c, o, cl, e))
 			goto out;
 	}
-	if (connect_creds(&c, o, url_user, url_pass, &user, &pass, e))
-		goto out;
-	if (vb_client_login(cl, (char *)user.p, (char *)pass.p, NULL, e)) {
-		vb_client_close(cl);
+	if (login(&c, o, cl, url_user, url_pass, &user, &pass, e)) {
 		/*
 		 * Nothing was named, so we reached whatever answers on the
 		 * data dir's last address or on 127.0.0.1:8090, and it refused
@@ -911,24 +932,10 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		 */
 		if (e == NULL || e->kind != VB_E_AUTH || explicit_addr ||
 		    !autostart || o->user || o->pass || url_user[0] ||
-		    getenv("VIBES_IGGY_USERNAME") ||
-		    !own_server_down(&c))
+		    getenv("VIBES_IGGY_USERNAME") || !own_server_down(&c) ||
+		    start_own(&c, o, cl, e) ||
+		    login(&c, o, cl, url_user, url_pass, &user, &pass, e))
 			goto out;
-		if (vb_ctl_setup(&c, o->data_dir, o->server_bin, e) ||
-		    vb_ctl_start(&c, VB_CTL_ENSURE, &st, e) < 0) {
-			vb_err_prefix(e, "cannot start the server");
-			goto out;
-		}
-		if (!vb_ctl_read_addr(&c, addr, sizeof(addr)) ||
-		    vb_client_set_addr(cl, addr, e) ||
-		    vb_client_connect(cl, e) ||
-		    connect_creds(&c, o, url_user, url_pass, &user, &pass, e))
-			goto out;
-		if (vb_client_login(cl, (char *)user.p, (char *)pass.p, NULL,
-				    e)) {
-			vb_client_close(cl);
-			goto out;
-		}
 	}
 	/* Kept for callers that reconnect and log in again. */
 	strlcpy(cl->user, (char *)user.p, sizeof(cl->user));
