@@ -110,12 +110,46 @@ out:
 	return rc;
 }
 
-int vb_path_write_atomic(const char *path, const void *data, size_t n,
-			 mode_t mode, struct vb_err *e)
+int vb_path_fsync_dir(const char *path, struct vb_err *e)
 {
-	struct vb_buf tmp = VB_BUF_INIT, dir = VB_BUF_INIT;
+	struct vb_buf dir = VB_BUF_INIT;
+	struct stat st;
 	const char *slash;
-	int fd, dfd, rc = -1;
+	int fd, rc = -1;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		vb_buf_addstr(&dir, path);
+	} else {
+		slash = strrchr(path, '/');
+		if (slash == path)
+			vb_buf_addstr(&dir, "/");
+		else if (slash)
+			vb_buf_add(&dir, path, (size_t)(slash - path));
+		else
+			vb_buf_addstr(&dir, ".");
+	}
+	fd = open((char *)dir.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		vb_err_sys(e, kind_of(errno), "cannot open %s", (char *)dir.p);
+		goto out;
+	}
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		vb_err_sys(e, kind_of(errno), "cannot fsync %s", (char *)dir.p);
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	rc = 0;
+out:
+	vb_buf_release(&dir);
+	return rc;
+}
+
+int vb_path_replace(const char *path, const void *data, size_t n,
+		    mode_t mode, int do_sync, struct vb_err *e)
+{
+	struct vb_buf tmp = VB_BUF_INIT;
+	int fd, rc = -1;
 
 	vb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	fd = open((char *)tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -126,7 +160,7 @@ int vb_path_write_atomic(const char *path, const void *data, size_t n,
 		goto out;
 	}
 	if (fchmod(fd, mode) != 0 || vb_write_all(fd, data, n) != 0 ||
-	    fsync(fd) != 0) {
+	    (do_sync && fsync(fd) != 0)) {
 		vb_err_sys(e, kind_of(errno), "cannot write %s",
 			   (char *)tmp.p);
 		close(fd);
@@ -146,23 +180,16 @@ int vb_path_write_atomic(const char *path, const void *data, size_t n,
 		goto out;
 	}
 	/* Make the rename itself durable. */
-	slash = strrchr(path, '/');
-	if (slash == path)
-		vb_buf_addstr(&dir, "/");
-	else if (slash)
-		vb_buf_add(&dir, path, (size_t)(slash - path));
-	else
-		vb_buf_addstr(&dir, ".");
-	dfd = open((char *)dir.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	rc = 0;
+	rc = do_sync ? vb_path_fsync_dir(path, e) : 0;
 out:
 	vb_buf_release(&tmp);
-	vb_buf_release(&dir);
 	return rc;
+}
+
+int vb_path_write_atomic(const char *path, const void *data, size_t n,
+			 mode_t mode, struct vb_err *e)
+{
+	return vb_path_replace(path, data, n, mode, 1, e);
 }
 
 int vb_path_read_file(const char *path, struct vb_buf *out, size_t max,

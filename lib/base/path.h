@@ -37,12 +37,18 @@ int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e);
 void vb_path_join(struct vb_buf *out, const char *dir, const char *name);
 
 /*
- * Replaces path atomically: writes "path.tmp.PID" with `mode`, fsyncs it,
- * renames it over path and fsyncs the directory.  Readers see the old or
- * the new contents, never a mix.  The temporary file is removed on failure.
+ * Replaces path atomically: writes "path.tmp.PID" with `mode`, fsyncs it
+ * when do_sync, renames it over path and then fsyncs the directory when
+ * do_sync.  Readers see the old or the new contents, never a mix.  The
+ * temporary file is removed on failure.
  */
+int vb_path_replace(const char *path, const void *data, size_t n,
+		    mode_t mode, int do_sync, struct vb_err *e);
+/* vb_path_replace with do_sync: durable once it returns 0. */
 int vb_path_write_atomic(const char *path, const void *data, size_t n,
 			 mode_t mode, struct vb_err *e);
+/* fsync of the directory containing path (or of path if it is one). */
+int vb_path_fsync_dir(const char *path, struct vb_err *e);
 
 /*
  * Reads a whole regular file of at most `max` bytes into out (reset

@@ -84,7 +84,7 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 	}
 	vb_buf_reset(&b);
 	vb_buf_printf(&b, "username=%s\npassword=%s\n", user, pass);
-	rc = vb_replace_file(path, b.p, b.len, 0600, 1, e);
+	rc = vb_path_replace(path, b.p, b.len, 0600, 1, e);
 	explicit_bzero(b.p, b.len);
 	vb_buf_release(&b);
 	return rc;
@@ -101,5 +101,5 @@ int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 		n = snprintf(line, sizeof(line), "[%s]:%u\n", ip, port);
 	else
 		n = snprintf(line, sizeof(line), "%s:%u\n", ip, port);
-	return vb_replace_file(path, line, (size_t)n, 0644, 1, e);
+	return vb_path_replace(path, line, (size_t)n, 0600, 1, e);
 }

@@ -82,7 +82,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 			vb_err_sys(e, VB_E_IO, "cannot remove %s", path);
 			goto fail;
 		}
-		if (vb_fsync_dir(b->dir, e) < 0)
+		if (vb_path_fsync_dir(b->dir, e) < 0)
 			goto fail;
 	}
 	/* Blocked before the fsync thread exists, so it inherits the mask. */
@@ -646,7 +646,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 	vb_syncer_release(&b->sync);
 	if (opened && rc == 0) {
 		snprintf(path, sizeof(path), "%s/clean", b->dir);
-		if (vb_replace_file(path, "clean\n", 6, 0600, 1, e) < 0)
+		if (vb_path_replace(path, "clean\n", 6, 0600, 1, e) < 0)
 			rc = -1;
 	}
 	for (uint32_t si = 0; si < b->streams.n; si++) {

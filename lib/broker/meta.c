@@ -234,7 +234,7 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 	at = m->len;
 	vb_buf_u64(m, XXH3_64bits(m->p, at));
 	snprintf(path, sizeof(path), "%s/metadata", b->dir);
-	return vb_replace_file(path, m->p, m->len, 0600,
+	return vb_path_replace(path, m->p, m->len, 0600,
 			       b->sync.mode != VB_FSYNC_NEVER, e);
 }
 

@@ -95,68 +95,6 @@ int vb_rmtree(const char *path, struct vb_err *e)
 	return rmtree_at(AT_FDCWD, path, e);
 }
 
-int vb_fsync_dir(const char *path, struct vb_err *e)
-{
-	char dir[4096];
-	struct stat st;
-	char *slash;
-	int fd;
-
-	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
-		return vb_err_set(e, VB_E_IO, "path too long: %s", path);
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		slash = strrchr(dir, '/');
-		if (slash == NULL)
-			strlcpy(dir, ".", sizeof(dir));
-		else if (slash == dir)
-			dir[1] = 0;
-		else
-			*slash = 0;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return vb_err_sys(e, VB_E_IO, "cannot open %s", dir);
-	if (fsync(fd) < 0 && errno != EINVAL) {
-		vb_err_sys(e, VB_E_IO, "cannot fsync %s", dir);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-int vb_replace_file(const char *path, const void *data, size_t n, int mode,
-		    int do_sync, struct vb_err *e)
-{
-	char tmp[4096];
-	int fd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return vb_err_set(e, VB_E_IO, "path too long: %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return vb_err_sys(e, VB_E_IO, "cannot create %s", tmp);
-	if (vb_write_all(fd, data, n) < 0 || (do_sync && fsync(fd) < 0)) {
-		vb_err_sys(e, VB_E_IO, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) < 0) {
-		vb_err_sys(e, VB_E_IO, "cannot write %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		vb_err_sys(e, VB_E_IO, "cannot rename %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	if (do_sync)
-		return vb_fsync_dir(path, e);
-	return 0;
-}
-
 int vb_read_file(const char *path, struct vb_buf *out, size_t max,
 		 struct vb_err *e)
 {

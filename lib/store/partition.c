@@ -116,7 +116,7 @@ static int offsets_save(struct vb_part *p, struct vb_err *e)
 		vb_buf_u32(&b, p->offs[i].key);
 		vb_buf_u64(&b, p->offs[i].offset);
 	}
-	rc = vb_replace_file(path, b.p ? b.p : (const uint8_t *)"", b.len,
+	rc = vb_path_replace(path, b.p ? b.p : (const uint8_t *)"", b.len,
 			     0600, sy->mode == VB_FSYNC_ALWAYS, e);
 	vb_buf_release(&b);
 	if (rc == 0)

@@ -79,7 +79,7 @@ int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		vb_seg_free(s);
 		return -1;
 	}
-	if (st->sync->mode != VB_FSYNC_NEVER && vb_fsync_dir(dir, e) < 0) {
+	if (st->sync->mode != VB_FSYNC_NEVER && vb_path_fsync_dir(dir, e) < 0) {
 		vb_seg_free(s);
 		return -1;
 	}

@@ -37,6 +37,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fdio.h"
+#include "base/path.h"
 
 /* ---- files ---- */
 
@@ -60,14 +61,6 @@ void vb_file_unref(struct vb_file *f);
 int vb_mkdirs(const char *path, struct vb_err *e);
 /* rm -rf; a missing path is not an error. */
 int vb_rmtree(const char *path, struct vb_err *e);
-/* fsync of the directory containing path (or of path if it is one). */
-int vb_fsync_dir(const char *dir, struct vb_err *e);
-/*
- * Replaces path atomically with data: writes path.tmp, fsyncs it when
- * do_sync, renames it over path, fsyncs the directory when do_sync.
- */
-int vb_replace_file(const char *path, const void *data, size_t n, int mode,
-		    int do_sync, struct vb_err *e);
 /* Reads a whole (small) file; ENOENT gives -1 with e->sys == ENOENT. */
 int vb_read_file(const char *path, struct vb_buf *out, size_t max,
 		 struct vb_err *e);

@@ -57,7 +57,7 @@ static int sync_round(struct vb_syncer *s)
 				err = errno;
 			close(fd);
 		}
-		if (vb_fsync_dir(paths[i], NULL) < 0)
+		if (vb_path_fsync_dir(paths[i], NULL) < 0)
 			err = errno;
 		free(paths[i]);
 	}
