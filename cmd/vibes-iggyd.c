@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 
 	if (vb_daemon_data_dir(dir_opt, dir, sizeof(dir), &e) < 0)
 		errx(VB_EX_CONFIG, "%s", e.msg);
-	if (vb_mkdirs(dir, &e) < 0)
+	if (vb_path_mkdir_p(dir, 0700, &e) < 0)
 		errx(VB_EX_CONFIG, "data dir %s: %s", dir, e.msg);
 	{
 		char pidpath[4200];

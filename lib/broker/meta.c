@@ -515,7 +515,7 @@ static void stream_create(struct vb_broker *b, struct vb_conn *c,
 	s->created_at = vb_now_us();
 	s->id = vb_slab_insert(&b->streams, s);
 	stream_dir(b, s->id, dir, sizeof(dir));
-	if (vb_rmtree(dir, &e) < 0 || vb_mkdirs(dir, &e) < 0) {
+	if (vb_rmtree(dir, &e) < 0 || vb_path_mkdir_p(dir, 0700, &e) < 0) {
 		vb_broker_log(b, "create stream: %s", e.msg);
 		vb_slab_remove(&b->streams, s->id);
 		free(s);

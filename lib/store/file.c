@@ -38,26 +38,6 @@ void vb_file_unref(struct vb_file *f)
 	}
 }
 
-int vb_mkdirs(const char *path, struct vb_err *e)
-{
-	char tmp[4096];
-	size_t n;
-
-	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
-		return vb_err_set(e, VB_E_IO, "path too long: %s", path);
-	n = strlen(tmp);
-	for (size_t i = 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != 0)
-			continue;
-		tmp[i] = 0;
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return vb_err_sys(e, VB_E_IO, "cannot create %s", tmp);
-		if (i < n)
-			tmp[i] = '/';
-	}
-	return 0;
-}
-
 static int rmtree_at(int dfd, const char *name, struct vb_err *e)
 {
 	int fd;

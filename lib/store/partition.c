@@ -153,7 +153,7 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 	p->id = id;
 	p->created_at = created_at;
 	vb_buf_init(&p->scratch);
-	if (create && vb_mkdirs(dir, e) < 0)
+	if (create && vb_path_mkdir_p(dir, 0700, e) < 0)
 		goto fail;
 	if (list_segments(dir, &starts, &n, e) < 0)
 		goto fail;

@@ -56,9 +56,6 @@ struct vb_file *vb_file_ref(struct vb_file *f);
 /* Drops a reference; the last one closes the descriptor. */
 void vb_file_unref(struct vb_file *f);
 
-/* write(2) until done; -1 with errno on failure. */
-/* mkdir -p with mode 0700. */
-int vb_mkdirs(const char *path, struct vb_err *e);
 /* rm -rf; a missing path is not an error. */
 int vb_rmtree(const char *path, struct vb_err *e);
 /* Reads a whole (small) file; ENOENT gives -1 with e->sys == ENOENT. */
