@@ -304,8 +304,9 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 /* ---- the daemon's environment (daemon.c) ---- */
 
 /*
- * The data dir: opt if given, else $VIBES_IGGY_DATA_DIR, else
- * $XDG_DATA_HOME/vibes/iggy, else ~/.local/share/vibes/iggy.
+ * The data dir, resolved as vb_path_data_dir does for every tool: opt if
+ * given, else $VIBES_IGGY_DATA_DIR, else $XDG_DATA_HOME/vibes/iggy (when
+ * absolute), else ~/.local/share/vibes/iggy; copied into buf.
  */
 int vb_daemon_data_dir(const char *opt, char *buf, size_t n,
 		       struct vb_err *e);

@@ -10,23 +10,16 @@
 int vb_daemon_data_dir(const char *opt, char *buf, size_t n,
 		       struct vb_err *e)
 {
-	const char *v;
-	size_t w;
+	struct vb_buf dir = VB_BUF_INIT;
+	int rc = 0;
 
-	if (opt && *opt)
-		w = strlcpy(buf, opt, n);
-	else if ((v = getenv("VIBES_IGGY_DATA_DIR")) && *v)
-		w = strlcpy(buf, v, n);
-	else if ((v = getenv("XDG_DATA_HOME")) && *v)
-		w = (size_t)snprintf(buf, n, "%s/vibes/iggy", v);
-	else if ((v = getenv("HOME")) && *v)
-		w = (size_t)snprintf(buf, n, "%s/.local/share/vibes/iggy", v);
-	else
-		return vb_err_set(e, VB_E_USAGE, "no data dir: set --data-dir "
-				  "or HOME");
-	if (w >= n)
-		return vb_err_set(e, VB_E_USAGE, "data dir path too long");
-	return 0;
+	/* The same resolution as every tool (lib/base/path.c). */
+	if (vb_path_data_dir(&dir, opt, e) < 0)
+		rc = -1;
+	else if (strlcpy(buf, (char *)dir.p, n) >= n)
+		rc = vb_err_set(e, VB_E_USAGE, "data dir path too long");
+	vb_buf_release(&dir);
+	return rc;
 }
 
 /* Parses "username=...\npassword=...\n"; 0 if both were found. */

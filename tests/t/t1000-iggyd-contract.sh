@@ -85,6 +85,13 @@ test_expect_success 'data dir from VIBES_IGGY_DATA_DIR, else XDG_DATA_HOME' '
 	run_daemon r3 &&
 	test_when_finished "kill -KILL $PID" &&
 	test "$(cat "$XDG_DATA_HOME/vibes/iggy/server.addr")" = "$ADDR" &&
+	kill -TERM $PID && wait $PID &&
+	# A relative XDG_DATA_HOME is ignored (XDG spec), by the daemon as by
+	# vibes-iggyctl: both land in HOME.
+	XDG_DATA_HOME=rel run_daemon r4 &&
+	test "$(cat "$HOME/.local/share/vibes/iggy/server.addr")" = "$ADDR" &&
+	XDG_DATA_HOME=rel vibes-iggyctl status >st &&
+	grep "^data dir: *$HOME/.local/share/vibes/iggy$" st &&
 	kill -TERM $PID && wait $PID
 '
 
