@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "broker/broker.h"
 #include "base/banned.h"
@@ -22,27 +23,6 @@ int vb_daemon_data_dir(const char *opt, char *buf, size_t n,
 	return rc;
 }
 
-/* Parses "username=...\npassword=...\n"; 0 if both were found. */
-static int parse_credentials(char *text, char *user, size_t un, char *pass,
-			     size_t pn)
-{
-	int got = 0;
-
-	for (char *line = text, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		if (strncmp(line, "username=", 9) == 0 && line[9]) {
-			strlcpy(user, line + 9, un);
-			got |= 1;
-		} else if (strncmp(line, "password=", 9) == 0 && line[9]) {
-			strlcpy(pass, line + 9, pn);
-			got |= 2;
-		}
-	}
-	return got == 3 ? 0 : -1;
-}
-
 int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 			  size_t pn, struct vb_err *e)
 {
@@ -50,31 +30,37 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 				 "abcdefghijklmnopqrstuvwxyz0123456789";
 	const char *eu = getenv("IGGY_ROOT_USERNAME");
 	const char *ep = getenv("IGGY_ROOT_PASSWORD");
-	struct vb_buf b = VB_BUF_INIT;
+	struct vb_buf b = VB_BUF_INIT, fu = VB_BUF_INIT, fp = VB_BUF_INIT;
+	struct stat st;
 	char path[4096];
-	int rc;
+	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/credentials", dir);
 	if (eu && *eu && ep && *ep) {
 		strlcpy(user, eu, un);
 		strlcpy(pass, ep, pn);
-	} else if (vb_read_file(path, &b, 65536, e) == 0) {
-		if (parse_credentials((char *)b.p, user, un, pass, pn) < 0) {
-			vb_buf_release(&b);
-			return vb_err_set(e, VB_E_DATA, "%s: expected lines "
-					  "username=NAME and password=SECRET",
-					  path);
-		}
-	} else if (e->sys == ENOENT) {
+	} else if ((rc = vb_path_read_credentials(path, &fu, &fp, e)) < 0) {
+		return -1;
+	} else if (rc == 1 && fp.len > 0) {
+		/* The file the tools read too, parsed the same way. */
+		strlcpy(user, (char *)fu.p, un);
+		strlcpy(pass, (char *)fp.p, pn);
+	} else if (stat(path, &st) == 0) {
+		rc = vb_err_set(e, VB_E_DATA, "%s: expected lines "
+				"username=NAME and password=SECRET", path);
+	} else {
 		strlcpy(user, "iggy", un);
 		for (int i = 0; i < 24 && (size_t)i + 1 < pn; i++) {
 			pass[i] = al[arc4random_uniform(sizeof(al) - 1)];
 			pass[i + 1] = 0;
 		}
-	} else {
-		vb_buf_release(&b);
-		return -1;
 	}
+	if (fp.p)
+		explicit_bzero(fp.p, fp.len);
+	vb_buf_release(&fu);
+	vb_buf_release(&fp);
+	if (rc < 0)
+		return -1;
 	vb_buf_reset(&b);
 	vb_buf_printf(&b, "username=%s\npassword=%s\n", user, pass);
 	rc = vb_path_replace(path, b.p, b.len, 0600, 1, e);

@@ -95,6 +95,19 @@ test_expect_success 'data dir from VIBES_IGGY_DATA_DIR, else XDG_DATA_HOME' '
 	kill -TERM $PID && wait $PID
 '
 
+test_expect_success 'a credentials file without a password exits 78, naming it' '
+	mkdir -p "$TRASH/d6" &&
+	printf "username=iggy\n# no password\n" >"$TRASH/d6/credentials" &&
+	test_must_fail 78 vibes-iggyd --data-dir "$TRASH/d6" \
+		--addr 127.0.0.1:0 2>err &&
+	grep -q "$TRASH/d6/credentials: expected lines username=NAME and password=SECRET" err &&
+	printf "username=iggy\npassword=s3cret-pw\n" >"$TRASH/d6/credentials" &&
+	run_daemon r6 --data-dir "$TRASH/d6" &&
+	test_when_finished "kill -KILL $PID" &&
+	vibes-iggyctl -d "$TRASH/d6" status >st &&
+	grep "^streams:" st
+'
+
 test_expect_success 'an unusable data dir exits 78' '
 	echo file >not-a-dir &&
 	test_must_fail 78 vibes-iggyd --data-dir "$TRASH/not-a-dir/x" \
