@@ -23,7 +23,8 @@
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
-	"                   [--cleaner-ms MS] [--help] [--version]\n";
+	"                   [--cleaner-ms MS] [--rebalance-ms MS] [--help]\n"
+	"                   [--version]\n";
 
 static void usage(void)
 {
@@ -60,7 +61,7 @@ static long long number(const char *s, long long lo, long long hi,
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SEGMENT = 256, OPT_CLEANER };
+	enum { OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "cleaner-ms", required_argument, NULL, OPT_CLEANER },
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
 		{ "fsync", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
 		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
 	o.fsync_ms = 1000;
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
 	o.cleaner_ms = 1000;
+	o.rebalance_ms = 30000;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -123,6 +126,10 @@ int main(int argc, char **argv)
 		case OPT_CLEANER:
 			o.cleaner_ms = (unsigned)number(optarg, 1, 3600000,
 							"--cleaner-ms");
+			break;
+		case OPT_REBALANCE:
+			o.rebalance_ms = (unsigned)number(optarg, 1, 3600000,
+							  "--rebalance-ms");
 			break;
 		default:
 			usage();

@@ -8,5 +8,6 @@ complete -c $c -l ready-fd -x -d 'Write "ready HOST:PORT" to this fd once listen
 complete -c $c -l fsync -x -a 'never\t"Leave it to the kernel" always\t"Before each acknowledgement" 1000\t"At least every 1000 ms"' -d 'When acknowledged messages reach the disk'
 complete -c $c -l segment-size -x -d 'Segment file size in bytes'
 complete -c $c -l cleaner-ms -x -d 'Retention check period in ms'
+complete -c $c -l rebalance-ms -x -d 'Consumer-group rebalancing timeout in ms'
 complete -c $c -l help -d 'Show the usage'
 complete -c $c -l version -d 'Show the version'

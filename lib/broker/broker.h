@@ -49,6 +49,7 @@ struct vb_broker_opts {
 	unsigned fsync_ms;
 	uint64_t segment_size;
 	unsigned cleaner_ms;		/* retention check period */
+	unsigned rebalance_ms;		/* pending revocation limit; 0: 30 s */
 	const char *root_user;
 	const char *root_pass;
 	/* One log line (no newline); NULL: silent. */
@@ -78,12 +79,23 @@ struct vb_member {
 
 struct vb_topic;
 
+/* A partition promised to a member that joined, still its owner's. */
+struct vb_revoke {
+	uint32_t part;
+	uint32_t from_id, to_id;	/* member ids */
+	uint64_t since_us;
+};
+
 struct vb_group {
 	uint32_t id;
 	struct vb_name name;
 	struct vb_topic *topic;
 	struct vb_member *m;
 	uint32_t nm, mcap;
+	struct vb_revoke *rv;		/* pending revocations */
+	uint32_t nrv, rvcap;
+	uint64_t *polled;		/* per partition: last offset polled + 1, 0 never */
+	uint32_t npolled;
 };
 
 struct vb_stream;
@@ -173,6 +185,7 @@ struct vb_broker {
 	struct vb_conn *conns;
 	uint32_t nconns;
 	uint64_t start_time;
+	uint64_t cleaned_us;		/* last retention pass */
 	int stopping;
 	char ip[64];
 	uint16_t port;
@@ -264,6 +277,14 @@ struct vb_member *vb_group_member(struct vb_group *g, const struct vb_conn *c);
 int vb_member_has(const struct vb_member *m, uint32_t part);
 /* Full round-robin reassignment (leave, partitions changed). */
 void vb_group_rebalance(struct vb_group *g);
+/* Is part pending revocation from its owner? */
+int vb_group_revoking(const struct vb_group *g, uint32_t part);
+/* The group polled part up to offset last. */
+void vb_group_polled(struct vb_group *g, uint32_t part, uint64_t last);
+/* The group stored an offset for part: may complete its revocation. */
+void vb_group_stored(struct vb_group *g, uint32_t part);
+/* Completes revocations older than the rebalancing timeout. */
+void vb_groups_tick(struct vb_broker *b);
 /* Drops every member (group or topic deleted). */
 void vb_group_free(struct vb_group *g);
 /* The connection is going away: leaves every group it joined. */

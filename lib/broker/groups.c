@@ -1,10 +1,15 @@
 /*
  * Consumer groups (control.md §5.7, §6.2).  Members are connections.
  * Assignment: a join hands unassigned partitions round robin to members
- * without any, then moves one partition from the end of the most loaded
- * member to each member still idle (revocation completes at once: the
- * assignment stays disjoint); a leave, a disconnect or a partition change
- * deals partition i to member i mod members in slot order.
+ * without any, then promises one partition from the end of the most loaded
+ * member to each member still idle.  The partition moves at once if the
+ * group never polled it or has stored an offset at or past the last one
+ * polled; otherwise it stays its owner's, "pending revocation" (the owner
+ * may still store offsets for it and poll it by id, round robin skips it),
+ * until the group stores such an offset or the rebalancing timeout passes,
+ * so no event is handed to two members.  A leave, a disconnect or a
+ * partition change drops pending revocations and deals partition i to
+ * member i mod members in slot order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +56,25 @@ static void member_add_part(struct vb_member *m, uint32_t part)
 	m->parts[m->nparts++] = part;
 }
 
+/* Sizes the per-partition poll marks to the topic; new ones never polled. */
+static void polled_resize(struct vb_group *g)
+{
+	uint32_t np = g->topic->nparts;
+
+	if (np > g->npolled) {
+		g->polled = vb_xreallocarray(g->polled, np, sizeof(*g->polled));
+		memset(g->polled + g->npolled, 0,
+		       (np - g->npolled) * sizeof(*g->polled));
+	}
+	g->npolled = np;
+}
+
 void vb_group_rebalance(struct vb_group *g)
 {
 	uint32_t np = g->topic->nparts;
 
+	polled_resize(g);
+	g->nrv = 0;
 	for (uint32_t i = 0; i < g->nm; i++) {
 		g->m[i].nparts = 0;
 		g->m[i].cursor = 0;
@@ -65,11 +85,131 @@ void vb_group_rebalance(struct vb_group *g)
 		member_add_part(&g->m[p % g->nm], p);
 }
 
+static struct vb_member *member_by_id(struct vb_group *g, uint32_t id)
+{
+	for (uint32_t i = 0; i < g->nm; i++)
+		if (g->m[i].member_id == id)
+			return &g->m[i];
+	return NULL;
+}
+
+static void member_drop_part(struct vb_member *m, uint32_t part)
+{
+	for (uint32_t i = 0; i < m->nparts; i++) {
+		if (m->parts[i] == part) {
+			memmove(m->parts + i, m->parts + i + 1,
+				(m->nparts - i - 1) * sizeof(*m->parts));
+			m->nparts--;
+			break;
+		}
+	}
+	if (m->cursor >= m->nparts)
+		m->cursor = 0;
+}
+
+int vb_group_revoking(const struct vb_group *g, uint32_t part)
+{
+	for (uint32_t i = 0; i < g->nrv; i++)
+		if (g->rv[i].part == part)
+			return 1;
+	return 0;
+}
+
+/* Moves the partition of revocation i to its new member. */
+static void revoke_complete(struct vb_group *g, uint32_t i)
+{
+	struct vb_revoke r = g->rv[i];
+	struct vb_member *from = member_by_id(g, r.from_id);
+	struct vb_member *to = member_by_id(g, r.to_id);
+
+	g->rv[i] = g->rv[--g->nrv];
+	if (from == NULL || to == NULL)
+		return;		/* cannot happen: a leave drops them all */
+	member_drop_part(from, r.part);
+	member_add_part(to, r.part);
+}
+
+/* Can part move now: never polled, or committed up to the last poll? */
+static int revoke_done(const struct vb_group *g, uint32_t part)
+{
+	struct vb_part *p;
+	uint64_t stored;
+
+	if (part >= g->npolled || g->polled[part] == 0)
+		return 1;
+	p = g->topic->parts[part];
+	return vb_part_offset_get(p, VB_OFF_GROUP, g->id, &stored) &&
+	       stored + 1 >= g->polled[part];
+}
+
+void vb_group_polled(struct vb_group *g, uint32_t part, uint64_t last)
+{
+	polled_resize(g);
+	if (part < g->npolled && last + 1 > g->polled[part])
+		g->polled[part] = last + 1;
+}
+
+void vb_group_stored(struct vb_group *g, uint32_t part)
+{
+	for (uint32_t i = 0; i < g->nrv; i++) {
+		if (g->rv[i].part == part && revoke_done(g, part)) {
+			revoke_complete(g, i);
+			return;
+		}
+	}
+}
+
+void vb_groups_tick(struct vb_broker *b)
+{
+	uint64_t lim = (uint64_t)(b->o.rebalance_ms ? b->o.rebalance_ms
+						    : 30000) * 1000u;
+	uint64_t now = vb_now_us();
+
+	for (uint32_t si = 0; si < b->streams.n; si++) {
+		struct vb_stream *s = b->streams.v[si];
+
+		for (uint32_t ti = 0; s && ti < s->topics.n; ti++) {
+			struct vb_topic *t = s->topics.v[ti];
+
+			for (uint32_t gi = 0; t && gi < t->groups.n; gi++) {
+				struct vb_group *g = t->groups.v[gi];
+
+				for (uint32_t i = 0; g && i < g->nrv;) {
+					if (now - g->rv[i].since_us >= lim)
+						revoke_complete(g, i);
+					else
+						i++;
+				}
+			}
+		}
+	}
+}
+
+/* Does some pending revocation promise a partition to member m? */
+static int promised(const struct vb_group *g, const struct vb_member *m)
+{
+	for (uint32_t i = 0; i < g->nrv; i++)
+		if (g->rv[i].to_id == m->member_id)
+			return 1;
+	return 0;
+}
+
+/* Partitions of m that are not pending revocation. */
+static uint32_t kept(const struct vb_group *g, const struct vb_member *m)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < m->nparts; i++)
+		n += !vb_group_revoking(g, m->parts[i]);
+	return n;
+}
+
 /* Cooperative rebalance after a join (see the top of this file). */
 static void rebalance_join(struct vb_group *g)
 {
 	uint32_t np = g->topic->nparts, next = 0;
 
+	polled_resize(g);
 	for (uint32_t p = 0; p < np; p++) {
 		int owned = 0;
 
@@ -81,7 +221,7 @@ static void rebalance_join(struct vb_group *g)
 		for (uint32_t k = 0; k < g->nm; k++) {
 			struct vb_member *m = &g->m[(next + k) % g->nm];
 
-			if (m->nparts == 0) {
+			if (m->nparts == 0 && !promised(g, m)) {
 				member_add_part(m, p);
 				next = (next + k + 1) % g->nm;
 				owned = 1;
@@ -95,17 +235,39 @@ static void rebalance_join(struct vb_group *g)
 	}
 	for (uint32_t i = 0; i < g->nm; i++) {
 		struct vb_member *idle = &g->m[i], *big = NULL;
+		uint32_t bigk = 0, part = 0;
+		struct vb_revoke *r;
 
-		if (idle->nparts != 0)
+		if (idle->nparts != 0 || promised(g, idle))
 			continue;
-		for (uint32_t j = 0; j < g->nm; j++)
-			if (big == NULL || g->m[j].nparts > big->nparts)
+		for (uint32_t j = 0; j < g->nm; j++) {
+			uint32_t k = kept(g, &g->m[j]);
+
+			if (big == NULL || k > bigk) {
 				big = &g->m[j];
-		if (big == NULL || big->nparts < 2)
+				bigk = k;
+			}
+		}
+		if (big == NULL || bigk < 2)
 			break;
-		member_add_part(idle, big->parts[--big->nparts]);
-		if (big->cursor >= big->nparts)
-			big->cursor = 0;
+		for (uint32_t k = big->nparts; k-- > 0;) {
+			if (!vb_group_revoking(g, big->parts[k])) {
+				part = big->parts[k];
+				break;
+			}
+		}
+		if (g->nrv == g->rvcap) {
+			g->rvcap = g->rvcap ? g->rvcap * 2 : 4;
+			g->rv = vb_xreallocarray(g->rv, g->rvcap,
+						 sizeof(*g->rv));
+		}
+		r = &g->rv[g->nrv++];
+		r->part = part;
+		r->from_id = big->member_id;
+		r->to_id = idle->member_id;
+		r->since_us = vb_now_us();
+		if (revoke_done(g, part))
+			revoke_complete(g, g->nrv - 1);
 	}
 }
 
@@ -154,6 +316,8 @@ void vb_group_free(struct vb_group *g)
 		member_remove(g, g->nm - 1);
 	}
 	free(g->m);
+	free(g->rv);
+	free(g->polled);
 	free(g);
 }
 

@@ -529,11 +529,18 @@ static void on_signal(struct vb_broker *b)
 
 static void on_timer(struct vb_broker *b)
 {
-	uint64_t ticks;
+	uint64_t ticks, now, every = (uint64_t)(b->o.cleaner_ms ? b->o.cleaner_ms
+						      : 1000) * 1000u;
 
 	if (read(b->timerfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
 		return;
-	vb_broker_retention(b);
+	now = vb_now_us();
+	/* the timer ticks each second at most; half a tick of slack */
+	if (every <= 1000000u || now - b->cleaned_us + 500000u >= every) {
+		b->cleaned_us = now;
+		vb_broker_retention(b);
+	}
+	vb_groups_tick(b);
 }
 
 /* Stops accepting; tells every client (status 8); gives them a moment. */
@@ -573,7 +580,9 @@ static void shutdown_conns(struct vb_broker *b)
 int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 {
 	struct itimerspec its;
-	unsigned ms = b->o.cleaner_ms ? b->o.cleaner_ms : 1000;
+	/* retention every cleaner_ms, revocation timeouts at least each second */
+	unsigned ms = b->o.cleaner_ms && b->o.cleaner_ms < 1000 ? b->o.cleaner_ms
+								: 1000;
 
 	memset(&its, 0, sizeof(its));
 	its.it_interval.tv_sec = ms / 1000;
@@ -584,6 +593,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
 	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
+	b->cleaned_us = vb_now_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
 	while (!b->stopping) {

@@ -132,8 +132,17 @@ static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
 	} else if (m->nparts == 0) {
 		return 0;
 	} else if (advance) {
-		*pid = m->parts[m->cursor % m->nparts];
-		m->cursor = (m->cursor + 1) % m->nparts;
+		/* round robin over the partitions not being revoked */
+		uint32_t k;
+
+		for (k = 0; k < m->nparts; k++) {
+			*pid = m->parts[m->cursor % m->nparts];
+			m->cursor = (m->cursor + 1) % m->nparts;
+			if (!vb_group_revoking(g, *pid))
+				break;
+		}
+		if (k == m->nparts)
+			return 0;
 	} else if (m->has_current && vb_member_has(m, m->current)) {
 		*pid = m->current;
 	} else {
@@ -152,6 +161,7 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
 	struct vb_span sp[POLL_SPANS];
 	struct vb_poll_hdr h;
+	struct vb_group *g;
 	struct vb_part *p;
 	uint64_t start, cur, last, total = 0, stored;
 	uint32_t pid, key, nmsg;
@@ -197,6 +207,9 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 	}
 	nsp = vb_part_read(p, start, r->count, VB_POLL_BYTES_MAX, sp,
 			   POLL_SPANS, &nmsg, &last);
+	g = kind == VB_OFF_GROUP ? vb_slab_get(&t->groups, key) : NULL;
+	if (nmsg > 0 && g)
+		vb_group_polled(g, pid, last);
 	if (nmsg > 0 && r->flag) {
 		struct vb_err e;
 
@@ -205,6 +218,8 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_IO_ERROR);
 			return;
 		}
+		if (g)
+			vb_group_stored(g, pid);
 	}
 	for (size_t i = 0; i < nsp; i++)
 		total += sp[i].len;
@@ -318,6 +333,8 @@ void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
 			return;
 		}
 		rc = vb_part_offset_store(p, kind, key, r->value, &e);
+		if (rc == 0 && kind == VB_OFF_GROUP)
+			vb_group_stored(vb_slab_get(&t->groups, key), pid);
 	} else {
 		rc = vb_part_offset_delete(p, kind, key, &e);
 		if (rc == 0) {

@@ -760,6 +760,171 @@ static void test_groups(void **state)
 	vb_client_release(&c[2]);
 }
 
+/* Member i's partitions from get_consumer_group, as a bit set. */
+static unsigned member_set(struct vb_client *c, uint32_t sid, uint32_t tid,
+			   uint32_t gid, uint32_t i)
+{
+	struct vb_group_info g;
+	uint32_t parts[4][16], np[4];
+	unsigned set = 0;
+
+	get_group(c, sid, tid, gid, &g, parts, np);
+	assert_true(i < g.members_count && g.members_count <= 4);
+	for (uint32_t k = 0; k < np[i]; k++)
+		set |= 1u << parts[i][k];
+	return set;
+}
+
+/*
+ * control.md §6.2: a partition the joining member is to get stays with
+ * the member that polled it until the group commits what was polled, so
+ * no event goes to both (or, with --rebalance-ms, until the timeout).
+ */
+static void test_group_pending_revocation(void **state)
+{
+	struct vb_client c[2];
+	struct vb_consumer who;
+	struct vb_ident s, t, gi;
+	struct vb_group_info g;
+	uint32_t sid, tid;
+	struct polled out;
+	struct vb_req r;
+	struct vb_err e;
+
+	for (int i = 0; i < 2; i++)
+		open_client(&c[i]);
+	make_stream_topic(&c[0], "rv-stream", "events", 2, &sid, &tid);
+	for (int p = 0; p < 2; p++)
+		send_n(&c[0], sid, tid, p, "rv", p * 10, 3);
+	ident_num(&s, sid);
+	ident_num(&t, tid);
+	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "rv", &g, &e),
+			 0);
+	ident_str(&gi, "rv");
+	who.kind = VB_CONSUMER_GROUP;
+	who.id = gi;
+	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
+	poll_init(&r, sid, tid, -1, VB_POLL_NEXT, 0, 10);
+	r.consumer = who;
+	/* Member 0 reads both partitions and commits neither yet. */
+	assert_int_equal(poll_req(&c[0], &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 0);
+	assert_int_equal(out.n, 3);
+	assert_int_equal(poll_req(&c[0], &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 1);
+	assert_int_equal(out.n, 3);
+	/* Member 1 joins: partition 1 is promised to it, still member 0's. */
+	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(out.h.partition_id, 0);
+	/* Member 0's round robin skips it; polling it by id still works. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(poll_req(&c[0], &r, &out), 0);
+		assert_int_equal(out.h.partition_id, 0);
+	}
+	r.part.present = 1;
+	r.part.id = 1;
+	assert_int_equal(poll_req(&c[0], &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 1);
+	assert_int_equal(out.n, 3);
+	r.part.present = 0;
+	/* A commit short of what was polled keeps it; the full one moves it. */
+	assert_int_equal(vb_client_store_offset(&c[0], &who, &s, &t, 1, 1,
+						&e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
+	assert_int_equal(vb_client_store_offset(&c[0], &who, &s, &t, 1, 2,
+						&e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 1u);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 2u);
+	assert_int_equal(vb_client_store_offset(&c[0], &who, &s, &t, 1, 2,
+						&e), -1);
+	assert_int_equal(e.status, VB_ST_NOT_RESOLVED_CONSUMER);
+	/* Member 1 resumes after the commit: only what came since. */
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 1);
+	assert_int_equal(out.n, 0);
+	send_n(&c[0], sid, tid, 1, "rv", 13, 1);
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.h.partition_id, 1);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.offsets[0], 3);
+	assert_string_equal(out.payloads[0], "rv-13");
+	/* An auto-committing poll completes a revocation by itself. */
+	assert_int_equal(vb_client_leave_group(&c[1], &s, &t, &gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
+	r.flag = 1;
+	r.part.present = 1;
+	r.part.id = 1;
+	assert_int_equal(poll_req(&c[0], &r, &out), 0);
+	assert_int_equal(out.n, 1);
+	r.flag = 0;
+	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 2u);
+	/* Leaving while a revocation is pending: everything is dealt anew. */
+	send_n(&c[0], sid, tid, 1, "rv", 14, 1);
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(vb_client_leave_group(&c[0], &s, &t, &gi, &e), 0);
+	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
+	assert_int_equal(vb_client_leave_group(&c[1], &s, &t, &gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
+	vb_client_release(&c[0]);
+	vb_client_release(&c[1]);
+}
+
+/* Past --rebalance-ms a pending revocation completes without a commit. */
+static void test_group_revocation_timeout(void **state)
+{
+	static const char *const args[] = { "--rebalance-ms", "300", NULL };
+	struct srv s2;
+	struct vb_client c[2];
+	struct vb_consumer who;
+	struct vb_ident s, t, gi;
+	struct vb_group_info g;
+	uint32_t sid, tid;
+	struct polled out;
+	struct vb_req r;
+	struct vb_err e;
+	int tries = 0;
+
+	srv_mkdir(&s2);
+	assert_int_equal(srv_start_args(&s2, args), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(srv_client(&s2, &c[i], 1), 0);
+	make_stream_topic(&c[0], "to-stream", "events", 2, &sid, &tid);
+	send_n(&c[0], sid, tid, 1, "to", 0, 2);
+	ident_num(&s, sid);
+	ident_num(&t, tid);
+	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "to", &g, &e),
+			 0);
+	ident_str(&gi, "to");
+	who.kind = VB_CONSUMER_GROUP;
+	who.id = gi;
+	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
+	poll_init(&r, sid, tid, 1, VB_POLL_NEXT, 0, 10);
+	r.consumer = who;
+	assert_int_equal(poll_req(&c[0], &r, &out), 0);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
+	while (member_set(&c[0], sid, tid, g.id, 1) == 0u && tries++ < 100)
+		usleep(50000);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 2u);
+	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 1u);
+	/* The new owner starts after the last commit: here, from the start. */
+	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(out.n, 2);
+	vb_client_release(&c[0]);
+	vb_client_release(&c[1]);
+	assert_int_equal(srv_stop(&s2), 0);
+	srv_rmdir(&s2);
+}
+
 /* A Permissions block: globals, then one stream with given flags. */
 static size_t perms(uint8_t *p, const uint8_t g[10], int has_stream,
 		    uint32_t sid, const uint8_t sf[6])
@@ -968,6 +1133,8 @@ int main(void)
 		cmocka_unit_test(test_partitioning),
 		cmocka_unit_test(test_offsets),
 		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_group_pending_revocation),
+		cmocka_unit_test(test_group_revocation_timeout),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_pats),
 	};
