@@ -36,13 +36,16 @@ test_expect_success 'a child script reports failures and stops its servers' '
 	cat >child.sh <<-\EOS &&
 	. "$VIBES_SOURCE_DIR/tests/t/test-lib.sh"
 	test_expect_success "passes" "true"
-	test_expect_success "fails" "false"
+	test_expect_success "fails" "echo why-it-failed; false"
 	test_expect_success "server" "start_server \"\$TRASH/d\" && echo \$SERVER_PID >\"$PWD/child.pid\""
 	test_done
 	EOS
-	test_must_fail 1 bash child.sh >child.tap &&
+	test_must_fail 1 bash child.sh >child.tap 2>child.err &&
 	grep -q "^ok 1 - passes" child.tap &&
 	grep -q "^not ok 2 - fails" child.tap &&
+	grep -q "^#   why-it-failed" child.tap &&
+	grep -q "^child: not ok 2 - fails" child.err &&
+	grep -q "^#   why-it-failed" child.err &&
 	grep -q "^ok 3 - server" child.tap &&
 	grep -q "^1\.\.3" child.tap &&
 	pid=$(cat child.pid) &&

@@ -57,8 +57,17 @@ test_expect_success() {
 	else
 		test_failed=$((test_failed + 1))
 		printf 'not ok %d - %s\n' "$test_count" "$title"
-		sed -e 's/^/#   /' "$TRASH/.out.$test_count" | tail -n 60
-		printf '#   (exit %d)\n' "$rc"
+		# On stdout for TAP, on stderr for meson's --print-errorlogs.
+		{
+			sed -e 's/^/#   /' "$TRASH/.out.$test_count" | tail -n 60
+			printf '#   (exit %d)\n' "$rc"
+		} >"$TRASH/.why.$test_count"
+		cat "$TRASH/.why.$test_count"
+		{
+			printf '%s: not ok %d - %s\n' "$test_name" "$test_count" \
+				"$title"
+			cat "$TRASH/.why.$test_count"
+		} >&2
 	fi
 }
 
