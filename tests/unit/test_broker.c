@@ -775,6 +775,35 @@ static unsigned member_set(struct vb_client *c, uint32_t sid, uint32_t tid,
 	return set;
 }
 
+/* Two clients, a 2-partition topic, group NAME that client 0 joined. */
+struct gfix {
+	struct vb_client c[2];
+	struct vb_consumer who;
+	struct vb_ident s, t, gi;
+	struct vb_group_info g;
+	uint32_t sid, tid;
+};
+
+static void gfix_open(struct gfix *f, struct srv *sv, const char *name)
+{
+	char sname[64];
+	struct vb_err e;
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(srv_client(sv, &f->c[i], 1), 0);
+	snprintf(sname, sizeof(sname), "%s-stream", name);
+	make_stream_topic(&f->c[0], sname, "events", 2, &f->sid, &f->tid);
+	ident_num(&f->s, f->sid);
+	ident_num(&f->t, f->tid);
+	assert_int_equal(vb_client_create_group(&f->c[0], &f->s, &f->t, name,
+						&f->g, &e), 0);
+	ident_str(&f->gi, name);
+	f->who.kind = VB_CONSUMER_GROUP;
+	f->who.id = f->gi;
+	assert_int_equal(vb_client_join_group(&f->c[0], &f->s, &f->t, &f->gi,
+					      &e), 0);
+}
+
 /*
  * control.md §6.2: a partition the joining member is to get stays with
  * the member that polled it until the group commits what was polled, so
@@ -782,30 +811,23 @@ static unsigned member_set(struct vb_client *c, uint32_t sid, uint32_t tid,
  */
 static void test_group_pending_revocation(void **state)
 {
-	struct vb_client c[2];
-	struct vb_consumer who;
-	struct vb_ident s, t, gi;
-	struct vb_group_info g;
-	uint32_t sid, tid;
+	struct gfix f;
+	struct vb_client *c = f.c;
+	struct vb_ident *s = &f.s, *t = &f.t, *gi = &f.gi;
+	struct vb_consumer *who = &f.who;
+	uint32_t sid, tid, gid;
 	struct polled out;
 	struct vb_req r;
 	struct vb_err e;
 
-	for (int i = 0; i < 2; i++)
-		open_client(&c[i]);
-	make_stream_topic(&c[0], "rv-stream", "events", 2, &sid, &tid);
+	gfix_open(&f, &S, "rv");
+	sid = f.sid;
+	tid = f.tid;
+	gid = f.g.id;
 	for (int p = 0; p < 2; p++)
 		send_n(&c[0], sid, tid, p, "rv", p * 10, 3);
-	ident_num(&s, sid);
-	ident_num(&t, tid);
-	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "rv", &g, &e),
-			 0);
-	ident_str(&gi, "rv");
-	who.kind = VB_CONSUMER_GROUP;
-	who.id = gi;
-	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
 	poll_init(&r, sid, tid, -1, VB_POLL_NEXT, 0, 10);
-	r.consumer = who;
+	r.consumer = *who;
 	/* Member 0 reads both partitions and commits neither yet. */
 	assert_int_equal(poll_req(&c[0], &r, &out), 0);
 	assert_int_equal(out.h.partition_id, 0);
@@ -814,9 +836,9 @@ static void test_group_pending_revocation(void **state)
 	assert_int_equal(out.h.partition_id, 1);
 	assert_int_equal(out.n, 3);
 	/* Member 1 joins: partition 1 is promised to it, still member 0's. */
-	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
+	assert_int_equal(vb_client_join_group(&c[1], s, t, gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 3u);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
 	assert_int_equal(poll_req(&c[1], &r, &out), 0);
 	assert_int_equal(out.n, 0);
 	assert_int_equal(out.h.partition_id, 0);
@@ -832,14 +854,14 @@ static void test_group_pending_revocation(void **state)
 	assert_int_equal(out.n, 3);
 	r.part.present = 0;
 	/* A commit short of what was polled keeps it; the full one moves it. */
-	assert_int_equal(vb_client_store_offset(&c[0], &who, &s, &t, 1, 1,
+	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 1,
 						&e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
-	assert_int_equal(vb_client_store_offset(&c[0], &who, &s, &t, 1, 2,
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
+	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 2,
 						&e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 1u);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 2u);
-	assert_int_equal(vb_client_store_offset(&c[0], &who, &s, &t, 1, 2,
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 1u);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 2u);
+	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 2,
 						&e), -1);
 	assert_int_equal(e.status, VB_ST_NOT_RESOLVED_CONSUMER);
 	/* Member 1 resumes after the commit: only what came since. */
@@ -853,26 +875,26 @@ static void test_group_pending_revocation(void **state)
 	assert_int_equal(out.offsets[0], 3);
 	assert_string_equal(out.payloads[0], "rv-13");
 	/* An auto-committing poll completes a revocation by itself. */
-	assert_int_equal(vb_client_leave_group(&c[1], &s, &t, &gi, &e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
+	assert_int_equal(vb_client_leave_group(&c[1], s, t, gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 3u);
 	r.flag = 1;
 	r.part.present = 1;
 	r.part.id = 1;
 	assert_int_equal(poll_req(&c[0], &r, &out), 0);
 	assert_int_equal(out.n, 1);
 	r.flag = 0;
-	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 2u);
+	assert_int_equal(vb_client_join_group(&c[1], s, t, gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 2u);
 	/* Leaving while a revocation is pending: everything is dealt anew. */
 	send_n(&c[0], sid, tid, 1, "rv", 14, 1);
 	assert_int_equal(poll_req(&c[1], &r, &out), 0);
 	assert_int_equal(out.n, 1);
-	assert_int_equal(vb_client_leave_group(&c[0], &s, &t, &gi, &e), 0);
-	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
-	assert_int_equal(vb_client_leave_group(&c[1], &s, &t, &gi, &e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 3u);
+	assert_int_equal(vb_client_leave_group(&c[0], s, t, gi, &e), 0);
+	assert_int_equal(vb_client_join_group(&c[0], s, t, gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 3u);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
+	assert_int_equal(vb_client_leave_group(&c[1], s, t, gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 3u);
 	vb_client_release(&c[0]);
 	vb_client_release(&c[1]);
 }
@@ -882,11 +904,9 @@ static void test_group_revocation_timeout(void **state)
 {
 	static const char *const args[] = { "--rebalance-ms", "300", NULL };
 	struct srv s2;
-	struct vb_client c[2];
-	struct vb_consumer who;
-	struct vb_ident s, t, gi;
-	struct vb_group_info g;
-	uint32_t sid, tid;
+	struct gfix f;
+	struct vb_client *c = f.c;
+	uint32_t sid, tid, gid;
 	struct polled out;
 	struct vb_req r;
 	struct vb_err e;
@@ -894,28 +914,22 @@ static void test_group_revocation_timeout(void **state)
 
 	srv_mkdir(&s2);
 	assert_int_equal(srv_start_args(&s2, args), 0);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(srv_client(&s2, &c[i], 1), 0);
-	make_stream_topic(&c[0], "to-stream", "events", 2, &sid, &tid);
+	gfix_open(&f, &s2, "to");
+	sid = f.sid;
+	tid = f.tid;
+	gid = f.g.id;
 	send_n(&c[0], sid, tid, 1, "to", 0, 2);
-	ident_num(&s, sid);
-	ident_num(&t, tid);
-	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "to", &g, &e),
-			 0);
-	ident_str(&gi, "to");
-	who.kind = VB_CONSUMER_GROUP;
-	who.id = gi;
-	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
 	poll_init(&r, sid, tid, 1, VB_POLL_NEXT, 0, 10);
-	r.consumer = who;
+	r.consumer = f.who;
 	assert_int_equal(poll_req(&c[0], &r, &out), 0);
 	assert_int_equal(out.n, 2);
-	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 0u);
-	while (member_set(&c[0], sid, tid, g.id, 1) == 0u && tries++ < 100)
+	assert_int_equal(vb_client_join_group(&c[1], &f.s, &f.t, &f.gi, &e),
+			 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
+	while (member_set(&c[0], sid, tid, gid, 1) == 0u && tries++ < 100)
 		usleep(50000);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 1), 2u);
-	assert_int_equal(member_set(&c[0], sid, tid, g.id, 0), 1u);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 2u);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 1u);
 	/* The new owner starts after the last commit: here, from the start. */
 	assert_int_equal(poll_req(&c[1], &r, &out), 0);
 	assert_int_equal(out.n, 2);
