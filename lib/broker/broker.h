@@ -279,6 +279,8 @@ int vb_member_has(const struct vb_member *m, uint32_t part);
 void vb_group_rebalance(struct vb_group *g);
 /* Is part pending revocation from its owner? */
 int vb_group_revoking(const struct vb_group *g, uint32_t part);
+/* The topic was purged: nothing polled is left, revocations complete. */
+void vb_group_purged(struct vb_group *g);
 /* The group polled part up to offset last. */
 void vb_group_polled(struct vb_group *g, uint32_t part, uint64_t last);
 /* The group stored an offset for part: may complete its revocation. */

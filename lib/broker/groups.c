@@ -142,6 +142,14 @@ static int revoke_done(const struct vb_group *g, uint32_t part)
 	       stored + 1 >= g->polled[part];
 }
 
+void vb_group_purged(struct vb_group *g)
+{
+	if (g->npolled)
+		memset(g->polled, 0, g->npolled * sizeof(*g->polled));
+	while (g->nrv > 0)
+		revoke_complete(g, g->nrv - 1);
+}
+
 void vb_group_polled(struct vb_group *g, uint32_t part, uint64_t last)
 {
 	polled_resize(g);

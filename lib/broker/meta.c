@@ -539,6 +539,9 @@ static int purge_topic(struct vb_broker *b, struct vb_topic *t)
 			return -1;
 		}
 	}
+	for (uint32_t i = 0; i < t->groups.n; i++)
+		if (t->groups.v[i])
+			vb_group_purged(t->groups.v[i]);
 	return 0;
 }
 

@@ -895,6 +895,18 @@ static void test_group_pending_revocation(void **state)
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
 	assert_int_equal(vb_client_leave_group(&c[1], s, t, gi, &e), 0);
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 3u);
+	/* Purging the topic leaves nothing polled: the promise is kept. */
+	send_n(&c[0], sid, tid, 1, "rv", 15, 1);
+	r.part.id = 1;
+	assert_int_equal(poll_req(&c[0], &r, &out), 0);
+	assert_int_equal(out.n, 2);	/* rv-14, uncommitted, and rv-15 */
+	assert_int_equal(vb_client_join_group(&c[1], s, t, gi, &e), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
+	vb_req_init(&r, VB_CMD_PURGE_TOPIC);
+	r.stream = *s;
+	r.topic = *t;
+	assert_int_equal(call(&c[0], &r, NULL, NULL), 0);
+	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 2u);
 	vb_client_release(&c[0]);
 	vb_client_release(&c[1]);
 }
