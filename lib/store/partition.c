@@ -241,7 +241,7 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len,
 {
 	struct vb_seg *s = active(p);
 	uint8_t *ent, *rnd;
-	size_t at = 0;
+	size_t at = 0, first = 0;
 	uint64_t pos;
 
 	if (s->count > 0 && (s->size >= p->st->segment_size ||
@@ -266,6 +266,8 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len,
 			    vb_ld32(f + 48);
 
 		vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd + (size_t)i * 16);
+		if (i == 0)
+			first = sz;
 		at += sz;
 		pos += sz;
 		vb_st32(ent + (size_t)i * 16, s->count + i);
@@ -275,7 +277,7 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len,
 	if (at != len)
 		return vb_err_set(e, VB_E_DATA, "batch: frames cover %zu of %zu "
 				  "bytes", at, len);
-	if (vb_seg_append(s, frames, len, ent, n, e) < 0)
+	if (vb_seg_append(s, frames, len, first, ent, n, e) < 0)
 		return -1;
 	p->next += n;
 	p->msgs += n;

@@ -13,9 +13,14 @@ int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
  */
 int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		uint64_t start, int verify, struct vb_err *e);
-/* Appends frames (len bytes) and their n index entries. */
+/*
+ * Appends frames (len bytes, the first message `first` bytes long) and
+ * their n index entries.  The first message reaches the file last, so a
+ * crash part way leaves none of the batch to recovery (see segment.c).
+ */
 int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
-		  const uint8_t *entries, uint32_t n, struct vb_err *e);
+		  size_t first, const uint8_t *entries, uint32_t n,
+		  struct vb_err *e);
 /* Syncs (unless the policy is never) and closes the index for writing. */
 int vb_seg_seal(struct vb_seg *s, struct vb_store *st, struct vb_err *e);
 void vb_seg_free(struct vb_seg *s);

@@ -264,10 +264,22 @@ static void undo(int fd, uint64_t len)
 		return;
 }
 
+/*
+ * Recovery keeps the log up to its first message that is not whole, in
+ * sequence and checksummed.  Until the batch's first message is written,
+ * the bytes where it goes are a hole (zeros) that fails those checks, so
+ * a process killed inside either write leaves nothing of the batch: not
+ * the messages a short write got out (a fatal signal can cut a large
+ * write of a regular file short), and not the rest without the first.
+ */
 int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
-		  const uint8_t *entries, uint32_t n, struct vb_err *e)
+		  size_t first, const uint8_t *entries, uint32_t n,
+		  struct vb_err *e)
 {
-	if (vb_pwrite_all(s->log->fd, frames, len, (off_t)s->size) < 0) {
+	if ((len > first &&
+	     vb_pwrite_all(s->log->fd, frames + first, len - first,
+			   (off_t)(s->size + first)) < 0) ||
+	    vb_pwrite_all(s->log->fd, frames, first, (off_t)s->size) < 0) {
 		vb_err_sys(e, VB_E_IO, "cannot write segment %" PRIu64,
 			   s->start);
 		undo(s->log->fd, s->size);
