@@ -160,18 +160,44 @@ static size_t enc_commits(struct run *r)
 	return n;
 }
 
-/* Reads the answers of n store requests sent by enc_commits. */
+/*
+ * Reads the answers of n store requests sent by enc_commits (one per
+ * partition in flight, in partition order), every one of them so the
+ * connection stays in step.  A group member's commit refused with 3022
+ * means the group gave that partition to another member meanwhile (a
+ * member left, or the server's rebalancing timeout passed): not an error
+ * for this member; the new owner reads on after the group's last commit,
+ * so those events are delivered again (at least once).
+ */
 static int read_commits(struct run *r, size_t n, struct vb_err *e)
 {
-	uint32_t status;
+	uint32_t status, p = 0, bad = 0;
+	struct vb_err first;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++, p++) {
+		while (p < r->l->nparts && r->dirty[p] != 2)
+			p++;
 		if (vb_client_read_resp(r->l->c, &r->rx, &status, e))
 			return -1;
-		else if (status)
-			return vb_client_status_err(e, status,
-						 "store_consumer_offset");
-	for (uint32_t p = 0; p < r->l->nparts; p++)
+		if (status == VB_ST_NOT_RESOLVED_CONSUMER && r->o->group) {
+			if (r->o->notice) {
+				char msg[200];
+
+				snprintf(msg, sizeof(msg),
+					 "partition %u went to another member of the group before its commit; that member reads it again from the last commit",
+					 p);
+				r->o->notice(r->o->connect_arg, msg);
+			}
+		} else if (status && bad++ == 0) {
+			vb_client_status_err(&first, status,
+					     "store_consumer_offset");
+		}
+	}
+	if (bad) {
+		*e = first;
+		return -1;
+	}
+	for (p = 0; p < r->l->nparts; p++)
 		if (r->dirty[p] == 2) {
 			r->dirty[p] = 0;
 		}
