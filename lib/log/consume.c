@@ -521,6 +521,12 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 		return -1;
 	if (o->group && vb_log_group_join(l, &r.who, e))
 		return -1;
+	if (o->group && o->notice) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "joined group '%s'", o->name);
+		o->notice(o->connect_arg, msg);
+	}
 	vb_out_init(&r.out, fd, o->handoff);
 	vb_buf_init(&r.tx);
 	vb_buf_init(&r.rx);

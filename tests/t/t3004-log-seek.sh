@@ -13,6 +13,17 @@ field() {
 		sed -e "s/.*\"$2\":\([0-9a-z]*\).*/\1/"
 }
 
+# Waits until vibes-poll -v wrote "joined group" to file $1: from then on it
+# has its signal handlers, so SIGTERM ends it cleanly (exit 0).
+joined() {
+	local i=0
+	while ! grep -q "joined group" "$1" 2>/dev/null && [ $i -lt 1000 ]; do
+		sleep 0.01
+		i=$((i + 1))
+	done
+	grep -q "joined group" "$1"
+}
+
 test_expect_success 'append 50 events to partition 3, 10 to partition 0' '
 	for i in $(seq 0 49); do echo "{\"session_id\":\"s1\",\"i\":$i}"; done >p3 &&
 	vibes-append --stream k <p3 &&
@@ -127,11 +138,12 @@ test_expect_success 'two members of a group share the partitions, each event onc
 	vibes-seek -g g3 --stream k --to end >/dev/null &&
 	for i in $(seq 1 200); do echo "{\"session_id\":\"m$i\",\"i\":$i}"; done >many &&
 	vibes-append --stream k <many || exit 1
-	vibes-poll -g g3 --stream k -f --interval 20ms >m1 &
+	vibes-poll -v -g g3 --stream k -f --interval 20ms >m1 2>m1.err &
 	p1=$!
-	vibes-poll -g g3 --stream k -f --interval 20ms >m2 &
+	vibes-poll -v -g g3 --stream k -f --interval 20ms >m2 2>m2.err &
 	p2=$! &&
 	test_when_finished "kill $p1 $p2 2>/dev/null" &&
+	joined m1.err && joined m2.err &&
 	i=0 &&
 	while [ "$(cat m1 m2 | wc -l)" -lt 200 ] && [ $i -lt 500 ]; do
 		sleep 0.02; i=$((i + 1))
@@ -153,7 +165,7 @@ test_expect_success 'members joining mid-read: every event exactly once' '
 	mkfifo slow || exit 1
 	while IFS= read -r l; do printf "%s\n" "$l"; sleep 0.001; done <slow >j1 &
 	r1=$!
-	vibes-poll -g gj --stream jn -f --batch 50 --interval 20ms >slow &
+	vibes-poll -v -g gj --stream jn -f --batch 50 --interval 20ms >slow 2>j1.err &
 	q1=$!
 	test_when_finished "kill $q1 $r1 2>/dev/null"
 	# 3000 events over 97 sessions: each partition holds well over 50,
@@ -163,11 +175,12 @@ test_expect_success 'members joining mid-read: every event exactly once' '
 	while [ "$(wc -l <j1)" -lt 355 ] && [ $i -lt 1000 ]; do
 		sleep 0.01; i=$((i + 1))
 	done
-	vibes-poll -g gj --stream jn -f --batch 50 --interval 20ms >j2 &
+	vibes-poll -v -g gj --stream jn -f --batch 50 --interval 20ms >j2 2>j2.err &
 	q2=$!
-	vibes-poll -g gj --stream jn -f --batch 50 --interval 20ms >j3 &
+	vibes-poll -v -g gj --stream jn -f --batch 50 --interval 20ms >j3 2>j3.err &
 	q3=$!
 	test_when_finished "kill $q2 $q3 2>/dev/null"
+	joined j1.err && joined j2.err && joined j3.err || exit 1
 	i=0
 	while [ "$(cat j1 j2 j3 | wc -l)" -lt 3000 ] && [ $i -lt 1500 ]; do
 		sleep 0.02; i=$((i + 1))
@@ -202,9 +215,10 @@ test_expect_success 'a member whose partition moved on past the timeout carries 
 	test_when_finished "kill $q1 $r1 2>/dev/null"
 	i=0
 	while [ ! -s k1 ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
-	vibes-poll -g gk --stream rt -f --batch 50 --interval 20ms >k2 &
+	vibes-poll -v -g gk --stream rt -f --batch 50 --interval 20ms >k2 2>k2.err &
 	q2=$!
 	test_when_finished "kill $q2 2>/dev/null"
+	joined k1.err && joined k2.err || exit 1
 	i=0
 	while { [ "$(wc -l <k2)" -lt 400 ] || [ "$(wc -l <k1)" -lt 50 ]; } &&
 		[ $i -lt 1500 ]; do
