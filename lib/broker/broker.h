@@ -248,6 +248,11 @@ struct vb_stream *vb_find_stream(struct vb_broker *b,
 				 const struct vb_ident *id);
 struct vb_topic *vb_find_topic(struct vb_stream *s, const struct vb_ident *id);
 void vb_topic_stats(const struct vb_topic *t, uint64_t *msgs, uint64_t *bytes);
+/* Calls fn(b, t, arg) for every topic of every stream. */
+void vb_each_topic(struct vb_broker *b,
+		   void (*fn)(struct vb_broker *b, struct vb_topic *t,
+			      void *arg),
+		   void *arg);
 void vb_broker_retention(struct vb_broker *b);
 /* Command handlers for streams, topics, partitions, segments. */
 void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,

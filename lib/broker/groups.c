@@ -167,30 +167,34 @@ void vb_group_stored(struct vb_group *g, uint32_t part)
 	}
 }
 
-void vb_groups_tick(struct vb_broker *b)
+struct tick {
+	uint64_t now, lim;	/* µs */
+};
+
+static void tick_topic(struct vb_broker *b, struct vb_topic *t, void *arg)
 {
-	uint64_t lim = (uint64_t)(b->o.rebalance_ms ? b->o.rebalance_ms
-						    : 30000) * 1000u;
-	uint64_t now = vb_now_us();
+	const struct tick *k = arg;
 
-	for (uint32_t si = 0; si < b->streams.n; si++) {
-		struct vb_stream *s = b->streams.v[si];
+	for (uint32_t gi = 0; gi < t->groups.n; gi++) {
+		struct vb_group *g = t->groups.v[gi];
 
-		for (uint32_t ti = 0; s && ti < s->topics.n; ti++) {
-			struct vb_topic *t = s->topics.v[ti];
-
-			for (uint32_t gi = 0; t && gi < t->groups.n; gi++) {
-				struct vb_group *g = t->groups.v[gi];
-
-				for (uint32_t i = 0; g && i < g->nrv;) {
-					if (now - g->rv[i].since_us >= lim)
-						revoke_complete(g, i);
-					else
-						i++;
-				}
-			}
+		for (uint32_t i = 0; g && i < g->nrv;) {
+			if (k->now - g->rv[i].since_us >= k->lim)
+				revoke_complete(g, i);
+			else
+				i++;
 		}
 	}
+}
+
+void vb_groups_tick(struct vb_broker *b)
+{
+	struct tick k;
+
+	k.lim = (uint64_t)(b->o.rebalance_ms ? b->o.rebalance_ms : 30000) *
+		1000u;
+	k.now = vb_now_us();
+	vb_each_topic(b, tick_topic, &k);
 }
 
 /* Does some pending revocation promise a partition to member m? */

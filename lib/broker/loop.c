@@ -629,6 +629,20 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	return 0;
 }
 
+struct sync_all {
+	struct vb_err *e;
+	int rc;
+};
+
+static void sync_topic(struct vb_broker *b, struct vb_topic *t, void *arg)
+{
+	struct sync_all *sa = arg;
+
+	for (uint32_t pi = 0; pi < t->nparts; pi++)
+		if (vb_part_sync(t->parts[pi], sa->e) < 0)
+			sa->rc = -1;
+}
+
 int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 {
 	struct vb_err tmp;
@@ -640,16 +654,11 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 	while (b->conns)
 		conn_free(b, b->conns);
 	/* Everything acknowledged becomes durable, whatever the policy. */
-	for (uint32_t si = 0; si < b->streams.n; si++) {
-		struct vb_stream *s = vb_slab_get(&b->streams, si);
+	if (opened) {
+		struct sync_all sa = { e, 0 };
 
-		for (uint32_t ti = 0; s && ti < s->topics.n; ti++) {
-			struct vb_topic *t = vb_slab_get(&s->topics, ti);
-
-			for (uint32_t pi = 0; t && pi < t->nparts; pi++)
-				if (opened && vb_part_sync(t->parts[pi], e) < 0)
-					rc = -1;
-		}
+		vb_each_topic(b, sync_topic, &sa);
+		rc = sa.rc;
 	}
 	if (vb_syncer_flush(&b->sync, e) < 0)
 		rc = -1;

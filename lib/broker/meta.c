@@ -883,9 +883,11 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 
 /* ---- retention ---- */
 
+/* arg: the time now, in µs. */
 static void retention_topic(struct vb_broker *b, struct vb_topic *t,
-			    uint64_t now)
+			    void *arg)
 {
+	uint64_t now = *(const uint64_t *)arg;
 	struct vb_err e;
 	uint64_t msgs, bytes;
 
@@ -923,15 +925,23 @@ static void retention_topic(struct vb_broker *b, struct vb_topic *t,
 	}
 }
 
-void vb_broker_retention(struct vb_broker *b)
+void vb_each_topic(struct vb_broker *b,
+		   void (*fn)(struct vb_broker *b, struct vb_topic *t,
+			      void *arg),
+		   void *arg)
 {
-	uint64_t now = vb_now_us();
-
 	for (uint32_t i = 0; i < b->streams.n; i++) {
 		struct vb_stream *s = b->streams.v[i];
 
 		for (uint32_t j = 0; s && j < s->topics.n; j++)
 			if (s->topics.v[j])
-				retention_topic(b, s->topics.v[j], now);
+				fn(b, s->topics.v[j], arg);
 	}
+}
+
+void vb_broker_retention(struct vb_broker *b)
+{
+	uint64_t now = vb_now_us();
+
+	vb_each_topic(b, retention_topic, &now);
 }
