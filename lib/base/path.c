@@ -219,8 +219,8 @@ int vb_path_read_file(const char *path, struct vb_buf *out, size_t max,
 		return vb_err_set(e, VB_E_IO, "%s: not a regular file", path);
 	}
 	for (;;) {
-		uint8_t *p = vb_buf_reserve(out, 4096);
-		ssize_t r = read(fd, p, 4096);
+		uint8_t *p = vb_buf_reserve(out, 65536);
+		ssize_t r = read(fd, p, 65536);
 
 		if (r < 0) {
 			if (errno == EINTR)

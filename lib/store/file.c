@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "store/store.h"
 #include "base/banned.h"
 
@@ -78,33 +79,8 @@ int vb_rmtree(const char *path, struct vb_err *e)
 int vb_read_file(const char *path, struct vb_buf *out, size_t max,
 		 struct vb_err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	vb_buf_reset(out);
-	if (fd < 0)
-		return vb_err_sys(e, VB_E_IO, "cannot open %s", path);
-	for (;;) {
-		uint8_t *p = vb_buf_reserve(out, 65536);
-
-		r = read(fd, p, 65536);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			vb_err_sys(e, VB_E_IO, "cannot read %s", path);
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		out->len += (size_t)r;
-		out->p[out->len] = 0;
-		if (out->len > max) {
-			close(fd);
-			return vb_err_set(e, VB_E_IO, "%s: larger than %zu bytes",
-					  path, max);
-		}
-	}
-	close(fd);
-	return 0;
+	if (vb_path_read_file(path, out, max, NULL, e) == 0)
+		return 0;
+	e->kind = VB_E_IO;	/* for the daemon, any of these is an I/O error */
+	return -1;
 }

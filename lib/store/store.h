@@ -58,7 +58,10 @@ void vb_file_unref(struct vb_file *f);
 
 /* rm -rf; a missing path is not an error. */
 int vb_rmtree(const char *path, struct vb_err *e);
-/* Reads a whole (small) file; ENOENT gives -1 with e->sys == ENOENT. */
+/*
+ * vb_path_read_file with every failure reported as VB_E_IO; a missing
+ * file gives -1 with e->sys == ENOENT.
+ */
 int vb_read_file(const char *path, struct vb_buf *out, size_t max,
 		 struct vb_err *e);
 
