@@ -411,16 +411,27 @@ static int all_digits(const struct vb_name *n)
 	return 1;
 }
 
+/* control.md §6.3: a username is 3..50 bytes, a password 3..100. */
+static int username_ok(const struct vb_name *n)
+{
+	return n->len >= 3 && n->len <= 50;
+}
+
+static int password_ok(const struct vb_name *n)
+{
+	return n->len >= 3 && n->len <= 100;
+}
+
 static void login(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r)
 {
 	struct vb_user *u;
 
-	if (r->name.len < 3 || r->name.len > 50) {
+	if (!username_ok(&r->name)) {
 		vb_reply_err(c, VB_ST_INVALID_USERNAME);
 		return;
 	}
-	if (r->secret.len < 3 || r->secret.len > 100) {
+	if (!password_ok(&r->secret)) {
 		vb_reply_err(c, VB_ST_INVALID_PASSWORD);
 		return;
 	}
@@ -549,11 +560,11 @@ static void user_create(struct vb_broker *b, struct vb_conn *c,
 {
 	struct vb_user *u;
 
-	if (r->name.len < 3 || r->name.len > 50) {
+	if (!username_ok(&r->name)) {
 		vb_reply_err(c, VB_ST_INVALID_USERNAME);
 		return;
 	}
-	if (r->secret.len < 3 || r->secret.len > 100) {
+	if (!password_ok(&r->secret)) {
 		vb_reply_err(c, VB_ST_INVALID_PASSWORD);
 		return;
 	}
@@ -655,7 +666,7 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		if (r->has_username) {
 			struct vb_user *o;
 
-			if (r->name.len < 3 || r->name.len > 50) {
+			if (!username_ok(&r->name)) {
 				vb_reply_err(c, VB_ST_INVALID_USERNAME);
 				return;
 			}
@@ -682,7 +693,7 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		set_perms(u, r);
 		break;
 	case VB_CMD_CHANGE_PASSWORD:
-		if (r->secret2.len < 3 || r->secret2.len > 100) {
+		if (!password_ok(&r->secret2)) {
 			vb_reply_err(c, VB_ST_INVALID_PASSWORD);
 			return;
 		}
