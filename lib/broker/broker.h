@@ -244,6 +244,8 @@ void vb_slab_release(struct vb_slab *s);
 
 int vb_meta_load(struct vb_broker *b, struct vb_err *e);
 int vb_meta_save(struct vb_broker *b, struct vb_err *e);
+/* Saves metadata; on failure logs, answers 13000 and returns -1. */
+int vb_meta_save_or_fail(struct vb_broker *b, struct vb_conn *c);
 struct vb_stream *vb_find_stream(struct vb_broker *b,
 				 const struct vb_ident *id);
 struct vb_topic *vb_find_topic(struct vb_stream *s, const struct vb_ident *id);

@@ -370,17 +370,6 @@ static void enc_group(struct vb_buf *o, const struct vb_group *g, int members)
 				   g->m[i].nparts);
 }
 
-static int save(struct vb_broker *b, struct vb_conn *c)
-{
-	struct vb_err e;
-
-	if (vb_meta_save(b, &e) == 0)
-		return 0;
-	vb_broker_log(b, "cannot save metadata: %s", e.msg);
-	vb_reply_err(c, VB_ST_IO_ERROR);
-	return -1;
-}
-
 static void group_create(struct vb_broker *b, struct vb_conn *c,
 			 struct vb_topic *t, const struct vb_req *r)
 {
@@ -402,7 +391,7 @@ static void group_create(struct vb_broker *b, struct vb_conn *c,
 	g->name = r->name;
 	g->topic = t;
 	g->id = vb_slab_insert(&t->groups, g);
-	if (save(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0)
 		return;
 	m = vb_wire_resp_begin(&c->out);
 	enc_group(&c->out, g, 1);
@@ -415,7 +404,7 @@ static void group_delete(struct vb_broker *b, struct vb_conn *c,
 	struct vb_err e;
 
 	vb_slab_remove(&t->groups, g->id);
-	if (save(b, c) < 0) {
+	if (vb_meta_save_or_fail(b, c) < 0) {
 		vb_slab_put(&t->groups, g->id, g);
 		return;
 	}

@@ -404,8 +404,7 @@ fail:
 	return -1;
 }
 
-/* Saves metadata; on failure answers 13000 and returns -1. */
-static int save_or_fail(struct vb_broker *b, struct vb_conn *c)
+int vb_meta_save_or_fail(struct vb_broker *b, struct vb_conn *c)
 {
 	struct vb_err e;
 
@@ -522,7 +521,7 @@ static void stream_create(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;
 	}
-	if (save_or_fail(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0)
 		return;
 	m = vb_wire_resp_begin(&c->out);
 	enc_stream(&c->out, s);
@@ -605,7 +604,7 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 			return;
 		}
 		s->name = r->name;
-		if (save_or_fail(b, c) < 0)
+		if (vb_meta_save_or_fail(b, c) < 0)
 			return;
 		break;
 	}
@@ -613,7 +612,7 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 		char dir[4096];
 
 		vb_slab_remove(&b->streams, s->id);
-		if (save_or_fail(b, c) < 0) {
+		if (vb_meta_save_or_fail(b, c) < 0) {
 			vb_slab_put(&b->streams, s->id, s);
 			return;
 		}
@@ -681,7 +680,7 @@ static void topic_create(struct vb_broker *b, struct vb_conn *c,
 	for (uint32_t i = 0; i < r->count; i++)
 		if (load_part(b, t, i, now, 1, &e) < 0)
 			goto fail;
-	if (save_or_fail(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0)
 		return;
 	m = vb_wire_resp_begin(&c->out);
 	enc_topic(&c->out, t, 1);
@@ -776,13 +775,13 @@ void vb_cmd_topics(struct vb_broker *b, struct vb_conn *c,
 		t->message_expiry = r->message_expiry;
 		t->max_topic_size = r->max_topic_size;
 		t->rf = r->replication_factor;
-		if (save_or_fail(b, c) < 0)
+		if (vb_meta_save_or_fail(b, c) < 0)
 			return;
 		break;
 	}
 	case VB_CMD_DELETE_TOPIC:
 		vb_slab_remove(&s->topics, t->id);
-		if (save_or_fail(b, c) < 0) {
+		if (vb_meta_save_or_fail(b, c) < 0) {
 			vb_slab_put(&s->topics, t->id, t);
 			return;
 		}
@@ -876,7 +875,7 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 	for (uint32_t gi = 0; gi < t->groups.n; gi++)
 		if (t->groups.v[gi])
 			vb_group_rebalance(t->groups.v[gi]);
-	if (save_or_fail(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0)
 		return;
 	vb_reply_ok(c);
 }

@@ -378,17 +378,6 @@ static void reply_identity(struct vb_conn *c, uint32_t id)
 	vb_wire_resp_end(&c->out, m);
 }
 
-static int save(struct vb_broker *b, struct vb_conn *c)
-{
-	struct vb_err e;
-
-	if (vb_meta_save(b, &e) == 0)
-		return 0;
-	vb_broker_log(b, "cannot save metadata: %s", e.msg);
-	vb_reply_err(c, VB_ST_IO_ERROR);
-	return -1;
-}
-
 static void set_perms(struct vb_user *u, const struct vb_req *r)
 {
 	free(u->perms);
@@ -517,7 +506,7 @@ static void pats(struct vb_broker *b, struct vb_conn *c,
 			return;
 		}
 		u->pats[k] = u->pats[--u->npats];
-		if (save(b, c) == 0)
+		if (vb_meta_save_or_fail(b, c) == 0)
 			vb_reply_ok(c);
 		return;
 	}
@@ -547,7 +536,7 @@ static void pats(struct vb_broker *b, struct vb_conn *c,
 		tok.s[PAT_LEN] = 0;
 		tok.len = PAT_LEN;
 		token_hash(tok.s, tok.len, pt->hash);
-		if (save(b, c) < 0)
+		if (vb_meta_save_or_fail(b, c) < 0)
 			return;
 		m = vb_wire_resp_begin(&c->out);
 		vb_wire_enc_name(&c->out, &tok);
@@ -579,7 +568,7 @@ static void user_create(struct vb_broker *b, struct vb_conn *c,
 	vb_pw_hash(r->secret.s, r->secret.len, u->pwhash, sizeof(u->pwhash));
 	set_perms(u, r);
 	u->id = vb_slab_insert(&b->users, u);
-	if (save(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0)
 		return;
 	reply_user(c, u);
 }
@@ -705,6 +694,6 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 			   sizeof(u->pwhash));
 		break;
 	}
-	if (save(b, c) == 0)
+	if (vb_meta_save_or_fail(b, c) == 0)
 		vb_reply_ok(c);
 }
