@@ -411,19 +411,27 @@ static int password_ok(const struct vb_name *n)
 	return n->len >= 3 && n->len <= 100;
 }
 
+/* login and create_user: answers 43 or 44 and returns 1 if out of bounds. */
+static int credentials_bad(struct vb_conn *c, const struct vb_req *r)
+{
+	if (!username_ok(&r->name)) {
+		vb_reply_err(c, VB_ST_INVALID_USERNAME);
+		return 1;
+	}
+	if (!password_ok(&r->secret)) {
+		vb_reply_err(c, VB_ST_INVALID_PASSWORD);
+		return 1;
+	}
+	return 0;
+}
+
 static void login(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r)
 {
 	struct vb_user *u;
 
-	if (!username_ok(&r->name)) {
-		vb_reply_err(c, VB_ST_INVALID_USERNAME);
+	if (credentials_bad(c, r))
 		return;
-	}
-	if (!password_ok(&r->secret)) {
-		vb_reply_err(c, VB_ST_INVALID_PASSWORD);
-		return;
-	}
 	if (all_digits(&r->name))
 		u = vb_slab_get(&b->users,
 				(uint32_t)strtoul(r->name.s, NULL, 10));
@@ -549,14 +557,8 @@ static void user_create(struct vb_broker *b, struct vb_conn *c,
 {
 	struct vb_user *u;
 
-	if (!username_ok(&r->name)) {
-		vb_reply_err(c, VB_ST_INVALID_USERNAME);
+	if (credentials_bad(c, r))
 		return;
-	}
-	if (!password_ok(&r->secret)) {
-		vb_reply_err(c, VB_ST_INVALID_PASSWORD);
-		return;
-	}
 	if (find_name(b, r->name.s, r->name.len)) {
 		vb_reply_err(c, VB_ST_USER_ALREADY_EXISTS);
 		return;
