@@ -150,9 +150,9 @@ void vb_group_purged(struct vb_group *g)
 		revoke_complete(g, g->nrv - 1);
 }
 
+/* Joins and rebalances size g->polled to the topic, so no resize here. */
 void vb_group_polled(struct vb_group *g, uint32_t part, uint64_t last)
 {
-	polled_resize(g);
 	if (part < g->npolled && last + 1 > g->polled[part])
 		g->polled[part] = last + 1;
 }
