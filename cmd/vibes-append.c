@@ -41,7 +41,8 @@ static const char usage_text[] =
 "                          (default 64M); when full, input is not read\n"
 "      --retry-timeout DURATION\n"
 "                          give up after the server was unreachable that long\n"
-"                          (default 60s); reconnects back off from 50ms to 2s\n"
+"                          (default 60s); reconnects back off from 50ms to 2s,\n"
+"                          and the wait is announced on stderr at once\n"
 "\n"
 "Bad lines:\n"
 "      --skip-invalid      report bad lines and go on (exit 0, or 65 when\n"
@@ -52,16 +53,20 @@ static const char usage_text[] =
 "\n"
 "Output:\n"
 "      --acks              print {\"line\":N,\"partition\":P,\"offset\":O} for every\n"
-"                          sent line (\"file\" is added with several FILEs); the\n"
-"                          offsets are looked up after each batch\n"
+"                          stored line, in input order (\"file\" is added with\n"
+"                          several FILEs)\n"
 "      --progress          show the rate on stderr (default: when a terminal)\n"
 "      --no-progress       never show it\n"
 "  -v prints a summary on stderr at the end.\n"
 "\n"
 CLI_HELP
 "\n"
-"When the server cannot be reached for --retry-timeout, vibes-append says\n"
-"which lines were acknowledged (every line before them was too) and exits 69.\n"
+"A lost connection (a server restart, a crash) is reconnected; the lines that\n"
+"were in flight are looked up by their ids, so none is stored twice or lost.\n"
+"When the server stays away for --retry-timeout, or a failure no retry can\n"
+"cure comes up (login refused, no server binary), vibes-append says exactly\n"
+"which lines are stored and which are not (resend those) and exits 69, 75,\n"
+"77 or 78.\n"
 "\n"
 CLI_EXIT_HELP;
 
@@ -99,6 +104,7 @@ static size_t ninputs;
 static int show_progress;
 static int progress_shown;
 static volatile sig_atomic_t stop;
+static uint64_t retry_us = 60000000;
 static int64_t t0;
 
 static int64_t now_us(void)
@@ -128,32 +134,130 @@ static void on_invalid(void *arg, const char *input, uint64_t line,
 static void on_ack(void *arg, const char *input, uint64_t line,
 		   uint32_t partition, uint64_t offset)
 {
-	if (ninputs > 1) {
-		fputs("{\"file\":", stdout);
-		struct vb_buf b = VB_BUF_INIT;
+	struct vb_buf b = VB_BUF_INIT;
 
+	vb_buf_addch(&b, '{');
+	if (ninputs > 1) {
+		vb_buf_addstr(&b, "\"file\":");
 		vb_json_quote(&b, input, strlen(input));
-		fwrite(b.p, 1, b.len, stdout);
-		vb_buf_release(&b);
-		printf(",\"line\":%llu,\"partition\":%u,\"offset\":%llu}\n",
-		       (unsigned long long)line, partition,
-		       (unsigned long long)offset);
-		return;
+		vb_buf_addch(&b, ',');
 	}
-	printf("{\"line\":%llu,\"partition\":%u,\"offset\":%llu}\n",
-	       (unsigned long long)line, partition,
-	       (unsigned long long)offset);
+	vb_buf_printf(&b, "\"line\":%llu,\"partition\":%u,\"offset\":",
+		      (unsigned long long)line, partition);
+	if (offset == VB_NO_OFFSET)
+		vb_buf_addstr(&b, "null}\n");	/* its topic was deleted */
+	else
+		vb_buf_printf(&b, "%llu}\n", (unsigned long long)offset);
+	fwrite(b.p, 1, b.len, stdout);
+	vb_buf_release(&b);
+}
+
+/* Ends a progress line on the terminal before another message. */
+static void break_progress(void)
+{
+	if (progress_shown && isatty(2)) {
+		fputc('\n', stderr);
+		progress_shown = 0;
+	}
 }
 
 static void on_notice(void *arg, const char *msg)
 {
 	if (!cli.verbose)
 		return;
-	if (progress_shown && isatty(2)) {
-		fputc('\n', stderr);
-		progress_shown = 0;
-	}
+	break_progress();
 	fprintf(stderr, "%s: %s\n", cli.prog, msg);
+}
+
+/* Said at once, -v or not: the pipeline is waiting, and until when. */
+static void on_waiting(void *arg, const char *why, uint64_t until_us)
+{
+	time_t t = (time_t)(until_us / 1000000);
+	struct tm tm;
+	char until[32], dur[32];
+
+	break_progress();
+	localtime_r(&t, &tm);
+	strftime(until, sizeof(until), "%H:%M:%S", &tm);
+	vb_fmt_duration(retry_us, dur, sizeof(dur));
+	fprintf(stderr, "%s: %s; retrying until %s (--retry-timeout %s)\n",
+		cli.prog, why, until, dur);
+}
+
+static void on_recovered(void *arg, const char *what, uint64_t waited_us)
+{
+	break_progress();
+	fprintf(stderr, "%s: %s answering again after %.1f s; going on\n",
+		cli.prog, what, (double)waited_us / 1e6);
+}
+
+/* The account of a stopped run: its runs of lines, by state. */
+struct run {
+	size_t input;
+	uint64_t first, last;	/* last 0: to the end of the input */
+};
+
+static struct run *runs[3];
+static size_t nruns[3], capruns[3];
+
+static void on_account(void *arg, size_t input, uint64_t first, uint64_t last,
+		       enum vb_line_state state)
+{
+	if (nruns[state] == capruns[state]) {
+		capruns[state] = capruns[state] ? 2 * capruns[state] : 16;
+		runs[state] = vb_xreallocarray(runs[state], capruns[state],
+					       sizeof(*runs[state]));
+	}
+	runs[state][nruns[state]++] = (struct run){ input, first, last };
+}
+
+/*
+ * "stored: lines 1-35100,35102 of stdin" / "not stored: lines 35101,
+ * 35103- of stdin; every line of b.json": what a resend needs, exactly.
+ */
+static void print_account(void)
+{
+	static const char *const label[3] = {
+		[VB_LINES_STORED] = "stored",
+		[VB_LINES_NOT_STORED] = "not stored",
+		[VB_LINES_UNKNOWN] = "unknown (sent; the server went away "
+				     "before answering; look with vibes-poll)",
+	};
+	struct vb_buf b = VB_BUF_INIT;
+
+	for (int st = 0; st < 3; st++) {
+		if (nruns[st] == 0)
+			continue;
+		vb_buf_reset(&b);
+		for (size_t i = 0; i < nruns[st]; i++) {
+			const struct run *r = &runs[st][i];
+			const char *name = input_name(inputs[r->input].name);
+			int more = i + 1 < nruns[st] &&
+				   runs[st][i + 1].input == r->input;
+
+			if (r->first == 1 && r->last == 0) {
+				vb_buf_printf(&b, "%severy line of %s",
+					      b.len ? "; " : "", name);
+				continue;
+			}
+			if (i == 0 || runs[st][i - 1].input != r->input)
+				vb_buf_printf(&b, "%slines ", b.len ? "; " : "");
+			if (r->last == 0)
+				vb_buf_printf(&b, "%llu-",
+					      (unsigned long long)r->first);
+			else if (r->last == r->first)
+				vb_buf_printf(&b, "%llu",
+					      (unsigned long long)r->first);
+			else
+				vb_buf_printf(&b, "%llu-%llu",
+					      (unsigned long long)r->first,
+					      (unsigned long long)r->last);
+			vb_buf_printf(&b, more ? "," : " of %s", name);
+		}
+		fprintf(stderr, "%s: %s: %s\n", cli.prog, label[st],
+			(char *)b.p);
+	}
+	vb_buf_release(&b);
 }
 
 static void on_progress(void *arg, const struct vb_append_stats *st)
@@ -175,34 +279,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* "acknowledged lines 1-41235 of stdin; lines 41236- were not sent" */
-static void report_acked(const struct vb_append_stats *st)
-{
-	const char *name = input_name(inputs[st->ack_input].name);
-
-	if (st->done_input)
-		return;
-	fprintf(stderr, "%s: ", cli.prog);
-	if (st->ack_input > 0)
-		fprintf(stderr, "every line of the first %zu input%s and ",
-			st->ack_input, st->ack_input > 1 ? "s" : "");
-	if (st->ack_line > 0)
-		fprintf(stderr, "acknowledged lines 1-%llu of %s; lines %llu- ",
-			(unsigned long long)st->ack_line, name,
-			(unsigned long long)st->ack_line + 1);
-	else
-		fprintf(stderr, "no line of %s was acknowledged; lines 1- ",
-			name);
-	fprintf(stderr, "%swere not sent",
-		ninputs > st->ack_input + 1 ? "and the later inputs " : "");
-	if (st->extra_acked)
-		fprintf(stderr,
-			" (except %llu of them that did get through: resending from line %llu sends those twice)",
-			(unsigned long long)st->extra_acked,
-			(unsigned long long)st->ack_line + 1);
-	fputc('\n', stderr);
-}
-
 static void summary(const struct vb_append_stats *st)
 {
 	double secs = (double)(now_us() - t0) / 1e6;
@@ -214,9 +290,12 @@ static void summary(const struct vb_append_stats *st)
 		(unsigned long long)st->blank, (unsigned long long)st->bytes,
 		secs, secs > 0 ? (double)st->sent / secs : 0.0);
 	if (st->reconnects)
-		fprintf(stderr, "%s: %llu reconnect%s\n", cli.prog,
-			(unsigned long long)st->reconnects,
-			st->reconnects > 1 ? "s" : "");
+		fprintf(stderr,
+			"%s: %llu reconnect%s; %llu lines in flight found stored, %llu sent again\n",
+			cli.prog, (unsigned long long)st->reconnects,
+			st->reconnects > 1 ? "s" : "",
+			(unsigned long long)st->found,
+			(unsigned long long)st->resent);
 }
 
 int main(int argc, char **argv)
@@ -284,6 +363,7 @@ int main(int argc, char **argv)
 				  vb_parse_duration(optarg, 86400000000ull, &v,
 						    &e), &e);
 			o.retry_us = v;
+			retry_us = v;
 			break;
 		case OPT_SKIP:
 			o.skip_invalid = 1;
@@ -342,6 +422,9 @@ int main(int argc, char **argv)
 	cb.invalid = on_invalid;
 	cb.ack = o.acks ? on_ack : NULL;
 	cb.notice = on_notice;
+	cb.waiting = on_waiting;
+	cb.recovered = on_recovered;
+	cb.account = on_account;
 	cb.progress = show_progress ? on_progress : NULL;
 	rc = vb_append_run(&o, &cli.log, inputs, ninputs, &cb, &st, &e);
 	if (progress_shown && isatty(2))
@@ -354,7 +437,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: %s\n", cli.prog, e.msg);
 			status = vb_err_exit(&e);
 		}
-		report_acked(&st);
+		print_account();
 	} else if (o.skip_invalid && st.invalid && st.sent == 0)
 		status = VB_EX_DATAERR;
 	if (fflush(stdout) || ferror(stdout)) {

@@ -5,7 +5,6 @@
 
 #include "err.h"
 #include "vb_exit.h"
-#include "wire/status.h"
 #include "banned.h"
 
 void vb_err_clear(struct vb_err *e)
@@ -100,19 +99,21 @@ int vb_err_exit(const struct vb_err *e)
 	case VB_E_IO:
 		return VB_EX_IOERR;
 	case VB_E_TIMEOUT:
+	case VB_E_TEMP:
 		return VB_EX_TEMPFAIL;
 	case VB_E_AUTH:
 		return VB_EX_NOPERM;
+	case VB_E_CONFIG:
+		return VB_EX_CONFIG;
 	case VB_E_SERVER:
-		if (e->status == VB_ST_UNAUTHENTICATED ||
-		    e->status == VB_ST_UNAUTHORIZED ||
-		    e->status == VB_ST_INVALID_CREDENTIALS)
-			return VB_EX_NOPERM;
-		if (e->status == VB_ST_DISCONNECTED)
-			return VB_EX_TEMPFAIL;
-		return VB_EX_PARTIAL;
 	case VB_E_STATE:
 		return VB_EX_PARTIAL;
 	}
 	return VB_EX_PARTIAL;
+}
+
+int vb_err_transient(const struct vb_err *e)
+{
+	return e->kind == VB_E_UNAVAIL || e->kind == VB_E_TIMEOUT ||
+	       e->kind == VB_E_TEMP;
 }

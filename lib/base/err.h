@@ -24,6 +24,8 @@ enum vb_errkind {
 	VB_E_TIMEOUT,	/* timed out; may work later */
 	VB_E_AUTH,	/* authentication or permission refused */
 	VB_E_STATE,	/* not possible in the current state (locked, running...) */
+	VB_E_TEMP,	/* the server cannot do it now (its disk is full) */
+	VB_E_CONFIG,	/* the setup cannot work (server binary missing...) */
 };
 
 struct vb_err {
@@ -48,5 +50,11 @@ void vb_err_prefix(struct vb_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The exit status (vb_exit.h) for an error. */
 int vb_err_exit(const struct vb_err *e);
+/*
+ * 1 when waiting may cure it: the server is unreachable, timed out or
+ * temporarily unable (VB_E_UNAVAIL, VB_E_TIMEOUT, VB_E_TEMP); 0 for the
+ * permanent kinds, which no retry fixes.
+ */
+int vb_err_transient(const struct vb_err *e);
 
 #endif

@@ -298,3 +298,24 @@ void vb_fmt_timestamp(uint64_t us, char *buf, size_t size)
 		 (long long)y, m, d, sod / 3600, sod / 60 % 60, sod % 60,
 		 (unsigned)(us % 1000000));
 }
+
+const char *vb_fmt_duration(uint64_t us, char *buf, size_t size)
+{
+	static const struct {
+		const char *unit;
+		uint64_t us;
+	} units[] = {
+		{ "h", 3600000000ull }, { "m", 60000000ull }, { "s", 1000000 },
+		{ "ms", 1000 }, { "us", 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (us >= units[i].us && us % units[i].us == 0) {
+			snprintf(buf, size, "%llu%s",
+				 (unsigned long long)(us / units[i].us),
+				 units[i].unit);
+			return buf;
+		}
+	snprintf(buf, size, "0s");
+	return buf;
+}

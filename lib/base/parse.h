@@ -30,6 +30,8 @@ int vb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *v,
  */
 int vb_parse_duration(const char *s, uint64_t max_us, uint64_t *us,
 		      struct vb_err *e);
+/* Formats a duration the way vb_parse_duration reads it ("60s", "250ms"). */
+const char *vb_fmt_duration(uint64_t us, char *buf, size_t size);
 
 /*
  * Byte size: a decimal integer with an optional binary suffix k/K/KiB,

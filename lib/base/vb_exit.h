@@ -19,9 +19,11 @@ enum vb_exit {
 	VB_EX_TEMPFAIL = 75,	/* temporary failure or timeout: try again */
 	VB_EX_NOPERM = 77,	/* authentication or permission refused */
 	/*
-	 * The daemon only: a permanent failure that a supervisor must not
-	 * retry (address in use, data dir locked by another server, bad
-	 * configuration).  Any other non-zero daemon exit is a crash.
+	 * A setup that cannot work, whatever the retries: for the tools, the
+	 * server binary to start is missing; for the daemon, a permanent
+	 * failure that a supervisor must not retry (address in use, data dir
+	 * locked by another server, bad configuration).  Any other non-zero
+	 * daemon exit is a crash.
 	 */
 	VB_EX_CONFIG = 78,
 };

@@ -1,4 +1,10 @@
-/* Blocking Iggy TCP client: one request, one response (control.md §1). */
+/*
+ * client.c - the Iggy TCP client (client.h): a queue of request frames,
+ * a socket pumped without blocking, and answers taken out of a
+ * vb_reader in order.  The blocking calls are the same machinery with a
+ * poll() loop around it.
+ */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -8,11 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client/client.h"
 #include "base/banned.h"
+
+/* Pieces written by one writev. */
+#define IOV_BATCH 64
 
 void vb_client_init(struct vb_client *c)
 {
@@ -21,8 +31,18 @@ void vb_client_init(struct vb_client *c)
 	strlcpy(c->host, VB_DEFAULT_HOST, sizeof(c->host));
 	c->port = VB_DEFAULT_PORT;
 	c->timeout_ms = VB_CLIENT_TIMEOUT_MS;
+	c->framing = &vb_framing_v08;
 	vb_buf_init(&c->out);
-	vb_buf_init(&c->in);
+	vb_buf_init(&c->enc);
+	vb_reader_init(&c->rd, c->framing, VB_CLIENT_RESP_MAX);
+}
+
+static void drop_queue(struct vb_client *c)
+{
+	vb_buf_reset(&c->out);
+	c->nq = c->qhead = c->qdone = 0;
+	c->queued = c->taken = 0;
+	vb_reader_reset(&c->rd);
 }
 
 void vb_client_close(struct vb_client *c)
@@ -30,6 +50,9 @@ void vb_client_close(struct vb_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->dead = 0;
+	c->local[0] = 0;
+	drop_queue(c);
 }
 
 void vb_client_release(struct vb_client *c)
@@ -37,7 +60,11 @@ void vb_client_release(struct vb_client *c)
 	vb_client_close(c);
 	explicit_bzero(c->pass, sizeof(c->pass));
 	vb_buf_release(&c->out);
-	vb_buf_release(&c->in);
+	vb_buf_release(&c->enc);
+	vb_reader_release(&c->rd);
+	free(c->q);
+	c->q = NULL;
+	c->qcap = 0;
 }
 
 static int parse_port(const char *s, uint16_t *port, const char *addr,
@@ -112,6 +139,13 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 	return 0;
 }
 
+const char *vb_client_addr(const struct vb_client *c, char *buf, size_t size)
+{
+	snprintf(buf, size, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
+		 c->host, c->port);
+	return buf;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -141,11 +175,36 @@ static int wait_fd(int fd, short events, int64_t deadline, struct vb_err *e,
 	}
 }
 
+/* "ip:port" of a socket address, as upstream prints a client's address. */
+static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf,
+			 size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+		snprintf(buf, size, "%s:%u", ip, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+		snprintf(buf, size, "[%s]:%u", ip, port);
+	} else
+		snprintf(buf, size, "?");
+}
+
 int vb_client_connect(struct vb_client *c, struct vb_err *e)
 {
 	struct addrinfo hints, *res = NULL, *ai;
-	char port[8];
-	int gai, fd = -1, saved = 0;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port[8], where[300];
+	int gai, fd = -1, saved = 0, one = 1;
 	int64_t deadline = now_ms() + c->timeout_ms;
 
 	vb_client_close(c);
@@ -176,131 +235,314 @@ int vb_client_connect(struct vb_client *c, struct vb_err *e)
 		    err == 0)
 			break;
 		saved = err ? err : errno;
+		if (saved == EINPROGRESS)
+			saved = ETIMEDOUT;
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
 		errno = saved ? saved : ECONNREFUSED;
-		return vb_err_sys(e, VB_E_UNAVAIL, "cannot connect to %s:%u",
-				  c->host, c->port);
+		return vb_err_sys(e, errno == ETIMEDOUT ? VB_E_TIMEOUT :
+				  VB_E_UNAVAIL, "cannot connect to %s",
+				  vb_client_addr(c, where, sizeof(where)));
 	}
-	{
-		int one = 1;
-
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		fmt_sockaddr(&ss, c->local, sizeof(c->local));
 	return 0;
 }
 
-static int fail_io(struct vb_client *c, struct vb_err *e)
+/* ---- the queue ---- */
+
+static void add_piece(struct vb_client *c, const uint8_t *ext, size_t off,
+		      size_t n)
+{
+	struct vb_client_piece *pc;
+
+	if (c->qhead == c->nq)
+		c->qhead = c->nq = c->qdone = 0;
+	if (c->nq == c->qcap) {
+		c->qcap = c->qcap ? 2 * c->qcap : 16;
+		c->q = vb_xreallocarray(c->q, c->qcap, sizeof(*c->q));
+	}
+	pc = &c->q[c->nq++];
+	pc->ext = ext;
+	pc->off = off;
+	pc->len = n;
+}
+
+/* Counts the whole frames in p[0..n) (the caller's to get right). */
+static uint64_t count_frames(const struct vb_client *c, const uint8_t *p,
+			     size_t n)
+{
+	uint64_t k = 0;
+	size_t at = 0;
+
+	while (n - at >= c->framing->req_hdr) {
+		at += (size_t)c->framing->req_size(p + at);
+		k++;
+	}
+	return k;
+}
+
+void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n)
+{
+	size_t off;
+
+	if (vb_client_unsent(c) == 0)
+		vb_buf_reset(&c->out);
+	off = c->out.len;
+	vb_buf_add(&c->out, frames, n);
+	if (c->nq > c->qhead && c->q[c->nq - 1].ext == NULL &&
+	    c->q[c->nq - 1].off + c->q[c->nq - 1].len == off)
+		c->q[c->nq - 1].len += n;	/* grow the last piece */
+	else
+		add_piece(c, NULL, off, n);
+	c->queued += count_frames(c, frames, n);
+}
+
+void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames,
+			 size_t n)
+{
+	add_piece(c, frames, 0, n);
+	c->queued += count_frames(c, frames, n);
+}
+
+void vb_client_queue_req(struct vb_client *c, const struct vb_req *r)
+{
+	vb_buf_reset(&c->enc);
+	vb_wire_req_encode(&c->enc, r);
+	vb_client_queue(c, c->enc.p, c->enc.len);
+}
+
+size_t vb_client_unsent(const struct vb_client *c)
+{
+	size_t n = 0;
+
+	for (size_t i = c->qhead; i < c->nq; i++)
+		n += c->q[i].len;
+	return n - c->qdone;
+}
+
+short vb_client_events(const struct vb_client *c)
+{
+	return (short)(POLLIN | (c->qhead < c->nq ? POLLOUT : 0));
+}
+
+static int lost(struct vb_client *c, struct vb_err *e)
 {
 	vb_client_close(c);
 	return -1;
 }
 
-static int write_all(struct vb_client *c, const uint8_t *p, size_t n,
-		     int64_t deadline, struct vb_err *e)
+/*
+ * The transport failed: stop using the socket, but keep the answers that
+ * arrived before, for vb_client_take to hand out; then it reports why.
+ */
+static int dead(struct vb_client *c, const struct vb_err *why,
+		struct vb_err *e)
 {
-	while (n > 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(c->fd, POLLOUT, deadline, e,
-				    "sending to the server"))
-				return fail_io(c, e);
-			continue;
-		}
-		vb_err_sys(e, VB_E_UNAVAIL, "sending to %s:%u", c->host,
-			   c->port);
-		return fail_io(c, e);
-	}
-	return 0;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->dead = 1;
+	c->dead_err = *why;
+	if (e)
+		*e = *why;
+	return -1;
 }
 
-static int read_all(struct vb_client *c, uint8_t *p, size_t n,
-		    int64_t deadline, struct vb_err *e)
+/* Receives what has arrived; fills why and returns -1 at EOF or error. */
+static int pump_in(struct vb_client *c, struct vb_err *why)
 {
-	while (n > 0) {
-		ssize_t r = recv(c->fd, p, n, 0);
+	char where[300];
+
+	for (;;) {
+		size_t room;
+		uint8_t *d = vb_reader_space(&c->rd, &room);
+		ssize_t r = recv(c->fd, d, room, MSG_DONTWAIT);
 
 		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
+			vb_reader_commit(&c->rd, (size_t)r);
+			if ((size_t)r < room)
+				return 0;
 			continue;
 		}
-		if (r == 0) {
-			vb_err_set(e, VB_E_UNAVAIL,
-				   "connection to %s:%u closed by the server",
-				   c->host, c->port);
-			return fail_io(c, e);
-		}
-		if (errno == EINTR)
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (wait_fd(c->fd, POLLIN, deadline, e,
-				    "waiting for the server"))
-				return fail_io(c, e);
-			continue;
-		}
-		vb_err_sys(e, VB_E_UNAVAIL, "receiving from %s:%u", c->host,
-			   c->port);
-		return fail_io(c, e);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r == 0)
+			vb_err_set(why, VB_E_UNAVAIL,
+				   "connection to %s closed by the server",
+				   vb_client_addr(c, where, sizeof(where)));
+		else
+			vb_err_sys(why, VB_E_UNAVAIL, "receiving from %s",
+				   vb_client_addr(c, where, sizeof(where)));
+		return -1;
 	}
+}
+
+static int pump_out(struct vb_client *c, struct vb_err *why)
+{
+	char where[300];
+
+	while (c->qhead < c->nq) {
+		struct iovec iov[IOV_BATCH];
+		int n = 0;
+		ssize_t w;
+
+		for (size_t i = c->qhead; i < c->nq && n < IOV_BATCH; i++) {
+			const struct vb_client_piece *pc = &c->q[i];
+			const uint8_t *base = pc->ext ? pc->ext :
+							c->out.p + pc->off;
+			size_t skip = i == c->qhead ? c->qdone : 0;
+
+			iov[n].iov_base = (void *)(base + skip);
+			iov[n].iov_len = pc->len - skip;
+			n++;
+		}
+		w = writev(c->fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w < 0)
+			return vb_err_sys(why, VB_E_UNAVAIL, "sending to %s",
+					  vb_client_addr(c, where,
+							 sizeof(where)));
+		while (w > 0) {
+			size_t left = c->q[c->qhead].len - c->qdone;
+
+			if ((size_t)w < left) {
+				c->qdone += (size_t)w;
+				break;
+			}
+			w -= (ssize_t)left;
+			c->qdone = 0;
+			c->qhead++;
+		}
+	}
+	vb_buf_reset(&c->out);
+	c->qhead = c->nq = c->qdone = 0;
 	return 0;
 }
 
-int vb_client_write(struct vb_client *c, const uint8_t *p, size_t n,
-		    struct vb_err *e)
+int vb_client_pump(struct vb_client *c, struct vb_err *e)
 {
+	struct vb_err why, ignored;
+
+	if (c->dead) {
+		if (e)
+			*e = c->dead_err;
+		return -1;
+	}
 	if (c->fd < 0)
 		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
-	return write_all(c, p, n, now_ms() + c->timeout_ms, e);
+	if (pump_out(c, &why)) {
+		/* The answers that came before the failure still count. */
+		pump_in(c, &ignored);
+		return dead(c, &why, e);
+	}
+	if (pump_in(c, &why))
+		return dead(c, &why, e);
+	return 0;
 }
 
-int vb_client_read_resp(struct vb_client *c, struct vb_buf *rx,
-			uint32_t *status, struct vb_err *e)
+/* An answer that means the server ended this connection. */
+static int ends_connection(uint32_t status)
 {
-	uint8_t hdr[VB_RESP_HDR];
-	uint32_t length;
+	return status == VB_ST_DISCONNECTED || status == VB_ST_STALE_CLIENT ||
+	       status == VB_ST_CLIENT_NOT_FOUND;
+}
+
+int vb_client_take(struct vb_client *c, struct vb_reply *rep,
+		   struct vb_err *e)
+{
+	char where[300];
+	int rc = vb_reader_next(&c->rd, rep, e);
+
+	if (rc < 0) {
+		vb_err_prefix(e, "%s does not speak the Iggy protocol",
+			      vb_client_addr(c, where, sizeof(where)));
+		return lost(c, e);
+	}
+	if (rc == 0) {
+		if (!c->dead)
+			return 0;
+		if (e)
+			*e = c->dead_err;
+		return lost(c, e);
+	}
+	if (ends_connection(rep->status)) {
+		vb_client_status_err(e, rep->status, "the server");
+		vb_err_prefix(e, "%s", vb_client_addr(c, where, sizeof(where)));
+		return lost(c, e);
+	}
+	if (c->taken == c->queued) {
+		vb_err_status(e, VB_E_PROTO, rep->status,
+			      "%s sent an answer to no request (status %u): it does not speak the Iggy protocol",
+			      vb_client_addr(c, where, sizeof(where)),
+			      rep->status);
+		return lost(c, e);
+	}
+	c->taken++;
+	return 1;
+}
+
+int vb_client_next(struct vb_client *c, struct vb_reply *rep,
+		   struct vb_err *e)
+{
 	int64_t deadline = now_ms() + c->timeout_ms;
+	char where[300], what[340];
+	int rc;
 
-	if (c->fd < 0)
+	if (c->fd < 0 && !c->dead)
 		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
-	if (read_all(c, hdr, sizeof(hdr), deadline, e))
-		return -1;
-	vb_wire_resp_hdr(hdr, status, &length);
-	if (length > VB_CLIENT_RESP_MAX) {
-		vb_err_set(e, VB_E_UNAVAIL,
-			   "response of %u bytes exceeds the %u-byte limit",
-			   length, VB_CLIENT_RESP_MAX);
-		return fail_io(c, e);
+	for (;;) {
+		if ((rc = vb_client_take(c, rep, e)) != 0)
+			return rc < 0 ? -1 : 0;
+		/* On failure the answers received before are taken first. */
+		vb_client_pump(c, NULL);
+		if ((rc = vb_client_take(c, rep, e)) != 0)
+			return rc < 0 ? -1 : 0;
+		snprintf(what, sizeof(what), "waiting for %s",
+			 vb_client_addr(c, where, sizeof(where)));
+		if (wait_fd(c->fd, vb_client_events(c), deadline, e, what))
+			return lost(c, e);
 	}
-	vb_buf_reset(rx);
-	vb_buf_reserve(rx, length);
-	if (read_all(c, rx->p, length, deadline, e))
-		return -1;
-	rx->len = length;
-	rx->p[length] = 0;
-	return 0;
 }
 
 int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)
 {
 	enum vb_errkind kind = VB_E_SERVER;
 
-	if (status == VB_ST_UNAUTHENTICATED || status == VB_ST_UNAUTHORIZED ||
-	    status == VB_ST_INVALID_CREDENTIALS ||
-	    status == VB_ST_USER_INACTIVE)
+	switch (status) {
+	case VB_ST_UNAUTHENTICATED:
+	case VB_ST_UNAUTHORIZED:
+	case VB_ST_INVALID_CREDENTIALS:
+	case VB_ST_USER_INACTIVE:
 		kind = VB_E_AUTH;
+		break;
+	case VB_ST_DISCONNECTED:
+	case VB_ST_STALE_CLIENT:
+	case VB_ST_CLIENT_NOT_FOUND:
+		kind = VB_E_UNAVAIL;
+		break;
+	case VB_ST_IO_ERROR:
+		kind = VB_E_TEMP;
+		break;
+	}
+	if (status == VB_ST_DISCONNECTED)
+		return vb_err_status(e, kind, status,
+				     "%s: the server is shutting down (status 8)",
+				     what);
+	if (status == VB_ST_IO_ERROR)
+		return vb_err_status(e, kind, status,
+				     "%s: the server could not write its storage (status 13000: disk full or failing)",
+				     what);
 	return vb_err_status(e, kind, status, "%s: server error %u (%s)", what,
 			     status, vb_status_name(status));
 }
@@ -309,34 +551,33 @@ int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 			 const uint8_t **payload, size_t *len,
 			 struct vb_err *e)
 {
-	uint32_t status, code = n >= 8 ? vb_ld32(frame + 4) : 0;
+	struct vb_reply rep;
+	uint32_t code = n >= 8 ? vb_ld32(frame + 4) : 0;
 	const char *name;
 
-	if (vb_client_write(c, frame, n, e) ||
-	    vb_client_read_resp(c, &c->in, &status, e))
+	if (c->fd < 0)
+		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
+	vb_client_queue(c, frame, n);
+	if (vb_client_next(c, &rep, e))
 		return -1;
-	if (status != VB_ST_OK) {
+	if (rep.status != VB_ST_OK) {
 		name = vb_cmd_name(code);
-		vb_client_status_err(e, status, name ? name : "request");
-		if (status == VB_ST_CLIENT_NOT_FOUND ||
-		    status == VB_ST_STALE_CLIENT ||
-		    status == VB_ST_DISCONNECTED)
-			vb_client_close(c);
-		return -1;
+		return vb_client_status_err(e, rep.status,
+					    name ? name : "request");
 	}
 	if (payload)
-		*payload = c->in.p;
+		*payload = rep.payload;
 	if (len)
-		*len = c->in.len;
+		*len = rep.len;
 	return 0;
 }
 
 int vb_client_call(struct vb_client *c, const struct vb_req *r,
 		   const uint8_t **payload, size_t *len, struct vb_err *e)
 {
-	vb_buf_reset(&c->out);
-	vb_wire_req_encode(&c->out, r);
-	return vb_client_call_frame(c, c->out.p, c->out.len, payload, len, e);
+	vb_buf_reset(&c->enc);
+	vb_wire_req_encode(&c->enc, r);
+	return vb_client_call_frame(c, c->enc.p, c->enc.len, payload, len, e);
 }
 
 int vb_client_login(struct vb_client *c, const char *user, const char *pass,
@@ -361,7 +602,13 @@ int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 	r.version_len = sizeof(version) - 1;
 	rc = vb_client_call(c, &r, &p, &n, e);
 	explicit_bzero(&r.secret, sizeof(r.secret));
+	explicit_bzero(c->enc.p, c->enc.len);
 	if (rc) {
+		/* A name or password the server cannot hold is refused too. */
+		if (e && e->kind == VB_E_SERVER &&
+		    (e->status == VB_ST_INVALID_USERNAME ||
+		     e->status == VB_ST_INVALID_PASSWORD))
+			e->kind = VB_E_AUTH;
 		if (e && e->kind == VB_E_AUTH)
 			vb_err_prefix(e, "login as '%s' refused", user);
 		return -1;
@@ -494,9 +741,9 @@ int vb_client_create_topic(struct vb_client *c, const struct vb_ident *stream,
 int vb_client_send(struct vb_client *c, const struct vb_send_hdr *h,
 		   const struct vb_msg_in *msgs, uint32_t n, struct vb_err *e)
 {
-	vb_buf_reset(&c->out);
-	vb_wire_send_encode(&c->out, h, msgs, n);
-	return vb_client_call_frame(c, c->out.p, c->out.len, NULL, NULL, e);
+	vb_buf_reset(&c->enc);
+	vb_wire_send_encode(&c->enc, h, msgs, n);
+	return vb_client_call_frame(c, c->enc.p, c->enc.len, NULL, NULL, e);
 }
 
 int vb_client_poll(struct vb_client *c, const struct vb_req *r,

@@ -1,15 +1,14 @@
 /*
- * client.h - blocking Iggy TCP client (one connection, one request at a time).
+ * client.h - the Iggy TCP client: one connection, used either pipelined
+ * and non-blocking (queue, pump, take) or one blocking call at a time.
  *
- * Every call sends one request frame and waits for its one response
- * (control.md §1.3: strictly in order, no correlation ids).  Reads and
- * writes are bounded by `timeout_ms`.  A server error status comes back as
- * VB_E_SERVER with err->status set; a dead or unreachable socket as
- * VB_E_UNAVAIL (the connection is then closed and vb_client_connect may be
- * called again); a timeout as VB_E_TIMEOUT.
- *
- * Payload pointers handed back by calls point into the client's receive
- * buffer and stay valid until the next call on the same client.
+ * Answers come strictly in order, one per request (control.md §1.3: no
+ * correlation ids); the framing of requests and answers is the codec's
+ * (c->framing, vb_framing_v08), never the client's.  Blocking calls are
+ * bounded by `timeout_ms`.  A server error status comes back as the kind
+ * vb_client_status_err says, with err->status set; a dead or unreachable
+ * socket as VB_E_UNAVAIL (the connection is then closed and
+ * vb_client_connect may be called again); a timeout as VB_E_TIMEOUT.
  */
 #ifndef VB_CLIENT_H
 #define VB_CLIENT_H
@@ -27,6 +26,12 @@
 /* Largest response a client accepts (a poll of many big messages). */
 #define VB_CLIENT_RESP_MAX (256u * 1024 * 1024)
 
+/* One piece of queued output: caller memory (ext) or bytes of c->out. */
+struct vb_client_piece {
+	const uint8_t *ext;
+	size_t off, len;
+};
+
 struct vb_client {
 	int fd;			/* -1 when not connected */
 	char host[256];
@@ -34,8 +39,17 @@ struct vb_client {
 	char user[256];		/* from iggy://user:pass@... or set by caller */
 	char pass[256];
 	int timeout_ms;
-	struct vb_buf out;	/* request being sent */
-	struct vb_buf in;	/* last response payload */
+	const struct vb_framing *framing;
+	char local[80];		/* our end, "ip:port", while connected */
+	/* requests queued and not yet written, oldest first */
+	struct vb_buf out;
+	struct vb_client_piece *q;
+	size_t nq, qcap, qhead, qdone;
+	uint64_t queued, taken;	/* requests queued / answers taken */
+	struct vb_reader rd;	/* answers received */
+	struct vb_buf enc;	/* request being encoded */
+	int dead;		/* the transport failed: answers left in rd */
+	struct vb_err dead_err;	/* why */
 };
 
 void vb_client_init(struct vb_client *c);
@@ -48,8 +62,11 @@ void vb_client_release(struct vb_client *c);
  * for URLs, user/pass.  Returns -1 with VB_E_USAGE naming what is wrong.
  */
 int vb_client_set_addr(struct vb_client *c, const char *addr, struct vb_err *e);
+/* "host:port" of the server, for messages ("[::1]:8090" for IPv6). */
+const char *vb_client_addr(const struct vb_client *c, char *buf, size_t size);
 
 int vb_client_connect(struct vb_client *c, struct vb_err *e);
+/* Closes the connection and drops what was queued or received. */
 void vb_client_close(struct vb_client *c);
 static inline int vb_client_connected(const struct vb_client *c)
 {
@@ -61,8 +78,70 @@ int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 		    uint32_t *user_id, struct vb_err *e);
 
 /*
- * Sends request r and waits for the response.  On success *payload and
- * *len (either may be NULL) describe the response payload.
+ * Pipelined, non-blocking use (Iggy answers strictly in order, one answer
+ * per request).  Requests are queued, vb_client_pump writes what the
+ * socket takes and receives what has arrived without ever blocking, and
+ * vb_client_take hands out the answers in order.  The caller polls
+ * c->fd for vb_client_events().  Any transport failure closes the
+ * connection (VB_E_UNAVAIL): what was queued is dropped, and whether the
+ * requests written were carried out is for the caller to find out.
+ *
+ * An answer with status 8 (the server is shutting down, control.md §1.3),
+ * 30 or 100 (the server dropped this client) ends the connection the same
+ * way; any other status is the caller's to judge (vb_client_status_err).
+ */
+
+/* Queues whole request frames (one or more), copying them. */
+void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n);
+/*
+ * Queues whole request frames that stay in caller memory, unchanged,
+ * until written (vb_client_unsent() == 0) or the connection is closed.
+ */
+void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames,
+			 size_t n);
+/* Encodes and queues one request. */
+void vb_client_queue_req(struct vb_client *c, const struct vb_req *r);
+/* Requests queued whose answers were not taken yet. */
+static inline uint64_t vb_client_inflight(const struct vb_client *c)
+{
+	return c->queued - c->taken;
+}
+/* Bytes queued and not yet written. */
+size_t vb_client_unsent(const struct vb_client *c);
+/* What to poll c->fd for: POLLIN, and POLLOUT while bytes are unsent. */
+short vb_client_events(const struct vb_client *c);
+/*
+ * Writes and receives what can be without blocking.  -1 when the
+ * transport failed: the socket is closed (c->fd is -1), yet the answers
+ * that arrived before can still be taken; vb_client_take then reports the
+ * failure once they are exhausted.
+ */
+int vb_client_pump(struct vb_client *c, struct vb_err *e);
+/*
+ * The next answer received: 1 with *rep filled (payload valid until the
+ * next pump, take or wait call), 0 when none is complete yet, -1 when the
+ * connection ended (see above) or sent something that is no answer.
+ */
+int vb_client_take(struct vb_client *c, struct vb_reply *rep,
+		   struct vb_err *e);
+/*
+ * Blocking: writes what is queued and waits for the next answer, at most
+ * timeout_ms (VB_E_TIMEOUT; the connection is then closed).
+ */
+int vb_client_next(struct vb_client *c, struct vb_reply *rep,
+		   struct vb_err *e);
+/*
+ * Fills e for a server status and returns -1.  This is the one place
+ * server statuses become error kinds: 40/41/42/47 (and 43/44 for a login)
+ * VB_E_AUTH, 8/30/100 VB_E_UNAVAIL, 13000 (the server's storage failed:
+ * a full disk) VB_E_TEMP, any other VB_E_SERVER.  `what` names the request.
+ */
+int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what);
+
+/*
+ * Blocking calls: send request r (nothing else may be in flight) and wait
+ * for its answer.  On success *payload and *len (either may be NULL)
+ * describe the answer's payload, valid until the next call.
  */
 int vb_client_call(struct vb_client *c, const struct vb_req *r,
 		   const uint8_t **payload, size_t *len, struct vb_err *e);
@@ -70,22 +149,6 @@ int vb_client_call(struct vb_client *c, const struct vb_req *r,
 int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 			 const uint8_t **payload, size_t *len,
 			 struct vb_err *e);
-
-/*
- * Pipelining (Iggy answers strictly in order): vb_client_write sends bytes
- * (one or more whole request frames) without waiting for answers, and
- * vb_client_read_resp reads the next response into rx, leaving a non-zero
- * status in *status for the caller to judge (vb_client_status_err turns
- * it into an error).  Both are bounded by timeout_ms and close the
- * connection on any transport failure.
- */
-int vb_client_write(struct vb_client *c, const uint8_t *p, size_t n,
-		    struct vb_err *e);
-int vb_client_read_resp(struct vb_client *c, struct vb_buf *rx,
-			uint32_t *status, struct vb_err *e);
-/* Fills e for a server status: VB_E_AUTH for 40/41/42/47, else
- * VB_E_SERVER; `what` names the request.  Returns -1. */
-int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what);
 
 /* ---- conveniences over vb_client_call ---- */
 

@@ -3,18 +3,28 @@
  *
  * Input lines are validated and collected into rounds (a batch: a run of
  * consecutive input lines, never spanning two inputs).  A sealed round is
- * turned into one send_messages frame per partition it touches, all
- * written back to back; several rounds may be in flight and the server
- * acknowledges frames strictly in order.  A round stays in memory until
- * every frame of it is acknowledged, so after a lost connection it can
- * be sent again; the total kept is bounded (--buffer), and when the bound
- * is reached input is no longer read (backpressure).
+ * turned into one send_messages frame per partition it touches and queued
+ * on the pipelined client; many rounds may be in flight, and the server
+ * answers strictly in order.  A round stays in memory until every line of
+ * it is stored, so it can be sent again; the total kept is bounded
+ * (--buffer), and at the bound input is no longer read (backpressure).
  *
  * Every message carries an id we choose: a per-process nonce and a
- * sequence number.  After a reconnect the tail of each partition that had
- * frames in flight is read back, and messages the server already stored
- * are not sent again.  The same ids let --acks find the offset of every
- * line even when other producers write to the same partitions.
+ * sequence number.  That makes the account exact.  Each line is pending
+ * (not stored: to be sent), in a frame on the wire, stored, or in doubt
+ * (its frame was written and the connection ended before the answer).
+ * Whatever ended the connection, the one way back is: connect again (the
+ * connect callback finds the server, as any tool does), look the topic
+ * up, and read each partition with lines in doubt from a lower bound of
+ * where they can be, so each one is found stored, at its offset, or known
+ * not to be; then send what is pending, in order.
+ *
+ * Offsets (--acks): the server's answer to send_messages is empty in 0.8,
+ * so a poll of one message at the predicted offset rides right behind
+ * every frame; when another producer got in between, a search from the
+ * frame's lower bound follows.  Lower bounds: a partition's end when we
+ * last synced, plus every frame of ours stored since (ours cannot be
+ * below them), raised by every base learned.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +45,18 @@
 #define PROGRESS_US 200000
 #define BACKOFF_MIN_US 50000
 #define BACKOFF_MAX_US 2000000
+#define SCAN_COUNT 4096		/* messages per poll when reading back */
+#define SEARCH_MAX (1u << 16)	/* largest search window */
+#define TOPO_FAULTS_MAX 4	/* topic vanished this often in a row: give up */
+
+enum line_state {
+	LINE_PENDING,		/* not stored: to be sent */
+	LINE_WIRE,		/* in a frame of the current connection */
+	LINE_DOUBT,		/* its frame was written; no answer came */
+	LINE_STORED,
+};
+
+#define NO_FRAME UINT32_MAX
 
 void vb_append_opts_init(struct vb_append_opts *o)
 {
@@ -50,11 +70,18 @@ void vb_append_opts_init(struct vb_append_opts *o)
 	o->retry_us = 60000000;
 }
 
+enum frame_state { F_QUEUED, F_ACKED, F_FAILED };
+
 struct frame {
 	uint32_t part;
 	uint32_t count;
 	size_t off, len;	/* in round->wire */
-	uint64_t first_seq, last_seq;
+	uint64_t first_seq;
+	uint32_t first;		/* index in the round of its first line */
+	uint8_t state;
+	uint8_t based;		/* acks: base offset known */
+	uint64_t lb;		/* its base is at least this */
+	uint64_t pred;		/* acks: predicted base */
 };
 
 struct round {
@@ -67,14 +94,33 @@ struct round {
 	struct vb_buf data;		/* payloads back to back */
 	uint32_t *off, *len, *hash, *part;
 	uint64_t *line;
+	uint8_t *state;			/* enum line_state */
+	uint32_t *frame;		/* its frame in the current build */
+	uint64_t *offset;		/* acks: VB_NO_OFFSET until known */
+	uint32_t nstored, nknown;
 	int routed;
-	int built;
+	int built;			/* wire holds this connection's frames */
+	int queued;			/* ... and they are on the client */
 	struct vb_buf wire;
 	struct frame *frames;
 	uint32_t nframes, frames_cap;
-	size_t sent;			/* wire bytes written */
-	uint32_t acked;			/* frames acknowledged */
-	uint64_t *base;			/* acks: first offset per frame */
+};
+
+enum expect_kind { X_SEND, X_LOOKUP, X_SEARCH };
+
+/* An answer the connection owes us, in request order. */
+struct expect {
+	uint8_t kind;
+	struct round *r;
+	uint32_t frame;
+	uint32_t count;			/* X_SEARCH: window */
+};
+
+enum fault {
+	FAULT_NONE,
+	FAULT_RESYNC,		/* reconnect at once (topic gone, odd answer) */
+	FAULT_TRANSIENT,	/* the server cannot store now: back off */
+	FAULT_FATAL,		/* give up once every answer is in */
 };
 
 struct app {
@@ -85,7 +131,7 @@ struct app {
 	struct vb_append_stats *st;
 	struct vb_append_input *in;
 	size_t nin, cur;		/* current input */
-	int in_eof;
+	uint64_t *in_lines;		/* lines of each input read to its end */
 	uint64_t lineno;		/* in the current input */
 	int discarding;			/* skipping the rest of a long line */
 	struct vb_buf inbuf;
@@ -93,34 +139,43 @@ struct app {
 	int bad;			/* a bad line stopped the input */
 	struct round *open;
 	struct round *head, *tail;	/* sealed, oldest first */
-	struct round *sending;		/* first round with unsent bytes */
 	struct round *freelist;
 	size_t kept;			/* bytes held by sealed rounds */
+	/* acknowledged prefix: inputs before done_input, lines of it <= */
+	size_t done_input;
+	uint64_t done_line;
 	uint64_t seq;
 	uint8_t nonce[8];
-	uint32_t key_hash;		/* VB_ROUTE_KEY / unknown key */
+	uint32_t key_hash;		/* VB_ROUTE_KEY */
 	uint32_t unknown_hash;
 	uint32_t rr;
-	uint64_t *stored;		/* per partition: highest seq stored */
-	uint64_t *next_off;		/* per partition: expected next offset */
-	/* scratch per partition for build() and report_acks() */
+	uint32_t nparts;
+	uint64_t *lb;			/* per partition: our next is >= */
+	uint64_t *pred;			/* acks: predicted next base */
+	/* scratch per partition for build() */
 	uint32_t *cnt, *frame_of;
 	size_t *bytes, *icur, *mcur, *endpos;
-	uint32_t nparts;
+	struct vb_buf hdr;
+	/* expected answers, a ring */
+	struct expect *x;
+	size_t xcap, xhead, xn;
 	/* connection */
-	int connected;
-	int ever_connected;
+	int up;				/* synced: frames may be queued */
+	int ever_up;
+	uint32_t topic_id;		/* identity at the last sync */
+	uint64_t topic_created;
+	enum fault fault;
+	struct vb_err fault_err;
+	int topo_faults;
 	int64_t outage_since;		/* 0 when not in an outage */
+	int announced;			/* waiting() was called */
 	int64_t next_try;
 	int64_t backoff;
-	int topo_errors;
+	int64_t last_answer;		/* when an answer last came */
+	char orphan[80];		/* a connection we closed in flight */
 	struct vb_err last_err;
-	uint8_t rx[8192];
-	size_t rxlen;
-	uint32_t skip;			/* response payload bytes to skip */
 	int64_t last_input, last_progress;
 	char scratch[256];
-	struct vb_buf hdr;
 };
 
 /* ---- rounds ---- */
@@ -138,10 +193,9 @@ static struct round *round_get(struct app *a)
 	}
 	r->next = NULL;
 	r->n = 0;
-	r->routed = r->built = 0;
+	r->nstored = r->nknown = 0;
+	r->routed = r->built = r->queued = 0;
 	r->nframes = 0;
-	r->sent = 0;
-	r->acked = 0;
 	vb_buf_reset(&r->data);
 	vb_buf_reset(&r->wire);
 	r->input = a->cur;
@@ -171,14 +225,16 @@ static void round_free(struct round *r)
 	free(r->hash);
 	free(r->part);
 	free(r->line);
+	free(r->state);
+	free(r->frame);
+	free(r->offset);
 	free(r->frames);
-	free(r->base);
 	free(r);
 }
 
 static size_t round_bytes(const struct round *r)
 {
-	return r->data.len + r->wire.len + (size_t)r->n * 32;
+	return r->data.len + r->wire.len + (size_t)r->n * 48;
 }
 
 static void round_add(struct round *r, const char *p, size_t n,
@@ -191,11 +247,20 @@ static void round_add(struct round *r, const char *p, size_t n,
 		r->hash = vb_xreallocarray(r->hash, r->cap, sizeof(*r->hash));
 		r->part = vb_xreallocarray(r->part, r->cap, sizeof(*r->part));
 		r->line = vb_xreallocarray(r->line, r->cap, sizeof(*r->line));
+		r->state = vb_xreallocarray(r->state, r->cap,
+					    sizeof(*r->state));
+		r->frame = vb_xreallocarray(r->frame, r->cap,
+					    sizeof(*r->frame));
+		r->offset = vb_xreallocarray(r->offset, r->cap,
+					     sizeof(*r->offset));
 	}
 	r->off[r->n] = (uint32_t)r->data.len;
 	r->len[r->n] = (uint32_t)n;
 	r->hash[r->n] = hash;
 	r->line[r->n] = line;
+	r->state[r->n] = LINE_PENDING;
+	r->frame[r->n] = NO_FRAME;
+	r->offset[r->n] = VB_NO_OFFSET;
 	r->n++;
 	vb_buf_add(&r->data, p, n);
 }
@@ -203,6 +268,7 @@ static void round_add(struct round *r, const char *p, size_t n,
 static void seal(struct app *a)
 {
 	struct round *r = a->open;
+	struct timespec ts;
 
 	a->open = NULL;
 	if (r == NULL)
@@ -210,27 +276,20 @@ static void seal(struct app *a)
 	if (r->n == 0 && (r->last_line < r->first_line || a->head == NULL)) {
 		/* nothing to send: blank lines ahead of nothing in flight */
 		if (r->last_line >= r->first_line) {
-			a->st->ack_input = r->input;
-			a->st->ack_line = r->last_line;
+			a->done_input = r->input;
+			a->done_line = r->last_line;
 		}
 		round_put(a, r);
 		return;
 	}
-	r->origin_us = 0;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		r->origin_us = (uint64_t)ts.tv_sec * 1000000 +
-			       (uint64_t)ts.tv_nsec / 1000;
-	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->origin_us = (uint64_t)ts.tv_sec * 1000000 +
+		       (uint64_t)ts.tv_nsec / 1000;
 	if (a->tail)
 		a->tail->next = r;
 	else
 		a->head = r;
 	a->tail = r;
-	if (a->sending == NULL)
-		a->sending = r;
 	a->kept += round_bytes(r);
 }
 
@@ -256,6 +315,55 @@ static int64_t id_seq(const struct app *a, const uint8_t id[16])
 	return (int64_t)(s & 0x3fffffffffffffffull);
 }
 
+/* The round and line index of one of our sequence numbers, if kept. */
+static struct round *find_seq(const struct app *a, uint64_t seq,
+			      uint32_t *i)
+{
+	for (struct round *r = a->head; r; r = r->next)
+		if (seq >= r->first_seq && seq - r->first_seq < r->n) {
+			*i = (uint32_t)(seq - r->first_seq);
+			return r;
+		}
+	return NULL;
+}
+
+/* ---- expected answers ---- */
+
+static void expect(struct app *a, enum expect_kind kind, struct round *r,
+		   uint32_t frame, uint32_t count)
+{
+	struct expect *x;
+
+	if (a->xn == a->xcap) {
+		size_t ncap = a->xcap ? 2 * a->xcap : 64;
+		struct expect *nx = vb_xreallocarray(NULL, ncap, sizeof(*nx));
+
+		for (size_t k = 0; k < a->xn; k++)
+			nx[k] = a->x[(a->xhead + k) % a->xcap];
+		free(a->x);
+		a->x = nx;
+		a->xcap = ncap;
+		a->xhead = 0;
+	}
+	if (a->xn == 0)
+		a->last_answer = vb_log_now_us();	/* the clock starts */
+	x = &a->x[(a->xhead + a->xn) % a->xcap];
+	x->kind = (uint8_t)kind;
+	x->r = r;
+	x->frame = frame;
+	x->count = count;
+	a->xn++;
+}
+
+static struct expect pop_expect(struct app *a)
+{
+	struct expect x = a->x[a->xhead];
+
+	a->xhead = (a->xhead + 1) % a->xcap;
+	a->xn--;
+	return x;
+}
+
 /* ---- wire ---- */
 
 static void route(struct app *a, struct round *r)
@@ -277,13 +385,8 @@ static void route(struct app *a, struct round *r)
 
 /*
  * Builds the frames of r: one send_messages per partition, holding the
- * round's messages of that partition that are not known to be stored.
+ * round's pending lines of that partition.
  */
-static int stored_already(const struct app *a, uint32_t p, uint64_t seq)
-{
-	return a->stored[p] != UINT64_MAX && seq <= a->stored[p];
-}
-
 static void build(struct app *a, struct round *r)
 {
 	uint32_t np = a->nparts;
@@ -295,15 +398,15 @@ static void build(struct app *a, struct round *r)
 	for (uint32_t i = 0; i < r->n; i++) {
 		uint32_t p = r->part[i];
 
-		if (stored_already(a, p, r->first_seq + i))
+		r->frame[i] = NO_FRAME;
+		if (r->state[i] != LINE_PENDING)
 			continue;
 		a->cnt[p]++;
 		a->bytes[p] += VB_MSG_HDR + r->len[i];
 	}
+	a->kept -= r->wire.len;
 	vb_buf_reset(&r->wire);
 	r->nframes = 0;
-	r->sent = 0;
-	r->acked = 0;
 	for (uint32_t p = 0; p < np; p++) {
 		size_t meta, start = r->wire.len;
 		size_t ilen = (size_t)a->cnt[p] * VB_INDEX_ENTRY;
@@ -315,11 +418,9 @@ static void build(struct app *a, struct round *r)
 			r->frames_cap = r->frames_cap ? 2 * r->frames_cap : 8;
 			r->frames = vb_xreallocarray(r->frames, r->frames_cap,
 						     sizeof(*r->frames));
-			r->base = vb_xreallocarray(r->base, r->frames_cap,
-						   sizeof(*r->base));
 		}
 		f = &r->frames[r->nframes++];
-		/* frame header and metadata, encoded on the stack */
+		/* request header and send metadata */
 		vb_buf_reset(h);
 		vb_buf_u32(h, 0);
 		vb_buf_u32(h, VB_CMD_SEND_MESSAGES);
@@ -340,34 +441,35 @@ static void build(struct app *a, struct round *r)
 		vb_buf_reserve(&r->wire, ilen + a->bytes[p]);
 		memset(r->wire.p + r->wire.len, 0, ilen);
 		r->wire.len += ilen + a->bytes[p];
+		memset(f, 0, sizeof(*f));
 		f->part = p;
 		f->count = a->cnt[p];
 		f->off = start;
 		f->len = r->wire.len - start;
-		f->first_seq = UINT64_MAX;
-		f->last_seq = 0;
+		f->first = NO_FRAME;
 		a->frame_of[p] = r->nframes - 1;
 	}
 	for (uint32_t i = 0; i < r->n; i++) {
 		uint32_t p = r->part[i], len = r->len[i];
-		uint64_t seq = r->first_seq + i;
 		struct frame *f;
 		uint8_t *m;
 
-		if (stored_already(a, p, seq))
+		if (r->state[i] != LINE_PENDING)
 			continue;
 		f = &r->frames[a->frame_of[p]];
-		if (f->first_seq == UINT64_MAX)
-			f->first_seq = seq;
-		f->last_seq = seq;
+		if (f->first == NO_FRAME) {
+			f->first = i;
+			f->first_seq = r->first_seq + i;
+		}
+		r->frame[i] = a->frame_of[p];
 		a->endpos[p] += VB_MSG_HDR + len;
 		vb_st32(r->wire.p + a->icur[p] + 4, (uint32_t)a->endpos[p]);
 		a->icur[p] += VB_INDEX_ENTRY;
 		m = r->wire.p + a->mcur[p];
 		memset(m, 0, VB_MSG_HDR);
-		make_id(a, seq, m + 8);
-		vb_st64(m + 40, r->origin_us);
-		vb_st32(m + 52, len);
+		make_id(a, r->first_seq + i, m + VB_MSG_ID);
+		vb_st64(m + VB_MSG_ORIGIN_TS, r->origin_us);
+		vb_st32(m + VB_MSG_PAYLOAD_LEN, len);
 		memcpy(m + VB_MSG_HDR, r->data.p + r->off[i], len);
 		a->mcur[p] += VB_MSG_HDR + len;
 	}
@@ -375,98 +477,469 @@ static void build(struct app *a, struct round *r)
 	r->built = 1;
 }
 
-/* ---- connection ---- */
+static void lookup_req(struct app *a, struct vb_req *q, uint32_t p,
+		       uint64_t from, uint32_t count)
+{
+	vb_req_init(q, VB_CMD_POLL_MESSAGES);
+	vb_log_who(&q->consumer, 0, "vibes-append", NULL);
+	q->stream = a->l->stream;
+	q->topic = a->l->topic;
+	q->part.present = 1;
+	q->part.id = p;
+	q->strategy = VB_POLL_OFFSET;
+	q->value = from;
+	q->count = count;
+}
 
-static void lost(struct app *a, const struct vb_err *why)
+/* Queues the frames of r (and, for --acks, a lookup behind each). */
+static void queue_round(struct app *a, struct round *r)
+{
+	struct vb_req q;
+
+	if (!r->built)
+		build(a, r);
+	for (uint32_t k = 0; k < r->nframes; k++) {
+		struct frame *f = &r->frames[k];
+
+		f->state = F_QUEUED;
+		f->based = 0;
+		f->lb = a->lb[f->part];
+		vb_client_queue_ref(a->c, r->wire.p + f->off, f->len);
+		expect(a, X_SEND, r, k, 0);
+		for (uint32_t i = f->first; i < r->n; i++)
+			if (r->frame[i] == k)
+				r->state[i] = LINE_WIRE;
+		if (!a->o->acks)
+			continue;
+		f->pred = a->pred[f->part];
+		a->pred[f->part] += f->count;
+		lookup_req(a, &q, f->part, f->pred, 1);
+		vb_client_queue_req(a->c, &q);
+		expect(a, X_LOOKUP, r, k, 1);
+	}
+	r->queued = 1;
+}
+
+/* ---- completion ---- */
+
+static int round_complete(const struct app *a, const struct round *r)
+{
+	return r->nstored == r->n && (!a->o->acks || r->nknown == r->n);
+}
+
+static void report_acks(struct app *a, struct round *r)
+{
+	const char *name = a->in[r->input].name;
+
+	for (uint32_t i = 0; i < r->n; i++)
+		a->cb->ack(a->cb->arg, name, r->line[i], r->part[i],
+			   r->offset[i]);
+}
+
+/* Retires the complete rounds at the head, in order. */
+static void retire(struct app *a)
+{
+	struct round *r;
+
+	while ((r = a->head) && round_complete(a, r)) {
+		if (a->o->acks && a->cb->ack)
+			report_acks(a, r);
+		a->head = r->next;
+		if (a->head == NULL)
+			a->tail = NULL;
+		a->kept -= round_bytes(r);
+		a->st->sent += r->n;
+		a->st->bytes += r->data.len;
+		a->done_input = r->input;
+		a->done_line = r->last_line;
+		round_put(a, r);
+	}
+}
+
+static void line_stored(struct app *a, struct round *r, uint32_t i)
+{
+	if (r->state[i] != LINE_STORED) {
+		r->state[i] = LINE_STORED;
+		r->nstored++;
+	}
+}
+
+static void line_offset(struct round *r, uint32_t i, uint64_t off)
+{
+	if (r->offset[i] == VB_NO_OFFSET)
+		r->nknown++;
+	r->offset[i] = off;
+}
+
+/* The base offset of frame f is known: every line of it gets its own. */
+static void frame_based(struct app *a, struct round *r, struct frame *f,
+			uint64_t base)
+{
+	uint32_t k = 0, fi = (uint32_t)(f - r->frames);
+
+	f->based = 1;
+	for (uint32_t i = f->first; i < r->n && k < f->count; i++)
+		if (r->frame[i] == fi)
+			line_offset(r, i, base + k++);
+	if (base + f->count > a->lb[f->part])
+		a->lb[f->part] = base + f->count;
+	if (base > f->pred)	/* others wrote in between: predict later */
+		a->pred[f->part] += base - f->pred;
+}
+
+static void end_outage(struct app *a);
+
+static void set_fault(struct app *a, enum fault f, const struct vb_err *e)
+{
+	if (f <= a->fault)
+		return;
+	a->fault = f;
+	if (e)
+		a->fault_err = *e;
+}
+
+static void on_send(struct app *a, struct round *r, struct frame *f,
+		    const struct vb_reply *rep)
+{
+	uint32_t fi = (uint32_t)(f - r->frames);
+	struct vb_err e;
+
+	if (rep->status == VB_ST_OK) {
+		f->state = F_ACKED;
+		for (uint32_t i = f->first; i < r->n; i++)
+			if (r->frame[i] == fi)
+				line_stored(a, r, i);
+		a->lb[f->part] += f->count;
+		a->topo_faults = 0;
+		end_outage(a);
+		return;
+	}
+	/* Not stored: the server said so. */
+	f->state = F_FAILED;
+	for (uint32_t i = f->first; i < r->n; i++)
+		if (r->frame[i] == fi)
+			r->state[i] = LINE_PENDING;
+	vb_client_status_err(&e, rep->status, "send_messages");
+	vb_err_prefix(&e, "partition %u", f->part);
+	if (rep->status == VB_ST_STREAM_ID_NOT_FOUND ||
+	    rep->status == VB_ST_TOPIC_ID_NOT_FOUND ||
+	    rep->status == VB_ST_PARTITION_NOT_FOUND)
+		set_fault(a, ++a->topo_faults < TOPO_FAULTS_MAX ? FAULT_RESYNC :
+			  FAULT_FATAL, &e);
+	else
+		set_fault(a, vb_err_transient(&e) ? FAULT_TRANSIENT :
+			  FAULT_FATAL, &e);
+}
+
+/*
+ * Scans a poll answer for the first message of frame f.  Returns 1 when
+ * found (the frame's base is set), 0 when not, with *next the offset
+ * after the last message looked at (or unchanged for an empty answer).
+ */
+static int scan_for(struct app *a, struct round *r, struct frame *f,
+		    const struct vb_reply *rep, uint64_t *next, int *empty,
+		    struct vb_err *e)
+{
+	struct vb_poll_hdr h;
+	struct vb_rd rd;
+	struct vb_msg m;
+	int rc;
+
+	*empty = 1;
+	vb_rd_init(&rd, rep->payload, rep->len);
+	if (vb_wire_dec_poll_hdr(&rd, &h, e))
+		return -1;
+	while ((rc = vb_wire_dec_msg(&rd, &m, e)) == 1) {
+		*empty = 0;
+		*next = m.offset + 1;
+		if (id_seq(a, m.id) == (int64_t)f->first_seq) {
+			frame_based(a, r, f, m.offset);
+			return 1;
+		}
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+static void queue_search(struct app *a, struct round *r, uint32_t fi,
+			 uint64_t from, uint32_t count)
+{
+	struct vb_req q;
+
+	lookup_req(a, &q, r->frames[fi].part, from, count);
+	vb_client_queue_req(a->c, &q);
+	expect(a, X_SEARCH, r, fi, count);
+}
+
+static void on_lookup(struct app *a, const struct expect *x,
+		      const struct vb_reply *rep)
+{
+	struct round *r = x->r;
+	struct frame *f = &r->frames[x->frame];
+	struct vb_err e;
+	uint64_t next = x->kind == X_LOOKUP ? f->lb : 0;
+	int empty, rc;
+
+	if (f->state != F_ACKED || f->based)
+		return;		/* not stored, or known already */
+	if (rep->status != VB_ST_OK) {
+		vb_client_status_err(&e, rep->status, "poll_messages");
+		set_fault(a, FAULT_RESYNC, &e);
+		return;
+	}
+	rc = scan_for(a, r, f, rep, &next, &empty, &e);
+	if (rc < 0) {
+		set_fault(a, FAULT_RESYNC, &e);
+		return;
+	}
+	if (rc == 1)
+		return;
+	if (x->kind == X_SEARCH && empty) {
+		/* Read to the end without finding it: look again after a
+		 * reconnect, which reads the partition from its bound. */
+		vb_err_set(&e, VB_E_STATE,
+			   "partition %u: the message just stored was not found",
+			   f->part);
+		set_fault(a, FAULT_RESYNC, &e);
+		return;
+	}
+	/* Another producer got in between: search on from the bound. */
+	if (x->kind == X_LOOKUP)
+		queue_search(a, r, x->frame, f->lb, 64);
+	else
+		queue_search(a, r, x->frame, next,
+			     x->count * 4 > SEARCH_MAX ? SEARCH_MAX :
+							 x->count * 4);
+}
+
+/* Takes every answer that has arrived.  -1: the connection ended. */
+static int take_answers(struct app *a, struct vb_err *e)
+{
+	struct vb_reply rep;
+	int rc;
+
+	while ((rc = vb_client_take(a->c, &rep, e)) == 1) {
+		struct expect x;
+
+		a->last_answer = vb_log_now_us();
+		if (a->xn == 0) {
+			/* The client counts requests too: cannot happen. */
+			vb_err_set(e, VB_E_PROTO, "an answer to no request");
+			vb_client_close(a->c);
+			return -1;
+		}
+		x = pop_expect(a);
+		if (x.kind == X_SEND)
+			on_send(a, x.r, &x.r->frames[x.frame], &rep);
+		else
+			on_lookup(a, &x, &rep);
+	}
+	retire(a);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- the connection ---- */
+
+static void announce_wait(struct app *a)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (a->announced || !a->cb->waiting)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	a->announced = 1;
+	a->cb->waiting(a->cb->arg, a->last_err.msg,
+		       now + a->o->retry_us -
+			       (uint64_t)(vb_log_now_us() - a->outage_since));
+}
+
+/*
+ * The connection is gone (why says how): every frame written and not
+ * answered is in doubt, to be looked for after the next connect.
+ */
+static void lost(struct app *a, const struct vb_err *why, int by_us)
 {
 	if (why)
 		a->last_err = *why;
+	if (by_us && a->xn > 0 && a->c->local[0])
+		strlcpy(a->orphan, a->c->local, sizeof(a->orphan));
 	vb_client_close(a->c);
-	a->connected = 0;
-	a->rxlen = 0;
-	a->skip = 0;
+	while (a->xn > 0)
+		pop_expect(a);
+	for (struct round *r = a->head; r; r = r->next) {
+		if (!r->queued)
+			continue;
+		for (uint32_t i = 0; i < r->n; i++)
+			if (r->state[i] == LINE_WIRE)
+				r->state[i] = LINE_DOUBT;
+		r->queued = 0;
+	}
+	if (a->up)
+		a->st->reconnects++;
+	a->up = 0;
+	a->fault = FAULT_NONE;
 	if (a->outage_since == 0) {
 		a->outage_since = vb_log_now_us();
 		a->backoff = BACKOFF_MIN_US;
-		a->next_try = 0;
-		a->st->reconnects++;
-		if (a->cb->notice) {
-			char msg[700];
-
-			snprintf(msg, sizeof(msg), a->ever_connected ?
-				 "connection lost (%s); reconnecting" :
-				 "cannot reach the server (%s); retrying",
-				 a->last_err.msg);
-			a->cb->notice(a->cb->arg, msg);
-		}
+		a->next_try = 0;	/* the first try is at once */
+		a->announced = 0;
 	}
 }
 
 /*
- * After a reconnect: reads back the tail of every partition that had
- * frames written but not acknowledged, and records what the server
- * already stored, so it is not sent twice.
+ * The connection we closed with requests in flight may still be read by
+ * a slow server: until it is gone from the server's client list, what it
+ * carried is not settled.  Waits for that (get_clients, 22), or skips
+ * the wait when this user may not list clients.
  */
-static int dedup(struct app *a, struct vb_err *e)
+static int wait_orphan(struct app *a, struct vb_err *e)
 {
-	for (uint32_t p = 0; p < a->nparts; p++) {
-		uint64_t pending = 0;
-		int touched = 0;
+	int64_t deadline = a->outage_since + (int64_t)a->o->retry_us;
 
-		for (struct round *r = a->head; r; r = r->next) {
-			if (!r->built || r->sent == 0)
-				continue;
-			for (uint32_t k = r->acked; k < r->nframes; k++)
-				if (r->frames[k].part == p &&
-				    r->frames[k].off < r->sent) {
-					touched = 1;
-					pending += r->frames[k].count;
-				}
+	while (a->orphan[0]) {
+		struct vb_req q;
+		struct vb_rd rd;
+		struct vb_client_info ci;
+		const uint8_t *p;
+		size_t n;
+		int seen = 0;
+
+		vb_req_init(&q, VB_CMD_GET_CLIENTS);
+		if (vb_client_call(a->c, &q, &p, &n, e)) {
+			if (e->kind == VB_E_AUTH || e->kind == VB_E_SERVER) {
+				a->orphan[0] = 0;	/* cannot tell */
+				return 0;
+			}
+			return -1;
 		}
-		if (!touched)
-			continue;
+		vb_rd_init(&rd, p, n);
+		while (vb_rd_left(&rd) > 0) {
+			if (vb_wire_dec_client(&rd, &ci, e))
+				return -1;
+			if (strcmp(ci.address, a->orphan) == 0)
+				seen = 1;
+		}
+		if (!seen)
+			break;
+		if (vb_log_now_us() > deadline)
+			return vb_err_set(e, VB_E_TIMEOUT,
+					  "the server still serves our old connection %s",
+					  a->orphan);
+		usleep(20000);
+	}
+	a->orphan[0] = 0;
+	return 0;
+}
+
+/* Reads partition p from lb to its end looking for lines in doubt. */
+static int settle_part(struct app *a, uint32_t p, uint64_t from, uint64_t end,
+		       struct vb_err *e)
+{
+	while (from < end) {
 		struct vb_req q;
 		struct vb_poll_hdr h;
 		struct vb_rd rd;
 		struct vb_msg m;
+		uint64_t next = from;
 		int rc;
-		uint64_t want = pending + 4096;
 
-		vb_req_init(&q, VB_CMD_POLL_MESSAGES);
-		vb_log_who(&q.consumer, 0, "vibes-append", e);
-		q.stream = a->l->stream;
-		q.topic = a->l->topic;
-		q.part.present = 1;
-		q.part.id = p;
-		q.strategy = VB_POLL_LAST;
-		q.count = want > 1000000 ? 1000000 : (uint32_t)want;
+		lookup_req(a, &q, p, from, SCAN_COUNT);
 		if (vb_client_poll(a->c, &q, &h, &rd, e))
 			return -1;
 		while ((rc = vb_wire_dec_msg(&rd, &m, e)) == 1) {
 			int64_t s = id_seq(a, m.id);
+			struct round *r;
+			uint32_t i;
 
-			if (s >= 0 && ((uint64_t)s > a->stored[p] ||
-				       a->stored[p] == UINT64_MAX))
-				a->stored[p] = (uint64_t)s;
+			next = m.offset + 1;
+			if (s < 0 || (r = find_seq(a, (uint64_t)s, &i)) ==
+					     NULL || r->part[i] != p)
+				continue;
+			if (r->state[i] == LINE_DOUBT)
+				a->st->found++;
+			line_stored(a, r, i);
+			if (a->o->acks)
+				line_offset(r, i, m.offset);
 		}
 		if (rc < 0)
 			return -1;
+		if (next == from)
+			break;		/* nothing more: retention, or the end */
+		from = next;
 	}
 	return 0;
 }
 
-static void reset_wires(struct app *a)
+/*
+ * After a connect: settles every line in doubt (and, with --acks, finds
+ * the offset of stored lines whose lookup never came back), then makes
+ * every frame anew from what is still pending.
+ */
+static int settle(struct app *a, struct vb_err *e)
 {
-	for (struct round *r = a->head; r; r = r->next)
+	int moved = a->l->topic_id != a->topic_id ||
+		    a->l->topic_created != a->topic_created;
+
+	for (uint32_t p = 0; p < a->nparts; p++) {
+		uint64_t from = UINT64_MAX;
+
+		for (struct round *r = a->head; r; r = r->next) {
+			if (!r->routed)
+				continue;
+			for (uint32_t k = 0; k < r->nframes; k++) {
+				struct frame *f = &r->frames[k];
+				uint32_t fi = k;
+				int need = 0;
+
+				if (f->part != p || !r->built)
+					continue;
+				for (uint32_t i = f->first; i < r->n && !need;
+				     i++)
+					need = r->frame[i] == fi &&
+					       (r->state[i] == LINE_DOUBT ||
+						(a->o->acks &&
+						 r->state[i] == LINE_STORED &&
+						 r->offset[i] == VB_NO_OFFSET));
+				if (need && f->lb < from)
+					from = f->lb;
+			}
+		}
+		if (from == UINT64_MAX)
+			continue;
+		if (moved)
+			from = 0;	/* a new topic of the same name */
+		if (settle_part(a, p, from, vb_log_part_end(&a->l->parts[p]),
+				e))
+			return -1;
+	}
+	/* What was not found is not stored; offsets lost with a deleted
+	 * topic cannot be named. */
+	for (struct round *r = a->head; r; r = r->next) {
+		for (uint32_t i = 0; i < r->n; i++) {
+			if (r->state[i] == LINE_DOUBT)
+				r->state[i] = LINE_PENDING;
+			if (a->o->acks && r->state[i] == LINE_STORED &&
+			    r->offset[i] == VB_NO_OFFSET)
+				r->nknown++;
+		}
 		if (r->built) {
 			a->kept -= r->wire.len;
 			vb_buf_reset(&r->wire);
 			r->built = 0;
 			r->nframes = 0;
-			r->sent = 0;
-			r->acked = 0;
 		}
-	a->sending = a->head;
+	}
+	for (uint32_t p = 0; p < a->nparts; p++) {
+		uint64_t end = vb_log_part_end(&a->l->parts[p]);
+
+		a->lb[p] = end;
+		a->pred[p] = end;
+	}
+	a->topic_id = a->l->topic_id;
+	a->topic_created = a->l->topic_created;
+	retire(a);
+	return 0;
 }
 
 static int setup_topology(struct app *a, struct vb_err *e)
@@ -487,303 +960,119 @@ static int setup_topology(struct app *a, struct vb_err *e)
 				  a->o->partition, a->l->stream.name.s,
 				  a->l->topic.name.s, a->nparts);
 	if (old == 0) {
-		a->stored = vb_xcalloc(a->nparts, sizeof(*a->stored));
-		a->next_off = vb_xcalloc(a->nparts, sizeof(*a->next_off));
+		a->lb = vb_xcalloc(a->nparts, sizeof(*a->lb));
+		a->pred = vb_xcalloc(a->nparts, sizeof(*a->pred));
 		a->cnt = vb_xcalloc(a->nparts, sizeof(*a->cnt));
 		a->frame_of = vb_xcalloc(a->nparts, sizeof(*a->frame_of));
 		a->bytes = vb_xcalloc(a->nparts, sizeof(*a->bytes));
 		a->icur = vb_xcalloc(a->nparts, sizeof(*a->icur));
 		a->mcur = vb_xcalloc(a->nparts, sizeof(*a->mcur));
 		a->endpos = vb_xcalloc(a->nparts, sizeof(*a->endpos));
-		for (uint32_t p = 0; p < a->nparts; p++)
-			a->stored[p] = UINT64_MAX;	/* nothing yet */
 		a->rr = (uint32_t)(a->nonce[1] << 8 | a->nonce[2]);
+		a->topic_id = a->l->topic_id;
+		a->topic_created = a->l->topic_created;
 	}
-	for (uint32_t p = 0; p < a->nparts; p++)
-		a->next_off[p] = vb_log_part_end(&a->l->parts[p]);
 	return 0;
 }
 
-static int fatal_kind(const struct vb_err *e)
+/* Data flows again: the outage (if any) is over. */
+static void end_outage(struct app *a)
 {
-	return e->kind == VB_E_AUTH || e->kind == VB_E_USAGE ||
-	       e->kind == VB_E_STATE ||
-	       (e->kind == VB_E_SERVER &&
-		e->status != VB_ST_STREAM_ID_NOT_FOUND &&
-		e->status != VB_ST_TOPIC_ID_NOT_FOUND);
-}
+	uint64_t waited;
+	char where[300];
 
-/* Returns 0 when connected, 1 to wait, -1 to give up. */
-static int ensure_connected(struct app *a, struct vb_err *e)
-{
-	int64_t now;
-
-	if (a->connected)
-		return 0;
-	now = vb_log_now_us();
-	if (a->outage_since && a->o->stop && *a->o->stop) {
-		vb_err_set(e, VB_E_UNAVAIL, "interrupted while the server was unavailable: %s",
-			   a->last_err.msg);
-		return -1;
-	}
-	if (now < a->next_try)
-		return 1;
-	if (a->outage_since && now - a->outage_since > (int64_t)a->o->retry_us)
-		goto give_up;
-	if (!vb_client_connected(a->c) &&
-	    a->cb->connect(a->cb->arg, a->c, e)) {
-		if (fatal_kind(e))
-			return -1;
-		goto retry;
-	}
-	if (setup_topology(a, e) || dedup(a, e)) {
-		if (fatal_kind(e))
-			return -1;
-		goto retry;
-	}
-	reset_wires(a);
-	a->connected = 1;
-	a->ever_connected = 1;
-	if (a->outage_since && a->cb->notice)
-		a->cb->notice(a->cb->arg, "reconnected");
+	if (a->outage_since == 0)
+		return;
+	waited = (uint64_t)(vb_log_now_us() - a->outage_since);
+	if (a->announced && a->cb->recovered)
+		a->cb->recovered(a->cb->arg,
+				 vb_client_addr(a->c, where, sizeof(where)),
+				 waited);
 	a->outage_since = 0;
-	return 0;
-retry:
-	lost(a, e);
-	now = vb_log_now_us();
-	if (now - a->outage_since > (int64_t)a->o->retry_us)
-		goto give_up;
+	a->announced = 0;
+	a->backoff = BACKOFF_MIN_US;
+}
+
+/* Fills e for giving up after the outage lasted retry_us; returns -1. */
+static int give_up(struct app *a, struct vb_err *e)
+{
+	return vb_err_set(e, vb_err_transient(&a->last_err) ?
+			  a->last_err.kind : VB_E_UNAVAIL,
+			  "server unavailable for %.1f s, giving up: %s",
+			  (double)(vb_log_now_us() - a->outage_since) / 1e6,
+			  a->last_err.msg);
+}
+
+/* Schedules the next try after a transient failure; -1 past the end. */
+static int retry_later(struct app *a, struct vb_err *e)
+{
+	int64_t now = vb_log_now_us();
+	int64_t deadline = a->outage_since + (int64_t)a->o->retry_us;
+
+	if (now >= deadline)
+		return give_up(a, e);
+	announce_wait(a);
 	a->next_try = now + a->backoff;
+	if (a->next_try > deadline)
+		a->next_try = deadline;		/* one last try at the end */
 	a->backoff = a->backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US :
 						       a->backoff * 2;
 	return 1;
-give_up:
-	vb_err_set(e, VB_E_UNAVAIL, "server unavailable for %llu s, giving up: %s",
-		   (unsigned long long)(a->o->retry_us / 1000000),
-		   a->last_err.msg);
-	return -1;
 }
-
-/* ---- acknowledgements ---- */
 
 /*
- * Finds the offset of the message with sequence number seq in partition
- * p, starting at the expected offset.  Only --acks needs this.
+ * One attempt to get back to streaming: connect and log in (the callback
+ * finds the server as every tool does, so a restart on another port is
+ * followed), look the topic up, settle what is in doubt.  Returns 0 when
+ * up, 1 to wait and try again, -1 to give up (e says why).
  */
-static int find_offset(struct app *a, uint32_t p, uint64_t seq, uint64_t *off,
-		       struct vb_err *e)
+static int reconnect(struct app *a, struct vb_err *e)
 {
-	struct vb_req q;
-	struct vb_poll_hdr h;
-	struct vb_rd rd;
-	struct vb_msg m;
-	uint32_t window = 1;
-	int rc;
-
-	vb_req_init(&q, VB_CMD_POLL_MESSAGES);
-	vb_log_who(&q.consumer, 0, "vibes-append", e);
-	q.stream = a->l->stream;
-	q.topic = a->l->topic;
-	q.part.present = 1;
-	q.part.id = p;
-	q.strategy = VB_POLL_OFFSET;
-	q.value = a->next_off[p];
-	q.count = 1;
-	for (;;) {
-		if (vb_client_poll(a->c, &q, &h, &rd, e))
-			return -1;
-		while ((rc = vb_wire_dec_msg(&rd, &m, e)) == 1)
-			if (id_seq(a, m.id) == (int64_t)seq) {
-				*off = m.offset;
-				return 0;
-			}
-		if (rc < 0)
-			return -1;
-		/* Someone else wrote in between: look at the tail. */
-		if (window >= 1u << 24)
-			return vb_err_set(e, VB_E_STATE,
-					  "partition %u: cannot find the message just sent",
-					  p);
-		window = window < 1024 ? 1024 : window * 4;
-		q.strategy = VB_POLL_LAST;
-		q.value = 0;
-		q.count = window;
+	if (a->o->stop && *a->o->stop) {
+		vb_err_set(e, VB_E_UNAVAIL,
+			   "interrupted while the server was unavailable: %s",
+			   a->last_err.msg);
+		return -1;
 	}
-}
-
-static void report_acks(struct app *a, struct round *r)
-{
-	const char *name = a->in[r->input].name;
-
-	memset(a->cnt, 0, a->nparts * sizeof(*a->cnt));
-	for (uint32_t i = 0; i < r->n; i++) {
-		uint32_t p = r->part[i];
-		uint64_t off = 0;
-
-		for (uint32_t k = 0; k < r->nframes; k++)
-			if (r->frames[k].part == p) {
-				off = r->base[k] + a->cnt[p]++;
-				break;
-			}
-		a->cb->ack(a->cb->arg, name, r->line[i], p, off);
-	}
-}
-
-static int round_done(struct app *a, struct vb_err *e)
-{
-	struct round *r = a->head;
-
-	if (a->o->acks) {
-		for (uint32_t k = 0; k < r->nframes; k++) {
-			struct frame *f = &r->frames[k];
-
-			if (find_offset(a, f->part, f->first_seq, &r->base[k],
-					e))
-				return -1;
-			a->next_off[f->part] = r->base[k] + f->count;
-		}
-		if (a->cb->ack)
-			report_acks(a, r);
-	}
-	a->head = r->next;
+	if (vb_log_now_us() < a->next_try)
+		return 1;
+	if (!vb_client_connected(a->c) && a->cb->connect(a->cb->arg, a->c, e))
+		goto failed;
+	if (wait_orphan(a, e) || setup_topology(a, e) || settle(a, e))
+		goto failed;
+	a->up = 1;
+	if (a->ever_up && !a->announced && a->cb->notice)
+		a->cb->notice(a->cb->arg, "reconnected");
+	a->ever_up = 1;
 	if (a->head == NULL)
-		a->tail = NULL;
-	if (a->sending == r)
-		a->sending = r->next;
-	a->kept -= round_bytes(r);
-	a->st->sent += r->n;
-	a->st->bytes += r->data.len;
-	a->st->ack_input = r->input;
-	a->st->ack_line = r->last_line;
-	a->st->done_input = 0;
-	round_put(a, r);
+		end_outage(a);		/* nothing was left to send */
 	return 0;
+failed:
+	if (!vb_err_transient(e) && !(e->kind == VB_E_SERVER &&
+				      (e->status == VB_ST_STREAM_ID_NOT_FOUND ||
+				       e->status == VB_ST_TOPIC_ID_NOT_FOUND)))
+		return -1;
+	lost(a, e, 0);
+	return retry_later(a, e);
 }
 
-/* Completes rounds at the head that have nothing (left) to acknowledge. */
-static int complete_empty(struct app *a, struct vb_err *e)
+/*
+ * Once every answer owed is in, acts on a fault an answer raised: go
+ * through the reconnect path (at once, or after backing off), or give up.
+ */
+static int handle_fault(struct app *a, struct vb_err *e)
 {
-	while (a->head && a->head->built && a->head->nframes == 0)
-		if (round_done(a, e))
-			return -1;
-	return 0;
-}
+	enum fault f = a->fault;
 
-/* Consumes acknowledgements in a->rx. */
-static int take_acks(struct app *a, struct vb_err *e)
-{
-	size_t at = 0;
-
-	while (a->rxlen - at >= (a->skip ? 1 : VB_RESP_HDR)) {
-		if (a->skip) {
-			size_t k = a->rxlen - at < a->skip ? a->rxlen - at :
-							     a->skip;
-
-			at += k;
-			a->skip -= (uint32_t)k;
-			continue;
-		}
-		uint32_t status, len;
-		struct round *r = a->head;
-
-		vb_wire_resp_hdr(a->rx + at, &status, &len);
-		at += VB_RESP_HDR;
-		a->skip = len;
-		if (r == NULL || !r->built || r->acked >= r->nframes)
-			return vb_err_set(e, VB_E_PROTO,
-					  "unexpected answer from the server");
-		struct frame *f = &r->frames[r->acked];
-
-		if (status) {
-			vb_client_status_err(e, status, "send_messages");
-			if (!fatal_kind(e) && ++a->topo_errors < 4) {
-				/* topic deleted under us: recreate, resend */
-				lost(a, e);
-				a->next_try = 0;
-				return 0;
-			}
-			vb_err_prefix(e, "partition %u", f->part);
-			return -1;
-		}
-		a->topo_errors = 0;
-		a->stored[f->part] = f->last_seq;
-		r->acked++;
-		if (r->acked == r->nframes && r->sent == r->wire.len &&
-		    (round_done(a, e) || complete_empty(a, e)))
-			return -1;
-	}
-	memmove(a->rx, a->rx + at, a->rxlen - at);
-	a->rxlen -= at;
-	return 0;
-}
-
-static int do_read(struct app *a, struct vb_err *e)
-{
-	for (;;) {
-		ssize_t n = recv(a->c->fd, a->rx + a->rxlen,
-				 sizeof(a->rx) - a->rxlen, MSG_DONTWAIT);
-
-		if (n > 0) {
-			a->rxlen += (size_t)n;
-			if (take_acks(a, e))
-				return -1;
-			if (!a->connected)
-				return 0;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		struct vb_err why;
-
-		if (n == 0)
-			vb_err_set(&why, VB_E_UNAVAIL,
-				   "connection closed by the server");
-		else
-			vb_err_sys(&why, VB_E_UNAVAIL, "receiving");
-		lost(a, &why);
+	if (f == FAULT_NONE || a->xn > 0)
 		return 0;
+	if (f == FAULT_FATAL) {
+		*e = a->fault_err;
+		return -1;
 	}
-}
-
-static int do_write(struct app *a, struct vb_err *e)
-{
-	while (a->sending) {
-		struct round *r = a->sending;
-
-		if (a->o->acks && r != a->head)
-			return 0;	/* one round at a time */
-		if (!r->built) {
-			build(a, r);
-			if (r->nframes == 0) {
-				a->sending = r->next;
-				if (complete_empty(a, e))
-					return -1;
-				continue;
-			}
-		}
-		while (r->sent < r->wire.len) {
-			ssize_t n = send(a->c->fd, r->wire.p + r->sent,
-					 r->wire.len - r->sent,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			if (n > 0) {
-				r->sent += (size_t)n;
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				return 0;
-			struct vb_err why;
-
-			vb_err_sys(&why, VB_E_UNAVAIL, "sending");
-			lost(a, &why);
-			return 0;
-		}
-		a->sending = r->next;
-	}
+	lost(a, &a->fault_err, 0);
+	if (f == FAULT_TRANSIENT && retry_later(a, e) < 0)
+		return -1;
 	return 0;
 }
 
@@ -912,9 +1201,9 @@ static void lines(struct app *a, int eof)
 static void next_input(struct app *a)
 {
 	seal(a);
+	a->in_lines[a->cur] = a->lineno;
 	a->cur++;
 	a->lineno = 0;
-	a->in_eof = 0;
 	a->discarding = 0;
 	vb_buf_reset(&a->inbuf);
 	a->inpos = 0;
@@ -956,6 +1245,86 @@ static int do_input(struct app *a, struct vb_err *e)
 	return 0;
 }
 
+/* ---- the account ---- */
+
+struct acct {
+	const struct vb_append_cb *cb;
+	int open;
+	size_t input;
+	uint64_t first, last;
+	enum vb_line_state state;
+};
+
+/*
+ * Adds line `line` of input `input`, in order.  Lines passed over (blank
+ * or skipped ones, with nothing to store) join the run before them, and
+ * the first run of an input starts at its line 1.
+ */
+static void acct_add(struct acct *ac, size_t input, uint64_t line,
+		     enum vb_line_state state)
+{
+	int same_input = ac->open && ac->input == input;
+
+	if (same_input && ac->state == state) {
+		ac->last = line;
+		return;
+	}
+	if (ac->open)
+		ac->cb->account(ac->cb->arg, ac->input, ac->first,
+				same_input ? line - 1 : 0, ac->state);
+	ac->open = 1;
+	ac->input = input;
+	ac->first = same_input ? line : 1;
+	ac->last = line;
+	ac->state = state;
+}
+
+static void acct_end(struct acct *ac)
+{
+	if (ac->open)
+		ac->cb->account(ac->cb->arg, ac->input, ac->first, 0,
+				ac->state);
+	ac->open = 0;
+}
+
+/*
+ * Tells cb->account what became of every line: the retired prefix is
+ * stored, the kept rounds line by line, everything after not stored.
+ */
+static void account(struct app *a)
+{
+	struct acct ac = { .cb = a->cb };
+	size_t in;
+	uint64_t next;
+
+	if (!a->cb->account)
+		return;
+	/* the prefix: inputs before done_input, then lines 1..done_line */
+	for (in = 0; in < a->done_input && in < a->nin; in++)
+		acct_add(&ac, in, 1, VB_LINES_STORED);
+	if (a->done_line > 0)
+		acct_add(&ac, a->done_input, a->done_line, VB_LINES_STORED);
+	for (struct round *r = a->head; r; r = r->next)
+		for (uint32_t i = 0; i < r->n; i++) {
+			enum vb_line_state s = VB_LINES_NOT_STORED;
+
+			if (r->state[i] == LINE_STORED)
+				s = VB_LINES_STORED;
+			else if (r->state[i] == LINE_DOUBT ||
+				 r->state[i] == LINE_WIRE)
+				s = VB_LINES_UNKNOWN;
+			acct_add(&ac, r->input, r->line[i], s);
+		}
+	/* Everything after the kept rounds was never sent. */
+	in = a->tail ? a->tail->input : a->done_input;
+	next = (a->tail ? a->tail->last_line : a->done_line) + 1;
+	if (in < a->nin && (a->in_lines[in] == 0 || next <= a->in_lines[in]))
+		acct_add(&ac, in, next, VB_LINES_NOT_STORED);
+	for (in++; in < a->nin; in++)
+		acct_add(&ac, in, 1, VB_LINES_NOT_STORED);
+	acct_end(&ac);
+}
+
 /* ---- main loop ---- */
 
 static void progress(struct app *a, int force)
@@ -968,153 +1337,33 @@ static void progress(struct app *a, int force)
 	a->cb->progress(a->cb->arg, a->st);
 }
 
-static void final_stats(struct app *a)
+/* Queues every sealed round not on the wire yet, unless a fault holds. */
+static void queue_all(struct app *a)
 {
-	struct vb_append_stats *st = a->st;
-
-	/* Messages past the acknowledged prefix that got through anyway. */
-	st->extra_acked = 0;
-	if (a->stored)
-		for (struct round *r = a->head; r; r = r->next)
-			for (uint32_t i = 0; i < r->n; i++) {
-				if (!r->routed)
-					continue;
-				uint64_t s = a->stored[r->part[i]];
-
-				if (s != UINT64_MAX && r->first_seq + i <= s)
-					st->extra_acked++;
-			}
-	if (a->head == NULL && !a->bad && a->cur >= a->nin) {
-		st->ack_input = a->nin ? a->nin - 1 : 0;
-		st->done_input = 1;
-	}
+	if (a->fault != FAULT_NONE)
+		return;
+	for (struct round *r = a->head; r; r = r->next)
+		if (!r->queued)
+			queue_round(a, r);
+	retire(a);	/* rounds with nothing left to send */
 }
 
-int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
-		  struct vb_append_input *in, size_t nin,
-		  const struct vb_append_cb *cb, struct vb_append_stats *st,
-		  struct vb_err *e)
+/* Talks to the server: write, read, take answers; handles a loss. */
+static int do_io(struct app *a, struct vb_err *e)
 {
-	struct app *a = vb_xcalloc(1, sizeof(*a));
-	int rc = -1;
+	struct vb_err why;
 
-	memset(st, 0, sizeof(*st));
-	a->o = o;
-	a->l = l;
-	a->c = l->c;
-	a->cb = cb;
-	a->st = st;
-	a->in = in;
-	a->nin = nin;
-	vb_buf_init(&a->inbuf);
-	vb_err_clear(&a->last_err);
-	if (getrandom(a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
-		uint64_t t = (uint64_t)vb_log_now_us() ^ (uint64_t)getpid() << 32;
-
-		memcpy(a->nonce, &t, 8);
+	/* A failed transport still hands out what came before it. */
+	vb_client_pump(a->c, NULL);
+	if (take_answers(a, &why)) {
+		lost(a, &why, 0);
+		return 0;
 	}
-	a->nonce[6] = (uint8_t)(0x40 | (a->nonce[6] & 0x0f));	/* v4 look */
-	a->unknown_hash = vb_xxh32(VB_LOG_UNKNOWN_KEY,
-				   strlen(VB_LOG_UNKNOWN_KEY));
-	if (o->route == VB_ROUTE_KEY)
-		a->key_hash = vb_xxh32(o->key, strlen(o->key));
-	a->connected = 0;
+	return handle_fault(a, e);
+}
 
-	for (;;) {
-		struct pollfd pfd[2];
-		int npfd = 0, want_in, timeout = -1, crc;
-		int64_t now, t;
-
-		if (inputs_done(a) && a->open) {
-			if (a->bad) {
-				round_put(a, a->open);
-				a->open = NULL;
-			} else
-				seal(a);
-		}
-		if (inputs_done(a) && a->head == NULL)
-			break;
-		crc = 0;
-		if (a->head) {
-			crc = ensure_connected(a, e);
-			if (crc < 0)
-				goto out;
-		}
-		if (a->connected) {
-			if (do_write(a, e))
-				goto out;
-		}
-		want_in = !inputs_done(a) &&
-			  a->kept + (a->open ? round_bytes(a->open) : 0) <
-				  o->buffer_bytes;
-		if (want_in) {
-			pfd[npfd].fd = in[a->cur].fd;
-			pfd[npfd].events = POLLIN;
-			npfd++;
-		}
-		if (a->connected) {
-			pfd[npfd].fd = a->c->fd;
-			pfd[npfd].events = POLLIN;
-			if (a->sending && !(o->acks && a->sending != a->head))
-				pfd[npfd].events |= POLLOUT;
-			npfd++;
-		}
-		now = vb_log_now_us();
-		if (a->open && a->open->n > 0) {
-			t = a->last_input + (int64_t)o->linger_us - now;
-			if (t <= 0) {
-				seal(a);
-				continue;
-			}
-			timeout = (int)((t + 999) / 1000);
-		}
-		if (crc == 1) {
-			t = (a->next_try - now + 999) / 1000;
-			if (timeout < 0 || t < timeout)
-				timeout = t < 0 ? 0 : (int)t;
-		}
-		if (cb->progress && (timeout < 0 || timeout > 200))
-			timeout = 200;
-		if (npfd == 0 && timeout < 0)
-			timeout = 10;
-		int n = poll(pfd, (nfds_t)npfd, timeout);
-
-		if (n < 0 && errno != EINTR) {
-			vb_err_sys(e, VB_E_IO, "poll");
-			goto out;
-		}
-		progress(a, 0);
-		if (n <= 0)
-			continue;
-		for (int k = 0; k < npfd; k++) {
-			if (!pfd[k].revents)
-				continue;
-			if (want_in && k == 0) {
-				if (do_input(a, e))
-					goto out;
-				/* No more input right now: send a partial batch
-				 * when lingering is off. */
-				if (o->linger_us == 0)
-					seal(a);
-				continue;
-			}
-			if (!a->connected)
-				continue;
-			if (pfd[k].revents & (POLLIN | POLLERR | POLLHUP))
-				if (do_read(a, e))
-					goto out;
-			if (a->connected && (pfd[k].revents & POLLOUT))
-				if (do_write(a, e))
-					goto out;
-		}
-	}
-	rc = 0;
-	if (a->bad) {
-		rc = vb_err_set(e, VB_E_DATA, "invalid input");
-	}
-out:
-	progress(a, 1);
-	final_stats(a);
+static void free_all(struct app *a)
+{
 	if (a->open)
 		round_free(a->open);
 	while (a->head) {
@@ -1131,8 +1380,10 @@ out:
 	}
 	vb_buf_release(&a->inbuf);
 	vb_buf_release(&a->hdr);
-	free(a->stored);
-	free(a->next_off);
+	free(a->x);
+	free(a->in_lines);
+	free(a->lb);
+	free(a->pred);
 	free(a->cnt);
 	free(a->frame_of);
 	free(a->bytes);
@@ -1140,5 +1391,152 @@ out:
 	free(a->mcur);
 	free(a->endpos);
 	free(a);
+}
+
+int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
+		  struct vb_append_input *in, size_t nin,
+		  const struct vb_append_cb *cb, struct vb_append_stats *st,
+		  struct vb_err *e)
+{
+	struct app *a = vb_xcalloc(1, sizeof(*a));
+	int64_t timeout_us = (int64_t)l->c->timeout_ms * 1000;
+	int rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	a->o = o;
+	a->l = l;
+	a->c = l->c;
+	a->cb = cb;
+	a->st = st;
+	a->in = in;
+	a->nin = nin;
+	a->in_lines = vb_xcalloc(nin ? nin : 1, sizeof(*a->in_lines));
+	vb_buf_init(&a->inbuf);
+	vb_buf_init(&a->hdr);
+	vb_err_clear(&a->last_err);
+	if (getrandom(a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
+		uint64_t t = (uint64_t)vb_log_now_us() ^ (uint64_t)getpid() << 32;
+
+		memcpy(a->nonce, &t, 8);
+	}
+	a->nonce[6] = (uint8_t)(0x40 | (a->nonce[6] & 0x0f));	/* v4 look */
+	a->unknown_hash = vb_xxh32(VB_LOG_UNKNOWN_KEY,
+				   strlen(VB_LOG_UNKNOWN_KEY));
+	if (o->route == VB_ROUTE_KEY)
+		a->key_hash = vb_xxh32(o->key, strlen(o->key));
+	/* Not synced yet: the first connect goes through reconnect(). */
+	a->outage_since = 0;
+	a->next_try = 0;
+	a->backoff = BACKOFF_MIN_US;
+
+	for (;;) {
+		struct pollfd pfd[2];
+		int npfd = 0, want_in, timeout = -1, crc = 0, n, ifd = -1;
+		int64_t now, t;
+
+		if (inputs_done(a) && a->open) {
+			if (a->bad) {
+				round_put(a, a->open);
+				a->open = NULL;
+			} else
+				seal(a);
+		}
+		if (inputs_done(a) && a->head == NULL)
+			break;
+		if (a->head && !a->up) {
+			if (a->outage_since == 0) {
+				/* the retry clock runs from the first try */
+				a->outage_since = vb_log_now_us();
+				a->backoff = BACKOFF_MIN_US;
+				a->next_try = 0;
+			}
+			crc = reconnect(a, e);
+			if (crc < 0)
+				goto out;
+		}
+		if (a->up) {
+			queue_all(a);
+			if (do_io(a, e))
+				goto out;
+			if (!a->up || (inputs_done(a) && a->head == NULL))
+				continue;	/* lost: reconnect; or done */
+		}
+		want_in = !inputs_done(a) &&
+			  a->kept + (a->open ? round_bytes(a->open) : 0) <
+				  o->buffer_bytes;
+		if (want_in) {
+			ifd = npfd;
+			pfd[npfd].fd = in[a->cur].fd;
+			pfd[npfd].events = POLLIN;
+			npfd++;
+		}
+		if (a->up && vb_client_connected(a->c)) {
+			pfd[npfd].fd = a->c->fd;
+			pfd[npfd].events = vb_client_events(a->c);
+			npfd++;
+		}
+		now = vb_log_now_us();
+		if (a->open && a->open->n > 0) {
+			t = a->last_input + (int64_t)o->linger_us - now;
+			if (t <= 0) {
+				seal(a);
+				continue;
+			}
+			timeout = (int)((t + 999) / 1000);
+		}
+		if (crc == 1) {
+			t = (a->next_try - now + 999) / 1000;
+			if (timeout < 0 || t < timeout)
+				timeout = t < 0 ? 0 : (int)t;
+		}
+		if (a->up && a->xn > 0) {
+			/* no answer for --timeout: the connection is dead */
+			t = a->last_answer + timeout_us - now;
+			if (t <= 0) {
+				struct vb_err why;
+				char where[300];
+
+				vb_err_set(&why, VB_E_TIMEOUT,
+					   "%s: no answer for %d ms",
+					   vb_client_addr(a->c, where,
+							  sizeof(where)),
+					   a->c->timeout_ms);
+				lost(a, &why, 1);
+				continue;
+			}
+			t = (t + 999) / 1000;
+			if (timeout < 0 || t < timeout)
+				timeout = (int)t;
+		}
+		if (cb->progress && (timeout < 0 || timeout > 200))
+			timeout = 200;
+		if (npfd == 0 && timeout < 0)
+			timeout = 10;
+		n = poll(pfd, (nfds_t)npfd, timeout);
+		if (n < 0 && errno != EINTR) {
+			vb_err_sys(e, VB_E_IO, "poll");
+			goto out;
+		}
+		progress(a, 0);
+		if (n <= 0)
+			continue;
+		if (ifd >= 0 && pfd[ifd].revents) {
+			if (do_input(a, e))
+				goto out;
+			/* No more input right now: send a partial batch
+			 * when lingering is off. */
+			if (o->linger_us == 0)
+				seal(a);
+		}
+		/* The connection is served at the top of the loop. */
+	}
+	rc = 0;
+	if (a->bad)
+		rc = vb_err_set(e, VB_E_DATA, "invalid input");
+out:
+	progress(a, 1);
+	if (rc)
+		account(a);
+	free_all(a);
 	return rc;
 }

@@ -103,7 +103,7 @@ struct run {
 	struct vb_log *l;
 	struct vb_consumer who;
 	struct vb_out out;
-	struct vb_buf tx, rx;
+	struct vb_buf tx;
 	struct vb_consume_stats *st;
 	uint64_t *next;		/* per partition */
 	uint8_t *dirty;		/* delivered but not committed */
@@ -171,15 +171,16 @@ static size_t enc_commits(struct run *r)
  */
 static int read_commits(struct run *r, size_t n, struct vb_err *e)
 {
-	uint32_t status, p = 0, bad = 0;
+	uint32_t p = 0, bad = 0;
 	struct vb_err first;
+	struct vb_reply rep;
 
 	for (size_t i = 0; i < n; i++, p++) {
 		while (p < r->l->nparts && r->dirty[p] != 2)
 			p++;
-		if (vb_client_read_resp(r->l->c, &r->rx, &status, e))
+		if (vb_client_next(r->l->c, &rep, e))
 			return -1;
-		if (status == VB_ST_NOT_RESOLVED_CONSUMER && r->o->group) {
+		if (rep.status == VB_ST_NOT_RESOLVED_CONSUMER && r->o->group) {
 			if (r->o->notice) {
 				char msg[200];
 
@@ -188,8 +189,8 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 					 p);
 				r->o->notice(r->o->connect_arg, msg);
 			}
-		} else if (status && bad++ == 0) {
-			vb_client_status_err(&first, status,
+		} else if (rep.status && bad++ == 0) {
+			vb_client_status_err(&first, rep.status,
 					     "store_consumer_offset");
 		}
 	}
@@ -213,8 +214,7 @@ static int commit_now(struct run *r, struct vb_err *e)
 	n = enc_commits(r);
 	if (n == 0)
 		return 0;
-	if (vb_client_write(r->l->c, r->tx.p, r->tx.len, e))
-		return -1;
+	vb_client_queue(r->l->c, r->tx.p, r->tx.len);
 	return read_commits(r, n, e);
 }
 
@@ -296,7 +296,8 @@ static int run_consumer(struct run *r, struct vb_err *e)
 	struct vb_log *l = r->l;
 	struct vb_poll_hdr h;
 	struct vb_rd rd;
-	uint32_t status, nm;
+	struct vb_reply rep;
+	uint32_t nm;
 
 	if (!r->resumed && set_positions(r, e))
 		return -1;
@@ -328,18 +329,18 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			vb_wire_req_encode(&r->tx, &q);
 			polled[npoll++] = p;
 		}
-		if (vb_client_write(l->c, r->tx.p, r->tx.len, e) ||
-		    read_commits(r, ncommit, e))
+		vb_client_queue(l->c, r->tx.p, r->tx.len);
+		if (read_commits(r, ncommit, e))
 			return -1;
 		for (size_t i = 0; i < npoll; i++) {
 			uint32_t p = polled[i];
 
-			if (vb_client_read_resp(l->c, &r->rx, &status, e))
+			if (vb_client_next(l->c, &rep, e))
 				return -1;
-			if (status)
-				return vb_client_status_err(e, status,
+			if (rep.status)
+				return vb_client_status_err(e, rep.status,
 							 "poll_messages");
-			vb_rd_init(&rd, r->rx.p, r->rx.len);
+			vb_rd_init(&rd, rep.payload, rep.len);
 			if (vb_wire_dec_poll_hdr(&rd, &h, e))
 				return -1;
 			if (r->failed || (r->o->limit && r->left == 0))
@@ -394,7 +395,8 @@ static int run_group(struct run *r, struct vb_err *e)
 	struct vb_log *l = r->l;
 	struct vb_poll_hdr h;
 	struct vb_rd rd;
-	uint32_t status, nm, empty = 0;
+	struct vb_reply rep;
+	uint32_t nm, empty = 0;
 
 	if (!r->resumed && group_positions(r, e))
 		return -1;
@@ -414,13 +416,14 @@ static int run_group(struct run *r, struct vb_err *e)
 		q.strategy = VB_POLL_NEXT;
 		q.count = (uint32_t)cnt;
 		vb_wire_req_encode(&r->tx, &q);
-		if (vb_client_write(l->c, r->tx.p, r->tx.len, e) ||
-		    read_commits(r, ncommit, e) ||
-		    vb_client_read_resp(l->c, &r->rx, &status, e))
+		vb_client_queue(l->c, r->tx.p, r->tx.len);
+		if (read_commits(r, ncommit, e) ||
+		    vb_client_next(l->c, &rep, e))
 			return -1;
-		if (status)
-			return vb_client_status_err(e, status, "poll_messages");
-		vb_rd_init(&rd, r->rx.p, r->rx.len);
+		if (rep.status)
+			return vb_client_status_err(e, rep.status,
+						    "poll_messages");
+		vb_rd_init(&rd, rep.payload, rep.len);
 		if (vb_wire_dec_poll_hdr(&rd, &h, e))
 			return -1;
 		if (h.partition_id >= l->nparts) {
@@ -490,7 +493,7 @@ static int reconnect(struct run *r, struct vb_err *e)
 		    (!o->group || vb_log_group_join(r->l, &r->who, e) == 0))
 			break;
 		vb_client_close(r->l->c);
-		if (e->kind == VB_E_AUTH || e->kind == VB_E_USAGE)
+		if (!vb_err_transient(e))
 			return -1;
 		backoff = backoff * 2 > 2000000 ? 2000000 : backoff * 2;
 	}
@@ -529,17 +532,13 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	}
 	vb_out_init(&r.out, fd, o->handoff);
 	vb_buf_init(&r.tx);
-	vb_buf_init(&r.rx);
 	r.next = vb_xcalloc(l->nparts, sizeof(*r.next));
 	r.dirty = vb_xcalloc(l->nparts, 1);
 	r.caught = vb_xcalloc(l->nparts, 1);
 	for (;;) {
 		rc = o->group ? run_group(&r, e) : run_consumer(&r, e);
 		if (rc == 0 || !o->follow || !o->connect || r.failed ||
-		    !(e->kind == VB_E_UNAVAIL || e->kind == VB_E_TIMEOUT ||
-		      (e->kind == VB_E_SERVER &&
-		       (e->status == VB_ST_DISCONNECTED ||
-			e->status == VB_ST_STALE_CLIENT))))
+		    !vb_err_transient(e))
 			break;
 		if (reconnect(&r, e))
 			break;
@@ -559,7 +558,6 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	}
 	vb_out_release(&r.out);
 	vb_buf_release(&r.tx);
-	vb_buf_release(&r.rx);
 	free(r.next);
 	free(r.dirty);
 	free(r.caught);

@@ -56,6 +56,8 @@ static int lookup(struct vb_log *l, int *found, struct vb_err *e)
 			free(l->parts);
 			l->parts = p;
 			l->nparts = t.partitions_count;
+			l->topic_id = t.id;
+			l->topic_created = t.created_at;
 			return 0;
 		}
 		free(p);

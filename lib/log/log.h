@@ -53,6 +53,10 @@ struct vb_log {
 	uint32_t create_parts;		/* partitions when creating */
 	uint32_t nparts;		/* 0 until bootstrapped */
 	struct vb_partition_info *parts;	/* nparts, last lookup */
+	/* The topic's identity at the last lookup: a topic deleted and
+	 * created again under the same name has another. */
+	uint32_t topic_id;
+	uint64_t topic_created;
 };
 
 int vb_log_init(struct vb_log *l, struct vb_client *c, const char *stream,
@@ -207,19 +211,20 @@ struct vb_append_stats {
 	uint64_t blank;
 	uint64_t bytes;		/* payload bytes acknowledged */
 	uint64_t reconnects;
-	/*
-	 * The acknowledged prefix: every line of inputs before ack_input,
-	 * and lines 1..ack_line of input ack_input, were processed and
-	 * their events acknowledged (blank and skipped lines count as
-	 * processed).  extra_acked lines after that prefix were
-	 * acknowledged too (a batch is split over partitions and only some
-	 * parts got through); resending from the prefix duplicates them.
-	 */
-	size_t ack_input;
-	uint64_t ack_line;
-	uint64_t extra_acked;
-	int done_input;		/* ack_input was processed completely */
+	uint64_t resent;	/* lines sent again after a reconnect */
+	uint64_t found;		/* lines in doubt found stored after one */
 };
+
+/* What became of input lines, for the account of a run that stopped. */
+enum vb_line_state {
+	VB_LINES_STORED,	/* stored (or nothing to store: blank) */
+	VB_LINES_NOT_STORED,	/* not stored: resending them is right */
+	VB_LINES_UNKNOWN,	/* sent, and the server went away before
+				 * saying; no later connection could tell */
+};
+
+/* An offset --acks cannot name (the topic was deleted meanwhile). */
+#define VB_NO_OFFSET UINT64_MAX
 
 struct vb_append_cb {
 	void *arg;
@@ -230,20 +235,40 @@ struct vb_append_cb {
 	/* One acknowledged line (opts.acks), in input order. */
 	void (*ack)(void *arg, const char *input, uint64_t line,
 		    uint32_t partition, uint64_t offset);
-	/* Something worth saying with -v (reconnecting, ...). */
+	/* Something worth saying with -v (reconnected, ...). */
 	void (*notice)(void *arg, const char *msg);
+	/*
+	 * A wait began, to be said at once: why (naming the server) and the
+	 * wall-clock time (µs since the epoch) it lasts until at most.
+	 * Called once per outage; recovered() when it ends.
+	 */
+	void (*waiting)(void *arg, const char *why, uint64_t until_us);
+	void (*recovered)(void *arg, const char *what, uint64_t waited_us);
 	/* Called about every 200 ms while data flows. */
 	void (*progress)(void *arg, const struct vb_append_stats *st);
+	/*
+	 * After a run that did not store every line (it returned -1): every
+	 * input line, in order, as runs of one state: lines first..last of
+	 * input number `input` (last 0: to the end of that input).
+	 */
+	void (*account)(void *arg, size_t input, uint64_t first, uint64_t last,
+			enum vb_line_state state);
 };
 
 /*
  * Reads every input in order, validates, batches, sends and waits for
  * the acknowledgements.  c may be connected already (else cb->connect is
- * called).  Returns 0 when every valid line was acknowledged; -1 with e:
- * VB_E_DATA when a bad line stopped the run (nothing from the bad line's
- * batch on was sent), VB_E_UNAVAIL/VB_E_TIMEOUT when the server stayed
- * away longer than retry_us, other kinds for errors the server returned
- * or local I/O.  st always describes what was acknowledged.
+ * called).  Every way a connection ends (idle, mid-batch, mid-lookup,
+ * during login, a restart on another port) goes through one reconnect
+ * path: connect again within retry_us, find out by their ids which lines
+ * in flight were stored, send only the others, in order.
+ *
+ * Returns 0 when every valid line was stored; -1 with e: VB_E_DATA when a
+ * bad line stopped the run (nothing from the bad line's batch on was
+ * sent); a transient kind (vb_err_transient) when the server stayed away
+ * longer than retry_us; any other kind for a failure no retry cures
+ * (login refused, no server binary...), at once.  After -1, cb->account
+ * says exactly which lines were stored.
  */
 int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 		  struct vb_append_input *in, size_t nin,

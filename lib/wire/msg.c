@@ -14,7 +14,7 @@ uint32_t vb_xxh32(const void *p, size_t n)
 
 uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size)
 {
-	return XXH3_64bits(frame + 8, size - 8);
+	return XXH3_64bits(frame + VB_MSG_ID, size - VB_MSG_ID);
 }
 
 int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
@@ -26,15 +26,15 @@ int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
 		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
 				     "message header: %zu of 64 bytes", n);
 	m->frame = p;
-	m->checksum = vb_ld64(p);
-	memcpy(m->id, p + 8, 16);
-	m->offset = vb_ld64(p + 24);
-	m->timestamp = vb_ld64(p + 32);
-	m->origin_timestamp = vb_ld64(p + 40);
-	m->uhdr_len = vb_ld32(p + 48);
-	m->payload_len = vb_ld32(p + 52);
-	m->reserved = vb_ld64(p + 56);
-	size = (uint64_t)VB_MSG_HDR + m->payload_len + m->uhdr_len;
+	m->checksum = vb_ld64(p + VB_MSG_CHECKSUM);
+	memcpy(m->id, p + VB_MSG_ID, VB_MSG_ID_LEN);
+	m->offset = vb_ld64(p + VB_MSG_OFFSET);
+	m->timestamp = vb_ld64(p + VB_MSG_TIMESTAMP);
+	m->origin_timestamp = vb_ld64(p + VB_MSG_ORIGIN_TS);
+	m->uhdr_len = vb_ld32(p + VB_MSG_UHDR_LEN);
+	m->payload_len = vb_ld32(p + VB_MSG_PAYLOAD_LEN);
+	m->reserved = vb_ld64(p + VB_MSG_RESERVED);
+	size = vb_msg_frame_size(p);
 	if (size > n)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
 				     "message: %llu bytes declared, %zu present",
@@ -48,16 +48,17 @@ int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
 void vb_wire_msg_stamp(uint8_t *frame, size_t size, uint64_t offset,
 		       uint64_t timestamp, const uint8_t rnd[16])
 {
-	static const uint8_t zero[16];
+	static const uint8_t zero[VB_MSG_ID_LEN];
+	uint8_t *id = frame + VB_MSG_ID;
 
-	if (memcmp(frame + 8, zero, 16) == 0) {
-		memcpy(frame + 8, rnd, 16);
-		frame[8 + 6] = (uint8_t)((frame[8 + 6] & 0x0f) | 0x40);
-		frame[8 + 8] = (uint8_t)((frame[8 + 8] & 0x3f) | 0x80);
+	if (memcmp(id, zero, VB_MSG_ID_LEN) == 0) {
+		memcpy(id, rnd, VB_MSG_ID_LEN);
+		id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+		id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
 	}
-	vb_st64(frame + 24, offset);
-	vb_st64(frame + 32, timestamp);
-	vb_st64(frame, vb_wire_msg_checksum(frame, size));
+	vb_st64(frame + VB_MSG_OFFSET, offset);
+	vb_st64(frame + VB_MSG_TIMESTAMP, timestamp);
+	vb_st64(frame + VB_MSG_CHECKSUM, vb_wire_msg_checksum(frame, size));
 }
 
 static void enc_partitioning(struct vb_buf *b, const struct vb_send_hdr *h)
@@ -106,10 +107,10 @@ void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
 		uint8_t *f = b->p + b->len;
 
 		memset(f, 0, VB_MSG_HDR);
-		memcpy(f + 8, msgs[i].id, 16);
-		vb_st64(f + 40, msgs[i].origin_timestamp);
-		vb_st32(f + 48, msgs[i].uhdr_len);
-		vb_st32(f + 52, msgs[i].payload_len);
+		memcpy(f + VB_MSG_ID, msgs[i].id, VB_MSG_ID_LEN);
+		vb_st64(f + VB_MSG_ORIGIN_TS, msgs[i].origin_timestamp);
+		vb_st32(f + VB_MSG_UHDR_LEN, msgs[i].uhdr_len);
+		vb_st32(f + VB_MSG_PAYLOAD_LEN, msgs[i].payload_len);
 		b->len += VB_MSG_HDR;
 		vb_buf_add(b, msgs[i].payload, msgs[i].payload_len);
 		vb_buf_add(b, msgs[i].uhdr, msgs[i].uhdr_len);

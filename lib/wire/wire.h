@@ -162,6 +162,30 @@ int vb_wire_perms_check(const uint8_t *p, size_t n, size_t *used,
 
 /* ---- message frames (messages.md §1) ---- */
 
+/*
+ * Offsets of the fields of the 64-byte message header, the one place they
+ * are written down: send frames, poll answers and segment files share the
+ * layout, so wire, store and log all use these names.
+ */
+enum vb_msg_field {
+	VB_MSG_CHECKSUM = 0,	/* u64 XXH3-64 of bytes [8, size) */
+	VB_MSG_ID = 8,		/* u128; 0 = the server picks a UUID */
+	VB_MSG_OFFSET = 24,	/* u64, set by the server */
+	VB_MSG_TIMESTAMP = 32,	/* u64 µs, set by the server */
+	VB_MSG_ORIGIN_TS = 40,	/* u64 µs, the producer's clock */
+	VB_MSG_UHDR_LEN = 48,	/* u32 user headers length */
+	VB_MSG_PAYLOAD_LEN = 52,	/* u32 */
+	VB_MSG_RESERVED = 56,	/* u64, must be 0 */
+};
+#define VB_MSG_ID_LEN 16
+
+/* Size of the frame whose header is at h: 64 + payload + user headers. */
+static inline uint64_t vb_msg_frame_size(const uint8_t *h)
+{
+	return (uint64_t)VB_MSG_HDR + vb_ld32(h + VB_MSG_PAYLOAD_LEN) +
+	       vb_ld32(h + VB_MSG_UHDR_LEN);
+}
+
 /* A view of one stored or sent message frame; pointers into the input. */
 struct vb_msg {
 	uint64_t checksum;
@@ -246,6 +270,70 @@ void vb_wire_resp_error(struct vb_buf *b, uint32_t status);
 /* Response frame header: fills status and payload length. */
 void vb_wire_resp_hdr(const uint8_t hdr[VB_RESP_HDR], uint32_t *status,
 		      uint32_t *length);
+
+/* ---- framing and the reply reader ---- */
+
+/*
+ * A framing of the protocol: how request and reply frames are delimited.
+ * The bodies (vb_req, the records below) do not depend on it.  Iggy 0.8
+ * is vb_framing_v08 (control.md §1); a second framing plugs in beside it.
+ */
+struct vb_framing {
+	const char *name;		/* "0.8" */
+	size_t req_hdr;			/* bytes before a request's payload */
+	size_t reply_hdr;		/* bytes before a reply's payload */
+	/* Size of the whole request frame whose header is at p. */
+	uint64_t (*req_size)(const uint8_t *p);
+	/* From a reply header: status and payload length. */
+	void (*reply)(const uint8_t *p, uint32_t *status, uint64_t *len);
+};
+
+extern const struct vb_framing vb_framing_v08;
+
+/* One reply: its status and payload (empty when status != 0). */
+struct vb_reply {
+	uint32_t status;
+	const uint8_t *payload;
+	size_t len;
+};
+
+/*
+ * A socket-free reply reader (the hiredis reader model): bytes go in as
+ * they arrive, in any chunks; complete replies come out in order.  The
+ * bytes are either copied in (vb_reader_feed) or received straight into
+ * the reader (vb_reader_space, then vb_reader_commit), so a large poll
+ * answer is never copied.  Payload pointers handed out stay valid until
+ * the next vb_reader_space, vb_reader_feed or vb_reader_reset.
+ */
+struct vb_reader {
+	const struct vb_framing *f;
+	uint64_t max;		/* largest payload accepted */
+	struct vb_buf buf;
+	size_t pos;		/* first byte not handed out */
+	uint64_t need;		/* size of the frame at pos, 0 until known */
+};
+
+void vb_reader_init(struct vb_reader *r, const struct vb_framing *f,
+		    uint64_t max);
+void vb_reader_release(struct vb_reader *r);
+/* Forgets every byte (a new connection). */
+void vb_reader_reset(struct vb_reader *r);
+/* Bytes held that are not part of a reply handed out yet. */
+static inline size_t vb_reader_pending(const struct vb_reader *r)
+{
+	return r->buf.len - r->pos;
+}
+void vb_reader_feed(struct vb_reader *r, const void *p, size_t n);
+/* Room to receive into (*n bytes, at least 4 KiB); then commit what came. */
+uint8_t *vb_reader_space(struct vb_reader *r, size_t *n);
+void vb_reader_commit(struct vb_reader *r, size_t n);
+/*
+ * The next complete reply: 1 and *rep filled, 0 when more bytes are
+ * needed, -1 (VB_E_PROTO) when the next frame announces a payload larger
+ * than max: the byte stream cannot be trusted any more.
+ */
+int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
+		   struct vb_err *e);
 
 /* A bounds-checked cursor over a response payload. */
 struct vb_rd {

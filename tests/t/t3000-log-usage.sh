@@ -67,11 +67,11 @@ test_expect_success 'no server and no autostart: poll and seek exit 69' '
 	test_must_fail 69 vibes-seek -c a --server 127.0.0.1:1 2>err
 '
 
-test_expect_success 'no server: append retries for --retry-timeout, then exits 69 and says nothing was acknowledged' '
+test_expect_success 'no server: append retries for --retry-timeout, then exits 69 and says no line was stored' '
 	echo "{\"a\":1}" >in &&
 	test_must_fail 69 vibes-append --server 127.0.0.1:1 --retry-timeout 300ms in 2>err &&
 	grep "^vibes-append: server unavailable" err &&
-	grep "no line of in was acknowledged; lines 1- were not sent" err
+	grep "^vibes-append: not stored: every line of in$" err
 '
 
 test_done

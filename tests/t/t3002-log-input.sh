@@ -19,7 +19,8 @@ test_expect_success 'truncated JSON: reported as stdin:LINE, nothing of the batc
 	printf "%s\n" "{\"a\":1}" "{\"a\":2" "{\"a\":3}" >in &&
 	test_must_fail 65 vibes-append --stream s1 <in 2>err &&
 	grep "^vibes-append: stdin:2: unexpected end of line at byte 7$" err &&
-	grep "no line of stdin was acknowledged; lines 1- were not sent" err &&
+	grep "^vibes-append: not stored: every line of stdin$" err &&
+	test_must_fail grep "^vibes-append: stored:" err &&
 	dump s1 >out &&
 	test_must_fail test -s out
 '
@@ -36,7 +37,8 @@ test_expect_success 'batches before the bad line are sent, its batch and the res
 	for i in 6 7 8 9; do echo "{\"i\":$i}"; done >>in &&
 	test_must_fail 65 vibes-append --stream s3 --batch 3 <in 2>err &&
 	grep "^vibes-append: stdin:5: unexpected end of line" err &&
-	grep "acknowledged lines 1-3 of stdin; lines 4- were not sent" err &&
+	grep "^vibes-append: stored: lines 1-3 of stdin$" err &&
+	grep "^vibes-append: not stored: lines 4- of stdin$" err &&
 	dump s3 | sort >out &&
 	head -n 3 in >expect &&
 	test_cmp expect out
@@ -106,7 +108,7 @@ test_expect_success 'a line over 64000000 bytes is a bad line, reported without 
 	{ echo "{\"i\":1}"; printf "\""; head -c 64000001 /dev/zero | tr "\0" "y"; printf "\"\n"; echo "{\"i\":3}"; } >toolong &&
 	test_must_fail 65 vibes-append --stream s10 --linger 1m <toolong 2>err &&
 	grep "stdin:2: line too long (the limit is 64000000 bytes) at byte 64000001" err &&
-	grep "no line of stdin was acknowledged" err &&
+	grep "^vibes-append: not stored: every line of stdin$" err &&
 	vibes-append --stream s10 --skip-invalid <toolong 2>err &&
 	grep "stdin:2: line too long" err &&
 	dump s10 >out &&

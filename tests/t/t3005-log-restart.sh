@@ -68,12 +68,12 @@ test_expect_success 'kill -9 the server in the middle of an append, restart it: 
 	for f in in.*; do cmp "$f" "out.${f#in.}" || exit 1; done
 '
 
-test_expect_success 'a stopped server and a short --retry-timeout: exit 69 with the acknowledged prefix' '
+test_expect_success 'a stopped server and a short --retry-timeout: exit 69 and no line stored' '
 	stop_server "$(cat "$TRASH/server2.pid")" &&
 	printf "{\"n\":1}\n{\"n\":2}\n" >two &&
 	test_must_fail 69 vibes-append --stream r --retry-timeout 200ms two 2>err &&
 	grep "^vibes-append: server unavailable for" err &&
-	grep "no line of two was acknowledged; lines 1- were not sent" err
+	grep "^vibes-append: not stored: every line of two$" err
 '
 
 test_done
