@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "broker/broker.h"
 #include "base/vb_exit.h"
 #include "base/banned.h"
@@ -34,15 +35,15 @@ static void usage(void)
 
 static void log_line(void *arg, const char *line)
 {
-	struct timespec ts;
+	uint64_t us = vb_wall_us();
+	time_t sec = (time_t)(us / 1000000);
 	struct tm tm;
 	char when[32];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ldZ vibes-iggyd: %s\n", when,
-		ts.tv_nsec / 1000000L, line);
+		(long)(us / 1000 % 1000), line);
 	fflush(stderr);
 }
 

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "store/store.h"
 #include "wire/wire.h"
@@ -210,7 +211,6 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e);
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-uint64_t vb_now_us(void);
 
 /* ---- connections (loop.c) ---- */
 

@@ -193,7 +193,7 @@ void vb_groups_tick(struct vb_broker *b)
 
 	k.lim = (uint64_t)(b->o.rebalance_ms ? b->o.rebalance_ms : 30000) *
 		1000u;
-	k.now = vb_now_us();
+	k.now = vb_wall_us();
 	vb_each_topic(b, tick_topic, &k);
 }
 
@@ -277,7 +277,7 @@ static void rebalance_join(struct vb_group *g)
 		r->part = part;
 		r->from_id = big->member_id;
 		r->to_id = idle->member_id;
-		r->since_us = vb_now_us();
+		r->since_us = vb_wall_us();
 		if (revoke_done(g, part))
 			revoke_complete(g, g->nrv - 1);
 	}

@@ -26,14 +26,6 @@
 /* epoll tags for the non-connection descriptors. */
 static char tag_listen, tag_signal, tag_timer;
 
-uint64_t vb_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
 	char line[1200];
@@ -62,7 +54,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->o = *o;
 	b->dir = vb_xstrdup(o->dir);
 	b->epfd = b->lfd = b->sigfd = b->timerfd = -1;
-	b->start_time = vb_now_us();
+	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
 	b->store.sync = &b->sync;
@@ -534,7 +526,7 @@ static void on_timer(struct vb_broker *b)
 
 	if (read(b->timerfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
 		return;
-	now = vb_now_us();
+	now = vb_wall_us();
 	/* the timer ticks each second at most; half a tick of slack */
 	if (every <= 1000000u || now - b->cleaned_us + 500000u >= every) {
 		b->cleaned_us = now;
@@ -546,7 +538,7 @@ static void on_timer(struct vb_broker *b)
 /* Stops accepting; tells every client (status 8); gives them a moment. */
 static void shutdown_conns(struct vb_broker *b)
 {
-	uint64_t deadline = vb_now_us() + 2000000u;
+	uint64_t deadline = vb_wall_us() + 2000000u;
 
 	if (b->lfd >= 0) {
 		epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
@@ -560,7 +552,7 @@ static void shutdown_conns(struct vb_broker *b)
 		c->closing = 1;
 		conn_event(b, c, 0);
 	}
-	while (b->conns && vb_now_us() < deadline) {
+	while (b->conns && vb_wall_us() < deadline) {
 		struct epoll_event evs[64];
 		int n = epoll_wait(b->epfd, evs, 64, 100);
 
@@ -593,7 +585,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
 	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
-	b->cleaned_us = vb_now_us();
+	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
 	while (!b->stopping) {

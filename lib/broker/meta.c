@@ -511,7 +511,7 @@ static void stream_create(struct vb_broker *b, struct vb_conn *c,
 	}
 	s = vb_xcalloc(1, sizeof(*s));
 	s->name = r->name;
-	s->created_at = vb_now_us();
+	s->created_at = vb_wall_us();
 	s->id = vb_slab_insert(&b->streams, s);
 	stream_dir(b, s->id, dir, sizeof(dir));
 	if (vb_rmtree(dir, &e) < 0 || vb_path_mkdir_p(dir, 0700, &e) < 0) {
@@ -647,7 +647,7 @@ static void topic_create(struct vb_broker *b, struct vb_conn *c,
 	struct vb_topic *t;
 	char dir[4096];
 	struct vb_err e;
-	uint64_t now = vb_now_us();
+	uint64_t now = vb_wall_us();
 	size_t m;
 
 	if (!vb_allowed(b, c, VB_P_MANAGE_TOPICS, s->id, 0)) {
@@ -828,7 +828,7 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 	}
 	switch (r->code) {
 	case VB_CMD_CREATE_PARTITIONS: {
-		uint64_t now = vb_now_us();
+		uint64_t now = vb_wall_us();
 		uint32_t base = t->nparts;
 
 		for (uint32_t i = 0; i < r->count; i++) {
@@ -940,7 +940,7 @@ void vb_each_topic(struct vb_broker *b,
 
 void vb_broker_retention(struct vb_broker *b)
 {
-	uint64_t now = vb_now_us();
+	uint64_t now = vb_wall_us();
 
 	vb_each_topic(b, retention_topic, &now);
 }

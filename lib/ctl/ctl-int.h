@@ -9,7 +9,6 @@
 
 #define VB_CTL_DEFAULT_ADDR "127.0.0.1:8090"
 
-int64_t vb_ctl_now_ms(void);
 void vb_ctl_sleep_ms(int ms);
 
 /* out = DATA/name. */

@@ -17,19 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/path.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl-config.h"
 #include "ctl/ctl-int.h"
 #include "base/banned.h"
-
-int64_t vb_ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void vb_ctl_sleep_ms(int ms)
 {
@@ -107,7 +100,7 @@ int vb_ctl_lock_probe(const char *path, int *exists, pid_t *pid,
 
 int vb_ctl_lock_take(const char *path, int timeout_ms, struct vb_err *e)
 {
-	int64_t deadline = vb_ctl_now_ms() + timeout_ms;
+	int64_t deadline = vb_mono_ms() + timeout_ms;
 	int fd;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
@@ -121,7 +114,7 @@ int vb_ctl_lock_take(const char *path, int timeout_ms, struct vb_err *e)
 			close(fd);
 			return -1;
 		}
-		if (vb_ctl_now_ms() >= deadline) {
+		if (vb_mono_ms() >= deadline) {
 			close(fd);
 			return vb_err_set(e, VB_E_TIMEOUT,
 					  "%s is locked by another process",
@@ -366,7 +359,7 @@ static int version_says_vibes(const char *bin)
 	size_t len = 0;
 	int pfd[2], status;
 	pid_t pid;
-	int64_t deadline = vb_ctl_now_ms() + 3000;
+	int64_t deadline = vb_mono_ms() + 3000;
 
 	if (pipe2(pfd, O_CLOEXEC) != 0)
 		return 1;
@@ -388,7 +381,7 @@ static int version_says_vibes(const char *bin)
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		int64_t left = deadline - vb_ctl_now_ms();
+		int64_t left = deadline - vb_mono_ms();
 		ssize_t r;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)

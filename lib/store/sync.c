@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "store/store.h"
 #include "base/banned.h"
 
@@ -78,13 +79,11 @@ static void *sync_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += s->interval_ms / 1000;
-		ts.tv_nsec += (long)(s->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		/* The condition variable's clock is the wall clock. */
+		uint64_t until = vb_wall_us() + (uint64_t)s->interval_ms * 1000;
+
+		ts.tv_sec = (time_t)(until / 1000000);
+		ts.tv_nsec = (long)(until % 1000000) * 1000;
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		if (s->stopping)
 			break;
