@@ -207,7 +207,7 @@ static void q_push(struct vb_conn *c, struct vb_file *f, uint64_t off,
 		}
 	}
 	if (c->qn == c->qcap) {
-		size_t ncap = c->qcap ? c->qcap * 2 : 8;
+		size_t ncap = vb_alloc_nr(c->qcap, c->qn + 1, VB_ALLOC_FIRST);
 		struct vb_outitem *nq = vb_xreallocarray(NULL, ncap,
 							 sizeof(*nq));
 

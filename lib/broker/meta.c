@@ -63,11 +63,7 @@ void vb_slab_remove(struct vb_slab *s, uint32_t id)
 	if (id >= s->n || s->v[id] == NULL)
 		return;
 	s->v[id] = NULL;
-	if (s->nfree == s->free_cap) {
-		s->free_cap = s->free_cap ? s->free_cap * 2 : 8;
-		s->free = vb_xreallocarray(s->free, s->free_cap,
-					   sizeof(*s->free));
-	}
+	VB_ALLOC_GROW(s->free, s->nfree + 1, s->free_cap);
 	s->free[s->nfree++] = id;
 }
 
@@ -77,11 +73,7 @@ void vb_slab_fill_free(struct vb_slab *s)
 	for (uint32_t i = s->n; i-- > 0;) {
 		if (s->v[i] != NULL)
 			continue;
-		if (s->nfree == s->free_cap) {
-			s->free_cap = s->free_cap ? s->free_cap * 2 : 8;
-			s->free = vb_xreallocarray(s->free, s->free_cap,
-						   sizeof(*s->free));
-		}
+		VB_ALLOC_GROW(s->free, s->nfree + 1, s->free_cap);
 		s->free[s->nfree++] = i;
 	}
 }

@@ -15,11 +15,7 @@
 
 static void segs_push(struct vb_part *p, struct vb_seg *s)
 {
-	if (p->nsegs == p->segs_cap) {
-		p->segs_cap = p->segs_cap ? p->segs_cap * 2 : 8;
-		p->segs = vb_xreallocarray(p->segs, p->segs_cap,
-					   sizeof(*p->segs));
-	}
+	VB_ALLOC_GROW(p->segs, p->nsegs + 1, p->segs_cap);
 	p->segs[p->nsegs++] = s;
 }
 
@@ -53,10 +49,7 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n,
 			v = v * 10 + (uint64_t)(s[i] - '0');
 		if (i != 20)
 			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = vb_xreallocarray(*out, cap, sizeof(**out));
-		}
+		VB_ALLOC_GROW(*out, *n + 1, cap);
 		(*out)[(*n)++] = v;
 	}
 	closedir(d);
@@ -92,11 +85,7 @@ static int offsets_load(struct vb_part *p, struct vb_err *e)
 		/* messages.md §7.5: offsets past the end are clamped. */
 		if (r.offset > cur)
 			r.offset = cur;
-		if (p->noffs == p->offs_cap) {
-			p->offs_cap = p->offs_cap ? p->offs_cap * 2 : 8;
-			p->offs = vb_xreallocarray(p->offs, p->offs_cap,
-						   sizeof(*p->offs));
-		}
+		VB_ALLOC_GROW(p->offs, p->noffs + 1, p->offs_cap);
 		p->offs[p->noffs++] = r;
 	}
 	vb_buf_release(&b);
@@ -431,11 +420,7 @@ int vb_part_offset_store(struct vb_part *p, uint8_t kind, uint32_t key,
 	if (r && r->offset == off)
 		return 0;
 	if (r == NULL) {
-		if (p->noffs == p->offs_cap) {
-			p->offs_cap = p->offs_cap ? p->offs_cap * 2 : 8;
-			p->offs = vb_xreallocarray(p->offs, p->offs_cap,
-						   sizeof(*p->offs));
-		}
+		VB_ALLOC_GROW(p->offs, p->noffs + 1, p->offs_cap);
 		r = &p->offs[p->noffs++];
 		r->kind = kind;
 		r->key = key;

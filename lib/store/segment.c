@@ -35,17 +35,11 @@ static void notice(struct vb_store *st, const char *fmt, ...)
 	st->notice(st->notice_arg, msg);
 }
 
+/* Room for `more` index entries (16 bytes each) past the last one. */
 static void idx_grow(struct vb_seg *s, uint32_t more)
 {
-	size_t need = ((size_t)s->count + more) * 16;
-
-	if (need <= s->idx_cap)
-		return;
-	if (s->idx_cap == 0)
-		s->idx_cap = 4096;
-	while (s->idx_cap < need)
-		s->idx_cap *= 2;
-	s->idx = vb_xreallocarray(s->idx, s->idx_cap, 1);
+	VB_ALLOC_GROW_FROM(s->idx, ((size_t)s->count + more) * 16, s->idx_cap,
+			   4096);
 }
 
 static struct vb_seg *seg_new(uint64_t start)

@@ -127,11 +127,7 @@ int vb_syncer_dirty(struct vb_syncer *s, struct vb_file *f, struct vb_err *e)
 	if (atomic_exchange(&f->queued, 1))
 		return 0;
 	pthread_mutex_lock(&s->mu);
-	if (s->nfiles == s->files_cap) {
-		s->files_cap = s->files_cap ? s->files_cap * 2 : 16;
-		s->files = vb_xreallocarray(s->files, s->files_cap,
-					    sizeof(*s->files));
-	}
+	VB_ALLOC_GROW(s->files, s->nfiles + 1, s->files_cap);
 	s->files[s->nfiles++] = vb_file_ref(f);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
@@ -148,11 +144,7 @@ void vb_syncer_dirty_path(struct vb_syncer *s, const char *path)
 			return;
 		}
 	}
-	if (s->npaths == s->paths_cap) {
-		s->paths_cap = s->paths_cap ? s->paths_cap * 2 : 16;
-		s->paths = vb_xreallocarray(s->paths, s->paths_cap,
-					    sizeof(*s->paths));
-	}
+	VB_ALLOC_GROW(s->paths, s->npaths + 1, s->paths_cap);
 	s->paths[s->npaths++] = vb_xstrdup(path);
 	pthread_mutex_unlock(&s->mu);
 }

@@ -1,14 +1,18 @@
-/* lib/base helpers the layers share: clocks. */
+/* lib/base helpers the layers share: clocks, array growth. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 
 static void test_clocks(void **state)
@@ -34,10 +38,76 @@ static void test_clocks(void **state)
 		    wall / 1000000 <= (uint64_t)now + 1);
 }
 
+static void test_alloc_grow(void **state)
+{
+	uint64_t *v = NULL;
+	uint8_t *bytes = NULL;
+	uint32_t n = 0, cap = 0;
+	size_t bcap = 0, none = 0;
+
+	(void)state;
+	/* First growth gives VB_ALLOC_FIRST, then the capacity doubles. */
+	VB_ALLOC_GROW(v, n + 1, cap);
+	assert_non_null(v);
+	assert_int_equal(cap, VB_ALLOC_FIRST);
+	for (n = 0; n < 100; n++) {
+		VB_ALLOC_GROW(v, n + 1, cap);
+		v[n] = n * 3;
+	}
+	assert_int_equal(cap, 128);
+	for (n = 0; n < 100; n++)
+		assert_int_equal(v[n], n * 3);
+	/* Enough room already: nothing moves. */
+	{
+		uint64_t *before = v;
+
+		VB_ALLOC_GROW(v, 128, cap);
+		assert_ptr_equal(v, before);
+		assert_int_equal(cap, 128);
+	}
+	free(v);
+
+	/* A first size of its own, and a jump past several doublings. */
+	VB_ALLOC_GROW_FROM(bytes, none, bcap, 4096);
+	assert_null(bytes);
+	assert_int_equal(bcap, 0);
+	VB_ALLOC_GROW_FROM(bytes, 1, bcap, 4096);
+	assert_int_equal(bcap, 4096);
+	VB_ALLOC_GROW_FROM(bytes, 40000, bcap, 4096);
+	assert_int_equal(bcap, 65536);
+	memset(bytes, 1, 40000);
+	free(bytes);
+}
+
+static void test_alloc_nr(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(vb_alloc_nr(0, 1, 16), 16);
+	assert_int_equal(vb_alloc_nr(0, 1, 0), 1);
+	assert_int_equal(vb_alloc_nr(0, 20, 16), 32);
+	assert_int_equal(vb_alloc_nr(16, 17, 4), 32);
+	assert_int_equal(vb_alloc_nr(32, 20, 4), 32);
+	assert_int_equal(vb_alloc_nr(3, 13, 4), 24);
+	/* A capacity that cannot double any more aborts, never wraps. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vb_alloc_nr(SIZE_MAX / 2 + 1, SIZE_MAX, 8);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_alloc_grow),
+		cmocka_unit_test(test_alloc_nr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
