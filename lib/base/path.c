@@ -290,3 +290,16 @@ int vb_path_read_credentials(const char *path, struct vb_buf *user,
 	vb_buf_release(&text);
 	return rc;
 }
+
+int vb_path_write_credentials(const char *path, const char *user,
+			      const char *pass, struct vb_err *e)
+{
+	struct vb_buf text = VB_BUF_INIT;
+	int rc;
+
+	vb_buf_printf(&text, "username=%s\npassword=%s\n", user, pass);
+	rc = vb_path_write_atomic(path, text.p, text.len, 0600, e);
+	explicit_bzero(text.p, text.len);
+	vb_buf_release(&text);
+	return rc;
+}

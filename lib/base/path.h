@@ -74,5 +74,12 @@ int vb_kv_get(const char *text, size_t len, const char *key,
  */
 int vb_path_read_credentials(const char *path, struct vb_buf *user,
 			     struct vb_buf *pass, struct vb_err *e);
+/*
+ * Writes the credentials file vb_path_read_credentials reads:
+ * "username=USER\npassword=PASS\n", mode 0600, replaced atomically and
+ * durably (vb_path_write_atomic).  The text is wiped from memory after.
+ */
+int vb_path_write_credentials(const char *path, const char *user,
+			      const char *pass, struct vb_err *e);
 
 #endif

@@ -30,7 +30,7 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 				 "abcdefghijklmnopqrstuvwxyz0123456789";
 	const char *eu = getenv("IGGY_ROOT_USERNAME");
 	const char *ep = getenv("IGGY_ROOT_PASSWORD");
-	struct vb_buf b = VB_BUF_INIT, fu = VB_BUF_INIT, fp = VB_BUF_INIT;
+	struct vb_buf fu = VB_BUF_INIT, fp = VB_BUF_INIT;
 	struct stat st;
 	char path[4096];
 	int rc = 0;
@@ -61,12 +61,7 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 	vb_buf_release(&fp);
 	if (rc < 0)
 		return -1;
-	vb_buf_reset(&b);
-	vb_buf_printf(&b, "username=%s\npassword=%s\n", user, pass);
-	rc = vb_path_replace(path, b.p, b.len, 0600, 1, e);
-	explicit_bzero(b.p, b.len);
-	vb_buf_release(&b);
-	return rc;
+	return vb_path_write_credentials(path, user, pass, e);
 }
 
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,

@@ -642,7 +642,7 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 {
 	static const char alnum[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	struct vb_buf path = VB_BUF_INIT;
 	const char *eu = getenv("IGGY_ROOT_USERNAME");
 	const char *ep = getenv("IGGY_ROOT_PASSWORD");
 	int rc, i;
@@ -666,11 +666,8 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 			vb_buf_addch(pass,
 				     alnum[arc4random_uniform(sizeof(alnum) - 1)]);
 	}
-	vb_buf_printf(&text, "username=%s\npassword=%s\n", (char *)user->p,
-		      (char *)pass->p);
-	rc = vb_path_write_atomic((char *)path.p, text.p, text.len, 0600, e);
-	explicit_bzero(text.p, text.len);
-	vb_buf_release(&text);
+	rc = vb_path_write_credentials((char *)path.p, (char *)user->p,
+				       (char *)pass->p, e);
 	vb_buf_release(&path);
 	return rc;
 }

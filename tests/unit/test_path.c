@@ -195,6 +195,52 @@ static void test_credentials(void **state)
 	vb_buf_release(&pw);
 }
 
+static void test_write_credentials(void **state)
+{
+	struct vb_buf p = VB_BUF_INIT, u = VB_BUF_INIT, pw = VB_BUF_INIT;
+	struct vb_buf text = VB_BUF_INIT;
+	struct vb_err e;
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	(void)state;
+	vb_path_join(&p, tmpdir, "wcred");
+	/* An existing file that others could read is replaced, 0600. */
+	fd = open((char *)p.p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod((char *)p.p, 0644), 0);
+	assert_int_equal(vb_path_write_credentials((char *)p.p, "alice",
+						   "pw=with=equals", &e), 0);
+	assert_int_equal(stat((char *)p.p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(vb_path_read_file((char *)p.p, &text, 4096, NULL, &e),
+			 0);
+	assert_string_equal((char *)text.p,
+			    "username=alice\npassword=pw=with=equals\n");
+	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 1);
+	assert_string_equal((char *)u.p, "alice");
+	assert_string_equal((char *)pw.p, "pw=with=equals");
+	/* No temporary file is left beside it. */
+	d = opendir(tmpdir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		assert_null(strstr(de->d_name, "wcred.tmp"));
+	closedir(d);
+	/* A directory that is not there: an error naming the file. */
+	vb_path_join(&p, tmpdir, "missing/credentials");
+	assert_int_equal(vb_path_write_credentials((char *)p.p, "a", "b", &e),
+			 -1);
+	assert_int_equal(e.kind, VB_E_IO);
+	assert_non_null(strstr(e.msg, "missing/credentials"));
+	vb_buf_release(&p);
+	vb_buf_release(&u);
+	vb_buf_release(&pw);
+	vb_buf_release(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_kv),
 		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_write_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
