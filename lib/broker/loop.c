@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "broker/broker.h"
 #include "base/banned.h"
 
@@ -108,29 +109,19 @@ static int ep_add(struct vb_broker *b, int fd, uint32_t ev, void *tag)
 
 int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 {
-	char host[256], port[16];
-	const char *colon = strrchr(addr, ':');
+	char host[256], port[8];
 	struct addrinfo hints, *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int one = 1, rc;
-	size_t hl;
+	uint16_t pn;
+	int one = 1, has_port, rc;
 
-	if (colon == NULL || colon == addr || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof(port))
+	if (vb_addr_split(addr, host, sizeof(host), &pn, &has_port, e) < 0)
+		return -1;
+	if (!has_port || host[0] == 0)
 		return vb_err_set(e, VB_E_USAGE, "address '%s': expected HOST:PORT",
 				  addr);
-	hl = (size_t)(colon - addr);
-	if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
-		addr++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return vb_err_set(e, VB_E_USAGE, "address '%s': host too long",
-				  addr);
-	memcpy(host, addr, hl);
-	host[hl] = 0;
-	strlcpy(port, colon + 1, sizeof(port));
+	snprintf(port, sizeof(port), "%u", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/parse.h"
 #include "base/path.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl-config.h"
@@ -450,50 +451,37 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 int vb_ctl_split_addr(const char *addr, char *host, size_t hsz,
 		      unsigned *port)
 {
-	const char *colon, *errstr;
-	size_t hl;
+	uint16_t p;
+	int has_port;
 
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		hl = (size_t)(end - addr - 1);
-		if (hl + 1 > hsz)
-			return -1;
-		memcpy(host, addr + 1, hl);
-		host[hl] = 0;
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (colon == NULL)
-			return -1;
-		hl = (size_t)(colon - addr);
-		if (hl + 1 > hsz)
-			return -1;
-		memcpy(host, addr, hl);
-		host[hl] = 0;
-	}
-	*port = (unsigned)strtonum(colon + 1, 0, 65535, &errstr);
-	return errstr ? -1 : 0;
+	if (vb_addr_split(addr, host, hsz, &p, &has_port, NULL) < 0 ||
+	    !has_port)
+		return -1;
+	*port = p;
+	return 0;
 }
 
 int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
 		    struct vb_err *e)
 {
 	char host[256];
+	uint16_t ap = 0;
 	unsigned p = 0;
+	int has_port;
 
 	if (addr == NULL && port < 0)
 		return 0;
 	if (port > 65535)
 		return vb_err_set(e, VB_E_USAGE, "port %d out of range", port);
 	if (addr) {
-		if (vb_ctl_split_addr(addr, host, sizeof(host), &p) ||
-		    host[0] == 0)
+		if (vb_addr_split(addr, host, sizeof(host), &ap, &has_port,
+				  e) < 0)
+			return -1;
+		if (!has_port || host[0] == 0)
 			return vb_err_set(e, VB_E_USAGE,
 					  "address '%s': expected HOST:PORT",
 					  addr);
+		p = ap;
 	} else {
 		strlcpy(host, "127.0.0.1", sizeof(host));
 	}
