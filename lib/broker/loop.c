@@ -49,7 +49,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 		   struct vb_err *e)
 {
 	struct vb_broker *b = vb_xcalloc(1, sizeof(*b));
-	char path[4096];
+	struct vb_buf clean = VB_BUF_INIT;
+	const char *path;
 	sigset_t set;
 
 	b->o = *o;
@@ -63,7 +64,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 						: VB_SEG_DEFAULT_SIZE;
 	b->store.notice = store_notice;
 	b->store.notice_arg = b;
-	snprintf(path, sizeof(path), "%s/clean", b->dir);
+	path = vb_path_fmt(&clean, "%s/clean", b->dir);
 	b->store.clean = access(path, F_OK) == 0;
 	if (vb_meta_load(b, e) < 0)
 		goto fail;
@@ -78,6 +79,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 		if (vb_path_fsync_dir(b->dir, e) < 0)
 			goto fail;
 	}
+	vb_buf_release(&clean);
 	/* Blocked before the fsync thread exists, so it inherits the mask. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -96,6 +98,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	*bp = b;
 	return 0;
 fail:
+	vb_buf_release(&clean);
 	vb_broker_close(b, NULL);
 	return -1;
 }
@@ -629,7 +632,6 @@ static void sync_topic(struct vb_broker *b, struct vb_topic *t, void *arg)
 int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 {
 	struct vb_err tmp;
-	char path[4096];
 	int rc = 0, opened = b->epfd >= 0;
 
 	if (e == NULL)
@@ -647,9 +649,12 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		rc = -1;
 	vb_syncer_release(&b->sync);
 	if (opened && rc == 0) {
-		snprintf(path, sizeof(path), "%s/clean", b->dir);
-		if (vb_path_replace(path, "clean\n", 6, 0600, 1, e) < 0)
+		struct vb_buf path = VB_BUF_INIT;
+
+		if (vb_path_replace(vb_path_fmt(&path, "%s/clean", b->dir),
+				    "clean\n", 6, 0600, 1, e) < 0)
 			rc = -1;
+		vb_buf_release(&path);
 	}
 	for (uint32_t si = 0; si < b->streams.n; si++) {
 		struct vb_stream *s = vb_slab_get(&b->streams, si);

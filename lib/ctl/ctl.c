@@ -329,19 +329,15 @@ static void find_bundled(struct vb_buf *out)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = 0;
-			vb_buf_reset(out);
-			vb_buf_printf(out, "%s/%s", self, VB_CTL_DAEMON);
-			if (is_exec((char *)out->p))
+			if (is_exec(vb_path_fmt(out, "%s/%s", self,
+						VB_CTL_DAEMON)))
 				return;
 		}
 	}
-	vb_buf_reset(out);
-	vb_buf_printf(out, "%s/%s", VB_CTL_LIBEXECDIR, VB_CTL_DAEMON);
-	if (is_exec((char *)out->p))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_LIBEXECDIR,
+				VB_CTL_DAEMON)))
 		return;
-	vb_buf_reset(out);
-	vb_buf_printf(out, "%s/%s", VB_CTL_BINDIR, VB_CTL_DAEMON);
-	if (is_exec((char *)out->p))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_BINDIR, VB_CTL_DAEMON)))
 		return;
 	if (search_path(VB_CTL_DAEMON, out))
 		return;

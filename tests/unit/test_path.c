@@ -195,6 +195,33 @@ static void test_credentials(void **state)
 	vb_buf_release(&pw);
 }
 
+static void test_path_fmt(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	const char *p;
+	char *big;
+
+	(void)state;
+	p = vb_path_fmt(&b, "%s/streams/%u", "/d", 7u);
+	assert_ptr_equal(p, (char *)b.p);
+	assert_string_equal(p, "/d/streams/7");
+	/* Reset first: the next path replaces the last. */
+	p = vb_path_fmt(&b, "%s/%020u.%s", "x", 5u, "log");
+	assert_string_equal(p, "x/00000000000000000005.log");
+	assert_int_equal(b.len, strlen(p));
+	/* Nothing is cut at 4096 bytes: the kernel refuses long names. */
+	big = malloc(5001);
+	assert_non_null(big);
+	memset(big, 'a', 5000);
+	big[5000] = 0;
+	p = vb_path_fmt(&b, "%s/%s", big, "offsets");
+	assert_int_equal(strlen(p), 5008);
+	assert_string_equal(p + 5000, "/offsets");
+	free(big);
+	assert_string_equal(vb_path_fmt(&b, "%s", ""), "");
+	vb_buf_release(&b);
+}
+
 static void test_write_credentials(void **state)
 {
 	struct vb_buf p = VB_BUF_INIT, u = VB_BUF_INIT, pw = VB_BUF_INIT;
@@ -251,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_kv),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_write_credentials),
+		cmocka_unit_test(test_path_fmt),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
