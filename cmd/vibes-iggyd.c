@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/path.h"
 #include "broker/broker.h"
 #include "base/vb_exit.h"
 #include "base/banned.h"
@@ -34,15 +36,15 @@ static void usage(void)
 
 static void log_line(void *arg, const char *line)
 {
-	struct timespec ts;
+	uint64_t us = vb_wall_us();
+	time_t sec = (time_t)(us / 1000000);
 	struct tm tm;
 	char when[32];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ldZ vibes-iggyd: %s\n", when,
-		ts.tv_nsec / 1000000L, line);
+		(long)(us / 1000 % 1000), line);
 	fflush(stderr);
 }
 
@@ -79,9 +81,10 @@ int main(int argc, char **argv)
 	struct vb_err e;
 	struct pidfh *pfh;
 	struct rlimit rl;
-	const char *addr = "127.0.0.1:8090", *dir_opt = NULL;
-	char dir[4096], user[256], pass[256], ready[128];
-	int ready_fd = -1, ch, rc;
+	const char *addr = "127.0.0.1:8090", *dir_opt = NULL, *dir, *pidpath;
+	struct vb_buf dirb = VB_BUF_INIT, pidb = VB_BUF_INIT;
+	char user[256], pass[256], ready[128];
+	int ready_fd = -1, ch, rc, status = VB_EX_CONFIG;
 	pid_t other = -1;
 
 	memset(&o, 0, sizeof(o));
@@ -147,46 +150,42 @@ int main(int argc, char **argv)
 	}
 	umask(077);
 
-	if (vb_daemon_data_dir(dir_opt, dir, sizeof(dir), &e) < 0)
+	/* The same resolution as every tool (lib/base/path.c). */
+	if (vb_path_data_dir(&dirb, dir_opt, &e) < 0)
 		errx(VB_EX_CONFIG, "%s", e.msg);
+	dir = (const char *)dirb.p;
 	if (vb_path_mkdir_p(dir, 0700, &e) < 0)
 		errx(VB_EX_CONFIG, "data dir %s: %s", dir, e.msg);
-	{
-		char pidpath[4200];
-
-		snprintf(pidpath, sizeof(pidpath), "%s/server.pid", dir);
-		/*
-		 * A status probe (vibes-iggyctl) holds a shared lock for a
-		 * few microseconds; while the pid in the file is not a live
-		 * process, that is what a held lock means: try again for a
-		 * while.  A live holder is another server: fail at once.
-		 */
-		for (int tries = 0;; tries++) {
-			pfh = pidfile_open(pidpath, 0600, &other);
-			if (pfh != NULL || errno != EEXIST || tries == 50 ||
-			    (other > 0 && kill(other, 0) == 0))
-				break;
-			usleep(10000);
-		}
-		if (pfh == NULL) {
-			if (errno == EEXIST)
-				errx(VB_EX_CONFIG, "data dir %s is in use by pid %ld",
-				     dir, (long)other);
-			err(VB_EX_CONFIG, "data dir %s: cannot open %s", dir,
-			    pidpath);
-		}
+	pidpath = vb_path_fmt(&pidb, "%s/server.pid", dir);
+	/*
+	 * A status probe (vibes-iggyctl) holds a shared lock for a few
+	 * microseconds; while the pid in the file is not a live process,
+	 * that is what a held lock means: try again for a while.  A live
+	 * holder is another server: fail at once.
+	 */
+	for (int tries = 0;; tries++) {
+		pfh = pidfile_open(pidpath, 0600, &other);
+		if (pfh != NULL || errno != EEXIST || tries == 50 ||
+		    (other > 0 && kill(other, 0) == 0))
+			break;
+		usleep(10000);
 	}
+	if (pfh == NULL) {
+		if (errno == EEXIST)
+			errx(VB_EX_CONFIG, "data dir %s is in use by pid %ld",
+			     dir, (long)other);
+		err(VB_EX_CONFIG, "data dir %s: cannot open %s", dir, pidpath);
+	}
+	vb_buf_release(&pidb);
 	fcntl(pidfile_fileno(pfh), F_SETFD, FD_CLOEXEC);
 	if (pidfile_write(pfh) < 0) {
 		warn("cannot write server.pid");
-		pidfile_remove(pfh);
-		return VB_EX_CONFIG;
+		goto fail;
 	}
 	if (vb_daemon_credentials(dir, user, sizeof(user), pass, sizeof(pass),
 				  &e) < 0) {
 		warnx("%s", e.msg);
-		pidfile_remove(pfh);
-		return VB_EX_CONFIG;
+		goto fail;
 	}
 	o.dir = dir;
 	o.root_user = user;
@@ -194,9 +193,9 @@ int main(int argc, char **argv)
 	o.log = log_line;
 	if (vb_broker_open(&b, &o, &e) < 0) {
 		warnx("%s", e.msg);
-		pidfile_remove(pfh);
-		return e.kind == VB_E_USAGE || e.kind == VB_E_DATA
-		       ? VB_EX_CONFIG : 1;
+		if (e.kind != VB_E_USAGE && e.kind != VB_E_DATA)
+			status = 1;
+		goto fail;
 	}
 	explicit_bzero(pass, sizeof(pass));
 	if (vb_broker_listen(b, addr, &e) < 0) {
@@ -206,15 +205,14 @@ int main(int argc, char **argv)
 		else
 			warnx("%s", e.msg);
 		vb_broker_close(b, NULL);
-		pidfile_remove(pfh);
-		return e.kind == VB_E_STATE || e.kind == VB_E_USAGE
-		       ? VB_EX_CONFIG : 1;
+		if (e.kind != VB_E_STATE && e.kind != VB_E_USAGE)
+			status = 1;
+		goto fail;
 	}
 	if (vb_daemon_write_addr(dir, b->ip, b->port, &e) < 0) {
 		warnx("%s", e.msg);
 		vb_broker_close(b, NULL);
-		pidfile_remove(pfh);
-		return VB_EX_CONFIG;
+		goto fail;
 	}
 	if (ready_fd >= 0) {
 		int n = snprintf(ready, sizeof(ready), "ready %s%s%s:%u\n",
@@ -235,5 +233,10 @@ int main(int argc, char **argv)
 	pidfile_remove(pfh);
 	if (rc == 0)
 		log_line(NULL, "stopped");
+	vb_buf_release(&dirb);
 	return rc < 0 ? 1 : VB_EX_OK;
+fail:
+	pidfile_remove(pfh);
+	vb_buf_release(&dirb);
+	return status;
 }

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,21 @@ char *vb_xstrdup(const char *s)
 	if (d == NULL)
 		abort();
 	return d;
+}
+
+size_t vb_alloc_nr(size_t alloc, size_t nr, size_t first)
+{
+	size_t n;
+
+	if (nr <= alloc)
+		return alloc;
+	n = alloc ? alloc : first ? first : 1;
+	while (n < nr) {
+		if (n > SIZE_MAX / 2)
+			abort();
+		n *= 2;
+	}
+	return n;
 }
 
 void vb_buf_init(struct vb_buf *b)

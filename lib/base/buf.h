@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 struct vb_buf {
 	uint8_t *p;
@@ -82,5 +83,45 @@ void *vb_xmalloc(size_t n);
 void *vb_xcalloc(size_t nmemb, size_t size);
 void *vb_xreallocarray(void *p, size_t nmemb, size_t size);
 char *vb_xstrdup(const char *s);
+
+/*
+ * Growing arrays (git's ALLOC_GROW).  VB_ALLOC_GROW(p, nr, alloc) makes
+ * the array p, with room for `alloc` elements, hold at least nr: when it
+ * is too small, the capacity becomes VB_ALLOC_FIRST (or `first` with
+ * VB_ALLOC_GROW_FROM) if it was 0, doubled until nr fit otherwise, so n
+ * appends cost O(n) copying.  The resize is vb_xreallocarray's, so the
+ * size multiplication never overflows and exhaustion aborts; so does a
+ * capacity that no longer fits the type of `alloc`.  `alloc` is updated;
+ * the new elements are not initialised.  The arguments are evaluated more
+ * than once: pass plain lvalues, as in
+ *	VB_ALLOC_GROW(s->v, s->n + 1, s->cap);
+ *	s->v[s->n++] = x;
+ *
+ * Parallel arrays sharing one count and one capacity take the new
+ * capacity once from vb_alloc_nr, resize each array to it, then store it.
+ */
+#define VB_ALLOC_FIRST 8
+
+#define VB_ALLOC_GROW(p, nr, alloc) \
+	VB_ALLOC_GROW_FROM(p, nr, alloc, VB_ALLOC_FIRST)
+
+#define VB_ALLOC_GROW_FROM(p, nr, alloc, first)                               \
+	do {                                                                  \
+		if ((size_t)(nr) > (size_t)(alloc)) {                         \
+			size_t vb_grow_ = vb_alloc_nr((size_t)(alloc),        \
+						      (size_t)(nr), (first)); \
+			(p) = vb_xreallocarray((p), vb_grow_, sizeof(*(p)));  \
+			(alloc) = vb_grow_;                                   \
+			if ((size_t)(alloc) != vb_grow_)                      \
+				abort();                                      \
+		}                                                             \
+	} while (0)
+
+/*
+ * The capacity VB_ALLOC_GROW_FROM grows to: alloc if nr already fit,
+ * else `first` (at least 1) when alloc is 0, else alloc doubled until nr
+ * fit.  Aborts when the doubling would overflow.
+ */
+size_t vb_alloc_nr(size_t alloc, size_t nr, size_t first);
 
 #endif

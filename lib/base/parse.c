@@ -1,8 +1,10 @@
 /*
- * parse.c - command-line values: integers, durations, sizes, timestamps.
+ * parse.c - command-line values: integers, durations, sizes, timestamps,
+ * addresses.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "parse.h"
@@ -318,4 +320,49 @@ const char *vb_fmt_duration(uint64_t us, char *buf, size_t size)
 		}
 	snprintf(buf, size, "0s");
 	return buf;
+}
+
+int vb_addr_split(const char *s, char *host, size_t hostsz, uint16_t *port,
+		  int *has_port, struct vb_err *e)
+{
+	const char *h = s, *colon, *errstr;
+	long long v = 0;
+	size_t hl;
+
+	*has_port = 0;
+	if (*s == 0)
+		return vb_err_set(e, VB_E_USAGE, "address is empty");
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+
+		if (end == NULL)
+			return vb_err_set(e, VB_E_USAGE,
+					  "address '%s': missing ']'", s);
+		if (end[1] != ':' && end[1] != 0)
+			return vb_err_set(e, VB_E_USAGE,
+					  "address '%s': junk after ']'", s);
+		h = s + 1;
+		hl = (size_t)(end - h);
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(s, ':');
+		hl = colon ? (size_t)(colon - s) : strlen(s);
+	}
+	if (hl >= hostsz)
+		return vb_err_set(e, VB_E_USAGE, "address '%s': host too long",
+				  s);
+	if (colon) {
+		v = strtonum(colon + 1, 0, 65535, &errstr);
+		if (errstr)
+			return vb_err_set(e, VB_E_USAGE,
+					  "address '%s': port '%s' is %s", s,
+					  colon + 1, errstr);
+	}
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	if (colon) {
+		*port = (uint16_t)v;
+		*has_port = 1;
+	}
+	return 0;
 }

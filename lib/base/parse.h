@@ -1,6 +1,6 @@
 /*
- * parse.h - numbers, durations, byte sizes and timestamps from the
- * command line.
+ * parse.h - numbers, durations, byte sizes, timestamps and addresses from
+ * the command line.
  *
  * Every function takes the whole string (no trailing garbage, no leading
  * blanks or signs unless the syntax has one), returns 0 or -1 and on
@@ -51,5 +51,21 @@ int vb_parse_timestamp(const char *s, uint64_t *us, struct vb_err *e);
 
 /* Formats microseconds since the epoch as RFC 3339 UTC with 6 decimals. */
 void vb_fmt_timestamp(uint64_t us, char *buf, size_t size);
+
+/*
+ * Address: "host:port", "host", ":port", "[v6]:port" or "[v6]"; without
+ * brackets the host ends at the last ':'.  Copies the host (brackets
+ * dropped, "" when absent) into host.  When a port is given, stores it
+ * in *port (0..65535: 0 asks the kernel for one, so a caller that
+ * connects rejects it) and sets *has_port to 1; otherwise *port is left
+ * alone and *has_port is 0.  The caller decides whether a host or a port
+ * is required.  The messages name the address and the bad part:
+ * "address 'h:x': port 'x' is invalid" (strtonum's "too large", "too
+ * small", "invalid"), "address '[::1': missing ']'", "address '[::1]x':
+ * junk after ']'", "address '...': host too long" (hostsz bytes with the
+ * NUL), "address is empty".
+ */
+int vb_addr_split(const char *s, char *host, size_t hostsz, uint16_t *port,
+		  int *has_port, struct vb_err *e);
 
 #endif

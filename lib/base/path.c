@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,17 @@ void vb_path_join(struct vb_buf *out, const char *dir, const char *name)
 	if (n == 0 || dir[n - 1] != '/')
 		vb_buf_addch(out, '/');
 	vb_buf_addstr(out, name);
+}
+
+const char *vb_path_fmt(struct vb_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	vb_buf_reset(b);
+	va_start(ap, fmt);
+	vb_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return b->p ? (const char *)b->p : "";
 }
 
 int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e)
@@ -286,6 +298,19 @@ int vb_path_read_credentials(const char *path, struct vb_buf *user,
 	rc = found && vb_kv_get((char *)text.p, text.len, "username", user) &&
 	     vb_kv_get((char *)text.p, text.len, "password", pass) &&
 	     user->len > 0;
+	explicit_bzero(text.p, text.len);
+	vb_buf_release(&text);
+	return rc;
+}
+
+int vb_path_write_credentials(const char *path, const char *user,
+			      const char *pass, struct vb_err *e)
+{
+	struct vb_buf text = VB_BUF_INIT;
+	int rc;
+
+	vb_buf_printf(&text, "username=%s\npassword=%s\n", user, pass);
+	rc = vb_path_write_atomic(path, text.p, text.len, 0600, e);
 	explicit_bzero(text.p, text.len);
 	vb_buf_release(&text);
 	return rc;

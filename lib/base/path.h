@@ -37,6 +37,16 @@ int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e);
 void vb_path_join(struct vb_buf *out, const char *dir, const char *name);
 
 /*
+ * Builds a path: resets b, formats into it and returns its string, as in
+ *	open(vb_path_fmt(&path, "%s/%020" PRIu64 ".log", dir, start), ...)
+ * Paths are never built in fixed arrays: a long one is the kernel's to
+ * refuse (ENAMETOOLONG), not silently cut.  The string lives until b is
+ * changed or released.
+ */
+const char *vb_path_fmt(struct vb_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
  * Replaces path atomically: writes "path.tmp.PID" with `mode`, fsyncs it
  * when do_sync, renames it over path and then fsyncs the directory when
  * do_sync.  Readers see the old or the new contents, never a mix.  The
@@ -74,5 +84,12 @@ int vb_kv_get(const char *text, size_t len, const char *key,
  */
 int vb_path_read_credentials(const char *path, struct vb_buf *user,
 			     struct vb_buf *pass, struct vb_err *e);
+/*
+ * Writes the credentials file vb_path_read_credentials reads:
+ * "username=USER\npassword=PASS\n", mode 0600, replaced atomically and
+ * durably (vb_path_write_atomic).  The text is wiped from memory after.
+ */
+int vb_path_write_credentials(const char *path, const char *user,
+			      const char *pass, struct vb_err *e);
 
 #endif

@@ -23,7 +23,7 @@
  * table, system and client commands), meta.c (streams, topics, partitions,
  * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
  * groups.c (consumer groups), users.c (users, tokens, login, permissions),
- * daemon.c (data dir, pidfile, credentials for the daemon's main).
+ * daemon.c (credentials and server.addr for the daemon's main).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "store/store.h"
 #include "wire/wire.h"
@@ -210,7 +211,6 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e);
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-uint64_t vb_now_us(void);
 
 /* ---- connections (loop.c) ---- */
 
@@ -333,13 +333,6 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 
 /* ---- the daemon's environment (daemon.c) ---- */
 
-/*
- * The data dir, resolved as vb_path_data_dir does for every tool: opt if
- * given, else $VIBES_IGGY_DATA_DIR, else $XDG_DATA_HOME/vibes/iggy (when
- * absolute), else ~/.local/share/vibes/iggy; copied into buf.
- */
-int vb_daemon_data_dir(const char *opt, char *buf, size_t n,
-		       struct vb_err *e);
 /*
  * Root credentials: IGGY_ROOT_USERNAME + IGGY_ROOT_PASSWORD if both set,
  * else DIR/credentials if it exists, else "iggy" and a random 24-character

@@ -1,4 +1,4 @@
-/* The daemon contract's files: data dir, credentials, server.addr. */
+/* The daemon contract's files: credentials, server.addr. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,21 +8,6 @@
 #include "broker/broker.h"
 #include "base/banned.h"
 
-int vb_daemon_data_dir(const char *opt, char *buf, size_t n,
-		       struct vb_err *e)
-{
-	struct vb_buf dir = VB_BUF_INIT;
-	int rc = 0;
-
-	/* The same resolution as every tool (lib/base/path.c). */
-	if (vb_path_data_dir(&dir, opt, e) < 0)
-		rc = -1;
-	else if (strlcpy(buf, (char *)dir.p, n) >= n)
-		rc = vb_err_set(e, VB_E_USAGE, "data dir path too long");
-	vb_buf_release(&dir);
-	return rc;
-}
-
 int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 			  size_t pn, struct vb_err *e)
 {
@@ -31,16 +16,15 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 	const char *eu = getenv("IGGY_ROOT_USERNAME");
 	const char *ep = getenv("IGGY_ROOT_PASSWORD");
 	struct vb_buf b = VB_BUF_INIT, fu = VB_BUF_INIT, fp = VB_BUF_INIT;
+	const char *path = vb_path_fmt(&b, "%s/credentials", dir);
 	struct stat st;
-	char path[4096];
-	int rc = 0;
+	int rc;
 
-	snprintf(path, sizeof(path), "%s/credentials", dir);
 	if (eu && *eu && ep && *ep) {
 		strlcpy(user, eu, un);
 		strlcpy(pass, ep, pn);
 	} else if ((rc = vb_path_read_credentials(path, &fu, &fp, e)) < 0) {
-		return -1;
+		goto out;
 	} else if (rc == 1 && fp.len > 0) {
 		/* The file the tools read too, parsed the same way. */
 		strlcpy(user, (char *)fu.p, un);
@@ -48,6 +32,7 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 	} else if (stat(path, &st) == 0) {
 		rc = vb_err_set(e, VB_E_DATA, "%s: expected lines "
 				"username=NAME and password=SECRET", path);
+		goto out;
 	} else {
 		strlcpy(user, "iggy", un);
 		for (int i = 0; i < 24 && (size_t)i + 1 < pn; i++) {
@@ -55,16 +40,12 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 			pass[i + 1] = 0;
 		}
 	}
+	rc = vb_path_write_credentials(path, user, pass, e);
+out:
 	if (fp.p)
 		explicit_bzero(fp.p, fp.len);
 	vb_buf_release(&fu);
 	vb_buf_release(&fp);
-	if (rc < 0)
-		return -1;
-	vb_buf_reset(&b);
-	vb_buf_printf(&b, "username=%s\npassword=%s\n", user, pass);
-	rc = vb_path_replace(path, b.p, b.len, 0600, 1, e);
-	explicit_bzero(b.p, b.len);
 	vb_buf_release(&b);
 	return rc;
 }
@@ -72,13 +53,16 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 			 struct vb_err *e)
 {
-	char path[4096], line[128];
-	int n;
+	struct vb_buf path = VB_BUF_INIT;
+	char line[128];
+	int n, rc;
 
-	snprintf(path, sizeof(path), "%s/server.addr", dir);
 	if (strchr(ip, ':'))
 		n = snprintf(line, sizeof(line), "[%s]:%u\n", ip, port);
 	else
 		n = snprintf(line, sizeof(line), "%s:%u\n", ip, port);
-	return vb_path_replace(path, line, (size_t)n, 0600, 1, e);
+	rc = vb_path_replace(vb_path_fmt(&path, "%s/server.addr", dir), line,
+			     (size_t)n, 0600, 1, e);
+	vb_buf_release(&path);
+	return rc;
 }

@@ -71,7 +71,7 @@ static void cmd_stats(struct vb_broker *b, struct vb_conn *c)
 		s.available_memory = (uint64_t)si.freeram * si.mem_unit;
 	}
 	s.start_time = b->start_time;
-	s.run_time = vb_now_us() - b->start_time;
+	s.run_time = vb_wall_us() - b->start_time;
 	s.read_bytes = b->store.read_bytes;
 	s.written_bytes = b->store.written_bytes;
 	for (uint32_t si2 = 0; si2 < b->streams.n; si2++) {

@@ -193,7 +193,7 @@ void vb_groups_tick(struct vb_broker *b)
 
 	k.lim = (uint64_t)(b->o.rebalance_ms ? b->o.rebalance_ms : 30000) *
 		1000u;
-	k.now = vb_now_us();
+	k.now = vb_wall_us();
 	vb_each_topic(b, tick_topic, &k);
 }
 
@@ -268,16 +268,12 @@ static void rebalance_join(struct vb_group *g)
 				break;
 			}
 		}
-		if (g->nrv == g->rvcap) {
-			g->rvcap = g->rvcap ? g->rvcap * 2 : 4;
-			g->rv = vb_xreallocarray(g->rv, g->rvcap,
-						 sizeof(*g->rv));
-		}
+		VB_ALLOC_GROW(g->rv, g->nrv + 1, g->rvcap);
 		r = &g->rv[g->nrv++];
 		r->part = part;
 		r->from_id = big->member_id;
 		r->to_id = idle->member_id;
-		r->since_us = vb_now_us();
+		r->since_us = vb_wall_us();
 		if (revoke_done(g, part))
 			revoke_complete(g, g->nrv - 1);
 	}
@@ -287,11 +283,7 @@ static void conn_add_ref(struct vb_conn *c, const struct vb_group *g)
 {
 	struct vb_group_ref *r;
 
-	if (c->ngroups == c->groups_cap) {
-		c->groups_cap = c->groups_cap ? c->groups_cap * 2 : 4;
-		c->groups = vb_xreallocarray(c->groups, c->groups_cap,
-					     sizeof(*c->groups));
-	}
+	VB_ALLOC_GROW(c->groups, c->ngroups + 1, c->groups_cap);
 	r = &c->groups[c->ngroups++];
 	r->stream_id = g->topic->stream->id;
 	r->topic_id = g->topic->id;
@@ -426,10 +418,7 @@ static void group_join(struct vb_group *g, struct vb_conn *c)
 	for (uint32_t i = 0; i < g->nm; i++)
 		if (g->m[i].member_id >= mid)
 			mid = g->m[i].member_id + 1;
-	if (g->nm == g->mcap) {
-		g->mcap = g->mcap ? g->mcap * 2 : 4;
-		g->m = vb_xreallocarray(g->m, g->mcap, sizeof(*g->m));
-	}
+	VB_ALLOC_GROW(g->m, g->nm + 1, g->mcap);
 	m = &g->m[g->nm++];
 	memset(m, 0, sizeof(*m));
 	m->conn = c;

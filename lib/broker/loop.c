@@ -20,19 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "broker/broker.h"
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
 static char tag_listen, tag_signal, tag_timer;
-
-uint64_t vb_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -56,13 +49,14 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 		   struct vb_err *e)
 {
 	struct vb_broker *b = vb_xcalloc(1, sizeof(*b));
-	char path[4096];
+	struct vb_buf clean = VB_BUF_INIT;
+	const char *path;
 	sigset_t set;
 
 	b->o = *o;
 	b->dir = vb_xstrdup(o->dir);
 	b->epfd = b->lfd = b->sigfd = b->timerfd = -1;
-	b->start_time = vb_now_us();
+	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
 	b->store.sync = &b->sync;
@@ -70,7 +64,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 						: VB_SEG_DEFAULT_SIZE;
 	b->store.notice = store_notice;
 	b->store.notice_arg = b;
-	snprintf(path, sizeof(path), "%s/clean", b->dir);
+	path = vb_path_fmt(&clean, "%s/clean", b->dir);
 	b->store.clean = access(path, F_OK) == 0;
 	if (vb_meta_load(b, e) < 0)
 		goto fail;
@@ -85,6 +79,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 		if (vb_path_fsync_dir(b->dir, e) < 0)
 			goto fail;
 	}
+	vb_buf_release(&clean);
 	/* Blocked before the fsync thread exists, so it inherits the mask. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -103,6 +98,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	*bp = b;
 	return 0;
 fail:
+	vb_buf_release(&clean);
 	vb_broker_close(b, NULL);
 	return -1;
 }
@@ -116,29 +112,19 @@ static int ep_add(struct vb_broker *b, int fd, uint32_t ev, void *tag)
 
 int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 {
-	char host[256], port[16];
-	const char *colon = strrchr(addr, ':');
+	char host[256], port[8];
 	struct addrinfo hints, *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int one = 1, rc;
-	size_t hl;
+	uint16_t pn;
+	int one = 1, has_port, rc;
 
-	if (colon == NULL || colon == addr || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof(port))
+	if (vb_addr_split(addr, host, sizeof(host), &pn, &has_port, e) < 0)
+		return -1;
+	if (!has_port || host[0] == 0)
 		return vb_err_set(e, VB_E_USAGE, "address '%s': expected HOST:PORT",
 				  addr);
-	hl = (size_t)(colon - addr);
-	if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
-		addr++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return vb_err_set(e, VB_E_USAGE, "address '%s': host too long",
-				  addr);
-	memcpy(host, addr, hl);
-	host[hl] = 0;
-	strlcpy(port, colon + 1, sizeof(port));
+	snprintf(port, sizeof(port), "%u", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -215,7 +201,7 @@ static void q_push(struct vb_conn *c, struct vb_file *f, uint64_t off,
 		}
 	}
 	if (c->qn == c->qcap) {
-		size_t ncap = c->qcap ? c->qcap * 2 : 8;
+		size_t ncap = vb_alloc_nr(c->qcap, c->qn + 1, VB_ALLOC_FIRST);
 		struct vb_outitem *nq = vb_xreallocarray(NULL, ncap,
 							 sizeof(*nq));
 
@@ -534,7 +520,7 @@ static void on_timer(struct vb_broker *b)
 
 	if (read(b->timerfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
 		return;
-	now = vb_now_us();
+	now = vb_wall_us();
 	/* the timer ticks each second at most; half a tick of slack */
 	if (every <= 1000000u || now - b->cleaned_us + 500000u >= every) {
 		b->cleaned_us = now;
@@ -546,7 +532,7 @@ static void on_timer(struct vb_broker *b)
 /* Stops accepting; tells every client (status 8); gives them a moment. */
 static void shutdown_conns(struct vb_broker *b)
 {
-	uint64_t deadline = vb_now_us() + 2000000u;
+	uint64_t deadline = vb_wall_us() + 2000000u;
 
 	if (b->lfd >= 0) {
 		epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
@@ -560,7 +546,7 @@ static void shutdown_conns(struct vb_broker *b)
 		c->closing = 1;
 		conn_event(b, c, 0);
 	}
-	while (b->conns && vb_now_us() < deadline) {
+	while (b->conns && vb_wall_us() < deadline) {
 		struct epoll_event evs[64];
 		int n = epoll_wait(b->epfd, evs, 64, 100);
 
@@ -593,7 +579,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
 	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
-	b->cleaned_us = vb_now_us();
+	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
 	while (!b->stopping) {
@@ -646,7 +632,6 @@ static void sync_topic(struct vb_broker *b, struct vb_topic *t, void *arg)
 int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 {
 	struct vb_err tmp;
-	char path[4096];
 	int rc = 0, opened = b->epfd >= 0;
 
 	if (e == NULL)
@@ -664,9 +649,12 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		rc = -1;
 	vb_syncer_release(&b->sync);
 	if (opened && rc == 0) {
-		snprintf(path, sizeof(path), "%s/clean", b->dir);
-		if (vb_path_replace(path, "clean\n", 6, 0600, 1, e) < 0)
+		struct vb_buf path = VB_BUF_INIT;
+
+		if (vb_path_replace(vb_path_fmt(&path, "%s/clean", b->dir),
+				    "clean\n", 6, 0600, 1, e) < 0)
 			rc = -1;
+		vb_buf_release(&path);
 	}
 	for (uint32_t si = 0; si < b->streams.n; si++) {
 		struct vb_stream *s = vb_slab_get(&b->streams, si);

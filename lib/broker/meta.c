@@ -63,11 +63,7 @@ void vb_slab_remove(struct vb_slab *s, uint32_t id)
 	if (id >= s->n || s->v[id] == NULL)
 		return;
 	s->v[id] = NULL;
-	if (s->nfree == s->free_cap) {
-		s->free_cap = s->free_cap ? s->free_cap * 2 : 8;
-		s->free = vb_xreallocarray(s->free, s->free_cap,
-					   sizeof(*s->free));
-	}
+	VB_ALLOC_GROW(s->free, s->nfree + 1, s->free_cap);
 	s->free[s->nfree++] = id;
 }
 
@@ -77,11 +73,7 @@ void vb_slab_fill_free(struct vb_slab *s)
 	for (uint32_t i = s->n; i-- > 0;) {
 		if (s->v[i] != NULL)
 			continue;
-		if (s->nfree == s->free_cap) {
-			s->free_cap = s->free_cap ? s->free_cap * 2 : 8;
-			s->free = vb_xreallocarray(s->free, s->free_cap,
-						   sizeof(*s->free));
-		}
+		VB_ALLOC_GROW(s->free, s->nfree + 1, s->free_cap);
 		s->free[s->nfree++] = i;
 	}
 }
@@ -140,22 +132,23 @@ void vb_topic_stats(const struct vb_topic *t, uint64_t *msgs, uint64_t *bytes)
 
 /* ---- paths ---- */
 
-static void stream_dir(struct vb_broker *b, uint32_t sid, char *buf, size_t n)
+static const char *stream_dir(struct vb_broker *b, uint32_t sid,
+			      struct vb_buf *out)
 {
-	snprintf(buf, n, "%s/streams/%u", b->dir, sid);
+	return vb_path_fmt(out, "%s/streams/%u", b->dir, sid);
 }
 
-static void topic_dir(struct vb_broker *b, uint32_t sid, uint32_t tid,
-		      char *buf, size_t n)
+static const char *topic_dir(struct vb_broker *b, uint32_t sid, uint32_t tid,
+			     struct vb_buf *out)
 {
-	snprintf(buf, n, "%s/streams/%u/topics/%u", b->dir, sid, tid);
+	return vb_path_fmt(out, "%s/streams/%u/topics/%u", b->dir, sid, tid);
 }
 
-static void part_dir(struct vb_broker *b, uint32_t sid, uint32_t tid,
-		     uint32_t pid, char *buf, size_t n)
+static const char *part_dir(struct vb_broker *b, uint32_t sid, uint32_t tid,
+			    uint32_t pid, struct vb_buf *out)
 {
-	snprintf(buf, n, "%s/streams/%u/topics/%u/partitions/%u", b->dir, sid,
-		 tid, pid);
+	return vb_path_fmt(out, "%s/streams/%u/topics/%u/partitions/%u", b->dir,
+			   sid, tid, pid);
 }
 
 /* ---- the metadata file ---- */
@@ -168,9 +161,9 @@ static void enc_str8(struct vb_buf *b, const char *s, size_t n)
 
 int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 {
-	struct vb_buf *m = &b->tmp;
-	char path[4096];
+	struct vb_buf *m = &b->tmp, path = VB_BUF_INIT;
 	size_t at;
+	int rc;
 
 	vb_buf_reset(m);
 	vb_buf_add(m, META_MAGIC, 8);
@@ -233,21 +226,25 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 	}
 	at = m->len;
 	vb_buf_u64(m, XXH3_64bits(m->p, at));
-	snprintf(path, sizeof(path), "%s/metadata", b->dir);
-	return vb_path_replace(path, m->p, m->len, 0600,
-			       b->sync.mode != VB_FSYNC_NEVER, e);
+	rc = vb_path_replace(vb_path_fmt(&path, "%s/metadata", b->dir), m->p,
+			     m->len, 0600, b->sync.mode != VB_FSYNC_NEVER, e);
+	vb_buf_release(&path);
+	return rc;
 }
 
 static int load_part(struct vb_broker *b, struct vb_topic *t, uint32_t pid,
 		     uint64_t created, int create, struct vb_err *e)
 {
-	char dir[4096];
+	struct vb_buf dir = VB_BUF_INIT;
+	int rc;
 
-	part_dir(b, t->stream->id, t->id, pid, dir, sizeof(dir));
 	t->parts = vb_xreallocarray(t->parts, (size_t)pid + 1,
 				    sizeof(*t->parts));
-	if (vb_part_open(&t->parts[pid], &b->store, dir, pid, created, create,
-			 e) < 0)
+	rc = vb_part_open(&t->parts[pid], &b->store,
+			  part_dir(b, t->stream->id, t->id, pid, &dir), pid,
+			  created, create, e);
+	vb_buf_release(&dir);
+	if (rc < 0)
 		return -1;
 	t->nparts = pid + 1;
 	return 0;
@@ -353,21 +350,22 @@ static int load_user(struct vb_broker *b, struct vb_rd *r, struct vb_err *e)
 
 int vb_meta_load(struct vb_broker *b, struct vb_err *e)
 {
-	struct vb_buf m = VB_BUF_INIT;
-	char path[4096];
+	struct vb_buf m = VB_BUF_INIT, pb = VB_BUF_INIT;
+	const char *path = vb_path_fmt(&pb, "%s/metadata", b->dir);
 	struct vb_rd r;
 	uint32_t ns, nu;
+	int rc = -1;
 
-	snprintf(path, sizeof(path), "%s/metadata", b->dir);
 	if (vb_read_file(path, &m, 1u << 30, e) < 0) {
-		vb_buf_release(&m);
-		return e->sys == ENOENT ? 0 : -1;
+		if (e->sys == ENOENT)
+			rc = 0;
+		goto out;
 	}
 	if (m.len < 16 || memcmp(m.p, META_MAGIC, 8) != 0 ||
 	    vb_ld64(m.p + m.len - 8) != XXH3_64bits(m.p, m.len - 8)) {
-		vb_buf_release(&m);
-		return vb_err_set(e, VB_E_DATA, "%s: corrupt (bad magic or "
-				  "checksum)", path);
+		vb_err_set(e, VB_E_DATA, "%s: corrupt (bad magic or checksum)",
+			   path);
+		goto out;
 	}
 	vb_rd_init(&r, m.p + 8, m.len - 16);
 	if (vb_rd_u32(&r, &ns, "streams", e))
@@ -396,12 +394,14 @@ int vb_meta_load(struct vb_broker *b, struct vb_err *e)
 		if (load_user(b, &r, e) < 0)
 			goto fail;
 	vb_slab_fill_free(&b->users);
-	vb_buf_release(&m);
-	return 0;
+	rc = 0;
 fail:
+	if (rc < 0)
+		vb_err_prefix(e, "%s", path);
+out:
 	vb_buf_release(&m);
-	vb_err_prefix(e, "%s", path);
-	return -1;
+	vb_buf_release(&pb);
+	return rc;
 }
 
 int vb_meta_save_or_fail(struct vb_broker *b, struct vb_conn *c)
@@ -481,11 +481,11 @@ static void free_topic(struct vb_broker *b, struct vb_topic *t, int files)
 		vb_part_free(t->parts[i]);
 	free(t->parts);
 	if (files) {
-		char dir[4096];
+		struct vb_buf dir = VB_BUF_INIT;
 
-		topic_dir(b, t->stream->id, t->id, dir, sizeof(dir));
-		if (vb_rmtree(dir, &e) < 0)
+		if (vb_rmtree(topic_dir(b, t->stream->id, t->id, &dir), &e) < 0)
 			vb_broker_log(b, "%s", e.msg);
+		vb_buf_release(&dir);
 	}
 	free(t);
 }
@@ -495,7 +495,7 @@ static void stream_create(struct vb_broker *b, struct vb_conn *c,
 {
 	struct vb_ident id;
 	struct vb_stream *s;
-	char dir[4096];
+	struct vb_buf dir = VB_BUF_INIT;
 	struct vb_err e;
 	size_t m;
 
@@ -511,16 +511,19 @@ static void stream_create(struct vb_broker *b, struct vb_conn *c,
 	}
 	s = vb_xcalloc(1, sizeof(*s));
 	s->name = r->name;
-	s->created_at = vb_now_us();
+	s->created_at = vb_wall_us();
 	s->id = vb_slab_insert(&b->streams, s);
-	stream_dir(b, s->id, dir, sizeof(dir));
-	if (vb_rmtree(dir, &e) < 0 || vb_path_mkdir_p(dir, 0700, &e) < 0) {
+	stream_dir(b, s->id, &dir);
+	if (vb_rmtree((char *)dir.p, &e) < 0 ||
+	    vb_path_mkdir_p((char *)dir.p, 0700, &e) < 0) {
 		vb_broker_log(b, "create stream: %s", e.msg);
 		vb_slab_remove(&b->streams, s->id);
 		free(s);
 		vb_reply_err(c, VB_ST_IO_ERROR);
+		vb_buf_release(&dir);
 		return;
 	}
+	vb_buf_release(&dir);
 	if (vb_meta_save_or_fail(b, c) < 0)
 		return;
 	m = vb_wire_resp_begin(&c->out);
@@ -609,7 +612,7 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 		break;
 	}
 	case VB_CMD_DELETE_STREAM: {
-		char dir[4096];
+		struct vb_buf dir = VB_BUF_INIT;
 
 		vb_slab_remove(&b->streams, s->id);
 		if (vb_meta_save_or_fail(b, c) < 0) {
@@ -620,9 +623,9 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 			if (s->topics.v[i])
 				free_topic(b, s->topics.v[i], 0);
 		vb_slab_release(&s->topics);
-		stream_dir(b, s->id, dir, sizeof(dir));
-		if (vb_rmtree(dir, &e) < 0)
+		if (vb_rmtree(stream_dir(b, s->id, &dir), &e) < 0)
 			vb_broker_log(b, "delete stream: %s", e.msg);
+		vb_buf_release(&dir);
 		free(s);
 		break;
 	}
@@ -645,10 +648,11 @@ static void topic_create(struct vb_broker *b, struct vb_conn *c,
 {
 	struct vb_ident id;
 	struct vb_topic *t;
-	char dir[4096];
+	struct vb_buf dir = VB_BUF_INIT;
 	struct vb_err e;
-	uint64_t now = vb_now_us();
+	uint64_t now = vb_wall_us();
 	size_t m;
+	int rc;
 
 	if (!vb_allowed(b, c, VB_P_MANAGE_TOPICS, s->id, 0)) {
 		vb_reply_err(c, VB_ST_UNAUTHORIZED);
@@ -674,8 +678,9 @@ static void topic_create(struct vb_broker *b, struct vb_conn *c,
 	t->max_topic_size = r->max_topic_size ? r->max_topic_size : UINT64_MAX;
 	t->rf = r->replication_factor ? r->replication_factor : 1;
 	t->id = vb_slab_insert(&s->topics, t);
-	topic_dir(b, s->id, t->id, dir, sizeof(dir));
-	if (vb_rmtree(dir, &e) < 0)
+	rc = vb_rmtree(topic_dir(b, s->id, t->id, &dir), &e);
+	vb_buf_release(&dir);
+	if (rc < 0)
 		goto fail;
 	for (uint32_t i = 0; i < r->count; i++)
 		if (load_part(b, t, i, now, 1, &e) < 0)
@@ -828,20 +833,21 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 	}
 	switch (r->code) {
 	case VB_CMD_CREATE_PARTITIONS: {
-		uint64_t now = vb_now_us();
+		uint64_t now = vb_wall_us();
 		uint32_t base = t->nparts;
+		struct vb_buf dir = VB_BUF_INIT;
 
 		for (uint32_t i = 0; i < r->count; i++) {
-			char dir[4096];
-
-			part_dir(b, s->id, t->id, base + i, dir, sizeof(dir));
-			if (vb_rmtree(dir, &e) < 0 ||
+			if (vb_rmtree(part_dir(b, s->id, t->id, base + i, &dir),
+				      &e) < 0 ||
 			    load_part(b, t, base + i, now, 1, &e) < 0) {
 				vb_broker_log(b, "create partitions: %s", e.msg);
 				vb_reply_err(c, VB_ST_IO_ERROR);
+				vb_buf_release(&dir);
 				return;
 			}
 		}
+		vb_buf_release(&dir);
 		break;
 	}
 	case VB_CMD_DELETE_PARTITIONS:
@@ -940,7 +946,7 @@ void vb_each_topic(struct vb_broker *b,
 
 void vb_broker_retention(struct vb_broker *b)
 {
-	uint64_t now = vb_now_us();
+	uint64_t now = vb_wall_us();
 
 	vb_each_topic(b, retention_topic, &now);
 }

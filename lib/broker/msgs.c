@@ -78,7 +78,7 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 	}
 	/* The message area lives in our input buffer: stamped in place. */
 	if (vb_part_append(t->parts[pid], (uint8_t *)v.msgs, v.msgs_len,
-			   v.h.count, vb_now_us(), &e) < 0) {
+			   v.h.count, vb_wall_us(), &e) < 0) {
 		vb_broker_log(b, "append: %s", e.msg);
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;

@@ -238,7 +238,7 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
 					  "taken by user %u", name, clash->id);
 		u = vb_xcalloc(1, sizeof(*u));
 		u->id = 0;
-		u->created_at = vb_now_us();
+		u->created_at = vb_wall_us();
 		u->status = 1;
 		vb_slab_put(&b->users, 0, u);
 		vb_slab_fill_free(&b->users);
@@ -462,7 +462,7 @@ static void login_pat(struct vb_broker *b, struct vb_conn *c,
 			if (memcmp(u->pats[k].hash, h, 32) != 0)
 				continue;
 			if (u->pats[k].expiry_at &&
-			    u->pats[k].expiry_at <= vb_now_us()) {
+			    u->pats[k].expiry_at <= vb_wall_us()) {
 				vb_reply_err(c, VB_ST_PAT_EXPIRED);
 				return;
 			}
@@ -538,7 +538,7 @@ static void pats(struct vb_broker *b, struct vb_conn *c,
 		memset(pt, 0, sizeof(*pt));
 		pt->name = r->name;
 		if (r->value != 0 && r->value != UINT64_MAX)
-			pt->expiry_at = vb_now_us() + r->value;
+			pt->expiry_at = vb_wall_us() + r->value;
 		for (int i = 0; i < PAT_LEN; i++)
 			tok.s[i] = al[arc4random_uniform(sizeof(al) - 1)];
 		tok.s[PAT_LEN] = 0;
@@ -565,7 +565,7 @@ static void user_create(struct vb_broker *b, struct vb_conn *c,
 	}
 	u = vb_xcalloc(1, sizeof(*u));
 	u->name = r->name;
-	u->created_at = vb_now_us();
+	u->created_at = vb_wall_us();
 	u->status = r->user_status;
 	vb_pw_hash(r->secret.s, r->secret.len, u->pwhash, sizeof(u->pwhash));
 	set_perms(u, r);

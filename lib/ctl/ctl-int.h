@@ -9,7 +9,6 @@
 
 #define VB_CTL_DEFAULT_ADDR "127.0.0.1:8090"
 
-int64_t vb_ctl_now_ms(void);
 void vb_ctl_sleep_ms(int ms);
 
 /* out = DATA/name. */
@@ -68,7 +67,10 @@ int vb_ctl_port_free(const char *host, unsigned port);
 /* A port the kernel considers free now (bind to 0, read, close). */
 unsigned vb_ctl_pick_port(const char *host);
 
-/* Splits "HOST:PORT" (or "[v6]:PORT"); returns -1 if malformed. */
+/*
+ * Splits "HOST:PORT" (or "[v6]:PORT") with vb_addr_split; returns -1 if
+ * malformed or without a port.  The host may be empty (":PORT").
+ */
 int vb_ctl_split_addr(const char *addr, char *host, size_t hsz,
 		      unsigned *port);
 

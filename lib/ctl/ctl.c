@@ -17,19 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/parse.h"
 #include "base/path.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl-config.h"
 #include "ctl/ctl-int.h"
 #include "base/banned.h"
-
-int64_t vb_ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void vb_ctl_sleep_ms(int ms)
 {
@@ -107,7 +101,7 @@ int vb_ctl_lock_probe(const char *path, int *exists, pid_t *pid,
 
 int vb_ctl_lock_take(const char *path, int timeout_ms, struct vb_err *e)
 {
-	int64_t deadline = vb_ctl_now_ms() + timeout_ms;
+	int64_t deadline = vb_mono_ms() + timeout_ms;
 	int fd;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
@@ -121,7 +115,7 @@ int vb_ctl_lock_take(const char *path, int timeout_ms, struct vb_err *e)
 			close(fd);
 			return -1;
 		}
-		if (vb_ctl_now_ms() >= deadline) {
+		if (vb_mono_ms() >= deadline) {
 			close(fd);
 			return vb_err_set(e, VB_E_TIMEOUT,
 					  "%s is locked by another process",
@@ -335,19 +329,15 @@ static void find_bundled(struct vb_buf *out)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = 0;
-			vb_buf_reset(out);
-			vb_buf_printf(out, "%s/%s", self, VB_CTL_DAEMON);
-			if (is_exec((char *)out->p))
+			if (is_exec(vb_path_fmt(out, "%s/%s", self,
+						VB_CTL_DAEMON)))
 				return;
 		}
 	}
-	vb_buf_reset(out);
-	vb_buf_printf(out, "%s/%s", VB_CTL_LIBEXECDIR, VB_CTL_DAEMON);
-	if (is_exec((char *)out->p))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_LIBEXECDIR,
+				VB_CTL_DAEMON)))
 		return;
-	vb_buf_reset(out);
-	vb_buf_printf(out, "%s/%s", VB_CTL_BINDIR, VB_CTL_DAEMON);
-	if (is_exec((char *)out->p))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_BINDIR, VB_CTL_DAEMON)))
 		return;
 	if (search_path(VB_CTL_DAEMON, out))
 		return;
@@ -366,7 +356,7 @@ static int version_says_vibes(const char *bin)
 	size_t len = 0;
 	int pfd[2], status;
 	pid_t pid;
-	int64_t deadline = vb_ctl_now_ms() + 3000;
+	int64_t deadline = vb_mono_ms() + 3000;
 
 	if (pipe2(pfd, O_CLOEXEC) != 0)
 		return 1;
@@ -388,7 +378,7 @@ static int version_says_vibes(const char *bin)
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		int64_t left = deadline - vb_ctl_now_ms();
+		int64_t left = deadline - vb_mono_ms();
 		ssize_t r;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
@@ -457,50 +447,37 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 int vb_ctl_split_addr(const char *addr, char *host, size_t hsz,
 		      unsigned *port)
 {
-	const char *colon, *errstr;
-	size_t hl;
+	uint16_t p;
+	int has_port;
 
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		hl = (size_t)(end - addr - 1);
-		if (hl + 1 > hsz)
-			return -1;
-		memcpy(host, addr + 1, hl);
-		host[hl] = 0;
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (colon == NULL)
-			return -1;
-		hl = (size_t)(colon - addr);
-		if (hl + 1 > hsz)
-			return -1;
-		memcpy(host, addr, hl);
-		host[hl] = 0;
-	}
-	*port = (unsigned)strtonum(colon + 1, 0, 65535, &errstr);
-	return errstr ? -1 : 0;
+	if (vb_addr_split(addr, host, hsz, &p, &has_port, NULL) < 0 ||
+	    !has_port)
+		return -1;
+	*port = p;
+	return 0;
 }
 
 int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
 		    struct vb_err *e)
 {
 	char host[256];
+	uint16_t ap = 0;
 	unsigned p = 0;
+	int has_port;
 
 	if (addr == NULL && port < 0)
 		return 0;
 	if (port > 65535)
 		return vb_err_set(e, VB_E_USAGE, "port %d out of range", port);
 	if (addr) {
-		if (vb_ctl_split_addr(addr, host, sizeof(host), &p) ||
-		    host[0] == 0)
+		if (vb_addr_split(addr, host, sizeof(host), &ap, &has_port,
+				  e) < 0)
+			return -1;
+		if (!has_port || host[0] == 0)
 			return vb_err_set(e, VB_E_USAGE,
 					  "address '%s': expected HOST:PORT",
 					  addr);
+		p = ap;
 	} else {
 		strlcpy(host, "127.0.0.1", sizeof(host));
 	}
@@ -649,7 +626,7 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 {
 	static const char alnum[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	struct vb_buf path = VB_BUF_INIT;
 	const char *eu = getenv("IGGY_ROOT_USERNAME");
 	const char *ep = getenv("IGGY_ROOT_PASSWORD");
 	int rc, i;
@@ -673,11 +650,8 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 			vb_buf_addch(pass,
 				     alnum[arc4random_uniform(sizeof(alnum) - 1)]);
 	}
-	vb_buf_printf(&text, "username=%s\npassword=%s\n", (char *)user->p,
-		      (char *)pass->p);
-	rc = vb_path_write_atomic((char *)path.p, text.p, text.len, 0600, e);
-	explicit_bzero(text.p, text.len);
-	vb_buf_release(&text);
+	rc = vb_path_write_credentials((char *)path.p, (char *)user->p,
+				       (char *)pass->p, e);
 	vb_buf_release(&path);
 	return rc;
 }

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/path.h"
 #include "base/vb_exit.h"
 #include "ctl/ctl.h"
@@ -442,7 +443,7 @@ static int sv_spawn(struct sv *s)
 	s->readyfd = rp[0];
 	s->rlen = 0;
 	s->ready = 0;
-	s->next_probe = vb_ctl_now_ms() + 100;
+	s->next_probe = vb_mono_ms() + 100;
 	if (s->pidlock >= 0)
 		vb_ctl_lock_write_pid(s->pidlock, pid);
 	vb_ctl_log(s->logfd, "supervisor: started %s (pid %ld) on %s",
@@ -513,7 +514,7 @@ static void sv_probe_upstream(struct sv *s)
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
 	struct vb_err e;
 
-	s->next_probe = vb_ctl_now_ms() + 100;
+	s->next_probe = vb_mono_ms() + 100;
 	if (vb_ctl_try_login(s->c, s->addr, 1000, NULL, &e))
 		return;
 	vb_ctl_file(s->c, "server.addr", &path);
@@ -539,7 +540,7 @@ static void sv_exit(struct sv *s, int code)
 static void sv_on_death(struct sv *s, int status)
 {
 	char how[64];
-	int64_t now = vb_ctl_now_ms();
+	int64_t now = vb_mono_ms();
 	unsigned i, n = 0;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	int was_ready = s->ready;
@@ -621,7 +622,7 @@ static void sv_run(struct sv *s)
 	for (;;) {
 		struct pollfd p[2];
 		int np = 0, timeout = -1, status;
-		int64_t now = vb_ctl_now_ms();
+		int64_t now = vb_mono_ms();
 		pid_t pid;
 
 		if (sv_term && !s->want_down) {
@@ -676,7 +677,7 @@ static void sv_run(struct sv *s)
 		if (np > 1 && p[1].revents && s->readyfd >= 0)
 			sv_read_ready(s);
 		if (s->child > 0 && s->c->upstream && !s->ready &&
-		    vb_ctl_now_ms() >= s->next_probe)
+		    vb_mono_ms() >= s->next_probe)
 			sv_probe_upstream(s);
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (pid == s->child)
@@ -816,7 +817,7 @@ static int spawn_supervisor(struct vb_ctl *c, const char *addr,
 /* Waits for a lock file to be released; 1 if released, 0 on timeout. */
 static int wait_released(const char *path, int timeout_ms)
 {
-	int64_t deadline = vb_ctl_now_ms() + timeout_ms;
+	int64_t deadline = vb_mono_ms() + timeout_ms;
 
 	for (;;) {
 		int exists;
@@ -825,7 +826,7 @@ static int wait_released(const char *path, int timeout_ms)
 
 		if (rc <= 0)
 			return rc == 0;
-		if (vb_ctl_now_ms() >= deadline)
+		if (vb_mono_ms() >= deadline)
 			return 0;
 		vb_ctl_sleep_ms(25);
 	}
@@ -843,7 +844,7 @@ static int wait_login(struct vb_ctl *c, struct vb_ctl_status *st,
 
 	vb_ctl_file(c, "supervise.lock", &path);
 	for (;;) {
-		int64_t left = deadline - vb_ctl_now_ms();
+		int64_t left = deadline - vb_mono_ms();
 		struct vb_err le;
 
 		vb_err_clear(&le);
@@ -879,7 +880,7 @@ static int wait_login(struct vb_ctl *c, struct vb_ctl_status *st,
 				}
 			}
 		}
-		if (vb_ctl_now_ms() >= deadline) {
+		if (vb_mono_ms() >= deadline) {
 			vb_err_set(e, VB_E_TIMEOUT,
 				   "server (pid %ld) did not accept a login within %d ms: %s",
 				   (long)st->pid, c->start_timeout_ms, le.msg);
@@ -911,7 +912,7 @@ static int read_line(int fd, struct vb_buf *acc, char *line, size_t sz,
 			vb_buf_consume(acc, (size_t)(nl - (char *)acc->p) + 1);
 			return 1;
 		}
-		left = deadline - vb_ctl_now_ms();
+		left = deadline - vb_mono_ms();
 		if (left <= 0)
 			return -1;
 		if (poll(&p, 1, (int)left) <= 0)
@@ -1031,7 +1032,7 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 		      struct vb_ctl_status *st, int *retry, struct vb_err *e)
 {
 	struct vb_buf acc = VB_BUF_INIT, logp = VB_BUF_INIT;
-	int64_t deadline = vb_ctl_now_ms() + c->start_timeout_ms;
+	int64_t deadline = vb_mono_ms() + c->start_timeout_ms;
 	char line[512];
 	pid_t super = 0;
 	int fd, rc = -1, r;
@@ -1121,7 +1122,7 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 
 		if (vb_ctl_try_login(c, st->addr, 2000, NULL, &le) == 0)
 			break;
-		if (le.kind == VB_E_AUTH || vb_ctl_now_ms() >= deadline) {
+		if (le.kind == VB_E_AUTH || vb_mono_ms() >= deadline) {
 			*e = le;
 			vb_err_prefix(e, "server ready on %s but login failed",
 				      st->addr);
@@ -1156,7 +1157,7 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 			struct vb_ctl_status *st, struct vb_err *e)
 {
 	char addr[300];
-	int64_t deadline = vb_ctl_now_ms() + c->start_timeout_ms;
+	int64_t deadline = vb_mono_ms() + c->start_timeout_ms;
 	pid_t stale = 0;
 	off_t mark;
 	int retry, rc;

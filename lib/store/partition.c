@@ -15,11 +15,7 @@
 
 static void segs_push(struct vb_part *p, struct vb_seg *s)
 {
-	if (p->nsegs == p->segs_cap) {
-		p->segs_cap = p->segs_cap ? p->segs_cap * 2 : 8;
-		p->segs = vb_xreallocarray(p->segs, p->segs_cap,
-					   sizeof(*p->segs));
-	}
+	VB_ALLOC_GROW(p->segs, p->nsegs + 1, p->segs_cap);
 	p->segs[p->nsegs++] = s;
 }
 
@@ -53,10 +49,7 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n,
 			v = v * 10 + (uint64_t)(s[i] - '0');
 		if (i != 20)
 			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = vb_xreallocarray(*out, cap, sizeof(**out));
-		}
+		VB_ALLOC_GROW(*out, *n + 1, cap);
 		(*out)[(*n)++] = v;
 	}
 	closedir(d);
@@ -65,19 +58,20 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n,
 	return 0;
 }
 
-static void offsets_path(const struct vb_part *p, char *buf, size_t n)
+static const char *offsets_path(const struct vb_part *p, struct vb_buf *out)
 {
-	snprintf(buf, n, "%s/offsets", p->dir);
+	return vb_path_fmt(out, "%s/offsets", p->dir);
 }
 
 static int offsets_load(struct vb_part *p, struct vb_err *e)
 {
-	char path[4096];
-	struct vb_buf b = VB_BUF_INIT;
+	struct vb_buf path = VB_BUF_INIT, b = VB_BUF_INIT;
 	uint64_t cur = vb_part_current(p);
+	int rc;
 
-	offsets_path(p, path, sizeof(path));
-	if (vb_read_file(path, &b, 64u << 20, e) < 0) {
+	rc = vb_read_file(offsets_path(p, &path), &b, 64u << 20, e);
+	vb_buf_release(&path);
+	if (rc < 0) {
 		vb_buf_release(&b);
 		return e->sys == ENOENT ? 0 : -1;
 	}
@@ -92,11 +86,7 @@ static int offsets_load(struct vb_part *p, struct vb_err *e)
 		/* messages.md §7.5: offsets past the end are clamped. */
 		if (r.offset > cur)
 			r.offset = cur;
-		if (p->noffs == p->offs_cap) {
-			p->offs_cap = p->offs_cap ? p->offs_cap * 2 : 8;
-			p->offs = vb_xreallocarray(p->offs, p->offs_cap,
-						   sizeof(*p->offs));
-		}
+		VB_ALLOC_GROW(p->offs, p->noffs + 1, p->offs_cap);
 		p->offs[p->noffs++] = r;
 	}
 	vb_buf_release(&b);
@@ -105,22 +95,22 @@ static int offsets_load(struct vb_part *p, struct vb_err *e)
 
 static int offsets_save(struct vb_part *p, struct vb_err *e)
 {
-	char path[4096];
-	struct vb_buf b = VB_BUF_INIT;
+	struct vb_buf path = VB_BUF_INIT, b = VB_BUF_INIT;
 	struct vb_syncer *sy = p->st->sync;
 	int rc;
 
-	offsets_path(p, path, sizeof(path));
+	offsets_path(p, &path);
 	for (size_t i = 0; i < p->noffs; i++) {
 		vb_buf_u8(&b, p->offs[i].kind);
 		vb_buf_u32(&b, p->offs[i].key);
 		vb_buf_u64(&b, p->offs[i].offset);
 	}
-	rc = vb_path_replace(path, b.p ? b.p : (const uint8_t *)"", b.len,
-			     0600, sy->mode == VB_FSYNC_ALWAYS, e);
+	rc = vb_path_replace((char *)path.p, b.p ? b.p : (const uint8_t *)"",
+			     b.len, 0600, sy->mode == VB_FSYNC_ALWAYS, e);
 	vb_buf_release(&b);
 	if (rc == 0)
-		vb_syncer_dirty_path(sy, path);
+		vb_syncer_dirty_path(sy, (char *)path.p);
+	vb_buf_release(&path);
 	return rc;
 }
 
@@ -431,11 +421,7 @@ int vb_part_offset_store(struct vb_part *p, uint8_t kind, uint32_t key,
 	if (r && r->offset == off)
 		return 0;
 	if (r == NULL) {
-		if (p->noffs == p->offs_cap) {
-			p->offs_cap = p->offs_cap ? p->offs_cap * 2 : 8;
-			p->offs = vb_xreallocarray(p->offs, p->offs_cap,
-						   sizeof(*p->offs));
-		}
+		VB_ALLOC_GROW(p->offs, p->noffs + 1, p->offs_cap);
 		r = &p->offs[p->noffs++];
 		r->kind = kind;
 		r->key = key;
@@ -470,16 +456,16 @@ static void seg_drop(struct vb_part *p, size_t i)
 
 int vb_part_purge(struct vb_part *p, struct vb_err *e)
 {
+	struct vb_buf path = VB_BUF_INIT;
 	struct vb_seg *s;
-	char path[4096];
 
 	while (p->nsegs)
 		seg_drop(p, p->nsegs - 1);
 	p->next = 0;
 	p->last_ts = 0;
 	p->noffs = 0;
-	offsets_path(p, path, sizeof(path));
-	unlink(path);
+	unlink(offsets_path(p, &path));
+	vb_buf_release(&path);
 	if (vb_seg_create(&s, p->st, p->dir, 0, e) < 0)
 		return -1;
 	segs_push(p, s);

@@ -13,10 +13,11 @@
 #include "wire/wire.h"
 #include "base/banned.h"
 
-static void seg_path(char *buf, size_t n, const char *dir, uint64_t start,
-		     const char *ext)
+/* DIR/START.EXT, START in 20 digits so that names sort by offset. */
+static const char *seg_path(struct vb_buf *out, const char *dir, uint64_t start,
+			    const char *ext)
 {
-	snprintf(buf, n, "%s/%020" PRIu64 ".%s", dir, start, ext);
+	return vb_path_fmt(out, "%s/%020" PRIu64 ".%s", dir, start, ext);
 }
 
 static void notice(struct vb_store *st, const char *fmt, ...)
@@ -35,17 +36,11 @@ static void notice(struct vb_store *st, const char *fmt, ...)
 	st->notice(st->notice_arg, msg);
 }
 
+/* Room for `more` index entries (16 bytes each) past the last one. */
 static void idx_grow(struct vb_seg *s, uint32_t more)
 {
-	size_t need = ((size_t)s->count + more) * 16;
-
-	if (need <= s->idx_cap)
-		return;
-	if (s->idx_cap == 0)
-		s->idx_cap = 4096;
-	while (s->idx_cap < need)
-		s->idx_cap *= 2;
-	s->idx = vb_xreallocarray(s->idx, s->idx_cap, 1);
+	VB_ALLOC_GROW_FROM(s->idx, ((size_t)s->count + more) * 16, s->idx_cap,
+			   4096);
 }
 
 static struct vb_seg *seg_new(uint64_t start)
@@ -60,31 +55,32 @@ static struct vb_seg *seg_new(uint64_t start)
 int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		  uint64_t start, struct vb_err *e)
 {
-	char path[4096];
+	struct vb_buf path = VB_BUF_INIT;
 	struct vb_seg *s = seg_new(start);
 	int fd;
 
-	seg_path(path, sizeof(path), dir, start, "log");
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(seg_path(&path, dir, start, "log"),
+		  O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		vb_err_sys(e, VB_E_IO, "cannot create %s", path);
-		free(s);
-		return -1;
+		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)path.p);
+		goto fail;
 	}
 	s->log = vb_file_new(fd);
-	seg_path(path, sizeof(path), dir, start, "index");
-	s->idx_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	s->idx_fd = open(seg_path(&path, dir, start, "index"),
+			 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (s->idx_fd < 0) {
-		vb_err_sys(e, VB_E_IO, "cannot create %s", path);
-		vb_seg_free(s);
-		return -1;
+		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)path.p);
+		goto fail;
 	}
-	if (st->sync->mode != VB_FSYNC_NEVER && vb_path_fsync_dir(dir, e) < 0) {
-		vb_seg_free(s);
-		return -1;
-	}
+	if (st->sync->mode != VB_FSYNC_NEVER && vb_path_fsync_dir(dir, e) < 0)
+		goto fail;
+	vb_buf_release(&path);
 	*sp = s;
 	return 0;
+fail:
+	vb_buf_release(&path);
+	vb_seg_free(s);
+	return -1;
 }
 
 /* The index agrees with a log of logsize bytes. */
@@ -158,16 +154,16 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 	return pos;
 }
 
+/* pb: the caller's buffer for the file names. */
 static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 		      uint64_t logsize, uint8_t *old, size_t oldn,
-		      struct vb_err *e)
+		      struct vb_buf *pb, struct vb_err *e)
 {
-	char path[4096];
+	const char *path = seg_path(pb, dir, s->start, "log");
 	const char *why;
 	uint8_t *m = NULL;
 	uint64_t good;
 
-	seg_path(path, sizeof(path), dir, s->start, "log");
 	if (logsize > 0) {
 		m = mmap(NULL, logsize, PROT_READ, MAP_PRIVATE, s->log->fd, 0);
 		if (m == MAP_FAILED)
@@ -189,7 +185,7 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	if (oldn == (size_t)s->count * 16 &&
 	    (oldn == 0 || memcmp(old, s->idx, oldn) == 0))
 		return 0;
-	seg_path(path, sizeof(path), dir, s->start, "index");
+	path = seg_path(pb, dir, s->start, "index");
 	if (oldn > 0 || s->count > 0)
 		notice(st, "%s: index rebuilt (%u entries)", path, s->count);
 	if (ftruncate(s->idx_fd, 0) < 0 ||
@@ -203,22 +199,22 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		uint64_t start, int verify, struct vb_err *e)
 {
-	char path[4096];
+	struct vb_buf pb = VB_BUF_INIT;
 	struct vb_seg *s = seg_new(start);
 	struct stat lst, ist;
+	const char *path;
 	uint8_t *old = NULL;
 	size_t oldn;
 	int fd;
 
-	seg_path(path, sizeof(path), dir, start, "log");
+	path = seg_path(&pb, dir, start, "log");
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		vb_err_sys(e, VB_E_IO, "cannot open %s", path);
-		free(s);
-		return -1;
+		goto fail;
 	}
 	s->log = vb_file_new(fd);
-	seg_path(path, sizeof(path), dir, start, "index");
+	path = seg_path(&pb, dir, start, "index");
 	s->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->idx_fd < 0 || fstat(s->log->fd, &lst) < 0 ||
 	    fstat(s->idx_fd, &ist) < 0) {
@@ -238,21 +234,23 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 	}
 	s->size = (uint64_t)lst.st_size;
 	if (!verify && idx_consistent(s, s->size) &&
-	    oldn == (size_t)ist.st_size) {
-		*sp = s;
-		return 0;
-	}
+	    oldn == (size_t)ist.st_size)
+		goto done;
 	old = vb_xmalloc(oldn);
 	if (oldn)
 		memcpy(old, s->idx, oldn);
-	if (seg_verify(s, st, dir, (uint64_t)lst.st_size, old, oldn, e) < 0) {
+	if (seg_verify(s, st, dir, (uint64_t)lst.st_size, old, oldn, &pb,
+		       e) < 0) {
 		free(old);
 		goto fail;
 	}
 	free(old);
+done:
+	vb_buf_release(&pb);
 	*sp = s;
 	return 0;
 fail:
+	vb_buf_release(&pb);
 	vb_seg_free(s);
 	return -1;
 }
@@ -327,11 +325,10 @@ void vb_seg_free(struct vb_seg *s)
 
 void vb_seg_destroy(struct vb_seg *s, const char *dir)
 {
-	char path[4096];
+	struct vb_buf path = VB_BUF_INIT;
 
-	seg_path(path, sizeof(path), dir, s->start, "log");
-	unlink(path);
-	seg_path(path, sizeof(path), dir, s->start, "index");
-	unlink(path);
+	unlink(seg_path(&path, dir, s->start, "log"));
+	unlink(seg_path(&path, dir, s->start, "index"));
+	vb_buf_release(&path);
 	vb_seg_free(s);
 }

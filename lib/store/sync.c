@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "store/store.h"
 #include "base/banned.h"
 
@@ -78,13 +79,11 @@ static void *sync_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += s->interval_ms / 1000;
-		ts.tv_nsec += (long)(s->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		/* The condition variable's clock is the wall clock. */
+		uint64_t until = vb_wall_us() + (uint64_t)s->interval_ms * 1000;
+
+		ts.tv_sec = (time_t)(until / 1000000);
+		ts.tv_nsec = (long)(until % 1000000) * 1000;
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		if (s->stopping)
 			break;
@@ -128,11 +127,7 @@ int vb_syncer_dirty(struct vb_syncer *s, struct vb_file *f, struct vb_err *e)
 	if (atomic_exchange(&f->queued, 1))
 		return 0;
 	pthread_mutex_lock(&s->mu);
-	if (s->nfiles == s->files_cap) {
-		s->files_cap = s->files_cap ? s->files_cap * 2 : 16;
-		s->files = vb_xreallocarray(s->files, s->files_cap,
-					    sizeof(*s->files));
-	}
+	VB_ALLOC_GROW(s->files, s->nfiles + 1, s->files_cap);
 	s->files[s->nfiles++] = vb_file_ref(f);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
@@ -149,11 +144,7 @@ void vb_syncer_dirty_path(struct vb_syncer *s, const char *path)
 			return;
 		}
 	}
-	if (s->npaths == s->paths_cap) {
-		s->paths_cap = s->paths_cap ? s->paths_cap * 2 : 16;
-		s->paths = vb_xreallocarray(s->paths, s->paths_cap,
-					    sizeof(*s->paths));
-	}
+	VB_ALLOC_GROW(s->paths, s->npaths + 1, s->paths_cap);
 	s->paths[s->npaths++] = vb_xstrdup(path);
 	pthread_mutex_unlock(&s->mu);
 }

@@ -195,6 +195,79 @@ static void test_credentials(void **state)
 	vb_buf_release(&pw);
 }
 
+static void test_path_fmt(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	const char *p;
+	char *big;
+
+	(void)state;
+	p = vb_path_fmt(&b, "%s/streams/%u", "/d", 7u);
+	assert_ptr_equal(p, (char *)b.p);
+	assert_string_equal(p, "/d/streams/7");
+	/* Reset first: the next path replaces the last. */
+	p = vb_path_fmt(&b, "%s/%020u.%s", "x", 5u, "log");
+	assert_string_equal(p, "x/00000000000000000005.log");
+	assert_int_equal(b.len, strlen(p));
+	/* Nothing is cut at 4096 bytes: the kernel refuses long names. */
+	big = malloc(5001);
+	assert_non_null(big);
+	memset(big, 'a', 5000);
+	big[5000] = 0;
+	p = vb_path_fmt(&b, "%s/%s", big, "offsets");
+	assert_int_equal(strlen(p), 5008);
+	assert_string_equal(p + 5000, "/offsets");
+	free(big);
+	assert_string_equal(vb_path_fmt(&b, "%s", ""), "");
+	vb_buf_release(&b);
+}
+
+static void test_write_credentials(void **state)
+{
+	struct vb_buf p = VB_BUF_INIT, u = VB_BUF_INIT, pw = VB_BUF_INIT;
+	struct vb_buf text = VB_BUF_INIT;
+	struct vb_err e;
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	(void)state;
+	vb_path_join(&p, tmpdir, "wcred");
+	/* An existing file that others could read is replaced, 0600. */
+	fd = open((char *)p.p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod((char *)p.p, 0644), 0);
+	assert_int_equal(vb_path_write_credentials((char *)p.p, "alice",
+						   "pw=with=equals", &e), 0);
+	assert_int_equal(stat((char *)p.p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(vb_path_read_file((char *)p.p, &text, 4096, NULL, &e),
+			 0);
+	assert_string_equal((char *)text.p,
+			    "username=alice\npassword=pw=with=equals\n");
+	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 1);
+	assert_string_equal((char *)u.p, "alice");
+	assert_string_equal((char *)pw.p, "pw=with=equals");
+	/* No temporary file is left beside it. */
+	d = opendir(tmpdir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		assert_null(strstr(de->d_name, "wcred.tmp"));
+	closedir(d);
+	/* A directory that is not there: an error naming the file. */
+	vb_path_join(&p, tmpdir, "missing/credentials");
+	assert_int_equal(vb_path_write_credentials((char *)p.p, "a", "b", &e),
+			 -1);
+	assert_int_equal(e.kind, VB_E_IO);
+	assert_non_null(strstr(e.msg, "missing/credentials"));
+	vb_buf_release(&p);
+	vb_buf_release(&u);
+	vb_buf_release(&pw);
+	vb_buf_release(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +277,8 @@ int main(void)
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_kv),
 		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_write_credentials),
+		cmocka_unit_test(test_path_fmt),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
