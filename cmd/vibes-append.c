@@ -107,14 +107,6 @@ static volatile sig_atomic_t stop;
 static uint64_t retry_us = 60000000;
 static int64_t t0;
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static const char *input_name(const char *name)
 {
 	return strcmp(name, "-") == 0 ? "stdin" : name;
@@ -203,11 +195,7 @@ static size_t nruns[3], capruns[3];
 static void on_account(void *arg, size_t input, uint64_t first, uint64_t last,
 		       enum vb_line_state state)
 {
-	if (nruns[state] == capruns[state]) {
-		capruns[state] = capruns[state] ? 2 * capruns[state] : 16;
-		runs[state] = vb_xreallocarray(runs[state], capruns[state],
-					       sizeof(*runs[state]));
-	}
+	VB_ALLOC_GROW(runs[state], nruns[state] + 1, capruns[state]);
 	runs[state][nruns[state]++] = (struct run){ input, first, last };
 }
 
@@ -262,7 +250,7 @@ static void print_account(void)
 
 static void on_progress(void *arg, const struct vb_append_stats *st)
 {
-	double secs = (double)(now_us() - t0) / 1e6;
+	double secs = (double)(vb_mono_us() - t0) / 1e6;
 
 	if (!show_progress)
 		return;
@@ -281,7 +269,7 @@ static void on_signal(int sig)
 
 static void summary(const struct vb_append_stats *st)
 {
-	double secs = (double)(now_us() - t0) / 1e6;
+	double secs = (double)(vb_mono_us() - t0) / 1e6;
 
 	fprintf(stderr,
 		"%s: %llu lines read: %llu sent, %llu invalid, %llu blank; %llu bytes in %.3f s (%.0f lines/s)\n",
@@ -308,7 +296,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int ch, routes = 0, rc, status;
 
-	t0 = now_us();
+	t0 = vb_mono_us();
 	signal(SIGPIPE, SIG_IGN);
 	cli_init(&cli, "vibes-append", usage_text);
 	vb_append_opts_init(&o);

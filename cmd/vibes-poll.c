@@ -105,14 +105,6 @@ static void on_notice(void *arg, const char *msg)
 	fprintf(stderr, "%s: %s\n", cl->prog, msg);
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int main(int argc, char **argv)
 {
 	struct cli cli;
@@ -123,7 +115,7 @@ int main(int argc, char **argv)
 	const char *from = NULL;
 	uint64_t v;
 	int ch, who = 0, rc;
-	int64_t t0 = now_us();
+	int64_t t0 = vb_mono_us();
 
 	signal(SIGPIPE, SIG_IGN);
 	cli_init(&cli, "vibes-poll", usage_text);
@@ -214,7 +206,7 @@ int main(int argc, char **argv)
 	o.notice = cli.verbose ? on_notice : NULL;
 	rc = vb_consume_run(&o, &cli.log, 1, &st, &e);
 	if (cli.verbose) {
-		double secs = (double)(now_us() - t0) / 1e6;
+		double secs = (double)(vb_mono_us() - t0) / 1e6;
 
 		fprintf(stderr,
 			"%s: %llu events delivered (%llu bytes), %llu committed, in %.3f s (%.0f events/s)%s\n",

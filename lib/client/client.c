@@ -15,9 +15,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/parse.h"
 #include "client/client.h"
 #include "base/banned.h"
 
@@ -67,24 +68,12 @@ void vb_client_release(struct vb_client *c)
 	c->qcap = 0;
 }
 
-static int parse_port(const char *s, uint16_t *port, const char *addr,
-		      struct vb_err *e)
-{
-	const char *errstr;
-	long long v = strtonum(s, 1, 65535, &errstr);
-
-	if (errstr)
-		return vb_err_set(e, VB_E_USAGE,
-				  "address '%s': port '%s' is %s", addr, s,
-				  errstr);
-	*port = (uint16_t)v;
-	return 0;
-}
-
 int vb_client_set_addr(struct vb_client *c, const char *addr,
 		       struct vb_err *e)
 {
-	char tmp[768], *hp = tmp, *at, *colon;
+	char tmp[768], host[sizeof(c->host)], *hp = tmp, *at, *colon;
+	uint16_t port = c->port;
+	int has_port;
 
 	if (strlcpy(tmp, addr, sizeof(tmp)) >= sizeof(tmp))
 		return vb_err_set(e, VB_E_USAGE, "address too long");
@@ -106,36 +95,19 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 				return vb_err_set(e, VB_E_USAGE,
 						  "address '%s': credentials too long",
 						  addr);
-			hp = at + 1;
+			hp = at + 1;	/* messages never show the password */
 		}
 		/* Drop a trailing path or slash. */
 		hp[strcspn(hp, "/")] = 0;
 	}
-	if (*hp == '[') {
-		char *end = strchr(hp, ']');
-
-		if (end == NULL)
-			return vb_err_set(e, VB_E_USAGE,
-					  "address '%s': missing ']'", addr);
-		*end = 0;
-		strlcpy(c->host, hp + 1, sizeof(c->host));
-		if (end[1] == ':')
-			return parse_port(end + 2, &c->port, addr, e);
-		if (end[1] != 0)
-			return vb_err_set(e, VB_E_USAGE,
-					  "address '%s': junk after ']'", addr);
-		return 0;
-	}
-	colon = strrchr(hp, ':');
-	if (colon) {
-		*colon = 0;
-		if (parse_port(colon + 1, &c->port, addr, e))
-			return -1;
-	}
-	if (*hp)
-		strlcpy(c->host, hp, sizeof(c->host));
-	else if (!colon)
-		return vb_err_set(e, VB_E_USAGE, "address is empty");
+	if (vb_addr_split(hp, host, sizeof(host), &port, &has_port, e))
+		return -1;
+	if (has_port && port == 0)
+		return vb_err_set(e, VB_E_USAGE,
+				  "address '%s': port '0' is too small", hp);
+	if (host[0])
+		strlcpy(c->host, host, sizeof(c->host));
+	c->port = port;
 	return 0;
 }
 
@@ -146,14 +118,6 @@ const char *vb_client_addr(const struct vb_client *c, char *buf, size_t size)
 	return buf;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for `events` or the deadline passes. */
 static int wait_fd(int fd, short events, int64_t deadline, struct vb_err *e,
 		   const char *what)
@@ -161,7 +125,7 @@ static int wait_fd(int fd, short events, int64_t deadline, struct vb_err *e,
 	struct pollfd pfd = { .fd = fd, .events = events };
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - vb_mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -205,7 +169,7 @@ int vb_client_connect(struct vb_client *c, struct vb_err *e)
 	socklen_t sl = sizeof(ss);
 	char port[8], where[300];
 	int gai, fd = -1, saved = 0, one = 1;
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = vb_mono_ms() + c->timeout_ms;
 
 	vb_client_close(c);
 	memset(&hints, 0, sizeof(hints));
@@ -263,10 +227,7 @@ static void add_piece(struct vb_client *c, const uint8_t *ext, size_t off,
 
 	if (c->qhead == c->nq)
 		c->qhead = c->nq = c->qdone = 0;
-	if (c->nq == c->qcap) {
-		c->qcap = c->qcap ? 2 * c->qcap : 16;
-		c->q = vb_xreallocarray(c->q, c->qcap, sizeof(*c->q));
-	}
+	VB_ALLOC_GROW(c->q, c->nq + 1, c->qcap);
 	pc = &c->q[c->nq++];
 	pc->ext = ext;
 	pc->off = off;
@@ -495,7 +456,7 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 int vb_client_next(struct vb_client *c, struct vb_reply *rep,
 		   struct vb_err *e)
 {
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = vb_mono_ms() + c->timeout_ms;
 	char where[300], what[340];
 	int rc;
 

@@ -241,18 +241,19 @@ static void round_add(struct round *r, const char *p, size_t n,
 		      uint32_t hash, uint64_t line)
 {
 	if (r->n == r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 1024;
-		r->off = vb_xreallocarray(r->off, r->cap, sizeof(*r->off));
-		r->len = vb_xreallocarray(r->len, r->cap, sizeof(*r->len));
-		r->hash = vb_xreallocarray(r->hash, r->cap, sizeof(*r->hash));
-		r->part = vb_xreallocarray(r->part, r->cap, sizeof(*r->part));
-		r->line = vb_xreallocarray(r->line, r->cap, sizeof(*r->line));
-		r->state = vb_xreallocarray(r->state, r->cap,
-					    sizeof(*r->state));
-		r->frame = vb_xreallocarray(r->frame, r->cap,
-					    sizeof(*r->frame));
-		r->offset = vb_xreallocarray(r->offset, r->cap,
+		/* parallel arrays: one capacity for all */
+		size_t cap = vb_alloc_nr(r->cap, (size_t)r->n + 1, 1024);
+
+		r->off = vb_xreallocarray(r->off, cap, sizeof(*r->off));
+		r->len = vb_xreallocarray(r->len, cap, sizeof(*r->len));
+		r->hash = vb_xreallocarray(r->hash, cap, sizeof(*r->hash));
+		r->part = vb_xreallocarray(r->part, cap, sizeof(*r->part));
+		r->line = vb_xreallocarray(r->line, cap, sizeof(*r->line));
+		r->state = vb_xreallocarray(r->state, cap, sizeof(*r->state));
+		r->frame = vb_xreallocarray(r->frame, cap, sizeof(*r->frame));
+		r->offset = vb_xreallocarray(r->offset, cap,
 					     sizeof(*r->offset));
+		r->cap = (uint32_t)cap;
 	}
 	r->off[r->n] = (uint32_t)r->data.len;
 	r->len[r->n] = (uint32_t)n;
@@ -268,7 +269,6 @@ static void round_add(struct round *r, const char *p, size_t n,
 static void seal(struct app *a)
 {
 	struct round *r = a->open;
-	struct timespec ts;
 
 	a->open = NULL;
 	if (r == NULL)
@@ -282,9 +282,7 @@ static void seal(struct app *a)
 		round_put(a, r);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	r->origin_us = (uint64_t)ts.tv_sec * 1000000 +
-		       (uint64_t)ts.tv_nsec / 1000;
+	r->origin_us = vb_wall_us();
 	if (a->tail)
 		a->tail->next = r;
 	else
@@ -335,7 +333,7 @@ static void expect(struct app *a, enum expect_kind kind, struct round *r,
 	struct expect *x;
 
 	if (a->xn == a->xcap) {
-		size_t ncap = a->xcap ? 2 * a->xcap : 64;
+		size_t ncap = vb_alloc_nr(a->xcap, a->xn + 1, 64);
 		struct expect *nx = vb_xreallocarray(NULL, ncap, sizeof(*nx));
 
 		for (size_t k = 0; k < a->xn; k++)
@@ -346,7 +344,7 @@ static void expect(struct app *a, enum expect_kind kind, struct round *r,
 		a->xhead = 0;
 	}
 	if (a->xn == 0)
-		a->last_answer = vb_log_now_us();	/* the clock starts */
+		a->last_answer = vb_mono_us();	/* the clock starts */
 	x = &a->x[(a->xhead + a->xn) % a->xcap];
 	x->kind = (uint8_t)kind;
 	x->r = r;
@@ -414,11 +412,7 @@ static void build(struct app *a, struct round *r)
 
 		if (a->cnt[p] == 0)
 			continue;
-		if (r->nframes == r->frames_cap) {
-			r->frames_cap = r->frames_cap ? 2 * r->frames_cap : 8;
-			r->frames = vb_xreallocarray(r->frames, r->frames_cap,
-						     sizeof(*r->frames));
-		}
+		VB_ALLOC_GROW(r->frames, r->nframes + 1, r->frames_cap);
 		f = &r->frames[r->nframes++];
 		/* request header and send metadata */
 		vb_buf_reset(h);
@@ -720,7 +714,7 @@ static int take_answers(struct app *a, struct vb_err *e)
 	while ((rc = vb_client_take(a->c, &rep, e)) == 1) {
 		struct expect x;
 
-		a->last_answer = vb_log_now_us();
+		a->last_answer = vb_mono_us();
 		if (a->xn == 0) {
 			/* The client counts requests too: cannot happen. */
 			vb_err_set(e, VB_E_PROTO, "an answer to no request");
@@ -741,17 +735,12 @@ static int take_answers(struct app *a, struct vb_err *e)
 
 static void announce_wait(struct app *a)
 {
-	struct timespec ts;
-	uint64_t now;
-
 	if (a->announced || !a->cb->waiting)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	a->announced = 1;
 	a->cb->waiting(a->cb->arg, a->last_err.msg,
-		       now + a->o->retry_us -
-			       (uint64_t)(vb_log_now_us() - a->outage_since));
+		       vb_wall_us() + a->o->retry_us -
+			       (uint64_t)(vb_mono_us() - a->outage_since));
 }
 
 /*
@@ -780,7 +769,7 @@ static void lost(struct app *a, const struct vb_err *why, int by_us)
 	a->up = 0;
 	a->fault = FAULT_NONE;
 	if (a->outage_since == 0) {
-		a->outage_since = vb_log_now_us();
+		a->outage_since = vb_mono_us();
 		a->backoff = BACKOFF_MIN_US;
 		a->next_try = 0;	/* the first try is at once */
 		a->announced = 0;
@@ -822,7 +811,7 @@ static int wait_orphan(struct app *a, struct vb_err *e)
 		}
 		if (!seen)
 			break;
-		if (vb_log_now_us() > deadline)
+		if (vb_mono_us() > deadline)
 			return vb_err_set(e, VB_E_TIMEOUT,
 					  "the server still serves our old connection %s",
 					  a->orphan);
@@ -983,7 +972,7 @@ static void end_outage(struct app *a)
 
 	if (a->outage_since == 0)
 		return;
-	waited = (uint64_t)(vb_log_now_us() - a->outage_since);
+	waited = (uint64_t)(vb_mono_us() - a->outage_since);
 	if (a->announced && a->cb->recovered)
 		a->cb->recovered(a->cb->arg,
 				 vb_client_addr(a->c, where, sizeof(where)),
@@ -999,14 +988,14 @@ static int give_up(struct app *a, struct vb_err *e)
 	return vb_err_set(e, vb_err_transient(&a->last_err) ?
 			  a->last_err.kind : VB_E_UNAVAIL,
 			  "server unavailable for %.1f s, giving up: %s",
-			  (double)(vb_log_now_us() - a->outage_since) / 1e6,
+			  (double)(vb_mono_us() - a->outage_since) / 1e6,
 			  a->last_err.msg);
 }
 
 /* Schedules the next try after a transient failure; -1 past the end. */
 static int retry_later(struct app *a, struct vb_err *e)
 {
-	int64_t now = vb_log_now_us();
+	int64_t now = vb_mono_us();
 	int64_t deadline = a->outage_since + (int64_t)a->o->retry_us;
 
 	if (now >= deadline)
@@ -1034,7 +1023,7 @@ static int reconnect(struct app *a, struct vb_err *e)
 			   a->last_err.msg);
 		return -1;
 	}
-	if (vb_log_now_us() < a->next_try)
+	if (vb_mono_us() < a->next_try)
 		return 1;
 	if (!vb_client_connected(a->c) && a->cb->connect(a->cb->arg, a->c, e))
 		goto failed;
@@ -1231,7 +1220,7 @@ static int do_input(struct app *a, struct vb_err *e)
 	n = read(in->fd, d, READ_CHUNK);
 	if (n > 0) {
 		a->inbuf.len += (size_t)n;
-		a->last_input = vb_log_now_us();
+		a->last_input = vb_mono_us();
 		lines(a, 0);
 		return 0;
 	}
@@ -1329,7 +1318,7 @@ static void account(struct app *a)
 
 static void progress(struct app *a, int force)
 {
-	int64_t now = vb_log_now_us();
+	int64_t now = vb_mono_us();
 
 	if (!a->cb->progress || (!force && now - a->last_progress < PROGRESS_US))
 		return;
@@ -1415,7 +1404,7 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 	vb_buf_init(&a->hdr);
 	vb_err_clear(&a->last_err);
 	if (getrandom(a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
-		uint64_t t = (uint64_t)vb_log_now_us() ^ (uint64_t)getpid() << 32;
+		uint64_t t = (uint64_t)vb_mono_us() ^ (uint64_t)getpid() << 32;
 
 		memcpy(a->nonce, &t, 8);
 	}
@@ -1446,7 +1435,7 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 		if (a->head && !a->up) {
 			if (a->outage_since == 0) {
 				/* the retry clock runs from the first try */
-				a->outage_since = vb_log_now_us();
+				a->outage_since = vb_mono_us();
 				a->backoff = BACKOFF_MIN_US;
 				a->next_try = 0;
 			}
@@ -1475,7 +1464,7 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 			pfd[npfd].events = vb_client_events(a->c);
 			npfd++;
 		}
-		now = vb_log_now_us();
+		now = vb_mono_us();
 		if (a->open && a->open->n > 0) {
 			t = a->last_input + (int64_t)o->linger_us - now;
 			if (t <= 0) {

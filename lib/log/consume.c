@@ -237,11 +237,7 @@ static int deliver(struct run *r, uint32_t p, struct vb_rd *rd,
 			continue;	/* below our position (segment start) */
 		if (r->o->limit && r->left == 0)
 			continue;
-		if (n == r->offs_cap) {
-			r->offs_cap = r->offs_cap ? 2 * r->offs_cap : 4096;
-			r->offs = vb_xreallocarray(r->offs, r->offs_cap,
-						   sizeof(*r->offs));
-		}
+		VB_ALLOC_GROW_FROM(r->offs, n + 1, r->offs_cap, 4096);
 		r->offs[n++] = m.offset;
 		if (r->o->format == VB_FORMAT_RAW) {
 			uint8_t *d = vb_buf_reserve(&r->out.buf,

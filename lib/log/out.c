@@ -62,8 +62,7 @@ void vb_out_release(struct vb_out *o)
 
 void vb_out_grow_(struct vb_out *o)
 {
-	o->cap = o->cap ? o->cap * 2 : 4096;
-	o->ends = vb_xreallocarray(o->ends, o->cap, sizeof(*o->ends));
+	VB_ALLOC_GROW_FROM(o->ends, o->nlines + 1, o->cap, 4096);
 }
 
 static size_t pipe_unread(int fd)

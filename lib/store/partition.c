@@ -252,8 +252,7 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len,
 	pos = s->size;
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t *f = frames + at;
-		size_t sz = VB_MSG_HDR + (size_t)vb_ld32(f + 52) +
-			    vb_ld32(f + 48);
+		size_t sz = (size_t)vb_msg_frame_size(f);
 
 		vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd + (size_t)i * 16);
 		if (i == 0)

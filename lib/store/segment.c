@@ -120,22 +120,23 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 			*why = "partial message header";
 			break;
 		}
-		if (vb_ld32(h + 52) > VB_PAYLOAD_MAX ||
-		    vb_ld32(h + 48) > VB_UHDR_MAX) {
+		if (vb_ld32(h + VB_MSG_PAYLOAD_LEN) > VB_PAYLOAD_MAX ||
+		    vb_ld32(h + VB_MSG_UHDR_LEN) > VB_UHDR_MAX) {
 			*why = "impossible message lengths";
 			break;
 		}
-		msz = VB_MSG_HDR + (uint64_t)vb_ld32(h + 52) + vb_ld32(h + 48);
+		msz = vb_msg_frame_size(h);
 		if (msz > size - pos) {
 			*why = "partial message";
 			break;
 		}
-		off = vb_ld64(h + 24);
+		off = vb_ld64(h + VB_MSG_OFFSET);
 		if (off != s->start + s->count) {
 			*why = "offset out of sequence";
 			break;
 		}
-		if (vb_ld64(h) != vb_wire_msg_checksum(h, (size_t)msz)) {
+		if (vb_ld64(h + VB_MSG_CHECKSUM) !=
+		    vb_wire_msg_checksum(h, (size_t)msz)) {
 			*why = "checksum mismatch";
 			break;
 		}
@@ -147,7 +148,7 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 		ent = s->idx + (size_t)s->count * 16;
 		vb_st32(ent, s->count);
 		vb_st32(ent + 4, (uint32_t)(pos + msz));
-		vb_st64(ent + 8, vb_ld64(h + 32));
+		vb_st64(ent + 8, vb_ld64(h + VB_MSG_TIMESTAMP));
 		s->count++;
 		pos += msz;
 	}
