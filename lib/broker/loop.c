@@ -507,8 +507,8 @@ static void on_signal(struct vb_broker *b)
 
 	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (!b->stopping)
-			vb_broker_log(b, "signal %u: shutting down",
-				      si.ssi_signo);
+			vb_broker_log(b, "signal %u from pid %u: shutting down",
+				      si.ssi_signo, si.ssi_pid);
 		b->stopping = 1;
 	}
 }

@@ -906,8 +906,10 @@ static int settle(struct app *a, struct vb_err *e)
 	 * topic cannot be named. */
 	for (struct round *r = a->head; r; r = r->next) {
 		for (uint32_t i = 0; i < r->n; i++) {
-			if (r->state[i] == LINE_DOUBT)
+			if (r->state[i] == LINE_DOUBT) {
 				r->state[i] = LINE_PENDING;
+				a->st->resent++;
+			}
 			if (a->o->acks && r->state[i] == LINE_STORED &&
 			    r->offset[i] == VB_NO_OFFSET)
 				r->nknown++;
