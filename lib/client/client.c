@@ -412,6 +412,23 @@ int vb_client_pump(struct vb_client *c, struct vb_err *e)
 	return 0;
 }
 
+/* The first bytes of what is pending in the reader, printable. */
+static const char *peek(const struct vb_client *c, char *buf, size_t size)
+{
+	const uint8_t *p = c->rd.buf.p + c->rd.pos;
+	size_t n = vb_reader_pending(&c->rd), k = 0;
+
+	for (size_t i = 0; i < n && k + 5 < size && i < 24; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+			buf[k++] = (char)p[i];
+		else
+			k += (size_t)snprintf(buf + k, size - k, "\\x%02x",
+					      p[i]);
+	}
+	buf[k] = 0;
+	return buf;
+}
+
 /* An answer that means the server ended this connection. */
 static int ends_connection(uint32_t status)
 {
@@ -426,8 +443,12 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 	int rc = vb_reader_next(&c->rd, rep, e);
 
 	if (rc < 0) {
-		vb_err_prefix(e, "%s does not speak the Iggy protocol",
-			      vb_client_addr(c, where, sizeof(where)));
+		char seen[64];
+
+		vb_err_set(e, VB_E_PROTO,
+			   "%s does not speak the Iggy protocol (it answered \"%s\")",
+			   vb_client_addr(c, where, sizeof(where)),
+			   peek(c, seen, sizeof(seen)));
 		return lost(c, e);
 	}
 	if (rc == 0) {
@@ -457,7 +478,7 @@ int vb_client_next(struct vb_client *c, struct vb_reply *rep,
 		   struct vb_err *e)
 {
 	int64_t deadline = vb_mono_ms() + c->timeout_ms;
-	char where[300], what[340];
+	char where[300];
 	int rc;
 
 	if (c->fd < 0 && !c->dead)
@@ -469,10 +490,15 @@ int vb_client_next(struct vb_client *c, struct vb_reply *rep,
 		vb_client_pump(c, NULL);
 		if ((rc = vb_client_take(c, rep, e)) != 0)
 			return rc < 0 ? -1 : 0;
-		snprintf(what, sizeof(what), "waiting for %s",
-			 vb_client_addr(c, where, sizeof(where)));
-		if (wait_fd(c->fd, vb_client_events(c), deadline, e, what))
+		if (wait_fd(c->fd, vb_client_events(c), deadline, e, "poll")) {
+			if (e && e->kind == VB_E_TIMEOUT)
+				vb_err_set(e, VB_E_TIMEOUT,
+					   "%s did not answer within %d ms",
+					   vb_client_addr(c, where,
+							  sizeof(where)),
+					   c->timeout_ms);
 			return lost(c, e);
+		}
 	}
 }
 

@@ -1526,8 +1526,19 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 		rc = vb_err_set(e, VB_E_DATA, "invalid input");
 out:
 	progress(a, 1);
-	if (rc)
+	if (rc) {
+		/* what is stored is stored: its acks first, then the account */
+		if (o->acks && cb->ack)
+			for (struct round *r = a->head; r; r = r->next)
+				for (uint32_t i = 0; i < r->n; i++)
+					if (r->state[i] == LINE_STORED &&
+					    r->offset[i] != VB_NO_OFFSET)
+						cb->ack(cb->arg,
+							a->in[r->input].name,
+							r->line[i], r->part[i],
+							r->offset[i]);
 		account(a);
+	}
 	free_all(a);
 	return rc;
 }
