@@ -1188,7 +1188,7 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 	if (st->state == VB_CTL_STALE)
 		stale = st->pid;
 	if (access((char *)c->bin.p, X_OK) != 0)
-		return vb_err_sys(e, VB_E_UNAVAIL,
+		return vb_err_sys(e, VB_E_CONFIG,
 				  "cannot execute the server %s (set --server-bin or VIBES_IGGY_SERVER)",
 				  (char *)c->bin.p);
 	if (c->upstream) {

@@ -154,8 +154,8 @@ struct app {
 	uint64_t *pred;			/* acks: predicted next base */
 	/* scratch per partition for build() */
 	uint32_t *cnt, *frame_of;
-	size_t *bytes, *icur, *mcur, *endpos;
-	struct vb_buf hdr;
+	uint64_t *bytes;
+	struct vb_send_builder *sb;
 	/* expected answers, a ring */
 	struct expect *x;
 	size_t xcap, xhead, xn;
@@ -388,7 +388,7 @@ static void route(struct app *a, struct round *r)
 static void build(struct app *a, struct round *r)
 {
 	uint32_t np = a->nparts;
-	struct vb_buf *h = &a->hdr;
+	struct vb_send_hdr h;
 
 	route(a, r);
 	memset(a->cnt, 0, np * sizeof(*a->cnt));
@@ -400,41 +400,26 @@ static void build(struct app *a, struct round *r)
 		if (r->state[i] != LINE_PENDING)
 			continue;
 		a->cnt[p]++;
-		a->bytes[p] += VB_MSG_HDR + r->len[i];
+		a->bytes[p] += r->len[i];
 	}
 	a->kept -= r->wire.len;
 	vb_buf_reset(&r->wire);
 	r->nframes = 0;
+	memset(&h, 0, sizeof(h));
+	h.stream = a->l->stream;
+	h.topic = a->l->topic;
+	h.part_kind = VB_PART_ID;
 	for (uint32_t p = 0; p < np; p++) {
-		size_t meta, start = r->wire.len;
-		size_t ilen = (size_t)a->cnt[p] * VB_INDEX_ENTRY;
 		struct frame *f;
+		size_t start = r->wire.len;
 
 		if (a->cnt[p] == 0)
 			continue;
 		VB_ALLOC_GROW(r->frames, r->nframes + 1, r->frames_cap);
 		f = &r->frames[r->nframes++];
-		/* request header and send metadata */
-		vb_buf_reset(h);
-		vb_buf_u32(h, 0);
-		vb_buf_u32(h, VB_CMD_SEND_MESSAGES);
-		vb_buf_u32(h, 0);
-		meta = h->len;
-		vb_wire_enc_ident(h, &a->l->stream);
-		vb_wire_enc_ident(h, &a->l->topic);
-		vb_buf_u8(h, VB_PART_ID);
-		vb_buf_u8(h, 4);
-		vb_buf_u32(h, p);
-		vb_buf_u32(h, a->cnt[p]);
-		vb_st32(h->p + meta - 4, (uint32_t)(h->len - meta));
-		vb_st32(h->p, (uint32_t)(h->len - 4 + ilen + a->bytes[p]));
-		vb_buf_add(&r->wire, h->p, h->len);
-		a->icur[p] = r->wire.len;
-		a->mcur[p] = r->wire.len + ilen;
-		a->endpos[p] = 0;
-		vb_buf_reserve(&r->wire, ilen + a->bytes[p]);
-		memset(r->wire.p + r->wire.len, 0, ilen);
-		r->wire.len += ilen + a->bytes[p];
+		h.partition_id = p;
+		vb_wire_send_begin(&a->sb[p], &r->wire, &h, a->cnt[p],
+				   a->bytes[p]);
 		memset(f, 0, sizeof(*f));
 		f->part = p;
 		f->count = a->cnt[p];
@@ -444,9 +429,9 @@ static void build(struct app *a, struct round *r)
 		a->frame_of[p] = r->nframes - 1;
 	}
 	for (uint32_t i = 0; i < r->n; i++) {
-		uint32_t p = r->part[i], len = r->len[i];
+		uint32_t p = r->part[i];
+		uint8_t id[VB_MSG_ID_LEN];
 		struct frame *f;
-		uint8_t *m;
 
 		if (r->state[i] != LINE_PENDING)
 			continue;
@@ -456,16 +441,9 @@ static void build(struct app *a, struct round *r)
 			f->first_seq = r->first_seq + i;
 		}
 		r->frame[i] = a->frame_of[p];
-		a->endpos[p] += VB_MSG_HDR + len;
-		vb_st32(r->wire.p + a->icur[p] + 4, (uint32_t)a->endpos[p]);
-		a->icur[p] += VB_INDEX_ENTRY;
-		m = r->wire.p + a->mcur[p];
-		memset(m, 0, VB_MSG_HDR);
-		make_id(a, r->first_seq + i, m + VB_MSG_ID);
-		vb_st64(m + VB_MSG_ORIGIN_TS, r->origin_us);
-		vb_st32(m + VB_MSG_PAYLOAD_LEN, len);
-		memcpy(m + VB_MSG_HDR, r->data.p + r->off[i], len);
-		a->mcur[p] += VB_MSG_HDR + len;
+		make_id(a, r->first_seq + i, id);
+		vb_wire_send_add(&a->sb[p], id, r->origin_us,
+				 r->data.p + r->off[i], r->len[i], NULL, 0);
 	}
 	a->kept += r->wire.len;
 	r->built = 1;
@@ -956,9 +934,7 @@ static int setup_topology(struct app *a, struct vb_err *e)
 		a->cnt = vb_xcalloc(a->nparts, sizeof(*a->cnt));
 		a->frame_of = vb_xcalloc(a->nparts, sizeof(*a->frame_of));
 		a->bytes = vb_xcalloc(a->nparts, sizeof(*a->bytes));
-		a->icur = vb_xcalloc(a->nparts, sizeof(*a->icur));
-		a->mcur = vb_xcalloc(a->nparts, sizeof(*a->mcur));
-		a->endpos = vb_xcalloc(a->nparts, sizeof(*a->endpos));
+		a->sb = vb_xcalloc(a->nparts, sizeof(*a->sb));
 		a->rr = (uint32_t)(a->nonce[1] << 8 | a->nonce[2]);
 		a->topic_id = a->l->topic_id;
 		a->topic_created = a->l->topic_created;
@@ -1370,7 +1346,6 @@ static void free_all(struct app *a)
 		round_free(r);
 	}
 	vb_buf_release(&a->inbuf);
-	vb_buf_release(&a->hdr);
 	free(a->x);
 	free(a->in_lines);
 	free(a->lb);
@@ -1378,9 +1353,7 @@ static void free_all(struct app *a)
 	free(a->cnt);
 	free(a->frame_of);
 	free(a->bytes);
-	free(a->icur);
-	free(a->mcur);
-	free(a->endpos);
+	free(a->sb);
 	free(a);
 }
 
@@ -1403,7 +1376,6 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 	a->nin = nin;
 	a->in_lines = vb_xcalloc(nin ? nin : 1, sizeof(*a->in_lines));
 	vb_buf_init(&a->inbuf);
-	vb_buf_init(&a->hdr);
 	vb_err_clear(&a->last_err);
 	if (getrandom(a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
 		uint64_t t = (uint64_t)vb_mono_us() ^ (uint64_t)getpid() << 32;

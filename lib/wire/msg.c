@@ -79,11 +79,13 @@ static void enc_partitioning(struct vb_buf *b, const struct vb_send_hdr *h)
 	}
 }
 
-void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
-			 const struct vb_msg_in *msgs, uint32_t n)
+void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
+			const struct vb_send_hdr *h, uint32_t count,
+			uint64_t bytes)
 {
-	size_t start = b->len, meta, pos = 0;
-	uint8_t *idx;
+	size_t start = b->len, meta;
+	size_t body = (size_t)count * (VB_INDEX_ENTRY + VB_MSG_HDR) +
+		      (size_t)bytes;
 
 	vb_buf_u32(b, 0);
 	vb_buf_u32(b, VB_CMD_SEND_MESSAGES);
@@ -92,30 +94,55 @@ void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
 	vb_wire_enc_ident(b, &h->stream);
 	vb_wire_enc_ident(b, &h->topic);
 	enc_partitioning(b, h);
-	vb_buf_u32(b, n);
+	vb_buf_u32(b, count);
 	vb_st32(b->p + meta - 4, (uint32_t)(b->len - meta));
-	idx = vb_buf_reserve(b, (size_t)n * VB_INDEX_ENTRY);
-	for (uint32_t i = 0; i < n; i++) {
-		pos += VB_MSG_HDR + (size_t)msgs[i].payload_len +
-		       msgs[i].uhdr_len;
-		memset(idx + (size_t)i * 16, 0, 16);
-		vb_st32(idx + (size_t)i * 16 + 4, (uint32_t)pos);
-	}
-	b->len += (size_t)n * VB_INDEX_ENTRY;
-	vb_buf_reserve(b, pos);
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *f = b->p + b->len;
-
-		memset(f, 0, VB_MSG_HDR);
-		memcpy(f + VB_MSG_ID, msgs[i].id, VB_MSG_ID_LEN);
-		vb_st64(f + VB_MSG_ORIGIN_TS, msgs[i].origin_timestamp);
-		vb_st32(f + VB_MSG_UHDR_LEN, msgs[i].uhdr_len);
-		vb_st32(f + VB_MSG_PAYLOAD_LEN, msgs[i].payload_len);
-		b->len += VB_MSG_HDR;
-		vb_buf_add(b, msgs[i].payload, msgs[i].payload_len);
-		vb_buf_add(b, msgs[i].uhdr, msgs[i].uhdr_len);
-	}
+	vb_buf_reserve(b, body);
+	sb->b = b;
+	sb->idx = b->len;
+	sb->msg = b->len + (size_t)count * VB_INDEX_ENTRY;
+	sb->pos = 0;
+	b->len += body;
+	sb->end = b->len;
+	b->p[b->len] = 0;
 	vb_st32(b->p + start, (uint32_t)(b->len - start - 4));
+}
+
+void vb_wire_send_add(struct vb_send_builder *sb, const uint8_t id[16],
+		      uint64_t origin_timestamp, const void *payload,
+		      uint32_t payload_len, const void *uhdr,
+		      uint32_t uhdr_len)
+{
+	uint8_t *ent = sb->b->p + sb->idx, *f = sb->b->p + sb->msg;
+
+	memset(f, 0, VB_MSG_HDR);
+	memcpy(f + VB_MSG_ID, id, VB_MSG_ID_LEN);
+	vb_st64(f + VB_MSG_ORIGIN_TS, origin_timestamp);
+	vb_st32(f + VB_MSG_UHDR_LEN, uhdr_len);
+	vb_st32(f + VB_MSG_PAYLOAD_LEN, payload_len);
+	memcpy(f + VB_MSG_HDR, payload, payload_len);
+	if (uhdr_len)
+		memcpy(f + VB_MSG_HDR + payload_len, uhdr, uhdr_len);
+	sb->pos += VB_MSG_HDR + payload_len + uhdr_len;
+	sb->msg += VB_MSG_HDR + (size_t)payload_len + uhdr_len;
+	/* index entry: offset 0, position = end of this message, ts 0 */
+	memset(ent, 0, VB_INDEX_ENTRY);
+	vb_st32(ent + 4, sb->pos);
+	sb->idx += VB_INDEX_ENTRY;
+}
+
+void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
+			 const struct vb_msg_in *msgs, uint32_t n)
+{
+	struct vb_send_builder sb;
+	uint64_t bytes = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		bytes += (uint64_t)msgs[i].payload_len + msgs[i].uhdr_len;
+	vb_wire_send_begin(&sb, b, h, n, bytes);
+	for (uint32_t i = 0; i < n; i++)
+		vb_wire_send_add(&sb, msgs[i].id, msgs[i].origin_timestamp,
+				 msgs[i].payload, msgs[i].payload_len,
+				 msgs[i].uhdr, msgs[i].uhdr_len);
 }
 
 static int bad_ident(struct vb_err *e)

@@ -243,6 +243,29 @@ struct vb_msg_in {
 void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
 			 const struct vb_msg_in *msgs, uint32_t n);
 
+/*
+ * Builds a send_messages frame in place when the caller knows the count
+ * and the size of the messages up front (vibes-append): begin reserves
+ * the whole frame, each add writes one message and its index entry, so
+ * nothing is copied twice.  `bytes` is the sum of payload and user
+ * header lengths of all count messages.
+ */
+struct vb_send_builder {
+	struct vb_buf *b;
+	size_t idx;		/* next index entry */
+	size_t msg;		/* next message */
+	size_t end;		/* end of the frame */
+	uint32_t pos;		/* message area bytes so far */
+};
+
+void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
+			const struct vb_send_hdr *h, uint32_t count,
+			uint64_t bytes);
+void vb_wire_send_add(struct vb_send_builder *sb, const uint8_t id[16],
+		      uint64_t origin_timestamp, const void *payload,
+		      uint32_t payload_len, const void *uhdr,
+		      uint32_t uhdr_len);
+
 /* A validated send payload; index and msgs point into the input. */
 struct vb_send_view {
 	struct vb_send_hdr h;
