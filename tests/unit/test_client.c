@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -155,6 +156,144 @@ static void test_server_error_and_close(void **state)
 	close(lfd);
 }
 
+/* A listener on a kernel-chosen port and a client connected to it. */
+static int pair(struct vb_client *c, int *lfd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct vb_err e;
+	int cfd;
+
+	*lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(*lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(*lfd, 1), 0);
+	assert_int_equal(getsockname(*lfd, (struct sockaddr *)&sa, &len), 0);
+	vb_client_init(c);
+	c->port = ntohs(sa.sin_port);
+	assert_int_equal(vb_client_connect(c, &e), 0);
+	cfd = accept(*lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	return cfd;
+}
+
+/* Pumps until n answers are taken (or the connection ends). */
+static int take_n(struct vb_client *c, struct vb_reply *reps, int n,
+		  struct vb_err *e)
+{
+	int got = 0, rc;
+
+	while (got < n) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+		while ((rc = vb_client_take(c, &reps[got], e)) == 1)
+			if (++got == n)
+				return got;
+		if (rc < 0)
+			return -1;
+		if (c->fd >= 0 && poll(&pfd, 1, 2000) != 1)
+			return got;
+		vb_client_pump(c, NULL);
+	}
+	return got;
+}
+
+/*
+ * Pipelined: three requests queued (one of them in caller memory) go out
+ * in order on one pump; the answers, written in one piece by the peer,
+ * come out in order, each with its status; an answer more than was asked
+ * for is a protocol error that ends the connection.
+ */
+static void test_pipelined(void **state)
+{
+	struct vb_client c;
+	struct vb_reply reps[3];
+	struct vb_req r;
+	struct vb_err e;
+	static const uint8_t ping[8] = { 4, 0, 0, 0, 1, 0, 0, 0 };
+	uint8_t got[64], answers[8 + 9 + 8 + 8 + 8];
+	int lfd, cfd = pair(&c, &lfd);
+	size_t n = 0;
+
+	vb_client_queue(&c, ping, 8);
+	vb_client_queue_ref(&c, ping, 8);
+	vb_req_init(&r, VB_CMD_GET_STATS);
+	vb_client_queue_req(&c, &r);
+	assert_int_equal(vb_client_inflight(&c), 3);
+	assert_int_equal(vb_client_unsent(&c), 24);
+	assert_true(vb_client_events(&c) & POLLOUT);
+	assert_int_equal(vb_client_pump(&c, &e), 0);
+	assert_int_equal(vb_client_unsent(&c), 0);
+	assert_false(vb_client_events(&c) & POLLOUT);
+	while (n < 24) {
+		ssize_t k = read(cfd, got + n, sizeof(got) - n);
+
+		assert_true(k > 0);
+		n += (size_t)k;
+	}
+	assert_memory_equal(got, ping, 8);
+	assert_memory_equal(got + 8, ping, 8);
+	assert_memory_equal(got + 16, "\x04\0\0\0\x0a\0\0\0", 8);
+	memcpy(answers, "\0\0\0\0\0\0\0\0", 8);		 /* ok */
+	memcpy(answers + 8, "\0\0\0\0\1\0\0\0x", 9);	 /* ok, "x" */
+	memcpy(answers + 17, "\x29\0\0\0\0\0\0\0", 8);	 /* 41 */
+	memcpy(answers + 25, "\0\0\0\0\0\0\0\0", 8);	 /* extra */
+	assert_int_equal(write(cfd, answers, 33), 33);
+	assert_int_equal(take_n(&c, reps, 3, &e), 3);
+	assert_int_equal(reps[0].status, 0);
+	assert_int_equal(reps[1].len, 1);
+	assert_int_equal(reps[1].payload[0], 'x');
+	assert_int_equal(reps[2].status, 41);
+	assert_int_equal(vb_client_inflight(&c), 0);
+	assert_int_equal(vb_client_take(&c, &reps[0], &e), -1);
+	assert_int_equal(e.kind, VB_E_PROTO);
+	assert_non_null(strstr(e.msg, "answer to no request"));
+	assert_false(vb_client_connected(&c));
+	close(cfd);
+	vb_client_release(&c);
+	close(lfd);
+}
+
+/*
+ * The peer answers one of two requests and closes: the answer that came
+ * is still handed out, then the end is reported.  An unsolicited status 8
+ * (shutting down) on an idle connection ends it as unavailable.
+ */
+static void test_answers_before_eof_and_shutdown(void **state)
+{
+	struct vb_client c;
+	struct vb_reply rep;
+	struct vb_err e;
+	static const uint8_t ping[8] = { 4, 0, 0, 0, 1, 0, 0, 0 };
+	int lfd, cfd = pair(&c, &lfd);
+
+	vb_client_queue(&c, ping, 8);
+	vb_client_queue(&c, ping, 8);
+	assert_int_equal(vb_client_pump(&c, &e), 0);
+	assert_int_equal(write(cfd, "\0\0\0\0\0\0\0\0", 8), 8);
+	close(cfd);
+	assert_int_equal(take_n(&c, &rep, 1, &e), 1);
+	assert_int_equal(rep.status, 0);
+	assert_int_equal(take_n(&c, &rep, 1, &e), -1);
+	assert_int_equal(e.kind, VB_E_UNAVAIL);
+	/* EOF or, with our ping unread there, a reset: named either way */
+	assert_non_null(strstr(e.msg, "127.0.0.1:"));
+	assert_false(vb_client_connected(&c));
+	vb_client_release(&c);
+	close(lfd);
+
+	cfd = pair(&c, &lfd);
+	assert_int_equal(write(cfd, "\x08\0\0\0\0\0\0\0", 8), 8);
+	assert_int_equal(take_n(&c, &rep, 1, &e), -1);
+	assert_int_equal(e.kind, VB_E_UNAVAIL);
+	assert_int_equal(e.status, 8);
+	assert_non_null(strstr(e.msg, "shutting down"));
+	assert_true(vb_err_transient(&e));
+	close(cfd);
+	vb_client_release(&c);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +302,8 @@ int main(void)
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_call_timeout),
 		cmocka_unit_test(test_server_error_and_close),
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_answers_before_eof_and_shutdown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2329,6 +2329,190 @@ static void test_response_cluster_and_members(void **state)
 	ctx = "";
 }
 
+/* ---- the reply reader ---- */
+
+/* Three replies back to back: OK with 5 payload bytes, an error, OK empty. */
+static size_t three_replies(uint8_t *out)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	size_t m = vb_wire_resp_begin(&b), n;
+
+	vb_buf_add(&b, "hello", 5);
+	vb_wire_resp_end(&b, m);
+	vb_wire_resp_error(&b, VB_ST_TOPIC_ID_NOT_FOUND);
+	m = vb_wire_resp_begin(&b);
+	vb_wire_resp_end(&b, m);
+	n = b.len;
+	memcpy(out, b.p, n);
+	vb_buf_release(&b);
+	return n;
+}
+
+static void check_three(const struct vb_reply *rep, int k)
+{
+	if (k == 0) {
+		CHECK_U(rep->status, 0);
+		CHECK_U(rep->len, 5);
+		CHECK(memcmp(rep->payload, "hello", 5) == 0);
+	} else if (k == 1) {
+		CHECK_U(rep->status, VB_ST_TOPIC_ID_NOT_FOUND);
+		CHECK_U(rep->len, 0);
+	} else {
+		CHECK_U(rep->status, 0);
+		CHECK_U(rep->len, 0);
+	}
+}
+
+/*
+ * Every split of the byte stream into two chunks, and one byte at a time,
+ * through both ways in (feed, and receive into space + commit): the same
+ * three replies in order, none early, none twice.
+ */
+static void test_reader_chunkings(void **state)
+{
+	uint8_t all[64];
+	size_t n = three_replies(all);
+
+	ctx = "reader";
+	for (size_t cut = 0; cut <= n; cut++) {
+		for (int way = 0; way < 2; way++) {
+			struct vb_reader r;
+			struct vb_reply rep;
+			struct vb_err e;
+			size_t chunks[2] = { cut, n - cut }, at = 0;
+			int k = 0;
+
+			vb_reader_init(&r, &vb_framing_v08, 1000);
+			for (int c = 0; c < 2; c++) {
+				if (way == 0)
+					vb_reader_feed(&r, all + at, chunks[c]);
+				else {
+					size_t room;
+					uint8_t *d = vb_reader_space(&r, &room);
+
+					CHECK(room >= chunks[c]);
+					memcpy(d, all + at, chunks[c]);
+					vb_reader_commit(&r, chunks[c]);
+				}
+				at += chunks[c];
+				while (vb_reader_next(&r, &rep, &e) == 1)
+					check_three(&rep, k++);
+			}
+			CHECK_U(k, 3);
+			CHECK_U(vb_reader_pending(&r), 0);
+			vb_reader_release(&r);
+		}
+	}
+	{
+		struct vb_reader r;
+		struct vb_reply rep;
+		struct vb_err e;
+		int k = 0;
+
+		vb_reader_init(&r, &vb_framing_v08, 1000);
+		for (size_t i = 0; i < n; i++) {
+			vb_reader_feed(&r, all + i, 1);
+			while (vb_reader_next(&r, &rep, &e) == 1) {
+				/* a reply is complete exactly at its last byte */
+				CHECK(i + 1 == 13 || i + 1 == 21 || i + 1 == 29);
+				check_three(&rep, k++);
+			}
+		}
+		CHECK_U(k, 3);
+		vb_reader_release(&r);
+	}
+}
+
+/*
+ * Payloads handed out stay valid until the next space/feed call, so all
+ * the replies of one receive can be taken and then used; a frame larger
+ * than the limit fails before any of it is buffered as a reply, and a
+ * large one is received into room sized for it.
+ */
+static void test_reader_limits(void **state)
+{
+	struct vb_reader r;
+	struct vb_reply a, b;
+	struct vb_err e;
+	uint8_t all[64], hdr[8];
+	size_t n = three_replies(all), room;
+	uint8_t *d;
+
+	ctx = "reader limits";
+	vb_reader_init(&r, &vb_framing_v08, 1000);
+	vb_reader_feed(&r, all, n);
+	CHECK_U(vb_reader_next(&r, &a, &e), 1);
+	CHECK_U(vb_reader_next(&r, &b, &e), 1);
+	CHECK(memcmp(a.payload, "hello", 5) == 0);	/* still there */
+	CHECK_U(b.status, VB_ST_TOPIC_ID_NOT_FOUND);
+	vb_reader_reset(&r);
+	CHECK_U(vb_reader_pending(&r), 0);
+
+	vb_st32(hdr, 0);
+	vb_st32(hdr + 4, 1001);
+	vb_reader_feed(&r, hdr, 7);
+	CHECK_U(vb_reader_next(&r, &a, &e), 0);	/* header incomplete */
+	vb_reader_feed(&r, hdr + 7, 1);
+	CHECK_U(vb_reader_next(&r, &a, &e), -1);
+	CHECK_U(e.kind, VB_E_PROTO);
+	CHECK(strstr(e.msg, "1001") != NULL);
+	vb_reader_release(&r);
+
+	vb_reader_init(&r, &vb_framing_v08, 1u << 24);
+	vb_st32(hdr + 4, 1u << 20);
+	vb_reader_feed(&r, hdr, 8);
+	CHECK_U(vb_reader_next(&r, &a, &e), 0);
+	d = vb_reader_space(&r, &room);
+	CHECK(room >= 1u << 20);	/* the rest of the frame fits */
+	memset(d, 'x', 1u << 20);
+	vb_reader_commit(&r, 1u << 20);
+	CHECK_U(vb_reader_next(&r, &a, &e), 1);
+	CHECK_U(a.len, 1u << 20);
+	CHECK(a.payload[0] == 'x' && a.payload[a.len - 1] == 'x');
+	vb_reader_release(&r);
+}
+
+/* The builder writes what vb_wire_send_decode reads back. */
+static void test_send_builder(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_send_builder sb;
+	struct vb_send_hdr h;
+	struct vb_send_view v;
+	struct vb_msg m;
+	struct vb_rd rd;
+	struct vb_err e;
+	uint8_t id[16] = { 1, 2, 3 };
+
+	ctx = "send builder";
+	memset(&h, 0, sizeof(h));
+	vb_ident_str(&h.stream, "vibes");
+	vb_ident_num(&h.topic, 3);
+	h.part_kind = VB_PART_ID;
+	h.partition_id = 7;
+	vb_buf_addstr(&b, "junk before");
+	vb_wire_send_begin(&sb, &b, &h, 2, 5 + 3 + 2);
+	vb_wire_send_add(&sb, id, 42, "hello", 5, NULL, 0);
+	vb_wire_send_add(&sb, id, 43, "abc", 3, "\x01\x02", 2);
+	CHECK_U(sb.idx, sb.end - 2 * (size_t)VB_MSG_HDR - 10);
+	CHECK_U(sb.msg, sb.end);
+	CHECK_U(vb_ld32(b.p + 11), b.len - 11 - 4);
+	CHECK_U(vb_ld32(b.p + 15), VB_CMD_SEND_MESSAGES);
+	CHECK_U(vb_wire_send_decode(&v, b.p + 19, b.len - 19, &e), 0);
+	CHECK_U(v.h.count, 2);
+	CHECK_U(v.h.partition_id, 7);
+	vb_rd_init(&rd, v.msgs, v.msgs_len);
+	CHECK_U(vb_wire_msg_parse(&m, v.msgs, v.msgs_len, &e), 0);
+	CHECK_U(m.payload_len, 5);
+	CHECK_U(m.origin_timestamp, 42);
+	CHECK(memcmp(m.id, id, 16) == 0);
+	CHECK_U(vb_wire_msg_parse(&m, v.msgs + m.size, v.msgs_len - m.size, &e),
+		0);
+	CHECK_U(m.uhdr_len, 2);
+	CHECK(memcmp(m.payload, "abc", 3) == 0 && m.uhdr[1] == 2);
+	vb_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2352,6 +2536,9 @@ int main(void)
 		cmocka_unit_test(test_response_stats),
 		cmocka_unit_test(test_response_users),
 		cmocka_unit_test(test_response_cluster_and_members),
+		cmocka_unit_test(test_reader_chunkings),
+		cmocka_unit_test(test_reader_limits),
+		cmocka_unit_test(test_send_builder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
