@@ -2542,6 +2542,10 @@ int main(int argc, char **argv)
 	L.bfd = open(argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (L.bfd < 0)
 		err(1, "cannot open %s", argv[0]);
+	/* Refuse a foreign directory before leaving a lock file in it. */
+	if (faccessat(L.bfd, NS_NAME, F_OK, 0) < 0 && backing_empty() <= 0)
+		errx(1, "cannot use %s: neither empty nor made by lossyfs "
+		     "(no " NS_NAME ")", argv[0]);
 	lockfd = openat(L.bfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0)
 		err(1, "cannot lock %s/" LOCK_NAME " (mounted already?)",
