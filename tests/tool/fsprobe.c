@@ -8,6 +8,7 @@
  *   fsprobe mmap FILE       FILE to stdout from a read-only MAP_PRIVATE map
  *   fsprobe fallocate FILE OFF LEN   fallocate(2) mode 0, and no fsync
  *                           (util-linux's fallocate(1) fsyncs the file)
+ *   fsprobe exchange A B    renameat2(RENAME_EXCHANGE): A and B swap names
  *
  * Exit status: 0 ok, 1 a call failed (named on stderr), 2 usage.
  */
@@ -92,10 +93,17 @@ int main(int argc, char **argv)
 
 	if (argc == 5 && strcmp(argv[1], "fallocate") == 0)
 		return do_fallocate(argv[2], argv[3], argv[4]);
+	if (argc == 4 && strcmp(argv[1], "exchange") == 0) {
+		if (renameat2(AT_FDCWD, argv[2], AT_FDCWD, argv[3],
+			      RENAME_EXCHANGE) < 0)
+			err(1, "cannot exchange %s and %s", argv[2], argv[3]);
+		return 0;
+	}
 	if (argc != 3 || (strcmp(argv[1], "sendfile") != 0 &&
 			  strcmp(argv[1], "mmap") != 0)) {
 		fputs("usage: fsprobe sendfile|mmap FILE\n"
-		      "       fsprobe fallocate FILE OFF LEN\n", stderr);
+		      "       fsprobe fallocate FILE OFF LEN\n"
+		      "       fsprobe exchange A B\n", stderr);
 		return 2;
 	}
 	fd = open(argv[2], O_RDONLY | O_CLOEXEC);
