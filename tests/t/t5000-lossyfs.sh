@@ -576,6 +576,16 @@ test_expect_success 'after a crash: reads serve what survived, changes fail, a s
 	grep -q "^error unknown command" out
 '
 
+test_expect_success 'a file kept open and mapped across a crash reads what survived' '
+	lfs_mount pc &&
+	test_when_finished "lfs_cleanup pc" &&
+	durable pc/f oldold &&
+	printf NEW | dd of=pc/f conv=notrunc status=none &&
+	"$FSPROBE" hold pc/f "$LOSSYFS" --ctl "$TRASH/pc.ctl" crash >out &&
+	printf "before: NEWold\nok crash mode=drop seed=0 pending=1 kept=0 torn=0\npread: oldold\nmmap: oldold\n" >expect &&
+	test_cmp expect out
+'
+
 test_expect_success 'state counts unsynced changes; "sync" makes all of them durable' '
 	lfs_mount st &&
 	test_when_finished "lfs_cleanup st" &&

@@ -274,6 +274,7 @@ static struct {
 	struct handleq handles;
 	pthread_t inval;
 	int inval_running;
+	int inval_done[2];	/* the thread says it is done here */
 	uint64_t *inval_inos;
 	size_t inval_n;
 } L;
@@ -1223,6 +1224,8 @@ static void *inval_thread(void *arg)
 	(void)arg;
 	for (size_t i = 0; i < L.inval_n; i++)
 		fuse_lowlevel_notify_inval_inode(L.se, L.inval_inos[i], 0, 0);
+	if (write(L.inval_done[1], "", 1) != 1)
+		warn("cannot wake the main loop");
 	return NULL;
 }
 
@@ -1240,9 +1243,10 @@ static void inval_join(void)
 /*
  * Drops the kernel's cached pages and attributes of every inode it knows.
  * From a thread: an invalidation waits for pages locked by a read that
- * only this (single-threaded) loop can answer.
+ * only this (single-threaded) loop can answer.  Returns 0 if the thread
+ * runs (it writes to L.inval_done when it is through), -1 if not.
  */
-static void invalidate_all(void)
+static int invalidate_all(void)
 {
 	struct inode *ip;
 	size_t n = 0;
@@ -1252,14 +1256,16 @@ static void invalidate_all(void)
 		n++;
 	L.inval_inos = reallocarray(NULL, n + 1, sizeof(*L.inval_inos));
 	if (L.inval_inos == NULL)
-		return;
+		return -1;
 	RB_FOREACH(ip, itree, &L.inodes)
 		if (ip->nlookup > 0 || ip->ino == ROOT_INO)
 			L.inval_inos[L.inval_n++] = ip->ino;
-	if (pthread_create(&L.inval, NULL, inval_thread, NULL) == 0)
-		L.inval_running = 1;
-	else
+	if (pthread_create(&L.inval, NULL, inval_thread, NULL) != 0) {
 		warnx("cannot start the cache invalidation thread");
+		return -1;
+	}
+	L.inval_running = 1;
+	return 0;
 }
 
 /*
@@ -2105,8 +2111,12 @@ static int parse_mode(const char *s, enum crash_mode *m)
 	return -1;
 }
 
-/* Runs one command line; the answer (one line, no newline) goes to out. */
-static void ctl_run(char *line, char *out, size_t n)
+/*
+ * Runs one command line; the answer (one line, no newline) goes to out.
+ * Returns 1 if it must wait until the kernel's caches are dropped (a
+ * crash: "ok" then means that nothing unsynced can be read any more).
+ */
+static int ctl_run(char *line, char *out, size_t n)
 {
 	char *words[4], *save = NULL, *w;
 	char msg[256];
@@ -2135,37 +2145,43 @@ static void ctl_run(char *line, char *out, size_t n)
 
 		for (size_t i = 1; i < nw; i++)
 			if (strncmp(words[i], "seed=", 5) == 0) {
-				if (parse_seed(words[i] + 5, &seed) < 0)
-					return (void)snprintf(out, n,
-							      "error bad seed");
+				if (parse_seed(words[i] + 5, &seed) < 0) {
+					snprintf(out, n, "error bad seed");
+					return 0;
+				}
 			} else if (parse_mode(words[i], &mode) < 0) {
-				return (void)snprintf(out, n,
-						      "error unknown crash mode "
-						      "'%s' (drop, tear, prefix)",
-						      words[i]);
+				snprintf(out, n, "error unknown crash mode "
+					 "'%s' (drop, tear, prefix)", words[i]);
+				return 0;
 			}
-		if (L.crashed)
-			return (void)snprintf(out, n, "error crashed already");
+		if (L.crashed) {
+			snprintf(out, n, "error crashed already");
+			return 0;
+		}
 		crash(mode, seed, msg, sizeof(msg));
-		invalidate_all();
 		warnx("%s", msg);
 		snprintf(out, n, "ok %s", msg);
+		return invalidate_all() == 0;
 	} else if (strcmp(words[0], "sync") == 0 && nw == 1) {
 		if (L.crashed)
-			return (void)snprintf(out, n, "error crashed already");
-		snprintf(out, n, "ok sync committed=%zu", sync_all());
+			snprintf(out, n, "error crashed already");
+		else
+			snprintf(out, n, "ok sync committed=%zu", sync_all());
 	} else {
 		snprintf(out, n, "error unknown command '%s' (state, crash, "
 			 "sync)", words[0]);
 	}
+	return 0;
 }
 
 #define MAX_CLIENTS 8
 
 struct client {
 	int fd;
+	int waiting;		/* for the cache invalidation, to send reply */
 	size_t len;
 	char buf[512];
+	char reply[512];
 };
 
 static struct client clients[MAX_CLIENTS];
@@ -2175,13 +2191,42 @@ static void client_close(struct client *c)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	c->waiting = 0;
 }
 
-/* Reads what a client sent; answers each complete line. */
+static int client_send(struct client *c, char *out)
+{
+	size_t olen = strlen(out);
+
+	out[olen++] = '\n';
+	if (send(c->fd, out, olen, MSG_NOSIGNAL) != (ssize_t)olen) {
+		client_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers each complete line the client sent, until one must wait. */
+static void client_process(struct client *c)
+{
+	char *nl;
+
+	while (!c->waiting && (nl = strchr(c->buf, '\n')) != NULL) {
+		size_t used = (size_t)(nl - c->buf) + 1;
+
+		*nl = '\0';
+		c->waiting = ctl_run(c->buf, c->reply, sizeof(c->reply) - 1);
+		memmove(c->buf, c->buf + used, c->len - used + 1);
+		c->len -= used;
+		if (!c->waiting && client_send(c, c->reply) < 0)
+			return;
+	}
+	if (c->len == sizeof(c->buf) - 1)
+		client_close(c);	/* a line too long to be a command */
+}
+
 static void client_read(struct client *c)
 {
-	char out[512];
-	char *nl;
 	ssize_t r;
 
 	r = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
@@ -2193,22 +2238,26 @@ static void client_read(struct client *c)
 	}
 	c->len += (size_t)r;
 	c->buf[c->len] = '\0';
-	while ((nl = strchr(c->buf, '\n')) != NULL) {
-		size_t used = (size_t)(nl - c->buf) + 1, olen;
+	client_process(c);
+}
 
-		*nl = '\0';
-		ctl_run(c->buf, out, sizeof(out) - 1);
-		olen = strlen(out);
-		out[olen++] = '\n';
-		if (send(c->fd, out, olen, MSG_NOSIGNAL) != (ssize_t)olen) {
-			client_close(c);
-			return;
-		}
-		memmove(c->buf, c->buf + used, c->len - used + 1);
-		c->len -= used;
+/* The invalidation thread is through: answer who waited for it. */
+static void inval_finished(void)
+{
+	char tmp[16];
+
+	while (read(L.inval_done[0], tmp, sizeof(tmp)) > 0)
+		;
+	inval_join();
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &clients[i];
+
+		if (c->fd < 0 || !c->waiting)
+			continue;
+		c->waiting = 0;
+		if (client_send(c, c->reply) == 0)
+			client_process(c);
 	}
-	if (c->len == sizeof(c->buf) - 1)
-		client_close(c);	/* a line too long to be a command */
 }
 
 static int ctl_listen(const char *path)
@@ -2305,7 +2354,8 @@ static void set_signals(void)
 {
 	struct sigaction sa;
 
-	if (pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    pipe2(L.inval_done, O_CLOEXEC | O_NONBLOCK) < 0)
 		err(1, "pipe");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -2321,14 +2371,14 @@ static void set_signals(void)
 static int serve(int lfd)
 {
 	struct fuse_buf fbuf;
-	struct pollfd pfd[3 + MAX_CLIENTS];
+	struct pollfd pfd[4 + MAX_CLIENTS];
 	int rc = 0;
 
 	memset(&fbuf, 0, sizeof(fbuf));
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
 	while (!fuse_session_exited(L.se) && !got_stop) {
-		int np = 3;
+		int np = 4;
 
 		pfd[0].fd = fuse_session_fd(L.se);
 		pfd[0].events = POLLIN;
@@ -2336,8 +2386,10 @@ static int serve(int lfd)
 		pfd[1].events = POLLIN;
 		pfd[2].fd = lfd;
 		pfd[2].events = POLLIN;
+		pfd[3].fd = L.inval_done[0];
+		pfd[3].events = POLLIN;
 		for (int i = 0; i < MAX_CLIENTS; i++)
-			if (clients[i].fd >= 0) {
+			if (clients[i].fd >= 0 && !clients[i].waiting) {
 				pfd[np].fd = clients[i].fd;
 				pfd[np++].events = POLLIN;
 			}
@@ -2393,7 +2445,9 @@ static int serve(int lfd)
 			if (cfd >= 0 && i == MAX_CLIENTS)
 				close(cfd);
 		}
-		for (int i = 3; i < np; i++) {
+		if (pfd[3].revents)
+			inval_finished();
+		for (int i = 4; i < np; i++) {
 			if (!pfd[i].revents)
 				continue;
 			for (int j = 0; j < MAX_CLIENTS; j++)
