@@ -586,18 +586,44 @@ test_expect_success 'a file kept open and mapped across a crash reads what survi
 	test_cmp expect out
 '
 
-test_expect_success 'state counts unsynced changes; "sync" makes all of them durable' '
+test_expect_success 'state counts unsynced changes, list names them; "sync" makes all of them durable' '
 	lfs_mount st &&
 	test_when_finished "lfs_cleanup st" &&
 	printf abc >st/f &&
 	mkdir st/d &&
-	test "$(lfs_field st pending)" = 3 &&
-	test "$(lfs_field st names)" = 2 &&
-	test "$(lfs_field st data)" = 1 &&
-	test "$(lfs_field st bytes)" = 3 &&
-	test "$(lfs_field st committed sync)" = 3 &&
+	mv st/f st/d/g &&
+	cat >expect <<-\EOF &&
+	ok 4
+	link /f waits=/
+	write /d/g off=0 len=3
+	link /d waits=/
+	rename /f -> /d/g waits=/,/d/
+	EOF
+	lfs st list >out &&
+	test_cmp expect out &&
+	mv st/d/g st/f &&
+	test "$(lfs_field st pending)" = 5 &&
+	rm st/f &&
+	test "$(lfs_field st pending)" = 6 &&
+	printf abc >st/f &&
+	test "$(lfs_field st pending)" = 8 &&
+	lfs st sync >out &&
+	grep -q "^ok sync committed=8" out &&
 	test "$(lfs_field st pending)" = 0 &&
 	crash_check st "content_is st/f abc && test -d st/d"
+'
+
+test_expect_success 'counts: names, data and bytes are reported apart' '
+	lfs_mount st2 &&
+	test_when_finished "lfs_cleanup st2" &&
+	printf abc >st2/f &&
+	mkdir st2/d &&
+	test "$(lfs_field st2 pending)" = 3 &&
+	test "$(lfs_field st2 names)" = 2 &&
+	test "$(lfs_field st2 data)" = 1 &&
+	test "$(lfs_field st2 bytes)" = 3 &&
+	test "$(lfs_field st2 committed sync)" = 3 &&
+	test "$(lfs_field st2 pending)" = 0
 '
 
 test_expect_success 'an unmount without a crash drops what was never synced' '

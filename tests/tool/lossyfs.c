@@ -84,6 +84,14 @@
  *   sync                        ok sync committed=N   (everything durable,
  *                               in order, as if each file and directory
  *                               were fsync'ed)
+ *   list                        ok N, then N lines: the unsynced
+ *                               operations in order, by current path:
+ *                               "write PATH off=O len=L", "trunc PATH
+ *                               size=S", "attr PATH mode=M uid=U gid=G",
+ *                               "link|unlink PATH", "rename PATH -> PATH",
+ *                               "exchange PATH <-> PATH"; a name change
+ *                               ends in " waits=DIR[,DIR]" (the
+ *                               directories not fsync'ed since)
  *   anything else, or after a crash: error WHY
  *
  * THE BACKING DIRECTORY B (its own layout, not a plain tree)
@@ -165,7 +173,7 @@ enum op_kind {
 	OP_LINK,	/* name: dir[0]/name[0] -> ino */
 	OP_UNLINK,	/* name: dir[0]/name[0] no longer -> ino */
 	OP_RENAME,	/* name: dir[0]/name[0] -> dir[1]/name[1], ino */
-	OP_EXCHANGE,	/* name: dir[0]/name[0] (ino) <-> dir[1]/name[1] (ino2) */
+	OP_EXCHANGE,	/* name: dir[0]/name[0] (ino) <-> dir[1]/name[1] */
 };
 
 enum crash_mode { CRASH_DROP, CRASH_TEAR, CRASH_PREFIX };
@@ -977,7 +985,8 @@ static void reach_gc(void)
 				continue;
 			if (n == cap) {
 				cap *= 2;
-				stack = reallocarray(stack, cap, sizeof(*stack));
+				stack = reallocarray(stack, cap,
+						     sizeof(*stack));
 				if (stack == NULL)
 					err(1, "out of memory");
 			}
@@ -985,7 +994,7 @@ static void reach_gc(void)
 		}
 	}
 	free(stack);
-	/* Entries of the unreachable first, so no count points at a freed one. */
+	/* Entries of the unreachable first: no count points at a freed one. */
 	RB_FOREACH(ip, itree, &L.inodes)
 		if (!ip->reach) {
 			ns_clear(ip, V);
@@ -2169,9 +2178,130 @@ static int ctl_run(char *line, char *out, size_t n)
 			snprintf(out, n, "ok sync committed=%zu", sync_all());
 	} else {
 		snprintf(out, n, "error unknown command '%s' (state, crash, "
-			 "sync)", words[0]);
+			 "sync, list)", words[0]);
 	}
 	return 0;
+}
+
+/* The current path of directory ino ("" for the root), into b. */
+static void dir_path(uint64_t ino, char *b, size_t n)
+{
+	char tmp[PATH_MAX];
+	struct inode *ip, *pp;
+	struct dent *d;
+	int depth = 0;
+
+	b[0] = '\0';
+	while (ino != ROOT_INO && depth++ < 256) {
+		const char *name = "?";
+
+		ip = ifind(ino);
+		pp = ip != NULL ? ifind(ip->vparent) : NULL;
+		if (pp != NULL)
+			RB_FOREACH(d, dtree, &pp->ents[V])
+				if (d->ino == ino) {
+					name = d->name;
+					break;
+				}
+		if (pp == NULL || strcmp(name, "?") == 0) {
+			snprintf(tmp, sizeof(tmp), "(gone dir %" PRIu64 ")%s",
+				 ino, b);
+			strlcpy(b, tmp, n);
+			return;
+		}
+		snprintf(tmp, sizeof(tmp), "/%s%s", name, b);
+		strlcpy(b, tmp, n);
+		ino = pp->ino;
+	}
+}
+
+/* A current path of inode ino (any of its names), into b. */
+static void any_path(uint64_t ino, char *b, size_t n)
+{
+	struct inode *dp;
+	struct dent *d;
+
+	RB_FOREACH(dp, itree, &L.inodes)
+		RB_FOREACH(d, dtree, &dp->ents[V])
+			if (d->ino == ino) {
+				size_t len;
+
+				dir_path(dp->ino, b, n);
+				len = strlen(b);
+				snprintf(b + len, n - len, "/%s", d->name);
+				return;
+			}
+	snprintf(b, n, "(unlinked inode %" PRIu64 ")", ino);
+}
+
+static void name_path(uint64_t dir, const char *name, char *b, size_t n)
+{
+	size_t len;
+
+	dir_path(dir, b, n);
+	len = strlen(b);
+	snprintf(b + len, n - len, "/%s", name);
+}
+
+/* One line of "list" for o, into b. */
+static void op_describe(const struct op *o, char *b, size_t n)
+{
+	static const char *const kinds[] = { "write", "trunc", "attr", "link",
+					     "unlink", "rename", "exchange" };
+	char p0[PATH_MAX], p1[PATH_MAX], d0[PATH_MAX], d1[PATH_MAX];
+	size_t len;
+
+	if (is_data(o->kind)) {
+		any_path(o->ip->ino, p0, sizeof(p0));
+		if (o->kind == OP_WRITE)
+			snprintf(b, n, "write %s off=%lld len=%lld", p0,
+				 (long long)o->off, (long long)o->len);
+		else if (o->kind == OP_TRUNC)
+			snprintf(b, n, "trunc %s size=%lld", p0,
+				 (long long)o->off);
+		else
+			snprintf(b, n, "attr %s mode=%o uid=%u gid=%u", p0,
+				 (unsigned)o->mode & 07777, (unsigned)o->uid,
+				 (unsigned)o->gid);
+		return;
+	}
+	name_path(o->dir[0], o->name[0], p0, sizeof(p0));
+	if (o->name[1] != NULL) {
+		name_path(o->dir[1], o->name[1], p1, sizeof(p1));
+		snprintf(b, n, "%s %s %s %s", kinds[o->kind], p0,
+			 o->kind == OP_EXCHANGE ? "<->" : "->", p1);
+	} else {
+		snprintf(b, n, "%s %s", kinds[o->kind], p0);
+	}
+	dir_path(o->dir[0], d0, sizeof(d0));
+	dir_path(o->dir[1], d1, sizeof(d1));
+	len = strlen(b);
+	if (o->need[0] && o->need[1])
+		snprintf(b + len, n - len, " waits=%s/,%s/", d0, d1);
+	else if (o->need[0] || o->need[1])
+		snprintf(b + len, n - len, " waits=%s/", o->need[0] ? d0 : d1);
+}
+
+/* "list": the answer line, then one line per pending op (blocking). */
+static int ctl_list(int fd)
+{
+	char line[3 * PATH_MAX + 64];
+	struct op *o;
+	FILE *f;
+	int dfd = dup(fd), rc;
+
+	if (dfd < 0 || (f = fdopen(dfd, "w")) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	fprintf(f, "ok %zu\n", L.npending);
+	TAILQ_FOREACH(o, &L.all, all) {
+		op_describe(o, line, sizeof(line));
+		fprintf(f, "%s\n", line);
+	}
+	rc = ferror(f);
+	return fclose(f) != 0 || rc ? -1 : 0;
 }
 
 #define MAX_CLIENTS 8
@@ -2215,6 +2345,15 @@ static void client_process(struct client *c)
 		size_t used = (size_t)(nl - c->buf) + 1;
 
 		*nl = '\0';
+		if (strcmp(c->buf, "list") == 0) {
+			memmove(c->buf, c->buf + used, c->len - used + 1);
+			c->len -= used;
+			if (ctl_list(c->fd) < 0) {
+				client_close(c);
+				return;
+			}
+			continue;
+		}
 		c->waiting = ctl_run(c->buf, c->reply, sizeof(c->reply) - 1);
 		memmove(c->buf, c->buf + used, c->len - used + 1);
 		c->len -= used;
@@ -2289,8 +2428,8 @@ static int ctl_listen(const char *path)
 static int ctl_client(const char *path, int argc, char **argv)
 {
 	struct sockaddr_un sun;
-	char line[512] = "", buf[512];
-	size_t len = 0;
+	char line[512] = "", buf[4096], first[2];
+	size_t total = 0;
 	ssize_t r;
 	int fd;
 
@@ -2312,21 +2451,21 @@ static int ctl_client(const char *path, int argc, char **argv)
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0)
 		err(1, "cannot send to %s", path);
 	shutdown(fd, SHUT_WR);
-	while (len < sizeof(buf) - 1 &&
-	       (r = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			err(1, "cannot read from %s", path);
 		}
-		len += (size_t)r;
+		for (ssize_t i = 0; i < r && total + (size_t)i < 2; i++)
+			first[total + (size_t)i] = buf[i];
+		total += (size_t)r;
+		fwrite(buf, 1, (size_t)r, stdout);
 	}
 	close(fd);
-	buf[len] = '\0';
-	if (len == 0)
+	if (total == 0)
 		errx(1, "no answer from %s", path);
-	fputs(buf, stdout);
-	return strncmp(buf, "ok", 2) == 0 ? 0 : 1;
+	return total >= 2 && first[0] == 'o' && first[1] == 'k' ? 0 : 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2499,6 +2638,7 @@ static const char usage_text[] =
 	"  state                  ok pending=N data=N names=N bytes=N ...\n"
 	"  crash [MODE] [seed=N]  drop (default), tear or prefix\n"
 	"  sync                   make everything durable\n"
+	"  list                   the unsynced changes, one a line\n"
 	"The rules, modes and layout of BACKING: tests/tool/lossyfs.c.\n";
 
 static void usage(int rc)
@@ -2544,7 +2684,8 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			if (parse_mode(optarg, &L.mode) < 0) {
-				warnx("--crash-mode: unknown mode '%s'", optarg);
+				warnx("--crash-mode: unknown mode '%s'",
+				      optarg);
 				usage(2);
 			}
 			break;
