@@ -58,11 +58,14 @@
  *   tear    as drop, but of each file with unsynced writes, the last of
  *           them survives in part: a prefix of 0..len bytes (random from
  *           the seed, one draw per file in inode order) is written over
- *           the durable contents.
+ *           the durable contents.  Its earlier unsynced writes are lost,
+ *           so if it lies past the durable end of the file, the gap
+ *           reads as zeros (as after a reordered writeback).
  *   prefix  the unsynced changes of all files and directories, in the
  *           order they were made, survive up to a random point (keep the
  *           first K of N, K uniform in 0..N): a disk that reorders
- *           nothing but stops.
+ *           nothing but stops.  Each change survives whole or not at all
+ *           (a write(2) larger than 1 MiB reaches lossyfs as several).
  *   After a crash the filesystem serves only what survived; every change
  *   through it (and fsync) fails with EIO until it is unmounted.  The
  *   harness then unmounts, mounts again over the same backing directory
@@ -70,8 +73,8 @@
  *
  * CONTROL PROTOCOL (--control SOCKET: a SOCK_STREAM Unix socket outside
  * the mount, so the tested program cannot reach it by accident; one
- * command per line, one answer line each; SIGUSR1 = "crash" with the
- * --crash-mode and --seed of the command line)
+ * command per line, one answer line each but for list; SIGUSR1 = "crash"
+ * with the --crash-mode and --seed of the command line)
  *   state                       ok pending=N data=N names=N bytes=N
  *                               inodes=N crashed=0|1 seed=N
  *                               (pending = unsynced operations, of which
@@ -80,7 +83,10 @@
  *                               unsynced bytes written)
  *   crash [MODE] [seed=N]       ok crash mode=M seed=N pending=N kept=K
  *                               torn=T    (kept: prefix mode; torn: files
- *                               of which tear mode kept a part of a write)
+ *                               of which tear mode kept a part of a write;
+ *                               sent once the kernel dropped its cached
+ *                               pages and attributes: from then on no
+ *                               read sees what was lost)
  *   sync                        ok sync committed=N   (everything durable,
  *                               in order, as if each file and directory
  *                               were fsync'ed)
@@ -120,10 +126,12 @@
  * ftruncate, fsync, fdatasync, fsync of a directory, rename (also
  * RENAME_NOREPLACE and RENAME_EXCHANGE), link, symlink, mkdir, rmdir,
  * readdir, stat, sendfile and splice (from the page cache), read-only and
- * private mmap, O_DIRECT, copy_file_range (the kernel falls back to read
- * and write), flock and fcntl locks (kept by the kernel, local to this
- * mount), fallocate mode 0 and FALLOC_FL_KEEP_SIZE.  Not supported:
- * other fallocate modes (EOPNOTSUPP), xattrs, O_TMPFILE, device nodes.
+ * private mmap, shared writable mmap (the pages reach lossyfs as writes
+ * when the kernel writes them back; msync(MS_SYNC) is an fsync), O_DIRECT,
+ * copy_file_range (the kernel falls back to read and write), flock and
+ * fcntl locks (kept by the kernel, local to this mount), fallocate mode 0
+ * and FALLOC_FL_KEEP_SIZE, mkfifo.  Not supported: other fallocate modes
+ * (EOPNOTSUPP), xattrs, O_TMPFILE, device nodes.
  */
 #define FUSE_USE_VERSION 312
 
