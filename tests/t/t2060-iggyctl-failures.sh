@@ -41,10 +41,10 @@ test_expect_success 'death during startup: exit 69 with the reason from the log'
 	test -z "$(lock_holders "$D/supervise.lock")"
 '
 
-test_expect_success 'a missing server binary: exit 69, named' '
-	test_must_fail 69 vibes-iggyctl -d "$D" -p 0 -s "$TRASH/bin/nope" start 2>err &&
+test_expect_success 'a missing server binary: exit 78 (no retry cures it), named' '
+	test_must_fail 78 vibes-iggyctl -d "$D" -p 0 -s "$TRASH/bin/nope" start 2>err &&
 	grep "cannot execute the server $TRASH/bin/nope" err &&
-	VIBES_IGGY_SERVER="$TRASH/bin/nope" test_must_fail 69 \
+	VIBES_IGGY_SERVER="$TRASH/bin/nope" test_must_fail 78 \
 		vibes-iggyctl -d "$D" -p 0 ensure 2>err &&
 	grep "cannot execute the server $TRASH/bin/nope" err
 '
