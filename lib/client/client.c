@@ -474,22 +474,23 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 	return 1;
 }
 
-int vb_client_next(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e)
+int vb_client_wait_ready(struct vb_client *c, size_t n, struct vb_err *e)
 {
 	int64_t deadline = vb_mono_ms() + c->timeout_ms;
 	char where[300];
-	int rc;
 
-	if (c->fd < 0 && !c->dead)
-		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
 	for (;;) {
-		if ((rc = vb_client_take(c, rep, e)) != 0)
-			return rc < 0 ? -1 : 0;
-		/* On failure the answers received before are taken first. */
+		if (vb_reader_ready(&c->rd, n) >= n)
+			return 0;
+		if (c->dead) {
+			/* the answers that came are there; take reports the end */
+			return 0;
+		}
+		if (c->fd < 0)
+			return vb_err_set(e, VB_E_UNAVAIL, "not connected");
 		vb_client_pump(c, NULL);
-		if ((rc = vb_client_take(c, rep, e)) != 0)
-			return rc < 0 ? -1 : 0;
+		if (c->dead || vb_reader_ready(&c->rd, n) >= n)
+			continue;
 		if (wait_fd(c->fd, vb_client_events(c), deadline, e, "poll")) {
 			if (e && e->kind == VB_E_TIMEOUT)
 				vb_err_set(e, VB_E_TIMEOUT,
@@ -500,6 +501,15 @@ int vb_client_next(struct vb_client *c, struct vb_reply *rep,
 			return lost(c, e);
 		}
 	}
+}
+
+int vb_client_next(struct vb_client *c, struct vb_reply *rep,
+		   struct vb_err *e)
+{
+	if (vb_client_wait_ready(c, 1, e))
+		return -1;
+	/* ready (or the transport ended): an answer, or why not */
+	return vb_client_take(c, rep, e) == 1 ? 0 : -1;
 }
 
 int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)

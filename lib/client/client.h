@@ -131,6 +131,12 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 int vb_client_next(struct vb_client *c, struct vb_reply *rep,
 		   struct vb_err *e);
 /*
+ * Blocking: waits until the next n answers have all arrived, so that
+ * taking them (vb_client_take, which then returns 1 n times) leaves every
+ * payload valid until the next pump: a caller can use them side by side.
+ */
+int vb_client_wait_ready(struct vb_client *c, size_t n, struct vb_err *e);
+/*
  * Fills e for a server status and returns -1.  This is the one place
  * server statuses become error kinds: 40/41/42/47 (and 43/44 for a login)
  * VB_E_AUTH, 8/30/100 VB_E_UNAVAIL, 13000 (the server's storage failed:

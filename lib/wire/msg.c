@@ -17,6 +17,23 @@ uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size)
 	return XXH3_64bits(frame + VB_MSG_ID, size - VB_MSG_ID);
 }
 
+int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e)
+{
+	uint64_t sum;
+
+	if (m->reserved != 0)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_RESERVED_FIELD,
+				     "reserved field not 0");
+	sum = vb_wire_msg_checksum(m->frame, m->size);
+	if (sum != m->checksum)
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_MESSAGE_CHECKSUM,
+				     "checksum %016llx, the bytes give %016llx",
+				     (unsigned long long)m->checksum,
+				     (unsigned long long)sum);
+	return 0;
+}
+
 int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
 		      struct vb_err *e)
 {

@@ -124,3 +124,22 @@ int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
 	r->need = 0;
 	return 1;
 }
+
+size_t vb_reader_ready(const struct vb_reader *r, size_t max)
+{
+	size_t hl = r->f->reply_hdr, at = r->pos, k = 0;
+
+	while (k < max && r->buf.len - at >= hl) {
+		uint32_t status;
+		uint64_t len;
+
+		r->f->reply(r->buf.p + at, &status, &len);
+		if (len > r->max)
+			return k + 1;	/* complete enough: next() fails it */
+		if (r->buf.len - at < hl + len)
+			break;
+		at += hl + (size_t)len;
+		k++;
+	}
+	return k;
+}

@@ -208,6 +208,12 @@ int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
 /* XXH3-64 of frame bytes [8, size): the message checksum. */
 uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size);
 /*
+ * A stored message as a reader must find it (a parsed one, so its lengths
+ * hold): reserved 0 and the checksum right.  -1 with status 4101 or 4027
+ * and a message saying which.
+ */
+int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e);
+/*
  * Server side: fills offset, timestamp, a random UUID v4 id when the id is
  * zero, and the checksum, in place.  `rnd` supplies 16 random bytes.
  */
@@ -357,6 +363,12 @@ void vb_reader_commit(struct vb_reader *r, size_t n);
  */
 int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
 		   struct vb_err *e);
+/*
+ * How many complete replies are held (at most max): taking that many with
+ * vb_reader_next needs no more bytes, so their payloads are all valid at
+ * once.  A frame over the limit counts as complete (next reports it).
+ */
+size_t vb_reader_ready(const struct vb_reader *r, size_t max);
 
 /* A bounds-checked cursor over a response payload. */
 struct vb_rd {
