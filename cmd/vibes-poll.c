@@ -26,13 +26,21 @@ static const char usage_text[] =
 "  -g, --group NAME        a member of consumer group NAME (created if\n"
 "                          missing): members share the partitions\n"
 "\n"
-"Where to start:\n"
-"      --from POSITION     committed (default: after the last committed event;\n"
-"                          nothing committed means the beginning), beginning,\n"
-"                          end, N (offset N of every partition), -N (the last\n"
-"                          N events of every partition) or @TIMESTAMP (the\n"
-"                          first event stored at or after it); with -g it\n"
-"                          moves the partitions this member owns at the start\n"
+"Where to read:\n"
+"  A consumer reads on after what it committed.  Two separate things change\n"
+"  that:\n"
+"      --start WHERE       where a NEW consumer begins (one with nothing\n"
+"                          committed): beginning (default: it replays the\n"
+"                          history) or end (a live consumer: only events\n"
+"                          that come next); it is kept, so a consumer that\n"
+"                          stops and comes back goes on from there\n"
+"      --from POSITION     move the consumer first, then read: beginning,\n"
+"                          end, N (offset N of every partition), -N (the\n"
+"                          last N events of every partition), @TIMESTAMP\n"
+"                          (the first event stored at or after it), or\n"
+"                          committed (no move); the move is committed at\n"
+"                          once, so the next run goes on from there (with\n"
+"                          -g it moves the partitions this member owns)\n"
 "\n"
 "How much:\n"
 "  -n, --count COUNT       stop after COUNT events\n"
@@ -45,6 +53,16 @@ static const char usage_text[] =
 "partition.\n"
 "\n"
 "Output:\n"
+"      --order ORDER       time (default: the events of the partitions read\n"
+"                          in one round come merged by when the producer\n"
+"                          made them, then in its order) or partition\n"
+"                          (partition after partition); either way each\n"
+"                          partition's events stay in order\n"
+"      --skip-bad          a message that cannot be read (damaged on disk,\n"
+"                          from another server) is reported on stderr and\n"
+"                          stepped over; by default everything before it is\n"
+"                          delivered and committed, then vibes-poll exits 65\n"
+"                          naming its partition and offset\n"
 "      --format FORMAT     raw (default: the payload as stored, then a newline)\n"
 "                          or json ({\"partition\":P,\"offset\":O,\"timestamp\":T,\n"
 "                          \"id\":\"UUID\",\"payload\":...}; timestamp in µs since\n"
@@ -69,6 +87,9 @@ CLI_EXIT_HELP;
 
 enum {
 	OPT_FROM = OPT_FIRST_OWN,
+	OPT_START,
+	OPT_ORDER,
+	OPT_SKIP_BAD,
 	OPT_INTERVAL,
 	OPT_BATCH,
 	OPT_FORMAT,
@@ -80,7 +101,10 @@ static const struct option longopts[] = {
 	CLI_LONGOPTS,
 	{ "consumer", required_argument, NULL, 'c' },
 	{ "group", required_argument, NULL, 'g' },
+	{ "start", required_argument, NULL, OPT_START },
 	{ "from", required_argument, NULL, OPT_FROM },
+	{ "order", required_argument, NULL, OPT_ORDER },
+	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
 	{ "count", required_argument, NULL, 'n' },
 	{ "follow", no_argument, NULL, 'f' },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
@@ -103,6 +127,15 @@ static void on_notice(void *arg, const char *msg)
 	struct cli *cl = arg;
 
 	fprintf(stderr, "%s: %s\n", cl->prog, msg);
+}
+
+static void on_bad(void *arg, uint32_t partition, uint64_t offset,
+		   const char *why)
+{
+	struct cli *cl = arg;
+
+	fprintf(stderr, "%s: partition %u offset %llu: bad message: %s (skipped)\n",
+		cl->prog, partition, (unsigned long long)offset, why);
 }
 
 int main(int argc, char **argv)
@@ -133,6 +166,29 @@ int main(int argc, char **argv)
 			break;
 		case OPT_FROM:
 			from = optarg;
+			break;
+		case OPT_START:
+			if (strcmp(optarg, "beginning") == 0)
+				o.start = VB_START_BEGINNING;
+			else if (strcmp(optarg, "end") == 0)
+				o.start = VB_START_END;
+			else
+				cli_usage_error(&cli,
+						"--start: '%s': use beginning or end (to move a consumer, use --from)",
+						optarg);
+			break;
+		case OPT_ORDER:
+			if (strcmp(optarg, "time") == 0)
+				o.order = VB_ORDER_TIME;
+			else if (strcmp(optarg, "partition") == 0)
+				o.order = VB_ORDER_PARTITION;
+			else
+				cli_usage_error(&cli,
+						"--order: '%s': use time or partition",
+						optarg);
+			break;
+		case OPT_SKIP_BAD:
+			o.skip_bad = 1;
 			break;
 		case 'n':
 			cli_check(&cli, "--count",
@@ -204,15 +260,17 @@ int main(int argc, char **argv)
 	o.connect = cli_connect;
 	o.connect_arg = &cli;
 	o.notice = cli.verbose ? on_notice : NULL;
+	o.bad = on_bad;
 	rc = vb_consume_run(&o, &cli.log, 1, &st, &e);
 	if (cli.verbose) {
 		double secs = (double)(vb_mono_us() - t0) / 1e6;
 
 		fprintf(stderr,
-			"%s: %llu events delivered (%llu bytes), %llu committed, in %.3f s (%.0f events/s)%s\n",
+			"%s: %llu events delivered (%llu bytes), %llu committed, %llu bad skipped, in %.3f s (%.0f events/s)%s\n",
 			cli.prog, (unsigned long long)st.delivered,
 			(unsigned long long)st.bytes,
-			(unsigned long long)st.committed, secs,
+			(unsigned long long)st.committed,
+			(unsigned long long)st.skipped, secs,
 			secs > 0 ? (double)st.delivered / secs : 0.0,
 			st.reader_gone ? "; the reader closed the pipe" : "");
 	}

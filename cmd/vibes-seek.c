@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "log-cli.h"
 #include "base/banned.h"
 
@@ -31,7 +32,9 @@ static const char usage_text[] =
 "is committed); NEXT = offset the next read starts at; HWM (high water mark)\n"
 "= offset of the partition's last event ('-' when the partition is empty);\n"
 "LAG = HWM + 1 - NEXT = events not processed yet (0 for an empty\n"
-"partition).  In JSON, committed and hwm are null when absent.\n"
+"partition).  In JSON, committed and hwm are null when absent.  For a group\n"
+"OWNER is the member that owns the partition now: its member id, and the pid\n"
+"and host it registered when it joined ('-' when no member runs).\n"
 "\n"
 CLI_HELP
 "\n"
@@ -49,14 +52,72 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* A group's owners: who owns each partition, and what each registered. */
+struct owners {
+	struct vb_group_members gm;
+	struct vb_member_reg *regs;
+	size_t nregs;
+};
+
+static const struct vb_member_reg *reg_of(const struct owners *ow,
+					  uint32_t member)
+{
+	for (size_t i = 0; i < ow->nregs; i++)
+		if (ow->regs[i].member == member)
+			return &ow->regs[i];
+	return NULL;
+}
+
+/* "3 (pid 1234 on host)", or "3", or "-" for no owner. */
+static const char *owner_text(const struct owners *ow, uint32_t p, char *buf,
+			      size_t size)
+{
+	uint32_t m = ow->gm.owner[p];
+	const struct vb_member_reg *reg;
+
+	if (m == VB_NO_MEMBER)
+		return "-";
+	reg = reg_of(ow, m);
+	if (reg && reg->pid > 0)
+		snprintf(buf, size, "%u (pid %ld on %s)", m, reg->pid,
+			 reg->host[0] ? reg->host : "?");
+	else
+		snprintf(buf, size, "%u", m);
+	return buf;
+}
+
+static void json_owner(const struct owners *ow, uint32_t p)
+{
+	uint32_t m = ow->gm.owner[p];
+	const struct vb_member_reg *reg;
+	struct vb_buf b = VB_BUF_INIT;
+
+	if (m == VB_NO_MEMBER) {
+		fputs(",\"owner\":null", stdout);
+		return;
+	}
+	printf(",\"owner\":{\"member\":%u", m);
+	reg = reg_of(ow, m);
+	if (reg && reg->pid > 0) {
+		printf(",\"pid\":%ld,\"host\":", reg->pid);
+		vb_json_quote(&b, reg->host, strlen(reg->host));
+		vb_buf_addstr(&b, ",\"address\":");
+		vb_json_quote(&b, reg->address, strlen(reg->address));
+		fwrite(b.p, 1, b.len, stdout);
+		vb_buf_release(&b);
+	}
+	fputs("}", stdout);
+}
+
 static void print_rows(const struct vb_lag_row *rows, uint32_t n, long part,
-		       int json)
+		       int json, const struct owners *ow)
 {
 	uint64_t total = 0;
+	char obuf[160];
 
 	if (!json)
-		printf("%-9s %12s %12s %12s %12s\n", "PARTITION", "COMMITTED",
-		       "NEXT", "HWM", "LAG");
+		printf("%-9s %12s %12s %12s %12s%s\n", "PARTITION", "COMMITTED",
+		       "NEXT", "HWM", "LAG", ow ? "  OWNER" : "");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct vb_lag_row *r = &rows[i];
 		char c[24], h[24];
@@ -76,9 +137,12 @@ static void print_rows(const struct vb_lag_row *rows, uint32_t n, long part,
 				fputs("null", stdout);
 			else
 				printf("%llu", (unsigned long long)r->hwm);
-			printf(",\"lag\":%llu,\"empty\":%s}\n",
+			printf(",\"lag\":%llu,\"empty\":%s",
 			       (unsigned long long)r->lag,
 			       r->empty ? "true" : "false");
+			if (ow)
+				json_owner(ow, r->partition);
+			puts("}");
 			continue;
 		}
 		if (r->has_committed)
@@ -91,9 +155,13 @@ static void print_rows(const struct vb_lag_row *rows, uint32_t n, long part,
 		else
 			snprintf(h, sizeof(h), "%llu",
 				 (unsigned long long)r->hwm);
-		printf("%-9u %12s %12llu %12s %12llu%s\n", r->partition, c,
+		printf("%-9u %12s %12llu %12s %12llu", r->partition, c,
 		       (unsigned long long)r->next, h,
-		       (unsigned long long)r->lag, r->empty ? "  (empty)" : "");
+		       (unsigned long long)r->lag);
+		if (ow)
+			printf("  %s", owner_text(ow, r->partition, obuf,
+						  sizeof(obuf)));
+		puts(r->empty ? "  (empty)" : "");
 	}
 	if (!json)
 		printf("%-9s %12s %12s %12s %12llu\n", "total", "", "", "",
@@ -105,6 +173,7 @@ int main(int argc, char **argv)
 	struct cli cli;
 	struct vb_consumer who;
 	struct vb_lag_row *rows;
+	struct owners ow;
 	struct vb_pos to;
 	struct vb_err e;
 	const char *name = NULL, *tos = NULL;
@@ -160,7 +229,14 @@ int main(int argc, char **argv)
 	if (tos ? vb_log_seek(&cli.log, &who, part, &to, rows, &e) :
 		  vb_log_lag(&cli.log, &who, rows, &e))
 		cli_die(&cli, &e);
-	print_rows(rows, cli.log.nparts, part, json);
+	memset(&ow, 0, sizeof(ow));
+	if (group && (vb_log_group_members(&cli.log, &who, &ow.gm, &e) ||
+		      vb_log_member_regs(&cli.log, &who, &ow.regs, &ow.nregs,
+					 &e)))
+		cli_die(&cli, &e);
+	print_rows(rows, cli.log.nparts, part, json, group ? &ow : NULL);
+	vb_group_members_release(&ow.gm);
+	free(ow.regs);
 	free(rows);
 	cli_close(&cli);
 	if (fflush(stdout) || ferror(stdout)) {

@@ -4,7 +4,10 @@ set -l c vibes-poll
 complete -c $c -f
 complete -c $c -s c -l consumer -x -d 'An independent consumer'
 complete -c $c -s g -l group -x -d 'A member of consumer group NAME'
-complete -c $c -l from -x -a 'committed\t"After the last committed event" beginning\t"The first event" end\t"Only new events"' -d 'Where to start'
+complete -c $c -l start -x -a 'beginning\t"Replay the history" end\t"Only events that come next"' -d 'Where a new consumer begins'
+complete -c $c -l from -x -a 'committed\t"No move" beginning\t"The first event" end\t"After the last event"' -d 'Move the consumer first (committed)'
+complete -c $c -l order -x -a 'time\t"Merged by timestamp" partition\t"Partition after partition"' -d 'Order of the partitions read in a round'
+complete -c $c -l skip-bad -d 'Report a message that cannot be read and step over it'
 complete -c $c -s n -l count -x -d 'Stop after COUNT events'
 complete -c $c -s f -l follow -d 'Keep waiting for new events'
 complete -c $c -l interval -x -d 'Wait between polls while caught up (default 100ms)'

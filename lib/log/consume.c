@@ -2,11 +2,19 @@
  * consume.c - reading the log (vibes-poll).
  *
  * A consumer (-c) keeps its own next offset per partition and polls every
- * partition with explicit offsets, several requests in flight; a group
- * member (-g) lets the server pick among its assigned partitions (poll
- * with no partition, strategy "next") and so has one request in flight.
- * Either way an event is committed only after vb_out_flush said it was
- * delivered; the offset stores ride in front of the next polls.
+ * partition with explicit offsets, one request per partition in flight:
+ * a round.  The answers of a round are taken together and their messages
+ * written merged by timestamp (per-partition order is kept either way),
+ * unless the order asked for is by partition.  A group member (-g) lets
+ * the server pick among its assigned partitions (poll with no partition,
+ * strategy "next"), one request in flight.  Either way an event is
+ * committed only after vb_out_flush said it was delivered; the offset
+ * stores ride in front of the next polls.
+ *
+ * Every message is checked before it is written (lengths, reserved field,
+ * checksum): the ones before a bad one are delivered and committed, then
+ * the bad one stops the run (VB_E_DATA, naming partition and offset) or,
+ * with skip_bad, is reported and stepped over.
  */
 #include <errno.h>
 #include <poll.h>
@@ -98,6 +106,23 @@ void vb_log_format_json(struct vb_buf *b, uint32_t partition,
 	b->p[b->len] = 0;
 }
 
+/*
+ * The messages of one poll answer for one partition, checked one by one:
+ * the good ones, then possibly one that a reader must not deliver (bad),
+ * after which the answer cannot be read on.
+ */
+struct part_msgs {
+	uint32_t part;
+	struct vb_msg *m;
+	size_t n, cap, at;	/* at: the next to deliver */
+	uint32_t seen;		/* messages the answer held, below ours too */
+	uint32_t asked;		/* the count polled: seen == asked, more wait */
+	uint64_t current;	/* the partition's current offset */
+	int bad;
+	uint64_t bad_off;
+	struct vb_err bad_err;
+};
+
 struct run {
 	const struct vb_consume_opts *o;
 	struct vb_log *l;
@@ -106,14 +131,22 @@ struct run {
 	struct vb_buf tx;
 	struct vb_consume_stats *st;
 	uint64_t *next;		/* per partition */
+	uint64_t *floor;	/* group: where reading starts (registry) */
 	uint8_t *dirty;		/* delivered but not committed */
 	uint8_t *caught;
-	uint64_t *offs;		/* offsets of the lines in out */
-	size_t offs_cap;
+	/* what each line in r->out is */
+	uint32_t *line_part;
+	uint64_t *line_off;
+	size_t lines_cap;
+	struct part_msgs *pm;	/* one per answer of a round */
+	size_t pm_cap;
+	size_t *heap;
+	size_t heap_cap;
 	uint64_t left;		/* events still allowed by the limit */
 	int failed;		/* output failed: stop after committing */
 	int resumed;		/* after a reconnect: keep the positions */
-	struct vb_err out_err;
+	int bad;		/* a bad message stops the run */
+	struct vb_err out_err, bad_err;
 };
 
 static int stopped(const struct run *r)
@@ -152,7 +185,7 @@ static size_t enc_commits(struct run *r)
 	if (r->o->no_commit)
 		return 0;
 	for (uint32_t p = 0; p < r->l->nparts; p++)
-		if (r->dirty[p]) {
+		if (r->dirty[p] && r->next[p] > 0) {
 			enc_store(r, p);
 			r->dirty[p] = 2;	/* in flight */
 			n++;
@@ -199,9 +232,8 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 		return -1;
 	}
 	for (p = 0; p < r->l->nparts; p++)
-		if (r->dirty[p] == 2) {
+		if (r->dirty[p] == 2)
 			r->dirty[p] = 0;
-		}
 	r->st->committed = r->st->delivered;
 	return 0;
 }
@@ -218,94 +250,334 @@ static int commit_now(struct run *r, struct vb_err *e)
 	return read_commits(r, n, e);
 }
 
+/* ---- one round of answers ---- */
+
 /*
- * Writes the messages of one poll answer (partition p) and advances
- * next[p] over what was delivered.  Returns the number of messages the
- * answer held.
+ * Reads a poll answer for partition p into pm: the messages at or past
+ * where we are (next, and a group's floor), checked; a message that does
+ * not parse or verify ends the list as pm->bad.  -1 only when the answer
+ * itself is broken (its header).
  */
-static int deliver(struct run *r, uint32_t p, struct vb_rd *rd,
-		   uint32_t *nmsgs, struct vb_err *e)
+static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
+		       struct part_msgs *pm, struct vb_err *e)
 {
+	uint64_t from = r->next[p] > r->floor[p] ? r->next[p] : r->floor[p];
+	uint64_t expect = from;
+	struct vb_poll_hdr h;
+	struct vb_rd rd;
 	struct vb_msg m;
-	size_t n = 0, done;
 	int rc;
 
-	*nmsgs = 0;
-	while ((rc = vb_wire_dec_msg(rd, &m, e)) == 1) {
-		(*nmsgs)++;
-		if (m.offset < r->next[p])
-			continue;	/* below our position (segment start) */
-		if (r->o->limit && r->left == 0)
-			continue;
-		VB_ALLOC_GROW_FROM(r->offs, n + 1, r->offs_cap, 4096);
-		r->offs[n++] = m.offset;
-		if (r->o->format == VB_FORMAT_RAW) {
-			uint8_t *d = vb_buf_reserve(&r->out.buf,
-						    m.payload_len + 1);
-
-			memcpy(d, m.payload, m.payload_len);
-			d[m.payload_len] = '\n';
-			r->out.buf.len += m.payload_len + 1;
-		} else {
-			vb_log_format_json(&r->out.buf, p, &m);
-			vb_buf_addch(&r->out.buf, '\n');
-		}
-		vb_out_line_end(&r->out);
-		if (r->o->limit)
-			r->left--;
-	}
-	if (rc < 0)
+	pm->part = p;
+	pm->n = pm->at = 0;
+	pm->seen = 0;
+	pm->bad = 0;
+	vb_rd_init(&rd, rep->payload, rep->len);
+	if (vb_wire_dec_poll_hdr(&rd, &h, e))
 		return -1;
-	if (n == 0)
-		return 0;
-	if (vb_out_flush(&r->out, &done, &r->out_err))
-		r->failed = 1;
-	if (done) {
-		r->st->bytes += r->out.ends[done - 1];
-		r->next[p] = r->offs[done - 1] + 1;
-		r->dirty[p] = 1;
-		r->st->delivered += done;
+	pm->current = h.current_offset;
+	for (;;) {
+		rc = vb_wire_dec_msg(&rd, &m, &pm->bad_err);
+		if (rc == 0)
+			break;
+		if (rc == 1 && vb_wire_msg_verify(&m, &pm->bad_err) == 0) {
+			pm->seen++;
+			expect = m.offset + 1;
+			if (m.offset < from)
+				continue;	/* before us (segment start) */
+			VB_ALLOC_GROW_FROM(pm->m, pm->n + 1, pm->cap, 256);
+			pm->m[pm->n++] = m;
+			continue;
+		}
+		/*
+		 * Where the bad one is: its own offset when its header is
+		 * readable and plausible, else the one after the last good.
+		 */
+		pm->seen++;
+		pm->bad = 1;
+		pm->bad_off = rc == 1 && m.offset >= expect &&
+					      m.offset <= h.current_offset ?
+				      m.offset : expect;
+		break;
 	}
-	if (r->failed && r->o->limit)
-		r->left += n - done;
 	return 0;
 }
 
+/* When the producer made it: its origin timestamp, else the server's. */
+static uint64_t made_at(const struct vb_msg *m)
+{
+	return m->origin_timestamp ? m->origin_timestamp : m->timestamp;
+}
+
+/*
+ * The time order: by when the producer made them, then by id, which for
+ * one vibes-append is its input order (the id ends in a sequence number).
+ */
+static int time_cmp(const struct vb_msg *x, const struct vb_msg *y)
+{
+	if (made_at(x) != made_at(y))
+		return made_at(x) < made_at(y) ? -1 : 1;
+	return memcmp(x->id, y->id, sizeof(x->id));
+}
+
+/* Earlier first (each list is in order already); then by partition. */
+static int before(const struct run *r, size_t a, size_t b)
+{
+	int c = r->o->order == VB_ORDER_TIME ?
+			time_cmp(&r->pm[a].m[r->pm[a].at],
+				 &r->pm[b].m[r->pm[b].at]) :
+			0;
+
+	return c ? c < 0 : r->pm[a].part < r->pm[b].part;
+}
+
+static void sift_down(struct run *r, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, best = i;
+
+		if (l < n && before(r, r->heap[l], r->heap[best]))
+			best = l;
+		if (l + 1 < n && before(r, r->heap[l + 1], r->heap[best]))
+			best = l + 1;
+		if (best == i)
+			return;
+		size_t t = r->heap[i];
+
+		r->heap[i] = r->heap[best];
+		r->heap[best] = t;
+		i = best;
+	}
+}
+
+static void put_line(struct run *r, uint32_t p, const struct vb_msg *m)
+{
+	size_t k = r->out.nlines;
+
+	if (k == r->lines_cap) {
+		size_t cap = vb_alloc_nr(r->lines_cap, k + 1, 4096);
+
+		r->line_part = vb_xreallocarray(r->line_part, cap,
+						sizeof(*r->line_part));
+		r->line_off = vb_xreallocarray(r->line_off, cap,
+					       sizeof(*r->line_off));
+		r->lines_cap = cap;
+	}
+	r->line_part[k] = p;
+	r->line_off[k] = m->offset;
+	if (r->o->format == VB_FORMAT_RAW) {
+		uint8_t *d = vb_buf_reserve(&r->out.buf, m->payload_len + 1);
+
+		memcpy(d, m->payload, m->payload_len);
+		d[m->payload_len] = '\n';
+		r->out.buf.len += m->payload_len + 1;
+	} else {
+		vb_log_format_json(&r->out.buf, p, m);
+		vb_buf_addch(&r->out.buf, '\n');
+	}
+	vb_out_line_end(&r->out);
+}
+
+/*
+ * In time order, a partition whose answer was cut by the count may hold
+ * more events made before the others' later ones: the round delivers
+ * only up to the earliest last event of such an answer (the watermark)
+ * and leaves the rest to the next round, so the order holds across
+ * rounds too.  NULL: no answer was cut.
+ */
+static const struct vb_msg *watermark(const struct run *r, size_t k)
+{
+	const struct vb_msg *w = NULL;
+
+	if (r->o->order != VB_ORDER_TIME)
+		return NULL;
+	for (size_t i = 0; i < k; i++) {
+		const struct part_msgs *pm = &r->pm[i];
+
+		if (pm->n == 0 || pm->bad || pm->seen < pm->asked)
+			continue;
+		if (w == NULL || time_cmp(&pm->m[pm->n - 1], w) < 0)
+			w = &pm->m[pm->n - 1];
+	}
+	return w;
+}
+
+/*
+ * Writes the round's messages (k answers) merged in time order (or in
+ * partition order), as far as the limit and the watermark allow, and
+ * advances each partition's position over what was delivered.  Then a
+ * bad message whose partition was delivered up to it is skipped
+ * (--skip-bad) or stops the run.
+ */
+static void deliver_round(struct run *r, size_t k)
+{
+	const struct vb_msg *w = watermark(r, k);
+	size_t n = 0, done, lines;
+
+	VB_ALLOC_GROW(r->heap, k, r->heap_cap);
+	for (size_t i = 0; i < k; i++)
+		if (r->pm[i].n > 0)
+			r->heap[n++] = i;
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(r, n, i);
+	while (n > 0 && !(r->o->limit && r->left == 0)) {
+		struct part_msgs *pm = &r->pm[r->heap[0]];
+
+		if (w && time_cmp(&pm->m[pm->at], w) > 0)
+			break;	/* the rest waits for the next round */
+
+		put_line(r, pm->part, &pm->m[pm->at++]);
+		if (r->o->limit)
+			r->left--;
+		if (pm->at == pm->n)
+			r->heap[0] = r->heap[--n];
+		sift_down(r, n, 0);
+	}
+	lines = r->out.nlines;
+	if (lines == 0)
+		goto bad;
+	if (vb_out_flush(&r->out, &done, &r->out_err))
+		r->failed = 1;
+	for (size_t i = 0; i < done; i++) {
+		uint32_t p = r->line_part[i];
+
+		r->next[p] = r->line_off[i] + 1;
+		r->dirty[p] = 1;
+	}
+	if (done)
+		r->st->bytes += r->out.ends[done - 1];
+	r->st->delivered += done;
+	if (r->failed && r->o->limit)
+		r->left += lines - done;
+	if (r->failed)
+		return;
+bad:
+	for (size_t i = 0; i < k && !r->bad && !r->failed; i++) {
+		struct part_msgs *pm = &r->pm[i];
+		char what[160];
+
+		if (!pm->bad || pm->at < pm->n)
+			continue;	/* not there yet */
+		snprintf(what, sizeof(what), "partition %u offset %llu",
+			 pm->part, (unsigned long long)pm->bad_off);
+		if (r->o->skip_bad) {
+			if (r->o->bad)
+				r->o->bad(r->o->connect_arg, pm->part,
+					  pm->bad_off, pm->bad_err.msg);
+			r->next[pm->part] = pm->bad_off + 1;
+			r->dirty[pm->part] = 1;
+			r->st->skipped++;
+			continue;
+		}
+		vb_err_set(&r->bad_err, VB_E_DATA, "%s: bad message: %s", what,
+			   pm->bad_err.msg);
+		r->bad = 1;
+	}
+}
+
+/* Room for k answers' lists (new ones empty). */
+static void pm_reserve(struct run *r, size_t k)
+{
+	size_t old = r->pm_cap;
+
+	VB_ALLOC_GROW(r->pm, k, r->pm_cap);
+	if (r->pm_cap > old)
+		memset(r->pm + old, 0, (r->pm_cap - old) * sizeof(*r->pm));
+}
+
+/*
+ * A round of k answers: pm[i] for partition parts[i], polled for asked[i]
+ * events; -1 on a broken answer.
+ */
+static int take_round(struct run *r, const uint32_t *parts,
+		      const uint32_t *asked, size_t k, struct vb_err *e)
+{
+	struct vb_reply rep;
+
+	pm_reserve(r, k);
+	/* every answer in first: their payloads stay valid side by side */
+	if (vb_client_wait_ready(r->l->c, k, e))
+		return -1;
+	for (size_t i = 0; i < k; i++) {
+		if (vb_client_take(r->l->c, &rep, e) != 1)
+			return -1;
+		if (rep.status)
+			return vb_client_status_err(e, rep.status,
+						    "poll_messages");
+		if (read_answer(r, parts[i], &rep, &r->pm[i], e))
+			return -1;
+		r->pm[i].asked = asked[i];
+	}
+	deliver_round(r, k);
+	return 0;
+}
+
+/* ---- positions ---- */
+
+/*
+ * Where a consumer reads first in every partition: a move (--from) if one
+ * was asked for, else what it committed, else where the registry says it
+ * began, else, for a new consumer, the start (--start).  A move and a new
+ * consumer's start are committed at once (and a new consumer registered),
+ * so the next run goes on from there; unless --no-commit.
+ */
 static int set_positions(struct run *r, struct vb_err *e)
 {
+	const struct vb_consume_opts *o = r->o;
 	struct vb_log *l = r->l;
+	struct vb_start s;
+	uint8_t *moved = vb_xcalloc(l->nparts, 1);
+	int move = o->from.kind != VB_POS_COMMITTED, rc = -1;
 
+	if (vb_log_starts(l, &r->who, &s, e))
+		goto out;
 	for (uint32_t p = 0; p < l->nparts; p++) {
 		uint64_t cur;
 		int has;
 
-		if (vb_log_committed(l, &r->who, p, &cur, &has, e) ||
-		    vb_log_resolve(l, &r->who, p, &r->o->from, cur, 1,
-				   &r->next[p], e))
-			return -1;
+		if (vb_log_committed(l, &r->who, p, &cur, &has, e))
+			goto out;
+		if (move) {
+			if (vb_log_resolve(l, &r->who, p, &o->from, cur, 1,
+					   &r->next[p], e))
+				goto out;
+			moved[p] = r->next[p] != cur || !has;
+		} else if (has)
+			r->next[p] = cur;
+		else if (s.known)
+			r->next[p] = s.set[p] ? s.next[p] : 0;
+		else {
+			r->next[p] = o->start == VB_START_END ?
+				vb_log_part_end(&l->parts[p]) : 0;
+			moved[p] = 1;
+		}
 	}
-	return 0;
+	rc = o->no_commit ? 0 :
+	     vb_log_commit_moves(l, &r->who, &s, r->next, moved, e);
+out:
+	vb_start_release(&s);
+	free(moved);
+	return rc;
 }
 
 static int run_consumer(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
-	struct vb_poll_hdr h;
-	struct vb_rd rd;
-	struct vb_reply rep;
-	uint32_t nm;
+	uint32_t *polled = vb_xreallocarray(NULL, l->nparts, sizeof(*polled));
+	uint32_t *asked = vb_xreallocarray(NULL, l->nparts, sizeof(*asked));
+	int rc = -1;
 
 	if (!r->resumed && set_positions(r, e))
-		return -1;
+		goto out;
 	memset(r->caught, 0, l->nparts);
-	while (!r->failed && !stopped(r) && !(r->o->limit && r->left == 0)) {
+	while (!r->failed && !r->bad && !stopped(r) &&
+	       !(r->o->limit && r->left == 0)) {
 		size_t ncommit, npoll = 0;
-		uint32_t polled[1024];
 		int all = 1;
 
 		vb_buf_reset(&r->tx);
 		ncommit = enc_commits(r);
-		for (uint32_t p = 0; p < l->nparts && npoll < 1024; p++) {
+		for (uint32_t p = 0; p < l->nparts; p++) {
 			struct vb_req q;
 			uint64_t cnt = r->o->count;
 
@@ -323,83 +595,103 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			q.value = r->next[p];
 			q.count = (uint32_t)cnt;
 			vb_wire_req_encode(&r->tx, &q);
+			asked[npoll] = q.count;
 			polled[npoll++] = p;
 		}
 		vb_client_queue(l->c, r->tx.p, r->tx.len);
-		if (read_commits(r, ncommit, e))
-			return -1;
+		if (read_commits(r, ncommit, e) ||
+		    take_round(r, polled, asked, npoll, e))
+			goto out;
 		for (size_t i = 0; i < npoll; i++) {
-			uint32_t p = polled[i];
+			const struct part_msgs *pm = &r->pm[i];
+			uint32_t p = pm->part;
 
-			if (vb_client_next(l->c, &rep, e))
-				return -1;
-			if (rep.status)
-				return vb_client_status_err(e, rep.status,
-							 "poll_messages");
-			vb_rd_init(&rd, rep.payload, rep.len);
-			if (vb_wire_dec_poll_hdr(&rd, &h, e))
-				return -1;
-			if (r->failed || (r->o->limit && r->left == 0))
-				continue;
-			if (deliver(r, p, &rd, &nm, e))
-				return -1;
-			if (nm == 0 || r->next[p] > h.current_offset)
+			if (pm->at < pm->n)
+				continue;	/* the limit cut it */
+			if (pm->seen == 0 || r->next[p] > pm->current)
 				r->caught[p] = 1;
 		}
 		for (uint32_t p = 0; p < l->nparts; p++)
 			all &= r->caught[p];
-		if (!all || r->failed)
+		if (!all || r->failed || r->bad)
 			continue;
 		if (commit_now(r, e))
-			return -1;
+			goto out;
 		if (!r->o->follow)
 			break;
 		sleep_us(r, r->o->interval_us);
 		memset(r->caught, 0, l->nparts);
 	}
-	return commit_now(r, e);
+	rc = commit_now(r, e);
+out:
+	free(polled);
+	free(asked);
+	return rc;
 }
 
-/* Positions the partitions this member owns at the start (--from). */
+/*
+ * A member's start: the registry tells where the group began in each
+ * partition (registering it if it is new, at the start asked for); in a
+ * partition where the group has committed nothing, reading starts there
+ * (the server's "next" would start at 0).  --from moves the partitions
+ * this member owns at the start, committed at once.
+ */
 static int group_positions(struct run *r, struct vb_err *e)
 {
+	const struct vb_consume_opts *o = r->o;
 	struct vb_log *l = r->l;
+	struct vb_start s;
+	int rc = -1;
 
-	if (r->o->from.kind == VB_POS_COMMITTED)
-		return 0;
+	if (vb_log_starts(l, &r->who, &s, e))
+		return -1;
 	for (uint32_t p = 0; p < l->nparts; p++) {
 		uint64_t cur, next;
 		int has;
 
-		if (vb_log_committed(l, &r->who, p, &cur, &has, e) ||
-		    vb_log_resolve(l, &r->who, p, &r->o->from, cur, 1, &next,
-				   e))
-			return -1;
-		if (vb_log_commit(l, &r->who, p, next, e) == 0)
+		if (vb_log_committed(l, &r->who, p, &cur, &has, e))
+			goto out;
+		if (!has)
+			r->floor[p] = s.known ? (s.set[p] ? s.next[p] : 0) :
+				      o->start == VB_START_END ?
+				      vb_log_part_end(&l->parts[p]) : 0;
+		if (o->from.kind == VB_POS_COMMITTED)
 			continue;
+		if (vb_log_resolve(l, &r->who, p, &o->from, cur, 1, &next, e))
+			goto out;
+		if (vb_log_commit(l, &r->who, p, next, e) == 0) {
+			r->floor[p] = next;
+			continue;
+		}
 		if (e->kind == VB_E_SERVER &&
 		    (e->status == VB_ST_NOT_RESOLVED_CONSUMER ||
 		     e->status == VB_ST_INVALID_OFFSET))
 			continue;	/* another member owns it */
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = s.known ? 0 : vb_log_record_start(l, &r->who, 0, r->floor, NULL, e);
+out:
+	vb_start_release(&s);
+	return rc;
 }
 
 static int run_group(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
-	struct vb_poll_hdr h;
-	struct vb_rd rd;
-	struct vb_reply rep;
-	uint32_t nm, empty = 0;
+	uint32_t empty = 0;
 
 	if (!r->resumed && group_positions(r, e))
 		return -1;
-	while (!r->failed && !stopped(r) && !(r->o->limit && r->left == 0)) {
+	while (!r->failed && !r->bad && !stopped(r) &&
+	       !(r->o->limit && r->left == 0)) {
+		const struct part_msgs *pm;
 		struct vb_req q;
+		struct vb_reply rep;
+		struct vb_poll_hdr h;
+		struct vb_rd rd;
 		uint64_t cnt = r->o->count;
 		size_t ncommit;
+		uint32_t p;
 
 		vb_buf_reset(&r->tx);
 		ncommit = enc_commits(r);
@@ -414,7 +706,10 @@ static int run_group(struct run *r, struct vb_err *e)
 		vb_wire_req_encode(&r->tx, &q);
 		vb_client_queue(l->c, r->tx.p, r->tx.len);
 		if (read_commits(r, ncommit, e) ||
-		    vb_client_next(l->c, &rep, e))
+		    vb_client_wait_ready(l->c, 1, e))
+			return -1;
+		/* which partition the server picked: from the answer */
+		if (vb_client_take(l->c, &rep, e) != 1)
 			return -1;
 		if (rep.status)
 			return vb_client_status_err(e, rep.status,
@@ -422,20 +717,31 @@ static int run_group(struct run *r, struct vb_err *e)
 		vb_rd_init(&rd, rep.payload, rep.len);
 		if (vb_wire_dec_poll_hdr(&rd, &h, e))
 			return -1;
-		if (h.partition_id >= l->nparts) {
+		p = h.partition_id;
+		if (p >= l->nparts) {
 			if (vb_log_refresh(l, e))
 				return -1;
-			if (h.partition_id >= l->nparts)
+			if (p >= l->nparts)
 				return vb_err_set(e, VB_E_PROTO,
 						  "poll answer names partition %u of %u",
-						  h.partition_id, l->nparts);
+						  p, l->nparts);
 			continue;
 		}
 		/* "next" starts at the group's stored offset + 1 */
-		r->next[h.partition_id] = 0;
-		if (deliver(r, h.partition_id, &rd, &nm, e))
+		r->next[p] = 0;
+		pm_reserve(r, 1);
+		if (read_answer(r, p, &rep, &r->pm[0], e))
 			return -1;
-		if (nm > 0) {
+		r->pm[0].asked = q.count;
+		pm = &r->pm[0];
+		deliver_round(r, 1);
+		if (pm->n == 0 && pm->seen > 0 && !pm->bad &&
+		    r->floor[p] > 0 && !r->dirty[p]) {
+			/* all before where the group starts: move past it */
+			r->next[p] = r->floor[p];
+			r->dirty[p] = 1;
+		}
+		if (pm->seen > 0) {
 			empty = 0;
 			continue;
 		}
@@ -455,6 +761,8 @@ static int run_group(struct run *r, struct vb_err *e)
 	}
 	return commit_now(r, e);
 }
+
+static int join(struct run *r, struct vb_err *e);
 
 /*
  * The server went away while following: connect again (backing off) and
@@ -486,7 +794,7 @@ static int reconnect(struct run *r, struct vb_err *e)
 			return -1;
 		if (o->connect(o->connect_arg, r->l->c, e) == 0 &&
 		    vb_log_bootstrap(r->l, e) == 0 &&
-		    (!o->group || vb_log_group_join(r->l, &r->who, e) == 0))
+		    (!o->group || join(r, e) == 0))
 			break;
 		vb_client_close(r->l->c);
 		if (!vb_err_transient(e))
@@ -497,6 +805,40 @@ static int reconnect(struct run *r, struct vb_err *e)
 	if (o->notice)
 		o->notice(o->connect_arg, "reconnected");
 	return 0;
+}
+
+/*
+ * Joins the group and registers this member (pid, host, address) in the
+ * registry, so vibes-seek can name who owns what.  The protocol does not
+ * say which member id a join got: it is the one that was not there
+ * before; when two members joined at once that is not known, and nothing
+ * is registered.
+ */
+static int join(struct run *r, struct vb_err *e)
+{
+	struct vb_group_members before, after;
+	uint32_t mine = VB_NO_MEMBER, fresh = 0;
+	int rc = -1;
+
+	if (vb_log_group_members(r->l, &r->who, &before, e) == 0 &&
+	    vb_log_group_join(r->l, &r->who, e) == 0 &&
+	    vb_log_group_members(r->l, &r->who, &after, e) == 0) {
+		for (uint32_t i = 0; i < after.n; i++) {
+			int old = 0;
+
+			for (uint32_t k = 0; k < before.n && !old; k++)
+				old = before.ids[k] == after.ids[i];
+			if (!old) {
+				mine = after.ids[i];
+				fresh++;
+			}
+		}
+		rc = fresh == 1 ? vb_log_record_member(r->l, &r->who, mine, e)
+				: 0;
+	}
+	vb_group_members_release(&before);
+	vb_group_members_release(&after);
+	return rc;
 }
 
 int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
@@ -518,7 +860,7 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	if (vb_log_who(&r.who, o->group, o->name, e) ||
 	    vb_log_bootstrap(l, e))
 		return -1;
-	if (o->group && vb_log_group_join(l, &r.who, e))
+	if (o->group && join(&r, e))
 		return -1;
 	if (o->group && o->notice) {
 		char msg[300];
@@ -529,6 +871,7 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	vb_out_init(&r.out, fd, o->handoff);
 	vb_buf_init(&r.tx);
 	r.next = vb_xcalloc(l->nparts, sizeof(*r.next));
+	r.floor = vb_xcalloc(l->nparts, sizeof(*r.floor));
 	r.dirty = vb_xcalloc(l->nparts, 1);
 	r.caught = vb_xcalloc(l->nparts, 1);
 	for (;;) {
@@ -547,6 +890,10 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 			rc = -1;
 		}
 	}
+	if (rc == 0 && r.bad) {
+		*e = r.bad_err;
+		rc = -1;
+	}
 	if (o->group && vb_client_connected(l->c) &&
 	    vb_log_group_leave(l, &r.who, &e2) && rc == 0) {
 		*e = e2;
@@ -554,9 +901,15 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	}
 	vb_out_release(&r.out);
 	vb_buf_release(&r.tx);
+	for (size_t i = 0; i < r.pm_cap; i++)
+		free(r.pm[i].m);
+	free(r.pm);
+	free(r.heap);
+	free(r.line_part);
+	free(r.line_off);
 	free(r.next);
+	free(r.floor);
 	free(r.dirty);
 	free(r.caught);
-	free(r.offs);
 	return rc;
 }

@@ -279,6 +279,86 @@ int vb_log_commit(struct vb_log *l, const struct vb_consumer *who,
 				      next - 1, e);
 }
 
+int vb_log_commit_moves(struct vb_log *l, const struct vb_consumer *who,
+			const struct vb_start *s, const uint64_t *next,
+			const uint8_t *moved, struct vb_err *e)
+{
+	uint8_t *zero = vb_xcalloc(l->nparts ? l->nparts : 1, 1);
+	int any = 0, rc = -1;
+
+	for (uint32_t p = 0; p < l->nparts; p++) {
+		if (!moved[p])
+			continue;
+		if (vb_log_commit(l, who, p, next[p], e)) {
+			vb_err_prefix(e, "partition %u", p);
+			goto out;
+		}
+		if (next[p] == 0)
+			any = zero[p] = 1;
+	}
+	if (!s->known)
+		rc = vb_log_record_start(l, who, 0, next, NULL, e);
+	else if (any)
+		rc = vb_log_record_start(l, who, 1, next, zero, e);
+	else
+		rc = 0;
+out:
+	free(zero);
+	return rc;
+}
+
+void vb_group_members_release(struct vb_group_members *gm)
+{
+	free(gm->ids);
+	free(gm->owner);
+	memset(gm, 0, sizeof(*gm));
+}
+
+int vb_log_group_members(struct vb_log *l, const struct vb_consumer *who,
+			 struct vb_group_members *gm, struct vb_err *e)
+{
+	struct vb_group_info g;
+	struct vb_req r;
+	struct vb_rd rd;
+	const uint8_t *p;
+	size_t n;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->nparts = l->nparts;
+	gm->owner = vb_xreallocarray(NULL, l->nparts ? l->nparts : 1,
+				     sizeof(*gm->owner));
+	for (uint32_t i = 0; i < l->nparts; i++)
+		gm->owner[i] = VB_NO_MEMBER;
+	vb_req_init(&r, VB_CMD_GET_CONSUMER_GROUP);
+	r.stream = l->stream;
+	r.topic = l->topic;
+	r.target = who->id;
+	if (vb_client_call(l->c, &r, &p, &n, e))
+		return -1;
+	if (n == 0)
+		return 0;
+	vb_rd_init(&rd, p, n);
+	if (vb_wire_dec_group(&rd, &g, e))
+		return -1;
+	gm->found = 1;
+	gm->ids = vb_xreallocarray(NULL, g.members_count ? g.members_count : 1,
+				   sizeof(*gm->ids));
+	for (uint32_t i = 0; i < g.members_count; i++) {
+		struct vb_member_info m;
+
+		if (vb_wire_dec_member(&rd, &m, e))
+			return -1;
+		gm->ids[gm->n++] = m.id;
+		for (uint32_t k = 0; k < m.partitions_count; k++) {
+			uint32_t part = vb_member_part(&m, k);
+
+			if (part < gm->nparts)
+				gm->owner[part] = m.id;
+		}
+	}
+	return 0;
+}
+
 int vb_log_group_exists(struct vb_log *l, const struct vb_consumer *who,
 			int *found, struct vb_err *e)
 {
@@ -323,6 +403,11 @@ int vb_log_group_leave(struct vb_log *l, const struct vb_consumer *who,
 static int lag_rows(struct vb_log *l, const struct vb_consumer *who,
 		    struct vb_lag_row *rows, struct vb_err *e)
 {
+	struct vb_start s;
+	int rc = -1;
+
+	if (vb_log_starts(l, who, &s, e))
+		return -1;
 	for (uint32_t p = 0; p < l->nparts; p++) {
 		struct vb_lag_row *r = &rows[p];
 		const struct vb_partition_info *pi = &l->parts[p];
@@ -334,11 +419,17 @@ static int lag_rows(struct vb_log *l, const struct vb_consumer *who,
 		r->end = vb_log_part_end(pi);
 		if (vb_log_committed(l, who, p, &r->next, &r->has_committed,
 				     e))
-			return -1;
+			goto out;
 		r->committed = r->has_committed ? r->next - 1 : 0;
+		/* nothing committed: it reads first where it began */
+		if (!r->has_committed && p < s.n && s.set[p])
+			r->next = s.next[p];
 		r->lag = r->end > r->next ? r->end - r->next : 0;
 	}
-	return 0;
+	rc = 0;
+out:
+	vb_start_release(&s);
+	return rc;
 }
 
 int vb_log_lag(struct vb_log *l, const struct vb_consumer *who,
@@ -365,6 +456,9 @@ int vb_log_seek(struct vb_log *l, const struct vb_consumer *who, long part,
 		struct vb_err *e)
 {
 	int group = who->kind == VB_CONSUMER_GROUP, rc = -1;
+	struct vb_start s = { 0 };
+	uint64_t *next = NULL;
+	uint8_t *moved = NULL;
 	struct vb_err e2;
 
 	if (part >= 0 && (uint64_t)part >= l->nparts)
@@ -374,34 +468,40 @@ int vb_log_seek(struct vb_log *l, const struct vb_consumer *who, long part,
 				  l->nparts);
 	if (group && vb_log_group_join(l, who, e))
 		return -1;
-	if (vb_log_refresh(l, e))
+	if (vb_log_refresh(l, e) || vb_log_starts(l, who, &s, e))
 		goto out;
+	next = vb_xcalloc(l->nparts, sizeof(*next));
+	moved = vb_xcalloc(l->nparts, 1);
 	for (uint32_t p = 0; p < l->nparts; p++) {
-		uint64_t cur, next;
+		uint64_t cur;
 		int has;
 
+		if (vb_log_committed(l, who, p, &cur, &has, e))
+			goto out;
+		if (!has && s.known && s.set[p])
+			cur = s.next[p];	/* where it would read */
+		next[p] = cur;
 		if (part >= 0 && p != (uint32_t)part)
 			continue;
-		if (vb_log_committed(l, who, p, &cur, &has, e) ||
-		    vb_log_resolve(l, who, p, pos, cur, 0, &next, e))
+		if (vb_log_resolve(l, who, p, pos, cur, 0, &next[p], e))
 			goto out;
-		if (next == cur && (has || next == 0))
-			continue;
-		if (vb_log_commit(l, who, p, next, e)) {
-			if (e->kind == VB_E_SERVER &&
-			    e->status == VB_ST_NOT_RESOLVED_CONSUMER)
-				vb_err_prefix(e,
-					      "partition %u is assigned to another running member of group '%s'",
-					      p, who->id.name.s);
-			else
-				vb_err_prefix(e, "partition %u", p);
-			goto out;
-		}
+		moved[p] = next[p] != cur || (!has && next[p] > 0);
+	}
+	if (vb_log_commit_moves(l, who, &s, next, moved, e)) {
+		if (e->kind == VB_E_SERVER &&
+		    e->status == VB_ST_NOT_RESOLVED_CONSUMER)
+			vb_err_prefix(e,
+				      "a partition is assigned to another running member of group '%s'",
+				      who->id.name.s);
+		goto out;
 	}
 	if (vb_log_refresh(l, e) || lag_rows(l, who, rows, e))
 		goto out;
 	rc = 0;
 out:
+	vb_start_release(&s);
+	free(next);
+	free(moved);
 	if (group && vb_log_group_leave(l, who, &e2) && rc == 0) {
 		*e = e2;
 		rc = -1;

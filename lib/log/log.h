@@ -130,13 +130,103 @@ int vb_log_committed(struct vb_log *l, const struct vb_consumer *who,
 		     uint32_t p, uint64_t *next, int *has, struct vb_err *e);
 /*
  * Makes `next` the consumer's next-to-read on p: stores next - 1, or
- * deletes the stored offset when next is 0 (nothing stored means "from
- * the beginning").  A group must be joined and own p.
+ * deletes the stored offset when next is 0 (where nothing is stored, the
+ * registry tells where to read: vb_log_commit_moves keeps it in step).  A
+ * group must be joined and own p.
  */
 int vb_log_commit(struct vb_log *l, const struct vb_consumer *who,
 		  uint32_t p, uint64_t next, struct vb_err *e);
+/*
+ * Commits next[p] for every partition in moved, and keeps the registry in
+ * step: a consumer it does not know (s, from vb_log_starts) gets its first
+ * record with next for every partition; a known one a move record for the
+ * moved partitions that went to 0, where no offset can be stored.
+ */
+struct vb_start;
+int vb_log_commit_moves(struct vb_log *l, const struct vb_consumer *who,
+			const struct vb_start *s, const uint64_t *next,
+			const uint8_t *moved, struct vb_err *e);
+
+/* ---- where a consumer with nothing committed starts ---- */
+
+/*
+ * Two ideas never confused: the start (where a consumer that has nothing
+ * committed in a partition reads first: the beginning, or for a live
+ * consumer the end; Kafka's auto.offset.reset) and a move (a one-off seek
+ * of a consumer's position, committed at once so the next run goes on
+ * from there).
+ *
+ * "Nothing committed" cannot tell a consumer that never ran from one that
+ * started at the end of a partition that was empty then, so vibes keeps a
+ * registry in the server (registry.c): the topic VB_LOG_REGISTRY_TOPIC of
+ * the log's stream, one message per record.  A consumer is known once it
+ * has a record; in a partition where it has nothing committed it reads
+ * from the record's start for that partition (0 when it names none).
+ */
+#define VB_LOG_REGISTRY_TOPIC "__vibes_consumers"
+
+enum vb_start_mode {
+	VB_START_BEGINNING,	/* default: a new reader replays history */
+	VB_START_END,		/* a live consumer: only what comes next */
+};
+
+struct vb_start {
+	int known;		/* the registry holds a record of who */
+	uint32_t n;		/* partitions (l->nparts at the lookup) */
+	uint64_t *next;		/* per partition: where to read first */
+	uint8_t *set;		/* ... named by a record */
+};
+
+/* Looks who up in the registry (no registry: not known). */
+int vb_log_starts(struct vb_log *l, const struct vb_consumer *who,
+		  struct vb_start *s, struct vb_err *e);
+void vb_start_release(struct vb_start *s);
+/*
+ * Adds a record: where who starts in the partitions of mask (NULL: all),
+ * next[p] each.  A first record (move 0) tells where a new consumer
+ * began; later ones (move 1) override it, for a move to where no offset
+ * can be stored (the beginning of a partition).  Creates the registry
+ * topic on first use.
+ */
+int vb_log_record_start(struct vb_log *l, const struct vb_consumer *who,
+			int move, const uint64_t *next, const uint8_t *mask,
+			struct vb_err *e);
+
+/*
+ * What a group member registered about itself when it joined: its member
+ * id, pid, host and the address of its connection (member records of the
+ * registry; the latest per member id).
+ */
+struct vb_member_reg {
+	uint32_t member;
+	long pid;
+	char host[64];
+	char address[80];
+};
+
+int vb_log_record_member(struct vb_log *l, const struct vb_consumer *who,
+			 uint32_t member, struct vb_err *e);
+/* *regs (to free) holds *n records, one per member id. */
+int vb_log_member_regs(struct vb_log *l, const struct vb_consumer *who,
+		       struct vb_member_reg **regs, size_t *n,
+		       struct vb_err *e);
 
 /* ---- consumer groups ---- */
+
+/* A group as get_consumer_group shows it. */
+#define VB_NO_MEMBER UINT32_MAX
+
+struct vb_group_members {
+	int found;		/* the group exists */
+	uint32_t n;		/* members */
+	uint32_t *ids;		/* their member ids */
+	uint32_t nparts;
+	uint32_t *owner;	/* per partition: member id or VB_NO_MEMBER */
+};
+
+int vb_log_group_members(struct vb_log *l, const struct vb_consumer *who,
+			 struct vb_group_members *gm, struct vb_err *e);
+void vb_group_members_release(struct vb_group_members *gm);
 
 /* Creates the group if missing (5004 is success) and joins it. */
 int vb_log_group_join(struct vb_log *l, const struct vb_consumer *who,
@@ -324,10 +414,23 @@ static inline void vb_out_line_end(struct vb_out *o)
 
 enum vb_format { VB_FORMAT_RAW, VB_FORMAT_JSON };
 
+enum vb_order {
+	VB_ORDER_TIME,		/* partitions of a round merged by timestamp */
+	VB_ORDER_PARTITION,	/* partition after partition */
+};
+
 struct vb_consume_opts {
 	int group;		/* -g instead of -c */
 	const char *name;
+	/* nothing committed (and not in the registry): where to begin */
+	enum vb_start_mode start;
+	/* a move first, committed at once (VB_POS_COMMITTED: none) */
 	struct vb_pos from;
+	enum vb_order order;
+	/* a bad message: report it through bad() and step over it */
+	int skip_bad;
+	void (*bad)(void *arg, uint32_t partition, uint64_t offset,
+		    const char *why);
 	uint64_t limit;		/* stop after this many (0: no limit) */
 	int follow;
 	uint64_t interval_us;	/* follow: sleep between empty rounds */
@@ -351,6 +454,7 @@ void vb_consume_opts_init(struct vb_consume_opts *o);
 
 struct vb_consume_stats {
 	uint64_t delivered;	/* events written and delivered */
+	uint64_t skipped;	/* bad messages stepped over (skip_bad) */
 	uint64_t committed;	/* events whose commit the server took */
 	uint64_t bytes;
 	int reader_gone;	/* the output pipe was closed: normal end */

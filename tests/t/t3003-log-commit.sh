@@ -77,10 +77,10 @@ test_expect_success 'a consumer with nothing committed starts at the beginning' 
 	test_cmp all out
 '
 
-test_expect_success '--from beginning, end, N, -N and committed' '
+test_expect_success '--from beginning, end, N, -N and committed; a move is committed at once' '
 	vibes-poll -c f1 --stream c --from end >out &&
 	test_must_fail test -s out &&
-	test "$(committed f1)" = null &&
+	test "$(committed f1)" = 99 &&
 	vibes-poll -c f2 --stream c --from 95 >out &&
 	sed -n 96,100p all >expect &&
 	test_cmp expect out &&

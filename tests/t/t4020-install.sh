@@ -150,7 +150,8 @@ end_to_end() {
 	grep -E '^total +60$' lag2 &&
 	user=$(sed -n 's/^username=//p' "$dir/credentials") &&
 	pass=$(sed -n 's/^password=//p' "$dir/credentials") &&
-	test "$("$TRASH/stats" "$(cat "$dir/server.addr")" "$user" "$pass")" = 100 &&
+	# 100 events and the registry record of each of the two consumers
+	test "$("$TRASH/stats" "$(cat "$dir/server.addr")" "$user" "$pass")" = 102 &&
 	vibes-iggyctl -d "$dir" stop | grep "^stopped: data dir $dir$" &&
 	test_must_fail 3 vibes-iggyctl -d "$dir" status
 }
