@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/parse.h"
+#include "base/path.h"
 #include "base/vb_exit.h"
 #include "ctl/ctl.h"
 #include "log/log.h"
@@ -37,7 +38,7 @@ enum {
 #define CLI_LONGOPTS \
 	{ "server", required_argument, NULL, OPT_SERVER }, \
 	{ "user", required_argument, NULL, OPT_USER }, \
-	{ "password", required_argument, NULL, OPT_PASSWORD }, \
+	{ "password-file", required_argument, NULL, OPT_PASSWORD }, \
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR }, \
 	{ "stream", required_argument, NULL, 's' }, \
 	{ "topic", required_argument, NULL, 't' }, \
@@ -57,7 +58,9 @@ enum {
 "                          started when none answers)\n" \
 "      --user NAME         user (default $VIBES_IGGY_USERNAME, else\n" \
 "                          DATA/credentials, else iggy)\n" \
-"      --password SECRET   password (default $VIBES_IGGY_PASSWORD, else\n" \
+"      --password-file FILE\n" \
+"                          read the password from the first line of FILE\n" \
+"                          (default $VIBES_IGGY_PASSWORD, else\n" \
 "                          DATA/credentials, else iggy)\n" \
 "      --data-dir DIR      data dir (default $VIBES_IGGY_DATA_DIR, else\n" \
 "                          $XDG_DATA_HOME/vibes/iggy, else ~/.local/share/vibes/iggy)\n" \
@@ -80,6 +83,7 @@ enum {
 
 struct cli {
 	const char *prog;
+	char pass[256];		/* --password-file */
 	const char *usage;
 	struct vb_ctl_opts ctl;
 	const char *stream;
@@ -133,6 +137,74 @@ static void cli_check(const struct cli *cl, const char *opt, int rc,
 		cli_usage_error(cl, "%s: %s", opt, e->msg);
 }
 
+/*
+ * --password-file: the first line of FILE (a password never goes on a
+ * command line, where every user of the machine can read it).
+ */
+static int cli_read_password(struct cli *cl, const char *file,
+			     struct vb_err *e)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	size_t n;
+	int rc = -1;
+
+	if (vb_path_read_file(file, &b, 4096, NULL, e) == 0) {
+		n = strcspn(b.p ? (char *)b.p : "", "\r\n");
+		if (n == 0)
+			vb_err_set(e, VB_E_USAGE,
+				   "--password-file %s: the first line is empty",
+				   file);
+		else if (n >= sizeof(cl->pass))
+			vb_err_set(e, VB_E_USAGE,
+				   "--password-file %s: the password is longer than %zu bytes",
+				   file, sizeof(cl->pass) - 1);
+		else {
+			memcpy(cl->pass, b.p, n);
+			cl->pass[n] = 0;
+			rc = 0;
+		}
+	} else
+		vb_err_prefix(e, "--password-file");
+	if (b.p)
+		explicit_bzero(b.p, b.len);
+	vb_buf_release(&b);
+	return rc;
+}
+
+/*
+ * "--password SECRET" is refused before getopt sees it (getopt would take
+ * it for an abbreviation of --password-file): a password on a command
+ * line can be read by every user of the machine.
+ */
+static void cli_refuse_password(const struct cli *cl, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return;
+		if (strcmp(argv[i], "--password") == 0 ||
+		    strncmp(argv[i], "--password=", 11) == 0)
+			cli_usage_error(cl,
+					"--password: a password on the command line is visible to every user of this machine (ps, /proc); use --password-file FILE or VIBES_IGGY_PASSWORD");
+	}
+}
+
+/*
+ * A password in --server (iggy://user:pass@host) is on the command line:
+ * it works, but every user of this machine can read it.
+ */
+static void cli_warn_url_password(const struct cli *cl)
+{
+	const char *s = cl->ctl.server, *at, *sep;
+
+	if (s == NULL || (sep = strstr(s, "://")) == NULL ||
+	    (at = strrchr(sep + 3, '@')) == NULL ||
+	    memchr(sep + 3, ':', (size_t)(at - sep - 3)) == NULL)
+		return;
+	fprintf(stderr,
+		"%s: warning: the password in --server is visible to every user of this machine (ps, /proc); use VIBES_IGGY_PASSWORD or --password-file\n",
+		cl->prog);
+}
+
 /* Handles a common option; returns 0 when ch is not one. */
 static int cli_option(struct cli *cl, int ch, const char *arg)
 {
@@ -147,7 +219,9 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 		cl->ctl.user = arg;
 		return 1;
 	case OPT_PASSWORD:
-		cl->ctl.pass = arg;
+		if (cli_read_password(cl, arg, &e))
+			cli_die(cl, &e);
+		cl->ctl.pass = cl->pass;
 		return 1;
 	case OPT_DATA_DIR:
 		cl->ctl.data_dir = arg;
@@ -202,12 +276,14 @@ static void cli_open(struct cli *cl, int connect_now)
 	if (vb_log_init(&cl->log, &cl->c, cl->stream, cl->topic,
 			cl->partitions, &e))
 		cli_usage_error(cl, "%s", e.msg);
+	cli_warn_url_password(cl);
 	if (connect_now && cli_connect(cl, &cl->c, &e))
 		cli_die(cl, &e);
 }
 
 static void cli_close(struct cli *cl)
 {
+	explicit_bzero(cl->pass, sizeof(cl->pass));
 	vb_log_release(&cl->log);
 	vb_client_release(&cl->c);
 }

@@ -299,6 +299,7 @@ int main(int argc, char **argv)
 	t0 = vb_mono_us();
 	signal(SIGPIPE, SIG_IGN);
 	cli_init(&cli, "vibes-append", usage_text);
+	cli_refuse_password(&cli, argc, argv);
 	vb_append_opts_init(&o);
 	show_progress = -1;
 	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "k:K:p:B", longopts,

@@ -152,6 +152,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	cli_init(&cli, "vibes-poll", usage_text);
+	cli_refuse_password(&cli, argc, argv);
 	vb_consume_opts_init(&o);
 	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "c:g:n:f", longopts,
 				 NULL)) != -1) {

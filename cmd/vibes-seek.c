@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	cli_init(&cli, "vibes-seek", usage_text);
+	cli_refuse_password(&cli, argc, argv);
 	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "c:g:p:", longopts,
 				 NULL)) != -1) {
 		if (cli_option(&cli, ch, optarg))

@@ -6,7 +6,7 @@ test_expect_success 'help of every tool goes to stdout, exit 0, names the option
 	vibes-append --help >out &&
 	for w in --key-field --key --partition --balanced --batch --linger \
 		 --buffer --retry-timeout --skip-invalid --acks --progress \
-		 --server --user --password --data-dir --stream --topic \
+		 --server --user --password-file --data-dir --stream --topic \
 		 --partitions --timeout --verbose --version " 65 " " 69 "; do
 		grep -q -e "$w" out || { echo "append: missing $w"; exit 1; }
 	done &&
@@ -72,6 +72,24 @@ test_expect_success 'no server: append retries for --retry-timeout, then exits 6
 	test_must_fail 69 vibes-append --server 127.0.0.1:1 --retry-timeout 300ms in 2>err &&
 	grep "^vibes-append: server unavailable" err &&
 	grep "^vibes-append: not stored: every line of in$" err
+'
+
+test_expect_success 'a password is never an option: --password-file reads it, --password is refused, a URL password is warned about' '
+	start_server &&
+	test_when_finished "stop_server" &&
+	sed -n "s/^password=//p" "$VIBES_IGGY_DATA_DIR/credentials" >pass &&
+	echo "{\"a\":1}" | vibes-append --server "$SERVER_ADDR" --user iggy \
+		--password-file pass 2>err &&
+	test_must_fail test -s err &&
+	test_must_fail 2 vibes-poll -c x --password secret 2>err &&
+	grep "^vibes-poll: --password: a password on the command line is visible to every user of this machine (ps, /proc); use --password-file FILE or VIBES_IGGY_PASSWORD$" err &&
+	test_must_fail 2 vibes-append --password=secret 2>err &&
+	grep "^vibes-append: --password: a password on the command line" err &&
+	test_must_fail 74 vibes-seek -c x --password-file nope 2>err &&
+	grep "^vibes-seek: --password-file: .*nope" err &&
+	vibes-poll -c x --no-commit --server "iggy://iggy:$(cat pass)@$SERVER_ADDR" >out 2>err &&
+	grep "^vibes-poll: warning: the password in --server is visible to every user of this machine (ps, /proc); use VIBES_IGGY_PASSWORD or --password-file$" err &&
+	test $(wc -l <out) = 1
 '
 
 test_done

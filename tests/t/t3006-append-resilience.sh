@@ -157,8 +157,9 @@ test_expect_success 'no server and autostart off: the wait is said at once, then
 test_expect_success 'login refused: exit 77 at once, not after --retry-timeout' '
 	start_server &&
 	echo "{\"a\":1}" >in &&
+	echo wrong >wrong.pass &&
 	test_must_fail 77 elapsed_ms vibes-append --server "$SERVER_ADDR" \
-		--user iggy --password wrong --retry-timeout 30s in 2>err &&
+		--user iggy --password-file wrong.pass --retry-timeout 30s in 2>err &&
 	test $ELAPSED -lt 2000 &&
 	grep "^vibes-append: login as .iggy. refused: " err &&
 	grep "^vibes-append: not stored: every line of in$" err &&
