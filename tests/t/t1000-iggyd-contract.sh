@@ -115,13 +115,32 @@ test_expect_success 'an unusable data dir exits 78' '
 	grep -q "^vibes-iggyd: data dir" err
 '
 
+# The daemon is started while a shared lock (what a status probe takes)
+# is held, and the lock is let go only once the daemon has met it: the
+# inject.so module writes a byte on fd 5 when a flock finds the lock
+# held, so the retry is tested on every machine, however slow.
 test_expect_success 'a passing shared lock (a status probe) does not make a start fail' '
 	mkdir -p "$TRASH/d5" &&
 	printf 999999999 >"$TRASH/d5/server.pid" &&
-	flock -s "$TRASH/d5/server.pid" sleep 0.3 &
-	fp=$! &&
-	sleep 0.1 &&
-	run_daemon r5 --data-dir "$TRASH/d5" &&
+	mkfifo d5.busy d5.ready d5.go &&
+	exec 5<>d5.busy 6<>d5.ready 7<>d5.go &&
+	test_when_finished "exec 5>&- 6>&- 7>&-" || exit 1
+	flock -s "$TRASH/d5/server.pid" sh -c "echo held; read x <&7" >d5.held &
+	fp=$!
+	i=0
+	while [ "$(cat d5.held)" != held ]; do
+		[ $i -lt 200 ] || exit 1; sleep 0.05; i=$((i + 1))
+	done
+	LD_PRELOAD="$VIBES_BUILD_DIR/tests/tool/inject.so" VIBES_TEST_FLOCK_BUSY_FD=5 \
+		vibes-iggyd --data-dir "$TRASH/d5" --addr 127.0.0.1:0 \
+		--ready-fd 6 >>"$TRASH/daemon.log" 2>&1 &
+	PID=$!
+	echo $PID >>"$_pid_file"
+	read -r -t 20 -n 1 busy <&5 &&
+	test "$busy" = b &&
+	echo go >&7 &&
+	read -r -t 20 word addr <&6 &&
+	test "$word" = ready &&
 	test_when_finished "kill -KILL $PID" &&
 	wait $fp &&
 	test "$(cat "$TRASH/d5/server.pid")" = "$PID"

@@ -3,7 +3,7 @@ test_description='vibes-iggyd: a batch is on disk whole or not at all, even when
 . "$(dirname "$0")/test-lib.sh"
 
 PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
-SHIM="$VIBES_BUILD_DIR/tests/tool/kill-on-pwrite.so"
+SHIM="$VIBES_BUILD_DIR/tests/tool/inject.so"
 D="$TRASH/d"
 VIBES_IGGY_AUTOSTART=0
 export VIBES_IGGY_AUTOSTART

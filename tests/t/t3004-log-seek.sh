@@ -225,7 +225,11 @@ test_expect_success 'a member whose partition moved on past the timeout carries 
 		[ $i -lt 1500 ]; do
 		sleep 0.02; i=$((i + 1))
 	done
-	sleep 0.2
+	# the old owner has tried its commit (refused) before it is stopped
+	i=0
+	while ! grep -q "partition 7 went to another member" k1.err; do
+		[ $i -lt 500 ] || exit 1; sleep 0.02; i=$((i + 1))
+	done
 	kill -TERM $q1 $q2 &&
 	wait $q1 && wait $q2 && wait $r1 &&
 	test_cmp rt.in k2 &&
