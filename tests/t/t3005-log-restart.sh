@@ -36,7 +36,8 @@ test_expect_success 'kill -9 the server in the middle of an append, restart it: 
 	awk "BEGIN { for (i = 1; i <= 200000; i++)
 		printf \"{\\\"session_id\\\":\\\"s%d\\\",\\\"seq\\\":%d,\\\"pad\\\":\\\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\\"}\\n\", i % 101, i }" >in &&
 	split -l 5000 in chunk. &&
-	mkfifo go &&
+	mkfifo go || exit 1
+	# (a list of its own: "a && b | c &" would put a and b in the background)
 	{
 		for f in chunk.*; do
 			cat "$f"
