@@ -73,8 +73,8 @@ enum {
 "      --version           show the version\n" \
 "\n" \
 "DURATION is a number with a unit us, ms, s, m or h (a bare number means\n" \
-"seconds); TIMESTAMP is RFC 3339 (2024-05-01T12:00:00Z) or microseconds\n" \
-"since the epoch.\n"
+"seconds); TIMESTAMP is RFC 3339 (2024-05-01T12:00:00Z) or a number since\n" \
+"the epoch with a unit s, ms or us (1733050000s; a bare number is refused).\n"
 
 #define CLI_EXIT_HELP \
 "Exit status: 0 ok, 1 partial failure or server error, 2 usage,\n" \
