@@ -65,29 +65,43 @@ static int ensure_topic(struct vb_client *c, const char *stream,
 	return 0;
 }
 
+/*
+ * A batch of the n strings msgs for partition 0 of topic T in stream S
+ * (created if missing): fills h and *m, which the caller frees.
+ */
+static int batch_make(struct vb_client *c, const char *stream,
+		      const char *topic, char *const *msgs, int n,
+		      struct vb_send_hdr *h, struct vb_msg_in **m,
+		      struct vb_err *e)
+{
+	if (ensure_topic(c, stream, topic, e))
+		return -1;
+	memset(h, 0, sizeof(*h));
+	vb_ident_str(&h->stream, stream);
+	vb_ident_str(&h->topic, topic);
+	h->part_kind = VB_PART_ID;
+	h->partition_id = 0;
+	*m = vb_xcalloc((size_t)n, sizeof(**m));
+	for (int i = 0; i < n; i++) {
+		(*m)[i].payload = msgs[i];
+		(*m)[i].payload_len = (uint32_t)strlen(msgs[i]);
+	}
+	return 0;
+}
+
 static int do_send(struct vb_client *c, int argc, char **argv)
 {
 	struct vb_send_hdr h;
 	struct vb_msg_in *m;
 	struct vb_err e;
-	int i, rc;
+	int rc;
 
 	if (argc < 3) {
 		fputs("vibes-test-tool: send STREAM TOPIC MSG...\n", stderr);
 		return VB_EX_USAGE;
 	}
-	if (ensure_topic(c, argv[0], argv[1], &e))
+	if (batch_make(c, argv[0], argv[1], argv + 2, argc - 2, &h, &m, &e))
 		return fail("send", &e);
-	memset(&h, 0, sizeof(h));
-	vb_ident_str(&h.stream, argv[0]);
-	vb_ident_str(&h.topic, argv[1]);
-	h.part_kind = VB_PART_ID;
-	h.partition_id = 0;
-	m = vb_xcalloc((size_t)argc - 2, sizeof(*m));
-	for (i = 2; i < argc; i++) {
-		m[i - 2].payload = argv[i];
-		m[i - 2].payload_len = (uint32_t)strlen(argv[i]);
-	}
 	rc = vb_client_send(c, &h, m, (uint32_t)argc - 2, &e);
 	free(m);
 	if (rc)
@@ -146,6 +160,8 @@ static int do_raw(struct vb_client *c, int argc, char **argv)
 		"none", "reserved", "checksum", "checksum-right",
 		"payload-length", "last-position",
 	};
+	static char x[] = "x";
+	char *dflt[] = { x };
 	struct vb_buf b = VB_BUF_INIT;
 	struct vb_send_hdr h;
 	struct vb_msg_in *m;
@@ -166,19 +182,10 @@ static int do_raw(struct vb_client *c, int argc, char **argv)
 		      "[MSG...]\n", stderr);
 		return VB_EX_USAGE;
 	}
-	if (ensure_topic(c, argv[0], argv[1], &e))
-		return fail("raw", &e);
-	memset(&h, 0, sizeof(h));
-	vb_ident_str(&h.stream, argv[0]);
-	vb_ident_str(&h.topic, argv[1]);
-	h.part_kind = VB_PART_ID;
-	h.partition_id = 0;
 	n = argc > 3 ? argc - 3 : 1;
-	m = vb_xcalloc((size_t)n, sizeof(*m));
-	for (i = 0; i < n; i++) {
-		m[i].payload = argc > 3 ? argv[3 + i] : "x";
-		m[i].payload_len = (uint32_t)strlen(m[i].payload);
-	}
+	if (batch_make(c, argv[0], argv[1], argc > 3 ? argv + 3 : dflt, n, &h,
+		       &m, &e))
+		return fail("raw", &e);
 	vb_wire_send_encode(&b, &h, m, (uint32_t)n);
 	/* frame header, metadata_length and metadata, index, messages */
 	area = VB_REQ_HDR + 4 + vb_ld32(b.p + VB_REQ_HDR) +

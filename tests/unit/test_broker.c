@@ -929,10 +929,18 @@ static void test_group_pending_revocation(void **state)
 	vb_client_release(&c[1]);
 }
 
+/* A second server whose pending revocations time out after 300 ms. */
+static void srv_start_quick_rebalance(struct srv *s2)
+{
+	static const char *const args[] = { "--rebalance-ms", "300", NULL };
+
+	srv_mkdir(s2);
+	assert_int_equal(srv_start_args(s2, args), 0);
+}
+
 /* Past --rebalance-ms a pending revocation completes without a commit. */
 static void test_group_revocation_timeout(void **state)
 {
-	static const char *const args[] = { "--rebalance-ms", "300", NULL };
 	struct srv s2;
 	struct gfix f;
 	struct vb_client *c = f.c;
@@ -942,8 +950,7 @@ static void test_group_revocation_timeout(void **state)
 	struct vb_err e;
 	int tries = 0;
 
-	srv_mkdir(&s2);
-	assert_int_equal(srv_start_args(&s2, args), 0);
+	srv_start_quick_rebalance(&s2);
 	gfix_open(&f, &s2, "to");
 	sid = f.sid;
 	tid = f.tid;
@@ -1434,7 +1441,6 @@ static void test_group_fair_random(void **state)
 /* Past --rebalance-ms every pending revocation completes uncommitted. */
 static void test_group_fair_timeout(void **state)
 {
-	static const char *const args[] = { "--rebalance-ms", "300", NULL };
 	struct srv s2;
 	struct fair f;
 	struct polled out;
@@ -1442,8 +1448,7 @@ static void test_group_fair_timeout(void **state)
 	struct vb_err e;
 	int tries = 0;
 
-	srv_mkdir(&s2);
-	assert_int_equal(srv_start_args(&s2, args), 0);
+	srv_start_quick_rebalance(&s2);
 	fair_open(&f, &s2, "ft");
 	fair_join(&f, 0);
 	for (int i = 0; i < FP; i++)
