@@ -80,7 +80,7 @@ struct vb_member {
 
 struct vb_topic;
 
-/* A partition promised to a member that joined, still its owner's. */
+/* A partition given to another member, still its owner's (groups.c). */
 struct vb_revoke {
 	uint32_t part;
 	uint32_t from_id, to_id;	/* member ids */
@@ -95,7 +95,8 @@ struct vb_group {
 	uint32_t nm, mcap;
 	struct vb_revoke *rv;		/* pending revocations */
 	uint32_t nrv, rvcap;
-	uint64_t *polled;		/* per partition: last offset polled + 1, 0 never */
+	/* per partition: last offset its current owner polled + 1, 0 none */
+	uint64_t *polled;
 	uint32_t npolled;
 };
 
@@ -282,7 +283,11 @@ uint32_t vb_consumer_key(const struct vb_ident *id);
 struct vb_group *vb_find_group(struct vb_topic *t, const struct vb_ident *id);
 struct vb_member *vb_group_member(struct vb_group *g, const struct vb_conn *c);
 int vb_member_has(const struct vb_member *m, uint32_t part);
-/* Full round-robin reassignment (leave, partitions changed). */
+/*
+ * Fair, sticky reassignment after a join, a leave or a partition change:
+ * counts differ by at most one once the pending revocations it starts
+ * complete (groups.c says which partitions move, and when).
+ */
 void vb_group_rebalance(struct vb_group *g);
 /* Is part pending revocation from its owner? */
 int vb_group_revoking(const struct vb_group *g, uint32_t part);

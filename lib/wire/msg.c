@@ -209,7 +209,7 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 			struct vb_err *e)
 {
 	struct vb_rd rd, md;
-	uint32_t meta_len, prev_pos = 0;
+	uint32_t meta_len, prev_pos = 0, pos = 0, bad = 0, bad_st = 0;
 	uint64_t prev_off = 0, total = 0;
 	const uint8_t *meta;
 	size_t idx_len;
@@ -245,9 +245,10 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 	 */
 	for (uint32_t i = 0; i < v->h.count; i++) {
 		const uint8_t *ent = v->index + (size_t)i * VB_INDEX_ENTRY;
-		uint32_t pos = vb_ld32(ent + 4);
 		size_t start = prev_pos, end;
 		struct vb_msg m;
+
+		pos = vb_ld32(ent + 4);
 
 		if (vb_ld32(ent) != 0)
 			return vb_err_status(e, VB_E_PROTO,
@@ -290,11 +291,39 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 		prev_off = m.offset;
 		prev_pos = pos;
 		total += m.size;
+		/* stricter than upstream: reported once upstream's checks pass */
+		if (bad_st == 0) {
+			bad = i;
+			if (m.reserved != 0)
+				bad_st = VB_ST_INVALID_RESERVED_FIELD;
+			else if (m.checksum != 0 &&
+				 m.checksum !=
+					 vb_wire_msg_checksum(m.frame, m.size))
+				bad_st = VB_ST_INVALID_MESSAGE_CHECKSUM;
+		}
 	}
 	if (total != v->msgs_len)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_SIZE,
 				     "messages: %llu bytes in frames, %zu in the area",
 				     (unsigned long long)total, v->msgs_len);
+	/*
+	 * Upstream ignores the last index position (the last message runs to
+	 * the end of the area); an official client writes the area's size
+	 * there, and anything else is refused as it would be in any other
+	 * entry.  Then what an official client would refuse to read: a
+	 * reserved field not 0 (the Rust SDK's 4101), a checksum that is not
+	 * the message's (0, what clients send, is never checked).
+	 */
+	if (pos != v->msgs_len)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
+				     "message %u: index position %u, the area ends at %zu",
+				     v->h.count - 1, pos, v->msgs_len);
+	if (bad_st == VB_ST_INVALID_RESERVED_FIELD)
+		return vb_err_status(e, VB_E_PROTO, bad_st,
+				     "message %u: reserved field not 0", bad);
+	if (bad_st == VB_ST_INVALID_MESSAGE_CHECKSUM)
+		return vb_err_status(e, VB_E_PROTO, bad_st,
+				     "message %u: checksum does not match", bad);
 	return 0;
 }
 

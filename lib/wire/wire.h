@@ -327,7 +327,11 @@ struct vb_send_view {
 /*
  * Decodes and validates a send_messages payload in the order of
  * messages.md §2.3 (identifiers → 6, partitioning → 3, then the batch
- * checks 4009, 4031, 4032, 4033, 4022, 4017, 4100, 10011, 4036).
+ * checks 4009, 4031, 4032, 4033, 4022, 4017, 4100, 10011, 4036).  Then,
+ * stricter than upstream, what an official client would refuse: a last
+ * index position that is not the area's size (4033), and in the first
+ * message that has one, a reserved field not 0 (4101) or a checksum
+ * neither 0 nor the message's XXH3-64 (4027).
  */
 int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 			struct vb_err *e);
