@@ -36,9 +36,12 @@ static void test_pos_parse(void **state)
 	assert_int_equal(vb_pos_parse("-7", 1, &p, &e), 0);
 	assert_int_equal(p.kind, VB_POS_BACK);
 	assert_int_equal(p.n, 7);
-	assert_int_equal(vb_pos_parse("@1700000000000000", 1, &p, &e), 0);
+	assert_int_equal(vb_pos_parse("@1700000000000000us", 1, &p, &e), 0);
 	assert_int_equal(p.kind, VB_POS_TIME);
 	assert_int_equal(p.n, 1700000000000000ull);
+	assert_int_equal(vb_pos_parse("@1700000000s", 1, &p, &e), 0);
+	assert_int_equal(p.n, 1700000000000000ull);
+	assert_int_equal(vb_pos_parse("@1700000000", 1, &p, &e), -1);
 	assert_int_equal(vb_pos_parse("@2023-11-14T22:13:20Z", 1, &p, &e), 0);
 	assert_int_equal(p.n, 1700000000000000ull);
 	assert_int_equal(vb_pos_parse("latest", 1, &p, &e), -1);
