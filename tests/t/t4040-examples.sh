@@ -46,6 +46,9 @@ export LC_ALL=C
 README=$VIBES_SOURCE_DIR/README.md
 MAN=$VIBES_SOURCE_DIR/man
 CLOCK_SHIFT=$VIBES_BUILD_DIR/tests/tool/clock-shift.so
+# That module goes before an ASan build's runtime in the preload order.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+export ASAN_OPTIONS
 if [ "$VIBES_T4040_NETNS" != none ]; then
 	# As in a user's shell: the tools start the server by themselves.
 	# Port 8090 is this namespace's own.
