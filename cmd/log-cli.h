@@ -129,6 +129,21 @@ static void cli_die(const struct cli *cl, const struct vb_err *e)
 	exit(vb_err_exit(e));
 }
 
+/* A failure of the tool's own, with its exit status. */
+static void cli_die_msg(const struct cli *cl, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn, unused));
+static void cli_die_msg(const struct cli *cl, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cl->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
 /* An option value that must parse; usage error otherwise. */
 static void cli_check(const struct cli *cl, const char *opt, int rc,
 		      const struct vb_err *e)

@@ -311,6 +311,7 @@ int main(int argc, char **argv)
 	o.connect = cli_connect;
 	o.connect_arg = &cli;
 	o.notice = cli.verbose ? on_notice : NULL;
+	o.say = on_notice;
 	o.bad = on_bad;
 	rc = vb_consume_run(&o, &cli.log, 1, &st, &e);
 	if (cli.verbose) {

@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 		cli_usage_error(&cli, "%s", e.msg);
 
 	cli_open(&cli, 1);
-	if (vb_log_bootstrap(&cli.log, &e))
+	if (vb_log_open(&cli.log, &e))
 		cli_die(&cli, &e);
 	if (part >= 0 && (uint64_t)part >= cli.log.nparts)
 		cli_usage_error(&cli,

@@ -760,6 +760,34 @@ static int run_group(struct run *r, struct vb_err *e)
 static int join(struct run *r, struct vb_err *e);
 
 /*
+ * A reader never creates its topic: a missing one is an error naming the
+ * topics there are, or, when following, is said once and waited for.
+ */
+static int open_topic(struct run *r, struct vb_err *e)
+{
+	int said = 0;
+
+	while (vb_log_open(r->l, e)) {
+		if (!r->o->follow || e->kind != VB_E_USAGE)
+			return -1;
+		if (!said++ && r->o->say) {
+			char msg[700];
+
+			snprintf(msg, sizeof(msg), "%s; waiting for it", e->msg);
+			r->o->say(r->o->connect_arg, msg);
+		}
+		sleep_us(r, r->o->interval_us > 100000 ? r->o->interval_us :
+							 100000);
+		if (stopped(r))
+			return vb_err_set(e, VB_E_USAGE,
+					  "stopped while waiting for topic %s/%s",
+					  r->l->stream.name.s,
+					  r->l->topic.name.s);
+	}
+	return 0;
+}
+
+/*
  * The server went away while following: connect again (backing off) and
  * resume from the positions reached.  Commits that were in flight are
  * sent again.
@@ -788,7 +816,7 @@ static int reconnect(struct run *r, struct vb_err *e)
 		if (stopped(r))
 			return -1;
 		if (o->connect(o->connect_arg, r->l->c, e) == 0 &&
-		    vb_log_bootstrap(r->l, e) == 0 &&
+		    vb_log_open(r->l, e) == 0 &&
 		    (!o->group || join(r, e) == 0))
 			break;
 		vb_client_close(r->l->c);
@@ -856,7 +884,7 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 		return vb_err_set(e, VB_E_USAGE,
 				  "the server deals a group's partitions: --partition and --until need -c");
 	if (vb_log_who(&r.who, o->group, o->name, e) ||
-	    vb_log_bootstrap(l, e))
+	    open_topic(&r, e))
 		return -1;
 	for (uint32_t p = 0; p < o->nonly; p++)
 		if (o->only[p] && p >= l->nparts)

@@ -70,6 +70,12 @@ void vb_log_release(struct vb_log *l);
  * tools agree) and looks again.  Fills nparts and parts.
  */
 int vb_log_bootstrap(struct vb_log *l, struct vb_err *e);
+/*
+ * For readers, which never create: looks the topic up.  A missing stream
+ * or topic is VB_E_USAGE naming the ones there are (internal "__" ones
+ * left out) and how to create it.
+ */
+int vb_log_open(struct vb_log *l, struct vb_err *e);
 /* Looks the topic up again (partition offsets change all the time). */
 int vb_log_refresh(struct vb_log *l, struct vb_err *e);
 
@@ -461,6 +467,8 @@ struct vb_consume_opts {
 	void *connect_arg;
 	/* Told about reconnects (may be NULL). */
 	void (*notice)(void *arg, const char *msg);
+	/* Told what it waits for, always (a topic that does not exist yet). */
+	void (*say)(void *arg, const char *msg);
 };
 
 void vb_consume_opts_init(struct vb_consume_opts *o);

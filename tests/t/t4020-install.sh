@@ -16,7 +16,7 @@ test_description='meson install: layout, pkg-config, installed tools end to end'
 
 export LC_ALL=C
 SYS_PATH=/usr/local/bin:/usr/bin:/bin
-TOOLS="vibes-append vibes-iggyctl vibes-poll vibes-seek"
+TOOLS="vibes-append vibes-iggyctl vibes-poll vibes-seek vibes-topic"
 D=$TRASH/dest
 
 # build_option BUILDDIR NAME: a meson option of a configured build.
@@ -93,7 +93,7 @@ check_layout() {
 		{ echo "missing $libexecdir/vibes/vibes-iggyd"; bad=1; }
 	test ! -e "$bindir/vibes-iggyd" ||
 		{ echo "the daemon is in $bindir, not only in libexecdir"; bad=1; }
-	for f in man1/vibes-append.1 man1/vibes-poll.1 man1/vibes-seek.1 \
+	for f in man1/vibes-append.1 man1/vibes-poll.1 man1/vibes-seek.1 man1/vibes-topic.1 \
 		 man1/vibes-iggyctl.1 man7/vibes.7 man8/vibes-iggyd.8; do
 		cmp "$VIBES_SOURCE_DIR/man/${f#*/}" "$mandir/$f" ||
 			{ echo "missing or different: $mandir/$f"; bad=1; }
