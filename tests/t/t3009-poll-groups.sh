@@ -72,6 +72,7 @@ test_expect_success 'three members started together on 8 partitions each get 25-
 		n=$(grep -m 1 "\"partition\":$p," acks | sed "s/{\"line\":\([0-9]*\),.*/\1/") &&
 		test -n "$n" && echo "k$n" || exit 1
 	done >keys &&
+	vibes-topic create -s fair events &&
 	member 1 fair && member 2 fair && member 3 fair &&
 	wait_until 20 fair fair w 3 &&
 	awk "NR == FNR { k[FNR - 1] = \$0; next } END {

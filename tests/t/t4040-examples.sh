@@ -555,8 +555,9 @@ test_expect_success 'vibes-append(1) 3: tail -F | vibes-append -k user_id -t app
 	test $(cut -d" " -f1 routes | sort -u | wc -l) = 4 &&
 	sed "s/\"session_id\":\"same\"/\"session_id\":\"x\"/; s/\"user_id\"/\"session_id\"/" events >by_user &&
 	in_session_order by_user &&
-	# and nothing went to the default topic
-	lag_is 0 -c look
+	# and nothing went to the default topic: it was not even made
+	test_must_fail 2 vibes-seek -c look 2>err &&
+	grep "topic vibes/events does not exist (topics of stream vibes: app;" err
 '
 
 # failed_run: appends events.jsonl, but the server is stopped once lines
@@ -1020,6 +1021,50 @@ test_expect_needs jq 'vibes-seek(1) 5: -g workers --to end, then the total lag: 
 	sed -n 2p ex.sh >lag.sh &&
 	bash lag.sh >lag &&
 	test "$(cat lag)" = 3
+'
+
+# ======================================================================
+# vibes-topic(1)
+
+covers vibes-topic.1 1
+test_expect_success 'vibes-topic(1) 1: vibes-topic list: what is there' '
+	scratch topic1 && serve &&
+	gen 1 7 | vibes-append &&
+	gen 1 3 | vibes-append -s other -t audit &&
+	vibes-poll -c reader >/dev/null &&
+	man_example vibes-topic.1 1 "What is there:" >ex.sh &&
+	bash ex.sh >out &&
+	cat out &&
+	test $(wc -l <out) = 3 &&
+	grep -E "^vibes +events +8 +7 " out &&
+	grep -E "^other +audit +8 +3 " out &&
+	test_must_fail grep __vibes out
+'
+
+covers vibes-topic.1 2
+test_expect_success 'vibes-topic(1) 2: create app --partitions 16 --retention 168h --max-size 10G' '
+	scratch topic2 && serve &&
+	man_example vibes-topic.1 2 "events, kept a week and at most 10 GiB" >ex.sh &&
+	bash ex.sh &&
+	vibes-topic list --json >out &&
+	grep "^{\"stream\":\"vibes\",\"topic\":\"app\",\"id\":[0-9]*,\"partitions\":16,\"messages\":0,\"bytes\":0,\"retention_us\":604800000000,\"max_size\":10737418240}$" out &&
+	echo "{\"session_id\":\"s\"}" | vibes-append -t app &&
+	vibes-poll -c one -t app >got && test $(wc -l <got) = 1
+'
+
+covers vibes-topic.1 3
+test_expect_success 'vibes-topic(1) 3: purge events --yes: an empty log, without being asked' '
+	scratch topic3 && serve &&
+	gen 1 9 | vibes-append &&
+	vibes-poll -c reader -n 4 >/dev/null &&
+	man_example vibes-topic.1 3 "Start over with an empty log, without being asked:" >ex.sh &&
+	bash ex.sh </dev/null &&
+	vibes-topic list --json >out &&
+	grep "\"topic\":\"events\",.*\"messages\":0," out &&
+	lag_is 0 -c reader &&
+	gen 10 12 | vibes-append &&
+	vibes-poll -c reader >got &&
+	test $(wc -l <got) = 3
 '
 
 # ======================================================================
