@@ -7,6 +7,8 @@ complete -c $c -s g -l group -x -d 'A consumer group'
 complete -c $c -l to -x -a 'beginning\t"Forget the committed offset" end\t"Skip everything stored"' -d 'Move to POSITION'
 complete -c $c -s p -l partition -x -d 'Only partition N'
 complete -c $c -l json -d 'One JSON object per partition'
+complete -c $c -l all -d 'Every consumer and group of the topic'
+complete -c $c -l delete -d "Delete the consumer's positions, or the group"
 complete -c $c -l server -x -a '127.0.0.1:8090 iggy://' -d 'Server address'
 complete -c $c -l user -x -d 'User name'
 complete -c $c -l password-file -r -F -d 'Read the password from the first line of FILE'

@@ -424,6 +424,29 @@ int vb_log_group_members(struct vb_log *l, const struct vb_consumer *who,
 	return 0;
 }
 
+int vb_log_delete(struct vb_log *l, const struct vb_consumer *who,
+		  struct vb_err *e)
+{
+	if (who->kind == VB_CONSUMER_GROUP) {
+		if (vb_client_delete_group(l->c, &l->stream, &l->topic,
+					   &who->id, e) == 0)
+			return vb_log_record_delete(l, who, e);
+		if (e->kind == VB_E_SERVER &&
+		    e->status == VB_ST_CONSUMER_GROUP_ID_NOT_FOUND)
+			return vb_err_set(e, VB_E_USAGE,
+					  "group '%s' does not exist in %s/%s",
+					  who->id.name.s, l->stream.name.s,
+					  l->topic.name.s);
+		return -1;
+	}
+	for (uint32_t p = 0; p < l->nparts; p++)
+		if (vb_log_commit(l, who, p, 0, e)) {
+			vb_err_prefix(e, "partition %u", p);
+			return -1;
+		}
+	return vb_log_record_delete(l, who, e);
+}
+
 int vb_log_group_exists(struct vb_log *l, const struct vb_consumer *who,
 			int *found, struct vb_err *e)
 {

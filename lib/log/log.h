@@ -214,6 +214,27 @@ struct vb_member_reg {
 
 int vb_log_record_member(struct vb_log *l, const struct vb_consumer *who,
 			 uint32_t member, struct vb_err *e);
+/* Forgets who: it is not listed, and a later run of it is a new one. */
+int vb_log_record_delete(struct vb_log *l, const struct vb_consumer *who,
+			 struct vb_err *e);
+
+/* A consumer or group the registry knows for the log's topic. */
+struct vb_registered {
+	int group;
+	int deleted;
+	char name[VB_NAME_MAX + 1];
+};
+
+/* *regs (to free): the ones not deleted, in the order they first came. */
+int vb_log_registered(struct vb_log *l, struct vb_registered **regs,
+		      size_t *n, struct vb_err *e);
+/*
+ * Deletes a consumer's positions in every partition (or a group, with
+ * its positions) and its registry records' effect.  A group that does
+ * not exist is VB_E_USAGE.
+ */
+int vb_log_delete(struct vb_log *l, const struct vb_consumer *who,
+		  struct vb_err *e);
 /* *regs (to free) holds *n records, one per member id. */
 int vb_log_member_regs(struct vb_log *l, const struct vb_consumer *who,
 		       struct vb_member_reg **regs, size_t *n,
