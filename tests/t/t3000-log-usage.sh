@@ -26,7 +26,10 @@ test_expect_success 'help of every tool goes to stdout, exit 0, names the option
 test_expect_success 'version' '
 	vibes-append --version | grep "^vibes-append [0-9]" &&
 	vibes-poll --version | grep "^vibes-poll [0-9]" &&
-	vibes-seek --version | grep "^vibes-seek [0-9]"
+	vibes-seek --version | grep "^vibes-seek [0-9]" &&
+	for t in vibes-append vibes-poll vibes-seek vibes-topic; do
+		$t -V | grep "^$t [0-9]" || exit 1
+	done
 '
 
 test_expect_success 'usage errors exit 2 with prog: what: why' '
