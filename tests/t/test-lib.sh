@@ -43,15 +43,17 @@ test_expect_success() {
 	local title="$1" body="$2" rc
 	test_count=$((test_count + 1))
 	rm -f "$_cleanup_file"
+	# The cleanup runs in the body's shell, which has its variables
+	# (a SERVER_PID set by the body's start_server).
 	(
 		cd "$TRASH" || exit 99
+		trap '_rc=$?; [ -s "$_cleanup_file" ] &&
+			(eval "$(cat "$_cleanup_file")") >/dev/null 2>&1
+			exit $_rc' EXIT
 		eval "$body"
 	) >"$TRASH/.out.$test_count" 2>&1
 	rc=$?
-	if [ -s "$_cleanup_file" ]; then
-		(cd "$TRASH" && eval "$(cat "$_cleanup_file")") >/dev/null 2>&1
-		rm -f "$_cleanup_file"
-	fi
+	rm -f "$_cleanup_file"
 	if [ $rc -eq 0 ]; then
 		printf 'ok %d - %s\n' "$test_count" "$title"
 	else
