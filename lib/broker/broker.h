@@ -19,7 +19,8 @@
  *                                 and the next start
  *   streams/S/topics/T/partitions/P/   one partition (see store/store.h)
  *
- * Files: loop.c (event loop, connections, framing), dispatch.c (command
+ * Files: loop.c (event loop, connections), frames.c (the request frame
+ * reader, socket-free), dispatch.c (command
  * table, system and client commands), meta.c (streams, topics, partitions,
  * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
  * groups.c (consumer groups), users.c (users, tokens, login, permissions),
@@ -34,6 +35,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "broker/frames.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -160,8 +162,7 @@ struct vb_conn {
 	uint32_t client_id;
 	char addr[64];
 	uint32_t user_id;	/* VB_NO_USER when not logged in */
-	struct vb_buf in;
-	size_t in_pos;
+	struct vb_frames in;	/* request frame reader */
 	struct vb_buf out;
 	size_t out_pos;		/* bytes of out already sent */
 	size_t out_acc;		/* bytes of out already queued as items */

@@ -176,8 +176,7 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
-	if (code != VB_CMD_PING && code != VB_CMD_LOGIN_USER &&
-	    code != VB_CMD_LOGIN_PAT && c->user_id == VB_NO_USER) {
+	if (vb_cmd_needs_login(code) && c->user_id == VB_NO_USER) {
 		vb_reply_err(c, VB_ST_UNAUTHENTICATED);
 		return;
 	}

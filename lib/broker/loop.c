@@ -295,7 +295,7 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 	}
 	free(c->q);
 	free(c->groups);
-	vb_buf_release(&c->in);
+	vb_frames_release(&c->in);
 	vb_buf_release(&c->out);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -330,6 +330,7 @@ static void conn_accept(struct vb_broker *b)
 		c = vb_xcalloc(1, sizeof(*c));
 		c->fd = fd;
 		c->user_id = VB_NO_USER;
+		vb_frames_init(&c->in);
 		if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
@@ -366,91 +367,52 @@ static void frame_fatal(struct vb_conn *c, uint32_t status)
 	c->closing = 1;
 }
 
-static int needs_login(uint32_t code)
-{
-	return code != VB_CMD_PING && code != VB_CMD_LOGIN_USER &&
-	       code != VB_CMD_LOGIN_PAT;
-}
+/* The request frame limits: tighter before login (frames.h). */
+static const struct vb_frame_limits frame_limits = {
+	.preauth = VB_PREAUTH_MAX,
+	.control = VB_CONTROL_MAX,
+	.send = VB_SEND_MAX,
+};
 
 /* Runs every whole frame in the input buffer. */
 static void conn_process(struct vb_broker *b, struct vb_conn *c)
 {
 	while (!c->closing && c->pending < VB_OUT_HIGH) {
-		size_t avail = c->in.len - c->in_pos;
-		uint8_t *h = c->in.p + c->in_pos;
-		uint32_t length, code, limit;
+		struct vb_frame f;
+		uint32_t status;
+		int rc = vb_frames_next(&c->in, &frame_limits,
+					c->user_id != VB_NO_USER, &f, &status);
 
-		if (avail < VB_REQ_HDR)
+		if (rc == 0)
 			break;
-		vb_wire_req_hdr(h, &length, &code);
-		if (length < 4) {
-			frame_fatal(c, VB_ST_INVALID_COMMAND);
-			break;
-		}
-		if (c->user_id == VB_NO_USER)
-			limit = VB_PREAUTH_MAX;
-		else if (code == VB_CMD_SEND_MESSAGES)
-			limit = VB_SEND_MAX;
-		else
-			limit = VB_CONTROL_MAX;
-		if (length - 4 > limit) {
-			frame_fatal(c, c->user_id == VB_NO_USER &&
-					       needs_login(code) &&
-					       vb_cmd_name(code)
-					       ? VB_ST_UNAUTHENTICATED
-					       : VB_ST_INVALID_COMMAND);
+		if (rc < 0) {
+			frame_fatal(c, status);
 			break;
 		}
-		if (avail - VB_REQ_HDR < length - 4)
-			break;
-		vb_broker_dispatch(b, c, code, h + VB_REQ_HDR, length - 4);
+		vb_broker_dispatch(b, c, f.code, f.payload, f.len);
 		vb_conn_commit(c);
-		c->in_pos += VB_REQ_HDR + (size_t)length - 4;
 	}
-	if (c->in_pos == c->in.len) {
-		c->in.len = c->in_pos = 0;
-		if (c->in.cap > (8u << 20))
-			vb_buf_release(&c->in);
-	} else if (c->in_pos > 0 && !c->closing) {
-		memmove(c->in.p, c->in.p + c->in_pos, c->in.len - c->in_pos);
-		c->in.len -= c->in_pos;
-		c->in_pos = 0;
-	}
-}
-
-/* Bytes still missing for the frame at the head of the input buffer. */
-static size_t frame_missing(const struct vb_conn *c)
-{
-	size_t avail = c->in.len - c->in_pos;
-	uint32_t length, code;
-
-	if (avail < VB_REQ_HDR)
-		return VB_REQ_HDR - avail;
-	vb_wire_req_hdr(c->in.p + c->in_pos, &length, &code);
-	if ((uint64_t)length + 4 <= avail)
-		return 0;
-	return (size_t)length + 4 - avail;
+	if (!c->closing)
+		vb_frames_compact(&c->in);
 }
 
 /* Reads what is there.  -1: close the connection now. */
 static int conn_read(struct vb_broker *b, struct vb_conn *c)
 {
 	for (int round = 0; round < 8; round++) {
-		size_t want = frame_missing(c), room;
+		size_t room;
+		uint8_t *p;
 		ssize_t n;
 
 		if (c->closing || c->pending >= VB_OUT_HIGH)
 			return 0;
 		/*
-		 * Lengths were checked against the limits in conn_process;
-		 * memory still grows only as the bytes arrive (4 MiB at a
-		 * time), so a header alone cannot make it allocate 256 MiB.
+		 * Lengths are checked against the limits in conn_process as
+		 * soon as a header is in; memory grows only as the bytes
+		 * arrive (frames.h).
 		 */
-		room = want < 65536 ? 65536 : want > (4u << 20) ? (4u << 20)
-								 : want;
-		vb_buf_reserve(&c->in, room);
-		room = c->in.cap - c->in.len - 1;
-		n = read(c->fd, c->in.p + c->in.len, room);
+		p = vb_frames_space(&c->in, &room);
+		n = read(c->fd, p, room);
 		if (n == 0)
 			return -1;
 		if (n < 0) {
@@ -460,7 +422,7 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 				return 0;
 			return -1;
 		}
-		c->in.len += (size_t)n;
+		vb_frames_commit(&c->in, (size_t)n);
 		conn_process(b, c);
 		if ((size_t)n < room)
 			return 0;
@@ -486,8 +448,8 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		return;
 	}
 	/* Output drained below the mark: run frames left in the buffer. */
-	if (!c->closing && c->pending < VB_OUT_HIGH && c->in.len > c->in_pos &&
-	    frame_missing(c) == 0) {
+	if (!c->closing && c->pending < VB_OUT_HIGH &&
+	    vb_frames_pending(&c->in) > 0 && vb_frames_missing(&c->in) == 0) {
 		conn_process(b, c);
 		if (c->qn > 0 && conn_flush(c) < 0) {
 			conn_free(b, c);
