@@ -1,8 +1,8 @@
 /*
  * broker.h - the bundled Iggy 0.8.0 server (shared/iggy-wire/).
  *
- * One process, one epoll loop on one thread; the only other thread is the
- * store's fsync thread (interval mode).  Connections are non-blocking; a
+ * One process, one epoll loop on one thread; the other threads are the
+ * store's fsync thread (interval mode) and the password worker (guard.h).  Connections are non-blocking; a
  * connection keeps its input buffer and frame-decoder progress, so frames
  * split across reads resume where they stopped, and an output queue of
  * memory bytes and file ranges (sent with sendfile) written when the socket
@@ -20,11 +20,12 @@
  *   streams/S/topics/T/partitions/P/   one partition (see store/store.h)
  *
  * Files: loop.c (event loop, connections), frames.c (the request frame
- * reader, socket-free), dispatch.c (command
- * table, system and client commands), meta.c (streams, topics, partitions,
- * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
- * groups.c (consumer groups), users.c (users, tokens, login, permissions),
- * daemon.c (credentials and server.addr for the daemon's main).
+ * reader, socket-free), dispatch.c (command table, system and client
+ * commands), meta.c (streams, topics, partitions, persistence, retention),
+ * msgs.c (send, poll, flush, consumer offsets), groups.c (consumer
+ * groups), users.c (users, tokens, login, permissions), auth.c (the
+ * password worker; guard.h), daemon.c (credentials and server.addr for
+ * the daemon's main).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -36,6 +37,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "broker/frames.h"
+#include "broker/guard.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -173,6 +175,7 @@ struct vb_conn {
 	uint32_t events;	/* registered epoll events */
 	struct vb_group_ref *groups;
 	uint32_t ngroups, groups_cap;
+	struct vb_login *login;	/* waiting for this login's answer */
 	struct vb_conn *prev, *next;
 };
 
@@ -193,6 +196,7 @@ struct vb_broker {
 	uint16_t port;
 	uint64_t messages_read;
 	struct vb_buf tmp;
+	struct vb_auth *auth;		/* the password worker (auth.c) */
 };
 
 /* ---- lifecycle (loop.c) ---- */

@@ -25,7 +25,7 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_signal, tag_timer;
+static char tag_listen, tag_signal, tag_timer, tag_auth;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -85,7 +85,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (vb_syncer_start(&b->sync, e) < 0)
+	if (vb_syncer_start(&b->sync, e) < 0 || vb_auth_open(b, e) < 0)
 		goto fail;
 	b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -170,12 +170,22 @@ int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 
 /* ---- connections ---- */
 
+/*
+ * May c's requests be read and run now?  Not while it closes, while its
+ * unsent replies are over the mark (backpressure), or while it waits for
+ * a login's answer (its replies keep their order).
+ */
+static int conn_can_run(const struct vb_conn *c)
+{
+	return !c->closing && c->pending < VB_OUT_HIGH && c->login == NULL;
+}
+
 static void conn_events(struct vb_broker *b, struct vb_conn *c)
 {
 	uint32_t ev = 0;
 	struct epoll_event ee;
 
-	if (!c->closing && c->pending < VB_OUT_HIGH)
+	if (conn_can_run(c))
 		ev |= EPOLLIN;
 	if (c->qn > 0)
 		ev |= EPOLLOUT;
@@ -285,6 +295,7 @@ static int conn_flush(struct vb_conn *c)
 
 static void conn_free(struct vb_broker *b, struct vb_conn *c)
 {
+	vb_auth_conn_gone(b, c);
 	vb_groups_conn_gone(b, c);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -377,7 +388,7 @@ static const struct vb_frame_limits frame_limits = {
 /* Runs every whole frame in the input buffer. */
 static void conn_process(struct vb_broker *b, struct vb_conn *c)
 {
-	while (!c->closing && c->pending < VB_OUT_HIGH) {
+	while (conn_can_run(c)) {
 		struct vb_frame f;
 		uint32_t status;
 		int rc = vb_frames_next(&c->in, &frame_limits,
@@ -404,7 +415,7 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 		uint8_t *p;
 		ssize_t n;
 
-		if (c->closing || c->pending >= VB_OUT_HIGH)
+		if (!conn_can_run(c))
 			return 0;
 		/*
 		 * Lengths are checked against the limits in conn_process as
@@ -433,8 +444,12 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 {
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (!c->closing && c->pending < VB_OUT_HIGH &&
-		    conn_read(b, c) < 0) {
+		/*
+		 * A hang-up is reported whether or not EPOLLIN is asked for:
+		 * a connection that cannot read now is gone for good.
+		 */
+		if (conn_can_run(c) ? conn_read(b, c) < 0
+				    : (ev & (EPOLLHUP | EPOLLERR)) != 0) {
 			conn_free(b, c);
 			return;
 		}
@@ -447,9 +462,12 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		conn_free(b, c);
 		return;
 	}
-	/* Output drained below the mark: run frames left in the buffer. */
-	if (!c->closing && c->pending < VB_OUT_HIGH &&
-	    vb_frames_pending(&c->in) > 0 && vb_frames_missing(&c->in) == 0) {
+	/*
+	 * Output drained below the mark, or a login answered: run what is
+	 * left in the buffer (a whole frame, or a header to check, which
+	 * may not be followed by anything).
+	 */
+	if (conn_can_run(c) && vb_frames_pending(&c->in) > 0) {
 		conn_process(b, c);
 		if (c->qn > 0 && conn_flush(c) < 0) {
 			conn_free(b, c);
@@ -461,6 +479,12 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		return;
 	}
 	conn_events(b, c);
+}
+
+void vb_conn_resume(struct vb_broker *b, struct vb_conn *c)
+{
+	vb_conn_commit(c);
+	conn_event(b, c, 0);
 }
 
 static void on_signal(struct vb_broker *b)
@@ -503,6 +527,8 @@ static void shutdown_conns(struct vb_broker *b)
 	}
 	for (struct vb_conn *c = b->conns, *n; c; c = n) {
 		n = c->next;
+		/* A login waiting for its answer gets this one (§1.3). */
+		vb_auth_conn_gone(b, c);
 		vb_reply_err(c, VB_ST_DISCONNECTED);
 		vb_conn_commit(c);
 		c->closing = 1;
@@ -516,7 +542,7 @@ static void shutdown_conns(struct vb_broker *b)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_signal || tag == &tag_timer ||
-			    tag == &tag_listen)
+			    tag == &tag_listen || tag == &tag_auth)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -539,14 +565,15 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	if (timerfd_settime(b->timerfd, 0, &its, NULL) < 0 ||
 	    ep_add(b, b->lfd, EPOLLIN, &tag_listen) < 0 ||
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
-	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0)
+	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0 ||
+	    ep_add(b, vb_auth_fd(b), EPOLLIN, &tag_auth) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
 	while (!b->stopping) {
 		struct epoll_event evs[128];
-		int n = epoll_wait(b->epfd, evs, 128, -1);
+		int n = epoll_wait(b->epfd, evs, 128, -1), answers = 0;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -562,16 +589,21 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 				on_signal(b);
 			else if (tag == &tag_timer)
 				on_timer(b);
+			else if (tag == &tag_auth)
+				answers = 1;
 		}
 		/* Connections after the others: a freed one is not reused. */
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_listen || tag == &tag_signal ||
-			    tag == &tag_timer)
+			    tag == &tag_timer || tag == &tag_auth)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
+		/* After them too: answering may free a connection. */
+		if (answers)
+			vb_auth_done(b);
 	}
 	shutdown_conns(b);
 	return 0;
@@ -600,6 +632,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		e = &tmp;
 	while (b->conns)
 		conn_free(b, b->conns);
+	vb_auth_close(b);
 	/* Everything acknowledged becomes durable, whatever the policy. */
 	if (opened) {
 		struct sync_all sa = { e, 0 };

@@ -1,7 +1,9 @@
 /*
  * Users, personal access tokens, login and permissions (control.md §5.2,
  * §5.8).  Passwords are kept as PBKDF2-HMAC-SHA256 with a random salt;
- * tokens as their SHA-256 (they are long random strings).
+ * tokens as their SHA-256 (they are long random strings).  A login is
+ * decided here (vb_login_decide, vb_login_verdict) but driven by auth.c,
+ * which has the PBKDF2 of a login computed by its worker thread.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -157,22 +159,34 @@ static void pw_mac(const char *pass, size_t len, uint8_t mac[32])
 	hmac(&in, &out, (const uint8_t *)pass, len, mac);
 }
 
-int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len)
+/* Is pass the password u last logged in with?  One HMAC, no PBKDF2. */
+static int pw_cached(const struct vb_user *u, const char *pass, size_t len)
 {
 	uint8_t mac[32];
 	int diff = 0;
 
+	if (u->pwhash[0] == 0 || strcmp(u->pwcache_for, u->pwhash) != 0)
+		return 0;
 	pw_mac(pass, len, mac);
-	if (u->pwhash[0] && strcmp(u->pwcache_for, u->pwhash) == 0) {
-		for (int i = 0; i < 32; i++)
-			diff |= mac[i] ^ u->pwcache[i];
-		if (diff == 0)
-			return 1;
-	}
+	for (int i = 0; i < 32; i++)
+		diff |= mac[i] ^ u->pwcache[i];
+	return diff == 0;
+}
+
+/* pass passed the PBKDF2 check against u->pwhash: remember it. */
+static void pw_remember(struct vb_user *u, const char *pass, size_t len)
+{
+	pw_mac(pass, len, u->pwcache);
+	strlcpy(u->pwcache_for, u->pwhash, sizeof(u->pwcache_for));
+}
+
+int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len)
+{
+	if (pw_cached(u, pass, len))
+		return 1;
 	if (!vb_pw_check(pass, len, u->pwhash))
 		return 0;
-	memcpy(u->pwcache, mac, sizeof(mac));
-	strlcpy(u->pwcache_for, u->pwhash, sizeof(u->pwcache_for));
+	pw_remember(u, pass, len);
 	return 1;
 }
 
@@ -370,7 +384,7 @@ static void reply_user(struct vb_conn *c, const struct vb_user *u)
 	vb_wire_resp_end(&c->out, m);
 }
 
-static void reply_identity(struct vb_conn *c, uint32_t id)
+void vb_reply_identity(struct vb_conn *c, uint32_t id)
 {
 	size_t m = vb_wire_resp_begin(&c->out);
 
@@ -425,36 +439,41 @@ static int credentials_bad(struct vb_conn *c, const struct vb_req *r)
 	return 0;
 }
 
-static void login(struct vb_broker *b, struct vb_conn *c,
-		  const struct vb_req *r)
+/* The user a login names: all digits is a user id (control.md §5.2.1). */
+static struct vb_user *login_user(struct vb_broker *b,
+				  const struct vb_name *name)
 {
-	struct vb_user *u;
-
-	if (credentials_bad(c, r))
-		return;
-	if (all_digits(&r->name))
-		u = vb_slab_get(&b->users,
-				(uint32_t)strtoul(r->name.s, NULL, 10));
-	else
-		u = find_name(b, r->name.s, r->name.len);
-	if (u == NULL || !vb_user_pw_ok(u, r->secret.s, r->secret.len)) {
-		vb_reply_err(c, VB_ST_INVALID_CREDENTIALS);
-		return;
-	}
-	if (u->status != 1) {
-		vb_reply_err(c, VB_ST_USER_INACTIVE);
-		return;
-	}
-	c->user_id = u->id;
-	reply_identity(c, u->id);
+	if (all_digits(name))
+		return vb_slab_get(&b->users, (uint32_t)strtoul(name->s, NULL,
+								10));
+	return find_name(b, name->s, name->len);
 }
 
-static void login_pat(struct vb_broker *b, struct vb_conn *c,
-		      const struct vb_req *r)
+/* The password (or token) was right: in, unless the user is inactive. */
+static int login_known(struct vb_login *l, const struct vb_user *u)
+{
+	l->failed = 0;
+	if (u->status != 1) {
+		l->status = VB_ST_USER_INACTIVE;
+		return 0;
+	}
+	l->status = VB_ST_OK;
+	l->user_id = u->id;
+	return 0;
+}
+
+static int login_failed(struct vb_login *l, uint32_t status)
+{
+	l->status = status;
+	l->failed = 1;
+	return 0;
+}
+
+static int login_pat(struct vb_broker *b, struct vb_login *l)
 {
 	uint8_t h[32];
 
-	token_hash(r->name.s, r->name.len, h);
+	token_hash(l->name.s, l->name.len, h);
 	for (uint32_t i = 0; i < b->users.n; i++) {
 		struct vb_user *u = b->users.v[i];
 
@@ -463,19 +482,44 @@ static void login_pat(struct vb_broker *b, struct vb_conn *c,
 				continue;
 			if (u->pats[k].expiry_at &&
 			    u->pats[k].expiry_at <= vb_wall_us()) {
-				vb_reply_err(c, VB_ST_PAT_EXPIRED);
-				return;
+				l->status = VB_ST_PAT_EXPIRED;
+				l->failed = 0;
+				return 0;
 			}
-			if (u->status != 1) {
-				vb_reply_err(c, VB_ST_USER_INACTIVE);
-				return;
-			}
-			c->user_id = u->id;
-			reply_identity(c, u->id);
-			return;
+			return login_known(l, u);
 		}
 	}
-	vb_reply_err(c, VB_ST_RESOURCE_NOT_FOUND);
+	return login_failed(l, VB_ST_RESOURCE_NOT_FOUND);
+}
+
+int vb_login_decide(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u;
+
+	if (l->code == VB_CMD_LOGIN_PAT)
+		return login_pat(b, l);
+	u = login_user(b, &l->name);
+	if (u == NULL)
+		return login_failed(l, VB_ST_INVALID_CREDENTIALS);
+	if (pw_cached(u, l->secret.s, l->secret.len))
+		return login_known(l, u);
+	l->user_id = u->id;
+	strlcpy(l->pwhash, u->pwhash, sizeof(l->pwhash));
+	return 1;
+}
+
+int vb_login_verdict(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u = login_user(b, &l->name);
+
+	/* Checked against what is no longer this user's password: again. */
+	if (u == NULL || u->id != l->user_id ||
+	    strcmp(u->pwhash, l->pwhash) != 0)
+		return vb_login_decide(b, l);
+	if (!l->pw_ok)
+		return login_failed(l, VB_ST_INVALID_CREDENTIALS);
+	pw_remember(u, l->secret.s, l->secret.len);
+	return login_known(l, u);
 }
 
 static void pats(struct vb_broker *b, struct vb_conn *c,
@@ -583,10 +627,11 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 
 	switch (r->code) {
 	case VB_CMD_LOGIN_USER:
-		login(b, c, r);
+		if (!credentials_bad(c, r))
+			vb_auth_login(b, c, r);
 		return;
 	case VB_CMD_LOGIN_PAT:
-		login_pat(b, c, r);
+		vb_auth_login(b, c, r);
 		return;
 	case VB_CMD_LOGOUT_USER:
 		c->user_id = VB_NO_USER;
