@@ -25,8 +25,23 @@
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
-	"                   [--cleaner-ms MS] [--rebalance-ms MS] [--help]\n"
-	"                   [--version]\n";
+	"                   [--cleaner-ms MS] [--rebalance-ms MS]\n"
+	"                   [--login-failures N] [--login-delay-max MS]\n"
+	"                   [--help] [--version]\n";
+
+/* --help: the usage, then what each limit does when it is reached. */
+static const char limits_text[] =
+	"\n"
+	"Limits, and what happens when one is reached (each is logged, at\n"
+	"most one line per 10 s for each kind, with a count of the rest):\n"
+	"  --login-failures N    failed logins in a row (default 5; 0: none):\n"
+	"                        the Nth on a connection closes it after its\n"
+	"                        answer; after N from one address, each\n"
+	"                        further attempt from it waits a delay\n"
+	"  --login-delay-max MS  that delay: 100 ms after the address's last\n"
+	"                        failure, doubling with each one up to MS\n"
+	"                        (default 2000; 0: no delay); a success resets\n"
+	"                        both counts\n";
 
 static void usage(void)
 {
@@ -63,13 +78,18 @@ static long long number(const char *s, long long lo, long long hi,
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE };
+	enum {
+		OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_LOGIN_FAILS,
+		OPT_LOGIN_DELAY,
+	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "cleaner-ms", required_argument, NULL, OPT_CLEANER },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "fsync", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "login-delay-max", required_argument, NULL, OPT_LOGIN_DELAY },
+		{ "login-failures", required_argument, NULL, OPT_LOGIN_FAILS },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
 		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
@@ -93,6 +113,7 @@ int main(int argc, char **argv)
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
+	vb_limits_init(&o.lim);
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -114,6 +135,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(limits_text, stdout);
 			return VB_EX_OK;
 		case 'r':
 			ready_fd = (int)number(optarg, 0, 1 << 20, "--ready-fd");
@@ -133,6 +155,16 @@ int main(int argc, char **argv)
 		case OPT_REBALANCE:
 			o.rebalance_ms = (unsigned)number(optarg, 1, 3600000,
 							  "--rebalance-ms");
+			break;
+		case OPT_LOGIN_FAILS:
+			o.lim.login_failures = (unsigned)number(optarg, 0,
+								1000000,
+								"--login-failures");
+			break;
+		case OPT_LOGIN_DELAY:
+			o.lim.login_delay_max_ms = (unsigned)number(optarg, 0,
+								    3600000,
+								    "--login-delay-max");
 			break;
 		default:
 			usage();

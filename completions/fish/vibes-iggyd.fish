@@ -9,5 +9,7 @@ complete -c $c -l fsync -x -a 'never\t"Leave it to the kernel" always\t"Before e
 complete -c $c -l segment-size -x -d 'Segment file size in bytes'
 complete -c $c -l cleaner-ms -x -d 'Retention check period in ms'
 complete -c $c -l rebalance-ms -x -d 'Consumer-group rebalancing timeout in ms'
+complete -c $c -l login-failures -x -d 'Failed logins in a row before close and delay'
+complete -c $c -l login-delay-max -x -d 'Longest delay of a login after failures, in ms'
 complete -c $c -l help -d 'Show the usage'
 complete -c $c -l version -d 'Show the version'

@@ -57,6 +57,7 @@ struct vb_broker_opts {
 	unsigned rebalance_ms;		/* pending revocation limit; 0: 30 s */
 	const char *root_user;
 	const char *root_pass;
+	struct vb_limits lim;		/* guard.h */
 	/* One log line (no newline); NULL: silent. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
@@ -163,6 +164,7 @@ struct vb_conn {
 	int fd;
 	uint32_t client_id;
 	char addr[64];
+	char ip[48];		/* addr without the port */
 	uint32_t user_id;	/* VB_NO_USER when not logged in */
 	struct vb_frames in;	/* request frame reader */
 	struct vb_buf out;
@@ -176,6 +178,7 @@ struct vb_conn {
 	struct vb_group_ref *groups;
 	uint32_t ngroups, groups_cap;
 	struct vb_login *login;	/* waiting for this login's answer */
+	uint32_t login_fails;	/* failed logins in a row */
 	struct vb_conn *prev, *next;
 };
 
@@ -197,6 +200,8 @@ struct vb_broker {
 	uint64_t messages_read;
 	struct vb_buf tmp;
 	struct vb_auth *auth;		/* the password worker (auth.c) */
+	int wakefd;			/* timerfd of vb_broker_wake_at */
+	int64_t wake_at;		/* when it fires; 0 disarmed */
 };
 
 /* ---- lifecycle (loop.c) ---- */

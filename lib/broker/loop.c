@@ -25,7 +25,7 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_signal, tag_timer, tag_auth;
+static char tag_listen, tag_signal, tag_timer, tag_auth, tag_wake;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -55,7 +55,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 
 	b->o = *o;
 	b->dir = vb_xstrdup(o->dir);
-	b->epfd = b->lfd = b->sigfd = b->timerfd = -1;
+	b->epfd = b->lfd = b->sigfd = b->timerfd = b->wakefd = -1;
 	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
@@ -91,7 +91,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	b->timerfd = timerfd_create(CLOCK_MONOTONIC,
 				    TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0) {
+	b->wakefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0 || b->wakefd < 0) {
 		vb_err_sys(e, VB_E_IO, "cannot set up the event loop");
 		goto fail;
 	}
@@ -348,12 +349,14 @@ static void conn_accept(struct vb_broker *b)
 			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 			port = ntohs(s6->sin6_port);
 			snprintf(c->addr, sizeof(c->addr), "[%s]:%u", ip, port);
+			snprintf(c->ip, sizeof(c->ip), "[%s]", ip);
 		} else {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 			port = ntohs(s4->sin_port);
 			snprintf(c->addr, sizeof(c->addr), "%s:%u", ip, port);
+			strlcpy(c->ip, ip, sizeof(c->ip));
 		}
 		c->client_id = vb_xxh32(c->addr, strlen(c->addr));
 		c->events = EPOLLIN;
@@ -487,6 +490,36 @@ void vb_conn_resume(struct vb_broker *b, struct vb_conn *c)
 	conn_event(b, c, 0);
 }
 
+/* ---- the wake timer: deadlines of the guard (guard.h) ---- */
+
+void vb_broker_wake_at(struct vb_broker *b, int64_t at)
+{
+	struct itimerspec its;
+
+	if (b->wake_at != 0 && b->wake_at <= at)
+		return;
+	if (at <= 0)
+		at = 1;		/* it_value 0 would disarm it */
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(at / 1000000);
+	its.it_value.tv_nsec = (long)(at % 1000000) * 1000L;
+	timerfd_settime(b->wakefd, TFD_TIMER_ABSTIME, &its, NULL);
+	b->wake_at = at;
+}
+
+static void on_wake(struct vb_broker *b)
+{
+	uint64_t ticks;
+	int64_t next;
+
+	if (read(b->wakefd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return;
+	b->wake_at = 0;
+	next = vb_auth_wake(b, vb_mono_us());
+	if (next)
+		vb_broker_wake_at(b, next);
+}
+
 static void on_signal(struct vb_broker *b)
 {
 	struct signalfd_siginfo si;
@@ -513,6 +546,7 @@ static void on_timer(struct vb_broker *b)
 		vb_broker_retention(b);
 	}
 	vb_groups_tick(b);
+	vb_auth_tick(b, vb_mono_us());
 }
 
 /* Stops accepting; tells every client (status 8); gives them a moment. */
@@ -542,7 +576,8 @@ static void shutdown_conns(struct vb_broker *b)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_signal || tag == &tag_timer ||
-			    tag == &tag_listen || tag == &tag_auth)
+			    tag == &tag_listen || tag == &tag_auth ||
+			    tag == &tag_wake)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -566,14 +601,15 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	    ep_add(b, b->lfd, EPOLLIN, &tag_listen) < 0 ||
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
 	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0 ||
-	    ep_add(b, vb_auth_fd(b), EPOLLIN, &tag_auth) < 0)
+	    ep_add(b, vb_auth_fd(b), EPOLLIN, &tag_auth) < 0 ||
+	    ep_add(b, b->wakefd, EPOLLIN, &tag_wake) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
 	while (!b->stopping) {
 		struct epoll_event evs[128];
-		int n = epoll_wait(b->epfd, evs, 128, -1), answers = 0;
+		int n = epoll_wait(b->epfd, evs, 128, -1), answers = 0, wake = 0;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -591,19 +627,24 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 				on_timer(b);
 			else if (tag == &tag_auth)
 				answers = 1;
+			else if (tag == &tag_wake)
+				wake = 1;
 		}
 		/* Connections after the others: a freed one is not reused. */
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_listen || tag == &tag_signal ||
-			    tag == &tag_timer || tag == &tag_auth)
+			    tag == &tag_timer || tag == &tag_auth ||
+			    tag == &tag_wake)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
 		/* After them too: answering may free a connection. */
 		if (answers)
 			vb_auth_done(b);
+		if (wake)
+			on_wake(b);
 	}
 	shutdown_conns(b);
 	return 0;
@@ -681,6 +722,8 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		close(b->sigfd);
 	if (b->timerfd >= 0)
 		close(b->timerfd);
+	if (b->wakefd >= 0)
+		close(b->wakefd);
 	if (b->epfd >= 0)
 		close(b->epfd);
 	vb_buf_release(&b->tmp);

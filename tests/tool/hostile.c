@@ -21,6 +21,12 @@
  *	  wait MS  ping the silent ones again, waiting up to MS for answers
  *	EOF ends it.
  *
+ *   hostile login [-n COUNT] [-p PASSWORD] ADDR USER
+ *	COUNT logins (default 1) one after the other on one connection,
+ *	with PASSWORD (default a wrong one; this is a test tool); prints
+ *	the status of each and how long its answer took, or that the
+ *	server closed the connection.  Exit 1 if it did before the last.
+ *
  *   hostile ping [-n COUNT] [-w MS] ADDR
  *	COUNT pings (default 1) on one connection; prints the slowest.
  *	Exit 1 if one is not answered within -w MS (default 5000) or gets a
@@ -54,6 +60,7 @@
 static const char usage_text[] =
 	"usage: hostile flood [-b MS] [-c CONNS] [-i MS] [-t SECONDS] ADDR USER COUNT\n"
 	"       hostile hold [-w MS] ADDR N\n"
+	"       hostile login [-n COUNT] [-p PASSWORD] ADDR USER\n"
 	"       hostile ping [-n COUNT] [-w MS] ADDR\n";
 
 static struct sockaddr_in server;
@@ -234,16 +241,23 @@ struct fconn {
 	uint32_t skip;
 };
 
-static void add_login(struct vb_buf *b, const char *user)
+static void add_login_pw(struct vb_buf *b, const char *user,
+			 const char *pass)
 {
 	struct vb_req r;
-	char pw[32];
 
 	vb_req_init(&r, VB_CMD_LOGIN_USER);
 	vb_name_set(&r.name, user);
-	snprintf(pw, sizeof(pw), "wrong-%08x", arc4random());
-	vb_name_set(&r.secret, pw);
+	vb_name_set(&r.secret, pass);
 	vb_wire_req_encode(b, &r);
+}
+
+static void add_login(struct vb_buf *b, const char *user)
+{
+	char pw[32];
+
+	snprintf(pw, sizeof(pw), "wrong-%08x", arc4random());
+	add_login_pw(b, user, pw);
 }
 
 static int cmd_flood(int argc, char **argv)
@@ -568,6 +582,51 @@ static int cmd_hold(int argc, char **argv)
 	return 0;
 }
 
+/* ---- login ---- */
+
+static int cmd_login(int argc, char **argv)
+{
+	const char *pass = NULL;
+	struct vb_buf b = VB_BUF_INIT;
+	int count = 1, ch, fd;
+
+	while ((ch = getopt(argc, argv, "n:p:")) != -1) {
+		if (ch == 'n')
+			count = (int)num(optarg, 1, 1000000);
+		else if (ch == 'p')
+			pass = optarg;
+		else
+			usage();
+	}
+	if (argc - optind != 2)
+		usage();
+	set_addr(argv[optind]);
+	fd = dial(0);
+	if (fd < 0) {
+		printf("login: cannot connect: %s\n", strerror(errno));
+		return VB_EX_UNAVAILABLE;
+	}
+	for (int i = 0; i < count; i++) {
+		int64_t t = vb_mono_us(), st;
+
+		vb_buf_reset(&b);
+		if (pass)
+			add_login_pw(&b, argv[optind + 1], pass);
+		else
+			add_login(&b, argv[optind + 1]);
+		if (send(fd, b.p, b.len, MSG_NOSIGNAL) != (ssize_t)b.len ||
+		    (st = read_reply(fd, 30000)) < 0) {
+			printf("login %d: closed by the server\n", i + 1);
+			return i + 1 < count ? 1 : 0;
+		}
+		printf("login %d: status %lld after %.1f ms\n", i + 1,
+		       (long long)st, (double)(vb_mono_us() - t) / 1e3);
+		fflush(stdout);
+	}
+	vb_buf_release(&b);
+	return 0;
+}
+
 /* ---- ping ---- */
 
 static int cmd_ping(int argc, char **argv)
@@ -630,6 +689,8 @@ int main(int argc, char **argv)
 		return cmd_hold(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ping") == 0)
 		return cmd_ping(argc - 1, argv + 1);
+	if (strcmp(argv[1], "login") == 0)
+		return cmd_login(argc - 1, argv + 1);
 	usage();
 	return VB_EX_USAGE;
 }
