@@ -317,7 +317,7 @@ static void answer(struct vb_broker *b, struct vb_login *l, int later)
 	int64_t now = vb_mono_us();
 
 	if (l->status == VB_ST_OK) {
-		c->user_id = l->user_id;
+		vb_conn_set_user(b, c, l->user_id);
 		vb_reply_identity(c, l->user_id);
 	} else {
 		vb_reply_err(c, l->status);

@@ -8,7 +8,8 @@
  * memory bytes and file ranges (sent with sendfile) written when the socket
  * is writable.  Every frame length is checked against a limit before any
  * allocation: 64 KiB before login, 10 MiB for control commands, 256 MiB for
- * send_messages.  A frame whose length is impossible gets an error status
+ * send_messages, and never more than all input may hold (the limits of
+ * guard.h).  A frame whose length is impossible gets an error status
  * and the connection is closed; a frame that is well delimited but whose
  * payload is wrong gets its error status and the connection goes on
  * (control.md §1.3).
@@ -46,7 +47,6 @@
 #define VB_SEND_MAX (256u * 1024 * 1024)
 /* Largest poll reply; a poll asking for more gets fewer messages. */
 #define VB_POLL_BYTES_MAX (64u * 1024 * 1024)
-#define VB_OUT_HIGH (32u * 1024 * 1024)
 
 struct vb_broker_opts {
 	const char *dir;		/* data dir, exists */
@@ -179,6 +179,10 @@ struct vb_conn {
 	uint32_t ngroups, groups_cap;
 	struct vb_login *login;	/* waiting for this login's answer */
 	uint32_t login_fails;	/* failed logins in a row */
+	int64_t since_us;	/* accepted (vb_mono_us) */
+	size_t in_held;		/* of its input, counted in g.in_total */
+	int starved;		/* not read: input budget spent */
+	int dismissed;		/* told status 8, closing, not counted */
 	struct vb_conn *prev, *next;
 };
 
@@ -200,8 +204,7 @@ struct vb_broker {
 	uint64_t messages_read;
 	struct vb_buf tmp;
 	struct vb_auth *auth;		/* the password worker (auth.c) */
-	int wakefd;			/* timerfd of vb_broker_wake_at */
-	int64_t wake_at;		/* when it fires; 0 disarmed */
+	struct vb_guard g;		/* limits, wake timer (guard.h) */
 };
 
 /* ---- lifecycle (loop.c) ---- */

@@ -67,8 +67,9 @@ uint8_t *vb_frames_space(struct vb_frames *r, size_t *n)
 	vb_frames_compact(r);
 	want = vb_frames_missing(r);
 	room = want < READ_ROOM ? READ_ROOM : want > READ_MAX ? READ_MAX : want;
+	/* Never more, even into a buffer that grew for an earlier frame. */
 	vb_buf_reserve(&r->buf, room);
-	*n = r->buf.cap - r->buf.len - 1;	/* keep the NUL byte */
+	*n = room;
 	return r->buf.p + r->buf.len;
 }
 

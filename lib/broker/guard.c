@@ -4,6 +4,10 @@
 
 void vb_limits_init(struct vb_limits *l)
 {
+	l->max_conns = VB_DEF_MAX_CONNS;
+	l->max_unauth = VB_DEF_MAX_UNAUTH;
+	l->max_input = VB_DEF_MAX_INPUT;
+	l->max_output = VB_DEF_MAX_OUTPUT;
 	l->login_failures = VB_DEF_LOGIN_FAILURES;
 	l->login_delay_max_ms = VB_DEF_LOGIN_DELAY_MAX_MS;
 }

@@ -23,6 +23,23 @@
  * logged is counted in the next line for that address.  Addresses are
  * remembered in a fixed table; one is forgotten 15 minutes after its last
  * failure.
+ *
+ * Resources (loop.c).  At lim.max_conns connections a new one is answered
+ * status 8 (Disconnected) and closed.  At lim.max_unauth connections not
+ * logged in, a new one makes room by closing the oldest of them that is
+ * not waiting for a login's answer (status 8 first), or is refused so if
+ * every one is.  The bytes received and not yet processed, across all
+ * connections, stay under lim.max_input: when they reach it, connections
+ * are not read (backpressure, their clients' writes block) until requests
+ * are processed; a frame larger than the whole budget is refused as
+ * impossible (status 3, closed); when nothing is processed for a second
+ * while input is full, the connection holding the most is closed (status
+ * 8), as it could never complete.  A connection's unsent replies over
+ * lim.max_output stop the reading and running of its requests until its
+ * client reads (backpressure).  Out of descriptors (EMFILE, ENFILE) or
+ * memory on accept, the listener leaves the epoll set for 250 ms at a
+ * time (the wake timer puts it back), so the loop never spins on it.
+ * Each of these is logged at most once per 10 s, with a count of the rest.
  */
 #ifndef VB_BROKER_GUARD_H
 #define VB_BROKER_GUARD_H
@@ -31,6 +48,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "broker/frames.h"
 #include "wire/wire.h"
 
 struct vb_broker;
@@ -39,12 +57,23 @@ struct vb_auth;
 
 /* Limits of vb_broker_opts.lim (defaults: vb_limits_init). */
 struct vb_limits {
+	unsigned max_conns;
+	unsigned max_unauth;
+	uint64_t max_input;		/* at least VB_MIN_MAX_INPUT */
+	uint64_t max_output;
 	unsigned login_failures;	/* 0: no limit, no delay */
 	unsigned login_delay_max_ms;	/* 0: no delay */
 };
 
+#define VB_DEF_MAX_CONNS 1000
+#define VB_DEF_MAX_UNAUTH 128
+#define VB_DEF_MAX_INPUT (512ull << 20)
+#define VB_MIN_MAX_INPUT (1ull << 20)
+#define VB_DEF_MAX_OUTPUT (32ull << 20)
 #define VB_DEF_LOGIN_FAILURES 5
 #define VB_DEF_LOGIN_DELAY_MAX_MS 2000
+/* Every limit's log lines: at most one per kind (or address) this often. */
+#define VB_LOG_EVERY_US (10 * INT64_C(1000000))
 
 void vb_limits_init(struct vb_limits *l);
 
@@ -55,6 +84,23 @@ void vb_limits_init(struct vb_limits *l);
 struct vb_ratelog {
 	int64_t last_us;	/* of the last line; 0 never */
 	uint64_t skipped;	/* events since, not logged */
+};
+
+/* The loop's part of the guard (in struct vb_broker). */
+struct vb_guard {
+	int wakefd;			/* timerfd of vb_broker_wake_at */
+	int64_t wake_at;		/* when it fires; 0 disarmed */
+	struct vb_frame_limits frames;	/* capped by lim.max_input */
+	uint32_t nunauth;		/* connections not logged in */
+	uint64_t in_total;		/* input held, all connections */
+	uint64_t in_moved;		/* input bytes ever processed */
+	uint64_t in_moved_seen;		/* ... at the last tick */
+	int64_t stuck_since;		/* input full, nothing processed */
+	uint32_t nstarved;		/* connections not read for it */
+	int accept_paused;		/* the listener is out of epoll */
+	int64_t accept_at;		/* until then */
+	struct vb_ratelog rl_accept, rl_conns, rl_unauth, rl_input,
+		rl_stuck;
 };
 
 /*
@@ -139,6 +185,8 @@ void vb_reply_identity(struct vb_conn *c, uint32_t id);
 
 /* c's login was answered later: run its waiting frames, write, poll. */
 void vb_conn_resume(struct vb_broker *b, struct vb_conn *c);
+/* c is logged in as user id (VB_NO_USER: logged out), counted. */
+void vb_conn_set_user(struct vb_broker *b, struct vb_conn *c, uint32_t id);
 /* Arms the wake timer for at (vb_mono_us) unless it fires before. */
 void vb_broker_wake_at(struct vb_broker *b, int64_t at);
 

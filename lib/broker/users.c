@@ -634,7 +634,7 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		vb_auth_login(b, c, r);
 		return;
 	case VB_CMD_LOGOUT_USER:
-		c->user_id = VB_NO_USER;
+		vb_conn_set_user(b, c, VB_NO_USER);
 		vb_reply_ok(c);
 		return;
 	case VB_CMD_GET_PATS:
@@ -695,7 +695,7 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		vb_slab_remove(&b->users, u->id);
 		for (struct vb_conn *o = b->conns; o; o = o->next)
 			if (o->user_id == u->id)
-				o->user_id = VB_NO_USER;
+				vb_conn_set_user(b, o, VB_NO_USER);
 		vb_user_free(u);
 		break;
 	case VB_CMD_UPDATE_USER:
