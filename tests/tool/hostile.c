@@ -17,15 +17,30 @@
  *	answer, or left silent after -w MS (default 2000).  Then reads
  *	commands on stdin, one a line, answering each with one line:
  *	  ping     ping again on every connection answered so far
- *	  close K  close K of them (the last opened first)
+ *	  close K  close K of the answered ones (the last opened first)
  *	  wait MS  ping the silent ones again, waiting up to MS for answers
  *	EOF ends it.
  *
- *   hostile login [-n COUNT] [-p PASSWORD] ADDR USER
+ *   hostile login [-l PASSWORD] [-n COUNT] [-p PASSWORD] ADDR USER
  *	COUNT logins (default 1) one after the other on one connection,
- *	with PASSWORD (default a wrong one; this is a test tool); prints
- *	the status of each and how long its answer took, or that the
- *	server closed the connection.  Exit 1 if it did before the last.
+ *	with the -p PASSWORD (default a wrong one; this is a test tool),
+ *	the last with the -l one if given; prints the status of each and
+ *	how long its answer took, or that the server closed the
+ *	connection.  Exit 1 if it did before the last.
+ *
+ *   hostile partial -p PASSWORD ADDR USER SIZE SENT
+ *	Logs in, then sends the first SENT bytes of a SIZE-byte
+ *	send_messages frame (header included) and prints how many the
+ *	socket took within 1 s.  Then reads commands on stdin, answering
+ *	each with one line:
+ *	  rest     send the rest of the frame (waiting as long as it takes)
+ *	  wait MS  wait up to MS for an answer: its status, "closed" or
+ *	           "no answer"
+ *
+ *   hostile nodrain [-w MS] ADDR
+ *	Writes pings without reading the answers until a write has been
+ *	blocked for -w MS (default 500); prints how many the server took;
+ *	then reads every answer, checking they are all there.
  *
  *   hostile ping [-n COUNT] [-w MS] ADDR
  *	COUNT pings (default 1) on one connection; prints the slowest.
@@ -60,7 +75,9 @@
 static const char usage_text[] =
 	"usage: hostile flood [-b MS] [-c CONNS] [-i MS] [-t SECONDS] ADDR USER COUNT\n"
 	"       hostile hold [-w MS] ADDR N\n"
-	"       hostile login [-n COUNT] [-p PASSWORD] ADDR USER\n"
+	"       hostile login [-l PASSWORD] [-n COUNT] [-p PASSWORD] ADDR USER\n"
+	"       hostile partial -p PASSWORD ADDR USER SIZE SENT\n"
+	"       hostile nodrain [-w MS] ADDR\n"
 	"       hostile ping [-n COUNT] [-w MS] ADDR\n";
 
 static struct sockaddr_in server;
@@ -562,8 +579,9 @@ static int cmd_hold(int argc, char **argv)
 		} else if (sscanf(line, "close %d", &k) == 1) {
 			int done = 0;
 
+			/* Answered ones: they hold the server's descriptors. */
 			for (int i = n - 1; i >= 0 && done < k; i--) {
-				if (h[i].fd < 0 || h[i].st == H_FAILED)
+				if (h[i].fd < 0 || h[i].st != H_OK)
 					continue;
 				close(h[i].fd);
 				h[i].fd = -1;
@@ -586,12 +604,14 @@ static int cmd_hold(int argc, char **argv)
 
 static int cmd_login(int argc, char **argv)
 {
-	const char *pass = NULL;
+	const char *pass = NULL, *last = NULL;
 	struct vb_buf b = VB_BUF_INIT;
 	int count = 1, ch, fd;
 
-	while ((ch = getopt(argc, argv, "n:p:")) != -1) {
-		if (ch == 'n')
+	while ((ch = getopt(argc, argv, "l:n:p:")) != -1) {
+		if (ch == 'l')
+			last = optarg;
+		else if (ch == 'n')
 			count = (int)num(optarg, 1, 1000000);
 		else if (ch == 'p')
 			pass = optarg;
@@ -610,7 +630,9 @@ static int cmd_login(int argc, char **argv)
 		int64_t t = vb_mono_us(), st;
 
 		vb_buf_reset(&b);
-		if (pass)
+		if (last && i + 1 == count)
+			add_login_pw(&b, argv[optind + 1], last);
+		else if (pass)
 			add_login_pw(&b, argv[optind + 1], pass);
 		else
 			add_login(&b, argv[optind + 1]);
@@ -624,6 +646,151 @@ static int cmd_login(int argc, char **argv)
 		fflush(stdout);
 	}
 	vb_buf_release(&b);
+	return 0;
+}
+
+/* Writes all of p within ms; returns what was written. */
+static size_t write_for(int fd, const uint8_t *p, size_t n, int ms)
+{
+	int64_t end = vb_mono_ms() + ms;
+	size_t done = 0;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (done < n) {
+		struct pollfd q = { .fd = fd, .events = POLLOUT };
+		int64_t left = end - vb_mono_ms();
+		ssize_t k;
+
+		if (ms >= 0 && left <= 0)
+			break;
+		if (poll(&q, 1, ms < 0 ? -1 : (int)left) <= 0)
+			continue;
+		k = send(fd, p + done, n - done, MSG_NOSIGNAL);
+		if (k < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (k > 0)
+			done += (size_t)k;
+	}
+	fcntl(fd, F_SETFL, 0);
+	return done;
+}
+
+/* ---- partial ---- */
+
+static int cmd_partial(int argc, char **argv)
+{
+	const char *pass = NULL;
+	struct vb_buf b = VB_BUF_INIT;
+	size_t size, sent, took;
+	uint8_t *frame;
+	char line[128];
+	int ch, fd;
+	int64_t st;
+
+	while ((ch = getopt(argc, argv, "p:")) != -1) {
+		if (ch != 'p')
+			usage();
+		pass = optarg;
+	}
+	if (argc - optind != 4 || pass == NULL)
+		usage();
+	set_addr(argv[optind]);
+	size = (size_t)num(argv[optind + 2], 8, 1ll << 32);
+	sent = (size_t)num(argv[optind + 3], 0, (long long)size);
+	fd = dial(0);
+	if (fd < 0) {
+		printf("partial: cannot connect: %s\n", strerror(errno));
+		return VB_EX_UNAVAILABLE;
+	}
+	add_login_pw(&b, argv[optind + 1], pass);
+	if (write(fd, b.p, b.len) != (ssize_t)b.len ||
+	    (st = read_reply(fd, 30000)) != 0) {
+		printf("partial: login failed\n");
+		return 1;
+	}
+	frame = calloc(1, size);
+	if (frame == NULL)
+		abort();
+	vb_st32(frame, (uint32_t)(size - 4));
+	vb_st32(frame + 4, VB_CMD_SEND_MESSAGES);
+	took = write_for(fd, frame, sent, 1000);
+	printf("partial: sent %zu of %zu\n", took, size);
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		int ms;
+
+		if (strncmp(line, "rest", 4) == 0) {
+			took += write_for(fd, frame + took, size - took, -1);
+			printf("partial: sent %zu of %zu\n", took, size);
+		} else if (sscanf(line, "wait %d", &ms) == 1) {
+			st = read_reply(fd, ms);
+			if (st >= 0)
+				printf("answer: status %lld\n", (long long)st);
+			else if (st == -1)
+				printf("answer: closed\n");
+			else
+				printf("answer: none within %d ms\n", ms);
+		} else {
+			printf("?\n");
+		}
+		fflush(stdout);
+	}
+	free(frame);
+	vb_buf_release(&b);
+	return 0;
+}
+
+/* ---- nodrain ---- */
+
+static int cmd_nodrain(int argc, char **argv)
+{
+	int wait_ms = 500, ch, fd;
+	uint8_t chunk[8 * 512];
+	uint64_t pings = 0, got = 0;
+
+	while ((ch = getopt(argc, argv, "w:")) != -1) {
+		if (ch != 'w')
+			usage();
+		wait_ms = (int)num(optarg, 1, 600000);
+	}
+	if (argc - optind != 1)
+		usage();
+	set_addr(argv[optind]);
+	fd = dial(0);
+	if (fd < 0) {
+		printf("nodrain: cannot connect: %s\n", strerror(errno));
+		return VB_EX_UNAVAILABLE;
+	}
+	for (size_t i = 0; i < sizeof(chunk); i += 8)
+		ping_frame(chunk + i);
+	for (;;) {
+		size_t k = write_for(fd, chunk, sizeof(chunk), wait_ms);
+
+		pings += k / 8;
+		if (k < sizeof(chunk)) {
+			/* finish the frame cut in two, then stop */
+			if (k % 8)
+				write_for(fd, chunk + k, 8 - k % 8, -1);
+			pings += k % 8 != 0;
+			break;
+		}
+	}
+	printf("nodrain: the server took %llu pings (%llu bytes) before a "
+	       "write was blocked for %d ms\n", (unsigned long long)pings,
+	       (unsigned long long)pings * 8, wait_ms);
+	fflush(stdout);
+	while (got < pings) {
+		int64_t st = read_reply(fd, 10000);
+
+		if (st != 0) {
+			printf("nodrain: answer %llu: %s\n",
+			       (unsigned long long)got + 1,
+			       st == -2 ? "none" : st < 0 ? "closed" : "status");
+			return 1;
+		}
+		got++;
+	}
+	printf("nodrain: all %llu answers read\n", (unsigned long long)got);
 	return 0;
 }
 
@@ -691,6 +858,10 @@ int main(int argc, char **argv)
 		return cmd_ping(argc - 1, argv + 1);
 	if (strcmp(argv[1], "login") == 0)
 		return cmd_login(argc - 1, argv + 1);
+	if (strcmp(argv[1], "partial") == 0)
+		return cmd_partial(argc - 1, argv + 1);
+	if (strcmp(argv[1], "nodrain") == 0)
+		return cmd_nodrain(argc - 1, argv + 1);
 	usage();
 	return VB_EX_USAGE;
 }
