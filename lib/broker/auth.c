@@ -93,6 +93,9 @@ static void *worker(void *arg)
 		l->where = AT_WORKER;
 		pthread_mutex_unlock(&a->mu);
 		l->pw_ok = vb_pw_check(l->secret.s, l->secret.len, l->pwhash);
+		if (l->pw_ok && l->code == VB_CMD_CHANGE_PASSWORD)
+			vb_pw_hash(l->secret2.s, l->secret2.len, l->newhash,
+				   sizeof(l->newhash));
 		pthread_mutex_lock(&a->mu);
 		*a->dtail = l;
 		a->dtail = &l->next;
@@ -316,15 +319,19 @@ static void answer(struct vb_broker *b, struct vb_login *l, int later)
 	struct vb_conn *c = l->conn;
 	int64_t now = vb_mono_us();
 
-	if (l->status == VB_ST_OK) {
+	if (l->answered) {
+		/* said so itself */
+	} else if (l->status != VB_ST_OK) {
+		vb_reply_err(c, l->status);
+	} else if (l->code == VB_CMD_CHANGE_PASSWORD) {
+		vb_reply_ok(c);
+	} else {
 		vb_conn_set_user(b, c, l->user_id);
 		vb_reply_identity(c, l->user_id);
-	} else {
-		vb_reply_err(c, l->status);
 	}
 	if (l->failed) {
 		note_failure(b, c, l, now);
-	} else if (l->status == VB_ST_OK) {
+	} else if (l->status == VB_ST_OK && l->code != VB_CMD_CHANGE_PASSWORD) {
 		c->login_fails = 0;
 		peer_get(b->auth, c->ip, now)->fails = 0;
 	}
@@ -374,6 +381,20 @@ void vb_auth_login(struct vb_broker *b, struct vb_conn *c,
 	l->next = *pp;
 	*pp = l;
 	vb_broker_wake_at(b, l->not_before_us);
+}
+
+void vb_auth_passwd(struct vb_broker *b, struct vb_conn *c,
+		    const struct vb_req *r, uint32_t id)
+{
+	struct vb_login *l = vb_xcalloc(1, sizeof(*l));
+
+	l->conn = c;
+	l->code = r->code;
+	l->user_id = id;
+	l->secret = r->secret;
+	l->secret2 = r->secret2;
+	c->login = l;
+	check(b, l, 0);
 }
 
 int64_t vb_auth_wake(struct vb_broker *b, int64_t now)

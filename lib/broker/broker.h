@@ -339,8 +339,6 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
 void vb_user_free(struct vb_user *u);
 int vb_pw_hash(const char *pass, size_t len, char *out, size_t outsz);
 int vb_pw_check(const char *pass, size_t len, const char *stored);
-/* vb_pw_check against u->pwhash, through the user's verified-login cache. */
-int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len);
 void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r);
 

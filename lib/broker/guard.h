@@ -10,7 +10,8 @@
  * connection waits: none of its later frames run and it is not read, so
  * its replies keep their order; every other connection goes on.  A login
  * the verified-login cache settles (one HMAC), or one naming no user, is
- * answered at once on the loop, as before.
+ * answered at once on the loop, as before.  change_password goes the same
+ * way (the worker checks the old password and hashes the new one).
  *
  * Failed logins.  Each connection and each peer address (IP) counts its
  * consecutive failed logins (a wrong password, an unknown user or token);
@@ -117,15 +118,18 @@ int vb_ratelog_due(struct vb_ratelog *r, int64_t now, int64_t every,
 		   uint64_t *skipped);
 
 /*
- * A login in progress.  The loop owns it, except while it sits in the
- * worker's queue, where the worker reads name, secret and pwhash and
- * writes pw_ok only.  conn is NULL once the connection is gone.
+ * A login (or a change of password) in progress.  The loop owns it,
+ * except while it is with the worker, which reads secret, secret2 and
+ * pwhash and writes pw_ok and newhash only.  conn is NULL once the
+ * connection is gone.
  */
 struct vb_login {
 	struct vb_conn *conn;
-	uint32_t code;		/* VB_CMD_LOGIN_USER or VB_CMD_LOGIN_PAT */
+	uint32_t code;		/* VB_CMD_LOGIN_USER, _LOGIN_PAT, _CHANGE_PASSWORD */
 	struct vb_name name;	/* username, or the token */
-	struct vb_name secret;	/* password */
+	struct vb_name secret;	/* password (the current one) */
+	struct vb_name secret2;	/* change_password: the new one */
+	char newhash[160];	/* ... hashed, when secret was right */
 	/* Filled by vb_login_decide when the worker must check: */
 	uint32_t user_id;
 	char pwhash[160];
@@ -133,6 +137,7 @@ struct vb_login {
 	/* The outcome: 0 and user_id, or the status to answer. */
 	uint32_t status;
 	int failed;		/* counts as a failed login */
+	int answered;		/* the reply is written already */
 	int where;		/* auth.c's; under its mutex once queued */
 	int64_t not_before_us;	/* waits (vb_mono_us) until then */
 	struct vb_login *next;	/* in a queue, the done or the waiting list */
@@ -152,6 +157,12 @@ void vb_auth_close(struct vb_broker *b);
  */
 void vb_auth_login(struct vb_broker *b, struct vb_conn *c,
 		   const struct vb_req *r);
+/*
+ * change_password of user id with request r on c: the check and the new
+ * hash by the worker, then saved and answered (c->login meanwhile).
+ */
+void vb_auth_passwd(struct vb_broker *b, struct vb_conn *c,
+		    const struct vb_req *r, uint32_t id);
 /* The eventfd is readable: answers the logins the worker decided. */
 void vb_auth_done(struct vb_broker *b);
 /* c is going away: forget its login, if any. */
@@ -173,9 +184,10 @@ void vb_auth_tick(struct vb_broker *b, int64_t now);
  */
 int vb_login_decide(struct vb_broker *b, struct vb_login *l);
 /*
- * The worker's verdict: 0 with l decided as above; 1 when the user
- * changed meanwhile (renamed, deleted, a new password) and l->pwhash was
- * refilled for another check.
+ * The worker's verdict: 0 with l decided as above (a change of password
+ * saved: status 0, or l->answered when the save failed and said so); 1
+ * when the user changed meanwhile (renamed, deleted, a new password) and
+ * l->pwhash was refilled for another check.
  */
 int vb_login_verdict(struct vb_broker *b, struct vb_login *l);
 /* The Identity reply of a login (control.md §5.2.1). */

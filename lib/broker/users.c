@@ -180,16 +180,6 @@ static void pw_remember(struct vb_user *u, const char *pass, size_t len)
 	strlcpy(u->pwcache_for, u->pwhash, sizeof(u->pwcache_for));
 }
 
-int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len)
-{
-	if (pw_cached(u, pass, len))
-		return 1;
-	if (!vb_pw_check(pass, len, u->pwhash))
-		return 0;
-	pw_remember(u, pass, len);
-	return 1;
-}
-
 static void token_hash(const char *tok, size_t n, uint8_t out[32])
 {
 	SHA2_CTX c;
@@ -492,10 +482,43 @@ static int login_pat(struct vb_broker *b, struct vb_login *l)
 	return login_failed(l, VB_ST_RESOURCE_NOT_FOUND);
 }
 
+/* change_password: the worker checks the old one and hashes the new. */
+static int passwd_decide(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u = vb_slab_get(&b->users, l->user_id);
+
+	if (u == NULL) {
+		l->status = VB_ST_RESOURCE_NOT_FOUND;
+		return 0;
+	}
+	strlcpy(l->pwhash, u->pwhash, sizeof(l->pwhash));
+	return 1;
+}
+
+static int passwd_verdict(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u = vb_slab_get(&b->users, l->user_id);
+
+	if (u == NULL || strcmp(u->pwhash, l->pwhash) != 0)
+		return passwd_decide(b, l);
+	if (!l->pw_ok) {
+		l->status = VB_ST_INVALID_CREDENTIALS;
+		return 0;
+	}
+	strlcpy(u->pwhash, l->newhash, sizeof(u->pwhash));
+	if (vb_meta_save_or_fail(b, l->conn) < 0)
+		l->answered = 1;
+	else
+		l->status = VB_ST_OK;
+	return 0;
+}
+
 int vb_login_decide(struct vb_broker *b, struct vb_login *l)
 {
 	struct vb_user *u;
 
+	if (l->code == VB_CMD_CHANGE_PASSWORD)
+		return passwd_decide(b, l);
 	if (l->code == VB_CMD_LOGIN_PAT)
 		return login_pat(b, l);
 	u = login_user(b, &l->name);
@@ -510,8 +533,11 @@ int vb_login_decide(struct vb_broker *b, struct vb_login *l)
 
 int vb_login_verdict(struct vb_broker *b, struct vb_login *l)
 {
-	struct vb_user *u = login_user(b, &l->name);
+	struct vb_user *u;
 
+	if (l->code == VB_CMD_CHANGE_PASSWORD)
+		return passwd_verdict(b, l);
+	u = login_user(b, &l->name);
 	/* Checked against what is no longer this user's password: again. */
 	if (u == NULL || u->id != l->user_id ||
 	    strcmp(u->pwhash, l->pwhash) != 0)
@@ -733,13 +759,9 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_INVALID_PASSWORD);
 			return;
 		}
-		if (!vb_user_pw_ok(u, r->secret.s, r->secret.len)) {
-			vb_reply_err(c, VB_ST_INVALID_CREDENTIALS);
-			return;
-		}
-		vb_pw_hash(r->secret2.s, r->secret2.len, u->pwhash,
-			   sizeof(u->pwhash));
-		break;
+		/* Both PBKDF2s by the worker; vb_login_verdict saves. */
+		vb_auth_passwd(b, c, r, u->id);
+		return;
 	}
 	if (vb_meta_save_or_fail(b, c) == 0)
 		vb_reply_ok(c);

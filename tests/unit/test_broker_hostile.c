@@ -392,6 +392,29 @@ static void test_login_worker(void **state)
 		assert_int_equal(raw_resp(fds[i]), 0);
 		close(fds[i]);
 	}
+	/* change_password too, in order with what follows it. */
+	vb_buf_reset(&b);
+	login_frame(&b);
+	vb_req_init(&r, VB_CMD_CHANGE_PASSWORD);
+	vb_ident_num(&r.target, 0);
+	vb_name_set(&r.secret, "not-the-password");
+	vb_name_set(&r.secret2, "new-password");
+	vb_wire_req_encode(&b, &r);
+	frame(&b, VB_CMD_PING, NULL, 0);
+	vb_name_set(&r.secret, S.pass);
+	vb_wire_req_encode(&b, &r);
+	login_frame_pw(&b, "new-password");
+	vb_name_set(&r.secret, "new-password");
+	vb_name_set(&r.secret2, S.pass);
+	vb_wire_req_encode(&b, &r);
+	login_frame(&b);
+	fd = raw_connect();
+	raw_send(fd, b.p, b.len);
+	assert_int_equal(raw_resp(fd), 0);
+	assert_int_equal(raw_resp(fd), VB_ST_INVALID_CREDENTIALS);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(raw_resp(fd), 0);
+	close(fd);
 	/* Gone before the answer: queued or being checked. */
 	vb_buf_reset(&b);
 	login_frame_pw(&b, "never-answered");
