@@ -382,6 +382,32 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 
 #define ACCEPT_PAUSE_US 250000
 
+/*
+ * A limit's log line, unless one was written less than VB_LOG_EVERY_US
+ * ago (then it is counted, and the next line says how many were not).
+ */
+static void guard_log(struct vb_broker *b, struct vb_ratelog *r, int64_t now,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void guard_log(struct vb_broker *b, struct vb_ratelog *r, int64_t now,
+		      const char *fmt, ...)
+{
+	char line[800];
+	uint64_t skipped;
+	va_list ap;
+
+	if (!vb_ratelog_event(r, now, VB_LOG_EVERY_US, &skipped))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (skipped)
+		vb_broker_log(b, "%s (%" PRIu64 " more before it not logged)",
+			      line, skipped);
+	else
+		vb_broker_log(b, "%s", line);
+}
+
 /* A connection turned away: status 8 (Disconnected), closed. */
 static void refuse(int fd)
 {
@@ -389,11 +415,14 @@ static void refuse(int fd)
 
 	vb_st32(f, VB_ST_DISCONNECTED);
 	vb_st32(f + 4, 0);
-	if (send(fd, f, sizeof(f), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
-		/* Unread bytes would make the close a reset: the answer lost. */
-		while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
-			;
-	}
+	/*
+	 * Unread bytes would make the close a reset, which may lose the
+	 * answer: what came with the connection is read (a little only).
+	 */
+	if (send(fd, f, sizeof(f), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		for (int i = 0; i < 4; i++)
+			if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+				break;
 	close(fd);
 }
 
@@ -432,16 +461,13 @@ static struct vb_conn *oldest_idle_unauth(struct vb_broker *b)
  */
 static void accept_pause(struct vb_broker *b, int err, int64_t now)
 {
-	uint64_t skipped;
-
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
 	b->g.accept_paused = 1;
 	b->g.accept_at = now + ACCEPT_PAUSE_US;
 	vb_broker_wake_at(b, b->g.accept_at);
-	if (vb_ratelog_event(&b->g.rl_accept, now, VB_LOG_EVERY_US, &skipped))
-		vb_broker_log(b, "accept: %s (%u connections open): not "
-			      "accepting for %d ms at a time while it lasts",
-			      strerror(err), b->nconns, ACCEPT_PAUSE_US / 1000);
+	guard_log(b, &b->g.rl_accept, now, "accept: %s (%u connections open): "
+		  "not accepting for %d ms at a time while it lasts",
+		  strerror(err), b->nconns, ACCEPT_PAUSE_US / 1000);
 }
 
 /*
@@ -453,15 +479,12 @@ static int conn_admit(struct vb_broker *b, int fd, const char *addr,
 {
 	const struct vb_limits *l = &b->o.lim;
 	struct vb_conn *old;
-	uint64_t skipped;
 
 	if (b->nconns >= l->max_conns) {
 		refuse(fd);
-		if (vb_ratelog_event(&b->g.rl_conns, now, VB_LOG_EVERY_US,
-				     &skipped))
-			vb_broker_log(b, "connections: %u open, the limit "
-				      "(--max-connections): %s refused",
-				      b->nconns, addr);
+		guard_log(b, &b->g.rl_conns, now, "connections: %u open, the "
+			  "limit (--max-connections): %s refused", b->nconns,
+			  addr);
 		return -1;
 	}
 	if (b->g.nunauth < l->max_unauth)
@@ -469,20 +492,16 @@ static int conn_admit(struct vb_broker *b, int fd, const char *addr,
 	old = oldest_idle_unauth(b);
 	if (old == NULL) {
 		refuse(fd);
-		if (vb_ratelog_event(&b->g.rl_unauth, now, VB_LOG_EVERY_US,
-				     &skipped))
-			vb_broker_log(b, "connections: %u not logged in, the "
-				      "limit (--max-unauthenticated), all "
-				      "waiting for a login's answer: %s "
-				      "refused", b->g.nunauth, addr);
+		guard_log(b, &b->g.rl_unauth, now, "connections: %u not "
+			  "logged in, the limit (--max-unauthenticated), all "
+			  "waiting for a login's answer: %s refused",
+			  b->g.nunauth, addr);
 		return -1;
 	}
-	if (vb_ratelog_event(&b->g.rl_unauth, now, VB_LOG_EVERY_US, &skipped))
-		vb_broker_log(b, "connections: %u not logged in, the limit "
-			      "(--max-unauthenticated): closing the oldest "
-			      "idle one, %s (%.1f s old), for %s",
-			      b->g.nunauth, old->addr,
-			      (double)(now - old->since_us) / 1e6, addr);
+	guard_log(b, &b->g.rl_unauth, now, "connections: %u not logged in, "
+		  "the limit (--max-unauthenticated): closing the oldest idle "
+		  "one, %s (%.1f s old), for %s", b->g.nunauth, old->addr,
+		  (double)(now - old->since_us) / 1e6, addr);
 	conn_dismiss(b, old);
 	return 0;
 }
@@ -571,17 +590,14 @@ static void accept_resume(struct vb_broker *b, int64_t now)
 /* Not read until input is processed: the budget of all is spent. */
 static void conn_starve(struct vb_broker *b, struct vb_conn *c, int64_t now)
 {
-	uint64_t skipped;
-
 	if (c->starved)
 		return;
 	c->starved = 1;
 	b->g.nstarved++;
-	if (vb_ratelog_event(&b->g.rl_input, now, VB_LOG_EVERY_US, &skipped))
-		vb_broker_log(b, "input: %" PRIu64 " bytes held across "
-			      "connections, the limit (--max-input-buffer): "
-			      "not reading %s until some is processed",
-			      b->g.in_total, c->addr);
+	guard_log(b, &b->g.rl_input, now, "input: %" PRIu64 " bytes held "
+		  "across connections, the limit (--max-input-buffer): not "
+		  "reading %s until some is processed", b->g.in_total,
+		  c->addr);
 }
 
 /* Once input was processed: read the starved connections again. */
@@ -612,23 +628,22 @@ static void guard_tick(struct vb_broker *b, int64_t now)
 	    g->in_moved == g->in_moved_seen) {
 		if (g->stuck_since == 0) {
 			g->stuck_since = now;
-		} else if (now - g->stuck_since >= 900000) {	/* 1 s, a tick's slack */
+		} else if (now - g->stuck_since >= 900000) {	/* ~1 tick */
 			struct vb_conn *big = NULL;
 
 			for (struct vb_conn *c = b->conns; c; c = c->next)
 				if (!c->closing &&
 				    (big == NULL || c->in_held > big->in_held))
 					big = c;
-			if (big && vb_ratelog_event(&g->rl_stuck, now,
-						    VB_LOG_EVERY_US, &n))
-				vb_broker_log(b, "input: %" PRIu64 " bytes held, "
-					      "the limit (--max-input-buffer), "
-					      "and nothing processed for 1 s: "
-					      "closing %s, which holds %zu bytes",
-					      g->in_total, big->addr,
-					      big->in_held);
-			if (big)
+			if (big) {
+				guard_log(b, &g->rl_stuck, now, "input: %"
+					  PRIu64 " bytes held, the limit "
+					  "(--max-input-buffer), and nothing "
+					  "processed for 1 s: closing %s, which "
+					  "holds %zu bytes", g->in_total,
+					  big->addr, big->in_held);
 				conn_dismiss(b, big);
+			}
 			g->stuck_since = 0;
 		}
 	} else {
