@@ -279,7 +279,7 @@ static void add_login(struct vb_buf *b, const char *user)
 
 static int cmd_flood(int argc, char **argv)
 {
-	int conns = 1, interval = 2, secs = 300, ch;
+	int conns = 1, interval = 2, secs = 300, ch, rc = 0;
 	long long bound = -1;
 	uint64_t count, sent = 0, answered = 0, closed = 0;
 	uint64_t st_42 = 0, st_other = 0;
@@ -420,6 +420,12 @@ static int cmd_flood(int argc, char **argv)
 	       (unsigned long long)st_other, (double)(t1 - t0) / 1e6,
 	       (double)answered * 1e6 / (double)(t1 - t0 + 1), conns,
 	       (unsigned long long)closed);
+	for (int i = 0; i < conns; i++) {
+		close(fc[i].fd);
+		vb_buf_release(&fc[i].out);
+	}
+	free(fc);
+	close(pg.fd);
 	if (pg.n == 0) {
 		printf("ping: none answered during the flood\n");
 		return 1;
@@ -438,15 +444,15 @@ static int cmd_flood(int argc, char **argv)
 		fprintf(stderr, "hostile: flood: only %llu of %llu answered "
 			"in %d s\n", (unsigned long long)answered,
 			(unsigned long long)count, secs);
-		return 1;
-	}
-	if (pg.failed) {
+		rc = 1;
+	} else if (pg.failed) {
 		fprintf(stderr, "hostile: flood: a ping went unanswered\n");
-		return 1;
+		rc = 1;
+	} else if (bound > 0 && pg.rtt[pg.n - 1] >= bound * 1000) {
+		rc = 1;
 	}
-	if (bound > 0 && pg.rtt[pg.n - 1] >= bound * 1000)
-		return 1;
-	return 0;
+	free(pg.rtt);
+	return rc;
 }
 
 /* ---- hold ---- */
@@ -597,6 +603,10 @@ static int cmd_hold(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
+	for (int i = 0; i < n; i++)
+		if (h[i].fd >= 0)
+			close(h[i].fd);
+	free(h);
 	return 0;
 }
 
@@ -639,6 +649,7 @@ static int cmd_login(int argc, char **argv)
 		if (send(fd, b.p, b.len, MSG_NOSIGNAL) != (ssize_t)b.len ||
 		    (st = read_reply(fd, 30000)) < 0) {
 			printf("login %d: closed by the server\n", i + 1);
+			vb_buf_release(&b);
 			return i + 1 < count ? 1 : 0;
 		}
 		printf("login %d: status %lld after %.1f ms\n", i + 1,
@@ -706,6 +717,7 @@ static int cmd_partial(int argc, char **argv)
 	if (write(fd, b.p, b.len) != (ssize_t)b.len ||
 	    (st = read_reply(fd, 30000)) != 0) {
 		printf("partial: login failed\n");
+		vb_buf_release(&b);
 		return 1;
 	}
 	frame = calloc(1, size);
