@@ -4,28 +4,7 @@
 # printed as TAP comments (# ...): see them in meson-logs/testlog.txt.
 test_description='vibes-iggyd: login floods, failed-login limits'
 . "$(dirname "$0")/test-lib.sh"
-
-PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
-
-# figures FILE: the lines of FILE as TAP comments, once the test ran.
-figures() {
-	[ -s "$TRASH/$1" ] && sed 's/^/# /' "$TRASH/$1"
-	return 0
-}
-
-# wait_log FILE PATTERN SECONDS: until a line of FILE matches PATTERN.
-wait_log() {
-	local i=0
-	while ! grep -q -- "$2" "$1"; do
-		[ $i -lt $(($3 * 20)) ] || {
-			echo "no line like '$2' in $1 within $3 s:"
-			tail -n 20 "$1"
-			return 1
-		}
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
+. "$(dirname "$0")/lib-hostile.sh"
 
 login_lines() {
 	grep -c "vibes-iggyd: login: " "$1"

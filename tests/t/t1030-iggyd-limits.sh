@@ -4,27 +4,7 @@
 # the log grows.  Measured figures are printed as TAP comments (# ...).
 test_description='vibes-iggyd: connection, input, output and descriptor limits'
 . "$(dirname "$0")/test-lib.sh"
-
-PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
-
-figures() {
-	[ -s "$TRASH/$1" ] && sed 's/^/# /' "$TRASH/$1"
-	return 0
-}
-
-# wait_log FILE PATTERN SECONDS: until a line of FILE matches PATTERN.
-wait_log() {
-	local i=0
-	while ! grep -q -- "$2" "$1"; do
-		[ $i -lt $(($3 * 20)) ] || {
-			echo "no line like '$2' in $1 within $3 s:"
-			tail -n 20 "$1"
-			return 1
-		}
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
+. "$(dirname "$0")/lib-hostile.sh"
 
 # A helper client driven line by line (hostile hold or partial), as a
 # coprocess: ask LINE, and its answer is read within 20 s into REPLY.

@@ -154,6 +154,18 @@ fail:
 	return -1;
 }
 
+/* dial(0), or exit 69 saying so as cmd. */
+static int dial_or_exit(const char *cmd)
+{
+	int fd = dial(0);
+
+	if (fd < 0) {
+		printf("%s: cannot connect: %s\n", cmd, strerror(errno));
+		exit(VB_EX_UNAVAILABLE);
+	}
+	return fd;
+}
+
 static void ping_frame(uint8_t f[8])
 {
 	vb_st32(f, 4);
@@ -631,11 +643,7 @@ static int cmd_login(int argc, char **argv)
 	if (argc - optind != 2)
 		usage();
 	set_addr(argv[optind]);
-	fd = dial(0);
-	if (fd < 0) {
-		printf("login: cannot connect: %s\n", strerror(errno));
-		return VB_EX_UNAVAILABLE;
-	}
+	fd = dial_or_exit("login");
 	for (int i = 0; i < count; i++) {
 		int64_t t = vb_mono_us(), st;
 
@@ -708,11 +716,7 @@ static int cmd_partial(int argc, char **argv)
 	set_addr(argv[optind]);
 	size = (size_t)num(argv[optind + 2], 8, 1ll << 32);
 	sent = (size_t)num(argv[optind + 3], 0, (long long)size);
-	fd = dial(0);
-	if (fd < 0) {
-		printf("partial: cannot connect: %s\n", strerror(errno));
-		return VB_EX_UNAVAILABLE;
-	}
+	fd = dial_or_exit("partial");
 	add_login_pw(&b, argv[optind + 1], pass);
 	if (write(fd, b.p, b.len) != (ssize_t)b.len ||
 	    (st = read_reply(fd, 30000)) != 0) {
@@ -768,11 +772,7 @@ static int cmd_nodrain(int argc, char **argv)
 	if (argc - optind != 1)
 		usage();
 	set_addr(argv[optind]);
-	fd = dial(0);
-	if (fd < 0) {
-		printf("nodrain: cannot connect: %s\n", strerror(errno));
-		return VB_EX_UNAVAILABLE;
-	}
+	fd = dial_or_exit("nodrain");
 	for (size_t i = 0; i < sizeof(chunk); i += 8)
 		ping_frame(chunk + i);
 	for (;;) {
@@ -825,11 +825,7 @@ static int cmd_ping(int argc, char **argv)
 	if (argc - optind != 1)
 		usage();
 	set_addr(argv[optind]);
-	fd = dial(0);
-	if (fd < 0) {
-		printf("ping: cannot connect: %s\n", strerror(errno));
-		return VB_EX_UNAVAILABLE;
-	}
+	fd = dial_or_exit("ping");
 	ping_frame(f);
 	for (int i = 0; i < count; i++) {
 		int64_t t = vb_mono_us(), st;
