@@ -2,25 +2,28 @@
  * auth.c - logins off the event loop (guard.h): the password worker
  * thread and the path of a login from its frame to its answer.
  *
- * The worker shares only struct vb_login records with the loop, through
- * two lists under one mutex: the queue (loop to worker) and the done list
- * (worker to loop, announced on an eventfd).  It reads a record's copies
- * of the password and of the stored hash and writes its verdict; it never
- * touches a connection, a user or the broker.  One worker is enough: it
- * is there so the loop never computes PBKDF2, not to compute more of it
- * (a flood only gets slower, the others are not).  It runs at a lower
- * priority (nice +10), so under contention for the cores the loop wins.
+ * The worker shares only struct vb_login records with the loop, and no
+ * lock: their pointers go to it through one pipe and come back through
+ * another, whose read end the loop polls.  A lock would let the worker,
+ * preempted while holding it (it runs at a lower priority, nice +10, so
+ * that under contention for the cores the loop wins), stall the loop.
+ * The worker reads a record's copies of the password and of the stored
+ * hash and writes its verdict; it never touches a connection, a user or
+ * the broker.  One worker is enough: it is there so the loop never
+ * computes PBKDF2, not to compute more of it (a flood only gets slower,
+ * the others are not).
  *
  * The failed-login limits (guard.h) are the loop's: a table of peer
  * addresses, and the list of logins waiting for their delay, sorted by
  * the time it ends, which arms the loop's wake timer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -29,15 +32,14 @@
 
 enum login_where {
 	AT_LOOP,	/* being decided, or answered */
-	AT_QUEUE,	/* in a->q, not taken yet */
-	AT_WORKER,	/* taken by the worker, or in a->done */
+	AT_WORKER,	/* in the pipes or being checked */
+	AT_BACKLOG,	/* in a->backlog: the pipe to the worker was full */
 	AT_DELAY,	/* in a->waiting, its delay not over */
 };
 
 #define PEERS 1024		/* addresses remembered */
 #define PEER_PROBE 8		/* slots an address may take */
 #define FORGET_US (15 * 60 * INT64_C(1000000))
-#define LOG_EVERY_US (10 * INT64_C(1000000))
 #define FIRST_DELAY_MS 100
 
 /* What is known of one peer address. */
@@ -52,13 +54,10 @@ struct peer {
 struct vb_auth {
 	pthread_t th;
 	int started;
-	int efd;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
-	struct vb_login *q, **qtail;	/* waiting for the worker */
-	struct vb_login *done, **dtail;	/* answered, for the loop */
+	int to[2];			/* pointers to the worker */
+	int from[2];			/* and back (the loop polls from[0]) */
 	/* The loop's alone: */
+	struct vb_login *backlog, **btail;	/* for a full pipe */
 	struct vb_login *waiting;	/* for their delay, soonest first */
 	struct peer peers[PEERS];
 	uint64_t forgot;		/* unlogged failures of evicted peers */
@@ -70,41 +69,47 @@ static void login_free(struct vb_login *l)
 	free(l);
 }
 
+/* One pointer through a pipe: whole or not at all (PIPE_BUF). */
+static int send_ptr(int fd, struct vb_login *l)
+{
+	ssize_t n;
+
+	while ((n = write(fd, &l, sizeof(l))) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof(l) ? 0 : -1;
+}
+
+static struct vb_login *recv_ptr(int fd)
+{
+	struct vb_login *l;
+	ssize_t n;
+
+	while ((n = read(fd, &l, sizeof(l))) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof(l) ? l : NULL;
+}
+
 static void *worker(void *arg)
 {
 	struct vb_auth *a = arg;
+	struct vb_login *l;
 
-	/* Only this thread: the loop keeps its priority (guard.h). */
+	/* Only this thread: the loop keeps its priority. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
-	pthread_mutex_lock(&a->mu);
-	for (;;) {
-		struct vb_login *l;
-		uint64_t one = 1;
-
-		while (a->q == NULL && !a->stop)
-			pthread_cond_wait(&a->cv, &a->mu);
-		if (a->stop)
+	/* Until the loop closes its end (vb_auth_close). */
+	while ((l = recv_ptr(a->to[0])) != NULL) {
+		if (!atomic_load(&l->cancelled)) {
+			l->pw_ok = vb_pw_check(l->secret.s, l->secret.len,
+					       l->pwhash);
+			if (l->pw_ok && l->code == VB_CMD_CHANGE_PASSWORD)
+				vb_pw_hash(l->secret2.s, l->secret2.len,
+					   l->newhash, sizeof(l->newhash));
+		}
+		if (send_ptr(a->from[1], l) < 0)
 			break;
-		l = a->q;
-		a->q = l->next;
-		if (a->q == NULL)
-			a->qtail = &a->q;
-		l->next = NULL;
-		l->where = AT_WORKER;
-		pthread_mutex_unlock(&a->mu);
-		l->pw_ok = vb_pw_check(l->secret.s, l->secret.len, l->pwhash);
-		if (l->pw_ok && l->code == VB_CMD_CHANGE_PASSWORD)
-			vb_pw_hash(l->secret2.s, l->secret2.len, l->newhash,
-				   sizeof(l->newhash));
-		pthread_mutex_lock(&a->mu);
-		*a->dtail = l;
-		a->dtail = &l->next;
-		pthread_mutex_unlock(&a->mu);
-		while (write(a->efd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
-		pthread_mutex_lock(&a->mu);
 	}
-	pthread_mutex_unlock(&a->mu);
+	close(a->from[1]);
+	a->from[1] = -1;
 	return NULL;
 }
 
@@ -113,15 +118,15 @@ int vb_auth_open(struct vb_broker *b, struct vb_err *e)
 	struct vb_auth *a = vb_xcalloc(1, sizeof(*a));
 	int rc;
 
-	a->qtail = &a->q;
-	a->dtail = &a->done;
-	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->cv, NULL);
+	a->to[0] = a->to[1] = a->from[0] = a->from[1] = -1;
+	a->btail = &a->backlog;
 	b->auth = a;
-	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (a->efd < 0)
+	if (pipe2(a->to, O_CLOEXEC) < 0 || pipe2(a->from, O_CLOEXEC) < 0)
 		return vb_err_sys(e, VB_E_IO, "cannot make the password "
-				  "worker's eventfd");
+				  "worker's pipes");
+	/* The loop's ends never block; the worker's do. */
+	fcntl(a->to[1], F_SETFL, O_NONBLOCK);
+	fcntl(a->from[0], F_SETFL, O_NONBLOCK);
 	rc = pthread_create(&a->th, NULL, worker, a);
 	if (rc) {
 		errno = rc;
@@ -134,7 +139,7 @@ int vb_auth_open(struct vb_broker *b, struct vb_err *e)
 
 int vb_auth_fd(const struct vb_broker *b)
 {
-	return b->auth ? b->auth->efd : -1;
+	return b->auth ? b->auth->from[0] : -1;
 }
 
 static void free_list(struct vb_login *l)
@@ -150,36 +155,56 @@ static void free_list(struct vb_login *l)
 void vb_auth_close(struct vb_broker *b)
 {
 	struct vb_auth *a = b->auth;
+	struct vb_login *l;
 
 	if (a == NULL)
 		return;
+	/* Its queue ends: what it has left comes back, then EOF. */
+	if (a->to[1] >= 0)
+		close(a->to[1]);
 	if (a->started) {
-		pthread_mutex_lock(&a->mu);
-		a->stop = 1;
-		pthread_cond_signal(&a->cv);
-		pthread_mutex_unlock(&a->mu);
+		fcntl(a->from[0], F_SETFL, 0);
+		while ((l = recv_ptr(a->from[0])) != NULL)
+			login_free(l);
 		pthread_join(a->th, NULL);
 	}
-	free_list(a->q);
-	free_list(a->done);
+	free_list(a->backlog);
 	free_list(a->waiting);
-	if (a->efd >= 0)
-		close(a->efd);
-	pthread_mutex_destroy(&a->mu);
-	pthread_cond_destroy(&a->cv);
+	for (int i = 0; i < 2; i++) {
+		if (a->from[i] >= 0)
+			close(a->from[i]);
+	}
+	if (a->to[0] >= 0)
+		close(a->to[0]);
 	free(a);
 	b->auth = NULL;
 }
 
+/* To the worker, or behind the others when its pipe is full. */
 static void queue(struct vb_auth *a, struct vb_login *l)
 {
-	pthread_mutex_lock(&a->mu);
 	l->next = NULL;
-	l->where = AT_QUEUE;
-	*a->qtail = l;
-	a->qtail = &l->next;
-	pthread_cond_signal(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	if (a->backlog == NULL && send_ptr(a->to[1], l) == 0) {
+		l->where = AT_WORKER;
+		return;
+	}
+	l->where = AT_BACKLOG;
+	*a->btail = l;
+	a->btail = &l->next;
+}
+
+/* As much of the backlog as the pipe takes now. */
+static void queue_backlog(struct vb_auth *a)
+{
+	while (a->backlog && send_ptr(a->to[1], a->backlog) == 0) {
+		struct vb_login *l = a->backlog;
+
+		a->backlog = l->next;
+		if (a->backlog == NULL)
+			a->btail = &a->backlog;
+		l->next = NULL;
+		l->where = AT_WORKER;
+	}
 }
 
 /* ---- peer addresses ---- */
@@ -269,7 +294,7 @@ static void note_failure(struct vb_broker *b, struct vb_conn *c,
 	}
 	if (lim->login_failures && c->login_fails >= lim->login_failures)
 		c->closing = 1;
-	if (!vb_ratelog_event(&p->log, now, LOG_EVERY_US, &skipped))
+	if (!vb_ratelog_event(&p->log, now, VB_LOG_EVERY_US, &skipped))
 		return;
 	delay = peer_delay_us(lim, p);
 	then[0] = before[0] = 0;
@@ -294,12 +319,14 @@ void vb_auth_tick(struct vb_broker *b, int64_t now)
 		struct peer *p = &a->peers[i];
 		uint64_t n;
 
-		if (!p->ip[0] || !vb_ratelog_due(&p->log, now, LOG_EVERY_US, &n))
+		if (!p->ip[0] ||
+		    !vb_ratelog_due(&p->log, now, VB_LOG_EVERY_US, &n))
 			continue;
 		vb_broker_log(b, "login: %" PRIu64 " more failed logins from "
 			      "%s not logged in the last %" PRId64 " s (the "
 			      "last for '%s'; %u in a row; attempts wait %"
-			      PRId64 " ms)", n, p->ip, LOG_EVERY_US / 1000000,
+			      PRId64 " ms)", n, p->ip,
+			      VB_LOG_EVERY_US / 1000000,
 			      p->last_user, p->fails,
 			      peer_delay_us(&b->o.lim, p) / 1000);
 	}
@@ -416,19 +443,9 @@ void vb_auth_done(struct vb_broker *b)
 {
 	struct vb_auth *a = b->auth;
 	struct vb_login *l;
-	uint64_t n;
 
-	while (read(a->efd, &n, sizeof(n)) < 0 && errno == EINTR)
-		;
-	pthread_mutex_lock(&a->mu);
-	l = a->done;
-	a->done = NULL;
-	a->dtail = &a->done;
-	pthread_mutex_unlock(&a->mu);
-	while (l) {
-		struct vb_login *next = l->next;
-
-		l->next = NULL;
+	/* A bounded batch: the loop has other things to do. */
+	for (int i = 0; i < 64 && (l = recv_ptr(a->from[0])) != NULL; i++) {
 		l->where = AT_LOOP;
 		if (l->conn == NULL)
 			login_free(l);
@@ -436,8 +453,8 @@ void vb_auth_done(struct vb_broker *b)
 			answer(b, l, 1);
 		else
 			queue(a, l);
-		l = next;
 	}
+	queue_backlog(a);
 }
 
 void vb_auth_conn_gone(struct vb_broker *b, struct vb_conn *c)
@@ -448,31 +465,28 @@ void vb_auth_conn_gone(struct vb_broker *b, struct vb_conn *c)
 	if (l == NULL)
 		return;
 	c->login = NULL;
-	if (l->where == AT_DELAY) {
+	switch (l->where) {
+	case AT_DELAY:
 		for (pp = &a->waiting; *pp != l; pp = &(*pp)->next)
 			;
 		*pp = l->next;
 		login_free(l);
 		return;
-	}
-	pthread_mutex_lock(&a->mu);
-	if (l->where == AT_LOOP) {
-		pthread_mutex_unlock(&a->mu);
-		login_free(l);
-		return;
-	}
-	if (l->where == AT_QUEUE) {
-		/* Not taken yet: its PBKDF2 is never computed. */
-		for (pp = &a->q; *pp != l; pp = &(*pp)->next)
+	case AT_BACKLOG:
+		for (pp = &a->backlog; *pp != l; pp = &(*pp)->next)
 			;
 		*pp = l->next;
-		if (a->qtail == &l->next)
-			a->qtail = pp;
-		pthread_mutex_unlock(&a->mu);
+		if (a->btail == &l->next)
+			a->btail = pp;
+		login_free(l);
+		return;
+	case AT_WORKER:
+		/* Comes back (unchecked if not begun), then is freed. */
+		l->conn = NULL;
+		atomic_store(&l->cancelled, 1);
+		return;
+	default:
 		login_free(l);
 		return;
 	}
-	/* With the worker: comes back on the done list, then is freed. */
-	l->conn = NULL;
-	pthread_mutex_unlock(&a->mu);
 }

@@ -2,8 +2,9 @@
  * broker.h - the bundled Iggy 0.8.0 server (shared/iggy-wire/).
  *
  * One process, one epoll loop on one thread; the other threads are the
- * store's fsync thread (interval mode) and the password worker (guard.h).  Connections are non-blocking; a
- * connection keeps its input buffer and frame-decoder progress, so frames
+ * store's fsync thread (interval mode) and the password worker (guard.h).
+ * Connections are non-blocking; a connection keeps its input buffer and
+ * frame-decoder progress, so frames
  * split across reads resume where they stopped, and an output queue of
  * memory bytes and file ranges (sent with sendfile) written when the socket
  * is writable.  Every frame length is checked against a limit before any

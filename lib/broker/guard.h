@@ -6,7 +6,7 @@
  * flood of wrong passwords would stall every connection.  A login that
  * needs one is handed to the password worker, a thread of its own (auth.c)
  * that only computes PBKDF2 over copies (the password and the stored hash)
- * and answers through an eventfd the loop polls.  Meanwhile that one
+ * and answers through a pipe the loop polls.  Meanwhile that one
  * connection waits: none of its later frames run and it is not read, so
  * its replies keep their order; every other connection goes on.  A login
  * the verified-login cache settles (one HMAC), or one naming no user, is
@@ -45,6 +45,7 @@
 #ifndef VB_BROKER_GUARD_H
 #define VB_BROKER_GUARD_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,7 +126,7 @@ int vb_ratelog_due(struct vb_ratelog *r, int64_t now, int64_t every,
  */
 struct vb_login {
 	struct vb_conn *conn;
-	uint32_t code;		/* VB_CMD_LOGIN_USER, _LOGIN_PAT, _CHANGE_PASSWORD */
+	uint32_t code;		/* login_user, login_pat, change_password */
 	struct vb_name name;	/* username, or the token */
 	struct vb_name secret;	/* password (the current one) */
 	struct vb_name secret2;	/* change_password: the new one */
@@ -138,7 +139,8 @@ struct vb_login {
 	uint32_t status;
 	int failed;		/* counts as a failed login */
 	int answered;		/* the reply is written already */
-	int where;		/* auth.c's; under its mutex once queued */
+	int where;		/* auth.c's */
+	atomic_int cancelled;	/* its connection went: the worker skips it */
 	int64_t not_before_us;	/* waits (vb_mono_us) until then */
 	struct vb_login *next;	/* in a queue, the done or the waiting list */
 };
@@ -147,7 +149,7 @@ struct vb_login {
 
 /* Starts the worker (signals blocked first: it inherits the mask). */
 int vb_auth_open(struct vb_broker *b, struct vb_err *e);
-/* The eventfd that is readable when the worker has answers. */
+/* The pipe's read end, readable when the worker has answers. */
 int vb_auth_fd(const struct vb_broker *b);
 /* Stops the worker and frees every login left. */
 void vb_auth_close(struct vb_broker *b);
@@ -163,7 +165,7 @@ void vb_auth_login(struct vb_broker *b, struct vb_conn *c,
  */
 void vb_auth_passwd(struct vb_broker *b, struct vb_conn *c,
 		    const struct vb_req *r, uint32_t id);
-/* The eventfd is readable: answers the logins the worker decided. */
+/* vb_auth_fd is readable: answers the logins the worker decided. */
 void vb_auth_done(struct vb_broker *b);
 /* c is going away: forget its login, if any. */
 void vb_auth_conn_gone(struct vb_broker *b, struct vb_conn *c);

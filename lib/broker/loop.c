@@ -76,7 +76,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->g.frames.control = VB_CONTROL_MAX;
 	b->g.frames.send = VB_SEND_MAX;
 	if (b->g.frames.control > b->o.lim.max_input - VB_REQ_HDR)
-		b->g.frames.control = (uint32_t)(b->o.lim.max_input - VB_REQ_HDR);
+		b->g.frames.control =
+			(uint32_t)(b->o.lim.max_input - VB_REQ_HDR);
 	if (b->g.frames.send > b->o.lim.max_input - VB_REQ_HDR)
 		b->g.frames.send = (uint32_t)(b->o.lim.max_input - VB_REQ_HDR);
 	if (vb_meta_load(b, e) < 0)
@@ -387,7 +388,8 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
  * ago (then it is counted, and the next line says how many were not).
  */
 static void guard_log(struct vb_broker *b, struct vb_ratelog *r, int64_t now,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static void guard_log(struct vb_broker *b, struct vb_ratelog *r, int64_t now,
 		      const char *fmt, ...)
@@ -614,39 +616,40 @@ static void unstarve(struct vb_broker *b)
 	}
 }
 
+/* The connection holding the most input goes, so the others can. */
+static void input_unstick(struct vb_broker *b, int64_t now)
+{
+	struct vb_conn *big = NULL;
+
+	for (struct vb_conn *c = b->conns; c; c = c->next)
+		if (!c->closing && (big == NULL || c->in_held > big->in_held))
+			big = c;
+	if (big == NULL)
+		return;
+	guard_log(b, &b->g.rl_stuck, now, "input: %" PRIu64 " bytes held, "
+		  "the limit (--max-input-buffer), and nothing processed for "
+		  "1 s: closing %s, which holds %zu bytes", b->g.in_total,
+		  big->addr, big->in_held);
+	conn_dismiss(b, big);
+}
+
 /*
  * Each tick: input full and nothing processed for a second means the
- * frames held can never all complete; the connection holding the most
- * goes, so the others can.  Then the log lines counted, not written.
+ * frames held can never all complete (input_unstick).  Then the log
+ * lines counted, not written.
  */
 static void guard_tick(struct vb_broker *b, int64_t now)
 {
 	struct vb_guard *g = &b->g;
 	uint64_t n;
 
-	if (g->nstarved && g->in_total >= b->o.lim.max_input &&
-	    g->in_moved == g->in_moved_seen) {
-		if (g->stuck_since == 0) {
-			g->stuck_since = now;
-		} else if (now - g->stuck_since >= 900000) {	/* ~1 tick */
-			struct vb_conn *big = NULL;
-
-			for (struct vb_conn *c = b->conns; c; c = c->next)
-				if (!c->closing &&
-				    (big == NULL || c->in_held > big->in_held))
-					big = c;
-			if (big) {
-				guard_log(b, &g->rl_stuck, now, "input: %"
-					  PRIu64 " bytes held, the limit "
-					  "(--max-input-buffer), and nothing "
-					  "processed for 1 s: closing %s, which "
-					  "holds %zu bytes", g->in_total,
-					  big->addr, big->in_held);
-				conn_dismiss(b, big);
-			}
-			g->stuck_since = 0;
-		}
-	} else {
+	if (!g->nstarved || g->in_total < b->o.lim.max_input ||
+	    g->in_moved != g->in_moved_seen) {
+		g->stuck_since = 0;
+	} else if (g->stuck_since == 0) {
+		g->stuck_since = now;
+	} else if (now - g->stuck_since >= 900000) {	/* ~1 tick */
+		input_unstick(b, now);
 		g->stuck_since = 0;
 	}
 	g->in_moved_seen = g->in_moved;
@@ -917,7 +920,8 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 		      b->dir);
 	while (!b->stopping) {
 		struct epoll_event evs[128];
-		int n = epoll_wait(b->epfd, evs, 128, -1), answers = 0, wake = 0;
+		int n = epoll_wait(b->epfd, evs, 128, -1);
+		int answers = 0, wake = 0;
 
 		if (n < 0) {
 			if (errno == EINTR)
