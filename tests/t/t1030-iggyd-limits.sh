@@ -112,12 +112,12 @@ test_expect_success '--max-output: a client that does not read is not read eithe
 '
 figures fig.output
 
-# The server has 40 descriptors; 50 clients connect.  It serves those it
+# The server has 48 descriptors; 50 clients connect.  It serves those it
 # could accept, stops accepting without spinning (CPU and log measured over
 # 11 s, across one 10 s log interval), and serves the others once
 # descriptors are free.
-test_expect_success 'out of descriptors (ulimit -n 40): existing clients served, no spin, the log grows slowly, new ones served again' '
-	(ulimit -n 40 && start_server "$TRASH/fds" && echo "$SERVER_PID $SERVER_ADDR" >fds.srv) &&
+test_expect_success 'out of descriptors (ulimit -n 48): existing clients served, no spin, the log grows slowly, new ones served again' '
+	(ulimit -n 48 && start_server "$TRASH/fds" && echo "$SERVER_PID $SERVER_ADDR" >fds.srv) &&
 	read -r pid addr <fds.srv &&
 	test_when_finished "stop_server $pid" &&
 	log="$TRASH/fds/server.log" &&
@@ -126,7 +126,7 @@ test_expect_success 'out of descriptors (ulimit -n 40): existing clients served,
 	test_when_finished "kill ${H_PID:-} 2>/dev/null" &&
 	read -r -t 30 line <&$hout && echo "$line" &&
 	served=$(echo "$line" | sed -n "s/^hold: \([0-9]*\) answered, 0 refused, 0 closed, \([0-9]*\) silent.*/\1/p") &&
-	# Enough that the 50 fit once those go (its own take about 10).
+	# Enough that the 50 fit once those go (its own take about 15).
 	test -n "$served" && test "$served" -ge 26 && test "$served" -lt 50 &&
 	wait_log "$log" "accept: Too many open files ($served connections open): not accepting for 250 ms at a time" 20 &&
 	lines0=$(wc -l <"$log") && cpu0=$(cpu_ticks $pid) && t0=$(date +%s.%N) &&
@@ -148,7 +148,7 @@ test_expect_success 'out of descriptors (ulimit -n 40): existing clients served,
 	case $REPLY in "wait: $((50 - served)) answered, 0 refused, 0 closed, 0 silent, $served not connected") ;; *) false ;; esac &&
 	hostile ping "$addr" &&
 	{
-		echo "at the descriptor limit (ulimit -n 40, $served clients served, $((50 - served)) waiting):"
+		echo "at the descriptor limit (ulimit -n 48, $served clients served, $((50 - served)) waiting):"
 		echo "log: $((lines1 - lines0)) lines in $secs s ($rate lines/s), server cpu $cpu%"
 	} >"$TRASH/fig.fds"
 '
