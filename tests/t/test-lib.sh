@@ -12,6 +12,14 @@ set -u
 PATH="$VIBES_BUILD_DIR/cmd:$PATH"
 export PATH VIBES_BUILD_DIR VIBES_SOURCE_DIR
 
+# A latency bound that the issues set for the release build is multiplied
+# by this in a sanitizer build (ASan+UBSan code runs 2-3x slower).
+TEST_TIME_FACTOR=1
+if ldd "$VIBES_BUILD_DIR/cmd/vibes-iggyd" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+	TEST_TIME_FACTOR=3
+fi
+export TEST_TIME_FACTOR
+
 test_name=$(basename "$0" .sh)
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/vibes-$test_name.XXXXXX")
 export TRASH
