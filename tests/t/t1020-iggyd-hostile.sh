@@ -58,7 +58,7 @@ test_expect_success 'the 5th failure on a connection closes it; then each attemp
 test_expect_success 'a flood under the limits: slowed down, pings fast, failures logged once per 10 s with a count' '
 	start_server "$TRASH/slow" --login-delay-max 400 &&
 	test_when_finished "stop_server $SERVER_PID" &&
-	{ hostile flood -b 50 -c 20 -t 120 "$SERVER_ADDR" iggy 200 >slow.out; rc=$?; } &&
+	{ hostile flood -b $((50 * TEST_TIME_FACTOR)) -c 20 -t 120 "$SERVER_ADDR" iggy 200 >slow.out; rc=$?; } &&
 	cat slow.out &&
 	cp slow.out "$TRASH/fig.slow" &&
 	test $rc = 0 &&
