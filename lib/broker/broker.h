@@ -23,7 +23,9 @@
  * table, system and client commands), meta.c (streams, topics, partitions,
  * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
  * groups.c (consumer groups), users.c (users, tokens, login, permissions),
- * daemon.c (credentials and server.addr for the daemon's main).
+ * daemon.c (credentials and server.addr for the daemon's main), metrics.c
+ * (counters, GET /metrics), http.c, http_api.c, http_json.c and jwt.c (the
+ * HTTP REST API: http.h).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -34,6 +36,8 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "broker/http.h"
+#include "broker/metrics.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -193,6 +197,10 @@ struct vb_broker {
 	uint16_t port;
 	uint64_t messages_read;
 	struct vb_buf tmp;
+	struct vb_metrics metrics;
+	struct vb_http *http;		/* NULL: no HTTP listener (http.h) */
+	char http_ip[64];
+	uint16_t http_port;
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -348,5 +356,11 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 /* DIR/server.addr = "HOST:PORT\n", by temporary file and rename. */
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 			 struct vb_err *e);
+/*
+ * DIR/http.addr the same way; ip NULL (no HTTP listener) removes it, so
+ * nothing points at a port another program may hold now.
+ */
+int vb_daemon_write_http_addr(const char *dir, const char *ip,
+			      uint16_t port, struct vb_err *e);
 
 #endif

@@ -58,6 +58,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->epfd = b->lfd = b->sigfd = b->timerfd = -1;
 	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
+	vb_metrics_init(&b->metrics);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
 	b->store.sync = &b->sync;
 	b->store.segment_size = o->segment_size ? o->segment_size
@@ -554,7 +555,7 @@ static void shutdown_conns(struct vb_broker *b)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_signal || tag == &tag_timer ||
-			    tag == &tag_listen)
+			    tag == &tag_listen || vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -600,13 +601,15 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 				on_signal(b);
 			else if (tag == &tag_timer)
 				on_timer(b);
+			else if (vb_http_tag(b, tag))
+				vb_http_event(b, tag);
 		}
 		/* Connections after the others: a freed one is not reused. */
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_listen || tag == &tag_signal ||
-			    tag == &tag_timer)
+			    tag == &tag_timer || vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -636,6 +639,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 
 	if (e == NULL)
 		e = &tmp;
+	vb_http_close(b);
 	while (b->conns)
 		conn_free(b, b->conns);
 	/* Everything acknowledged becomes durable, whatever the policy. */
@@ -689,6 +693,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 	if (b->epfd >= 0)
 		close(b->epfd);
 	vb_buf_release(&b->tmp);
+	vb_metrics_release(&b->metrics);
 	free(b->dir);
 	free(b);
 	return rc;
