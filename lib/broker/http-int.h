@@ -152,9 +152,10 @@ void vb_jwt_issue(struct vb_jwt *j, uint32_t user, struct vb_buf *out,
 /*
  * Checks a token: signature, issuer, audience, times (with 5 s of
  * leeway), not revoked, a numeric subject.  0 with the claims, or -1:
- * 1 when it was well formed but is not (or no longer) valid (upstream's
- * Unauthenticated), 2 when it was not a token of ours at all
- * (InvalidAccessToken), in *why.
+ * 1 when it was well formed but is not valid (a bad signature, expired:
+ * upstream's Unauthenticated), 2 when it is not a token (an undecodable
+ * header) or no longer one (refreshed, logged out: InvalidAccessToken),
+ * in *why.
  */
 int vb_jwt_check(struct vb_jwt *j, const char *tok, size_t n, uint32_t *user,
 		 char jti[40], uint64_t *exp, int *why);

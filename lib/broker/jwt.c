@@ -160,8 +160,10 @@ static int claims_check(struct vb_jwt *j, const json_t *c, uint32_t *user,
 	    vb_json_u64(c, "exp", UINT64_MAX, &e) < 0 ||
 	    vb_json_opt_u64(c, "nbf", UINT64_MAX, &nbf) < 0)
 		return -1;
-	if (e + LEEWAY_S < now || nbf > now + LEEWAY_S || revoked(j, id))
+	if (e + LEEWAY_S < now || nbf > now + LEEWAY_S)
 		return -1;
+	if (revoked(j, id))
+		return -2;
 	u = strtonum(sub, 0, UINT32_MAX, &errstr);
 	if (errstr)
 		return -1;
@@ -202,6 +204,10 @@ int vb_jwt_check(struct vb_jwt *j, const char *tok, size_t n, uint32_t *user,
 	    (c = json_loadb((char *)part.p, part.len, 0, NULL)) == NULL)
 		goto out;
 	rc = claims_check(j, c, user, jti, exp);
+	if (rc == -2) {
+		*why = 2;	/* refreshed or logged out: not ours any more */
+		rc = -1;
+	}
 out:
 	json_decref(h);
 	json_decref(c);
