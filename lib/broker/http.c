@@ -516,13 +516,14 @@ static void conn_clear(struct vb_conn *c)
 	c->out_pos = c->out_acc = 0;
 }
 
-static void conn_release(struct vb_conn *c)
+/* Its login, if the password worker still has it, is forgotten. */
+static void conn_release(struct vb_broker *b, struct vb_conn *c)
 {
+	vb_auth_conn_gone(b, c);
 	conn_clear(c);
 	free(c->q);
 	free(c->groups);
 	vb_buf_release(&c->out);
-	vb_buf_release(&c->in);
 }
 
 /* Bytes of the reply queued on c, or -1 while it is not all there. */
@@ -620,9 +621,20 @@ void vb_http_conn_done(struct vb_broker *b, struct vb_conn *c)
 	struct vb_http_req *x = (struct vb_http_req *)((char *)c -
 		offsetof(struct vb_http_req, c));
 
+	struct itimerspec its;
+
 	if (!x->suspended || reply_size(c) < 0)
 		return;
 	MHD_resume_connection(x->mc);
+	/*
+	 * MHD_run must see it, and this may be deep inside the loop's own
+	 * work: the HTTP timer fires at once and the loop runs MHD next.
+	 * (libmicrohttpd 0.9.75's own wake-up, its inter-thread eventfd, does
+	 * not make the epoll fd it gives us readable in this mode.)
+	 */
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_nsec = 1;
+	timerfd_settime(b->http->tfd, 0, &its, NULL);
 }
 
 /* Everything up to the route's reply (api.md §2.1 order). */
@@ -748,7 +760,7 @@ static void req_free(struct vb_http_req *x)
 	vb_buf_release(&x->body);
 	vb_buf_release(&x->frame);
 	vb_buf_release(&x->resp);
-	conn_release(&x->c);
+	conn_release(x->b, &x->c);
 	free(x);
 }
 
@@ -765,6 +777,8 @@ static struct vb_http_req *req_new(struct vb_http *h,
 	strlcpy(x->method, method, sizeof(x->method));
 	x->c.fd = -1;
 	x->c.user_id = VB_NO_USER;
+	/* not one of the connections the limits count (guard.h) */
+	x->c.dismissed = 1;
 	vb_req_init(&x->req, 0);
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
@@ -777,12 +791,14 @@ static struct vb_http_req *req_new(struct vb_http *h,
 			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 			snprintf(x->c.addr, sizeof(x->c.addr), "[%s]:%u", ip,
 				 ntohs(s6->sin6_port));
+			snprintf(x->c.ip, sizeof(x->c.ip), "[%s]", ip);
 		} else {
 			const struct sockaddr_in *s4 = (const void *)sa;
 
 			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 			snprintf(x->c.addr, sizeof(x->c.addr), "%s:%u", ip,
 				 ntohs(s4->sin_port));
+			strlcpy(x->c.ip, ip, sizeof(x->c.ip));
 		}
 	}
 	return x;
@@ -1022,11 +1038,11 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 		b->http_port = ntohs(s4->sin_port);
 	}
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+				MHD_OPTION_EXTERNAL_LOGGER, on_log, b,
 				MHD_OPTION_LISTEN_SOCKET, h->lfd,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
 				NULL,
-				MHD_OPTION_EXTERNAL_LOGGER, on_log, b,
 				MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 				MHD_OPTION_CONNECTION_LIMIT, 256u,
 				MHD_OPTION_END);

@@ -8,6 +8,7 @@ test_description='vibes-iggyd: the HTTP REST API of upstream 0.8.0 (shared/iggy-
 . "$(dirname "$0")/test-lib.sh"
 
 export LC_ALL=C
+PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
 D=$VIBES_IGGY_DATA_DIR
 A=$TRASH/auth		# curl config: the root token, JSON content type
 
@@ -112,6 +113,27 @@ test_expect_success 'login failures: 400 invalid_credentials, 422 shape, 415 typ
 	code=$(curl -s -o body -w "%{http_code}" -d "{}" "$(base)/users/login") &&
 	test "$code" = 415 &&
 	grep -q "Content-Type: application/json" body
+'
+
+test_expect_success 'passwords are checked off the loop: a flood of wrong ones over HTTP is delayed, TCP is not' '
+	# the password worker answers later: those HTTP requests wait
+	# (suspended), and after 5 failures from the address each attempt
+	# waits for the address'\''s delay (the wake timer), then answers 400
+	for i in 1 2 3 4 5 6 7; do
+		curl -s -o /dev/null -w "%{http_code} %{time_total}\n" \
+			-H "Content-Type: application/json" \
+			-d "{\"username\":\"iggy\",\"password\":\"wrong-$i\"}" \
+			"$(base)/users/login" || exit 1
+	done >flood &&
+	test "$(cut -d" " -f1 flood | sort -u)" = 400 &&
+	# the 7th waited for its delay (100 ms doubling: 200 ms by then)
+	awk "NR == 7 { exit !(\$2 >= 0.15) }" flood &&
+	# meanwhile a TCP client is served at once
+	vibes-test-tool --server "$(cat "$D/server.addr")" --no-autostart connect &&
+	grep -q "login: wrong password for .iggy. from 127.0.0.1:" "$D/server.log" &&
+	# and the right password still works (after its wait), resetting it
+	login_as iggy "$(sed -n "s/^password=//p" "$D/credentials")" |
+		jq -e ".user_id == 0"
 '
 
 test_expect_success 'no token, a bad one, a lowercase bearer: 401 with an empty body; unknown paths too' '
