@@ -115,11 +115,11 @@ test_expect_success 'login failures: 400 invalid_credentials, 422 shape, 415 typ
 	grep -q "Content-Type: application/json" body
 '
 
-test_expect_success 'passwords are checked off the loop: a flood of wrong ones over HTTP is delayed, TCP is not' '
+test_expect_success 'passwords are checked off the loop: a flood of wrong ones over HTTP is delayed, the loop is not' '
 	# the password worker answers later: those HTTP requests wait
 	# (suspended), and after 5 failures from the address each attempt
 	# waits for the address'\''s delay (the wake timer), then answers 400
-	for i in 1 2 3 4 5 6 7; do
+	for i in 1 2 3 4 5 6 7 8 9; do
 		curl -s -o /dev/null -w "%{http_code} %{time_total}\n" \
 			-H "Content-Type: application/json" \
 			-d "{\"username\":\"iggy\",\"password\":\"wrong-$i\"}" \
@@ -128,12 +128,40 @@ test_expect_success 'passwords are checked off the loop: a flood of wrong ones o
 	test "$(cut -d" " -f1 flood | sort -u)" = 400 &&
 	# the 7th waited for its delay (100 ms doubling: 200 ms by then)
 	awk "NR == 7 { exit !(\$2 >= 0.15) }" flood &&
-	# meanwhile a TCP client is served at once
-	vibes-test-tool --server "$(cat "$D/server.addr")" --no-autostart connect &&
 	grep -q "login: wrong password for .iggy. from 127.0.0.1:" "$D/server.log" &&
-	# and the right password still works (after its wait), resetting it
-	login_as iggy "$(sed -n "s/^password=//p" "$D/credentials")" |
-		jq -e ".user_id == 0"
+	# the HTTP failures count for the address over TCP too: its next
+	# TCP login waits (9 failures: 1600 ms)
+	hostile login -n 1 "$(cat "$D/server.addr")" iggy >tcp.login &&
+	cat tcp.login &&
+	awk "/^login 1: status 42 after/ { ok = (\$6 >= 1200) } END { exit !ok }" tcp.login
+'
+
+logins_http() {
+	curl -s "$(base)/metrics" |
+		awk -v k='vibes_requests_total{command="login_user",transport="http"}' \
+			'$1 == k { print $2 }'
+}
+
+test_expect_success 'an HTTP login waiting for its delay stalls neither TCP nor HTTP; the right password then works' '
+	pass=$(sed -n "s/^password=//p" "$D/credentials") &&
+	n0=$(logins_http) || exit 1
+	# (not in the && chain: "&" would put the whole chain in the background)
+	login_as iggy "$pass" >late &
+	late=$!
+	test_when_finished "kill $late 2>/dev/null" &&
+	# dispatched (counted) and waiting: 10 failures, 2000 ms (the most)
+	i=0 &&
+	while test "$(logins_http)" = "$n0"; do
+		i=$((i + 1)); test $i -lt 200 || exit 1; sleep 0.05
+	done &&
+	hostile ping -n 20 "$(cat "$D/server.addr")" >ping.tcp &&
+	curl -s -o /dev/null -w "%{time_total}\n" "$(base)/ping" >ping.http &&
+	test ! -s late &&
+	cat ping.tcp ping.http &&
+	awk "{ exit !(\$5 < 100) }" ping.tcp &&
+	awk "{ exit !(\$1 < 0.1) }" ping.http &&
+	wait $late &&
+	jq -e ".user_id == 0" late
 '
 
 test_expect_success 'no token, a bad one, a lowercase bearer: 401 with an empty body; unknown paths too' '
