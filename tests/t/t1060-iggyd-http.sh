@@ -401,7 +401,8 @@ test_expect_success 'flush: true, false and the Rust SDK'\''s fsync=BOOL; anythi
 
 test_expect_success 'users: create with permissions, get, a limited user gets 403, password, status, delete' '
 	is 200 GET /users && jq -e ".[0] == (.[0] | {id,created_at,status,username}) and .[0].username == \"iggy\"" body &&
-	is 200 GET /users/0 && jq -e ".permissions == null and .status == \"active\"" body &&
+	is 200 GET /users/0 && jq -e ".status == \"active\" and .permissions.streams == null and
+	       (.permissions.global | length == 10 and all(.[]; . == true))" body &&
 	perms="{\"global\":{\"manage_servers\":false,\"read_servers\":false,\"manage_users\":false,\"read_users\":false,
 		\"manage_streams\":false,\"read_streams\":false,\"manage_topics\":false,\"read_topics\":false,
 		\"poll_messages\":false,\"send_messages\":false},
