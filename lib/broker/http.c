@@ -446,6 +446,29 @@ static int route_matches(const struct vb_http_route *r,
 	}
 }
 
+/*
+ * Of two patterns matching one path, whether a is the more specific: at
+ * the first segment where they differ, a has the literal and b "{}".
+ * As axum's router (matchit), the path picks its route before the
+ * method does: GET /users/login is a 405 (POST only), not the user
+ * named "login".
+ */
+static int more_specific(const char *a, const char *b)
+{
+	for (;;) {
+		int pa = a[0] == '{', pb = b[0] == '{';
+
+		if (pa != pb)
+			return pb;
+		a = strchr(a, '/');
+		b = strchr(b, '/');
+		if (a == NULL || b == NULL)
+			return 0;
+		a++;
+		b++;
+	}
+}
+
 static int is_public(const char *path)
 {
 	for (size_t i = 0; i < sizeof(public_paths) / sizeof(public_paths[0]);
@@ -641,6 +664,7 @@ void vb_http_conn_done(struct vb_broker *b, struct vb_conn *c)
 static int serve(struct vb_http_req *x)
 {
 	const struct vb_http_route *r = NULL;
+	const char *best = NULL;
 	size_t alen = 0;
 	char err[200];
 
@@ -656,7 +680,14 @@ static int serve(struct vb_http_req *x)
 	for (size_t i = 0; i < vb_http_nroutes; i++) {
 		const struct vb_http_route *c = &vb_http_routes[i];
 
-		if (!route_matches(c, x))
+		if (route_matches(c, x) &&
+		    (best == NULL || more_specific(c->pattern + 1, best + 1)))
+			best = c->pattern;
+	}
+	for (size_t i = 0; best && i < vb_http_nroutes; i++) {
+		const struct vb_http_route *c = &vb_http_routes[i];
+
+		if (strcmp(c->pattern, best) != 0)
 			continue;
 		if (strcmp(c->method, x->method) == 0) {
 			r = c;
