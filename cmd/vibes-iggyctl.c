@@ -10,7 +10,8 @@
  *   3   `status`, `env`: not running (stopped, or a stale pidfile)
  *   4   `status`: state unknown (pidfile unreadable)
  *   69  the server could not start: it exited during startup, or the
- *       requested port is in use (the message names the holder)
+ *       requested port is in use (the message names the holder); `http`:
+ *       it has no HTTP API
  *   74  I/O error on the data dir: read-only, disk full, not a directory
  *   75  timeout: not ready after --timeout (start), or did not stop, or
  *       another vibes-iggyctl kept ctl.lock
@@ -41,7 +42,8 @@
 
 static const char usage_text[] =
 "usage: vibes-iggyctl [--data-dir DIR] [--addr HOST:PORT] [--port N]\n"
-"                     [--server-bin PATH] COMMAND [ARGS]\n"
+"                     [--http HOST:PORT | --no-http] [--server-bin PATH]\n"
+"                     COMMAND [ARGS]\n"
 "       vibes-iggyctl --help | --version\n"
 "\n"
 "Commands:\n"
@@ -53,6 +55,8 @@ static const char usage_text[] =
 "  run                     run the server in the foreground (debugging)\n"
 "  logs [-f] [-n N]        print the last N (10) lines of server.log; -f follows\n"
 "  env                     print export lines for eval \"$(vibes-iggyctl env)\"\n"
+"  http [--url] [PATH]     a curl config for the HTTP API: a fresh token (and\n"
+"                          the URL of PATH): curl -K <(vibes-iggyctl http /streams)\n"
 "\n"
 "Global options:\n"
 "  -d, --data-dir DIR      data dir (default $VIBES_IGGY_DATA_DIR, else\n"
@@ -60,6 +64,10 @@ static const char usage_text[] =
 "  -a, --addr HOST:PORT    listen address (default 127.0.0.1:8090, another free\n"
 "                          port if that one is taken); given, it must be free\n"
 "  -p, --port N            listen on 127.0.0.1:N (0: kernel-chosen)\n"
+"      --http HOST:PORT    HTTP API address (default the one it had, else\n"
+"                          127.0.0.1:3000, else another free port; recorded in\n"
+"                          http.addr); given, it must be free\n"
+"      --no-http           no HTTP API\n"
 "  -s, --server-bin PATH   server binary (default $VIBES_IGGY_SERVER, else the\n"
 "                          bundled vibes-iggyd); may be an upstream iggy-server\n"
 "  -h, --help              show this help\n"
@@ -70,6 +78,7 @@ static const char usage_text[] =
 "      --json              status: one JSON object\n"
 "  -f, --follow            logs: keep printing what is appended\n"
 "  -n, --lines N           logs: how many lines (default 10)\n"
+"  -u, --url               http: print the URL only (no login, no token)\n"
 "\n"
 "A start timeout defaults to 15 s; the supervisor restarts a crashed server\n"
 "(1 s apart, doubling) and gives up after 5 deaths in 60 s or on exit 78.\n"
@@ -80,7 +89,8 @@ static const char usage_text[] =
 "  2   usage error\n"
 "  3   status, env: not running (stopped or stale pidfile)\n"
 "  4   status: state unknown (pidfile unreadable)\n"
-"  69  the server could not start (exited during startup, port in use)\n"
+"  69  the server could not start (exited during startup, port in use);\n"
+"      http: it has no HTTP API\n"
 "  74  I/O error on the data dir (read-only, disk full)\n"
 "  75  timeout (not ready / did not stop in time, ctl.lock busy)\n"
 "  77  permission (data dir not yours or not writable, login refused)\n";
@@ -252,6 +262,10 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		if (st.state == VB_CTL_RUNNING) {
 			printf(",\"address\":");
 			json_str(st.addr);
+			if (st.http_addr[0]) {
+				printf(",\"http_address\":");
+				json_str(st.http_addr);
+			}
 			printf(",\"uptime_seconds\":%lld", up);
 		}
 		printf(",\"disk_used_bytes\":%llu",
@@ -282,6 +296,8 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		if (st.state == VB_CTL_RUNNING) {
 			printf("pid:         %ld\n", (long)st.pid);
 			printf("address:     %s\n", st.addr[0] ? st.addr : "?");
+			if (st.http_addr[0])
+				printf("http:        http://%s\n", st.http_addr);
 			human_duration(up, b, sizeof(b));
 			printf("uptime:      %s\n", b);
 		}
@@ -418,6 +434,102 @@ static int cmd_env(struct vb_ctl *c)
 	return VB_EX_OK;
 }
 
+/* A string for curl's config file: inside double quotes, \ and " escaped. */
+static void curl_quoted(const char *key, const char *pre, const char *v)
+{
+	printf("%s = \"%s", key, pre);
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			putchar('\\');
+		putchar(*v);
+	}
+	fputs("\"\n", stdout);
+}
+
+/*
+ * http [--url] [PATH]: starts the server if it is not running (as a tool
+ * would), logs in over HTTP with the data dir's credentials and prints a
+ * curl config (curl -K FILE): the token as a header, so it is on no
+ * command line, and the URL of PATH when given.
+ */
+static int cmd_http(struct vb_ctl *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "url", no_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vb_buf tok = VB_BUF_INIT, url = VB_BUF_INIT;
+	struct vb_ctl_status st;
+	struct vb_err e;
+	const char *path = NULL;
+	char addr[300], when[64];
+	uint64_t exp = 0;
+	int ch, url_only = 0, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+u", longopts, NULL)) != -1) {
+		if (ch != 'u')
+			usage_error("http: option '%s' not accepted",
+				    argv[optind - 1]);
+		url_only = 1;
+	}
+	if (optind < argc)
+		path = argv[optind++];
+	if (optind < argc)
+		usage_error("http: unexpected argument '%s'", argv[optind]);
+	if (path && path[0] != '/')
+		usage_error("http: the path '%s' must start with /", path);
+	for (const char *p = path; p && *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == 0x7f)
+			usage_error("http: the path may not hold spaces or "
+				    "control characters (percent-encode them)");
+	vb_err_clear(&e);
+	rc = vb_ctl_start(c, VB_CTL_ENSURE, &st, &e);
+	if (rc < 0)
+		return fail(&e);
+	/* stdout is curl's config: the news goes to stderr */
+	if (rc == 0)
+		fprintf(stderr, "vibes-iggyctl: started the server: pid %ld, "
+			"%s, data dir %s\n", (long)st.pid, st.addr,
+			(char *)c->dir.p);
+	if (!vb_ctl_read_http_addr(c, addr, sizeof(addr))) {
+		fprintf(stderr, "vibes-iggyctl: the server of data dir %s has "
+			"no HTTP API (started with --no-http, or an upstream "
+			"server)\n", (char *)c->dir.p);
+		return VB_EX_UNAVAILABLE;
+	}
+	vb_buf_printf(&url, "http://%s", addr);
+	if (url_only) {
+		printf("%s%s\n", (char *)url.p, path ? path : "");
+		vb_buf_release(&url);
+		return VB_EX_OK;
+	}
+	if (vb_ctl_http_login(c, addr, c->start_timeout_ms, &tok, &exp, &e)) {
+		vb_buf_release(&url);
+		return fail(&e);
+	}
+	{
+		time_t t = (time_t)exp;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	printf("# vibes-iggyctl http: for curl -K; the HTTP API of %s, "
+	       "token valid until %s\n", (char *)c->dir.p, when);
+	curl_quoted("header", "Authorization: Bearer ", (char *)tok.p);
+	if (path)
+		curl_quoted("url", (char *)url.p, path);
+	explicit_bzero(tok.p, tok.len);
+	vb_buf_release(&tok);
+	vb_buf_release(&url);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warn("stdout");
+		return VB_EX_IOERR;
+	}
+	return VB_EX_OK;
+}
+
 static volatile int logs_stop;
 
 static void on_stop_signal(int sig)
@@ -448,16 +560,21 @@ static int cmd_logs(struct vb_ctl *c, const struct cmd_opts *o)
 
 int main(int argc, char **argv)
 {
+	enum { OPT_HTTP = 256, OPT_NO_HTTP };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "no-http", no_argument, NULL, OPT_NO_HTTP },
 		{ "port", required_argument, NULL, 'p' },
 		{ "server-bin", required_argument, NULL, 's' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *addr = NULL, *bin = NULL, *cmd;
+	const char *http = NULL;
+	int no_http = 0;
 	struct cmd_opts o = { .lines = 10 };
 	struct vb_ctl c;
 	struct vb_err e;
@@ -483,6 +600,14 @@ int main(int argc, char **argv)
 		case 's':
 			bin = optarg;
 			break;
+		case OPT_HTTP:
+			http = optarg;
+			no_http = 0;
+			break;
+		case OPT_NO_HTTP:
+			no_http = 1;
+			http = NULL;
+			break;
 		case 'V':
 			printf("vibes-iggyctl %s\n", VB_VERSION);
 			return VB_EX_OK;
@@ -502,6 +627,8 @@ int main(int argc, char **argv)
 	if (vb_ctl_setup(&c, data_dir, bin, &e))
 		return fail(&e);
 	if (vb_ctl_set_addr(&c, addr, port_given ? port : -1, &e))
+		return fail(&e);
+	if (vb_ctl_set_http(&c, http, no_http, &e))
 		return fail(&e);
 
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "ensure") == 0) {
@@ -524,6 +651,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "logs") == 0) {
 		parse_cmd_opts(cmd, argc, argv, "fn", &o);
 		rc = cmd_logs(&c, &o);
+	} else if (strcmp(cmd, "http") == 0) {
+		rc = cmd_http(&c, argc, argv);
 	} else if (strcmp(cmd, "env") == 0) {
 		parse_cmd_opts(cmd, argc, argv, "", &o);
 		rc = cmd_env(&c);

@@ -24,6 +24,7 @@
 
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
+	"                   [--http HOST:PORT | --no-http]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
 	"                   [--cleaner-ms MS] [--rebalance-ms MS]\n"
 	"                   [--max-connections N] [--max-unauthenticated N]\n"
@@ -102,7 +103,7 @@ int main(int argc, char **argv)
 	enum {
 		OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_LOGIN_FAILS,
 		OPT_LOGIN_DELAY, OPT_MAX_CONNS, OPT_MAX_UNAUTH, OPT_MAX_INPUT,
-		OPT_MAX_OUTPUT,
+		OPT_MAX_OUTPUT, OPT_HTTP, OPT_NO_HTTP,
 	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "fsync", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "no-http", no_argument, NULL, OPT_NO_HTTP },
 		{ "login-delay-max", required_argument, NULL, OPT_LOGIN_DELAY },
 		{ "login-failures", required_argument, NULL, OPT_LOGIN_FAILS },
 		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
@@ -124,14 +127,15 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vb_broker_opts o;
+	struct vb_http_opts ho;
 	struct vb_broker *b;
 	struct vb_err e;
 	struct pidfh *pfh;
 	struct rlimit rl;
 	const char *addr = "127.0.0.1:8090", *dir_opt = NULL, *dir, *pidpath;
 	struct vb_buf dirb = VB_BUF_INIT, pidb = VB_BUF_INIT;
-	char user[256], pass[256], ready[128];
-	int ready_fd = -1, ch, rc, status = VB_EX_CONFIG;
+	char user[256], pass[256], ready[128], http[128];
+	int ready_fd = -1, ch, rc, status = VB_EX_CONFIG, no_http = 0;
 	pid_t other = -1;
 
 	memset(&o, 0, sizeof(o));
@@ -141,6 +145,10 @@ int main(int argc, char **argv)
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
 	vb_limits_init(&o.lim);
+	/* upstream's default; taken, another port (--http makes it a must) */
+	memset(&ho, 0, sizeof(ho));
+	ho.addr = "127.0.0.1:3000";
+	ho.fallback = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -182,6 +190,14 @@ int main(int argc, char **argv)
 		case OPT_REBALANCE:
 			o.rebalance_ms = (unsigned)number(optarg, 1, 3600000,
 							  "--rebalance-ms");
+			break;
+		case OPT_HTTP:
+			ho.addr = optarg;
+			ho.fallback = 0;
+			no_http = 0;
+			break;
+		case OPT_NO_HTTP:
+			no_http = 1;
 			break;
 		case OPT_LOGIN_FAILS:
 			o.lim.login_failures = (unsigned)number(optarg, 0,
@@ -287,10 +303,30 @@ int main(int argc, char **argv)
 			status = 1;
 		goto fail;
 	}
-	if (vb_daemon_write_addr(dir, b->ip, b->port, &e) < 0) {
+	if (!no_http && vb_http_listen(b, &ho, &e) < 0) {
+		if (e.sys == EADDRINUSE)
+			warnx("cannot listen for HTTP on %s: address already "
+			      "in use", ho.addr);
+		else
+			warnx("%s", e.msg);
+		vb_broker_close(b, NULL);
+		if (e.kind != VB_E_STATE && e.kind != VB_E_USAGE)
+			status = 1;
+		goto fail;
+	}
+	if (vb_daemon_write_addr(dir, b->ip, b->port, &e) < 0 ||
+	    vb_daemon_write_http_addr(dir, b->http ? b->http_ip : NULL,
+				      b->http_port, &e) < 0) {
 		warnx("%s", e.msg);
 		vb_broker_close(b, NULL);
 		goto fail;
+	}
+	/* http.addr is there before the ready line (vibes-iggyctl reads it) */
+	if (b->http) {
+		snprintf(http, sizeof(http), "HTTP API on http://%s%s%s:%u",
+			 strchr(b->http_ip, ':') ? "[" : "", b->http_ip,
+			 strchr(b->http_ip, ':') ? "]" : "", b->http_port);
+		log_line(NULL, http);
 	}
 	if (ready_fd >= 0) {
 		int n = snprintf(ready, sizeof(ready), "ready %s%s%s:%u\n",

@@ -5,6 +5,8 @@ complete -c $c -f
 complete -c $c -l data-dir -x -a '(__fish_complete_directories)' -d 'Data dir'
 complete -c $c -l addr -x -a '127.0.0.1:8090 127.0.0.1:0' -d 'Listen address'
 complete -c $c -l ready-fd -x -d 'Write "ready HOST:PORT" to this fd once listening'
+complete -c $c -l http -x -a '127.0.0.1:3000 127.0.0.1:0' -d 'HTTP API listen address'
+complete -c $c -l no-http -d 'No HTTP API'
 complete -c $c -l fsync -x -a 'never\t"Leave it to the kernel" always\t"Before each acknowledgement" 1000\t"At least every 1000 ms"' -d 'When acknowledged messages reach the disk'
 complete -c $c -l segment-size -x -d 'Segment file size in bytes'
 complete -c $c -l cleaner-ms -x -d 'Retention check period in ms'

@@ -27,7 +27,8 @@
  * msgs.c (send, poll, flush, consumer offsets), groups.c (consumer
  * groups), users.c (users, tokens, login, permissions), auth.c (the
  * password worker; guard.h), daemon.c (credentials and server.addr for
- * the daemon's main).
+ * the daemon's main), metrics.c (counters, GET /metrics), http.c,
+ * http_api.c, http_json.c and jwt.c (the HTTP REST API: http.h).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -40,6 +41,8 @@
 #include "base/err.h"
 #include "broker/frames.h"
 #include "broker/guard.h"
+#include "broker/http.h"
+#include "broker/metrics.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -207,6 +210,10 @@ struct vb_broker {
 	struct vb_buf tmp;
 	struct vb_auth *auth;		/* the password worker (auth.c) */
 	struct vb_guard g;		/* limits, wake timer (guard.h) */
+	struct vb_metrics metrics;
+	struct vb_http *http;		/* NULL: no HTTP listener (http.h) */
+	char http_ip[64];
+	uint16_t http_port;
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -360,5 +367,11 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 /* DIR/server.addr = "HOST:PORT\n", by temporary file and rename. */
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 			 struct vb_err *e);
+/*
+ * DIR/http.addr the same way; ip NULL (no HTTP listener) removes it, so
+ * nothing points at a port another program may hold now.
+ */
+int vb_daemon_write_http_addr(const char *dir, const char *ip,
+			      uint16_t port, struct vb_err *e);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "base/banned.h"
@@ -63,6 +64,28 @@ int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 		n = snprintf(line, sizeof(line), "%s:%u\n", ip, port);
 	rc = vb_path_replace(vb_path_fmt(&path, "%s/server.addr", dir), line,
 			     (size_t)n, 0600, 1, e);
+	vb_buf_release(&path);
+	return rc;
+}
+
+int vb_daemon_write_http_addr(const char *dir, const char *ip,
+			      uint16_t port, struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	const char *p = vb_path_fmt(&path, "%s/http.addr", dir);
+	char line[128];
+	int n, rc = 0;
+
+	if (ip == NULL) {
+		if (unlink(p) < 0 && errno != ENOENT)
+			rc = vb_err_sys(e, VB_E_IO, "cannot remove %s", p);
+	} else {
+		if (strchr(ip, ':'))
+			n = snprintf(line, sizeof(line), "[%s]:%u\n", ip, port);
+		else
+			n = snprintf(line, sizeof(line), "%s:%u\n", ip, port);
+		rc = vb_path_replace(p, line, (size_t)n, 0600, 1, e);
+	}
 	vb_buf_release(&path);
 	return rc;
 }

@@ -154,8 +154,8 @@ static void cmd_clients(struct vb_broker *b, struct vb_conn *c,
 	vb_wire_resp_end(&c->out, m);
 }
 
-void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
-			uint8_t *p, size_t n)
+static void dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
+		     uint8_t *p, size_t n)
 {
 	struct vb_req r;
 	struct vb_err e;
@@ -267,4 +267,23 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 		vb_reply_err(c, VB_ST_INVALID_COMMAND);
 		break;
 	}
+}
+
+/*
+ * Every request, TCP or HTTP, comes through here: timed and counted for
+ * GET /metrics, with the status its reply starts with (a reply answered
+ * later, by the password worker, counts as 0 here).
+ */
+void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
+			uint8_t *p, size_t n)
+{
+	int64_t t0 = vb_metrics_now_ns();
+	size_t at = c->out.len;
+	uint32_t status = 0;
+
+	dispatch(b, c, code, p, n);
+	if (c->out.len >= at + 4)
+		status = vb_ld32(c->out.p + at);
+	vb_metrics_request(&b->metrics, code, c->fd < 0 ? VB_TR_HTTP : VB_TR_TCP,
+			   vb_metrics_now_ns() - t0, status);
 }

@@ -61,6 +61,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->epfd = b->lfd = b->sigfd = b->timerfd = b->g.wakefd = -1;
 	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
+	vb_metrics_init(&b->metrics);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
 	b->store.sync = &b->sync;
 	b->store.segment_size = o->segment_size ? o->segment_size
@@ -794,6 +795,11 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 
 void vb_conn_resume(struct vb_broker *b, struct vb_conn *c)
 {
+	/* an HTTP request's connection, without a socket (http.h) */
+	if (c->fd < 0) {
+		vb_http_conn_done(b, c);
+		return;
+	}
 	vb_conn_commit(c);
 	conn_event(b, c, 0);
 }
@@ -888,7 +894,7 @@ static void shutdown_conns(struct vb_broker *b)
 
 			if (tag == &tag_signal || tag == &tag_timer ||
 			    tag == &tag_listen || tag == &tag_auth ||
-			    tag == &tag_wake)
+			    tag == &tag_wake || vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -941,6 +947,8 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 				answers = 1;
 			else if (tag == &tag_wake)
 				wake = 1;
+			else if (vb_http_tag(b, tag))
+				vb_http_event(b, tag);
 		}
 		/* Connections after the others: a freed one is not reused. */
 		for (int i = 0; i < n; i++) {
@@ -948,7 +956,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 
 			if (tag == &tag_listen || tag == &tag_signal ||
 			    tag == &tag_timer || tag == &tag_auth ||
-			    tag == &tag_wake)
+			    tag == &tag_wake || vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -984,6 +992,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 
 	if (e == NULL)
 		e = &tmp;
+	vb_http_close(b);
 	while (b->conns)
 		conn_free(b, b->conns);
 	vb_auth_close(b);
@@ -1040,6 +1049,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 	if (b->epfd >= 0)
 		close(b->epfd);
 	vb_buf_release(&b->tmp);
+	vb_metrics_release(&b->metrics);
 	free(b->dir);
 	free(b);
 	return rc;

@@ -83,6 +83,8 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;
 	}
+	t->parts[pid]->io.msgs_in += v.h.count;
+	t->parts[pid]->io.bytes_in += v.msgs_len;
 	vb_reply_ok(c);
 }
 
@@ -232,6 +234,8 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 	for (size_t i = 0; i < nsp; i++)
 		vb_conn_queue_file(c, sp[i].f, sp[i].off, sp[i].len);
 	b->messages_read += nmsg;
+	p->io.msgs_out += nmsg;
+	p->io.bytes_out += total;
 }
 
 void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,

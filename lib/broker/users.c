@@ -353,6 +353,8 @@ int vb_allowed(struct vb_broker *b, const struct vb_conn *c, enum vb_perm p,
 
 /* ---- commands ---- */
 
+static const uint8_t root_perms[11] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+
 static void enc_user(struct vb_buf *o, const struct vb_user *u, int details)
 {
 	struct vb_user_info ui;
@@ -362,7 +364,16 @@ static void enc_user(struct vb_buf *o, const struct vb_user *u, int details)
 	ui.status = u->status;
 	ui.username = u->name;
 	vb_wire_enc_user(o, &ui);
-	if (details)
+	if (!details)
+		return;
+	/*
+	 * Root has every permission whatever is stored (vb_allowed); it is
+	 * shown so, as upstream's Permissions::root(): the ten global ones,
+	 * no streams (api.md §4.2).
+	 */
+	if (u->id == 0 && u->perms == NULL)
+		vb_wire_enc_user_perms(o, root_perms, sizeof(root_perms));
+	else
 		vb_wire_enc_user_perms(o, u->perms, u->perms_len);
 }
 

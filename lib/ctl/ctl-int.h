@@ -8,6 +8,10 @@
 #include "ctl/ctl.h"
 
 #define VB_CTL_DEFAULT_ADDR "127.0.0.1:8090"
+#define VB_CTL_DEFAULT_HTTP_ADDR "127.0.0.1:3000"
+
+/* The HTTP address for the next spawn ("" for none): see vb_ctl_set_http. */
+void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz);
 
 void vb_ctl_sleep_ms(int ms);
 

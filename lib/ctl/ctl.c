@@ -720,6 +720,7 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 		}
 	}
 	vb_ctl_read_addr(c, st->addr, sizeof(st->addr));
+	vb_ctl_read_http_addr(c, st->http_addr, sizeof(st->http_addr));
 	vb_buf_release(&path);
 	vb_buf_release(&text);
 	vb_buf_release(&v);

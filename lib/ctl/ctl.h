@@ -7,6 +7,7 @@
  *   server.pid      the daemon's pidfile, flock()ed while it lives.  Liveness
  *                   is always that lock, never kill(pid, 0).
  *   server.addr     "HOST:PORT\n" actually bound, written by the daemon.
+ *   http.addr       the same for the HTTP API (absent without one).
  *   server.log      the daemon's stderr and the supervisor's notes.
  *   credentials     "username=...\npassword=...\n", mode 0600.
  *   ctl.lock        flock()ed by start/stop/ensure (and by the supervisor
@@ -75,6 +76,9 @@ struct vb_ctl {
 	int upstream;		/* bin is an upstream iggy-server */
 	char addr[300];		/* requested "HOST:PORT"; "" = default */
 	int addr_explicit;	/* addr came from --addr/--port */
+	char http_addr[300];	/* requested HTTP "HOST:PORT"; "" = default */
+	int http_explicit;	/* http_addr came from --http */
+	int no_http;		/* --no-http */
 	int start_timeout_ms;
 	int stop_timeout_ms;
 	/*
@@ -104,6 +108,26 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
 		    struct vb_err *e);
 
+/*
+ * The HTTP API's address (--http; addr NULL: not given), or none (off).
+ * Not given, the server gets the HTTP port it had (DATA/http.addr) if
+ * free, else 127.0.0.1:3000 if free, else one of the kernel's choice;
+ * given, it must be free (port 0: the kernel's choice).  The bundled
+ * server only: an upstream iggy-server runs without HTTP.
+ */
+int vb_ctl_set_http(struct vb_ctl *c, const char *addr, int off,
+		    struct vb_err *e);
+/* DATA/http.addr; 1 when present, 0 when missing or empty. */
+int vb_ctl_read_http_addr(const struct vb_ctl *c, char *addr, size_t sz);
+/*
+ * Logs in to the HTTP API on addr (POST /users/login) with the data dir's
+ * credentials: the access token and its expiry (Unix seconds).  Errors:
+ * VB_E_UNAVAIL, VB_E_TIMEOUT, VB_E_AUTH (refused), VB_E_PROTO.
+ */
+int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
+		      struct vb_buf *token, uint64_t *expiry,
+		      struct vb_err *e);
+
 /* Creates the data dir (0700) and checks that it is ours and writable. */
 int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e);
 
@@ -119,6 +143,7 @@ struct vb_ctl_status {
 	pid_t super_pid;	/* supervisor pid; 0 if none runs */
 	unsigned restarts;	/* restarts done by that supervisor */
 	char addr[300];		/* server.addr; "" if none */
+	char http_addr[300];	/* http.addr; "" if none */
 	time_t started;		/* when the pidfile was written; 0 if unknown */
 	uint64_t disk_used;	/* bytes allocated under the data dir */
 	int have_stats;		/* stats below are valid */

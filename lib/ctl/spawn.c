@@ -254,6 +254,7 @@ static void choose_addr_(struct vb_ctl *c, const char *last, char *out,
 struct sv {
 	struct vb_ctl *c;
 	char addr[300];		/* address for the next spawn */
+	char http[300];		/* its HTTP address; "" for none */
 	char ready_addr[300];	/* address of the running daemon */
 	int logfd;
 	int notify;		/* -1 once the starter has been answered */
@@ -414,10 +415,15 @@ static int sv_spawn(struct sv *s)
 			setenv_upstream(c, s->addr, (char *)user.p,
 					(char *)pass.p);
 			execl((char *)c->bin.p, (char *)c->bin.p, (char *)NULL);
+		} else if (s->http[0]) {
+			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
+			      (char *)c->dir.p, "--addr", s->addr,
+			      "--ready-fd", "3", "--http", s->http,
+			      (char *)NULL);
 		} else {
 			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
 			      (char *)c->dir.p, "--addr", s->addr,
-			      "--ready-fd", "3", (char *)NULL);
+			      "--ready-fd", "3", "--no-http", (char *)NULL);
 		}
 		dprintf(2, "vibes-iggyctl: cannot execute %s: %s\n",
 			(char *)c->bin.p, strerror(errno));
@@ -446,8 +452,10 @@ static int sv_spawn(struct sv *s)
 	s->next_probe = vb_mono_ms() + 100;
 	if (s->pidlock >= 0)
 		vb_ctl_lock_write_pid(s->pidlock, pid);
-	vb_ctl_log(s->logfd, "supervisor: started %s (pid %ld) on %s",
-		   (char *)c->bin.p, (long)pid, s->addr);
+	vb_ctl_log(s->logfd, "supervisor: started %s (pid %ld) on %s%s%s",
+		   (char *)c->bin.p, (long)pid, s->addr,
+		   s->http[0] && !c->upstream ? ", HTTP on " : "",
+		   c->upstream ? "" : s->http);
 	return 0;
 }
 
@@ -644,9 +652,12 @@ static void sv_run(struct sv *s)
 				char last[300];
 
 				strlcpy(last, s->ready_addr, sizeof(last));
-				if (s->restarts > 0)
+				if (s->restarts > 0) {
 					choose_addr(s->c, last, s->addr,
 						    sizeof(s->addr));
+					vb_ctl_choose_http(s->c, s->http,
+							   sizeof(s->http));
+				}
 				if (sv_spawn(s)) {
 					sv_notify(s, "fail 1 cannot spawn the server (see server.log)");
 					sv_exit(s, 1);
@@ -686,9 +697,10 @@ static void sv_run(struct sv *s)
 	}
 }
 
-static void supervise(struct vb_ctl *c, const char *addr, int notify)
-	__attribute__((noreturn));
-static void supervise(struct vb_ctl *c, const char *addr, int notify)
+static void supervise(struct vb_ctl *c, const char *addr, const char *http,
+		      int notify) __attribute__((noreturn));
+static void supervise(struct vb_ctl *c, const char *addr, const char *http,
+		      int notify)
 {
 	struct vb_buf path = VB_BUF_INIT;
 	struct sigaction sa;
@@ -701,6 +713,7 @@ static void supervise(struct vb_ctl *c, const char *addr, int notify)
 	s.readyfd = -1;
 	s.pidlock = -1;
 	strlcpy(s.addr, addr, sizeof(s.addr));
+	strlcpy(s.http, http, sizeof(s.http));
 	prctl(PR_SET_NAME, "vibes-supervise", 0, 0, 0);
 	/* Do not keep the starter's working directory busy. */
 	if (chdir("/") != 0) {
@@ -779,7 +792,7 @@ static void supervise(struct vb_ctl *c, const char *addr, int notify)
 
 /* Forks the supervisor (grandchild, own session); returns the pipe. */
 static int spawn_supervisor(struct vb_ctl *c, const char *addr,
-			    struct vb_err *e)
+			    const char *http, struct vb_err *e)
 {
 	int p[2], status;
 	pid_t pid;
@@ -800,7 +813,7 @@ static int spawn_supervisor(struct vb_ctl *c, const char *addr,
 		if (gc != 0)
 			_exit(gc < 0 ? 1 : 0);
 		setsid();
-		supervise(c, addr, p[1]);
+		supervise(c, addr, http, p[1]);
 	}
 	close(p[1]);
 	status = 0;
@@ -1027,9 +1040,13 @@ out:
 	return rc;
 }
 
-/* One attempt to start; *retry is set when the default port was stolen. */
-static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
-		      struct vb_ctl_status *st, int *retry, struct vb_err *e)
+/*
+ * One attempt to start; *retry is 1 when the default port was stolen, 2
+ * when the HTTP port chosen (not asked for) was.
+ */
+static int start_once(struct vb_ctl *c, const char *addr, const char *http,
+		      off_t mark, struct vb_ctl_status *st, int *retry,
+		      struct vb_err *e)
 {
 	struct vb_buf acc = VB_BUF_INIT, logp = VB_BUF_INIT;
 	int64_t deadline = vb_mono_ms() + c->start_timeout_ms;
@@ -1039,7 +1056,7 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 
 	*retry = 0;
 	vb_ctl_file(c, "server.log", &logp);
-	fd = spawn_supervisor(c, addr, e);
+	fd = spawn_supervisor(c, addr, http, e);
 	if (fd < 0)
 		goto out;
 	for (;;) {
@@ -1074,7 +1091,7 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 			char host[256], holder[128];
 			unsigned port = 0;
 			struct vb_buf tail = VB_BUF_INIT;
-			int inuse;
+			int inuse, http_inuse;
 
 			why = why ? why + 1 : line + 5;
 			/* The supervisor is on its way out: let it go first. */
@@ -1082,7 +1099,22 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 			vb_ctl_tail_from((char *)logp.p, mark, 5, &tail, NULL);
 			inuse = code == VB_EX_CONFIG && tail.p &&
 				strstr((char *)tail.p, "address already in use");
+			http_inuse = inuse &&
+				strstr((char *)tail.p, "cannot listen for HTTP");
 			vb_buf_release(&tail);
+			if (http_inuse && !c->http_explicit) {
+				*retry = 2;
+				goto out;
+			}
+			if (http_inuse &&
+			    vb_ctl_split_addr(http, host, sizeof(host), &port) == 0) {
+				vb_ctl_port_holder(port, holder, sizeof(holder));
+				vb_err_set(e, VB_E_UNAVAIL,
+					   "cannot listen for HTTP on %s: port %u is in use%s%s",
+					   http, port, holder[0] ? " by " : "",
+					   holder);
+				goto out;
+			}
 			if (inuse && !c->addr_explicit) {
 				*retry = 1;
 				goto out;
@@ -1156,7 +1188,7 @@ out:
 static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 			struct vb_ctl_status *st, struct vb_err *e)
 {
-	char addr[300];
+	char addr[300], http[300] = "";
 	int64_t deadline = vb_mono_ms() + c->start_timeout_ms;
 	pid_t stale = 0;
 	off_t mark;
@@ -1203,6 +1235,8 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 			return -1;
 	}
 	choose_addr(c, last, addr, sizeof(addr));
+	if (!c->upstream)
+		vb_ctl_choose_http(c, http, sizeof(http));
 	{
 		struct vb_buf logp = VB_BUF_INIT;
 		struct stat sb;
@@ -1220,15 +1254,20 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 		      (char *)c->bin.p, c->upstream ? "upstream" : "bundled",
 		      addr, (char *)c->dir.p))
 		return -1;
-	rc = start_once(c, addr, mark, st, &retry, e);
-	if (rc && retry) {
+	rc = start_once(c, addr, http, mark, st, &retry, e);
+	if (rc && retry == 2) {
+		/* The HTTP port was taken between our probe and the bind. */
+		strlcpy(http, "127.0.0.1:0", sizeof(http));
+		rc = start_once(c, addr, http, mark, st, &retry, e);
+	}
+	if (rc && retry == 1) {
 		/* The default port was taken between our probe and the bind. */
 		if (c->upstream)
 			snprintf(addr, sizeof(addr), "127.0.0.1:%u",
 				 vb_ctl_pick_port("127.0.0.1"));
 		else
 			strlcpy(addr, "127.0.0.1:0", sizeof(addr));
-		rc = start_once(c, addr, mark, st, &retry, e);
+		rc = start_once(c, addr, http, mark, st, &retry, e);
 		if (rc && retry)
 			vb_err_set(e, VB_E_UNAVAIL,
 				   "cannot listen on %s: address already in use",
@@ -1357,7 +1396,7 @@ int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st,
 
 int vb_ctl_run(struct vb_ctl *c, struct vb_err *e)
 {
-	char addr[300];
+	char addr[300], http[300];
 
 	if (vb_ctl_prepare_dir(c, e))
 		return -1;
@@ -1370,8 +1409,15 @@ int vb_ctl_run(struct vb_ctl *c, struct vb_err *e)
 		setenv_upstream(c, addr, (char *)u.p, (char *)p.p);
 		execl((char *)c->bin.p, (char *)c->bin.p, (char *)NULL);
 	} else {
-		execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
-		      (char *)c->dir.p, "--addr", addr, (char *)NULL);
+		vb_ctl_choose_http(c, http, sizeof(http));
+		if (http[0])
+			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
+			      (char *)c->dir.p, "--addr", addr, "--http", http,
+			      (char *)NULL);
+		else
+			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
+			      (char *)c->dir.p, "--addr", addr, "--no-http",
+			      (char *)NULL);
 	}
 	return vb_err_sys(e, VB_E_UNAVAIL, "cannot execute %s",
 			  (char *)c->bin.p);

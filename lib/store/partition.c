@@ -524,8 +524,8 @@ int vb_part_sync(struct vb_part *p, struct vb_err *e)
 {
 	struct vb_seg *s = active(p);
 
-	if (fdatasync(s->log->fd) < 0 ||
-	    (s->idx_fd >= 0 && fdatasync(s->idx_fd) < 0))
+	if (vb_syncer_fdatasync(p->st->sync, s->log->fd) < 0 ||
+	    (s->idx_fd >= 0 && vb_syncer_fdatasync(p->st->sync, s->idx_fd) < 0))
 		return vb_err_sys(e, VB_E_IO, "cannot sync %s", p->dir);
 	return 0;
 }

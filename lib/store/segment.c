@@ -304,7 +304,8 @@ int vb_seg_seal(struct vb_seg *s, struct vb_store *st, struct vb_err *e)
 	if (s->sealed)
 		return 0;
 	if (st->sync->mode != VB_FSYNC_NEVER &&
-	    (fdatasync(s->log->fd) < 0 || fdatasync(s->idx_fd) < 0))
+	    (vb_syncer_fdatasync(st->sync, s->log->fd) < 0 ||
+	     vb_syncer_fdatasync(st->sync, s->idx_fd) < 0))
 		return vb_err_sys(e, VB_E_IO, "cannot sync segment %" PRIu64,
 				  s->start);
 	close(s->idx_fd);

@@ -67,6 +67,22 @@ int vb_read_file(const char *path, struct vb_buf *out, size_t max,
 
 /* ---- durability policy ---- */
 
+/*
+ * What the fdatasyncs of message files cost, for GET /metrics: a count, the
+ * total time and a histogram (bucket i holds calls of at most
+ * vb_sync_bounds_ns[i], the last one the rest).  The fsync thread and the
+ * loop both add to it, hence the atomics.
+ */
+#define VB_SYNC_BUCKETS 14
+extern const int64_t vb_sync_bounds_ns[VB_SYNC_BUCKETS];
+
+struct vb_sync_stats {
+	atomic_uint_least64_t count;
+	atomic_uint_least64_t failed;
+	atomic_uint_least64_t sum_ns;
+	atomic_uint_least64_t b[VB_SYNC_BUCKETS + 1];
+};
+
 enum vb_fsync_mode {
 	VB_FSYNC_NEVER,
 	VB_FSYNC_INTERVAL,
@@ -87,6 +103,7 @@ struct vb_syncer {
 	size_t npaths, paths_cap;
 	int failed_errno;		/* last fsync failure, 0 if none */
 	uint64_t syncs;			/* completed fsync rounds */
+	struct vb_sync_stats stats;
 };
 
 void vb_syncer_init(struct vb_syncer *s, enum vb_fsync_mode mode,
@@ -100,6 +117,8 @@ int vb_syncer_start(struct vb_syncer *s, struct vb_err *e);
 int vb_syncer_dirty(struct vb_syncer *s, struct vb_file *f, struct vb_err *e);
 /* A file replaced by rename: always → already synced; interval → queued. */
 void vb_syncer_dirty_path(struct vb_syncer *s, const char *path);
+/* fdatasync(fd), timed and counted in s->stats. */
+int vb_syncer_fdatasync(struct vb_syncer *s, int fd);
 /* Syncs everything queued now, whatever the mode (flush, shutdown). */
 int vb_syncer_flush(struct vb_syncer *s, struct vb_err *e);
 /* Stops the thread after a last flush and frees the queues. */
@@ -157,6 +176,10 @@ struct vb_part {
 	struct vb_offset_rec *offs;
 	size_t noffs, offs_cap;
 	struct vb_buf scratch;
+	/* Since the process started, for metrics (the broker counts). */
+	struct {
+		uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
+	} io;
 };
 
 /* A byte range of one segment's log, for sendfile. */

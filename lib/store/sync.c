@@ -14,6 +14,35 @@
 #include "store/store.h"
 #include "base/banned.h"
 
+const int64_t vb_sync_bounds_ns[VB_SYNC_BUCKETS] = {
+	50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+	25000000, 50000000, 100000000, 250000000, 1000000000, 5000000000,
+};
+
+int vb_syncer_fdatasync(struct vb_syncer *s, int fd)
+{
+	struct timespec a, b;
+	int64_t ns;
+	size_t i;
+	int rc, sys;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	rc = fdatasync(fd);
+	sys = errno;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 +
+	     (b.tv_nsec - a.tv_nsec);
+	for (i = 0; i < VB_SYNC_BUCKETS && ns > vb_sync_bounds_ns[i]; i++)
+		;
+	atomic_fetch_add(&s->stats.b[i], 1);
+	atomic_fetch_add(&s->stats.count, 1);
+	atomic_fetch_add(&s->stats.sum_ns, (uint64_t)(ns > 0 ? ns : 0));
+	if (rc < 0 && sys != EINVAL)
+		atomic_fetch_add(&s->stats.failed, 1);
+	errno = sys;
+	return rc;
+}
+
 void vb_syncer_init(struct vb_syncer *s, enum vb_fsync_mode mode,
 		    unsigned interval_ms)
 {
@@ -46,7 +75,7 @@ static int sync_round(struct vb_syncer *s)
 	pthread_mutex_unlock(&s->mu);
 
 	for (size_t i = 0; i < nfiles; i++) {
-		if (fdatasync(files[i]->fd) < 0 && errno != EINVAL)
+		if (vb_syncer_fdatasync(s, files[i]->fd) < 0 && errno != EINVAL)
 			err = errno;
 		vb_file_unref(files[i]);
 	}
@@ -118,7 +147,7 @@ int vb_syncer_dirty(struct vb_syncer *s, struct vb_file *f, struct vb_err *e)
 	case VB_FSYNC_NEVER:
 		return 0;
 	case VB_FSYNC_ALWAYS:
-		if (fdatasync(f->fd) < 0)
+		if (vb_syncer_fdatasync(s, f->fd) < 0)
 			return vb_err_sys(e, VB_E_IO, "fdatasync");
 		return 0;
 	case VB_FSYNC_INTERVAL:

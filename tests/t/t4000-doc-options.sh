@@ -337,6 +337,7 @@ iggyctl_cmd_for() {
 	--timeout) echo stop ;;
 	--json) echo status ;;
 	--follow | --lines) echo logs ;;
+	--url) echo http ;;
 	esac
 }
 check_probe() {
