@@ -57,16 +57,16 @@ static const char usage_text[] =
 "Global options:\n"
 "  -d, --data-dir DIR      data dir (default $VIBES_IGGY_DATA_DIR, else\n"
 "                          $XDG_DATA_HOME/vibes/iggy, else ~/.local/share/vibes/iggy)\n"
-"  -a, --addr HOST:PORT    listen address (default 127.0.0.1:8090, another free\n"
+"      --addr HOST:PORT    listen address (default 127.0.0.1:8090, another free\n"
 "                          port if that one is taken); given, it must be free\n"
-"  -p, --port N            listen on 127.0.0.1:N (0: kernel-chosen)\n"
-"  -s, --server-bin PATH   server binary (default $VIBES_IGGY_SERVER, else the\n"
+"      --port N            listen on 127.0.0.1:N (0: kernel-chosen)\n"
+"      --server-bin PATH   server binary (default $VIBES_IGGY_SERVER, else the\n"
 "                          bundled vibes-iggyd); may be an upstream iggy-server\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
 "Command options:\n"
-"  -t, --timeout S         start, ensure, stop, restart: seconds to wait\n"
+"      --timeout S         start, ensure, stop, restart: seconds to wait\n"
 "      --json              status: one JSON object\n"
 "  -f, --follow            logs: keep printing what is appended\n"
 "  -n, --lines N           logs: how many lines (default 10)\n"
@@ -137,7 +137,8 @@ static void parse_cmd_opts(const char *cmd, int argc, char **argv,
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+fn:t:", longopts, NULL)) != -1) {
+	/* --timeout is long only: -t is a topic in the other tools. */
+	while ((ch = getopt_long(argc, argv, "+fn:", longopts, NULL)) != -1) {
 		if (ch == '?' || strchr(allowed, ch) == NULL)
 			usage_error("%s: option '%s' not accepted", cmd,
 				    argv[optind - 1]);
@@ -464,7 +465,11 @@ int main(int argc, char **argv)
 	int ch, port = 0, port_given = 0, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt_long(argc, argv, "+a:d:hp:s:V", longopts,
+	/*
+	 * --addr, --port and --server-bin are long only: in the other tools
+	 * -p is a partition and -s a stream.
+	 */
+	while ((ch = getopt_long(argc, argv, "+d:hV", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'a':

@@ -7,7 +7,7 @@ D="$TRASH/d"
 
 test_expect_success 'kill -9 under supervision: the server comes back, data intact' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	vibes-test-tool -d "$D" send crash events one two three &&
 	old=$(cat "$D/server.pid") &&
 	addr=$(cat "$D/server.addr") &&
@@ -41,7 +41,7 @@ test_expect_success 'kill -9 without supervision: stale pidfile reported, then r
 	grep "\"state\":\"stale\",.*\"pid\":$SERVER_PID," out &&
 	vibes-iggyctl -d "$D" stop >out &&
 	grep "^not running" out &&
-	vibes-iggyctl -d "$D" -p 0 start >out 2>err &&
+	vibes-iggyctl -d "$D" --port 0 start >out 2>err &&
 	grep "replaced a stale pidfile (pid $SERVER_PID" err &&
 	grep "stale pidfile (pid $SERVER_PID)" "$D/server.log" &&
 	test "$(cat "$D/server.pid")" != "$SERVER_PID" &&
@@ -53,7 +53,7 @@ test_expect_success 'kill -9 without supervision: stale pidfile reported, then r
 
 test_expect_success 'a server stopped behind the supervisor'\''s back ends supervision' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	sup=$(cat "$D/supervise.lock") &&
 	kill -TERM "$(cat "$D/server.pid")" &&
 	wait_for 10 process_gone "$sup" &&
@@ -93,7 +93,7 @@ test_expect_success 'a crash loop is given up after 5 deaths in 60 s' '
 	EOF
 	chmod +x bin/crashy-vibes-iggyd &&
 	rm -f ran-once &&
-	vibes-iggyctl -d "$D" -p 0 -s "$TRASH/bin/crashy-vibes-iggyd" start &&
+	vibes-iggyctl -d "$D" --port 0 --server-bin "$TRASH/bin/crashy-vibes-iggyd" start &&
 	sup=$(cat "$D/supervise.lock") &&
 	kill -9 "$(cat "$D/server.pid")" &&
 	wait_for 40 process_gone "$sup" &&

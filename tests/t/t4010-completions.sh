@@ -111,10 +111,12 @@ ctl_commands() {
 	vibes-iggyctl --help | sed -n '/^Commands:/,/^$/p' |
 		sed -nE 's/^  ([a-z]+)( .*|$)/\1/p'
 }
+# "SHORT --LONG COMMAND..." for each command option of --help; SHORT is
+# "-" for a long-only option.
 ctl_command_options() {
 	vibes-iggyctl --help | sed -n '/^Command options:/,/^$/p' |
 		sed -nE 's/^ +((-[a-z]), )?(--[a-z-]+)( [A-Z]+)? +([a-z, ]+): .*/\2 \3 \5/p' |
-		tr -d ,
+		sed 's/^ /- /' | tr -d ,
 }
 
 # want_all SHELL DESCRIPTION EXPECTED-FILE: every line of EXPECTED-FILE
@@ -171,7 +173,7 @@ check_shell() {
 		ctl_command_options >cmdopts
 		test -s cmdopts || { echo "no command options in --help"; return 1; }
 		while read -r short long cmds; do
-			[ -n "$long" ] || { long=$short; short=; }
+			[ "$short" != - ] || short=
 			for c in $cmds; do
 				"complete_$sh" "$tool" "$c" -- >got &&
 					echo "$long" >w &&
