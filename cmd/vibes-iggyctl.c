@@ -5,7 +5,8 @@
  * and maps the result to an exit status (vb_exit.h):
  *
  *   0   success; `status`: running; `stop`: stopped or was not running
- *   1   `start`: already running (use `ensure`); other failures
+ *   1   `start`: already running (use `ensure`); `status`: running but not
+ *       answering a ping (hung, or stopped by a signal); other failures
  *   2   usage error
  *   3   `status`, `env`: not running (stopped, or a stale pidfile)
  *   4   `status`: state unknown (pidfile unreadable)
@@ -38,6 +39,8 @@
 #endif
 
 #define EX_STATUS_UNKNOWN 4
+/* LSB's 1, "dead and the pid file exists", is closest: alive, not working. */
+#define EX_NOT_ANSWERING 1
 
 static const char usage_text[] =
 "usage: vibes-iggyctl [--data-dir DIR] [--addr HOST:PORT] [--port N]\n"
@@ -49,7 +52,8 @@ static const char usage_text[] =
 "  ensure [--timeout S]    start it unless it runs (idempotent, concurrency-safe)\n"
 "  stop [--timeout S]      SIGTERM, wait for it to exit, SIGKILL after S (10) s\n"
 "  restart [--timeout S]   stop, then start\n"
-"  status [--json]         state, pid, address, uptime, disk used, stats\n"
+"  status [--json]         state (running, not answering, starting, stopped),\n"
+"                          pid, address, uptime, disk used, supervisor, stats\n"
 "  run                     run the server in the foreground (debugging)\n"
 "  logs [-f] [-n N]        print the last N (10) lines of server.log; -f follows\n"
 "  env                     print export lines for eval \"$(vibes-iggyctl env)\"\n"
@@ -71,12 +75,15 @@ static const char usage_text[] =
 "  -f, --follow            logs: keep printing what is appended\n"
 "  -n, --lines N           logs: how many lines (default 10)\n"
 "\n"
-"A start timeout defaults to 15 s; the supervisor restarts a crashed server\n"
-"(1 s apart, doubling) and gives up after 5 deaths in 60 s or on exit 78.\n"
+"A start timeout defaults to 15 s.  The supervisor (vibes-supervise) restarts\n"
+"a crashed server (1 s apart, doubling) and gives up after 5 deaths in 60 s or\n"
+"on exit 78; it pings the server every 2 s and kills and restarts one that\n"
+"answered none for 10 s.\n"
 "\n"
 "Exit status:\n"
 "  0   success; status: running\n"
-"  1   start: already running (use ensure); other failures\n"
+"  1   start: already running (use ensure); status: not answering a ping;\n"
+"      other failures\n"
 "  2   usage error\n"
 "  3   status, env: not running (stopped or stale pidfile)\n"
 "  4   status: state unknown (pidfile unreadable)\n"
@@ -213,21 +220,43 @@ static const char *state_name(const struct vb_ctl_status *st)
 {
 	switch (st->state) {
 	case VB_CTL_RUNNING:
-		return "running";
+		if (st->answering)
+			return "running";
+		return st->starting ? "starting" : "not answering";
 	case VB_CTL_STALE:
-		return "stale";
+		if (st->super_pid)
+			return "restarting";
+		return st->gave_up[0] ? "stopped" : "stale";
 	case VB_CTL_STOPPED:
 		break;
 	}
-	return "stopped";
+	return st->super_pid ? "restarting" : "stopped";
+}
+
+/* Why a running server does not answer, in words, with what to do. */
+static void why_silent(const struct vb_ctl_status *st, char *out, size_t sz)
+{
+	char sup[128] = "";
+
+	if (st->super_pid)
+		snprintf(sup, sizeof(sup),
+			 "; its supervisor kills and restarts a server that answers no ping for %d s",
+			 VB_CTL_HANG_MS / 1000);
+	if (st->proc_state == 'T' || st->proc_state == 't')
+		snprintf(out, sz, "%s; the process is stopped by a signal ('kill -CONT %ld' resumes it)%s",
+			 st->ping_err, (long)st->pid, sup);
+	else
+		snprintf(out, sz, "%s%s", st->ping_err, sup);
 }
 
 static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 {
 	struct vb_ctl_status st;
 	struct vb_err e;
-	char b[64];
+	char b[64], why[512];
 	long long up = 0;
+	const char *state;
+	int rc;
 
 	vb_err_clear(&e);
 	if (vb_ctl_status(c, &st, &e)) {
@@ -241,25 +270,35 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		fprintf(stderr, "vibes-iggyctl: status unknown: %s\n", e.msg);
 		return EX_STATUS_UNKNOWN;
 	}
+	state = state_name(&st);
 	if (st.state == VB_CTL_RUNNING && st.started)
 		up = (long long)(time(NULL) - st.started);
+	if (st.state == VB_CTL_RUNNING && !st.answering)
+		why_silent(&st, why, sizeof(why));
 	if (o->json) {
-		printf("{\"state\":\"%s\",\"data_dir\":",
-		       st.state != VB_CTL_RUNNING && st.super_pid ?
-		       "restarting" : state_name(&st));
+		printf("{\"state\":\"%s\",\"data_dir\":", state);
 		json_str((char *)c->dir.p);
 		if (st.pid)
 			printf(",\"pid\":%ld", (long)st.pid);
 		if (st.state == VB_CTL_RUNNING) {
 			printf(",\"address\":");
 			json_str(st.addr);
-			printf(",\"uptime_seconds\":%lld", up);
+			printf(",\"uptime_seconds\":%lld,\"answering\":%s", up,
+			       st.answering ? "true" : "false");
+			if (!st.answering) {
+				printf(",\"ping_error\":");
+				json_str(why);
+			}
 		}
 		printf(",\"disk_used_bytes\":%llu",
 		       (unsigned long long)st.disk_used);
 		if (st.super_pid)
 			printf(",\"supervisor_pid\":%ld,\"restarts\":%u",
 			       (long)st.super_pid, st.restarts);
+		if (st.gave_up[0]) {
+			printf(",\"gave_up\":");
+			json_str(st.gave_up);
+		}
 		if (st.have_stats)
 			printf(",\"streams\":%u,\"topics\":%u,\"partitions\":%u,"
 			       "\"messages\":%llu,\"clients\":%u",
@@ -273,13 +312,18 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		}
 		printf("}\n");
 	} else {
-		if (st.state != VB_CTL_RUNNING && st.super_pid)
+		if (st.state == VB_CTL_RUNNING && !st.answering)
+			printf("state:       %s (%s)\n", state, why);
+		else if (st.state != VB_CTL_RUNNING && st.super_pid)
 			printf("state:       restarting (the supervisor will start it again)\n");
+		else if (st.state != VB_CTL_RUNNING && st.gave_up[0])
+			printf("state:       stopped (the supervisor gave up: %s)\n",
+			       st.gave_up);
 		else if (st.state == VB_CTL_STALE)
 			printf("state:       stopped (stale pidfile: pid %ld died without cleaning up)\n",
 			       (long)st.pid);
 		else
-			printf("state:       %s\n", state_name(&st));
+			printf("state:       %s\n", state);
 		if (st.state == VB_CTL_RUNNING) {
 			printf("pid:         %ld\n", (long)st.pid);
 			printf("address:     %s\n", st.addr[0] ? st.addr : "?");
@@ -293,6 +337,8 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			printf("supervisor:  pid %ld, %u restart%s\n",
 			       (long)st.super_pid, st.restarts,
 			       st.restarts == 1 ? "" : "s");
+		else if (st.gave_up[0])
+			printf("supervisor:  gave up (%s)\n", st.gave_up);
 		if (st.have_stats) {
 			printf("streams:     %u\n", st.stats.streams_count);
 			printf("topics:      %u\n", st.stats.topics_count);
@@ -300,7 +346,7 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			printf("messages:    %llu\n",
 			       (unsigned long long)st.stats.messages_count);
 			printf("clients:     %u\n", st.stats.clients_count);
-		} else if (st.state == VB_CTL_RUNNING) {
+		} else if (st.state == VB_CTL_RUNNING && st.answering) {
 			printf("stats:       unavailable (%s)\n", st.stats_err);
 		}
 	}
@@ -308,7 +354,11 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		warn("stdout");
 		return VB_EX_IOERR;
 	}
-	return st.state == VB_CTL_RUNNING ? VB_EX_OK : VB_EX_STOPPED;
+	if (st.state != VB_CTL_RUNNING)
+		rc = VB_EX_STOPPED;
+	else
+		rc = st.answering ? VB_EX_OK : EX_NOT_ANSWERING;
+	return rc;
 }
 
 static void print_running(struct vb_ctl *c, const struct vb_ctl_status *st,

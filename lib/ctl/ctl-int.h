@@ -8,6 +8,9 @@
 #include "ctl/ctl.h"
 
 #define VB_CTL_DEFAULT_ADDR "127.0.0.1:8090"
+/* A child that could not exec what it was to run. */
+#define VB_CTL_EX_EXEC_FAILED 127
+#define VB_CTL_SUPERVISOR "vibes-supervise"
 
 void vb_ctl_sleep_ms(int ms);
 
@@ -66,6 +69,18 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 int vb_ctl_port_free(const char *host, unsigned port);
 /* A port the kernel considers free now (bind to 0, read, close). */
 unsigned vb_ctl_pick_port(const char *host);
+
+/*
+ * The address for the next spawn: the explicit one, else `last` (the port
+ * used before, or 8090) when it is free, else a kernel-chosen port (for
+ * upstream, which cannot report one, a port that was free a moment ago).
+ */
+void vb_ctl_choose_addr(const struct vb_ctl *c, const char *last, char *out,
+			size_t sz);
+
+/* The environment an upstream iggy-server reads its settings from. */
+void vb_ctl_setenv_upstream(const struct vb_ctl *c, const char *addr,
+			    const char *user, const char *pass);
 
 /*
  * Splits "HOST:PORT" (or "[v6]:PORT") with vb_addr_split; returns -1 if

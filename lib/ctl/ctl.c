@@ -149,7 +149,7 @@ void vb_ctl_log(int fd, const char *fmt, ...)
 		return;
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	vb_buf_printf(&b, "%s vibes-iggyctl[%ld]: ", ts, (long)getpid());
+	vb_buf_printf(&b, "%s " VB_CTL_SUPERVISOR "[%ld]: ", ts, (long)getpid());
 	va_start(ap, fmt);
 	vb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
@@ -274,6 +274,7 @@ void vb_ctl_init(struct vb_ctl *c)
 	memset(c, 0, sizeof(*c));
 	vb_buf_init(&c->dir);
 	vb_buf_init(&c->bin);
+	vb_buf_init(&c->super);
 	vb_buf_init(&c->log_tail);
 	c->start_timeout_ms = VB_CTL_START_TIMEOUT_MS;
 	c->stop_timeout_ms = VB_CTL_STOP_TIMEOUT_MS;
@@ -283,6 +284,7 @@ void vb_ctl_release(struct vb_ctl *c)
 {
 	vb_buf_release(&c->dir);
 	vb_buf_release(&c->bin);
+	vb_buf_release(&c->super);
 	vb_buf_release(&c->log_tail);
 }
 
@@ -317,33 +319,42 @@ static int search_path(const char *name, struct vb_buf *out)
 	return 0;
 }
 
-static void find_bundled(struct vb_buf *out)
+/* Whether dir (up to its last '/') holds the executable name. */
+static int exec_next_to(const char *path, const char *name, struct vb_buf *out)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return 0;
+	return is_exec(vb_path_fmt(out, "%.*s/%s", (int)(slash - path), path,
+				   name));
+}
+
+/*
+ * One of our installed programs: next to the running executable, next to
+ * `beside` (the server binary, may be NULL), in the configured libexecdir
+ * and bindir, then in PATH.  Not found: the bare name, for messages.
+ */
+static void find_ours(const char *name, const char *beside, struct vb_buf *out)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 	if (n > 0) {
-		char *slash;
-
 		self[n] = 0;
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			if (is_exec(vb_path_fmt(out, "%s/%s", self,
-						VB_CTL_DAEMON)))
-				return;
-		}
+		if (exec_next_to(self, name, out))
+			return;
 	}
-	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_LIBEXECDIR,
-				VB_CTL_DAEMON)))
+	if (beside && exec_next_to(beside, name, out))
 		return;
-	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_BINDIR, VB_CTL_DAEMON)))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_LIBEXECDIR, name)))
 		return;
-	if (search_path(VB_CTL_DAEMON, out))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_BINDIR, name)))
 		return;
-	/* Not found: keep the bare name so that errors can mention it. */
+	if (search_path(name, out))
+		return;
 	vb_buf_reset(out);
-	vb_buf_addstr(out, VB_CTL_DAEMON);
+	vb_buf_addstr(out, name);
 }
 
 /*
@@ -426,12 +437,20 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 	vb_buf_reset(&c->bin);
 	if (bin && *bin) {
 		if (strchr(bin, '/') || !search_path(bin, &c->bin)) {
+			char cwd[PATH_MAX];
+
 			vb_buf_reset(&c->bin);
-			vb_buf_addstr(&c->bin, bin);
+			/* Relative to here, not to the supervisor's "/". */
+			if (strchr(bin, '/') && bin[0] != '/' &&
+			    getcwd(cwd, sizeof(cwd)))
+				vb_path_join(&c->bin, cwd, bin);
+			else
+				vb_buf_addstr(&c->bin, bin);
 		}
 	} else {
-		find_bundled(&c->bin);
+		find_ours(VB_CTL_DAEMON, NULL, &c->bin);
 	}
+	find_ours(VB_CTL_SUPERVISOR, (char *)c->bin.p, &c->super);
 	base = strrchr((char *)c->bin.p, '/');
 	base = base ? base + 1 : (char *)c->bin.p;
 	if (strstr(base, "iggy-server"))
@@ -663,7 +682,7 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 {
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT, v = VB_BUF_INIT;
 	struct stat sb;
-	int exists, locked, found;
+	int exists, locked, found, older;
 	pid_t pid;
 
 	memset(st, 0, sizeof(*st));
@@ -685,17 +704,28 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 	locked = vb_ctl_lock_probe((char *)path.p, &exists, &pid, NULL);
 	if (locked > 0)
 		st->super_pid = pid ? pid : -1;
-	if (st->super_pid) {
-		vb_ctl_file(c, "supervise.state", &path);
-		if (vb_path_read_file((char *)path.p, &text, 4096, &found,
-				      NULL) == 0 && found &&
-		    vb_kv_get((char *)text.p, text.len, "restarts", &v)) {
-			const char *errstr;
+	vb_ctl_file(c, "supervise.state", &path);
+	found = 0;
+	if (vb_path_read_file((char *)path.p, &text, 4096, &found, NULL) != 0)
+		found = 0;
+	/* A server started after it ended is a newer story than its own. */
+	older = found && stat((char *)path.p, &sb) == 0 &&
+		st->started && sb.st_mtime < st->started;
+	if (found && st->super_pid) {
+		const char *errstr;
 
+		if (vb_kv_get((char *)text.p, text.len, "restarts", &v))
 			st->restarts = (unsigned)strtonum((char *)v.p, 0,
 							  INT_MAX, &errstr);
-		}
+		/* Written once it was spawned; "ready=1" once it was ready. */
+		st->starting = vb_kv_get((char *)text.p, text.len, "ready", &v) &&
+			       strcmp((char *)v.p, "0") == 0;
 	}
+	/* The last supervisor's word on why it ended, while nothing runs. */
+	if (found && !older && st->super_pid == 0 &&
+	    st->state != VB_CTL_RUNNING &&
+	    vb_kv_get((char *)text.p, text.len, "gave_up", &v))
+		strlcpy(st->gave_up, (char *)v.p, sizeof(st->gave_up));
 	vb_ctl_read_addr(c, st->addr, sizeof(st->addr));
 	vb_buf_release(&path);
 	vb_buf_release(&text);
@@ -704,6 +734,29 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 fail:
 	vb_buf_release(&path);
 	return -1;
+}
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'T'...), 0 if unknown. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* "pid (comm) S ...": comm may hold anything, even ") ". */
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] ? rp[2] : 0;
 }
 
 /* Bytes allocated under the directory open as dfd (closed here). */
@@ -764,6 +817,22 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 	}
 	vb_client_init(&cl);
 	vb_err_clear(&le);
+	/* Health: the lock says it lives, a PING that it works. */
+	cl.timeout_ms = VB_CTL_PING_TIMEOUT_MS;
+	if (vb_client_set_addr(&cl, st->addr, &le) ||
+	    vb_client_connect(&cl, &le) || vb_client_ping(&cl, &le)) {
+		if (le.kind == VB_E_TIMEOUT)
+			snprintf(le.msg, sizeof(le.msg),
+				 "no answer to a ping within %d ms",
+				 VB_CTL_PING_TIMEOUT_MS);
+		strlcpy(st->ping_err, le.msg, sizeof(st->ping_err));
+		strlcpy(st->stats_err, le.msg, sizeof(st->stats_err));
+		st->proc_state = proc_state(st->pid);
+		vb_client_release(&cl);
+		return 0;
+	}
+	st->answering = 1;
+	vb_client_close(&cl);
 	if (vb_ctl_try_login(c, st->addr, 3000, &cl, &le) == 0 &&
 	    vb_client_get_stats(&cl, &st->stats, &le) == 0)
 		st->have_stats = 1;

@@ -1,7 +1,7 @@
 /*
  * ctl.h - the local server's lifecycle: data dir, pidfile lock, spawn,
- * readiness, supervision, stop, status, credentials; and the one way every
- * vibes tool finds, (auto)starts and logs in to the server.
+ * readiness, supervision, health, stop, status, credentials; and the one
+ * way every vibes tool finds, (auto)starts and logs in to the server.
  *
  * Files in the data dir DIR (DESIGN.md "Data dir"):
  *   server.pid      the daemon's pidfile, flock()ed while it lives.  Liveness
@@ -12,15 +12,20 @@
  *   ctl.lock        flock()ed by start/stop/ensure (and by the supervisor
  *                   while it restarts the daemon): they never interleave.
  *   supervise.lock  the supervisor's pid, flock()ed while it lives.
- *   supervise.state "restarts=N\nlast=...\n" written tmp+rename.
+ *   supervise.state "key=value" lines written tmp+rename: pid, server_pid,
+ *                   restarts, addr, ready, last_exit, and gave_up (why it
+ *                   ended supervision) once it gave up.
  *
  * Start, in short: take ctl.lock; if server.pid is locked the server is
- * running.  Otherwise fork a supervisor (setsid, its own session) that
+ * running.  Otherwise start the supervisor, vibes-supervise (its own
+ * program, exec'd in its own session, so that `ps` names it), which
  * spawns the daemon with a readiness pipe on fd 3 and reports "ready" back
  * through a pipe; then log in for real with the credentials file.  The
  * supervisor restarts a crashed daemon at least 1 s apart with doubling
  * delays and gives up after VB_CTL_MAX_DEATHS deaths in
  * VB_CTL_DEATH_WINDOW seconds, or at once when it exits 78 (VB_EX_CONFIG).
+ * It pings a ready daemon every VB_CTL_PING_INTERVAL_MS and kills (and so
+ * restarts) one that answered no ping for VB_CTL_HANG_MS.
  */
 #ifndef VB_CTL_H
 #define VB_CTL_H
@@ -68,10 +73,16 @@ int vb_ctl_connect(struct vb_client *c, const struct vb_ctl_opts *o,
 #define VB_CTL_STOP_TIMEOUT_MS 10000
 #define VB_CTL_MAX_DEATHS 5
 #define VB_CTL_DEATH_WINDOW 60
+/* Health: a ready server is pinged this often; each ping may take this. */
+#define VB_CTL_PING_INTERVAL_MS 2000
+#define VB_CTL_PING_TIMEOUT_MS 2000
+/* No answer for this long: the supervisor kills and restarts it. */
+#define VB_CTL_HANG_MS 10000
 
 struct vb_ctl {
 	struct vb_buf dir;	/* resolved data dir */
 	struct vb_buf bin;	/* resolved server binary */
+	struct vb_buf super;	/* the supervisor, vibes-supervise */
 	int upstream;		/* bin is an upstream iggy-server */
 	char addr[300];		/* requested "HOST:PORT"; "" = default */
 	int addr_explicit;	/* addr came from --addr/--port */
@@ -92,7 +103,9 @@ void vb_ctl_release(struct vb_ctl *c);
  * server_bin, else $VIBES_IGGY_SERVER, else vibes-iggyd next to the running
  * executable, else the installed one, else PATH.  A binary whose name
  * contains "iggy-server", or whose --version does not mention vibes, is
- * treated as upstream.  Nothing is created.
+ * treated as upstream.  The supervisor, vibes-supervise, is looked for next
+ * to the running executable, next to the server binary, in the installed
+ * libexecdir, then in PATH.  Nothing is created.
  */
 int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 		 const char *server_bin, struct vb_err *e);
@@ -118,12 +131,26 @@ struct vb_ctl_status {
 	pid_t pid;		/* server pid from the pidfile; 0 if unknown */
 	pid_t super_pid;	/* supervisor pid; 0 if none runs */
 	unsigned restarts;	/* restarts done by that supervisor */
+	int starting;		/* that supervisor has not seen it ready yet */
+	/*
+	 * No supervisor runs and the last one gave up: why, as it recorded
+	 * ("5 deaths within 60 s; the last: server exited with status 1").
+	 */
+	char gave_up[256];
 	char addr[300];		/* server.addr; "" if none */
 	time_t started;		/* when the pidfile was written; 0 if unknown */
 	uint64_t disk_used;	/* bytes allocated under the data dir */
 	int have_stats;		/* stats below are valid */
 	struct vb_stats stats;
 	char stats_err[256];	/* why stats are missing */
+	/*
+	 * vb_ctl_status, running: whether it answered a PING within
+	 * VB_CTL_PING_TIMEOUT_MS; if not, why, and its /proc state letter
+	 * ('T' when stopped by a signal; 0 if unknown).
+	 */
+	int answering;
+	char ping_err[256];
+	char proc_state;
 	pid_t stale_pid;	/* vb_ctl_start: a stale pidfile was replaced */
 };
 
@@ -134,7 +161,10 @@ struct vb_ctl_status {
  */
 int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 		 struct vb_err *e);
-/* vb_ctl_probe plus disk usage and, if running, get_stats via a login. */
+/*
+ * vb_ctl_probe plus disk usage and, if running, a PING (answering) and
+ * get_stats via a login.
+ */
 int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 		  struct vb_err *e);
 
@@ -187,6 +217,33 @@ int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
  */
 int vb_ctl_logs(struct vb_ctl *c, int out, unsigned n, int follow,
 		volatile int *stop, struct vb_err *e);
+
+/* ---- the supervisor (vibes-supervise) ---- */
+
+/* What vb_ctl_start hands the supervisor on its command line. */
+struct vb_ctl_super {
+	const char *data_dir;	/* absolute */
+	const char *server_bin;
+	int upstream;		/* server_bin is an upstream iggy-server */
+	const char *spawn_addr;	/* "HOST:PORT" for the first spawn */
+	const char *addr;	/* the address asked for (kept on restarts); NULL: any */
+	char *const *args;	/* more arguments for the daemon; NULL-terminated, may be NULL */
+	int notify_fd;		/* the starter's pipe; -1: none */
+};
+
+/*
+ * Supervises the daemon until it is stopped (SIGTERM, SIGINT, SIGHUP),
+ * exits 0 by itself, or supervision gives up.  Holds supervise.lock,
+ * spawns the daemon with its readiness pipe, tells the starter on
+ * notify_fd ("super PID", then "ready ADDR PID" or "fail CODE WHY"),
+ * restarts it after a crash (spaced, bounded: see the top of this file),
+ * pings it once ready and kills one that stops answering, and records all
+ * of it in server.log and supervise.state.  Returns 0 when supervision
+ * ended as asked, 1 when it gave up or the first start failed, -1 (e
+ * filled) when it could not begin (another supervisor holds the lock:
+ * VB_E_STATE).  Never returns in a forked child.
+ */
+int vb_ctl_supervise(const struct vb_ctl_super *o, struct vb_err *e);
 
 /*
  * The holder of a TCP port on this machine, best effort from

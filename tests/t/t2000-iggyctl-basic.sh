@@ -108,15 +108,35 @@ test_expect_success 'stop when stopped: "not running", exit 0' '
 	test ! -e "$TRASH/never"
 '
 
+# A server that never sees SIGTERM (inject.so keeps it out of its
+# signalfd), as a wedged one would not act on it.
+cat >"$TRASH/deaf-vibes-iggyd" <<EOF
+#!/bin/sh
+ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0" \\
+LD_PRELOAD="$VIBES_BUILD_DIR/tests/tool/inject.so" VIBES_TEST_DEAF_SIGNAL=15 \\
+	exec vibes-iggyd "\$@"
+EOF
+chmod +x "$TRASH/deaf-vibes-iggyd"
+
 test_expect_success 'stop escalates to SIGKILL after --timeout' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" --port 0 start &&
+	vibes-iggyctl -d "$D" --port 0 --server-bin "$TRASH/deaf-vibes-iggyd" start &&
 	pid=$(cat "$D/server.pid") &&
-	kill -STOP "$pid" &&
 	vibes-iggyctl -d "$D" stop --timeout 1 >out &&
 	grep "^stopped (SIGKILL after 1 s)" out &&
 	process_gone "$pid" &&
 	test_must_fail 3 vibes-iggyctl -d "$D" status
+'
+
+test_expect_success 'stop ends a server stopped by SIGSTOP gracefully (SIGTERM and SIGCONT)' '
+	stop_at_end "$D" &&
+	vibes-iggyctl -d "$D" --port 0 start &&
+	pid=$(cat "$D/server.pid") &&
+	kill -STOP "$pid" &&
+	vibes-iggyctl -d "$D" stop --timeout 5 >out &&
+	grep "^stopped: data dir $D$" out &&
+	process_gone "$pid" &&
+	grep "supervisor: server exited with status 0; stopped on request" "$D/server.log"
 '
 
 test_expect_success 'restart gives a new pid on the same data' '

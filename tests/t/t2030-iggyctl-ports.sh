@@ -3,11 +3,7 @@ test_description='vibes-iggyctl: default port 8090, fallback, explicit ports in 
 # The default port is a fixed number: run this script in a private network
 # namespace, where nothing else can hold 8090 (tests needing it are skipped
 # where namespaces are not available).
-if [ -z "${VIBES_T_NETNS:-}" ] && command -v ip >/dev/null &&
-   unshare -n true 2>/dev/null; then
-	VIBES_T_NETNS=1 exec unshare -n bash -c \
-		'ip link set lo up && exec bash "$0"' "$0"
-fi
+. "$(dirname "$0")/lib-netns.sh"
 . "$(dirname "$0")/test-lib.sh"
 . "$(dirname "$0")/lib-iggyctl.sh"
 
@@ -30,14 +26,6 @@ test_expect_success '--addr with an explicit host and port 0' '
 	vibes-iggyctl -d "$D" --addr 127.0.0.1:0 start &&
 	grep "^127.0.0.1:[1-9][0-9]*$" "$D/server.addr"
 '
-
-netns_test() {
-	if [ -n "${VIBES_T_NETNS:-}" ]; then
-		test_expect_success "$1" "$2"
-	else
-		test_skip "$1" "no private network namespace here"
-	fi
-}
 
 netns_test 'without --port the server listens on 8090' '
 	stop_at_end "$D" &&
