@@ -50,7 +50,8 @@ static const char usage_text[] =
 "Commands:\n"
 "  start [--timeout S]     start the server under supervision; fails if running\n"
 "  ensure [--timeout S]    start it unless it runs (idempotent, concurrency-safe)\n"
-"  stop [--timeout S]      SIGTERM, wait for it to exit, SIGKILL after S (10) s\n"
+"  stop [--timeout S]      SIGTERM, wait for it to exit, SIGKILL after S (10) s;\n"
+"                          the tools do not start it again until start\n"
 "  restart [--timeout S]   stop, then start\n"
 "  status [--json]         state (running, not answering, starting, stopped),\n"
 "                          pid, address, uptime, disk used, supervisor, stats\n"
@@ -78,7 +79,8 @@ static const char usage_text[] =
 "A start timeout defaults to 15 s.  The supervisor (vibes-supervise) restarts\n"
 "a crashed server (1 s apart, doubling) and gives up after 5 deaths in 60 s or\n"
 "on exit 78; it pings the server every 2 s and kills and restarts one that\n"
-"answered none for 10 s.\n"
+"answered none for 10 s.  After stop, server.down keeps the tools from\n"
+"starting the server by themselves until start, ensure or restart.\n"
 "\n"
 "Exit status:\n"
 "  0   success; status: running\n"
@@ -216,6 +218,15 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/*
+ * server.down tells why it is stopped, unless a server started (and died)
+ * after it was written.
+ */
+static int down_story(const struct vb_ctl_status *st)
+{
+	return st->down[0] && st->down_last;
+}
+
 static const char *state_name(const struct vb_ctl_status *st)
 {
 	switch (st->state) {
@@ -226,7 +237,7 @@ static const char *state_name(const struct vb_ctl_status *st)
 	case VB_CTL_STALE:
 		if (st->super_pid)
 			return "restarting";
-		return st->gave_up[0] ? "stopped" : "stale";
+		return st->gave_up[0] || down_story(st) ? "stopped" : "stale";
 	case VB_CTL_STOPPED:
 		break;
 	}
@@ -299,6 +310,10 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			printf(",\"gave_up\":");
 			json_str(st.gave_up);
 		}
+		if (st.down[0]) {
+			printf(",\"stopped_by\":");
+			json_str(st.down);
+		}
 		if (st.have_stats)
 			printf(",\"streams\":%u,\"topics\":%u,\"partitions\":%u,"
 			       "\"messages\":%llu,\"clients\":%u",
@@ -316,6 +331,9 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			printf("state:       %s (%s)\n", state, why);
 		else if (st.state != VB_CTL_RUNNING && st.super_pid)
 			printf("state:       restarting (the supervisor will start it again)\n");
+		else if (st.state != VB_CTL_RUNNING && down_story(&st))
+			printf("state:       stopped (%s; the tools do not start it by themselves until 'vibes-iggyctl start')\n",
+			       st.down);
 		else if (st.state != VB_CTL_RUNNING && st.gave_up[0])
 			printf("state:       stopped (the supervisor gave up: %s)\n",
 			       st.gave_up);
@@ -339,6 +357,9 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			       st.restarts == 1 ? "" : "s");
 		else if (st.gave_up[0])
 			printf("supervisor:  gave up (%s)\n", st.gave_up);
+		if (st.down[0] && !down_story(&st))
+			printf("autostart:   off (%s; 'vibes-iggyctl start' turns it on)\n",
+			       st.down);
 		if (st.have_stats) {
 			printf("streams:     %u\n", st.stats.streams_count);
 			printf("topics:      %u\n", st.stats.topics_count);

@@ -3,6 +3,8 @@
  * the server, starts the bundled one when it may, and logs in the same
  * way.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -60,18 +62,78 @@ static int own_server_down(struct vb_ctl *c)
 	return st.state != VB_CTL_RUNNING && st.super_pid == 0;
 }
 
-/* Starts the data dir's server as `ensure` does and connects to it. */
+static void note(const struct vb_ctl_opts *o, enum vb_ctl_note what,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(const struct vb_ctl_opts *o, enum vb_ctl_note what,
+		 const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (o->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->notice(o->notice_arg, what, msg);
+}
+
+/*
+ * A follower and a server stopped by `vibes-iggyctl stop`: says so once
+ * and waits until server.down is gone (`vibes-iggyctl start`) or *stop.
+ */
+static int wait_down(struct vb_ctl *c, const struct vb_ctl_opts *o,
+		     struct vb_err *e)
+{
+	char why[256], cmd[600];
+
+	if (!vb_ctl_down_read(c, why, sizeof(why)))
+		return 0;
+	vb_ctl_iggyctl_cmd(c, "start", cmd, sizeof(cmd));
+	note(o, VB_CTL_NOTE_WAITING,
+	     "the server of data dir %s was %s; waiting until '%s'",
+	     (char *)c->dir.p, why, cmd);
+	while (vb_ctl_down_read(c, why, sizeof(why))) {
+		if (o->stop && *o->stop)
+			return vb_err_set(e, VB_E_DOWN,
+					  "interrupted while waiting for the server of data dir %s (%s)",
+					  (char *)c->dir.p, why);
+		vb_ctl_sleep_ms(200);
+	}
+	return 0;
+}
+
+/*
+ * Starts the data dir's server as `ensure` does and connects to it.  A
+ * server stopped by `vibes-iggyctl stop` is not started (VB_E_DOWN), or
+ * waited for (wait_down).
+ */
 static int start_own(struct vb_ctl *c, const struct vb_ctl_opts *o,
 		     struct vb_client *cl, struct vb_err *e)
 {
 	struct vb_ctl_status st;
 	char addr[300];
+	int rc;
 
-	if (vb_ctl_setup(c, o->data_dir, o->server_bin, e) ||
-	    vb_ctl_start(c, VB_CTL_ENSURE, &st, e) < 0) {
+	if (vb_ctl_setup(c, o->data_dir, o->server_bin, e)) {
 		vb_err_prefix(e, "cannot start the server");
 		return -1;
 	}
+	for (;;) {
+		rc = vb_ctl_start(c, VB_CTL_ENSURE | VB_CTL_AUTOSTART, &st, e);
+		if (rc >= 0)
+			break;
+		if (e->kind != VB_E_DOWN) {
+			vb_err_prefix(e, "cannot start the server");
+			return -1;
+		}
+		if (!o->wait_down || wait_down(c, o, e))
+			return -1;
+	}
+	if (rc == 0)
+		note(o, VB_CTL_NOTE_STARTED,
+		     "started the server: pid %ld, %s, data dir %s",
+		     (long)st.pid, st.addr, (char *)c->dir.p);
 	if (!vb_ctl_read_addr(c, addr, sizeof(addr)))
 		return vb_err_set(e, VB_E_UNAVAIL, "the started server wrote "
 				  "no server.addr in %s", (char *)c->dir.p);
@@ -100,10 +162,13 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 {
 	struct vb_ctl c;
 	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT;
+	struct vb_err tmp;
 	char addr[300], url_user[256], url_pass[256];
 	const char *env_addr = getenv("VIBES_IGGY_ADDR");
 	int explicit_addr = 0, autostart, rc = -1;
 
+	if (e == NULL)
+		e = &tmp;
 	vb_ctl_init(&c);
 	if (o->timeout_ms > 0)
 		c.start_timeout_ms = o->timeout_ms;
@@ -128,7 +193,7 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	if (o->timeout_ms > 0)
 		cl->timeout_ms = o->timeout_ms;
 	if (vb_client_connect(cl, e)) {
-		if ((e && e->kind != VB_E_UNAVAIL) || explicit_addr ||
+		if (e->kind != VB_E_UNAVAIL || explicit_addr ||
 		    !autostart || start_own(&c, o, cl, e))
 			goto out;
 	}
@@ -141,7 +206,7 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		 * server is not running, start it (it takes a free port),
 		 * exactly as if nothing had answered.
 		 */
-		if (e == NULL || e->kind != VB_E_AUTH || explicit_addr ||
+		if (e->kind != VB_E_AUTH || explicit_addr ||
 		    !autostart || o->user || o->pass || url_user[0] ||
 		    getenv("VIBES_IGGY_USERNAME") || !own_server_down(&c) ||
 		    start_own(&c, o, cl, e) ||

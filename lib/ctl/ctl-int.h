@@ -83,6 +83,22 @@ void vb_ctl_setenv_upstream(const struct vb_ctl *c, const char *addr,
 			    const char *user, const char *pass);
 
 /*
+ * "vibes-iggyctl CMD", with "-d DIR" when vibes-iggyctl would not find
+ * c's data dir by itself: the next step an error message names.
+ */
+void vb_ctl_iggyctl_cmd(const struct vb_ctl *c, const char *cmd, char *out,
+			size_t sz);
+
+/*
+ * server.down: written by `vibes-iggyctl stop` (who, when), removed by an
+ * explicit start.  vb_ctl_down_read fills why ("" if absent) and returns
+ * whether it exists.
+ */
+int vb_ctl_down_write(struct vb_ctl *c, struct vb_err *e);
+int vb_ctl_down_remove(struct vb_ctl *c, struct vb_err *e);
+int vb_ctl_down_read(const struct vb_ctl *c, char *why, size_t sz);
+
+/*
  * Splits "HOST:PORT" (or "[v6]:PORT") with vb_addr_split; returns -1 if
  * malformed or without a port.  The host may be empty (":PORT").
  */

@@ -1,4 +1,4 @@
-/* Data dir, locks, credentials and status. */
+/* Data dir, locks, credentials, server.down and status. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -682,7 +682,8 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 {
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT, v = VB_BUF_INIT;
 	struct stat sb;
-	int exists, locked, found, older;
+	struct timespec pid_mtim = { 0, 0 };
+	int exists, locked, found, older, pid_exists;
 	pid_t pid;
 
 	memset(st, 0, sizeof(*st));
@@ -697,8 +698,11 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 		st->state = VB_CTL_STALE;
 	else
 		st->state = VB_CTL_STOPPED;
-	if (exists && stat((char *)path.p, &sb) == 0)
+	pid_exists = exists && stat((char *)path.p, &sb) == 0;
+	if (pid_exists) {
 		st->started = sb.st_mtime;
+		pid_mtim = sb.st_mtim;
+	}
 
 	vb_ctl_file(c, "supervise.lock", &path);
 	locked = vb_ctl_lock_probe((char *)path.p, &exists, &pid, NULL);
@@ -726,6 +730,13 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 	    st->state != VB_CTL_RUNNING &&
 	    vb_kv_get((char *)text.p, text.len, "gave_up", &v))
 		strlcpy(st->gave_up, (char *)v.p, sizeof(st->gave_up));
+	if (vb_ctl_down_read(c, st->down, sizeof(st->down))) {
+		vb_ctl_file(c, "server.down", &path);
+		st->down_last = !pid_exists || stat((char *)path.p, &sb) != 0 ||
+				sb.st_mtim.tv_sec > pid_mtim.tv_sec ||
+				(sb.st_mtim.tv_sec == pid_mtim.tv_sec &&
+				 sb.st_mtim.tv_nsec >= pid_mtim.tv_nsec);
+	}
 	vb_ctl_read_addr(c, st->addr, sizeof(st->addr));
 	vb_buf_release(&path);
 	vb_buf_release(&text);
@@ -840,4 +851,78 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 		strlcpy(st->stats_err, le.msg, sizeof(st->stats_err));
 	vb_client_release(&cl);
 	return 0;
+}
+
+/* ---- server.down ---- */
+
+/*
+ * The vibes-iggyctl command line for c's data dir: "-d DIR" only when
+ * vibes-iggyctl would not find that dir by itself.
+ */
+void vb_ctl_iggyctl_cmd(const struct vb_ctl *c, const char *cmd, char *out,
+			size_t sz)
+{
+	struct vb_buf def = VB_BUF_INIT;
+	const char *dir = (char *)c->dir.p;
+
+	if (vb_path_data_dir(&def, NULL, NULL) == 0 && def.p &&
+	    strcmp((char *)def.p, dir) == 0)
+		snprintf(out, sz, "vibes-iggyctl %s", cmd);
+	else if (dir[strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+:,@%")])
+		snprintf(out, sz, "vibes-iggyctl -d \"%s\" %s", dir, cmd);
+	else
+		snprintf(out, sz, "vibes-iggyctl -d %s %s", dir, cmd);
+	vb_buf_release(&def);
+}
+
+int vb_ctl_down_write(struct vb_ctl *c, struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	char ts[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int rc;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	vb_ctl_file(c, "server.down", &path);
+	vb_buf_printf(&text, "stopped by vibes-iggyctl stop (pid %ld) at %s\n",
+		      (long)getpid(), ts);
+	rc = vb_path_write_atomic((char *)path.p, text.p, text.len, 0600, e);
+	vb_buf_release(&path);
+	vb_buf_release(&text);
+	return rc;
+}
+
+int vb_ctl_down_remove(struct vb_ctl *c, struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	int rc = 0;
+
+	vb_ctl_file(c, "server.down", &path);
+	if (unlink((char *)path.p) != 0 && errno != ENOENT)
+		rc = vb_err_sys(e, kind_of(errno), "cannot remove %s",
+				(char *)path.p);
+	vb_buf_release(&path);
+	return rc;
+}
+
+int vb_ctl_down_read(const struct vb_ctl *c, char *why, size_t sz)
+{
+	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	int found = 0;
+
+	why[0] = 0;
+	vb_ctl_file(c, "server.down", &path);
+	if (vb_path_read_file((char *)path.p, &text, 4096, &found, NULL) != 0)
+		/* There, but unreadable: it still says "stopped". */
+		found = access((char *)path.p, F_OK) == 0;
+	else if (found && text.len)
+		strlcpy(why, (char *)text.p, sz);
+	if (found && why[0] == 0)
+		strlcpy(why, "stopped by vibes-iggyctl stop", sz);
+	why[strcspn(why, "\n")] = 0;
+	vb_buf_release(&path);
+	vb_buf_release(&text);
+	return found;
 }

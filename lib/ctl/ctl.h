@@ -8,6 +8,9 @@
  *                   is always that lock, never kill(pid, 0).
  *   server.addr     "HOST:PORT\n" actually bound, written by the daemon.
  *   server.log      the daemon's stderr and the supervisor's notes.
+ *   server.down     written by vb_ctl_stop (`vibes-iggyctl stop`), removed
+ *                   by an explicit start: while it exists no tool starts the
+ *                   server by itself (runit's ./down file).
  *   credentials     "username=...\npassword=...\n", mode 0600.
  *   ctl.lock        flock()ed by start/stop/ensure (and by the supervisor
  *                   while it restarts the daemon): they never interleave.
@@ -30,6 +33,7 @@
 #ifndef VB_CTL_H
 #define VB_CTL_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -41,6 +45,14 @@
 
 /* ---- the connect contract (every tool) ---- */
 
+/* What vb_ctl_connect did that a user may want to hear of. */
+enum vb_ctl_note {
+	/* it started the server: "started the server: pid N, ADDR, data dir DIR" */
+	VB_CTL_NOTE_STARTED,
+	/* wait_down: it waits for a server stopped by `vibes-iggyctl stop` */
+	VB_CTL_NOTE_WAITING,
+};
+
 struct vb_ctl_opts {
 	const char *data_dir;	/* NULL: default resolution */
 	const char *server;	/* --server value; NULL if not given */
@@ -49,6 +61,16 @@ struct vb_ctl_opts {
 	const char *server_bin;	/* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
 	int autostart;		/* -1: from $VIBES_IGGY_AUTOSTART (default on) */
 	int timeout_ms;		/* 0: default */
+	/*
+	 * A server stopped by `vibes-iggyctl stop` (DATA/server.down): 0
+	 * fails at once (VB_E_DOWN); 1 waits until `vibes-iggyctl start`
+	 * (a follower), telling notice once, or until *stop is set.
+	 */
+	int wait_down;
+	volatile sig_atomic_t *stop;	/* may be NULL */
+	/* Told what was done (one line, no program name); may be NULL. */
+	void (*notice)(void *arg, enum vb_ctl_note what, const char *msg);
+	void *notice_arg;
 };
 
 void vb_ctl_opts_init(struct vb_ctl_opts *o);
@@ -57,11 +79,15 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  * Finds the server (--server > $VIBES_IGGY_ADDR > DATA/server.addr >
  * 127.0.0.1:8090), the credentials (options > iggy://user:pass@ in the
  * address > $VIBES_IGGY_USERNAME/$VIBES_IGGY_PASSWORD > DATA/credentials >
- * iggy/iggy), connects and logs in.  When no server was named explicitly
- * and none answers, starts the bundled one exactly like `vibes-iggyctl
- * ensure` (unless autostart is off), then connects.  timeout_ms bounds the
- * client's calls and the autostart.  c must have been vb_client_init()ed.
- * Errors: VB_E_UNAVAIL (nothing answers), VB_E_AUTH (login refused),
+ * iggy/iggy), connects and logs in.
+ *
+ * When no server was named explicitly and none answers, starts the bundled
+ * one exactly like `vibes-iggyctl ensure` (unless autostart is off, or the
+ * server was stopped by `vibes-iggyctl stop`: see wait_down), then
+ * connects.  timeout_ms bounds the client's calls and the autostart.  c
+ * must have been vb_client_init()ed.  Errors: VB_E_UNAVAIL (nothing
+ * answers), VB_E_DOWN (stopped by `vibes-iggyctl stop`), VB_E_AUTH (login
+ * refused),
  * VB_E_TIMEOUT, VB_E_IO/VB_E_AUTH for data-dir problems during autostart.
  */
 int vb_ctl_connect(struct vb_client *c, const struct vb_ctl_opts *o,
@@ -137,6 +163,10 @@ struct vb_ctl_status {
 	 * ("5 deaths within 60 s; the last: server exited with status 1").
 	 */
 	char gave_up[256];
+	/* DATA/server.down: who stopped it and when; "" if not there. */
+	char down[256];
+	/* It was written after the last server started: it is why it is down. */
+	int down_last;
 	char addr[300];		/* server.addr; "" if none */
 	time_t started;		/* when the pidfile was written; 0 if unknown */
 	uint64_t disk_used;	/* bytes allocated under the data dir */
@@ -155,9 +185,9 @@ struct vb_ctl_status {
 };
 
 /*
- * Probes the pidfile lock and reads server.addr and the supervisor's
- * state.  Fails (VB_E_AUTH or VB_E_IO) only when the state cannot be
- * known (pidfile unreadable).
+ * Probes the pidfile lock and reads server.addr, server.down and the
+ * supervisor's state.  Fails (VB_E_AUTH or VB_E_IO) only when the state
+ * cannot be known (pidfile unreadable).
  */
 int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 		 struct vb_err *e);
@@ -170,6 +200,12 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 
 enum vb_ctl_start_flags {
 	VB_CTL_ENSURE = 1 << 0,	/* already running is success */
+	/*
+	 * A tool starting it by itself: server.down (`vibes-iggyctl stop`)
+	 * refuses with VB_E_DOWN.  Without it an explicit start removes
+	 * server.down.
+	 */
+	VB_CTL_AUTOSTART = 1 << 1,
 };
 
 /*
@@ -186,7 +222,8 @@ int vb_ctl_start(struct vb_ctl *c, unsigned flags, struct vb_ctl_status *st,
 		 struct vb_err *e);
 
 /*
- * Stops supervision and the server: SIGTERM, wait for the pidfile lock to
+ * Stops supervision and the server: writes server.down (so that no tool
+ * starts it again by itself), then SIGTERM, wait for the pidfile lock to
  * be released, SIGKILL after stop_timeout_ms.  Returns 0 when it stopped
  * the server, 1 when nothing was running; *killed (may be NULL) tells
  * whether SIGKILL was needed.

@@ -723,13 +723,17 @@ out:
 static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 			struct vb_ctl_status *st, struct vb_err *e)
 {
-	char addr[300];
+	char addr[300], why[256];
 	int64_t deadline = vb_mono_ms() + c->start_timeout_ms;
 	pid_t stale = 0;
 	off_t mark;
 	int retry, rc;
 
 	if (vb_ctl_probe(c, st, e))
+		return -1;
+	/* An explicit start is what server.down waits for. */
+	if (!(flags & VB_CTL_AUTOSTART) && st->down[0] &&
+	    vb_ctl_down_remove(c, e))
 		return -1;
 	if (st->state == VB_CTL_RUNNING || st->super_pid) {
 		if (!(flags & VB_CTL_ENSURE)) {
@@ -751,6 +755,15 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 		/* Gone meanwhile and nobody restarts it: start it. */
 		if (vb_ctl_probe(c, st, e))
 			return -1;
+	}
+	if ((flags & VB_CTL_AUTOSTART) &&
+	    vb_ctl_down_read(c, why, sizeof(why))) {
+		char cmd[600];
+
+		vb_ctl_iggyctl_cmd(c, "start", cmd, sizeof(cmd));
+		return vb_err_set(e, VB_E_DOWN,
+				  "the server of data dir %s was %s; the tools do not start it by themselves until '%s'",
+				  (char *)c->dir.p, why, cmd);
 	}
 	if (st->state == VB_CTL_STALE)
 		stale = st->pid;
@@ -895,7 +908,13 @@ int vb_ctl_stop(struct vb_ctl *c, int *killed, struct vb_err *e)
 	fd = take_ctl_lock(c, c->stop_timeout_ms + c->start_timeout_ms, e);
 	if (fd < 0 && e && e->kind == VB_E_TIMEOUT)
 		return -1;
-	/* A read-only or foreign dir: stopping needs no lock file. */
+	/*
+	 * Before the server goes: a tool that finds it gone must already
+	 * see that it was stopped on purpose.  (A read-only or foreign dir
+	 * takes neither lock nor mark: stopping needs neither.)
+	 */
+	if (fd >= 0)
+		vb_ctl_down_write(c, NULL);
 	rc = stop_locked(c, killed, e);
 	if (fd >= 0)
 		close(fd);

@@ -97,7 +97,7 @@ test_expect_success 'stop is graceful, releases the lock, ends supervision' '
 	grep "supervisor: stop requested" "$D/server.log" &&
 	grep "stopped on request" "$D/server.log" &&
 	test_must_fail 3 vibes-iggyctl -d "$D" status >out &&
-	grep "^state: *stopped$" out
+	grep "^state: *stopped (stopped by vibes-iggyctl stop (pid [0-9]*) at 20[0-9-]*T[0-9:]*Z; the tools do not start it by themselves until .vibes-iggyctl start.)$" out
 '
 
 test_expect_success 'stop when stopped: "not running", exit 0' '

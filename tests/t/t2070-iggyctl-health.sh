@@ -49,6 +49,32 @@ netns_test 'a tool that starts the server leaves vibes-supervise, not a copy of 
 	grep "^supervisor: *pid $sup, 0 restarts$" st
 '
 
+netns_test '-v on every tool says that it started a server: pid, address, data dir' '
+	export VIBES_IGGY_AUTOSTART=1 &&
+	for tool in vibes-append vibes-poll vibes-seek vibes-topic; do
+		dir=$TRASH/d-$tool &&
+		stop_at_end "$dir" &&
+		case $tool in
+		vibes-append) echo "{\"n\":1}" | $tool -v --data-dir "$dir" 2>err ;;
+		vibes-poll) $tool -v --data-dir "$dir" -c x -t nothing 2>err ;;
+		vibes-seek) $tool -v --data-dir "$dir" -c x 2>err ;;
+		vibes-topic) $tool -v --data-dir "$dir" list >/dev/null 2>err ;;
+		esac
+		grep "^$tool: started the server: pid $(cat "$dir/server.pid"), $(cat "$dir/server.addr"), data dir $dir$" err ||
+			{ echo "$tool -v did not say it:"; cat err; exit 1; }
+		# once running, nothing to say
+		$tool -v --data-dir "$dir" -c x 2>err2 </dev/null
+		! grep "started the server" err2 &&
+		vibes-iggyctl -d "$dir" stop >/dev/null || exit 1
+	done &&
+	# without -v, nothing
+	dir=$TRASH/d-quiet &&
+	stop_at_end "$dir" &&
+	echo "{\"n\":1}" | vibes-append --data-dir "$dir" 2>err &&
+	test ! -s err &&
+	vibes-iggyctl -d "$dir" status >/dev/null
+'
+
 test_expect_success 'a server stopped with SIGSTOP: status says not answering (exit 1), the supervisor restarts it within the bound' '
 	stop_at_end "$D" &&
 	vibes-iggyctl -d "$D" --port 0 start &&
