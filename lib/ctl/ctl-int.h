@@ -61,6 +61,13 @@ int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz);
 int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		     struct vb_client *out, struct vb_err *e);
 
+/*
+ * $VIBES_IGGY_USERNAME and $VIBES_IGGY_PASSWORD: both (pointers into the
+ * environment), or neither (NULL, NULL); one alone is VB_E_USAGE.
+ */
+int vb_ctl_env_credentials(const struct vb_ctl *c, const char **user,
+			   const char **pass, struct vb_err *e);
+
 /* Creates the data dir's credentials file if missing (for upstream). */
 int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 			    struct vb_buf *pass, struct vb_err *e);

@@ -554,17 +554,45 @@ int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e)
 
 /* ---- credentials, address ---- */
 
+int vb_ctl_env_credentials(const struct vb_ctl *c, const char **user,
+			   const char **pass, struct vb_err *e)
+{
+	const char *u = getenv(VB_ENV_USERNAME);
+	const char *p = getenv(VB_ENV_PASSWORD);
+
+	*user = *pass = NULL;
+	if (u && *u == 0)
+		u = NULL;
+	if (u && p) {
+		*user = u;
+		*pass = p;
+		return 0;
+	}
+	if (p)
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
+				  VB_ENV_PASSWORD, VB_ENV_USERNAME,
+				  VB_ENV_PASSWORD, (char *)c->dir.p);
+	if (u)
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
+				  VB_ENV_USERNAME, VB_ENV_PASSWORD,
+				  VB_ENV_USERNAME, (char *)c->dir.p);
+	return 0;
+}
+
 int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
 		       struct vb_buf *pass, struct vb_err *e)
 {
-	const char *u = getenv("VIBES_IGGY_USERNAME");
-	const char *p = getenv("VIBES_IGGY_PASSWORD");
 	struct vb_buf path = VB_BUF_INIT;
+	const char *u, *p;
 	int rc;
 
 	vb_buf_reset(user);
 	vb_buf_reset(pass);
-	if (u && *u && p) {
+	if (vb_ctl_env_credentials(c, &u, &p, e))
+		return -1;
+	if (u) {
 		vb_buf_addstr(user, u);
 		vb_buf_addstr(pass, p);
 		return 0;

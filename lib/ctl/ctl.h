@@ -43,6 +43,13 @@
 #include "client/client.h"
 #include "wire/wire.h"
 
+/* Environment: the server's address; 0 keeps the tools from starting one. */
+#define VB_ENV_ADDR "VIBES_IGGY_ADDR"
+#define VB_ENV_AUTOSTART "VIBES_IGGY_AUTOSTART"
+/* Environment: credentials, both or neither. */
+#define VB_ENV_USERNAME "VIBES_IGGY_USERNAME"
+#define VB_ENV_PASSWORD "VIBES_IGGY_PASSWORD"
+
 /* ---- the connect contract (every tool) ---- */
 
 /* What vb_ctl_connect did that a user may want to hear of. */
@@ -78,16 +85,19 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
 /*
  * Finds the server (--server > $VIBES_IGGY_ADDR > DATA/server.addr >
  * 127.0.0.1:8090), the credentials (options > iggy://user:pass@ in the
- * address > $VIBES_IGGY_USERNAME/$VIBES_IGGY_PASSWORD > DATA/credentials >
- * iggy/iggy), connects and logs in.
+ * address > $VIBES_IGGY_USERNAME and $VIBES_IGGY_PASSWORD (both or
+ * neither: one alone is VB_E_USAGE) > DATA/credentials > iggy/iggy),
+ * connects and logs in.
  *
  * When no server was named explicitly and none answers, starts the bundled
  * one exactly like `vibes-iggyctl ensure` (unless autostart is off, or the
  * server was stopped by `vibes-iggyctl stop`: see wait_down), then
  * connects.  timeout_ms bounds the client's calls and the autostart.  c
- * must have been vb_client_init()ed.  Errors: VB_E_UNAVAIL (nothing
- * answers), VB_E_DOWN (stopped by `vibes-iggyctl stop`), VB_E_AUTH (login
- * refused),
+ * must have been vb_client_init()ed.  Errors: VB_E_USAGE (an address in a
+ * scheme vibes does not speak, credentials half in the
+ * environment), VB_E_UNAVAIL (nothing answers), VB_E_DOWN (stopped by
+ * `vibes-iggyctl stop`), VB_E_AUTH (login refused; when the data dir's own
+ * server is not running the message says so and how to start it),
  * VB_E_TIMEOUT, VB_E_IO/VB_E_AUTH for data-dir problems during autostart.
  */
 int vb_ctl_connect(struct vb_client *c, const struct vb_ctl_opts *o,

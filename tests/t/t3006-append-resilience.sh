@@ -85,7 +85,7 @@ test_expect_success 'stop, then start on another port: the producer waits, says 
 	wait_for 10 has_lines moved 1 &&
 	vibes-iggyctl stop &&
 	echo "{\"n\":2}" >&7 &&
-	wait_for 10 grep "^vibes-append: cannot connect to $old: Connection refused; retrying until [0-9][0-9]:[0-9][0-9]:[0-9][0-9] (--retry-timeout 1m)$" aerr &&
+	wait_for 10 grep "^vibes-append: cannot connect to $old: Connection refused; the server of data dir $D was stopped by vibes-iggyctl stop (pid [0-9]*) at [0-9TZ:-]*: start it with .vibes-iggyctl start.; retrying until [0-9][0-9]:[0-9][0-9]:[0-9][0-9] (--retry-timeout 1m)$" aerr &&
 	vibes-iggyctl --port 0 start &&
 	test "$(cat "$D/server.addr")" != "$old" &&
 	echo "{\"n\":3}" >&7 &&

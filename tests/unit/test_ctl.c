@@ -188,8 +188,16 @@ static void test_credentials_order(void **state)
 	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), 0);
 	assert_string_equal((char *)u.p, "envu");
 	assert_string_equal((char *)p.p, "envp");
+	/* One half alone is never silently dropped. */
 	unsetenv("VIBES_IGGY_USERNAME");
+	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	assert_non_null(strstr(e.msg, "VIBES_IGGY_PASSWORD is set but VIBES_IGGY_USERNAME is not"));
+	setenv("VIBES_IGGY_USERNAME", "envu", 1);
 	unsetenv("VIBES_IGGY_PASSWORD");
+	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	unsetenv("VIBES_IGGY_USERNAME");
 	vb_buf_release(&u);
 	vb_buf_release(&p);
 	vb_buf_release(&f);
