@@ -52,7 +52,8 @@ enum {
 
 #define CLI_HELP \
 "Server and log:\n" \
-"      --server ADDR       host:port or iggy://user:pass@host:port (default:\n" \
+"      --server ADDR       host:port, iggy://user:pass@host:port or a profile\n" \
+"                          name from $XDG_CONFIG_HOME/vibes/servers (default:\n" \
 "                          $VIBES_IGGY_ADDR, else DATA/server.addr, else\n" \
 "                          127.0.0.1:8090; unless given, a bundled server is\n" \
 "                          started when none answers)\n" \

@@ -44,6 +44,10 @@ struct target {
 	char addr[600];
 	char where[1024];	/* "--server 'iggy://host:port'", ... */
 	int explicit_addr;	/* named: no autostart */
+	struct vb_ctl_profile prof;
+	int have_prof;
+	/* the profile's credentials file, read before connecting */
+	struct vb_buf prof_user, prof_pass;
 };
 
 /* "scheme://host..." without a password, for messages. */
@@ -96,6 +100,21 @@ static int find_target(struct vb_ctl *c, const struct vb_ctl_opts *o,
 
 	if (o->server && *o->server) {
 		t->explicit_addr = 1;
+		if (vb_ctl_is_profile_name(o->server)) {
+			if (vb_ctl_profile_find(o->server, &t->prof, e) ||
+			    (t->prof.creds.len &&
+			     vb_ctl_profile_credentials(&t->prof,
+							&t->prof_user,
+							&t->prof_pass, e)))
+				return -1;
+			t->have_prof = 1;
+			strlcpy(t->addr, (char *)t->prof.url.p,
+				sizeof(t->addr));
+			snprintf(t->where, sizeof(t->where),
+				 "--server %s (%s:%u)", o->server,
+				 (char *)t->prof.file.p, t->prof.line);
+			return 0;
+		}
 		strlcpy(t->addr, o->server, sizeof(t->addr));
 		redact(o->server, shown, sizeof(shown));
 		snprintf(t->where, sizeof(t->where), "--server '%s'", shown);
@@ -120,8 +139,9 @@ static int find_target(struct vb_ctl *c, const struct vb_ctl_opts *o,
 }
 
 /*
- * Picks the credentials for connect: options > URL > environment >
- * data dir's credentials file > iggy/iggy.  Each source but the options gives both; the options may
+ * Picks the credentials for connect: options > URL > the profile's
+ * credentials file > environment > data dir's credentials file >
+ * iggy/iggy.  Each source but the options gives both; the options may
  * give one and leave the other to the source below.
  */
 static int connect_creds(struct vb_ctl *c, const struct vb_ctl_opts *o,
@@ -137,6 +157,9 @@ static int connect_creds(struct vb_ctl *c, const struct vb_ctl_opts *o,
 	if (url_user[0]) {
 		vb_buf_addstr(user, url_user);
 		vb_buf_addstr(pass, url_pass);
+	} else if (t->have_prof && t->prof.creds.len) {
+		vb_buf_addstr(user, (char *)t->prof_user.p);
+		vb_buf_addstr(pass, (char *)t->prof_pass.p);
 	} else if (eu && *eu && !ep && o->pass) {
 		/* $VIBES_IGGY_USERNAME with --password-file */
 		vb_buf_addstr(user, eu);
@@ -324,6 +347,9 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	vb_err_clear(e);
 	vb_ctl_init(&c);
 	memset(&t, 0, sizeof(t));
+	vb_ctl_profile_init(&t.prof);
+	vb_buf_init(&t.prof_user);
+	vb_buf_init(&t.prof_pass);
 	if (o->timeout_ms > 0)
 		c.start_timeout_ms = o->timeout_ms;
 	autostart = o->autostart >= 0 ? o->autostart : autostart_default();
@@ -378,6 +404,11 @@ out:
 		explicit_bzero(pass.p, pass.len);
 	vb_buf_release(&user);
 	vb_buf_release(&pass);
+	vb_ctl_profile_release(&t.prof);
+	if (t.prof_pass.p)
+		explicit_bzero(t.prof_pass.p, t.prof_pass.len);
+	vb_buf_release(&t.prof_user);
+	vb_buf_release(&t.prof_pass);
 	vb_ctl_release(&c);
 	return rc;
 }

@@ -62,7 +62,7 @@ enum vb_ctl_note {
 
 struct vb_ctl_opts {
 	const char *data_dir;	/* NULL: default resolution */
-	const char *server;	/* --server value; NULL if not given */
+	const char *server;	/* --server value (address, URL or profile name); NULL if not given */
 	const char *user;	/* --user; NULL if not given */
 	const char *pass;	/* --password; NULL if not given */
 	const char *server_bin;	/* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
@@ -85,16 +85,17 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
 /*
  * Finds the server (--server > $VIBES_IGGY_ADDR > DATA/server.addr >
  * 127.0.0.1:8090), the credentials (options > iggy://user:pass@ in the
- * address > $VIBES_IGGY_USERNAME and $VIBES_IGGY_PASSWORD (both or
- * neither: one alone is VB_E_USAGE) > DATA/credentials > iggy/iggy),
- * connects and logs in.
+ * address > the profile's credentials file > $VIBES_IGGY_USERNAME and
+ * $VIBES_IGGY_PASSWORD (both or neither: one alone is VB_E_USAGE) >
+ * DATA/credentials > iggy/iggy), connects and logs in.  A --server value
+ * without ':' or '/' is a profile name (vb_ctl_profile_find).
  *
  * When no server was named explicitly and none answers, starts the bundled
  * one exactly like `vibes-iggyctl ensure` (unless autostart is off, or the
  * server was stopped by `vibes-iggyctl stop`: see wait_down), then
  * connects.  timeout_ms bounds the client's calls and the autostart.  c
  * must have been vb_client_init()ed.  Errors: VB_E_USAGE (an address in a
- * scheme vibes does not speak, credentials half in the
+ * scheme vibes does not speak, a bad profile, credentials half in the
  * environment), VB_E_UNAVAIL (nothing answers), VB_E_DOWN (stopped by
  * `vibes-iggyctl stop`), VB_E_AUTH (login refused; when the data dir's own
  * server is not running the message says so and how to start it),
@@ -102,6 +103,44 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  */
 int vb_ctl_connect(struct vb_client *c, const struct vb_ctl_opts *o,
 		   struct vb_err *e);
+
+/* ---- server profiles ($XDG_CONFIG_HOME/vibes/servers) ---- */
+
+/*
+ * The file holds one profile a line, "NAME URL [CREDENTIALS-FILE]",
+ * fields separated by blanks; blank lines and lines starting with '#' are
+ * skipped.  NAME is letters, digits, '.', '_' and '-'; URL is iggy://,
+ * tcp:// or HOST:PORT (vb_client_set_addr); CREDENTIALS-FILE is a
+ * credentials file (username=, password=) readable by its owner only,
+ * "~/" meaning $HOME and a relative path the file's own directory.
+ */
+struct vb_ctl_profile {
+	struct vb_buf file;	/* the servers file */
+	unsigned line;		/* the profile's line */
+	struct vb_buf url;
+	struct vb_buf creds;	/* credentials file; empty if none */
+};
+
+void vb_ctl_profile_init(struct vb_ctl_profile *p);
+void vb_ctl_profile_release(struct vb_ctl_profile *p);
+/* Whether a --server value names a profile (no ':' and no '/'). */
+int vb_ctl_is_profile_name(const char *s);
+/* The servers file: $XDG_CONFIG_HOME/vibes/servers, else ~/.config/... */
+int vb_ctl_profiles_file(struct vb_buf *out, struct vb_err *e);
+/*
+ * Finds profile name in the servers file.  Every malformed line is an
+ * error naming FILE:LINE (VB_E_USAGE), as is a name that is not there (the
+ * message lists the names that are) or a missing file.
+ */
+int vb_ctl_profile_find(const char *name, struct vb_ctl_profile *p,
+			struct vb_err *e);
+/*
+ * Reads the profile's credentials file: 0, or -1 naming FILE:LINE and the
+ * credentials file (missing, incomplete, readable by others: VB_E_AUTH).
+ */
+int vb_ctl_profile_credentials(const struct vb_ctl_profile *p,
+			       struct vb_buf *user, struct vb_buf *pass,
+			       struct vb_err *e);
 
 /* ---- lifecycle of one data dir (vibes-iggyctl) ---- */
 

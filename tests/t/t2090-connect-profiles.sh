@@ -1,10 +1,12 @@
 #!/bin/bash
-test_description='connect errors that name the cause and the next step'
+test_description='--server NAME from $XDG_CONFIG_HOME/vibes/servers; connect errors that name the cause and the next step'
 . "$(dirname "$0")/test-lib.sh"
 . "$(dirname "$0")/lib-iggyctl.sh"
 
 A="$TRASH/a"
 TOOLS="vibes-append vibes-poll vibes-seek vibes-topic"
+export XDG_CONFIG_HOME="$TRASH/config"
+SERVERS=$XDG_CONFIG_HOME/vibes/servers
 
 # run_tool TOOL ARGS...: TOOL doing something harmless that needs a login.
 run_tool() {
@@ -18,9 +20,77 @@ run_tool() {
 	esac
 }
 
-test_expect_success 'setup: a server with stream prof' '
+test_expect_success 'setup: a server with stream prof, its credentials in a file of the profiles dir' '
 	vibes-iggyctl -d "$A" --port 0 start &&
-	echo "{\"n\":0}" | vibes-append --data-dir "$A" -s prof
+	echo "{\"n\":0}" | vibes-append --data-dir "$A" -s prof &&
+	mkdir -p "$XDG_CONFIG_HOME/vibes" &&
+	cp "$A/credentials" "$XDG_CONFIG_HOME/vibes/a.credentials" &&
+	chmod 600 "$XDG_CONFIG_HOME/vibes/a.credentials" &&
+	cat >"$SERVERS" <<-EOF
+	# NAME  URL  [CREDENTIALS-FILE]
+	a       iggy://$(cat "$A/server.addr")   a.credentials
+	a-abs   $(cat "$A/server.addr") $XDG_CONFIG_HOME/vibes/a.credentials  # absolute
+
+	bare    iggy://$(cat "$A/server.addr")
+	EOF
+'
+
+test_expect_success '--server NAME: every tool logs in with the profile'\''s address and credentials file' '
+	# the data dir has no credentials, and nothing is started there
+	for tool in $TOOLS; do
+		run_tool $tool --data-dir "$TRASH/empty" --server a >out 2>err ||
+			{ echo "$tool:"; cat err; exit 1; }
+		run_tool $tool --data-dir "$TRASH/empty" --server a-abs >out 2>err ||
+			{ echo "$tool:"; cat err; exit 1; }
+	done &&
+	vibes-poll --data-dir "$TRASH/empty" --server a -s prof -c check >got &&
+	test "$(grep -c "\"n\":1" got)" = 2 &&
+	test ! -e "$TRASH/empty" &&
+	# without a credentials file, those of the data dir (here: none)
+	test_must_fail 77 vibes-poll --data-dir "$TRASH/empty" --server bare -s prof -c p 2>err &&
+	grep "login as .iggy. refused" err &&
+	vibes-poll --data-dir "$A" --server bare -s prof -c p2 >got &&
+	test "$(wc -l <got)" = 3 &&
+	# options still come first
+	test_must_fail 77 vibes-poll --data-dir "$TRASH/empty" --server a --user nobody -s prof -c p 2>err
+'
+
+test_expect_success 'profiles: ~/.config/vibes/servers without XDG_CONFIG_HOME' '
+	mkdir -p "$HOME/.config/vibes" &&
+	cp "$SERVERS" "$XDG_CONFIG_HOME/vibes/a.credentials" "$HOME/.config/vibes/" &&
+	sed "s/^a /home /" "$SERVERS" >"$HOME/.config/vibes/servers" &&
+	(unset XDG_CONFIG_HOME && vibes-seek --data-dir "$TRASH/empty" --server home -s prof -c p) &&
+	test_must_fail 2 env XDG_CONFIG_HOME=relative vibes-seek --server nosuch -c p 2>err &&
+	grep "no such server profile in $HOME/.config/vibes/servers" err
+'
+
+# with_line6 LINE NAME MESSAGE: with LINE added to the good servers file
+# (as its line 6), --server NAME fails with exit 2 and SERVERS:6: MESSAGE.
+with_line6() {
+	cp servers.good "$SERVERS" && echo "$1" >>"$SERVERS" &&
+	test_must_fail 2 vibes-seek --server "$2" -c p 2>err &&
+	grep "^vibes-seek: $SERVERS:6: $3" err
+}
+
+test_expect_success 'profile errors name the file and the line (exit 2), or the credentials file (exit 77)' '
+	test_must_fail 2 vibes-poll --server nosuch -c p 2>err &&
+	grep "^vibes-poll: --server nosuch: no such server profile in $SERVERS (it has a, a-abs, bare); an address needs a port: HOST:PORT$" err &&
+	test_must_fail 2 env XDG_CONFIG_HOME="$TRASH/none" vibes-poll --server a -c p 2>err &&
+	grep "^vibes-poll: --server a: no such server profile: $TRASH/none/vibes/servers does not exist" err &&
+	cp "$SERVERS" servers.good &&
+	test_when_finished "cp servers.good \"$SERVERS\"" &&
+	with_line6 "lonely" a "expected .NAME URL \[CREDENTIALS-FILE\]., found a name alone$" &&
+	with_line6 "x y z w" a "expected .NAME URL \[CREDENTIALS-FILE\]., found more than 3 fields$" &&
+	with_line6 "web http://127.0.0.1:3000" a "profile web: the scheme .http. is not supported (use iggy://HOST:PORT or HOST:PORT)$" &&
+	with_line6 "b@d 127.0.0.1:1" a "profile name .b@d.: use letters, digits" &&
+	with_line6 "a 127.0.0.1:1" a "profile a is already defined on line 2$" &&
+	with_line6 "nofile 127.0.0.1:1 missing.credentials" nofile \
+		"credentials file $XDG_CONFIG_HOME/vibes/missing.credentials: No such file or directory$" &&
+	cp servers.good "$SERVERS" &&
+	chmod 644 "$XDG_CONFIG_HOME/vibes/a.credentials" &&
+	test_when_finished "chmod 600 \"$XDG_CONFIG_HOME/vibes/a.credentials\"" &&
+	test_must_fail 77 vibes-seek --server a -c p 2>err &&
+	grep "^vibes-seek: $SERVERS:2: credentials file $XDG_CONFIG_HOME/vibes/a.credentials can be read by others (mode 0644): chmod 600 $XDG_CONFIG_HOME/vibes/a.credentials$" err
 '
 
 test_expect_success 'an http:// or iggys:// address says which scheme works (exit 2), not "cannot resolve"' '

@@ -214,10 +214,11 @@ code_of() {
 		;;
 	esac
 }
-# Read only by vb_ctl_connect, which vibes-iggyctl never calls.
+# Read only by vb_ctl_connect and the server profiles, which
+# vibes-iggyctl never uses.
 not_read_by() {
 	case $1 in
-	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART" ;;
+	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART XDG_CONFIG_HOME" ;;
 	esac
 }
 

@@ -200,6 +200,14 @@ check_shell() {
 		want_exactly "$sh" "'$tool --data-dir DIR/di<TAB>'" \
 			dirA || rc=1
 	case $tool in
+	vibes-append | vibes-poll | vibes-seek | vibes-topic)
+		# the profile names of $XDG_CONFIG_HOME/vibes/servers
+		"complete_$sh" "$tool" --server "" >got &&
+			printf '%s\n' prof-one prof.two >w &&
+			want_all "$sh" "'$tool --server <TAB>'" w || rc=1
+		;;
+	esac
+	case $tool in
 	vibes-append)
 		"complete_$sh" "$tool" -v "$TRASH/fi" >got &&
 			want_exactly "$sh" "'$tool FILE<TAB>'" fileB.jsonl ||
@@ -239,6 +247,10 @@ check_shell() {
 }
 
 mkdir -p "$TRASH/dirA" && : >"$TRASH/fileB.jsonl"
+export XDG_CONFIG_HOME="$TRASH/config"
+mkdir -p "$XDG_CONFIG_HOME/vibes" &&
+printf '# profiles\nprof-one iggy://h:1\n\n  prof.two 127.0.0.1:2 c.cred\n' \
+	>"$XDG_CONFIG_HOME/vibes/servers"
 
 # bash splits "--opt=value" at '=' (COMP_WORDBREAKS): check that form too.
 test_expect_success 'bash: --opt=value as bash splits it and as one word' '

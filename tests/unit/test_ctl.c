@@ -1,4 +1,7 @@
-/* lib/ctl: lock probing, log tails, addresses, credentials, port holders. */
+/*
+ * lib/ctl: lock probing, log tails, addresses, credentials, port holders,
+ * profile names.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -293,6 +296,19 @@ static void test_not_owned(void **state)
 	vb_ctl_release(&c);
 }
 
+/* --server NAME is a profile; anything with ':' or '/' an address. */
+static void test_profile_names(void **state)
+{
+	(void)state;
+	assert_true(vb_ctl_is_profile_name("prod"));
+	assert_true(vb_ctl_is_profile_name("eu-west.2"));
+	assert_false(vb_ctl_is_profile_name("127.0.0.1:8090"));
+	assert_false(vb_ctl_is_profile_name("iggy://h:1"));
+	assert_false(vb_ctl_is_profile_name(":8090"));
+	assert_false(vb_ctl_is_profile_name(""));
+	assert_false(vb_ctl_is_profile_name(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_make_credentials),
 		cmocka_unit_test(test_port_holder),
 		cmocka_unit_test(test_not_owned),
+		cmocka_unit_test(test_profile_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
