@@ -41,7 +41,7 @@ static void err_append(struct vb_err *e, const char *fmt, ...)
 
 /* Where connect goes, and what to call it in messages. */
 struct target {
-	char addr[600];
+	char addr[600];		/* "" for the memory backend without server.addr */
 	char where[1024];	/* "--server 'iggy://host:port'", ... */
 	int explicit_addr;	/* named: no autostart */
 	struct vb_ctl_profile prof;
@@ -120,7 +120,11 @@ static int find_target(struct vb_ctl *c, const struct vb_ctl_opts *o,
 		snprintf(t->where, sizeof(t->where), "--server '%s'", shown);
 		return 0;
 	}
-	if (env && *env) {
+	/*
+	 * The memory backend is for tests: nothing in the environment may
+	 * send them to another server than its own.
+	 */
+	if (!c->memory && env && *env) {
 		t->explicit_addr = 1;
 		strlcpy(t->addr, env, sizeof(t->addr));
 		redact(env, shown, sizeof(shown));
@@ -131,6 +135,12 @@ static int find_target(struct vb_ctl *c, const struct vb_ctl_opts *o,
 	if (vb_ctl_read_addr(c, t->addr, sizeof(t->addr))) {
 		snprintf(t->where, sizeof(t->where), "%s/server.addr",
 			 (char *)c->dir.p);
+		return 0;
+	}
+	if (c->memory) {
+		t->addr[0] = 0;
+		snprintf(t->where, sizeof(t->where),
+			 "the memory data dir %s", (char *)c->dir.p);
 		return 0;
 	}
 	strlcpy(t->addr, VB_CTL_DEFAULT_ADDR, sizeof(t->addr));
@@ -149,8 +159,8 @@ static int connect_creds(struct vb_ctl *c, const struct vb_ctl_opts *o,
 			 const char *url_pass, struct vb_buf *user,
 			 struct vb_buf *pass, struct vb_err *e)
 {
-	const char *eu = getenv(VB_ENV_USERNAME);
-	const char *ep = getenv(VB_ENV_PASSWORD);
+	const char *eu = c->memory ? NULL : getenv(VB_ENV_USERNAME);
+	const char *ep = c->memory ? NULL : getenv(VB_ENV_PASSWORD);
 
 	vb_buf_reset(user);
 	vb_buf_reset(pass);
@@ -340,7 +350,7 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	struct vb_err tmp;
 	struct target t;
 	char url_user[256] = "", url_pass[256] = "";
-	int autostart, rc = -1;
+	int autostart, rc = -1, connected;
 
 	if (e == NULL)
 		e = &tmp;
@@ -353,20 +363,26 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	if (o->timeout_ms > 0)
 		c.start_timeout_ms = o->timeout_ms;
 	autostart = o->autostart >= 0 ? o->autostart : autostart_default();
-	if (vb_path_data_dir(&c.dir, o->data_dir, e) ||
+	if (vb_ctl_data_dir(&c.dir, o->data_dir, &c.memory, e) ||
 	    find_target(&c, o, &t, e) || check_scheme(&t, e))
 		goto out;
 	cl->user[0] = 0;
 	cl->pass[0] = 0;
 	if (o->timeout_ms > 0)
 		cl->timeout_ms = o->timeout_ms;
-	if (vb_client_set_addr(cl, t.addr, e)) {
-		vb_err_prefix(e, "%s", t.where);
-		goto out;
+	if (t.addr[0]) {
+		if (vb_client_set_addr(cl, t.addr, e)) {
+			vb_err_prefix(e, "%s", t.where);
+			goto out;
+		}
+		strlcpy(url_user, cl->user, sizeof(url_user));
+		strlcpy(url_pass, cl->pass, sizeof(url_pass));
+		connected = vb_client_connect(cl, e) == 0;
+	} else {
+		vb_err_set(e, VB_E_UNAVAIL, "no server runs on %s", t.where);
+		connected = 0;
 	}
-	strlcpy(url_user, cl->user, sizeof(url_user));
-	strlcpy(url_pass, cl->pass, sizeof(url_pass));
-	if (vb_client_connect(cl, e)) {
+	if (!connected) {
 		if (e->kind == VB_E_UNAVAIL && !autostart)
 			explain_own_down(&c, &t, cl, 0, autostart, e);
 		if (e->kind != VB_E_UNAVAIL || t.explicit_addr || !autostart ||
@@ -386,7 +402,7 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		 */
 		if (e->kind != VB_E_AUTH || t.explicit_addr || !autostart ||
 		    o->user || o->pass || url_user[0] ||
-		    (eu && *eu) || !own_server_down(&c)) {
+		    (eu && *eu && !c.memory) || !own_server_down(&c)) {
 			if (e->kind == VB_E_AUTH)
 				explain_own_down(&c, &t, cl, 1, autostart, e);
 			goto out;

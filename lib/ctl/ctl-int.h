@@ -63,7 +63,8 @@ int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 
 /*
  * $VIBES_IGGY_USERNAME and $VIBES_IGGY_PASSWORD: both (pointers into the
- * environment), or neither (NULL, NULL); one alone is VB_E_USAGE.
+ * environment), or neither (NULL, NULL); one alone is VB_E_USAGE.  Not
+ * used for the memory backend's own server (NULL, NULL).
  */
 int vb_ctl_env_credentials(const struct vb_ctl *c, const char **user,
 			   const char **pass, struct vb_err *e);

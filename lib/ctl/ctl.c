@@ -263,6 +263,37 @@ int vb_ctl_tail_from(const char *path, off_t from, unsigned n,
 
 /* ---- setup ---- */
 
+int vb_ctl_data_dir(struct vb_buf *out, const char *opt, int *memory,
+		    struct vb_err *e)
+{
+	const char *v = getenv(VB_ENV_BACKEND), *run;
+
+	if (memory)
+		*memory = 0;
+	if (v && *v && strcmp(v, "memory") != 0 && strcmp(v, "disk") != 0)
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s='%s': expected memory (an ephemeral server, for tests) or disk",
+				  VB_ENV_BACKEND, v);
+	if ((opt && *opt) || v == NULL || strcmp(v, "memory") != 0)
+		return vb_path_data_dir(out, opt, e);
+	/*
+	 * In memory: tmpfs, the user's own, gone at reboot.  The runtime
+	 * dir is made for that (and removed at logout); /dev/shm is shared,
+	 * so the directory there carries the uid (vb_ctl_prepare_dir
+	 * checks that it is ours).
+	 */
+	vb_buf_reset(out);
+	run = getenv("XDG_RUNTIME_DIR");
+	if (run && run[0] == '/')
+		vb_buf_printf(out, "%s/vibes/memory", run);
+	else
+		vb_buf_printf(out, "/dev/shm/vibes-%lu/memory",
+			      (unsigned long)geteuid());
+	if (memory)
+		*memory = 1;
+	return 0;
+}
+
 void vb_ctl_opts_init(struct vb_ctl_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -413,7 +444,7 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 {
 	const char *bin = server_bin, *base;
 
-	if (vb_path_data_dir(&c->dir, data_dir, e))
+	if (vb_ctl_data_dir(&c->dir, data_dir, &c->memory, e))
 		return -1;
 	/*
 	 * The supervisor and the daemon run from "/": make the data dir
@@ -520,6 +551,27 @@ int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e)
 		vb_err_prefix(e, "data dir");
 		return -1;
 	}
+	if (c->memory) {
+		/*
+		 * Its parent is in a directory others can write to (/dev/shm):
+		 * whoever owns it could swap the data dir under us.
+		 */
+		struct vb_buf parent = VB_BUF_INIT;
+		const char *slash = strrchr(dir, '/');
+		int bad;
+
+		vb_buf_add(&parent, dir, (size_t)(slash - dir));
+		bad = stat((char *)parent.p, &st) != 0 ||
+		      st.st_uid != geteuid() || (st.st_mode & 022);
+		if (bad)
+			vb_err_set(e, VB_E_AUTH,
+				   "memory data dir %s: its parent is not yours alone (owner uid %lu, mode %04o)",
+				   dir, (unsigned long)st.st_uid,
+				   (unsigned)(st.st_mode & 0777));
+		vb_buf_release(&parent);
+		if (bad)
+			return -1;
+	}
 	if (stat(dir, &st) != 0)
 		return vb_err_sys(e, kind_of(errno), "data dir %s", dir);
 	if (st.st_uid != geteuid()) {
@@ -561,6 +613,9 @@ int vb_ctl_env_credentials(const struct vb_ctl *c, const char **user,
 	const char *p = getenv(VB_ENV_PASSWORD);
 
 	*user = *pass = NULL;
+	/* The memory backend's server is the data dir's: its file is the truth. */
+	if (c->memory)
+		return 0;
 	if (u && *u == 0)
 		u = NULL;
 	if (u && p) {
@@ -893,7 +948,7 @@ void vb_ctl_iggyctl_cmd(const struct vb_ctl *c, const char *cmd, char *out,
 	struct vb_buf def = VB_BUF_INIT;
 	const char *dir = (char *)c->dir.p;
 
-	if (vb_path_data_dir(&def, NULL, NULL) == 0 && def.p &&
+	if (vb_ctl_data_dir(&def, NULL, NULL, NULL) == 0 && def.p &&
 	    strcmp((char *)def.p, dir) == 0)
 		snprintf(out, sz, "vibes-iggyctl %s", cmd);
 	else if (dir[strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+:,@%")])

@@ -43,6 +43,8 @@
 #include "client/client.h"
 #include "wire/wire.h"
 
+/* Environment: "memory" puts the data dir in memory (vb_ctl_data_dir). */
+#define VB_ENV_BACKEND "VIBES_EVENT_BACKEND"
 /* Environment: the server's address; 0 keeps the tools from starting one. */
 #define VB_ENV_ADDR "VIBES_IGGY_ADDR"
 #define VB_ENV_AUTOSTART "VIBES_IGGY_AUTOSTART"
@@ -88,7 +90,9 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  * address > the profile's credentials file > $VIBES_IGGY_USERNAME and
  * $VIBES_IGGY_PASSWORD (both or neither: one alone is VB_E_USAGE) >
  * DATA/credentials > iggy/iggy), connects and logs in.  A --server value
- * without ':' or '/' is a profile name (vb_ctl_profile_find).
+ * without ':' or '/' is a profile name (vb_ctl_profile_find).  With
+ * VIBES_EVENT_BACKEND=memory only --server names another server than the
+ * memory data dir's, and the environment's credentials are not used.
  *
  * When no server was named explicitly and none answers, starts the bundled
  * one exactly like `vibes-iggyctl ensure` (unless autostart is off, or the
@@ -103,6 +107,16 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  */
 int vb_ctl_connect(struct vb_client *c, const struct vb_ctl_opts *o,
 		   struct vb_err *e);
+
+/*
+ * The data dir: opt when given, else with $VIBES_EVENT_BACKEND=memory the
+ * memory one ($XDG_RUNTIME_DIR/vibes/memory, else /dev/shm/vibes-UID/memory:
+ * tmpfs, shared by the user's processes, gone at reboot), else
+ * vb_path_data_dir.  *memory (may be NULL) says the memory one was chosen.
+ * Another value of the variable than "memory" or "disk" is VB_E_USAGE.
+ */
+int vb_ctl_data_dir(struct vb_buf *out, const char *opt, int *memory,
+		    struct vb_err *e);
 
 /* ---- server profiles ($XDG_CONFIG_HOME/vibes/servers) ---- */
 
@@ -159,6 +173,7 @@ struct vb_ctl {
 	struct vb_buf bin;	/* resolved server binary */
 	struct vb_buf super;	/* the supervisor, vibes-supervise */
 	int upstream;		/* bin is an upstream iggy-server */
+	int memory;		/* dir is the memory backend's: no fsync */
 	char addr[300];		/* requested "HOST:PORT"; "" = default */
 	int addr_explicit;	/* addr came from --addr/--port */
 	int start_timeout_ms;
@@ -174,7 +189,7 @@ void vb_ctl_init(struct vb_ctl *c);
 void vb_ctl_release(struct vb_ctl *c);
 
 /*
- * Resolves the data dir (vb_path_data_dir) and the server binary:
+ * Resolves the data dir (vb_ctl_data_dir) and the server binary:
  * server_bin, else $VIBES_IGGY_SERVER, else vibes-iggyd next to the running
  * executable, else the installed one, else PATH.  A binary whose name
  * contains "iggy-server", or whose --version does not mention vibes, is

@@ -288,6 +288,12 @@ static void supervisor_argv(struct vb_ctl *c, const char *addr,
 		argv[n++] = "--upstream";
 	argv[n++] = "--notify-fd";
 	argv[n++] = "3";
+	/* The memory backend: nothing to make durable. */
+	if (c->memory && !c->upstream) {
+		argv[n++] = "--";
+		argv[n++] = "--fsync";
+		argv[n++] = "never";
+	}
 	argv[n] = NULL;
 }
 

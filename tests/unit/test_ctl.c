@@ -1,6 +1,6 @@
 /*
  * lib/ctl: lock probing, log tails, addresses, credentials, port holders,
- * profile names.
+ * the memory backend's data dir, profile names.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -296,6 +296,47 @@ static void test_not_owned(void **state)
 	vb_ctl_release(&c);
 }
 
+/* VIBES_EVENT_BACKEND: memory in the runtime dir, else /dev/shm. */
+static void test_data_dir(void **state)
+{
+	struct vb_buf d = VB_BUF_INIT, want = VB_BUF_INIT;
+	struct vb_err e;
+	int mem = -1;
+
+	(void)state;
+	setenv("VIBES_IGGY_DATA_DIR", "/data", 1);
+	unsetenv(VB_ENV_BACKEND);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/data");
+	assert_int_equal(mem, 0);
+	setenv(VB_ENV_BACKEND, "memory", 1);
+	setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/run/user/7/vibes/memory");
+	assert_int_equal(mem, 1);
+	/* The spec: a relative runtime dir is no runtime dir. */
+	setenv("XDG_RUNTIME_DIR", "run", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	vb_buf_printf(&want, "/dev/shm/vibes-%lu/memory",
+		      (unsigned long)geteuid());
+	assert_string_equal((char *)d.p, (char *)want.p);
+	/* The command line still wins. */
+	assert_int_equal(vb_ctl_data_dir(&d, "/opt", &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/opt");
+	assert_int_equal(mem, 0);
+	setenv(VB_ENV_BACKEND, "disk", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/data");
+	setenv(VB_ENV_BACKEND, "ram", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	unsetenv(VB_ENV_BACKEND);
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("VIBES_IGGY_DATA_DIR");
+	vb_buf_release(&d);
+	vb_buf_release(&want);
+}
+
 /* --server NAME is a profile; anything with ':' or '/' an address. */
 static void test_profile_names(void **state)
 {
@@ -319,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_make_credentials),
 		cmocka_unit_test(test_port_holder),
 		cmocka_unit_test(test_not_owned),
+		cmocka_unit_test(test_data_dir),
 		cmocka_unit_test(test_profile_names),
 	};
 
