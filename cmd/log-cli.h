@@ -31,7 +31,6 @@ enum {
 	OPT_DATA_DIR,
 	OPT_PARTITIONS,
 	OPT_TIMEOUT,
-	OPT_VERSION,
 	OPT_FIRST_OWN,		/* each command numbers its own from here */
 };
 
@@ -46,9 +45,9 @@ enum {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }, \
-	{ "version", no_argument, NULL, OPT_VERSION }
+	{ "version", no_argument, NULL, 'V' }
 
-#define CLI_SHORTOPTS "s:t:vh"
+#define CLI_SHORTOPTS "s:t:vhV"
 
 #define CLI_HELP \
 "Server and log:\n" \
@@ -71,7 +70,7 @@ enum {
 "      --timeout DURATION  per-request timeout (default 10s)\n" \
 "  -v, --verbose           say more on stderr (a server it started, too)\n" \
 "  -h, --help              show this help\n" \
-"      --version           show the version\n" \
+"  -V, --version           show the version\n" \
 "\n" \
 "DURATION is a number with a unit us, ms, s, m or h (a bare number means\n" \
 "seconds); TIMESTAMP is RFC 3339 (2024-05-01T12:00:00Z) or a number since\n" \
@@ -265,7 +264,7 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 	case 'h':
 		fputs(cl->usage, stdout);
 		exit(VB_EX_OK);
-	case OPT_VERSION:
+	case 'V':
 		printf("%s %s\n", cl->prog, VB_VERSION);
 		exit(VB_EX_OK);
 	case '?':

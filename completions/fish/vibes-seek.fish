@@ -25,4 +25,4 @@ complete -c $c -l partitions -x -d 'Partitions when the topic is created (defaul
 complete -c $c -l timeout -x -d 'Per-request timeout (default 10s)'
 complete -c $c -s v -l verbose -d 'Say more on stderr'
 complete -c $c -s h -l help -d 'Show the help'
-complete -c $c -l version -d 'Show the version'
+complete -c $c -s V -l version -d 'Show the version'

@@ -450,18 +450,12 @@ int vb_log_delete(struct vb_log *l, const struct vb_consumer *who,
 int vb_log_group_exists(struct vb_log *l, const struct vb_consumer *who,
 			int *found, struct vb_err *e)
 {
-	struct vb_req r;
-	size_t n;
-	const uint8_t *p;
+	struct vb_group_members gm;
+	int rc = vb_log_group_members(l, who, &gm, e);
 
-	vb_req_init(&r, VB_CMD_GET_CONSUMER_GROUP);
-	r.stream = l->stream;
-	r.topic = l->topic;
-	r.target = who->id;
-	if (vb_client_call(l->c, &r, &p, &n, e))
-		return -1;
-	*found = n > 0;
-	return 0;
+	*found = gm.found;
+	vb_group_members_release(&gm);
+	return rc;
 }
 
 int vb_log_group_join(struct vb_log *l, const struct vb_consumer *who,

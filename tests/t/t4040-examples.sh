@@ -1241,6 +1241,11 @@ test_expect_success 'every code block of the README is run here or by t4030' '
 		"Quick start (fresh Debian 12)"|"60-second tour"|"Moving to an upstream Iggy server")
 			grep -qF "${sec%% (*}" "$t4030" ||
 				{ echo "t4030 no longer runs README section: $sec"; exit 1; } ;;
+		Install)
+			# run by t4020, with its own prefix
+			grep -qF "the README Install command" \
+				"$VIBES_SOURCE_DIR/tests/t/t4020-install.sh" ||
+				{ echo "t4020 no longer runs README section: $sec"; exit 1; } ;;
 		*)
 			echo "README block $n (section $sec) is run by no test"
 			exit 1 ;;
