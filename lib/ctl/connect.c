@@ -391,19 +391,23 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	}
 	if (login(&c, o, &t, cl, url_user, url_pass, &user, &pass, e)) {
 		const char *eu = getenv(VB_ENV_USERNAME);
+		/* not Iggy at all, or silent: whoever it is, not ours */
+		int foreign = e->kind == VB_E_PROTO || e->kind == VB_E_TIMEOUT;
+		int refused = e->kind == VB_E_AUTH && !o->user && !o->pass &&
+			      !url_user[0] && !(eu && *eu && !c.memory);
 
 		/*
 		 * Nothing was named, so we reached whatever answers on the
 		 * data dir's last address or on 127.0.0.1:8090, and it refused
-		 * this data dir's credentials: it is some other server (a
-		 * second data dir's, or another program's).  When our own
-		 * server is not running, start it (it takes a free port),
-		 * exactly as if nothing had answered.
+		 * this data dir's credentials, or does not speak Iggy, or
+		 * says nothing: it is some other server (a second data dir's,
+		 * or another program's).  When our own server is not running,
+		 * start it (it takes a free port), exactly as if nothing had
+		 * answered.
 		 */
-		if (e->kind != VB_E_AUTH || t.explicit_addr || !autostart ||
-		    o->user || o->pass || url_user[0] ||
-		    (eu && *eu && !c.memory) || !own_server_down(&c)) {
-			if (e->kind == VB_E_AUTH)
+		if (!(foreign || refused) || t.explicit_addr || !autostart ||
+		    !own_server_down(&c)) {
+			if (e->kind == VB_E_AUTH || foreign)
 				explain_own_down(&c, &t, cl, 1, autostart, e);
 			goto out;
 		}
