@@ -110,4 +110,20 @@ netns_test 'a silent service on the data dir'\''s last address: with autostart, 
 	vibes-iggyctl -d "$dir" status >/dev/null
 '
 
+test_expect_success 'a user name or password no Iggy server holds: exit 77, naming the server, the bounds and what to check' '
+	S=$TRASH/s &&
+	stop_at_end "$S" &&
+	vibes-iggyctl -d "$S" --port 0 start >/dev/null &&
+	addr=$(cat "$S/server.addr") &&
+	for tool in $TOOLS; do
+		(export VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=ab &&
+		 test_must_fail 77 run_tool $tool --data-dir "$S" 2>err) &&
+		grep "^$tool: login as .iggy. refused: $addr takes no such password (status 44, invalid_password: Iggy passwords have 3 to 100 bytes); check the password given$" err ||
+			{ cat err; exit 1; }
+	done &&
+	test_must_fail 77 env VIBES_IGGY_USERNAME=ig VIBES_IGGY_PASSWORD=abcd \
+		vibes-topic --data-dir "$S" list 2>err &&
+	grep "^vibes-topic: login as .ig. refused: $addr takes no such user name (status 43, invalid_username: Iggy user names have 3 to 50 bytes); check the user name given$" err
+'
+
 test_done

@@ -108,7 +108,7 @@ test_expect_success 'credentials from the environment: both or neither; a passwo
 	VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD="$(cat pass)" vibes-poll -c x >out &&
 	test $(wc -l <out) = 2 &&
 	test_must_fail 77 env VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=ab vibes-append <in 2>err &&
-	grep "^vibes-append: login as .iggy. refused: login_user: server error 44 (invalid_password)$" err &&
+	grep "^vibes-append: login as .iggy. refused: 127.0.0.1:[0-9]* takes no such password (status 44, invalid_password: Iggy passwords have 3 to 100 bytes); check the password given$" err &&
 	test_must_fail 77 env VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=ab vibes-seek -c x 2>err &&
 	grep "^vibes-seek: login as .iggy. refused" err
 '
