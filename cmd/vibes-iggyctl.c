@@ -126,6 +126,34 @@ static int parse_num(const char *s, long long lo, long long hi,
 	return (int)v;
 }
 
+/*
+ * The letters vibes-iggyctl once had: say what they are now, since in the
+ * other tools -p is a partition, -s a stream and -t a topic.
+ */
+static void old_letter(int ch)
+{
+	const char *lng = NULL;
+
+	switch (ch) {
+	case 'a':
+		lng = "--addr HOST:PORT";
+		break;
+	case 'p':
+		lng = "--port PORT";
+		break;
+	case 's':
+		lng = "--server-bin PATH";
+		break;
+	case 't':
+		lng = "--timeout SECONDS";
+		break;
+	}
+	if (lng)
+		fprintf(stderr,
+			"vibes-iggyctl: -%c is long only now: %s (in the vibes tools -p is a partition, -s a stream, -t a topic)\n",
+			ch, lng);
+}
+
 /* Options after a command: only --timeout, --json, -f, -n. */
 struct cmd_opts {
 	int timeout_s;
@@ -149,6 +177,8 @@ static void parse_cmd_opts(const char *cmd, int argc, char **argv,
 	optind = 1;
 	/* --timeout is long only: -t is a topic in the other tools. */
 	while ((ch = getopt_long(argc, argv, "+fn:", longopts, NULL)) != -1) {
+		if (ch == '?')
+			old_letter(optopt);
 		if (ch == '?' || strchr(allowed, ch) == NULL)
 			usage_error("%s: option '%s' not accepted", cmd,
 				    argv[optind - 1]);
@@ -564,6 +594,7 @@ int main(int argc, char **argv)
 			printf("vibes-iggyctl %s\n", VB_VERSION);
 			return VB_EX_OK;
 		default:
+			old_letter(optopt);
 			fputs("try 'vibes-iggyctl --help'\n", stderr);
 			return VB_EX_USAGE;
 		}
