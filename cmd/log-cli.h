@@ -51,7 +51,8 @@ enum {
 
 #define CLI_HELP \
 "Server and log:\n" \
-"      --server ADDR       host:port or iggy://user:pass@host:port (default:\n" \
+"      --server ADDR       host:port, iggy://user:pass@host:port or a profile\n" \
+"                          name from $XDG_CONFIG_HOME/vibes/servers (default:\n" \
 "                          $VIBES_IGGY_ADDR, else DATA/server.addr, else\n" \
 "                          127.0.0.1:8090; unless given, a bundled server is\n" \
 "                          started when none answers)\n" \
@@ -67,7 +68,7 @@ enum {
 "  -t, --topic NAME        topic (default events)\n" \
 "      --partitions N      partitions when the topic is created (default 8)\n" \
 "      --timeout DURATION  per-request timeout (default 10s)\n" \
-"  -v, --verbose           say more on stderr\n" \
+"  -v, --verbose           say more on stderr (a server it started, too)\n" \
 "  -h, --help              show this help\n" \
 "  -V, --version           show the version\n" \
 "\n" \
@@ -274,6 +275,19 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 	return 0;
 }
 
+/*
+ * What finding the server did: a server it started is told with -v; a
+ * follower waiting for a server stopped by `vibes-iggyctl stop` always.
+ */
+static void cli_ctl_notice(void *arg, enum vb_ctl_note what, const char *msg)
+{
+	const struct cli *cl = arg;
+
+	if (what == VB_CTL_NOTE_STARTED && !cl->verbose)
+		return;
+	fprintf(stderr, "%s: %s\n", cl->prog, msg);
+}
+
 /* vb_log_connect_fn: every tool finds the server the same way. */
 static int cli_connect(void *arg, struct vb_client *c, struct vb_err *e)
 {
@@ -291,6 +305,8 @@ static void cli_open(struct cli *cl, int connect_now)
 			cl->partitions, &e))
 		cli_usage_error(cl, "%s", e.msg);
 	cli_warn_url_password(cl);
+	cl->ctl.notice = cli_ctl_notice;
+	cl->ctl.notice_arg = cl;
 	if (connect_now && cli_connect(cl, &cl->c, &e))
 		cli_die(cl, &e);
 }

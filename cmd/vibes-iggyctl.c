@@ -5,7 +5,8 @@
  * and maps the result to an exit status (vb_exit.h):
  *
  *   0   success; `status`: running; `stop`: stopped or was not running
- *   1   `start`: already running (use `ensure`); other failures
+ *   1   `start`: already running (use `ensure`); `status`: running but not
+ *       answering a ping (hung, or stopped by a signal); other failures
  *   2   usage error
  *   3   `status`, `env`: not running (stopped, or a stale pidfile)
  *   4   `status`: state unknown (pidfile unreadable)
@@ -39,6 +40,8 @@
 #endif
 
 #define EX_STATUS_UNKNOWN 4
+/* LSB's 1, "dead and the pid file exists", is closest: alive, not working. */
+#define EX_NOT_ANSWERING 1
 
 static const char usage_text[] =
 "usage: vibes-iggyctl [--data-dir DIR] [--addr HOST:PORT] [--port N]\n"
@@ -49,9 +52,11 @@ static const char usage_text[] =
 "Commands:\n"
 "  start [--timeout S]     start the server under supervision; fails if running\n"
 "  ensure [--timeout S]    start it unless it runs (idempotent, concurrency-safe)\n"
-"  stop [--timeout S]      SIGTERM, wait for it to exit, SIGKILL after S (10) s\n"
+"  stop [--timeout S]      SIGTERM, wait for it to exit, SIGKILL after S (10) s;\n"
+"                          the tools do not start it again until start\n"
 "  restart [--timeout S]   stop, then start\n"
-"  status [--json]         state, pid, address, uptime, disk used, stats\n"
+"  status [--json]         state (running, not answering, starting, stopped),\n"
+"                          pid, address, uptime, disk used, supervisor, stats\n"
 "  run                     run the server in the foreground (debugging)\n"
 "  logs [-f] [-n N]        print the last N (10) lines of server.log; -f follows\n"
 "  env                     print export lines for eval \"$(vibes-iggyctl env)\"\n"
@@ -60,32 +65,37 @@ static const char usage_text[] =
 "\n"
 "Global options:\n"
 "  -d, --data-dir DIR      data dir (default $VIBES_IGGY_DATA_DIR, else\n"
-"                          $XDG_DATA_HOME/vibes/iggy, else ~/.local/share/vibes/iggy)\n"
-"  -a, --addr HOST:PORT    listen address (default 127.0.0.1:8090, another free\n"
+"                          $XDG_DATA_HOME/vibes/iggy, else ~/.local/share/vibes/iggy;\n"
+"                          with VIBES_EVENT_BACKEND=memory one in memory)\n"
+"      --addr HOST:PORT    listen address (default 127.0.0.1:8090, another free\n"
 "                          port if that one is taken); given, it must be free\n"
-"  -p, --port N            listen on 127.0.0.1:N (0: kernel-chosen)\n"
+"      --port N            listen on 127.0.0.1:N (0: kernel-chosen)\n"
 "      --http HOST:PORT    HTTP API address (default the one it had, else\n"
 "                          127.0.0.1:3000, else another free port; recorded in\n"
 "                          http.addr); given, it must be free\n"
 "      --no-http           no HTTP API\n"
-"  -s, --server-bin PATH   server binary (default $VIBES_IGGY_SERVER, else the\n"
+"      --server-bin PATH   server binary (default $VIBES_IGGY_SERVER, else the\n"
 "                          bundled vibes-iggyd); may be an upstream iggy-server\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
 "Command options:\n"
-"  -t, --timeout S         start, ensure, stop, restart: seconds to wait\n"
+"      --timeout S         start, ensure, stop, restart: seconds to wait\n"
 "      --json              status: one JSON object\n"
 "  -f, --follow            logs: keep printing what is appended\n"
 "  -n, --lines N           logs: how many lines (default 10)\n"
 "  -u, --url               http: print the URL only (no login, no token)\n"
 "\n"
-"A start timeout defaults to 15 s; the supervisor restarts a crashed server\n"
-"(1 s apart, doubling) and gives up after 5 deaths in 60 s or on exit 78.\n"
+"A start timeout defaults to 15 s.  The supervisor (vibes-supervise) restarts\n"
+"a crashed server (1 s apart, doubling) and gives up after 5 deaths in 60 s or\n"
+"on exit 78; it pings the server every 2 s and kills and restarts one that\n"
+"answered none for 10 s.  After stop, server.down keeps the tools from\n"
+"starting the server by themselves until start, ensure or restart.\n"
 "\n"
 "Exit status:\n"
 "  0   success; status: running\n"
-"  1   start: already running (use ensure); other failures\n"
+"  1   start: already running (use ensure); status: not answering a ping;\n"
+"      other failures\n"
 "  2   usage error\n"
 "  3   status, env: not running (stopped or stale pidfile)\n"
 "  4   status: state unknown (pidfile unreadable)\n"
@@ -126,6 +136,34 @@ static int parse_num(const char *s, long long lo, long long hi,
 	return (int)v;
 }
 
+/*
+ * The letters vibes-iggyctl once had: say what they are now, since in the
+ * other tools -p is a partition, -s a stream and -t a topic.
+ */
+static void old_letter(int ch)
+{
+	const char *lng = NULL;
+
+	switch (ch) {
+	case 'a':
+		lng = "--addr HOST:PORT";
+		break;
+	case 'p':
+		lng = "--port PORT";
+		break;
+	case 's':
+		lng = "--server-bin PATH";
+		break;
+	case 't':
+		lng = "--timeout SECONDS";
+		break;
+	}
+	if (lng)
+		fprintf(stderr,
+			"vibes-iggyctl: -%c is long only now: %s (in the vibes tools -p is a partition, -s a stream, -t a topic)\n",
+			ch, lng);
+}
+
 /* Options after a command: only --timeout, --json, -f, -n. */
 struct cmd_opts {
 	int timeout_s;
@@ -147,7 +185,10 @@ static void parse_cmd_opts(const char *cmd, int argc, char **argv,
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+fn:t:", longopts, NULL)) != -1) {
+	/* --timeout is long only: -t is a topic in the other tools. */
+	while ((ch = getopt_long(argc, argv, "+fn:", longopts, NULL)) != -1) {
+		if (ch == '?')
+			old_letter(optopt);
 		if (ch == '?' || strchr(allowed, ch) == NULL)
 			usage_error("%s: option '%s' not accepted", cmd,
 				    argv[optind - 1]);
@@ -218,25 +259,56 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/*
+ * server.down tells why it is stopped, unless a server started (and died)
+ * after it was written.
+ */
+static int down_story(const struct vb_ctl_status *st)
+{
+	return st->down[0] && st->down_last;
+}
+
 static const char *state_name(const struct vb_ctl_status *st)
 {
 	switch (st->state) {
 	case VB_CTL_RUNNING:
-		return "running";
+		if (st->answering)
+			return "running";
+		return st->starting ? "starting" : "not answering";
 	case VB_CTL_STALE:
-		return "stale";
+		if (st->super_pid)
+			return "restarting";
+		return st->gave_up[0] || down_story(st) ? "stopped" : "stale";
 	case VB_CTL_STOPPED:
 		break;
 	}
-	return "stopped";
+	return st->super_pid ? "restarting" : "stopped";
+}
+
+/* Why a running server does not answer, in words, with what to do. */
+static void why_silent(const struct vb_ctl_status *st, char *out, size_t sz)
+{
+	char sup[128] = "";
+
+	if (st->super_pid)
+		snprintf(sup, sizeof(sup),
+			 "; its supervisor kills and restarts a server that answers no ping for %d s",
+			 VB_CTL_HANG_MS / 1000);
+	if (st->proc_state == 'T' || st->proc_state == 't')
+		snprintf(out, sz, "%s; the process is stopped by a signal ('kill -CONT %ld' resumes it)%s",
+			 st->ping_err, (long)st->pid, sup);
+	else
+		snprintf(out, sz, "%s%s", st->ping_err, sup);
 }
 
 static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 {
 	struct vb_ctl_status st;
 	struct vb_err e;
-	char b[64];
+	char b[64], why[512];
 	long long up = 0;
+	const char *state;
+	int rc;
 
 	vb_err_clear(&e);
 	if (vb_ctl_status(c, &st, &e)) {
@@ -250,12 +322,13 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		fprintf(stderr, "vibes-iggyctl: status unknown: %s\n", e.msg);
 		return EX_STATUS_UNKNOWN;
 	}
+	state = state_name(&st);
 	if (st.state == VB_CTL_RUNNING && st.started)
 		up = (long long)(time(NULL) - st.started);
+	if (st.state == VB_CTL_RUNNING && !st.answering)
+		why_silent(&st, why, sizeof(why));
 	if (o->json) {
-		printf("{\"state\":\"%s\",\"data_dir\":",
-		       st.state != VB_CTL_RUNNING && st.super_pid ?
-		       "restarting" : state_name(&st));
+		printf("{\"state\":\"%s\",\"data_dir\":", state);
 		json_str((char *)c->dir.p);
 		if (st.pid)
 			printf(",\"pid\":%ld", (long)st.pid);
@@ -266,13 +339,26 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 				printf(",\"http_address\":");
 				json_str(st.http_addr);
 			}
-			printf(",\"uptime_seconds\":%lld", up);
+			printf(",\"uptime_seconds\":%lld,\"answering\":%s", up,
+			       st.answering ? "true" : "false");
+			if (!st.answering) {
+				printf(",\"ping_error\":");
+				json_str(why);
+			}
 		}
 		printf(",\"disk_used_bytes\":%llu",
 		       (unsigned long long)st.disk_used);
 		if (st.super_pid)
 			printf(",\"supervisor_pid\":%ld,\"restarts\":%u",
 			       (long)st.super_pid, st.restarts);
+		if (st.gave_up[0]) {
+			printf(",\"gave_up\":");
+			json_str(st.gave_up);
+		}
+		if (st.down[0]) {
+			printf(",\"stopped_by\":");
+			json_str(st.down);
+		}
 		if (st.have_stats)
 			printf(",\"streams\":%u,\"topics\":%u,\"partitions\":%u,"
 			       "\"messages\":%llu,\"clients\":%u",
@@ -286,13 +372,21 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		}
 		printf("}\n");
 	} else {
-		if (st.state != VB_CTL_RUNNING && st.super_pid)
+		if (st.state == VB_CTL_RUNNING && !st.answering)
+			printf("state:       %s (%s)\n", state, why);
+		else if (st.state != VB_CTL_RUNNING && st.super_pid)
 			printf("state:       restarting (the supervisor will start it again)\n");
+		else if (st.state != VB_CTL_RUNNING && down_story(&st))
+			printf("state:       stopped (%s; the tools do not start it by themselves until 'vibes-iggyctl start')\n",
+			       st.down);
+		else if (st.state != VB_CTL_RUNNING && st.gave_up[0])
+			printf("state:       stopped (the supervisor gave up: %s)\n",
+			       st.gave_up);
 		else if (st.state == VB_CTL_STALE)
 			printf("state:       stopped (stale pidfile: pid %ld died without cleaning up)\n",
 			       (long)st.pid);
 		else
-			printf("state:       %s\n", state_name(&st));
+			printf("state:       %s\n", state);
 		if (st.state == VB_CTL_RUNNING) {
 			printf("pid:         %ld\n", (long)st.pid);
 			printf("address:     %s\n", st.addr[0] ? st.addr : "?");
@@ -308,6 +402,11 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			printf("supervisor:  pid %ld, %u restart%s\n",
 			       (long)st.super_pid, st.restarts,
 			       st.restarts == 1 ? "" : "s");
+		else if (st.gave_up[0])
+			printf("supervisor:  gave up (%s)\n", st.gave_up);
+		if (st.down[0] && !down_story(&st))
+			printf("autostart:   off (%s; 'vibes-iggyctl start' turns it on)\n",
+			       st.down);
 		if (st.have_stats) {
 			printf("streams:     %u\n", st.stats.streams_count);
 			printf("topics:      %u\n", st.stats.topics_count);
@@ -315,7 +414,7 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			printf("messages:    %llu\n",
 			       (unsigned long long)st.stats.messages_count);
 			printf("clients:     %u\n", st.stats.clients_count);
-		} else if (st.state == VB_CTL_RUNNING) {
+		} else if (st.state == VB_CTL_RUNNING && st.answering) {
 			printf("stats:       unavailable (%s)\n", st.stats_err);
 		}
 	}
@@ -323,7 +422,11 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		warn("stdout");
 		return VB_EX_IOERR;
 	}
-	return st.state == VB_CTL_RUNNING ? VB_EX_OK : VB_EX_STOPPED;
+	if (st.state != VB_CTL_RUNNING)
+		rc = VB_EX_STOPPED;
+	else
+		rc = st.answering ? VB_EX_OK : EX_NOT_ANSWERING;
+	return rc;
 }
 
 static void print_running(struct vb_ctl *c, const struct vb_ctl_status *st,
@@ -581,7 +684,11 @@ int main(int argc, char **argv)
 	int ch, port = 0, port_given = 0, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt_long(argc, argv, "+a:d:hp:s:V", longopts,
+	/*
+	 * --addr, --port and --server-bin are long only: in the other tools
+	 * -p is a partition and -s a stream.
+	 */
+	while ((ch = getopt_long(argc, argv, "+d:hV", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -612,6 +719,7 @@ int main(int argc, char **argv)
 			printf("vibes-iggyctl %s\n", VB_VERSION);
 			return VB_EX_OK;
 		default:
+			old_letter(optopt);
 			fputs("try 'vibes-iggyctl --help'\n", stderr);
 			return VB_EX_USAGE;
 		}

@@ -10,6 +10,10 @@
  *   VIBES_TEST_FLOCK_BUSY_FD=N a flock() that finds the lock held writes
  *                              one byte "b" to fd N first, so a test knows
  *                              the process met the lock it holds (t1000).
+ *   VIBES_TEST_DEAF_SIGNAL=N   signalfd() leaves signal N out: a daemon
+ *                              that blocks it for its signalfd never sees
+ *                              it, as a hung one would not (t2000: stop
+ *                              must escalate to SIGKILL).
  */
 /* Both symbols are defined as themselves, whatever the build asks for. */
 #undef _FILE_OFFSET_BITS
@@ -21,12 +25,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef ssize_t (*pwrite64_fn)(int, const void *, size_t, off64_t);
 typedef int (*flock_fn)(int, int);
+typedef int (*signalfd_fn)(int, const sigset_t *, int);
 
 /* The value of variable name as a number, or -1 when it is not set. */
 static long long env_num(const char *name)
@@ -80,4 +86,17 @@ int flock(int fd, int op)
 	}
 	errno = saved;
 	return rc;
+}
+
+int signalfd(int fd, const sigset_t *mask, int flags)
+{
+	static signalfd_fn real;
+	long long deaf = env_num("VIBES_TEST_DEAF_SIGNAL");
+	sigset_t m = *mask;
+
+	if (real == NULL)
+		real = (signalfd_fn)dlsym(RTLD_NEXT, "signalfd");
+	if (deaf > 0 && deaf < NSIG)
+		sigdelset(&m, (int)deaf);
+	return real(fd, &m, flags);
 }
