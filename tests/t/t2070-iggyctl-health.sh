@@ -27,7 +27,10 @@ test_expect_success 'the supervisor is vibes-supervise, exec'\''d in a session o
 	# its own session, not a child of the vibes-iggyctl that started it
 	test "$(ps -o sid= -p "$sup" | tr -d " ")" = "$sup" &&
 	tr "\0" " " <"/proc/$sup/cmdline" >cmdline &&
-	grep -- "--data-dir $D --server-bin $VIBES_BUILD_DIR/cmd/vibes-iggyd --spawn-addr 127.0.0.1:0 --addr 127.0.0.1:0 --notify-fd 3 $" cmdline &&
+	grep -- "--data-dir $D --server-bin $VIBES_BUILD_DIR/cmd/vibes-iggyd --spawn-addr 127.0.0.1:0 --addr 127.0.0.1:0 --spawn-http 127.0.0.1:[0-9]* --notify-fd 3 $" cmdline &&
+	# the HTTP API is the daemon'\''s and the supervisor passes it on
+	tr "\0" " " <"/proc/$(cat "$D/server.pid")/cmdline" >dcmd &&
+	grep -- " --http 127.0.0.1:[0-9]* " dcmd &&
 	# the server is its child; stdin, stdout, stderr and nothing else
 	# of the starter is open in it
 	test "$(ps -o ppid= -p "$(cat "$D/server.pid")" | tr -d " ")" = "$sup" &&
