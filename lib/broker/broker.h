@@ -22,7 +22,8 @@
  * Files: loop.c (event loop, connections, framing), dispatch.c (command
  * table, system and client commands), meta.c (streams, topics, partitions,
  * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
- * groups.c (consumer groups), users.c (users, tokens, login, permissions),
+ * commit.c (the commit point: held replies, group commit), groups.c
+ * (consumer groups), users.c (users, tokens, login, permissions),
  * daemon.c (credentials and server.addr for the daemon's main).
  */
 #ifndef VB_BROKER_H
@@ -172,8 +173,12 @@ struct vb_conn {
 	uint32_t events;	/* registered epoll events */
 	struct vb_group_ref *groups;
 	uint32_t ngroups, groups_cap;
+	int held;		/* output waits for the commit point */
+	uint32_t waits;		/* replies not yet decided by it */
 	struct vb_conn *prev, *next;
 };
+
+struct vb_waiter;
 
 struct vb_broker {
 	struct vb_broker_opts o;
@@ -192,6 +197,14 @@ struct vb_broker {
 	uint16_t port;
 	uint64_t messages_read;
 	struct vb_buf tmp;
+	/*
+	 * The commit point (commit.c): replies waiting for the next commit,
+	 * for the job in flight, and the connections holding them.
+	 */
+	struct vb_waiter *waiters, *flying;
+	size_t nwaiters, waiters_cap, nflying, flying_cap;
+	struct vb_conn **held;
+	size_t nheld, held_cap;
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -219,6 +232,38 @@ void vb_conn_commit(struct vb_conn *c);
 /* Queues a file range after what is queued (takes its own reference). */
 void vb_conn_queue_file(struct vb_conn *c, struct vb_file *f, uint64_t off,
 			uint64_t len);
+
+/* ---- the commit point (commit.c) ---- */
+
+enum vb_hold {
+	VB_HOLD_ORDER,		/* only the connection's output waits */
+	VB_HOLD_DATA,		/* 13000 if the partition's messages fail */
+	VB_HOLD_OFFSETS,	/* 13000 if its offsets cannot be saved */
+};
+
+/*
+ * The reply just written at offset `at` of c->out (its status field)
+ * depends on p's next commit: c's output is held until that commit is
+ * decided, and the reply becomes 13000 if it fails.
+ */
+void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
+		    struct vb_part *p, enum vb_hold what);
+/*
+ * The commit point, at the end of every pass of the loop (which then sends
+ * the output of the held connections whose replies are all decided):
+ * collects the job in flight if it is done, then commits what the passes
+ * since wrote (vb_store_commit), logs what failed and answers its waiting
+ * replies 13000.
+ */
+void vb_broker_commit(struct vb_broker *b);
+/*
+ * The same, waiting until nothing is left in flight: before a command
+ * removes or resets partitions, and at shutdown.
+ */
+void vb_broker_commit_all(struct vb_broker *b);
+/* c is being freed: nothing is patched or sent for it any more. */
+void vb_broker_conn_gone(struct vb_broker *b, struct vb_conn *c);
+void vb_broker_commit_release(struct vb_broker *b);
 
 /* ---- responses (dispatch.c) ---- */
 

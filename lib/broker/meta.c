@@ -594,6 +594,9 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_UNAUTHORIZED);
 		return;
 	}
+	/* Nothing of its partitions may be pending when they go. */
+	if (r->code != VB_CMD_UPDATE_STREAM)
+		vb_broker_commit_all(b);
 	switch (r->code) {
 	case VB_CMD_UPDATE_STREAM: {
 		struct vb_ident id;
@@ -763,6 +766,9 @@ void vb_cmd_topics(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_UNAUTHORIZED);
 		return;
 	}
+	/* Nothing of its partitions may be pending when they go. */
+	if (r->code != VB_CMD_UPDATE_TOPIC)
+		vb_broker_commit_all(b);
 	switch (r->code) {
 	case VB_CMD_UPDATE_TOPIC: {
 		struct vb_ident id;
@@ -855,6 +861,7 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_INVALID_PARTITIONS_COUNT);
 			return;
 		}
+		vb_broker_commit_all(b);
 		for (uint32_t i = 0; i < r->count; i++) {
 			struct vb_part *p = t->parts[--t->nparts];
 
@@ -867,6 +874,7 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
 			return;
 		}
+		vb_broker_commit_all(b);
 		if (vb_part_delete_segments(t->parts[r->partition_id],
 					    r->count, &e) < 0) {
 			vb_broker_log(b, "delete segments: %s", e.msg);
