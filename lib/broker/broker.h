@@ -279,6 +279,8 @@ uint32_t vb_slab_insert(struct vb_slab *s, void *v);
 void vb_slab_put(struct vb_slab *s, uint32_t id, void *v);
 void *vb_slab_get(const struct vb_slab *s, uint32_t id);
 void vb_slab_remove(struct vb_slab *s, uint32_t id);
+/* Undoes the vb_slab_remove(s, id) just made (its save failed). */
+void vb_slab_unremove(struct vb_slab *s, uint32_t id, void *v);
 /* How many slots hold an entry. */
 uint32_t vb_slab_count(const struct vb_slab *s);
 /* After loading with _put: every hole becomes free, lowest reused first. */
@@ -289,8 +291,19 @@ void vb_slab_release(struct vb_slab *s);
 
 int vb_meta_load(struct vb_broker *b, struct vb_err *e);
 int vb_meta_save(struct vb_broker *b, struct vb_err *e);
-/* Saves metadata; on failure logs, answers 13000 and returns -1. */
+/*
+ * Saves metadata; on failure logs, answers 13000 and returns -1.  A
+ * metadata command makes its change, saves, and on failure undoes the
+ * change and calls vb_meta_restore, so no command ever sees a change that
+ * the disk does not have (validate, build, save, then keep).
+ */
 int vb_meta_save_or_fail(struct vb_broker *b, struct vb_conn *c);
+/*
+ * After a failed save was undone in memory: if the metadata file shows the
+ * change all the same (its rename went through, the sync after it did
+ * not), it is written again as memory has it.
+ */
+void vb_meta_restore(struct vb_broker *b);
 struct vb_stream *vb_find_stream(struct vb_broker *b,
 				 const struct vb_ident *id);
 struct vb_topic *vb_find_topic(struct vb_stream *s, const struct vb_ident *id);
