@@ -24,7 +24,7 @@
  * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
  * commit.c (the commit point: held replies, group commit), groups.c
  * (consumer groups), users.c (users, tokens, login, permissions),
- * daemon.c (credentials and server.addr for the daemon's main).
+ * daemon.c (credentials, server.addr and exit statuses for the daemon).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -394,12 +394,37 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 /*
  * Root credentials: IGGY_ROOT_USERNAME + IGGY_ROOT_PASSWORD if both set,
  * else DIR/credentials if it exists, else "iggy" and a random 24-character
- * password.  DIR/credentials (0600) is rewritten to hold what is in use.
+ * password.  DIR/credentials (0600) holds what is in use: it is written
+ * (atomically, durably) only when it does not say that already, so a
+ * start on a full disk never needs to write it.
  */
 int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 			  size_t pn, struct vb_err *e);
-/* DIR/server.addr = "HOST:PORT\n", by temporary file and rename. */
+/*
+ * DIR/server.addr = "HOST:PORT\n", by temporary file and rename, unless it
+ * says that already.
+ */
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 			 struct vb_err *e);
+/* What a failure to start is, for the daemon's exit status. */
+enum vb_daemon_fate {
+	VB_FATE_CRASH,		/* unexpected: a supervisor may retry */
+	/*
+	 * It may pass by itself (the disk full or failing: no space, an I/O
+	 * error, a read-only filesystem; memory or descriptors short): a
+	 * supervisor should start it again.
+	 */
+	VB_FATE_PASSES,
+	/*
+	 * No retry fixes it: a usage or configuration error, malformed
+	 * files, a permission refused, a path that is not a directory, the
+	 * address or the data dir in use.
+	 */
+	VB_FATE_PERMANENT,
+};
+
+int vb_daemon_fate(const struct vb_err *e);
+/* The same for a bare errno (a failure outside the library). */
+int vb_daemon_errno_fate(int err);
 
 #endif
