@@ -263,6 +263,7 @@ void vb_broker_commit(struct vb_broker *b);
 void vb_broker_commit_all(struct vb_broker *b);
 /* c is being freed: nothing is patched or sent for it any more. */
 void vb_broker_conn_gone(struct vb_broker *b, struct vb_conn *c);
+/* Frees the commit point's lists and the store's (partitions gone). */
 void vb_broker_commit_release(struct vb_broker *b);
 
 /* ---- responses (dispatch.c) ---- */

@@ -181,6 +181,7 @@ void vb_broker_commit_all(struct vb_broker *b)
 
 void vb_broker_commit_release(struct vb_broker *b)
 {
+	vb_store_release(&b->store);
 	free(b->waiters);
 	free(b->flying);
 	free(b->held);

@@ -283,7 +283,7 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 		if (sync && vb_path_fsync_dir(dir, e) < 0)
 			goto fail;
 	} else if (sync && !st->clean && fdatasync(active(p)->log->fd) < 0) {
-		/* What a killed process left in the page cache, made durable. */
+		/* What a killed process left in the page cache, synced. */
 		vb_err_sys(e, VB_E_IO, "cannot sync the last segment");
 		goto fail;
 	}
@@ -625,8 +625,8 @@ int vb_part_purge(struct vb_part *p, struct vb_err *e)
 	p->offs_saved = NULL;
 	p->offs_dirty = 0;
 	if (unlink(offsets_path(p, &path)) < 0 && errno != ENOENT)
-		vb_store_notice(p->st, "%s: cannot remove: %s", (char *)path.p,
-		       strerror(errno));
+		vb_store_notice(p->st, "%s: cannot remove: %s",
+				(char *)path.p, strerror(errno));
 	vb_buf_release(&path);
 	rc = part_restart_at(p, 0, e);
 	part_recount(p);
@@ -741,7 +741,8 @@ int vb_part_repair(struct vb_part *p, struct vb_err *e)
 	/* A message the disk lost is gone from here on. */
 	part_recount(p);
 	part_publish(p);
-	vb_store_notice(p->st, "partition %s: its storage syncs again", p->dir);
+	vb_store_notice(p->st, "partition %s: its storage syncs again",
+			p->dir);
 	p->failed = 0;
 	return 0;
 }
@@ -920,27 +921,29 @@ static void sync_failures(struct vb_store *st)
 			err = atomic_load(&p->segs[k]->log->sync_err);
 		if (!err)
 			continue;
-		vb_store_notice(st, "partition %s: background fsync failed: %s; the "
-		       "messages acknowledged since its last good one are "
-		       "written again", p->dir, strerror(err));
+		vb_store_notice(st, "partition %s: background fsync failed: "
+				"%s; the messages acknowledged since its last "
+				"good one are written again", p->dir,
+				strerror(err));
 		if (p->data_dirty) {
 			part_undo(p);
 			p->data_err = err;
-			vb_err_set(&p->cerr, VB_E_IO, "background fsync failed: "
-				   "%s", strerror(err));
+			vb_err_set(&p->cerr, VB_E_IO, "background fsync "
+				   "failed: %s", strerror(err));
 		}
 		p->failed = err;
 		if (vb_part_repair(p, &p->cerr) < 0)
-			vb_store_notice(st, "%s; it refuses writes until that works",
-			       p->cerr.msg);
+			vb_store_notice(st, "%s; it refuses writes until that "
+					"works", p->cerr.msg);
 	}
 	n = vb_syncer_take_failed(st->sync, &paths);
 	for (size_t i = 0; i < n; i++) {
 		int is_dir = 0;
 		struct vb_part *p = owner_of(st, paths[i], &is_dir);
 
-		vb_store_notice(st, "%s: background fsync failed; %s", paths[i],
-		       p ? "written again at this commit" : "left as it is");
+		vb_store_notice(st, "%s: background fsync failed; %s",
+				paths[i], p ? "written again at this commit"
+					    : "left as it is");
 		if (p && is_dir)
 			p->dir_dirty = 1;
 		else if (p)
@@ -969,7 +972,7 @@ size_t vb_store_commit(struct vb_store *st)
 				data_submit(p, &st->job);
 			} else if (data_commit(p, &p->cerr) < 0) {
 				p->data_err = p->cerr.sys ? p->cerr.sys : EIO;
-				/* A flush found acknowledged data not durable. */
+				/* A flush found acknowledged data lost. */
 				if (p->flush_req &&
 				    st->sync->mode == VB_FSYNC_INTERVAL)
 					p->failed = p->data_err;
@@ -1023,6 +1026,23 @@ size_t vb_store_commit_done(struct vb_store *st)
 	}
 	st->job.n = 0;
 	return failed;
+}
+
+void vb_store_release(struct vb_store *st)
+{
+	for (size_t i = 0; i < st->job.n; i++) {
+		vb_file_unref(st->job.v[i].f);
+		free(st->job.v[i].dir);
+	}
+	free(st->job.v);
+	free(st->parts);
+	free(st->pending);
+	free(st->inflight);
+	st->job.v = NULL;
+	st->parts = st->pending = st->inflight = NULL;
+	st->job.n = st->job.cap = 0;
+	st->nparts = st->parts_cap = st->npending = st->pending_cap = 0;
+	st->ninflight = st->inflight_cap = 0;
 }
 
 void vb_store_commit_end(struct vb_store *st)

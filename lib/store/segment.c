@@ -86,8 +86,9 @@ static int idx_consistent(const struct vb_seg *s, uint64_t logsize)
 
 /*
  * Checks the stored message at h (avail bytes from there on): whole, sane
- * lengths, offset `off`, matching checksum.  NULL if good, else why not;
- * *msz is its size once the header could be read.
+ * lengths, offset `off`, the reserved field 0 (as this server stamps it),
+ * matching checksum.  NULL if good, else why not; *msz is its size once
+ * the header could be read.
  */
 static const char *msg_check(const uint8_t *h, uint64_t avail, uint64_t off,
 			     uint64_t *msz)
@@ -97,6 +98,8 @@ static const char *msg_check(const uint8_t *h, uint64_t avail, uint64_t off,
 	if (vb_ld32(h + VB_MSG_PAYLOAD_LEN) > VB_PAYLOAD_MAX ||
 	    vb_ld32(h + VB_MSG_UHDR_LEN) > VB_UHDR_MAX)
 		return "impossible message lengths";
+	if (vb_ld64(h + VB_MSG_RESERVED) != 0)
+		return "reserved field not 0";
 	*msz = vb_msg_frame_size(h);
 	if (*msz > avail)
 		return "partial message";
@@ -124,11 +127,18 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 		uint64_t msz = 0;
 		uint8_t *ent;
 
-		*why = msg_check(m + pos, size - pos, s->start + s->count, &msz);
+		*why = msg_check(m + pos, size - pos, s->start + s->count,
+				 &msz);
 		if (*why)
 			break;
 		if (pos + msz > VB_SEG_HARD_MAX) {
 			*why = "segment too large";
+			break;
+		}
+		/* Reads by time search the index: it never goes back. */
+		if (s->count && vb_ld64(m + pos + VB_MSG_TIMESTAMP) <
+				vb_seg_ts(s, s->count - 1)) {
+			*why = "timestamp before the previous message's";
 			break;
 		}
 		idx_grow(s, 1);
@@ -161,9 +171,9 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	if (m)
 		munmap(m, logsize);
 	if (good < logsize) {
-		vb_store_notice(st, "%s: truncated at byte %" PRIu64 " after %u messages "
-		       "(%" PRIu64 " bytes dropped): %s", path, good, s->count,
-		       logsize - good, why);
+		vb_store_notice(st, "%s: truncated at byte %" PRIu64 " after "
+				"%u messages (%" PRIu64 " bytes dropped): %s",
+				path, good, s->count, logsize - good, why);
 		if (ftruncate(s->log->fd, (off_t)good) < 0)
 			return vb_err_sys(e, VB_E_IO, "cannot truncate %s", path);
 		if (st->sync->mode != VB_FSYNC_NEVER && fsync(s->log->fd) < 0)
@@ -175,7 +185,8 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 		return 0;
 	path = seg_path(pb, dir, s->start, "index");
 	if (oldn > 0 || s->count > 0)
-		vb_store_notice(st, "%s: index rebuilt (%u entries)", path, s->count);
+		vb_store_notice(st, "%s: index rebuilt (%u entries)", path,
+				s->count);
 	/*
 	 * The index in memory is right; one left stale on disk (a full disk)
 	 * disagrees with the log, so the next start rebuilds it again.
@@ -184,8 +195,8 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	    (s->count &&
 	     vb_pwrite_all(s->idx_fd, s->idx, (size_t)s->count * 16, 0) < 0) ||
 	    (st->sync->mode != VB_FSYNC_NEVER && fsync(s->idx_fd) < 0))
-		vb_store_notice(st, "%s: cannot rewrite it (%s); kept in memory", path,
-		       strerror(errno));
+		vb_store_notice(st, "%s: cannot rewrite it (%s); kept in "
+				"memory", path, strerror(errno));
 	return 0;
 }
 
@@ -229,6 +240,7 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 	if (!verify && idx_consistent(s, s->size) &&
 	    oldn == (size_t)ist.st_size)
 		goto done;
+	s->verified = 1;
 	old = vb_xmalloc(oldn);
 	if (oldn)
 		memcpy(old, s->idx, oldn);
@@ -364,26 +376,29 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 		if (why == NULL && msz != len)
 			why = "size differs from the index";
 		if (why) {
-			vb_store_notice(st, "%s: message %" PRIu64 " lost by the disk "
-			       "(%s): %u message(s) dropped from there on",
-			       seg_path(&pb, dir, s->start, "log"),
-			       s->start + i, why, s->count - i);
+			vb_store_notice(st, "%s: message %" PRIu64 " lost by "
+					"the disk (%s): %u message(s) dropped "
+					"from there on",
+					seg_path(&pb, dir, s->start, "log"),
+					s->start + i, why, s->count - i);
 			if (vb_seg_truncate(s, i, e) < 0)
 				goto out;
 			break;
 		}
-		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len, (off_t)from) < 0 ||
+		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len,
+				  (off_t)from) < 0 ||
 		    (s->idx_fd >= 0 &&
 		     vb_pwrite_all(s->idx_fd, s->idx + (size_t)i * 16, 16,
 				   (off_t)i * 16) < 0)) {
-			vb_err_sys(e, VB_E_IO, "cannot rewrite segment %" PRIu64,
-				   s->start);
+			vb_err_sys(e, VB_E_IO, "cannot rewrite segment %"
+				   PRIu64, s->start);
 			goto out;
 		}
 	}
 	if (fdatasync(s->log->fd) < 0 ||
 	    (s->idx_fd >= 0 && fdatasync(s->idx_fd) < 0)) {
-		vb_err_sys(e, VB_E_IO, "cannot sync segment %" PRIu64, s->start);
+		vb_err_sys(e, VB_E_IO, "cannot sync segment %" PRIu64,
+			   s->start);
 		goto out;
 	}
 	atomic_store(&s->log->synced, s->size);

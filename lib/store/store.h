@@ -62,7 +62,7 @@ struct vb_file {
 	int fd;
 	atomic_int refs;
 	atomic_int queued;	/* in the syncer's dirty list */
-	/* Bytes wholly written, as of the last commit point (set by the loop). */
+	/* Bytes wholly written as of the last commit point (the loop's). */
 	atomic_uint_least64_t written;
 	/* Bytes known durable: a lower bound, raised by every good fsync. */
 	atomic_uint_least64_t synced;
@@ -120,7 +120,7 @@ struct vb_syncer {
 	size_t nfiles, files_cap;
 	char **paths;			/* replaced files to fsync (+ dir) */
 	size_t npaths, paths_cap;
-	char **failed;			/* paths whose fsync failed, for the loop */
+	char **failed;			/* paths whose fsync failed */
 	size_t nfailed, failed_cap;
 	int failed_errno;		/* last fsync failure, 0 if none */
 	atomic_uint failures;		/* failed fsyncs so far */
@@ -183,7 +183,7 @@ struct vb_store {
 	uint64_t segment_size;
 	/* The previous shutdown was clean: trust the last segment's index. */
 	int clean;
-	/* Recovery and repair notices ("partition X: truncated torn tail ..."). */
+	/* Recovery and repair notices ("X: truncated at byte ..."). */
 	void (*notice)(void *arg, const char *msg);
 	void *notice_arg;
 	uint64_t written_bytes;
@@ -212,6 +212,7 @@ struct vb_seg {
 	struct vb_file *log;
 	int idx_fd;		/* -1 once sealed and committed */
 	int sealed;
+	int verified;		/* its messages were checked at load */
 };
 
 enum vb_offset_kind { VB_OFF_CONSUMER = 1, VB_OFF_GROUP = 2 };
@@ -256,7 +257,7 @@ struct vb_part {
 	int inflight;		/* on st->inflight */
 	int data_dirty;		/* appended since the mark (or sub) */
 	int flush_req;		/* a flush asked to sync, whatever the policy */
-	int dir_dirty;		/* a segment file was made: sync the directory */
+	int dir_dirty;		/* a segment file was made: sync the dir */
 	int offs_dirty;		/* offsets changed since the last commit */
 	struct vb_offset_rec *offs_saved;	/* the table as last saved */
 	size_t noffs_saved;
@@ -321,9 +322,9 @@ int vb_part_find_ts(const struct vb_part *p, uint64_t ts, uint64_t *off);
 /*
  * Locates up to count published messages from offset start (or the oldest
  * present if start is older), stopping before max_bytes unless that would
- * return nothing.  Fills up to maxsp spans (one per segment touched); returns the
- * number of spans and sets *n and *last to the messages found and the
- * offset of the last one.
+ * return nothing.  Fills up to maxsp spans (one per segment touched);
+ * returns the number of spans and sets *n and *last to the messages found
+ * and the offset of the last one.
  */
 size_t vb_part_read(const struct vb_part *p, uint64_t start, uint32_t count,
 		    uint64_t max_bytes, struct vb_span *sp, size_t maxsp,
@@ -408,5 +409,7 @@ size_t vb_store_commit_done(struct vb_store *st);
  * lists what has nothing left to do.
  */
 void vb_store_commit_end(struct vb_store *st);
+/* Frees the store's lists, once every partition is freed. */
+void vb_store_release(struct vb_store *st);
 
 #endif

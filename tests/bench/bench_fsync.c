@@ -3,7 +3,8 @@
  * running vibes-iggyd (driven by tests/bench/bench-fsync, which starts the
  * server with the --fsync mode to measure and runs dd next to it).
  *
- * usage: bench_fsync ADDR USER PASS PRODUCERS SECONDS [PARTITIONS [BATCH [PAYLOAD]]]
+ * usage: bench_fsync ADDR USER PASS PRODUCERS SECONDS
+ *                    [PARTITIONS [BATCH [PAYLOAD]]]
  *
  * Creates stream "fsync" / topic "t" with PARTITIONS partitions (default
  * 1), then runs PRODUCERS threads, each on its own connection, each
@@ -87,7 +88,8 @@ static void *produce(void *arg)
 	m = vb_xcalloc(p->batch, sizeof(*m));
 	for (uint32_t i = 0; i < p->batch; i++) {
 		char *b = body + (size_t)i * p->payload;
-		int n = snprintf(b, p->payload, "{\"session_id\":\"p%u\",\"n\":%u,\"pad\":\"",
+		int n = snprintf(b, p->payload,
+				 "{\"session_id\":\"p%u\",\"n\":%u,\"pad\":\"",
 				 p->part, i);
 
 		if (n < 0 || (size_t)n + 2 > p->payload)

@@ -89,10 +89,7 @@ static int teardown(void **state)
 	fail_errno = 0;
 	vb_rmtree(f->dir, NULL);
 	vb_syncer_release(&f->sync);
-	free(f->st.parts);
-	free(f->st.pending);
-	free(f->st.inflight);
-	free(f->st.job.v);
+	vb_store_release(&f->st);
 	free(f);
 	return 0;
 }
