@@ -12,7 +12,7 @@
  *                              the process met the lock it holds (t1000).
  *   VIBES_TEST_FAIL_FSYNC=N    fsync() and fdatasync() fail after the first
  *                              N calls (0: from the first on), as a disk
- *                              that lost the writes would (t1020), with
+ *                              that lost the writes would (t1040), with
  *                              the errno of VIBES_TEST_FAIL_FSYNC_ERRNO:
  *                              EIO (the default) or ENOSPC.  Refined by
  *     VIBES_TEST_FAIL_FSYNC_PATH=GLOB   only calls on a descriptor whose

@@ -13,7 +13,7 @@
  * CONN: --data-dir DIR --server ADDR --user U --password P --no-autostart
  *       --timeout MS
  *
- * Commands on the server's storage (the disk tests, t1020 and t1030):
+ * Commands on the server's storage (the disk tests, t1040 and t1050):
  *   topics S                 print "ID NAME PARTITIONS MESSAGES" per topic
  *   create-topic S T [N]     create topic T (N partitions, default 1)
  *   delete-topic S T         delete topic T of stream S
