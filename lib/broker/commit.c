@@ -13,11 +13,12 @@
  * acknowledged is less durable than the --fsync mode promises, and readers
  * never saw it (reads stop at what a commit published).
  *
- * With --fsync always the commit is pipelined: the pass's fdatasyncs (one
- * per file touched, however many batches went into it: group commit) are
- * handed to the store's thread as one job, and the loop serves the next
- * pass meanwhile, whose writes form the next job.  The replies of a job
- * leave once it is done (its eventfd wakes the loop); a failed job also
+ * With --fsync always the pass's fdatasyncs (one per file touched, however
+ * many batches went into it: group commit) are one job.  When other
+ * connections are ready, the job is handed to the store's thread and the
+ * loop serves them meanwhile (their writes form the next job); the replies
+ * of a job leave once it is done (its eventfd wakes the loop).  When
+ * nothing else is ready, the loop runs the job itself.  A failed job also
  * fails what its partition took in since, as that was undone with it.
  * Offsets are saved at the commit point itself, in every mode.
  *
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "broker/broker.h"
 #include "base/banned.h"
@@ -107,15 +109,28 @@ static void log_failures(struct vb_broker *b, struct vb_part **v, size_t n)
 	}
 }
 
+/*
+ * Is anything ready for the event loop (a request, a signal, the timer)?
+ * Level-triggered epoll reports it again at the next wait, so nothing is
+ * taken here.  When nothing is, the loop would only sleep while the fsync
+ * thread syncs: it syncs itself and spares the two wake-ups.
+ */
+static int loop_wanted(struct vb_broker *b)
+{
+	struct epoll_event ev;
+
+	return b->epfd >= 0 && epoll_wait(b->epfd, &ev, 1, 0) > 0;
+}
+
 /* The first half: what this pass (and those before, if any) wrote. */
 static void commit_pass(struct vb_broker *b)
 {
 	struct vb_store *st = &b->store;
-	size_t keep = 0;
 
 	if (st->npending == 0 && b->nwaiters == 0 &&
 	    atomic_load(&b->sync.failures) == st->failures_seen)
 		return;
+	st->sync_here = !loop_wanted(b);
 	if (vb_store_commit(st) > 0)
 		log_failures(b, st->pending, st->npending);
 	for (size_t i = 0; i < b->nwaiters; i++) {
@@ -128,7 +143,7 @@ static void commit_pass(struct vb_broker *b)
 		else
 			decide(w, w->p->offs_err);
 	}
-	b->nwaiters = keep;
+	b->nwaiters = 0;
 	vb_store_commit_end(st);
 }
 

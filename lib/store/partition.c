@@ -990,7 +990,7 @@ size_t vb_store_commit(struct vb_store *st)
 		failed += p->data_err || p->offs_err;
 	}
 	if (st->job.n) {
-		vb_syncer_submit(st->sync, &st->job);
+		vb_syncer_submit(st->sync, &st->job, st->sync_here);
 		st->busy = 1;
 	}
 	return failed;

@@ -144,10 +144,12 @@ void vb_syncer_init(struct vb_syncer *s, enum vb_fsync_mode mode,
  */
 int vb_syncer_start(struct vb_syncer *s, struct vb_err *e);
 /*
- * Always mode: hands job over to the thread (run at once on this thread
- * when there is none).  One job at a time: vb_syncer_wait comes first.
+ * Always mode: hands job over to the thread, or runs it at once on this
+ * thread when `here` is set or there is no thread.  One job at a time:
+ * vb_syncer_wait comes first.
  */
-void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job);
+void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job,
+		      int here);
 /* Is the job handed over done?  (Never blocks.) */
 int vb_syncer_done(struct vb_syncer *s);
 /* Blocks until the job handed over is done, and empties s->efd. */
@@ -200,6 +202,11 @@ struct vb_store {
 	size_t ninflight, inflight_cap;
 	struct vb_sync_job job;
 	int busy;			/* job handed over, not collected */
+	/*
+	 * Run the next job on the caller's thread: nothing else waits for
+	 * the event loop, so a hand-over would only add two wake-ups.
+	 */
+	int sync_here;
 	unsigned failures_seen;		/* sync->failures already handled */
 };
 

@@ -76,9 +76,10 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job)
+void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job,
+		       int here)
 {
-	if (!s->started) {
+	if (!s->started || here) {
 		run_job(job);
 		return;
 	}
