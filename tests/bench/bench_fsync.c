@@ -21,8 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
+#include "base/parse.h"
 #include "client/client.h"
 #include "base/banned.h"
 
@@ -31,7 +32,7 @@ struct producer {
 	const char *addr, *user, *pass;
 	struct vb_ident sid, tid;
 	uint32_t part, batch, payload;
-	double until;
+	int64_t until;		/* vb_mono_us */
 	uint64_t batches;
 	uint32_t *lat;		/* µs per batch */
 	size_t nlat, lat_cap;
@@ -39,23 +40,14 @@ struct producer {
 };
 
 static pthread_barrier_t start_line;
-static double t_start;
 
-static double now(void)
+static uint64_t arg(const char *s, uint64_t lo, uint64_t hi)
 {
-	struct timespec ts;
+	struct vb_err e;
+	uint64_t v;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long long num(const char *s, long long lo, long long hi)
-{
-	const char *errstr;
-	long long v = strtonum(s, lo, hi, &errstr);
-
-	if (errstr)
-		errx(2, "'%s' is %s", s, errstr);
+	if (vb_parse_u64(s, lo, hi, &v, &e) < 0)
+		errx(2, "%s", e.msg);
 	return v;
 }
 
@@ -110,7 +102,7 @@ static void *produce(void *arg)
 	pthread_barrier_wait(&start_line);
 	pthread_barrier_wait(&start_line);
 	while (ok) {
-		double t0 = now(), t1;
+		int64_t t0 = vb_mono_us(), t1;
 
 		if (t0 >= p->until)
 			break;
@@ -119,11 +111,11 @@ static void *produce(void *arg)
 			snprintf(p->why, sizeof(p->why), "send: %s", e.msg);
 			break;
 		}
-		t1 = now();
+		t1 = vb_mono_us();
 		if (t1 > p->until)
 			break;	/* only what was answered within the run */
 		VB_ALLOC_GROW(p->lat, p->nlat + 1, p->lat_cap);
-		p->lat[p->nlat++] = (uint32_t)((t1 - t0) * 1e6 + 0.5);
+		p->lat[p->nlat++] = (uint32_t)(t1 - t0);
 		p->batches++;
 	}
 	vb_client_release(&c);
@@ -148,22 +140,22 @@ int main(int argc, char **argv)
 	struct vb_topic_info ti;
 	struct producer *pr;
 	uint32_t np, parts = 1, batch = 10, payload = 100, *all;
-	uint64_t batches = 0;
+	uint64_t batches = 0, secs;
 	size_t nall = 0;
-	double secs;
+	int64_t t_start;
 	int failed = 0;
 
 	if (argc < 6 || argc > 9)
 		errx(2, "usage: bench_fsync ADDR USER PASS PRODUCERS SECONDS "
 		     "[PARTITIONS [BATCH [PAYLOAD]]]");
-	np = (uint32_t)num(argv[4], 1, 1024);
-	secs = (double)num(argv[5], 1, 3600);
+	np = (uint32_t)arg(argv[4], 1, 1024);
+	secs = arg(argv[5], 1, 3600);
 	if (argc > 6)
-		parts = (uint32_t)num(argv[6], 1, 1000);
+		parts = (uint32_t)arg(argv[6], 1, 1000);
 	if (argc > 7)
-		batch = (uint32_t)num(argv[7], 1, 100000);
+		batch = (uint32_t)arg(argv[7], 1, 100000);
 	if (argc > 8)
-		payload = (uint32_t)num(argv[8], 48, 1 << 20);
+		payload = (uint32_t)arg(argv[8], 48, 1 << 20);
 	if (connect_login(&c, argv[1], argv[2], argv[3], &e) < 0 ||
 	    vb_client_create_stream(&c, "fsync", &si, &e) < 0)
 		errx(1, "%s", e.msg);
@@ -189,9 +181,9 @@ int main(int argc, char **argv)
 	}
 	/* Every producer is connected and logged in: the clock starts. */
 	pthread_barrier_wait(&start_line);
-	t_start = now();
+	t_start = vb_mono_us();
 	for (uint32_t i = 0; i < np; i++)
-		pr[i].until = t_start + secs;
+		pr[i].until = t_start + (int64_t)secs * 1000000;
 	pthread_barrier_wait(&start_line);
 	for (uint32_t i = 0; i < np; i++) {
 		pthread_join(pr[i].th, NULL);
@@ -214,10 +206,10 @@ int main(int argc, char **argv)
 	printf("partitions=%u\n", parts);
 	printf("batch=%u\n", batch);
 	printf("payload=%u\n", payload);
-	printf("seconds=%.3f\n", secs);
+	printf("seconds=%llu\n", (unsigned long long)secs);
 	printf("batches=%llu\n", (unsigned long long)batches);
 	printf("events=%llu\n", (unsigned long long)batches * batch);
-	printf("events_per_s=%.0f\n", (double)batches * batch / secs);
+	printf("events_per_s=%.0f\n", (double)batches * batch / (double)secs);
 	printf("p50_us=%u\n", nall ? all[nall / 2] : 0);
 	printf("p99_us=%u\n", nall ? all[(nall * 99) / 100] : 0);
 	free(all);

@@ -15,16 +15,35 @@ tool() {
 	vibes-test-tool -d "$1" --no-autostart --timeout 10000 "${@:2}"
 }
 
-# start_failing DIR PATTERN ARGS...: the daemon with fsync and fdatasync
-# failing (EIO) on paths matching PATTERN while $FLAG exists.
+# start_failing NAME PATTERN ARGS...: the daemon on data dir D=$TRASH/NAME
+# with fsync and fdatasync failing (EIO) on paths matching PATTERN while
+# $FLAG exists; stopped (and $FLAG removed) when the test ends.
 start_failing() {
-	local dir=$1 glob=$2
+	local glob=$2
+	D="$TRASH/$1"
 	shift 2
 	LD_PRELOAD="$SHIM" VIBES_TEST_FAIL_FSYNC=0 \
 		VIBES_TEST_FAIL_FSYNC_PATH="$glob" \
 		VIBES_TEST_FAIL_FSYNC_WHILE="$FLAG" \
 		VIBES_TEST_FAIL_FSYNC_LOG="$TRASH/injected" \
-		start_server "$dir" "$@"
+		start_server "$D" "$@" &&
+	test_when_finished "stop_server $SERVER_PID; rm -f \"$FLAG\""
+}
+
+# polled DIR LINE...: partition 0 of s/t holds exactly these payloads.
+polled() {
+	local dir=$1
+	shift
+	tool "$dir" poll s t >got &&
+	printf "%s\n" "$@" >expect &&
+	test_cmp expect got
+}
+
+# fails_13000 DIR CMD...: the tool command fails as a client is told the
+# server could not write its storage.
+fails_13000() {
+	test_must_fail 75 tool "$@" 2>err &&
+	grep "could not write its storage (status 13000" err
 }
 
 # wait_log DIR PATTERN: up to 10 s for a line of DIR/server.log.
@@ -38,80 +57,58 @@ wait_log() {
 }
 
 test_expect_success '--fsync always: the batch whose fdatasync fails is answered 13000 and undone' '
-	D="$TRASH/always" &&
-	start_failing "$D" "*/partitions/*.log" --fsync always &&
-	test_when_finished "stop_server $SERVER_PID; rm -f \"$FLAG\"" &&
+	start_failing always "*/partitions/*.log" --fsync always &&
 	tool "$D" send s t a1 a2 &&
 	touch "$FLAG" &&
-	test_must_fail 75 tool "$D" send s t b1 b2 b3 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 "$D" send s t b1 b2 b3 &&
 	grep -q "^fsync .*/partitions/0/00000000000000000000.log$" "$TRASH/injected" &&
 	wait_log "$D" "commit: partition .*/partitions/0: cannot sync: Input/output error; 3 message(s) undone, their senders answered 13000" &&
-	tool "$D" poll s t >got &&
-	printf "a1\na2\n" >expect &&
-	test_cmp expect got &&
+	polled "$D" a1 a2 &&
 	rm "$FLAG" &&
 	tool "$D" send s t c1 &&
-	tool "$D" poll s t >got &&
-	printf "a1\na2\nc1\n" >expect &&
-	test_cmp expect got
+	polled "$D" a1 a2 c1
 '
 
 test_expect_success '--fsync always: after a restart the log holds exactly what was acknowledged' '
 	D="$TRASH/always" &&
 	start_server "$D" --fsync always &&
 	test_when_finished "stop_server" &&
-	tool "$D" poll s t >got &&
-	printf "a1\na2\nc1\n" >expect &&
-	test_cmp expect got
+	polled "$D" a1 a2 c1
 '
 
 test_expect_success '--fsync MS: a failed background fsync is logged, the next send is answered 13000 until the disk syncs again, nothing acknowledged is lost' '
-	D="$TRASH/interval" &&
-	start_failing "$D" "*/partitions/*.log" --fsync 20 &&
-	test_when_finished "stop_server $SERVER_PID; rm -f \"$FLAG\"" &&
+	start_failing interval "*/partitions/*.log" --fsync 20 &&
 	touch "$FLAG" &&
 	tool "$D" send s t a1 &&
 	wait_log "$D" "background fsync failed: Input/output error" &&
 	wait_log "$D" "it refuses writes until that works" &&
-	test_must_fail 75 tool "$D" send s t c1 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 "$D" send s t c1 &&
 	grep "append: partition .*: cannot sync segment 0: Input/output error" "$D/server.log" &&
 	rm "$FLAG" &&
 	tool "$D" send s t d1 &&
 	grep "partition .*/partitions/0: its storage syncs again" "$D/server.log" &&
-	tool "$D" poll s t >got &&
-	printf "a1\nd1\n" >expect &&
-	test_cmp expect got
+	polled "$D" a1 d1
 '
 
 test_expect_success '--fsync never: a flush whose fsync fails is answered 13000 and logged; the next one works' '
-	D="$TRASH/never" &&
-	start_failing "$D" "*/partitions/*" --fsync never &&
-	test_when_finished "stop_server $SERVER_PID; rm -f \"$FLAG\"" &&
+	start_failing never "*/partitions/*" --fsync never &&
 	tool "$D" send s t a1 &&
 	tool "$D" flush s t &&
 	touch "$FLAG" &&
-	test_must_fail 75 tool "$D" flush s t 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 "$D" flush s t &&
 	wait_log "$D" "commit: partition .*/partitions/0: cannot sync segment 0: Input/output error" &&
 	tool "$D" send s t b1 &&
 	rm "$FLAG" &&
 	tool "$D" flush s t &&
-	tool "$D" poll s t >got &&
-	printf "a1\nb1\n" >expect &&
-	test_cmp expect got
+	polled "$D" a1 b1
 '
 
 test_expect_success 'a consumer offset that cannot be saved is answered 13000 and not kept' '
-	D="$TRASH/offsets" &&
-	start_failing "$D" "*/offsets.tmp.*" --fsync always &&
-	test_when_finished "stop_server $SERVER_PID; rm -f \"$FLAG\"" &&
+	start_failing offsets "*/offsets.tmp.*" --fsync always &&
 	tool "$D" send s t a1 a2 a3 &&
 	tool "$D" store-offset s t reader 1 &&
 	touch "$FLAG" &&
-	test_must_fail 75 tool "$D" store-offset s t reader 2 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 "$D" store-offset s t reader 2 &&
 	wait_log "$D" "consumer offsets not saved: cannot write .*offsets.tmp" &&
 	echo 1 >expect &&
 	tool "$D" get-offset s t reader >got &&
@@ -124,23 +121,17 @@ test_expect_success 'a consumer offset that cannot be saved is answered 13000 an
 '
 
 test_expect_success 'a metadata save that fails (create_topic, delete_topic) changes nothing, in memory or on disk' '
-	D="$TRASH/meta" &&
-	start_failing "$D" "*/metadata.tmp.*" --fsync always &&
-	test_when_finished "stop_server $SERVER_PID; rm -f \"$FLAG\"" &&
+	start_failing meta "*/metadata.tmp.*" --fsync always &&
 	tool "$D" send s t a1 &&
 	tool "$D" topics s >before &&
 	touch "$FLAG" &&
-	test_must_fail 75 tool "$D" create-topic s t2 3 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 "$D" create-topic s t2 3 &&
 	wait_log "$D" "cannot save metadata: cannot write .*metadata.tmp" &&
-	test_must_fail 75 tool "$D" delete-topic s t 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 "$D" delete-topic s t &&
 	tool "$D" topics s >after &&
 	test_cmp before after &&
 	test_must_fail test -d "$D/streams/0/topics/1" &&
-	tool "$D" poll s t >got &&
-	echo a1 >expect &&
-	test_cmp expect got &&
+	polled "$D" a1 &&
 	rm "$FLAG" &&
 	tool "$D" create-topic s t2 3 &&
 	tool "$D" topics s >now &&

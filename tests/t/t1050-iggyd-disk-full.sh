@@ -26,6 +26,13 @@ tool() {
 	vibes-test-tool -d "$D" --no-autostart --timeout 10000 "$@"
 }
 
+# fails_13000 CMD...: the tool command fails as a client is told the
+# server could not write its storage.
+fails_13000() {
+	test_must_fail 75 tool "$@" 2>err &&
+	grep "could not write its storage (status 13000" err
+}
+
 # start_full [ADDR]: the daemon on $D; its log outside the full disk, so
 # that every line of it can be read.
 start_full() {
@@ -60,8 +67,7 @@ test_expect_success 'a full disk: the append is answered 13000, logged, and noth
 	cp "$D/server.addr" addr &&
 	tool send s t a1 a2 &&
 	fill &&
-	test_must_fail 75 tool send s t "$big" b2 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 send s t "$big" b2 &&
 	grep "append: cannot write segment 0: No space left on device" "$TRASH/server.log" &&
 	tool poll s t >got &&
 	printf "a1\na2\n" >expect &&
@@ -70,13 +76,12 @@ test_expect_success 'a full disk: the append is answered 13000, logged, and noth
 
 test_expect_success 'a full disk: create_topic is answered 13000, memory and files unchanged' '
 	tool topics s >before &&
-	test_must_fail 75 tool create-topic s t2 2 2>err &&
-	grep "could not write its storage (status 13000" err &&
+	fails_13000 create-topic s t2 2 &&
 	grep "No space left on device" "$TRASH/server.log" &&
 	tool topics s >after &&
 	test_cmp before after &&
 	test_must_fail test -e "$D/streams/0/topics/1" &&
-	test_must_fail 75 tool store-offset s t reader 1 2>err &&
+	fails_13000 store-offset s t reader 1 &&
 	echo none >expect &&
 	tool get-offset s t reader >got &&
 	test_cmp expect got

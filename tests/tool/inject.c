@@ -147,28 +147,28 @@ static int fail_errno(void)
 	return v && strcmp(v, "ENOSPC") == 0 ? ENOSPC : EIO;
 }
 
-int fsync(int fd)
+/* The sync call `name` of fd, or the failure fsync_fails asks for. */
+static int hooked_sync(const char *name, sync_fn *real, int fd)
 {
-	static sync_fn real;
-
-	if (real == NULL)
-		real = (sync_fn)dlsym(RTLD_NEXT, "fsync");
+	if (*real == NULL)
+		*real = (sync_fn)dlsym(RTLD_NEXT, name);
 	if (fsync_fails(fd)) {
 		errno = fail_errno();
 		return -1;
 	}
-	return real(fd);
+	return (*real)(fd);
+}
+
+int fsync(int fd)
+{
+	static sync_fn real;
+
+	return hooked_sync("fsync", &real, fd);
 }
 
 int fdatasync(int fd)
 {
 	static sync_fn real;
 
-	if (real == NULL)
-		real = (sync_fn)dlsym(RTLD_NEXT, "fdatasync");
-	if (fsync_fails(fd)) {
-		errno = fail_errno();
-		return -1;
-	}
-	return real(fd);
+	return hooked_sync("fdatasync", &real, fd);
 }
