@@ -249,12 +249,15 @@ enum vb_hold {
 void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
 		    struct vb_part *p, enum vb_hold what);
 /*
- * The commit point, at the end of every pass of the loop (which then sends
- * the output of the held connections whose replies are all decided):
- * collects the job in flight if it is done, then commits what the passes
- * since wrote (vb_store_commit), logs what failed and answers its waiting
- * replies 13000.
+ * The commit point, at the end of every pass of the loop, in two steps,
+ * each followed by sending the output of the held connections whose
+ * replies are all decided: vb_broker_collect takes the result of the job
+ * in flight if it is done (returns 1 if it did), then vb_broker_commit
+ * commits what the passes since wrote (vb_store_commit) unless a job is
+ * still in flight.  Both log what failed and answer its waiting replies
+ * 13000.  Replies a job decided so leave before the next job is run.
  */
+int vb_broker_collect(struct vb_broker *b);
 void vb_broker_commit(struct vb_broker *b);
 /*
  * The same, waiting until nothing is left in flight: before a command

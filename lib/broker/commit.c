@@ -171,16 +171,21 @@ static void commit_done(struct vb_broker *b)
 	vb_store_commit_end(st);
 }
 
+int vb_broker_collect(struct vb_broker *b)
+{
+	if (!b->store.busy || !vb_syncer_done(&b->sync))
+		return 0;
+	commit_done(b);
+	return 1;
+}
+
 void vb_broker_commit(struct vb_broker *b)
 {
-	if (b->store.busy) {
-		/* One job at a time: the next starts when this one is done. */
-		if (!vb_syncer_done(&b->sync))
-			return;
-		commit_done(b);
-	}
+	/* One job at a time: this pass's writes wait for the next pass. */
+	if (b->store.busy)
+		return;
 	commit_pass(b);
-	/* Done already (or run on this thread, when there is none). */
+	/* Done already (run on this thread). */
 	if (b->store.busy && vb_syncer_done(&b->sync))
 		commit_done(b);
 }

@@ -640,7 +640,9 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
-		/* One commit point per pass, then the replies it decided. */
+		/* One commit point per pass, the replies it decided after. */
+		if (vb_broker_collect(b))
+			release_held(b);
 		vb_broker_commit(b);
 		release_held(b);
 	}
