@@ -274,6 +274,23 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 	}
 	free(starts);
 	starts = NULL;
+	if (p->nsegs && !st->clean && !active(p)->verified) {
+		/*
+		 * The last file overlapped and was ignored: the segment that
+		 * takes the appends now is checked message by message too.
+		 */
+		struct vb_seg *s = active(p);
+
+		if (vb_seg_load(&p->segs[p->nsegs - 1], st, dir, s->start, 1,
+				e) < 0) {
+			p->segs[p->nsegs - 1] = s;
+			goto fail;
+		}
+		vb_seg_free(s);
+		s = active(p);
+		atomic_store(&s->log->written, s->size);
+		atomic_store(&s->log->synced, s->size);
+	}
 	if (p->nsegs == 0) {
 		struct vb_seg *s;
 
