@@ -31,7 +31,6 @@ enum {
 	OPT_DATA_DIR,
 	OPT_PARTITIONS,
 	OPT_TIMEOUT,
-	OPT_VERSION,
 	OPT_FIRST_OWN,		/* each command numbers its own from here */
 };
 
@@ -46,9 +45,9 @@ enum {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }, \
-	{ "version", no_argument, NULL, OPT_VERSION }
+	{ "version", no_argument, NULL, 'V' }
 
-#define CLI_SHORTOPTS "s:t:vh"
+#define CLI_SHORTOPTS "s:t:vhV"
 
 #define CLI_HELP \
 "Server and log:\n" \
@@ -70,11 +69,11 @@ enum {
 "      --timeout DURATION  per-request timeout (default 10s)\n" \
 "  -v, --verbose           say more on stderr\n" \
 "  -h, --help              show this help\n" \
-"      --version           show the version\n" \
+"  -V, --version           show the version\n" \
 "\n" \
 "DURATION is a number with a unit us, ms, s, m or h (a bare number means\n" \
-"seconds); TIMESTAMP is RFC 3339 (2024-05-01T12:00:00Z) or microseconds\n" \
-"since the epoch.\n"
+"seconds); TIMESTAMP is RFC 3339 (2024-05-01T12:00:00Z) or a number since\n" \
+"the epoch with a unit s, ms or us (1733050000s; a bare number is refused).\n"
 
 #define CLI_EXIT_HELP \
 "Exit status: 0 ok, 1 partial failure or server error, 2 usage,\n" \
@@ -127,6 +126,21 @@ static void cli_die(const struct cli *cl, const struct vb_err *e)
 {
 	fprintf(stderr, "%s: %s\n", cl->prog, e->msg);
 	exit(vb_err_exit(e));
+}
+
+/* A failure of the tool's own, with its exit status. */
+static void cli_die_msg(const struct cli *cl, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn, unused));
+static void cli_die_msg(const struct cli *cl, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cl->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
 }
 
 /* An option value that must parse; usage error otherwise. */
@@ -249,7 +263,7 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 	case 'h':
 		fputs(cl->usage, stdout);
 		exit(VB_EX_OK);
-	case OPT_VERSION:
+	case 'V':
 		printf("%s %s\n", cl->prog, VB_VERSION);
 		exit(VB_EX_OK);
 	case '?':

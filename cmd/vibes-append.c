@@ -32,6 +32,10 @@ static const char usage_text[] =
 "  -B, --balanced          batches round robin over the partitions\n"
 "Events with the same key go to the same partition (XXH32(key) mod\n"
 "partitions, as the server hashes messages keys), so they stay in order.\n"
+"The key is stored with each event as the user header \"key\" (up to 255\n"
+"bytes), which vibes-poll shows.\n"
+"      --header NAME=VALUE a user header for every event (repeatable; NAME\n"
+"                          and VALUE 1 to 255 bytes, NAME not \"key\")\n"
 "\n"
 "Batching and resilience:\n"
 "      --batch N           lines per batch (default 1000; also cut at 1 MiB)\n"
@@ -79,6 +83,7 @@ enum {
 	OPT_ACKS,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
+	OPT_HEADER,
 };
 
 static const struct option longopts[] = {
@@ -95,6 +100,7 @@ static const struct option longopts[] = {
 	{ "acks", no_argument, NULL, OPT_ACKS },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "header", required_argument, NULL, OPT_HEADER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -105,6 +111,7 @@ static int show_progress;
 static int progress_shown;
 static volatile sig_atomic_t stop;
 static uint64_t retry_us = 60000000;
+static struct vb_buf headers = VB_BUF_INIT;
 static int64_t t0;
 
 static const char *input_name(const char *name)
@@ -262,6 +269,28 @@ static void on_progress(void *arg, const struct vb_append_stats *st)
 	progress_shown = 1;
 }
 
+/* --header NAME=VALUE: one more string pair for every event. */
+static void add_header(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	size_t nlen = eq ? (size_t)(eq - arg) : 0, vlen = eq ? strlen(eq + 1) : 0;
+
+	if (eq == NULL)
+		cli_usage_error(&cli, "--header '%s': expected NAME=VALUE", arg);
+	if (nlen < 1 || nlen > VB_UHDR_LEN_MAX || vlen < 1 ||
+	    vlen > VB_UHDR_LEN_MAX)
+		cli_usage_error(&cli,
+				"--header '%s': NAME and VALUE must be 1 to %u bytes",
+				arg, VB_UHDR_LEN_MAX);
+	if (nlen == strlen(VB_LOG_KEY_HEADER) &&
+	    memcmp(arg, VB_LOG_KEY_HEADER, nlen) == 0)
+		cli_usage_error(&cli,
+				"--header '%s': the header \"key\" holds each event's key",
+				arg);
+	vb_wire_uhdr_add(&headers, VB_UHDR_STRING, arg, (uint32_t)nlen,
+			 VB_UHDR_STRING, eq + 1, (uint32_t)vlen);
+}
+
 static void on_signal(int sig)
 {
 	stop = 1;
@@ -366,6 +395,9 @@ int main(int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			show_progress = 0;
 			break;
+		case OPT_HEADER:
+			add_header(optarg);
+			break;
 		default:
 			cli_usage_error(&cli, "unexpected option");
 		}
@@ -404,6 +436,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	o.stop = &stop;
+	o.headers = &headers;
 
 	cli_open(&cli, 0);
 	cb.arg = &cli;
@@ -438,6 +471,7 @@ int main(int argc, char **argv)
 	if (cli.verbose)
 		summary(&st);
 	cli_close(&cli);
+	vb_buf_release(&headers);
 	free(inputs);
 	return status;
 }

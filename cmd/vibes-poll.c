@@ -42,12 +42,20 @@ static const char usage_text[] =
 "                          once, so the next run goes on from there (with\n"
 "                          -g it moves the partitions this member owns)\n"
 "\n"
-"How much:\n"
+"What and how much:\n"
+"  -p, --partition N       read only partition N (repeatable; -c only)\n"
 "  -n, --count COUNT       stop after COUNT events\n"
+"      --until POSITION    stop each partition at POSITION (not included): N,\n"
+"                          end (as it is now), -N or @TIMESTAMP; with -f,\n"
+"                          exit once every partition got there (-c only)\n"
 "  -f, --follow            keep waiting for new events (and for the server to\n"
 "                          come back when it goes away); SIGINT/SIGTERM end\n"
 "                          it cleanly after committing what was written\n"
-"      --interval DURATION wait between polls while caught up (default 100ms)\n"
+"      --interval DURATION longest wait between polls while caught up: 1ms\n"
+"                          after events, doubled while none come, up to\n"
+"                          DURATION (default 100ms)\n"
+"      --idle-timeout DURATION\n"
+"                          with -f: exit 0 after DURATION without an event\n"
 "      --batch N           events per poll request (default 4096)\n"
 "Without --follow, vibes-poll exits 0 once it has caught up with every\n"
 "partition.\n"
@@ -63,11 +71,16 @@ static const char usage_text[] =
 "                          stepped over; by default everything before it is\n"
 "                          delivered and committed, then vibes-poll exits 65\n"
 "                          naming its partition and offset\n"
-"      --format FORMAT     raw (default: the payload as stored, then a newline)\n"
-"                          or json ({\"partition\":P,\"offset\":O,\"timestamp\":T,\n"
-"                          \"id\":\"UUID\",\"payload\":...}; timestamp in µs since\n"
-"                          the epoch; payload is the JSON value when the\n"
-"                          payload is valid JSON, else a JSON string)\n"
+"      --format FORMAT     raw (default: the payload as stored, then a newline),\n"
+"                          json ({\"partition\":P,\"offset\":O,\"timestamp\":T,\n"
+"                          \"id\":\"UUID\",\"key\":K,\"headers\":{...},\"payload\":...};\n"
+"                          timestamp in µs since the epoch; key null without\n"
+"                          one; payload is the JSON value when the payload is\n"
+"                          valid JSON, else a JSON string), or a template as\n"
+"                          kcat's -f: %s payload, %p partition, %o offset,\n"
+"                          %k key, %T timestamp (ms), %t timestamp (RFC 3339),\n"
+"                          %h headers (name=value,...), %i id, %% a %, and\n"
+"                          \\n \\t \\\\ (no newline is added: '%s\\n')\n"
 "      --no-commit         do not commit (only with -c)\n"
 "      --handoff MODE      for a pipe: line (default) hands the reader one line\n"
 "                          at a time, so a reader that stops early (head -n 5)\n"
@@ -90,6 +103,8 @@ enum {
 	OPT_START,
 	OPT_ORDER,
 	OPT_SKIP_BAD,
+	OPT_UNTIL,
+	OPT_IDLE,
 	OPT_INTERVAL,
 	OPT_BATCH,
 	OPT_FORMAT,
@@ -104,6 +119,9 @@ static const struct option longopts[] = {
 	{ "start", required_argument, NULL, OPT_START },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "order", required_argument, NULL, OPT_ORDER },
+	{ "partition", required_argument, NULL, 'p' },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
 	{ "count", required_argument, NULL, 'n' },
 	{ "follow", no_argument, NULL, 'f' },
@@ -116,6 +134,8 @@ static const struct option longopts[] = {
 };
 
 static volatile sig_atomic_t stop;
+static struct vb_template *tmpl;
+static uint8_t only[1000];
 
 static void on_signal(int sig)
 {
@@ -154,7 +174,7 @@ int main(int argc, char **argv)
 	cli_init(&cli, "vibes-poll", usage_text);
 	cli_refuse_password(&cli, argc, argv);
 	vb_consume_opts_init(&o);
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "c:g:n:f", longopts,
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "c:g:n:fp:", longopts,
 				 NULL)) != -1) {
 		if (cli_option(&cli, ch, optarg))
 			continue;
@@ -191,6 +211,25 @@ int main(int argc, char **argv)
 		case OPT_SKIP_BAD:
 			o.skip_bad = 1;
 			break;
+		case 'p':
+			cli_check(&cli, "--partition",
+				  vb_parse_u64(optarg, 0, 999, &v, &e), &e);
+			only[v] = 1;
+			if (v + 1 > o.nonly)
+				o.nonly = (uint32_t)v + 1;
+			o.only = only;
+			break;
+		case OPT_UNTIL:
+			cli_check(&cli, "--until",
+				  vb_pos_parse(optarg, 0, &o.until, &e), &e);
+			o.has_until = 1;
+			break;
+		case OPT_IDLE:
+			cli_check(&cli, "--idle-timeout",
+				  vb_parse_duration(optarg, 86400000000ull, &v,
+						    &e), &e);
+			o.idle_us = v;
+			break;
 		case 'n':
 			cli_check(&cli, "--count",
 				  vb_parse_u64(optarg, 1, UINT64_MAX / 2, &v,
@@ -216,10 +255,18 @@ int main(int argc, char **argv)
 				o.format = VB_FORMAT_RAW;
 			else if (strcmp(optarg, "json") == 0)
 				o.format = VB_FORMAT_JSON;
-			else
+			else if (strpbrk(optarg, "%\\") == NULL)
 				cli_usage_error(&cli,
-						"--format: '%s': use raw or json",
+						"--format: '%s': use raw, json or a template with %%s %%p %%o %%k %%T %%t %%h %%i",
 						optarg);
+			else {
+				vb_template_free(tmpl);
+				cli_check(&cli, "--format",
+					  vb_template_parse(&tmpl, optarg, &e),
+					  &e);
+				o.format = VB_FORMAT_TEMPLATE;
+				o.tmpl = tmpl;
+			}
 			break;
 		case OPT_NO_COMMIT:
 			o.no_commit = 1;
@@ -245,6 +292,11 @@ int main(int argc, char **argv)
 	if (o.group && o.no_commit)
 		cli_usage_error(&cli,
 				"--no-commit needs -c: a group reads from its committed offsets");
+	if (o.group && (o.only || o.has_until))
+		cli_usage_error(&cli,
+				"--partition and --until need -c: the server deals a group's partitions");
+	if (o.idle_us && !o.follow)
+		cli_usage_error(&cli, "--idle-timeout needs -f");
 	if (from)
 		cli_check(&cli, "--from", vb_pos_parse(from, 1, &o.from, &e),
 			  &e);
@@ -261,6 +313,7 @@ int main(int argc, char **argv)
 	o.connect = cli_connect;
 	o.connect_arg = &cli;
 	o.notice = cli.verbose ? on_notice : NULL;
+	o.say = on_notice;
 	o.bad = on_bad;
 	rc = vb_consume_run(&o, &cli.log, 1, &st, &e);
 	if (cli.verbose) {
@@ -276,6 +329,7 @@ int main(int argc, char **argv)
 			st.reader_gone ? "; the reader closed the pipe" : "");
 	}
 	cli_close(&cli);
+	vb_template_free(tmpl);
 	if (rc)
 		cli_die(&cli, &e);
 	return VB_EX_OK;

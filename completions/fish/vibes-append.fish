@@ -10,6 +10,7 @@ complete -c $c -l linger -x -d 'Send a partial batch after this idle time (defau
 complete -c $c -l buffer -x -d 'Unacknowledged data kept while the server is away (default 64M)'
 complete -c $c -l retry-timeout -x -d 'Give up after the server was unreachable that long (default 60s)'
 complete -c $c -l skip-invalid -d 'Report bad lines and go on'
+complete -c $c -l header -x -d 'A user header for every event (NAME=VALUE)'
 complete -c $c -l acks -d 'Print line, partition and offset of every sent line'
 complete -c $c -l progress -d 'Show the rate on stderr'
 complete -c $c -l no-progress -d 'Never show the rate'
@@ -23,4 +24,4 @@ complete -c $c -l partitions -x -d 'Partitions when the topic is created (defaul
 complete -c $c -l timeout -x -d 'Per-request timeout (default 10s)'
 complete -c $c -s v -l verbose -d 'Say more on stderr'
 complete -c $c -s h -l help -d 'Show the help'
-complete -c $c -l version -d 'Show the version'
+complete -c $c -s V -l version -d 'Show the version'

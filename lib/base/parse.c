@@ -216,16 +216,45 @@ int vb_parse_timestamp(const char *s, uint64_t *us, struct vb_err *e)
 	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
 					  31, 30, 31 };
 
-	if (*p && p[strspn(p, "0123456789")] == 0) {
-		if (strlen(p) > 19)
-			return bad_ts(s, "too large", e);
-		return vb_parse_u64(s, 0, UINT64_MAX / 2, us, e) ?
-			       bad_ts(s, "too large", e) : 0;
+	size_t digits = strspn(p, "0123456789");
+
+	if (digits > 0 && digits != 4) {
+		/* a number since the epoch, with its unit */
+		static const struct {
+			const char *unit;
+			uint64_t us;
+		} units[] = { { "s", 1000000 }, { "ms", 1000 }, { "us", 1 } };
+		uint64_t v;
+
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (strcmp(p + digits, units[i].unit) != 0)
+				continue;
+			if (digits > 19)
+				return bad_ts(s, "too large", e);
+			{
+				char num[20];
+
+				memcpy(num, p, digits);
+				num[digits] = 0;
+				if (vb_parse_u64(num, 0, UINT64_MAX / 2, &v, e) ||
+				    v > UINT64_MAX / 2 / units[i].us)
+					return bad_ts(s, "too large", e);
+			}
+			*us = v * units[i].us;
+			return 0;
+		}
+		if (p[digits] == 0)
+			return bad_ts(s,
+				      "a bare number has no unit: write it with s, ms or us (1733050000s), or as RFC 3339 (2024-05-01T12:00:00Z)",
+				      e);
+		return bad_ts(s,
+			      "expected RFC 3339 (2024-05-01T12:00:00Z) or a number since the epoch with s, ms or us (1733050000s)",
+			      e);
 	}
 	if (fixed(&p, 4, &y) || *p++ != '-' || fixed(&p, 2, &mo) ||
 	    *p++ != '-' || fixed(&p, 2, &d))
 		return bad_ts(s,
-			      "expected RFC 3339 (2024-05-01T12:00:00Z) or microseconds since the epoch",
+			      "expected RFC 3339 (2024-05-01T12:00:00Z) or a number since the epoch with s, ms or us (1733050000s)",
 			      e);
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
 	    (mo == 2 && d == 29 &&

@@ -1,15 +1,28 @@
 /*
  * Consumer groups (control.md §5.7, §6.2).  Members are connections.
- * Assignment: a join hands unassigned partitions round robin to members
- * without any, then promises one partition from the end of the most loaded
- * member to each member still idle.  The partition moves at once if the
- * group never polled it or has stored an offset at or past the last one
- * polled; otherwise it stays its owner's, "pending revocation" (the owner
- * may still store offsets for it and poll it by id, round robin skips it),
- * until the group stores such an offset or the rebalancing timeout passes,
- * so no event is handed to two members.  A leave, a disconnect or a
- * partition change drops pending revocations and deals partition i to
- * member i mod members in slot order.
+ *
+ * Assignment is fair and sticky.  After every join, leave, disconnect and
+ * partition change, with P partitions and M members, every member's
+ * target is P / M, plus one for the P % M members that hold the most
+ * (counting partitions on their way to them; ties: slot order), so counts
+ * differ by at most one and as few partitions as possible move.  A member
+ * keeps what it holds up to its target.  The partitions nobody holds, then
+ * the excess of each member above its target (its highest partition ids),
+ * go one by one to the member below its target with the fewest (ties: slot
+ * order).
+ *
+ * A partition moving away from a live member moves at once if the group
+ * never polled it or has stored an offset at or past the last one polled
+ * (control.md §6.2's rule; polls count from when the partition came to its
+ * current owner, the only member that can poll it).  Otherwise it stays
+ * its owner's, "pending revocation" (the owner may still poll it by id and
+ * store offsets for it, its round robin skips it, nobody else gets it),
+ * until the group stores such an offset, the topic is purged or the
+ * rebalancing timeout passes, so no event is handed to two members.  The
+ * partitions of a member that left are free at once: its connection is
+ * gone, and what it polled and did not commit is read again by the next
+ * owner (at least once).  Upstream 0.8 instead moves at most one partition
+ * per idle member on a join and deals everything anew on a leave.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +62,38 @@ int vb_member_has(const struct vb_member *m, uint32_t part)
 	return 0;
 }
 
+/*
+ * Adds part to m's list, kept in ascending order; the round robin goes on
+ * from the partition it was at.
+ */
 static void member_add_part(struct vb_member *m, uint32_t part)
 {
+	uint32_t i = m->nparts;
+
 	m->parts = vb_xreallocarray(m->parts, (size_t)m->nparts + 1,
 				    sizeof(*m->parts));
-	m->parts[m->nparts++] = part;
+	for (; i > 0 && m->parts[i - 1] > part; i--)
+		m->parts[i] = m->parts[i - 1];
+	m->parts[i] = part;
+	m->nparts++;
+	if (i < m->cursor)
+		m->cursor++;
+}
+
+static void member_drop_part(struct vb_member *m, uint32_t part)
+{
+	for (uint32_t i = 0; i < m->nparts; i++) {
+		if (m->parts[i] == part) {
+			memmove(m->parts + i, m->parts + i + 1,
+				(m->nparts - i - 1) * sizeof(*m->parts));
+			m->nparts--;
+			if (i < m->cursor)
+				m->cursor--;
+			break;
+		}
+	}
+	if (m->cursor >= m->nparts)
+		m->cursor = 0;
 }
 
 /* Sizes the per-partition poll marks to the topic; new ones never polled. */
@@ -69,42 +109,13 @@ static void polled_resize(struct vb_group *g)
 	g->npolled = np;
 }
 
-void vb_group_rebalance(struct vb_group *g)
-{
-	uint32_t np = g->topic->nparts;
-
-	polled_resize(g);
-	g->nrv = 0;
-	for (uint32_t i = 0; i < g->nm; i++) {
-		g->m[i].nparts = 0;
-		g->m[i].cursor = 0;
-	}
-	if (g->nm == 0)
-		return;
-	for (uint32_t p = 0; p < np; p++)
-		member_add_part(&g->m[p % g->nm], p);
-}
-
-static struct vb_member *member_by_id(struct vb_group *g, uint32_t id)
+/* Slot of the member with this id, -1 if it left. */
+static int32_t member_slot(const struct vb_group *g, uint32_t id)
 {
 	for (uint32_t i = 0; i < g->nm; i++)
 		if (g->m[i].member_id == id)
-			return &g->m[i];
-	return NULL;
-}
-
-static void member_drop_part(struct vb_member *m, uint32_t part)
-{
-	for (uint32_t i = 0; i < m->nparts; i++) {
-		if (m->parts[i] == part) {
-			memmove(m->parts + i, m->parts + i + 1,
-				(m->nparts - i - 1) * sizeof(*m->parts));
-			m->nparts--;
-			break;
-		}
-	}
-	if (m->cursor >= m->nparts)
-		m->cursor = 0;
+			return (int32_t)i;
+	return -1;
 }
 
 int vb_group_revoking(const struct vb_group *g, uint32_t part)
@@ -119,14 +130,14 @@ int vb_group_revoking(const struct vb_group *g, uint32_t part)
 static void revoke_complete(struct vb_group *g, uint32_t i)
 {
 	struct vb_revoke r = g->rv[i];
-	struct vb_member *from = member_by_id(g, r.from_id);
-	struct vb_member *to = member_by_id(g, r.to_id);
+	int32_t from = member_slot(g, r.from_id), to = member_slot(g, r.to_id);
 
 	g->rv[i] = g->rv[--g->nrv];
-	if (from == NULL || to == NULL)
-		return;		/* cannot happen: a leave drops them all */
-	member_drop_part(from, r.part);
-	member_add_part(to, r.part);
+	if (from < 0 || to < 0)
+		return;		/* cannot happen: every leave rebalances */
+	member_drop_part(&g->m[from], r.part);
+	member_add_part(&g->m[to], r.part);
+	g->polled[r.part] = 0;
 }
 
 /* Can part move now: never polled, or committed up to the last poll? */
@@ -197,86 +208,123 @@ void vb_groups_tick(struct vb_broker *b)
 	vb_each_topic(b, tick_topic, &k);
 }
 
-/* Does some pending revocation promise a partition to member m? */
-static int promised(const struct vb_group *g, const struct vb_member *m)
+/*
+ * Makes want (the member slot each partition is to have: its owner's, or
+ * that of the member a pending revocation gives it to; -1 none) fair and
+ * sticky as the top of this file says.  cnt[i] counts slot i's in want.
+ */
+static void assign_fair(const struct vb_group *g, int32_t *want,
+			uint32_t *cnt)
 {
-	for (uint32_t i = 0; i < g->nrv; i++)
-		if (g->rv[i].to_id == m->member_id)
-			return 1;
-	return 0;
+	uint32_t np = g->topic->nparts, nm = g->nm, npool = 0;
+	uint32_t base = np / nm, extra = np % nm;
+	uint32_t *tgt = vb_xcalloc(nm, sizeof(*tgt));
+	uint32_t *pool = vb_xcalloc(np + 1, sizeof(*pool));
+
+	for (uint32_t i = 0; i < nm; i++) {
+		uint32_t rank = 0;
+
+		for (uint32_t j = 0; j < nm; j++)
+			rank += cnt[j] > cnt[i] || (cnt[j] == cnt[i] && j < i);
+		tgt[i] = base + (rank < extra);
+	}
+	for (uint32_t p = 0; p < np; p++)
+		if (want[p] < 0)
+			pool[npool++] = p;
+	for (uint32_t i = 0; i < nm; i++) {
+		for (uint32_t p = np; p-- > 0 && cnt[i] > tgt[i];) {
+			if (want[p] == (int32_t)i) {
+				want[p] = -1;
+				cnt[i]--;
+				pool[npool++] = p;
+			}
+		}
+	}
+	for (uint32_t k = 0; k < npool; k++) {
+		int32_t to = -1;
+
+		for (uint32_t i = 0; i < nm; i++)
+			if (cnt[i] < tgt[i] && (to < 0 || cnt[i] < cnt[to]))
+				to = (int32_t)i;
+		want[pool[k]] = to;
+		cnt[to]++;
+	}
+	free(pool);
+	free(tgt);
 }
 
-/* Partitions of m that are not pending revocation. */
-static uint32_t kept(const struct vb_group *g, const struct vb_member *m)
+void vb_group_rebalance(struct vb_group *g)
 {
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < m->nparts; i++)
-		n += !vb_group_revoking(g, m->parts[i]);
-	return n;
-}
-
-/* Cooperative rebalance after a join (see the top of this file). */
-static void rebalance_join(struct vb_group *g)
-{
-	uint32_t np = g->topic->nparts, next = 0;
+	uint32_t np = g->topic->nparts, nm = g->nm;
+	int32_t *cur = vb_xcalloc(np + 1, sizeof(*cur));
+	int32_t *want = vb_xcalloc(np + 1, sizeof(*want));
+	uint64_t *since = vb_xcalloc(np + 1, sizeof(*since));
+	uint32_t *cnt = vb_xcalloc(nm + 1, sizeof(*cnt));
+	uint64_t now = vb_wall_us();
 
 	polled_resize(g);
-	for (uint32_t p = 0; p < np; p++) {
-		int owned = 0;
+	for (uint32_t p = 0; p < np; p++)
+		cur[p] = -1;
+	for (uint32_t i = 0; i < nm; i++) {
+		struct vb_member *m = &g->m[i];
 
-		for (uint32_t i = 0; i < g->nm && !owned; i++)
-			owned = vb_member_has(&g->m[i], p);
-		if (owned)
-			continue;
-		/* Deal to members without partitions first, else to all. */
-		for (uint32_t k = 0; k < g->nm; k++) {
-			struct vb_member *m = &g->m[(next + k) % g->nm];
-
-			if (m->nparts == 0 && !promised(g, m)) {
-				member_add_part(m, p);
-				next = (next + k + 1) % g->nm;
-				owned = 1;
-				break;
-			}
-		}
-		if (!owned) {
-			member_add_part(&g->m[next % g->nm], p);
-			next = (next + 1) % g->nm;
+		for (uint32_t k = m->nparts; k-- > 0;) {
+			if (m->parts[k] >= np)
+				member_drop_part(m, m->parts[k]);
+			else
+				cur[m->parts[k]] = (int32_t)i;
 		}
 	}
-	for (uint32_t i = 0; i < g->nm; i++) {
-		struct vb_member *idle = &g->m[i], *big = NULL;
-		uint32_t bigk = 0, part = 0;
+	memcpy(want, cur, np * sizeof(*want));
+	/*
+	 * A pending revocation from a member still here keeps its start;
+	 * one to a member that left is cancelled; one from a member that
+	 * left leaves the partition free, wanted by its new member.
+	 */
+	for (uint32_t i = 0; i < g->nrv; i++) {
+		const struct vb_revoke *r = &g->rv[i];
+		int32_t to = member_slot(g, r->to_id);
+
+		if (r->part >= np)
+			continue;
+		if (cur[r->part] >= 0)
+			since[r->part] = r->since_us;
+		if (to >= 0)
+			want[r->part] = to;
+	}
+	g->nrv = 0;
+	for (uint32_t p = 0; p < np; p++)
+		if (want[p] >= 0)
+			cnt[want[p]]++;
+	if (nm > 0)
+		assign_fair(g, want, cnt);
+	for (uint32_t p = 0; p < np && nm > 0; p++) {
 		struct vb_revoke *r;
 
-		if (idle->nparts != 0 || promised(g, idle))
+		if (cur[p] < 0) {
+			member_add_part(&g->m[want[p]], p);
+			g->polled[p] = 0;
 			continue;
-		for (uint32_t j = 0; j < g->nm; j++) {
-			uint32_t k = kept(g, &g->m[j]);
-
-			if (big == NULL || k > bigk) {
-				big = &g->m[j];
-				bigk = k;
-			}
 		}
-		if (big == NULL || bigk < 2)
-			break;
-		for (uint32_t k = big->nparts; k-- > 0;) {
-			if (!vb_group_revoking(g, big->parts[k])) {
-				part = big->parts[k];
-				break;
-			}
-		}
+		if (cur[p] == want[p])
+			continue;
 		VB_ALLOC_GROW(g->rv, g->nrv + 1, g->rvcap);
 		r = &g->rv[g->nrv++];
-		r->part = part;
-		r->from_id = big->member_id;
-		r->to_id = idle->member_id;
-		r->since_us = vb_wall_us();
-		if (revoke_done(g, part))
-			revoke_complete(g, g->nrv - 1);
+		r->part = p;
+		r->from_id = g->m[cur[p]].member_id;
+		r->to_id = g->m[want[p]].member_id;
+		r->since_us = since[p] ? since[p] : now;
 	}
+	for (uint32_t i = 0; i < g->nrv;) {
+		if (revoke_done(g, g->rv[i].part))
+			revoke_complete(g, i);
+		else
+			i++;
+	}
+	free(cnt);
+	free(since);
+	free(want);
+	free(cur);
 }
 
 static void conn_add_ref(struct vb_conn *c, const struct vb_group *g)
@@ -424,7 +472,7 @@ static void group_join(struct vb_group *g, struct vb_conn *c)
 	m->conn = c;
 	m->member_id = mid;
 	conn_add_ref(c, g);
-	rebalance_join(g);
+	vb_group_rebalance(g);
 }
 
 void vb_cmd_groups(struct vb_broker *b, struct vb_conn *c,

@@ -718,6 +718,16 @@ int vb_client_create_topic(struct vb_client *c, const struct vb_ident *stream,
 			   const char *name, uint32_t partitions,
 			   struct vb_topic_info *t, struct vb_err *e)
 {
+	return vb_client_create_topic_with(c, stream, name, partitions, 0, 0, t,
+					   e);
+}
+
+int vb_client_create_topic_with(struct vb_client *c,
+				const struct vb_ident *stream, const char *name,
+				uint32_t partitions, uint64_t expiry_us,
+				uint64_t max_size, struct vb_topic_info *t,
+				struct vb_err *e)
+{
 	struct vb_req r;
 	const uint8_t *p;
 	size_t n;
@@ -726,6 +736,8 @@ int vb_client_create_topic(struct vb_client *c, const struct vb_ident *stream,
 	r.stream = *stream;
 	r.count = partitions;
 	r.compression = VB_COMPRESSION_NONE;
+	r.message_expiry = expiry_us;
+	r.max_topic_size = max_size;
 	r.replication_factor = 1;
 	if (vb_name_set(&r.name, name))
 		return vb_err_set(e, VB_E_USAGE,
@@ -733,6 +745,124 @@ int vb_client_create_topic(struct vb_client *c, const struct vb_ident *stream,
 	if (vb_client_call(c, &r, &p, &n, e))
 		return -1;
 	return t ? dec_topic_details(p, n, t, NULL, 0, e) : 0;
+}
+
+/* Decodes concatenated records of `size` bytes at least each. */
+typedef int (*dec_fn)(struct vb_rd *r, void *rec, struct vb_err *e);
+
+static int list(struct vb_client *c, const struct vb_req *r, dec_fn dec,
+		size_t size, void **out, size_t *n, struct vb_err *e)
+{
+	const uint8_t *p;
+	size_t len, cap = 0;
+	struct vb_rd rd;
+	uint8_t *recs = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (vb_client_call(c, r, &p, &len, e))
+		return -1;
+	vb_rd_init(&rd, p, len);
+	while (vb_rd_left(&rd) > 0) {
+		VB_ALLOC_GROW(recs, (*n + 1) * size, cap);
+		if (dec(&rd, recs + *n * size, e)) {
+			free(recs);
+			*n = 0;
+			return -1;
+		}
+		(*n)++;
+	}
+	*out = recs;
+	return 0;
+}
+
+static int dec_stream(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_stream(r, rec, e);
+}
+
+static int dec_topic(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_topic(r, rec, e);
+}
+
+static int dec_group(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_group(r, rec, e);
+}
+
+int vb_client_get_streams(struct vb_client *c, struct vb_stream_info **out,
+			  size_t *n, struct vb_err *e)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	return list(c, &r, dec_stream, sizeof(**out), (void **)out, n, e);
+}
+
+int vb_client_get_topics(struct vb_client *c, const struct vb_ident *stream,
+			 struct vb_topic_info **out, size_t *n,
+			 struct vb_err *e)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_GET_TOPICS);
+	r.stream = *stream;
+	return list(c, &r, dec_topic, sizeof(**out), (void **)out, n, e);
+}
+
+int vb_client_get_groups(struct vb_client *c, const struct vb_ident *stream,
+			 const struct vb_ident *topic,
+			 struct vb_group_info **out, size_t *n,
+			 struct vb_err *e)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_GET_CONSUMER_GROUPS);
+	r.stream = *stream;
+	r.topic = *topic;
+	return list(c, &r, dec_group, sizeof(**out), (void **)out, n, e);
+}
+
+int vb_client_update_topic(struct vb_client *c, const struct vb_ident *stream,
+			   const struct vb_ident *topic,
+			   const struct vb_topic_info *t, struct vb_err *e)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_UPDATE_TOPIC);
+	r.stream = *stream;
+	r.topic = *topic;
+	r.compression = t->compression;
+	r.message_expiry = t->message_expiry;
+	r.max_topic_size = t->max_topic_size;
+	r.replication_factor = t->replication_factor;
+	r.name = t->name;
+	return vb_client_call(c, &r, NULL, NULL, e);
+}
+
+static int two_ids(struct vb_client *c, uint32_t code,
+		   const struct vb_ident *stream, const struct vb_ident *topic,
+		   struct vb_err *e)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, code);
+	r.stream = *stream;
+	r.topic = *topic;
+	return vb_client_call(c, &r, NULL, NULL, e);
+}
+
+int vb_client_delete_topic(struct vb_client *c, const struct vb_ident *stream,
+			   const struct vb_ident *topic, struct vb_err *e)
+{
+	return two_ids(c, VB_CMD_DELETE_TOPIC, stream, topic, e);
+}
+
+int vb_client_purge_topic(struct vb_client *c, const struct vb_ident *stream,
+			  const struct vb_ident *topic, struct vb_err *e)
+{
+	return two_ids(c, VB_CMD_PURGE_TOPIC, stream, topic, e);
 }
 
 int vb_client_send(struct vb_client *c, const struct vb_send_hdr *h,
@@ -864,6 +994,14 @@ int vb_client_leave_group(struct vb_client *c, const struct vb_ident *stream,
 			  const struct vb_ident *group, struct vb_err *e)
 {
 	return group_call(c, VB_CMD_LEAVE_CONSUMER_GROUP, stream, topic, group,
+			  e);
+}
+
+int vb_client_delete_group(struct vb_client *c, const struct vb_ident *stream,
+			   const struct vb_ident *topic,
+			   const struct vb_ident *group, struct vb_err *e)
+{
+	return group_call(c, VB_CMD_DELETE_CONSUMER_GROUP, stream, topic, group,
 			  e);
 }
 

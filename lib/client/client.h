@@ -178,6 +178,36 @@ int vb_client_get_topic(struct vb_client *c, const struct vb_ident *stream,
 int vb_client_create_topic(struct vb_client *c, const struct vb_ident *stream,
 			   const char *name, uint32_t partitions,
 			   struct vb_topic_info *t, struct vb_err *e);
+/* The same with retention: expiry (µs) and max size (bytes); 0: default. */
+int vb_client_create_topic_with(struct vb_client *c,
+				const struct vb_ident *stream, const char *name,
+				uint32_t partitions, uint64_t expiry_us,
+				uint64_t max_size, struct vb_topic_info *t,
+				struct vb_err *e);
+/*
+ * Listings: *out (to free) holds *n records.  A missing stream lists no
+ * topics (upstream answers an empty OK).
+ */
+int vb_client_get_streams(struct vb_client *c, struct vb_stream_info **out,
+			  size_t *n, struct vb_err *e);
+int vb_client_get_topics(struct vb_client *c, const struct vb_ident *stream,
+			 struct vb_topic_info **out, size_t *n,
+			 struct vb_err *e);
+int vb_client_get_groups(struct vb_client *c, const struct vb_ident *stream,
+			 const struct vb_ident *topic,
+			 struct vb_group_info **out, size_t *n,
+			 struct vb_err *e);
+/* update_topic (304): t's compression, expiry, max size, rf and name. */
+int vb_client_update_topic(struct vb_client *c, const struct vb_ident *stream,
+			   const struct vb_ident *topic,
+			   const struct vb_topic_info *t, struct vb_err *e);
+int vb_client_delete_topic(struct vb_client *c, const struct vb_ident *stream,
+			   const struct vb_ident *topic, struct vb_err *e);
+int vb_client_purge_topic(struct vb_client *c, const struct vb_ident *stream,
+			  const struct vb_ident *topic, struct vb_err *e);
+int vb_client_delete_group(struct vb_client *c, const struct vb_ident *stream,
+			   const struct vb_ident *topic,
+			   const struct vb_ident *group, struct vb_err *e);
 int vb_client_send(struct vb_client *c, const struct vb_send_hdr *h,
 		   const struct vb_msg_in *msgs, uint32_t n, struct vb_err *e);
 /*

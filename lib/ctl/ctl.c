@@ -535,8 +535,13 @@ int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e)
 
 /* ---- credentials, address ---- */
 
-int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
-		       struct vb_buf *pass, struct vb_err *e)
+/*
+ * paired: the environment's user and password are used together, so one
+ * without the other is an error (it is not when the caller names the user
+ * itself and takes only the password from here).
+ */
+static int credentials(struct vb_ctl *c, struct vb_buf *user,
+		       struct vb_buf *pass, int paired, struct vb_err *e)
 {
 	const char *u = getenv("VIBES_IGGY_USERNAME");
 	const char *p = getenv("VIBES_IGGY_PASSWORD");
@@ -545,7 +550,19 @@ int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
 
 	vb_buf_reset(user);
 	vb_buf_reset(pass);
-	if (u && *u && p) {
+	if (u && !*u)
+		u = NULL;
+	if (!paired && p) {
+		vb_buf_addstr(user, u ? u : "iggy");
+		vb_buf_addstr(pass, p);
+		return 0;
+	}
+	if (paired && (u == NULL) != (p == NULL))
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s is set but %s is not: set both, or neither to use the data dir's credentials",
+				  u ? "VIBES_IGGY_USERNAME" : "VIBES_IGGY_PASSWORD",
+				  u ? "VIBES_IGGY_PASSWORD" : "VIBES_IGGY_USERNAME");
+	if (u && p) {
 		vb_buf_addstr(user, u);
 		vb_buf_addstr(pass, p);
 		return 0;
@@ -562,6 +579,12 @@ int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
 		vb_buf_addstr(pass, "iggy");
 	}
 	return 0;
+}
+
+int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
+		       struct vb_buf *pass, struct vb_err *e)
+{
+	return credentials(c, user, pass, 1, e);
 }
 
 int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz)
@@ -794,7 +817,7 @@ static int connect_creds(struct vb_ctl *c, const struct vb_ctl_opts *o,
 			 struct vb_buf *user, struct vb_buf *pass,
 			 struct vb_err *e)
 {
-	if (vb_ctl_credentials(c, user, pass, e))
+	if (credentials(c, user, pass, !url_user[0] && !o->user, e))
 		return -1;
 	if (url_user[0]) {
 		vb_buf_reset(user);

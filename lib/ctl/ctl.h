@@ -175,7 +175,8 @@ int vb_ctl_run(struct vb_ctl *c, struct vb_err *e);
 
 /*
  * The credentials in use: $VIBES_IGGY_USERNAME/$VIBES_IGGY_PASSWORD, else
- * DATA/credentials, else iggy/iggy.
+ * DATA/credentials, else iggy/iggy.  One of the two variables without the
+ * other is an error (VB_E_USAGE).
  */
 int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
 		       struct vb_buf *pass, struct vb_err *e);

@@ -97,6 +97,8 @@ struct round {
 	uint8_t *state;			/* enum line_state */
 	uint32_t *frame;		/* its frame in the current build */
 	uint64_t *offset;		/* acks: VB_NO_OFFSET until known */
+	uint32_t *koff, *klen;		/* the key, in keys (or the fixed key) */
+	struct vb_buf keys;
 	uint32_t nstored, nknown;
 	int routed;
 	int built;			/* wire holds this connection's frames */
@@ -156,6 +158,7 @@ struct app {
 	uint32_t *cnt, *frame_of;
 	uint64_t *bytes;
 	struct vb_send_builder *sb;
+	struct vb_buf uh;		/* a message's user headers */
 	/* expected answers, a ring */
 	struct expect *x;
 	size_t xcap, xhead, xn;
@@ -190,6 +193,7 @@ static struct round *round_get(struct app *a)
 		r = vb_xcalloc(1, sizeof(*r));
 		vb_buf_init(&r->data);
 		vb_buf_init(&r->wire);
+		vb_buf_init(&r->keys);
 	}
 	r->next = NULL;
 	r->n = 0;
@@ -198,6 +202,7 @@ static struct round *round_get(struct app *a)
 	r->nframes = 0;
 	vb_buf_reset(&r->data);
 	vb_buf_reset(&r->wire);
+	vb_buf_reset(&r->keys);
 	r->input = a->cur;
 	r->first_line = a->lineno + 1;
 	r->last_line = a->lineno;
@@ -212,6 +217,8 @@ static void round_put(struct app *a, struct round *r)
 		vb_buf_release(&r->data);
 	if (r->wire.cap > (8u << 20))
 		vb_buf_release(&r->wire);
+	if (r->keys.cap > (8u << 20))
+		vb_buf_release(&r->keys);
 	r->next = a->freelist;
 	a->freelist = r;
 }
@@ -220,6 +227,9 @@ static void round_free(struct round *r)
 {
 	vb_buf_release(&r->data);
 	vb_buf_release(&r->wire);
+	vb_buf_release(&r->keys);
+	free(r->koff);
+	free(r->klen);
 	free(r->off);
 	free(r->len);
 	free(r->hash);
@@ -234,11 +244,12 @@ static void round_free(struct round *r)
 
 static size_t round_bytes(const struct round *r)
 {
-	return r->data.len + r->wire.len + (size_t)r->n * 48;
+	return r->data.len + r->wire.len + r->keys.len + (size_t)r->n * 56;
 }
 
 static void round_add(struct round *r, const char *p, size_t n,
-		      uint32_t hash, uint64_t line)
+		      uint32_t hash, uint64_t line, uint32_t koff,
+		      uint32_t klen)
 {
 	if (r->n == r->cap) {
 		/* parallel arrays: one capacity for all */
@@ -253,6 +264,8 @@ static void round_add(struct round *r, const char *p, size_t n,
 		r->frame = vb_xreallocarray(r->frame, cap, sizeof(*r->frame));
 		r->offset = vb_xreallocarray(r->offset, cap,
 					     sizeof(*r->offset));
+		r->koff = vb_xreallocarray(r->koff, cap, sizeof(*r->koff));
+		r->klen = vb_xreallocarray(r->klen, cap, sizeof(*r->klen));
 		r->cap = (uint32_t)cap;
 	}
 	r->off[r->n] = (uint32_t)r->data.len;
@@ -262,6 +275,8 @@ static void round_add(struct round *r, const char *p, size_t n,
 	r->state[r->n] = LINE_PENDING;
 	r->frame[r->n] = NO_FRAME;
 	r->offset[r->n] = VB_NO_OFFSET;
+	r->koff[r->n] = koff;
+	r->klen[r->n] = klen;
 	r->n++;
 	vb_buf_add(&r->data, p, n);
 }
@@ -382,6 +397,31 @@ static void route(struct app *a, struct round *r)
 }
 
 /*
+ * The user headers of line i: its key as the header "key" (a string; none
+ * for a key over 255 bytes, or when not routing by key), then the
+ * --header pairs.  Valid until the next call.
+ */
+static const struct vb_buf *headers(struct app *a, const struct round *r,
+				    uint32_t i)
+{
+	const uint8_t *k = a->o->route == VB_ROUTE_KEY ?
+				   (const uint8_t *)a->o->key :
+				   r->keys.p + r->koff[i];
+
+	vb_buf_reset(&a->uh);
+	if ((a->o->route == VB_ROUTE_FIELD || a->o->route == VB_ROUTE_KEY) &&
+	    r->klen[i] >= 1 && r->klen[i] <= VB_UHDR_LEN_MAX)
+		vb_wire_uhdr_add(&a->uh, VB_UHDR_STRING, VB_LOG_KEY_HEADER,
+				 sizeof(VB_LOG_KEY_HEADER) - 1, VB_UHDR_STRING,
+				 k, r->klen[i]);
+	if (a->o->headers && a->o->headers->len)
+		vb_buf_add(&a->uh, a->o->headers->p, a->o->headers->len);
+	if (a->uh.p == NULL)
+		vb_buf_reserve(&a->uh, 1);	/* p is never NULL */
+	return &a->uh;
+}
+
+/*
  * Builds the frames of r: one send_messages per partition, holding the
  * round's pending lines of that partition.
  */
@@ -400,7 +440,7 @@ static void build(struct app *a, struct round *r)
 		if (r->state[i] != LINE_PENDING)
 			continue;
 		a->cnt[p]++;
-		a->bytes[p] += r->len[i];
+		a->bytes[p] += r->len[i] + headers(a, r, i)->len;
 	}
 	a->kept -= r->wire.len;
 	vb_buf_reset(&r->wire);
@@ -431,6 +471,7 @@ static void build(struct app *a, struct round *r)
 	for (uint32_t i = 0; i < r->n; i++) {
 		uint32_t p = r->part[i];
 		uint8_t id[VB_MSG_ID_LEN];
+		const struct vb_buf *uh;
 		struct frame *f;
 
 		if (r->state[i] != LINE_PENDING)
@@ -442,8 +483,10 @@ static void build(struct app *a, struct round *r)
 		}
 		r->frame[i] = a->frame_of[p];
 		make_id(a, r->first_seq + i, id);
+		uh = headers(a, r, i);
 		vb_wire_send_add(&a->sb[p], id, r->origin_us,
-				 r->data.p + r->off[i], r->len[i], NULL, 0);
+				 r->data.p + r->off[i], r->len[i], uh->p,
+				 (uint32_t)uh->len);
 	}
 	a->kept += r->wire.len;
 	r->built = 1;
@@ -1045,28 +1088,34 @@ static int handle_fault(struct app *a, struct vb_err *e)
 
 /* ---- input ---- */
 
-static void key_of(struct app *a, const struct vb_json_scan *s,
-		   uint32_t *hash)
+/*
+ * The key of a line (the member's string value, a number as written, or
+ * "unknown"): its hash, and its bytes kept in r->keys for the key header.
+ */
+static void key_of(struct app *a, struct round *r,
+		   const struct vb_json_scan *s, uint32_t *hash,
+		   uint32_t *koff, uint32_t *klen)
 {
-	if (s->field_type == VB_JSON_STRING) {
-		if (!s->val_escaped) {
-			*hash = vb_xxh32(s->val, s->val_len);
-			return;
-		}
-		char *tmp = s->val_len <= sizeof(a->scratch) ? a->scratch :
-				vb_xmalloc(s->val_len);
-		size_t n = vb_json_unescape(s->val, s->val_len, tmp);
+	const char *k = VB_LOG_UNKNOWN_KEY;
+	size_t n = strlen(VB_LOG_UNKNOWN_KEY);
 
-		*hash = vb_xxh32(tmp, n);
-		if (tmp != a->scratch)
-			free(tmp);
+	*koff = (uint32_t)r->keys.len;
+	if (s->field_type == VB_JSON_STRING && s->val_escaped) {
+		uint8_t *d = vb_buf_reserve(&r->keys, s->val_len);
+
+		n = vb_json_unescape(s->val, s->val_len, (char *)d);
+		r->keys.len += n;
+		*klen = (uint32_t)n;
+		*hash = vb_xxh32(d, n);
 		return;
 	}
-	if (s->field_type == VB_JSON_NUMBER) {
-		*hash = vb_xxh32(s->val, s->val_len);
-		return;
+	if (s->field_type == VB_JSON_STRING || s->field_type == VB_JSON_NUMBER) {
+		k = s->val;
+		n = s->val_len;
 	}
-	*hash = a->unknown_hash;
+	vb_buf_add(&r->keys, k, n);
+	*klen = (uint32_t)n;
+	*hash = k == s->val ? vb_xxh32(k, n) : a->unknown_hash;
 }
 
 static void invalid(struct app *a, const char *reason, size_t byte)
@@ -1091,7 +1140,7 @@ static void invalid(struct app *a, const char *reason, size_t byte)
 static void line(struct app *a, const char *p, size_t n)
 {
 	struct vb_json_scan s;
-	uint32_t hash = a->key_hash;
+	uint32_t hash = a->key_hash, koff = 0, klen = 0;
 
 	a->lineno++;
 	a->st->lines++;
@@ -1114,8 +1163,12 @@ static void line(struct app *a, const char *p, size_t n)
 		return;
 	}
 	if (a->o->route == VB_ROUTE_FIELD)
-		key_of(a, &s, &hash);
-	round_add(a->open, p, n, hash, a->lineno);
+		key_of(a, a->open, &s, &hash, &koff, &klen);
+	else if (a->o->route == VB_ROUTE_KEY) {
+		koff = 0;	/* the fixed key: a->key_hdr */
+		klen = (uint32_t)strlen(a->o->key);
+	}
+	round_add(a->open, p, n, hash, a->lineno, koff, klen);
 	a->seq++;
 	a->open->last_line = a->lineno;
 	if (a->open->n >= a->o->batch_lines ||
@@ -1346,6 +1399,7 @@ static void free_all(struct app *a)
 		round_free(r);
 	}
 	vb_buf_release(&a->inbuf);
+	vb_buf_release(&a->uh);
 	free(a->x);
 	free(a->in_lines);
 	free(a->lb);

@@ -38,74 +38,6 @@ void vb_consume_opts_init(struct vb_consume_opts *o)
 	o->handoff = VB_HANDOFF_AUTO;
 }
 
-void vb_log_put_u64(struct vb_buf *b, uint64_t v)
-{
-	char t[20];
-	int n = 0;
-
-	do {
-		t[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	uint8_t *d = vb_buf_reserve(b, (size_t)n);
-
-	for (int k = 0; k < n; k++)
-		d[k] = (uint8_t)t[n - 1 - k];
-	b->len += (size_t)n;
-	b->p[b->len] = 0;
-}
-
-static void put_lit(struct vb_buf *b, const char *s, size_t n)
-{
-	uint8_t *d = vb_buf_reserve(b, n);
-
-	memcpy(d, s, n);
-	b->len += n;
-}
-
-#define LIT(b, s) put_lit(b, s, sizeof(s) - 1)
-
-void vb_log_format_json(struct vb_buf *b, uint32_t partition,
-			const struct vb_msg *m)
-{
-	static const char hex[] = "0123456789abcdef";
-	struct vb_json_scan s = { 0 };
-	const char *pl = (const char *)m->payload;
-	char uuid[36];
-	int k = 0;
-
-	LIT(b, "{\"partition\":");
-	vb_log_put_u64(b, partition);
-	LIT(b, ",\"offset\":");
-	vb_log_put_u64(b, m->offset);
-	LIT(b, ",\"timestamp\":");
-	vb_log_put_u64(b, m->timestamp);
-	LIT(b, ",\"id\":\"");
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			uuid[k++] = '-';
-		uuid[k++] = hex[m->id[i] >> 4];
-		uuid[k++] = hex[m->id[i] & 15];
-	}
-	put_lit(b, uuid, sizeof(uuid));
-	LIT(b, "\",\"payload\":");
-	if (vb_json_scan(&s, pl, m->payload_len) == 0 && !s.blank) {
-		/*
-		 * Valid JSON can only hold CR/LF as whitespace between
-		 * tokens: blanking them keeps the value and the line.
-		 */
-		size_t at = b->len;
-
-		put_lit(b, pl, m->payload_len);
-		for (uint8_t *q = b->p + at; q < b->p + b->len; q++)
-			if (*q == '\n' || *q == '\r')
-				*q = ' ';
-	} else
-		vb_json_quote(b, pl, m->payload_len);
-	LIT(b, "}");
-	b->p[b->len] = 0;
-}
-
 /*
  * The messages of one poll answer for one partition, checked one by one:
  * the good ones, then possibly one that a reader must not deliver (bad),
@@ -134,6 +66,11 @@ struct run {
 	uint64_t *floor;	/* group: where reading starts (registry) */
 	uint8_t *dirty;		/* delivered but not committed */
 	uint8_t *caught;
+	uint8_t *done;		/* not read (-p), or --until reached */
+	uint64_t *until;	/* --until as an offset, per partition */
+	int64_t last_event;	/* --idle-timeout: when one came last */
+	uint64_t wait_us;	/* follow: the next wait while caught up */
+	uint64_t seen_at_wait;	/* st->delivered at the last wait */
 	/* what each line in r->out is */
 	uint32_t *line_part;
 	uint64_t *line_off;
@@ -161,6 +98,28 @@ static void sleep_us(const struct run *r, uint64_t us)
 
 	if (!stopped(r))
 		nanosleep(&ts, NULL);	/* a signal cuts it short */
+}
+
+/*
+ * Follow, caught up: waits before polling again.  The wait adapts: the
+ * shortest (VB_FOLLOW_MIN_WAIT_US, or --interval if that is shorter)
+ * when events came since the last wait, so a flowing topic is read
+ * within about a millisecond; doubled after each empty wait up to
+ * --interval, so an idle follower costs next to nothing.
+ */
+#define VB_FOLLOW_MIN_WAIT_US 1000
+
+static void follow_wait(struct run *r)
+{
+	uint64_t max = r->o->interval_us;
+	uint64_t min = max < VB_FOLLOW_MIN_WAIT_US ? max : VB_FOLLOW_MIN_WAIT_US;
+
+	if (r->st->delivered != r->seen_at_wait || r->wait_us == 0)
+		r->wait_us = min;
+	else
+		r->wait_us = r->wait_us * 2 > max ? max : r->wait_us * 2;
+	r->seen_at_wait = r->st->delivered;
+	sleep_us(r, r->wait_us);
 }
 
 static void enc_store(struct run *r, uint32_t p)
@@ -252,6 +211,16 @@ static int commit_now(struct run *r, struct vb_err *e)
 
 /* ---- one round of answers ---- */
 
+/* At or past --until: not delivered, and the partition is done. */
+static int past_until(const struct run *r, uint32_t p, const struct vb_msg *m)
+{
+	if (!r->o->has_until)
+		return 0;
+	if (r->o->until.kind == VB_POS_TIME)
+		return m->timestamp >= r->o->until.n;
+	return m->offset >= r->until[p];
+}
+
 /*
  * Reads a poll answer for partition p into pm: the messages at or past
  * where we are (next, and a group's floor), checked; a message that does
@@ -285,6 +254,10 @@ static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
 			expect = m.offset + 1;
 			if (m.offset < from)
 				continue;	/* before us (segment start) */
+			if (past_until(r, p, &m)) {
+				r->done[p] = 1;
+				break;
+			}
 			VB_ALLOC_GROW_FROM(pm->m, pm->n + 1, pm->cap, 256);
 			pm->m[pm->n++] = m;
 			continue;
@@ -371,10 +344,11 @@ static void put_line(struct run *r, uint32_t p, const struct vb_msg *m)
 		memcpy(d, m->payload, m->payload_len);
 		d[m->payload_len] = '\n';
 		r->out.buf.len += m->payload_len + 1;
-	} else {
+	} else if (r->o->format == VB_FORMAT_JSON) {
 		vb_log_format_json(&r->out.buf, p, m);
 		vb_buf_addch(&r->out.buf, '\n');
-	}
+	} else
+		vb_template_format(&r->out.buf, r->o->tmpl, p, m);
 	vb_out_line_end(&r->out);
 }
 
@@ -444,8 +418,10 @@ static void deliver_round(struct run *r, size_t k)
 		r->next[p] = r->line_off[i] + 1;
 		r->dirty[p] = 1;
 	}
-	if (done)
+	if (done) {
 		r->st->bytes += r->out.ends[done - 1];
+		r->last_event = vb_mono_us();
+	}
 	r->st->delivered += done;
 	if (r->failed && r->o->limit)
 		r->left += lines - done;
@@ -560,6 +536,37 @@ out:
 	return rc;
 }
 
+/*
+ * --until as an offset per partition (an offset, or the end as it is
+ * now); a time is checked against each message instead.  --partition
+ * leaves the other partitions done before anything is read.
+ */
+static int set_until(struct run *r, struct vb_err *e)
+{
+	const struct vb_consume_opts *o = r->o;
+
+	for (uint32_t p = 0; p < r->l->nparts; p++) {
+		r->until[p] = UINT64_MAX;
+		if (o->only && (p >= o->nonly || !o->only[p]))
+			r->done[p] = 1;
+		if (!o->has_until || o->until.kind == VB_POS_TIME)
+			continue;
+		if (vb_log_resolve(r->l, &r->who, p, &o->until, r->next[p], 1,
+				   &r->until[p], e))
+			return -1;
+		if (r->next[p] >= r->until[p])
+			r->done[p] = 1;
+	}
+	return 0;
+}
+
+/* --idle-timeout: nothing came for that long. */
+static int idle_over(const struct run *r)
+{
+	return r->o->idle_us &&
+	       vb_mono_us() - r->last_event >= (int64_t)r->o->idle_us;
+}
+
 static int run_consumer(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
@@ -567,13 +574,13 @@ static int run_consumer(struct run *r, struct vb_err *e)
 	uint32_t *asked = vb_xreallocarray(NULL, l->nparts, sizeof(*asked));
 	int rc = -1;
 
-	if (!r->resumed && set_positions(r, e))
+	if (!r->resumed && (set_positions(r, e) || set_until(r, e)))
 		goto out;
-	memset(r->caught, 0, l->nparts);
+	memcpy(r->caught, r->done, l->nparts);
 	while (!r->failed && !r->bad && !stopped(r) &&
 	       !(r->o->limit && r->left == 0)) {
 		size_t ncommit, npoll = 0;
-		int all = 1;
+		int all = 1, finished = 1;
 
 		vb_buf_reset(&r->tx);
 		ncommit = enc_commits(r);
@@ -581,7 +588,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			struct vb_req q;
 			uint64_t cnt = r->o->count;
 
-			if (r->caught[p])
+			if (r->caught[p] || r->done[p])
 				continue;
 			if (r->o->limit && r->left < cnt)
 				cnt = r->left;
@@ -610,17 +617,29 @@ static int run_consumer(struct run *r, struct vb_err *e)
 				continue;	/* the limit cut it */
 			if (pm->seen == 0 || r->next[p] > pm->current)
 				r->caught[p] = 1;
+			if (r->o->has_until && r->o->until.kind != VB_POS_TIME &&
+			    r->next[p] >= r->until[p])
+				r->done[p] = 1;
+			/* caught up, and the time has come: what comes next
+			 * will be stored after it */
+			if (r->o->has_until && r->o->until.kind == VB_POS_TIME &&
+			    r->caught[p] && vb_wall_us() >= r->o->until.n)
+				r->done[p] = 1;
 		}
-		for (uint32_t p = 0; p < l->nparts; p++)
-			all &= r->caught[p];
+		for (uint32_t p = 0; p < l->nparts; p++) {
+			all &= r->caught[p] | r->done[p];
+			finished &= r->done[p];
+		}
+		if (finished && r->o->has_until)
+			break;		/* every partition reached --until */
 		if (!all || r->failed || r->bad)
 			continue;
 		if (commit_now(r, e))
 			goto out;
-		if (!r->o->follow)
+		if (!r->o->follow || idle_over(r))
 			break;
-		sleep_us(r, r->o->interval_us);
-		memset(r->caught, 0, l->nparts);
+		follow_wait(r);
+		memcpy(r->caught, r->done, l->nparts);
 	}
 	rc = commit_now(r, e);
 out:
@@ -755,14 +774,42 @@ static int run_group(struct run *r, struct vb_err *e)
 		empty = 0;
 		if (commit_now(r, e))
 			return -1;
-		if (!r->o->follow)
+		if (!r->o->follow || idle_over(r))
 			break;
-		sleep_us(r, r->o->interval_us);
+		follow_wait(r);
 	}
 	return commit_now(r, e);
 }
 
 static int join(struct run *r, struct vb_err *e);
+
+/*
+ * A reader never creates its topic: a missing one is an error naming the
+ * topics there are, or, when following, is said once and waited for.
+ */
+static int open_topic(struct run *r, struct vb_err *e)
+{
+	int said = 0;
+
+	while (vb_log_open(r->l, e)) {
+		if (!r->o->follow || e->kind != VB_E_USAGE)
+			return -1;
+		if (!said++ && r->o->say) {
+			char msg[700];
+
+			snprintf(msg, sizeof(msg), "%s; waiting for it", e->msg);
+			r->o->say(r->o->connect_arg, msg);
+		}
+		sleep_us(r, r->o->interval_us > 100000 ? r->o->interval_us :
+							 100000);
+		if (stopped(r))
+			return vb_err_set(e, VB_E_USAGE,
+					  "stopped while waiting for topic %s/%s",
+					  r->l->stream.name.s,
+					  r->l->topic.name.s);
+	}
+	return 0;
+}
 
 /*
  * The server went away while following: connect again (backing off) and
@@ -793,7 +840,7 @@ static int reconnect(struct run *r, struct vb_err *e)
 		if (stopped(r))
 			return -1;
 		if (o->connect(o->connect_arg, r->l->c, e) == 0 &&
-		    vb_log_bootstrap(r->l, e) == 0 &&
+		    vb_log_open(r->l, e) == 0 &&
 		    (!o->group || join(r, e) == 0))
 			break;
 		vb_client_close(r->l->c);
@@ -857,9 +904,18 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	if (o->group && o->no_commit)
 		return vb_err_set(e, VB_E_USAGE,
 				  "a group reads from its committed offsets: --no-commit needs -c");
+	if (o->group && (o->only || o->has_until))
+		return vb_err_set(e, VB_E_USAGE,
+				  "the server deals a group's partitions: --partition and --until need -c");
 	if (vb_log_who(&r.who, o->group, o->name, e) ||
-	    vb_log_bootstrap(l, e))
+	    open_topic(&r, e))
 		return -1;
+	for (uint32_t p = 0; p < o->nonly; p++)
+		if (o->only[p] && p >= l->nparts)
+			return vb_err_set(e, VB_E_USAGE,
+					  "--partition %u: topic %s/%s has %u partitions (0 to %u)",
+					  p, l->stream.name.s, l->topic.name.s,
+					  l->nparts, l->nparts - 1);
 	if (o->group && join(&r, e))
 		return -1;
 	if (o->group && o->notice) {
@@ -874,6 +930,9 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	r.floor = vb_xcalloc(l->nparts, sizeof(*r.floor));
 	r.dirty = vb_xcalloc(l->nparts, 1);
 	r.caught = vb_xcalloc(l->nparts, 1);
+	r.done = vb_xcalloc(l->nparts, 1);
+	r.until = vb_xcalloc(l->nparts, sizeof(*r.until));
+	r.last_event = vb_mono_us();
 	for (;;) {
 		rc = o->group ? run_group(&r, e) : run_consumer(&r, e);
 		if (rc == 0 || !o->follow || !o->connect || r.failed ||
@@ -911,5 +970,7 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	free(r.floor);
 	free(r.dirty);
 	free(r.caught);
+	free(r.done);
+	free(r.until);
 	return rc;
 }

@@ -2,6 +2,8 @@
  * log.c - topology bootstrap, positions, commits, groups, lag and seek.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +112,69 @@ check:
 		return vb_err_set(e, VB_E_STATE, "topic %s/%s has no partitions",
 				  l->stream.name.s, l->topic.name.s);
 	return 0;
+}
+
+/* "a, b, c" of the names in recs (topics or streams), internal ones left out. */
+static void names_of(struct vb_buf *b, const void *recs, size_t n,
+		     size_t size, size_t name_off)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct vb_name *nm =
+			(const void *)((const uint8_t *)recs + i * size + name_off);
+
+		if (strncmp(nm->s, "__", 2) == 0)
+			continue;
+		vb_buf_printf(b, "%s%s", b->len ? ", " : "", nm->s);
+	}
+	if (b->len == 0)
+		vb_buf_addstr(b, "none");
+}
+
+int vb_log_open(struct vb_log *l, struct vb_err *e)
+{
+	struct vb_buf names = VB_BUF_INIT;
+	struct vb_topic_info *topics = NULL;
+	struct vb_stream_info *streams = NULL;
+	struct vb_stream_info si;
+	size_t n;
+	int found, rc = -1;
+
+	if (lookup(l, &found, e))
+		return -1;
+	if (found)
+		return l->nparts ? 0 :
+		       vb_err_set(e, VB_E_STATE, "topic %s/%s has no partitions",
+				  l->stream.name.s, l->topic.name.s);
+	if (vb_client_get_stream(l->c, &l->stream, &si, &found, e))
+		return -1;
+	if (!found) {
+		if (vb_client_get_streams(l->c, &streams, &n, e) == 0) {
+			names_of(&names, streams, n, sizeof(*streams),
+				 offsetof(struct vb_stream_info, name));
+			rc = vb_err_set(e, VB_E_USAGE,
+					"stream %s does not exist (streams: %s; vibes-topic create -s %s %s makes it)",
+					l->stream.name.s, (char *)names.p,
+					l->stream.name.s, l->topic.name.s);
+		}
+		goto out;
+	}
+	if (vb_client_get_topics(l->c, &l->stream, &topics, &n, e) == 0) {
+		names_of(&names, topics, n, sizeof(*topics),
+			 offsetof(struct vb_topic_info, name));
+		rc = vb_err_set(e, VB_E_USAGE,
+				"topic %s/%s does not exist (topics of stream %s: %s; vibes-topic create%s%s %s makes it)",
+				l->stream.name.s, l->topic.name.s,
+				l->stream.name.s, (char *)names.p,
+				strcmp(l->stream.name.s, VB_LOG_STREAM) ? " -s " : "",
+				strcmp(l->stream.name.s, VB_LOG_STREAM) ?
+					l->stream.name.s : "",
+				l->topic.name.s);
+	}
+out:
+	free(topics);
+	free(streams);
+	vb_buf_release(&names);
+	return rc;
 }
 
 uint32_t vb_log_key_partition(const void *key, size_t len, uint32_t nparts)
@@ -359,21 +424,38 @@ int vb_log_group_members(struct vb_log *l, const struct vb_consumer *who,
 	return 0;
 }
 
+int vb_log_delete(struct vb_log *l, const struct vb_consumer *who,
+		  struct vb_err *e)
+{
+	if (who->kind == VB_CONSUMER_GROUP) {
+		if (vb_client_delete_group(l->c, &l->stream, &l->topic,
+					   &who->id, e) == 0)
+			return vb_log_record_delete(l, who, e);
+		if (e->kind == VB_E_SERVER &&
+		    e->status == VB_ST_CONSUMER_GROUP_ID_NOT_FOUND)
+			return vb_err_set(e, VB_E_USAGE,
+					  "group '%s' does not exist in %s/%s",
+					  who->id.name.s, l->stream.name.s,
+					  l->topic.name.s);
+		return -1;
+	}
+	for (uint32_t p = 0; p < l->nparts; p++)
+		if (vb_log_commit(l, who, p, 0, e)) {
+			vb_err_prefix(e, "partition %u", p);
+			return -1;
+		}
+	return vb_log_record_delete(l, who, e);
+}
+
 int vb_log_group_exists(struct vb_log *l, const struct vb_consumer *who,
 			int *found, struct vb_err *e)
 {
-	struct vb_req r;
-	size_t n;
-	const uint8_t *p;
+	struct vb_group_members gm;
+	int rc = vb_log_group_members(l, who, &gm, e);
 
-	vb_req_init(&r, VB_CMD_GET_CONSUMER_GROUP);
-	r.stream = l->stream;
-	r.topic = l->topic;
-	r.target = who->id;
-	if (vb_client_call(l->c, &r, &p, &n, e))
-		return -1;
-	*found = n > 0;
-	return 0;
+	*found = gm.found;
+	vb_group_members_release(&gm);
+	return rc;
 }
 
 int vb_log_group_join(struct vb_log *l, const struct vb_consumer *who,

@@ -37,6 +37,8 @@
 #define VB_LOG_PARTITIONS 8
 #define VB_LOG_KEY_FIELD "session_id"
 #define VB_LOG_UNKNOWN_KEY "unknown"
+/* The user header vibes-append stores each line's key in. */
+#define VB_LOG_KEY_HEADER "key"
 /* Longest line vibes-append accepts (the server's payload limit). */
 #define VB_LOG_LINE_MAX VB_PAYLOAD_MAX
 
@@ -68,6 +70,12 @@ void vb_log_release(struct vb_log *l);
  * tools agree) and looks again.  Fills nparts and parts.
  */
 int vb_log_bootstrap(struct vb_log *l, struct vb_err *e);
+/*
+ * For readers, which never create: looks the topic up.  A missing stream
+ * or topic is VB_E_USAGE naming the ones there are (internal "__" ones
+ * left out) and how to create it.
+ */
+int vb_log_open(struct vb_log *l, struct vb_err *e);
 /* Looks the topic up again (partition offsets change all the time). */
 int vb_log_refresh(struct vb_log *l, struct vb_err *e);
 
@@ -206,6 +214,27 @@ struct vb_member_reg {
 
 int vb_log_record_member(struct vb_log *l, const struct vb_consumer *who,
 			 uint32_t member, struct vb_err *e);
+/* Forgets who: it is not listed, and a later run of it is a new one. */
+int vb_log_record_delete(struct vb_log *l, const struct vb_consumer *who,
+			 struct vb_err *e);
+
+/* A consumer or group the registry knows for the log's topic. */
+struct vb_registered {
+	int group;
+	int deleted;
+	char name[VB_NAME_MAX + 1];
+};
+
+/* *regs (to free): the ones not deleted, in the order they first came. */
+int vb_log_registered(struct vb_log *l, struct vb_registered **regs,
+		      size_t *n, struct vb_err *e);
+/*
+ * Deletes a consumer's positions in every partition (or a group, with
+ * its positions) and its registry records' effect.  A group that does
+ * not exist is VB_E_USAGE.
+ */
+int vb_log_delete(struct vb_log *l, const struct vb_consumer *who,
+		  struct vb_err *e);
 /* *regs (to free) holds *n records, one per member id. */
 int vb_log_member_regs(struct vb_log *l, const struct vb_consumer *who,
 		       struct vb_member_reg **regs, size_t *n,
@@ -284,6 +313,8 @@ struct vb_append_opts {
 	uint64_t retry_us;	/* give up after the server was away this long */
 	int skip_invalid;	/* report bad lines and go on */
 	int acks;		/* learn the offset of every line */
+	/* user header pairs added to every message (vb_wire_uhdr_add) */
+	const struct vb_buf *headers;
 	volatile sig_atomic_t *stop;	/* set by a signal: finish early */
 };
 
@@ -412,7 +443,7 @@ static inline void vb_out_line_end(struct vb_out *o)
 
 /* ---- consuming (vibes-poll) ---- */
 
-enum vb_format { VB_FORMAT_RAW, VB_FORMAT_JSON };
+enum vb_format { VB_FORMAT_RAW, VB_FORMAT_JSON, VB_FORMAT_TEMPLATE };
 
 enum vb_order {
 	VB_ORDER_TIME,		/* partitions of a round merged by timestamp */
@@ -427,16 +458,25 @@ struct vb_consume_opts {
 	/* a move first, committed at once (VB_POS_COMMITTED: none) */
 	struct vb_pos from;
 	enum vb_order order;
+	/* --partition: read only where only[p] (p < nonly); NULL: all */
+	const uint8_t *only;
+	uint32_t nonly;
+	/* --until: stop each partition there (offset, end, time); -c only */
+	int has_until;
+	struct vb_pos until;
+	/* with follow: stop after this long without an event (0: never) */
+	uint64_t idle_us;
 	/* a bad message: report it through bad() and step over it */
 	int skip_bad;
 	void (*bad)(void *arg, uint32_t partition, uint64_t offset,
 		    const char *why);
 	uint64_t limit;		/* stop after this many (0: no limit) */
 	int follow;
-	uint64_t interval_us;	/* follow: sleep between empty rounds */
+	uint64_t interval_us;	/* follow: the longest wait while caught up */
 	int no_commit;
 	uint32_t count;		/* messages per poll request */
 	enum vb_format format;
+	const struct vb_template *tmpl;	/* VB_FORMAT_TEMPLATE */
 	enum vb_handoff handoff;
 	volatile sig_atomic_t *stop;
 	/*
@@ -448,6 +488,8 @@ struct vb_consume_opts {
 	void *connect_arg;
 	/* Told about reconnects (may be NULL). */
 	void (*notice)(void *arg, const char *msg);
+	/* Told what it waits for, always (a topic that does not exist yet). */
+	void (*say)(void *arg, const char *msg);
 };
 
 void vb_consume_opts_init(struct vb_consume_opts *o);
@@ -470,8 +512,26 @@ struct vb_consume_stats {
 int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 		   struct vb_consume_stats *st, struct vb_err *e);
 
-/* Formats one message as vibes-poll --format json does (no newline). */
+/*
+ * Formats one message as vibes-poll --format json does (no newline):
+ * {"partition":P,"offset":O,"timestamp":T,"id":"UUID","key":K,
+ *  "headers":{...},"payload":...}; key is the "key" header (null without
+ * one), headers every user header (strings as strings, numbers as
+ * numbers, raw bytes as "0x..."; both null when the block is broken).
+ */
 void vb_log_format_json(struct vb_buf *b, uint32_t partition,
 			const struct vb_msg *m);
+
+/*
+ * A kcat-like template: %s payload, %p partition, %o offset, %k key, %T
+ * timestamp in ms, %t the timestamp as RFC 3339, %h headers (name=value,
+ * comma-separated), %i id, %% a percent sign; \n, \t and \\ escapes.
+ */
+struct vb_template;
+int vb_template_parse(struct vb_template **t, const char *s,
+		      struct vb_err *e);
+void vb_template_free(struct vb_template *t);
+void vb_template_format(struct vb_buf *b, const struct vb_template *t,
+			uint32_t partition, const struct vb_msg *m);
 
 #endif

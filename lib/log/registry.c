@@ -148,6 +148,13 @@ static void starts_one(void *arg, json_t *o)
 	json_t *start = json_object_get(o, "start");
 	int move = kind_is(o, "op", "move");
 
+	if (about(ss->l, ss->who, o) && kind_is(o, "op", "delete")) {
+		/* deleted: what comes after starts it anew */
+		ss->s->known = 0;
+		memset(ss->s->next, 0, ss->s->n * sizeof(*ss->s->next));
+		memset(ss->s->set, 0, ss->s->n * sizeof(*ss->s->set));
+		return;
+	}
 	if (!about(ss->l, ss->who, o) || !json_is_object(start) ||
 	    !(move || kind_is(o, "op", "new")))
 		return;
@@ -268,6 +275,62 @@ out:
 static const char *kind_name(const struct vb_consumer *who)
 {
 	return who->kind == VB_CONSUMER_GROUP ? "group" : "consumer";
+}
+
+int vb_log_record_delete(struct vb_log *l, const struct vb_consumer *who,
+			 struct vb_err *e)
+{
+	return append(l, json_pack("{s:i,s:s,s:s,s:s,s:s,s:I}", "v", 1, "op",
+				   "delete", "kind", kind_name(who), "name",
+				   who->id.name.s, "topic", l->topic.name.s,
+				   "at", (json_int_t)vb_wall_us()),
+		      e);
+}
+
+struct list_scan {
+	const struct vb_log *l;
+	struct vb_registered *regs;
+	size_t n, cap;
+};
+
+static void list_one(void *arg, json_t *o)
+{
+	struct list_scan *ls = arg;
+	json_t *name = json_object_get(o, "name");
+	int group = kind_is(o, "kind", "group");
+	struct vb_registered *r = NULL;
+
+	if (!kind_is(o, "topic", ls->l->topic.name.s) || !json_is_string(name) ||
+	    !(group || kind_is(o, "kind", "consumer")) ||
+	    strlen(json_string_value(name)) > VB_NAME_MAX)
+		return;
+	for (size_t i = 0; i < ls->n && !r; i++)
+		if (ls->regs[i].group == group &&
+		    strcmp(ls->regs[i].name, json_string_value(name)) == 0)
+			r = &ls->regs[i];
+	if (r == NULL) {
+		VB_ALLOC_GROW(ls->regs, ls->n + 1, ls->cap);
+		r = &ls->regs[ls->n++];
+		memset(r, 0, sizeof(*r));
+		r->group = group;
+		strlcpy(r->name, json_string_value(name), sizeof(r->name));
+	}
+	r->deleted = kind_is(o, "op", "delete");
+}
+
+int vb_log_registered(struct vb_log *l, struct vb_registered **regs,
+		      size_t *n, struct vb_err *e)
+{
+	struct list_scan ls = { l, NULL, 0, 0 };
+	size_t k = 0;
+	int rc = scan(l, list_one, &ls, e);
+
+	for (size_t i = 0; i < ls.n; i++)
+		if (!ls.regs[i].deleted)
+			ls.regs[k++] = ls.regs[i];
+	*regs = ls.regs;
+	*n = k;
+	return rc;
 }
 
 int vb_log_record_member(struct vb_log *l, const struct vb_consumer *who,

@@ -209,7 +209,7 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 			struct vb_err *e)
 {
 	struct vb_rd rd, md;
-	uint32_t meta_len, prev_pos = 0;
+	uint32_t meta_len, prev_pos = 0, pos = 0, bad = 0, bad_st = 0;
 	uint64_t prev_off = 0, total = 0;
 	const uint8_t *meta;
 	size_t idx_len;
@@ -245,9 +245,10 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 	 */
 	for (uint32_t i = 0; i < v->h.count; i++) {
 		const uint8_t *ent = v->index + (size_t)i * VB_INDEX_ENTRY;
-		uint32_t pos = vb_ld32(ent + 4);
 		size_t start = prev_pos, end;
 		struct vb_msg m;
+
+		pos = vb_ld32(ent + 4);
 
 		if (vb_ld32(ent) != 0)
 			return vb_err_status(e, VB_E_PROTO,
@@ -290,10 +291,95 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 		prev_off = m.offset;
 		prev_pos = pos;
 		total += m.size;
+		/* stricter than upstream: reported once upstream's checks pass */
+		if (bad_st == 0) {
+			bad = i;
+			if (m.reserved != 0)
+				bad_st = VB_ST_INVALID_RESERVED_FIELD;
+			else if (m.checksum != 0 &&
+				 m.checksum !=
+					 vb_wire_msg_checksum(m.frame, m.size))
+				bad_st = VB_ST_INVALID_MESSAGE_CHECKSUM;
+		}
 	}
 	if (total != v->msgs_len)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_SIZE,
 				     "messages: %llu bytes in frames, %zu in the area",
 				     (unsigned long long)total, v->msgs_len);
+	/*
+	 * Upstream ignores the last index position (the last message runs to
+	 * the end of the area); an official client writes the area's size
+	 * there, and anything else is refused as it would be in any other
+	 * entry.  Then what an official client would refuse to read: a
+	 * reserved field not 0 (the Rust SDK's 4101), a checksum that is not
+	 * the message's (0, what clients send, is never checked).
+	 */
+	if (pos != v->msgs_len)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
+				     "message %u: index position %u, the area ends at %zu",
+				     v->h.count - 1, pos, v->msgs_len);
+	if (bad_st == VB_ST_INVALID_RESERVED_FIELD)
+		return vb_err_status(e, VB_E_PROTO, bad_st,
+				     "message %u: reserved field not 0", bad);
+	if (bad_st == VB_ST_INVALID_MESSAGE_CHECKSUM)
+		return vb_err_status(e, VB_E_PROTO, bad_st,
+				     "message %u: checksum does not match", bad);
 	return 0;
+}
+
+void vb_wire_uhdr_add(struct vb_buf *b, uint8_t key_kind, const void *key,
+		      uint32_t key_len, uint8_t val_kind, const void *val,
+		      uint32_t val_len)
+{
+	vb_buf_u8(b, key_kind);
+	vb_buf_u32(b, key_len);
+	vb_buf_add(b, key, key_len);
+	vb_buf_u8(b, val_kind);
+	vb_buf_u32(b, val_len);
+	vb_buf_add(b, val, val_len);
+}
+
+/* The size a fixed-size kind must have; 0 for raw and string (1..255). */
+static uint32_t kind_size(uint8_t kind)
+{
+	static const uint8_t sizes[] = {
+		[VB_UHDR_BOOL] = 1,  [VB_UHDR_INT8] = 1,    [VB_UHDR_INT16] = 2,
+		[VB_UHDR_INT32] = 4, [VB_UHDR_INT64] = 8,   [VB_UHDR_INT128] = 16,
+		[VB_UHDR_UINT8] = 1, [VB_UHDR_UINT16] = 2,  [VB_UHDR_UINT32] = 4,
+		[VB_UHDR_UINT64] = 8, [VB_UHDR_UINT128] = 16,
+		[VB_UHDR_FLOAT32] = 4, [VB_UHDR_FLOAT64] = 8,
+	};
+
+	return kind < sizeof(sizes) ? sizes[kind] : 0;
+}
+
+static int uhdr_field(struct vb_rd *r, uint8_t *kind, const uint8_t **p,
+		      uint32_t *len, const char *what, struct vb_err *e)
+{
+	uint32_t want;
+
+	if (vb_rd_u8(r, kind, what, e) || vb_rd_u32(r, len, what, e))
+		return -1;
+	if (*kind == 0 || *kind > VB_UHDR_FLOAT64)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_FORMAT,
+				     "user header %s: kind %u", what, *kind);
+	if (*len < 1 || *len > VB_UHDR_LEN_MAX)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_FORMAT,
+				     "user header %s: length %u", what, *len);
+	want = kind_size(*kind);
+	if (want && *len != want)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_FORMAT,
+				     "user header %s: kind %u of %u bytes, not %u",
+				     what, *kind, *len, want);
+	return vb_rd_bytes(r, p, *len, what, e);
+}
+
+int vb_wire_uhdr_next(struct vb_rd *r, struct vb_uhdr *h, struct vb_err *e)
+{
+	if (vb_rd_left(r) == 0)
+		return 0;
+	if (uhdr_field(r, &h->key_kind, &h->key, &h->key_len, "key", e) ||
+	    uhdr_field(r, &h->val_kind, &h->val, &h->val_len, "value", e))
+		return -1;
+	return 1;
 }

@@ -11,6 +11,17 @@ test_expect_success 'the cleanup of the previous test ran' '
 	test -e "$TRASH/cleaned"
 '
 
+test_expect_success 'the cleanup sees what the body set (stop_server needs SERVER_PID)' '
+	made=$TRASH/made-in-body &&
+	test_when_finished "touch \"\$made\"" &&
+	test_when_finished "false" &&
+	true
+'
+
+test_expect_success 'so it ran with the value, and a failing cleanup fails nothing' '
+	test -e "$TRASH/made-in-body"
+'
+
 test_expect_success 'test_must_fail checks the exit code' '
 	test_must_fail false &&
 	test_must_fail 3 sh -c "exit 3" &&

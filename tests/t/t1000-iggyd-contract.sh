@@ -115,6 +115,10 @@ test_expect_success 'an unusable data dir exits 78' '
 	grep -q "^vibes-iggyd: data dir" err
 '
 
+# The module goes before an ASan build's runtime in the preload order.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+export ASAN_OPTIONS
+
 # The daemon is started while a shared lock (what a status probe takes)
 # is held, and the lock is let go only once the daemon has met it: the
 # inject.so module writes a byte on fd 5 when a flock finds the lock
@@ -131,6 +135,8 @@ test_expect_success 'a passing shared lock (a status probe) does not make a star
 	while [ "$(cat d5.held)" != held ]; do
 		[ $i -lt 200 ] || exit 1; sleep 0.05; i=$((i + 1))
 	done
+	# (an ASan build wants its runtime first: inject.so comes before it)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	LD_PRELOAD="$VIBES_BUILD_DIR/tests/tool/inject.so" VIBES_TEST_FLOCK_BUSY_FD=5 \
 		vibes-iggyd --data-dir "$TRASH/d5" --addr 127.0.0.1:0 \
 		--ready-fd 6 >>"$TRASH/daemon.log" 2>&1 &

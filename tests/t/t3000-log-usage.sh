@@ -26,7 +26,10 @@ test_expect_success 'help of every tool goes to stdout, exit 0, names the option
 test_expect_success 'version' '
 	vibes-append --version | grep "^vibes-append [0-9]" &&
 	vibes-poll --version | grep "^vibes-poll [0-9]" &&
-	vibes-seek --version | grep "^vibes-seek [0-9]"
+	vibes-seek --version | grep "^vibes-seek [0-9]" &&
+	for t in vibes-append vibes-poll vibes-seek vibes-topic; do
+		$t -V | grep "^$t [0-9]" || exit 1
+	done
 '
 
 test_expect_success 'usage errors exit 2 with prog: what: why' '
@@ -90,6 +93,24 @@ test_expect_success 'a password is never an option: --password-file reads it, --
 	vibes-poll -c x --no-commit --server "iggy://iggy:$(cat pass)@$SERVER_ADDR" >out 2>err &&
 	grep "^vibes-poll: warning: the password in --server is visible to every user of this machine (ps, /proc); use VIBES_IGGY_PASSWORD or --password-file$" err &&
 	test $(wc -l <out) = 1
+'
+
+test_expect_success 'credentials from the environment: both or neither; a password the server cannot hold is refused with 77' '
+	start_server &&
+	test_when_finished "stop_server" &&
+	sed -n "s/^password=//p" "$VIBES_IGGY_DATA_DIR/credentials" >pass &&
+	echo "{\"a\":1}" >in &&
+	test_must_fail 2 env VIBES_IGGY_PASSWORD="$(cat pass)" vibes-append <in 2>err &&
+	grep "^vibes-append: VIBES_IGGY_PASSWORD is set but VIBES_IGGY_USERNAME is not: set both, or neither to use the data dir.s credentials$" err &&
+	test_must_fail 2 env VIBES_IGGY_USERNAME=iggy vibes-poll -c x 2>err &&
+	grep "^vibes-poll: VIBES_IGGY_USERNAME is set but VIBES_IGGY_PASSWORD is not" err &&
+	VIBES_IGGY_PASSWORD="$(cat pass)" vibes-append --user iggy <in &&
+	VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD="$(cat pass)" vibes-poll -c x >out &&
+	test $(wc -l <out) = 2 &&
+	test_must_fail 77 env VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=ab vibes-append <in 2>err &&
+	grep "^vibes-append: login as .iggy. refused: login_user: server error 44 (invalid_password)$" err &&
+	test_must_fail 77 env VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=ab vibes-seek -c x 2>err &&
+	grep "^vibes-seek: login as .iggy. refused" err
 '
 
 test_done

@@ -14,7 +14,7 @@ test_expect_success 'one event, then read it back raw and as json' '
 	echo "{\"session_id\":\"s1\",\"n\":1}" >expect &&
 	test_cmp expect out &&
 	vibes-poll -c j1 --format json >out &&
-	grep -E "^\{\"partition\":3,\"offset\":0,\"timestamp\":[0-9]{16},\"id\":\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\",\"payload\":\{\"session_id\":\"s1\",\"n\":1\}\}$" out
+	grep -E "^\{\"partition\":3,\"offset\":0,\"timestamp\":[0-9]{16},\"id\":\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\",\"key\":\"s1\",\"headers\":\{\"key\":\"s1\"\},\"payload\":\{\"session_id\":\"s1\",\"n\":1\}\}$" out
 '
 
 test_expect_success 'keys go where the server hashes them (XXH32 mod 8)' '

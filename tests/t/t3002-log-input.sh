@@ -9,7 +9,9 @@ export VIBES_IGGY_AUTOSTART
 n=0
 dump() {
 	n=$((n + 1))
-	vibes-poll -c "dump$n" --stream "$1"
+	# nothing was ever sent: the stream does not exist, nothing to show
+	vibes-poll -c "dump$n" --stream "$1" 2>"$TRASH/dump.err" ||
+		grep -q "^vibes-poll: stream $1 does not exist" "$TRASH/dump.err"
 }
 
 # at top level: start_server sets SERVER_PID for test_done's cleanup

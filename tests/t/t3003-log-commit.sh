@@ -102,13 +102,13 @@ test_expect_success '--from @TIMESTAMP starts at the first event stored at or af
 	t=$(date +%s%6N) &&
 	while [ "$(date +%s%6N)" -le "$((t + 2000))" ]; do :; done &&
 	echo "{\"session_id\":\"s1\",\"i\":\"late\"}" | vibes-append --stream ts &&
-	vibes-poll -c t1 --stream ts --from "@$t" >out &&
+	vibes-poll -c t1 --stream ts --from "@${t}us" >out &&
 	echo "{\"session_id\":\"s1\",\"i\":\"late\"}" >expect &&
 	test_cmp expect out &&
 	iso=$(date -u -d "@$((t / 1000000))" +%Y-%m-%dT%H:%M:%SZ) &&
 	vibes-poll -c t2 --stream ts --from "@$iso" --format json >out &&
 	grep -c "\"i\":\"late\"" out &&
-	vibes-poll -c t3 --stream ts --from "@$(( $(date +%s%6N) + 60000000 ))" >out &&
+	vibes-poll -c t3 --stream ts --from "@$(( $(date +%s%6N) + 60000000 ))us" >out &&
 	test_must_fail test -s out
 '
 

@@ -94,7 +94,7 @@ test_expect_success 'seek --to @TIMESTAMP: the first event stored at or after it
 	t=$(date +%s%6N) &&
 	while [ "$(date +%s%6N)" -le "$((t + 2000))" ]; do :; done &&
 	echo "{\"session_id\":\"s1\",\"i\":\"late\"}" | vibes-append --stream k &&
-	vibes-seek -c e --stream k --to "@$t" >/dev/null &&
+	vibes-seek -c e --stream k --to "@${t}us" >/dev/null &&
 	test "$(field "-c e" next)" = 50 &&
 	vibes-poll -c e --stream k >out &&
 	echo "{\"session_id\":\"s1\",\"i\":\"late\"}" >expect &&

@@ -11,7 +11,7 @@ test_description='--help, option tables, man pages and completions agree'
 
 export LC_ALL=C
 SRC=$VIBES_SOURCE_DIR
-TOOLS="vibes-append vibes-poll vibes-seek vibes-iggyctl vibes-iggyd"
+TOOLS="vibes-append vibes-poll vibes-seek vibes-topic vibes-iggyctl vibes-iggyd"
 
 man_of() {
 	case $1 in
@@ -190,7 +190,7 @@ getenv_names() {
 }
 code_of() {
 	case $1 in
-	vibes-append | vibes-poll | vibes-seek)
+	vibes-append | vibes-poll | vibes-seek | vibes-topic)
 		echo "$SRC/cmd/$1.c $SRC/cmd/log-cli.h $SRC/lib/base/*.c" \
 			"$SRC/lib/client/*.c $SRC/lib/log/*.c $SRC/lib/ctl/*.c"
 		;;

@@ -10,7 +10,7 @@ test_description='bash, zsh and fish completions really complete what --help lis
 
 export LC_ALL=C
 COMP=$VIBES_SOURCE_DIR/completions
-TOOLS="vibes-append vibes-poll vibes-seek vibes-iggyctl vibes-iggyd"
+TOOLS="vibes-append vibes-poll vibes-seek vibes-topic vibes-iggyctl vibes-iggyd"
 
 skip_test() {
 	test_count=$((test_count + 1))

@@ -16,7 +16,7 @@ test_description='meson install: layout, pkg-config, installed tools end to end'
 
 export LC_ALL=C
 SYS_PATH=/usr/local/bin:/usr/bin:/bin
-TOOLS="vibes-append vibes-iggyctl vibes-poll vibes-seek"
+TOOLS="vibes-append vibes-iggyctl vibes-poll vibes-seek vibes-topic"
 D=$TRASH/dest
 
 # build_option BUILDDIR NAME: a meson option of a configured build.
@@ -93,7 +93,7 @@ check_layout() {
 		{ echo "missing $libexecdir/vibes/vibes-iggyd"; bad=1; }
 	test ! -e "$bindir/vibes-iggyd" ||
 		{ echo "the daemon is in $bindir, not only in libexecdir"; bad=1; }
-	for f in man1/vibes-append.1 man1/vibes-poll.1 man1/vibes-seek.1 \
+	for f in man1/vibes-append.1 man1/vibes-poll.1 man1/vibes-seek.1 man1/vibes-topic.1 \
 		 man1/vibes-iggyctl.1 man7/vibes.7 man8/vibes-iggyd.8; do
 		cmp "$VIBES_SOURCE_DIR/man/${f#*/}" "$mandir/$f" ||
 			{ echo "missing or different: $mandir/$f"; bad=1; }
@@ -243,12 +243,16 @@ fi
 
 P=$TRASH/prefix
 B=$TRASH/build
-test_expect_success 'B: a build configured with --prefix=$TRASH/prefix installs there' '
-	meson setup "$B" "$VIBES_SOURCE_DIR" --prefix="$P" -Dtests=false \
-		>setup.log 2>&1 || { cat setup.log; false; } &&
-	ninja -C "$B" >build.log 2>&1 || { tail -n 40 build.log; false; } &&
-	meson install -C "$B" --no-rebuild --quiet >install.log 2>&1 ||
-		{ cat install.log; false; } &&
+# B is the README's Install command itself, with the prefix, the build
+# dir and the source dir of this test (and no sudo).
+test_expect_success 'B: the README Install command, with --prefix=$TRASH/prefix, installs there' '
+	awk "/^## / { in_sec = (\$0 == \"## Install\"); next }
+	     in_sec && /^    / { print substr(\$0, 5) }" \
+		"$VIBES_SOURCE_DIR/README.md" >install.sh &&
+	test "$(cat install.sh)" = "meson setup build --prefix=/usr/local && ninja -C build && \$S meson install -C build" &&
+	sed -e "s#meson setup build --prefix=/usr/local#meson setup $B $VIBES_SOURCE_DIR --prefix=$P -Dtests=false#" \
+	    -e "s#-C build#-C $B#g" -e "s#\$S ##" install.sh >install.run &&
+	bash install.run >install.log 2>&1 || { tail -n 40 install.log; false; } &&
 	check_layout "" "$B" &&
 	test "$(abs_dir "$B" libexecdir)" = "$P/libexec" &&
 	test "$(abs_dir "$B" bindir)" = "$P/bin" &&

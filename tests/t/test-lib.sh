@@ -12,6 +12,14 @@ set -u
 PATH="$VIBES_BUILD_DIR/cmd:$PATH"
 export PATH VIBES_BUILD_DIR VIBES_SOURCE_DIR
 
+# A latency bound that the issues set for the release build is multiplied
+# by this in a sanitizer build (ASan+UBSan code runs 2-3x slower).
+TEST_TIME_FACTOR=1
+if ldd "$VIBES_BUILD_DIR/cmd/vibes-iggyd" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+	TEST_TIME_FACTOR=3
+fi
+export TEST_TIME_FACTOR
+
 test_name=$(basename "$0" .sh)
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/vibes-$test_name.XXXXXX")
 export TRASH
@@ -43,15 +51,17 @@ test_expect_success() {
 	local title="$1" body="$2" rc
 	test_count=$((test_count + 1))
 	rm -f "$_cleanup_file"
+	# The cleanup runs in the body's shell, which has its variables
+	# (a SERVER_PID set by the body's start_server).
 	(
 		cd "$TRASH" || exit 99
+		trap '_rc=$?; [ -s "$_cleanup_file" ] &&
+			(eval "$(cat "$_cleanup_file")") >/dev/null 2>&1
+			exit $_rc' EXIT
 		eval "$body"
 	) >"$TRASH/.out.$test_count" 2>&1
 	rc=$?
-	if [ -s "$_cleanup_file" ]; then
-		(cd "$TRASH" && eval "$(cat "$_cleanup_file")") >/dev/null 2>&1
-		rm -f "$_cleanup_file"
-	fi
+	rm -f "$_cleanup_file"
 	if [ $rc -eq 0 ]; then
 		printf 'ok %d - %s\n' "$test_count" "$title"
 	else

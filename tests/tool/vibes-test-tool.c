@@ -9,6 +9,20 @@
  *                                           created with 1 partition)
  *   vibes-test-tool [CONN] poll S T         print partition 0's payloads
  *                                           from offset 0, one per line
+ *   vibes-test-tool [CONN] raw S T POISON [MSG...]
+ *                                           send one batch of MSGs (default
+ *                                           "x") to partition 0 of T in S,
+ *                                           its last message spoiled as
+ *                                           POISON says, byte for byte as
+ *                                           built (no client checks); print
+ *                                           "status N NAME" (exit 0 whatever
+ *                                           the status).  POISON: none,
+ *                                           reserved (reserved field 1),
+ *                                           checksum (a wrong one),
+ *                                           checksum-right, payload-length
+ *                                           (one more than there is),
+ *                                           last-position (last index
+ *                                           position one past the end)
  *
  * CONN: --data-dir DIR --server ADDR --user U --password P --no-autostart
  *       --timeout MS
@@ -179,29 +193,43 @@ static int ensure_topic(struct vb_client *c, const char *stream,
 	return 0;
 }
 
+/*
+ * A batch of the n strings msgs for partition 0 of topic T in stream S
+ * (created if missing): fills h and *m, which the caller frees.
+ */
+static int batch_make(struct vb_client *c, const char *stream,
+		      const char *topic, char *const *msgs, int n,
+		      struct vb_send_hdr *h, struct vb_msg_in **m,
+		      struct vb_err *e)
+{
+	if (ensure_topic(c, stream, topic, e))
+		return -1;
+	memset(h, 0, sizeof(*h));
+	vb_ident_str(&h->stream, stream);
+	vb_ident_str(&h->topic, topic);
+	h->part_kind = VB_PART_ID;
+	h->partition_id = 0;
+	*m = vb_xcalloc((size_t)n, sizeof(**m));
+	for (int i = 0; i < n; i++) {
+		(*m)[i].payload = msgs[i];
+		(*m)[i].payload_len = (uint32_t)strlen(msgs[i]);
+	}
+	return 0;
+}
+
 static int do_send(struct vb_client *c, int argc, char **argv)
 {
 	struct vb_send_hdr h;
 	struct vb_msg_in *m;
 	struct vb_err e;
-	int i, rc;
+	int rc;
 
 	if (argc < 3) {
 		fputs("vibes-test-tool: send STREAM TOPIC MSG...\n", stderr);
 		return VB_EX_USAGE;
 	}
-	if (ensure_topic(c, argv[0], argv[1], &e))
+	if (batch_make(c, argv[0], argv[1], argv + 2, argc - 2, &h, &m, &e))
 		return fail("send", &e);
-	memset(&h, 0, sizeof(h));
-	vb_ident_str(&h.stream, argv[0]);
-	vb_ident_str(&h.topic, argv[1]);
-	h.part_kind = VB_PART_ID;
-	h.partition_id = 0;
-	m = vb_xcalloc((size_t)argc - 2, sizeof(*m));
-	for (i = 2; i < argc; i++) {
-		m[i - 2].payload = argv[i];
-		m[i - 2].payload_len = (uint32_t)strlen(argv[i]);
-	}
 	rc = vb_client_send(c, &h, m, (uint32_t)argc - 2, &e);
 	free(m);
 	if (rc)
@@ -254,6 +282,81 @@ static int do_poll(struct vb_client *c, int argc, char **argv)
 	return fflush(stdout) == 0 ? VB_EX_OK : VB_EX_IOERR;
 }
 
+static int do_raw(struct vb_client *c, int argc, char **argv)
+{
+	static const char *const poisons[] = {
+		"none", "reserved", "checksum", "checksum-right",
+		"payload-length", "last-position",
+	};
+	static char x[] = "x";
+	char *dflt[] = { x };
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_send_hdr h;
+	struct vb_msg_in *m;
+	struct vb_reply rep;
+	struct vb_err e;
+	const char *name;
+	size_t area, last;
+	uint8_t *f;
+	int i, n, poison = -1, rc = VB_EX_OK;
+
+	for (i = 0; argc >= 3 && i < (int)(sizeof(poisons) / sizeof(*poisons));
+	     i++)
+		if (strcmp(argv[2], poisons[i]) == 0)
+			poison = i;
+	if (poison < 0) {
+		fputs("vibes-test-tool: raw STREAM TOPIC none|reserved|"
+		      "checksum|checksum-right|payload-length|last-position "
+		      "[MSG...]\n", stderr);
+		return VB_EX_USAGE;
+	}
+	n = argc > 3 ? argc - 3 : 1;
+	if (batch_make(c, argv[0], argv[1], argc > 3 ? argv + 3 : dflt, n, &h,
+		       &m, &e))
+		return fail("raw", &e);
+	vb_wire_send_encode(&b, &h, m, (uint32_t)n);
+	/* frame header, metadata_length and metadata, index, messages */
+	area = VB_REQ_HDR + 4 + vb_ld32(b.p + VB_REQ_HDR) +
+	       (size_t)n * VB_INDEX_ENTRY;
+	last = area;
+	for (i = 0; i + 1 < n; i++)
+		last += VB_MSG_HDR + m[i].payload_len;
+	f = b.p + last;
+	switch (poison) {
+	case 1:
+		vb_st64(f + VB_MSG_RESERVED, 1);
+		break;
+	case 2:
+		vb_st64(f + VB_MSG_CHECKSUM,
+			vb_wire_msg_checksum(f, b.len - last) + 1);
+		break;
+	case 3:
+		vb_st64(f + VB_MSG_CHECKSUM,
+			vb_wire_msg_checksum(f, b.len - last));
+		break;
+	case 4:
+		vb_st32(f + VB_MSG_PAYLOAD_LEN,
+			vb_ld32(f + VB_MSG_PAYLOAD_LEN) + 1);
+		break;
+	case 5:
+		vb_st32(b.p + area - VB_INDEX_ENTRY + 4,
+			(uint32_t)(b.len - area + 1));
+		break;
+	}
+	vb_client_queue(c, b.p, b.len);
+	if (vb_client_next(c, &rep, &e)) {
+		rc = fail("raw", &e);
+	} else {
+		name = vb_status_name(rep.status);
+		printf("status %u %s\n", rep.status, name ? name : "?");
+	}
+	free(m);
+	vb_buf_release(&b);
+	if (rc == VB_EX_OK && fflush(stdout) != 0)
+		rc = VB_EX_IOERR;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -302,8 +405,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fputs("usage: vibes-test-tool [CONN] connect|send|poll ...\n",
-		      stderr);
+		fputs("usage: vibes-test-tool [CONN] connect|send|poll|raw "
+		      "...\n", stderr);
 		return VB_EX_USAGE;
 	}
 	cmd = argv[optind++];
@@ -327,6 +430,8 @@ int main(int argc, char **argv)
 		rc = do_send(&c, argc - optind, argv + optind);
 	} else if (strcmp(cmd, "poll") == 0) {
 		rc = do_poll(&c, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "raw") == 0) {
+		rc = do_raw(&c, argc - optind, argv + optind);
 	} else {
 		fprintf(stderr, "vibes-test-tool: unknown command '%s'\n", cmd);
 		rc = VB_EX_USAGE;

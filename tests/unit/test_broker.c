@@ -594,10 +594,13 @@ static void test_offsets(void **state)
 	vb_client_release(&c);
 }
 
-/* Decodes a ConsumerGroupDetails; fills member partition lists. */
+/*
+ * Decodes a ConsumerGroupDetails; fills member partition lists, and member
+ * ids if ids is not NULL.
+ */
 static void get_group(struct vb_client *c, uint32_t sid, uint32_t tid,
 		      uint32_t gid, struct vb_group_info *g,
-		      uint32_t parts[][16], uint32_t *nparts)
+		      uint32_t parts[][16], uint32_t *nparts, uint32_t *ids)
 {
 	struct vb_req r;
 	struct vb_rd rd;
@@ -618,6 +621,8 @@ static void get_group(struct vb_client *c, uint32_t sid, uint32_t tid,
 		assert_int_equal(vb_wire_dec_member(&rd, &mi, &e), 0);
 		assert_true(mi.partitions_count <= 16);
 		nparts[i] = mi.partitions_count;
+		if (ids)
+			ids[i] = mi.id;
 		for (uint32_t k = 0; k < mi.partitions_count; k++)
 			parts[i][k] = vb_member_part(&mi, k);
 	}
@@ -661,21 +666,29 @@ static void test_groups(void **state)
 	assert_int_equal(poll_req(&c[0], &r, &out),
 			 VB_ST_CONSUMER_GROUP_ID_NOT_FOUND);
 	r.consumer.id = gi;
-	/* Joins: control.md §6.2's examples. */
+	/*
+	 * Joins share fairly (not control.md §6.2's 7/1 and 6/1/1): each
+	 * newcomer gets the highest partitions of the members above their
+	 * share, 8, then 4/4, then 3/3/2.
+	 */
 	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
 	assert_int_equal(vb_client_join_group(&c[0], &s, &t, &gi, &e), 0);
-	get_group(&c[0], sid, tid, 0, &g, parts, np);
+	get_group(&c[0], sid, tid, 0, &g, parts, np, NULL);
 	assert_int_equal(g.members_count, 1);
 	assert_int_equal(np[0], 8);
 	assert_int_equal(vb_client_join_group(&c[1], &s, &t, &gi, &e), 0);
-	get_group(&c[0], sid, tid, 0, &g, parts, np);
-	assert_int_equal(np[0], 7);
-	assert_int_equal(np[1], 1);
-	assert_int_equal(parts[1][0], 7);
+	get_group(&c[0], sid, tid, 0, &g, parts, np, NULL);
+	assert_int_equal(np[0], 4);
+	assert_int_equal(np[1], 4);
+	assert_int_equal(parts[0][3], 3);
+	assert_int_equal(parts[1][0], 4);
 	assert_int_equal(vb_client_join_group(&c[2], &s, &t, &gi, &e), 0);
-	get_group(&c[0], sid, tid, 0, &g, parts, np);
-	assert_int_equal(np[0], 6);
-	assert_int_equal(parts[2][0], 6);
+	get_group(&c[0], sid, tid, 0, &g, parts, np, NULL);
+	assert_int_equal(np[0], 3);
+	assert_int_equal(np[1], 3);
+	assert_int_equal(np[2], 2);
+	assert_int_equal(parts[2][0], 3);
+	assert_int_equal(parts[2][1], 7);
 	/* get_me lists the membership. */
 	{
 		struct vb_req me;
@@ -694,15 +707,16 @@ static void test_groups(void **state)
 		assert_int_equal(ref.stream_id, sid);
 		assert_int_equal(ref.group_id, 0);
 	}
-	/* Member 1 polls its only partition (7) with auto commit. */
+	/* Member 2 polls its partition 7 with auto commit. */
 	r.flag = 1;
-	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	r.part.present = 1;
+	r.part.id = 7;
+	assert_int_equal(poll_req(&c[2], &r, &out), 0);
 	assert_int_equal(out.h.partition_id, 7);
 	assert_int_equal(out.n, 2);
-	assert_int_equal(poll_req(&c[1], &r, &out), 0);
+	assert_int_equal(poll_req(&c[2], &r, &out), 0);
 	assert_int_equal(out.n, 0);
 	/* A partition not assigned to the member: empty result. */
-	r.part.present = 1;
 	r.part.id = 0;
 	assert_int_equal(poll_req(&c[1], &r, &out), 0);
 	assert_int_equal(out.h.partition_id, 0);
@@ -712,7 +726,7 @@ static void test_groups(void **state)
 	assert_int_equal(vb_client_leave_group(&c[2], &s, &t, &gi, &e), 0);
 	assert_int_equal(vb_client_leave_group(&c[2], &s, &t, &gi, &e), -1);
 	assert_int_equal(e.status, VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND);
-	get_group(&c[0], sid, tid, 0, &g, parts, np);
+	get_group(&c[0], sid, tid, 0, &g, parts, np, NULL);
 	assert_int_equal(g.members_count, 1);
 	assert_int_equal(np[0], 8);
 	/* Member 0 round-robins over all partitions; 7 was committed. */
@@ -768,7 +782,7 @@ static unsigned member_set(struct vb_client *c, uint32_t sid, uint32_t tid,
 	uint32_t parts[4][16], np[4];
 	unsigned set = 0;
 
-	get_group(c, sid, tid, gid, &g, parts, np);
+	get_group(c, sid, tid, gid, &g, parts, np, NULL);
 	assert_true(i < g.members_count && g.members_count <= 4);
 	for (uint32_t k = 0; k < np[i]; k++)
 		set |= 1u << parts[i][k];
@@ -885,7 +899,11 @@ static void test_group_pending_revocation(void **state)
 	r.flag = 0;
 	assert_int_equal(vb_client_join_group(&c[1], s, t, gi, &e), 0);
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 2u);
-	/* Leaving while a revocation is pending: everything is dealt anew. */
+	/*
+	 * A rejoin: the partition member 1 polled and did not commit stays
+	 * its own, pending; when member 1 leaves, what it held is free at
+	 * once.
+	 */
 	send_n(&c[0], sid, tid, 1, "rv", 14, 1);
 	assert_int_equal(poll_req(&c[1], &r, &out), 0);
 	assert_int_equal(out.n, 1);
@@ -911,10 +929,18 @@ static void test_group_pending_revocation(void **state)
 	vb_client_release(&c[1]);
 }
 
+/* A second server whose pending revocations time out after 300 ms. */
+static void srv_start_quick_rebalance(struct srv *s2)
+{
+	static const char *const args[] = { "--rebalance-ms", "300", NULL };
+
+	srv_mkdir(s2);
+	assert_int_equal(srv_start_args(s2, args), 0);
+}
+
 /* Past --rebalance-ms a pending revocation completes without a commit. */
 static void test_group_revocation_timeout(void **state)
 {
-	static const char *const args[] = { "--rebalance-ms", "300", NULL };
 	struct srv s2;
 	struct gfix f;
 	struct vb_client *c = f.c;
@@ -924,8 +950,7 @@ static void test_group_revocation_timeout(void **state)
 	struct vb_err e;
 	int tries = 0;
 
-	srv_mkdir(&s2);
-	assert_int_equal(srv_start_args(&s2, args), 0);
+	srv_start_quick_rebalance(&s2);
 	gfix_open(&f, &s2, "to");
 	sid = f.sid;
 	tid = f.tid;
@@ -947,6 +972,511 @@ static void test_group_revocation_timeout(void **state)
 	assert_int_equal(out.n, 2);
 	vb_client_release(&c[0]);
 	vb_client_release(&c[1]);
+	assert_int_equal(srv_stop(&s2), 0);
+	srv_rmdir(&s2);
+}
+
+/* ---- fair groups: 1 to 5 members on 8 partitions ---- */
+
+#define FP 8			/* partitions */
+#define FM 5			/* member clients */
+#define FMSG 40			/* events per partition */
+#define FALL ((1u << FP) - 1)
+
+/*
+ * FM clients that join and leave group NAME of an FP-partition topic,
+ * and what the test knows: who is a member with which member id, which
+ * partitions each held at the last look, what each polled and did not
+ * commit, and which membership got each event.
+ */
+struct fair {
+	struct srv *sv;
+	struct vb_client obs;	/* never a member: looks at the group */
+	struct vb_client c[FM];
+	struct vb_consumer who;
+	struct vb_ident s, t, gi;
+	uint32_t sid, tid, gid;
+	int in[FM];
+	uint32_t mid[FM];
+	unsigned set[FM];
+	int gen[FM];			/* memberships of client k so far */
+	int64_t polled[FM][FP];		/* last offset polled, -1 none */
+	int64_t stored[FP];		/* the group's offset, -1 none */
+	int by[FP][FMSG];		/* k + FM * gen of the getter, -1 */
+};
+
+static void fair_open(struct fair *f, struct srv *sv, const char *name)
+{
+	struct vb_group_info g;
+	char sname[64];
+	struct vb_err e;
+
+	memset(f, 0, sizeof(*f));
+	f->sv = sv;
+	assert_int_equal(srv_client(sv, &f->obs, 1), 0);
+	for (int k = 0; k < FM; k++) {
+		assert_int_equal(srv_client(sv, &f->c[k], 1), 0);
+		for (int p = 0; p < FP; p++)
+			f->polled[k][p] = -1;
+	}
+	snprintf(sname, sizeof(sname), "%s-stream", name);
+	make_stream_topic(&f->obs, sname, "events", FP, &f->sid, &f->tid);
+	for (int p = 0; p < FP; p++) {
+		send_n(&f->obs, f->sid, f->tid, p, name, p * 100, FMSG);
+		f->stored[p] = -1;
+		for (int o = 0; o < FMSG; o++)
+			f->by[p][o] = -1;
+	}
+	ident_num(&f->s, f->sid);
+	ident_num(&f->t, f->tid);
+	assert_int_equal(vb_client_create_group(&f->obs, &f->s, &f->t, name,
+						&g, &e), 0);
+	f->gid = g.id;
+	ident_str(&f->gi, name);
+	f->who.kind = VB_CONSUMER_GROUP;
+	f->who.id = f->gi;
+}
+
+static void fair_close(struct fair *f)
+{
+	vb_client_release(&f->obs);
+	for (int k = 0; k < FM; k++)
+		vb_client_release(&f->c[k]);
+}
+
+static int fair_members(const struct fair *f)
+{
+	int n = 0;
+
+	for (int k = 0; k < FM; k++)
+		n += f->in[k];
+	return n;
+}
+
+/*
+ * Reads the assignment into f->set and checks it: the members are ours,
+ * no partition is listed twice, every one is listed while there are
+ * members, and what a member polled and did not commit is still its own.
+ */
+static void fair_look(struct fair *f)
+{
+	struct vb_group_info g;
+	uint32_t parts[FM][16], np[FM], ids[FM];
+	unsigned all = 0;
+
+	get_group(&f->obs, f->sid, f->tid, f->gid, &g, parts, np, ids);
+	assert_int_equal(g.members_count, fair_members(f));
+	memset(f->set, 0, sizeof(f->set));
+	for (uint32_t i = 0; i < g.members_count; i++) {
+		int k = -1;
+
+		for (int j = 0; j < FM; j++)
+			if (f->in[j] && f->mid[j] == ids[i])
+				k = j;
+		assert_true(k >= 0);
+		for (uint32_t n = 0; n < np[i]; n++) {
+			assert_true(parts[i][n] < FP);
+			assert_false(all & (1u << parts[i][n]));
+			all |= 1u << parts[i][n];
+			f->set[k] |= 1u << parts[i][n];
+		}
+	}
+	if (g.members_count > 0)
+		assert_int_equal(all, FALL);
+	for (int k = 0; k < FM; k++)
+		for (int p = 0; p < FP; p++)
+			if (f->polled[k][p] >= 0)
+				assert_true(f->set[k] & (1u << p));
+}
+
+/* Counts differ by at most one. */
+static void fair_balanced(const struct fair *f)
+{
+	int lo = FP, hi = 0;
+
+	for (int k = 0; k < FM; k++) {
+		if (!f->in[k])
+			continue;
+		if (__builtin_popcount(f->set[k]) < lo)
+			lo = __builtin_popcount(f->set[k]);
+		if (__builtin_popcount(f->set[k]) > hi)
+			hi = __builtin_popcount(f->set[k]);
+	}
+	assert_true(hi - lo <= 1);
+}
+
+/* Does some member hold events it polled and did not commit? */
+static int fair_uncommitted(const struct fair *f)
+{
+	for (int k = 0; k < FM; k++)
+		for (int p = 0; p < FP; p++)
+			if (f->in[k] && f->polled[k][p] >= 0)
+				return 1;
+	return 0;
+}
+
+static void fair_join(struct fair *f, int k)
+{
+	struct vb_group_info g;
+	uint32_t parts[FM][16], np[FM], ids[FM];
+	struct vb_err e;
+	int found = 0;
+
+	assert_int_equal(vb_client_join_group(&f->c[k], &f->s, &f->t, &f->gi,
+					      &e), 0);
+	get_group(&f->obs, f->sid, f->tid, f->gid, &g, parts, np, ids);
+	for (uint32_t i = 0; i < g.members_count; i++) {
+		int known = 0;
+
+		for (int j = 0; j < FM; j++)
+			known |= f->in[j] && f->mid[j] == ids[i];
+		if (!known) {
+			f->mid[k] = ids[i];
+			found++;
+		}
+	}
+	assert_int_equal(found, 1);
+	f->in[k] = 1;
+	fair_look(f);
+}
+
+/* Client k leaves, or disconnects (then connects again, not a member). */
+static void fair_leave(struct fair *f, int k, int disconnect)
+{
+	struct vb_group_info g;
+	uint32_t parts[FM][16], np[FM];
+	struct vb_err e;
+	int tries = 0;
+
+	if (disconnect) {
+		vb_client_release(&f->c[k]);
+		/* the server sees the close when its loop gets to it */
+		do {
+			get_group(&f->obs, f->sid, f->tid, f->gid, &g, parts,
+				  np, NULL);
+		} while ((int)g.members_count != fair_members(f) - 1 &&
+			 tries++ < 200 && usleep(10000) == 0);
+		assert_int_equal(srv_client(f->sv, &f->c[k], 1), 0);
+	} else {
+		assert_int_equal(vb_client_leave_group(&f->c[k], &f->s, &f->t,
+						       &f->gi, &e), 0);
+	}
+	f->in[k] = 0;
+	f->gen[k]++;
+	for (int p = 0; p < FP; p++)
+		f->polled[k][p] = -1;
+	fair_look(f);
+}
+
+/*
+ * One round-robin poll of 2 events by member k, not committed.  Returns
+ * the partition, or -1 for an empty answer.  An event another membership
+ * got before comes again only once that membership ended without
+ * committing it.
+ */
+static int fair_poll(struct fair *f, int k)
+{
+	struct polled out;
+	struct vb_req r;
+	uint32_t p;
+
+	poll_init(&r, f->sid, f->tid, -1, VB_POLL_NEXT, 0, 2);
+	r.consumer = f->who;
+	assert_int_equal(poll_req(&f->c[k], &r, &out), 0);
+	if (out.n == 0)
+		return -1;
+	p = out.h.partition_id;
+	assert_true(p < FP);
+	assert_true(f->set[k] & (1u << p));
+	for (uint32_t i = 0; i < out.n; i++) {
+		uint64_t o = out.offsets[i];
+		int me = k + FM * f->gen[k], w;
+
+		assert_true(o < FMSG);
+		assert_true((int64_t)o > f->stored[p]);
+		w = f->by[p][o];
+		if (w >= 0 && w != me)
+			assert_false(f->in[w % FM] && f->gen[w % FM] == w / FM);
+		f->by[p][o] = me;
+		if ((int64_t)o > f->polled[k][p])
+			f->polled[k][p] = (int64_t)o;
+	}
+	fair_look(f);
+	return (int)p;
+}
+
+/* Member k stores offset off of partition p. */
+static void fair_store(struct fair *f, int k, uint32_t p, int64_t off)
+{
+	struct vb_err e;
+
+	assert_int_equal(vb_client_store_offset(&f->c[k], &f->who, &f->s,
+						&f->t, p, (uint64_t)off, &e),
+			 0);
+	f->stored[p] = off;
+	if (off >= f->polled[k][p])
+		f->polled[k][p] = -1;
+	fair_look(f);
+}
+
+/* Member k commits everything it polled. */
+static void fair_commit(struct fair *f, int k)
+{
+	for (uint32_t p = 0; p < FP; p++)
+		if (f->polled[k][p] >= 0)
+			fair_store(f, k, p, f->polled[k][p]);
+}
+
+/* Members 0..4 join in turn, each taking only from those above share. */
+static const unsigned fair_joined[FM][FM] = {
+	{ 0xff },
+	{ 0x0f, 0xf0 },
+	{ 0x07, 0x70, 0x88 },
+	{ 0x03, 0x30, 0x88, 0x44 },
+	{ 0x03, 0x30, 0x88, 0x04, 0x40 },
+};
+
+static void fair_join_all(struct fair *f)
+{
+	for (int k = 0; k < FM; k++) {
+		unsigned before[FM];
+
+		memcpy(before, f->set, sizeof(before));
+		fair_join(f, k);
+		for (int j = 0; j < FM; j++)
+			assert_int_equal(f->set[j], fair_joined[k][j]);
+		/* sticky: old members only gave */
+		for (int j = 0; j < k; j++)
+			assert_int_equal(f->set[j] & ~before[j], 0u);
+		fair_balanced(f);
+	}
+}
+
+/*
+ * 1 to 5 members join one by one and leave in several orders (by leave or
+ * by disconnect), with no polls: after each change the counts differ by at
+ * most one, a join only takes from members above their share, a leave
+ * only gives the leaver's partitions to the others.
+ */
+static void test_group_fair_shares(void **state)
+{
+	static const int orders[][FM] = {
+		{ 0, 2, 4, 1, 3 }, { 4, 3, 2, 1, 0 }, { 1, 3, 0, 4, 2 },
+		{ 2, 0, 3, 1, 4 }, { 3, 1, 4, 0, 2 },
+	};
+	/* after each leave of the first order */
+	static const unsigned left[FM][FM] = {
+		{ 0, 0x30, 0x88, 0x05, 0x42 },
+		{ 0, 0x38, 0, 0x85, 0x42 },
+		{ 0, 0x3a, 0, 0xc5, 0 },
+		{ 0, 0, 0, 0xff, 0 },
+		{ 0 },
+	};
+	struct fair f;
+
+	fair_open(&f, &S, "fs");
+	for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
+		fair_join_all(&f);
+		for (int i = 0; i < FM; i++) {
+			unsigned before[FM];
+
+			memcpy(before, f.set, sizeof(before));
+			fair_leave(&f, orders[o][i], o > 0 && i % 2 == 1);
+			for (int j = 0; j < FM; j++) {
+				if (o == 0)
+					assert_int_equal(f.set[j], left[i][j]);
+				if (f.in[j])
+					assert_int_equal(before[j] & ~f.set[j],
+							 0u);
+			}
+			fair_balanced(&f);
+		}
+	}
+	fair_close(&f);
+}
+
+/*
+ * With uncommitted polls, a partition leaves its member only once the
+ * group commits it; a leave or a join never takes one away at once.
+ */
+static void test_group_fair_uncommitted(void **state)
+{
+	struct fair f;
+	unsigned seen = 0, before;
+
+	fair_open(&f, &S, "fu");
+	fair_join(&f, 0);
+	for (int i = 0; i < FP; i++)
+		seen |= 1u << fair_poll(&f, 0);
+	assert_int_equal(seen, FALL);
+	/* Member 1 is to get 4-7; all stay member 0's until committed. */
+	fair_join(&f, 1);
+	assert_int_equal(f.set[0], FALL);
+	assert_int_equal(f.set[1], 0u);
+	assert_int_equal(fair_poll(&f, 1), -1);
+	seen = 0;
+	for (int i = 0; i < FP; i++)
+		seen |= 1u << fair_poll(&f, 0);
+	assert_int_equal(seen, 0x0fu);	/* round robin skips 4-7 */
+	fair_store(&f, 0, 5, f.polled[0][5]);
+	assert_int_equal(f.set[1], 0x20u);
+	fair_store(&f, 0, 6, f.polled[0][6] - 1);
+	assert_int_equal(f.set[1], 0x20u);
+	fair_commit(&f, 0);
+	assert_int_equal(f.set[0], 0x0fu);
+	assert_int_equal(f.set[1], 0xf0u);
+	/* Both read on; member 2 joins: 3 and 7 wait for their commits. */
+	for (int i = 0; i < 4; i++) {
+		assert_true(fair_poll(&f, 0) >= 0);
+		assert_true(fair_poll(&f, 1) >= 0);
+	}
+	fair_join(&f, 2);
+	assert_int_equal(f.set[0], 0x0fu);
+	assert_int_equal(f.set[1], 0xf0u);
+	assert_int_equal(fair_poll(&f, 2), -1);
+	fair_commit(&f, 1);
+	assert_int_equal(f.set[1], 0x70u);
+	assert_int_equal(f.set[2], 0x80u);
+	fair_commit(&f, 0);
+	assert_int_equal(f.set[0], 0x07u);
+	assert_int_equal(f.set[2], 0x88u);
+	fair_balanced(&f);
+	/*
+	 * Everyone polls and nobody commits; member 2 disconnects: its 3 and
+	 * 7 are free at once and nothing else moves.  The next owners read
+	 * again what member 2 had not committed.
+	 */
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 3; i++)
+			fair_poll(&f, k);
+	fair_leave(&f, 2, 1);
+	assert_int_equal(f.set[0], 0x0fu);
+	assert_int_equal(f.set[1], 0xf0u);
+	for (int i = 0; i < FP && (f.polled[0][3] < 0 || f.polled[1][7] < 0);
+	     i++) {
+		fair_poll(&f, 0);
+		fair_poll(&f, 1);
+	}
+	assert_true(f.polled[0][3] >= 0 && f.polled[1][7] >= 0);
+	/*
+	 * Member 2 joins again: partition 7 went to member 1 with the leave
+	 * and member 1 polled it: it waits; 3 the same for member 0.
+	 */
+	fair_join(&f, 2);
+	assert_int_equal(f.set[0], 0x0fu);
+	assert_int_equal(f.set[1], 0xf0u);
+	assert_int_equal(f.set[2], 0u);
+	fair_commit(&f, 0);
+	fair_commit(&f, 1);
+	assert_int_equal(f.set[2], 0x88u);
+	fair_balanced(&f);
+	/* A leave with uncommitted polls elsewhere: the others only gain. */
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 3; i++)
+			fair_poll(&f, k);
+	before = f.set[1] | f.set[2];
+	fair_leave(&f, 0, 0);
+	assert_int_equal(f.set[1] & 0x70u, 0x70u);
+	assert_int_equal(f.set[2] & 0x88u, 0x88u);
+	assert_int_equal(f.set[1] | f.set[2], FALL);
+	assert_int_equal(before & ~(f.set[1] | f.set[2]), 0u);
+	fair_balanced(&f);
+	/*
+	 * A joiner gets the highest partition of each of the others, 6 and 7,
+	 * as each commits what it polled there.
+	 */
+	fair_join(&f, 0);
+	assert_int_equal(f.set[0], 0u);
+	fair_commit(&f, 2);
+	assert_int_equal(f.set[0], 0x80u);
+	fair_commit(&f, 1);
+	assert_int_equal(f.set[0], 0xc0u);
+	fair_balanced(&f);
+	fair_close(&f);
+}
+
+/*
+ * Joins, leaves, disconnects, polls and commits in a pseudo-random order:
+ * the checks of fair_look and fair_poll after every step, and the counts
+ * differ by at most one after every change made while nothing was
+ * uncommitted, and whenever everything is committed.
+ */
+static void test_group_fair_random(void **state)
+{
+	struct fair f;
+	uint32_t x = 12345;
+
+	fair_open(&f, &S, "fr");
+	for (int step = 0; step < 400; step++) {
+		int k, op, settled;
+
+		x = x * 1103515245u + 12345u;
+		k = (int)((x >> 16) % FM);
+		op = (int)((x >> 8) % 100);
+		settled = !fair_uncommitted(&f);
+		if (!f.in[k]) {
+			if (op < 60) {
+				fair_join(&f, k);
+				if (settled)
+					fair_balanced(&f);
+			}
+		} else if (op < 14) {
+			fair_leave(&f, k, op % 2);
+			if (settled)
+				fair_balanced(&f);
+		} else if (op < 65) {
+			fair_poll(&f, k);
+		} else {
+			fair_commit(&f, k);
+		}
+		if (step % 25 == 24) {
+			for (int j = 0; j < FM; j++)
+				fair_commit(&f, j);
+			fair_balanced(&f);
+		}
+	}
+	fair_close(&f);
+}
+
+/* Past --rebalance-ms every pending revocation completes uncommitted. */
+static void test_group_fair_timeout(void **state)
+{
+	struct srv s2;
+	struct fair f;
+	struct polled out;
+	struct vb_req r;
+	struct vb_err e;
+	int tries = 0;
+
+	srv_start_quick_rebalance(&s2);
+	fair_open(&f, &s2, "ft");
+	fair_join(&f, 0);
+	for (int i = 0; i < FP; i++)
+		fair_poll(&f, 0);
+	fair_commit(&f, 0);
+	for (int i = 0; i < FP; i++)
+		fair_poll(&f, 0);
+	fair_join(&f, 1);
+	assert_int_equal(f.set[1], 0u);
+	/* the timeout: member 0's uncommitted events are member 1's now */
+	for (int k = 0; k < FP; k++)
+		f.polled[0][k] = -1;
+	while (f.set[1] != 0xf0u && tries++ < 100) {
+		usleep(50000);
+		fair_look(&f);
+	}
+	assert_int_equal(f.set[0], 0x0fu);
+	assert_int_equal(f.set[1], 0xf0u);
+	/* it reads on after the last commit; member 0's commit is refused */
+	poll_init(&r, f.sid, f.tid, 7, VB_POLL_NEXT, 0, 10);
+	r.consumer = f.who;
+	assert_int_equal(poll_req(&f.c[1], &r, &out), 0);
+	assert_int_equal(out.n, 10);
+	assert_int_equal(out.offsets[0], 2);
+	assert_int_equal(vb_client_store_offset(&f.c[0], &f.who, &f.s, &f.t, 7,
+						3, &e), -1);
+	assert_int_equal(e.status, VB_ST_NOT_RESOLVED_CONSUMER);
+	fair_close(&f);
 	assert_int_equal(srv_stop(&s2), 0);
 	srv_rmdir(&s2);
 }
@@ -1161,6 +1691,10 @@ int main(void)
 		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_group_pending_revocation),
 		cmocka_unit_test(test_group_revocation_timeout),
+		cmocka_unit_test(test_group_fair_shares),
+		cmocka_unit_test(test_group_fair_uncommitted),
+		cmocka_unit_test(test_group_fair_random),
+		cmocka_unit_test(test_group_fair_timeout),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_pats),
 	};

@@ -319,7 +319,14 @@ static void test_timestamp(void **state)
 	uint64_t us;
 	char buf[64];
 
-	ts("1700000000000000", 1700000000000000ull);
+	ts("1700000000000000us", 1700000000000000ull);
+	ts("1700000000000ms", 1700000000000000ull);
+	ts("1700000000s", 1700000000000000ull);
+	/* a bare number is no timestamp: seconds or microseconds? */
+	assert_int_equal(vb_parse_timestamp("1733050000", &us, &e), -1);
+	assert_non_null(strstr(e.msg, "a bare number has no unit: write it with s, ms or us"));
+	assert_int_equal(vb_parse_timestamp("1733050000m", &us, &e), -1);
+	assert_int_equal(vb_parse_timestamp("99999999999999999999s", &us, &e), -1);
 	ts("2023-11-14T22:13:20Z", 1700000000000000ull);
 	ts("2023-11-14t22:13:20z", 1700000000000000ull);
 	ts("2023-11-14 22:13:20Z", 1700000000000000ull);

@@ -36,9 +36,12 @@ static void test_pos_parse(void **state)
 	assert_int_equal(vb_pos_parse("-7", 1, &p, &e), 0);
 	assert_int_equal(p.kind, VB_POS_BACK);
 	assert_int_equal(p.n, 7);
-	assert_int_equal(vb_pos_parse("@1700000000000000", 1, &p, &e), 0);
+	assert_int_equal(vb_pos_parse("@1700000000000000us", 1, &p, &e), 0);
 	assert_int_equal(p.kind, VB_POS_TIME);
 	assert_int_equal(p.n, 1700000000000000ull);
+	assert_int_equal(vb_pos_parse("@1700000000s", 1, &p, &e), 0);
+	assert_int_equal(p.n, 1700000000000000ull);
+	assert_int_equal(vb_pos_parse("@1700000000", 1, &p, &e), -1);
 	assert_int_equal(vb_pos_parse("@2023-11-14T22:13:20Z", 1, &p, &e), 0);
 	assert_int_equal(p.n, 1700000000000000ull);
 	assert_int_equal(vb_pos_parse("latest", 1, &p, &e), -1);
@@ -58,13 +61,16 @@ static void test_key_partition(void **state)
 	assert_int_equal(vb_log_key_partition("\x07\0\0\0", 4, 8), 0);
 }
 
-static void envelope(const char *payload, size_t n, const char *want)
+static void envelope_h(const char *payload, size_t n, const uint8_t *uhdr,
+		       uint32_t uhdr_len, const char *want)
 {
 	struct vb_buf b = VB_BUF_INIT;
 	struct vb_json_scan s;
 	struct vb_msg m;
 
 	memset(&m, 0, sizeof(m));
+	m.uhdr = uhdr;
+	m.uhdr_len = uhdr_len;
 	for (int i = 0; i < 16; i++)
 		m.id[i] = (uint8_t)(0x10 * (i % 16) + i);
 	m.offset = 41;
@@ -79,7 +85,13 @@ static void envelope(const char *payload, size_t n, const char *want)
 	vb_buf_release(&b);
 }
 
-#define HEAD "{\"partition\":3,\"offset\":41,\"timestamp\":1700000000000500,\"id\":\"00112233-4455-6677-8899-aabbccddeeff\",\"payload\":"
+static void envelope(const char *payload, size_t n, const char *want)
+{
+	envelope_h(payload, n, NULL, 0, want);
+}
+
+#define ID "{\"partition\":3,\"offset\":41,\"timestamp\":1700000000000500,\"id\":\"00112233-4455-6677-8899-aabbccddeeff\","
+#define HEAD ID "\"key\":null,\"headers\":{},\"payload\":"
 
 static void test_format_json(void **state)
 {
@@ -92,6 +104,29 @@ static void test_format_json(void **state)
 	envelope("{\"a\":", 5, HEAD "\"{\\\"a\\\":\"}");
 	envelope("\xff", 1, HEAD "\"\xef\xbf\xbd\"}");
 	envelope("", 0, HEAD "\"\"}");
+}
+
+/* The key and the headers of every kind, and a broken block. */
+static void test_format_headers(void **state)
+{
+	struct vb_buf h = VB_BUF_INIT;
+	static const uint8_t i32[4] = { 0xfe, 0xff, 0xff, 0xff };	/* -2 */
+	static const uint8_t u16[2] = { 0x39, 0x30 };		/* 12345 */
+	static const uint8_t yes = 1, raw[2] = { 0xab, 0x01 };
+	double pi = 3.5;
+
+	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "key", 3, VB_UHDR_STRING, "s\"1", 3);
+	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "n", 1, VB_UHDR_INT32, i32, 4);
+	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "u", 1, VB_UHDR_UINT16, u16, 2);
+	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "ok", 2, VB_UHDR_BOOL, &yes, 1);
+	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "f", 1, VB_UHDR_FLOAT64, &pi, 8);
+	vb_wire_uhdr_add(&h, VB_UHDR_UINT16, u16, 2, VB_UHDR_RAW, raw, 2);
+	envelope_h("1", 1, h.p, (uint32_t)h.len,
+		   ID "\"key\":\"s\\\"1\",\"headers\":{\"key\":\"s\\\"1\",\"n\":-2,\"u\":12345,\"ok\":true,\"f\":3.5,\"12345\":\"0xab01\"},\"payload\":1}");
+	/* a block broken at its end: nothing of it */
+	envelope_h("1", 1, h.p, (uint32_t)h.len - 1,
+		   ID "\"key\":null,\"headers\":null,\"payload\":1}");
+	vb_buf_release(&h);
 }
 
 /* A pipe whose reader takes `take` lines and exits, like head -n. */
@@ -189,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_pos_parse),
 		cmocka_unit_test(test_key_partition),
 		cmocka_unit_test(test_format_json),
+		cmocka_unit_test(test_format_headers),
 		cmocka_unit_test(test_out_pipe_head),
 		cmocka_unit_test(test_out_file_full),
 		cmocka_unit_test(test_out_file),

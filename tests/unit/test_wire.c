@@ -2,8 +2,9 @@
  * test_wire.c - the Iggy 0.8.0 codec against every published byte vector
  * (shared/iggy-wire/control.md §7, messages.md §3.3, §4.4, §7.5, §10), both
  * ways, and against malformed input: every strict prefix of every valid
- * payload, oversized lengths, bad kinds, and each send_messages validation
- * code of messages.md §2.3.
+ * payload, oversized lengths, bad kinds, each send_messages validation
+ * code of messages.md §2.3, and the stricter checks after them (reserved,
+ * checksum, last index position).
  *
  * Decoders are always handed an exact-size heap copy of their input so that
  * an over-read is an AddressSanitizer error in the sanitizer build.
@@ -1803,6 +1804,15 @@ static const struct send_case send_cases[] = {
 	  4033 },
 	{ "index[1] position 88 (< 89)", A_IDX1 + 4, "58", 10011 },
 	{ "index[1] position 0", A_IDX1 + 4, "00", 10011 },
+	/* stricter than upstream, after all of its checks */
+	{ "index[1] position 179 (area 178)", A_IDX1 + 4, "b3", 4033 },
+	{ "index[1] position 177 (area 178)", A_IDX1 + 4, "b1", 4033 },
+	{ "index[1] position 4294967295", A_IDX1 + 4, "ff ff ff ff", 4033 },
+	{ "message 0 reserved 1", A_MSG0 + 56, "01", 4101 },
+	{ "message 1 reserved 2^63", A_MSG1 + 63, "80", 4101 },
+	{ "message 0 checksum 1", A_MSG0, "01", 4027 },
+	{ "message 1 checksum all ones", A_MSG1,
+	  "ff ff ff ff ff ff ff ff", 4027 },
 };
 
 static void check_send_case(const struct vb_buf *base, const char *name,
@@ -1875,6 +1885,58 @@ static void test_send_validation(void **state)
 	vb_st32(b.p + A_IDX1 + 4, 180);
 	memmove(b.p + A_MSG0 + 90, b.p + A_MSG0 + 89, 89);
 	CHECK_FAIL(send_decode(&v, b.p, b.len, &e), e, 4036);
+
+	/*
+	 * Reserved and checksum (stricter than upstream) come after every
+	 * check of §2.3, then in message order, reserved first; the error
+	 * names the message.  A checksum of 0 is never checked; a right
+	 * one passes.
+	 */
+	vb_buf_reset(&b);
+	vb_buf_add(&b, a.p, a.len);
+	vb_st64(b.p + A_MSG1 + 56, 1);
+	vb_st64(b.p + A_MSG1 + 24, 4);
+	vb_st64(b.p + A_MSG0 + 24, 5);
+	check_send_case(&b, "message 1 reserved and offsets 5 then 4", 0, "",
+			4100);
+	vb_st64(b.p + A_MSG0 + 24, 0);
+	vb_st64(b.p + A_MSG1 + 24, 0);
+	check_send_case(&b, "message 1 reserved, index[0] position 0",
+			A_IDX0 + 4, "00", 4033);
+	check_send_case(&b, "message 1 reserved, index[1] position 88",
+			A_IDX1 + 4, "58", 10011);
+	check_send_case(&b, "message 1 reserved, index[1] position 179",
+			A_IDX1 + 4, "b3", 4033);
+	vb_st64(b.p + A_MSG0, 1);
+	check_send_case(&b, "message 0 checksum, message 1 reserved", 0, "",
+			4027);
+	ctx = "message 0 checksum, message 1 reserved: the message named";
+	CHECK_FAIL(send_decode(&v, b.p, b.len, &e), e, 4027);
+	CHECK(strstr(e.msg, "message 0") != NULL);
+	vb_st64(b.p + A_MSG0 + 56, 1);
+	check_send_case(&b, "message 0 checksum and reserved", 0, "", 4101);
+	vb_st64(b.p + A_MSG0, 0);
+	vb_st64(b.p + A_MSG0 + 56, 0);
+	ctx = "message 1 reserved: the message named";
+	CHECK_FAIL(send_decode(&v, b.p, b.len, &e), e, 4101);
+	CHECK(strstr(e.msg, "message 1") != NULL);
+	vb_buf_addch(&b, 0);
+	check_send_case(&b, "message 1 reserved, area one byte longer", 0, "",
+			4036);
+	vb_buf_reset(&b);
+	vb_buf_add(&b, a.p, a.len);
+	check_send_case(&b, "checksums 0", 0, "", 0);
+	vb_st64(b.p + A_MSG1, vb_wire_msg_checksum(b.p + A_MSG1, 89));
+	check_send_case(&b, "message 1 checksum right, message 0 0", 0, "", 0);
+	vb_st64(b.p + A_MSG0, vb_wire_msg_checksum(b.p + A_MSG0, 89));
+	check_send_case(&b, "both checksums right", 0, "", 0);
+	b.p[A_MSG1 + 64] ^= 1;
+	check_send_case(&b, "message 1 payload changed after its checksum", 0,
+			"", 4027);
+	b.p[A_MSG1 + 64] ^= 1;
+	vb_st64(b.p + A_MSG0 + 8, 42);
+	check_send_case(&b, "message 0 id changed after its checksum", 0, "",
+			4027);
 
 	/* bytes inside the declared metadata after messages_count are
 	 * ignored (§2.3 step 3) */
