@@ -811,10 +811,26 @@ static void release_held(struct vb_broker *b)
 		b->held[i] = NULL;
 		c->held = 0;
 		if ((c->qn > 0 && conn_flush(c) < 0) ||
-		    (c->closing && c->qn == 0))
+		    (c->closing && c->qn == 0)) {
 			conn_free(b, c);
-		else
-			conn_events(b, c);
+			continue;
+		}
+		conn_events(b, c);
+		/*
+		 * Frames left unrun while the output was at its limit, all
+		 * sent now: nothing reads or writes it, so it gets one
+		 * EPOLLOUT, at which conn_event runs them in the next pass.
+		 */
+		if (c->qn == 0 && conn_can_run(b, c) &&
+		    vb_frames_pending(&c->in) > 0 &&
+		    vb_frames_missing(&c->in) == 0) {
+			struct epoll_event ee;
+
+			ee.events = c->events | EPOLLOUT;
+			ee.data.ptr = c;
+			epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ee);
+			c->events = ee.events;
+		}
 	}
 	b->nheld = keep;
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='vibes-iggyd: a failed fsync in every --fsync mode is logged and answered 13000; what failed is not kept, not served, and the server goes on once the disk syncs again; a metadata save that fails changes nothing'
+test_description='vibes-iggyd: a failed fsync in every --fsync mode is logged and answered 13000; what failed is not kept, not served, and the server goes on once the disk syncs again; a metadata save that fails (topics, users) changes nothing'
 . "$(dirname "$0")/test-lib.sh"
 
 PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
@@ -136,6 +136,17 @@ test_expect_success 'a metadata save that fails (create_topic, delete_topic) cha
 	tool "$D" create-topic s t2 3 &&
 	tool "$D" topics s >now &&
 	grep "^1 t2 3 0$" now
+'
+
+test_expect_success 'a user created while the metadata save fails is not kept: answered 13000, its login refused; created once the disk syncs' '
+	start_failing users "*/metadata.tmp.*" --fsync always &&
+	tool "$D" connect &&
+	touch "$FLAG" &&
+	fails_13000 "$D" create-user bob secret1 &&
+	test_must_fail 77 tool "$D" --user bob --password secret1 connect &&
+	rm "$FLAG" &&
+	tool "$D" create-user bob secret1 &&
+	tool "$D" --user bob --password secret1 connect
 '
 
 test_expect_success 'after a restart the metadata is what was saved, no half change' '

@@ -34,6 +34,7 @@
  *   store-offset S T C OFF   store consumer C's offset in partition 0
  *   get-offset S T C         print it ("none" when nothing is stored)
  *   flush S T                flush_unsaved_buffer of partition 0, fsync
+ *   create-user NAME PASS    create an active user without permissions
  * Exit status: vb_exit.h (0 ok, 69 unavailable, 77 login refused, ...).
  */
 #include <getopt.h>
@@ -138,6 +139,24 @@ static int do_offset_cmd(struct vb_client *c, const char *cmd,
 	if (errstr)
 		return vb_err_set(e, VB_E_USAGE, "offset %s", errstr);
 	return vb_client_store_offset(c, &who, s, &t, 0, off, e);
+}
+
+static int do_create_user(struct vb_client *c, int argc, char **argv)
+{
+	struct vb_req r;
+	struct vb_err e;
+
+	vb_err_clear(&e);
+	vb_req_init(&r, VB_CMD_CREATE_USER);
+	r.user_status = 1;
+	if (argc != 2 || vb_name_set(&r.name, argv[0]) ||
+	    vb_name_set(&r.secret, argv[1])) {
+		fputs("vibes-test-tool: create-user NAME PASS\n", stderr);
+		return VB_EX_USAGE;
+	}
+	if (vb_client_call(c, &r, NULL, NULL, &e))
+		return fail("create-user", &e);
+	return VB_EX_OK;
 }
 
 /* Runs cmd if it is one of the storage commands; -1 if it is not. */
@@ -418,6 +437,10 @@ int main(int argc, char **argv)
 	}
 	if ((rc = do_storage(&c, cmd, argc - optind, argv + optind)) >= 0)
 		goto out;
+	if (strcmp(cmd, "create-user") == 0) {
+		rc = do_create_user(&c, argc - optind, argv + optind);
+		goto out;
+	}
 	if (strcmp(cmd, "connect") == 0) {
 		if (vb_client_ping(&c, &e))
 			rc = fail("ping", &e);
