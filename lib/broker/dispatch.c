@@ -106,8 +106,8 @@ static void cmd_stats(struct vb_broker *b, struct vb_conn *c)
 	}
 	strlcpy(s.server_version, "0.8.0", sizeof(s.server_version));
 	s.server_semver = 8000;
-	/* the loop, the password worker, the fsync thread (interval mode) */
-	s.threads_count = b->sync.mode == VB_FSYNC_INTERVAL ? 3 : 2;
+	/* the loop, the password worker, the fsync thread (if started) */
+	s.threads_count = b->sync.started ? 3 : 2;
 	if (statvfs(b->dir, &vfs) == 0) {
 		s.free_disk_space = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 		s.total_disk_space = (uint64_t)vfs.f_blocks * vfs.f_frsize;

@@ -543,17 +543,24 @@ static void conn_clear(struct vb_conn *c)
 static void conn_release(struct vb_broker *b, struct vb_conn *c)
 {
 	vb_auth_conn_gone(b, c);
+	vb_broker_conn_gone(b, c);
 	conn_clear(c);
 	free(c->q);
 	free(c->groups);
 	vb_buf_release(&c->out);
 }
 
-/* Bytes of the reply queued on c, or -1 while it is not all there. */
+/*
+ * Bytes of the reply queued on c, or -1 while it is not all there, or
+ * while the commit point holds it (commit.c): an HTTP send is answered,
+ * like a TCP one, only once what it wrote is as durable as --fsync says.
+ */
 static int64_t reply_size(struct vb_conn *c)
 {
 	uint64_t have = c->out.len, want;
 
+	if (c->waits > 0)
+		return -1;
 	vb_conn_commit(c);
 	if (c->out.len < VB_RESP_HDR)
 		return -1;

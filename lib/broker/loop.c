@@ -28,7 +28,7 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_signal, tag_timer, tag_auth, tag_wake;
+static char tag_listen, tag_signal, tag_timer, tag_auth, tag_wake, tag_sync;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -217,7 +217,7 @@ static void conn_events(struct vb_broker *b, struct vb_conn *c)
 
 	if (conn_can_read(b, c))
 		ev |= EPOLLIN;
-	if (c->qn > 0)
+	if (c->qn > 0 && !c->held)
 		ev |= EPOLLOUT;
 	if (ev == c->events)
 		return;
@@ -351,6 +351,7 @@ void vb_conn_set_user(struct vb_broker *b, struct vb_conn *c, uint32_t id)
 
 static void conn_free(struct vb_broker *b, struct vb_conn *c)
 {
+	vb_broker_conn_gone(b, c);
 	vb_auth_conn_gone(b, c);
 	vb_groups_conn_gone(b, c);
 	if (conn_unauth(c))
@@ -762,7 +763,8 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 			return;
 		}
 	}
-	if (c->qn > 0 && conn_flush(c) < 0) {
+	/* Held output leaves at the commit point (release_held). */
+	if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
 		conn_free(b, c);
 		return;
 	}
@@ -779,7 +781,7 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		uint64_t moved = b->g.in_moved;
 
 		conn_process(b, c);
-		if (c->qn > 0 && conn_flush(c) < 0) {
+		if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
 			conn_free(b, c);
 			return;
 		}
@@ -791,6 +793,52 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		return;
 	}
 	conn_events(b, c);
+}
+
+/* After the commit point: held output whose replies are decided goes. */
+static void release_held(struct vb_broker *b)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < b->nheld; i++) {
+		struct vb_conn *c = b->held[i];
+
+		if (c == NULL)
+			continue;
+		if (c->waits > 0) {
+			b->held[keep++] = c;
+			continue;
+		}
+		b->held[i] = NULL;
+		c->held = 0;
+		/* an HTTP request's connection: its reply is rendered now */
+		if (c->fd < 0) {
+			vb_http_conn_done(b, c);
+			continue;
+		}
+		if ((c->qn > 0 && conn_flush(c) < 0) ||
+		    (c->closing && c->qn == 0)) {
+			conn_free(b, c);
+			continue;
+		}
+		conn_events(b, c);
+		/*
+		 * Frames left unrun while the output was at its limit, all
+		 * sent now: nothing reads or writes it, so it gets one
+		 * EPOLLOUT, at which conn_event runs them in the next pass.
+		 */
+		if (c->qn == 0 && conn_can_run(b, c) &&
+		    vb_frames_pending(&c->in) > 0 &&
+		    vb_frames_missing(&c->in) == 0) {
+			struct epoll_event ee;
+
+			ee.events = c->events | EPOLLOUT;
+			ee.data.ptr = c;
+			epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ee);
+			c->events = ee.events;
+		}
+	}
+	b->nheld = keep;
 }
 
 void vb_conn_resume(struct vb_broker *b, struct vb_conn *c)
@@ -924,6 +972,9 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
+	/* The commit point's thread says so when a job is done. */
+	if (b->sync.efd >= 0 && ep_add(b, b->sync.efd, EPOLLIN, &tag_sync) < 0)
+		return vb_err_sys(e, VB_E_IO, "epoll");
 	while (!b->stopping) {
 		struct epoll_event evs[128];
 		int n = epoll_wait(b->epfd, evs, 128, -1);
@@ -956,7 +1007,8 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 
 			if (tag == &tag_listen || tag == &tag_signal ||
 			    tag == &tag_timer || tag == &tag_auth ||
-			    tag == &tag_wake || vb_http_tag(b, tag))
+			    tag == &tag_wake || tag == &tag_sync ||
+			    vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -966,7 +1018,18 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 		if (wake)
 			on_wake(b);
 		unstarve(b);
+		/*
+		 * One commit point per pass, after everything that runs
+		 * requests (a login answered resumes its connection's frames,
+		 * and so does unstarve), the replies it decided after.
+		 */
+		if (vb_broker_collect(b))
+			release_held(b);
+		vb_broker_commit(b);
+		release_held(b);
 	}
+	vb_broker_commit_all(b);
+	release_held(b);
 	shutdown_conns(b);
 	return 0;
 }
@@ -996,6 +1059,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 	while (b->conns)
 		conn_free(b, b->conns);
 	vb_auth_close(b);
+	vb_broker_commit_all(b);
 	/* Everything acknowledged becomes durable, whatever the policy. */
 	if (opened) {
 		struct sync_all sa = { e, 0 };
@@ -1050,6 +1114,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		close(b->epfd);
 	vb_buf_release(&b->tmp);
 	vb_metrics_release(&b->metrics);
+	vb_broker_commit_release(b);
 	free(b->dir);
 	free(b);
 	return rc;

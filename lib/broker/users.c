@@ -517,9 +517,11 @@ static int passwd_verdict(struct vb_broker *b, struct vb_login *l)
 		return 0;
 	}
 	strlcpy(u->pwhash, l->newhash, sizeof(u->pwhash));
-	if (vb_meta_save_or_fail(b, l->conn) < 0)
+	if (vb_meta_save_or_fail(b, l->conn) < 0) {
+		/* Not saved: the old password stays, as on disk. */
+		strlcpy(u->pwhash, l->pwhash, sizeof(u->pwhash));
 		l->answered = 1;
-	else
+	} else
 		l->status = VB_ST_OK;
 	return 0;
 }
@@ -594,9 +596,18 @@ static void pats(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_PAT_ALREADY_EXISTS);
 			return;
 		}
-		u->pats[k] = u->pats[--u->npats];
-		if (vb_meta_save_or_fail(b, c) == 0)
-			vb_reply_ok(c);
+		{
+			struct vb_pat gone = u->pats[k];
+
+			u->pats[k] = u->pats[--u->npats];
+			if (vb_meta_save_or_fail(b, c) == 0) {
+				vb_reply_ok(c);
+				return;
+			}
+			/* Not saved: the token is back where it was. */
+			u->pats[u->npats++] = u->pats[k];
+			u->pats[k] = gone;
+		}
 		return;
 	}
 	if (r->code == VB_CMD_DELETE_PAT) {
@@ -625,8 +636,10 @@ static void pats(struct vb_broker *b, struct vb_conn *c,
 		tok.s[PAT_LEN] = 0;
 		tok.len = PAT_LEN;
 		token_hash(tok.s, tok.len, pt->hash);
-		if (vb_meta_save_or_fail(b, c) < 0)
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			u->npats--;
 			return;
+		}
 		m = vb_wire_resp_begin(&c->out);
 		vb_wire_enc_name(&c->out, &tok);
 		vb_wire_resp_end(&c->out, m);
@@ -651,8 +664,11 @@ static void user_create(struct vb_broker *b, struct vb_conn *c,
 	vb_pw_hash(r->secret.s, r->secret.len, u->pwhash, sizeof(u->pwhash));
 	set_perms(u, r);
 	u->id = vb_slab_insert(&b->users, u);
-	if (vb_meta_save_or_fail(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0) {
+		vb_slab_remove(&b->users, u->id);
+		vb_user_free(u);
 		return;
+	}
 	reply_user(c, u);
 }
 
@@ -660,6 +676,9 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r)
 {
 	struct vb_user *u;
+	struct vb_name old_name;
+	uint8_t old_status, *old_perms;
+	uint32_t old_perms_len;
 	size_t m;
 
 	switch (r->code) {
@@ -729,13 +748,21 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_CANNOT_DELETE_USER);
 			return;
 		}
+		/* Forgotten only once a save forgets it. */
 		vb_slab_remove(&b->users, u->id);
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			vb_slab_put(&b->users, u->id, u);
+			return;
+		}
 		for (struct vb_conn *o = b->conns; o; o = o->next)
 			if (o->user_id == u->id)
 				vb_conn_set_user(b, o, VB_NO_USER);
 		vb_user_free(u);
-		break;
+		vb_reply_ok(c);
+		return;
 	case VB_CMD_UPDATE_USER:
+		old_name = u->name;
+		old_status = u->status;
 		if (r->has_username) {
 			struct vb_user *o;
 
@@ -757,14 +784,31 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 			}
 			u->status = r->user_status;
 		}
-		break;
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			u->name = old_name;
+			u->status = old_status;
+			return;
+		}
+		vb_reply_ok(c);
+		return;
 	case VB_CMD_UPDATE_PERMISSIONS:
 		if (u->id == 0) {
 			vb_reply_err(c, VB_ST_CANNOT_CHANGE_PERMISSIONS);
 			return;
 		}
+		old_perms = u->perms;
+		old_perms_len = u->perms_len;
+		u->perms = NULL;	/* set_perms frees nothing */
 		set_perms(u, r);
-		break;
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			free(u->perms);
+			u->perms = old_perms;
+			u->perms_len = old_perms_len;
+			return;
+		}
+		free(old_perms);
+		vb_reply_ok(c);
+		return;
 	case VB_CMD_CHANGE_PASSWORD:
 		if (!password_ok(&r->secret2)) {
 			vb_reply_err(c, VB_ST_INVALID_PASSWORD);
@@ -774,6 +818,5 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		vb_auth_passwd(b, c, r, u->id);
 		return;
 	}
-	if (vb_meta_save_or_fail(b, c) == 0)
-		vb_reply_ok(c);
+	vb_reply_err(c, VB_ST_ERROR);	/* not a code of the table */
 }
