@@ -69,6 +69,36 @@ test_expect_success '--fsync always: the batch whose fdatasync fails is answered
 	polled "$D" a1 a2 c1
 '
 
+test_expect_success '--fsync always: a send over HTTP whose fdatasync fails is not answered 201, and is undone' '
+	if ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
+		echo "curl and jq are needed (.ci/run installs them)" >&2
+		return 1
+	fi &&
+	start_failing http "*/partitions/*.log" --fsync always --http 127.0.0.1:0 &&
+	tool "$D" send s t h1 &&
+	url="http://$(cat "$D/http.addr")" &&
+	pass=$(sed -n "s/^password=//p" "$D/credentials") &&
+	curl -s -H "Content-Type: application/json" \
+		-d "{\"username\":\"iggy\",\"password\":\"$pass\"}" \
+		"$url/users/login" >login &&
+	tok=$(jq -r .access_token.token login) &&
+	send_http() {
+		curl -s -o body -w "%{http_code}" -H "Authorization: Bearer $tok" \
+			-H "Content-Type: application/json" \
+			-d "{\"partitioning\":{\"kind\":\"balanced\",\"value\":\"\"},\"messages\":[{\"id\":0,\"payload\":\"$(printf %s "$1" | base64)\"}]}" \
+			"$url/streams/s/topics/t/messages"
+	} &&
+	touch "$FLAG" &&
+	code=$(send_http h2) &&
+	test "$code" = 500 &&
+	jq -e ".id == 13000" body &&
+	wait_log "$D" "commit: partition .*: cannot sync: Input/output error; 1 message(s) undone" &&
+	rm "$FLAG" &&
+	code=$(send_http h3) &&
+	test "$code" = 201 &&
+	polled "$D" h1 h3
+'
+
 test_expect_success '--fsync always: after a restart the log holds exactly what was acknowledged' '
 	D="$TRASH/always" &&
 	start_server "$D" --fsync always &&
