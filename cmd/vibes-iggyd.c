@@ -48,6 +48,14 @@ static void log_line(void *arg, const char *line)
 	fflush(stderr);
 }
 
+/* A failed start: 75 if it may pass, 78 if no retry fixes it, else 1. */
+static int start_status(int fate)
+{
+	if (fate == VB_FATE_PASSES)
+		return VB_EX_TEMPFAIL;
+	return fate == VB_FATE_PERMANENT ? VB_EX_CONFIG : 1;
+}
+
 static long long number(const char *s, long long lo, long long hi,
 		       const char *what)
 {
@@ -155,7 +163,8 @@ int main(int argc, char **argv)
 		errx(VB_EX_CONFIG, "%s", e.msg);
 	dir = (const char *)dirb.p;
 	if (vb_path_mkdir_p(dir, 0700, &e) < 0)
-		errx(VB_EX_CONFIG, "data dir %s: %s", dir, e.msg);
+		errx(start_status(vb_daemon_fate(&e)), "data dir %s: %s", dir,
+		     e.msg);
 	pidpath = vb_path_fmt(&pidb, "%s/server.pid", dir);
 	/*
 	 * A status probe (vibes-iggyctl) holds a shared lock for a few
@@ -174,17 +183,20 @@ int main(int argc, char **argv)
 		if (errno == EEXIST)
 			errx(VB_EX_CONFIG, "data dir %s is in use by pid %ld",
 			     dir, (long)other);
-		err(VB_EX_CONFIG, "data dir %s: cannot open %s", dir, pidpath);
+		err(start_status(vb_daemon_errno_fate(errno)),
+		    "data dir %s: cannot open %s", dir, pidpath);
 	}
 	vb_buf_release(&pidb);
 	fcntl(pidfile_fileno(pfh), F_SETFD, FD_CLOEXEC);
 	if (pidfile_write(pfh) < 0) {
+		status = start_status(vb_daemon_errno_fate(errno));
 		warn("cannot write server.pid");
 		goto fail;
 	}
 	if (vb_daemon_credentials(dir, user, sizeof(user), pass, sizeof(pass),
 				  &e) < 0) {
 		warnx("%s", e.msg);
+		status = start_status(vb_daemon_fate(&e));
 		goto fail;
 	}
 	o.dir = dir;
@@ -193,8 +205,7 @@ int main(int argc, char **argv)
 	o.log = log_line;
 	if (vb_broker_open(&b, &o, &e) < 0) {
 		warnx("%s", e.msg);
-		if (e.kind != VB_E_USAGE && e.kind != VB_E_DATA)
-			status = 1;
+		status = start_status(vb_daemon_fate(&e));
 		goto fail;
 	}
 	explicit_bzero(pass, sizeof(pass));
@@ -205,13 +216,13 @@ int main(int argc, char **argv)
 		else
 			warnx("%s", e.msg);
 		vb_broker_close(b, NULL);
-		if (e.kind != VB_E_STATE && e.kind != VB_E_USAGE)
-			status = 1;
+		status = start_status(vb_daemon_fate(&e));
 		goto fail;
 	}
 	if (vb_daemon_write_addr(dir, b->ip, b->port, &e) < 0) {
 		warnx("%s", e.msg);
 		vb_broker_close(b, NULL);
+		status = start_status(vb_daemon_fate(&e));
 		goto fail;
 	}
 	if (ready_fd >= 0) {

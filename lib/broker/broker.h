@@ -22,8 +22,9 @@
  * Files: loop.c (event loop, connections, framing), dispatch.c (command
  * table, system and client commands), meta.c (streams, topics, partitions,
  * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
- * groups.c (consumer groups), users.c (users, tokens, login, permissions),
- * daemon.c (credentials and server.addr for the daemon's main).
+ * commit.c (the commit point: held replies, group commit), groups.c
+ * (consumer groups), users.c (users, tokens, login, permissions),
+ * daemon.c (credentials, server.addr and exit statuses for the daemon).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -173,8 +174,12 @@ struct vb_conn {
 	uint32_t events;	/* registered epoll events */
 	struct vb_group_ref *groups;
 	uint32_t ngroups, groups_cap;
+	int held;		/* output waits for the commit point */
+	uint32_t waits;		/* replies not yet decided by it */
 	struct vb_conn *prev, *next;
 };
+
+struct vb_waiter;
 
 struct vb_broker {
 	struct vb_broker_opts o;
@@ -193,6 +198,14 @@ struct vb_broker {
 	uint16_t port;
 	uint64_t messages_read;
 	struct vb_buf tmp;
+	/*
+	 * The commit point (commit.c): replies waiting for the next commit,
+	 * for the job in flight, and the connections holding them.
+	 */
+	struct vb_waiter *waiters, *flying;
+	size_t nwaiters, waiters_cap, nflying, flying_cap;
+	struct vb_conn **held;
+	size_t nheld, held_cap;
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -221,6 +234,39 @@ void vb_conn_commit(struct vb_conn *c);
 void vb_conn_queue_file(struct vb_conn *c, struct vb_file *f, uint64_t off,
 			uint64_t len);
 
+/* ---- the commit point (commit.c) ---- */
+
+enum vb_hold {
+	VB_HOLD_ORDER,		/* only the connection's output waits */
+	VB_HOLD_DATA,		/* 13000 if the partition's messages fail */
+	VB_HOLD_OFFSETS,	/* 13000 if its offsets cannot be saved */
+};
+
+/*
+ * The reply just written at offset `at` of c->out (its status field)
+ * depends on p's next commit: c's output is held until that commit is
+ * decided, and the reply becomes 13000 if it fails.
+ */
+void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
+		    struct vb_part *p, enum vb_hold what);
+/*
+ * The commit point, at the end of every pass of the loop (which then sends
+ * the output of the held connections whose replies are all decided):
+ * collects the job in flight if it is done, then commits what the passes
+ * since wrote (vb_store_commit), logs what failed and answers its waiting
+ * replies 13000.
+ */
+void vb_broker_commit(struct vb_broker *b);
+/*
+ * The same, waiting until nothing is left in flight: before a command
+ * removes or resets partitions, and at shutdown.
+ */
+void vb_broker_commit_all(struct vb_broker *b);
+/* c is being freed: nothing is patched or sent for it any more. */
+void vb_broker_conn_gone(struct vb_broker *b, struct vb_conn *c);
+/* Frees the commit point's lists and the store's (partitions gone). */
+void vb_broker_commit_release(struct vb_broker *b);
+
 /* ---- responses (dispatch.c) ---- */
 
 void vb_reply_ok(struct vb_conn *c);
@@ -235,6 +281,8 @@ uint32_t vb_slab_insert(struct vb_slab *s, void *v);
 void vb_slab_put(struct vb_slab *s, uint32_t id, void *v);
 void *vb_slab_get(const struct vb_slab *s, uint32_t id);
 void vb_slab_remove(struct vb_slab *s, uint32_t id);
+/* Undoes the vb_slab_remove(s, id) just made (its save failed). */
+void vb_slab_unremove(struct vb_slab *s, uint32_t id, void *v);
 /* How many slots hold an entry. */
 uint32_t vb_slab_count(const struct vb_slab *s);
 /* After loading with _put: every hole becomes free, lowest reused first. */
@@ -245,8 +293,19 @@ void vb_slab_release(struct vb_slab *s);
 
 int vb_meta_load(struct vb_broker *b, struct vb_err *e);
 int vb_meta_save(struct vb_broker *b, struct vb_err *e);
-/* Saves metadata; on failure logs, answers 13000 and returns -1. */
+/*
+ * Saves metadata; on failure logs, answers 13000 and returns -1.  A
+ * metadata command makes its change, saves, and on failure undoes the
+ * change and calls vb_meta_restore, so no command ever sees a change that
+ * the disk does not have (validate, build, save, then keep).
+ */
 int vb_meta_save_or_fail(struct vb_broker *b, struct vb_conn *c);
+/*
+ * After a failed save was undone in memory: if the metadata file shows the
+ * change all the same (its rename went through, the sync after it did
+ * not), it is written again as memory has it.
+ */
+void vb_meta_restore(struct vb_broker *b);
 struct vb_stream *vb_find_stream(struct vb_broker *b,
 				 const struct vb_ident *id);
 struct vb_topic *vb_find_topic(struct vb_stream *s, const struct vb_ident *id);
@@ -341,12 +400,37 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 /*
  * Root credentials: IGGY_ROOT_USERNAME + IGGY_ROOT_PASSWORD if both set,
  * else DIR/credentials if it exists, else "iggy" and a random 24-character
- * password.  DIR/credentials (0600) is rewritten to hold what is in use.
+ * password.  DIR/credentials (0600) holds what is in use: it is written
+ * (atomically, durably) only when it does not say that already, so a
+ * start on a full disk never needs to write it.
  */
 int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 			  size_t pn, struct vb_err *e);
-/* DIR/server.addr = "HOST:PORT\n", by temporary file and rename. */
+/*
+ * DIR/server.addr = "HOST:PORT\n", by temporary file and rename, unless it
+ * says that already.
+ */
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 			 struct vb_err *e);
+/* What a failure to start is, for the daemon's exit status. */
+enum vb_daemon_fate {
+	VB_FATE_CRASH,		/* unexpected: a supervisor may retry */
+	/*
+	 * It may pass by itself (the disk full or failing: no space, an I/O
+	 * error, a read-only filesystem; memory or descriptors short): a
+	 * supervisor should start it again.
+	 */
+	VB_FATE_PASSES,
+	/*
+	 * No retry fixes it: a usage or configuration error, malformed
+	 * files, a permission refused, a path that is not a directory, the
+	 * address or the data dir in use.
+	 */
+	VB_FATE_PERMANENT,
+};
+
+int vb_daemon_fate(const struct vb_err *e);
+/* The same for a bare errno (a failure outside the library). */
+int vb_daemon_errno_fate(int err);
 
 #endif

@@ -106,7 +106,7 @@ static void cmd_stats(struct vb_broker *b, struct vb_conn *c)
 	}
 	strlcpy(s.server_version, "0.8.0", sizeof(s.server_version));
 	s.server_semver = 8000;
-	s.threads_count = b->sync.mode == VB_FSYNC_INTERVAL ? 2 : 1;
+	s.threads_count = b->sync.started ? 2 : 1;
 	if (statvfs(b->dir, &vfs) == 0) {
 		s.free_disk_space = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 		s.total_disk_space = (uint64_t)vfs.f_blocks * vfs.f_frsize;

@@ -25,7 +25,7 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_signal, tag_timer;
+static char tag_listen, tag_signal, tag_timer, tag_sync;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -177,7 +177,7 @@ static void conn_events(struct vb_broker *b, struct vb_conn *c)
 
 	if (!c->closing && c->pending < VB_OUT_HIGH)
 		ev |= EPOLLIN;
-	if (c->qn > 0)
+	if (c->qn > 0 && !c->held)
 		ev |= EPOLLOUT;
 	if (ev == c->events)
 		return;
@@ -285,6 +285,7 @@ static int conn_flush(struct vb_conn *c)
 
 static void conn_free(struct vb_broker *b, struct vb_conn *c)
 {
+	vb_broker_conn_gone(b, c);
 	vb_groups_conn_gone(b, c);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -477,7 +478,8 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 			return;
 		}
 	}
-	if (c->qn > 0 && conn_flush(c) < 0) {
+	/* Held output leaves at the commit point (release_held). */
+	if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
 		conn_free(b, c);
 		return;
 	}
@@ -489,7 +491,7 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 	if (!c->closing && c->pending < VB_OUT_HIGH && c->in.len > c->in_pos &&
 	    frame_missing(c) == 0) {
 		conn_process(b, c);
-		if (c->qn > 0 && conn_flush(c) < 0) {
+		if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
 			conn_free(b, c);
 			return;
 		}
@@ -499,6 +501,31 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		return;
 	}
 	conn_events(b, c);
+}
+
+/* After the commit point: held output whose replies are decided goes. */
+static void release_held(struct vb_broker *b)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < b->nheld; i++) {
+		struct vb_conn *c = b->held[i];
+
+		if (c == NULL)
+			continue;
+		if (c->waits > 0) {
+			b->held[keep++] = c;
+			continue;
+		}
+		b->held[i] = NULL;
+		c->held = 0;
+		if ((c->qn > 0 && conn_flush(c) < 0) ||
+		    (c->closing && c->qn == 0))
+			conn_free(b, c);
+		else
+			conn_events(b, c);
+	}
+	b->nheld = keep;
 }
 
 static void on_signal(struct vb_broker *b)
@@ -582,6 +609,9 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
+	/* The commit point's thread says so when a job is done. */
+	if (b->sync.efd >= 0 && ep_add(b, b->sync.efd, EPOLLIN, &tag_sync) < 0)
+		return vb_err_sys(e, VB_E_IO, "epoll");
 	while (!b->stopping) {
 		struct epoll_event evs[128];
 		int n = epoll_wait(b->epfd, evs, 128, -1);
@@ -606,11 +636,16 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_listen || tag == &tag_signal ||
-			    tag == &tag_timer)
+			    tag == &tag_timer || tag == &tag_sync)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
+		/* One commit point per pass, then the replies it decided. */
+		vb_broker_commit(b);
+		release_held(b);
 	}
+	vb_broker_commit_all(b);
+	release_held(b);
 	shutdown_conns(b);
 	return 0;
 }
@@ -638,6 +673,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		e = &tmp;
 	while (b->conns)
 		conn_free(b, b->conns);
+	vb_broker_commit_all(b);
 	/* Everything acknowledged becomes durable, whatever the policy. */
 	if (opened) {
 		struct sync_all sa = { e, 0 };
@@ -689,6 +725,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 	if (b->epfd >= 0)
 		close(b->epfd);
 	vb_buf_release(&b->tmp);
+	vb_broker_commit_release(b);
 	free(b->dir);
 	free(b);
 	return rc;

@@ -1,4 +1,8 @@
-/* send_messages, poll_messages, flush and consumer offsets (messages.md). */
+/*
+ * send_messages, poll_messages, flush and consumer offsets (messages.md).
+ * What they write waits for the commit point (commit.c): their replies
+ * are held until it has made the pass's writes durable.
+ */
 #include <string.h>
 
 #include "broker/broker.h"
@@ -44,6 +48,7 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 	struct vb_topic *t;
 	struct vb_err e;
 	uint32_t pid;
+	size_t at;
 
 	if (vb_wire_send_decode(&v, p, n, &e) < 0) {
 		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
@@ -83,7 +88,9 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;
 	}
+	at = c->out.len;
 	vb_reply_ok(c);
+	vb_broker_hold(b, c, at, t->parts[pid], VB_HOLD_DATA);
 }
 
 static void reply_poll_empty(struct vb_conn *c, uint32_t pid, uint64_t cur)
@@ -190,13 +197,14 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 		break;
 	case VB_POLL_TIMESTAMP:
 		if (vb_part_find_ts(p, r->value, &start) < 0)
-			start = p->next;
+			start = vb_part_end(p);
 		break;
 	case VB_POLL_FIRST:
 		start = vb_part_first(p);
 		break;
 	case VB_POLL_LAST:
-		start = p->next - (r->count < p->next ? r->count : p->next);
+		start = vb_part_end(p);
+		start -= r->count < start ? r->count : start;
 		break;
 	default:
 		if (vb_part_offset_get(p, kind, key, &stored))
@@ -213,11 +221,17 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 	if (nmsg > 0 && r->flag) {
 		struct vb_err e;
 
+		/*
+		 * Saved by the commit point, before this reply leaves; if it
+		 * cannot be, the change is undone (and logged) and the
+		 * messages are delivered again: at least once.
+		 */
 		if (vb_part_offset_store(p, kind, key, last, &e) < 0) {
 			vb_broker_log(b, "auto commit: %s", e.msg);
 			vb_reply_err(c, VB_ST_IO_ERROR);
 			return;
 		}
+		vb_broker_hold(b, c, 0, p, VB_HOLD_ORDER);
 		if (g)
 			vb_group_stored(g, pid);
 	}
@@ -238,7 +252,9 @@ void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r)
 {
 	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_SEND);
+	struct vb_part *p;
 	struct vb_err e;
+	size_t at;
 
 	if (t == NULL)
 		return;
@@ -246,12 +262,21 @@ void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
 		return;
 	}
-	if (r->flag && vb_part_sync(t->parts[r->partition_id], &e) < 0) {
+	p = t->parts[r->partition_id];
+	if (!r->flag) {
+		vb_reply_ok(c);
+		return;
+	}
+	/* A partition that lost a background fsync is made good first. */
+	if (vb_part_repair(p, &e) < 0) {
 		vb_broker_log(b, "flush: %s", e.msg);
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;
 	}
+	vb_part_flush(p);
+	at = c->out.len;
 	vb_reply_ok(c);
+	vb_broker_hold(b, c, at, p, VB_HOLD_DATA);
 }
 
 static void offset_get(struct vb_broker *b, struct vb_conn *c,
@@ -306,6 +331,7 @@ void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
 	struct vb_err e;
 	uint32_t pid, key;
 	uint8_t kind;
+	size_t at;
 	int rc;
 
 	if (r->code == VB_CMD_GET_CONSUMER_OFFSET) {
@@ -328,7 +354,7 @@ void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
 	}
 	p = t->parts[pid];
 	if (r->code == VB_CMD_STORE_CONSUMER_OFFSET) {
-		if (p->next == 0 || r->value > vb_part_current(p)) {
+		if (vb_part_end(p) == 0 || r->value > vb_part_current(p)) {
 			vb_reply_err(c, VB_ST_INVALID_OFFSET);
 			return;
 		}
@@ -347,5 +373,7 @@ void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;
 	}
+	at = c->out.len;
 	vb_reply_ok(c);
+	vb_broker_hold(b, c, at, p, VB_HOLD_OFFSETS);
 }

@@ -1,12 +1,21 @@
 /*
- * The durability policy: fdatasync now, every interval from one background
- * thread, or never.  The event loop only queues references; the thread does
- * the slow calls, so a second core absorbs the disk waits.
+ * The background thread that absorbs the disk waits on the second core.
+ *
+ * Interval mode: the commit point queues the files it wrote (references)
+ * and replaced paths; the thread fdatasyncs them at least every interval.
+ * A failure is never lost: it is kept on the file (sync_err) or in the
+ * list of failed paths and counted, and the next commit point reads it.
+ *
+ * Always mode: the commit point hands over one job (the syncs a pass
+ * needs, vb_syncer_submit); the thread runs it while the event loop goes
+ * on with the next pass, records each sync's errno in the job and says it
+ * is done through an eventfd the loop polls.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,8 +29,90 @@ void vb_syncer_init(struct vb_syncer *s, enum vb_fsync_mode mode,
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
 	s->interval_ms = interval_ms ? interval_ms : 1000;
+	s->efd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->done_cv, NULL);
+}
+
+static void run_job(struct vb_sync_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		struct vb_sync_item *it = &j->v[i];
+		int rc;
+
+		if (it->dir)
+			rc = vb_path_fsync_dir(it->dir, NULL);
+		else
+			rc = fdatasync(it->f ? it->f->fd : it->fd);
+		it->err = rc < 0 && errno != EINVAL ? errno : 0;
+	}
+}
+
+static void *job_main(void *arg)
+{
+	struct vb_syncer *s = arg;
+	static const uint64_t one = 1;
+	ssize_t w;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stopping && (s->job == NULL || s->job_taken))
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->job == NULL || s->job_taken)
+			break;
+		s->job_taken = 1;
+		pthread_mutex_unlock(&s->mu);
+		run_job(s->job);
+		pthread_mutex_lock(&s->mu);
+		s->job = NULL;
+		s->job_taken = 0;
+		pthread_cond_broadcast(&s->done_cv);
+		/* Cannot fail: one job at a time, the counter stays small. */
+		w = write(s->efd, &one, sizeof(one));
+		(void)w;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job,
+		       int here)
+{
+	if (!s->started || here) {
+		run_job(job);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->job = job;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int vb_syncer_done(struct vb_syncer *s)
+{
+	int done;
+
+	pthread_mutex_lock(&s->mu);
+	done = s->job == NULL;
+	pthread_mutex_unlock(&s->mu);
+	return done;
+}
+
+void vb_syncer_wait(struct vb_syncer *s)
+{
+	uint64_t n;
+	ssize_t r;
+
+	if (!s->started)
+		return;
+	pthread_mutex_lock(&s->mu);
+	while (s->job)
+		pthread_cond_wait(&s->done_cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	/* Not readable (EAGAIN) when it was emptied already. */
+	r = read(s->efd, &n, sizeof(n));
+	(void)r;
 }
 
 /* Takes the queues under the lock, syncs them without it. */
@@ -46,21 +137,39 @@ static int sync_round(struct vb_syncer *s)
 	pthread_mutex_unlock(&s->mu);
 
 	for (size_t i = 0; i < nfiles; i++) {
-		if (fdatasync(files[i]->fd) < 0 && errno != EINVAL)
+		struct vb_file *f = files[i];
+		/* Bytes below this were written before it was read. */
+		uint64_t upto = atomic_load(&f->written);
+
+		if (fdatasync(f->fd) < 0 && errno != EINVAL) {
 			err = errno;
-		vb_file_unref(files[i]);
+			atomic_store(&f->sync_err, err);
+			atomic_fetch_add(&s->failures, 1);
+		} else if (upto > atomic_load(&f->synced)) {
+			atomic_store(&f->synced, upto);
+		}
+		vb_file_unref(f);
 	}
 	for (size_t i = 0; i < npaths; i++) {
-		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC), bad = 0;
 
 		if (fd >= 0) {
-			if (fsync(fd) < 0)
-				err = errno;
+			if (fsync(fd) < 0 && errno != EINVAL)
+				bad = errno;
 			close(fd);
 		}
-		if (vb_path_fsync_dir(paths[i], NULL) < 0)
-			err = errno;
-		free(paths[i]);
+		if (!bad && vb_path_fsync_dir(paths[i], NULL) < 0)
+			bad = errno;
+		if (bad) {
+			err = bad;
+			atomic_fetch_add(&s->failures, 1);
+			pthread_mutex_lock(&s->mu);
+			VB_ALLOC_GROW(s->failed, s->nfailed + 1, s->failed_cap);
+			s->failed[s->nfailed++] = paths[i];
+			pthread_mutex_unlock(&s->mu);
+		} else {
+			free(paths[i]);
+		}
 	}
 	free(files);
 	free(paths);
@@ -101,9 +210,15 @@ int vb_syncer_start(struct vb_syncer *s, struct vb_err *e)
 {
 	int rc;
 
-	if (s->mode != VB_FSYNC_INTERVAL)
+	if (s->mode == VB_FSYNC_NEVER)
 		return 0;
-	rc = pthread_create(&s->thread, NULL, sync_main, s);
+	if (s->mode == VB_FSYNC_ALWAYS) {
+		s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (s->efd < 0)
+			return vb_err_sys(e, VB_E_IO, "eventfd");
+	}
+	rc = pthread_create(&s->thread, NULL, s->mode == VB_FSYNC_ALWAYS
+			    ? job_main : sync_main, s);
 	if (rc) {
 		errno = rc;
 		return vb_err_sys(e, VB_E_IO, "cannot start the fsync thread");
@@ -112,25 +227,27 @@ int vb_syncer_start(struct vb_syncer *s, struct vb_err *e)
 	return 0;
 }
 
-int vb_syncer_dirty(struct vb_syncer *s, struct vb_file *f, struct vb_err *e)
+void vb_syncer_queue(struct vb_syncer *s, struct vb_file *f)
 {
-	switch (s->mode) {
-	case VB_FSYNC_NEVER:
-		return 0;
-	case VB_FSYNC_ALWAYS:
-		if (fdatasync(f->fd) < 0)
-			return vb_err_sys(e, VB_E_IO, "fdatasync");
-		return 0;
-	case VB_FSYNC_INTERVAL:
-		break;
-	}
-	if (atomic_exchange(&f->queued, 1))
-		return 0;
+	if (s->mode != VB_FSYNC_INTERVAL || atomic_exchange(&f->queued, 1))
+		return;
 	pthread_mutex_lock(&s->mu);
 	VB_ALLOC_GROW(s->files, s->nfiles + 1, s->files_cap);
 	s->files[s->nfiles++] = vb_file_ref(f);
 	pthread_mutex_unlock(&s->mu);
-	return 0;
+}
+
+size_t vb_syncer_take_failed(struct vb_syncer *s, char ***paths)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	*paths = s->failed;
+	n = s->nfailed;
+	s->failed = NULL;
+	s->nfailed = s->failed_cap = 0;
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 void vb_syncer_dirty_path(struct vb_syncer *s, const char *path)
@@ -169,6 +286,15 @@ void vb_syncer_release(struct vb_syncer *s)
 		s->started = 0;
 	}
 	sync_round(s);
+	for (size_t i = 0; i < s->nfailed; i++)
+		free(s->failed[i]);
+	free(s->failed);
+	s->failed = NULL;
+	s->nfailed = s->failed_cap = 0;
+	if (s->efd >= 0)
+		close(s->efd);
+	s->efd = -1;
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->done_cv);
 }

@@ -10,6 +10,18 @@
  *   VIBES_TEST_FLOCK_BUSY_FD=N a flock() that finds the lock held writes
  *                              one byte "b" to fd N first, so a test knows
  *                              the process met the lock it holds (t1000).
+ *   VIBES_TEST_FAIL_FSYNC=N    fsync() and fdatasync() fail after the first
+ *                              N calls (0: from the first on), as a disk
+ *                              that lost the writes would (t1040), with
+ *                              the errno of VIBES_TEST_FAIL_FSYNC_ERRNO:
+ *                              EIO (the default) or ENOSPC.  Refined by
+ *     VIBES_TEST_FAIL_FSYNC_PATH=GLOB   only calls on a descriptor whose
+ *                              path (/proc/self/fd) matches GLOB
+ *                              (fnmatch(3), '*' matches '/' too) count;
+ *     VIBES_TEST_FAIL_FSYNC_WHILE=FILE  they fail only while FILE exists;
+ *     VIBES_TEST_FAIL_FSYNC_TIMES=K     at most K of them fail.
+ *                              Every failure made appends "fsync PATH" to
+ *                              the file VIBES_TEST_FAIL_FSYNC_LOG if set.
  */
 /* Both symbols are defined as themselves, whatever the build asks for. */
 #undef _FILE_OFFSET_BITS
@@ -18,15 +30,22 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef ssize_t (*pwrite64_fn)(int, const void *, size_t, off64_t);
 typedef int (*flock_fn)(int, int);
+typedef int (*sync_fn)(int);
 
 /* The value of variable name as a number, or -1 when it is not set. */
 static long long env_num(const char *name)
@@ -80,4 +99,76 @@ int flock(int fd, int op)
 	}
 	errno = saved;
 	return rc;
+}
+
+/* Should this fsync/fdatasync of fd fail?  Counts the calls that match. */
+static int fsync_fails(int fd)
+{
+	static long long calls, failed;
+	long long after = env_num("VIBES_TEST_FAIL_FSYNC");
+	long long times = env_num("VIBES_TEST_FAIL_FSYNC_TIMES");
+	const char *glob = getenv("VIBES_TEST_FAIL_FSYNC_PATH");
+	const char *flag = getenv("VIBES_TEST_FAIL_FSYNC_WHILE");
+	const char *log = getenv("VIBES_TEST_FAIL_FSYNC_LOG");
+	char link[64], path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (after < 0)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = 0;
+	if (glob && *glob && fnmatch(glob, path, 0) != 0)
+		return 0;
+	if (__atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST) <= after)
+		return 0;
+	if (flag && *flag && stat(flag, &st) != 0)
+		return 0;
+	if (times >= 0 &&
+	    __atomic_add_fetch(&failed, 1, __ATOMIC_SEQ_CST) > times)
+		return 0;
+	if (log && *log) {
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			       0600);
+
+		if (lfd >= 0) {
+			dprintf(lfd, "fsync %s\n", path);
+			close(lfd);
+		}
+	}
+	return 1;
+}
+
+static int fail_errno(void)
+{
+	const char *v = getenv("VIBES_TEST_FAIL_FSYNC_ERRNO");
+
+	return v && strcmp(v, "ENOSPC") == 0 ? ENOSPC : EIO;
+}
+
+/* The sync call `name` of fd, or the failure fsync_fails asks for. */
+static int hooked_sync(const char *name, sync_fn *real, int fd)
+{
+	if (*real == NULL)
+		*real = (sync_fn)dlsym(RTLD_NEXT, name);
+	if (fsync_fails(fd)) {
+		errno = fail_errno();
+		return -1;
+	}
+	return (*real)(fd);
+}
+
+int fsync(int fd)
+{
+	static sync_fn real;
+
+	return hooked_sync("fsync", &real, fd);
+}
+
+int fdatasync(int fd)
+{
+	static sync_fn real;
+
+	return hooked_sync("fdatasync", &real, fd);
 }
