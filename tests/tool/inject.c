@@ -22,6 +22,12 @@
  *     VIBES_TEST_FAIL_FSYNC_TIMES=K     at most K of them fail.
  *                              Every failure made appends "fsync PATH" to
  *                              the file VIBES_TEST_FAIL_FSYNC_LOG if set.
+ *   VIBES_TEST_RESET_CMD=CODE  a client's writev(2) on a socket that
+ *                              begins an Iggy 0.8 request frame (u32
+ *                              length, u32 code) of command CODE shuts the
+ *                              socket down and fails with ECONNRESET: the
+ *                              connection is lost at that request, as when
+ *                              the server dies then (t3009).
  */
 /* Both symbols are defined as themselves, whatever the build asks for. */
 #undef _FILE_OFFSET_BITS
@@ -39,13 +45,16 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef ssize_t (*pwrite64_fn)(int, const void *, size_t, off64_t);
 typedef int (*flock_fn)(int, int);
 typedef int (*sync_fn)(int);
+typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
 
 /* The value of variable name as a number, or -1 when it is not set. */
 static long long env_num(const char *name)
@@ -171,4 +180,30 @@ int fdatasync(int fd)
 	static sync_fn real;
 
 	return hooked_sync("fdatasync", &real, fd);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	static writev_fn real;
+	long long code = env_num("VIBES_TEST_RESET_CMD");
+	int type;
+	socklen_t tl = sizeof(type);
+
+	if (real == NULL)
+		real = (writev_fn)dlsym(RTLD_NEXT, "writev");
+	if (code >= 0 && n > 0 && iov[0].iov_len >= 8 &&
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0) {
+		const unsigned char *h = iov[0].iov_base;
+		unsigned long long c = (unsigned long long)h[4] |
+				       (unsigned long long)h[5] << 8 |
+				       (unsigned long long)h[6] << 16 |
+				       (unsigned long long)h[7] << 24;
+
+		if (c == (unsigned long long)code) {
+			shutdown(fd, SHUT_RDWR);
+			errno = ECONNRESET;
+			return -1;
+		}
+	}
+	return real(fd, iov, n);
 }
