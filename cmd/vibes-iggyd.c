@@ -25,8 +25,44 @@
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
-	"                   [--cleaner-ms MS] [--rebalance-ms MS] [--help]\n"
-	"                   [--version]\n";
+	"                   [--cleaner-ms MS] [--rebalance-ms MS]\n"
+	"                   [--max-connections N] [--max-unauthenticated N]\n"
+	"                   [--max-input-buffer BYTES] [--max-output BYTES]\n"
+	"                   [--login-failures N] [--login-delay-max MS]\n"
+	"                   [--help] [--version]\n";
+
+/* --help: the usage, then what each limit does when it is reached. */
+static const char limits_text[] =
+	"\n"
+	"Limits, and what happens when one is reached (logged, at most one\n"
+	"line per 10 s for each limit, with a count of what was not logged):\n"
+	"  --max-connections N       connections at once (default 1000): one\n"
+	"                            more is answered status 8 and closed\n"
+	"  --max-unauthenticated N   connections not logged in (default 128):\n"
+	"                            a new one closes the oldest of them not\n"
+	"                            waiting for a login (status 8), or is\n"
+	"                            refused so if all are\n"
+	"  --max-input-buffer BYTES  request bytes received and not yet run,\n"
+	"                            all connections together (default\n"
+	"                            536870912, at least 1048576): no more is\n"
+	"                            read until some has run (backpressure); a\n"
+	"                            bigger request is refused (status 3,\n"
+	"                            closed); if none runs for 1 s, the\n"
+	"                            connection holding most is closed\n"
+	"  --max-output BYTES        unsent replies of a connection (default\n"
+	"                            33554432): its requests wait until its\n"
+	"                            client reads (backpressure, not logged)\n"
+	"  --login-failures N        failed logins in a row (default 5; 0: no\n"
+	"                            limit): the Nth on a connection closes it\n"
+	"                            after its answer; after N from one\n"
+	"                            address, each further attempt from it\n"
+	"                            waits (logged once per address)\n"
+	"  --login-delay-max MS      that wait: 100 ms after the address's last\n"
+	"                            failure, doubling with each one up to MS\n"
+	"                            (default 2000; 0: no wait); a success\n"
+	"                            resets both counts\n"
+	"Out of file descriptors, the server stops accepting for 250 ms at a\n"
+	"time, serving the connections it has.\n";
 
 static void usage(void)
 {
@@ -71,13 +107,24 @@ static long long number(const char *s, long long lo, long long hi,
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE };
+	enum {
+		OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_LOGIN_FAILS,
+		OPT_LOGIN_DELAY, OPT_MAX_CONNS, OPT_MAX_UNAUTH, OPT_MAX_INPUT,
+		OPT_MAX_OUTPUT,
+	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "cleaner-ms", required_argument, NULL, OPT_CLEANER },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "fsync", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "login-delay-max", required_argument, NULL, OPT_LOGIN_DELAY },
+		{ "login-failures", required_argument, NULL, OPT_LOGIN_FAILS },
+		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+		{ "max-input-buffer", required_argument, NULL, OPT_MAX_INPUT },
+		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "max-unauthenticated", required_argument, NULL,
+		  OPT_MAX_UNAUTH },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
 		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
@@ -101,6 +148,7 @@ int main(int argc, char **argv)
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
+	vb_limits_init(&o.lim);
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -122,6 +170,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(limits_text, stdout);
 			return VB_EX_OK;
 		case 'r':
 			ready_fd = (int)number(optarg, 0, 1 << 20, "--ready-fd");
@@ -141,6 +190,35 @@ int main(int argc, char **argv)
 		case OPT_REBALANCE:
 			o.rebalance_ms = (unsigned)number(optarg, 1, 3600000,
 							  "--rebalance-ms");
+			break;
+		case OPT_LOGIN_FAILS:
+			o.lim.login_failures = (unsigned)number(optarg, 0,
+								1000000,
+								"--login-failures");
+			break;
+		case OPT_MAX_CONNS:
+			o.lim.max_conns = (unsigned)number(optarg, 1, 1000000,
+							   "--max-connections");
+			break;
+		case OPT_MAX_UNAUTH:
+			o.lim.max_unauth = (unsigned)number(optarg, 1, 1000000,
+							    "--max-unauthenticated");
+			break;
+		case OPT_MAX_INPUT:
+			o.lim.max_input = (uint64_t)number(optarg,
+							   VB_MIN_MAX_INPUT,
+							   1ll << 40,
+							   "--max-input-buffer");
+			break;
+		case OPT_MAX_OUTPUT:
+			o.lim.max_output = (uint64_t)number(optarg, 4096,
+							    1ll << 40,
+							    "--max-output");
+			break;
+		case OPT_LOGIN_DELAY:
+			o.lim.login_delay_max_ms = (unsigned)number(optarg, 0,
+								    3600000,
+								    "--login-delay-max");
 			break;
 		default:
 			usage();

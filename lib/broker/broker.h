@@ -1,14 +1,16 @@
 /*
  * broker.h - the bundled Iggy 0.8.0 server (shared/iggy-wire/).
  *
- * One process, one epoll loop on one thread; the only other thread is the
- * store's fsync thread (interval mode).  Connections are non-blocking; a
- * connection keeps its input buffer and frame-decoder progress, so frames
+ * One process, one epoll loop on one thread; the other threads are the
+ * store's fsync thread (interval mode) and the password worker (guard.h).
+ * Connections are non-blocking; a connection keeps its input buffer and
+ * frame-decoder progress, so frames
  * split across reads resume where they stopped, and an output queue of
  * memory bytes and file ranges (sent with sendfile) written when the socket
  * is writable.  Every frame length is checked against a limit before any
  * allocation: 64 KiB before login, 10 MiB for control commands, 256 MiB for
- * send_messages.  A frame whose length is impossible gets an error status
+ * send_messages, and never more than all input may hold (the limits of
+ * guard.h).  A frame whose length is impossible gets an error status
  * and the connection is closed; a frame that is well delimited but whose
  * payload is wrong gets its error status and the connection goes on
  * (control.md §1.3).
@@ -19,12 +21,14 @@
  *                                 and the next start
  *   streams/S/topics/T/partitions/P/   one partition (see store/store.h)
  *
- * Files: loop.c (event loop, connections, framing), dispatch.c (command
- * table, system and client commands), meta.c (streams, topics, partitions,
- * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
- * commit.c (the commit point: held replies, group commit), groups.c
- * (consumer groups), users.c (users, tokens, login, permissions),
- * daemon.c (credentials, server.addr and exit statuses for the daemon).
+ * Files: loop.c (event loop, connections), frames.c (the request frame
+ * reader, socket-free), dispatch.c (command table, system and client
+ * commands), meta.c (streams, topics, partitions, persistence, retention),
+ * msgs.c (send, poll, flush, consumer offsets), commit.c (the commit
+ * point: held replies, group commit), groups.c (consumer groups),
+ * users.c (users, tokens, login, permissions), auth.c (the password
+ * worker; guard.h), daemon.c (credentials, server.addr and exit statuses
+ * for the daemon).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -35,6 +39,8 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "broker/frames.h"
+#include "broker/guard.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -43,7 +49,6 @@
 #define VB_SEND_MAX (256u * 1024 * 1024)
 /* Largest poll reply; a poll asking for more gets fewer messages. */
 #define VB_POLL_BYTES_MAX (64u * 1024 * 1024)
-#define VB_OUT_HIGH (32u * 1024 * 1024)
 
 struct vb_broker_opts {
 	const char *dir;		/* data dir, exists */
@@ -54,6 +59,7 @@ struct vb_broker_opts {
 	unsigned rebalance_ms;		/* pending revocation limit; 0: 30 s */
 	const char *root_user;
 	const char *root_pass;
+	struct vb_limits lim;		/* guard.h */
 	/* One log line (no newline); NULL: silent. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
@@ -161,9 +167,9 @@ struct vb_conn {
 	int fd;
 	uint32_t client_id;
 	char addr[64];
+	char ip[48];		/* addr without the port */
 	uint32_t user_id;	/* VB_NO_USER when not logged in */
-	struct vb_buf in;
-	size_t in_pos;
+	struct vb_frames in;	/* request frame reader */
 	struct vb_buf out;
 	size_t out_pos;		/* bytes of out already sent */
 	size_t out_acc;		/* bytes of out already queued as items */
@@ -176,6 +182,12 @@ struct vb_conn {
 	uint32_t ngroups, groups_cap;
 	int held;		/* output waits for the commit point */
 	uint32_t waits;		/* replies not yet decided by it */
+	struct vb_login *login;	/* waiting for this login's answer */
+	uint32_t login_fails;	/* failed logins in a row */
+	int64_t since_us;	/* accepted (vb_mono_us) */
+	size_t in_held;		/* of its input, counted in g.in_total */
+	int starved;		/* not read: input budget spent */
+	int dismissed;		/* told status 8, closing, not counted */
 	struct vb_conn *prev, *next;
 };
 
@@ -206,6 +218,8 @@ struct vb_broker {
 	size_t nwaiters, waiters_cap, nflying, flying_cap;
 	struct vb_conn **held;
 	size_t nheld, held_cap;
+	struct vb_auth *auth;		/* the password worker (auth.c) */
+	struct vb_guard g;		/* limits, wake timer (guard.h) */
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -390,8 +404,6 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
 void vb_user_free(struct vb_user *u);
 int vb_pw_hash(const char *pass, size_t len, char *out, size_t outsz);
 int vb_pw_check(const char *pass, size_t len, const char *stored);
-/* vb_pw_check against u->pwhash, through the user's verified-login cache. */
-int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len);
 void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r);
 

@@ -106,7 +106,8 @@ static void cmd_stats(struct vb_broker *b, struct vb_conn *c)
 	}
 	strlcpy(s.server_version, "0.8.0", sizeof(s.server_version));
 	s.server_semver = 8000;
-	s.threads_count = b->sync.started ? 2 : 1;
+	/* the loop, the password worker, the fsync thread (not never) */
+	s.threads_count = b->sync.started ? 3 : 2;
 	if (statvfs(b->dir, &vfs) == 0) {
 		s.free_disk_space = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 		s.total_disk_space = (uint64_t)vfs.f_blocks * vfs.f_frsize;
@@ -176,8 +177,7 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
-	if (code != VB_CMD_PING && code != VB_CMD_LOGIN_USER &&
-	    code != VB_CMD_LOGIN_PAT && c->user_id == VB_NO_USER) {
+	if (vb_cmd_needs_login(code) && c->user_id == VB_NO_USER) {
 		vb_reply_err(c, VB_ST_UNAUTHENTICATED);
 		return;
 	}

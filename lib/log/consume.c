@@ -69,6 +69,8 @@ struct run {
 	uint8_t *done;		/* not read (-p), or --until reached */
 	uint64_t *until;	/* --until as an offset, per partition */
 	int64_t last_event;	/* --idle-timeout: when one came last */
+	uint64_t wait_us;	/* follow: the next wait while caught up */
+	uint64_t seen_at_wait;	/* st->delivered at the last wait */
 	/* what each line in r->out is */
 	uint32_t *line_part;
 	uint64_t *line_off;
@@ -96,6 +98,28 @@ static void sleep_us(const struct run *r, uint64_t us)
 
 	if (!stopped(r))
 		nanosleep(&ts, NULL);	/* a signal cuts it short */
+}
+
+/*
+ * Follow, caught up: waits before polling again.  The wait adapts: the
+ * shortest (VB_FOLLOW_MIN_WAIT_US, or --interval if that is shorter)
+ * when events came since the last wait, so a flowing topic is read
+ * within about a millisecond; doubled after each empty wait up to
+ * --interval, so an idle follower costs next to nothing.
+ */
+#define VB_FOLLOW_MIN_WAIT_US 1000
+
+static void follow_wait(struct run *r)
+{
+	uint64_t max = r->o->interval_us;
+	uint64_t min = max < VB_FOLLOW_MIN_WAIT_US ? max : VB_FOLLOW_MIN_WAIT_US;
+
+	if (r->st->delivered != r->seen_at_wait || r->wait_us == 0)
+		r->wait_us = min;
+	else
+		r->wait_us = r->wait_us * 2 > max ? max : r->wait_us * 2;
+	r->seen_at_wait = r->st->delivered;
+	sleep_us(r, r->wait_us);
 }
 
 static void enc_store(struct run *r, uint32_t p)
@@ -614,7 +638,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			goto out;
 		if (!r->o->follow || idle_over(r))
 			break;
-		sleep_us(r, r->o->interval_us);
+		follow_wait(r);
 		memcpy(r->caught, r->done, l->nparts);
 	}
 	rc = commit_now(r, e);
@@ -752,7 +776,7 @@ static int run_group(struct run *r, struct vb_err *e)
 			return -1;
 		if (!r->o->follow || idle_over(r))
 			break;
-		sleep_us(r, r->o->interval_us);
+		follow_wait(r);
 	}
 	return commit_now(r, e);
 }

@@ -478,7 +478,7 @@ struct vb_consume_opts {
 		    const char *why);
 	uint64_t limit;		/* stop after this many (0: no limit) */
 	int follow;
-	uint64_t interval_us;	/* follow: sleep between empty rounds */
+	uint64_t interval_us;	/* follow: the longest wait while caught up */
 	int no_commit;
 	uint32_t count;		/* messages per poll request */
 	enum vb_format format;

@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='vibes-poll: --format templates, key and headers, --partition, --until, --idle-timeout'
+test_description='vibes-poll: --format templates, key and headers, --partition, --until, --idle-timeout, the adaptive follow wait'
 . "$(dirname "$0")/test-lib.sh"
 
 export VIBES_IGGY_AUTOSTART=0
@@ -89,6 +89,22 @@ test_expect_success '--idle-timeout with -f: exits 0 after that long without an 
 	test $(wc -l <out) = 31 &&
 	test_must_fail 2 vibes-poll -c idle -s o --idle-timeout 1s 2>err &&
 	grep "needs -f" err
+'
+
+test_expect_success '-f adapts its wait: events that keep coming are read at once although --interval is 30s' '
+	echo "{\"n\":0}" | vibes-append -s live -t t &&
+	coproc F { vibes-poll -c live -s live -t t -f --interval 30s -n 12; } &&
+	fpid=$F_PID &&
+	test_when_finished "kill $fpid 2>/dev/null" &&
+	exec 7<&"${F[0]}" &&
+	read -r -t 20 line <&7 &&
+	test "$line" = "{\"n\":0}" &&
+	for i in $(seq 1 11); do
+		echo "{\"n\":$i}" | vibes-append -s live -t t &&
+		read -r -t 10 line <&7 &&
+		test "$line" = "{\"n\":$i}" || return 1
+	done &&
+	wait $fpid
 '
 
 test_done
