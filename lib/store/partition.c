@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -680,15 +681,62 @@ int vb_part_trim_oldest(struct vb_part *p, uint64_t now, uint64_t expiry,
 	return 1;
 }
 
+/* fsync of dir/name by name (a file that may have no descriptor open). */
+static int sync_named(const char *dir, const char *name, int missing_ok,
+		      struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	int fd, rc = 0;
+
+	fd = open(vb_path_fmt(&path, "%s/%s", dir, name),
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (!(missing_ok && errno == ENOENT))
+			rc = vb_err_sys(e, VB_E_IO, "cannot open %s",
+					(char *)path.p);
+	} else {
+		if (fsync(fd) < 0 && errno != EINVAL)
+			rc = vb_err_sys(e, VB_E_IO, "cannot sync %s",
+					(char *)path.p);
+		close(fd);
+	}
+	vb_buf_release(&path);
+	return rc;
+}
+
 int vb_part_sync(struct vb_part *p, struct vb_err *e)
 {
-	struct vb_seg *s = active(p);
+	struct vb_buf name = VB_BUF_INIT;
+	int rc = 0;
 
-	if (fdatasync(s->log->fd) < 0 ||
-	    (s->idx_fd >= 0 && fdatasync(s->idx_fd) < 0))
-		return vb_err_sys(e, VB_E_IO, "cannot sync %s", p->dir);
-	atomic_store(&s->log->synced, s->size);
-	return 0;
+	/*
+	 * Every segment and index, not only the active one: with --fsync
+	 * never the sealed ones were never synced either.
+	 */
+	for (size_t i = 0; i < p->nsegs && rc == 0; i++) {
+		struct vb_seg *s = p->segs[i];
+
+		if ((fdatasync(s->log->fd) < 0 && errno != EINVAL) ||
+		    (s->idx_fd >= 0 && fdatasync(s->idx_fd) < 0 &&
+		     errno != EINVAL)) {
+			rc = vb_err_sys(e, VB_E_IO, "cannot sync segment %"
+					PRIu64 " of %s", s->start, p->dir);
+			break;
+		}
+		if (s->idx_fd < 0 &&
+		    sync_named(p->dir, vb_path_fmt(&name, "%020" PRIu64
+						   ".index", s->start), 0,
+			       e) < 0) {
+			rc = -1;
+			break;
+		}
+		atomic_store(&s->log->synced, s->size);
+	}
+	if (rc == 0 && (sync_named(p->dir, "offsets", 1, e) < 0 ||
+			vb_path_fsync_dir(p->dir, e) < 0))
+		rc = -1;
+	vb_buf_release(&name);
+	return rc;
 }
 
 /* ---- failures ---- */

@@ -380,7 +380,10 @@ int vb_part_trim_oldest(struct vb_part *p, uint64_t now, uint64_t expiry,
 			int force, struct vb_err *e);
 /* Timestamp of the newest message in the oldest sealed segment; 0: none. */
 uint64_t vb_part_oldest_sealed_ts(const struct vb_part *p);
-/* fdatasync of the active segment now (shutdown). */
+/*
+ * Shutdown: everything of the partition durable now, whatever the mode:
+ * every segment and index, the offsets file and the directory.
+ */
 int vb_part_sync(struct vb_part *p, struct vb_err *e);
 
 /* ---- the commit point ---- */
