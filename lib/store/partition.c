@@ -108,6 +108,28 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n,
 	return 0;
 }
 
+/*
+ * Files a crash left half done: an offsets file being written to replace
+ * the offsets file (offsets.tmp.PID of vb_path_replace, offsets.new.N of
+ * interval mode), never renamed.  What they held was not acknowledged as
+ * durable; they would only pile up.
+ */
+static void remove_leftovers(const char *dir)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "offsets.tmp.", 12) == 0 ||
+		    strncmp(de->d_name, "offsets.new.", 12) == 0)
+			unlink(vb_path_fmt(&path, "%s/%s", dir, de->d_name));
+	closedir(d);
+	vb_buf_release(&path);
+}
+
 static const char *offsets_path(const struct vb_part *p, struct vb_buf *out)
 {
 	return vb_path_fmt(out, "%s/offsets", p->dir);
@@ -172,6 +194,46 @@ static void offsets_keep(struct vb_part *p)
 }
 
 /*
+ * Interval mode: the new table goes to a file of its own beside the
+ * offsets file (offsets.new.N, N never used twice by this server), which
+ * the fsync thread syncs and then renames over it (vb_syncer_save).
+ * Replacing the file at once, as the other modes do, made its rename
+ * durable with the directory's next fsync (a new segment), perhaps before
+ * its data: a power loss then left an empty offsets file where commits
+ * acknowledged long before had been synced (tests/stress/power-loss).
+ */
+static int offsets_save_later(struct vb_part *p, const char *path,
+			      const struct vb_buf *b, struct vb_err *e)
+{
+	struct vb_buf tmp = VB_BUF_INIT;
+	int fd, rc = -1;
+
+	vb_path_fmt(&tmp, "%s.new.%" PRIu64, path, ++p->st->saves);
+	fd = open((char *)tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)tmp.p);
+		goto out;
+	}
+	if (vb_write_all(fd, b->p, b->len) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot write %s", (char *)tmp.p);
+		close(fd);
+		unlink((char *)tmp.p);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot write %s", (char *)tmp.p);
+		unlink((char *)tmp.p);
+		goto out;
+	}
+	vb_syncer_save(p->st->sync, (char *)tmp.p, path);
+	rc = 0;
+out:
+	vb_buf_release(&tmp);
+	return rc;
+}
+
+/*
  * The commit point's part for the offsets: the file replaced once, however
  * many changes the pass made.  On failure the table goes back to what was
  * saved last; if the file shows the new table all the same (the rename
@@ -187,10 +249,12 @@ static int offsets_commit(struct vb_part *p, struct vb_err *e)
 
 	offsets_path(p, &path);
 	offsets_image(p->offs, p->noffs, &b);
-	rc = vb_path_replace((char *)path.p, b.p, b.len, 0600,
-			     sy->mode == VB_FSYNC_ALWAYS, e);
+	if (sy->mode == VB_FSYNC_INTERVAL)
+		rc = offsets_save_later(p, (char *)path.p, &b, e);
+	else
+		rc = vb_path_replace((char *)path.p, b.p, b.len, 0600,
+				     sy->mode == VB_FSYNC_ALWAYS, e);
 	if (rc == 0) {
-		vb_syncer_dirty_path(sy, (char *)path.p);
 		free(p->offs_saved);
 		p->offs_saved = NULL;
 		p->noffs_saved = 0;
@@ -250,6 +314,7 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 		goto fail;
 	if (list_segments(dir, &starts, &n, e) < 0)
 		goto fail;
+	remove_leftovers(dir);
 	for (size_t i = 0; i < n; i++) {
 		struct vb_seg *s;
 		int last = i + 1 == n;
@@ -303,8 +368,13 @@ fail:
 
 void vb_part_free(struct vb_part *p)
 {
+	struct vb_buf prefix = VB_BUF_INIT;
+
 	if (p == NULL)
 		return;
+	/* A new partition in the same directory must not get its offsets. */
+	vb_syncer_forget(p->st->sync, vb_path_fmt(&prefix, "%s/", p->dir));
+	vb_buf_release(&prefix);
 	list_del(p->st->parts, &p->st->nparts, p);
 	if (p->pending)
 		list_del(p->st->pending, &p->st->npending, p);
@@ -625,6 +695,8 @@ int vb_part_purge(struct vb_part *p, struct vb_err *e)
 	free(p->offs_saved);
 	p->offs_saved = NULL;
 	p->offs_dirty = 0;
+	/* A save under way would bring the old table back. */
+	vb_syncer_forget(p->st->sync, offsets_path(p, &path));
 	if (unlink(offsets_path(p, &path)) < 0 && errno != ENOENT)
 		vb_store_notice(p->st, "%s: cannot remove: %s",
 				(char *)path.p, strerror(errno));

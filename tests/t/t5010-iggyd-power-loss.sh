@@ -25,6 +25,17 @@ daemon() {
 	DPID=$SPAWN_PID
 }
 
+# wait_for SECONDS CMD...: CMD every 0.05 s until it succeeds.
+wait_for() {
+	local i=0 limit=$(($1 * 20))
+	shift
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -lt $limit ] || { echo "wait_for: $* still failing" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
 # tt DIR ...: vibes-test-tool on the daemon of data dir DIR.
 tt() {
 	local dir=$1
@@ -76,6 +87,76 @@ test_expect_success '--fsync never: after a clean shutdown and a power loss it s
 	tt nv/data poll s t >got &&
 	printf "m1\nm2\n" >expect &&
 	test_cmp expect got
+'
+
+# traced DIR OPTION...: the daemon on DIR (not on lossyfs) with every
+# successful fsync and rename it makes written to DIR.trace (inject.so).
+traced() {
+	local dir=$1
+	shift
+	mkdir -p "$dir" &&
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	LD_PRELOAD="$VIBES_BUILD_DIR/tests/tool/inject.so" \
+	VIBES_TEST_TRACE="$dir.trace" \
+		spawn_ready "$dir.server.log" vibes-iggyd --data-dir "$dir" \
+			--addr 127.0.0.1:0 --ready-fd 3 "$@" &&
+	DPID=$SPAWN_PID
+}
+
+# renames_synced TRACE: every file renamed in TRACE was synced after it
+# was last renamed (a name may come back: offsets.tmp.PID) and before.
+renames_synced() {
+	awk '$1 == "sync" { synced[$2] = 1 }
+	     $1 == "rename" {
+		n++
+		if (!($2 in synced)) { print "not synced before its rename: " $0; bad++ }
+		delete synced[$2]
+	     }
+	     END { print n + 0, "renames"; exit bad > 0 || n == 0 }' "$1"
+}
+
+# With --fsync MS the offsets file was replaced at once and its directory
+# synced by whatever came next (a new segment, the fsync thread's own
+# round): the rename could reach the disk before the new file's data, and
+# a power loss then left an empty offsets file in place of commits synced
+# long before (tests/stress/power-loss, seed 601: every consumer of a
+# partition back to nothing).  Now the fsync thread syncs the new file,
+# then renames it.
+test_expect_success '--fsync MS: a replaced offsets file is synced before its rename' '
+	traced "$TRASH/ms" --fsync 50 &&
+	test_when_finished "kill $DPID" &&
+	vibes-test-tool -d ms --no-autostart send s t m1 m2 m3 &&
+	vibes-test-tool -d ms --no-autostart store-offset s t 7 1 &&
+	vibes-test-tool -d ms --no-autostart store-offset s t 7 2 &&
+	wait_for 20 grep -q "offsets$" ms.trace &&
+	test "$(vibes-test-tool -d ms --no-autostart get-offset s t 7)" = 2 &&
+	renames_synced ms.trace &&
+	grep -q "^rename .*/partitions/0/offsets.new.[0-9]* .*/partitions/0/offsets$" ms.trace
+'
+
+test_expect_success '--fsync always: every replaced file is synced before its rename' '
+	traced "$TRASH/al" --fsync always &&
+	test_when_finished "kill $DPID" &&
+	vibes-test-tool -d al --no-autostart send s t m1 &&
+	vibes-test-tool -d al --no-autostart store-offset s t 7 0 &&
+	renames_synced al.trace &&
+	grep -q "^rename .*/metadata.tmp.[0-9]* .*/metadata$" al.trace &&
+	grep -q "^rename .*/partitions/0/offsets.tmp.[0-9]* .*/offsets$" al.trace
+'
+
+test_expect_success 'a restart removes the offsets files a crash left half written' '
+	traced "$TRASH/lo" --fsync 50 &&
+	vibes-test-tool -d lo --no-autostart send s t m1 &&
+	vibes-test-tool -d lo --no-autostart store-offset s t 7 0 &&
+	stop_server $DPID &&
+	pd=lo/streams/0/topics/0/partitions/0 &&
+	test -s $pd/offsets &&
+	: >$pd/offsets.new.12 &&
+	: >$pd/offsets.tmp.999 &&
+	traced "$TRASH/lo" --fsync 50 &&
+	test_when_finished "kill $DPID" &&
+	test "$(vibes-test-tool -d lo --no-autostart get-offset s t 7)" = 0 &&
+	test "$(ls $pd | grep -c "^offsets")" = 1
 '
 
 test_done

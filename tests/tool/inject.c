@@ -22,6 +22,12 @@
  *     VIBES_TEST_FAIL_FSYNC_TIMES=K     at most K of them fail.
  *                              Every failure made appends "fsync PATH" to
  *                              the file VIBES_TEST_FAIL_FSYNC_LOG if set.
+ *   VIBES_TEST_TRACE=FILE      appends to FILE, in the order they are
+ *                              made, a line "sync PATH" for every fsync()
+ *                              and fdatasync() that succeeded and "rename
+ *                              FROM TO" for every rename() or renameat()
+ *                              that did, so that a test can check the
+ *                              order the durability rules ask (t5010).
  *   VIBES_TEST_RESET_CMD=CODE  a client's writev(2) on a socket that
  *                              begins an Iggy 0.8 request frame (u32
  *                              length, u32 code) of command CODE shuts the
@@ -55,6 +61,8 @@ typedef ssize_t (*pwrite64_fn)(int, const void *, size_t, off64_t);
 typedef int (*flock_fn)(int, int);
 typedef int (*sync_fn)(int);
 typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
+typedef int (*rename_fn)(const char *, const char *);
+typedef int (*renameat_fn)(int, const char *, int, const char *);
 
 /* The value of variable name as a number, or -1 when it is not set. */
 static long long env_num(const char *name)
@@ -156,16 +164,101 @@ static int fail_errno(void)
 	return v && strcmp(v, "ENOSPC") == 0 ? ENOSPC : EIO;
 }
 
+/* One line to VIBES_TEST_TRACE, if set; errno is kept. */
+static void trace(const char *what, const char *a, const char *b)
+{
+	const char *file = getenv("VIBES_TEST_TRACE");
+	int saved = errno, fd;
+
+	if (file == NULL || *file == '\0')
+		return;
+	fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dprintf(fd, b ? "%s %s %s\n" : "%s %s\n", what, a, b);
+		close(fd);
+	}
+	errno = saved;
+}
+
 /* The sync call `name` of fd, or the failure fsync_fails asks for. */
 static int hooked_sync(const char *name, sync_fn *real, int fd)
 {
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+	int rc;
+
 	if (*real == NULL)
 		*real = (sync_fn)dlsym(RTLD_NEXT, name);
 	if (fsync_fails(fd)) {
 		errno = fail_errno();
 		return -1;
 	}
-	return (*real)(fd);
+	rc = (*real)(fd);
+	if (rc == 0 && getenv("VIBES_TEST_TRACE")) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = 0;
+		trace("sync", path, NULL);
+	}
+	return rc;
+}
+
+/* A path as the trace names it: absolute, as given when it is. */
+static void abs_path(int dirfd, const char *p, char *out, size_t sz)
+{
+	char link[64], dir[PATH_MAX];
+	ssize_t n;
+
+	if (p[0] == '/') {
+		snprintf(out, sz, "%s", p);
+		return;
+	}
+	if (dirfd == AT_FDCWD) {
+		if (getcwd(dir, sizeof(dir)) == NULL)
+			dir[0] = 0;
+	} else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+		n = readlink(link, dir, sizeof(dir) - 1);
+		dir[n > 0 ? n : 0] = 0;
+	}
+	snprintf(out, sz, "%s/%s", dir, p);
+}
+
+static void trace_rename(int od, const char *from, int nd, const char *to)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	if (getenv("VIBES_TEST_TRACE") == NULL)
+		return;
+	abs_path(od, from, a, sizeof(a));
+	abs_path(nd, to, b, sizeof(b));
+	trace("rename", a, b);
+}
+
+int rename(const char *from, const char *to)
+{
+	static rename_fn real;
+	int rc;
+
+	if (real == NULL)
+		real = (rename_fn)dlsym(RTLD_NEXT, "rename");
+	rc = real(from, to);
+	if (rc == 0)
+		trace_rename(AT_FDCWD, from, AT_FDCWD, to);
+	return rc;
+}
+
+int renameat(int od, const char *from, int nd, const char *to)
+{
+	static renameat_fn real;
+	int rc;
+
+	if (real == NULL)
+		real = (renameat_fn)dlsym(RTLD_NEXT, "renameat");
+	rc = real(od, from, nd, to);
+	if (rc == 0)
+		trace_rename(od, from, nd, to);
+	return rc;
 }
 
 int fsync(int fd)
