@@ -295,6 +295,54 @@ static void part_recount(struct vb_part *p)
 	p->next = last->start + last->count;
 }
 
+/*
+ * Recovery found a gap: the segment starting at starts[0] comes after
+ * messages that are not there (the previous segment ends below it).  A
+ * power loss did it: the entry of a new segment reached the disk (with an
+ * fsync of the directory, an offsets file's) before the data of the one
+ * before.  Nothing after a lost message was acknowledged (a batch is
+ * answered once it and all before it are synced), and a partition serves
+ * its offsets without holes: the segments from there on are removed, and
+ * the one before, the last now, is checked message by message as a last
+ * segment is.
+ */
+static int cut_at_gap(struct vb_part *p, const uint64_t *starts, size_t n,
+		      struct vb_err *e)
+{
+	struct vb_store *st = p->st;
+	struct vb_seg *prev = p->segs[p->nsegs - 1], *s;
+	struct vb_buf path = VB_BUF_INIT;
+	uint64_t start = prev->start;
+	int rc = 0;
+
+	vb_store_notice(st, "%s: messages %" PRIu64 " to %" PRIu64 " are "
+			"missing (lost with the power): the %zu segments from "
+			"%" PRIu64 " on are removed", p->dir,
+			prev->start + prev->count, starts[0] - 1, n,
+			starts[0]);
+	for (size_t i = 0; i < n; i++) {
+		unlink(vb_path_fmt(&path, "%s/%020" PRIu64 ".log", p->dir,
+				   starts[i]));
+		unlink(vb_path_fmt(&path, "%s/%020" PRIu64 ".index", p->dir,
+				   starts[i]));
+	}
+	vb_buf_release(&path);
+	if (st->sync->mode != VB_FSYNC_NEVER &&
+	    vb_path_fsync_dir(p->dir, e) < 0)
+		return -1;
+	if (!prev->verified) {
+		p->nsegs--;
+		vb_seg_free(prev);
+		rc = vb_seg_load(&s, st, p->dir, start, 1, e);
+		if (rc == 0) {
+			atomic_store(&s->log->written, s->size);
+			atomic_store(&s->log->synced, s->size);
+			segs_push(p, s);
+		}
+	}
+	return rc;
+}
+
 int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 		 uint32_t id, uint64_t created_at, int create,
 		 struct vb_err *e)
@@ -325,6 +373,11 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 			if (starts[i] < prev->start + prev->count) {
 				/* Overlap: keep the older data, ignore it. */
 				continue;
+			}
+			if (starts[i] > prev->start + prev->count) {
+				if (cut_at_gap(p, starts + i, n - i, e) < 0)
+					goto fail;
+				break;
 			}
 			vb_seg_seal(prev);
 			if (vb_seg_settle(prev, 0, e) < 0)
