@@ -69,6 +69,32 @@ test_expect_success 'the data dir vibes-iggyctl makes survives a power loss' '
 	test_cmp creds cd/a/data/credentials
 '
 
+# A power loss while vibes-iggyctl's supervisor and its daemon run: both
+# stop at once, and neither's files (credentials, server.addr, server.pid,
+# supervise.state) may keep the next start from working or change the
+# credentials the clients were given.
+test_expect_success 'vibes-iggyctl starts again after a power loss while it ran' '
+	lfs_mount cr &&
+	test_when_finished "vibes-iggyctl -d \"$TRASH/cr/data\" stop >/dev/null 2>&1; lfs_cleanup cr" &&
+	vibes-iggyctl -d "$TRASH/cr/data" --port 0 start >out &&
+	cp cr/data/credentials creds &&
+	tt cr/data send s t m1 &&
+	dpid=$(cat cr/data/server.pid) &&
+	spid=$(ps -o ppid= -p "$dpid" | tr -d " ") &&
+	test -n "$spid" && test "$spid" != 1 &&
+	kill -STOP "$spid" "$dpid" &&
+	lfs cr crash tear seed=7 >cr.crash &&
+	kill -KILL "$spid" "$dpid" &&
+	wait_for 10 sh -c "! kill -0 $dpid 2>/dev/null && ! kill -0 $spid 2>/dev/null" &&
+	lfs_remount cr &&
+	test_cmp creds cr/data/credentials &&
+	vibes-iggyctl -d "$TRASH/cr/data" --port 0 start >out2 &&
+	test_cmp creds cr/data/credentials &&
+	test -s cr/data/server.addr &&
+	tt cr/data send s t m2 &&
+	vibes-iggyctl -d "$TRASH/cr/data" stop
+'
+
 # --fsync never promises nothing across a power loss but a start; a clean
 # shutdown, though, makes everything durable (vibes-iggyd(8)).  Its
 # "clean" file is written with an fsync of the data dir, which made the
