@@ -256,7 +256,7 @@ int main(int argc, char **argv)
 	if (vb_path_data_dir(&dirb, dir_opt, &e) < 0)
 		errx(VB_EX_CONFIG, "%s", e.msg);
 	dir = (const char *)dirb.p;
-	if (vb_path_mkdir_p(dir, 0700, &e) < 0)
+	if (vb_path_mkdir_durable(dir, 0700, &e) < 0)
 		errx(start_status(vb_daemon_fate(&e)), "data dir %s: %s", dir,
 		     e.msg);
 	pidpath = vb_path_fmt(&pidb, "%s/server.pid", dir);

@@ -318,6 +318,12 @@ void vb_slab_release(struct vb_slab *s);
 int vb_meta_load(struct vb_broker *b, struct vb_err *e);
 int vb_meta_save(struct vb_broker *b, struct vb_err *e);
 /*
+ * Shutdown: every directory of the storage fsynced (partitions' parents
+ * up to the data dir), so that what a clean shutdown made durable is
+ * reachable after a power loss in every mode, never included.
+ */
+int vb_meta_sync_dirs(struct vb_broker *b, struct vb_err *e);
+/*
  * Saves metadata; on failure logs, answers 13000 and returns -1.  A
  * metadata command makes its change, saves, and on failure undoes the
  * change and calls vb_meta_restore, so no command ever sees a change that

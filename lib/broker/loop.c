@@ -1066,6 +1066,8 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 
 		vb_each_topic(b, sync_topic, &sa);
 		rc = sa.rc;
+		if (vb_meta_sync_dirs(b, e) < 0)
+			rc = -1;
 	}
 	if (vb_syncer_flush(&b->sync, e) < 0)
 		rc = -1;

@@ -249,10 +249,58 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 	int rc;
 
 	meta_encode(b, &b->tmp);
+	/*
+	 * Synced in every mode, never included: a replaced file whose rename
+	 * reached the disk (with any later fsync of the data dir, the clean
+	 * file's at a shutdown) before its data would be empty after a power
+	 * loss, and a server that cannot read its metadata does not start.
+	 * Changes to it are rare; --fsync never is about messages.
+	 */
 	rc = vb_path_replace(vb_path_fmt(&path, "%s/metadata", b->dir),
-			     b->tmp.p, b->tmp.len, 0600,
-			     b->sync.mode != VB_FSYNC_NEVER, e);
+			     b->tmp.p, b->tmp.len, 0600, 1, e);
 	vb_buf_release(&path);
+	return rc;
+}
+
+/* fsync of dir/name (name NULL: of dir). */
+static int sync_dir(const char *dir, const char *name, struct vb_err *e)
+{
+	struct vb_buf d = VB_BUF_INIT;
+	int rc;
+
+	rc = vb_path_fsync_dir(name ? vb_path_fmt(&d, "%s/%s", dir, name)
+				    : dir, e);
+	vb_buf_release(&d);
+	return rc;
+}
+
+int vb_meta_sync_dirs(struct vb_broker *b, struct vb_err *e)
+{
+	struct vb_buf d = VB_BUF_INIT;
+	int rc = 0;
+
+	for (uint32_t si = 0; si < b->streams.n && rc == 0; si++) {
+		struct vb_stream *s = b->streams.v[si];
+
+		if (s == NULL)
+			continue;
+		for (uint32_t ti = 0; ti < s->topics.n && rc == 0; ti++) {
+			if (s->topics.v[ti] == NULL)
+				continue;
+			topic_dir(b, s->id, ti, &d);
+			if (sync_dir((char *)d.p, "partitions", e) < 0 ||
+			    sync_dir((char *)d.p, NULL, e) < 0)
+				rc = -1;
+		}
+		stream_dir(b, s->id, &d);
+		if (rc == 0 && (sync_dir((char *)d.p, "topics", e) < 0 ||
+				sync_dir((char *)d.p, NULL, e) < 0))
+			rc = -1;
+	}
+	if (rc == 0 && (sync_dir(b->dir, "streams", e) < 0 ||
+			sync_dir(b->dir, NULL, e) < 0))
+		rc = -1;
+	vb_buf_release(&d);
 	return rc;
 }
 

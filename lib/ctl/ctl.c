@@ -547,7 +547,7 @@ int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e)
 	struct statvfs vfs;
 	struct stat st;
 
-	if (vb_path_mkdir_p(dir, 0700, e)) {
+	if (vb_path_mkdir_durable(dir, 0700, e)) {
 		vb_err_prefix(e, "data dir");
 		return -1;
 	}

@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,28 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n,
 	return 0;
 }
 
+/*
+ * Files a crash left half done: an offsets file being written to replace
+ * the offsets file (offsets.tmp.PID of vb_path_replace, offsets.new.N of
+ * interval mode), never renamed.  What they held was not acknowledged as
+ * durable; they would only pile up.
+ */
+static void remove_leftovers(const char *dir)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "offsets.tmp.", 12) == 0 ||
+		    strncmp(de->d_name, "offsets.new.", 12) == 0)
+			unlink(vb_path_fmt(&path, "%s/%s", dir, de->d_name));
+	closedir(d);
+	vb_buf_release(&path);
+}
+
 static const char *offsets_path(const struct vb_part *p, struct vb_buf *out)
 {
 	return vb_path_fmt(out, "%s/offsets", p->dir);
@@ -171,6 +194,46 @@ static void offsets_keep(struct vb_part *p)
 }
 
 /*
+ * Interval mode: the new table goes to a file of its own beside the
+ * offsets file (offsets.new.N, N never used twice by this server), which
+ * the fsync thread syncs and then renames over it (vb_syncer_save).
+ * Replacing the file at once, as the other modes do, made its rename
+ * durable with the directory's next fsync (a new segment), perhaps before
+ * its data: a power loss then left an empty offsets file where commits
+ * acknowledged long before had been synced (tests/stress/power-loss).
+ */
+static int offsets_save_later(struct vb_part *p, const char *path,
+			      const struct vb_buf *b, struct vb_err *e)
+{
+	struct vb_buf tmp = VB_BUF_INIT;
+	int fd, rc = -1;
+
+	vb_path_fmt(&tmp, "%s.new.%" PRIu64, path, ++p->st->saves);
+	fd = open((char *)tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)tmp.p);
+		goto out;
+	}
+	if (vb_write_all(fd, b->p, b->len) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot write %s", (char *)tmp.p);
+		close(fd);
+		unlink((char *)tmp.p);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		vb_err_sys(e, VB_E_IO, "cannot write %s", (char *)tmp.p);
+		unlink((char *)tmp.p);
+		goto out;
+	}
+	vb_syncer_save(p->st->sync, (char *)tmp.p, path);
+	rc = 0;
+out:
+	vb_buf_release(&tmp);
+	return rc;
+}
+
+/*
  * The commit point's part for the offsets: the file replaced once, however
  * many changes the pass made.  On failure the table goes back to what was
  * saved last; if the file shows the new table all the same (the rename
@@ -186,10 +249,12 @@ static int offsets_commit(struct vb_part *p, struct vb_err *e)
 
 	offsets_path(p, &path);
 	offsets_image(p->offs, p->noffs, &b);
-	rc = vb_path_replace((char *)path.p, b.p, b.len, 0600,
-			     sy->mode == VB_FSYNC_ALWAYS, e);
+	if (sy->mode == VB_FSYNC_INTERVAL)
+		rc = offsets_save_later(p, (char *)path.p, &b, e);
+	else
+		rc = vb_path_replace((char *)path.p, b.p, b.len, 0600,
+				     sy->mode == VB_FSYNC_ALWAYS, e);
 	if (rc == 0) {
-		vb_syncer_dirty_path(sy, (char *)path.p);
 		free(p->offs_saved);
 		p->offs_saved = NULL;
 		p->noffs_saved = 0;
@@ -230,6 +295,54 @@ static void part_recount(struct vb_part *p)
 	p->next = last->start + last->count;
 }
 
+/*
+ * Recovery found a gap: the segment starting at starts[0] comes after
+ * messages that are not there (the previous segment ends below it).  A
+ * power loss did it: the entry of a new segment reached the disk (with an
+ * fsync of the directory, an offsets file's) before the data of the one
+ * before.  Nothing after a lost message was acknowledged (a batch is
+ * answered once it and all before it are synced), and a partition serves
+ * its offsets without holes: the segments from there on are removed, and
+ * the one before, the last now, is checked message by message as a last
+ * segment is.
+ */
+static int cut_at_gap(struct vb_part *p, const uint64_t *starts, size_t n,
+		      struct vb_err *e)
+{
+	struct vb_store *st = p->st;
+	struct vb_seg *prev = p->segs[p->nsegs - 1], *s;
+	struct vb_buf path = VB_BUF_INIT;
+	uint64_t start = prev->start;
+	int rc = 0;
+
+	vb_store_notice(st, "%s: messages %" PRIu64 " to %" PRIu64 " are "
+			"missing (lost with the power): the %zu segments from "
+			"%" PRIu64 " on are removed", p->dir,
+			prev->start + prev->count, starts[0] - 1, n,
+			starts[0]);
+	for (size_t i = 0; i < n; i++) {
+		unlink(vb_path_fmt(&path, "%s/%020" PRIu64 ".log", p->dir,
+				   starts[i]));
+		unlink(vb_path_fmt(&path, "%s/%020" PRIu64 ".index", p->dir,
+				   starts[i]));
+	}
+	vb_buf_release(&path);
+	if (st->sync->mode != VB_FSYNC_NEVER &&
+	    vb_path_fsync_dir(p->dir, e) < 0)
+		return -1;
+	if (!prev->verified) {
+		p->nsegs--;
+		vb_seg_free(prev);
+		rc = vb_seg_load(&s, st, p->dir, start, 1, e);
+		if (rc == 0) {
+			atomic_store(&s->log->written, s->size);
+			atomic_store(&s->log->synced, s->size);
+			segs_push(p, s);
+		}
+	}
+	return rc;
+}
+
 int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 		 uint32_t id, uint64_t created_at, int create,
 		 struct vb_err *e)
@@ -249,6 +362,7 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 		goto fail;
 	if (list_segments(dir, &starts, &n, e) < 0)
 		goto fail;
+	remove_leftovers(dir);
 	for (size_t i = 0; i < n; i++) {
 		struct vb_seg *s;
 		int last = i + 1 == n;
@@ -259,6 +373,11 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 			if (starts[i] < prev->start + prev->count) {
 				/* Overlap: keep the older data, ignore it. */
 				continue;
+			}
+			if (starts[i] > prev->start + prev->count) {
+				if (cut_at_gap(p, starts + i, n - i, e) < 0)
+					goto fail;
+				break;
 			}
 			vb_seg_seal(prev);
 			if (vb_seg_settle(prev, 0, e) < 0)
@@ -319,8 +438,13 @@ fail:
 
 void vb_part_free(struct vb_part *p)
 {
+	struct vb_buf prefix = VB_BUF_INIT;
+
 	if (p == NULL)
 		return;
+	/* A new partition in the same directory must not get its offsets. */
+	vb_syncer_forget(p->st->sync, vb_path_fmt(&prefix, "%s/", p->dir));
+	vb_buf_release(&prefix);
 	list_del(p->st->parts, &p->st->nparts, p);
 	if (p->pending)
 		list_del(p->st->pending, &p->st->npending, p);
@@ -641,6 +765,8 @@ int vb_part_purge(struct vb_part *p, struct vb_err *e)
 	free(p->offs_saved);
 	p->offs_saved = NULL;
 	p->offs_dirty = 0;
+	/* A save under way would bring the old table back. */
+	vb_syncer_forget(p->st->sync, offsets_path(p, &path));
 	if (unlink(offsets_path(p, &path)) < 0 && errno != ENOENT)
 		vb_store_notice(p->st, "%s: cannot remove: %s",
 				(char *)path.p, strerror(errno));
@@ -697,15 +823,64 @@ int vb_part_trim_oldest(struct vb_part *p, uint64_t now, uint64_t expiry,
 	return 1;
 }
 
+/* fsync of dir/name by name (a file that may have no descriptor open). */
+static int sync_named(const char *dir, const char *name, int missing_ok,
+		      struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	int fd, rc = 0;
+
+	fd = open(vb_path_fmt(&path, "%s/%s", dir, name),
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (!(missing_ok && errno == ENOENT))
+			rc = vb_err_sys(e, VB_E_IO, "cannot open %s",
+					(char *)path.p);
+	} else {
+		if (fsync(fd) < 0 && errno != EINVAL)
+			rc = vb_err_sys(e, VB_E_IO, "cannot sync %s",
+					(char *)path.p);
+		close(fd);
+	}
+	vb_buf_release(&path);
+	return rc;
+}
+
 int vb_part_sync(struct vb_part *p, struct vb_err *e)
 {
-	struct vb_seg *s = active(p);
+	struct vb_buf name = VB_BUF_INIT;
+	int rc = 0;
 
-	if (vb_syncer_fdatasync(p->st->sync, s->log->fd) < 0 ||
-	    (s->idx_fd >= 0 && vb_syncer_fdatasync(p->st->sync, s->idx_fd) < 0))
-		return vb_err_sys(e, VB_E_IO, "cannot sync %s", p->dir);
-	atomic_store(&s->log->synced, s->size);
-	return 0;
+	/*
+	 * Every segment and index, not only the active one: with --fsync
+	 * never the sealed ones were never synced either.
+	 */
+	for (size_t i = 0; i < p->nsegs && rc == 0; i++) {
+		struct vb_seg *s = p->segs[i];
+
+		if ((vb_syncer_fdatasync(p->st->sync, s->log->fd) < 0 &&
+		     errno != EINVAL) ||
+		    (s->idx_fd >= 0 &&
+		     vb_syncer_fdatasync(p->st->sync, s->idx_fd) < 0 &&
+		     errno != EINVAL)) {
+			rc = vb_err_sys(e, VB_E_IO, "cannot sync segment %"
+					PRIu64 " of %s", s->start, p->dir);
+			break;
+		}
+		if (s->idx_fd < 0 &&
+		    sync_named(p->dir, vb_path_fmt(&name, "%020" PRIu64
+						   ".index", s->start), 0,
+			       e) < 0) {
+			rc = -1;
+			break;
+		}
+		atomic_store(&s->log->synced, s->size);
+	}
+	if (rc == 0 && (sync_named(p->dir, "offsets", 1, e) < 0 ||
+			vb_path_fsync_dir(p->dir, e) < 0))
+		rc = -1;
+	vb_buf_release(&name);
+	return rc;
 }
 
 /* ---- failures ---- */

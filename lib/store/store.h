@@ -124,6 +124,13 @@ struct vb_sync_job {
 	size_t n, cap;
 };
 
+/* A file to rename over path once synced (vb_syncer_save). */
+struct vb_sync_save {
+	char *tmp;
+	char *path;
+	int cancelled;		/* vb_syncer_forget: leave it, remove tmp */
+};
+
 struct vb_syncer {
 	enum vb_fsync_mode mode;
 	unsigned interval_ms;
@@ -136,6 +143,13 @@ struct vb_syncer {
 	size_t nfiles, files_cap;
 	char **paths;			/* replaced files to fsync (+ dir) */
 	size_t npaths, paths_cap;
+	/*
+	 * Interval mode: files written whole beside the one they replace,
+	 * renamed over it by the thread only once their data is synced
+	 * (vb_syncer_save); taking: the round's, being worked on.
+	 */
+	struct vb_sync_save *saves, *taking;
+	size_t nsaves, saves_cap, ntaking;
 	char **failed;			/* paths whose fsync failed */
 	size_t nfailed, failed_cap;
 	int failed_errno;		/* last fsync failure, 0 if none */
@@ -183,13 +197,33 @@ void vb_syncer_dirty_path(struct vb_syncer *s, const char *path);
 /* fdatasync(fd), timed and counted in s->stats. */
 int vb_syncer_fdatasync(struct vb_syncer *s, int fd);
 /*
+ * Interval mode: tmp holds the next contents of path, written and not
+ * synced.  The thread's next round fsyncs tmp, renames it over path and
+ * fsyncs the directory, in that order: a rename done at once would reach
+ * the disk with the next fsync of the directory (a new segment, another
+ * file's rename), maybe before tmp's data, and a power loss would then
+ * leave an empty or torn path where a synced one was.  A save of path
+ * still queued is dropped (its tmp removed): only the newest is renamed.
+ * A failure lands in the failed paths (vb_syncer_take_failed) as path.
+ */
+void vb_syncer_save(struct vb_syncer *s, const char *tmp, const char *path);
+/*
+ * Cancels every save queued or under way whose path begins with prefix
+ * and removes their temporary files: once it returns, none of them is
+ * renamed (a purge or a deleted partition must not get its old file back).
+ */
+void vb_syncer_forget(struct vb_syncer *s, const char *prefix);
+/*
  * The paths whose background fsync failed since the last call, handed
  * over (free each and the array); returns how many.
  */
 size_t vb_syncer_take_failed(struct vb_syncer *s, char ***paths);
 /* Syncs everything queued now, whatever the mode (flush, shutdown). */
 int vb_syncer_flush(struct vb_syncer *s, struct vb_err *e);
-/* Stops the thread after a last flush and frees the queues. */
+/*
+ * Stops the thread after a last flush and frees the queues; the syncer
+ * does nothing after it (mode never).
+ */
 void vb_syncer_release(struct vb_syncer *s);
 
 /* ---- segments and partitions ---- */
@@ -227,6 +261,7 @@ struct vb_store {
 	 */
 	int sync_here;
 	unsigned failures_seen;		/* sync->failures already handled */
+	uint64_t saves;			/* names the interval offsets files */
 };
 
 struct vb_seg {
@@ -403,7 +438,10 @@ int vb_part_trim_oldest(struct vb_part *p, uint64_t now, uint64_t expiry,
 			int force, struct vb_err *e);
 /* Timestamp of the newest message in the oldest sealed segment; 0: none. */
 uint64_t vb_part_oldest_sealed_ts(const struct vb_part *p);
-/* fdatasync of the active segment now (shutdown). */
+/*
+ * Shutdown: everything of the partition durable now, whatever the mode:
+ * every segment and index, the offsets file and the directory.
+ */
 int vb_part_sync(struct vb_part *p, struct vb_err *e);
 
 /* ---- the commit point ---- */

@@ -144,13 +144,83 @@ void vb_syncer_wait(struct vb_syncer *s)
 	(void)r;
 }
 
+static void save_free(struct vb_sync_save *v)
+{
+	free(v->tmp);
+	free(v->path);
+}
+
+/* A save of the round failed: path goes to the failed list. */
+static void save_failed(struct vb_syncer *s, struct vb_sync_save *v,
+			int err)
+{
+	atomic_fetch_add(&s->failures, 1);
+	s->failed_errno = err;
+	VB_ALLOC_GROW(s->failed, s->nfailed + 1, s->failed_cap);
+	s->failed[s->nfailed++] = v->path;
+	v->path = NULL;
+}
+
+/*
+ * The saves of a round (s->taking): each tmp synced, then renamed under
+ * the lock, so that vb_syncer_forget, which takes it, is never too late.
+ * A tmp gone (replaced by a newer save, its partition deleted) is no
+ * failure.  Returns the last errno, 0 if none.
+ */
+static int run_saves(struct vb_syncer *s)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < s->ntaking; i++) {
+		struct vb_sync_save *v = &s->taking[i];
+		int fd = open(v->tmp, O_RDONLY | O_CLOEXEC), bad = 0, gone = 0;
+
+		if (fd < 0) {
+			gone = errno == ENOENT;
+			bad = gone ? 0 : errno;
+		} else {
+			if (fsync(fd) < 0 && errno != EINVAL)
+				bad = errno;
+			close(fd);
+		}
+		pthread_mutex_lock(&s->mu);
+		if (v->cancelled || gone) {
+			gone = 1;
+		} else if (!bad && rename(v->tmp, v->path) < 0) {
+			gone = errno == ENOENT;
+			bad = gone ? 0 : errno;
+		}
+		if (bad)
+			save_failed(s, v, bad);
+		pthread_mutex_unlock(&s->mu);
+		if (gone || bad) {
+			unlink(v->tmp);
+		} else if (vb_path_fsync_dir(v->path, NULL) < 0) {
+			bad = errno;
+			pthread_mutex_lock(&s->mu);
+			save_failed(s, v, bad);
+			pthread_mutex_unlock(&s->mu);
+		}
+		if (bad)
+			err = bad;
+	}
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->ntaking; i++)
+		save_free(&s->taking[i]);
+	free(s->taking);
+	s->taking = NULL;
+	s->ntaking = 0;
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
 /* Takes the queues under the lock, syncs them without it. */
 static int sync_round(struct vb_syncer *s)
 {
 	struct vb_file **files;
 	char **paths;
 	size_t nfiles, npaths;
-	int err = 0;
+	int err = 0, took = 0;
 
 	pthread_mutex_lock(&s->mu);
 	files = s->files;
@@ -161,6 +231,14 @@ static int sync_round(struct vb_syncer *s)
 	s->nfiles = s->files_cap = 0;
 	s->paths = NULL;
 	s->npaths = s->paths_cap = 0;
+	/* One round at a time works on saves (a flush may race the thread). */
+	if (s->taking == NULL && s->nsaves > 0) {
+		s->taking = s->saves;
+		s->ntaking = s->nsaves;
+		s->saves = NULL;
+		s->nsaves = s->saves_cap = 0;
+		took = 1;
+	}
 	for (size_t i = 0; i < nfiles; i++)
 		atomic_store(&files[i]->queued, 0);
 	pthread_mutex_unlock(&s->mu);
@@ -178,6 +256,12 @@ static int sync_round(struct vb_syncer *s)
 			atomic_store(&f->synced, upto);
 		}
 		vb_file_unref(f);
+	}
+	if (took) {
+		int serr = run_saves(s);
+
+		if (serr)
+			err = serr;
 	}
 	for (size_t i = 0; i < npaths; i++) {
 		int fd = open(paths[i], O_RDONLY | O_CLOEXEC), bad = 0;
@@ -225,7 +309,7 @@ static void *sync_main(void *arg)
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		if (s->stopping)
 			break;
-		if (s->nfiles == 0 && s->npaths == 0)
+		if (s->nfiles == 0 && s->npaths == 0 && s->nsaves == 0)
 			continue;
 		pthread_mutex_unlock(&s->mu);
 		sync_round(s);
@@ -295,6 +379,57 @@ void vb_syncer_dirty_path(struct vb_syncer *s, const char *path)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void vb_syncer_save(struct vb_syncer *s, const char *tmp, const char *path)
+{
+	struct vb_sync_save *v = NULL;
+	char *old = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nsaves && v == NULL; i++)
+		if (strcmp(s->saves[i].path, path) == 0)
+			v = &s->saves[i];
+	if (v) {
+		old = v->tmp;
+	} else {
+		VB_ALLOC_GROW(s->saves, s->nsaves + 1, s->saves_cap);
+		v = &s->saves[s->nsaves++];
+		v->path = vb_xstrdup(path);
+		v->cancelled = 0;
+	}
+	v->tmp = vb_xstrdup(tmp);
+	pthread_mutex_unlock(&s->mu);
+	if (old) {
+		unlink(old);
+		free(old);
+	}
+}
+
+void vb_syncer_forget(struct vb_syncer *s, const char *prefix)
+{
+	size_t n = strlen(prefix), keep = 0;
+
+	if (s->mode != VB_FSYNC_INTERVAL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nsaves; i++) {
+		struct vb_sync_save *v = &s->saves[i];
+
+		if (strncmp(v->path, prefix, n) != 0) {
+			s->saves[keep++] = *v;
+			continue;
+		}
+		unlink(v->tmp);
+		save_free(v);
+	}
+	s->nsaves = keep;
+	/* Under way: the round renames under this lock, so it sees it. */
+	for (size_t i = 0; i < s->ntaking; i++)
+		if (s->taking[i].path &&
+		    strncmp(s->taking[i].path, prefix, n) == 0)
+			s->taking[i].cancelled = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
 int vb_syncer_flush(struct vb_syncer *s, struct vb_err *e)
 {
 	if (sync_round(s) < 0) {
@@ -315,6 +450,13 @@ void vb_syncer_release(struct vb_syncer *s)
 		s->started = 0;
 	}
 	sync_round(s);
+	for (size_t i = 0; i < s->nsaves; i++) {
+		unlink(s->saves[i].tmp);
+		save_free(&s->saves[i]);
+	}
+	free(s->saves);
+	s->saves = NULL;
+	s->nsaves = s->saves_cap = 0;
 	for (size_t i = 0; i < s->nfailed; i++)
 		free(s->failed[i]);
 	free(s->failed);
@@ -326,4 +468,6 @@ void vb_syncer_release(struct vb_syncer *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->done_cv);
+	/* Partitions freed after this must not reach for the lock. */
+	s->mode = VB_FSYNC_NEVER;
 }

@@ -26,6 +26,18 @@
  *     VIBES_TEST_FAIL_FSYNC_TIMES=K     at most K of them fail.
  *                              Every failure made appends "fsync PATH" to
  *                              the file VIBES_TEST_FAIL_FSYNC_LOG if set.
+ *   VIBES_TEST_TRACE=FILE      appends to FILE, in the order they are
+ *                              made, a line "sync PATH" for every fsync()
+ *                              and fdatasync() that succeeded and "rename
+ *                              FROM TO" for every rename() or renameat()
+ *                              that did, so that a test can check the
+ *                              order the durability rules ask (t5010).
+ *   VIBES_TEST_RESET_CMD=CODE  a client's writev(2) on a socket that
+ *                              begins an Iggy 0.8 request frame (u32
+ *                              length, u32 code) of command CODE shuts the
+ *                              socket down and fails with ECONNRESET: the
+ *                              connection is lost at that request, as when
+ *                              the server dies then (t3009).
  */
 /* Both symbols are defined as themselves, whatever the build asks for. */
 #undef _FILE_OFFSET_BITS
@@ -44,7 +56,9 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
@@ -52,6 +66,9 @@ typedef ssize_t (*pwrite64_fn)(int, const void *, size_t, off64_t);
 typedef int (*flock_fn)(int, int);
 typedef int (*signalfd_fn)(int, const sigset_t *, int);
 typedef int (*sync_fn)(int);
+typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
+typedef int (*rename_fn)(const char *, const char *);
+typedef int (*renameat_fn)(int, const char *, int, const char *);
 
 /* The value of variable name as a number, or -1 when it is not set. */
 static long long env_num(const char *name)
@@ -166,16 +183,101 @@ static int fail_errno(void)
 	return v && strcmp(v, "ENOSPC") == 0 ? ENOSPC : EIO;
 }
 
+/* One line to VIBES_TEST_TRACE, if set; errno is kept. */
+static void trace(const char *what, const char *a, const char *b)
+{
+	const char *file = getenv("VIBES_TEST_TRACE");
+	int saved = errno, fd;
+
+	if (file == NULL || *file == '\0')
+		return;
+	fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dprintf(fd, b ? "%s %s %s\n" : "%s %s\n", what, a, b);
+		close(fd);
+	}
+	errno = saved;
+}
+
 /* The sync call `name` of fd, or the failure fsync_fails asks for. */
 static int hooked_sync(const char *name, sync_fn *real, int fd)
 {
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+	int rc;
+
 	if (*real == NULL)
 		*real = (sync_fn)dlsym(RTLD_NEXT, name);
 	if (fsync_fails(fd)) {
 		errno = fail_errno();
 		return -1;
 	}
-	return (*real)(fd);
+	rc = (*real)(fd);
+	if (rc == 0 && getenv("VIBES_TEST_TRACE")) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = 0;
+		trace("sync", path, NULL);
+	}
+	return rc;
+}
+
+/* A path as the trace names it: absolute, as given when it is. */
+static void abs_path(int dirfd, const char *p, char *out, size_t sz)
+{
+	char link[64], dir[PATH_MAX];
+	ssize_t n;
+
+	if (p[0] == '/') {
+		snprintf(out, sz, "%s", p);
+		return;
+	}
+	if (dirfd == AT_FDCWD) {
+		if (getcwd(dir, sizeof(dir)) == NULL)
+			dir[0] = 0;
+	} else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+		n = readlink(link, dir, sizeof(dir) - 1);
+		dir[n > 0 ? n : 0] = 0;
+	}
+	snprintf(out, sz, "%s/%s", dir, p);
+}
+
+static void trace_rename(int od, const char *from, int nd, const char *to)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	if (getenv("VIBES_TEST_TRACE") == NULL)
+		return;
+	abs_path(od, from, a, sizeof(a));
+	abs_path(nd, to, b, sizeof(b));
+	trace("rename", a, b);
+}
+
+int rename(const char *from, const char *to)
+{
+	static rename_fn real;
+	int rc;
+
+	if (real == NULL)
+		real = (rename_fn)dlsym(RTLD_NEXT, "rename");
+	rc = real(from, to);
+	if (rc == 0)
+		trace_rename(AT_FDCWD, from, AT_FDCWD, to);
+	return rc;
+}
+
+int renameat(int od, const char *from, int nd, const char *to)
+{
+	static renameat_fn real;
+	int rc;
+
+	if (real == NULL)
+		real = (renameat_fn)dlsym(RTLD_NEXT, "renameat");
+	rc = real(od, from, nd, to);
+	if (rc == 0)
+		trace_rename(od, from, nd, to);
+	return rc;
 }
 
 int fsync(int fd)
@@ -190,4 +292,30 @@ int fdatasync(int fd)
 	static sync_fn real;
 
 	return hooked_sync("fdatasync", &real, fd);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	static writev_fn real;
+	long long code = env_num("VIBES_TEST_RESET_CMD");
+	int type;
+	socklen_t tl = sizeof(type);
+
+	if (real == NULL)
+		real = (writev_fn)dlsym(RTLD_NEXT, "writev");
+	if (code >= 0 && n > 0 && iov[0].iov_len >= 8 &&
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0) {
+		const unsigned char *h = iov[0].iov_base;
+		unsigned long long c = (unsigned long long)h[4] |
+				       (unsigned long long)h[5] << 8 |
+				       (unsigned long long)h[6] << 16 |
+				       (unsigned long long)h[7] << 24;
+
+		if (c == (unsigned long long)code) {
+			shutdown(fd, SHUT_RDWR);
+			errno = ECONNRESET;
+			return -1;
+		}
+	}
+	return real(fd, iov, n);
 }

@@ -332,6 +332,69 @@ static void test_index_mismatch(void **state)
 	vb_part_free(p);
 }
 
+/* Start offsets of the segments in dir, sorted, at most max. */
+static size_t seg_starts(const char *dir, uint64_t *out, size_t max)
+{
+	char cmd[600], line[600];
+	size_t n = 0;
+	FILE *pf;
+
+	snprintf(cmd, sizeof(cmd), "cd %s && ls *.log | sort", dir);
+	pf = popen(cmd, "r");
+	assert_non_null(pf);
+	while (n < max && fgets(line, sizeof(line), pf))
+		out[n++] = strtoull(line, NULL, 10);
+	pclose(pf);
+	return n;
+}
+
+/*
+ * A power loss kept the entries of later segments and lost the data of
+ * one before them (tests/stress/power-loss: an offsets file's fsync of
+ * the directory came before the sync of a sealed segment): recovery
+ * served offsets with a hole (797, then 816) and went on from after it.
+ * It cuts at the hole now.
+ */
+static void test_gap_cut(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512], path[700];
+	uint64_t st0[16];
+	size_t n;
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	for (int i = 0; i < 8; i++)
+		append(p, i * 5, 5, 1000 + (uint64_t)i);
+	vb_part_free(p);
+	n = seg_starts(dir, st0, 16);
+	assert_true(n >= 3);
+	/* The data of the second segment lost, its entry and index kept. */
+	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".log", dir, st0[1]);
+	assert_int_equal(truncate(path, 0), 0);
+	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".index", dir, st0[1]);
+	assert_int_equal(truncate(path, 0), 0);
+	f->st.clean = 0;
+	f->notices = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_true(f->notices > 0);
+	assert_non_null(strstr(f->last_notice, "are missing"));
+	assert_int_equal(p->next, st0[1]);
+	assert_int_equal(read_check(p, 0, 100), st0[1]);
+	/* The segments after the hole are gone: appends go on from it. */
+	assert_int_equal(seg_starts(dir, st0 + 8, 8), 2);
+	append(p, (int)st0[1], 3, 3000);
+	assert_int_equal(read_check(p, 0, 100), st0[1] + 3);
+	vb_part_free(p);
+	f->notices = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(f->notices, 0);
+	assert_int_equal(read_check(p, 0, 100), st0[1] + 3);
+	vb_part_free(p);
+}
+
 static void test_purge_delete_trim(void **state)
 {
 	struct fx *f = *state;
@@ -595,6 +658,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_index_mismatch, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_gap_cut, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_purge_delete_trim, setup,
 						teardown),
