@@ -27,7 +27,8 @@
  * msgs.c (send, poll, flush, consumer offsets), groups.c (consumer
  * groups), users.c (users, tokens, login, permissions), auth.c (the
  * password worker; guard.h), daemon.c (credentials and server.addr for
- * the daemon's main).
+ * the daemon's main), tls.c (TLS on the port: the context, handshakes on
+ * the loop, what the log says; the bytes go through net/transport.h).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -40,6 +41,7 @@
 #include "base/err.h"
 #include "broker/frames.h"
 #include "broker/guard.h"
+#include "net/transport.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -59,6 +61,9 @@ struct vb_broker_opts {
 	const char *root_user;
 	const char *root_pass;
 	struct vb_limits lim;		/* guard.h */
+	/* TLS on the port when tls_cert is set (key: tls_key or the same file) */
+	const char *tls_cert;
+	const char *tls_key;
 	/* One log line (no newline); NULL: silent. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
@@ -107,6 +112,14 @@ struct vb_group {
 };
 
 struct vb_stream;
+
+/* TLS on the port (tls.c). */
+struct vb_broker_tls {
+	struct ssl_ctx_st *ctx;		/* NULL: plain TCP */
+	uint32_t ndefer;		/* connections with tls_defer set */
+	int ktls_said;			/* the log said whether kTLS is on */
+	struct vb_ratelog rl_fail;	/* failed handshakes */
+};
 
 struct vb_topic {
 	uint32_t id;
@@ -164,6 +177,8 @@ struct vb_outitem {
 
 struct vb_conn {
 	int fd;
+	struct vb_tr tr;	/* its bytes: plain or TLS (tr.fd == fd) */
+	int tls_defer;		/* TLS bytes held, no epoll event for them */
 	uint32_t client_id;
 	char addr[64];
 	char ip[48];		/* addr without the port */
@@ -207,6 +222,7 @@ struct vb_broker {
 	struct vb_buf tmp;
 	struct vb_auth *auth;		/* the password worker (auth.c) */
 	struct vb_guard g;		/* limits, wake timer (guard.h) */
+	struct vb_broker_tls tls;	/* tls.c */
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -234,6 +250,23 @@ void vb_conn_commit(struct vb_conn *c);
 /* Queues a file range after what is queued (takes its own reference). */
 void vb_conn_queue_file(struct vb_conn *c, struct vb_file *f, uint64_t off,
 			uint64_t len);
+
+/* ---- TLS on the port (tls.c) ---- */
+
+/* The context from o->tls_cert/tls_key (VB_E_USAGE when unusable). */
+int vb_broker_tls_open(struct vb_broker *b, struct vb_err *e);
+void vb_broker_tls_close(struct vb_broker *b);
+/* The transport of a connection just accepted (TLS when the port is). */
+int vb_conn_tr_open(struct vb_broker *b, struct vb_conn *c, int fd);
+/*
+ * One step of c's handshake: 1 done, 0 waiting for c->tr.want, -1 failed
+ * (logged, rate-limited): the connection is to be closed.
+ */
+int vb_conn_handshake(struct vb_broker *b, struct vb_conn *c);
+/* Bytes held in c's transport that no epoll event announces. */
+void vb_conn_tls_defer(struct vb_broker *b, struct vb_conn *c, int on);
+/* Each second: the failures not logged. */
+void vb_broker_tls_tick(struct vb_broker *b, int64_t now);
 
 /* ---- responses (dispatch.c) ---- */
 
@@ -360,5 +393,11 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 /* DIR/server.addr = "HOST:PORT\n", by temporary file and rename. */
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 			 struct vb_err *e);
+/*
+ * DIR/server.tls = the absolute path of the certificate the port serves
+ * (so that local tools speak TLS to it and trust exactly that
+ * certificate: vibes(7)); cert NULL (plain TCP) removes it.
+ */
+int vb_daemon_write_tls(const char *dir, const char *cert, struct vb_err *e);
 
 #endif
