@@ -41,7 +41,8 @@
 
 static const char usage_text[] =
 "usage: vibes-iggyctl [--data-dir DIR] [--addr HOST:PORT] [--port N]\n"
-"                     [--server-bin PATH] COMMAND [ARGS]\n"
+"                     [--server-bin PATH] [--tls-cert FILE [--tls-key FILE]]\n"
+"                     COMMAND [ARGS]\n"
 "       vibes-iggyctl --help | --version\n"
 "\n"
 "Commands:\n"
@@ -62,6 +63,11 @@ static const char usage_text[] =
 "  -p, --port N            listen on 127.0.0.1:N (0: kernel-chosen)\n"
 "  -s, --server-bin PATH   server binary (default $VIBES_IGGY_SERVER, else the\n"
 "                          bundled vibes-iggyd); may be an upstream iggy-server\n"
+"      --tls-cert FILE     start, ensure, restart, run: TLS on the server's port\n"
+"                          with this certificate chain (PEM; default\n"
+"                          $VIBES_IGGY_TLS_CERT, else plain TCP)\n"
+"      --tls-key FILE      its private key (PEM; default $VIBES_IGGY_TLS_KEY,\n"
+"                          else the --tls-cert file)\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
@@ -385,6 +391,7 @@ static int cmd_env(struct vb_ctl *c)
 	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT, path = VB_BUF_INIT;
 	struct vb_ctl_status st;
 	struct vb_err e;
+	char tls[1024], url[sizeof(st.addr) + 16];
 	int rc;
 
 	vb_err_clear(&e);
@@ -404,7 +411,13 @@ static int cmd_env(struct vb_ctl *c)
 	vb_buf_release(&path);
 	if (rc < 0)
 		return fail(&e);
-	shell_quote("VIBES_IGGY_ADDR", st.addr);
+	if (vb_ctl_read_tls(c, tls, sizeof(tls))) {
+		/* TLS: the tools must say so, and trust its certificate */
+		snprintf(url, sizeof(url), "iggys://%s", st.addr);
+		shell_quote("VIBES_IGGY_ADDR", url);
+	} else {
+		shell_quote("VIBES_IGGY_ADDR", st.addr);
+	}
 	shell_quote("VIBES_IGGY_DATA_DIR", (char *)c->dir.p);
 	shell_quote("VIBES_IGGY_USERNAME", (char *)user.p);
 	shell_quote("VIBES_IGGY_PASSWORD", (char *)pass.p);
@@ -448,16 +461,20 @@ static int cmd_logs(struct vb_ctl *c, const struct cmd_opts *o)
 
 int main(int argc, char **argv)
 {
+	enum { OPT_TLS_CERT = 256, OPT_TLS_KEY };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "server-bin", required_argument, NULL, 's' },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *addr = NULL, *bin = NULL, *cmd;
+	const char *tls_cert = NULL, *tls_key = NULL;
 	struct cmd_opts o = { .lines = 10 };
 	struct vb_ctl c;
 	struct vb_err e;
@@ -483,6 +500,12 @@ int main(int argc, char **argv)
 		case 's':
 			bin = optarg;
 			break;
+		case OPT_TLS_CERT:
+			tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			tls_key = optarg;
+			break;
 		case 'V':
 			printf("vibes-iggyctl %s\n", VB_VERSION);
 			return VB_EX_OK;
@@ -502,6 +525,8 @@ int main(int argc, char **argv)
 	if (vb_ctl_setup(&c, data_dir, bin, &e))
 		return fail(&e);
 	if (vb_ctl_set_addr(&c, addr, port_given ? port : -1, &e))
+		return fail(&e);
+	if ((tls_cert || tls_key) && vb_ctl_set_tls(&c, tls_cert, tls_key, &e))
 		return fail(&e);
 
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "ensure") == 0) {

@@ -7,6 +7,8 @@
  *   server.pid      the daemon's pidfile, flock()ed while it lives.  Liveness
  *                   is always that lock, never kill(pid, 0).
  *   server.addr     "HOST:PORT\n" actually bound, written by the daemon.
+ *   server.tls      the certificate file of a TLS port (absent when plain),
+ *                   written by the daemon (by ctl for an upstream server).
  *   server.log      the daemon's stderr and the supervisor's notes.
  *   credentials     "username=...\npassword=...\n", mode 0600.
  *   ctl.lock        flock()ed by start/stop/ensure (and by the supervisor
@@ -41,6 +43,7 @@ struct vb_ctl_opts {
 	const char *server;	/* --server value; NULL if not given */
 	const char *user;	/* --user; NULL if not given */
 	const char *pass;	/* --password; NULL if not given */
+	const char *tls_ca;	/* --tls-ca; NULL: $VIBES_IGGY_TLS_CA, system */
 	const char *server_bin;	/* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
 	int autostart;		/* -1: from $VIBES_IGGY_AUTOSTART (default on) */
 	int timeout_ms;		/* 0: default */
@@ -52,7 +55,11 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  * Finds the server (--server > $VIBES_IGGY_ADDR > DATA/server.addr >
  * 127.0.0.1:8090), the credentials (options > iggy://user:pass@ in the
  * address > $VIBES_IGGY_USERNAME/$VIBES_IGGY_PASSWORD > DATA/credentials >
- * iggy/iggy), connects and logs in.  When no server was named explicitly
+ * iggy/iggy), connects and logs in.  An address from DATA/server.addr
+ * with a DATA/server.tls beside it is spoken to over TLS, trusting exactly
+ * the certificate named there; any other takes its TLS from the URL, with
+ * the CA file from tls_ca > the URL's tls_ca_file > $VIBES_IGGY_TLS_CA >
+ * the system's store.  When no server was named explicitly
  * and none answers, starts the bundled one exactly like `vibes-iggyctl
  * ensure` (unless autostart is off), then connects.  timeout_ms bounds the
  * client's calls and the autostart.  c must have been vb_client_init()ed.
@@ -75,6 +82,9 @@ struct vb_ctl {
 	int upstream;		/* bin is an upstream iggy-server */
 	char addr[300];		/* requested "HOST:PORT"; "" = default */
 	int addr_explicit;	/* addr came from --addr/--port */
+	/* TLS for the server started: vb_ctl_set_tls, else the environment */
+	char tls_cert[1024];	/* absolute; "" plain */
+	char tls_key[1024];	/* absolute; "" the certificate's file */
 	int start_timeout_ms;
 	int stop_timeout_ms;
 	/*
@@ -103,6 +113,23 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
  */
 int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
 		    struct vb_err *e);
+
+/*
+ * TLS for the servers this vb_ctl starts: the certificate chain and key
+ * (PEM; key NULL: in the certificate's file), made absolute.  Not called,
+ * vb_ctl_setup took $VIBES_IGGY_TLS_CERT and $VIBES_IGGY_TLS_KEY, else the
+ * server is plain.  The bundled server gets --tls-cert/--tls-key, an
+ * upstream iggy-server IGGY_TCP_TLS_ENABLED/_CERT_FILE/_KEY_FILE.
+ */
+int vb_ctl_set_tls(struct vb_ctl *c, const char *cert, const char *key,
+		   struct vb_err *e);
+/* DATA/server.tls: the certificate of a TLS port; 1 when present. */
+int vb_ctl_read_tls(const struct vb_ctl *c, char *cert, size_t sz);
+/*
+ * After vb_client_set_addr of the data dir's own address: TLS trusting
+ * exactly that certificate when DATA/server.tls names one.
+ */
+void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl);
 
 /* Creates the data dir (0700) and checks that it is ours and writable. */
 int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e);

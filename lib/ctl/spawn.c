@@ -346,11 +346,70 @@ static void setenv_upstream(struct vb_ctl *c, const char *addr,
 	setenv("IGGY_SYSTEM_PATH", (char *)c->dir.p, 1);
 	setenv("IGGY_TCP_ADDRESS", addr, 1);
 	setenv("IGGY_TCP_ENABLED", "true", 1);
+	setenv("IGGY_TCP_TLS_ENABLED", c->tls_cert[0] ? "true" : "false", 1);
+	if (c->tls_cert[0]) {
+		setenv("IGGY_TCP_TLS_SELF_SIGNED", "false", 1);
+		setenv("IGGY_TCP_TLS_CERT_FILE", c->tls_cert, 1);
+		setenv("IGGY_TCP_TLS_KEY_FILE",
+		       c->tls_key[0] ? c->tls_key : c->tls_cert, 1);
+	}
 	setenv("IGGY_ROOT_USERNAME", user, 1);
 	setenv("IGGY_ROOT_PASSWORD", pass, 1);
 	setenv("IGGY_HTTP_ENABLED", "false", 1);
 	setenv("IGGY_QUIC_ENABLED", "false", 1);
 	setenv("IGGY_WEBSOCKET_ENABLED", "false", 1);
+}
+
+/*
+ * The bundled daemon's command line: data dir, address, the readiness fd
+ * when ready3, TLS when configured.  argv has room for 16.
+ */
+static void daemon_argv(const struct vb_ctl *c, const char *addr, int ready3,
+			const char **argv)
+{
+	int n = 0;
+
+	argv[n++] = (char *)c->bin.p;
+	argv[n++] = "--data-dir";
+	argv[n++] = (char *)c->dir.p;
+	argv[n++] = "--addr";
+	argv[n++] = addr;
+	if (ready3) {
+		argv[n++] = "--ready-fd";
+		argv[n++] = "3";
+	}
+	if (c->tls_cert[0]) {
+		argv[n++] = "--tls-cert";
+		argv[n++] = c->tls_cert;
+		if (c->tls_key[0]) {
+			argv[n++] = "--tls-key";
+			argv[n++] = c->tls_key;
+		}
+	}
+	argv[n] = NULL;
+}
+
+/*
+ * An upstream server says nothing of its TLS in the data dir: ctl writes
+ * DATA/server.tls for it (the bundled daemon writes its own).
+ */
+static void upstream_tls_file(struct vb_ctl *c, int logfd)
+{
+	struct vb_buf path = VB_BUF_INIT, line = VB_BUF_INIT;
+	struct vb_err e;
+
+	vb_ctl_file(c, "server.tls", &path);
+	if (c->tls_cert[0]) {
+		vb_buf_printf(&line, "%s\n", c->tls_cert);
+		if (vb_path_replace((char *)path.p, line.p, line.len, 0600, 1,
+				    &e) < 0)
+			vb_ctl_log(logfd, "%s", e.msg);
+	} else if (unlink((char *)path.p) < 0 && errno != ENOENT) {
+		vb_ctl_log(logfd, "cannot remove %s: %s", (char *)path.p,
+			   strerror(errno));
+	}
+	vb_buf_release(&path);
+	vb_buf_release(&line);
 }
 
 /* Forks and execs the daemon; returns 0 or -1 with the reason logged. */
@@ -361,12 +420,15 @@ static int sv_spawn(struct sv *s)
 	struct vb_err e;
 	sigset_t all, old;
 	int rp[2] = { -1, -1 };
+	const char *argv[16];
 	pid_t pid;
 
 	vb_err_clear(&e);
+	daemon_argv(c, s->addr, 1, argv);
 	if (c->upstream) {
 		struct vb_buf path = VB_BUF_INIT;
 
+		upstream_tls_file(c, s->logfd);
 		if (vb_ctl_make_credentials(c, &user, &pass, &e)) {
 			vb_ctl_log(s->logfd, "%s", e.msg);
 			return -1;
@@ -415,9 +477,7 @@ static int sv_spawn(struct sv *s)
 					(char *)pass.p);
 			execl((char *)c->bin.p, (char *)c->bin.p, (char *)NULL);
 		} else {
-			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
-			      (char *)c->dir.p, "--addr", s->addr,
-			      "--ready-fd", "3", (char *)NULL);
+			execv((char *)c->bin.p, (char *const *)argv);
 		}
 		dprintf(2, "vibes-iggyctl: cannot execute %s: %s\n",
 			(char *)c->bin.p, strerror(errno));
@@ -1357,6 +1417,7 @@ int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st,
 
 int vb_ctl_run(struct vb_ctl *c, struct vb_err *e)
 {
+	const char *argv[16];
 	char addr[300];
 
 	if (vb_ctl_prepare_dir(c, e))
@@ -1367,11 +1428,12 @@ int vb_ctl_run(struct vb_ctl *c, struct vb_err *e)
 
 		if (vb_ctl_make_credentials(c, &u, &p, e))
 			return -1;
+		upstream_tls_file(c, STDERR_FILENO);
 		setenv_upstream(c, addr, (char *)u.p, (char *)p.p);
 		execl((char *)c->bin.p, (char *)c->bin.p, (char *)NULL);
 	} else {
-		execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
-		      (char *)c->dir.p, "--addr", addr, (char *)NULL);
+		daemon_argv(c, addr, 0, argv);
+		execv((char *)c->bin.p, (char *const *)argv);
 	}
 	return vb_err_sys(e, VB_E_UNAVAIL, "cannot execute %s",
 			  (char *)c->bin.p);
