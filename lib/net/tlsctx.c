@@ -182,6 +182,17 @@ struct ssl_ctx_st *vb_tls_server_ctx(const char *cert_file,
 				 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	/*
+	 * AES-128-GCM first: as safe, and a quarter cheaper than AES-256
+	 * per byte (10 rounds, not 14), which is the cost of a stream of
+	 * events; all are ciphers the kernel's TLS can take over.
+	 */
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:"
+				      "TLS_AES_256_GCM_SHA384:"
+				      "TLS_CHACHA20_POLY1305_SHA256");
+	SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:"
+				     "ECDHE-RSA-AES128-GCM-SHA256:"
+				     "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL");
 	if (!SSL_CTX_use_certificate_chain_file(ctx, cert_file)) {
 		snprintf(what, sizeof(what), "certificate %s", cert_file);
 		ctx_fail(ctx, e, VB_E_USAGE, what);
