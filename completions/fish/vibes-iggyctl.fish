@@ -9,7 +9,7 @@ function __vibes_iggyctl_command
     set -e words[1]
     while set -q words[1]
         switch $words[1]
-            case -d --data-dir -a --addr -p --port -s --server-bin
+            case -d --data-dir -a --addr -p --port -s --server-bin --tls-cert --tls-key
                 set -e words[1]
             case '-*'
             case '*'
@@ -43,6 +43,8 @@ complete -c $c -n $top -s d -l data-dir -x -a '(__fish_complete_directories)' -d
 complete -c $c -n $top -s a -l addr -x -a '127.0.0.1:8090 127.0.0.1:0' -d 'Listen address'
 complete -c $c -n $top -s p -l port -x -a '8090 0' -d 'Listen on 127.0.0.1:N (0: kernel-chosen)'
 complete -c $c -n $top -s s -l server-bin -r -F -d 'Server binary'
+complete -c $c -n $top -l tls-cert -r -F -d 'TLS on the server port with this certificate chain (PEM)'
+complete -c $c -n $top -l tls-key -r -F -d 'Private key of the certificate (PEM)'
 complete -c $c -n $top -s h -l help -d 'Show the help'
 complete -c $c -n $top -s V -l version -d 'Show the version'
 complete -c $c -n '__vibes_iggyctl_command_is start ensure stop restart' -s t -l timeout -x -d 'Seconds to wait'
