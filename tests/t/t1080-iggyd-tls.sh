@@ -11,7 +11,7 @@ export VIBES_IGGY_AUTOSTART
 CLOCK_SHIFT=$VIBES_BUILD_DIR/tests/tool/clock-shift.so
 
 # mkcert NAME SAN [CA]: NAME.key and NAME.pem, for subjectAltName SAN,
-# signed by CA (default ca); extra openssl x509 options in $X509_OPTS.
+# signed by CA (default ca).
 mkcert() {
 	local ca=${3:-ca}
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -19,7 +19,7 @@ mkcert() {
 	printf 'subjectAltName=%s\n' "$2" >"$1.ext" &&
 	openssl x509 -req -in "$1.csr" -CA "$ca.pem" -CAkey "$ca.key" \
 		-CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem" \
-		${X509_OPTS:-} 2>>openssl.log
+		2>>openssl.log
 }
 
 mkca() {
