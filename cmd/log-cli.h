@@ -31,6 +31,7 @@ enum {
 	OPT_DATA_DIR,
 	OPT_PARTITIONS,
 	OPT_TIMEOUT,
+	OPT_TLS_CA,
 	OPT_FIRST_OWN,		/* each command numbers its own from here */
 };
 
@@ -43,6 +44,7 @@ enum {
 	{ "topic", required_argument, NULL, 't' }, \
 	{ "partitions", required_argument, NULL, OPT_PARTITIONS }, \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }, \
 	{ "version", no_argument, NULL, 'V' }
@@ -55,7 +57,11 @@ enum {
 "                          name from $XDG_CONFIG_HOME/vibes/servers (default:\n" \
 "                          $VIBES_IGGY_ADDR, else DATA/server.addr, else\n" \
 "                          127.0.0.1:8090; unless given, a bundled server is\n" \
-"                          started when none answers)\n" \
+"                          started when none answers); iggys://... or\n" \
+"                          ...?tls=true&tls_domain=NAME for TLS\n" \
+"      --tls-ca FILE       TLS: trust the CA certificates of FILE (PEM; default\n" \
+"                          the URL's tls_ca_file, else $VIBES_IGGY_TLS_CA, else\n" \
+"                          the system's)\n" \
 "      --user NAME         user (default $VIBES_IGGY_USERNAME, else\n" \
 "                          DATA/credentials, else iggy)\n" \
 "      --password-file FILE\n" \
@@ -79,7 +85,7 @@ enum {
 #define CLI_EXIT_HELP \
 "Exit status: 0 ok, 1 partial failure or server error, 2 usage,\n" \
 "65 bad input data, 69 server unavailable, 74 I/O error, 75 timeout,\n" \
-"77 authentication or permission refused.\n"
+"77 authentication, permission or a TLS certificate refused.\n"
 
 struct cli {
 	const char *prog;
@@ -240,6 +246,9 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 		return 1;
 	case OPT_DATA_DIR:
 		cl->ctl.data_dir = arg;
+		return 1;
+	case OPT_TLS_CA:
+		cl->ctl.tls_ca = arg;
 		return 1;
 	case 's':
 		cl->stream = arg;

@@ -46,6 +46,7 @@
 static const char usage_text[] =
 "usage: vibes-iggyctl [--data-dir DIR] [--addr HOST:PORT] [--port N]\n"
 "                     [--http HOST:PORT | --no-http] [--server-bin PATH]\n"
+"                     [--tls-cert FILE [--tls-key FILE]]\n"
 "                     COMMAND [ARGS]\n"
 "       vibes-iggyctl --help | --version\n"
 "\n"
@@ -76,6 +77,11 @@ static const char usage_text[] =
 "      --no-http           no HTTP API\n"
 "      --server-bin PATH   server binary (default $VIBES_IGGY_SERVER, else the\n"
 "                          bundled vibes-iggyd); may be an upstream iggy-server\n"
+"      --tls-cert FILE     start, ensure, restart, run: TLS on the server's port\n"
+"                          with this certificate chain (PEM; default\n"
+"                          $VIBES_IGGY_TLS_CERT, else plain TCP)\n"
+"      --tls-key FILE      its private key (PEM; default $VIBES_IGGY_TLS_KEY,\n"
+"                          else the --tls-cert file)\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
@@ -504,6 +510,7 @@ static int cmd_env(struct vb_ctl *c)
 	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT, path = VB_BUF_INIT;
 	struct vb_ctl_status st;
 	struct vb_err e;
+	char tls[1024], url[sizeof(st.addr) + 16];
 	int rc;
 
 	vb_err_clear(&e);
@@ -523,7 +530,13 @@ static int cmd_env(struct vb_ctl *c)
 	vb_buf_release(&path);
 	if (rc < 0)
 		return fail(&e);
-	shell_quote("VIBES_IGGY_ADDR", st.addr);
+	if (vb_ctl_read_tls(c, tls, sizeof(tls))) {
+		/* TLS: the tools must say so, and trust its certificate */
+		snprintf(url, sizeof(url), "iggys://%s", st.addr);
+		shell_quote("VIBES_IGGY_ADDR", url);
+	} else {
+		shell_quote("VIBES_IGGY_ADDR", st.addr);
+	}
 	shell_quote("VIBES_IGGY_DATA_DIR", (char *)c->dir.p);
 	shell_quote("VIBES_IGGY_USERNAME", (char *)user.p);
 	shell_quote("VIBES_IGGY_PASSWORD", (char *)pass.p);
@@ -663,7 +676,7 @@ static int cmd_logs(struct vb_ctl *c, const struct cmd_opts *o)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_HTTP = 256, OPT_NO_HTTP };
+	enum { OPT_HTTP = 256, OPT_NO_HTTP, OPT_TLS_CERT, OPT_TLS_KEY };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "data-dir", required_argument, NULL, 'd' },
@@ -672,12 +685,15 @@ int main(int argc, char **argv)
 		{ "no-http", no_argument, NULL, OPT_NO_HTTP },
 		{ "port", required_argument, NULL, 'p' },
 		{ "server-bin", required_argument, NULL, 's' },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *addr = NULL, *bin = NULL, *cmd;
 	const char *http = NULL;
 	int no_http = 0;
+	const char *tls_cert = NULL, *tls_key = NULL;
 	struct cmd_opts o = { .lines = 10 };
 	struct vb_ctl c;
 	struct vb_err e;
@@ -715,6 +731,12 @@ int main(int argc, char **argv)
 			no_http = 1;
 			http = NULL;
 			break;
+		case OPT_TLS_CERT:
+			tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			tls_key = optarg;
+			break;
 		case 'V':
 			printf("vibes-iggyctl %s\n", VB_VERSION);
 			return VB_EX_OK;
@@ -737,6 +759,8 @@ int main(int argc, char **argv)
 	if (vb_ctl_set_addr(&c, addr, port_given ? port : -1, &e))
 		return fail(&e);
 	if (vb_ctl_set_http(&c, http, no_http, &e))
+		return fail(&e);
+	if ((tls_cert || tls_key) && vb_ctl_set_tls(&c, tls_cert, tls_key, &e))
 		return fail(&e);
 
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "ensure") == 0) {

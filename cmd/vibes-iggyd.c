@@ -30,7 +30,22 @@ static const char usage_text[] =
 	"                   [--max-connections N] [--max-unauthenticated N]\n"
 	"                   [--max-input-buffer BYTES] [--max-output BYTES]\n"
 	"                   [--login-failures N] [--login-delay-max MS]\n"
+	"                   [--tls-cert FILE [--tls-key FILE]]\n"
 	"                   [--help] [--version]\n";
+
+/* --help: what TLS does. */
+static const char tls_text[] =
+	"\n"
+	"TLS on the TCP port (upstream's [tcp.tls] cert_file and key_file):\n"
+	"  --tls-cert FILE           the certificate chain (PEM, the server's\n"
+	"                            certificate first): every connection must\n"
+	"                            then begin with a TLS handshake (TLS 1.2 or\n"
+	"                            1.3); a plain client is closed\n"
+	"  --tls-key FILE            its private key (PEM, no passphrase;\n"
+	"                            default: the --tls-cert file)\n"
+	"DATA/server.tls then names the certificate, so local tools connect\n"
+	"over TLS and trust exactly it.  Without kernel TLS, polls are\n"
+	"encrypted in user space (the log says which, at the first client).\n";
 
 /* --help: the usage, then what each limit does when it is reached. */
 static const char limits_text[] =
@@ -111,7 +126,7 @@ int main(int argc, char **argv)
 	enum {
 		OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_LOGIN_FAILS,
 		OPT_LOGIN_DELAY, OPT_MAX_CONNS, OPT_MAX_UNAUTH, OPT_MAX_INPUT,
-		OPT_MAX_OUTPUT, OPT_HTTP, OPT_NO_HTTP,
+		OPT_MAX_OUTPUT, OPT_HTTP, OPT_NO_HTTP, OPT_TLS_CERT, OPT_TLS_KEY,
 	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
@@ -131,6 +146,8 @@ int main(int argc, char **argv)
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
 		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -142,7 +159,8 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	const char *addr = "127.0.0.1:8090", *dir_opt = NULL, *dir, *pidpath;
 	struct vb_buf dirb = VB_BUF_INIT, pidb = VB_BUF_INIT;
-	char user[256], pass[256], ready[128], http[128];
+	char user[256], pass[256], ready[128], http[128], *cert = NULL;
+	char *key = NULL;
 	int ready_fd = -1, ch, rc, status = VB_EX_CONFIG, no_http = 0;
 	pid_t other = -1;
 
@@ -179,6 +197,7 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(limits_text, stdout);
+			fputs(tls_text, stdout);
 			return VB_EX_OK;
 		case 'r':
 			ready_fd = (int)number(optarg, 0, 1 << 20, "--ready-fd");
@@ -231,6 +250,23 @@ int main(int argc, char **argv)
 							    1ll << 40,
 							    "--max-output");
 			break;
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+			/*
+			 * Absolute, for DATA/server.tls and for a data dir
+			 * reached from elsewhere; a missing file is said by
+			 * vb_broker_open, with OpenSSL's words for the rest.
+			 */
+			free(ch == OPT_TLS_CERT ? cert : key);
+			if (ch == OPT_TLS_CERT)
+				cert = realpath(optarg, NULL);
+			else
+				key = realpath(optarg, NULL);
+			if ((ch == OPT_TLS_CERT ? cert : key) == NULL)
+				errx(VB_EX_CONFIG, "%s %s: %s",
+				     ch == OPT_TLS_CERT ? "--tls-cert" : "--tls-key",
+				     optarg, strerror(errno));
+			break;
 		case OPT_LOGIN_DELAY:
 			o.lim.login_delay_max_ms = (unsigned)number(optarg, 0,
 								    3600000,
@@ -242,6 +278,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	if (key && !cert) {
+		warnx("--tls-key needs --tls-cert");
+		usage();
+	}
+	o.tls_cert = cert;
+	o.tls_key = key;
 	if (ready_fd >= 0 && fcntl(ready_fd, F_GETFD) < 0)
 		errx(VB_EX_USAGE, "--ready-fd %d: not an open descriptor",
 		     ready_fd);
@@ -324,7 +366,9 @@ int main(int argc, char **argv)
 			status = 1;
 		goto fail;
 	}
-	if (vb_daemon_write_addr(dir, b->ip, b->port, &e) < 0 ||
+	/* server.tls first: a tool reading server.addr then finds it */
+	if (vb_daemon_write_tls(dir, cert, &e) < 0 ||
+	    vb_daemon_write_addr(dir, b->ip, b->port, &e) < 0 ||
 	    vb_daemon_write_http_addr(dir, b->http ? b->http_ip : NULL,
 				      b->http_port, &e) < 0) {
 		warnx("%s", e.msg);
@@ -359,9 +403,13 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		log_line(NULL, "stopped");
 	vb_buf_release(&dirb);
+	free(cert);
+	free(key);
 	return rc < 0 ? 1 : VB_EX_OK;
 fail:
 	pidfile_remove(pfh);
 	vb_buf_release(&dirb);
+	free(cert);
+	free(key);
 	return status;
 }

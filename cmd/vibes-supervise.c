@@ -34,7 +34,8 @@
 static const char usage_text[] =
 "usage: vibes-supervise --data-dir DIR --server-bin PATH --spawn-addr HOST:PORT\n"
 "                       [--addr HOST:PORT] [--spawn-http HOST:PORT]\n"
-"                       [--http HOST:PORT | --no-http] [--upstream]\n"
+"                       [--http HOST:PORT | --no-http]\n"
+"                       [--tls-cert FILE [--tls-key FILE]] [--upstream]\n"
 "                       [--notify-fd N]\n"
 "                       [-- DAEMON-ARGS]\n"
 "       vibes-supervise --help | --version\n"
@@ -55,6 +56,8 @@ static const char usage_text[] =
 "                          the HTTP API address of the first spawn\n"
 "      --http HOST:PORT    the HTTP address asked for, kept on restarts\n"
 "      --no-http           run the server without its HTTP API\n"
+"      --tls-cert FILE     TLS on the server's port with this certificate chain\n"
+"      --tls-key FILE      the certificate's private key (default: in FILE)\n"
 "      --upstream          PATH is an upstream iggy-server (settings through\n"
 "                          its environment, readiness by a login)\n"
 "      --notify-fd N       tell the starter on fd N: super, ready, fail lines\n"
@@ -88,6 +91,8 @@ enum {
 	OPT_SERVER_BIN,
 	OPT_SPAWN_ADDR,
 	OPT_SPAWN_HTTP,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 	OPT_UPSTREAM,
 	OPT_VERSION,
 };
@@ -104,6 +109,8 @@ int main(int argc, char **argv)
 		{ "server-bin", required_argument, NULL, OPT_SERVER_BIN },
 		{ "spawn-addr", required_argument, NULL, OPT_SPAWN_ADDR },
 		{ "spawn-http", required_argument, NULL, OPT_SPAWN_HTTP },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "upstream", no_argument, NULL, OPT_UPSTREAM },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -149,6 +156,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SPAWN_HTTP:
 			o.spawn_http = optarg;
+			break;
+		case OPT_TLS_CERT:
+			o.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			o.tls_key = optarg;
 			break;
 		case OPT_UPSTREAM:
 			o.upstream = 1;

@@ -9,7 +9,7 @@ function __vibes_iggyctl_command
     set -e words[1]
     while set -q words[1]
         switch $words[1]
-            case -d --data-dir --addr --port --server-bin --http
+            case -d --data-dir --addr --port --server-bin --http --tls-cert --tls-key
                 set -e words[1]
             case '-*'
             case '*'
@@ -46,6 +46,8 @@ complete -c $c -n $top -l port -x -a '8090 0' -d 'Listen on 127.0.0.1:N (0: kern
 complete -c $c -n $top -l http -x -a '127.0.0.1:3000 127.0.0.1:0' -d 'HTTP API address'
 complete -c $c -n $top -l no-http -d 'No HTTP API'
 complete -c $c -n $top -l server-bin -r -F -d 'Server binary'
+complete -c $c -n $top -l tls-cert -r -F -d 'TLS on the server port with this certificate chain (PEM)'
+complete -c $c -n $top -l tls-key -r -F -d 'Private key of the certificate (PEM)'
 complete -c $c -n $top -s h -l help -d 'Show the help'
 complete -c $c -n $top -s V -l version -d 'Show the version'
 complete -c $c -n '__vibes_iggyctl_command_is start ensure stop restart' -l timeout -x -d 'Seconds to wait'

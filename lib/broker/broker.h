@@ -29,7 +29,9 @@
  * (users, tokens, login, permissions), auth.c (the password worker;
  * guard.h), daemon.c (credentials, server.addr and exit statuses for the
  * daemon), metrics.c (counters, GET /metrics), http.c, http_api.c,
- * http_json.c and jwt.c (the HTTP REST API: http.h).
+ * http_json.c and jwt.c (the HTTP REST API: http.h), tls.c (TLS on the
+ * port: the context, handshakes on the loop, what the log says; the bytes
+ * go through net/transport.h).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -44,6 +46,7 @@
 #include "broker/guard.h"
 #include "broker/http.h"
 #include "broker/metrics.h"
+#include "net/transport.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -63,6 +66,9 @@ struct vb_broker_opts {
 	const char *root_user;
 	const char *root_pass;
 	struct vb_limits lim;		/* guard.h */
+	/* TLS on the port when tls_cert is set (key: tls_key or the same file) */
+	const char *tls_cert;
+	const char *tls_key;
 	/* One log line (no newline); NULL: silent. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
@@ -111,6 +117,14 @@ struct vb_group {
 };
 
 struct vb_stream;
+
+/* TLS on the port (tls.c). */
+struct vb_broker_tls {
+	struct ssl_ctx_st *ctx;		/* NULL: plain TCP */
+	uint32_t ndefer;		/* connections with tls_defer set */
+	int ktls_said;			/* the log said whether kTLS is on */
+	struct vb_ratelog rl_fail;	/* failed handshakes */
+};
 
 struct vb_topic {
 	uint32_t id;
@@ -168,6 +182,8 @@ struct vb_outitem {
 
 struct vb_conn {
 	int fd;
+	struct vb_tr tr;	/* its bytes: plain or TLS (tr.fd == fd) */
+	int tls_defer;		/* TLS bytes held, no epoll event for them */
 	uint32_t client_id;
 	char addr[64];
 	char ip[48];		/* addr without the port */
@@ -227,6 +243,7 @@ struct vb_broker {
 	struct vb_http *http;		/* NULL: no HTTP listener (http.h) */
 	char http_ip[64];
 	uint16_t http_port;
+	struct vb_broker_tls tls;	/* tls.c */
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -290,6 +307,22 @@ void vb_broker_commit_all(struct vb_broker *b);
 void vb_broker_conn_gone(struct vb_broker *b, struct vb_conn *c);
 /* Frees the commit point's lists and the store's (partitions gone). */
 void vb_broker_commit_release(struct vb_broker *b);
+/* ---- TLS on the port (tls.c) ---- */
+
+/* The context from o->tls_cert/tls_key (VB_E_USAGE when unusable). */
+int vb_broker_tls_open(struct vb_broker *b, struct vb_err *e);
+void vb_broker_tls_close(struct vb_broker *b);
+/* The transport of a connection just accepted (TLS when the port is). */
+int vb_conn_tr_open(struct vb_broker *b, struct vb_conn *c, int fd);
+/*
+ * One step of c's handshake: 1 done, 0 waiting for c->tr.want, -1 failed
+ * (logged, rate-limited): the connection is to be closed.
+ */
+int vb_conn_handshake(struct vb_broker *b, struct vb_conn *c);
+/* Bytes held in c's transport that no epoll event announces. */
+void vb_conn_tls_defer(struct vb_broker *b, struct vb_conn *c, int on);
+/* Each second: the failures not logged. */
+void vb_broker_tls_tick(struct vb_broker *b, int64_t now);
 
 /* ---- responses (dispatch.c) ---- */
 
@@ -466,5 +499,11 @@ enum vb_daemon_fate {
 int vb_daemon_fate(const struct vb_err *e);
 /* The same for a bare errno (a failure outside the library). */
 int vb_daemon_errno_fate(int err);
+/*
+ * DIR/server.tls = the absolute path of the certificate the port serves
+ * (so that local tools speak TLS to it and trust exactly that
+ * certificate: vibes(7)); cert NULL (plain TCP) removes it.
+ */
+int vb_daemon_write_tls(const char *dir, const char *cert, struct vb_err *e);
 
 #endif

@@ -152,3 +152,23 @@ int vb_daemon_fate(const struct vb_err *e)
 		return VB_FATE_CRASH;
 	}
 }
+
+int vb_daemon_write_tls(const char *dir, const char *cert, struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT, line = VB_BUF_INIT;
+	int rc = 0;
+
+	vb_path_fmt(&path, "%s/server.tls", dir);
+	if (cert == NULL) {
+		if (unlink((char *)path.p) < 0 && errno != ENOENT)
+			rc = vb_err_sys(e, VB_E_IO, "cannot remove %s",
+					(char *)path.p);
+	} else {
+		vb_buf_printf(&line, "%s\n", cert);
+		rc = vb_path_replace((char *)path.p, line.p, line.len, 0600, 1,
+				     e);
+	}
+	vb_buf_release(&path);
+	vb_buf_release(&line);
+	return rc;
+}

@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -100,7 +101,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (vb_syncer_start(&b->sync, e) < 0 || vb_auth_open(b, e) < 0)
+	if (vb_broker_tls_open(b, e) < 0 || vb_syncer_start(&b->sync, e) < 0 ||
+	    vb_auth_open(b, e) < 0)
 		goto fail;
 	b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -215,9 +217,12 @@ static void conn_events(struct vb_broker *b, struct vb_conn *c)
 	uint32_t ev = 0;
 	struct epoll_event ee;
 
-	if (conn_can_read(b, c))
+	if (c->tr.handshaking)
+		/* what OpenSSL waits for; a connection closing goes at once */
+		ev = c->tr.want == POLLOUT || c->closing ? EPOLLOUT : EPOLLIN;
+	else if (conn_can_read(b, c))
 		ev |= EPOLLIN;
-	if (c->qn > 0 && !c->held)
+	if ((c->qn > 0 && !c->held) || c->tr.want_out)
 		ev |= EPOLLOUT;
 	if (ev == c->events)
 		return;
@@ -284,22 +289,14 @@ static int conn_flush(struct vb_conn *c)
 		ssize_t n;
 
 		if (it->f == NULL) {
-			int more = c->qn > 1 ? MSG_MORE : 0;
-
-			n = send(c->fd, c->out.p + c->out_pos, it->len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT | more);
+			n = vb_tr_write(&c->tr, c->out.p + c->out_pos, it->len,
+					c->qn > 1);
 		} else {
-			off_t off = (off_t)it->off;
-			size_t chunk = it->len > (1u << 30) ? (1u << 30)
-							    : it->len;
-
-			n = sendfile(c->fd, it->f->fd, &off, chunk);
+			n = vb_tr_sendfile(&c->tr, it->f->fd, it->off, it->len);
 			if (n == 0)
 				return -1;	/* the file shrank */
 		}
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			return -1;
@@ -361,8 +358,9 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 	in_sync(b, c);
 	if (c->starved)
 		b->g.nstarved--;
+	vb_conn_tls_defer(b, c, 0);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	vb_tr_close(&c->tr);
 	while (c->qn > 0) {
 		vb_file_unref(c->q[c->qhead].f);
 		c->qhead = (c->qhead + 1) % c->qcap;
@@ -412,11 +410,18 @@ static void guard_log(struct vb_broker *b, struct vb_ratelog *r, int64_t now,
 		vb_broker_log(b, "%s", line);
 }
 
-/* A connection turned away: status 8 (Disconnected), closed. */
-static void refuse(int fd)
+/*
+ * A connection turned away: status 8 (Disconnected), closed (on a TLS
+ * port, closed only: a plain answer would be no TLS).
+ */
+static void refuse(const struct vb_broker *b, int fd)
 {
 	uint8_t f[8], junk[4096];
 
+	if (b->tls.ctx) {
+		close(fd);
+		return;
+	}
 	vb_st32(f, VB_ST_DISCONNECTED);
 	vb_st32(f + 4, 0);
 	/*
@@ -485,7 +490,7 @@ static int conn_admit(struct vb_broker *b, int fd, const char *addr,
 	struct vb_conn *old;
 
 	if (b->nconns >= l->max_conns) {
-		refuse(fd);
+		refuse(b, fd);
 		guard_log(b, &b->g.rl_conns, now, "connections: %u open, the "
 			  "limit (--max-connections): %s refused", b->nconns,
 			  addr);
@@ -495,7 +500,7 @@ static int conn_admit(struct vb_broker *b, int fd, const char *addr,
 		return 0;
 	old = oldest_idle_unauth(b);
 	if (old == NULL) {
-		refuse(fd);
+		refuse(b, fd);
 		guard_log(b, &b->g.rl_unauth, now, "connections: %u not "
 			  "logged in, the limit (--max-unauthenticated), all "
 			  "waiting for a login's answer: %s refused",
@@ -550,10 +555,15 @@ static void conn_accept(struct vb_broker *b)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = vb_xcalloc(1, sizeof(*c));
 		c->fd = fd;
+		strlcpy(c->addr, addr, sizeof(c->addr));
+		if (vb_conn_tr_open(b, c, fd) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
 		c->user_id = VB_NO_USER;
 		c->since_us = now;
 		vb_frames_init(&c->in);
-		strlcpy(c->addr, addr, sizeof(c->addr));
 		if (ss.ss_family == AF_INET6)
 			snprintf(c->ip, sizeof(c->ip), "[%s]", ip);
 		else
@@ -561,7 +571,7 @@ static void conn_accept(struct vb_broker *b)
 		c->client_id = vb_xxh32(c->addr, strlen(c->addr));
 		c->events = EPOLLIN;
 		if (ep_add(b, fd, EPOLLIN, c) < 0) {
-			close(fd);
+			vb_tr_close(&c->tr);
 			free(c);
 			continue;
 		}
@@ -731,12 +741,10 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 		p = vb_frames_space(&c->in, &room);
 		if (room > budget)
 			room = (size_t)budget;
-		n = read(c->fd, p, room);
+		n = vb_tr_read(&c->tr, p, room);
 		if (n == 0)
 			return -1;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			return -1;
@@ -744,7 +752,7 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 		vb_frames_commit(&c->in, (size_t)n);
 		in_sync(b, c);
 		conn_process(b, c);
-		if ((size_t)n < room)
+		if ((size_t)n < room && !vb_tr_pending(&c->tr))
 			return 0;
 	}
 	return 0;
@@ -752,6 +760,22 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 
 static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 {
+	if (c->tr.handshaking) {
+		int rc = c->closing ? -1 : vb_conn_handshake(b, c);
+
+		if (rc < 0) {
+			conn_free(b, c);
+			return;
+		}
+		if (rc == 0) {
+			conn_events(b, c);
+			return;
+		}
+		ev |= EPOLLIN;	/* requests may have come with its end */
+	}
+	/* a TLS read that waited for the socket to be writable */
+	if (c->tr.want_out && (ev & EPOLLOUT))
+		ev |= EPOLLIN;
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		/*
 		 * A hang-up is reported whether or not EPOLLIN is asked for:
@@ -762,6 +786,8 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 			conn_free(b, c);
 			return;
 		}
+		/* TLS may hold what was not read: tls_pass comes back for it */
+		vb_conn_tls_defer(b, c, vb_tr_pending(&c->tr));
 	}
 	/* Held output leaves at the commit point (release_held). */
 	if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
@@ -912,6 +938,7 @@ static void on_timer(struct vb_broker *b)
 	vb_groups_tick(b);
 	vb_auth_tick(b, vb_mono_us());
 	guard_tick(b, vb_mono_us());
+	vb_broker_tls_tick(b, vb_mono_us());
 }
 
 /* Stops accepting; tells every client (status 8); gives them a moment. */
@@ -951,12 +978,36 @@ static void shutdown_conns(struct vb_broker *b)
 		conn_free(b, b->conns);
 }
 
+/*
+ * Bytes TLS holds inside a transport (read ahead, or not read while the
+ * connection could not take them) wake no epoll: the connections that
+ * have some and may read now are run here.  1 when some are left that
+ * may read, so the loop must not sleep.
+ */
+static int tls_pass(struct vb_broker *b)
+{
+	int busy = 0;
+
+	if (b->tls.ndefer == 0)
+		return 0;
+	for (struct vb_conn *c = b->conns, *n; c; c = n) {
+		n = c->next;
+		if (c->tls_defer && conn_can_read(b, c))
+			conn_event(b, c, EPOLLIN);
+	}
+	for (struct vb_conn *c = b->conns; c && b->tls.ndefer; c = c->next)
+		if (c->tls_defer && conn_can_read(b, c))
+			busy = 1;
+	return busy;
+}
+
 int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 {
 	struct itimerspec its;
 	/* retention every cleaner_ms, revocation timeouts at least each second */
 	unsigned ms = b->o.cleaner_ms && b->o.cleaner_ms < 1000 ? b->o.cleaner_ms
 								: 1000;
+	int tls_busy = 0;
 
 	memset(&its, 0, sizeof(its));
 	its.it_interval.tv_sec = ms / 1000;
@@ -977,7 +1028,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	while (!b->stopping) {
 		struct epoll_event evs[128];
-		int n = epoll_wait(b->epfd, evs, 128, -1);
+		int n = epoll_wait(b->epfd, evs, 128, tls_busy ? 0 : -1);
 		int answers = 0, wake = 0;
 
 		if (n < 0) {
@@ -1018,10 +1069,12 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 		if (wake)
 			on_wake(b);
 		unstarve(b);
+		tls_busy = tls_pass(b);
 		/*
 		 * One commit point per pass, after everything that runs
 		 * requests (a login answered resumes its connection's frames,
-		 * and so does unstarve), the replies it decided after.
+		 * and so do unstarve and tls_pass), the replies it decided
+		 * after.
 		 */
 		if (vb_broker_collect(b))
 			release_held(b);
@@ -1114,6 +1167,7 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		close(b->g.wakefd);
 	if (b->epfd >= 0)
 		close(b->epfd);
+	vb_broker_tls_close(b);
 	vb_buf_release(&b->tmp);
 	vb_metrics_release(&b->metrics);
 	vb_broker_commit_release(b);

@@ -74,20 +74,19 @@ static int check_scheme(const struct target *t, struct vb_err *e)
 	if (sep == NULL)
 		return 0;
 	n = (int)(sep - a);
+	/* the client reads them (vb_client_set_addr), TLS included */
 	if ((n == 4 && strncasecmp(a, "iggy", 4) == 0) ||
+	    (n == 5 && strncasecmp(a, "iggys", 5) == 0) ||
+	    (n == 8 && strncasecmp(a, "iggy+tcp", 8) == 0) ||
 	    (n == 3 && strncasecmp(a, "tcp", 3) == 0))
 		return 0;
-	if (n == 5 && strncasecmp(a, "iggys", 5) == 0)
-		return vb_err_set(e, VB_E_USAGE,
-				  "%s: iggys:// (TLS) is not supported by the vibes tools yet; use iggy://HOST:PORT (plain TCP)",
-				  t->where);
 	if ((n == 4 && strncasecmp(a, "http", 4) == 0) ||
 	    (n == 5 && strncasecmp(a, "https", 5) == 0))
 		return vb_err_set(e, VB_E_USAGE,
 				  "%s: the scheme '%.*s' is not supported: the vibes tools speak Iggy's TCP protocol, not its HTTP API; use iggy://HOST:PORT or HOST:PORT with the server's TCP port (8090 by default, not the HTTP port 3000)",
 				  t->where, n, a);
 	return vb_err_set(e, VB_E_USAGE,
-			  "%s: the scheme '%.*s' is not supported; use iggy://HOST:PORT or HOST:PORT",
+			  "%s: the scheme '%.*s' is not supported; use iggy://HOST:PORT, iggys://HOST:PORT (TLS) or HOST:PORT",
 			  t->where, n, a);
 }
 
@@ -241,6 +240,17 @@ static int wait_down(struct vb_ctl *c, const struct vb_ctl_opts *o,
 	return 0;
 }
 
+/* The CA to verify with: option > the address's tls_ca_file > env. */
+static void tls_ca(struct vb_client *cl, const struct vb_ctl_opts *o)
+{
+	const char *env = getenv("VIBES_IGGY_TLS_CA");
+
+	if (o->tls_ca && *o->tls_ca)
+		strlcpy(cl->tls_ca, o->tls_ca, sizeof(cl->tls_ca));
+	else if (cl->tls_ca[0] == 0 && env && *env)
+		strlcpy(cl->tls_ca, env, sizeof(cl->tls_ca));
+}
+
 /*
  * Starts the data dir's server as `ensure` does and connects to it.  A
  * server stopped by `vibes-iggyctl stop` is not started (VB_E_DOWN), or
@@ -275,9 +285,11 @@ static int start_own(struct vb_ctl *c, const struct vb_ctl_opts *o,
 	if (!vb_ctl_read_addr(c, addr, sizeof(addr)))
 		return vb_err_set(e, VB_E_UNAVAIL, "the started server wrote "
 				  "no server.addr in %s", (char *)c->dir.p);
-	if (vb_client_set_addr(cl, addr, e) || vb_client_connect(cl, e))
+	if (vb_client_set_addr(cl, addr, e))
 		return -1;
-	return 0;
+	vb_ctl_local_tls(c, cl);
+	tls_ca(cl, o);
+	return vb_client_connect(cl, e);
 }
 
 /* Resolves the credentials and logs in; closes the connection on failure. */
@@ -375,6 +387,10 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 			vb_err_prefix(e, "%s", t.where);
 			goto out;
 		}
+		/* our own server's address: its certificate, if it has one */
+		if (!t.explicit_addr)
+			vb_ctl_local_tls(&c, cl);
+		tls_ca(cl, o);
 		strlcpy(url_user, cl->user, sizeof(url_user));
 		strlcpy(url_pass, cl->pass, sizeof(url_pass));
 		connected = vb_client_connect(cl, e) == 0;

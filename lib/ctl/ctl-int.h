@@ -12,6 +12,17 @@
 
 /* The HTTP address for the next spawn ("" for none): see vb_ctl_set_http. */
 void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz);
+/*
+ * The daemon's TLS options for c's certificate and key (none when plain):
+ * up to 4 pointers stored at argv; returns how many.
+ */
+size_t vb_ctl_tls_args(const struct vb_ctl *c, const char **argv);
+/*
+ * An upstream server says nothing of its TLS in the data dir: ctl writes
+ * DATA/server.tls for it (the bundled daemon writes its own); problems go
+ * to logfd.
+ */
+void vb_ctl_upstream_tls_file(struct vb_ctl *c, int logfd);
 /* A child that could not exec what it was to run. */
 #define VB_CTL_EX_EXEC_FAILED 127
 #define VB_CTL_SUPERVISOR "vibes-supervise"

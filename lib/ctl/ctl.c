@@ -439,6 +439,39 @@ static int version_says_vibes(const char *bin)
 	return strstr(buf, "vibes") != NULL || len == 0;
 }
 
+/* A certificate or key file, made absolute (the supervisor runs in /). */
+static int tls_file(char *out, size_t sz, const char *file, const char *what,
+		    struct vb_err *e)
+{
+	char *abs;
+
+	out[0] = 0;
+	if (file == NULL || *file == 0)
+		return 0;
+	abs = realpath(file, NULL);
+	if (abs == NULL)
+		return vb_err_sys(e, VB_E_USAGE, "%s %s", what, file);
+	if (strlcpy(out, abs, sz) >= sz) {
+		free(abs);
+		return vb_err_set(e, VB_E_USAGE, "%s %s: path too long", what,
+				  file);
+	}
+	free(abs);
+	return 0;
+}
+
+int vb_ctl_set_tls(struct vb_ctl *c, const char *cert, const char *key,
+		   struct vb_err *e)
+{
+	if (key && *key && (cert == NULL || *cert == 0))
+		return vb_err_set(e, VB_E_USAGE, "--tls-key needs --tls-cert");
+	if (tls_file(c->tls_cert, sizeof(c->tls_cert), cert, "--tls-cert",
+		     e) ||
+	    tls_file(c->tls_key, sizeof(c->tls_key), key, "--tls-key", e))
+		return -1;
+	return 0;
+}
+
 int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 		 const char *server_bin, struct vb_err *e)
 {
@@ -446,6 +479,15 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 
 	if (vb_ctl_data_dir(&c->dir, data_dir, &c->memory, e))
 		return -1;
+	/* TLS for the servers started: configured, else plain */
+	if (tls_file(c->tls_cert, sizeof(c->tls_cert),
+		     getenv("VIBES_IGGY_TLS_CERT"), "VIBES_IGGY_TLS_CERT", e) ||
+	    tls_file(c->tls_key, sizeof(c->tls_key),
+		     getenv("VIBES_IGGY_TLS_KEY"), "VIBES_IGGY_TLS_KEY", e))
+		return -1;
+	if (c->tls_key[0] && !c->tls_cert[0])
+		return vb_err_set(e, VB_E_USAGE,
+				  "VIBES_IGGY_TLS_KEY needs VIBES_IGGY_TLS_CERT");
 	/*
 	 * The supervisor and the daemon run from "/": make the data dir
 	 * absolute while the caller's working directory still means
@@ -666,6 +708,37 @@ int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
 	return 0;
 }
 
+int vb_ctl_read_tls(const struct vb_ctl *c, char *cert, size_t sz)
+{
+	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	int found = 0;
+	size_t n = 0;
+
+	cert[0] = 0;
+	vb_ctl_file(c, "server.tls", &path);
+	if (vb_path_read_file((char *)path.p, &text, 8192, &found, NULL) == 0 &&
+	    found && text.p) {
+		n = strcspn((char *)text.p, "\r\n");
+		if (n > 0 && n < sz) {
+			memcpy(cert, text.p, n);
+			cert[n] = 0;
+		}
+	}
+	vb_buf_release(&path);
+	vb_buf_release(&text);
+	return cert[0] != 0;
+}
+
+void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl)
+{
+	char cert[sizeof(cl->tls_pin)];
+
+	if (!vb_ctl_read_tls(c, cert, sizeof(cert)))
+		return;
+	cl->tls = 1;
+	strlcpy(cl->tls_pin, cert, sizeof(cl->tls_pin));
+}
+
 int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz)
 {
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
@@ -707,7 +780,10 @@ int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 	if (out == NULL)
 		vb_client_init(&tmp);
 	cl->timeout_ms = timeout_ms > 0 ? timeout_ms : VB_CLIENT_TIMEOUT_MS;
-	if (vb_client_set_addr(cl, addr, e) || vb_client_connect(cl, e) ||
+	if (vb_client_set_addr(cl, addr, e))
+		goto rel;
+	vb_ctl_local_tls(c, cl);
+	if (vb_client_connect(cl, e) ||
 	    vb_client_login(cl, (char *)user.p, (char *)pass.p, NULL, e))
 		goto rel;
 	rc = 0;

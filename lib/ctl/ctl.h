@@ -8,6 +8,8 @@
  *                   is always that lock, never kill(pid, 0).
  *   server.addr     "HOST:PORT\n" actually bound, written by the daemon.
  *   http.addr       the same for the HTTP API (absent without one).
+ *   server.tls      the certificate file of a TLS port (absent when plain),
+ *                   written by the daemon (by ctl for an upstream server).
  *   server.log      the daemon's stderr and the supervisor's notes.
  *   server.down     written by vb_ctl_stop (`vibes-iggyctl stop`), removed
  *                   by an explicit start: while it exists no tool starts the
@@ -68,6 +70,7 @@ struct vb_ctl_opts {
 	const char *server;	/* --server value (address, URL or profile name); NULL if not given */
 	const char *user;	/* --user; NULL if not given */
 	const char *pass;	/* --password; NULL if not given */
+	const char *tls_ca;	/* --tls-ca; NULL: $VIBES_IGGY_TLS_CA, system */
 	const char *server_bin;	/* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
 	int autostart;		/* -1: from $VIBES_IGGY_AUTOSTART (default on) */
 	int timeout_ms;		/* 0: default */
@@ -105,6 +108,11 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  * `vibes-iggyctl stop`), VB_E_AUTH (login refused; when the data dir's own
  * server is not running the message says so and how to start it),
  * VB_E_TIMEOUT, VB_E_IO/VB_E_AUTH for data-dir problems during autostart.
+ *
+ * An address from DATA/server.addr with a DATA/server.tls beside it is
+ * spoken to over TLS, trusting exactly the certificate named there; any
+ * other takes its TLS from the URL, with the CA file from tls_ca > the
+ * URL's tls_ca_file > $VIBES_IGGY_TLS_CA > the system's store.
  */
 int vb_ctl_connect(struct vb_client *c, const struct vb_ctl_opts *o,
 		   struct vb_err *e);
@@ -180,6 +188,9 @@ struct vb_ctl {
 	char http_addr[300];	/* requested HTTP "HOST:PORT"; "" = default */
 	int http_explicit;	/* http_addr came from --http */
 	int no_http;		/* --no-http */
+	/* TLS for the server started: vb_ctl_set_tls, else the environment */
+	char tls_cert[1024];	/* absolute; "" plain */
+	char tls_key[1024];	/* absolute; "" the certificate's file */
 	int start_timeout_ms;
 	int stop_timeout_ms;
 	/*
@@ -230,6 +241,22 @@ int vb_ctl_read_http_addr(const struct vb_ctl *c, char *addr, size_t sz);
 int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		      struct vb_buf *token, uint64_t *expiry,
 		      struct vb_err *e);
+/*
+ * TLS for the servers this vb_ctl starts: the certificate chain and key
+ * (PEM; key NULL: in the certificate's file), made absolute.  Not called,
+ * vb_ctl_setup took $VIBES_IGGY_TLS_CERT and $VIBES_IGGY_TLS_KEY, else the
+ * server is plain.  The bundled server gets --tls-cert/--tls-key, an
+ * upstream iggy-server IGGY_TCP_TLS_ENABLED/_CERT_FILE/_KEY_FILE.
+ */
+int vb_ctl_set_tls(struct vb_ctl *c, const char *cert, const char *key,
+		   struct vb_err *e);
+/* DATA/server.tls: the certificate of a TLS port; 1 when present. */
+int vb_ctl_read_tls(const struct vb_ctl *c, char *cert, size_t sz);
+/*
+ * After vb_client_set_addr of the data dir's own address: TLS trusting
+ * exactly that certificate when DATA/server.tls names one.
+ */
+void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl);
 
 /* Creates the data dir (0700) and checks that it is ours and writable. */
 int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e);
@@ -357,6 +384,8 @@ struct vb_ctl_super {
 	const char *spawn_http;	/* HTTP "HOST:PORT" for the first spawn; NULL: none */
 	const char *http;	/* the HTTP address asked for; NULL: any */
 	int no_http;		/* no HTTP API */
+	const char *tls_cert;	/* TLS on the daemon's port; NULL: plain */
+	const char *tls_key;	/* its key; NULL: in tls_cert's file */
 	char *const *args;	/* more arguments for the daemon; NULL-terminated, may be NULL */
 	int notify_fd;		/* the starter's pipe; -1: none */
 };

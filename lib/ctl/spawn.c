@@ -255,6 +255,13 @@ void vb_ctl_setenv_upstream(const struct vb_ctl *c, const char *addr,
 	setenv("IGGY_SYSTEM_PATH", (char *)c->dir.p, 1);
 	setenv("IGGY_TCP_ADDRESS", addr, 1);
 	setenv("IGGY_TCP_ENABLED", "true", 1);
+	setenv("IGGY_TCP_TLS_ENABLED", c->tls_cert[0] ? "true" : "false", 1);
+	if (c->tls_cert[0]) {
+		setenv("IGGY_TCP_TLS_SELF_SIGNED", "false", 1);
+		setenv("IGGY_TCP_TLS_CERT_FILE", c->tls_cert, 1);
+		setenv("IGGY_TCP_TLS_KEY_FILE",
+		       c->tls_key[0] ? c->tls_key : c->tls_cert, 1);
+	}
 	setenv("IGGY_ROOT_USERNAME", user, 1);
 	setenv("IGGY_ROOT_PASSWORD", pass, 1);
 	setenv("IGGY_HTTP_ENABLED", "false", 1);
@@ -262,11 +269,49 @@ void vb_ctl_setenv_upstream(const struct vb_ctl *c, const char *addr,
 	setenv("IGGY_WEBSOCKET_ENABLED", "false", 1);
 }
 
+size_t vb_ctl_tls_args(const struct vb_ctl *c, const char **argv)
+{
+	size_t n = 0;
+
+	if (c->tls_cert[0]) {
+		argv[n++] = "--tls-cert";
+		argv[n++] = c->tls_cert;
+		if (c->tls_key[0]) {
+			argv[n++] = "--tls-key";
+			argv[n++] = c->tls_key;
+		}
+	}
+	return n;
+}
+
+/*
+ * An upstream server says nothing of its TLS in the data dir: ctl writes
+ * DATA/server.tls for it (the bundled daemon writes its own).
+ */
+void vb_ctl_upstream_tls_file(struct vb_ctl *c, int logfd)
+{
+	struct vb_buf path = VB_BUF_INIT, line = VB_BUF_INIT;
+	struct vb_err e;
+
+	vb_ctl_file(c, "server.tls", &path);
+	if (c->tls_cert[0]) {
+		vb_buf_printf(&line, "%s\n", c->tls_cert);
+		if (vb_path_replace((char *)path.p, line.p, line.len, 0600, 1,
+				    &e) < 0)
+			vb_ctl_log(logfd, "%s", e.msg);
+	} else if (unlink((char *)path.p) < 0 && errno != ENOENT) {
+		vb_ctl_log(logfd, "cannot remove %s: %s", (char *)path.p,
+			   strerror(errno));
+	}
+	vb_buf_release(&path);
+	vb_buf_release(&line);
+}
+
 /* ---- starting ---- */
 
 /*
  * The supervisor's command line (vibes-supervise(8)): what vb_ctl_supervise
- * needs, as options.  argv must have room for 22 pointers.
+ * needs, as options.  argv must have room for 26 pointers.
  */
 static void supervisor_argv(struct vb_ctl *c, const char *addr,
 			    const char *http, const char *argv[])
@@ -294,6 +339,8 @@ static void supervisor_argv(struct vb_ctl *c, const char *addr,
 	}
 	if (c->no_http)
 		argv[n++] = "--no-http";
+	/* the supervisor's own options, which it gives the daemon */
+	n += vb_ctl_tls_args(c, argv + n);
 	if (c->upstream)
 		argv[n++] = "--upstream";
 	argv[n++] = "--notify-fd";
@@ -319,7 +366,7 @@ static int spawn_supervisor(struct vb_ctl *c, const char *addr,
 			    const char *http, struct vb_err *e)
 {
 	struct vb_buf logp = VB_BUF_INIT;
-	const char *argv[24];
+	const char *argv[32];
 	sigset_t all, old;
 	int p[2], status, logfd;
 	pid_t pid;
@@ -988,7 +1035,9 @@ int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st,
 
 int vb_ctl_run(struct vb_ctl *c, struct vb_err *e)
 {
+	const char *argv[24];
 	char addr[300], http[300];
+	size_t n = 0;
 
 	if (vb_ctl_prepare_dir(c, e))
 		return -1;
@@ -998,18 +1047,25 @@ int vb_ctl_run(struct vb_ctl *c, struct vb_err *e)
 
 		if (vb_ctl_make_credentials(c, &u, &p, e))
 			return -1;
+		vb_ctl_upstream_tls_file(c, STDERR_FILENO);
 		vb_ctl_setenv_upstream(c, addr, (char *)u.p, (char *)p.p);
 		execl((char *)c->bin.p, (char *)c->bin.p, (char *)NULL);
 	} else {
 		vb_ctl_choose_http(c, http, sizeof(http));
-		if (http[0])
-			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
-			      (char *)c->dir.p, "--addr", addr, "--http", http,
-			      (char *)NULL);
-		else
-			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
-			      (char *)c->dir.p, "--addr", addr, "--no-http",
-			      (char *)NULL);
+		argv[n++] = (char *)c->bin.p;
+		argv[n++] = "--data-dir";
+		argv[n++] = (char *)c->dir.p;
+		argv[n++] = "--addr";
+		argv[n++] = addr;
+		if (http[0]) {
+			argv[n++] = "--http";
+			argv[n++] = http;
+		} else {
+			argv[n++] = "--no-http";
+		}
+		n += vb_ctl_tls_args(c, argv + n);
+		argv[n] = NULL;
+		execv((char *)c->bin.p, (char *const *)argv);
 	}
 	return vb_err_sys(e, VB_E_UNAVAIL, "cannot execute %s",
 			  (char *)c->bin.p);

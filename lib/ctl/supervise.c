@@ -159,6 +159,7 @@ static int sv_spawn(struct sv *s)
 	if (c->upstream) {
 		struct vb_buf path = VB_BUF_INIT;
 
+		vb_ctl_upstream_tls_file(c, s->logfd);
 		if (vb_ctl_make_credentials(c, &user, &pass, &e)) {
 			vb_ctl_log(s->logfd, "%s", e.msg);
 			return -1;
@@ -189,6 +190,7 @@ static int sv_spawn(struct sv *s)
 		} else {
 			argv[n++] = "--no-http";
 		}
+		n += (int)vb_ctl_tls_args(c, argv + n);
 	}
 	for (int i = 0; s->args && s->args[i] && n < 63; i++)
 		argv[n++] = s->args[i];
@@ -653,6 +655,9 @@ int vb_ctl_supervise(const struct vb_ctl_super *o, struct vb_err *e)
 	vb_buf_addstr(&c.bin, o->server_bin);
 	c.upstream = o->upstream;
 	if (o->addr && vb_ctl_set_addr(&c, o->addr, -1, e))
+		goto out;
+	if ((o->tls_cert || o->tls_key) &&
+	    vb_ctl_set_tls(&c, o->tls_cert, o->tls_key, e))
 		goto out;
 	if ((o->http || o->no_http) &&
 	    vb_ctl_set_http(&c, o->http, o->no_http, e))

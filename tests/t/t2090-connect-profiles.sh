@@ -93,7 +93,7 @@ test_expect_success 'profile errors name the file and the line (exit 2), or the 
 	grep "^vibes-seek: $SERVERS:2: credentials file $XDG_CONFIG_HOME/vibes/a.credentials can be read by others (mode 0644): chmod 600 $XDG_CONFIG_HOME/vibes/a.credentials$" err
 '
 
-test_expect_success 'an http:// or iggys:// address says which scheme works (exit 2), not "cannot resolve"' '
+test_expect_success 'an http:// or ftp:// address says which scheme works (exit 2), not "cannot resolve"' '
 	for tool in $TOOLS; do
 		test_must_fail 2 run_tool $tool --server http://127.0.0.1:3000 2>err &&
 		grep "^$tool: --server .http://127.0.0.1:3000.: the scheme .http. is not supported: the vibes tools speak Iggy.s TCP protocol, not its HTTP API; use iggy://HOST:PORT or HOST:PORT with the server.s TCP port (8090 by default, not the HTTP port 3000)$" err ||
@@ -101,8 +101,8 @@ test_expect_success 'an http:// or iggys:// address says which scheme works (exi
 	done &&
 	test_must_fail 2 env VIBES_IGGY_ADDR=https://h:443 vibes-poll -c p 2>err &&
 	grep "^vibes-poll: VIBES_IGGY_ADDR=.https://h:443.: the scheme .https. is not supported" err &&
-	test_must_fail 2 vibes-poll --server iggys://iggy:s3cret@h:8090 -c p 2>err &&
-	grep "^vibes-poll: --server .iggys://h:8090.: iggys:// (TLS) is not supported by the vibes tools yet; use iggy://HOST:PORT (plain TCP)$" err &&
+	test_must_fail 2 vibes-poll --server ftp://iggy:s3cret@h:8090 -c p 2>err &&
+	grep "^vibes-poll: --server .ftp://h:8090.: the scheme .ftp. is not supported; use iggy://HOST:PORT, iggys://HOST:PORT (TLS) or HOST:PORT$" err &&
 	! grep s3cret err &&
 	! grep "cannot resolve" err
 '

@@ -790,6 +790,30 @@ test_expect_needs netns 'vibes-iggyd(8) 3: IGGY_ROOT_USERNAME=iggy IGGY_ROOT_PAS
 		--user iggy --password iggy --no-autostart connect
 '
 
+covers vibes-iggyd.8 4
+test_expect_needs netns 'vibes-iggyd(8) 4: --tls-cert: a TLS port, a tool that checks the certificate against its CA' '
+	scratch iggyd4 &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.key -out ca.pem -days 2 -subj "/CN=t4040 CA" 2>>openssl.log &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout server.key -out server.csr -subj /CN=localhost 2>>openssl.log &&
+	echo subjectAltName=DNS:localhost >ext &&
+	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -days 1 -extfile ext -out server.pem 2>>openssl.log &&
+	man_example vibes-iggyd.8 4 "TLS with a certificate for localhost" >ex.sh &&
+	sed -n 1p ex.sh >start.sh && sed -n 2p ex.sh >poll.sh &&
+	bash start.sh >out &&
+	grep -E "^started: pid [0-9]+, 127\.0\.0\.1:8090, " out &&
+	test "$(cat data/server.tls)" = "$PWD/server.pem" &&
+	echo "{\"n\":1}" | vibes-append --server iggys://localhost:8090 --tls-ca ca.pem &&
+	bash poll.sh >got &&
+	echo "{\"n\":1}" >want &&
+	test_cmp want got &&
+	# the port speaks only TLS
+	test_must_fail 69 vibes-poll -c audit --server 127.0.0.1:8090 2>err &&
+	grep -q "speaks TLS" err
+'
+
 # ======================================================================
 # vibes-poll(1)
 

@@ -25,6 +25,7 @@ TRASH=$(mktemp -d "${TMPDIR:-/tmp}/vibes-$test_name.XXXXXX")
 export TRASH
 # Nothing of the user's environment may leak into a test.
 unset VIBES_IGGY_ADDR VIBES_IGGY_USERNAME VIBES_IGGY_PASSWORD VIBES_IGGY_SERVER
+unset VIBES_IGGY_TLS_CA VIBES_IGGY_TLS_CERT VIBES_IGGY_TLS_KEY
 unset IGGY_ROOT_USERNAME IGGY_ROOT_PASSWORD
 export VIBES_IGGY_DATA_DIR="$TRASH/data"
 export XDG_DATA_HOME="$TRASH/xdg"
