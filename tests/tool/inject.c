@@ -32,8 +32,8 @@
  *                              FROM TO" for every rename() or renameat()
  *                              that did, so that a test can check the
  *                              order the durability rules ask (t5010).
- *   VIBES_TEST_RESET_CMD=CODE  a client's writev(2) on a socket that
- *                              begins an Iggy 0.8 request frame (u32
+ *   VIBES_TEST_RESET_CMD=CODE  a client's writev(2) or sendmsg(2) on a
+ *                              socket that begins an Iggy 0.8 request frame (u32
  *                              length, u32 code) of command CODE shuts the
  *                              socket down and fails with ECONNRESET: the
  *                              connection is lost at that request, as when
@@ -67,6 +67,7 @@ typedef int (*flock_fn)(int, int);
 typedef int (*signalfd_fn)(int, const sigset_t *, int);
 typedef int (*sync_fn)(int);
 typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
 typedef int (*rename_fn)(const char *, const char *);
 typedef int (*renameat_fn)(int, const char *, int, const char *);
 
@@ -294,15 +295,16 @@ int fdatasync(int fd)
 	return hooked_sync("fdatasync", &real, fd);
 }
 
-ssize_t writev(int fd, const struct iovec *iov, int n)
+/*
+ * Does this write of iov to fd begin a request of VIBES_TEST_RESET_CMD?
+ * Then the socket is shut down and the call is to fail with ECONNRESET.
+ */
+static int reset_here(int fd, const struct iovec *iov, size_t n)
 {
-	static writev_fn real;
 	long long code = env_num("VIBES_TEST_RESET_CMD");
 	int type;
 	socklen_t tl = sizeof(type);
 
-	if (real == NULL)
-		real = (writev_fn)dlsym(RTLD_NEXT, "writev");
 	if (code >= 0 && n > 0 && iov[0].iov_len >= 8 &&
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0) {
 		const unsigned char *h = iov[0].iov_base;
@@ -314,8 +316,31 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 		if (c == (unsigned long long)code) {
 			shutdown(fd, SHUT_RDWR);
 			errno = ECONNRESET;
-			return -1;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	static writev_fn real;
+
+	if (real == NULL)
+		real = (writev_fn)dlsym(RTLD_NEXT, "writev");
+	if (n > 0 && reset_here(fd, iov, (size_t)n))
+		return -1;
 	return real(fd, iov, n);
+}
+
+/* The client's plain transport writes with sendmsg (lib/net). */
+ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	static sendmsg_fn real;
+
+	if (real == NULL)
+		real = (sendmsg_fn)dlsym(RTLD_NEXT, "sendmsg");
+	if (reset_here(fd, m->msg_iov, m->msg_iovlen))
+		return -1;
+	return real(fd, m, flags);
 }
