@@ -969,7 +969,7 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 	struct vb_client cl;
 	struct vb_err le;
 	struct stat sb;
-	int dfd;
+	int dfd, rc;
 
 	if (vb_ctl_probe(c, st, e))
 		return -1;
@@ -990,8 +990,13 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 	vb_err_clear(&le);
 	/* Health: the lock says it lives, a PING that it works. */
 	cl.timeout_ms = VB_CTL_PING_TIMEOUT_MS;
-	if (vb_client_set_addr(&cl, st->addr, &le) ||
-	    vb_client_connect(&cl, &le) || vb_client_ping(&cl, &le)) {
+	rc = vb_client_set_addr(&cl, st->addr, &le);
+	if (rc == 0) {
+		/* a TLS port: the certificate it names in server.tls */
+		vb_ctl_local_tls(c, &cl);
+		rc = vb_client_connect(&cl, &le);
+	}
+	if (rc || vb_client_ping(&cl, &le)) {
 		if (le.kind == VB_E_TIMEOUT)
 			snprintf(le.msg, sizeof(le.msg),
 				 "no answer to a ping within %d ms",

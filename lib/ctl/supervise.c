@@ -484,8 +484,13 @@ static void sv_ping_start(struct sv *s, int64_t now)
 	struct vb_err e;
 
 	s->hc.timeout_ms = VB_CTL_PING_TIMEOUT_MS;
-	if (vb_client_set_addr(&s->hc, s->ready_addr, &e) ||
-	    vb_client_connect(&s->hc, &e)) {
+	if (vb_client_set_addr(&s->hc, s->ready_addr, &e)) {
+		sv_ping_done(s, vb_mono_ms(), e.msg);
+		return;
+	}
+	/* a TLS port: the certificate it names in server.tls */
+	vb_ctl_local_tls(s->c, &s->hc);
+	if (vb_client_connect(&s->hc, &e)) {
 		sv_ping_done(s, vb_mono_ms(), e.msg);
 		return;
 	}

@@ -208,7 +208,10 @@ test_expect_success 'vibes-iggyctl --tls-cert: a TLS server, env says iggys://' 
 	test "$(cat "$d/server.tls")" = "$TRASH/good.pem" &&
 	vibes-iggyctl --data-dir "$d" env >env &&
 	grep -q "VIBES_IGGY_ADDR=.*iggys://127.0.0.1:[0-9]" env &&
+	# status pings it over TLS (exit 0: it answers), as the supervisor
+	# does: no plain client ever reached the TLS port
 	vibes-iggyctl --data-dir "$d" status >st &&
+	! grep "does not speak TLS" "$d/server.log" &&
 	echo "{\"n\":9}" | VIBES_IGGY_DATA_DIR=$d \
 		env -u VIBES_IGGY_USERNAME -u VIBES_IGGY_PASSWORD vibes-append &&
 	VIBES_IGGY_DATA_DIR=$d env -u VIBES_IGGY_USERNAME -u VIBES_IGGY_PASSWORD \
