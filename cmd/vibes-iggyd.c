@@ -101,6 +101,8 @@ int main(int argc, char **argv)
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
+	/* tests only: answer the waiting polls as upstream 0.8.0 does (3) */
+	o.no_wait_poll = getenv("VIBES_TEST_NO_WAIT_POLL") != NULL;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':

@@ -226,6 +226,13 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 	case VB_CMD_POLL_MESSAGES:
 		vb_cmd_poll(b, c, &r);
 		break;
+	case VB_CMD_POLL_WAIT:
+	case VB_CMD_POLL_WAIT_MULTI:
+		if (b->o.no_wait_poll)
+			vb_reply_err(c, VB_ST_INVALID_COMMAND);
+		else
+			vb_cmd_poll_wait(b, c, &r);
+		break;
 	case VB_CMD_FLUSH_UNSAVED_BUFFER:
 		vb_cmd_flush(b, c, &r);
 		break;

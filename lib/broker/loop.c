@@ -25,7 +25,7 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_signal, tag_timer, tag_sync;
+static char tag_listen, tag_signal, tag_timer, tag_sync, tag_wait;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -55,7 +55,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 
 	b->o = *o;
 	b->dir = vb_xstrdup(o->dir);
-	b->epfd = b->lfd = b->sigfd = b->timerfd = -1;
+	b->epfd = b->lfd = b->sigfd = b->timerfd = b->waitfd = -1;
 	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
@@ -91,7 +91,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	b->timerfd = timerfd_create(CLOCK_MONOTONIC,
 				    TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0) {
+	b->waitfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0 || b->waitfd < 0) {
 		vb_err_sys(e, VB_E_IO, "cannot set up the event loop");
 		goto fail;
 	}
@@ -168,6 +169,83 @@ int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 	return 0;
 }
 
+/* ---- parked waiting polls: a heap by deadline ---- */
+
+static int park_less(const struct vb_conn *x, const struct vb_conn *y)
+{
+	return x->park_deadline < y->park_deadline;
+}
+
+static void park_set(struct vb_broker *b, size_t i, struct vb_conn *c)
+{
+	b->parked[i] = c;
+	c->park_idx = i;
+}
+
+static void park_sift(struct vb_broker *b, size_t i)
+{
+	struct vb_conn *c = b->parked[i];
+
+	while (i > 0 && park_less(c, b->parked[(i - 1) / 2])) {
+		park_set(b, i, b->parked[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t k = 2 * i + 1;
+
+		if (k >= b->nparked)
+			break;
+		if (k + 1 < b->nparked &&
+		    park_less(b->parked[k + 1], b->parked[k]))
+			k++;
+		if (!park_less(b->parked[k], c))
+			break;
+		park_set(b, i, b->parked[k]);
+		i = k;
+	}
+	park_set(b, i, c);
+}
+
+static void park_add(struct vb_broker *b, struct vb_conn *c)
+{
+	if (c->parked)
+		return;
+	VB_ALLOC_GROW(b->parked, b->nparked + 1, b->parked_cap);
+	c->parked = 1;
+	park_set(b, b->nparked++, c);
+	park_sift(b, c->park_idx);
+}
+
+static void park_del(struct vb_broker *b, struct vb_conn *c)
+{
+	size_t i = c->park_idx;
+
+	if (!c->parked)
+		return;
+	c->parked = 0;
+	if (--b->nparked > i) {
+		park_set(b, i, b->parked[b->nparked]);
+		park_sift(b, i);
+	}
+}
+
+/* The one timer of the parked polls: set for the earliest deadline. */
+static void park_arm(struct vb_broker *b)
+{
+	int64_t at = b->nparked ? b->parked[0]->park_deadline : 0;
+	struct itimerspec its;
+
+	if (at == b->wait_armed)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (at) {
+		its.it_value.tv_sec = at / 1000000;
+		its.it_value.tv_nsec = (long)(at % 1000000) * 1000L;
+	}
+	timerfd_settime(b->waitfd, at ? TFD_TIMER_ABSTIME : 0, &its, NULL);
+	b->wait_armed = at;
+}
+
 /* ---- connections ---- */
 
 static void conn_events(struct vb_broker *b, struct vb_conn *c)
@@ -175,7 +253,10 @@ static void conn_events(struct vb_broker *b, struct vb_conn *c)
 	uint32_t ev = 0;
 	struct epoll_event ee;
 
-	if (!c->closing && c->pending < VB_OUT_HIGH)
+	/* parked: nothing is read, but a peer that goes is seen */
+	if (c->parked)
+		ev |= EPOLLRDHUP;
+	else if (!c->closing && c->pending < VB_OUT_HIGH)
 		ev |= EPOLLIN;
 	if (c->qn > 0 && !c->held)
 		ev |= EPOLLOUT;
@@ -287,6 +368,7 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 {
 	vb_broker_conn_gone(b, c);
 	vb_groups_conn_gone(b, c);
+	park_del(b, c);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	while (c->qn > 0) {
@@ -376,7 +458,7 @@ static int needs_login(uint32_t code)
 /* Runs every whole frame in the input buffer. */
 static void conn_process(struct vb_broker *b, struct vb_conn *c)
 {
-	while (!c->closing && c->pending < VB_OUT_HIGH) {
+	while (!c->closing && !c->parked && c->pending < VB_OUT_HIGH) {
 		size_t avail = c->in.len - c->in_pos;
 		uint8_t *h = c->in.p + c->in_pos;
 		uint32_t length, code, limit;
@@ -405,6 +487,13 @@ static void conn_process(struct vb_broker *b, struct vb_conn *c)
 		if (avail - VB_REQ_HDR < length - 4)
 			break;
 		vb_broker_dispatch(b, c, code, h + VB_REQ_HDR, length - 4);
+		if (c->park_want) {
+			/* the frame stays: it runs again when woken */
+			c->park_want = 0;
+			park_add(b, c);
+			break;
+		}
+		c->park_deadline = 0;
 		vb_conn_commit(c);
 		c->in_pos += VB_REQ_HDR + (size_t)length - 4;
 	}
@@ -471,6 +560,11 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 
 static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 {
+	/* a parked poll's client went away (or half-closed): it is gone */
+	if (c->parked && (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		conn_free(b, c);
+		return;
+	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		if (!c->closing && c->pending < VB_OUT_HIGH &&
 		    conn_read(b, c) < 0) {
@@ -488,7 +582,8 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		return;
 	}
 	/* Output drained below the mark: run frames left in the buffer. */
-	if (!c->closing && c->pending < VB_OUT_HIGH && c->in.len > c->in_pos &&
+	if (!c->closing && !c->parked && c->pending < VB_OUT_HIGH &&
+	    c->in.len > c->in_pos &&
 	    frame_missing(c) == 0) {
 		conn_process(b, c);
 		if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
@@ -526,6 +621,54 @@ static void release_held(struct vb_broker *b)
 			conn_events(b, c);
 	}
 	b->nheld = keep;
+}
+
+/* Runs the parked polls of b->wakev again (each may park once more). */
+static void park_rerun(struct vb_broker *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vb_conn *c = b->wakev[i];
+
+		park_del(b, c);
+		conn_event(b, c, 0);
+	}
+}
+
+/* After a commit point: the polls whose partitions got something. */
+static void park_wake(struct vb_broker *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->nparked; i++) {
+		struct vb_conn *c = b->parked[i];
+
+		if (vb_park_sum(b, c) == c->park_sum)
+			continue;
+		VB_ALLOC_GROW(b->wakev, n + 1, b->wakev_cap);
+		b->wakev[n++] = c;
+	}
+	park_rerun(b, n);
+}
+
+/* The timer: the polls whose deadline passed answer what they have. */
+static void on_wait_timer(struct vb_broker *b)
+{
+	int64_t now = vb_mono_us();
+	uint64_t ticks;
+	size_t n = 0;
+
+	if (read(b->waitfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	b->wait_armed = 0;
+	for (size_t i = 0; i < b->nparked; i++) {
+		struct vb_conn *c = b->parked[i];
+
+		if (c->park_deadline > now)
+			continue;
+		VB_ALLOC_GROW(b->wakev, n + 1, b->wakev_cap);
+		b->wakev[n++] = c;
+	}
+	park_rerun(b, n);
 }
 
 static void on_signal(struct vb_broker *b)
@@ -568,6 +711,7 @@ static void shutdown_conns(struct vb_broker *b)
 	}
 	for (struct vb_conn *c = b->conns, *n; c; c = n) {
 		n = c->next;
+		park_del(b, c);
 		vb_reply_err(c, VB_ST_DISCONNECTED);
 		vb_conn_commit(c);
 		c->closing = 1;
@@ -581,7 +725,8 @@ static void shutdown_conns(struct vb_broker *b)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_signal || tag == &tag_timer ||
-			    tag == &tag_listen)
+			    tag == &tag_listen || tag == &tag_wait ||
+			    tag == &tag_sync)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -604,7 +749,8 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	if (timerfd_settime(b->timerfd, 0, &its, NULL) < 0 ||
 	    ep_add(b, b->lfd, EPOLLIN, &tag_listen) < 0 ||
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
-	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0)
+	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0 ||
+	    ep_add(b, b->waitfd, EPOLLIN, &tag_wait) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
@@ -631,20 +777,39 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 			else if (tag == &tag_timer)
 				on_timer(b);
 		}
+
 		/* Connections after the others: a freed one is not reused. */
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_listen || tag == &tag_signal ||
-			    tag == &tag_timer || tag == &tag_sync)
+			    tag == &tag_timer || tag == &tag_sync ||
+			    tag == &tag_wait)
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
+		/* After the connections: an answer may free its own. */
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.ptr == &tag_wait)
+				on_wait_timer(b);
 		/* One commit point per pass, the replies it decided after. */
 		if (vb_broker_collect(b))
 			release_held(b);
 		vb_broker_commit(b);
 		release_held(b);
+		/*
+		 * What the commit point published wakes the parked polls it
+		 * concerns; what their answers hold (auto commit) is
+		 * committed at once, not at the next pass.
+		 */
+		if (b->nparked) {
+			park_wake(b);
+			if (b->nwaiters) {
+				vb_broker_commit(b);
+				release_held(b);
+			}
+		}
+		park_arm(b);
 	}
 	vb_broker_commit_all(b);
 	release_held(b);
@@ -724,6 +889,10 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		close(b->sigfd);
 	if (b->timerfd >= 0)
 		close(b->timerfd);
+	if (b->waitfd >= 0)
+		close(b->waitfd);
+	free(b->parked);
+	free(b->wakev);
 	if (b->epfd >= 0)
 		close(b->epfd);
 	vb_buf_release(&b->tmp);
