@@ -353,10 +353,22 @@ static void poll_wait_one(struct vb_broker *b, struct vb_conn *c,
 	struct poll_one o;
 	size_t m;
 
+	uint32_t tries = 1;
+
 	if (max > budget)
 		max = budget;
-	if (poll_locate(c, t, r, max, &o) < 0)
-		return;
+	/* a member's round robin: the first of its partitions with some */
+	if (r->consumer.kind == VB_CONSUMER_GROUP && !r->part.present) {
+		struct vb_group *g = vb_find_group(t, &r->consumer.id);
+		struct vb_member *mb = g ? vb_group_member(g, c) : NULL;
+
+		if (mb && mb->nparts > 1)
+			tries = mb->nparts;
+	}
+	do {
+		if (poll_locate(c, t, r, max, &o) < 0)
+			return;
+	} while (o.nmsg == 0 && --tries > 0);
 	if (o.nmsg < min && o.bytes < budget &&
 	    maybe_park(b, c, r, t, r->part.present ? r->part.id
 						    : VB_PARK_ALL))

@@ -134,6 +134,9 @@ struct run {
 	uint64_t *floor;	/* group: where reading starts (registry) */
 	uint8_t *dirty;		/* delivered but not committed */
 	uint8_t *caught;
+	uint64_t wait_us;	/* follow: the next wait while caught up */
+	uint64_t seen_at_wait;	/* st->delivered at the last wait */
+	struct vb_wait_part *wp;	/* follow: a waiting poll's partitions */
 	/* what each line in r->out is */
 	uint32_t *line_part;
 	uint64_t *line_off;
@@ -161,6 +164,52 @@ static void sleep_us(const struct run *r, uint64_t us)
 
 	if (!stopped(r))
 		nanosleep(&ts, NULL);	/* a signal cuts it short */
+}
+
+/*
+ * Follow, caught up, against a server without waiting polls: waits before
+ * polling again.  The wait adapts: the shortest (VB_FOLLOW_MIN_WAIT_US,
+ * or --interval if that is shorter) when events came since the last
+ * wait, so a flowing topic is read within about a millisecond; doubled
+ * after each empty wait up to --interval, so an idle follower costs next
+ * to nothing.
+ */
+#define VB_FOLLOW_MIN_WAIT_US 1000
+
+static void follow_wait(struct run *r)
+{
+	uint64_t max = r->o->interval_us;
+	uint64_t min = max < VB_FOLLOW_MIN_WAIT_US ? max : VB_FOLLOW_MIN_WAIT_US;
+
+	if (r->st->delivered != r->seen_at_wait || r->wait_us == 0)
+		r->wait_us = min;
+	else
+		r->wait_us = r->wait_us * 2 > max ? max : r->wait_us * 2;
+	r->seen_at_wait = r->st->delivered;
+	sleep_us(r, r->wait_us);
+}
+
+/*
+ * Follow, caught up, against a server with waiting polls (vibes-iggyd):
+ * one request waits in the server until an event is published or
+ * VB_FOLLOW_PARK_US passes (the longest a signal waits for the run to
+ * end).  Upstream 0.8.0 answers it 3, once per connection.
+ */
+#define VB_FOLLOW_PARK_US 500000
+
+static void wait_req(struct vb_req *q, const struct run *r, uint32_t code)
+{
+	uint64_t cnt = r->o->count;
+
+	if (r->o->limit && r->left < cnt)
+		cnt = r->left;
+	vb_req_init(q, code);
+	q->consumer = r->who;
+	q->stream = r->l->stream;
+	q->topic = r->l->topic;
+	q->count = (uint32_t)cnt;
+	q->wait.max_wait_us = VB_FOLLOW_PARK_US;
+	q->wait.min_count = 1;
 }
 
 static void enc_store(struct run *r, uint32_t p)
@@ -560,6 +609,64 @@ out:
 	return rc;
 }
 
+/*
+ * One waiting poll (106) over every partition from where we are; its
+ * answers are a round like take_round's, which also says which
+ * partitions are caught up.  1 when it was answered, 0 when the server
+ * has no waiting polls, -1 on error.
+ */
+static int wait_round(struct run *r, struct vb_err *e)
+{
+	struct vb_log *l = r->l;
+	const uint8_t *pl;
+	struct vb_req q;
+	struct vb_rd rd;
+	uint32_t n;
+	size_t len;
+	int rc;
+
+	if (stopped(r))
+		return 1;
+	wait_req(&q, r, VB_CMD_POLL_WAIT_MULTI);
+	r->wp = vb_xreallocarray(r->wp, l->nparts, sizeof(*r->wp));
+	for (uint32_t p = 0; p < l->nparts; p++) {
+		r->wp[p].partition_id = p;
+		r->wp[p].strategy = VB_POLL_OFFSET;
+		r->wp[p].value = r->next[p];
+	}
+	q.nwp = l->nparts;
+	q.wp = r->wp;
+	rc = vb_client_poll_wait(l->c, &q, &pl, &len, e);
+	if (rc <= 0)
+		return rc;
+	vb_rd_init(&rd, pl, len);
+	if (vb_wire_dec_wait_count(&rd, &n, e))
+		return -1;
+	if (n != l->nparts)
+		return vb_err_set(e, VB_E_PROTO,
+				  "waiting poll: %u answers for %u partitions",
+				  n, l->nparts);
+	pm_reserve(r, n);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vb_reply part;
+
+		if (vb_wire_dec_wait_part(&rd, &part, e) ||
+		    read_answer(r, i, &part, &r->pm[i], e))
+			return -1;
+		r->pm[i].asked = q.count;
+	}
+	deliver_round(r, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct part_msgs *pm = &r->pm[i];
+
+		if (pm->at < pm->n)
+			continue;	/* the limit cut it */
+		if (pm->seen == 0 || r->next[i] > pm->current)
+			r->caught[i] = 1;
+	}
+	return 1;
+}
+
 static int run_consumer(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
@@ -619,8 +726,16 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			goto out;
 		if (!r->o->follow)
 			break;
-		sleep_us(r, r->o->interval_us);
 		memset(r->caught, 0, l->nparts);
+		switch (wait_round(r, e)) {
+		case -1:
+			goto out;
+		case 0:
+			follow_wait(r);
+			break;
+		default:
+			break;
+		}
 	}
 	rc = commit_now(r, e);
 out:
@@ -679,6 +794,7 @@ static int run_group(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
 	uint32_t empty = 0;
+	int waiting = 0;	/* caught up: the next poll waits (105) */
 
 	if (!r->resumed && group_positions(r, e))
 		return -1;
@@ -693,6 +809,24 @@ static int run_group(struct run *r, struct vb_err *e)
 		size_t ncommit;
 		uint32_t p;
 
+		if (waiting) {
+			/* nothing to commit: commit_now ran before */
+			int rc;
+
+			wait_req(&q, r, VB_CMD_POLL_WAIT);
+			q.strategy = VB_POLL_NEXT;
+			rc = vb_client_poll_wait(l->c, &q, &rep.payload,
+						 &rep.len, e);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				waiting = 0;
+				follow_wait(r);
+				continue;
+			}
+			rep.status = 0;
+			goto answer;
+		}
 		vb_buf_reset(&r->tx);
 		ncommit = enc_commits(r);
 		if (r->o->limit && r->left < cnt)
@@ -711,6 +845,7 @@ static int run_group(struct run *r, struct vb_err *e)
 		/* which partition the server picked: from the answer */
 		if (vb_client_take(l->c, &rep, e) != 1)
 			return -1;
+answer:
 		if (rep.status)
 			return vb_client_status_err(e, rep.status,
 						    "poll_messages");
@@ -743,8 +878,11 @@ static int run_group(struct run *r, struct vb_err *e)
 		}
 		if (pm->seen > 0) {
 			empty = 0;
+			waiting = 0;
 			continue;
 		}
+		if (waiting)
+			continue;	/* its time passed: wait again */
 		/*
 		 * The server moves round robin over our partitions on every
 		 * poll: after as many empty answers in a row as the topic has
@@ -757,7 +895,10 @@ static int run_group(struct run *r, struct vb_err *e)
 			return -1;
 		if (!r->o->follow)
 			break;
-		sleep_us(r, r->o->interval_us);
+		if (l->c->no_wait_poll)
+			follow_wait(r);
+		else
+			waiting = 1;
 	}
 	return commit_now(r, e);
 }
@@ -911,5 +1052,6 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	free(r.floor);
 	free(r.dirty);
 	free(r.caught);
+	free(r.wp);
 	return rc;
 }

@@ -591,6 +591,13 @@ int vb_wire_dec_cluster(struct vb_rd *r, char *name, size_t namesz,
 void vb_wire_enc_poll_hdr(struct vb_buf *b, const struct vb_poll_hdr *h);
 int vb_wire_dec_poll_hdr(struct vb_rd *r, struct vb_poll_hdr *h,
 			 struct vb_err *e);
+/*
+ * A 106 answer (vibes-iggyd(8)): u32 count, then per partition u32 length
+ * and a poll answer of that length, which *part points to (status 0).
+ */
+int vb_wire_dec_wait_count(struct vb_rd *r, uint32_t *n, struct vb_err *e);
+int vb_wire_dec_wait_part(struct vb_rd *r, struct vb_reply *part,
+			  struct vb_err *e);
 /* Next message of a poll response; returns 1, 0 at the end, -1 on error. */
 int vb_wire_dec_msg(struct vb_rd *r, struct vb_msg *m, struct vb_err *e);
 
