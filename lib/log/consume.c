@@ -137,6 +137,7 @@ struct run {
 	uint64_t wait_us;	/* follow: the next wait while caught up */
 	uint64_t seen_at_wait;	/* st->delivered at the last wait */
 	struct vb_wait_part *wp;	/* follow: a waiting poll's partitions */
+	int64_t committed_at;	/* when commits were last answered */
 	/* what each line in r->out is */
 	uint32_t *line_part;
 	uint64_t *line_off;
@@ -284,7 +285,33 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 		if (r->dirty[p] == 2)
 			r->dirty[p] = 0;
 	r->st->committed = r->st->delivered;
+	r->committed_at = vb_mono_us();
 	return 0;
+}
+
+/*
+ * A consumer that follows commits at most every VB_FOLLOW_COMMIT_US (and
+ * at the end, which commit_now always does): each is a write of the
+ * server's offsets file at its commit point, which on a busy disk can
+ * take tens of milliseconds, and the events that come meanwhile wait
+ * behind its answer.  Events delivered since are read again after a
+ * crash of this process: at least once, as before.  A group member
+ * commits every round: the server's "next" starts after its commit.
+ */
+#define VB_FOLLOW_COMMIT_US 1000000
+
+static int commit_due(const struct run *r)
+{
+	return !r->o->follow ||
+	       vb_mono_us() - r->committed_at >= VB_FOLLOW_COMMIT_US;
+}
+
+static int commit_now(struct run *r, struct vb_err *e);
+
+/* commit_now when one is due. */
+static int commit_lazy(struct run *r, struct vb_err *e)
+{
+	return commit_due(r) ? commit_now(r, e) : 0;
 }
 
 static int commit_now(struct run *r, struct vb_err *e)
@@ -683,7 +710,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 		int all = 1;
 
 		vb_buf_reset(&r->tx);
-		ncommit = enc_commits(r);
+		ncommit = commit_due(r) ? enc_commits(r) : 0;
 		for (uint32_t p = 0; p < l->nparts; p++) {
 			struct vb_req q;
 			uint64_t cnt = r->o->count;
@@ -722,7 +749,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			all &= r->caught[p];
 		if (!all || r->failed || r->bad)
 			continue;
-		if (commit_now(r, e))
+		if (commit_lazy(r, e))
 			goto out;
 		if (!r->o->follow)
 			break;
