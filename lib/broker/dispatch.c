@@ -160,7 +160,9 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 	struct vb_err e;
 	size_t m;
 
-	b->store.read_bytes += n + VB_REQ_HDR;
+	/* a parked poll run again was counted when it came */
+	if (c->park_deadline == 0)
+		b->store.read_bytes += n + VB_REQ_HDR;
 	if (code == VB_CMD_SEND_MESSAGES) {
 		if (c->user_id == VB_NO_USER)
 			vb_reply_err(c, VB_ST_UNAUTHENTICATED);
