@@ -762,10 +762,6 @@ int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
 			const uint8_t **payload, size_t *len,
 			struct vb_err *e)
 {
-	uint64_t wait_ms = r->wait.max_wait_us / 1000 + 1;
-	int saved = c->timeout_ms, rc;
-	struct vb_reply rep;
-
 	if (c->no_wait_poll)
 		return 0;
 	if (c->fd < 0)
@@ -773,6 +769,17 @@ int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
 	vb_buf_reset(&c->enc);
 	vb_wire_req_encode(&c->enc, r);
 	vb_client_queue(c, c->enc.p, c->enc.len);
+	return vb_client_wait_answer(c, r, payload, len, e);
+}
+
+int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
+			  const uint8_t **payload, size_t *len,
+			  struct vb_err *e)
+{
+	uint64_t wait_ms = r->wait.max_wait_us / 1000 + 1;
+	int saved = c->timeout_ms, rc;
+	struct vb_reply rep;
+
 	if (wait_ms > 3600000)
 		wait_ms = 3600000;
 	c->timeout_ms = saved + (int)wait_ms;

@@ -202,6 +202,14 @@ int vb_client_poll(struct vb_client *c, const struct vb_req *r,
 int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
 			const uint8_t **payload, size_t *len,
 			struct vb_err *e);
+/*
+ * The answer of waiting poll r, queued by the caller behind other
+ * requests whose answers it took: as vb_client_poll_wait from the wait
+ * on (the caller checks c->no_wait_poll before queueing it).
+ */
+int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
+			  const uint8_t **payload, size_t *len,
+			  struct vb_err *e);
 /* get_consumer_offset: *found = 0 when nothing is stored. */
 int vb_client_get_offset(struct vb_client *c, const struct vb_consumer *who,
 			 const struct vb_ident *stream,

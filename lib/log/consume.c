@@ -649,7 +649,7 @@ static int wait_round(struct run *r, struct vb_err *e)
 	struct vb_req q;
 	struct vb_rd rd;
 	uint32_t n;
-	size_t len;
+	size_t len, ncommit;
 	int rc;
 
 	if (stopped(r))
@@ -663,7 +663,19 @@ static int wait_round(struct run *r, struct vb_err *e)
 	}
 	q.nwp = l->nparts;
 	q.wp = r->wp;
-	rc = vb_client_poll_wait(l->c, &q, &pl, &len, e);
+	if (l->c->no_wait_poll)
+		return 0;
+	/*
+	 * A commit that is due goes in the same write, ahead: its answer
+	 * and the poll's come back without a round trip between them.
+	 */
+	vb_buf_reset(&r->tx);
+	ncommit = commit_due(r) ? enc_commits(r) : 0;
+	vb_wire_req_encode(&r->tx, &q);
+	vb_client_queue(l->c, r->tx.p, r->tx.len);
+	if (read_commits(r, ncommit, e))
+		return -1;
+	rc = vb_client_wait_answer(l->c, &q, &pl, &len, e);
 	if (rc <= 0)
 		return rc;
 	vb_rd_init(&rd, pl, len);
@@ -749,8 +761,6 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			all &= r->caught[p];
 		if (!all || r->failed || r->bad)
 			continue;
-		if (commit_lazy(r, e))
-			goto out;
 		if (!r->o->follow)
 			break;
 		memset(r->caught, 0, l->nparts);
@@ -758,6 +768,8 @@ static int run_consumer(struct run *r, struct vb_err *e)
 		case -1:
 			goto out;
 		case 0:
+			if (commit_lazy(r, e))
+				goto out;
 			follow_wait(r);
 			break;
 		default:
