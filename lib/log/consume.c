@@ -285,7 +285,8 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 		if (r->dirty[p] == 2)
 			r->dirty[p] = 0;
 	r->st->committed = r->st->delivered;
-	r->committed_at = vb_mono_us();
+	if (n > 0)
+		r->committed_at = vb_mono_us();
 	return 0;
 }
 

@@ -44,6 +44,28 @@ test_expect_success 'a follower parked in the server gets what is appended after
 	test_must_fail test -s again
 '
 
+# lag STREAM CONSUMER: the consumer's total lag (what it has not committed).
+lag() {
+	vibes-seek -c "$2" -s "$1" | awk '$1 == "total" { print $2 }'
+}
+
+test_expect_success 'a following consumer commits while it runs, within about a second' '
+	events one 1 1 || exit 1
+	: >cout
+	vibes-poll -c f2 -s one -f >cout 2>cerr &
+	pid=$!
+	test_when_finished "kill $pid 2>/dev/null"
+	lines cout 1 &&
+	events one 2 4 &&
+	lines cout 4 &&
+	i=0 &&
+	while [ "$(lag one f2)" != 0 ] && [ $i -lt 250 ]; do
+		sleep 0.02; i=$((i + 1))
+	done &&
+	test "$(lag one f2)" = 0 &&
+	kill -0 $pid
+'
+
 test_expect_success 'a group member follows every partition it owns through waiting polls' '
 	events g 1 4 || exit 1
 	: >gout

@@ -412,6 +412,40 @@ static void test_shutdown_parked(void **state)
 	srv_rmdir(&s2);
 }
 
+/*
+ * --fsync always: messages are readable once the fsync thread's job is
+ * done, and that is when a parked poll is woken (as poll_messages sees
+ * them); a second producer's batch in the next job wakes the next poll.
+ */
+static void test_fsync_always(void **state)
+{
+	static const char *const args[] = { "--fsync", "always", NULL };
+	struct srv s2;
+	struct vb_client a, b;
+	struct vb_poll_hdr h;
+	struct vb_req r;
+	struct vb_err e;
+	uint32_t sid, tid;
+
+	srv_mkdir(&s2);
+	assert_int_equal(srv_start_args(&s2, args), 0);
+	assert_int_equal(srv_client(&s2, &a, 1), 0);
+	assert_int_equal(srv_client(&s2, &b, 1), 0);
+	make_topic(&b, "w8", 1, &sid, &tid);
+	for (uint64_t off = 0; off < 3; off++) {
+		wait_init(&r, sid, tid, 0, off, 20000000, 1);
+		send_only(&a, &r);
+		assert_int_equal(vb_client_ping(&b, &e), 0);
+		send_n(&b, sid, tid, 0, 1);
+		assert_int_equal(answer_count(&a, &h), 1);
+		assert_int_equal(h.current_offset, off);
+	}
+	vb_client_release(&a);
+	vb_client_release(&b);
+	assert_int_equal(srv_stop(&s2), 0);
+	srv_rmdir(&s2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_multi),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_shutdown_parked),
+		cmocka_unit_test(test_fsync_always),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
