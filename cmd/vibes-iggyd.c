@@ -175,6 +175,8 @@ int main(int argc, char **argv)
 	memset(&ho, 0, sizeof(ho));
 	ho.addr = "127.0.0.1:3000";
 	ho.fallback = 1;
+	/* tests only: answer the waiting polls as upstream 0.8.0 does (3) */
+	o.no_wait_poll = getenv("VIBES_TEST_NO_WAIT_POLL") != NULL;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':

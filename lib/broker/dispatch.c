@@ -161,7 +161,9 @@ static void dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 	struct vb_err e;
 	size_t m;
 
-	b->store.read_bytes += n + VB_REQ_HDR;
+	/* a parked poll run again was counted when it came */
+	if (c->park_deadline == 0)
+		b->store.read_bytes += n + VB_REQ_HDR;
 	if (code == VB_CMD_SEND_MESSAGES) {
 		if (c->user_id == VB_NO_USER)
 			vb_reply_err(c, VB_ST_UNAUTHENTICATED);
@@ -225,6 +227,13 @@ static void dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 		break;
 	case VB_CMD_POLL_MESSAGES:
 		vb_cmd_poll(b, c, &r);
+		break;
+	case VB_CMD_POLL_WAIT:
+	case VB_CMD_POLL_WAIT_MULTI:
+		if (b->o.no_wait_poll)
+			vb_reply_err(c, VB_ST_INVALID_COMMAND);
+		else
+			vb_cmd_poll_wait(b, c, &r);
 		break;
 	case VB_CMD_FLUSH_UNSAVED_BUFFER:
 		vb_cmd_flush(b, c, &r);

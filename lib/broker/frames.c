@@ -130,3 +130,8 @@ int vb_frames_next(struct vb_frames *r, const struct vb_frame_limits *l,
 	r->pos += VB_REQ_HDR + f->len;
 	return 1;
 }
+
+void vb_frames_unget(struct vb_frames *r, const struct vb_frame *f)
+{
+	r->pos = (size_t)(f->payload - r->buf.p) - VB_REQ_HDR;
+}

@@ -67,6 +67,8 @@ struct vb_client {
 	struct vb_buf enc;	/* request being encoded */
 	int dead;		/* the transport failed: answers left in rd */
 	struct vb_err dead_err;	/* why */
+	/* The server answered a waiting poll 3: it has none (until closed). */
+	int no_wait_poll;
 };
 
 void vb_client_init(struct vb_client *c);
@@ -241,6 +243,27 @@ int vb_client_send(struct vb_client *c, const struct vb_send_hdr *h,
  */
 int vb_client_poll(struct vb_client *c, const struct vb_req *r,
 		   struct vb_poll_hdr *h, struct vb_rd *msgs, struct vb_err *e);
+/*
+ * A waiting poll, a vibes extension (vibes-iggyd(8)): r is a
+ * VB_CMD_POLL_WAIT request (answered as poll_messages is) or a
+ * VB_CMD_POLL_WAIT_MULTI one (walk the answer with vb_wire_dec_wait_count
+ * and vb_wire_dec_wait_part).  Waits r->wait.max_wait_us longer than
+ * timeout_ms.  1 with the answer's payload; 0, sending nothing, when the
+ * server has no waiting polls: it answered one 3 (InvalidCommand, what
+ * upstream 0.8.0 answers an unknown code) on this connection, which is
+ * remembered until it is closed; -1 on error.
+ */
+int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
+			const uint8_t **payload, size_t *len,
+			struct vb_err *e);
+/*
+ * The answer of waiting poll r, queued by the caller behind other
+ * requests whose answers it took: as vb_client_poll_wait from the wait
+ * on (the caller checks c->no_wait_poll before queueing it).
+ */
+int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
+			  const uint8_t **payload, size_t *len,
+			  struct vb_err *e);
 /* get_consumer_offset: *found = 0 when nothing is stored. */
 int vb_client_get_offset(struct vb_client *c, const struct vb_consumer *who,
 			 const struct vb_ident *stream,

@@ -53,6 +53,10 @@ const char *vb_cmd_name(uint32_t code)
 		return "send_messages";
 	case VB_CMD_FLUSH_UNSAVED_BUFFER:
 		return "flush_unsaved_buffer";
+	case VB_CMD_POLL_WAIT:
+		return "poll_wait";
+	case VB_CMD_POLL_WAIT_MULTI:
+		return "poll_wait_multi";
 	case VB_CMD_GET_CONSUMER_OFFSET:
 		return "get_consumer_offset";
 	case VB_CMD_STORE_CONSUMER_OFFSET:
