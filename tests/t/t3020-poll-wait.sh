@@ -118,4 +118,16 @@ test_expect_success 'against a server that answers the waiting poll 3, vibes-pol
 	ns ugout >got && test_cmp want got
 '
 
+test_expect_success 'a follower of some partitions (-p) gets only theirs; --idle-timeout ends a waiting group member' '
+	vibes-topic create pw --partitions 3 &&
+	for i in 1 2 3 4 5 6; do
+		printf "{\"n\":%d}\n" "$i" | vibes-append -s pw -p $((i % 3)) || return 1
+	done &&
+	vibes-poll -c fp -s pw -p 1 -f --idle-timeout 1s --format "%p %s\n" >out &&
+	test "$(cut -d" " -f1 out | sort -u)" = 1 &&
+	test "$(wc -l <out)" = 2 &&
+	vibes-poll -g gi -s pw -f --idle-timeout 1s >gout &&
+	test "$(wc -l <gout)" = 6
+'
+
 test_done
