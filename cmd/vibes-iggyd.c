@@ -25,6 +25,7 @@
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
+	"                   [--open-segments N] [--index-cache BYTES]\n"
 	"                   [--cleaner-ms MS] [--rebalance-ms MS] [--help]\n"
 	"                   [--version]\n";
 
@@ -71,13 +72,16 @@ static long long number(const char *s, long long lo, long long hi,
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE };
+	enum { OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_OPEN_SEGS,
+	       OPT_INDEX_CACHE };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "cleaner-ms", required_argument, NULL, OPT_CLEANER },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "fsync", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "index-cache", required_argument, NULL, OPT_INDEX_CACHE },
+		{ "open-segments", required_argument, NULL, OPT_OPEN_SEGS },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
 		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
@@ -99,6 +103,8 @@ int main(int argc, char **argv)
 	o.fsync = VB_FSYNC_INTERVAL;
 	o.fsync_ms = 1000;
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
+	o.open_segments = VB_OPEN_SEGS_DEFAULT;
+	o.index_cache = VB_INDEX_CACHE_DEFAULT;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -133,6 +139,15 @@ int main(int argc, char **argv)
 			o.segment_size = (uint64_t)number(optarg, 4096,
 							  VB_SEG_HARD_MAX / 2,
 							  "--segment-size");
+			break;
+		case OPT_OPEN_SEGS:
+			o.open_segments = (unsigned)number(optarg, 1, 1 << 20,
+							   "--open-segments");
+			break;
+		case OPT_INDEX_CACHE:
+			o.index_cache = (uint64_t)number(optarg, 16384,
+							 1ll << 40,
+							 "--index-cache");
 			break;
 		case OPT_CLEANER:
 			o.cleaner_ms = (unsigned)number(optarg, 1, 3600000,
