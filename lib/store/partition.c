@@ -502,8 +502,12 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 
 		if (start < s->start)
 			start = s->start;
-		if (s->count == 0 || start >= s->start + s->count ||
-		    s->damaged)
+		if (s->count == 0 || start >= s->start + s->count)
+			continue;
+		/* A refused segment: skipped, but no read spans the gap. */
+		if (s->damaged && *n)
+			break;
+		if (s->damaged)
 			continue;
 		/* Files closed by the LRU: stop here, the reader comes back. */
 		s->fault = 0;
@@ -535,7 +539,7 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 			count = k;
 		}
 		if (s->fault) {
-			if (s->damaged)
+			if (s->damaged && *n == 0)
 				continue;	/* refused: skipped */
 			break;
 		}
