@@ -487,7 +487,9 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 
 	*n = 0;
 	*last = 0;
+	/* What the previous read opened may close now. */
 	p->st->read_gen++;
+	vb_store_trim(p->st);
 	if (start < first)
 		start = first;
 	if (count == 0 || start >= end)
@@ -828,8 +830,10 @@ static int data_commit(struct vb_part *p, struct vb_err *e)
 	for (size_t i = from; i + 1 < p->nsegs; i++) {
 		struct vb_seg *g = p->segs[i];
 
-		if (interval)
+		if (interval) {
 			atomic_store(&g->log->synced, g->size);
+			vb_syncer_forget(st->sync, g->log);
+		}
 		atomic_store(&g->log->written, g->size);
 		vb_seg_settle(g, 0, NULL);
 	}

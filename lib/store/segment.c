@@ -137,29 +137,31 @@ static void seg_close_files(struct vb_seg *s)
 }
 
 /*
- * May the LRU close it?  Not while the current read uses it, nor while the
- * syncer holds its log or a failed sync of it is to be made good.
+ * May the LRU close it?  Not while the current read uses it, nor while a
+ * failed sync of it is to be made good.  (A settled segment was synced by
+ * the commit point that settled it, which took it off the syncer's list.)
  */
 static int closable(const struct vb_seg *s)
 {
-	if (s->pin == s->st->read_gen)
+	if (s->pin && s->pin == s->st->read_gen)
 		return 0;
-	return s->log == NULL || (!atomic_load(&s->log->queued) &&
-				  !atomic_load(&s->log->sync_err));
+	return s->log == NULL || !atomic_load(&s->log->sync_err);
 }
 
 void vb_store_trim(struct vb_store *st)
 {
 	struct vb_seg *s = st->open_tail;
 
-	while (st->nopen > open_max(st) && s) {
+	/* The most recently used (the one being opened) always stays. */
+	while (st->nopen > open_max(st) && s && s != st->open_head) {
 		struct vb_seg *prev = s->oprev;
 
 		if (closable(s))
 			seg_close_files(s);
 		s = prev;
 	}
-	while (st->cache_bytes > cache_max(st) && st->ch_tail)
+	while (st->cache_bytes > cache_max(st) && st->ch_tail &&
+	       st->ch_tail != st->ch_head)
 		ch_free(st, st->ch_tail);
 }
 
@@ -644,10 +646,12 @@ static struct vb_idx_chunk *chunk_load(struct vb_seg *s, uint32_t no)
 		       (want - s->nchunks) * sizeof(*s->chunks));
 		s->nchunks = want;
 	}
+	/* Room first: the chunk returned is never the one dropped. */
+	while (st->cache_bytes + sizeof(*c) > cache_max(st) && st->ch_tail)
+		ch_free(st, st->ch_tail);
 	s->chunks[no] = c;
 	st->cache_bytes += sizeof(*c);
 	ch_push(st, c);
-	vb_store_trim(st);
 	return c;
 }
 

@@ -167,6 +167,11 @@ void vb_syncer_wait(struct vb_syncer *s);
  * nothing (the commit point syncs itself in always mode).
  */
 void vb_syncer_queue(struct vb_syncer *s, struct vb_file *f);
+/*
+ * Interval mode: takes f off the next round (the caller synced it), so
+ * that the round's reference does not keep its descriptor open.
+ */
+void vb_syncer_forget(struct vb_syncer *s, struct vb_file *f);
 /* Interval mode: path (a replaced file, or a directory) and its directory. */
 void vb_syncer_dirty_path(struct vb_syncer *s, const char *path);
 /*
