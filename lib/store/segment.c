@@ -174,7 +174,7 @@ int vb_seg_use(struct vb_seg *s)
 	s->pin = st->read_gen;
 	if (s->idx_fd >= 0)
 		return 0;		/* not settled: always open */
-	if (s->log && s->rfd >= 0) {
+	if (s->log && (s->rfd >= 0 || s->idx)) {
 		op_unlink(st, s);
 		op_push(st, s);
 		return 0;

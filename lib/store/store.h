@@ -199,8 +199,10 @@ void vb_syncer_release(struct vb_syncer *s);
  * checked when it is read (offsets in sequence, positions rising within
  * the log, timestamps not going back).  A sealed segment that no commit
  * point still syncs (settled) keeps its files open only while it is among
- * the open_max most recently used: another LRU.  The active segments, and
- * those sealed but not yet settled, always keep theirs.
+ * the open_max most recently used (plus those the read in progress uses,
+ * whose spans stay valid until the next read): another LRU.  The active
+ * segments, and those sealed but not yet settled (a burst that fills
+ * several small segments in one pass), always keep theirs.
  */
 #define VB_IDX_CHUNK 1024u			/* entries: 16 KiB */
 #define VB_OPEN_SEGS_DEFAULT 128u
