@@ -543,6 +543,7 @@ static int seg_rebuild(struct vb_seg *s, const char *why)
 	uint32_t count = s->count;
 	uint64_t last_ts = s->last_ts;
 	const char *bad = NULL;
+	struct stat lst;
 	uint8_t *m = NULL;
 	uint64_t good;
 	int fd;
@@ -551,6 +552,11 @@ static int seg_rebuild(struct vb_seg *s, const char *why)
 	vb_store_notice(st, "%s: damaged index (%s): rebuilding it from the "
 			"log", (char *)ib.p, why);
 	seg_drop_chunks(s, 0);
+	/* Never map past the end of the file: that would be SIGBUS. */
+	if (fstat(s->log->fd, &lst) < 0 || (uint64_t)lst.st_size != s->size) {
+		bad = "the log is not the size it had";
+		goto refuse;
+	}
 	if (s->size > 0) {
 		m = mmap(NULL, s->size, PROT_READ, MAP_PRIVATE, s->log->fd, 0);
 		if (m == MAP_FAILED) {
