@@ -276,6 +276,21 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 	}
 	free(starts);
 	starts = NULL;
+	/*
+	 * The last file overlapped and was ignored: the one before is the
+	 * active segment after all, opened (and checked) as such.
+	 */
+	if (p->nsegs && active(p)->idx_fd < 0) {
+		struct vb_seg *s;
+
+		if (vb_seg_load(&s, st, p->dir, active(p)->start, 0,
+				!st->clean, e) < 0)
+			goto fail;
+		atomic_store(&s->log->written, s->size);
+		atomic_store(&s->log->synced, s->size);
+		vb_seg_free(active(p));
+		p->segs[p->nsegs - 1] = s;
+	}
 	if (p->nsegs == 0) {
 		struct vb_seg *s;
 

@@ -443,6 +443,47 @@ static int idx_tail_ok(struct vb_seg *s, int fd, uint64_t isize,
 	return 1;
 }
 
+/*
+ * The whole index agrees with the log (the last segment, whose index is
+ * written to at once: checked at start as it always was), read a chunk at
+ * a time so that it costs no memory.  Sets s->count and s->last_ts.
+ */
+static int idx_all_ok(struct vb_seg *s, int fd, uint64_t isize,
+		      uint64_t logsize)
+{
+	uint8_t *buf;
+	uint64_t prev = 0, prev_ts = 0;
+	int ok = 1;
+
+	if (!idx_tail_ok(s, fd, isize, logsize))
+		return 0;
+	buf = vb_xmalloc(VB_IDX_CHUNK * 16);
+	for (uint32_t base = 0; ok && base < s->count; base += VB_IDX_CHUNK) {
+		uint32_t n = s->count - base < VB_IDX_CHUNK ? s->count - base
+							    : VB_IDX_CHUNK;
+
+		if (pread(fd, buf, (size_t)n * 16, (off_t)base * 16) !=
+		    (ssize_t)n * 16) {
+			ok = 0;
+			break;
+		}
+		for (uint32_t j = 0; j < n; j++) {
+			const uint8_t *x = buf + (size_t)j * 16;
+			uint64_t pos = vb_ld32(x + 4), ts = vb_ld64(x + 8);
+
+			if (vb_ld32(x) != base + j || pos < prev + VB_MSG_HDR ||
+			    ((base || j) && ts < prev_ts)) {
+				ok = 0;
+				break;
+			}
+			prev = pos;
+			prev_ts = ts;
+		}
+	}
+	free(buf);
+	return ok && prev == logsize;
+}
+
 int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		uint64_t start, int sealed, int verify, struct vb_err *e)
 {
@@ -485,8 +526,8 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		goto fail;
 	}
 	s->size = (uint64_t)lst.st_size;
-	if (!verify && idx_tail_ok(s, s->idx_fd, (uint64_t)ist.st_size,
-				   s->size))
+	if (!verify && idx_all_ok(s, s->idx_fd, (uint64_t)ist.st_size,
+				  s->size))
 		goto done;
 	s->verified = 1;
 	if (seg_verify(s, st, (uint64_t)lst.st_size, (uint64_t)ist.st_size,

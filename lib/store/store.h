@@ -28,7 +28,9 @@
  *
  * Recovery (vb_part_open): sealed segments are trusted when the last
  * entry of their index agrees with the log size (only that entry is read:
- * start-up does not read sealed indexes); the last segment (and any
+ * start-up does not read sealed indexes); after a clean shutdown the last
+ * segment's index is checked whole, a chunk at a time (it costs no
+ * memory); after a crash the last segment (and any
  * segment whose index disagrees) is scanned message by message, checking
  * sizes, consecutive offsets and the XXH3 checksum, and the log is
  * truncated at the first bad or torn message; the index is rebuilt from
