@@ -81,7 +81,7 @@ test_expect_success 'four consumers at once each read every event back, in order
 
 test_expect_success 'by timestamp across segments: exactly the events stored at or after it' '
 	t=$(sed -n "12345p" out.1 | sed "s/.*\"timestamp\":\([0-9]*\).*/\1/") &&
-	vibes-poll -c bytime -s big --from "@$t" --format json >ts.out &&
+	vibes-poll -c bytime -s big --from "@${t}us" --format json >ts.out &&
 	awk -v t="$t" "{ s = \$0; sub(/.*\"timestamp\":/, \"\", s); sub(/,.*/, \"\", s)
 		if (s + 0 >= t + 0) n++ } END { print n }" out.1 >want.n &&
 	wc -l <ts.out | tr -d " " >got.n &&
