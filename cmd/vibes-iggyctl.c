@@ -311,7 +311,7 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 {
 	struct vb_ctl_status st;
 	struct vb_err e;
-	char b[64], why[512];
+	char b[64], why[512], cert[4096];
 	long long up = 0;
 	const char *state;
 	int rc;
@@ -397,7 +397,9 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 			printf("pid:         %ld\n", (long)st.pid);
 			printf("address:     %s\n", st.addr[0] ? st.addr : "?");
 			if (st.http_addr[0])
-				printf("http:        http://%s\n", st.http_addr);
+				printf("http:        %s://%s\n",
+				       vb_ctl_read_tls(c, cert, sizeof(cert))
+				       ? "https" : "http", st.http_addr);
 			human_duration(up, b, sizeof(b));
 			printf("uptime:      %s\n", b);
 		}
@@ -566,7 +568,9 @@ static void curl_quoted(const char *key, const char *pre, const char *v)
  * http [--url] [PATH]: starts the server if it is not running (as a tool
  * would), logs in over HTTP with the data dir's credentials and prints a
  * curl config (curl -K FILE): the token as a header, so it is on no
- * command line, and the URL of PATH when given.
+ * command line, and the URL of PATH when given.  A server with TLS on
+ * its TCP port (DATA/server.tls) speaks HTTPS with the same certificate:
+ * the URL is https:// and the config has curl trust that certificate.
  */
 static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 {
@@ -578,9 +582,9 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 	struct vb_ctl_status st;
 	struct vb_err e;
 	const char *path = NULL;
-	char addr[300], when[64];
+	char addr[300], when[64], cert[4096];
 	uint64_t exp = 0;
-	int ch, url_only = 0, rc;
+	int ch, url_only = 0, rc, tls;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+u", longopts, NULL)) != -1) {
@@ -614,7 +618,9 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 			"server)\n", (char *)c->dir.p);
 		return VB_EX_UNAVAILABLE;
 	}
-	vb_buf_printf(&url, "http://%s", addr);
+	/* a TLS port (DATA/server.tls): HTTPS with the same certificate */
+	tls = vb_ctl_read_tls(c, cert, sizeof(cert));
+	vb_buf_printf(&url, "%s://%s", tls ? "https" : "http", addr);
 	if (url_only) {
 		printf("%s%s\n", (char *)url.p, path ? path : "");
 		vb_buf_release(&url);
@@ -634,6 +640,8 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 	printf("# vibes-iggyctl http: for curl -K; the HTTP API of %s, "
 	       "token valid until %s\n", (char *)c->dir.p, when);
 	curl_quoted("header", "Authorization: Bearer ", (char *)tok.p);
+	if (tls)
+		curl_quoted("cacert", "", cert);
 	if (path)
 		curl_quoted("url", (char *)url.p, path);
 	explicit_bzero(tok.p, tok.len);
