@@ -312,6 +312,8 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 	struct vb_ctl_status st;
 	struct vb_err e;
 	char b[64], why[512], cert[4096];
+	struct vb_buf url = VB_BUF_INIT;
+	int named;
 	long long up = 0;
 	const char *state;
 	int rc;
@@ -396,10 +398,12 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		if (st.state == VB_CTL_RUNNING) {
 			printf("pid:         %ld\n", (long)st.pid);
 			printf("address:     %s\n", st.addr[0] ? st.addr : "?");
-			if (st.http_addr[0])
-				printf("http:        %s://%s\n",
-				       vb_ctl_read_tls(c, cert, sizeof(cert))
-				       ? "https" : "http", st.http_addr);
+			if (st.http_addr[0]) {
+				vb_ctl_http_url(c, st.http_addr, &url, cert,
+						sizeof(cert), &named);
+				printf("http:        %s\n", (char *)url.p);
+				vb_buf_release(&url);
+			}
 			human_duration(up, b, sizeof(b));
 			printf("uptime:      %s\n", b);
 		}
@@ -584,7 +588,7 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 	const char *path = NULL;
 	char addr[300], when[64], cert[4096];
 	uint64_t exp = 0;
-	int ch, url_only = 0, rc, tls;
+	int ch, url_only = 0, rc, named;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+u", longopts, NULL)) != -1) {
@@ -619,8 +623,12 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 		return VB_EX_UNAVAILABLE;
 	}
 	/* a TLS port (DATA/server.tls): HTTPS with the same certificate */
-	tls = vb_ctl_read_tls(c, cert, sizeof(cert));
-	vb_buf_printf(&url, "%s://%s", tls ? "https" : "http", addr);
+	vb_ctl_http_url(c, addr, &url, cert, sizeof(cert), &named);
+	if (!named)
+		fprintf(stderr, "vibes-iggyctl: the certificate %s names "
+			"neither the HTTP API's address nor localhost: curl "
+			"will refuse it (use curl's --connect-to with a name "
+			"it carries)\n", cert);
 	if (url_only) {
 		printf("%s%s\n", (char *)url.p, path ? path : "");
 		vb_buf_release(&url);
@@ -640,7 +648,7 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 	printf("# vibes-iggyctl http: for curl -K; the HTTP API of %s, "
 	       "token valid until %s\n", (char *)c->dir.p, when);
 	curl_quoted("header", "Authorization: Bearer ", (char *)tok.p);
-	if (tls)
+	if (cert[0])
 		curl_quoted("cacert", "", cert);
 	if (path)
 		curl_quoted("url", (char *)url.p, path);

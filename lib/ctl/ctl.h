@@ -238,6 +238,16 @@ int vb_ctl_read_http_addr(const struct vb_ctl *c, char *addr, size_t sz);
  * credentials: the access token and its expiry (Unix seconds).  Errors:
  * VB_E_UNAVAIL, VB_E_TIMEOUT, VB_E_AUTH (refused), VB_E_PROTO.
  */
+/*
+ * The URL of the HTTP API on addr (into url, reset first): http://ADDR,
+ * or https:// when the server has TLS (DATA/server.tls; *cert is then
+ * its certificate's path, else "").  A client such as curl checks the
+ * certificate's name against the URL's host: when the certificate does
+ * not name addr's loopback IP but names "localhost", the URL says
+ * localhost; when it names neither, *named is 0 (else 1).
+ */
+void vb_ctl_http_url(const struct vb_ctl *c, const char *addr,
+		     struct vb_buf *url, char *cert, size_t sz, int *named);
 int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		      struct vb_buf *token, uint64_t *expiry,
 		      struct vb_err *e);

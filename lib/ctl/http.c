@@ -122,6 +122,31 @@ void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz)
 	strlcpy(out, "127.0.0.1:0", sz);
 }
 
+void vb_ctl_http_url(const struct vb_ctl *c, const char *addr,
+		     struct vb_buf *url, char *cert, size_t sz, int *named)
+{
+	char host[256];
+	unsigned port;
+
+	vb_buf_reset(url);
+	*named = 1;
+	if (!vb_ctl_read_tls(c, cert, sz)) {
+		vb_buf_printf(url, "http://%s", addr);
+		return;
+	}
+	if (vb_ctl_split_addr(addr, host, sizeof(host), &port) == 0 &&
+	    !vb_tls_cert_names(cert, host)) {
+		if ((strncmp(host, "127.", 4) == 0 ||
+		     strcmp(host, "::1") == 0) &&
+		    vb_tls_cert_names(cert, "localhost")) {
+			vb_buf_printf(url, "https://localhost:%u", port);
+			return;
+		}
+		*named = 0;
+	}
+	vb_buf_printf(url, "https://%s", addr);
+}
+
 /* Connects to addr within the deadline; the socket, or -1. */
 static int dial(const char *addr, int64_t deadline, struct vb_err *e)
 {
