@@ -256,7 +256,8 @@ int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
  * (PEM; key NULL: in the certificate's file), made absolute.  Not called,
  * vb_ctl_setup took $VIBES_IGGY_TLS_CERT and $VIBES_IGGY_TLS_KEY, else the
  * server is plain.  The bundled server gets --tls-cert/--tls-key, an
- * upstream iggy-server IGGY_TCP_TLS_ENABLED/_CERT_FILE/_KEY_FILE.
+ * upstream iggy-server IGGY_TCP_TLS_ENABLED/_CERT_FILE/_KEY_FILE and
+ * the same for IGGY_HTTP_TLS_* (the bundled one's HTTP API is HTTPS).
  */
 int vb_ctl_set_tls(struct vb_ctl *c, const char *cert, const char *key,
 		   struct vb_err *e);
