@@ -37,11 +37,13 @@ static const char usage_text[] =
 /* --help: what TLS does. */
 static const char tls_text[] =
 	"\n"
-	"TLS on the TCP port (upstream's [tcp.tls] cert_file and key_file):\n"
+	"TLS on the TCP port and HTTPS on the HTTP API (upstream's [tcp.tls]\n"
+	"and [http.tls] cert_file and key_file):\n"
 	"  --tls-cert FILE           the certificate chain (PEM, the server's\n"
-	"                            certificate first): every connection must\n"
-	"                            then begin with a TLS handshake (TLS 1.2 or\n"
-	"                            1.3); a plain client is closed\n"
+	"                            certificate first): every connection, TCP\n"
+	"                            or HTTP, must then begin with a TLS\n"
+	"                            handshake (TLS 1.2 or 1.3); a plain client\n"
+	"                            is closed\n"
 	"  --tls-key FILE            its private key (PEM, no passphrase;\n"
 	"                            default: the --tls-cert file)\n"
 	"DATA/server.tls then names the certificate, so local tools connect\n"
@@ -301,6 +303,9 @@ int main(int argc, char **argv)
 	}
 	o.tls_cert = cert;
 	o.tls_key = key;
+	/* the HTTP API speaks HTTPS with the same certificate */
+	ho.tls_cert = cert;
+	ho.tls_key = key;
 	if (ready_fd >= 0 && fcntl(ready_fd, F_GETFD) < 0)
 		errx(VB_EX_USAGE, "--ready-fd %d: not an open descriptor",
 		     ready_fd);
@@ -395,8 +400,8 @@ int main(int argc, char **argv)
 	}
 	/* http.addr is there before the ready line (vibes-iggyctl reads it) */
 	if (b->http) {
-		snprintf(http, sizeof(http), "HTTP API on http://%s%s%s:%u",
-			 strchr(b->http_ip, ':') ? "[" : "", b->http_ip,
+		snprintf(http, sizeof(http), "HTTP API on %s://%s%s%s:%u",
+			 vb_http_is_tls(b) ? "https" : "http", strchr(b->http_ip, ':') ? "[" : "", b->http_ip,
 			 strchr(b->http_ip, ':') ? "]" : "", b->http_port);
 		log_line(NULL, http);
 	}
