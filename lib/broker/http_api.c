@@ -230,13 +230,65 @@ static void bad_reply(struct vb_http_req *x, const struct vb_err *e)
 	vb_hx_iggy(x, VB_ST_ERROR);
 }
 
+/*
+ * A list route's reply: the broker's records, decoded one by one, sorted
+ * when cmp is set (the broker's order is kept otherwise) and written as a
+ * JSON array of objects.
+ */
+struct list_kind {
+	size_t size;
+	int (*dec)(struct vb_rd *r, void *rec, struct vb_err *e);
+	int (*cmp)(const void *a, const void *b);
+	void (*json)(struct vb_jw *w, const void *rec);
+};
+
+static void r_list(struct vb_http_req *x, uint32_t st, const uint8_t *p,
+		   size_t n, const struct list_kind *k)
+{
+	char *v = NULL;
+	size_t nv = 0, cap = 0;
+	struct vb_rd r;
+	struct vb_err e;
+	struct vb_jw w;
+
+	if (st) {
+		vb_hx_iggy(x, st);
+		return;
+	}
+	vb_rd_init(&r, p, n);
+	while (vb_rd_left(&r) > 0) {
+		VB_ALLOC_GROW(v, (nv + 1) * k->size, cap);
+		if (k->dec(&r, v + nv * k->size, &e) < 0) {
+			free(v);
+			bad_reply(x, &e);
+			return;
+		}
+		nv++;
+	}
+	if (nv && k->cmp)
+		qsort(v, nv, k->size, k->cmp);
+	vb_buf_reset(&x->resp);
+	vb_jw_init(&w, &x->resp);
+	vb_jw_arr(&w, NULL);
+	for (size_t i = 0; i < nv; i++) {
+		vb_jw_obj(&w, NULL);
+		k->json(&w, v + i * k->size);
+		vb_jw_end(&w, '}');
+	}
+	vb_jw_end(&w, ']');
+	free(v);
+	vb_hx_json(x, 200);
+}
+
 static const char *compression_name(uint8_t c)
 {
 	return c == VB_COMPRESSION_GZIP ? "gzip" : "none";
 }
 
-static void stream_json(struct vb_jw *w, const struct vb_stream_info *s)
+static void stream_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_stream_info *s = rec;
+
 	vb_jw_u64(w, "id", s->id);
 	vb_jw_u64(w, "created_at", s->created_at);
 	vb_jw_str(w, "name", s->name.s, s->name.len);
@@ -499,8 +551,10 @@ static enum vb_hx b_clients(struct vb_http_req *x)
 	return b_simple(x, VB_CMD_GET_CLIENTS);
 }
 
-static void client_json(struct vb_jw *w, const struct vb_client_info *c)
+static void client_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_client_info *c = rec;
+
 	vb_jw_u64(w, "client_id", c->client_id);
 	if (c->user_id == VB_NO_USER)
 		vb_jw_null(w, "user_id");
@@ -520,42 +574,19 @@ static int cmp_client(const void *a, const void *b)
 	return x->client_id < y->client_id ? -1 : x->client_id > y->client_id;
 }
 
+static int dec_client(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_client(r, rec, e);
+}
+
+static const struct list_kind client_list = {
+	sizeof(struct vb_client_info), dec_client, cmp_client, client_json
+};
+
 static void r_clients(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 		      size_t n)
 {
-	struct vb_client_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_client(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_client);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		client_json(&w, &v[i]);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
+	r_list(x, st, p, n, &client_list);
 }
 
 static enum vb_hx b_client(struct vb_http_req *x)
@@ -810,8 +841,10 @@ static void perms_json(struct vb_jw *w, const uint8_t *p, uint32_t n)
 	vb_jw_end(w, '}');
 }
 
-static void user_json(struct vb_jw *w, const struct vb_user_info *u)
+static void user_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_user_info *u = rec;
+
 	vb_jw_u64(w, "id", u->id);
 	vb_jw_u64(w, "created_at", u->created_at);
 	vb_jw_cstr(w, "status", u->status == 1 ? "active" : "inactive");
@@ -823,34 +856,20 @@ static enum vb_hx b_users(struct vb_http_req *x)
 	return b_simple(x, VB_CMD_GET_USERS);
 }
 
+static int dec_user(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_user(r, rec, e);
+}
+
+static const struct list_kind user_list = {
+	sizeof(struct vb_user_info), dec_user, NULL /* listed by id already */,
+	user_json
+};
+
 static void r_users(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 		    size_t n)
 {
-	struct vb_user_info u;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	/* the broker lists them by id already */
-	while (vb_rd_left(&r) > 0) {
-		if (vb_wire_dec_user(&r, &u, &e) < 0) {
-			bad_reply(x, &e);
-			return;
-		}
-		vb_jw_obj(&w, NULL);
-		user_json(&w, &u);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	vb_hx_json(x, 200);
+	r_list(x, st, p, n, &user_list);
 }
 
 static void r_user(struct vb_http_req *x, uint32_t st, const uint8_t *p,
@@ -1139,46 +1158,30 @@ static int cmp_pat(const void *a, const void *b)
 	return strcmp(x->name.s, y->name.s);
 }
 
+static void pat_json(struct vb_jw *w, const void *rec)
+{
+	const struct vb_pat_info *t = rec;
+
+	vb_jw_str(w, "name", t->name.s, t->name.len);
+	if (t->expiry_at)
+		vb_jw_u64(w, "expiry_at", t->expiry_at);
+	else
+		vb_jw_null(w, "expiry_at");
+}
+
+static int dec_pat(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_pat(r, rec, e);
+}
+
+static const struct list_kind pat_list = {
+	sizeof(struct vb_pat_info), dec_pat, cmp_pat, pat_json
+};
+
 static void r_pats(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 		   size_t n)
 {
-	struct vb_pat_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_pat(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_pat);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		vb_jw_str(&w, "name", v[i].name.s, v[i].name.len);
-		if (v[i].expiry_at)
-			vb_jw_u64(&w, "expiry_at", v[i].expiry_at);
-		else
-			vb_jw_null(&w, "expiry_at");
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
+	r_list(x, st, p, n, &pat_list);
 }
 
 static enum vb_hx b_pat_create(struct vb_http_req *x)
@@ -1264,42 +1267,19 @@ static enum vb_hx b_streams(struct vb_http_req *x)
 	return b_simple(x, VB_CMD_GET_STREAMS);
 }
 
+static int dec_stream(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_stream(r, rec, e);
+}
+
+static const struct list_kind stream_list = {
+	sizeof(struct vb_stream_info), dec_stream, cmp_stream, stream_json
+};
+
 static void r_streams(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 		      size_t n)
 {
-	struct vb_stream_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_stream(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_stream);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		stream_json(&w, &v[i]);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
+	r_list(x, st, p, n, &stream_list);
 }
 
 static enum vb_hx b_stream_create(struct vb_http_req *x)
@@ -1502,8 +1482,10 @@ static enum vb_hx b_groups(struct vb_http_req *x)
 	return b_simple(x, VB_CMD_GET_CONSUMER_GROUPS);
 }
 
-static void group_json(struct vb_jw *w, const struct vb_group_info *g)
+static void group_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_group_info *g = rec;
+
 	vb_jw_u64(w, "id", g->id);
 	vb_jw_str(w, "name", g->name.s, g->name.len);
 	vb_jw_u64(w, "partitions_count", g->partitions_count);
@@ -1517,42 +1499,19 @@ static int cmp_group(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static int dec_group(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_group(r, rec, e);
+}
+
+static const struct list_kind group_list = {
+	sizeof(struct vb_group_info), dec_group, cmp_group, group_json
+};
+
 static void r_groups(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 		     size_t n)
 {
-	struct vb_group_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_group(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_group);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		group_json(&w, &v[i]);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
+	r_list(x, st, p, n, &group_list);
 }
 
 static void r_group(struct vb_http_req *x, uint32_t st, const uint8_t *p,
