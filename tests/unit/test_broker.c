@@ -11,29 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broker_harness.h"
+#include "broker_fixture.h"
 #include "wire/wire.h"
-
-static struct srv S;
-
-static int setup(void **state)
-{
-	srv_mkdir(&S);
-	return srv_start(&S);
-}
-
-static int teardown(void **state)
-{
-	int rc = srv_stop(&S);
-
-	srv_rmdir(&S);
-	return rc == 0 ? 0 : -1;
-}
-
-static void open_client(struct vb_client *c)
-{
-	assert_int_equal(srv_client(&S, c, 1), 0);
-}
 
 /* Runs r; returns the status (0 ok); the payload is left in p and n. */
 static uint32_t call(struct vb_client *c, const struct vb_req *r,

@@ -20,29 +20,8 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "broker_harness.h"
+#include "broker_fixture.h"
 #include "wire/wire.h"
-
-static struct srv S;
-
-static int setup(void **state)
-{
-	srv_mkdir(&S);
-	return srv_start(&S);
-}
-
-static int teardown(void **state)
-{
-	int rc = srv_stop(&S);
-
-	srv_rmdir(&S);
-	return rc == 0 ? 0 : -1;
-}
-
-static void open_client(struct vb_client *c)
-{
-	assert_int_equal(srv_client(&S, c, 1), 0);
-}
 
 static void make_topic(struct vb_client *c, const char *sname, uint32_t parts,
 		       uint32_t *sid, uint32_t *tid)
