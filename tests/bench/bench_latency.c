@@ -33,17 +33,8 @@
 
 #include "base/clock.h"
 #include "client/client.h"
+#include "bench.h"
 #include "base/banned.h"
-
-static long long num(const char *s, long long lo, long long hi)
-{
-	const char *errstr;
-	long long v = strtonum(s, lo, hi, &errstr);
-
-	if (errstr)
-		errx(2, "'%s' is %s", s, errstr);
-	return v;
-}
 
 static int cmp64(const void *a, const void *b)
 {
@@ -198,8 +189,8 @@ static int run_vibes(char **argv, int argc)
 	struct vb_ident s, t;
 	struct vb_stream_info si;
 	struct vb_topic_info ti;
-	long long rate = num(argv[4], 1, 10000000);
-	long long secs = num(argv[5], 1, 3600);
+	long long rate = (long long)bench_arg(argv[4], 1, 10000000);
+	long long secs = (long long)bench_arg(argv[5], 1, 3600);
 	int64_t start, interval_ns;
 	size_t acked = 0, got = 0, queued = 0;
 	int found, ffd = -1;
@@ -414,9 +405,9 @@ static void xread_from(int fd, const char *id)
 
 static int run_redis(char **argv, int argc)
 {
-	int port = (int)num(argv[1], 1, 65535);
-	long long rate = num(argv[2], 1, 10000000);
-	long long secs = num(argv[3], 1, 3600);
+	int port = (int)bench_arg(argv[1], 1, 65535);
+	long long rate = (long long)bench_arg(argv[2], 1, 10000000);
+	long long secs = (long long)bench_arg(argv[3], 1, 3600);
 	int follow = argc > 4 && strcmp(argv[4], "follow") == 0;
 	int fd = redis_connect(port), rfd = -1;
 	int64_t start, interval_ns = 1000000000LL / rate;
