@@ -37,24 +37,6 @@ static void ident_str(struct vb_ident *id, const char *s)
 	assert_int_equal(vb_ident_str(id, s), 0);
 }
 
-static void make_stream_topic(struct vb_client *c, const char *sname,
-			      const char *tname, uint32_t parts,
-			      uint32_t *sid, uint32_t *tid)
-{
-	struct vb_stream_info si;
-	struct vb_topic_info ti;
-	struct vb_ident s;
-	struct vb_err e;
-
-	assert_int_equal(vb_client_create_stream(c, sname, &si, &e), 0);
-	ident_num(&s, si.id);
-	assert_int_equal(vb_client_create_topic(c, &s, tname, parts, &ti, &e),
-			 0);
-	assert_int_equal(ti.partitions_count, parts);
-	*sid = si.id;
-	*tid = ti.id;
-}
-
 /* Sends n messages "PREFIX-i" to a partition (or balanced if part < 0). */
 static void send_n(struct vb_client *c, uint32_t sid, uint32_t tid, int part,
 		   const char *prefix, int from, int n)
