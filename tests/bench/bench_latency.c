@@ -64,6 +64,32 @@ struct ev {
 static struct ev *evs;
 static size_t nev;
 
+/*
+ * A run's figures: what was sent, the acknowledgements' latency and, with
+ * a follower (FOLLOW), how long until it had the events.
+ */
+static void report_run(int64_t start, size_t acked, int follow, size_t got)
+{
+	double secs_run = (double)(vb_mono_us() - start) / 1e6;
+	int64_t *v = vb_xcalloc(nev + 1, sizeof(*v));
+	size_t k = 0;
+
+	printf("sent=%zu\nrate=%.0f\n", acked, (double)acked / secs_run);
+	for (size_t i = 0; i < acked; i++)
+		v[k++] = evs[i].acked - evs[i].sent;
+	report("ack", v, k);
+	if (follow) {
+		k = 0;
+		for (size_t i = 0; i < nev; i++)
+			if (evs[i].got)
+				v[k++] = evs[i].got > evs[i].acked ?
+					 evs[i].got - evs[i].acked : 0;
+		printf("got=%zu\n", got);
+		report("e2e", v, k);
+	}
+	free(v);
+}
+
 /* A follower's line: the "seq" member of the event, or -1. */
 static long long seq_of(const char *line)
 {
@@ -257,27 +283,10 @@ static int run_vibes(char **argv, int argc)
 		    ffd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
 			take_lines(ffd, lbuf, &llen, sizeof(lbuf), &got);
 	}
-	{
-		double secs_run = (double)(vb_mono_us() - start) / 1e6;
-		int64_t *v = vb_xcalloc(nev + 1, sizeof(*v));
-		size_t k = 0;
-
-		printf("sent=%zu\nrate=%.0f\n", acked, (double)acked / secs_run);
-		for (size_t i = 0; i < acked; i++)
-			v[k++] = evs[i].acked - evs[i].sent;
-		report("ack", v, k);
-		if (ffd >= 0) {
-			k = 0;
-			for (size_t i = 0; i < nev; i++)
-				if (evs[i].got)
-					v[k++] = evs[i].got > evs[i].acked ?
-						 evs[i].got - evs[i].acked : 0;
-			printf("got=%zu\n", got);
-			report("e2e", v, k);
-			kill(fpid, SIGTERM);
-			waitpid(fpid, NULL, 0);
-		}
-		free(v);
+	report_run(start, acked, ffd >= 0, got);
+	if (ffd >= 0) {
+		kill(fpid, SIGTERM);
+		waitpid(fpid, NULL, 0);
 	}
 	vb_buf_release(&frame);
 	vb_client_release(&c);
@@ -476,26 +485,7 @@ static int run_redis(char **argv, int argc)
 			}
 		}
 	}
-	{
-		double secs_run = (double)(vb_mono_us() - start) / 1e6;
-		int64_t *v = vb_xcalloc(nev + 1, sizeof(*v));
-		size_t k = 0;
-
-		printf("sent=%zu\nrate=%.0f\n", acked, (double)acked / secs_run);
-		for (size_t i = 0; i < acked; i++)
-			v[k++] = evs[i].acked - evs[i].sent;
-		report("ack", v, k);
-		if (follow) {
-			k = 0;
-			for (size_t i = 0; i < nev; i++)
-				if (evs[i].got)
-					v[k++] = evs[i].got > evs[i].acked ?
-						 evs[i].got - evs[i].acked : 0;
-			printf("got=%zu\n", got);
-			report("e2e", v, k);
-		}
-		free(v);
-	}
+	report_run(start, acked, follow, got);
 	free(evs);
 	return 0;
 }
