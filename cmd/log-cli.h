@@ -35,6 +35,8 @@ enum {
 	OPT_FIRST_OWN,		/* each command numbers its own from here */
 };
 
+/* One option per line, help text as it prints (t4000 reads both). */
+/* clang-format off */
 #define CLI_LONGOPTS \
 	{ "server", required_argument, NULL, OPT_SERVER }, \
 	{ "user", required_argument, NULL, OPT_USER }, \
@@ -86,6 +88,7 @@ enum {
 "Exit status: 0 ok, 1 partial failure or server error, 2 usage,\n" \
 "65 bad input data, 69 server unavailable, 74 I/O error, 75 timeout,\n" \
 "77 authentication, permission or a TLS certificate refused.\n"
+/* clang-format on */
 
 struct cli {
 	const char *prog;

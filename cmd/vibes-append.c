@@ -16,6 +16,8 @@
 #include "log-cli.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-append [OPTIONS] [FILE...]\n"
 "\n"
@@ -73,6 +75,7 @@ CLI_HELP
 "77 or 78.\n"
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum {
 	OPT_BATCH = OPT_FIRST_OWN,

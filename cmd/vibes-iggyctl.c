@@ -43,6 +43,8 @@
 /* LSB's 1, "dead and the pid file exists", is closest: alive, not working. */
 #define EX_NOT_ANSWERING 1
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-iggyctl [--data-dir DIR] [--addr HOST:PORT] [--port N]\n"
 "                     [--http HOST:PORT | --no-http] [--server-bin PATH]\n"
@@ -110,6 +112,7 @@ static const char usage_text[] =
 "  74  I/O error on the data dir (read-only, disk full)\n"
 "  75  timeout (not ready / did not stop in time, ctl.lock busy)\n"
 "  77  permission (data dir not yours or not writable, login refused)\n";
+/* clang-format on */
 
 static void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));

@@ -14,6 +14,8 @@
 #include "log-cli.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-poll (-c NAME | -g NAME) [OPTIONS]\n"
 "\n"
@@ -98,6 +100,7 @@ static const char usage_text[] =
 CLI_HELP
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum {
 	OPT_FROM = OPT_FIRST_OWN,

@@ -9,6 +9,8 @@
 #include "log-cli.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-seek (-c NAME | -g NAME) [--to POSITION] [-p N] [--json] [OPTIONS]\n"
 "       vibes-seek (-c NAME | -g NAME) --delete [OPTIONS]\n"
@@ -47,6 +49,7 @@ static const char usage_text[] =
 CLI_HELP
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum { OPT_TO = OPT_FIRST_OWN, OPT_JSON, OPT_ALL, OPT_DELETE };
 

@@ -14,6 +14,8 @@
 #include "wire/status.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-topic list [--json] [--all] [OPTIONS]\n"
 "       vibes-topic create NAME [--partitions N] [--retention DURATION]\n"
@@ -46,6 +48,7 @@ static const char usage_text[] =
 CLI_HELP
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum {
 	OPT_RETENTION = OPT_FIRST_OWN,

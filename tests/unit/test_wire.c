@@ -24,9 +24,12 @@
 
 /* ---- helpers ---- */
 
+/* Initializer macros on one line (clang-format 14 splits their braces). */
+/* clang-format off */
 #define NUM(n) { .kind = VB_ID_NUM, .num = (n) }
 #define NAME(str) { .len = sizeof(str) - 1, .s = str }
 #define STR(str) { .kind = VB_ID_STR, .name = NAME(str) }
+/* clang-format on */
 
 /* What is being checked, for failure messages. */
 static const char *ctx = "";
@@ -307,6 +310,8 @@ struct req_vec {
 	struct vb_req req;
 };
 
+/* Per vector: its name, the frame's bytes, the decoded request. */
+/* clang-format off */
 static const struct req_vec req_vecs[] = {
 	{ "7.1 #1: ping",
 		"04 00 00 00 01 00 00 00",
@@ -511,6 +516,7 @@ static const struct req_vec req_vecs[] = {
 		{ .code = 100, .consumer = { 2, STR("workers") }, .stream = STR("vibes"),
 		  .topic = STR("events"), .strategy = 5, .count = 10, .flag = 1 } },
 };
+/* clang-format on */
 
 static void test_request_vectors(void **state)
 {
@@ -542,6 +548,8 @@ static const uint8_t perms_block[32] = {
 	"01 01 00 01 00 01 00 01 01 01 01 07 00 00 00 00 01 00 01 01 "  \
 	"01 01 02 00 00 00 00 01 01 00 00 00"
 
+/* Laid out like req_vecs. */
+/* clang-format off */
 static const struct req_vec more_vecs[] = {
 	{ "get_snapshot_file (11)",
 		"07 00 00 00 0b 00 00 00 01 01 03",
@@ -606,6 +614,7 @@ static const struct req_vec more_vecs[] = {
 		  .version = (const uint8_t *)"\xc3\xa9", .version_len = 2,
 		  .context = (const uint8_t *)"abc", .context_len = 3 } },
 };
+/* clang-format on */
 
 static void test_request_layouts(void **state)
 {
@@ -1404,10 +1413,13 @@ static void test_send_vectors(void **state)
 	struct vb_send_view v;
 	struct vb_err e;
 	uint32_t len, code;
+	/* One user header per line (clang-format would fill the lines). */
+	/* clang-format off */
 	static const uint8_t uhdr[15] = {
 		0x02, 0x01, 0x00, 0x00, 0x00, 0x6b,
 		0x0b, 0x04, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 
 	(void)state;
 	ctx = "10.1 (a) send_messages";
@@ -1593,6 +1605,8 @@ struct bad_req {
 	uint32_t status;
 };
 
+/* One request per line: name, code, payload, status. */
+/* clang-format off */
 static const struct bad_req bad_reqs[] = {
 	{ "identifier kind 0", 200, "00 04 00 00 00 00", 3 },
 	{ "identifier kind 3", 200, "03 04 00 00 00 00", 3 },
@@ -1677,6 +1691,7 @@ static const struct bad_req bad_reqs[] = {
 	{ "unknown command 400", 400, "01 04 00 00 00 00", 3 },
 	{ "unknown command 4294967295", 0xffffffffu, "", 3 },
 };
+/* clang-format on */
 
 static void test_malformed_requests(void **state)
 {
@@ -2581,6 +2596,8 @@ static void test_send_builder(void **state)
  */
 static void test_wait_polls(void **state)
 {
+	/* One field per line (clang-format would fill the lines). */
+	/* clang-format off */
 	static const uint8_t want105[] = {
 		/* length 4 + 62, code 105 */
 		0x42, 0, 0, 0, 105, 0, 0, 0,
@@ -2609,6 +2626,7 @@ static void test_wait_polls(void **state)
 		0, 0, 0, 0, 0, 0, 0, 0,
 		0, 0, 0, 0, 0, 0, 0, 0,
 	};
+	/* clang-format on */
 	struct vb_wait_part wp[2] = { { 0, VB_POLL_OFFSET, 5 },
 				      { 4, VB_POLL_FIRST, 0 } }, got;
 	struct vb_buf b = VB_BUF_INIT;
