@@ -32,7 +32,7 @@ enum {
 	OPT_PARTITIONS,
 	OPT_TIMEOUT,
 	OPT_TLS_CA,
-	OPT_FIRST_OWN,		/* each command numbers its own from here */
+	OPT_FIRST_OWN, /* each command numbers its own from here */
 };
 
 /* One option per line, help text as it prints (t4000 reads both). */
@@ -92,7 +92,7 @@ enum {
 
 struct cli {
 	const char *prog;
-	char pass[256];		/* --password-file */
+	char pass[256]; /* --password-file */
 	const char *usage;
 	struct vb_ctl_opts ctl;
 	const char *stream;
@@ -125,8 +125,7 @@ static void cli_usage_error(const struct cli *cl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n",
-		cl->prog);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", cl->prog);
 	exit(VB_EX_USAGE);
 }
 
@@ -165,8 +164,7 @@ static void cli_check(const struct cli *cl, const char *opt, int rc,
  * --password-file: the first line of FILE (a password never goes on a
  * command line, where every user of the machine can read it).
  */
-static int cli_read_password(struct cli *cl, const char *file,
-			     struct vb_err *e)
+static int cli_read_password(struct cli *cl, const char *file, struct vb_err *e)
 {
 	struct vb_buf b = VB_BUF_INIT;
 	size_t n;
@@ -207,8 +205,9 @@ static void cli_refuse_password(const struct cli *cl, int argc, char **argv)
 			return;
 		if (strcmp(argv[i], "--password") == 0 ||
 		    strncmp(argv[i], "--password=", 11) == 0)
-			cli_usage_error(cl,
-					"--password: a password on the command line is visible to every user of this machine (ps, /proc); use --password-file FILE or VIBES_IGGY_PASSWORD");
+			cli_usage_error(
+				cl,
+				"--password: a password on the command line is visible to every user of this machine (ps, /proc); use --password-file FILE or VIBES_IGGY_PASSWORD");
 	}
 }
 
@@ -260,8 +259,8 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 		cl->topic = arg;
 		return 1;
 	case OPT_PARTITIONS:
-		cli_check(cl, "--partitions", vb_parse_u64(arg, 1, 1000, &v, &e),
-			  &e);
+		cli_check(cl, "--partitions",
+			  vb_parse_u64(arg, 1, 1000, &v, &e), &e);
 		cl->partitions = (uint32_t)v;
 		return 1;
 	case OPT_TIMEOUT:
@@ -313,8 +312,8 @@ static void cli_open(struct cli *cl, int connect_now)
 {
 	struct vb_err e;
 
-	if (vb_log_init(&cl->log, &cl->c, cl->stream, cl->topic,
-			cl->partitions, &e))
+	if (vb_log_init(&cl->log, &cl->c, cl->stream, cl->topic, cl->partitions,
+			&e))
 		cli_usage_error(cl, "%s", e.msg);
 	cli_warn_url_password(cl);
 	cl->ctl.notice = cli_ctl_notice;

@@ -178,7 +178,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.data_dir == NULL || o.server_bin == NULL || o.spawn_addr == NULL)
-		usage_error("--data-dir, --server-bin and --spawn-addr are needed");
+		usage_error(
+			"--data-dir, --server-bin and --spawn-addr are needed");
 	/* What follows "--" goes to the daemon. */
 	o.args = argv + optind;
 	/* The daemon must not inherit the starter's pipe. */

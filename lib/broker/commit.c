@@ -36,8 +36,8 @@
 #include "base/banned.h"
 
 struct vb_waiter {
-	struct vb_conn *c;	/* NULL once the connection is gone */
-	size_t at;		/* the reply's status field in c->out */
+	struct vb_conn *c; /* NULL once the connection is gone */
+	size_t at;	   /* the reply's status field in c->out */
 	struct vb_part *p;
 	enum vb_hold what;
 };
@@ -97,14 +97,17 @@ static void log_failures(struct vb_broker *b, struct vb_part **v, size_t n)
 		const struct vb_part *p = v[i];
 
 		if (p->data_err)
-			vb_broker_log(b, "commit: partition %s: %s; %u "
+			vb_broker_log(b,
+				      "commit: partition %s: %s; %u "
 				      "message(s) undone, their senders "
-				      "answered 13000", p->dir, p->cerr.msg,
-				      p->undone);
+				      "answered 13000",
+				      p->dir, p->cerr.msg, p->undone);
 		if (p->offs_err)
-			vb_broker_log(b, "commit: partition %s: consumer "
+			vb_broker_log(b,
+				      "commit: partition %s: consumer "
 				      "offsets not saved%s%s; their changes "
-				      "undone", p->dir, p->data_err ? "" : ": ",
+				      "undone",
+				      p->dir, p->data_err ? "" : ": ",
 				      p->data_err ? "" : p->cerr.msg);
 	}
 }

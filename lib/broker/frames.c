@@ -117,9 +117,9 @@ int vb_frames_next(struct vb_frames *r, const struct vb_frame_limits *l,
 	if (length - 4 > limit) {
 		/* A known command that needs a login says so (§1.5). */
 		*status = !logged_in && vb_cmd_needs_login(code) &&
-				  vb_cmd_name(code)
-			  ? VB_ST_UNAUTHENTICATED
-			  : VB_ST_INVALID_COMMAND;
+					  vb_cmd_name(code) ?
+				  VB_ST_UNAUTHENTICATED :
+				  VB_ST_INVALID_COMMAND;
 		return -1;
 	}
 	if (avail - VB_REQ_HDR < length - 4)

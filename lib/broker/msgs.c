@@ -43,8 +43,7 @@ static struct vb_topic *msg_topic(struct vb_broker *b, struct vb_conn *c,
 	return t;
 }
 
-void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
-		 size_t n)
+void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p, size_t n)
 {
 	struct vb_send_view v;
 	struct vb_topic *t;
@@ -112,8 +111,8 @@ static void reply_poll_empty(struct vb_conn *c, uint32_t pid, uint64_t cur)
  * member without that partition, -1 after an error reply.
  */
 static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
-			    const struct vb_req *r, int advance,
-			    uint32_t *pid, uint8_t *kind, uint32_t *key)
+			    const struct vb_req *r, int advance, uint32_t *pid,
+			    uint8_t *kind, uint32_t *key)
 {
 	struct vb_group *g;
 	struct vb_member *m;
@@ -168,7 +167,7 @@ static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
 
 /* One partition's part of a poll: where it reads and what it found. */
 struct poll_one {
-	struct vb_part *p;	/* NULL: a group member without it */
+	struct vb_part *p; /* NULL: a group member without it */
 	uint32_t pid, key, nmsg;
 	uint8_t kind;
 	uint64_t cur, last, bytes;
@@ -279,8 +278,7 @@ static void poll_body(struct vb_broker *b, struct vb_conn *c,
 	}
 }
 
-void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
-		 const struct vb_req *r)
+void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c, const struct vb_req *r)
 {
 	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
 	struct poll_one o;
@@ -336,7 +334,8 @@ static int maybe_park(struct vb_broker *b, struct vb_conn *c,
 		return 0;
 	if (c->park_deadline == 0)
 		c->park_deadline = now + (int64_t)(wait > VB_WAIT_MAX_US ?
-						   VB_WAIT_MAX_US : wait);
+							   VB_WAIT_MAX_US :
+							   wait);
 	c->park_want = 1;
 	c->park_stream = t->stream->id;
 	c->park_topic = t->id;
@@ -376,8 +375,7 @@ static void poll_wait_one(struct vb_broker *b, struct vb_conn *c,
 			return;
 	} while (o.nmsg == 0 && --tries > 0);
 	if (o.nmsg < min && o.bytes < budget &&
-	    maybe_park(b, c, r, t, r->part.present ? r->part.id
-						    : VB_PARK_ALL))
+	    maybe_park(b, c, r, t, r->part.present ? r->part.id : VB_PARK_ALL))
 		return;
 	if (o.p == NULL) {
 		reply_poll_empty(c, o.pid, 0);
@@ -416,10 +414,13 @@ static void poll_wait_multi(struct vb_broker *b, struct vb_conn *c,
 		q.strategy = wp.strategy;
 		q.value = wp.value;
 		q.flag = 0;
-		if (poll_locate(c, t, &q, left == 0 ? 1 : left < max ? left
-						      : max, &o[i]) < 0)
+		if (poll_locate(c, t, &q,
+				left == 0  ? 1 :
+				left < max ? left :
+					     max,
+				&o[i]) < 0)
 			goto out;
-		if (left == 0) {	/* the budget is spent: nothing more */
+		if (left == 0) { /* the budget is spent: nothing more */
 			o[i].nmsg = 0;
 			o[i].nsp = 0;
 			o[i].bytes = 0;
@@ -435,8 +436,9 @@ static void poll_wait_multi(struct vb_broker *b, struct vb_conn *c,
 		poll_effects(b, c, t, 0, &o[i]);
 	m = vb_wire_resp_begin(&c->out);
 	vb_buf_u32(&c->out, r->nwp);
-	vb_st32(c->out.p + m + 4, (uint32_t)(4 + (uint64_t)r->nwp *
-					     (4 + VB_POLL_RESP_HDR) + total));
+	vb_st32(c->out.p + m + 4,
+		(uint32_t)(4 + (uint64_t)r->nwp * (4 + VB_POLL_RESP_HDR) +
+			   total));
 	for (uint32_t i = 0; i < r->nwp; i++) {
 		vb_buf_u32(&c->out, (uint32_t)(VB_POLL_RESP_HDR + o[i].bytes));
 		poll_body(b, c, &o[i]);

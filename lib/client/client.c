@@ -76,9 +76,12 @@ void vb_client_release(struct vb_client *c)
 static int url_option_ignored(const char *k)
 {
 	static const char *const ignored[] = {
-		"reconnection_retries", "reconnection_max_retries",
-		"reconnection_interval", "reestablish_after",
-		"reconnection_reestablish_after", "heartbeat_interval",
+		"reconnection_retries",
+		"reconnection_max_retries",
+		"reconnection_interval",
+		"reestablish_after",
+		"reconnection_reestablish_after",
+		"heartbeat_interval",
 		"nodelay",
 	};
 
@@ -104,43 +107,49 @@ static int url_options(struct vb_client *c, char *q, struct vb_err *e)
 		*v++ = 0;
 		if (strcmp(q, "tls") == 0) {
 			if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls=%s: expected true or false",
-						  v);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls=%s: expected true or false",
+					v);
 			c->tls = v[0] == 't';
 		} else if (strcmp(q, "tls_domain") == 0) {
 			if (strlcpy(c->tls_domain, v, sizeof(c->tls_domain)) >=
 			    sizeof(c->tls_domain))
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls_domain: too long");
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls_domain: too long");
 		} else if (strcmp(q, "tls_ca_file") == 0) {
 			if (strlcpy(c->tls_ca, v, sizeof(c->tls_ca)) >=
 			    sizeof(c->tls_ca))
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls_ca_file: too long");
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls_ca_file: too long");
 		} else if (strcmp(q, "tls_validate_certificate") == 0) {
 			if (strcmp(v, "true") != 0)
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls_validate_certificate=%s: vibes always verifies certificates",
-						  v);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls_validate_certificate=%s: vibes always verifies certificates",
+					v);
 		} else if (!url_option_ignored(q)) {
-			return vb_err_set(e, VB_E_USAGE,
-					  "address option '%s' is unknown (vibes(7) lists them)",
-					  q);
+			return vb_err_set(
+				e, VB_E_USAGE,
+				"address option '%s' is unknown (vibes(7) lists them)",
+				q);
 		}
 		q = amp;
 	}
 	return 0;
 }
 
-int vb_client_set_addr(struct vb_client *c, const char *addr,
-		       struct vb_err *e)
+int vb_client_set_addr(struct vb_client *c, const char *addr, struct vb_err *e)
 {
 	static const struct {
 		const char *prefix;
 		int tls;
 	} schemes[] = {
-		{ "iggy://", 0 }, { "iggy+tcp://", 0 }, { "tcp://", 0 },
+		{ "iggy://", 0 },
+		{ "iggy+tcp://", 0 },
+		{ "tcp://", 0 },
 		{ "iggys://", 1 },
 	};
 	char tmp[768], host[sizeof(c->host)], *hp = tmp, *at, *colon, *q;
@@ -154,8 +163,8 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 	c->tls_ca[0] = 0;
 	c->tls_pin[0] = 0;
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strncmp(hp, schemes[i].prefix,
-			    strlen(schemes[i].prefix)) == 0)
+		if (strncmp(hp, schemes[i].prefix, strlen(schemes[i].prefix)) ==
+		    0)
 			url = (int)i;
 	if (url >= 0) {
 		c->tls = schemes[url].tls;
@@ -171,18 +180,20 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 			*at = 0;
 			colon = strchr(hp, ':');
 			if (colon == NULL)
-				return vb_err_set(e, VB_E_USAGE,
-						  "address '%s': expected user:password@ before the host",
-						  addr);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address '%s': expected user:password@ before the host",
+					addr);
 			*colon = 0;
 			if (strlcpy(c->user, hp, sizeof(c->user)) >=
 				    sizeof(c->user) ||
 			    strlcpy(c->pass, colon + 1, sizeof(c->pass)) >=
 				    sizeof(c->pass))
-				return vb_err_set(e, VB_E_USAGE,
-						  "address '%s': credentials too long",
-						  addr);
-			hp = at + 1;	/* messages never show the password */
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address '%s': credentials too long",
+					addr);
+			hp = at + 1; /* messages never show the password */
 		}
 		/* Drop a trailing path or slash. */
 		hp[strcspn(hp, "/")] = 0;
@@ -200,8 +211,8 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 
 const char *vb_client_addr(const struct vb_client *c, char *buf, size_t size)
 {
-	snprintf(buf, size, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
-		 c->host, c->port);
+	snprintf(buf, size, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host,
+		 c->port);
 	return buf;
 }
 
@@ -216,8 +227,8 @@ static int wait_fd(int fd, short events, int64_t deadline, struct vb_err *e,
 		int n;
 
 		if (left <= 0)
-			return vb_err_set(e, VB_E_TIMEOUT,
-					  "%s: timed out", what);
+			return vb_err_set(e, VB_E_TIMEOUT, "%s: timed out",
+					  what);
 		n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
 		if (n > 0)
 			return 0;
@@ -293,7 +304,7 @@ static int tls_start(struct vb_client *c, int fd, int64_t deadline,
 			}
 		}
 	}
-	c->tr.failed = 1;	/* no goodbye on a connection never made */
+	c->tr.failed = 1; /* no goodbye on a connection never made */
 	vb_tr_close(&c->tr);
 	return -1;
 }
@@ -343,8 +354,10 @@ int vb_client_connect(struct vb_client *c, struct vb_err *e)
 	freeaddrinfo(res);
 	if (fd < 0) {
 		errno = saved ? saved : ECONNREFUSED;
-		return vb_err_sys(e, errno == ETIMEDOUT ? VB_E_TIMEOUT :
-				  VB_E_UNAVAIL, "cannot connect to %s",
+		return vb_err_sys(e,
+				  errno == ETIMEDOUT ? VB_E_TIMEOUT :
+						       VB_E_UNAVAIL,
+				  "cannot connect to %s",
 				  vb_client_addr(c, where, sizeof(where)));
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -400,14 +413,13 @@ void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n)
 	vb_buf_add(&c->out, frames, n);
 	if (c->nq > c->qhead && c->q[c->nq - 1].ext == NULL &&
 	    c->q[c->nq - 1].off + c->q[c->nq - 1].len == off)
-		c->q[c->nq - 1].len += n;	/* grow the last piece */
+		c->q[c->nq - 1].len += n; /* grow the last piece */
 	else
 		add_piece(c, NULL, off, n);
 	c->queued += count_frames(c, frames, n);
 }
 
-void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames,
-			 size_t n)
+void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames, size_t n)
 {
 	add_piece(c, frames, 0, n);
 	c->queued += count_frames(c, frames, n);
@@ -445,10 +457,9 @@ static int lost(struct vb_client *c, struct vb_err *e)
  * The transport failed: stop using the socket, but keep the answers that
  * arrived before, for vb_client_take to hand out; then it reports why.
  */
-static int dead(struct vb_client *c, const struct vb_err *why,
-		struct vb_err *e)
+static int dead(struct vb_client *c, const struct vb_err *why, struct vb_err *e)
 {
-	c->tr.failed = 1;	/* no goodbye on a failed connection */
+	c->tr.failed = 1; /* no goodbye on a failed connection */
 	vb_tr_close(&c->tr);
 	c->fd = -1;
 	c->dead = 1;
@@ -512,7 +523,8 @@ static int pump_out(struct vb_client *c, struct vb_err *why)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (w < 0)
-			return vb_err_set(why, VB_E_UNAVAIL, "sending to %s: %s",
+			return vb_err_set(why, VB_E_UNAVAIL,
+					  "sending to %s: %s",
 					  vb_client_addr(c, where,
 							 sizeof(where)),
 					  vb_tr_strerror(&c->tr, errno));
@@ -590,8 +602,7 @@ static int ends_connection(uint32_t status)
 	       status == VB_ST_CLIENT_NOT_FOUND;
 }
 
-int vb_client_take(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e)
+int vb_client_take(struct vb_client *c, struct vb_reply *rep, struct vb_err *e)
 {
 	char where[300];
 	int rc = vb_reader_next(&c->rd, rep, e);
@@ -624,10 +635,10 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 		return lost(c, e);
 	}
 	if (c->taken == c->queued) {
-		vb_err_status(e, VB_E_PROTO, rep->status,
-			      "%s sent an answer to no request (status %u): it does not speak the Iggy protocol",
-			      vb_client_addr(c, where, sizeof(where)),
-			      rep->status);
+		vb_err_status(
+			e, VB_E_PROTO, rep->status,
+			"%s sent an answer to no request (status %u): it does not speak the Iggy protocol",
+			vb_client_addr(c, where, sizeof(where)), rep->status);
 		return lost(c, e);
 	}
 	c->taken++;
@@ -663,8 +674,7 @@ int vb_client_wait_ready(struct vb_client *c, size_t n, struct vb_err *e)
 	}
 }
 
-int vb_client_next(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e)
+int vb_client_next(struct vb_client *c, struct vb_reply *rep, struct vb_err *e)
 {
 	if (vb_client_wait_ready(c, 1, e))
 		return -1;
@@ -697,16 +707,16 @@ int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)
 				     "%s: the server is shutting down (status 8)",
 				     what);
 	if (status == VB_ST_IO_ERROR)
-		return vb_err_status(e, kind, status,
-				     "%s: the server could not write its storage (status 13000: disk full or failing)",
-				     what);
+		return vb_err_status(
+			e, kind, status,
+			"%s: the server could not write its storage (status 13000: disk full or failing)",
+			what);
 	return vb_err_status(e, kind, status, "%s: server error %u (%s)", what,
 			     status, vb_status_name(status));
 }
 
 int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
-			 const uint8_t **payload, size_t *len,
-			 struct vb_err *e)
+			 const uint8_t **payload, size_t *len, struct vb_err *e)
 {
 	struct vb_reply rep;
 	uint32_t code = n >= 8 ? vb_ld32(frame + 4) : 0;
@@ -769,18 +779,15 @@ int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 			int name = e->status == VB_ST_INVALID_USERNAME;
 
 			/* control.md 6.3: names 3..50 bytes, passwords 3..100 */
-			return vb_err_status(e, VB_E_AUTH, e->status,
-					     "login as '%s' refused: %s takes no such %s (status %u, %s: Iggy %s %s); check the %s given",
-					     user,
-					     vb_client_addr(c, where, sizeof(where)),
-					     name ? "user name" : "password",
-					     e->status,
-					     vb_status_name(e->status),
-					     name ? "user names have" :
-						    "passwords have",
-					     name ? "3 to 50 bytes" :
-						    "3 to 100 bytes",
-					     name ? "user name" : "password");
+			return vb_err_status(
+				e, VB_E_AUTH, e->status,
+				"login as '%s' refused: %s takes no such %s (status %u, %s: Iggy %s %s); check the %s given",
+				user, vb_client_addr(c, where, sizeof(where)),
+				name ? "user name" : "password", e->status,
+				vb_status_name(e->status),
+				name ? "user names have" : "passwords have",
+				name ? "3 to 50 bytes" : "3 to 100 bytes",
+				name ? "user name" : "password");
 		}
 		if (e && e->kind == VB_E_AUTH)
 			vb_err_prefix(e, "login as '%s' refused", user);
@@ -815,8 +822,7 @@ int vb_client_get_stats(struct vb_client *c, struct vb_stats *s,
 }
 
 int vb_client_get_stream(struct vb_client *c, const struct vb_ident *stream,
-			 struct vb_stream_info *s, int *found,
-			 struct vb_err *e)
+			 struct vb_stream_info *s, int *found, struct vb_err *e)
 {
 	struct vb_req r;
 	struct vb_rd rd;
@@ -1064,8 +1070,7 @@ int vb_client_poll(struct vb_client *c, const struct vb_req *r,
 }
 
 int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
-			const uint8_t **payload, size_t *len,
-			struct vb_err *e)
+			const uint8_t **payload, size_t *len, struct vb_err *e)
 {
 	if (c->no_wait_poll)
 		return 0;
@@ -1097,7 +1102,8 @@ int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
 		return 0;
 	}
 	if (rep.status != VB_ST_OK)
-		return vb_client_status_err(e, rep.status, vb_cmd_name(r->code));
+		return vb_client_status_err(e, rep.status,
+					    vb_cmd_name(r->code));
 	if (payload)
 		*payload = rep.payload;
 	if (len)
@@ -1224,8 +1230,8 @@ int vb_client_delete_group(struct vb_client *c, const struct vb_ident *stream,
 }
 
 int vb_client_flush(struct vb_client *c, const struct vb_ident *stream,
-		    const struct vb_ident *topic, uint32_t partition,
-		    int fsync, struct vb_err *e)
+		    const struct vb_ident *topic, uint32_t partition, int fsync,
+		    struct vb_err *e)
 {
 	struct vb_req r;
 

@@ -42,31 +42,31 @@ struct vb_client_piece {
 };
 
 struct vb_client {
-	int fd;			/* -1 when not connected */
+	int fd; /* -1 when not connected */
 	char host[256];
 	uint16_t port;
-	char user[256];		/* from iggy://user:pass@... or set by caller */
+	char user[256]; /* from iggy://user:pass@... or set by caller */
 	char pass[256];
 	int timeout_ms;
 	/* TLS: set by vb_client_set_addr from the URL, or by the caller */
-	int tls;		/* iggys:// or ?tls=true */
-	char tls_domain[256];	/* ?tls_domain=: the name verified; "" host */
-	char tls_ca[1024];	/* ?tls_ca_file= or the caller's; "" system */
-	char tls_pin[1024];	/* trust exactly this certificate (vb_tls_client_ctx) */
-	struct ssl_ctx_st *tls_ctx;	/* made at the first TLS connect */
-	char tls_ctx_for[2050];	/* the CA or pin it was made for */
-	struct vb_tr tr;	/* the connection's transport; tr.fd == fd */
+	int tls;	      /* iggys:// or ?tls=true */
+	char tls_domain[256]; /* ?tls_domain=: the name verified; "" host */
+	char tls_ca[1024];    /* ?tls_ca_file= or the caller's; "" system */
+	char tls_pin[1024]; /* trust exactly this certificate (vb_tls_client_ctx) */
+	struct ssl_ctx_st *tls_ctx; /* made at the first TLS connect */
+	char tls_ctx_for[2050];	    /* the CA or pin it was made for */
+	struct vb_tr tr; /* the connection's transport; tr.fd == fd */
 	const struct vb_framing *framing;
-	char local[80];		/* our end, "ip:port", while connected */
+	char local[80]; /* our end, "ip:port", while connected */
 	/* requests queued and not yet written, oldest first */
 	struct vb_buf out;
 	struct vb_client_piece *q;
 	size_t nq, qcap, qhead, qdone;
-	uint64_t queued, taken;	/* requests queued / answers taken */
+	uint64_t queued, taken; /* requests queued / answers taken */
 	struct vb_reader rd;	/* answers received */
 	struct vb_buf enc;	/* request being encoded */
 	int dead;		/* the transport failed: answers left in rd */
-	struct vb_err dead_err;	/* why */
+	struct vb_err dead_err; /* why */
 	/* The server answered a waiting poll 3: it has none (until closed). */
 	int no_wait_poll;
 };
@@ -120,8 +120,7 @@ void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n);
  * Queues whole request frames that stay in caller memory, unchanged,
  * until written (vb_client_unsent() == 0) or the connection is closed.
  */
-void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames,
-			 size_t n);
+void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames, size_t n);
 /* Encodes and queues one request. */
 void vb_client_queue_req(struct vb_client *c, const struct vb_req *r);
 /* Requests queued whose answers were not taken yet. */
@@ -148,14 +147,12 @@ int vb_client_pump(struct vb_client *c, struct vb_err *e);
  * next pump, take or wait call), 0 when none is complete yet, -1 when the
  * connection ended (see above) or sent something that is no answer.
  */
-int vb_client_take(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e);
+int vb_client_take(struct vb_client *c, struct vb_reply *rep, struct vb_err *e);
 /*
  * Blocking: writes what is queued and waits for the next answer, at most
  * timeout_ms (VB_E_TIMEOUT; the connection is then closed).
  */
-int vb_client_next(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e);
+int vb_client_next(struct vb_client *c, struct vb_reply *rep, struct vb_err *e);
 /*
  * Blocking: waits until the next n answers have all arrived, so that
  * taking them (vb_client_take, which then returns 1 n times) leaves every
@@ -254,8 +251,7 @@ int vb_client_poll(struct vb_client *c, const struct vb_req *r,
  * remembered until it is closed; -1 on error.
  */
 int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
-			const uint8_t **payload, size_t *len,
-			struct vb_err *e);
+			const uint8_t **payload, size_t *len, struct vb_err *e);
 /*
  * The answer of waiting poll r, queued by the caller behind other
  * requests whose answers it took: as vb_client_poll_wait from the wait
@@ -268,7 +264,8 @@ int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
 int vb_client_get_offset(struct vb_client *c, const struct vb_consumer *who,
 			 const struct vb_ident *stream,
 			 const struct vb_ident *topic, uint32_t partition,
-			 struct vb_offset_info *o, int *found, struct vb_err *e);
+			 struct vb_offset_info *o, int *found,
+			 struct vb_err *e);
 int vb_client_store_offset(struct vb_client *c, const struct vb_consumer *who,
 			   const struct vb_ident *stream,
 			   const struct vb_ident *topic, uint32_t partition,
@@ -288,7 +285,7 @@ int vb_client_leave_group(struct vb_client *c, const struct vb_ident *stream,
 			  const struct vb_ident *topic,
 			  const struct vb_ident *group, struct vb_err *e);
 int vb_client_flush(struct vb_client *c, const struct vb_ident *stream,
-		    const struct vb_ident *topic, uint32_t partition,
-		    int fsync, struct vb_err *e);
+		    const struct vb_ident *topic, uint32_t partition, int fsync,
+		    struct vb_err *e);
 
 #endif

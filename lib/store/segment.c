@@ -137,7 +137,7 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 		}
 		/* Reads by time search the index: it never goes back. */
 		if (s->count && vb_ld64(m + pos + VB_MSG_TIMESTAMP) <
-				vb_seg_ts(s, s->count - 1)) {
+					vb_seg_ts(s, s->count - 1)) {
 			*why = "timestamp before the previous message's";
 			break;
 		}
@@ -171,11 +171,13 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	if (m)
 		munmap(m, logsize);
 	if (good < logsize) {
-		vb_store_notice(st, "%s: truncated at byte %" PRIu64 " after "
+		vb_store_notice(st,
+				"%s: truncated at byte %" PRIu64 " after "
 				"%u messages (%" PRIu64 " bytes dropped): %s",
 				path, good, s->count, logsize - good, why);
 		if (ftruncate(s->log->fd, (off_t)good) < 0)
-			return vb_err_sys(e, VB_E_IO, "cannot truncate %s", path);
+			return vb_err_sys(e, VB_E_IO, "cannot truncate %s",
+					  path);
 		if (st->sync->mode != VB_FSYNC_NEVER && fsync(s->log->fd) < 0)
 			return vb_err_sys(e, VB_E_IO, "cannot fsync %s", path);
 	}
@@ -195,8 +197,10 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	    (s->count &&
 	     vb_pwrite_all(s->idx_fd, s->idx, (size_t)s->count * 16, 0) < 0) ||
 	    (st->sync->mode != VB_FSYNC_NEVER && fsync(s->idx_fd) < 0))
-		vb_store_notice(st, "%s: cannot rewrite it (%s); kept in "
-				"memory", path, strerror(errno));
+		vb_store_notice(st,
+				"%s: cannot rewrite it (%s); kept in "
+				"memory",
+				path, strerror(errno));
 	return 0;
 }
 
@@ -244,8 +248,8 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 	old = vb_xmalloc(oldn);
 	if (oldn)
 		memcpy(old, s->idx, oldn);
-	if (seg_verify(s, st, dir, (uint64_t)lst.st_size, old, oldn, &pb,
-		       e) < 0) {
+	if (seg_verify(s, st, dir, (uint64_t)lst.st_size, old, oldn, &pb, e) <
+	    0) {
 		free(old);
 		goto fail;
 	}
@@ -323,8 +327,8 @@ int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
 	s->size = count ? vb_seg_pos(s, count - 1) : 0;
 	if (ftruncate(s->log->fd, (off_t)s->size) < 0 ||
 	    (s->idx_fd >= 0 && ftruncate(s->idx_fd, (off_t)count * 16) < 0))
-		return vb_err_sys(e, VB_E_IO, "cannot truncate segment %"
-				  PRIu64, s->start);
+		return vb_err_sys(e, VB_E_IO,
+				  "cannot truncate segment %" PRIu64, s->start);
 	return 0;
 }
 
@@ -376,7 +380,8 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 		if (why == NULL && msz != len)
 			why = "size differs from the index";
 		if (why) {
-			vb_store_notice(st, "%s: message %" PRIu64 " lost by "
+			vb_store_notice(st,
+					"%s: message %" PRIu64 " lost by "
 					"the disk (%s): %u message(s) dropped "
 					"from there on",
 					seg_path(&pb, dir, s->start, "log"),
@@ -385,13 +390,13 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 				goto out;
 			break;
 		}
-		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len,
-				  (off_t)from) < 0 ||
+		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len, (off_t)from) <
+			    0 ||
 		    (s->idx_fd >= 0 &&
 		     vb_pwrite_all(s->idx_fd, s->idx + (size_t)i * 16, 16,
 				   (off_t)i * 16) < 0)) {
-			vb_err_sys(e, VB_E_IO, "cannot rewrite segment %"
-				   PRIu64, s->start);
+			vb_err_sys(e, VB_E_IO,
+				   "cannot rewrite segment %" PRIu64, s->start);
 			goto out;
 		}
 	}

@@ -17,13 +17,13 @@
 
 static uint64_t v08_req_size(const uint8_t *p)
 {
-	return 4 + (uint64_t)vb_ld32(p);	/* length counts code + payload */
+	return 4 + (uint64_t)vb_ld32(p); /* length counts code + payload */
 }
 
 static void v08_reply(const uint8_t *p, uint32_t *status, uint64_t *len)
 {
 	*status = vb_ld32(p);
-	*len = vb_ld32(p + 4);		/* payload only */
+	*len = vb_ld32(p + 4); /* payload only */
 }
 
 const struct vb_framing vb_framing_v08 = {
@@ -88,7 +88,7 @@ uint8_t *vb_reader_space(struct vb_reader *r, size_t *n)
 	if (r->need > have && r->need - have > room)
 		room = (size_t)(r->need - have);
 	vb_buf_reserve(&r->buf, room);
-	*n = r->buf.cap - r->buf.len - 1;	/* keep the NUL byte */
+	*n = r->buf.cap - r->buf.len - 1; /* keep the NUL byte */
 	return r->buf.p + r->buf.len;
 }
 
@@ -98,8 +98,7 @@ void vb_reader_commit(struct vb_reader *r, size_t n)
 	r->buf.p[r->buf.len] = 0;
 }
 
-int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
-		   struct vb_err *e)
+int vb_reader_next(struct vb_reader *r, struct vb_reply *rep, struct vb_err *e)
 {
 	size_t hl = r->f->reply_hdr, avail = r->buf.len - r->pos;
 	const uint8_t *h = r->buf.p + r->pos;
@@ -110,10 +109,10 @@ int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
 		return 0;
 	r->f->reply(h, &status, &len);
 	if (len > r->max)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-				     "a reply of %llu bytes exceeds the %llu-byte limit",
-				     (unsigned long long)len,
-				     (unsigned long long)r->max);
+		return vb_err_status(
+			e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			"a reply of %llu bytes exceeds the %llu-byte limit",
+			(unsigned long long)len, (unsigned long long)r->max);
 	r->need = hl + len;
 	if (avail < r->need)
 		return 0;
@@ -135,7 +134,7 @@ size_t vb_reader_ready(const struct vb_reader *r, size_t max)
 
 		r->f->reply(r->buf.p + at, &status, &len);
 		if (len > r->max)
-			return k + 1;	/* complete enough: next() fails it */
+			return k + 1; /* complete enough: next() fails it */
 		if (r->buf.len - at < hl + len)
 			break;
 		at += hl + (size_t)len;

@@ -234,9 +234,11 @@ void vb_wire_req_encode(struct vb_buf *b, const struct vb_req *r)
 static int dec_wait(struct vb_rd *rd, struct vb_wait *w, struct vb_err *e)
 {
 	return vb_rd_u64(rd, &w->max_wait_us, "max_wait_us", e) ||
-	       vb_rd_u32(rd, &w->min_count, "min_count", e) ||
-	       vb_rd_u32(rd, &w->max_bytes, "max_bytes", e) ||
-	       vb_rd_u64(rd, &w->budget, "budget", e) ? -1 : 0;
+			       vb_rd_u32(rd, &w->min_count, "min_count", e) ||
+			       vb_rd_u32(rd, &w->max_bytes, "max_bytes", e) ||
+			       vb_rd_u64(rd, &w->budget, "budget", e) ?
+		       -1 :
+		       0;
 }
 
 static int bad_strategy(uint8_t s, struct vb_err *e)
@@ -339,8 +341,8 @@ int vb_wire_perms_check(const uint8_t *p, size_t n, size_t *used,
 			if (vb_rd_u32(&rd, &id, "permissions topic id", e) ||
 			    vb_rd_bytes(&rd, &skip, 4, "permissions topic",
 					e) ||
-			    vb_rd_u8(&rd, &topics,
-				     "permissions has_next_topic", e))
+			    vb_rd_u8(&rd, &topics, "permissions has_next_topic",
+				     e))
 				return -1;
 		}
 		if (vb_rd_u8(&rd, &more, "permissions has_next_stream", e))
@@ -363,8 +365,7 @@ static int dec_user_status(struct vb_rd *rd, uint8_t *st, struct vb_err *e)
 static int dec_str32(struct vb_rd *rd, const uint8_t **p, uint32_t *len,
 		     const char *field, struct vb_err *e)
 {
-	if (vb_rd_u32(rd, len, field, e) ||
-	    vb_rd_bytes(rd, p, *len, field, e))
+	if (vb_rd_u32(rd, len, field, e) || vb_rd_bytes(rd, p, *len, field, e))
 		return -1;
 	if (!vb_wire_utf8_ok(*p, *len))
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
@@ -375,7 +376,9 @@ static int dec_str32(struct vb_rd *rd, const uint8_t **p, uint32_t *len,
 static int dec_st(struct vb_rd *rd, struct vb_req *r, struct vb_err *e)
 {
 	return vb_rd_ident(rd, &r->stream, "stream_id", e) ||
-	       vb_rd_ident(rd, &r->topic, "topic_id", e) ? -1 : 0;
+			       vb_rd_ident(rd, &r->topic, "topic_id", e) ?
+		       -1 :
+		       0;
 }
 
 int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
@@ -400,8 +403,7 @@ int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
 	case VB_CMD_GET_SNAPSHOT:
 		if (vb_rd_u8(&rd, &r->snap_compression, "compression", e) ||
 		    vb_rd_u8(&rd, &r->snap_count, "snapshot types count", e) ||
-		    vb_rd_bytes(&rd, &skip, r->snap_count, "snapshot types",
-				e))
+		    vb_rd_bytes(&rd, &skip, r->snap_count, "snapshot types", e))
 			return -1;
 		memcpy(r->snap_types, skip, r->snap_count);
 		return 0;
@@ -429,8 +431,7 @@ int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
 		if (vb_rd_u8(&rd, &has, "has_status", e))
 			return -1;
 		r->has_status = has == 1;
-		if (r->has_status &&
-		    dec_user_status(&rd, &r->user_status, e))
+		if (r->has_status && dec_user_status(&rd, &r->user_status, e))
 			return -1;
 		return 0;
 	}
@@ -446,8 +447,7 @@ int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
 	case VB_CMD_LOGIN_USER:
 		if (vb_wire_dec_name(&rd, &r->name, "username", e) ||
 		    vb_rd_str8(&rd, &r->secret, "password", e) ||
-		    dec_str32(&rd, &r->version, &r->version_len, "version",
-			      e))
+		    dec_str32(&rd, &r->version, &r->version_len, "version", e))
 			return -1;
 		return dec_str32(&rd, &r->context, &r->context_len, "context",
 				 e);
@@ -538,8 +538,8 @@ int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
 			     e) ||
 		    vb_rd_u64(&rd, &r->message_expiry, "message_expiry", e) ||
 		    vb_rd_u64(&rd, &r->max_topic_size, "max_topic_size", e) ||
-		    vb_rd_u8(&rd, &r->replication_factor,
-			     "replication_factor", e))
+		    vb_rd_u8(&rd, &r->replication_factor, "replication_factor",
+			     e))
 			return -1;
 		return vb_wire_dec_name(&rd, &r->name, "name", e);
 	case VB_CMD_CREATE_PARTITIONS:

@@ -167,9 +167,10 @@ int vb_wire_dec_member(struct vb_rd *r, struct vb_member_info *m,
 	    vb_rd_u32(r, &m->partitions_count, "member partitions_count", e))
 		return -1;
 	if (m->partitions_count > vb_rd_left(r) / 4)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-				     "member partitions: %u declared, %zu bytes left",
-				     m->partitions_count, vb_rd_left(r));
+		return vb_err_status(
+			e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			"member partitions: %u declared, %zu bytes left",
+			m->partitions_count, vb_rd_left(r));
 	return vb_rd_bytes(r, &m->parts, (size_t)m->partitions_count * 4,
 			   "member partitions", e);
 }
@@ -214,8 +215,7 @@ int vb_wire_dec_client(struct vb_rd *r, struct vb_client_info *c,
 	if (vb_rd_u32(r, &c->client_id, "client_id", e) ||
 	    vb_rd_u32(r, &c->user_id, "client user_id", e) ||
 	    vb_rd_u8(r, &c->transport, "client transport", e) ||
-	    dec_str32(r, c->address, sizeof(c->address), "client address",
-		      e) ||
+	    dec_str32(r, c->address, sizeof(c->address), "client address", e) ||
 	    vb_rd_u32(r, &c->groups_count, "client consumer_groups_count", e))
 		return -1;
 	return 0;
@@ -246,8 +246,7 @@ void vb_wire_enc_user(struct vb_buf *b, const struct vb_user_info *u)
 	vb_wire_enc_name(b, &u->username);
 }
 
-int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u,
-		     struct vb_err *e)
+int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u, struct vb_err *e)
 {
 	memset(u, 0, sizeof(*u));
 	if (vb_rd_u32(r, &u->id, "user id", e) ||
@@ -345,7 +344,7 @@ void vb_wire_enc_stats(struct vb_buf *b, const struct vb_stats *s)
 	enc_str32(b, s->kernel_version);
 	enc_str32(b, s->server_version);
 	vb_buf_u32(b, s->server_semver);
-	vb_buf_u32(b, 0);	/* no cache metrics */
+	vb_buf_u32(b, 0); /* no cache metrics */
 	vb_buf_u32(b, s->threads_count);
 	vb_buf_u64(b, s->free_disk_space);
 	vb_buf_u64(b, s->total_disk_space);
@@ -409,8 +408,8 @@ void vb_wire_enc_cluster(struct vb_buf *b, const char *ip, uint16_t tcp_port)
 	vb_buf_u16(b, 0);
 	vb_buf_u16(b, 0);
 	vb_buf_u16(b, 0);
-	vb_buf_u8(b, 0);	/* leader */
-	vb_buf_u8(b, 0);	/* healthy */
+	vb_buf_u8(b, 0); /* leader */
+	vb_buf_u8(b, 0); /* healthy */
 }
 
 int vb_wire_dec_cluster(struct vb_rd *r, char *name, size_t namesz,
@@ -455,7 +454,8 @@ int vb_wire_dec_msg(struct vb_rd *r, struct vb_msg *m, struct vb_err *e)
 	if (vb_wire_msg_parse(m, r->p + r->off, vb_rd_left(r), e))
 		return -1;
 	if (m->reserved != 0)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_RESERVED_FIELD,
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_RESERVED_FIELD,
 				     "message at offset %llu: reserved field not 0",
 				     (unsigned long long)m->offset);
 	r->off += m->size;

@@ -25,13 +25,13 @@
 #include "base/err.h"
 #include "wire/status.h"
 
-#define VB_REQ_HDR 8			/* u32 length + u32 code */
-#define VB_RESP_HDR 8			/* u32 status + u32 length */
-#define VB_MSG_HDR 64			/* message frame header */
-#define VB_INDEX_ENTRY 16		/* send index / on-disk index entry */
-#define VB_CONTROL_MAX 10485760u	/* max control payload (10 MiB) */
-#define VB_PAYLOAD_MAX 64000000u	/* max message payload */
-#define VB_UHDR_MAX 100000u		/* max user headers block */
+#define VB_REQ_HDR 8		 /* u32 length + u32 code */
+#define VB_RESP_HDR 8		 /* u32 status + u32 length */
+#define VB_MSG_HDR 64		 /* message frame header */
+#define VB_INDEX_ENTRY 16	 /* send index / on-disk index entry */
+#define VB_CONTROL_MAX 10485760u /* max control payload (10 MiB) */
+#define VB_PAYLOAD_MAX 64000000u /* max message payload */
+#define VB_UHDR_MAX 100000u	 /* max user headers block */
 #define VB_NAME_MAX 255
 #define VB_POLL_RESP_HDR 16
 
@@ -44,15 +44,15 @@ struct vb_name {
 enum vb_ident_kind { VB_ID_NUM = 1, VB_ID_STR = 2 };
 
 struct vb_ident {
-	uint8_t kind;		/* VB_ID_NUM or VB_ID_STR */
-	uint32_t num;		/* when numeric */
-	struct vb_name name;	/* when string */
+	uint8_t kind;	     /* VB_ID_NUM or VB_ID_STR */
+	uint32_t num;	     /* when numeric */
+	struct vb_name name; /* when string */
 };
 
 enum vb_consumer_kind { VB_CONSUMER = 1, VB_CONSUMER_GROUP = 2 };
 
 struct vb_consumer {
-	uint8_t kind;		/* VB_CONSUMER or VB_CONSUMER_GROUP */
+	uint8_t kind; /* VB_CONSUMER or VB_CONSUMER_GROUP */
 	struct vb_ident id;
 };
 
@@ -93,16 +93,16 @@ const char *vb_ident_fmt(const struct vb_ident *id, char *buf, size_t size);
  * max_bytes u32 (per partition), budget u64 (bytes of the whole answer).
  */
 struct vb_wait {
-	uint64_t max_wait_us;	/* 0: answer at once, as poll_messages */
-	uint32_t min_count;	/* 0 means 1 */
-	uint32_t max_bytes;	/* 0: the server's limit */
-	uint64_t budget;	/* 0: the server's limit */
+	uint64_t max_wait_us; /* 0: answer at once, as poll_messages */
+	uint32_t min_count;   /* 0 means 1 */
+	uint32_t max_bytes;   /* 0: the server's limit */
+	uint64_t budget;      /* 0: the server's limit */
 };
 #define VB_WAIT_TRAILER 24
 /* One partition of a 106 request: 13 bytes. */
 struct vb_wait_part {
 	uint32_t partition_id;
-	uint8_t strategy;	/* enum vb_strategy */
+	uint8_t strategy; /* enum vb_strategy */
 	uint64_t value;
 };
 #define VB_WAIT_PART_SIZE 13
@@ -138,8 +138,8 @@ struct vb_req {
 	uint32_t count;
 	uint32_t partition_id;
 	uint64_t value;
-	uint8_t strategy;	/* poll: enum vb_strategy */
-	uint8_t flag;		/* poll auto_commit, flush fsync */
+	uint8_t strategy; /* poll: enum vb_strategy */
+	uint8_t flag;	  /* poll auto_commit, flush fsync */
 	/* topics (302, 304) */
 	uint8_t compression;
 	uint64_t message_expiry;
@@ -147,13 +147,13 @@ struct vb_req {
 	uint8_t replication_factor;
 	/* users (33, 35, 36) */
 	uint8_t user_status;
-	uint8_t has_username;	/* 35 */
-	uint8_t has_status;	/* 35 */
-	uint8_t has_perms;	/* 33, 36 */
-	const uint8_t *perms;	/* points into the input / caller memory */
+	uint8_t has_username; /* 35 */
+	uint8_t has_status;   /* 35 */
+	uint8_t has_perms;    /* 33, 36 */
+	const uint8_t *perms; /* points into the input / caller memory */
 	uint32_t perms_len;
 	/* login (38): optional version/context, ignored by servers */
-	const uint8_t *version;	/* points into the input / caller memory */
+	const uint8_t *version; /* points into the input / caller memory */
 	uint32_t version_len;
 	const uint8_t *context;
 	uint32_t context_len;
@@ -203,14 +203,14 @@ int vb_wire_perms_check(const uint8_t *p, size_t n, size_t *used,
  * layout, so wire, store and log all use these names.
  */
 enum vb_msg_field {
-	VB_MSG_CHECKSUM = 0,	/* u64 XXH3-64 of bytes [8, size) */
-	VB_MSG_ID = 8,		/* u128; 0 = the server picks a UUID */
-	VB_MSG_OFFSET = 24,	/* u64, set by the server */
-	VB_MSG_TIMESTAMP = 32,	/* u64 µs, set by the server */
-	VB_MSG_ORIGIN_TS = 40,	/* u64 µs, the producer's clock */
-	VB_MSG_UHDR_LEN = 48,	/* u32 user headers length */
-	VB_MSG_PAYLOAD_LEN = 52,	/* u32 */
-	VB_MSG_RESERVED = 56,	/* u64, must be 0 */
+	VB_MSG_CHECKSUM = 0,	 /* u64 XXH3-64 of bytes [8, size) */
+	VB_MSG_ID = 8,		 /* u128; 0 = the server picks a UUID */
+	VB_MSG_OFFSET = 24,	 /* u64, set by the server */
+	VB_MSG_TIMESTAMP = 32,	 /* u64 µs, set by the server */
+	VB_MSG_ORIGIN_TS = 40,	 /* u64 µs, the producer's clock */
+	VB_MSG_UHDR_LEN = 48,	 /* u32 user headers length */
+	VB_MSG_PAYLOAD_LEN = 52, /* u32 */
+	VB_MSG_RESERVED = 56,	 /* u64, must be 0 */
 };
 #define VB_MSG_ID_LEN 16
 
@@ -231,10 +231,10 @@ struct vb_msg {
 	uint32_t uhdr_len;
 	uint32_t payload_len;
 	uint64_t reserved;
-	const uint8_t *frame;	/* start of the 64-byte header */
+	const uint8_t *frame; /* start of the 64-byte header */
 	const uint8_t *payload;
 	const uint8_t *uhdr;
-	size_t size;		/* 64 + payload_len + uhdr_len */
+	size_t size; /* 64 + payload_len + uhdr_len */
 };
 
 /* Parses the frame at p (n bytes available). */
@@ -307,16 +307,16 @@ uint32_t vb_xxh32(const void *p, size_t n);
 struct vb_send_hdr {
 	struct vb_ident stream;
 	struct vb_ident topic;
-	uint8_t part_kind;	/* enum vb_partitioning */
-	uint32_t partition_id;	/* VB_PART_ID */
-	uint8_t key_len;	/* VB_PART_KEY (0 accepted by servers) */
+	uint8_t part_kind;     /* enum vb_partitioning */
+	uint32_t partition_id; /* VB_PART_ID */
+	uint8_t key_len;       /* VB_PART_KEY (0 accepted by servers) */
 	uint8_t key[VB_NAME_MAX];
 	uint32_t count;
 };
 
 /* One message to send. */
 struct vb_msg_in {
-	uint8_t id[16];		/* zeros: the server picks a UUID */
+	uint8_t id[16]; /* zeros: the server picks a UUID */
 	uint64_t origin_timestamp;
 	const void *payload;
 	uint32_t payload_len;
@@ -337,10 +337,10 @@ void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
  */
 struct vb_send_builder {
 	struct vb_buf *b;
-	size_t idx;		/* next index entry */
-	size_t msg;		/* next message */
-	size_t end;		/* end of the frame */
-	uint32_t pos;		/* message area bytes so far */
+	size_t idx;   /* next index entry */
+	size_t msg;   /* next message */
+	size_t end;   /* end of the frame */
+	uint32_t pos; /* message area bytes so far */
 };
 
 void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
@@ -354,8 +354,8 @@ void vb_wire_send_add(struct vb_send_builder *sb, const uint8_t id[16],
 /* A validated send payload; index and msgs point into the input. */
 struct vb_send_view {
 	struct vb_send_hdr h;
-	const uint8_t *index;	/* count * 16 bytes */
-	const uint8_t *msgs;	/* message area */
+	const uint8_t *index; /* count * 16 bytes */
+	const uint8_t *msgs;  /* message area */
 	size_t msgs_len;
 };
 
@@ -391,9 +391,9 @@ void vb_wire_resp_hdr(const uint8_t hdr[VB_RESP_HDR], uint32_t *status,
  * is vb_framing_v08 (control.md §1); a second framing plugs in beside it.
  */
 struct vb_framing {
-	const char *name;		/* "0.8" */
-	size_t req_hdr;			/* bytes before a request's payload */
-	size_t reply_hdr;		/* bytes before a reply's payload */
+	const char *name; /* "0.8" */
+	size_t req_hdr;	  /* bytes before a request's payload */
+	size_t reply_hdr; /* bytes before a reply's payload */
 	/* Size of the whole request frame whose header is at p. */
 	uint64_t (*req_size)(const uint8_t *p);
 	/* From a reply header: status and payload length. */
@@ -419,10 +419,10 @@ struct vb_reply {
  */
 struct vb_reader {
 	const struct vb_framing *f;
-	uint64_t max;		/* largest payload accepted */
+	uint64_t max; /* largest payload accepted */
 	struct vb_buf buf;
-	size_t pos;		/* first byte not handed out */
-	uint64_t need;		/* size of the frame at pos, 0 until known */
+	size_t pos;    /* first byte not handed out */
+	uint64_t need; /* size of the frame at pos, 0 until known */
 };
 
 void vb_reader_init(struct vb_reader *r, const struct vb_framing *f,
@@ -444,8 +444,7 @@ void vb_reader_commit(struct vb_reader *r, size_t n);
  * needed, -1 (VB_E_PROTO) when the next frame announces a payload larger
  * than max: the byte stream cannot be trusted any more.
  */
-int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
-		   struct vb_err *e);
+int vb_reader_next(struct vb_reader *r, struct vb_reply *rep, struct vb_err *e);
 /*
  * How many complete replies are held (at most max): taking that many with
  * vb_reader_next needs no more bytes, so their payloads are all valid at
@@ -575,7 +574,7 @@ struct vb_stats {
 	char kernel_version[256];
 	char server_version[64];
 	uint32_t server_semver;
-	uint32_t cache_metrics_count;	/* entries are skipped on decode */
+	uint32_t cache_metrics_count; /* entries are skipped on decode */
 	uint32_t threads_count;
 	uint64_t free_disk_space;
 	uint64_t total_disk_space;
@@ -618,8 +617,7 @@ void vb_wire_enc_group_ref(struct vb_buf *b, const struct vb_group_ref *g);
 int vb_wire_dec_group_ref(struct vb_rd *r, struct vb_group_ref *g,
 			  struct vb_err *e);
 void vb_wire_enc_user(struct vb_buf *b, const struct vb_user_info *u);
-int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u,
-		     struct vb_err *e);
+int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u, struct vb_err *e);
 /* UserDetails tail: `00 00 00 00` or `01` + u32 len + Permissions. */
 void vb_wire_enc_user_perms(struct vb_buf *b, const uint8_t *perms,
 			    uint32_t len);
@@ -657,8 +655,8 @@ int vb_rd_u32(struct vb_rd *r, uint32_t *v, const char *field,
 	      struct vb_err *e);
 int vb_rd_u64(struct vb_rd *r, uint64_t *v, const char *field,
 	      struct vb_err *e);
-int vb_rd_bytes(struct vb_rd *r, const uint8_t **p, size_t n,
-		const char *field, struct vb_err *e);
+int vb_rd_bytes(struct vb_rd *r, const uint8_t **p, size_t n, const char *field,
+		struct vb_err *e);
 int vb_rd_ident(struct vb_rd *r, struct vb_ident *id, const char *field,
 		struct vb_err *e);
 void vb_wire_enc_ident(struct vb_buf *b, const struct vb_ident *id);

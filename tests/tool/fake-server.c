@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
-	if (inet_pton(AF_INET, host[0] ? host : "127.0.0.1", &sa.sin_addr) != 1) {
+	if (inet_pton(AF_INET, host[0] ? host : "127.0.0.1", &sa.sin_addr) !=
+	    1) {
 		fprintf(stderr, "fake-server: bad IPv4 address '%s'\n", host);
 		return 2;
 	}
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
 				continue;
 			r = read(pfd[i].fd, buf, sizeof(buf));
 			if (r > 0 && !http)
-				continue;	/* silent: swallow it */
+				continue; /* silent: swallow it */
 			if (r > 0 && write(pfd[i].fd, http_reply,
 					   sizeof(http_reply) - 1) < 0)
 				r = 0;

@@ -75,7 +75,7 @@ static int setup(void **state)
 		return -1;
 	vb_syncer_init(&f->sync, VB_FSYNC_ALWAYS, 0);
 	f->st.sync = &f->sync;
-	f->st.segment_size = 1000;	/* a few messages per segment */
+	f->st.segment_size = 1000; /* a few messages per segment */
 	f->st.notice = on_notice;
 	f->st.notice_arg = f;
 	*state = f;
@@ -149,8 +149,8 @@ static uint32_t read_check(struct vb_part *p, uint64_t start, uint32_t count)
 {
 	struct vb_span sp[64];
 	uint32_t n, got = 0;
-	uint64_t last, expect = start < vb_part_first(p) ? vb_part_first(p)
-							 : start;
+	uint64_t last,
+		expect = start < vb_part_first(p) ? vb_part_first(p) : start;
 	size_t nsp = vb_part_read(p, start, count, UINT64_MAX, sp, 64, &n,
 				  &last);
 
@@ -162,7 +162,8 @@ static uint32_t read_check(struct vb_part *p, uint64_t start, uint32_t count)
 		int rc;
 
 		assert_int_equal(pread(sp[i].f->fd, buf, sp[i].len,
-				       (off_t)sp[i].off), (ssize_t)sp[i].len);
+				       (off_t)sp[i].off),
+				 (ssize_t)sp[i].len);
 		vb_rd_init(&rd, buf, sp[i].len);
 		while ((rc = vb_wire_dec_msg(&rd, &m, &e)) == 1) {
 			char want[32];
@@ -211,7 +212,7 @@ static void test_append_read_reopen(void **state)
 	append(p, 0, 5, 1000);
 	append(p, 5, 20, 2000);
 	append(p, 25, 5, 3000);
-	assert_true(p->nsegs > 1);	/* segment size 1000 bytes */
+	assert_true(p->nsegs > 1); /* segment size 1000 bytes */
 	assert_int_equal(p->next, 30);
 	assert_int_equal(vb_part_current(p), 29);
 	assert_int_equal(read_check(p, 0, 100), 30);
@@ -282,7 +283,8 @@ static void test_torn_tail(void **state)
 	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
 	assert_true(f->notices > 0);
 	assert_non_null(strstr(f->last_notice, "index rebuilt") ?
-			f->last_notice : strstr(f->last_notice, "truncated"));
+				f->last_notice :
+				strstr(f->last_notice, "truncated"));
 	assert_int_equal(p->next, 6);
 	assert_int_equal(read_check(p, 0, 100), 6);
 	vb_part_free(p);
@@ -419,7 +421,8 @@ static void test_purge_delete_trim(void **state)
 	assert_true(vb_part_first(p) > off);
 	/* A stored offset below a segment's end protects it. */
 	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1,
-					      vb_part_first(p), &e), 0);
+					      vb_part_first(p), &e),
+			 0);
 	assert_int_equal(vb_part_trim_oldest(p, 5000, 100, 1, &e), 0);
 	/* Purge: everything goes, offsets restart at 0. */
 	assert_int_equal(vb_part_purge(p, &e), 0);
@@ -450,7 +453,7 @@ static void test_read_limits(void **state)
 	assert_int_equal(vb_part_read(p, 0, 60, 1, sp, 4, &n, &last), 1);
 	assert_int_equal(n, 1);
 	vb_part_read(p, 0, 60, 200, sp, 4, &n, &last);
-	assert_int_equal(n, 2);	/* 76 bytes each */
+	assert_int_equal(n, 2); /* 76 bytes each */
 	/* Span cap: stops at the last span. */
 	assert_true(p->nsegs > 2);
 	assert_int_equal(vb_part_read(p, 0, 60, UINT64_MAX, sp, 2, &n, &last),
@@ -531,13 +534,10 @@ static void test_commit_failure_undoes(void **state)
 	assert_int_equal(read_check(p, 0, 100), 8);
 
 	/* Offsets: the table goes back to what was saved. */
-	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 4, &e),
-			 0);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 4, &e), 0);
 	assert_int_equal(commit(p), 0);
-	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 6, &e),
-			 0);
-	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 2, 7, &e),
-			 0);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 6, &e), 0);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 2, 7, &e), 0);
 	fail_errno = ENOSPC;
 	assert_int_equal(commit_keep(p), 1);
 	assert_int_equal(p->offs_err, ENOSPC);
@@ -625,7 +625,7 @@ static void test_background_fsync_failure(void **state)
 	assert_int_equal(vb_syncer_flush(&f->sync, &e), 0);
 	assert_int_equal(atomic_load(&active_log(p)->synced),
 			 (uint64_t)p->segs[0]->size);
-	append(p, 4, 3, 1001);			/* acknowledged */
+	append(p, 4, 3, 1001); /* acknowledged */
 	fail_errno = EIO;
 	assert_int_equal(vb_syncer_flush(&f->sync, &e), -1);
 	assert_int_equal(atomic_load(&active_log(p)->sync_err), EIO);
@@ -659,8 +659,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_index_mismatch, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_gap_cut, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_gap_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_delete_trim, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read_limits, setup,
