@@ -38,11 +38,11 @@ static void load(void)
 			 "TLS: cannot load OpenSSL 3 (%s): %s", lib, dlerror());
 		return;
 	}
-#define VB_SSL_SYM(f)                                                       \
-	if ((*(void **)&vb_ssl_##f = dlsym(h, #f)) == NULL) {               \
-		snprintf(failed, sizeof(failed),                            \
+#define VB_SSL_SYM(f)                                                        \
+	if ((*(void **)&vb_ssl_##f = dlsym(h, #f)) == NULL) {                \
+		snprintf(failed, sizeof(failed),                             \
 			 "TLS: %s is not OpenSSL 3: it has no %s", lib, #f); \
-		return;                                                     \
+		return;                                                      \
 	}
 	VB_SSL_SYMS(VB_SSL_SYM)
 #undef VB_SSL_SYM

@@ -125,14 +125,17 @@ int vb_ssl_load(struct vb_err *e);
 #define SSL_CTX_set_cipher_list (*vb_ssl_SSL_CTX_set_cipher_list)
 #define SSL_CTX_set_ciphersuites (*vb_ssl_SSL_CTX_set_ciphersuites)
 #define SSL_CTX_set_default_passwd_cb (*vb_ssl_SSL_CTX_set_default_passwd_cb)
-#define SSL_CTX_set_default_read_buffer_len (*vb_ssl_SSL_CTX_set_default_read_buffer_len)
-#define SSL_CTX_set_default_verify_paths (*vb_ssl_SSL_CTX_set_default_verify_paths)
+#define SSL_CTX_set_default_read_buffer_len \
+	(*vb_ssl_SSL_CTX_set_default_read_buffer_len)
+#define SSL_CTX_set_default_verify_paths \
+	(*vb_ssl_SSL_CTX_set_default_verify_paths)
 #define SSL_CTX_set_ex_data (*vb_ssl_SSL_CTX_set_ex_data)
 #define SSL_CTX_set_num_tickets (*vb_ssl_SSL_CTX_set_num_tickets)
 #define SSL_CTX_set_options (*vb_ssl_SSL_CTX_set_options)
 #define SSL_CTX_set_verify (*vb_ssl_SSL_CTX_set_verify)
 #define SSL_CTX_use_PrivateKey_file (*vb_ssl_SSL_CTX_use_PrivateKey_file)
-#define SSL_CTX_use_certificate_chain_file (*vb_ssl_SSL_CTX_use_certificate_chain_file)
+#define SSL_CTX_use_certificate_chain_file \
+	(*vb_ssl_SSL_CTX_use_certificate_chain_file)
 #define SSL_ctrl (*vb_ssl_SSL_ctrl)
 #define SSL_do_handshake (*vb_ssl_SSL_do_handshake)
 #define SSL_free (*vb_ssl_SSL_free)
