@@ -294,6 +294,11 @@ struct vb_uhdr {
 void vb_wire_uhdr_add(struct vb_buf *b, uint8_t key_kind, const void *key,
 		      uint32_t key_len, uint8_t val_kind, const void *val,
 		      uint32_t val_len);
+/* The bytes vb_wire_uhdr_add appends: two kinds, two u32 lengths. */
+static inline size_t vb_wire_uhdr_size(uint32_t key_len, uint32_t val_len)
+{
+	return 1 + 4 + (size_t)key_len + 1 + 4 + val_len;
+}
 struct vb_rd;
 /*
  * The next pair of a block: 1, 0 at its end, -1 when it breaks the rules
