@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/parse.h"
 #include "client/client.h"
+#include "net/sock.h"
 #include "base/banned.h"
 
 /* Pieces written by one writev. */
@@ -242,29 +243,6 @@ static int wait_fd(int fd, short events, int64_t deadline, struct vb_err *e,
 	}
 }
 
-/* "ip:port" of a socket address, as upstream prints a client's address. */
-static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf,
-			 size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		port = ntohs(in->sin_port);
-		snprintf(buf, size, "%s:%u", ip, port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(in6->sin6_port);
-		snprintf(buf, size, "[%s]:%u", ip, port);
-	} else
-		snprintf(buf, size, "?");
-}
-
 /*
  * TLS over the connected fd (owned from now on): the context for the CA
  * or pinned certificate asked for (made once, or again when that
@@ -374,7 +352,8 @@ int vb_client_connect(struct vb_client *c, struct vb_err *e)
 	}
 	c->fd = fd;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		fmt_sockaddr(&ss, c->local, sizeof(c->local));
+		vb_sockaddr_str((struct sockaddr *)&ss, c->local,
+				sizeof(c->local));
 	return 0;
 }
 

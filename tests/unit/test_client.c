@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "net/sock.h"
 #include "base/vb_exit.h"
 
 static void parse(const char *addr, const char *host, unsigned port,
@@ -369,6 +370,55 @@ static void test_with_login(void **state)
 }
 
 /*
+ * lib/net/sock: the listeners' helper (the server's Iggy and HTTP ports)
+ * and the address texts every log line and `vibes-seek` show.
+ */
+static void test_sock(void **state)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(8090) };
+	char ip[64], buf[128], addr[32];
+	uint16_t port, port2;
+	struct vb_err e;
+	int fd, fd2;
+
+	fd = vb_net_listen("127.0.0.1:0", "", 0, 8, &e);
+	assert_true(fd >= 0);
+	assert_int_equal(vb_net_local(fd, ip, sizeof(ip), &port, &e), AF_INET);
+	assert_string_equal(ip, "127.0.0.1");
+	assert_true(port > 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	assert_int_equal(vb_net_listen(addr, "", 0, 8, &e), -1);
+	assert_int_equal(e.kind, VB_E_STATE);
+	snprintf(buf, sizeof(buf), "cannot listen on %s: ", addr);
+	assert_memory_equal(e.msg, buf, strlen(buf));
+	assert_int_equal(vb_net_listen(addr, "HTTP", 0, 8, &e), -1);
+	snprintf(buf, sizeof(buf), "cannot listen for HTTP on %s: ", addr);
+	assert_memory_equal(e.msg, buf, strlen(buf));
+	fd2 = vb_net_listen(addr, "HTTP", 1, 8, &e); /* any port */
+	assert_true(fd2 >= 0);
+	assert_int_equal(vb_net_local(fd2, ip, sizeof(ip), &port2, &e),
+			 AF_INET);
+	assert_int_not_equal(port2, port);
+	close(fd2);
+	close(fd);
+	assert_int_equal(vb_net_listen("nohost", "HTTP", 0, 8, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	assert_string_equal(e.msg, "HTTP address 'nohost': expected HOST:PORT");
+
+	s6.sin6_addr = in6addr_loopback;
+	vb_sockaddr_str((struct sockaddr *)&s6, buf, sizeof(buf));
+	assert_string_equal(buf, "[::1]:8090");
+	vb_sockaddr_host((struct sockaddr *)&s6, buf, sizeof(buf));
+	assert_string_equal(buf, "[::1]");
+	assert_int_equal(vb_sockaddr_parts((struct sockaddr *)&s6, ip,
+					   sizeof(ip), &port),
+			 AF_INET6);
+	assert_string_equal(ip, "::1");
+	assert_int_equal(port, 8090);
+}
+
+/*
  * The peer answers one of two requests and closes: the answer that came
  * is still handed out, then the end is reported.  An unsolicited status 8
  * (shutting down) on an idle connection ends it as unavailable.
@@ -418,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_server_error_and_close),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_with_login),
+		cmocka_unit_test(test_sock),
 		cmocka_unit_test(test_answers_before_eof_and_shutdown),
 	};
 
