@@ -24,6 +24,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "wire/status.h"
+#include "wire/v09-pins.h"
 
 #define VB_REQ_HDR 8			/* u32 length + u32 code */
 #define VB_RESP_HDR 8			/* u32 status + u32 length */
@@ -138,23 +139,92 @@ struct vb_req {
 	uint8_t snap_compression;
 	uint8_t snap_count;
 	uint8_t snap_types[255];
+	/* 0.9 only (iggy-wire-0.9/commands.md) */
+	uint8_t ack;		/* 121, 122: enum vb_ack (init: quorum) */
+	uint8_t scope;		/* 13: 1 topic, 2 stream, 3 user */
+	/*
+	 * 302, 304: topic options other than the three fields above
+	 * (v09-pins.h), each present when its bit (1 << VB_TOPT_*) is in
+	 * topt_set.  A decoder sets the bits of every option it found,
+	 * compression, expiry and max size included (absent: unchanged).
+	 */
+	uint64_t topt[VB_TOPT_COUNT];
+	uint32_t topt_set;
+	/* 40, 45: ClientVersionInfo (and name/secret: username/password;
+	 * name: the token of 45) */
+	uint32_t proto_version;
+	struct vb_name sdk_name;
+	struct vb_name sdk_version;
 };
 
-/* Zeroes a request and sets its code. */
+enum vb_ack { VB_ACK_NONE = 0, VB_ACK_QUORUM = 1 };
+
+/* Zeroes a request and sets its code (and a 0.9 offset's ack: quorum). */
 void vb_req_init(struct vb_req *r, uint32_t code);
-/* Appends one whole request frame (length, code, payload). */
+/*
+ * Appends the body of r as generation gen (VB_GEN_08, VB_GEN_09) lays it
+ * out, by the command table's layout of r->code.  Nothing for a code gen
+ * does not have.
+ */
+void vb_wire_req_body(struct vb_buf *b, const struct vb_req *r, unsigned gen);
+/* Appends one whole 0.8 request frame (length, code, payload). */
 void vb_wire_req_encode(struct vb_buf *b, const struct vb_req *r);
 /*
- * Decodes the payload of a request whose code came from the frame header.
- * Trailing bytes are ignored (control.md §1.3).  Unknown codes and
- * send_messages (use vb_wire_send_decode) fail with status 3.
+ * Decodes the body of a request of generation gen whose code came from
+ * the frame header.  0.8 ignores trailing bytes (control.md §1.3); 0.9
+ * takes what follows a body with options as options and ignores it
+ * elsewhere (commands.md §1).  Codes gen does not have and send_messages
+ * (use vb_wire_send_decode) fail with status 3.
  */
+int vb_wire_req_decode_gen(struct vb_req *r, unsigned gen, uint32_t code,
+			   const uint8_t *p, size_t n, struct vb_err *e);
+/* The same for 0.8. */
 int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
 		       size_t n, struct vb_err *e);
 
 /* Request frame header: fills length (4 + payload) and code. */
 void vb_wire_req_hdr(const uint8_t hdr[VB_REQ_HDR], uint32_t *length,
 		     uint32_t *code);
+
+/* ---- 0.9 options blocks (iggy-wire-0.9/commands.md §2) ---- */
+
+struct vb_rd;
+
+/* One pair of an options block; pointers into the block. */
+struct vb_opt {
+	const uint8_t *key;
+	uint32_t key_len;
+	uint8_t kind;		/* enum vb_uhdr_kind */
+	const uint8_t *val;
+	uint32_t val_len;
+};
+
+/* Appends one pair (a string key; the value's lengths are 1..255). */
+void vb_wire_opt_add(struct vb_buf *b, const char *key, uint8_t kind,
+		     const void *val, uint32_t len);
+/* The next pair: 1, 0 at the end, -1 (status 3) on a broken pair. */
+int vb_wire_opt_next(struct vb_rd *r, struct vb_opt *o, struct vb_err *e);
+/*
+ * A whole block by the rules: pairs well formed, at most 1024 pairs and
+ * 100000 bytes (4043), no key twice (3).
+ */
+int vb_wire_opts_check(const uint8_t *p, size_t n, struct vb_err *e);
+/*
+ * Topic options of a create (update = 0) or update_topic: encodes those r
+ * carries (commands.md §2.3, v09-pins.h) / decodes a block into r, known
+ * keys only (4041), values of the kinds they take (4042).
+ */
+void vb_wire_topic_opts_enc(struct vb_buf *b, const struct vb_req *r,
+			    int update);
+int vb_wire_topic_opts_dec(const uint8_t *p, size_t n, struct vb_req *r,
+			   int update, struct vb_err *e);
+/* The key of topic option i (enum vb_topt); NULL past the end. */
+const char *vb_wire_topt_key(unsigned i);
+/* A block where no option is allowed (streams, users): empty, or 4041. */
+int vb_wire_no_opts(const uint8_t *p, size_t n, const char *what,
+		    struct vb_err *e);
+/* Skips a u32-length-prefixed block in a record, checking it. */
+int vb_wire_skip_opts(struct vb_rd *r, const char *field, struct vb_err *e);
 
 /* Validates an encoded Permissions block; fills *used with its size. */
 int vb_wire_perms_check(const uint8_t *p, size_t n, size_t *used,
