@@ -31,6 +31,7 @@ enum {
 	OPT_DATA_DIR,
 	OPT_PARTITIONS,
 	OPT_TIMEOUT,
+	OPT_PROTOCOL,
 	OPT_FIRST_OWN,		/* each command numbers its own from here */
 };
 
@@ -43,6 +44,7 @@ enum {
 	{ "topic", required_argument, NULL, 't' }, \
 	{ "partitions", required_argument, NULL, OPT_PARTITIONS }, \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+	{ "protocol", required_argument, NULL, OPT_PROTOCOL }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }, \
 	{ "version", no_argument, NULL, 'V' }
@@ -67,6 +69,9 @@ enum {
 "  -t, --topic NAME        topic (default events)\n" \
 "      --partitions N      partitions when the topic is created (default 8)\n" \
 "      --timeout DURATION  per-request timeout (default 10s)\n" \
+"      --protocol VERSION  the Iggy protocol: 0.8, 0.9 or auto (the default:\n" \
+"                          what the address spoke last, else a probe finds;\n" \
+"                          also ?protocol=VERSION in an iggy:// address)\n" \
 "  -v, --verbose           say more on stderr\n" \
 "  -h, --help              show this help\n" \
 "  -V, --version           show the version\n" \
@@ -250,6 +255,12 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 		cli_check(cl, "--partitions", vb_parse_u64(arg, 1, 1000, &v, &e),
 			  &e);
 		cl->partitions = (uint32_t)v;
+		return 1;
+	case OPT_PROTOCOL:
+		if (vb_proto_parse(arg) < 0)
+			cli_usage_error(cl, "--protocol: '%s': use 0.8, 0.9 or auto",
+					arg);
+		cl->ctl.protocol = vb_proto_parse(arg);
 		return 1;
 	case OPT_TIMEOUT:
 		cli_check(cl, "--timeout",

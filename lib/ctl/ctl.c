@@ -907,6 +907,10 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	}
 	cl->user[0] = 0;
 	cl->pass[0] = 0;
+	cl->protocol = o->protocol;
+	if (cl->protocol == VB_PROTO_AUTO &&
+	    vb_proto_cache_path(&cl->proto_cache, NULL))
+		vb_buf_reset(&cl->proto_cache);
 	if (vb_client_set_addr(cl, addr, e))
 		goto out;
 	strlcpy(url_user, cl->user, sizeof(url_user));

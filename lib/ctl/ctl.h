@@ -44,6 +44,7 @@ struct vb_ctl_opts {
 	const char *server_bin;	/* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
 	int autostart;		/* -1: from $VIBES_IGGY_AUTOSTART (default on) */
 	int timeout_ms;		/* 0: default */
+	int protocol;		/* enum vb_proto (--protocol); default auto */
 };
 
 void vb_ctl_opts_init(struct vb_ctl_opts *o);
@@ -52,7 +53,9 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  * Finds the server (--server > $VIBES_IGGY_ADDR > DATA/server.addr >
  * 127.0.0.1:8090), the credentials (options > iggy://user:pass@ in the
  * address > $VIBES_IGGY_USERNAME/$VIBES_IGGY_PASSWORD > DATA/credentials >
- * iggy/iggy), connects and logs in.  When no server was named explicitly
+ * iggy/iggy), connects and logs in, speaking o->protocol (auto: what
+ * the address spoke last, else a probe; a ?protocol= in the address wins;
+ * vibes(7), "Protocol").  When no server was named explicitly
  * and none answers, starts the bundled one exactly like `vibes-iggyctl
  * ensure` (unless autostart is off), then connects.  timeout_ms bounds the
  * client's calls and the autostart.  c must have been vb_client_init()ed.

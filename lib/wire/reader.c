@@ -41,6 +41,7 @@ static void v08_req_end(struct vb_buf *b, size_t mark)
 
 static int v08_reply(const uint8_t *p, struct vb_reply *rep, uint64_t *len)
 {
+	memset(rep, 0, sizeof(*rep));
 	rep->status = vb_ld32(p);
 	*len = vb_ld32(p + 4);		/* payload only */
 	return 0;
