@@ -43,6 +43,8 @@
 /* Largest poll reply; a poll asking for more gets fewer messages. */
 #define VB_POLL_BYTES_MAX (64u * 1024 * 1024)
 #define VB_OUT_HIGH (32u * 1024 * 1024)
+/* 0.9 replies kept per session for retransmissions (framing.md §9.3). */
+#define VB_V09_CACHED 5
 
 struct vb_broker_opts {
 	const char *dir;		/* data dir, exists */
@@ -98,6 +100,7 @@ struct vb_group {
 	/* per partition: last offset its current owner polled + 1, 0 none */
 	uint64_t *polled;
 	uint32_t npolled;
+	uint64_t generation;	/* 0.9 sync: +1 at every rebalance */
 };
 
 struct vb_stream;
@@ -174,6 +177,18 @@ struct vb_conn {
 	struct vb_group_ref *groups;
 	uint32_t ngroups, groups_cap;
 	struct vb_conn *prev, *next;
+	/* 0.9 (v09.c); gen is 0 until the first bytes tell (loop.c) */
+	unsigned gen;
+	int bound;		/* registered: vclient and session hold */
+	uint8_t vclient[16];
+	uint64_t session;
+	uint64_t watermark;	/* highest metadata request applied */
+	struct vb_v09_cached {
+		uint64_t request;
+		uint64_t checksum;
+		struct vb_buf reply;
+	} cached[VB_V09_CACHED];
+	unsigned ncached;
 };
 
 struct vb_broker {
@@ -191,6 +206,7 @@ struct vb_broker {
 	int stopping;
 	char ip[64];
 	uint16_t port;
+	uint64_t commit;		/* 0.9: registrations so far (sessions) */
 	uint64_t messages_read;
 	struct vb_buf tmp;
 };
@@ -228,6 +244,20 @@ void vb_reply_err(struct vb_conn *c, uint32_t status);
 /* Handles one whole request frame (payload may be modified). */
 void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 			uint8_t *p, size_t n);
+/* The same for a decoded request (not send_messages), logged in. */
+void vb_broker_dispatch_req(struct vb_broker *b, struct vb_conn *c,
+			    const struct vb_req *r);
+
+/* ---- Iggy 0.9 (v09.c) ---- */
+
+/*
+ * Handles one whole 0.9 request frame (size bytes, header included; it may
+ * be modified) by the 0.8 handlers, its answer rewritten as 0.9's.
+ */
+void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
+		     size_t size);
+/* Frees the session's cached replies. */
+void vb_v09_conn_free(struct vb_conn *c);
 
 /* ---- slabs (meta.c) ---- */
 
@@ -271,6 +301,21 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 		 size_t n);
 void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 		 const struct vb_req *r);
+/*
+ * What both generations share: a send's partition resolved, permission
+ * checked and its messages (0.8 frames, stamped in place) appended, *pid
+ * and *base (either may be NULL) the partition and first offset: 0, or
+ * -1 after an error reply (0.8).  A poll resolved and read: 1 with the
+ * head and the spans of stored 0.8 frames (at most VB_POLL_SPANS), or 0
+ * after an answer (an error, an empty head) was written.
+ */
+#define VB_POLL_SPANS 64
+int vb_send_append(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
+		   uint32_t count, uint32_t *pid, uint64_t *base);
+int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
+		  const struct vb_req *r, struct vb_poll_hdr *h,
+		  struct vb_span *sp, size_t *nsp);
 void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r);
 void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,

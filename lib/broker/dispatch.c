@@ -158,7 +158,6 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 {
 	struct vb_req r;
 	struct vb_err e;
-	size_t m;
 
 	b->store.read_bytes += n + VB_REQ_HDR;
 	if (code == VB_CMD_SEND_MESSAGES) {
@@ -181,6 +180,16 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 		vb_reply_err(c, VB_ST_UNAUTHENTICATED);
 		return;
 	}
+	vb_broker_dispatch_req(b, c, &r);
+}
+
+void vb_broker_dispatch_req(struct vb_broker *b, struct vb_conn *c,
+			    const struct vb_req *rq)
+{
+	uint32_t code = rq->code;
+	struct vb_req r = *rq;
+	size_t m;
+
 	switch (code) {
 	case VB_CMD_PING:
 		vb_reply_ok(c);

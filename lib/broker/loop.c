@@ -295,6 +295,7 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 	}
 	free(c->q);
 	free(c->groups);
+	vb_v09_conn_free(c);
 	vb_buf_release(&c->in);
 	vb_buf_release(&c->out);
 	if (c->prev)
@@ -372,6 +373,47 @@ static int needs_login(uint32_t code)
 	       code != VB_CMD_LOGIN_PAT;
 }
 
+/*
+ * The framing of a connection, from its first 4 bytes: a 0.8 frame starts
+ * with its length (at least 4), a 0.9 request with its checksum field,
+ * which clients leave 0 (framing.md §2).  0 while fewer have arrived.
+ */
+static unsigned conn_gen(const uint8_t *p, size_t avail)
+{
+	if (avail < 4)
+		return 0;
+	return vb_ld32(p) == 0 ? VB_GEN_09 : VB_GEN_08;
+}
+
+/* Size of the 0.9 frame at p (its header there), 0 if not known yet. */
+static uint32_t v09_size(const uint8_t *p, size_t avail)
+{
+	return avail < VB_VSR_HDR ? 0 : vb_ld32(p + 48);
+}
+
+/* The 0.9 frames: a size out of bounds closes without an answer (§1). */
+static int conn_process_v09(struct vb_broker *b, struct vb_conn *c)
+{
+	size_t avail = c->in.len - c->in_pos;
+	uint8_t *h = c->in.p + c->in_pos;
+	uint32_t size = v09_size(h, avail);
+	uint64_t limit = c->bound ? VB_VSR_FRAME_MAX
+				  : VB_VSR_HDR + VB_PREAUTH_MAX;
+
+	if (size == 0)
+		return 0;
+	if (size < VB_VSR_HDR || size > limit) {
+		c->closing = 1;
+		return 0;
+	}
+	if (avail < size)
+		return 0;
+	vb_v09_dispatch(b, c, h, size);
+	vb_conn_commit(c);
+	c->in_pos += size;
+	return 1;
+}
+
 /* Runs every whole frame in the input buffer. */
 static void conn_process(struct vb_broker *b, struct vb_conn *c)
 {
@@ -380,6 +422,13 @@ static void conn_process(struct vb_broker *b, struct vb_conn *c)
 		uint8_t *h = c->in.p + c->in_pos;
 		uint32_t length, code, limit;
 
+		if (c->gen == 0)
+			c->gen = conn_gen(h, avail);
+		if (c->gen == VB_GEN_09) {
+			if (!conn_process_v09(b, c))
+				break;
+			continue;
+		}
 		if (avail < VB_REQ_HDR)
 			break;
 		vb_wire_req_hdr(h, &length, &code);
@@ -424,6 +473,13 @@ static size_t frame_missing(const struct vb_conn *c)
 	size_t avail = c->in.len - c->in_pos;
 	uint32_t length, code;
 
+	if (c->gen == VB_GEN_09) {
+		uint32_t size = v09_size(c->in.p + c->in_pos, avail);
+
+		if (size == 0)
+			return VB_VSR_HDR - avail;
+		return size > avail ? size - avail : 0;
+	}
 	if (avail < VB_REQ_HDR)
 		return VB_REQ_HDR - avail;
 	vb_wire_req_hdr(c->in.p + c->in_pos, &length, &code);

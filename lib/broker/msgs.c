@@ -4,7 +4,7 @@
 #include "broker/broker.h"
 #include "base/banned.h"
 
-#define POLL_SPANS 64
+#define POLL_SPANS VB_POLL_SPANS
 
 uint32_t vb_consumer_key(const struct vb_ident *id)
 {
@@ -37,53 +37,68 @@ static struct vb_topic *msg_topic(struct vb_broker *b, struct vb_conn *c,
 	return t;
 }
 
-void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
-		 size_t n)
+int vb_send_append(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
+		   uint32_t count, uint32_t *pidp, uint64_t *base)
 {
-	struct vb_send_view v;
 	struct vb_topic *t;
 	struct vb_err e;
 	uint32_t pid;
 
-	if (vb_wire_send_decode(&v, p, n, &e) < 0) {
-		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
-		return;
-	}
-	t = msg_topic(b, c, &v.h.stream, &v.h.topic, VB_P_SEND);
+	t = msg_topic(b, c, &h->stream, &h->topic, VB_P_SEND);
 	if (t == NULL)
-		return;
-	switch (v.h.part_kind) {
+		return -1;
+	switch (h->part_kind) {
 	case VB_PART_BALANCED:
 		if (t->nparts == 0) {
 			vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
-			return;
+			return -1;
 		}
 		pid = t->rr % t->nparts;
 		t->rr = (pid + 1) % t->nparts;
 		break;
 	case VB_PART_ID:
-		pid = v.h.partition_id;
+		pid = h->partition_id;
 		break;
 	default:
 		if (t->nparts == 0) {
 			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
-			return;
+			return -1;
 		}
-		pid = vb_xxh32(v.h.key, v.h.key_len) % t->nparts;
+		pid = vb_xxh32(h->key, h->key_len) % t->nparts;
 		break;
 	}
 	if (pid >= t->nparts) {
 		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+		return -1;
+	}
+	if (pidp)
+		*pidp = pid;
+	if (base)
+		*base = t->parts[pid]->next;
+	if (vb_part_append(t->parts[pid], msgs, len, count, vb_wall_us(),
+			   &e) < 0) {
+		vb_broker_log(b, "append: %s", e.msg);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return -1;
+	}
+	return 0;
+}
+
+void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
+		 size_t n)
+{
+	struct vb_send_view v;
+	struct vb_err e;
+
+	if (vb_wire_send_decode(&v, p, n, &e) < 0) {
+		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
 	/* The message area lives in our input buffer: stamped in place. */
-	if (vb_part_append(t->parts[pid], (uint8_t *)v.msgs, v.msgs_len,
-			   v.h.count, vb_wall_us(), &e) < 0) {
-		vb_broker_log(b, "append: %s", e.msg);
-		vb_reply_err(c, VB_ST_IO_ERROR);
-		return;
-	}
-	vb_reply_ok(c);
+	if (vb_send_append(b, c, &v.h, (uint8_t *)v.msgs, v.msgs_len,
+			   v.h.count, NULL, NULL) == 0)
+		vb_reply_ok(c);
 }
 
 static void reply_poll_empty(struct vb_conn *c, uint32_t pid, uint64_t cur)
@@ -155,32 +170,31 @@ static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
 	return 1;
 }
 
-void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
-		 const struct vb_req *r)
+int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
+		  const struct vb_req *r, struct vb_poll_hdr *hp,
+		  struct vb_span *sp, size_t *nspp)
 {
 	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
-	struct vb_span sp[POLL_SPANS];
-	struct vb_poll_hdr h;
 	struct vb_group *g;
 	struct vb_part *p;
-	uint64_t start, cur, last, total = 0, stored;
+	uint64_t start, cur, last, stored;
 	uint32_t pid, key, nmsg;
 	uint8_t kind;
-	size_t nsp, m;
+	size_t nsp;
 	int rc;
 
 	if (t == NULL)
-		return;
+		return 0;
 	rc = resolve_consumer(c, t, r, 1, &pid, &kind, &key);
 	if (rc < 0)
-		return;
+		return 0;
 	if (rc == 0) {
 		reply_poll_empty(c, 0, 0);
-		return;
+		return 0;
 	}
 	if (pid >= t->nparts) {
 		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
-		return;
+		return 0;
 	}
 	p = t->parts[pid];
 	cur = vb_part_current(p);
@@ -206,7 +220,7 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 		break;
 	}
 	nsp = vb_part_read(p, start, r->count, VB_POLL_BYTES_MAX, sp,
-			   POLL_SPANS, &nmsg, &last);
+			   VB_POLL_SPANS, &nmsg, &last);
 	g = kind == VB_OFF_GROUP ? vb_slab_get(&t->groups, key) : NULL;
 	if (nmsg > 0 && g)
 		vb_group_polled(g, pid, last);
@@ -216,22 +230,36 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 		if (vb_part_offset_store(p, kind, key, last, &e) < 0) {
 			vb_broker_log(b, "auto commit: %s", e.msg);
 			vb_reply_err(c, VB_ST_IO_ERROR);
-			return;
+			return 0;
 		}
 		if (g)
 			vb_group_stored(g, pid);
 	}
+	hp->partition_id = pid;
+	hp->current_offset = cur;
+	hp->count = nmsg;
+	*nspp = nsp;
+	b->messages_read += nmsg;
+	return 1;
+}
+
+void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
+		 const struct vb_req *r)
+{
+	struct vb_span sp[POLL_SPANS];
+	struct vb_poll_hdr h;
+	uint64_t total = 0;
+	size_t nsp, m;
+
+	if (!vb_poll_spans(b, c, r, &h, sp, &nsp))
+		return;
 	for (size_t i = 0; i < nsp; i++)
 		total += sp[i].len;
-	h.partition_id = pid;
-	h.current_offset = cur;
-	h.count = nmsg;
 	m = vb_wire_resp_begin(&c->out);
 	vb_wire_enc_poll_hdr(&c->out, &h);
 	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + total));
 	for (size_t i = 0; i < nsp; i++)
 		vb_conn_queue_file(c, sp[i].f, sp[i].off, sp[i].len);
-	b->messages_read += nmsg;
 }
 
 void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
