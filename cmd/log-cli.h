@@ -69,9 +69,10 @@ enum {
 "  -t, --topic NAME        topic (default events)\n" \
 "      --partitions N      partitions when the topic is created (default 8)\n" \
 "      --timeout DURATION  per-request timeout (default 10s)\n" \
-"      --protocol VERSION  the Iggy protocol: 0.8, 0.9 or auto (the default:\n" \
-"                          what the address spoke last, else a probe finds;\n" \
-"                          also ?protocol=VERSION in an iggy:// address)\n" \
+"      --protocol VERSION  the Iggy protocol: 0.8, 0.9 or auto (default\n" \
+"                          $VIBES_IGGY_PROTOCOL, else auto: what the address\n" \
+"                          spoke last, else a probe finds; also\n" \
+"                          ?protocol=VERSION in an iggy:// address)\n" \
 "  -v, --verbose           say more on stderr\n" \
 "  -h, --help              show this help\n" \
 "  -V, --version           show the version\n" \

@@ -638,6 +638,8 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 	switch (code) {
 	case VB_CMD_PING:
 		deny(c, &q, VB_ST_OK);
+		if (!c->bound)
+			vb_vsr_mark_also_v08(c->out.p + m0);
 		break;
 	case VB_CMD_POLL_MESSAGES:
 		poll09(b, c, &q, &r);

@@ -339,7 +339,8 @@ static enum probe probe_read(const uint8_t *p, size_t n)
 		return PROBE_MORE;
 	if ((p[60] == VB_VSR_REPLY || p[60] == VB_VSR_EVICTION) &&
 	    vb_ld32(p + 48) >= VB_VSR_HDR)
-		return PROBE_V09;
+		/* the bundled server: 0.8 is its native protocol */
+		return vb_vsr_also_v08(p) ? PROBE_V08 : PROBE_V09;
 	return PROBE_NEITHER;
 }
 

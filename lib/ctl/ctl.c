@@ -267,6 +267,7 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->autostart = -1;
+	o->protocol = -1;
 }
 
 void vb_ctl_init(struct vb_ctl *c)
@@ -908,8 +909,18 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 	cl->user[0] = 0;
 	cl->pass[0] = 0;
 	cl->protocol = o->protocol;
-	if (cl->protocol == VB_PROTO_AUTO &&
-	    vb_proto_cache_path(&cl->proto_cache, NULL))
+	if (cl->protocol < 0) {
+		const char *v = getenv("VIBES_IGGY_PROTOCOL");
+
+		cl->protocol = VB_PROTO_AUTO;
+		if (v && *v && (cl->protocol = vb_proto_parse(v)) < 0) {
+			vb_err_set(e, VB_E_USAGE,
+				   "VIBES_IGGY_PROTOCOL='%s': use 0.8, 0.9 or auto",
+				   v);
+			goto out;
+		}
+	}
+	if (vb_proto_cache_path(&cl->proto_cache, NULL))
 		vb_buf_reset(&cl->proto_cache);
 	if (vb_client_set_addr(cl, addr, e))
 		goto out;

@@ -44,7 +44,8 @@ struct vb_ctl_opts {
 	const char *server_bin;	/* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
 	int autostart;		/* -1: from $VIBES_IGGY_AUTOSTART (default on) */
 	int timeout_ms;		/* 0: default */
-	int protocol;		/* enum vb_proto (--protocol); default auto */
+	int protocol;		/* enum vb_proto (--protocol); -1 (init):
+				 * $VIBES_IGGY_PROTOCOL, else auto */
 };
 
 void vb_ctl_opts_init(struct vb_ctl_opts *o);

@@ -331,6 +331,18 @@ void vb_vsr_reply_end(struct vb_buf *b, size_t mark)
 	vb_st32(b->p + mark + RP_SIZE, (uint32_t)(b->len - mark));
 }
 
+void vb_vsr_mark_also_v08(uint8_t *p)
+{
+	memcpy(p + VB_VSR_ALSO_V08_OFF, VB_VSR_ALSO_V08,
+	       sizeof(VB_VSR_ALSO_V08) - 1);
+}
+
+int vb_vsr_also_v08(const uint8_t *p)
+{
+	return memcmp(p + VB_VSR_ALSO_V08_OFF, VB_VSR_ALSO_V08,
+		      sizeof(VB_VSR_ALSO_V08) - 1) == 0;
+}
+
 void vb_vsr_result_ok(struct vb_buf *b)
 {
 	vb_buf_u32(b, 0);

@@ -735,6 +735,18 @@ void vb_vsr_result_err(struct vb_buf *b, uint32_t code);
 void vb_vsr_eviction(struct vb_buf *b, const uint8_t client[16],
 		     uint8_t reason, uint32_t max, uint32_t min);
 
+/*
+ * A vibes mark, not Iggy's: the bundled server writes "vibes-0.8" into the
+ * reserved bytes 220.. of its reply to a ping before login (zeros for
+ * upstream servers and clients, framing.md §3) to say that the port also
+ * speaks 0.8, the protocol it stores natively: a client that probes then
+ * prefers 0.8 (vibes(7), "Protocols").
+ */
+#define VB_VSR_ALSO_V08_OFF 220
+#define VB_VSR_ALSO_V08 "vibes-0.8"
+void vb_vsr_mark_also_v08(uint8_t *reply_hdr);
+int vb_vsr_also_v08(const uint8_t *reply_hdr);
+
 /* The login (Register) reply body after its result section (§5.3). */
 struct vb_vsr_login {
 	uint32_t user_id;

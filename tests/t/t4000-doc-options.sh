@@ -207,7 +207,7 @@ code_of() {
 # Read only by vb_ctl_connect, which vibes-iggyctl never calls.
 not_read_by() {
 	case $1 in
-	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART XDG_CACHE_HOME" ;;
+	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART XDG_CACHE_HOME VIBES_IGGY_PROTOCOL" ;;
 	esac
 }
 
