@@ -290,8 +290,17 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 static int cli_connect(void *arg, struct vb_client *c, struct vb_err *e)
 {
 	struct cli *cl = arg;
+	char where[300];
 
-	return vb_ctl_connect(c, &cl->ctl, e);
+	if (vb_ctl_connect(c, &cl->ctl, e))
+		return -1;
+	if (cl->verbose)
+		fprintf(stderr, "%s: speaking Iggy %s to %s%s%s\n", cl->prog,
+			c->framing->name,
+			vb_client_addr(c, where, sizeof(where)),
+			c->redirected[0] ? ", the leader: " : "",
+			c->redirected);
+	return 0;
 }
 
 /* Connects (or dies) and prepares the log (not bootstrapped yet). */
