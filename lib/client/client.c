@@ -566,6 +566,31 @@ static void stamp(struct vb_client *c, uint8_t *f, size_t size)
 }
 
 /*
+ * The identity stamp() gave the request s, written again into f (its
+ * unstamped bytes): the same bytes, for a retry (framing.md §9.2).
+ */
+static void restamp(struct vb_client *c, uint8_t *f, size_t size,
+		    const struct vb_client_sent *s)
+{
+	uint8_t op = f[176];
+	struct vb_vsr_id id = c->id;
+	int sum = 0;
+
+	id.request = s->request;
+	if (op == VB_OP_REGISTER) {
+		id.session = 0;
+		sum = VB_V09_STAMP_METADATA;
+	} else if (op == VB_OP_LOGOUT || vb_op_metadata(op)) {
+		sum = VB_V09_STAMP_METADATA;
+	} else if (vb_op_partition(op)) {
+		sum = VB_V09_STAMP_PARTITION;
+	}
+	if (!c->bound)
+		id.session = 0;
+	vb_vsr_req_stamp(f, size, &id, sum);
+}
+
+/*
  * Counts the whole frames in p[0..n) (the caller's to get right) and,
  * over 0.9, stamps each with the session's identity.
  */
@@ -1082,14 +1107,8 @@ int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 
 	if (c->fd < 0)
 		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
-	if (frame != c->enc.p) {
-		vb_buf_reset(&c->enc);
-		vb_buf_add(&c->enc, frame, n);
-	}
-	vb_client_queue(c, c->enc.p, c->enc.len);
-	/* over 0.9 the frame queued is stamped: a retry sends it as it is */
-	vb_buf_reset(&c->enc);
-	vb_buf_add(&c->enc, c->out.p + c->out.len - n, n);
+	/* queued as a copy: frame stays as it was, for a retry */
+	vb_client_queue(c, frame, n);
 	for (;;) {
 		if (vb_client_next(c, &rep, e))
 			return -1;
@@ -1112,6 +1131,11 @@ int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 				return -1;
 		}
 		pause_ms(VB_CLIENT_RETRY_MS);
+		if (frame != c->enc.p) {
+			vb_buf_reset(&c->enc);
+			vb_buf_add(&c->enc, frame, n);
+		}
+		restamp(c, c->enc.p, n, &s);
 		vb_client_requeue(c, c->enc.p, c->enc.len, &s);
 	}
 	if (rep.status != VB_ST_OK)

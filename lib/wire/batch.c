@@ -128,7 +128,7 @@ int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 		vb_st32(f + VB_FRAME_TS_DELTA,
 			(uint32_t)(vb_ld64(f + VB_FRAME_CHECKSUM) - min));
 		vb_st64(f + VB_FRAME_CHECKSUM,
-			XXH3_64bits(f + VB_FRAME_ID, size - VB_FRAME_ID));
+			vb_xxh3(f + VB_FRAME_ID, size - VB_FRAME_ID));
 	}
 	vb_st64(batch + VB_BATCH_ORIGIN_TS, min);
 	vb_st64(batch + VB_BATCH_LENGTH, (uint64_t)(end - batch));
@@ -199,7 +199,7 @@ int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 		f += size;
 	}
 	for (f = b + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++)
-		if (vb_ld64(f) != XXH3_64bits(f + 8, frame_size(f) - 8))
+		if (vb_ld64(f) != vb_xxh3(f + 8, frame_size(f) - 8))
 			return vb_err_status(e, VB_E_PROTO,
 					     VB_ST_INVALID_MESSAGE_CHECKSUM,
 					     "frame %u: checksum does not match",

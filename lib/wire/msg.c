@@ -12,14 +12,28 @@ uint32_t vb_xxh32(const void *p, size_t n)
 	return XXH32(p, n, 0);
 }
 
+/*
+ * libxxhash's runtime dispatch (AVX2, AVX-512 where the CPU has them)
+ * for what is long enough to gain from it: message checksums; the inlined
+ * baseline code for short input.
+ */
+#if defined(__x86_64__)
+uint64_t XXH3_64bits_dispatch(const void *input, size_t len);
+#define VB_XXH3_LONG 256
+#endif
+
 uint64_t vb_xxh3(const void *p, size_t n)
 {
+#ifdef VB_XXH3_LONG
+	if (n >= VB_XXH3_LONG)
+		return XXH3_64bits_dispatch(p, n);
+#endif
 	return XXH3_64bits(p, n);
 }
 
 uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size)
 {
-	return XXH3_64bits(frame + VB_MSG_ID, size - VB_MSG_ID);
+	return vb_xxh3(frame + VB_MSG_ID, size - VB_MSG_ID);
 }
 
 int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e)
