@@ -1,0 +1,420 @@
+/*
+ * Iggy 0.9 against the real vibes-iggyd, byte by byte over a raw socket
+ * (iggy-wire-0.9/framing.md): the mark on a ping before login, what needs
+ * a session (status 40, eviction NoSession), the version gate and refused
+ * logins as evictions, silently dropped headers, the request checksum, the
+ * metadata client table (a retransmission answered from it, another body
+ * under a used number dropped), send admission (frame checksums) and
+ * confirmations with base offsets.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "broker_harness.h"
+#include "wire/wire.h"
+
+static struct srv S;
+
+static int setup(void **state)
+{
+	srv_mkdir(&S);
+	return srv_start(&S);
+}
+
+static int teardown(void **state)
+{
+	int rc = srv_stop(&S);
+
+	srv_rmdir(&S);
+	return rc == 0 ? 0 : -1;
+}
+
+static int raw_connect(void)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 10, 0 };
+	char host[128], *colon;
+	int fd, one = 1;
+
+	strlcpy(host, S.addr, sizeof(host));
+	colon = strrchr(host, ':');
+	assert_non_null(colon);
+	*colon = 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void put_all(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void get_all(int fd, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = recv(fd, p + got, n - got, 0);
+
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+}
+
+/* One whole frame from the server into b (header and body). */
+static void get_frame(int fd, struct vb_buf *b)
+{
+	uint32_t size;
+
+	vb_buf_reset(b);
+	get_all(fd, vb_buf_reserve(b, VB_VSR_HDR), VB_VSR_HDR);
+	b->len = VB_VSR_HDR;
+	size = vb_ld32(b->p + 48);
+	assert_true(size >= VB_VSR_HDR);
+	get_all(fd, vb_buf_reserve(b, size - VB_VSR_HDR), size - VB_VSR_HDR);
+	b->len = size;
+}
+
+/* Encodes r as a 0.9 frame stamped with id (request checksum if sum). */
+static void frame(struct vb_buf *b, const struct vb_req *r,
+		  const struct vb_vsr_id *id, int sum)
+{
+	vb_buf_reset(b);
+	vb_wire_req_frame(b, &vb_framing_v09, r);
+	vb_vsr_req_stamp(b->p, b->len, id, sum);
+}
+
+static void new_id(struct vb_vsr_id *id, uint8_t seed)
+{
+	memset(id, 0, sizeof(*id));
+	memset(id->client, seed, sizeof(id->client));
+}
+
+static void login_req(struct vb_req *r, uint32_t version, const char *pass)
+{
+	vb_req_init(r, VB_CMD_LOGIN_REGISTER);
+	r->proto_version = version;
+	vb_name_set(&r->sdk_name, "test");
+	vb_name_set(&r->sdk_version, "1");
+	vb_name_set(&r->name, S.user);
+	vb_name_set(&r->secret, pass);
+}
+
+#define REPLY_STATUS(p) vb_ld32((p) + 216)
+#define REPLY_OP(p) ((p)[208])
+
+/* Logs in on fd; returns the session. */
+static uint64_t login(int fd, struct vb_vsr_id *id)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_vsr_login l;
+	struct vb_req r;
+	struct vb_err e;
+
+	login_req(&r, VB_V09_PROTOCOL_VERSION, S.pass);
+	frame(&b, &r, id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_REPLY);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR), 0);	/* result count */
+	assert_int_equal(vb_vsr_dec_login(b.p + VB_VSR_HDR + 4,
+					  b.len - VB_VSR_HDR - 4, &l, &e), 0);
+	assert_true(l.session >= 1);
+	assert_int_equal(l.server_protocol, VB_V09_PROTOCOL_VERSION);
+	id->session = l.session;
+	id->request = 1;
+	vb_buf_release(&b);
+	return l.session;
+}
+
+static void test_before_login(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	int fd = raw_connect();
+
+	new_id(&id, 1);
+	/* a ping: answered, and marked (the port speaks 0.8 too) */
+	vb_req_init(&r, VB_CMD_PING);
+	frame(&b, &r, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_REPLY);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(REPLY_OP(b.p), VB_OP_NR);
+	assert_int_equal(b.len, VB_VSR_HDR);
+	assert_true(vb_vsr_also_v08(b.p));
+	/* a read: status 40 */
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	frame(&b, &r, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_REPLY);
+	assert_int_equal(REPLY_STATUS(b.p), VB_ST_UNAUTHENTICATED);
+	/* a write: eviction NoSession */
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "nope");
+	id.session = 1;
+	id.request = 1;
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_EVICTION);
+	assert_int_equal(b.p[255], VB_EVICT_NO_SESSION);
+	close(fd);
+	vb_buf_release(&b);
+}
+
+static void test_login_refused(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	int fd = raw_connect();
+
+	/* the version gate: 0.10.0 is another minor */
+	new_id(&id, 2);
+	login_req(&r, 10u << 10, S.pass);
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_EVICTION);
+	assert_int_equal(b.p[255], VB_EVICT_INCOMPATIBLE_PROTOCOL);
+	assert_int_equal(vb_ld32(b.p + 144), VB_V09_PROTOCOL_VERSION);
+	assert_int_equal(vb_ld32(b.p + 148), VB_V09_PROTOCOL_VERSION & ~0x3FFu);
+	assert_int_equal(vb_evict_status(b.p[255], vb_ld32(b.p + 144),
+					 vb_ld32(b.p + 148)),
+			 VB_ST_INCOMPATIBLE_PROTOCOL_VERSION);
+	/* a later patch of the same minor passes the gate, the password not */
+	login_req(&r, VB_V09_PROTOCOL_VERSION + 7, "wrong-password");
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_EVICTION);
+	assert_int_equal(b.p[255], VB_EVICT_INVALID_CREDENTIALS);
+	/* the legacy login as NonReplicated: MalformedLogin */
+	vb_req_init(&r, VB_CMD_PING);
+	frame(&b, &r, &id, 0);
+	vb_st32(b.p + VB_V09_NR_CODE_OFF, VB_CMD_LOGIN_USER);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_EVICTION);
+	assert_int_equal(b.p[255], VB_EVICT_MALFORMED_LOGIN);
+	close(fd);
+	vb_buf_release(&b);
+}
+
+static void test_drops_and_checksum(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT, p = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	int fd = raw_connect();
+
+	new_id(&id, 3);
+	login(fd, &id);
+	vb_req_init(&r, VB_CMD_PING);
+	frame(&p, &r, &id, 0);
+	/* not a request (command 6): no answer; the ping after it is */
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	frame(&b, &r, &id, 0);
+	b.p[60] = 6;
+	put_all(fd, b.p, b.len);
+	/* client id 0: dropped too */
+	frame(&b, &r, &id, 0);
+	memset(b.p + 128, 0, 16);
+	put_all(fd, b.p, b.len);
+	put_all(fd, p.p, p.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(vb_ld32(b.p + VB_V09_NR_CODE_OFF), 0);
+	assert_int_equal(b.len, VB_VSR_HDR);	/* the ping's: empty */
+	/* a request checksum the body does not give: status 4 */
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "sum");
+	frame(&b, &r, &id, 1);
+	b.p[144] ^= 1;
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), VB_ST_INVALID_FORMAT);
+	close(fd);
+	vb_buf_release(&b);
+	vb_buf_release(&p);
+}
+
+static void test_client_table(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT, first = VB_BUF_INIT,
+		      again = VB_BUF_INIT, ping = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	size_t n = 0;
+	int fd = raw_connect();
+
+	new_id(&id, 4);
+	login(fd, &id);
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "once");
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &first);
+	assert_int_equal(REPLY_STATUS(first.p), 0);
+	assert_int_equal(vb_ld32(first.p + VB_VSR_HDR), 0);	/* ok */
+	/* the same bytes again: the same reply, not a second stream */
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &again);
+	assert_int_equal(again.len, first.len);
+	assert_memory_equal(again.p, first.p, first.len);
+	/* another body under the used number: dropped */
+	vb_name_set(&r.name, "twice");
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	frame(&ping, &r, &id, 0);
+	put_all(fd, ping.p, ping.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	{
+		struct vb_rd rd;
+		struct vb_stream_info si;
+		struct vb_err e;
+
+		vb_rd_init(&rd, b.p + VB_VSR_HDR, b.len - VB_VSR_HDR);
+		while (vb_rd_left(&rd) > 0) {
+			assert_int_equal(vb_wire_dec_stream_gen(&rd, &si,
+								VB_GEN_09, &e),
+					 0);
+			assert_string_not_equal(si.name.s, "twice");
+			n += strcmp(si.name.s, "once") == 0;
+		}
+	}
+	assert_int_equal(n, 1);
+	/* the next number is new: a rejection in the result section */
+	id.request = 2;
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "once");
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR), 1);
+	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR + 8),
+			 VB_ST_STREAM_NAME_ALREADY_EXISTS);
+	close(fd);
+	vb_buf_release(&b);
+	vb_buf_release(&first);
+	vb_buf_release(&again);
+	vb_buf_release(&ping);
+}
+
+static void test_send(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	struct vb_send_hdr h;
+	struct vb_msg_in m[3];
+	struct vb_send_confirm cf;
+	struct vb_err e;
+	int fd = raw_connect(), found;
+
+	new_id(&id, 5);
+	login(fd, &id);
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "msgs");
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	id.request = 2;
+	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
+	vb_ident_str(&r.stream, "msgs");
+	vb_name_set(&r.name, "t");
+	r.count = 2;
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR), 0);
+	id.request = 3;
+
+	memset(&h, 0, sizeof(h));
+	vb_ident_str(&h.stream, "msgs");
+	vb_ident_str(&h.topic, "t");
+	h.part_kind = VB_PART_ID;
+	h.partition_id = 1;
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 3; i++) {
+		m[i].id[0] = (uint8_t)(i + 1);
+		m[i].payload = "abc";
+		m[i].payload_len = 3;
+		m[i].origin_timestamp = 1000 + (uint64_t)i;
+	}
+	for (int round = 0; round < 2; round++) {
+		vb_buf_reset(&b);
+		assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h,
+						       m, 3, &e), 0);
+		vb_vsr_req_stamp(b.p, b.len, &id, 0);
+		put_all(fd, b.p, b.len);
+		get_frame(fd, &b);
+		assert_int_equal(REPLY_STATUS(b.p), 0);
+		assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
+							b.len - VB_VSR_HDR,
+							&found, &cf, &e), 0);
+		assert_true(found);
+		assert_int_equal(cf.partition_id, 1);
+		assert_int_equal(cf.base_offset, 3 * (uint64_t)round);
+	}
+	/* a frame checksum that does not verify: 4027, nothing stored */
+	vb_buf_reset(&b);
+	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, 3,
+					       &e), 0);
+	b.p[b.len - 1] ^= 0x20;		/* the last payload byte */
+	vb_vsr_req_stamp(b.p, b.len, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), VB_ST_INVALID_MESSAGE_CHECKSUM);
+	/* a partition that does not exist: 20, as 0.9 says */
+	h.partition_id = 7;
+	vb_buf_reset(&b);
+	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, 1,
+					       &e), 0);
+	vb_vsr_req_stamp(b.p, b.len, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), VB_ST_RESOURCE_NOT_FOUND);
+	close(fd);
+	vb_buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_before_login),
+		cmocka_unit_test(test_login_refused),
+		cmocka_unit_test(test_drops_and_checksum),
+		cmocka_unit_test(test_client_table),
+		cmocka_unit_test(test_send),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
