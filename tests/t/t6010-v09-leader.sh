@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='Iggy 0.9 clusters: the tools follow the leader a follower names'
+test_description='Iggy 0.9 clusters: the tools follow the leader a follower names, and retry what is not committed yet'
 . "$(dirname "$0")/test-lib.sh"
 PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
 
@@ -28,6 +28,16 @@ test_expect_success 'readers follow it too, and --protocol 0.9 does the same' '
 	grep "the leader: from $FOLLOWER to $SERVER_ADDR$" err &&
 	printf "{\"n\":1}\n{\"n\":2}\n" >want &&
 	test_cmp want out
+'
+
+test_expect_success 'not committed (57): the same request again, same identity, until it is' '
+	spawn_ready "$TRASH/transient.out" fake-server transient 3 --ready-fd 3 &&
+	t=$READY_LINE &&
+	vibes-test-tool --server "$t" --no-autostart connect &&
+	grep "^ping " "$TRASH/transient.out" >pings &&
+	cat pings &&
+	test $(wc -l <pings) = 4 &&
+	test $(sort -u pings | wc -l) = 1
 '
 
 test_done

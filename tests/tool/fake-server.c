@@ -13,6 +13,11 @@
  *            itself (a follower) and LEADER (the healthy leader), and
  *            answers everything else 58, "not accepted" (framing.md
  *            §9.2, §11); writes "login" to stdout for every login
+ *   transient N
+ *            the same, but the leader of a cluster of itself alone, and
+ *            a ping after login is answered 57, "not committed", N times
+ *            before it succeeds; writes "ping REQUEST CLIENT SESSION" (the
+ *            identity the frame carries, hex) for every such ping
  *
  * Listens on 127.0.0.1:0 by default; once listening it writes
  * "HOST:PORT\n" to the ready fd (if given) and to stdout, and serves
@@ -44,6 +49,8 @@ struct node {
 	uint16_t port;
 };
 
+static long transient = -1;	/* transient mode: 57s left to answer */
+
 /* One 0.9 request at p (size bytes) answered as a follower would. */
 static void follow(struct vb_buf *out, const uint8_t *p, size_t size,
 		   const struct node *self, const struct node *leader)
@@ -66,6 +73,18 @@ static void follow(struct vb_buf *out, const uint8_t *p, size_t size,
 	    !(q.operation == VB_OP_NR &&
 	      (q.code == VB_CMD_PING || q.code == VB_CMD_GET_CLUSTER_METADATA)))
 		h.status = VB_ST_TRANSIENT_NOT_ACCEPTED;
+	if (transient >= 0 && q.operation == VB_OP_NR &&
+	    q.code == VB_CMD_PING && q.session != 0) {
+		printf("ping %llu ", (unsigned long long)q.request);
+		for (int i = 15; i >= 0; i--)
+			printf("%02x", q.client[i]);
+		printf(" %llu\n", (unsigned long long)q.session);
+		fflush(stdout);
+		if (transient > 0) {
+			transient--;
+			h.status = VB_ST_TRANSIENT_NOT_COMMITTED;
+		}
+	}
 	m = vb_vsr_reply_begin(out, &h);
 	if (q.operation == VB_OP_REGISTER) {
 		memset(&l, 0, sizeof(l));
@@ -86,7 +105,10 @@ static void follow(struct vb_buf *out, const uint8_t *p, size_t size,
 		strlcpy(nodes[1].ip, leader->ip, sizeof(nodes[1].ip));
 		nodes[1].tcp = leader->port;
 		nodes[1].role = VB_NODE_LEADER;
-		vb_wire_enc_cluster_nodes(out, "test-cluster", nodes, 2);
+		if (transient >= 0)
+			nodes[0].role = VB_NODE_LEADER;
+		vb_wire_enc_cluster_nodes(out, "test-cluster", nodes,
+					  transient >= 0 ? 1 : 2);
 	}
 	vb_vsr_reply_end(out, m);
 }
@@ -106,19 +128,30 @@ int main(int argc, char **argv)
 	struct vb_err e;
 
 	if (argc < 2) {
-		fputs("usage: fake-server silent|http|follower LEADER [--addr A] [--ready-fd N]\n",
+		fputs("usage: fake-server silent|http|follower LEADER|transient N [--addr A] [--ready-fd N]\n",
 		      stderr);
 		return 2;
 	}
 	mode = argv[1];
 	http = strcmp(mode, "http") == 0;
-	follower = strcmp(mode, "follower") == 0;
+	follower = strcmp(mode, "follower") == 0 ||
+		   strcmp(mode, "transient") == 0;
 	if (!http && !follower && strcmp(mode, "silent") != 0) {
 		fprintf(stderr, "fake-server: unknown mode '%s'\n", mode);
 		return 2;
 	}
 	memset(&leader, 0, sizeof(leader));
-	if (follower) {
+	if (follower && strcmp(mode, "transient") == 0) {
+		const char *bad = NULL;
+
+		if (argc >= 3)
+			transient = (long)strtonum(argv[2], 0, 1000, &bad);
+		if (argc < 3 || bad) {
+			fputs("fake-server: transient needs a count\n", stderr);
+			return 2;
+		}
+		first = 3;
+	} else if (follower) {
 		if (argc < 3 ||
 		    vb_addr_split(argv[2], leader.ip, sizeof(leader.ip),
 				  &leader.port, &has_port, &e) || !has_port) {
