@@ -512,6 +512,74 @@ static void sync09(struct vb_broker *b, struct vb_conn *c,
 	vb_vsr_reply_end(&c->out, m);
 }
 
+/* ---- describe_options (13, commands.md §2.2, §9) ---- */
+
+/*
+ * What this server takes for each topic option a create leaves out (its
+ * own defaults where it has them: no expiry, no size limit), the kind and
+ * bytes of the value, and what it means.  Indexed by the pinned list
+ * (v09-pins.h); a key added there without an entry here is not described.
+ */
+static const struct {
+	uint8_t kind;
+	uint8_t len;
+	uint8_t v[8];
+	const char *about;
+} topt_default[VB_TOPT_COUNT] = {
+	[VB_TOPT_COMPRESSION] = { VB_UHDR_STRING, 4, "none",
+				  "message compression: none or gzip" },
+	[VB_TOPT_EXPIRY] = { VB_UHDR_UINT64, 8,
+			     { 255, 255, 255, 255, 255, 255, 255, 255 },
+			     "message expiry in microseconds (max: never)" },
+	[VB_TOPT_MAX_SIZE] = { VB_UHDR_UINT64, 8,
+			       { 255, 255, 255, 255, 255, 255, 255, 255 },
+			       "largest topic size in bytes (max: unlimited)" },
+	[VB_TOPT_SEGMENT_SIZE] = { VB_UHDR_UINT64, 8, { 0 },
+				   "segment file size in bytes" },
+	[VB_TOPT_FSYNC] = { VB_UHDR_BOOL, 1, { 0 },
+			    "fsync every write" },
+	[VB_TOPT_MSGS_TO_SAVE] = { VB_UHDR_UINT32, 4, { 0, 4 },
+				   "messages buffered before a save" },
+	[VB_TOPT_SIZE_TO_SAVE] = { VB_UHDR_UINT64, 8, { 0, 0, 16 },
+				   "bytes buffered before a save" },
+	[VB_TOPT_PREALLOCATE] = { VB_UHDR_BOOL, 1, { 0 },
+				  "preallocate segment files" },
+};
+
+static void describe09(struct vb_broker *b, struct vb_conn *c,
+		       const struct vb_vsr_req *q, const struct vb_req *r)
+{
+	struct vb_vsr_reply h;
+	size_t m, at;
+	uint32_t n = 0;
+
+	reply_hdr(&h, c, q, 0);
+	m = vb_vsr_reply_begin(&c->out, &h);
+	at = c->out.len;
+	vb_buf_u32(&c->out, 0);
+	for (uint32_t i = 0; r->scope == 1 && i < VB_TOPT_COUNT; i++) {
+		struct vb_name k;
+
+		if (topt_default[i].about == NULL)
+			continue;
+		vb_name_set(&k, vb_wire_topt_key(i));
+		vb_wire_enc_name(&c->out, &k);
+		vb_buf_u8(&c->out, topt_default[i].kind);
+		vb_buf_u32(&c->out, topt_default[i].len);
+		if (i == VB_TOPT_SEGMENT_SIZE)	/* this server's */
+			vb_buf_u64(&c->out, b->store.segment_size);
+		else
+			vb_buf_add(&c->out, topt_default[i].v,
+				   topt_default[i].len);
+		vb_buf_u32(&c->out, (uint32_t)strlen(topt_default[i].about));
+		vb_buf_add(&c->out, topt_default[i].about,
+			   strlen(topt_default[i].about));
+		n++;
+	}
+	vb_st32(c->out.p + at, n);
+	vb_vsr_reply_end(&c->out, m);
+}
+
 /* ---- dedup of metadata writes (framing.md §4.3, §9.3) ---- */
 
 /* 1: answered from the table (or dropped), 0: a new request. */
@@ -657,7 +725,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 		sync09(b, c, &q, &r);
 		break;
 	case VB_CMD_DESCRIBE_OPTIONS:
-		deny(c, &q, VB_ST_FEATURE_UNAVAILABLE);
+		describe09(b, c, &q, &r);
 		break;
 	case VB_CMD_CREATE_TOPIC:
 	case VB_CMD_UPDATE_TOPIC:

@@ -5,7 +5,7 @@
  * logins as evictions, silently dropped headers, the request checksum, the
  * metadata client table (a retransmission answered from it, another body
  * under a used number dropped), send admission (frame checksums) and
- * confirmations with base offsets.
+ * confirmations with base offsets, describe_options.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -406,6 +406,53 @@ static void test_send(void **state)
 	vb_buf_release(&b);
 }
 
+static void test_describe_options(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	struct vb_rd rd;
+	struct vb_err e;
+	uint32_t n, len;
+	int fd = raw_connect();
+
+	new_id(&id, 6);
+	login(fd, &id);
+	vb_req_init(&r, VB_CMD_DESCRIBE_OPTIONS);
+	r.scope = 1;
+	frame(&b, &r, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	vb_rd_init(&rd, b.p + VB_VSR_HDR, b.len - VB_VSR_HDR);
+	assert_int_equal(vb_rd_u32(&rd, &n, "count", &e), 0);
+	assert_int_equal(n, VB_TOPT_COUNT);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vb_name k;
+		const uint8_t *v;
+		uint8_t kind;
+
+		assert_int_equal(vb_wire_dec_name(&rd, &k, "key", &e), 0);
+		assert_string_equal(k.s, vb_wire_topt_key(i));
+		assert_int_equal(vb_rd_u8(&rd, &kind, "kind", &e), 0);
+		assert_int_equal(vb_rd_u32(&rd, &len, "len", &e), 0);
+		assert_int_equal(vb_rd_bytes(&rd, &v, len, "value", &e), 0);
+		assert_int_equal(vb_rd_u32(&rd, &len, "about", &e), 0);
+		assert_true(len > 0);
+		assert_int_equal(vb_rd_bytes(&rd, &v, len, "about", &e), 0);
+	}
+	assert_int_equal(vb_rd_left(&rd), 0);
+	/* streams and users take none */
+	r.scope = 2;
+	frame(&b, &r, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.len, VB_VSR_HDR + 4);
+	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR), 0);
+	close(fd);
+	vb_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_drops_and_checksum),
 		cmocka_unit_test(test_client_table),
 		cmocka_unit_test(test_send),
+		cmocka_unit_test(test_describe_options),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
