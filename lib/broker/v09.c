@@ -351,51 +351,72 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	vb_vsr_reply_end(&c->out, m);
 }
 
-/* Stored 0.8 frames as batch records: one per run of messages stored
- * together (the same server timestamp), every checksum computed anew. */
-static int records(struct vb_buf *o, const uint8_t *p, size_t n,
-		   uint32_t pid, struct vb_err *e)
-{
-	size_t at = 0, rec = 0;
-	uint32_t k = 0;
-	uint64_t ts = 0, origin = 0;
+/*
+ * Stored 0.8 frames as batch records: one per run of messages stored
+ * together (the same server timestamp), every checksum computed anew.
+ * Fed a piece at a time (what a read brought), a record may go on over
+ * several pieces.
+ */
+struct records {
+	struct vb_buf *o;
+	uint32_t pid;
+	size_t rec;		/* the open record in o */
+	uint32_t k;		/* its frames so far; 0: none open */
+	uint64_t ts, origin;
+};
 
-	while (at < n) {
+static void record_close(struct records *st)
+{
+	struct vb_buf *o = st->o;
+
+	if (st->k == 0)
+		return;
+	vb_st64(o->p + st->rec + VB_BATCH_LENGTH, o->len - st->rec);
+	vb_st32(o->p + st->rec + VB_BATCH_COUNT, st->k);
+	vb_st64(o->p + st->rec + VB_BATCH_CHECKSUM,
+		vb_wire_batch_checksum(o->p + st->rec));
+	st->k = 0;
+}
+
+/* The whole messages of p[0..n): *used bytes of them; -1 on a broken one. */
+static int records_feed(struct records *st, const uint8_t *p, size_t n,
+			size_t *used, struct vb_err *e)
+{
+	struct vb_buf *o = st->o;
+	size_t at = 0;
+
+	while (n - at >= VB_MSG_HDR && vb_msg_frame_size(p + at) <= n - at) {
 		struct vb_msg msg;
 		uint8_t *fr;
 		size_t fsz;
 
 		if (vb_wire_msg_parse(&msg, p + at, n - at, e))
 			return -1;
-		if (k > 0 && (msg.timestamp != ts || msg.origin_timestamp < origin ||
-			      msg.origin_timestamp - origin > 0xFFFFFFFFull)) {
-			vb_st64(o->p + rec + VB_BATCH_LENGTH, o->len - rec);
-			vb_st32(o->p + rec + VB_BATCH_COUNT, k);
-			vb_st64(o->p + rec + VB_BATCH_CHECKSUM,
-				vb_wire_batch_checksum(o->p + rec));
-			k = 0;
-		}
-		if (k == 0) {
+		if (st->k > 0 &&
+		    (msg.timestamp != st->ts || msg.origin_timestamp < st->origin ||
+		     msg.origin_timestamp - st->origin > 0xFFFFFFFFull))
+			record_close(st);
+		if (st->k == 0) {
 			uint8_t *bh;
 
-			rec = o->len;
+			st->rec = o->len;
 			bh = vb_buf_reserve(o, VB_BATCH_HDR);
 			memset(bh, 0, VB_BATCH_HDR);
-			ts = msg.timestamp;
-			origin = msg.origin_timestamp;
-			vb_st64(bh + VB_BATCH_PARTITION, pid);
+			st->ts = msg.timestamp;
+			st->origin = msg.origin_timestamp;
+			vb_st64(bh + VB_BATCH_PARTITION, st->pid);
 			vb_st64(bh + VB_BATCH_BASE_OFFSET, msg.offset);
-			vb_st64(bh + VB_BATCH_BASE_TS, ts);
-			vb_st64(bh + VB_BATCH_ORIGIN_TS, origin);
+			vb_st64(bh + VB_BATCH_BASE_TS, st->ts);
+			vb_st64(bh + VB_BATCH_ORIGIN_TS, st->origin);
 			o->len += VB_BATCH_HDR;
 		}
 		fsz = VB_FRAME_HDR + (size_t)msg.payload_len + msg.uhdr_len;
 		fr = vb_buf_reserve(o, fsz);
 		memset(fr, 0, VB_FRAME_HDR);
 		memcpy(fr + VB_FRAME_ID, msg.id, VB_MSG_ID_LEN);
-		vb_st32(fr + VB_FRAME_OFFSET_DELTA, k);
+		vb_st32(fr + VB_FRAME_OFFSET_DELTA, st->k);
 		vb_st32(fr + VB_FRAME_TS_DELTA,
-			(uint32_t)(msg.origin_timestamp - origin));
+			(uint32_t)(msg.origin_timestamp - st->origin));
 		vb_st32(fr + VB_FRAME_UHDR_LEN, msg.uhdr_len);
 		vb_st32(fr + VB_FRAME_PAYLOAD_LEN, msg.payload_len);
 		memcpy(fr + VB_FRAME_HDR, msg.payload, msg.payload_len);
@@ -412,15 +433,69 @@ static int records(struct vb_buf *o, const uint8_t *p, size_t n,
 				? vb_xxh3(fr + 8, fsz - 8)
 				: msg.checksum);
 		o->len += fsz;
-		k++;
+		st->k++;
 		at += msg.size;
 	}
-	if (k > 0) {
-		vb_st64(o->p + rec + VB_BATCH_LENGTH, o->len - rec);
-		vb_st32(o->p + rec + VB_BATCH_COUNT, k);
-		vb_st64(o->p + rec + VB_BATCH_CHECKSUM,
-			vb_wire_batch_checksum(o->p + rec));
+	*used = at;
+	return 0;
+}
+
+/*
+ * Reads the spans a piece at a time (one that stays in the CPU's cache
+ * while it is converted) into batch records appended to o.
+ */
+#define POLL_PIECE (128u << 10)
+
+static int records_read(struct vb_buf *raw, struct vb_buf *o,
+			const struct vb_span *sp, size_t nsp, uint32_t pid,
+			struct vb_err *e)
+{
+	struct records st = { .o = o, .pid = pid };
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < nsp; i++)
+		total += sp[i].len;
+	/* frames shrink by 16 bytes; a record header per run */
+	vb_buf_reserve(o, (size_t)total + 4 * VB_BATCH_HDR);
+	for (size_t i = 0; i < nsp; i++) {
+		uint64_t off = sp[i].off, left = sp[i].len;
+
+		while (left > 0) {
+			size_t want = left < POLL_PIECE ? (size_t)left
+							: POLL_PIECE, used;
+			uint8_t *d;
+			ssize_t k;
+
+			if (raw->len >= VB_MSG_HDR &&
+			    vb_msg_frame_size(raw->p) > want)
+				want = (size_t)vb_msg_frame_size(raw->p);
+			if (want > left)
+				want = (size_t)left;
+			vb_buf_reset(raw);
+			d = vb_buf_reserve(raw, want);
+			k = pread(sp[i].f->fd, d, want, (off_t)off);
+			if (k <= 0)
+				return vb_err_sys(e, VB_E_IO, "reading a segment");
+			raw->len = (size_t)k;
+			if (records_feed(&st, raw->p, raw->len, &used, e))
+				return -1;
+			if (used == 0 && (uint64_t)k == left)
+				return vb_err_set(e, VB_E_IO,
+						  "a message runs past its span");
+			if (used == 0) {
+				/* a message longer than the piece: read it whole */
+				raw->len = (size_t)k;
+				if (raw->len < VB_MSG_HDR)
+					return vb_err_set(e, VB_E_IO,
+							  "a short read");
+				continue;
+			}
+			raw->len = 0;
+			off += used;
+			left -= used;
+		}
 	}
+	record_close(&st);
 	return 0;
 }
 
@@ -466,21 +541,11 @@ static void poll09(struct vb_broker *b, struct vb_conn *c,
 		answer(b, c, q, VB_CMD_POLL_MESSAGES, m0);
 		return;
 	}
-	vb_buf_reset(raw);
-	for (size_t i = 0; i < nsp; i++) {
-		uint8_t *d = vb_buf_reserve(raw, sp[i].len);
-		ssize_t k = pread(sp[i].f->fd, d, sp[i].len, (off_t)sp[i].off);
-
-		if (k < 0 || (uint64_t)k != sp[i].len) {
-			deny(c, q, VB_ST_IO_ERROR);
-			return;
-		}
-		raw->len += sp[i].len;
-	}
 	reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_wire_enc_poll_hdr(&c->out, &ph);
-	if (records(&c->out, raw->p, raw->len, ph.partition_id, &e)) {
+	vb_buf_reset(raw);
+	if (records_read(raw, &c->out, sp, nsp, ph.partition_id, &e)) {
 		vb_broker_log(b, "0.9 poll: %s", e.msg);
 		c->out.len = m;
 		deny(c, q, VB_ST_IO_ERROR);
