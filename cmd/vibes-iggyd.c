@@ -25,8 +25,8 @@
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
-	"                   [--cleaner-ms MS] [--rebalance-ms MS] [--help]\n"
-	"                   [--version]\n";
+	"                   [--cleaner-ms MS] [--rebalance-ms MS]\n"
+	"                   [--heartbeat-ms MS] [--help] [--version]\n";
 
 static void usage(void)
 {
@@ -63,7 +63,7 @@ static long long number(const char *s, long long lo, long long hi,
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE };
+	enum { OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_HEARTBEAT };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "cleaner-ms", required_argument, NULL, OPT_CLEANER },
@@ -72,6 +72,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
+		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
 		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
+	o.heartbeat_ms = 30000;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -133,6 +135,10 @@ int main(int argc, char **argv)
 		case OPT_REBALANCE:
 			o.rebalance_ms = (unsigned)number(optarg, 1, 3600000,
 							  "--rebalance-ms");
+			break;
+		case OPT_HEARTBEAT:
+			o.heartbeat_ms = (unsigned)number(optarg, 1, 3600000,
+							  "--heartbeat-ms");
 			break;
 		default:
 			usage();

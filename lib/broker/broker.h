@@ -53,6 +53,7 @@ struct vb_broker_opts {
 	uint64_t segment_size;
 	unsigned cleaner_ms;		/* retention check period */
 	unsigned rebalance_ms;		/* pending revocation limit; 0: 30 s */
+	unsigned heartbeat_ms;		/* 0.9 heartbeat interval; 0: 30 s */
 	const char *root_user;
 	const char *root_pass;
 	/* One log line (no newline); NULL: silent. */
@@ -183,6 +184,7 @@ struct vb_conn {
 	uint8_t vclient[16];
 	uint64_t session;
 	uint64_t watermark;	/* highest metadata request applied */
+	int64_t seen_ms;	/* last request (monotonic): the heartbeat */
 	struct vb_v09_cached {
 		uint64_t request;
 		uint64_t checksum;
@@ -258,6 +260,12 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 		     size_t size);
 /* Frees the session's cached replies. */
 void vb_v09_conn_free(struct vb_conn *c);
+/*
+ * The heartbeat (framing.md §10): a session in a consumer group that sent
+ * nothing for 1.2 heartbeat intervals leaves its groups and is evicted as
+ * a stale client.  1 when c was (its output is queued).
+ */
+int vb_v09_stale(struct vb_broker *b, struct vb_conn *c, int64_t now_ms);
 
 /* ---- slabs (meta.c) ---- */
 

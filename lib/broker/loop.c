@@ -583,6 +583,9 @@ static void on_timer(struct vb_broker *b)
 		vb_broker_retention(b);
 	}
 	vb_groups_tick(b);
+	for (struct vb_conn *c = b->conns; c; c = c->next)
+		if (vb_v09_stale(b, c, vb_mono_ms()))
+			conn_events(b, c);
 }
 
 /* Stops accepting; tells every client (status 8); gives them a moment. */

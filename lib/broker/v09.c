@@ -293,6 +293,19 @@ static void unbind(struct vb_broker *b, struct vb_conn *c)
 	c->ncached = 0;
 }
 
+int vb_v09_stale(struct vb_broker *b, struct vb_conn *c, int64_t now_ms)
+{
+	int64_t every = b->o.heartbeat_ms ? b->o.heartbeat_ms : 30000;
+
+	if (c->gen != VB_GEN_09 || !c->bound || c->ngroups == 0 ||
+	    (now_ms - c->seen_ms) * 10 <= every * 12)
+		return 0;
+	vb_vsr_eviction(&c->out, c->vclient, VB_EVICT_STALE_CLIENT, 0, 0);
+	unbind(b, c);
+	vb_conn_commit(c);
+	return 1;
+}
+
 /* ---- messages (messages.md) ---- */
 
 /* A 0.9 send: its batch as the store's 0.8 frames, appended. */
@@ -714,6 +727,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 	uint32_t code;
 
 	b->store.read_bytes += size;
+	c->seen_ms = vb_mono_ms();
 	if (vb_vsr_req_parse(frame, &q, &e) < 0)
 		return;		/* dropped, as upstream does (§2.3) */
 	if (q.request_checksum && q.request_checksum != vb_xxh3(body, n)) {

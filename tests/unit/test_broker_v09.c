@@ -5,7 +5,8 @@
  * logins as evictions, silently dropped headers, the request checksum, the
  * metadata client table (a retransmission answered from it, another body
  * under a used number dropped), send admission (frame checksums) and
- * confirmations with base offsets, describe_options.
+ * confirmations with base offsets, describe_options, the heartbeat's
+ * stale-client eviction.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -453,6 +454,84 @@ static void test_describe_options(void **state)
 	vb_buf_release(&b);
 }
 
+/* One metadata write on fd, its result code. */
+static uint32_t write09(int fd, struct vb_vsr_id *id, const struct vb_req *r)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	uint32_t res;
+
+	frame(&b, r, id, 1);
+	id->request++;
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_REPLY);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	res = vb_ld32(b.p + VB_VSR_HDR) ? vb_ld32(b.p + VB_VSR_HDR + 8) : 0;
+	vb_buf_release(&b);
+	return res;
+}
+
+static void test_heartbeat(void **state)
+{
+	static const char *const extra[] = { "--heartbeat-ms", "200", NULL };
+	struct srv saved = S;
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_vsr_id id, id2;
+	struct vb_req r;
+	struct vb_rd rd;
+	struct vb_group_info g;
+	struct vb_err e;
+	int fd, fd2;
+
+	srv_mkdir(&S);
+	assert_int_equal(srv_start_args(&S, extra), 0);
+	fd = raw_connect();
+	new_id(&id, 7);
+	login(fd, &id);
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "hb");
+	assert_int_equal(write09(fd, &id, &r), 0);
+	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
+	vb_ident_str(&r.stream, "hb");
+	vb_name_set(&r.name, "t");
+	r.count = 2;
+	assert_int_equal(write09(fd, &id, &r), 0);
+	vb_req_init(&r, VB_CMD_CREATE_CONSUMER_GROUP);
+	vb_ident_str(&r.stream, "hb");
+	vb_ident_str(&r.topic, "t");
+	vb_name_set(&r.name, "g");
+	assert_int_equal(write09(fd, &id, &r), 0);
+	r.code = VB_CMD_JOIN_CONSUMER_GROUP;
+	vb_ident_str(&r.target, "g");
+	assert_int_equal(write09(fd, &id, &r), 0);
+	/* then nothing: the eviction comes by itself */
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_EVICTION);
+	assert_int_equal(b.p[255], VB_EVICT_STALE_CLIENT);
+	assert_int_equal(vb_evict_status(b.p[255], 0, 0), VB_ST_STALE_CLIENT);
+	/* and the group has lost its member */
+	fd2 = raw_connect();
+	new_id(&id2, 8);
+	login(fd2, &id2);
+	vb_req_init(&r, VB_CMD_GET_CONSUMER_GROUP);
+	vb_ident_str(&r.stream, "hb");
+	vb_ident_str(&r.topic, "t");
+	vb_ident_str(&r.target, "g");
+	frame(&b, &r, &id2, 0);
+	put_all(fd2, b.p, b.len);
+	get_frame(fd2, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	vb_rd_init(&rd, b.p + VB_VSR_HDR, b.len - VB_VSR_HDR);
+	assert_int_equal(vb_wire_dec_group(&rd, &g, &e), 0);
+	assert_int_equal(g.members_count, 0);
+	close(fd);
+	close(fd2);
+	vb_buf_release(&b);
+	assert_int_equal(srv_stop(&S), 0);
+	srv_rmdir(&S);
+	S = saved;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_client_table),
 		cmocka_unit_test(test_send),
 		cmocka_unit_test(test_describe_options),
+		cmocka_unit_test(test_heartbeat),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
