@@ -32,6 +32,7 @@ enum {
 	OPT_PARTITIONS,
 	OPT_TIMEOUT,
 	OPT_PROTOCOL,
+	OPT_TLS_CA,
 	OPT_FIRST_OWN,		/* each command numbers its own from here */
 };
 
@@ -45,6 +46,7 @@ enum {
 	{ "partitions", required_argument, NULL, OPT_PARTITIONS }, \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
 	{ "protocol", required_argument, NULL, OPT_PROTOCOL }, \
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }, \
 	{ "version", no_argument, NULL, 'V' }
@@ -53,10 +55,15 @@ enum {
 
 #define CLI_HELP \
 "Server and log:\n" \
-"      --server ADDR       host:port or iggy://user:pass@host:port (default:\n" \
+"      --server ADDR       host:port, iggy://user:pass@host:port or a profile\n" \
+"                          name from $XDG_CONFIG_HOME/vibes/servers (default:\n" \
 "                          $VIBES_IGGY_ADDR, else DATA/server.addr, else\n" \
 "                          127.0.0.1:8090; unless given, a bundled server is\n" \
-"                          started when none answers)\n" \
+"                          started when none answers); iggys://... or\n" \
+"                          ...?tls=true&tls_domain=NAME for TLS\n" \
+"      --tls-ca FILE       TLS: trust the CA certificates of FILE (PEM; default\n" \
+"                          the URL's tls_ca_file, else $VIBES_IGGY_TLS_CA, else\n" \
+"                          the system's)\n" \
 "      --user NAME         user (default $VIBES_IGGY_USERNAME, else\n" \
 "                          DATA/credentials, else iggy)\n" \
 "      --password-file FILE\n" \
@@ -73,7 +80,7 @@ enum {
 "                          $VIBES_IGGY_PROTOCOL, else auto: what the address\n" \
 "                          spoke last, else a probe finds; also\n" \
 "                          ?protocol=VERSION in an iggy:// address)\n" \
-"  -v, --verbose           say more on stderr\n" \
+"  -v, --verbose           say more on stderr (a server it started, too)\n" \
 "  -h, --help              show this help\n" \
 "  -V, --version           show the version\n" \
 "\n" \
@@ -84,7 +91,7 @@ enum {
 #define CLI_EXIT_HELP \
 "Exit status: 0 ok, 1 partial failure or server error, 2 usage,\n" \
 "65 bad input data, 69 server unavailable, 74 I/O error, 75 timeout,\n" \
-"77 authentication or permission refused.\n"
+"77 authentication, permission or a TLS certificate refused.\n"
 
 struct cli {
 	const char *prog;
@@ -246,6 +253,9 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 	case OPT_DATA_DIR:
 		cl->ctl.data_dir = arg;
 		return 1;
+	case OPT_TLS_CA:
+		cl->ctl.tls_ca = arg;
+		return 1;
 	case 's':
 		cl->stream = arg;
 		return 1;
@@ -286,6 +296,19 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 	return 0;
 }
 
+/*
+ * What finding the server did: a server it started is told with -v; a
+ * follower waiting for a server stopped by `vibes-iggyctl stop` always.
+ */
+static void cli_ctl_notice(void *arg, enum vb_ctl_note what, const char *msg)
+{
+	const struct cli *cl = arg;
+
+	if (what == VB_CTL_NOTE_STARTED && !cl->verbose)
+		return;
+	fprintf(stderr, "%s: %s\n", cl->prog, msg);
+}
+
 /* vb_log_connect_fn: every tool finds the server the same way. */
 static int cli_connect(void *arg, struct vb_client *c, struct vb_err *e)
 {
@@ -312,6 +335,8 @@ static void cli_open(struct cli *cl, int connect_now)
 			cl->partitions, &e))
 		cli_usage_error(cl, "%s", e.msg);
 	cli_warn_url_password(cl);
+	cl->ctl.notice = cli_ctl_notice;
+	cl->ctl.notice_arg = cl;
 	if (connect_now && cli_connect(cl, &cl->c, &e))
 		cli_die(cl, &e);
 }

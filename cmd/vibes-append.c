@@ -151,6 +151,16 @@ static void on_ack(void *arg, const char *input, uint64_t line,
 	vb_buf_release(&b);
 }
 
+/*
+ * Whoever reads the acks may be waiting for them (to drop what is
+ * stored): hand over each completed round's at once, not a buffer later.
+ * A failed write shows in ferror at the end.
+ */
+static void on_acked(void *arg)
+{
+	fflush(stdout);
+}
+
 /* Ends a progress line on the terminal before another message. */
 static void break_progress(void)
 {
@@ -443,6 +453,7 @@ int main(int argc, char **argv)
 	cb.connect = cli_connect;
 	cb.invalid = on_invalid;
 	cb.ack = o.acks ? on_ack : NULL;
+	cb.acked = o.acks ? on_acked : NULL;
 	cb.notice = on_notice;
 	cb.waiting = on_waiting;
 	cb.recovered = on_recovered;

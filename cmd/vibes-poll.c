@@ -308,6 +308,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	o.stop = &stop;
+	/* A follower waits out `vibes-iggyctl stop` instead of failing. */
+	cli.ctl.wait_down = o.follow;
+	cli.ctl.stop = &stop;
 
 	cli_open(&cli, 1);
 	o.connect = cli_connect;

@@ -1,6 +1,12 @@
 # fish completion for vibes-poll(1).  Options as in `vibes-poll --help`;
 # tests/t/t4000 and t4010 keep them so.
 set -l c vibes-poll
+# The profile names of $XDG_CONFIG_HOME/vibes/servers.
+function __vibes_poll_profiles
+    set -l dir $HOME/.config
+    set -q XDG_CONFIG_HOME; and set dir $XDG_CONFIG_HOME
+    awk '!/^[[:space:]]*(#|$)/ { print $1 }' $dir/vibes/servers 2>/dev/null
+end
 complete -c $c -f
 complete -c $c -s c -l consumer -x -d 'An independent consumer'
 complete -c $c -s g -l group -x -d 'A member of consumer group NAME'
@@ -18,7 +24,8 @@ complete -c $c -l batch -x -d 'Events per poll request (default 4096)'
 complete -c $c -l format -x -a 'raw\t"The payload as stored" json\t"An envelope with partition, offset, timestamp, id"' -d 'Output format'
 complete -c $c -l no-commit -d 'Do not commit (only with -c)'
 complete -c $c -l handoff -x -a 'line\t"One line at a time" block\t"Large chunks"' -d 'How events are handed to a pipe'
-complete -c $c -l server -x -a '127.0.0.1:8090 iggy://' -d 'Server address'
+complete -c $c -l server -x -a '127.0.0.1:8090 iggy:// iggys:// (__vibes_poll_profiles)' -d 'Server address or profile name'
+complete -c $c -l tls-ca -r -F -d 'CA certificates that verify a TLS server (PEM)'
 complete -c $c -l user -x -d 'User name'
 complete -c $c -l password-file -r -F -d 'Read the password from the first line of FILE'
 complete -c $c -l data-dir -x -a '(__fish_complete_directories)' -d 'Data dir'

@@ -95,6 +95,7 @@ int vb_err_exit(const struct vb_err *e)
 		return VB_EX_DATAERR;
 	case VB_E_UNAVAIL:
 	case VB_E_PROTO:
+	case VB_E_DOWN:
 		return VB_EX_UNAVAILABLE;
 	case VB_E_IO:
 		return VB_EX_IOERR;

@@ -26,6 +26,7 @@ enum vb_errkind {
 	VB_E_STATE,	/* not possible in the current state (locked, running...) */
 	VB_E_TEMP,	/* the server cannot do it now (its disk is full) */
 	VB_E_CONFIG,	/* the setup cannot work (server binary missing...) */
+	VB_E_DOWN,	/* the server was stopped on purpose (vibes-iggyctl stop) */
 };
 
 struct vb_err {

@@ -73,7 +73,24 @@ const char *vb_path_fmt(struct vb_buf *b, const char *fmt, ...)
 	return b->p ? (const char *)b->p : "";
 }
 
-int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e)
+/* fsync of the directory holding the last component of s (a path). */
+static int fsync_parent(char *s, struct vb_err *e)
+{
+	char *slash = strrchr(s, '/');
+	int rc;
+
+	if (slash == NULL)
+		return vb_path_fsync_dir(".", e);
+	if (slash == s)
+		return vb_path_fsync_dir("/", e);
+	*slash = 0;
+	rc = vb_path_fsync_dir(s, e);
+	*slash = '/';
+	return rc;
+}
+
+static int mkdir_walk(const char *path, mode_t mode, int sync,
+		      struct vb_err *e)
 {
 	struct vb_buf b = VB_BUF_INIT;
 	struct stat st;
@@ -89,9 +106,11 @@ int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e)
 			continue;
 		{
 			char c = *p;
+			int made;
 
 			*p = 0;
-			if (mkdir((char *)b.p, mode) != 0 && errno != EEXIST) {
+			made = mkdir((char *)b.p, mode) == 0;
+			if (!made && errno != EEXIST) {
 				vb_err_sys(e, kind_of(errno),
 					   "cannot create directory %s",
 					   (char *)b.p);
@@ -107,6 +126,8 @@ int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e)
 					   (char *)b.p);
 				goto out;
 			}
+			if (made && sync && fsync_parent((char *)b.p, e) < 0)
+				goto out;
 			*p = c;
 			if (c == 0)
 				break;
@@ -120,6 +141,16 @@ int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e)
 out:
 	vb_buf_release(&b);
 	return rc;
+}
+
+int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e)
+{
+	return mkdir_walk(path, mode, 0, e);
+}
+
+int vb_path_mkdir_durable(const char *path, mode_t mode, struct vb_err *e)
+{
+	return mkdir_walk(path, mode, 1, e);
 }
 
 int vb_path_fsync_dir(const char *path, struct vb_err *e)

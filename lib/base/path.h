@@ -32,6 +32,13 @@ int vb_path_data_dir(struct vb_buf *out, const char *opt, struct vb_err *e);
  * directories are left alone; a non-directory in the way is an error.
  */
 int vb_path_mkdir_p(const char *path, mode_t mode, struct vb_err *e);
+/*
+ * mkdir -p whose result survives a power loss: the parent of every
+ * directory it makes is fsynced (a new directory's entry is durable only
+ * then), so a data dir made on the first start does not vanish with
+ * everything acknowledged into it.
+ */
+int vb_path_mkdir_durable(const char *path, mode_t mode, struct vb_err *e);
 
 /* out = dir "/" name (out is reset first). */
 void vb_path_join(struct vb_buf *out, const char *dir, const char *name);

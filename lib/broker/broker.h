@@ -1,14 +1,16 @@
 /*
  * broker.h - the bundled Iggy 0.8.0 server (shared/iggy-wire/).
  *
- * One process, one epoll loop on one thread; the only other thread is the
- * store's fsync thread (interval mode).  Connections are non-blocking; a
- * connection keeps its input buffer and frame-decoder progress, so frames
+ * One process, one epoll loop on one thread; the other threads are the
+ * store's fsync thread (interval mode) and the password worker (guard.h).
+ * Connections are non-blocking; a connection keeps its input buffer and
+ * frame-decoder progress, so frames
  * split across reads resume where they stopped, and an output queue of
  * memory bytes and file ranges (sent with sendfile) written when the socket
  * is writable.  Every frame length is checked against a limit before any
  * allocation: 64 KiB before login, 10 MiB for control commands, 256 MiB for
- * send_messages.  A frame whose length is impossible gets an error status
+ * send_messages, and never more than all input may hold (the limits of
+ * guard.h).  A frame whose length is impossible gets an error status
  * and the connection is closed; a frame that is well delimited but whose
  * payload is wrong gets its error status and the connection goes on
  * (control.md §1.3).
@@ -19,11 +21,17 @@
  *                                 and the next start
  *   streams/S/topics/T/partitions/P/   one partition (see store/store.h)
  *
- * Files: loop.c (event loop, connections, framing), dispatch.c (command
- * table, system and client commands), meta.c (streams, topics, partitions,
- * persistence, retention), msgs.c (send, poll, flush, consumer offsets),
- * groups.c (consumer groups), users.c (users, tokens, login, permissions),
- * daemon.c (credentials and server.addr for the daemon's main).
+ * Files: loop.c (event loop, connections), frames.c (the request frame
+ * reader, socket-free), dispatch.c (command table, system and client
+ * commands), meta.c (streams, topics, partitions, persistence, retention),
+ * msgs.c (send, poll, flush, consumer offsets), commit.c (the commit
+ * point: held replies, group commit), groups.c (consumer groups), users.c
+ * (users, tokens, login, permissions), auth.c (the password worker;
+ * guard.h), daemon.c (credentials, server.addr and exit statuses for the
+ * daemon), metrics.c (counters, GET /metrics), http.c, http_api.c,
+ * http_json.c and jwt.c (the HTTP REST API: http.h), tls.c (TLS on the
+ * port: the context, handshakes on the loop, what the log says; the bytes
+ * go through net/transport.h).
  */
 #ifndef VB_BROKER_H
 #define VB_BROKER_H
@@ -34,6 +42,11 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "broker/frames.h"
+#include "broker/guard.h"
+#include "broker/http.h"
+#include "broker/metrics.h"
+#include "net/transport.h"
 #include "store/store.h"
 #include "wire/wire.h"
 
@@ -42,7 +55,6 @@
 #define VB_SEND_MAX (256u * 1024 * 1024)
 /* Largest poll reply; a poll asking for more gets fewer messages. */
 #define VB_POLL_BYTES_MAX (64u * 1024 * 1024)
-#define VB_OUT_HIGH (32u * 1024 * 1024)
 /* 0.9 replies kept per session for retransmissions (framing.md §9.3). */
 #define VB_V09_CACHED 5
 
@@ -56,6 +68,10 @@ struct vb_broker_opts {
 	unsigned heartbeat_ms;		/* 0.9 heartbeat interval; 0: 30 s */
 	const char *root_user;
 	const char *root_pass;
+	struct vb_limits lim;		/* guard.h */
+	/* TLS on the port when tls_cert is set (key: tls_key or the same file) */
+	const char *tls_cert;
+	const char *tls_key;
 	/* One log line (no newline); NULL: silent. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
@@ -105,6 +121,14 @@ struct vb_group {
 };
 
 struct vb_stream;
+
+/* TLS on the port (tls.c). */
+struct vb_broker_tls {
+	struct ssl_ctx_st *ctx;		/* NULL: plain TCP */
+	uint32_t ndefer;		/* connections with tls_defer set */
+	int ktls_said;			/* the log said whether kTLS is on */
+	struct vb_ratelog rl_fail;	/* failed handshakes */
+};
 
 struct vb_topic {
 	uint32_t id;
@@ -162,11 +186,13 @@ struct vb_outitem {
 
 struct vb_conn {
 	int fd;
+	struct vb_tr tr;	/* its bytes: plain or TLS (tr.fd == fd) */
+	int tls_defer;		/* TLS bytes held, no epoll event for them */
 	uint32_t client_id;
 	char addr[64];
+	char ip[48];		/* addr without the port */
 	uint32_t user_id;	/* VB_NO_USER when not logged in */
-	struct vb_buf in;
-	size_t in_pos;
+	struct vb_frames in;	/* request frame reader */
 	struct vb_buf out;
 	size_t out_pos;		/* bytes of out already sent */
 	size_t out_acc;		/* bytes of out already queued as items */
@@ -177,6 +203,14 @@ struct vb_conn {
 	uint32_t events;	/* registered epoll events */
 	struct vb_group_ref *groups;
 	uint32_t ngroups, groups_cap;
+	int held;		/* output waits for the commit point */
+	uint32_t waits;		/* replies not yet decided by it */
+	struct vb_login *login;	/* waiting for this login's answer */
+	uint32_t login_fails;	/* failed logins in a row */
+	int64_t since_us;	/* accepted (vb_mono_us) */
+	size_t in_held;		/* of its input, counted in g.in_total */
+	int starved;		/* not read: input budget spent */
+	int dismissed;		/* told status 8, closing, not counted */
 	struct vb_conn *prev, *next;
 	/* 0.9 (v09.c); gen is 0 until the first bytes tell (loop.c) */
 	unsigned gen;
@@ -191,7 +225,13 @@ struct vb_conn {
 		struct vb_buf reply;
 	} cached[VB_V09_CACHED];
 	unsigned ncached;
+	/* a request whose answer auth.c writes later (c->login set) */
+	struct vb_vsr_req v09_q;
+	uint32_t v09_code;	/* its command; 0: none waits */
+	int v09_pat;		/* a Register with a token */
 };
+
+struct vb_waiter;
 
 struct vb_broker {
 	struct vb_broker_opts o;
@@ -211,6 +251,21 @@ struct vb_broker {
 	uint64_t commit;		/* 0.9: registrations so far (sessions) */
 	uint64_t messages_read;
 	struct vb_buf tmp;
+	/*
+	 * The commit point (commit.c): replies waiting for the next commit,
+	 * for the job in flight, and the connections holding them.
+	 */
+	struct vb_waiter *waiters, *flying;
+	size_t nwaiters, waiters_cap, nflying, flying_cap;
+	struct vb_conn **held;
+	size_t nheld, held_cap;
+	struct vb_auth *auth;		/* the password worker (auth.c) */
+	struct vb_guard g;		/* limits, wake timer (guard.h) */
+	struct vb_metrics metrics;
+	struct vb_http *http;		/* NULL: no HTTP listener (http.h) */
+	char http_ip[64];
+	uint16_t http_port;
+	struct vb_broker_tls tls;	/* tls.c */
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -239,6 +294,64 @@ void vb_conn_commit(struct vb_conn *c);
 void vb_conn_queue_file(struct vb_conn *c, struct vb_file *f, uint64_t off,
 			uint64_t len);
 
+/* ---- the commit point (commit.c) ---- */
+
+enum vb_hold {
+	VB_HOLD_ORDER,		/* only the connection's output waits */
+	VB_HOLD_DATA,		/* 13000 if the partition's messages fail */
+	VB_HOLD_OFFSETS,	/* 13000 if its offsets cannot be saved */
+};
+
+/*
+ * The reply just written at offset `at` of c->out (its status field)
+ * depends on p's next commit: c's output is held until that commit is
+ * decided, and the reply becomes 13000 if it fails.
+ */
+void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
+		    struct vb_part *p, enum vb_hold what);
+/*
+ * The replies held at offsets >= from of c->out (this pass's) were
+ * rewritten into one whose status field is at `to` (a 0.9 answer, v09.c).
+ */
+void vb_broker_hold_move(struct vb_broker *b, struct vb_conn *c,
+			 size_t from, size_t to);
+/*
+ * The commit point, at the end of every pass of the loop, in two steps,
+ * each followed by sending the output of the held connections whose
+ * replies are all decided: vb_broker_collect takes the result of the job
+ * in flight if it is done (returns 1 if it did), then vb_broker_commit
+ * commits what the passes since wrote (vb_store_commit) unless a job is
+ * still in flight.  Both log what failed and answer its waiting replies
+ * 13000.  Replies a job decided so leave before the next job is run.
+ */
+int vb_broker_collect(struct vb_broker *b);
+void vb_broker_commit(struct vb_broker *b);
+/*
+ * The same, waiting until nothing is left in flight: before a command
+ * removes or resets partitions, and at shutdown.
+ */
+void vb_broker_commit_all(struct vb_broker *b);
+/* c is being freed: nothing is patched or sent for it any more. */
+void vb_broker_conn_gone(struct vb_broker *b, struct vb_conn *c);
+/* Frees the commit point's lists and the store's (partitions gone). */
+void vb_broker_commit_release(struct vb_broker *b);
+/* ---- TLS on the port (tls.c) ---- */
+
+/* The context from o->tls_cert/tls_key (VB_E_USAGE when unusable). */
+int vb_broker_tls_open(struct vb_broker *b, struct vb_err *e);
+void vb_broker_tls_close(struct vb_broker *b);
+/* The transport of a connection just accepted (TLS when the port is). */
+int vb_conn_tr_open(struct vb_broker *b, struct vb_conn *c, int fd);
+/*
+ * One step of c's handshake: 1 done, 0 waiting for c->tr.want, -1 failed
+ * (logged, rate-limited): the connection is to be closed.
+ */
+int vb_conn_handshake(struct vb_broker *b, struct vb_conn *c);
+/* Bytes held in c's transport that no epoll event announces. */
+void vb_conn_tls_defer(struct vb_broker *b, struct vb_conn *c, int on);
+/* Each second: the failures not logged. */
+void vb_broker_tls_tick(struct vb_broker *b, int64_t now);
+
 /* ---- responses (dispatch.c) ---- */
 
 void vb_reply_ok(struct vb_conn *c);
@@ -261,6 +374,12 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 /* Frees the session's cached replies. */
 void vb_v09_conn_free(struct vb_conn *c);
 /*
+ * auth.c wrote the 0.8 answer of c's login or change_password at
+ * c->out[m0..], later than its request ran (c->v09_code): rewritten as
+ * the 0.9 reply (a Register's reply or eviction).
+ */
+void vb_v09_answered(struct vb_broker *b, struct vb_conn *c, size_t m0);
+/*
  * The heartbeat (framing.md §10): a session in a consumer group that sent
  * nothing for 1.2 heartbeat intervals leaves its groups and is evicted as
  * a stale client.  1 when c was (its output is queued).
@@ -273,6 +392,8 @@ uint32_t vb_slab_insert(struct vb_slab *s, void *v);
 void vb_slab_put(struct vb_slab *s, uint32_t id, void *v);
 void *vb_slab_get(const struct vb_slab *s, uint32_t id);
 void vb_slab_remove(struct vb_slab *s, uint32_t id);
+/* Undoes the vb_slab_remove(s, id) just made (its save failed). */
+void vb_slab_unremove(struct vb_slab *s, uint32_t id, void *v);
 /* How many slots hold an entry. */
 uint32_t vb_slab_count(const struct vb_slab *s);
 /* After loading with _put: every hole becomes free, lowest reused first. */
@@ -283,8 +404,25 @@ void vb_slab_release(struct vb_slab *s);
 
 int vb_meta_load(struct vb_broker *b, struct vb_err *e);
 int vb_meta_save(struct vb_broker *b, struct vb_err *e);
-/* Saves metadata; on failure logs, answers 13000 and returns -1. */
+/*
+ * Shutdown: every directory of the storage fsynced (partitions' parents
+ * up to the data dir), so that what a clean shutdown made durable is
+ * reachable after a power loss in every mode, never included.
+ */
+int vb_meta_sync_dirs(struct vb_broker *b, struct vb_err *e);
+/*
+ * Saves metadata; on failure logs, answers 13000 and returns -1.  A
+ * metadata command makes its change, saves, and on failure undoes the
+ * change and calls vb_meta_restore, so no command ever sees a change that
+ * the disk does not have (validate, build, save, then keep).
+ */
 int vb_meta_save_or_fail(struct vb_broker *b, struct vb_conn *c);
+/*
+ * After a failed save was undone in memory: if the metadata file shows the
+ * change all the same (its rename went through, the sync after it did
+ * not), it is written again as memory has it.
+ */
+void vb_meta_restore(struct vb_broker *b);
 struct vb_stream *vb_find_stream(struct vb_broker *b,
 				 const struct vb_ident *id);
 struct vb_topic *vb_find_topic(struct vb_stream *s, const struct vb_ident *id);
@@ -312,15 +450,18 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 /*
  * What both generations share: a send's partition resolved, permission
  * checked and its messages (0.8 frames, stamped in place) appended, *pid
- * and *base (either may be NULL) the partition and first offset: 0, or
- * -1 after an error reply (0.8).  A poll resolved and read: 1 with the
- * head and the spans of stored 0.8 frames (at most VB_POLL_SPANS), or 0
- * after an answer (an error, an empty head) was written.
+ * and *base (either may be NULL) the partition and first offset, *part
+ * the partition, whose commit point the caller's reply must be held for
+ * (vb_broker_hold, VB_HOLD_DATA): 0, or -1 after an error reply (0.8).
+ * A poll resolved and read: 1 with the head and the spans of stored 0.8
+ * frames (at most VB_POLL_SPANS), or 0 after an answer (an error, an
+ * empty head) was written.
  */
 #define VB_POLL_SPANS 64
 int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
-		   uint32_t count, uint32_t *pid, uint64_t *base);
+		   uint32_t count, uint32_t *pid, uint64_t *base,
+		   struct vb_part **part);
 int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r, struct vb_poll_hdr *h,
 		  struct vb_span *sp, size_t *nsp);
@@ -384,8 +525,6 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
 void vb_user_free(struct vb_user *u);
 int vb_pw_hash(const char *pass, size_t len, char *out, size_t outsz);
 int vb_pw_check(const char *pass, size_t len, const char *stored);
-/* vb_pw_check against u->pwhash, through the user's verified-login cache. */
-int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len);
 void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r);
 
@@ -394,12 +533,49 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 /*
  * Root credentials: IGGY_ROOT_USERNAME + IGGY_ROOT_PASSWORD if both set,
  * else DIR/credentials if it exists, else "iggy" and a random 24-character
- * password.  DIR/credentials (0600) is rewritten to hold what is in use.
+ * password.  DIR/credentials (0600) holds what is in use: it is written
+ * (atomically, durably) only when it does not say that already, so a
+ * start on a full disk never needs to write it.
  */
 int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 			  size_t pn, struct vb_err *e);
-/* DIR/server.addr = "HOST:PORT\n", by temporary file and rename. */
+/*
+ * DIR/server.addr = "HOST:PORT\n", by temporary file and rename, unless it
+ * says that already.
+ */
 int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 			 struct vb_err *e);
+/*
+ * DIR/http.addr the same way; ip NULL (no HTTP listener) removes it, so
+ * nothing points at a port another program may hold now.
+ */
+int vb_daemon_write_http_addr(const char *dir, const char *ip,
+			      uint16_t port, struct vb_err *e);
+/* What a failure to start is, for the daemon's exit status. */
+enum vb_daemon_fate {
+	VB_FATE_CRASH,		/* unexpected: a supervisor may retry */
+	/*
+	 * It may pass by itself (the disk full or failing: no space, an I/O
+	 * error, a read-only filesystem; memory or descriptors short): a
+	 * supervisor should start it again.
+	 */
+	VB_FATE_PASSES,
+	/*
+	 * No retry fixes it: a usage or configuration error, malformed
+	 * files, a permission refused, a path that is not a directory, the
+	 * address or the data dir in use.
+	 */
+	VB_FATE_PERMANENT,
+};
+
+int vb_daemon_fate(const struct vb_err *e);
+/* The same for a bare errno (a failure outside the library). */
+int vb_daemon_errno_fate(int err);
+/*
+ * DIR/server.tls = the absolute path of the certificate the port serves
+ * (so that local tools speak TLS to it and trust exactly that
+ * certificate: vibes(7)); cert NULL (plain TCP) removes it.
+ */
+int vb_daemon_write_tls(const char *dir, const char *cert, struct vb_err *e);
 
 #endif

@@ -106,7 +106,8 @@ static void cmd_stats(struct vb_broker *b, struct vb_conn *c)
 	}
 	strlcpy(s.server_version, "0.8.0", sizeof(s.server_version));
 	s.server_semver = 8000;
-	s.threads_count = b->sync.mode == VB_FSYNC_INTERVAL ? 2 : 1;
+	/* the loop, the password worker, the fsync thread (if started) */
+	s.threads_count = b->sync.started ? 3 : 2;
 	if (statvfs(b->dir, &vfs) == 0) {
 		s.free_disk_space = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 		s.total_disk_space = (uint64_t)vfs.f_blocks * vfs.f_frsize;
@@ -153,8 +154,8 @@ static void cmd_clients(struct vb_broker *b, struct vb_conn *c,
 	vb_wire_resp_end(&c->out, m);
 }
 
-void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
-			uint8_t *p, size_t n)
+static void dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
+		     uint8_t *p, size_t n)
 {
 	struct vb_req r;
 	struct vb_err e;
@@ -175,8 +176,7 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
-	if (code != VB_CMD_PING && code != VB_CMD_LOGIN_USER &&
-	    code != VB_CMD_LOGIN_PAT && c->user_id == VB_NO_USER) {
+	if (vb_cmd_needs_login(code) && c->user_id == VB_NO_USER) {
 		vb_reply_err(c, VB_ST_UNAUTHENTICATED);
 		return;
 	}
@@ -276,4 +276,23 @@ void vb_broker_dispatch_req(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_INVALID_COMMAND);
 		break;
 	}
+}
+
+/*
+ * Every request, TCP or HTTP, comes through here: timed and counted for
+ * GET /metrics, with the status its reply starts with (a reply answered
+ * later, by the password worker, counts as 0 here).
+ */
+void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
+			uint8_t *p, size_t n)
+{
+	int64_t t0 = vb_metrics_now_ns();
+	size_t at = c->out.len;
+	uint32_t status = 0;
+
+	dispatch(b, c, code, p, n);
+	if (c->out.len >= at + 4)
+		status = vb_ld32(c->out.p + at);
+	vb_metrics_request(&b->metrics, code, c->fd < 0 ? VB_TR_HTTP : VB_TR_TCP,
+			   vb_metrics_now_ns() - t0, status);
 }

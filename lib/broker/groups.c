@@ -432,8 +432,11 @@ static void group_create(struct vb_broker *b, struct vb_conn *c,
 	g->name = r->name;
 	g->topic = t;
 	g->id = vb_slab_insert(&t->groups, g);
-	if (vb_meta_save_or_fail(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0) {
+		vb_slab_remove(&t->groups, g->id);
+		vb_group_free(g);
 		return;
+	}
 	m = vb_wire_resp_begin(&c->out);
 	enc_group(&c->out, g, 1);
 	vb_wire_resp_end(&c->out, m);

@@ -1,4 +1,7 @@
-/* The event loop: listener, signals, timer, connections and framing. */
+/*
+ * The event loop: listener, signals, timers, connections; the limits on
+ * connections, input and output (guard.h).
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -6,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,7 +29,7 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_signal, tag_timer;
+static char tag_listen, tag_signal, tag_timer, tag_auth, tag_wake, tag_sync;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -55,9 +59,10 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 
 	b->o = *o;
 	b->dir = vb_xstrdup(o->dir);
-	b->epfd = b->lfd = b->sigfd = b->timerfd = -1;
+	b->epfd = b->lfd = b->sigfd = b->timerfd = b->g.wakefd = -1;
 	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
+	vb_metrics_init(&b->metrics);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
 	b->store.sync = &b->sync;
 	b->store.segment_size = o->segment_size ? o->segment_size
@@ -66,6 +71,17 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->store.notice_arg = b;
 	path = vb_path_fmt(&clean, "%s/clean", b->dir);
 	b->store.clean = access(path, F_OK) == 0;
+	/* No frame may be larger than all the input there may be. */
+	if (b->o.lim.max_input < VB_MIN_MAX_INPUT)
+		b->o.lim.max_input = VB_MIN_MAX_INPUT;
+	b->g.frames.preauth = VB_PREAUTH_MAX;
+	b->g.frames.control = VB_CONTROL_MAX;
+	b->g.frames.send = VB_SEND_MAX;
+	if (b->g.frames.control > b->o.lim.max_input - VB_REQ_HDR)
+		b->g.frames.control =
+			(uint32_t)(b->o.lim.max_input - VB_REQ_HDR);
+	if (b->g.frames.send > b->o.lim.max_input - VB_REQ_HDR)
+		b->g.frames.send = (uint32_t)(b->o.lim.max_input - VB_REQ_HDR);
 	if (vb_meta_load(b, e) < 0)
 		goto fail;
 	if (vb_users_ensure_root(b, o->root_user, o->root_pass, e) < 0)
@@ -85,13 +101,17 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (vb_syncer_start(&b->sync, e) < 0)
+	if (vb_broker_tls_open(b, e) < 0 || vb_syncer_start(&b->sync, e) < 0 ||
+	    vb_auth_open(b, e) < 0)
 		goto fail;
 	b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	b->timerfd = timerfd_create(CLOCK_MONOTONIC,
 				    TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0) {
+	b->g.wakefd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0 ||
+	    b->g.wakefd < 0) {
 		vb_err_sys(e, VB_E_IO, "cannot set up the event loop");
 		goto fail;
 	}
@@ -170,14 +190,39 @@ int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 
 /* ---- connections ---- */
 
+/*
+ * May c's requests run now?  Not while it closes, while its unsent
+ * replies are over --max-output (backpressure), or while it waits for a
+ * login's answer (its replies keep their order).
+ */
+static int conn_can_run(const struct vb_broker *b, const struct vb_conn *c)
+{
+	return !c->closing && c->pending < b->o.lim.max_output &&
+	       c->login == NULL;
+}
+
+/*
+ * And may it be read?  Not either while the input budget is spent, nor
+ * while a whole frame waits in its buffer: what is held is then at most
+ * one frame and one receive, however slowly its replies go out.
+ */
+static int conn_can_read(const struct vb_broker *b, const struct vb_conn *c)
+{
+	return conn_can_run(b, c) && !c->starved &&
+	       vb_frames_missing(&c->in) > 0;
+}
+
 static void conn_events(struct vb_broker *b, struct vb_conn *c)
 {
 	uint32_t ev = 0;
 	struct epoll_event ee;
 
-	if (!c->closing && c->pending < VB_OUT_HIGH)
+	if (c->tr.handshaking)
+		/* what OpenSSL waits for; a connection closing goes at once */
+		ev = c->tr.want == POLLOUT || c->closing ? EPOLLOUT : EPOLLIN;
+	else if (conn_can_read(b, c))
 		ev |= EPOLLIN;
-	if (c->qn > 0)
+	if ((c->qn > 0 && !c->held) || c->tr.want_out)
 		ev |= EPOLLOUT;
 	if (ev == c->events)
 		return;
@@ -244,22 +289,14 @@ static int conn_flush(struct vb_conn *c)
 		ssize_t n;
 
 		if (it->f == NULL) {
-			int more = c->qn > 1 ? MSG_MORE : 0;
-
-			n = send(c->fd, c->out.p + c->out_pos, it->len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT | more);
+			n = vb_tr_write(&c->tr, c->out.p + c->out_pos, it->len,
+					c->qn > 1);
 		} else {
-			off_t off = (off_t)it->off;
-			size_t chunk = it->len > (1u << 30) ? (1u << 30)
-							    : it->len;
-
-			n = sendfile(c->fd, it->f->fd, &off, chunk);
+			n = vb_tr_sendfile(&c->tr, it->f->fd, it->off, it->len);
 			if (n == 0)
 				return -1;	/* the file shrank */
 		}
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			return -1;
@@ -283,11 +320,47 @@ static int conn_flush(struct vb_conn *c)
 	return 0;
 }
 
+/* c's input held changed: the total of every connection follows. */
+static void in_sync(struct vb_broker *b, struct vb_conn *c)
+{
+	size_t held = vb_frames_pending(&c->in);
+
+	b->g.in_total = b->g.in_total - c->in_held + held;
+	c->in_held = held;
+}
+
+/* Is c one of the g.nunauth connections not logged in? */
+static int conn_unauth(const struct vb_conn *c)
+{
+	return c->user_id == VB_NO_USER && !c->dismissed;
+}
+
+void vb_conn_set_user(struct vb_broker *b, struct vb_conn *c, uint32_t id)
+{
+	int was = conn_unauth(c);
+
+	c->user_id = id;
+	if (was && !conn_unauth(c))
+		b->g.nunauth--;
+	else if (!was && conn_unauth(c))
+		b->g.nunauth++;
+}
+
 static void conn_free(struct vb_broker *b, struct vb_conn *c)
 {
+	vb_broker_conn_gone(b, c);
+	vb_auth_conn_gone(b, c);
 	vb_groups_conn_gone(b, c);
+	if (conn_unauth(c))
+		b->g.nunauth--;
+	vb_frames_compact(&c->in);
+	vb_frames_release(&c->in);
+	in_sync(b, c);
+	if (c->starved)
+		b->g.nstarved--;
+	vb_conn_tls_defer(b, c, 0);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	vb_tr_close(&c->tr);
 	while (c->qn > 0) {
 		vb_file_unref(c->q[c->qhead].f);
 		c->qhead = (c->qhead + 1) % c->qcap;
@@ -296,7 +369,6 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 	free(c->q);
 	free(c->groups);
 	vb_v09_conn_free(c);
-	vb_buf_release(&c->in);
 	vb_buf_release(&c->out);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -308,46 +380,199 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 	free(c);
 }
 
+/* ---- accepting, within the limits ---- */
+
+#define ACCEPT_PAUSE_US 250000
+
+/*
+ * A limit's log line, unless one was written less than VB_LOG_EVERY_US
+ * ago (then it is counted, and the next line says how many were not).
+ */
+static void guard_log(struct vb_broker *b, struct vb_ratelog *r, int64_t now,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void guard_log(struct vb_broker *b, struct vb_ratelog *r, int64_t now,
+		      const char *fmt, ...)
+{
+	char line[800];
+	uint64_t skipped;
+	va_list ap;
+
+	if (!vb_ratelog_event(r, now, VB_LOG_EVERY_US, &skipped))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (skipped)
+		vb_broker_log(b, "%s (%" PRIu64 " more before it not logged)",
+			      line, skipped);
+	else
+		vb_broker_log(b, "%s", line);
+}
+
+/*
+ * A connection turned away: status 8 (Disconnected), closed (on a TLS
+ * port, closed only: a plain answer would be no TLS).
+ */
+static void refuse(const struct vb_broker *b, int fd)
+{
+	uint8_t f[8], junk[4096];
+
+	if (b->tls.ctx) {
+		close(fd);
+		return;
+	}
+	vb_st32(f, VB_ST_DISCONNECTED);
+	vb_st32(f + 4, 0);
+	/*
+	 * Unread bytes would make the close a reset, which may lose the
+	 * answer: what came with the connection is read (a little only).
+	 */
+	if (send(fd, f, sizeof(f), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		for (int i = 0; i < 4; i++)
+			if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+				break;
+	close(fd);
+}
+
+/*
+ * Says goodbye to c (status 8); it is freed once that is written, and
+ * counts no more among the connections not logged in.
+ */
+static void conn_dismiss(struct vb_broker *b, struct vb_conn *c)
+{
+	if (conn_unauth(c))
+		b->g.nunauth--;
+	c->dismissed = 1;
+	vb_auth_conn_gone(b, c);
+	vb_reply_err(c, VB_ST_DISCONNECTED);
+	vb_conn_commit(c);
+	c->closing = 1;
+	conn_events(b, c);
+}
+
+/* The oldest connection not logged in and not waiting for a login. */
+static struct vb_conn *oldest_idle_unauth(struct vb_broker *b)
+{
+	struct vb_conn *best = NULL;
+
+	for (struct vb_conn *c = b->conns; c; c = c->next)
+		if (conn_unauth(c) && c->login == NULL && !c->closing &&
+		    (best == NULL || c->since_us < best->since_us))
+			best = c;
+	return best;
+}
+
+/*
+ * Out of descriptors (or kernel memory): the connection stays in the
+ * backlog and the listener would be readable at once again, so it leaves
+ * the epoll set until the wake timer puts it back.
+ */
+static void accept_pause(struct vb_broker *b, int err, int64_t now)
+{
+	epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
+	b->g.accept_paused = 1;
+	b->g.accept_at = now + ACCEPT_PAUSE_US;
+	vb_broker_wake_at(b, b->g.accept_at);
+	guard_log(b, &b->g.rl_accept, now, "accept: %s (%u connections open): "
+		  "not accepting for %d ms at a time while it lasts",
+		  strerror(err), b->nconns, ACCEPT_PAUSE_US / 1000);
+}
+
+/*
+ * The limits on connections, for one just accepted from addr: 0 to
+ * serve it, -1 when it was refused (and closed).
+ */
+static int conn_admit(struct vb_broker *b, int fd, const char *addr,
+		      int64_t now)
+{
+	const struct vb_limits *l = &b->o.lim;
+	struct vb_conn *old;
+
+	if (b->nconns >= l->max_conns) {
+		refuse(b, fd);
+		guard_log(b, &b->g.rl_conns, now, "connections: %u open, the "
+			  "limit (--max-connections): %s refused", b->nconns,
+			  addr);
+		return -1;
+	}
+	if (b->g.nunauth < l->max_unauth)
+		return 0;
+	old = oldest_idle_unauth(b);
+	if (old == NULL) {
+		refuse(b, fd);
+		guard_log(b, &b->g.rl_unauth, now, "connections: %u not "
+			  "logged in, the limit (--max-unauthenticated), all "
+			  "waiting for a login's answer: %s refused",
+			  b->g.nunauth, addr);
+		return -1;
+	}
+	guard_log(b, &b->g.rl_unauth, now, "connections: %u not logged in, "
+		  "the limit (--max-unauthenticated): closing the oldest idle "
+		  "one, %s (%.1f s old), for %s", b->g.nunauth, old->addr,
+		  (double)(now - old->since_us) / 1e6, addr);
+	conn_dismiss(b, old);
+	return 0;
+}
+
 static void conn_accept(struct vb_broker *b)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		char ip[INET6_ADDRSTRLEN] = "?";
+		char ip[INET6_ADDRSTRLEN] = "?", addr[64];
 		uint16_t port = 0;
 		struct vb_conn *c;
 		int fd, one = 1;
+		int64_t now;
 
 		fd = accept4(b->lfd, (struct sockaddr *)&ss, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		now = vb_mono_us();
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno == EMFILE || errno == ENFILE)
-				vb_broker_log(b, "accept: %s", strerror(errno));
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(b, errno, now);
 			return;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = vb_xcalloc(1, sizeof(*c));
-		c->fd = fd;
-		c->user_id = VB_NO_USER;
 		if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 			port = ntohs(s6->sin6_port);
-			snprintf(c->addr, sizeof(c->addr), "[%s]:%u", ip, port);
+			snprintf(addr, sizeof(addr), "[%s]:%u", ip, port);
 		} else {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 			port = ntohs(s4->sin_port);
-			snprintf(c->addr, sizeof(c->addr), "%s:%u", ip, port);
+			snprintf(addr, sizeof(addr), "%s:%u", ip, port);
 		}
+		if (conn_admit(b, fd, addr, now) < 0)
+			continue;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = vb_xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		strlcpy(c->addr, addr, sizeof(c->addr));
+		if (vb_conn_tr_open(b, c, fd) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->user_id = VB_NO_USER;
+		c->since_us = now;
+		vb_frames_init(&c->in);
+		if (ss.ss_family == AF_INET6)
+			snprintf(c->ip, sizeof(c->ip), "[%s]", ip);
+		else
+			strlcpy(c->ip, ip, sizeof(c->ip));
 		c->client_id = vb_xxh32(c->addr, strlen(c->addr));
 		c->events = EPOLLIN;
 		if (ep_add(b, fd, EPOLLIN, c) < 0) {
-			close(fd);
+			vb_tr_close(&c->tr);
 			free(c);
 			continue;
 		}
@@ -356,7 +581,108 @@ static void conn_accept(struct vb_broker *b)
 			b->conns->prev = c;
 		b->conns = c;
 		b->nconns++;
+		b->g.nunauth++;
 	}
+}
+
+/* The wake timer: is it time to listen again? */
+static void accept_resume(struct vb_broker *b, int64_t now)
+{
+	if (!b->g.accept_paused || b->lfd < 0)
+		return;
+	if (now < b->g.accept_at) {
+		vb_broker_wake_at(b, b->g.accept_at);
+		return;
+	}
+	b->g.accept_paused = 0;
+	if (ep_add(b, b->lfd, EPOLLIN, &tag_listen) < 0) {
+		accept_pause(b, errno, now);
+		return;
+	}
+	conn_accept(b);
+}
+
+/* Not read until input is processed: the budget of all is spent. */
+static void conn_starve(struct vb_broker *b, struct vb_conn *c, int64_t now)
+{
+	if (c->starved)
+		return;
+	c->starved = 1;
+	b->g.nstarved++;
+	guard_log(b, &b->g.rl_input, now, "input: %" PRIu64 " bytes held "
+		  "across connections, the limit (--max-input-buffer): not "
+		  "reading %s until some is processed", b->g.in_total,
+		  c->addr);
+}
+
+/* Once input was processed: read the starved connections again. */
+static void unstarve(struct vb_broker *b)
+{
+	if (b->g.nstarved == 0 || b->g.in_total >= b->o.lim.max_input)
+		return;
+	for (struct vb_conn *c = b->conns; c; c = c->next) {
+		if (!c->starved)
+			continue;
+		c->starved = 0;
+		b->g.nstarved--;
+		conn_events(b, c);
+	}
+}
+
+/* The connection holding the most input goes, so the others can. */
+static void input_unstick(struct vb_broker *b, int64_t now)
+{
+	struct vb_conn *big = NULL;
+
+	for (struct vb_conn *c = b->conns; c; c = c->next)
+		if (!c->closing && (big == NULL || c->in_held > big->in_held))
+			big = c;
+	if (big == NULL)
+		return;
+	guard_log(b, &b->g.rl_stuck, now, "input: %" PRIu64 " bytes held, "
+		  "the limit (--max-input-buffer), and nothing processed for "
+		  "1 s: closing %s, which holds %zu bytes", b->g.in_total,
+		  big->addr, big->in_held);
+	conn_dismiss(b, big);
+}
+
+/*
+ * Each tick: input full and nothing processed for a second means the
+ * frames held can never all complete (input_unstick).  Then the log
+ * lines counted, not written.
+ */
+static void guard_tick(struct vb_broker *b, int64_t now)
+{
+	struct vb_guard *g = &b->g;
+	uint64_t n;
+
+	if (!g->nstarved || g->in_total < b->o.lim.max_input ||
+	    g->in_moved != g->in_moved_seen) {
+		g->stuck_since = 0;
+	} else if (g->stuck_since == 0) {
+		g->stuck_since = now;
+	} else if (now - g->stuck_since >= 900000) {	/* ~1 tick */
+		input_unstick(b, now);
+		g->stuck_since = 0;
+	}
+	g->in_moved_seen = g->in_moved;
+	if (vb_ratelog_due(&g->rl_accept, now, VB_LOG_EVERY_US, &n))
+		vb_broker_log(b, "accept: out of descriptors %" PRIu64 " more "
+			      "times in the last 10 s (%u connections open)",
+			      n, b->nconns);
+	if (vb_ratelog_due(&g->rl_conns, now, VB_LOG_EVERY_US, &n))
+		vb_broker_log(b, "connections: %" PRIu64 " more refused at "
+			      "--max-connections in the last 10 s", n);
+	if (vb_ratelog_due(&g->rl_unauth, now, VB_LOG_EVERY_US, &n))
+		vb_broker_log(b, "connections: %" PRIu64 " more closed or "
+			      "refused at --max-unauthenticated in the last "
+			      "10 s", n);
+	if (vb_ratelog_due(&g->rl_input, now, VB_LOG_EVERY_US, &n))
+		vb_broker_log(b, "input: %" PRIu64 " more connections not read "
+			      "at --max-input-buffer in the last 10 s", n);
+	if (vb_ratelog_due(&g->rl_stuck, now, VB_LOG_EVERY_US, &n))
+		vb_broker_log(b, "input: %" PRIu64 " more connections closed "
+			      "at --max-input-buffer in the last 10 s", n);
 }
 
 /* A framing error: answer status, then close once it is sent. */
@@ -367,158 +693,94 @@ static void frame_fatal(struct vb_conn *c, uint32_t status)
 	c->closing = 1;
 }
 
-static int needs_login(uint32_t code)
-{
-	return code != VB_CMD_PING && code != VB_CMD_LOGIN_USER &&
-	       code != VB_CMD_LOGIN_PAT;
-}
-
-/*
- * The framing of a connection, from its first 4 bytes: a 0.8 frame starts
- * with its length (at least 4), a 0.9 request with its checksum field,
- * which clients leave 0 (framing.md §2).  0 while fewer have arrived.
- */
-static unsigned conn_gen(const uint8_t *p, size_t avail)
-{
-	if (avail < 4)
-		return 0;
-	return vb_ld32(p) == 0 ? VB_GEN_09 : VB_GEN_08;
-}
-
-/* Size of the 0.9 frame at p (its header there), 0 if not known yet. */
-static uint32_t v09_size(const uint8_t *p, size_t avail)
-{
-	return avail < VB_VSR_HDR ? 0 : vb_ld32(p + 48);
-}
-
-/* The 0.9 frames: a size out of bounds closes without an answer (§1). */
+/* A 0.9 frame: a size out of bounds closes without an answer (§1). */
 static int conn_process_v09(struct vb_broker *b, struct vb_conn *c)
 {
-	size_t avail = c->in.len - c->in_pos;
-	uint8_t *h = c->in.p + c->in_pos;
-	uint32_t size = v09_size(h, avail);
 	uint64_t limit = c->bound ? VB_VSR_FRAME_MAX
 				  : VB_VSR_HDR + VB_PREAUTH_MAX;
+	uint8_t *frame;
+	size_t size;
+	int rc = vb_frames_next_v09(&c->in, limit, &frame, &size);
 
-	if (size == 0)
-		return 0;
-	if (size < VB_VSR_HDR || size > limit) {
+	if (rc < 0)
 		c->closing = 1;
+	if (rc <= 0)
 		return 0;
-	}
-	if (avail < size)
-		return 0;
-	vb_v09_dispatch(b, c, h, size);
+	b->g.in_moved += size;
+	vb_v09_dispatch(b, c, frame, size);
 	vb_conn_commit(c);
-	c->in_pos += size;
 	return 1;
 }
 
 /* Runs every whole frame in the input buffer. */
 static void conn_process(struct vb_broker *b, struct vb_conn *c)
 {
-	while (!c->closing && c->pending < VB_OUT_HIGH) {
-		size_t avail = c->in.len - c->in_pos;
-		uint8_t *h = c->in.p + c->in_pos;
-		uint32_t length, code, limit;
+	while (conn_can_run(b, c)) {
+		struct vb_frame f;
+		uint32_t status;
+		int rc;
 
-		if (c->gen == 0)
-			c->gen = conn_gen(h, avail);
+		if (c->gen == 0 && (c->gen = vb_frames_gen(&c->in)) == 0)
+			break;
 		if (c->gen == VB_GEN_09) {
 			if (!conn_process_v09(b, c))
 				break;
 			continue;
 		}
-		if (avail < VB_REQ_HDR)
+		rc = vb_frames_next(&c->in, &b->g.frames,
+				    c->user_id != VB_NO_USER, &f, &status);
+		if (rc == 0)
 			break;
-		vb_wire_req_hdr(h, &length, &code);
-		if (length < 4) {
-			frame_fatal(c, VB_ST_INVALID_COMMAND);
-			break;
-		}
-		if (c->user_id == VB_NO_USER)
-			limit = VB_PREAUTH_MAX;
-		else if (code == VB_CMD_SEND_MESSAGES)
-			limit = VB_SEND_MAX;
-		else
-			limit = VB_CONTROL_MAX;
-		if (length - 4 > limit) {
-			frame_fatal(c, c->user_id == VB_NO_USER &&
-					       needs_login(code) &&
-					       vb_cmd_name(code)
-					       ? VB_ST_UNAUTHENTICATED
-					       : VB_ST_INVALID_COMMAND);
+		if (rc < 0) {
+			frame_fatal(c, status);
 			break;
 		}
-		if (avail - VB_REQ_HDR < length - 4)
-			break;
-		vb_broker_dispatch(b, c, code, h + VB_REQ_HDR, length - 4);
+		b->g.in_moved += VB_REQ_HDR + f.len;
+		vb_broker_dispatch(b, c, f.code, f.payload, f.len);
 		vb_conn_commit(c);
-		c->in_pos += VB_REQ_HDR + (size_t)length - 4;
 	}
-	if (c->in_pos == c->in.len) {
-		c->in.len = c->in_pos = 0;
-		if (c->in.cap > (8u << 20))
-			vb_buf_release(&c->in);
-	} else if (c->in_pos > 0 && !c->closing) {
-		memmove(c->in.p, c->in.p + c->in_pos, c->in.len - c->in_pos);
-		c->in.len -= c->in_pos;
-		c->in_pos = 0;
-	}
-}
-
-/* Bytes still missing for the frame at the head of the input buffer. */
-static size_t frame_missing(const struct vb_conn *c)
-{
-	size_t avail = c->in.len - c->in_pos;
-	uint32_t length, code;
-
-	if (c->gen == VB_GEN_09) {
-		uint32_t size = v09_size(c->in.p + c->in_pos, avail);
-
-		if (size == 0)
-			return VB_VSR_HDR - avail;
-		return size > avail ? size - avail : 0;
-	}
-	if (avail < VB_REQ_HDR)
-		return VB_REQ_HDR - avail;
-	vb_wire_req_hdr(c->in.p + c->in_pos, &length, &code);
-	if ((uint64_t)length + 4 <= avail)
-		return 0;
-	return (size_t)length + 4 - avail;
+	if (!c->closing)
+		vb_frames_compact(&c->in);
+	in_sync(b, c);
 }
 
 /* Reads what is there.  -1: close the connection now. */
 static int conn_read(struct vb_broker *b, struct vb_conn *c)
 {
 	for (int round = 0; round < 8; round++) {
-		size_t want = frame_missing(c), room;
+		size_t room;
+		uint64_t budget;
+		uint8_t *p;
 		ssize_t n;
 
-		if (c->closing || c->pending >= VB_OUT_HIGH)
+		if (!conn_can_read(b, c))
 			return 0;
+		budget = b->g.in_total < b->o.lim.max_input
+			 ? b->o.lim.max_input - b->g.in_total : 0;
+		if (budget == 0) {
+			conn_starve(b, c, vb_mono_us());
+			return 0;
+		}
 		/*
-		 * Lengths were checked against the limits in conn_process;
-		 * memory still grows only as the bytes arrive (4 MiB at a
-		 * time), so a header alone cannot make it allocate 256 MiB.
+		 * Lengths are checked against the limits in conn_process as
+		 * soon as a header is in; memory grows only as the bytes
+		 * arrive (frames.h), and within what all may hold.
 		 */
-		room = want < 65536 ? 65536 : want > (4u << 20) ? (4u << 20)
-								 : want;
-		vb_buf_reserve(&c->in, room);
-		room = c->in.cap - c->in.len - 1;
-		n = read(c->fd, c->in.p + c->in.len, room);
+		p = vb_frames_space(&c->in, &room);
+		if (room > budget)
+			room = (size_t)budget;
+		n = vb_tr_read(&c->tr, p, room);
 		if (n == 0)
 			return -1;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			return -1;
 		}
-		c->in.len += (size_t)n;
+		vb_frames_commit(&c->in, (size_t)n);
+		in_sync(b, c);
 		conn_process(b, c);
-		if ((size_t)n < room)
+		if ((size_t)n < room && !vb_tr_pending(&c->tr))
 			return 0;
 	}
 	return 0;
@@ -526,14 +788,37 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 
 static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 {
-	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (!c->closing && c->pending < VB_OUT_HIGH &&
-		    conn_read(b, c) < 0) {
+	if (c->tr.handshaking) {
+		int rc = c->closing ? -1 : vb_conn_handshake(b, c);
+
+		if (rc < 0) {
 			conn_free(b, c);
 			return;
 		}
+		if (rc == 0) {
+			conn_events(b, c);
+			return;
+		}
+		ev |= EPOLLIN;	/* requests may have come with its end */
 	}
-	if (c->qn > 0 && conn_flush(c) < 0) {
+	/* a TLS read that waited for the socket to be writable */
+	if (c->tr.want_out && (ev & EPOLLOUT))
+		ev |= EPOLLIN;
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		/*
+		 * A hang-up is reported whether or not EPOLLIN is asked for:
+		 * a connection that cannot read now is gone for good.
+		 */
+		if (conn_can_read(b, c) ? conn_read(b, c) < 0
+					: (ev & (EPOLLHUP | EPOLLERR)) != 0) {
+			conn_free(b, c);
+			return;
+		}
+		/* TLS may hold what was not read: tls_pass comes back for it */
+		vb_conn_tls_defer(b, c, vb_tr_pending(&c->tr));
+	}
+	/* Held output leaves at the commit point (release_held). */
+	if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
 		conn_free(b, c);
 		return;
 	}
@@ -541,20 +826,116 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		conn_free(b, c);
 		return;
 	}
-	/* Output drained below the mark: run frames left in the buffer. */
-	if (!c->closing && c->pending < VB_OUT_HIGH && c->in.len > c->in_pos &&
-	    frame_missing(c) == 0) {
+	/*
+	 * Output drained below the mark, or a login answered: run what is
+	 * left in the buffer (whole frames, or a header to check, which may
+	 * not be followed by anything), as long as the replies go out.
+	 */
+	while (conn_can_run(b, c) && vb_frames_pending(&c->in) > 0) {
+		uint64_t moved = b->g.in_moved;
+
 		conn_process(b, c);
-		if (c->qn > 0 && conn_flush(c) < 0) {
+		if (c->qn > 0 && !c->held && conn_flush(c) < 0) {
 			conn_free(b, c);
 			return;
 		}
+		if (b->g.in_moved == moved)
+			break;
 	}
 	if (c->closing && c->qn == 0) {
 		conn_free(b, c);
 		return;
 	}
 	conn_events(b, c);
+}
+
+/* After the commit point: held output whose replies are decided goes. */
+static void release_held(struct vb_broker *b)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < b->nheld; i++) {
+		struct vb_conn *c = b->held[i];
+
+		if (c == NULL)
+			continue;
+		if (c->waits > 0) {
+			b->held[keep++] = c;
+			continue;
+		}
+		b->held[i] = NULL;
+		c->held = 0;
+		/* an HTTP request's connection: its reply is rendered now */
+		if (c->fd < 0) {
+			vb_http_conn_done(b, c);
+			continue;
+		}
+		if ((c->qn > 0 && conn_flush(c) < 0) ||
+		    (c->closing && c->qn == 0)) {
+			conn_free(b, c);
+			continue;
+		}
+		conn_events(b, c);
+		/*
+		 * Frames left unrun while the output was at its limit, all
+		 * sent now: nothing reads or writes it, so it gets one
+		 * EPOLLOUT, at which conn_event runs them in the next pass.
+		 */
+		if (c->qn == 0 && conn_can_run(b, c) &&
+		    vb_frames_pending(&c->in) > 0 &&
+		    vb_frames_missing(&c->in) == 0) {
+			struct epoll_event ee;
+
+			ee.events = c->events | EPOLLOUT;
+			ee.data.ptr = c;
+			epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ee);
+			c->events = ee.events;
+		}
+	}
+	b->nheld = keep;
+}
+
+void vb_conn_resume(struct vb_broker *b, struct vb_conn *c)
+{
+	/* an HTTP request's connection, without a socket (http.h) */
+	if (c->fd < 0) {
+		vb_http_conn_done(b, c);
+		return;
+	}
+	vb_conn_commit(c);
+	conn_event(b, c, 0);
+}
+
+/* ---- the wake timer: deadlines of the guard (guard.h) ---- */
+
+void vb_broker_wake_at(struct vb_broker *b, int64_t at)
+{
+	struct itimerspec its;
+
+	if (b->g.wake_at != 0 && b->g.wake_at <= at)
+		return;
+	if (at <= 0)
+		at = 1;		/* it_value 0 would disarm it */
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(at / 1000000);
+	its.it_value.tv_nsec = (long)(at % 1000000) * 1000L;
+	timerfd_settime(b->g.wakefd, TFD_TIMER_ABSTIME, &its, NULL);
+	b->g.wake_at = at;
+}
+
+static void on_wake(struct vb_broker *b)
+{
+	uint64_t ticks;
+	int64_t next, now;
+
+	if (read(b->g.wakefd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return;
+	b->g.wake_at = 0;
+	now = vb_mono_us();
+	next = vb_auth_wake(b, now);
+	if (next)
+		vb_broker_wake_at(b, next);
+	accept_resume(b, now);
 }
 
 static void on_signal(struct vb_broker *b)
@@ -586,6 +967,9 @@ static void on_timer(struct vb_broker *b)
 	for (struct vb_conn *c = b->conns; c; c = c->next)
 		if (vb_v09_stale(b, c, vb_mono_ms()))
 			conn_events(b, c);
+	vb_auth_tick(b, vb_mono_us());
+	guard_tick(b, vb_mono_us());
+	vb_broker_tls_tick(b, vb_mono_us());
 }
 
 /* Stops accepting; tells every client (status 8); gives them a moment. */
@@ -600,6 +984,8 @@ static void shutdown_conns(struct vb_broker *b)
 	}
 	for (struct vb_conn *c = b->conns, *n; c; c = n) {
 		n = c->next;
+		/* A login waiting for its answer gets this one (§1.3). */
+		vb_auth_conn_gone(b, c);
 		vb_reply_err(c, VB_ST_DISCONNECTED);
 		vb_conn_commit(c);
 		c->closing = 1;
@@ -613,7 +999,8 @@ static void shutdown_conns(struct vb_broker *b)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_signal || tag == &tag_timer ||
-			    tag == &tag_listen)
+			    tag == &tag_listen || tag == &tag_auth ||
+			    tag == &tag_wake || vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -622,12 +1009,36 @@ static void shutdown_conns(struct vb_broker *b)
 		conn_free(b, b->conns);
 }
 
+/*
+ * Bytes TLS holds inside a transport (read ahead, or not read while the
+ * connection could not take them) wake no epoll: the connections that
+ * have some and may read now are run here.  1 when some are left that
+ * may read, so the loop must not sleep.
+ */
+static int tls_pass(struct vb_broker *b)
+{
+	int busy = 0;
+
+	if (b->tls.ndefer == 0)
+		return 0;
+	for (struct vb_conn *c = b->conns, *n; c; c = n) {
+		n = c->next;
+		if (c->tls_defer && conn_can_read(b, c))
+			conn_event(b, c, EPOLLIN);
+	}
+	for (struct vb_conn *c = b->conns; c && b->tls.ndefer; c = c->next)
+		if (c->tls_defer && conn_can_read(b, c))
+			busy = 1;
+	return busy;
+}
+
 int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 {
 	struct itimerspec its;
 	/* retention every cleaner_ms, revocation timeouts at least each second */
 	unsigned ms = b->o.cleaner_ms && b->o.cleaner_ms < 1000 ? b->o.cleaner_ms
 								: 1000;
+	int tls_busy = 0;
 
 	memset(&its, 0, sizeof(its));
 	its.it_interval.tv_sec = ms / 1000;
@@ -636,14 +1047,20 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	if (timerfd_settime(b->timerfd, 0, &its, NULL) < 0 ||
 	    ep_add(b, b->lfd, EPOLLIN, &tag_listen) < 0 ||
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
-	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0)
+	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0 ||
+	    ep_add(b, vb_auth_fd(b), EPOLLIN, &tag_auth) < 0 ||
+	    ep_add(b, b->g.wakefd, EPOLLIN, &tag_wake) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
 		      b->dir);
+	/* The commit point's thread says so when a job is done. */
+	if (b->sync.efd >= 0 && ep_add(b, b->sync.efd, EPOLLIN, &tag_sync) < 0)
+		return vb_err_sys(e, VB_E_IO, "epoll");
 	while (!b->stopping) {
 		struct epoll_event evs[128];
-		int n = epoll_wait(b->epfd, evs, 128, -1);
+		int n = epoll_wait(b->epfd, evs, 128, tls_busy ? 0 : -1);
+		int answers = 0, wake = 0;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -659,17 +1076,44 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 				on_signal(b);
 			else if (tag == &tag_timer)
 				on_timer(b);
+			else if (tag == &tag_auth)
+				answers = 1;
+			else if (tag == &tag_wake)
+				wake = 1;
+			else if (vb_http_tag(b, tag))
+				vb_http_event(b, tag);
 		}
 		/* Connections after the others: a freed one is not reused. */
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_listen || tag == &tag_signal ||
-			    tag == &tag_timer)
+			    tag == &tag_timer || tag == &tag_auth ||
+			    tag == &tag_wake || tag == &tag_sync ||
+			    vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
+		/* After them too: answering may free a connection. */
+		if (answers)
+			vb_auth_done(b);
+		if (wake)
+			on_wake(b);
+		unstarve(b);
+		tls_busy = tls_pass(b);
+		/*
+		 * One commit point per pass, after everything that runs
+		 * requests (a login answered resumes its connection's frames,
+		 * and so do unstarve and tls_pass), the replies it decided
+		 * after.
+		 */
+		if (vb_broker_collect(b))
+			release_held(b);
+		vb_broker_commit(b);
+		release_held(b);
 	}
+	vb_broker_commit_all(b);
+	release_held(b);
 	shutdown_conns(b);
 	return 0;
 }
@@ -695,14 +1139,19 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 
 	if (e == NULL)
 		e = &tmp;
+	vb_http_close(b);
 	while (b->conns)
 		conn_free(b, b->conns);
+	vb_auth_close(b);
+	vb_broker_commit_all(b);
 	/* Everything acknowledged becomes durable, whatever the policy. */
 	if (opened) {
 		struct sync_all sa = { e, 0 };
 
 		vb_each_topic(b, sync_topic, &sa);
 		rc = sa.rc;
+		if (vb_meta_sync_dirs(b, e) < 0)
+			rc = -1;
 	}
 	if (vb_syncer_flush(&b->sync, e) < 0)
 		rc = -1;
@@ -745,9 +1194,14 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		close(b->sigfd);
 	if (b->timerfd >= 0)
 		close(b->timerfd);
+	if (b->g.wakefd >= 0)
+		close(b->g.wakefd);
 	if (b->epfd >= 0)
 		close(b->epfd);
+	vb_broker_tls_close(b);
 	vb_buf_release(&b->tmp);
+	vb_metrics_release(&b->metrics);
+	vb_broker_commit_release(b);
 	free(b->dir);
 	free(b);
 	return rc;

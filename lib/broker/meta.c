@@ -1,6 +1,15 @@
 /*
  * Streams, topics and partitions: id slabs, the metadata file, their
  * commands (control.md §5.3-§5.5) and retention (messages.md §7.4).
+ *
+ * A metadata command validates, makes its change, saves the metadata file
+ * (durably unless --fsync never) and keeps the change only if the save
+ * worked: otherwise it undoes it and answers 13000, so memory never holds
+ * what the disk does not (nothing runs between the change and its save).
+ * Directories a change needs are made, and synced with their parents,
+ * before the metadata that names them; files a change deletes go after.
+ * A command that removes or resets partitions first runs the commit point
+ * (vb_broker_commit_all), so that nothing of them is pending.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,6 +74,13 @@ void vb_slab_remove(struct vb_slab *s, uint32_t id)
 	s->v[id] = NULL;
 	VB_ALLOC_GROW(s->free, s->nfree + 1, s->free_cap);
 	s->free[s->nfree++] = id;
+}
+
+void vb_slab_unremove(struct vb_slab *s, uint32_t id, void *v)
+{
+	if (s->nfree > 0 && s->free[s->nfree - 1] == id)
+		s->nfree--;
+	s->v[id] = v;
 }
 
 void vb_slab_fill_free(struct vb_slab *s)
@@ -159,11 +175,10 @@ static void enc_str8(struct vb_buf *b, const char *s, size_t n)
 	vb_buf_add(b, s, n);
 }
 
-int vb_meta_save(struct vb_broker *b, struct vb_err *e)
+/* The metadata file's bytes for what memory holds. */
+static void meta_encode(struct vb_broker *b, struct vb_buf *m)
 {
-	struct vb_buf *m = &b->tmp, path = VB_BUF_INIT;
 	size_t at;
-	int rc;
 
 	vb_buf_reset(m);
 	vb_buf_add(m, META_MAGIC, 8);
@@ -226,9 +241,114 @@ int vb_meta_save(struct vb_broker *b, struct vb_err *e)
 	}
 	at = m->len;
 	vb_buf_u64(m, XXH3_64bits(m->p, at));
-	rc = vb_path_replace(vb_path_fmt(&path, "%s/metadata", b->dir), m->p,
-			     m->len, 0600, b->sync.mode != VB_FSYNC_NEVER, e);
+}
+
+int vb_meta_save(struct vb_broker *b, struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	int rc;
+
+	meta_encode(b, &b->tmp);
+	/*
+	 * Synced in every mode, never included: a replaced file whose rename
+	 * reached the disk (with any later fsync of the data dir, the clean
+	 * file's at a shutdown) before its data would be empty after a power
+	 * loss, and a server that cannot read its metadata does not start.
+	 * Changes to it are rare; --fsync never is about messages.
+	 */
+	rc = vb_path_replace(vb_path_fmt(&path, "%s/metadata", b->dir),
+			     b->tmp.p, b->tmp.len, 0600, 1, e);
 	vb_buf_release(&path);
+	return rc;
+}
+
+/* fsync of dir/name (name NULL: of dir). */
+static int sync_dir(const char *dir, const char *name, struct vb_err *e)
+{
+	struct vb_buf d = VB_BUF_INIT;
+	int rc;
+
+	rc = vb_path_fsync_dir(name ? vb_path_fmt(&d, "%s/%s", dir, name)
+				    : dir, e);
+	vb_buf_release(&d);
+	return rc;
+}
+
+int vb_meta_sync_dirs(struct vb_broker *b, struct vb_err *e)
+{
+	struct vb_buf d = VB_BUF_INIT;
+	int rc = 0;
+
+	for (uint32_t si = 0; si < b->streams.n && rc == 0; si++) {
+		struct vb_stream *s = b->streams.v[si];
+
+		if (s == NULL)
+			continue;
+		for (uint32_t ti = 0; ti < s->topics.n && rc == 0; ti++) {
+			if (s->topics.v[ti] == NULL)
+				continue;
+			topic_dir(b, s->id, ti, &d);
+			if (sync_dir((char *)d.p, "partitions", e) < 0 ||
+			    sync_dir((char *)d.p, NULL, e) < 0)
+				rc = -1;
+		}
+		stream_dir(b, s->id, &d);
+		if (rc == 0 && (sync_dir((char *)d.p, "topics", e) < 0 ||
+				sync_dir((char *)d.p, NULL, e) < 0))
+			rc = -1;
+	}
+	if (rc == 0 && (sync_dir(b->dir, "streams", e) < 0 ||
+			sync_dir(b->dir, NULL, e) < 0))
+		rc = -1;
+	vb_buf_release(&d);
+	return rc;
+}
+
+void vb_meta_restore(struct vb_broker *b)
+{
+	struct vb_buf path = VB_BUF_INIT, now = VB_BUF_INIT;
+	struct vb_err e;
+
+	meta_encode(b, &b->tmp);
+	vb_path_fmt(&path, "%s/metadata", b->dir);
+	if (vb_read_file((char *)path.p, &now, 1u << 30, &e) < 0 &&
+	    e.sys != ENOENT)
+		vb_broker_log(b, "metadata: %s", e.msg);
+	if ((now.len != b->tmp.len ||
+	     memcmp(now.p, b->tmp.p, b->tmp.len) != 0) &&
+	    vb_meta_save(b, &e) < 0)
+		vb_broker_log(b, "metadata shows a change that failed and "
+			      "cannot be put back yet: %s", e.msg);
+	vb_buf_release(&path);
+	vb_buf_release(&now);
+}
+
+/*
+ * A directory made for a stream, topic or partition: it and each parent
+ * up to the data dir synced (unless --fsync never), so that a crash keeps
+ * the entries the metadata names.
+ */
+static int sync_up(struct vb_broker *b, const char *path, struct vb_err *e)
+{
+	struct vb_buf d = VB_BUF_INIT;
+	size_t root = strlen(b->dir);
+	int rc = 0;
+
+	if (b->sync.mode == VB_FSYNC_NEVER)
+		return 0;
+	vb_buf_addstr(&d, path);
+	while (rc == 0) {
+		char *slash;
+
+		rc = vb_path_fsync_dir((char *)d.p, e);
+		slash = strrchr((char *)d.p, '/');
+		if (d.len <= root || slash == NULL ||
+		    (size_t)(slash - (char *)d.p) < root)
+			break;
+		*slash = 0;
+		d.len = (size_t)(slash - (char *)d.p);
+	}
+	vb_buf_release(&d);
 	return rc;
 }
 
@@ -515,22 +635,31 @@ static void stream_create(struct vb_broker *b, struct vb_conn *c,
 	s->id = vb_slab_insert(&b->streams, s);
 	stream_dir(b, s->id, &dir);
 	if (vb_rmtree((char *)dir.p, &e) < 0 ||
-	    vb_path_mkdir_p((char *)dir.p, 0700, &e) < 0) {
+	    vb_path_mkdir_p((char *)dir.p, 0700, &e) < 0 ||
+	    sync_up(b, (char *)dir.p, &e) < 0) {
 		vb_broker_log(b, "create stream: %s", e.msg);
 		vb_slab_remove(&b->streams, s->id);
 		free(s);
 		vb_reply_err(c, VB_ST_IO_ERROR);
+		vb_rmtree((char *)dir.p, NULL);
 		vb_buf_release(&dir);
 		return;
 	}
-	vb_buf_release(&dir);
-	if (vb_meta_save_or_fail(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0) {
+		vb_slab_remove(&b->streams, s->id);
+		free(s);
+		vb_rmtree((char *)dir.p, NULL);
+		vb_buf_release(&dir);
+		vb_meta_restore(b);
 		return;
+	}
+	vb_buf_release(&dir);
 	m = vb_wire_resp_begin(&c->out);
 	enc_stream(&c->out, s);
 	vb_wire_resp_end(&c->out, m);
 }
 
+/* Called after vb_broker_commit_all: nothing of t is pending. */
 static int purge_topic(struct vb_broker *b, struct vb_topic *t)
 {
 	struct vb_err e;
@@ -594,10 +723,14 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_UNAUTHORIZED);
 		return;
 	}
+	/* Nothing of its partitions may be pending when they go. */
+	if (r->code != VB_CMD_UPDATE_STREAM)
+		vb_broker_commit_all(b);
 	switch (r->code) {
 	case VB_CMD_UPDATE_STREAM: {
 		struct vb_ident id;
 		struct vb_stream *o;
+		struct vb_name old = s->name;
 
 		id.kind = VB_ID_STR;
 		id.name = r->name;
@@ -607,8 +740,11 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 			return;
 		}
 		s->name = r->name;
-		if (vb_meta_save_or_fail(b, c) < 0)
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			s->name = old;
+			vb_meta_restore(b);
 			return;
+		}
 		break;
 	}
 	case VB_CMD_DELETE_STREAM: {
@@ -616,7 +752,8 @@ void vb_cmd_streams(struct vb_broker *b, struct vb_conn *c,
 
 		vb_slab_remove(&b->streams, s->id);
 		if (vb_meta_save_or_fail(b, c) < 0) {
-			vb_slab_put(&b->streams, s->id, s);
+			vb_slab_unremove(&b->streams, s->id, s);
+			vb_meta_restore(b);
 			return;
 		}
 		for (uint32_t i = 0; i < s->topics.n; i++)
@@ -679,19 +816,28 @@ static void topic_create(struct vb_broker *b, struct vb_conn *c,
 	t->rf = r->replication_factor ? r->replication_factor : 1;
 	t->id = vb_slab_insert(&s->topics, t);
 	rc = vb_rmtree(topic_dir(b, s->id, t->id, &dir), &e);
-	vb_buf_release(&dir);
 	if (rc < 0)
 		goto fail;
 	for (uint32_t i = 0; i < r->count; i++)
 		if (load_part(b, t, i, now, 1, &e) < 0)
 			goto fail;
-	if (vb_meta_save_or_fail(b, c) < 0)
+	vb_buf_addstr(&dir, "/partitions");
+	if (vb_path_mkdir_p((char *)dir.p, 0700, &e) < 0 ||
+	    sync_up(b, (char *)dir.p, &e) < 0)
+		goto fail;
+	vb_buf_release(&dir);
+	if (vb_meta_save_or_fail(b, c) < 0) {
+		vb_slab_remove(&s->topics, t->id);
+		free_topic(b, t, 1);
+		vb_meta_restore(b);
 		return;
+	}
 	m = vb_wire_resp_begin(&c->out);
 	enc_topic(&c->out, t, 1);
 	vb_wire_resp_end(&c->out, m);
 	return;
 fail:
+	vb_buf_release(&dir);
 	vb_broker_log(b, "create topic: %s", e.msg);
 	vb_slab_remove(&s->topics, t->id);
 	free_topic(b, t, 1);
@@ -763,10 +909,13 @@ void vb_cmd_topics(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_UNAUTHORIZED);
 		return;
 	}
+	/* Nothing of its partitions may be pending when they go. */
+	if (r->code != VB_CMD_UPDATE_TOPIC)
+		vb_broker_commit_all(b);
 	switch (r->code) {
 	case VB_CMD_UPDATE_TOPIC: {
 		struct vb_ident id;
-		struct vb_topic *o;
+		struct vb_topic *o, old = *t;
 
 		id.kind = VB_ID_STR;
 		id.name = r->name;
@@ -780,14 +929,22 @@ void vb_cmd_topics(struct vb_broker *b, struct vb_conn *c,
 		t->message_expiry = r->message_expiry;
 		t->max_topic_size = r->max_topic_size;
 		t->rf = r->replication_factor;
-		if (vb_meta_save_or_fail(b, c) < 0)
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			t->name = old.name;
+			t->compression = old.compression;
+			t->message_expiry = old.message_expiry;
+			t->max_topic_size = old.max_topic_size;
+			t->rf = old.rf;
+			vb_meta_restore(b);
 			return;
+		}
 		break;
 	}
 	case VB_CMD_DELETE_TOPIC:
 		vb_slab_remove(&s->topics, t->id);
 		if (vb_meta_save_or_fail(b, c) < 0) {
-			vb_slab_put(&s->topics, t->id, t);
+			vb_slab_unremove(&s->topics, t->id, t);
+			vb_meta_restore(b);
 			return;
 		}
 		free_topic(b, t, 1);
@@ -803,6 +960,61 @@ void vb_cmd_topics(struct vb_broker *b, struct vb_conn *c,
 }
 
 /* ---- partitions and segments ---- */
+
+/* The groups share the topic's partitions anew. */
+static void partitions_changed(struct vb_topic *t)
+{
+	if (t->rr >= t->nparts)
+		t->rr = 0;
+	for (uint32_t gi = 0; gi < t->groups.n; gi++)
+		if (t->groups.v[gi])
+			vb_group_rebalance(t->groups.v[gi]);
+}
+
+/* Deletes the partitions from `from` on (made for a change that failed). */
+static void partitions_drop(struct vb_broker *b, struct vb_topic *t,
+			    uint32_t from)
+{
+	struct vb_err e;
+
+	while (t->nparts > from)
+		if (vb_part_destroy(t->parts[--t->nparts], &e) < 0)
+			vb_broker_log(b, "create partitions: %s", e.msg);
+}
+
+static void partitions_create(struct vb_broker *b, struct vb_conn *c,
+			      struct vb_topic *t, uint32_t count)
+{
+	uint64_t now = vb_wall_us();
+	uint32_t base = t->nparts;
+	struct vb_buf dir = VB_BUF_INIT;
+	struct vb_err e;
+	int rc = 0;
+
+	for (uint32_t i = 0; i < count && rc == 0; i++)
+		rc = vb_rmtree(part_dir(b, t->stream->id, t->id, base + i,
+					&dir), &e) < 0 ||
+		     load_part(b, t, base + i, now, 1, &e) < 0 ? -1 : 0;
+	if (rc == 0) {
+		vb_path_fmt(&dir, "%s/streams/%u/topics/%u/partitions", b->dir,
+			    t->stream->id, t->id);
+		rc = sync_up(b, (char *)dir.p, &e);
+	}
+	vb_buf_release(&dir);
+	if (rc < 0) {
+		vb_broker_log(b, "create partitions: %s", e.msg);
+		partitions_drop(b, t, base);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return;
+	}
+	if (vb_meta_save_or_fail(b, c) < 0) {
+		partitions_drop(b, t, base);
+		vb_meta_restore(b);
+		return;
+	}
+	partitions_changed(t);
+	vb_reply_ok(c);
+}
 
 void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 		       const struct vb_req *r)
@@ -832,57 +1044,43 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 		return;
 	}
 	switch (r->code) {
-	case VB_CMD_CREATE_PARTITIONS: {
-		uint64_t now = vb_wall_us();
-		uint32_t base = t->nparts;
-		struct vb_buf dir = VB_BUF_INIT;
-
-		for (uint32_t i = 0; i < r->count; i++) {
-			if (vb_rmtree(part_dir(b, s->id, t->id, base + i, &dir),
-				      &e) < 0 ||
-			    load_part(b, t, base + i, now, 1, &e) < 0) {
-				vb_broker_log(b, "create partitions: %s", e.msg);
-				vb_reply_err(c, VB_ST_IO_ERROR);
-				vb_buf_release(&dir);
-				return;
-			}
-		}
-		vb_buf_release(&dir);
-		break;
-	}
+	case VB_CMD_CREATE_PARTITIONS:
+		partitions_create(b, c, t, r->count);
+		return;
 	case VB_CMD_DELETE_PARTITIONS:
 		if (r->count > t->nparts) {
 			vb_reply_err(c, VB_ST_INVALID_PARTITIONS_COUNT);
 			return;
 		}
+		vb_broker_commit_all(b);
+		t->nparts -= r->count;
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			t->nparts += r->count;
+			vb_meta_restore(b);
+			return;
+		}
 		for (uint32_t i = 0; i < r->count; i++) {
-			struct vb_part *p = t->parts[--t->nparts];
+			struct vb_part *p = t->parts[t->nparts + i];
 
 			if (vb_part_destroy(p, &e) < 0)
 				vb_broker_log(b, "delete partition: %s", e.msg);
 		}
+		partitions_changed(t);
 		break;
 	case VB_CMD_DELETE_SEGMENTS:
 		if (r->partition_id >= t->nparts) {
 			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
 			return;
 		}
+		vb_broker_commit_all(b);
 		if (vb_part_delete_segments(t->parts[r->partition_id],
 					    r->count, &e) < 0) {
 			vb_broker_log(b, "delete segments: %s", e.msg);
 			vb_reply_err(c, VB_ST_IO_ERROR);
 			return;
 		}
-		vb_reply_ok(c);
-		return;
+		break;
 	}
-	if (t->rr >= t->nparts)
-		t->rr = 0;
-	for (uint32_t gi = 0; gi < t->groups.n; gi++)
-		if (t->groups.v[gi])
-			vb_group_rebalance(t->groups.v[gi]);
-	if (vb_meta_save_or_fail(b, c) < 0)
-		return;
 	vb_reply_ok(c);
 }
 

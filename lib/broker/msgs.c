@@ -1,4 +1,8 @@
-/* send_messages, poll_messages, flush and consumer offsets (messages.md). */
+/*
+ * send_messages, poll_messages, flush and consumer offsets (messages.md).
+ * What they write waits for the commit point (commit.c): their replies
+ * are held until it has made the pass's writes durable.
+ */
 #include <string.h>
 
 #include "broker/broker.h"
@@ -39,7 +43,8 @@ static struct vb_topic *msg_topic(struct vb_broker *b, struct vb_conn *c,
 
 int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
-		   uint32_t count, uint32_t *pidp, uint64_t *base)
+		   uint32_t count, uint32_t *pidp, uint64_t *base,
+		   struct vb_part **partp)
 {
 	struct vb_topic *t;
 	struct vb_err e;
@@ -82,6 +87,9 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return -1;
 	}
+	t->parts[pid]->io.msgs_in += count;
+	t->parts[pid]->io.bytes_in += len;
+	*partp = t->parts[pid];
 	return 0;
 }
 
@@ -89,7 +97,9 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 		 size_t n)
 {
 	struct vb_send_view v;
+	struct vb_part *part;
 	struct vb_err e;
+	size_t at;
 
 	if (vb_wire_send_decode(&v, p, n, &e) < 0) {
 		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
@@ -97,8 +107,11 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 	}
 	/* The message area lives in our input buffer: stamped in place. */
 	if (vb_send_append(b, c, &v.h, (uint8_t *)v.msgs, v.msgs_len,
-			   v.h.count, NULL, NULL) == 0)
-		vb_reply_ok(c);
+			   v.h.count, NULL, NULL, &part) < 0)
+		return;
+	at = c->out.len;
+	vb_reply_ok(c);
+	vb_broker_hold(b, c, at, part, VB_HOLD_DATA);
 }
 
 static void reply_poll_empty(struct vb_conn *c, uint32_t pid, uint64_t cur)
@@ -204,13 +217,14 @@ int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
 		break;
 	case VB_POLL_TIMESTAMP:
 		if (vb_part_find_ts(p, r->value, &start) < 0)
-			start = p->next;
+			start = vb_part_end(p);
 		break;
 	case VB_POLL_FIRST:
 		start = vb_part_first(p);
 		break;
 	case VB_POLL_LAST:
-		start = p->next - (r->count < p->next ? r->count : p->next);
+		start = vb_part_end(p);
+		start -= r->count < start ? r->count : start;
 		break;
 	default:
 		if (vb_part_offset_get(p, kind, key, &stored))
@@ -227,11 +241,17 @@ int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
 	if (nmsg > 0 && r->flag) {
 		struct vb_err e;
 
+		/*
+		 * Saved by the commit point, before this reply leaves; if it
+		 * cannot be, the change is undone (and logged) and the
+		 * messages are delivered again: at least once.
+		 */
 		if (vb_part_offset_store(p, kind, key, last, &e) < 0) {
 			vb_broker_log(b, "auto commit: %s", e.msg);
 			vb_reply_err(c, VB_ST_IO_ERROR);
 			return 0;
 		}
+		vb_broker_hold(b, c, 0, p, VB_HOLD_ORDER);
 		if (g)
 			vb_group_stored(g, pid);
 	}
@@ -240,6 +260,9 @@ int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
 	hp->count = nmsg;
 	*nspp = nsp;
 	b->messages_read += nmsg;
+	p->io.msgs_out += nmsg;
+	for (size_t i = 0; i < nsp; i++)
+		p->io.bytes_out += sp[i].len;
 	return 1;
 }
 
@@ -266,7 +289,9 @@ void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r)
 {
 	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_SEND);
+	struct vb_part *p;
 	struct vb_err e;
+	size_t at;
 
 	if (t == NULL)
 		return;
@@ -274,12 +299,21 @@ void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
 		return;
 	}
-	if (r->flag && vb_part_sync(t->parts[r->partition_id], &e) < 0) {
+	p = t->parts[r->partition_id];
+	if (!r->flag) {
+		vb_reply_ok(c);
+		return;
+	}
+	/* A partition that lost a background fsync is made good first. */
+	if (vb_part_repair(p, &e) < 0) {
 		vb_broker_log(b, "flush: %s", e.msg);
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;
 	}
+	vb_part_flush(p);
+	at = c->out.len;
 	vb_reply_ok(c);
+	vb_broker_hold(b, c, at, p, VB_HOLD_DATA);
 }
 
 static void offset_get(struct vb_broker *b, struct vb_conn *c,
@@ -334,6 +368,7 @@ void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
 	struct vb_err e;
 	uint32_t pid, key;
 	uint8_t kind;
+	size_t at;
 	int rc;
 
 	if (r->code == VB_CMD_GET_CONSUMER_OFFSET) {
@@ -356,7 +391,7 @@ void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
 	}
 	p = t->parts[pid];
 	if (r->code == VB_CMD_STORE_CONSUMER_OFFSET) {
-		if (p->next == 0 || r->value > vb_part_current(p)) {
+		if (vb_part_end(p) == 0 || r->value > vb_part_current(p)) {
 			vb_reply_err(c, VB_ST_INVALID_OFFSET);
 			return;
 		}
@@ -375,5 +410,7 @@ void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return;
 	}
+	at = c->out.len;
 	vb_reply_ok(c);
+	vb_broker_hold(b, c, at, p, VB_HOLD_OFFSETS);
 }

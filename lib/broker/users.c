@@ -1,7 +1,9 @@
 /*
  * Users, personal access tokens, login and permissions (control.md §5.2,
  * §5.8).  Passwords are kept as PBKDF2-HMAC-SHA256 with a random salt;
- * tokens as their SHA-256 (they are long random strings).
+ * tokens as their SHA-256 (they are long random strings).  A login is
+ * decided here (vb_login_decide, vb_login_verdict) but driven by auth.c,
+ * which has the PBKDF2 of a login computed by its worker thread.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -157,23 +159,25 @@ static void pw_mac(const char *pass, size_t len, uint8_t mac[32])
 	hmac(&in, &out, (const uint8_t *)pass, len, mac);
 }
 
-int vb_user_pw_ok(struct vb_user *u, const char *pass, size_t len)
+/* Is pass the password u last logged in with?  One HMAC, no PBKDF2. */
+static int pw_cached(const struct vb_user *u, const char *pass, size_t len)
 {
 	uint8_t mac[32];
 	int diff = 0;
 
-	pw_mac(pass, len, mac);
-	if (u->pwhash[0] && strcmp(u->pwcache_for, u->pwhash) == 0) {
-		for (int i = 0; i < 32; i++)
-			diff |= mac[i] ^ u->pwcache[i];
-		if (diff == 0)
-			return 1;
-	}
-	if (!vb_pw_check(pass, len, u->pwhash))
+	if (u->pwhash[0] == 0 || strcmp(u->pwcache_for, u->pwhash) != 0)
 		return 0;
-	memcpy(u->pwcache, mac, sizeof(mac));
+	pw_mac(pass, len, mac);
+	for (int i = 0; i < 32; i++)
+		diff |= mac[i] ^ u->pwcache[i];
+	return diff == 0;
+}
+
+/* pass passed the PBKDF2 check against u->pwhash: remember it. */
+static void pw_remember(struct vb_user *u, const char *pass, size_t len)
+{
+	pw_mac(pass, len, u->pwcache);
 	strlcpy(u->pwcache_for, u->pwhash, sizeof(u->pwcache_for));
-	return 1;
 }
 
 static void token_hash(const char *tok, size_t n, uint8_t out[32])
@@ -349,6 +353,8 @@ int vb_allowed(struct vb_broker *b, const struct vb_conn *c, enum vb_perm p,
 
 /* ---- commands ---- */
 
+static const uint8_t root_perms[11] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+
 static void enc_user(struct vb_buf *o, const struct vb_user *u, int details)
 {
 	struct vb_user_info ui;
@@ -358,7 +364,16 @@ static void enc_user(struct vb_buf *o, const struct vb_user *u, int details)
 	ui.status = u->status;
 	ui.username = u->name;
 	vb_wire_enc_user(o, &ui);
-	if (details)
+	if (!details)
+		return;
+	/*
+	 * Root has every permission whatever is stored (vb_allowed); it is
+	 * shown so, as upstream's Permissions::root(): the ten global ones,
+	 * no streams (api.md §4.2).
+	 */
+	if (u->id == 0 && u->perms == NULL)
+		vb_wire_enc_user_perms(o, root_perms, sizeof(root_perms));
+	else
 		vb_wire_enc_user_perms(o, u->perms, u->perms_len);
 }
 
@@ -370,7 +385,7 @@ static void reply_user(struct vb_conn *c, const struct vb_user *u)
 	vb_wire_resp_end(&c->out, m);
 }
 
-static void reply_identity(struct vb_conn *c, uint32_t id)
+void vb_reply_identity(struct vb_conn *c, uint32_t id)
 {
 	size_t m = vb_wire_resp_begin(&c->out);
 
@@ -425,36 +440,41 @@ static int credentials_bad(struct vb_conn *c, const struct vb_req *r)
 	return 0;
 }
 
-static void login(struct vb_broker *b, struct vb_conn *c,
-		  const struct vb_req *r)
+/* The user a login names: all digits is a user id (control.md §5.2.1). */
+static struct vb_user *login_user(struct vb_broker *b,
+				  const struct vb_name *name)
 {
-	struct vb_user *u;
-
-	if (credentials_bad(c, r))
-		return;
-	if (all_digits(&r->name))
-		u = vb_slab_get(&b->users,
-				(uint32_t)strtoul(r->name.s, NULL, 10));
-	else
-		u = find_name(b, r->name.s, r->name.len);
-	if (u == NULL || !vb_user_pw_ok(u, r->secret.s, r->secret.len)) {
-		vb_reply_err(c, VB_ST_INVALID_CREDENTIALS);
-		return;
-	}
-	if (u->status != 1) {
-		vb_reply_err(c, VB_ST_USER_INACTIVE);
-		return;
-	}
-	c->user_id = u->id;
-	reply_identity(c, u->id);
+	if (all_digits(name))
+		return vb_slab_get(&b->users, (uint32_t)strtoul(name->s, NULL,
+								10));
+	return find_name(b, name->s, name->len);
 }
 
-static void login_pat(struct vb_broker *b, struct vb_conn *c,
-		      const struct vb_req *r)
+/* The password (or token) was right: in, unless the user is inactive. */
+static int login_known(struct vb_login *l, const struct vb_user *u)
+{
+	l->failed = 0;
+	if (u->status != 1) {
+		l->status = VB_ST_USER_INACTIVE;
+		return 0;
+	}
+	l->status = VB_ST_OK;
+	l->user_id = u->id;
+	return 0;
+}
+
+static int login_failed(struct vb_login *l, uint32_t status)
+{
+	l->status = status;
+	l->failed = 1;
+	return 0;
+}
+
+static int login_pat(struct vb_broker *b, struct vb_login *l)
 {
 	uint8_t h[32];
 
-	token_hash(r->name.s, r->name.len, h);
+	token_hash(l->name.s, l->name.len, h);
 	for (uint32_t i = 0; i < b->users.n; i++) {
 		struct vb_user *u = b->users.v[i];
 
@@ -463,19 +483,83 @@ static void login_pat(struct vb_broker *b, struct vb_conn *c,
 				continue;
 			if (u->pats[k].expiry_at &&
 			    u->pats[k].expiry_at <= vb_wall_us()) {
-				vb_reply_err(c, VB_ST_PAT_EXPIRED);
-				return;
+				l->status = VB_ST_PAT_EXPIRED;
+				l->failed = 0;
+				return 0;
 			}
-			if (u->status != 1) {
-				vb_reply_err(c, VB_ST_USER_INACTIVE);
-				return;
-			}
-			c->user_id = u->id;
-			reply_identity(c, u->id);
-			return;
+			return login_known(l, u);
 		}
 	}
-	vb_reply_err(c, VB_ST_RESOURCE_NOT_FOUND);
+	return login_failed(l, VB_ST_RESOURCE_NOT_FOUND);
+}
+
+/* change_password: the worker checks the old one and hashes the new. */
+static int passwd_decide(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u = vb_slab_get(&b->users, l->user_id);
+
+	if (u == NULL) {
+		l->status = VB_ST_RESOURCE_NOT_FOUND;
+		return 0;
+	}
+	strlcpy(l->pwhash, u->pwhash, sizeof(l->pwhash));
+	return 1;
+}
+
+static int passwd_verdict(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u = vb_slab_get(&b->users, l->user_id);
+
+	if (u == NULL || strcmp(u->pwhash, l->pwhash) != 0)
+		return passwd_decide(b, l);
+	if (!l->pw_ok) {
+		l->status = VB_ST_INVALID_CREDENTIALS;
+		return 0;
+	}
+	strlcpy(u->pwhash, l->newhash, sizeof(u->pwhash));
+	l->answered_at = l->conn->out.len;
+	if (vb_meta_save_or_fail(b, l->conn) < 0) {
+		/* Not saved: the old password stays, as on disk. */
+		strlcpy(u->pwhash, l->pwhash, sizeof(u->pwhash));
+		l->answered = 1;
+	} else
+		l->status = VB_ST_OK;
+	return 0;
+}
+
+int vb_login_decide(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u;
+
+	if (l->code == VB_CMD_CHANGE_PASSWORD)
+		return passwd_decide(b, l);
+	if (l->code == VB_CMD_LOGIN_PAT)
+		return login_pat(b, l);
+	u = login_user(b, &l->name);
+	if (u == NULL)
+		return login_failed(l, VB_ST_INVALID_CREDENTIALS);
+	if (pw_cached(u, l->secret.s, l->secret.len))
+		return login_known(l, u);
+	l->user_id = u->id;
+	strlcpy(l->pwhash, u->pwhash, sizeof(l->pwhash));
+	return 1;
+}
+
+int vb_login_verdict(struct vb_broker *b, struct vb_login *l)
+{
+	struct vb_user *u;
+
+	if (l->code == VB_CMD_CHANGE_PASSWORD)
+		return passwd_verdict(b, l);
+	u = login_user(b, &l->name);
+	/* Checked against what is no longer this user's password: again. */
+	if (u == NULL || u->id != l->user_id ||
+	    strcmp(u->pwhash, l->pwhash) != 0)
+		return vb_login_decide(b, l);
+	if (!l->pw_ok)
+		return login_failed(l, VB_ST_INVALID_CREDENTIALS);
+	pw_remember(u, l->secret.s, l->secret.len);
+	return login_known(l, u);
 }
 
 static void pats(struct vb_broker *b, struct vb_conn *c,
@@ -513,9 +597,18 @@ static void pats(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_PAT_ALREADY_EXISTS);
 			return;
 		}
-		u->pats[k] = u->pats[--u->npats];
-		if (vb_meta_save_or_fail(b, c) == 0)
-			vb_reply_ok(c);
+		{
+			struct vb_pat gone = u->pats[k];
+
+			u->pats[k] = u->pats[--u->npats];
+			if (vb_meta_save_or_fail(b, c) == 0) {
+				vb_reply_ok(c);
+				return;
+			}
+			/* Not saved: the token is back where it was. */
+			u->pats[u->npats++] = u->pats[k];
+			u->pats[k] = gone;
+		}
 		return;
 	}
 	if (r->code == VB_CMD_DELETE_PAT) {
@@ -544,8 +637,10 @@ static void pats(struct vb_broker *b, struct vb_conn *c,
 		tok.s[PAT_LEN] = 0;
 		tok.len = PAT_LEN;
 		token_hash(tok.s, tok.len, pt->hash);
-		if (vb_meta_save_or_fail(b, c) < 0)
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			u->npats--;
 			return;
+		}
 		m = vb_wire_resp_begin(&c->out);
 		vb_wire_enc_name(&c->out, &tok);
 		vb_wire_resp_end(&c->out, m);
@@ -570,8 +665,11 @@ static void user_create(struct vb_broker *b, struct vb_conn *c,
 	vb_pw_hash(r->secret.s, r->secret.len, u->pwhash, sizeof(u->pwhash));
 	set_perms(u, r);
 	u->id = vb_slab_insert(&b->users, u);
-	if (vb_meta_save_or_fail(b, c) < 0)
+	if (vb_meta_save_or_fail(b, c) < 0) {
+		vb_slab_remove(&b->users, u->id);
+		vb_user_free(u);
 		return;
+	}
 	reply_user(c, u);
 }
 
@@ -579,17 +677,21 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r)
 {
 	struct vb_user *u;
+	struct vb_name old_name;
+	uint8_t old_status, *old_perms;
+	uint32_t old_perms_len;
 	size_t m;
 
 	switch (r->code) {
 	case VB_CMD_LOGIN_USER:
-		login(b, c, r);
+		if (!credentials_bad(c, r))
+			vb_auth_login(b, c, r);
 		return;
 	case VB_CMD_LOGIN_PAT:
-		login_pat(b, c, r);
+		vb_auth_login(b, c, r);
 		return;
 	case VB_CMD_LOGOUT_USER:
-		c->user_id = VB_NO_USER;
+		vb_conn_set_user(b, c, VB_NO_USER);
 		vb_reply_ok(c);
 		return;
 	case VB_CMD_GET_PATS:
@@ -647,13 +749,21 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 			vb_reply_err(c, VB_ST_CANNOT_DELETE_USER);
 			return;
 		}
+		/* Forgotten only once a save forgets it. */
 		vb_slab_remove(&b->users, u->id);
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			vb_slab_put(&b->users, u->id, u);
+			return;
+		}
 		for (struct vb_conn *o = b->conns; o; o = o->next)
 			if (o->user_id == u->id)
-				o->user_id = VB_NO_USER;
+				vb_conn_set_user(b, o, VB_NO_USER);
 		vb_user_free(u);
-		break;
+		vb_reply_ok(c);
+		return;
 	case VB_CMD_UPDATE_USER:
+		old_name = u->name;
+		old_status = u->status;
 		if (r->has_username) {
 			struct vb_user *o;
 
@@ -675,27 +785,39 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 			}
 			u->status = r->user_status;
 		}
-		break;
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			u->name = old_name;
+			u->status = old_status;
+			return;
+		}
+		vb_reply_ok(c);
+		return;
 	case VB_CMD_UPDATE_PERMISSIONS:
 		if (u->id == 0) {
 			vb_reply_err(c, VB_ST_CANNOT_CHANGE_PERMISSIONS);
 			return;
 		}
+		old_perms = u->perms;
+		old_perms_len = u->perms_len;
+		u->perms = NULL;	/* set_perms frees nothing */
 		set_perms(u, r);
-		break;
+		if (vb_meta_save_or_fail(b, c) < 0) {
+			free(u->perms);
+			u->perms = old_perms;
+			u->perms_len = old_perms_len;
+			return;
+		}
+		free(old_perms);
+		vb_reply_ok(c);
+		return;
 	case VB_CMD_CHANGE_PASSWORD:
 		if (!password_ok(&r->secret2)) {
 			vb_reply_err(c, VB_ST_INVALID_PASSWORD);
 			return;
 		}
-		if (!vb_user_pw_ok(u, r->secret.s, r->secret.len)) {
-			vb_reply_err(c, VB_ST_INVALID_CREDENTIALS);
-			return;
-		}
-		vb_pw_hash(r->secret2.s, r->secret2.len, u->pwhash,
-			   sizeof(u->pwhash));
-		break;
+		/* Both PBKDF2s by the worker; vb_login_verdict saves. */
+		vb_auth_passwd(b, c, r, u->id);
+		return;
 	}
-	if (vb_meta_save_or_fail(b, c) == 0)
-		vb_reply_ok(c);
+	vb_reply_err(c, VB_ST_ERROR);	/* not a code of the table */
 }

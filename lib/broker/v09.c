@@ -170,10 +170,10 @@ static uint32_t status_v09(uint8_t op, uint32_t st)
 
 /*
  * Rewrites the 0.8 answer the handlers wrote at c->out[m0..] as the 0.9
- * reply to q (command code).
+ * reply to q (command code), written at m0 too.
  */
-static void answer(struct vb_broker *b, struct vb_conn *c,
-		   const struct vb_vsr_req *q, uint32_t code, size_t m0)
+static void rewrite(struct vb_broker *b, struct vb_conn *c,
+		    const struct vb_vsr_req *q, uint32_t code, size_t m0)
 {
 	struct vb_buf *pl = &b->tmp;
 	struct vb_vsr_reply h;
@@ -214,7 +214,68 @@ static void answer(struct vb_broker *b, struct vb_conn *c,
 	vb_vsr_reply_end(&c->out, m);
 }
 
+static void answer(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_vsr_req *q, uint32_t code, size_t m0)
+{
+	rewrite(b, c, q, code, m0);
+	/*
+	 * A write the handler held for the commit point (an offset store or
+	 * delete): a failed commit patches the 0.9 reply's status to 13000,
+	 * the result section behind it then unread (framing.md §3.1: a
+	 * client reads the body by its size, then looks at the status first).
+	 */
+	vb_broker_hold_move(b, c, m0, m0 + VB_VSR_REPLY_STATUS);
+}
+
 /* ---- login (framing.md §5) ---- */
+
+/* The Register reply (a session bound, or bound already). */
+static void reg_reply(struct vb_broker *b, struct vb_conn *c,
+		      const struct vb_vsr_req *q)
+{
+	struct vb_vsr_reply h;
+	struct vb_vsr_login lr;
+	size_t m;
+
+	reply_hdr(&h, c, q, 0);
+	h.commit = b->commit;
+	m = vb_vsr_reply_begin(&c->out, &h);
+	vb_vsr_result_ok(&c->out);
+	memset(&lr, 0, sizeof(lr));
+	lr.user_id = c->user_id;
+	lr.session = c->session;
+	lr.server_protocol = VB_V09_PROTOCOL_VERSION;
+	vb_name_set(&lr.server_version, "0.9.0");
+	vb_vsr_enc_login(&c->out, &lr);
+	vb_vsr_reply_end(&c->out, m);
+}
+
+/*
+ * The 0.8 login's answer at c->out[m0..] (auth.c writes it at once or
+ * after the password check) taken back: the session bound, or an eviction
+ * that says why.
+ */
+static void reg_done(struct vb_broker *b, struct vb_conn *c,
+		     const struct vb_vsr_req *q, int pat, size_t m0)
+{
+	uint32_t st = c->out.len >= m0 + 4 ? vb_ld32(c->out.p + m0) : 1;
+
+	c->out.len = m0;
+	if (st != 0) {
+		if (!pat)
+			evict(c, q, VB_EVICT_INVALID_CREDENTIALS);
+		else if (st == VB_ST_USER_INACTIVE)
+			evict(c, q, VB_EVICT_USER_INACTIVE);
+		else
+			evict(c, q, VB_EVICT_INVALID_TOKEN);
+		return;
+	}
+	c->bound = 1;
+	memcpy(c->vclient, q->client, 16);
+	c->session = ++b->commit;
+	c->watermark = 0;
+	reg_reply(b, c, q);
+}
 
 static void reg(struct vb_broker *b, struct vb_conn *c,
 		const struct vb_vsr_req *q, const uint8_t *body, size_t n)
@@ -222,9 +283,7 @@ static void reg(struct vb_broker *b, struct vb_conn *c,
 	struct vb_req r, l;
 	struct vb_err e;
 	struct vb_vsr_reply h;
-	struct vb_vsr_login lr;
 	size_t m0 = c->out.len, m;
-	uint32_t st;
 	int pat = 0;
 
 	if (vb_wire_req_decode_gen(&r, VB_GEN_09, VB_CMD_LOGIN_REGISTER, body,
@@ -248,40 +307,22 @@ static void reg(struct vb_broker *b, struct vb_conn *c,
 		vb_vsr_reply_end(&c->out, m);
 		return;
 	}
-	if (!c->bound) {
-		/* the 0.8 login, its answer taken back */
-		vb_req_init(&l, pat ? VB_CMD_LOGIN_PAT : VB_CMD_LOGIN_USER);
-		l.name = r.name;
-		l.secret = r.secret;
-		vb_cmd_users(b, c, &l);
-		st = c->out.len >= m0 + 4 ? vb_ld32(c->out.p + m0) : 1;
-		c->out.len = m0;
-		if (st != 0) {
-			c->user_id = VB_NO_USER;
-			if (!pat)
-				evict(c, q, VB_EVICT_INVALID_CREDENTIALS);
-			else if (st == VB_ST_USER_INACTIVE)
-				evict(c, q, VB_EVICT_USER_INACTIVE);
-			else
-				evict(c, q, VB_EVICT_INVALID_TOKEN);
-			return;
-		}
-		c->bound = 1;
-		memcpy(c->vclient, q->client, 16);
-		c->session = ++b->commit;
-		c->watermark = 0;
+	if (c->bound) {
+		reg_reply(b, c, q);
+		return;
 	}
-	reply_hdr(&h, c, q, 0);
-	h.commit = b->commit;
-	m = vb_vsr_reply_begin(&c->out, &h);
-	vb_vsr_result_ok(&c->out);
-	memset(&lr, 0, sizeof(lr));
-	lr.user_id = c->user_id;
-	lr.session = c->session;
-	lr.server_protocol = VB_V09_PROTOCOL_VERSION;
-	vb_name_set(&lr.server_version, "0.9.0");
-	vb_vsr_enc_login(&c->out, &lr);
-	vb_vsr_reply_end(&c->out, m);
+	/* the 0.8 login (auth.c: its delays, its password worker) */
+	vb_req_init(&l, pat ? VB_CMD_LOGIN_PAT : VB_CMD_LOGIN_USER);
+	l.name = r.name;
+	l.secret = r.secret;
+	c->v09_q = *q;
+	c->v09_code = VB_CMD_LOGIN_REGISTER;
+	c->v09_pat = pat;
+	vb_cmd_users(b, c, &l);
+	if (c->login)
+		return;		/* answered later: vb_v09_answered */
+	c->v09_code = 0;
+	reg_done(b, c, q, pat, m0);
 }
 
 static void unbind(struct vb_broker *b, struct vb_conn *c)
@@ -314,6 +355,7 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 {
 	struct vb_send_view09 v;
 	struct vb_send_confirm cf;
+	struct vb_part *part;
 	struct vb_buf *f = &b->tmp;
 	struct vb_vsr_reply h;
 	struct vb_err e;
@@ -344,7 +386,8 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 		vb_buf_add(f, fr + VB_FRAME_HDR, (size_t)pl + ul);
 		fr += VB_FRAME_HDR + (size_t)pl + ul;
 	}
-	if (vb_send_append(b, c, &v.h, f->p, f->len, v.h.count, &pid, &base)) {
+	if (vb_send_append(b, c, &v.h, f->p, f->len, v.h.count, &pid, &base,
+			   &part)) {
 		answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
 		return;
 	}
@@ -362,6 +405,13 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_wire_enc_send_reply(&c->out, &cf, 1);
 	vb_vsr_reply_end(&c->out, m);
+	/*
+	 * Held for the commit point like a 0.8 send: if it undoes the batch,
+	 * the status becomes 13000, and a client, reading the body by its
+	 * size and then the status (framing.md §3.1), never takes the
+	 * confirmation for a success.
+	 */
+	vb_broker_hold(b, c, m + VB_VSR_REPLY_STATUS, part, VB_HOLD_DATA);
 }
 
 /*
@@ -813,10 +863,30 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 		answer(b, c, &q, code, m0);
 		break;
 	default:
+		c->v09_q = q;
+		c->v09_code = code;
 		vb_broker_dispatch_req(b, c, &r);
+		if (c->login)
+			return;	/* change_password: vb_v09_answered */
+		c->v09_code = 0;
 		answer(b, c, &q, code, m0);
 		break;
 	}
+	if (vb_op_metadata(q.operation))
+		remember(c, &q, m0);
+}
+
+void vb_v09_answered(struct vb_broker *b, struct vb_conn *c, size_t m0)
+{
+	struct vb_vsr_req q = c->v09_q;
+	uint32_t code = c->v09_code;
+
+	c->v09_code = 0;
+	if (code == VB_CMD_LOGIN_REGISTER) {
+		reg_done(b, c, &q, c->v09_pat, m0);
+		return;
+	}
+	answer(b, c, &q, code, m0);
 	if (vb_op_metadata(q.operation))
 		remember(c, &q, m0);
 }

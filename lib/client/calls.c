@@ -235,8 +235,24 @@ int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 		/* A name or password the server cannot hold is refused too. */
 		if (e && e->kind == VB_E_SERVER &&
 		    (e->status == VB_ST_INVALID_USERNAME ||
-		     e->status == VB_ST_INVALID_PASSWORD))
-			e->kind = VB_E_AUTH;
+		     e->status == VB_ST_INVALID_PASSWORD)) {
+			char where[300];
+			int name = e->status == VB_ST_INVALID_USERNAME;
+
+			/* control.md 6.3: names 3..50 bytes, passwords 3..100 */
+			return vb_err_status(e, VB_E_AUTH, e->status,
+					     "login as '%s' refused: %s takes no such %s (status %u, %s: Iggy %s %s); check the %s given",
+					     user,
+					     vb_client_addr(c, where, sizeof(where)),
+					     name ? "user name" : "password",
+					     e->status,
+					     vb_status_name(e->status),
+					     name ? "user names have" :
+						    "passwords have",
+					     name ? "3 to 50 bytes" :
+						    "3 to 100 bytes",
+					     name ? "user name" : "password");
+		}
 		if (e && e->kind == VB_E_AUTH)
 			vb_err_prefix(e, "login as '%s' refused", user);
 		return -1;

@@ -5,7 +5,9 @@
  * poll() loop around it.  Which protocol is spoken is settled here, at
  * connect; the 0.9 session (identity, numbering, lock-step, evictions,
  * transient answers) lives here too, so nothing above knows of it but the
- * bodies that differ.  The commands themselves are in calls.c.
+ * bodies that differ.  The commands themselves are in calls.c.  The
+ * bytes go through c->tr (net/transport.h), plain or TLS: only connect
+ * and close know which.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +59,7 @@ void vb_client_init(struct vb_client *c)
 	c->timeout_ms = VB_CLIENT_TIMEOUT_MS;
 	c->framing = &vb_framing_v08;
 	c->protocol = VB_PROTO_08;
+	vb_tr_init(&c->tr);
 	vb_buf_init(&c->out);
 	vb_buf_init(&c->enc);
 	vb_buf_init(&c->proto_cache);
@@ -76,8 +79,7 @@ static void drop_queue(struct vb_client *c)
 
 void vb_client_close(struct vb_client *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
+	vb_tr_close(&c->tr);
 	c->fd = -1;
 	c->dead = 0;
 	c->local[0] = 0;
@@ -91,6 +93,8 @@ void vb_client_close(struct vb_client *c)
 void vb_client_release(struct vb_client *c)
 {
 	vb_client_close(c);
+	vb_tls_ctx_free(c->tls_ctx);
+	c->tls_ctx = NULL;
 	explicit_bzero(c->pass, sizeof(c->pass));
 	vb_buf_release(&c->out);
 	vb_buf_release(&c->enc);
@@ -103,27 +107,71 @@ void vb_client_release(struct vb_client *c)
 	c->qcap = c->sent_cap = 0;
 }
 
-/* ?protocol=... at the end of a URL (other parameters are refused). */
-static int url_query(struct vb_client *c, char *q, const char *addr,
-		     struct vb_err *e)
+/* Upstream's connection-string options that mean nothing to vibes. */
+static int url_option_ignored(const char *k)
 {
-	char *kv;
+	static const char *const ignored[] = {
+		"reconnection_retries", "reconnection_max_retries",
+		"reconnection_interval", "reestablish_after",
+		"reconnection_reestablish_after", "heartbeat_interval",
+		"nodelay",
+	};
 
-	while ((kv = strsep(&q, "&")) != NULL) {
-		int proto;
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		if (strcmp(k, ignored[i]) == 0)
+			return 1;
+	return 0;
+}
 
-		if (*kv == 0)
-			continue;
-		if (strncmp(kv, "protocol=", 9) != 0)
+/* "?tls=true&tls_domain=NAME&tls_ca_file=FILE...", without the '?'. */
+static int url_options(struct vb_client *c, char *q, struct vb_err *e)
+{
+	while (q && *q) {
+		char *amp = strchr(q, '&'), *v;
+
+		if (amp)
+			*amp++ = 0;
+		v = strchr(q, '=');
+		if (v == NULL)
 			return vb_err_set(e, VB_E_USAGE,
-					  "address '%s': unknown parameter '%s' (protocol=0.8|0.9|auto is the one there is)",
-					  addr, kv);
-		proto = vb_proto_parse(kv + 9);
-		if (proto < 0)
+					  "address option '%s': expected NAME=VALUE",
+					  q);
+		*v++ = 0;
+		if (strcmp(q, "tls") == 0) {
+			if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+				return vb_err_set(e, VB_E_USAGE,
+						  "address option tls=%s: expected true or false",
+						  v);
+			c->tls = v[0] == 't';
+		} else if (strcmp(q, "tls_domain") == 0) {
+			if (strlcpy(c->tls_domain, v, sizeof(c->tls_domain)) >=
+			    sizeof(c->tls_domain))
+				return vb_err_set(e, VB_E_USAGE,
+						  "address option tls_domain: too long");
+		} else if (strcmp(q, "tls_ca_file") == 0) {
+			if (strlcpy(c->tls_ca, v, sizeof(c->tls_ca)) >=
+			    sizeof(c->tls_ca))
+				return vb_err_set(e, VB_E_USAGE,
+						  "address option tls_ca_file: too long");
+		} else if (strcmp(q, "protocol") == 0) {
+			int proto = vb_proto_parse(v);
+
+			if (proto < 0)
+				return vb_err_set(e, VB_E_USAGE,
+						  "address option protocol=%s: use 0.8, 0.9 or auto",
+						  v);
+			c->protocol = proto;
+		} else if (strcmp(q, "tls_validate_certificate") == 0) {
+			if (strcmp(v, "true") != 0)
+				return vb_err_set(e, VB_E_USAGE,
+						  "address option tls_validate_certificate=%s: vibes always verifies certificates",
+						  v);
+		} else if (!url_option_ignored(q)) {
 			return vb_err_set(e, VB_E_USAGE,
-					  "address '%s': protocol '%s': use 0.8, 0.9 or auto",
-					  addr, kv + 9);
-		c->protocol = proto;
+					  "address option '%s' is unknown (vibes(7) lists them)",
+					  q);
+		}
+		q = amp;
 	}
 	return 0;
 }
@@ -131,21 +179,37 @@ static int url_query(struct vb_client *c, char *q, const char *addr,
 int vb_client_set_addr(struct vb_client *c, const char *addr,
 		       struct vb_err *e)
 {
+	static const struct {
+		const char *prefix;
+		int tls;
+	} schemes[] = {
+		{ "iggy://", 0 }, { "iggy+tcp://", 0 }, { "tcp://", 0 },
+		{ "iggys://", 1 },
+	};
 	char tmp[768], host[sizeof(c->host)], *hp = tmp, *at, *colon, *q;
 	uint16_t port = c->port;
-	int has_port;
+	int has_port, url = -1;
 
 	if (strlcpy(tmp, addr, sizeof(tmp)) >= sizeof(tmp))
 		return vb_err_set(e, VB_E_USAGE, "address too long");
-	if (strncmp(hp, "iggy://", 7) == 0 || strncmp(hp, "tcp://", 6) == 0) {
+	c->tls = 0;
+	c->tls_domain[0] = 0;
+	c->tls_ca[0] = 0;
+	c->tls_pin[0] = 0;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(hp, schemes[i].prefix,
+			    strlen(schemes[i].prefix)) == 0)
+			url = (int)i;
+	if (url >= 0) {
+		c->tls = schemes[url].tls;
 		hp = strstr(hp, "://") + 3;
-		q = strchr(hp, '?');
+		at = strrchr(hp, '@');
+		q = strchr(at ? at : hp, '?');
 		if (q) {
 			*q++ = 0;
-			if (url_query(c, q, addr, e))
+			if (url_options(c, q, e))
 				return -1;
 		}
-		at = strrchr(hp, '@');
 		if (at) {
 			*at = 0;
 			colon = strchr(hp, ':');
@@ -228,7 +292,56 @@ static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf,
 		snprintf(buf, size, "?");
 }
 
-/* The TCP connection alone. */
+/*
+ * TLS over the connected fd (owned from now on): the context for the CA
+ * or pinned certificate asked for (made once, or again when that
+ * changed), then the handshake within the deadline.
+ */
+static int tls_start(struct vb_client *c, int fd, int64_t deadline,
+		     struct vb_err *e)
+{
+	char where[300], want[sizeof(c->tls_ctx_for)];
+
+	snprintf(want, sizeof(want), "%s %s", c->tls_pin[0] ? "pin" : "ca",
+		 c->tls_pin[0] ? c->tls_pin : c->tls_ca);
+	if (c->tls_ctx && strcmp(c->tls_ctx_for, want) != 0) {
+		vb_tls_ctx_free(c->tls_ctx);
+		c->tls_ctx = NULL;
+	}
+	if (c->tls_ctx == NULL) {
+		c->tls_ctx = vb_tls_client_ctx(c->tls_pin[0] ? NULL : c->tls_ca,
+					       c->tls_pin, e);
+		if (c->tls_ctx == NULL) {
+			close(fd);
+			return -1;
+		}
+		strlcpy(c->tls_ctx_for, want, sizeof(c->tls_ctx_for));
+	}
+	vb_client_addr(c, where, sizeof(where));
+	if (vb_tr_tls(&c->tr, fd, c->tls_ctx, 0,
+		      c->tls_domain[0] ? c->tls_domain : c->host, e) == 0) {
+		for (;;) {
+			int rc = vb_tr_handshake(&c->tr, where, e);
+
+			if (rc == 1)
+				return 0;
+			if (rc < 0)
+				break;
+			if (wait_fd(fd, c->tr.want, deadline, e, "TLS")) {
+				if (e && e->kind == VB_E_TIMEOUT)
+					vb_err_set(e, VB_E_TIMEOUT,
+						   "TLS: %s did not finish the handshake within %d ms",
+						   where, c->timeout_ms);
+				break;
+			}
+		}
+	}
+	c->tr.failed = 1;	/* no goodbye on a connection never made */
+	vb_tr_close(&c->tr);
+	return -1;
+}
+
+/* The TCP (and TLS) connection alone. */
 static int tcp_connect(struct vb_client *c, struct vb_err *e)
 {
 	struct addrinfo hints, *res = NULL, *ai;
@@ -279,6 +392,12 @@ static int tcp_connect(struct vb_client *c, struct vb_err *e)
 				  vb_client_addr(c, where, sizeof(where)));
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (c->tls) {
+		if (tls_start(c, fd, deadline, e))
+			return -1;
+	} else {
+		vb_tr_plain(&c->tr, fd);
+	}
 	c->fd = fd;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		fmt_sockaddr(&ss, c->local, sizeof(c->local));
@@ -323,7 +442,7 @@ static const char *printable(const uint8_t *p, size_t n, char *buf,
 			     size_t size);
 
 /* What the first bytes of an answer to the 0.9 probe say. */
-enum probe { PROBE_MORE, PROBE_V08, PROBE_V09, PROBE_NEITHER };
+enum probe { PROBE_MORE, PROBE_V08, PROBE_V09, PROBE_NEITHER, PROBE_TLS };
 
 /*
  * A 0.8 server reads the probe's first 8 bytes (its checksum field, 0)
@@ -333,6 +452,10 @@ enum probe { PROBE_MORE, PROBE_V08, PROBE_V09, PROBE_NEITHER };
  */
 static enum probe probe_read(const uint8_t *p, size_t n)
 {
+	/* a TLS record (an alert): the port speaks TLS, we do not */
+	if (n >= 3 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03 &&
+	    p[2] <= 0x04)
+		return PROBE_TLS;
 	if (n >= 8 && vb_ld32(p) != 0 && vb_ld32(p + 4) == 0)
 		return PROBE_V08;
 	if (n < VB_VSR_HDR)
@@ -367,22 +490,24 @@ static int probe(struct vb_client *c, struct vb_err *e)
 	c->id.session = 0;
 	vb_vsr_req_stamp(b.p, b.len, &c->id, 0);
 	while (sent < b.len) {
-		ssize_t w = send(c->fd, b.p + sent, b.len - sent, MSG_NOSIGNAL);
+		ssize_t w = vb_tr_write(&c->tr, b.p + sent, b.len - sent, 0);
 
 		if (w > 0) {
 			sent += (size_t)w;
 			continue;
 		}
-		if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			vb_err_sys(e, VB_E_UNAVAIL, "sending to %s",
-				   vb_client_addr(c, where, sizeof(where)));
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			vb_err_set(e, VB_E_UNAVAIL, "sending to %s: %s",
+				   vb_client_addr(c, where, sizeof(where)),
+				   vb_tr_strerror(&c->tr, errno));
 			goto out;
 		}
-		if (wait_fd(c->fd, POLLOUT, deadline, e, "probe"))
+		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLOUT,
+			    deadline, e, "probe"))
 			goto timeout;
 	}
 	while (what == PROBE_MORE) {
-		ssize_t k = recv(c->fd, got + n, sizeof(got) - n, MSG_DONTWAIT);
+		ssize_t k = vb_tr_read(&c->tr, got + n, sizeof(got) - n);
 
 		if (k > 0) {
 			n += (size_t)k;
@@ -398,15 +523,25 @@ static int probe(struct vb_client *c, struct vb_err *e)
 			what = PROBE_V08;
 			break;
 		}
-		if (errno != EAGAIN && errno != EINTR) {
-			vb_err_sys(e, VB_E_UNAVAIL, "receiving from %s",
-				   vb_client_addr(c, where, sizeof(where)));
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			vb_err_set(e, VB_E_UNAVAIL, "receiving from %s: %s",
+				   vb_client_addr(c, where, sizeof(where)),
+				   vb_tr_strerror(&c->tr, errno));
 			goto out;
 		}
-		if (wait_fd(c->fd, POLLIN, deadline, e, "probe"))
+		if (vb_tr_pending(&c->tr))
+			continue;
+		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLIN,
+			    deadline, e, "probe"))
 			goto timeout;
 	}
-	if (what == PROBE_NEITHER) {
+	if (what == PROBE_TLS && !c->tls) {
+		vb_err_set(e, VB_E_PROTO,
+			   "%s speaks TLS: connect with iggys://%s (or ?tls=true)",
+			   vb_client_addr(c, where, sizeof(where)), where);
+		goto out;
+	}
+	if (what == PROBE_NEITHER || what == PROBE_TLS) {
 		char seen[64];
 
 		vb_err_set(e, VB_E_PROTO,
@@ -423,11 +558,9 @@ timeout:
 out:
 	vb_buf_release(&b);
 	if (rc <= 0) {
-		int fd = c->fd;
-
+		c->tr.failed = 1;	/* the stream is out of step: no goodbye */
+		vb_tr_close(&c->tr);
 		c->fd = -1;
-		if (fd >= 0)
-			close(fd);
 		c->local[0] = 0;
 	}
 	return rc;
@@ -681,7 +814,8 @@ static int may_write(const struct vb_client *c)
 short vb_client_events(const struct vb_client *c)
 {
 	return (short)(POLLIN |
-		       (c->qhead < c->nq && may_write(c) ? POLLOUT : 0));
+		       ((c->qhead < c->nq && may_write(c)) || c->tr.want_out
+			? POLLOUT : 0));
 }
 
 int vb_client_lost(struct vb_client *c, struct vb_err *e)
@@ -697,8 +831,8 @@ int vb_client_lost(struct vb_client *c, struct vb_err *e)
 static int dead(struct vb_client *c, const struct vb_err *why,
 		struct vb_err *e)
 {
-	if (c->fd >= 0)
-		close(c->fd);
+	c->tr.failed = 1;	/* no goodbye on a failed connection */
+	vb_tr_close(&c->tr);
 	c->fd = -1;
 	c->dead = 1;
 	c->dead_err = *why;
@@ -718,18 +852,17 @@ static int pump_in(struct vb_client *c, struct vb_err *why, int *got)
 	for (;;) {
 		size_t room;
 		uint8_t *d = vb_reader_space(&c->rd, &room);
-		ssize_t r = recv(c->fd, d, room, MSG_DONTWAIT);
+		ssize_t r = vb_tr_read(&c->tr, d, room);
 
 		if (r > 0) {
 			vb_reader_commit(&c->rd, (size_t)r);
 			c->rx += (uint64_t)r;
 			*got = 1;
-			if ((size_t)r < room)
+			/* the socket is drained, unless TLS holds more */
+			if ((size_t)r < room && !vb_tr_pending(&c->tr))
 				return 0;
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
-			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (r == 0)
@@ -737,8 +870,9 @@ static int pump_in(struct vb_client *c, struct vb_err *why, int *got)
 				   "connection to %s closed by the server",
 				   vb_client_addr(c, where, sizeof(where)));
 		else
-			vb_err_sys(why, VB_E_UNAVAIL, "receiving from %s",
-				   vb_client_addr(c, where, sizeof(where)));
+			vb_err_set(why, VB_E_UNAVAIL, "receiving from %s: %s",
+				   vb_client_addr(c, where, sizeof(where)),
+				   vb_tr_strerror(&c->tr, errno));
 		return -1;
 	}
 }
@@ -799,15 +933,14 @@ static int pump_out(struct vb_client *c, struct vb_err *why, int *put)
 			limit -= len;
 			n++;
 		}
-		w = writev(c->fd, iov, n);
-		if (w < 0 && errno == EINTR)
-			continue;
+		w = vb_tr_writev(&c->tr, iov, n);
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (w < 0)
-			return vb_err_sys(why, VB_E_UNAVAIL, "sending to %s",
+			return vb_err_set(why, VB_E_UNAVAIL, "sending to %s: %s",
 					  vb_client_addr(c, where,
-							 sizeof(where)));
+							 sizeof(where)),
+					  vb_tr_strerror(&c->tr, errno));
 		*put = 1;
 		written(c, (size_t)w);
 		if (c->window) {
@@ -872,6 +1005,18 @@ static const char *peek(const struct vb_client *c, char *buf, size_t size)
 			 buf, size);
 }
 
+/*
+ * What came is a TLS record (an alert, a handshake): the server's port
+ * speaks TLS, and this connection does not.
+ */
+static int tls_answer(const struct vb_client *c)
+{
+	const uint8_t *p = c->rd.buf.p + c->rd.pos;
+
+	return !c->tls && vb_reader_pending(&c->rd) >= 3 &&
+	       (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03 && p[2] <= 0x04;
+}
+
 /* An answer that means the server ended this connection. */
 static int ends_connection(uint32_t status)
 {
@@ -885,6 +1030,12 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 	char where[300];
 	int rc = vb_reader_next(&c->rd, rep, e);
 
+	if ((rc < 0 || (rc == 0 && c->dead)) && tls_answer(c)) {
+		vb_err_set(e, VB_E_PROTO,
+			   "%s speaks TLS: connect with iggys://%s (or ?tls=true)",
+			   vb_client_addr(c, where, sizeof(where)), where);
+		return vb_client_lost(c, e);
+	}
 	if (rc < 0) {
 		char seen[64];
 

@@ -20,6 +20,14 @@
  * vb_client_status_err says, with err->status set; a dead or unreachable
  * socket as VB_E_UNAVAIL (the connection is then closed and
  * vb_client_connect may be called again); a timeout as VB_E_TIMEOUT.
+ *
+ * The bytes go over c->tr (net/transport.h): plain TCP, or TLS when the
+ * address says so (iggys://, or ?tls=true as upstream's SDKs write it).
+ * The certificate is then verified against c->tls_ca (the system's store
+ * when empty) for c->tls_domain (the host when empty), which is also sent
+ * as SNI; a certificate refused is VB_E_AUTH "TLS: certificate of NAME:
+ * REASON".  Over TLS, SIGPIPE must be ignored (OpenSSL writes with
+ * write(2)), as every vibes tool does.
  */
 #ifndef VB_CLIENT_H
 #define VB_CLIENT_H
@@ -29,6 +37,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "net/transport.h"
 #include "wire/wire.h"
 
 #define VB_DEFAULT_HOST "127.0.0.1"
@@ -68,6 +77,14 @@ struct vb_client {
 	char user[256];		/* from iggy://user:pass@... or set by caller */
 	char pass[256];
 	int timeout_ms;
+	/* TLS: set by vb_client_set_addr from the URL, or by the caller */
+	int tls;		/* iggys:// or ?tls=true */
+	char tls_domain[256];	/* ?tls_domain=: the name verified; "" host */
+	char tls_ca[1024];	/* ?tls_ca_file= or the caller's; "" system */
+	char tls_pin[1024];	/* trust exactly this certificate (vb_tls_client_ctx) */
+	struct ssl_ctx_st *tls_ctx;	/* made at the first TLS connect */
+	char tls_ctx_for[2050];	/* the CA or pin it was made for */
+	struct vb_tr tr;	/* the connection's transport; tr.fd == fd */
 	int protocol;		/* enum vb_proto asked for (init: 0.8) */
 	struct vb_buf proto_cache;	/* the vb_proto_cache file; "": none */
 	const struct vb_framing *framing;	/* the one spoken */
@@ -105,13 +122,15 @@ void vb_client_release(struct vb_client *c);
 
 /*
  * Parses "host:port", "host", ":port", "[::1]:port" or
- * "iggy://user:pass@host:port" (tcp:// is accepted too) into host/port and,
- * for URLs, user/pass.  Returns -1 with VB_E_USAGE naming what is wrong.
+ * "iggy://user:pass@host:port" (tcp:// and iggy+tcp:// are accepted too)
+ * into host/port and, for URLs, user/pass.  "iggys://" is the same over
+ * TLS.  A URL may end in upstream's options: ?tls=true|false,
+ * tls_domain=NAME, tls_ca_file=FILE (vibes(7) lists those accepted and
+ * ignored); each sets c->tls, c->tls_domain, c->tls_ca, which the address
+ * resets first; and protocol=0.8 (or 0.9, auto), which sets c->protocol.
+ * Returns -1 with VB_E_USAGE naming what is wrong.
  */
 int vb_client_set_addr(struct vb_client *c, const char *addr, struct vb_err *e);
-/*
- * A URL may end in ?protocol=0.8 (or 0.9, auto): it sets c->protocol.
- */
 /* "host:port" of the server, for messages ("[::1]:8090" for IPv6). */
 const char *vb_client_addr(const struct vb_client *c, char *buf, size_t size);
 
@@ -187,7 +206,7 @@ static inline uint64_t vb_client_inflight(const struct vb_client *c)
 size_t vb_client_unsent(const struct vb_client *c);
 /*
  * What to poll c->fd for: POLLIN, and POLLOUT while bytes are unsent (and,
- * over 0.9, the frame before was answered).
+ * over 0.9, the frame before was answered) or a TLS read waits to write.
  */
 short vb_client_events(const struct vb_client *c);
 /*

@@ -8,6 +8,24 @@
 #include "ctl/ctl.h"
 
 #define VB_CTL_DEFAULT_ADDR "127.0.0.1:8090"
+#define VB_CTL_DEFAULT_HTTP_ADDR "127.0.0.1:3000"
+
+/* The HTTP address for the next spawn ("" for none): see vb_ctl_set_http. */
+void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz);
+/*
+ * The daemon's TLS options for c's certificate and key (none when plain):
+ * up to 4 pointers stored at argv; returns how many.
+ */
+size_t vb_ctl_tls_args(const struct vb_ctl *c, const char **argv);
+/*
+ * An upstream server says nothing of its TLS in the data dir: ctl writes
+ * DATA/server.tls for it (the bundled daemon writes its own); problems go
+ * to logfd.
+ */
+void vb_ctl_upstream_tls_file(struct vb_ctl *c, int logfd);
+/* A child that could not exec what it was to run. */
+#define VB_CTL_EX_EXEC_FAILED 127
+#define VB_CTL_SUPERVISOR "vibes-supervise"
 
 void vb_ctl_sleep_ms(int ms);
 
@@ -58,6 +76,14 @@ int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz);
 int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		     struct vb_client *out, struct vb_err *e);
 
+/*
+ * $VIBES_IGGY_USERNAME and $VIBES_IGGY_PASSWORD: both (pointers into the
+ * environment), or neither (NULL, NULL); one alone is VB_E_USAGE.  Not
+ * used for the memory backend's own server (NULL, NULL).
+ */
+int vb_ctl_env_credentials(const struct vb_ctl *c, const char **user,
+			   const char **pass, struct vb_err *e);
+
 /* Creates the data dir's credentials file if missing (for upstream). */
 int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 			    struct vb_buf *pass, struct vb_err *e);
@@ -66,6 +92,34 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 int vb_ctl_port_free(const char *host, unsigned port);
 /* A port the kernel considers free now (bind to 0, read, close). */
 unsigned vb_ctl_pick_port(const char *host);
+
+/*
+ * The address for the next spawn: the explicit one, else `last` (the port
+ * used before, or 8090) when it is free, else a kernel-chosen port (for
+ * upstream, which cannot report one, a port that was free a moment ago).
+ */
+void vb_ctl_choose_addr(const struct vb_ctl *c, const char *last, char *out,
+			size_t sz);
+
+/* The environment an upstream iggy-server reads its settings from. */
+void vb_ctl_setenv_upstream(const struct vb_ctl *c, const char *addr,
+			    const char *user, const char *pass);
+
+/*
+ * "vibes-iggyctl CMD", with "-d DIR" when vibes-iggyctl would not find
+ * c's data dir by itself: the next step an error message names.
+ */
+void vb_ctl_iggyctl_cmd(const struct vb_ctl *c, const char *cmd, char *out,
+			size_t sz);
+
+/*
+ * server.down: written by `vibes-iggyctl stop` (who, when), removed by an
+ * explicit start.  vb_ctl_down_read fills why ("" if absent) and returns
+ * whether it exists.
+ */
+int vb_ctl_down_write(struct vb_ctl *c, struct vb_err *e);
+int vb_ctl_down_remove(struct vb_ctl *c, struct vb_err *e);
+int vb_ctl_down_read(const struct vb_ctl *c, char *why, size_t sz);
 
 /*
  * Splits "HOST:PORT" (or "[v6]:PORT") with vb_addr_split; returns -1 if

@@ -1,4 +1,4 @@
-/* Data dir, locks, credentials, status and the connect contract. */
+/* Data dir, locks, credentials, server.down and status. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -149,7 +149,7 @@ void vb_ctl_log(int fd, const char *fmt, ...)
 		return;
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	vb_buf_printf(&b, "%s vibes-iggyctl[%ld]: ", ts, (long)getpid());
+	vb_buf_printf(&b, "%s " VB_CTL_SUPERVISOR "[%ld]: ", ts, (long)getpid());
 	va_start(ap, fmt);
 	vb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
@@ -263,6 +263,37 @@ int vb_ctl_tail_from(const char *path, off_t from, unsigned n,
 
 /* ---- setup ---- */
 
+int vb_ctl_data_dir(struct vb_buf *out, const char *opt, int *memory,
+		    struct vb_err *e)
+{
+	const char *v = getenv(VB_ENV_BACKEND), *run;
+
+	if (memory)
+		*memory = 0;
+	if (v && *v && strcmp(v, "memory") != 0 && strcmp(v, "disk") != 0)
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s='%s': expected memory (an ephemeral server, for tests) or disk",
+				  VB_ENV_BACKEND, v);
+	if ((opt && *opt) || v == NULL || strcmp(v, "memory") != 0)
+		return vb_path_data_dir(out, opt, e);
+	/*
+	 * In memory: tmpfs, the user's own, gone at reboot.  The runtime
+	 * dir is made for that (and removed at logout); /dev/shm is shared,
+	 * so the directory there carries the uid (vb_ctl_prepare_dir
+	 * checks that it is ours).
+	 */
+	vb_buf_reset(out);
+	run = getenv("XDG_RUNTIME_DIR");
+	if (run && run[0] == '/')
+		vb_buf_printf(out, "%s/vibes/memory", run);
+	else
+		vb_buf_printf(out, "/dev/shm/vibes-%lu/memory",
+			      (unsigned long)geteuid());
+	if (memory)
+		*memory = 1;
+	return 0;
+}
+
 void vb_ctl_opts_init(struct vb_ctl_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -275,6 +306,7 @@ void vb_ctl_init(struct vb_ctl *c)
 	memset(c, 0, sizeof(*c));
 	vb_buf_init(&c->dir);
 	vb_buf_init(&c->bin);
+	vb_buf_init(&c->super);
 	vb_buf_init(&c->log_tail);
 	c->start_timeout_ms = VB_CTL_START_TIMEOUT_MS;
 	c->stop_timeout_ms = VB_CTL_STOP_TIMEOUT_MS;
@@ -284,6 +316,7 @@ void vb_ctl_release(struct vb_ctl *c)
 {
 	vb_buf_release(&c->dir);
 	vb_buf_release(&c->bin);
+	vb_buf_release(&c->super);
 	vb_buf_release(&c->log_tail);
 }
 
@@ -318,33 +351,42 @@ static int search_path(const char *name, struct vb_buf *out)
 	return 0;
 }
 
-static void find_bundled(struct vb_buf *out)
+/* Whether dir (up to its last '/') holds the executable name. */
+static int exec_next_to(const char *path, const char *name, struct vb_buf *out)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return 0;
+	return is_exec(vb_path_fmt(out, "%.*s/%s", (int)(slash - path), path,
+				   name));
+}
+
+/*
+ * One of our installed programs: next to the running executable, next to
+ * `beside` (the server binary, may be NULL), in the configured libexecdir
+ * and bindir, then in PATH.  Not found: the bare name, for messages.
+ */
+static void find_ours(const char *name, const char *beside, struct vb_buf *out)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 	if (n > 0) {
-		char *slash;
-
 		self[n] = 0;
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			if (is_exec(vb_path_fmt(out, "%s/%s", self,
-						VB_CTL_DAEMON)))
-				return;
-		}
+		if (exec_next_to(self, name, out))
+			return;
 	}
-	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_LIBEXECDIR,
-				VB_CTL_DAEMON)))
+	if (beside && exec_next_to(beside, name, out))
 		return;
-	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_BINDIR, VB_CTL_DAEMON)))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_LIBEXECDIR, name)))
 		return;
-	if (search_path(VB_CTL_DAEMON, out))
+	if (is_exec(vb_path_fmt(out, "%s/%s", VB_CTL_BINDIR, name)))
 		return;
-	/* Not found: keep the bare name so that errors can mention it. */
+	if (search_path(name, out))
+		return;
 	vb_buf_reset(out);
-	vb_buf_addstr(out, VB_CTL_DAEMON);
+	vb_buf_addstr(out, name);
 }
 
 /*
@@ -398,13 +440,55 @@ static int version_says_vibes(const char *bin)
 	return strstr(buf, "vibes") != NULL || len == 0;
 }
 
+/* A certificate or key file, made absolute (the supervisor runs in /). */
+static int tls_file(char *out, size_t sz, const char *file, const char *what,
+		    struct vb_err *e)
+{
+	char *abs;
+
+	out[0] = 0;
+	if (file == NULL || *file == 0)
+		return 0;
+	abs = realpath(file, NULL);
+	if (abs == NULL)
+		return vb_err_sys(e, VB_E_USAGE, "%s %s", what, file);
+	if (strlcpy(out, abs, sz) >= sz) {
+		free(abs);
+		return vb_err_set(e, VB_E_USAGE, "%s %s: path too long", what,
+				  file);
+	}
+	free(abs);
+	return 0;
+}
+
+int vb_ctl_set_tls(struct vb_ctl *c, const char *cert, const char *key,
+		   struct vb_err *e)
+{
+	if (key && *key && (cert == NULL || *cert == 0))
+		return vb_err_set(e, VB_E_USAGE, "--tls-key needs --tls-cert");
+	if (tls_file(c->tls_cert, sizeof(c->tls_cert), cert, "--tls-cert",
+		     e) ||
+	    tls_file(c->tls_key, sizeof(c->tls_key), key, "--tls-key", e))
+		return -1;
+	return 0;
+}
+
 int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 		 const char *server_bin, struct vb_err *e)
 {
 	const char *bin = server_bin, *base;
 
-	if (vb_path_data_dir(&c->dir, data_dir, e))
+	if (vb_ctl_data_dir(&c->dir, data_dir, &c->memory, e))
 		return -1;
+	/* TLS for the servers started: configured, else plain */
+	if (tls_file(c->tls_cert, sizeof(c->tls_cert),
+		     getenv("VIBES_IGGY_TLS_CERT"), "VIBES_IGGY_TLS_CERT", e) ||
+	    tls_file(c->tls_key, sizeof(c->tls_key),
+		     getenv("VIBES_IGGY_TLS_KEY"), "VIBES_IGGY_TLS_KEY", e))
+		return -1;
+	if (c->tls_key[0] && !c->tls_cert[0])
+		return vb_err_set(e, VB_E_USAGE,
+				  "VIBES_IGGY_TLS_KEY needs VIBES_IGGY_TLS_CERT");
 	/*
 	 * The supervisor and the daemon run from "/": make the data dir
 	 * absolute while the caller's working directory still means
@@ -427,12 +511,20 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 	vb_buf_reset(&c->bin);
 	if (bin && *bin) {
 		if (strchr(bin, '/') || !search_path(bin, &c->bin)) {
+			char cwd[PATH_MAX];
+
 			vb_buf_reset(&c->bin);
-			vb_buf_addstr(&c->bin, bin);
+			/* Relative to here, not to the supervisor's "/". */
+			if (strchr(bin, '/') && bin[0] != '/' &&
+			    getcwd(cwd, sizeof(cwd)))
+				vb_path_join(&c->bin, cwd, bin);
+			else
+				vb_buf_addstr(&c->bin, bin);
 		}
 	} else {
-		find_bundled(&c->bin);
+		find_ours(VB_CTL_DAEMON, NULL, &c->bin);
 	}
+	find_ours(VB_CTL_SUPERVISOR, (char *)c->bin.p, &c->super);
 	base = strrchr((char *)c->bin.p, '/');
 	base = base ? base + 1 : (char *)c->bin.p;
 	if (strstr(base, "iggy-server"))
@@ -498,9 +590,30 @@ int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e)
 	struct statvfs vfs;
 	struct stat st;
 
-	if (vb_path_mkdir_p(dir, 0700, e)) {
+	if (vb_path_mkdir_durable(dir, 0700, e)) {
 		vb_err_prefix(e, "data dir");
 		return -1;
+	}
+	if (c->memory) {
+		/*
+		 * Its parent is in a directory others can write to (/dev/shm):
+		 * whoever owns it could swap the data dir under us.
+		 */
+		struct vb_buf parent = VB_BUF_INIT;
+		const char *slash = strrchr(dir, '/');
+		int bad;
+
+		vb_buf_add(&parent, dir, (size_t)(slash - dir));
+		bad = stat((char *)parent.p, &st) != 0 ||
+		      st.st_uid != geteuid() || (st.st_mode & 022);
+		if (bad)
+			vb_err_set(e, VB_E_AUTH,
+				   "memory data dir %s: its parent is not yours alone (owner uid %lu, mode %04o)",
+				   dir, (unsigned long)st.st_uid,
+				   (unsigned)(st.st_mode & 0777));
+		vb_buf_release(&parent);
+		if (bad)
+			return -1;
 	}
 	if (stat(dir, &st) != 0)
 		return vb_err_sys(e, kind_of(errno), "data dir %s", dir);
@@ -536,34 +649,48 @@ int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e)
 
 /* ---- credentials, address ---- */
 
-/*
- * paired: the environment's user and password are used together, so one
- * without the other is an error (it is not when the caller names the user
- * itself and takes only the password from here).
- */
-static int credentials(struct vb_ctl *c, struct vb_buf *user,
-		       struct vb_buf *pass, int paired, struct vb_err *e)
+int vb_ctl_env_credentials(const struct vb_ctl *c, const char **user,
+			   const char **pass, struct vb_err *e)
 {
-	const char *u = getenv("VIBES_IGGY_USERNAME");
-	const char *p = getenv("VIBES_IGGY_PASSWORD");
+	const char *u = getenv(VB_ENV_USERNAME);
+	const char *p = getenv(VB_ENV_PASSWORD);
+
+	*user = *pass = NULL;
+	/* The memory backend's server is the data dir's: its file is the truth. */
+	if (c->memory)
+		return 0;
+	if (u && *u == 0)
+		u = NULL;
+	if (u && p) {
+		*user = u;
+		*pass = p;
+		return 0;
+	}
+	if (p)
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
+				  VB_ENV_PASSWORD, VB_ENV_USERNAME,
+				  VB_ENV_PASSWORD, (char *)c->dir.p);
+	if (u)
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
+				  VB_ENV_USERNAME, VB_ENV_PASSWORD,
+				  VB_ENV_USERNAME, (char *)c->dir.p);
+	return 0;
+}
+
+int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
+		       struct vb_buf *pass, struct vb_err *e)
+{
 	struct vb_buf path = VB_BUF_INIT;
+	const char *u, *p;
 	int rc;
 
 	vb_buf_reset(user);
 	vb_buf_reset(pass);
-	if (u && !*u)
-		u = NULL;
-	if (!paired && p) {
-		vb_buf_addstr(user, u ? u : "iggy");
-		vb_buf_addstr(pass, p);
-		return 0;
-	}
-	if (paired && (u == NULL) != (p == NULL))
-		return vb_err_set(e, VB_E_USAGE,
-				  "%s is set but %s is not: set both, or neither to use the data dir's credentials",
-				  u ? "VIBES_IGGY_USERNAME" : "VIBES_IGGY_PASSWORD",
-				  u ? "VIBES_IGGY_PASSWORD" : "VIBES_IGGY_USERNAME");
-	if (u && p) {
+	if (vb_ctl_env_credentials(c, &u, &p, e))
+		return -1;
+	if (u) {
 		vb_buf_addstr(user, u);
 		vb_buf_addstr(pass, p);
 		return 0;
@@ -582,10 +709,35 @@ static int credentials(struct vb_ctl *c, struct vb_buf *user,
 	return 0;
 }
 
-int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
-		       struct vb_buf *pass, struct vb_err *e)
+int vb_ctl_read_tls(const struct vb_ctl *c, char *cert, size_t sz)
 {
-	return credentials(c, user, pass, 1, e);
+	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	int found = 0;
+	size_t n = 0;
+
+	cert[0] = 0;
+	vb_ctl_file(c, "server.tls", &path);
+	if (vb_path_read_file((char *)path.p, &text, 8192, &found, NULL) == 0 &&
+	    found && text.p) {
+		n = strcspn((char *)text.p, "\r\n");
+		if (n > 0 && n < sz) {
+			memcpy(cert, text.p, n);
+			cert[n] = 0;
+		}
+	}
+	vb_buf_release(&path);
+	vb_buf_release(&text);
+	return cert[0] != 0;
+}
+
+void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl)
+{
+	char cert[sizeof(cl->tls_pin)];
+
+	if (!vb_ctl_read_tls(c, cert, sizeof(cert)))
+		return;
+	cl->tls = 1;
+	strlcpy(cl->tls_pin, cert, sizeof(cl->tls_pin));
 }
 
 int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz)
@@ -629,7 +781,10 @@ int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 	if (out == NULL)
 		vb_client_init(&tmp);
 	cl->timeout_ms = timeout_ms > 0 ? timeout_ms : VB_CLIENT_TIMEOUT_MS;
-	if (vb_client_set_addr(cl, addr, e) || vb_client_connect(cl, e) ||
+	if (vb_client_set_addr(cl, addr, e))
+		goto rel;
+	vb_ctl_local_tls(c, cl);
+	if (vb_client_connect(cl, e) ||
 	    vb_client_login(cl, (char *)user.p, (char *)pass.p, NULL, e))
 		goto rel;
 	rc = 0;
@@ -687,7 +842,8 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 {
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT, v = VB_BUF_INIT;
 	struct stat sb;
-	int exists, locked, found;
+	struct timespec pid_mtim = { 0, 0 };
+	int exists, locked, found, older, pid_exists;
 	pid_t pid;
 
 	memset(st, 0, sizeof(*st));
@@ -702,25 +858,47 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 		st->state = VB_CTL_STALE;
 	else
 		st->state = VB_CTL_STOPPED;
-	if (exists && stat((char *)path.p, &sb) == 0)
+	pid_exists = exists && stat((char *)path.p, &sb) == 0;
+	if (pid_exists) {
 		st->started = sb.st_mtime;
+		pid_mtim = sb.st_mtim;
+	}
 
 	vb_ctl_file(c, "supervise.lock", &path);
 	locked = vb_ctl_lock_probe((char *)path.p, &exists, &pid, NULL);
 	if (locked > 0)
 		st->super_pid = pid ? pid : -1;
-	if (st->super_pid) {
-		vb_ctl_file(c, "supervise.state", &path);
-		if (vb_path_read_file((char *)path.p, &text, 4096, &found,
-				      NULL) == 0 && found &&
-		    vb_kv_get((char *)text.p, text.len, "restarts", &v)) {
-			const char *errstr;
+	vb_ctl_file(c, "supervise.state", &path);
+	found = 0;
+	if (vb_path_read_file((char *)path.p, &text, 4096, &found, NULL) != 0)
+		found = 0;
+	/* A server started after it ended is a newer story than its own. */
+	older = found && stat((char *)path.p, &sb) == 0 &&
+		st->started && sb.st_mtime < st->started;
+	if (found && st->super_pid) {
+		const char *errstr;
 
+		if (vb_kv_get((char *)text.p, text.len, "restarts", &v))
 			st->restarts = (unsigned)strtonum((char *)v.p, 0,
 							  INT_MAX, &errstr);
-		}
+		/* Written once it was spawned; "ready=1" once it was ready. */
+		st->starting = vb_kv_get((char *)text.p, text.len, "ready", &v) &&
+			       strcmp((char *)v.p, "0") == 0;
+	}
+	/* The last supervisor's word on why it ended, while nothing runs. */
+	if (found && !older && st->super_pid == 0 &&
+	    st->state != VB_CTL_RUNNING &&
+	    vb_kv_get((char *)text.p, text.len, "gave_up", &v))
+		strlcpy(st->gave_up, (char *)v.p, sizeof(st->gave_up));
+	if (vb_ctl_down_read(c, st->down, sizeof(st->down))) {
+		vb_ctl_file(c, "server.down", &path);
+		st->down_last = !pid_exists || stat((char *)path.p, &sb) != 0 ||
+				sb.st_mtim.tv_sec > pid_mtim.tv_sec ||
+				(sb.st_mtim.tv_sec == pid_mtim.tv_sec &&
+				 sb.st_mtim.tv_nsec >= pid_mtim.tv_nsec);
 	}
 	vb_ctl_read_addr(c, st->addr, sizeof(st->addr));
+	vb_ctl_read_http_addr(c, st->http_addr, sizeof(st->http_addr));
 	vb_buf_release(&path);
 	vb_buf_release(&text);
 	vb_buf_release(&v);
@@ -728,6 +906,29 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 fail:
 	vb_buf_release(&path);
 	return -1;
+}
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'T'...), 0 if unknown. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* "pid (comm) S ...": comm may hold anything, even ") ". */
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] ? rp[2] : 0;
 }
 
 /* Bytes allocated under the directory open as dfd (closed here). */
@@ -769,7 +970,7 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 	struct vb_client cl;
 	struct vb_err le;
 	struct stat sb;
-	int dfd;
+	int dfd, rc;
 
 	if (vb_ctl_probe(c, st, e))
 		return -1;
@@ -788,6 +989,27 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 	}
 	vb_client_init(&cl);
 	vb_err_clear(&le);
+	/* Health: the lock says it lives, a PING that it works. */
+	cl.timeout_ms = VB_CTL_PING_TIMEOUT_MS;
+	rc = vb_client_set_addr(&cl, st->addr, &le);
+	if (rc == 0) {
+		/* a TLS port: the certificate it names in server.tls */
+		vb_ctl_local_tls(c, &cl);
+		rc = vb_client_connect(&cl, &le);
+	}
+	if (rc || vb_client_ping(&cl, &le)) {
+		if (le.kind == VB_E_TIMEOUT)
+			snprintf(le.msg, sizeof(le.msg),
+				 "no answer to a ping within %d ms",
+				 VB_CTL_PING_TIMEOUT_MS);
+		strlcpy(st->ping_err, le.msg, sizeof(st->ping_err));
+		strlcpy(st->stats_err, le.msg, sizeof(st->stats_err));
+		st->proc_state = proc_state(st->pid);
+		vb_client_release(&cl);
+		return 0;
+	}
+	st->answering = 1;
+	vb_client_close(&cl);
 	if (vb_ctl_try_login(c, st->addr, 3000, &cl, &le) == 0 &&
 	    vb_client_get_stats(&cl, &st->stats, &le) == 0)
 		st->have_stats = 1;
@@ -797,167 +1019,76 @@ int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
 	return 0;
 }
 
-/* ---- the connect contract ---- */
-
-static int autostart_default(void)
-{
-	const char *v = getenv("VIBES_IGGY_AUTOSTART");
-
-	if (v == NULL || *v == 0)
-		return 1;
-	return !(strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 ||
-		 strcasecmp(v, "false") == 0 || strcasecmp(v, "off") == 0);
-}
+/* ---- server.down ---- */
 
 /*
- * Picks the credentials for connect: options > URL > environment >
- * credentials file > iggy/iggy.
+ * The vibes-iggyctl command line for c's data dir: "-d DIR" only when
+ * vibes-iggyctl would not find that dir by itself.
  */
-static int connect_creds(struct vb_ctl *c, const struct vb_ctl_opts *o,
-			 const char *url_user, const char *url_pass,
-			 struct vb_buf *user, struct vb_buf *pass,
-			 struct vb_err *e)
+void vb_ctl_iggyctl_cmd(const struct vb_ctl *c, const char *cmd, char *out,
+			size_t sz)
 {
-	if (credentials(c, user, pass, !url_user[0] && !o->user, e))
-		return -1;
-	if (url_user[0]) {
-		vb_buf_reset(user);
-		vb_buf_reset(pass);
-		vb_buf_addstr(user, url_user);
-		vb_buf_addstr(pass, url_pass);
-	}
-	if (o->user) {
-		vb_buf_reset(user);
-		vb_buf_addstr(user, o->user);
-	}
-	if (o->pass) {
-		vb_buf_reset(pass);
-		vb_buf_addstr(pass, o->pass);
-	}
-	return 0;
+	struct vb_buf def = VB_BUF_INIT;
+	const char *dir = (char *)c->dir.p;
+
+	if (vb_ctl_data_dir(&def, NULL, NULL, NULL) == 0 && def.p &&
+	    strcmp((char *)def.p, dir) == 0)
+		snprintf(out, sz, "vibes-iggyctl %s", cmd);
+	else if (dir[strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+:,@%")])
+		snprintf(out, sz, "vibes-iggyctl -d \"%s\" %s", dir, cmd);
+	else
+		snprintf(out, sz, "vibes-iggyctl -d %s %s", dir, cmd);
+	vb_buf_release(&def);
 }
 
-/* The data dir's own server is known not to run (no lock holder). */
-static int own_server_down(struct vb_ctl *c)
+int vb_ctl_down_write(struct vb_ctl *c, struct vb_err *e)
 {
-	struct vb_ctl_status st;
+	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	char ts[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int rc;
 
-	if (vb_ctl_probe(c, &st, NULL) < 0)
-		return 0;
-	return st.state != VB_CTL_RUNNING && st.super_pid == 0;
-}
-
-/* Starts the data dir's server as `ensure` does and connects to it. */
-static int start_own(struct vb_ctl *c, const struct vb_ctl_opts *o,
-		     struct vb_client *cl, struct vb_err *e)
-{
-	struct vb_ctl_status st;
-	char addr[300];
-
-	if (vb_ctl_setup(c, o->data_dir, o->server_bin, e) ||
-	    vb_ctl_start(c, VB_CTL_ENSURE, &st, e) < 0) {
-		vb_err_prefix(e, "cannot start the server");
-		return -1;
-	}
-	if (!vb_ctl_read_addr(c, addr, sizeof(addr)))
-		return vb_err_set(e, VB_E_UNAVAIL, "the started server wrote "
-				  "no server.addr in %s", (char *)c->dir.p);
-	if (vb_client_set_addr(cl, addr, e) || vb_client_connect(cl, e))
-		return -1;
-	return 0;
-}
-
-/* Resolves the credentials and logs in; closes the connection on failure. */
-static int login(struct vb_ctl *c, const struct vb_ctl_opts *o,
-		 struct vb_client *cl, const char *url_user,
-		 const char *url_pass, struct vb_buf *user, struct vb_buf *pass,
-		 struct vb_err *e)
-{
-	if (connect_creds(c, o, url_user, url_pass, user, pass, e))
-		return -1;
-	if (vb_client_login(cl, (char *)user->p, (char *)pass->p, NULL, e)) {
-		vb_client_close(cl);
-		return -1;
-	}
-	return 0;
-}
-
-int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
-		   struct vb_err *e)
-{
-	struct vb_ctl c;
-	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT;
-	char addr[300], url_user[256], url_pass[256];
-	const char *env_addr = getenv("VIBES_IGGY_ADDR");
-	int explicit_addr = 0, autostart, rc = -1;
-
-	vb_ctl_init(&c);
-	if (o->timeout_ms > 0)
-		c.start_timeout_ms = o->timeout_ms;
-	autostart = o->autostart >= 0 ? o->autostart : autostart_default();
-	if (vb_path_data_dir(&c.dir, o->data_dir, e))
-		goto out;
-	if (o->server && *o->server) {
-		strlcpy(addr, o->server, sizeof(addr));
-		explicit_addr = 1;
-	} else if (env_addr && *env_addr) {
-		strlcpy(addr, env_addr, sizeof(addr));
-		explicit_addr = 1;
-	} else if (!vb_ctl_read_addr(&c, addr, sizeof(addr))) {
-		strlcpy(addr, VB_CTL_DEFAULT_ADDR, sizeof(addr));
-	}
-	cl->user[0] = 0;
-	cl->pass[0] = 0;
-	cl->protocol = o->protocol;
-	if (cl->protocol < 0) {
-		const char *v = getenv("VIBES_IGGY_PROTOCOL");
-
-		cl->protocol = VB_PROTO_AUTO;
-		if (v && *v && (cl->protocol = vb_proto_parse(v)) < 0) {
-			vb_err_set(e, VB_E_USAGE,
-				   "VIBES_IGGY_PROTOCOL='%s': use 0.8, 0.9 or auto",
-				   v);
-			goto out;
-		}
-	}
-	if (vb_proto_cache_path(&cl->proto_cache, NULL))
-		vb_buf_reset(&cl->proto_cache);
-	if (vb_client_set_addr(cl, addr, e))
-		goto out;
-	strlcpy(url_user, cl->user, sizeof(url_user));
-	strlcpy(url_pass, cl->pass, sizeof(url_pass));
-	if (o->timeout_ms > 0)
-		cl->timeout_ms = o->timeout_ms;
-	if (vb_client_connect(cl, e)) {
-		if ((e && e->kind != VB_E_UNAVAIL) || explicit_addr ||
-		    !autostart || start_own(&c, o, cl, e))
-			goto out;
-	}
-	if (login(&c, o, cl, url_user, url_pass, &user, &pass, e)) {
-		/*
-		 * Nothing was named, so we reached whatever answers on the
-		 * data dir's last address or on 127.0.0.1:8090, and it refused
-		 * this data dir's credentials: it is some other server (a
-		 * second data dir's, or another program's).  When our own
-		 * server is not running, start it (it takes a free port),
-		 * exactly as if nothing had answered.
-		 */
-		if (e == NULL || e->kind != VB_E_AUTH || explicit_addr ||
-		    !autostart || o->user || o->pass || url_user[0] ||
-		    getenv("VIBES_IGGY_USERNAME") || !own_server_down(&c) ||
-		    start_own(&c, o, cl, e) ||
-		    login(&c, o, cl, url_user, url_pass, &user, &pass, e))
-			goto out;
-	}
-	/* Kept for callers that reconnect and log in again. */
-	strlcpy(cl->user, (char *)user.p, sizeof(cl->user));
-	strlcpy(cl->pass, (char *)pass.p, sizeof(cl->pass));
-	rc = 0;
-out:
-	if (pass.p)
-		explicit_bzero(pass.p, pass.len);
-	vb_buf_release(&user);
-	vb_buf_release(&pass);
-	vb_ctl_release(&c);
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	vb_ctl_file(c, "server.down", &path);
+	vb_buf_printf(&text, "stopped by vibes-iggyctl stop (pid %ld) at %s\n",
+		      (long)getpid(), ts);
+	rc = vb_path_write_atomic((char *)path.p, text.p, text.len, 0600, e);
+	vb_buf_release(&path);
+	vb_buf_release(&text);
 	return rc;
+}
+
+int vb_ctl_down_remove(struct vb_ctl *c, struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	int rc = 0;
+
+	vb_ctl_file(c, "server.down", &path);
+	if (unlink((char *)path.p) != 0 && errno != ENOENT)
+		rc = vb_err_sys(e, kind_of(errno), "cannot remove %s",
+				(char *)path.p);
+	vb_buf_release(&path);
+	return rc;
+}
+
+int vb_ctl_down_read(const struct vb_ctl *c, char *why, size_t sz)
+{
+	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	int found = 0;
+
+	why[0] = 0;
+	vb_ctl_file(c, "server.down", &path);
+	if (vb_path_read_file((char *)path.p, &text, 4096, &found, NULL) != 0)
+		/* There, but unreadable: it still says "stopped". */
+		found = access((char *)path.p, F_OK) == 0;
+	else if (found && text.len)
+		strlcpy(why, (char *)text.p, sz);
+	if (found && why[0] == 0)
+		strlcpy(why, "stopped by vibes-iggyctl stop", sz);
+	why[strcspn(why, "\n")] = 0;
+	vb_buf_release(&path);
+	vb_buf_release(&text);
+	return found;
 }

@@ -1,13 +1,13 @@
 /*
- * Start, stop, restart, run and the supervisor.
+ * Start, stop, restart and run.
  *
  * The starter (vb_ctl_start) forks twice so that the supervisor is not its
  * child (a long-lived tool that autostarts the server must not collect a
- * zombie later) and calls setsid() in it.  The supervisor talks back over
- * one pipe, one line per event:
+ * zombie later), calls setsid() in it and execs vibes-supervise
+ * (supervise.c), which talks back over one pipe, one line per event:
  *   "super PID"        it holds supervise.lock
  *   "ready ADDR PID"   the daemon is ready on ADDR
- *   "fail WHY"         the first start failed; nothing is left running
+ *   "fail CODE WHY"    the first start failed; nothing is left running
  * and closes the pipe after the first "ready" or "fail".
  */
 #include <dirent.h>
@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -33,10 +32,9 @@
 #include "base/path.h"
 #include "base/vb_exit.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl-config.h"
 #include "ctl/ctl-int.h"
 #include "base/banned.h"
-
-#define EX_EXEC_FAILED 127
 
 /* ---- ports ---- */
 
@@ -187,10 +185,10 @@ void vb_ctl_port_holder(unsigned port, char *out, size_t outsz)
  * The address for the next spawn: the explicit one, else `last` (the port
  * used before, or 8090) when it is free, else a kernel-chosen port.
  */
-static void choose_addr_(struct vb_ctl *c, const char *last, char *out,
+static void choose_addr_(const struct vb_ctl *c, const char *last, char *out,
 			 size_t sz);
 
-static void choose_addr(struct vb_ctl *c, const char *last, char *out,
+void vb_ctl_choose_addr(const struct vb_ctl *c, const char *last, char *out,
 			size_t sz)
 {
 	char host[256];
@@ -213,7 +211,7 @@ static void choose_addr(struct vb_ctl *c, const char *last, char *out,
 	}
 }
 
-static void choose_addr_(struct vb_ctl *c, const char *last, char *out,
+static void choose_addr_(const struct vb_ctl *c, const char *last, char *out,
 			 size_t sz)
 {
 	char host[256];
@@ -249,103 +247,21 @@ static void choose_addr_(struct vb_ctl *c, const char *last, char *out,
 	strlcpy(out, "127.0.0.1:0", sz);
 }
 
-/* ---- the supervisor ---- */
+/* ---- the upstream server's environment ---- */
 
-struct sv {
-	struct vb_ctl *c;
-	char addr[300];		/* address for the next spawn */
-	char ready_addr[300];	/* address of the running daemon */
-	int logfd;
-	int notify;		/* -1 once the starter has been answered */
-	int selfpipe[2];
-	pid_t child;
-	int readyfd;		/* bundled daemon's readiness pipe */
-	char rbuf[512];
-	size_t rlen;
-	int ready;
-	int pidlock;		/* upstream: server.pid held for the child */
-	int want_down;
-	unsigned restarts;
-	int64_t deaths[VB_CTL_MAX_DEATHS];
-	unsigned ndeaths;
-	int64_t next_spawn;
-	int64_t next_probe;	/* upstream readiness polling */
-	char last_exit[64];
-};
-
-static int sv_wfd = -1;
-static volatile sig_atomic_t sv_term;
-
-static void sv_handler(int sig)
-{
-	int saved = errno;
-	char b = (char)sig;
-
-	if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
-		sv_term = 1;
-	if (write(sv_wfd, &b, 1) < 0) {
-		/* The pipe is full: a wake-up is pending anyway. */
-	}
-	errno = saved;
-}
-
-static void sv_notify(struct sv *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void sv_notify(struct sv *s, const char *fmt, ...)
-{
-	struct vb_buf b = VB_BUF_INIT;
-	va_list ap;
-
-	if (s->notify < 0)
-		return;
-	va_start(ap, fmt);
-	vb_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	vb_buf_addch(&b, '\n');
-	if (write(s->notify, b.p, b.len) < 0) {
-		/* The starter gave up waiting: nobody to tell. */
-	}
-	vb_buf_release(&b);
-}
-
-static void sv_answered(struct sv *s)
-{
-	if (s->notify >= 0)
-		close(s->notify);
-	s->notify = -1;
-}
-
-static void sv_write_state(struct sv *s)
-{
-	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
-
-	vb_ctl_file(s->c, "supervise.state", &path);
-	vb_buf_printf(&text, "pid=%ld\nserver_pid=%ld\nrestarts=%u\naddr=%s\nlast_exit=%s\n",
-		      (long)getpid(), (long)s->child, s->restarts,
-		      s->ready_addr, s->last_exit);
-	vb_path_write_atomic((char *)path.p, text.p, text.len, 0600, NULL);
-	vb_buf_release(&path);
-	vb_buf_release(&text);
-}
-
-static void describe_status(int status, char *out, size_t sz)
-{
-	if (WIFEXITED(status))
-		snprintf(out, sz, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(out, sz, "was killed by signal %d (%s)",
-			 WTERMSIG(status), sigabbrev_np(WTERMSIG(status)) ?
-			 sigabbrev_np(WTERMSIG(status)) : "?");
-	else
-		snprintf(out, sz, "ended with wait status %#x", status);
-}
-
-static void setenv_upstream(struct vb_ctl *c, const char *addr,
+void vb_ctl_setenv_upstream(const struct vb_ctl *c, const char *addr,
 			    const char *user, const char *pass)
 {
 	setenv("IGGY_SYSTEM_PATH", (char *)c->dir.p, 1);
 	setenv("IGGY_TCP_ADDRESS", addr, 1);
 	setenv("IGGY_TCP_ENABLED", "true", 1);
+	setenv("IGGY_TCP_TLS_ENABLED", c->tls_cert[0] ? "true" : "false", 1);
+	if (c->tls_cert[0]) {
+		setenv("IGGY_TCP_TLS_SELF_SIGNED", "false", 1);
+		setenv("IGGY_TCP_TLS_CERT_FILE", c->tls_cert, 1);
+		setenv("IGGY_TCP_TLS_KEY_FILE",
+		       c->tls_key[0] ? c->tls_key : c->tls_cert, 1);
+	}
 	setenv("IGGY_ROOT_USERNAME", user, 1);
 	setenv("IGGY_ROOT_PASSWORD", pass, 1);
 	setenv("IGGY_HTTP_ENABLED", "false", 1);
@@ -353,456 +269,170 @@ static void setenv_upstream(struct vb_ctl *c, const char *addr,
 	setenv("IGGY_WEBSOCKET_ENABLED", "false", 1);
 }
 
-/* Forks and execs the daemon; returns 0 or -1 with the reason logged. */
-static int sv_spawn(struct sv *s)
+size_t vb_ctl_tls_args(const struct vb_ctl *c, const char **argv)
 {
-	struct vb_ctl *c = s->c;
-	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT;
-	struct vb_err e;
-	sigset_t all, old;
-	int rp[2] = { -1, -1 };
-	pid_t pid;
+	size_t n = 0;
 
-	vb_err_clear(&e);
-	if (c->upstream) {
-		struct vb_buf path = VB_BUF_INIT;
-
-		if (vb_ctl_make_credentials(c, &user, &pass, &e)) {
-			vb_ctl_log(s->logfd, "%s", e.msg);
-			return -1;
+	if (c->tls_cert[0]) {
+		argv[n++] = "--tls-cert";
+		argv[n++] = c->tls_cert;
+		if (c->tls_key[0]) {
+			argv[n++] = "--tls-key";
+			argv[n++] = c->tls_key;
 		}
-		vb_ctl_file(c, "server.pid", &path);
-		s->pidlock = vb_ctl_lock_take((char *)path.p, 0, &e);
-		vb_buf_release(&path);
-		if (s->pidlock < 0) {
-			vb_ctl_log(s->logfd, "data dir %s is in use: %s",
-				   (char *)c->dir.p, e.msg);
-			return -1;
-		}
-	} else if (pipe2(rp, O_CLOEXEC) != 0) {
-		vb_ctl_log(s->logfd, "pipe: %s", strerror(errno));
-		return -1;
 	}
-	/* Block signals so that none is handled between fork and exec. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		int i, devnull = open("/dev/null", O_RDONLY);
-
-		/* Nothing ignored or caught by whoever started us leaks in. */
-		for (i = 1; i < NSIG; i++)
-			signal(i, SIG_DFL);
-		if (devnull >= 0 && devnull != 0) {
-			dup2(devnull, 0);
-			close(devnull);
-		}
-		dup2(s->logfd, 1);
-		dup2(s->logfd, 2);
-		if (rp[1] >= 0) {
-			if (rp[1] == 3)
-				fcntl(3, F_SETFD, 0);
-			else
-				dup2(rp[1], 3);
-			closefrom(4);
-		} else {
-			closefrom(3);
-		}
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		if (c->upstream) {
-			setenv_upstream(c, s->addr, (char *)user.p,
-					(char *)pass.p);
-			execl((char *)c->bin.p, (char *)c->bin.p, (char *)NULL);
-		} else {
-			execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
-			      (char *)c->dir.p, "--addr", s->addr,
-			      "--ready-fd", "3", (char *)NULL);
-		}
-		dprintf(2, "vibes-iggyctl: cannot execute %s: %s\n",
-			(char *)c->bin.p, strerror(errno));
-		_exit(EX_EXEC_FAILED);
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pass.p)
-		explicit_bzero(pass.p, pass.len);
-	vb_buf_release(&user);
-	vb_buf_release(&pass);
-	if (rp[1] >= 0)
-		close(rp[1]);
-	if (pid < 0) {
-		vb_ctl_log(s->logfd, "fork: %s", strerror(errno));
-		if (rp[0] >= 0)
-			close(rp[0]);
-		if (s->pidlock >= 0)
-			close(s->pidlock);
-		s->pidlock = -1;
-		return -1;
-	}
-	s->child = pid;
-	s->readyfd = rp[0];
-	s->rlen = 0;
-	s->ready = 0;
-	s->next_probe = vb_mono_ms() + 100;
-	if (s->pidlock >= 0)
-		vb_ctl_lock_write_pid(s->pidlock, pid);
-	vb_ctl_log(s->logfd, "supervisor: started %s (pid %ld) on %s",
-		   (char *)c->bin.p, (long)pid, s->addr);
-	return 0;
+	return n;
 }
 
-static void sv_on_ready(struct sv *s, const char *addr)
+/*
+ * An upstream server says nothing of its TLS in the data dir: ctl writes
+ * DATA/server.tls for it (the bundled daemon writes its own).
+ */
+void vb_ctl_upstream_tls_file(struct vb_ctl *c, int logfd)
 {
-	strlcpy(s->ready_addr, addr, sizeof(s->ready_addr));
-	s->ready = 1;
-	if (s->notify >= 0) {
-		sv_notify(s, "ready %s %ld", addr, (long)s->child);
-		sv_answered(s);
-	} else {
-		vb_ctl_log(s->logfd,
-			   "supervisor: server ready again (pid %ld, restart %u) on %s",
-			   (long)s->child, s->restarts, addr);
-	}
-	sv_write_state(s);
-}
-
-/* Reads the bundled daemon's "ready HOST:PORT" line. */
-static void sv_read_ready(struct sv *s)
-{
-	ssize_t r = read(s->readyfd, s->rbuf + s->rlen,
-			 sizeof(s->rbuf) - 1 - s->rlen);
-	char *nl;
-
-	if (r < 0 && errno == EINTR)
-		return;
-	if (r <= 0) {
-		/* Closed without a line: the daemon is dying; SIGCHLD follows. */
-		close(s->readyfd);
-		s->readyfd = -1;
-		return;
-	}
-	s->rlen += (size_t)r;
-	s->rbuf[s->rlen] = 0;
-	nl = strchr(s->rbuf, '\n');
-	if (nl == NULL && s->rlen < sizeof(s->rbuf) - 1)
-		return;
-	if (nl)
-		*nl = 0;
-	close(s->readyfd);
-	s->readyfd = -1;
-	{
-		char addr[300] = "";
-		const char *p = s->rbuf;
-
-		if (strncmp(p, "ready", 5) == 0) {
-			p += 5;
-			p += strspn(p, " ");
-			strlcpy(addr, p, sizeof(addr));
-			addr[strcspn(addr, " ")] = 0;
-		}
-		if (addr[0] == 0)
-			vb_ctl_read_addr(s->c, addr, sizeof(addr));
-		if (addr[0] == 0)
-			strlcpy(addr, s->addr, sizeof(addr));
-		sv_on_ready(s, addr);
-	}
-}
-
-/* Upstream: ready once a login works; then record server.addr. */
-static void sv_probe_upstream(struct sv *s)
-{
-	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
+	struct vb_buf path = VB_BUF_INIT, line = VB_BUF_INIT;
 	struct vb_err e;
 
-	s->next_probe = vb_mono_ms() + 100;
-	if (vb_ctl_try_login(s->c, s->addr, 1000, NULL, &e))
-		return;
-	vb_ctl_file(s->c, "server.addr", &path);
-	vb_buf_printf(&text, "%s\n", s->addr);
-	if (vb_path_write_atomic((char *)path.p, text.p, text.len, 0644, &e))
-		vb_ctl_log(s->logfd, "supervisor: %s", e.msg);
+	vb_ctl_file(c, "server.tls", &path);
+	if (c->tls_cert[0]) {
+		vb_buf_printf(&line, "%s\n", c->tls_cert);
+		if (vb_path_replace((char *)path.p, line.p, line.len, 0600, 1,
+				    &e) < 0)
+			vb_ctl_log(logfd, "%s", e.msg);
+	} else if (unlink((char *)path.p) < 0 && errno != ENOENT) {
+		vb_ctl_log(logfd, "cannot remove %s: %s", (char *)path.p,
+			   strerror(errno));
+	}
 	vb_buf_release(&path);
-	vb_buf_release(&text);
-	sv_on_ready(s, s->addr);
-}
-
-static void sv_exit(struct sv *s, int code) __attribute__((noreturn));
-static void sv_exit(struct sv *s, int code)
-{
-	if (s->child > 0)
-		kill(s->child, SIGKILL);
-	s->child = 0;
-	sv_write_state(s);
-	_exit(code);
-}
-
-/* Handles the daemon's death: decides between exit and restart. */
-static void sv_on_death(struct sv *s, int status)
-{
-	char how[64];
-	int64_t now = vb_mono_ms();
-	unsigned i, n = 0;
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	int was_ready = s->ready;
-
-	describe_status(status, how, sizeof(how));
-	strlcpy(s->last_exit, how, sizeof(s->last_exit));
-	s->child = 0;
-	s->ready = 0;
-	if (s->readyfd >= 0)
-		close(s->readyfd);
-	s->readyfd = -1;
-	if (s->pidlock >= 0) {
-		if (code == 0) {
-			struct vb_buf path = VB_BUF_INIT;
-
-			vb_ctl_file(s->c, "server.pid", &path);
-			unlink((char *)path.p);
-			vb_buf_release(&path);
-		}
-		close(s->pidlock);
-		s->pidlock = -1;
-	}
-	if (s->want_down) {
-		vb_ctl_log(s->logfd, "supervisor: server %s; stopped on request",
-			   how);
-		sv_exit(s, 0);
-	}
-	if (s->notify >= 0) {
-		/* Never ready: a failed start is reported, not retried. */
-		vb_ctl_log(s->logfd, "supervisor: server %s during startup",
-			   how);
-		sv_notify(s, "fail %d server %s during startup", code, how);
-		sv_answered(s);
-		sv_exit(s, 1);
-	}
-	if (code == 0) {
-		vb_ctl_log(s->logfd,
-			   "supervisor: server exited cleanly (stopped by someone else); supervision ends");
-		sv_exit(s, 0);
-	}
-	if (code == VB_EX_CONFIG || code == EX_EXEC_FAILED) {
-		vb_ctl_log(s->logfd,
-			   "supervisor: server %s: permanent failure, not restarting",
-			   how);
-		sv_exit(s, 1);
-	}
-	(void)was_ready;
-	memmove(s->deaths + 1, s->deaths,
-		sizeof(s->deaths) - sizeof(s->deaths[0]));
-	s->deaths[0] = now;
-	if (s->ndeaths < VB_CTL_MAX_DEATHS)
-		s->ndeaths++;
-	for (i = 0; i < s->ndeaths; i++)
-		if (now - s->deaths[i] < VB_CTL_DEATH_WINDOW * 1000)
-			n++;
-	if (n >= VB_CTL_MAX_DEATHS) {
-		vb_ctl_log(s->logfd,
-			   "supervisor: server %s; %u deaths within %d s: giving up",
-			   how, n, VB_CTL_DEATH_WINDOW);
-		sv_exit(s, 1);
-	}
-	{
-		int delay = 1000 << (n - 1);
-
-		if (delay > 30000)
-			delay = 30000;
-		s->next_spawn = now + delay;
-		s->restarts++;
-		vb_ctl_log(s->logfd,
-			   "supervisor: server %s; restarting in %d.%d s (restart %u)",
-			   how, delay / 1000, delay % 1000 / 100, s->restarts);
-	}
-	sv_write_state(s);
-}
-
-static void sv_run(struct sv *s) __attribute__((noreturn));
-static void sv_run(struct sv *s)
-{
-	for (;;) {
-		struct pollfd p[2];
-		int np = 0, timeout = -1, status;
-		int64_t now = vb_mono_ms();
-		pid_t pid;
-
-		if (sv_term && !s->want_down) {
-			s->want_down = 1;
-			if (s->child > 0) {
-				vb_ctl_log(s->logfd,
-					   "supervisor: stop requested; sending SIGTERM to pid %ld",
-					   (long)s->child);
-				kill(s->child, SIGTERM);
-			} else {
-				vb_ctl_log(s->logfd,
-					   "supervisor: stop requested");
-				sv_notify(s, "fail 1 stopped before the server was ready");
-				sv_exit(s, 0);
-			}
-		}
-		if (s->child == 0 && !s->want_down) {
-			if (now >= s->next_spawn) {
-				char last[300];
-
-				strlcpy(last, s->ready_addr, sizeof(last));
-				if (s->restarts > 0)
-					choose_addr(s->c, last, s->addr,
-						    sizeof(s->addr));
-				if (sv_spawn(s)) {
-					sv_notify(s, "fail 1 cannot spawn the server (see server.log)");
-					sv_exit(s, 1);
-				}
-				continue;
-			}
-			timeout = (int)(s->next_spawn - now);
-		}
-		p[np].fd = s->selfpipe[0];
-		p[np++].events = POLLIN;
-		if (s->readyfd >= 0) {
-			p[np].fd = s->readyfd;
-			p[np++].events = POLLIN;
-		}
-		if (s->child > 0 && s->c->upstream && !s->ready) {
-			timeout = (int)(s->next_probe - now);
-			if (timeout < 0)
-				timeout = 0;
-		}
-		if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR)
-			vb_ctl_sleep_ms(100);
-		if (p[0].revents) {
-			char b[64];
-
-			while (read(s->selfpipe[0], b, sizeof(b)) > 0)
-				;
-		}
-		if (np > 1 && p[1].revents && s->readyfd >= 0)
-			sv_read_ready(s);
-		if (s->child > 0 && s->c->upstream && !s->ready &&
-		    vb_mono_ms() >= s->next_probe)
-			sv_probe_upstream(s);
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (pid == s->child)
-				sv_on_death(s, status);
-		}
-	}
-}
-
-static void supervise(struct vb_ctl *c, const char *addr, int notify)
-	__attribute__((noreturn));
-static void supervise(struct vb_ctl *c, const char *addr, int notify)
-{
-	struct vb_buf path = VB_BUF_INIT;
-	struct sigaction sa;
-	struct vb_err e;
-	struct sv s;
-	int fd, lock;
-
-	memset(&s, 0, sizeof(s));
-	s.c = c;
-	s.readyfd = -1;
-	s.pidlock = -1;
-	strlcpy(s.addr, addr, sizeof(s.addr));
-	prctl(PR_SET_NAME, "vibes-supervise", 0, 0, 0);
-	/* Do not keep the starter's working directory busy. */
-	if (chdir("/") != 0) {
-		/* Every path used below is absolute (vb_ctl_setup). */
-	}
-	{
-		int i;
-
-		for (i = 1; i < NSIG; i++)
-			signal(i, SIG_DFL);
-	}
-
-	/* Only the notify pipe survives from the starter. */
-	if (notify != 3) {
-		if (dup2(notify, 3) < 0)
-			_exit(1);
-		notify = 3;
-	}
-	fcntl(3, F_SETFD, FD_CLOEXEC);
-	closefrom(4);
-	s.notify = notify;
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0 && fd != 0) {
-		dup2(fd, 0);
-		close(fd);
-	}
-	vb_ctl_file(c, "server.log", &path);
-	s.logfd = open((char *)path.p,
-		       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-		       0600);
-	if (s.logfd < 0) {
-		sv_notify(&s, "fail 1 cannot open %s: %s", (char *)path.p,
-			  strerror(errno));
-		_exit(1);
-	}
-	dup2(s.logfd, 1);
-	dup2(s.logfd, 2);
-
-	vb_ctl_file(c, "supervise.lock", &path);
-	lock = vb_ctl_lock_take((char *)path.p, 0, &e);
-	if (lock < 0) {
-		sv_notify(&s, "fail 1 another supervisor holds %s",
-			  (char *)path.p);
-		_exit(1);
-	}
-	vb_ctl_lock_write_pid(lock, getpid());
-	vb_buf_release(&path);
-
-	if (pipe2(s.selfpipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-		sv_notify(&s, "fail 1 pipe: %s", strerror(errno));
-		_exit(1);
-	}
-	sv_wfd = s.selfpipe[1];
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = sv_handler;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	{
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
-	sv_notify(&s, "super %ld", (long)getpid());
-	vb_ctl_log(s.logfd, "supervisor: pid %ld supervising %s",
-		   (long)getpid(), (char *)c->dir.p);
-	sv_run(&s);
+	vb_buf_release(&line);
 }
 
 /* ---- starting ---- */
 
-/* Forks the supervisor (grandchild, own session); returns the pipe. */
-static int spawn_supervisor(struct vb_ctl *c, const char *addr,
-			    struct vb_err *e)
+/*
+ * The supervisor's command line (vibes-supervise(8)): what vb_ctl_supervise
+ * needs, as options.  argv must have room for 26 pointers.
+ */
+static void supervisor_argv(struct vb_ctl *c, const char *addr,
+			    const char *http, const char *argv[])
 {
-	int p[2], status;
+	size_t n = 0;
+
+	argv[n++] = (char *)c->super.p;
+	argv[n++] = "--data-dir";
+	argv[n++] = (char *)c->dir.p;
+	argv[n++] = "--server-bin";
+	argv[n++] = (char *)c->bin.p;
+	argv[n++] = "--spawn-addr";
+	argv[n++] = addr;
+	if (c->addr_explicit) {
+		argv[n++] = "--addr";
+		argv[n++] = c->addr;
+	}
+	if (http[0]) {
+		argv[n++] = "--spawn-http";
+		argv[n++] = http;
+	}
+	if (c->http_explicit) {
+		argv[n++] = "--http";
+		argv[n++] = c->http_addr;
+	}
+	if (c->no_http)
+		argv[n++] = "--no-http";
+	/* the supervisor's own options, which it gives the daemon */
+	n += vb_ctl_tls_args(c, argv + n);
+	if (c->upstream)
+		argv[n++] = "--upstream";
+	argv[n++] = "--notify-fd";
+	argv[n++] = "3";
+	/* The memory backend: nothing to make durable. */
+	if (c->memory && !c->upstream) {
+		argv[n++] = "--";
+		argv[n++] = "--fsync";
+		argv[n++] = "never";
+	}
+	argv[n] = NULL;
+}
+
+/*
+ * Starts the supervisor: a grandchild (so that the starter, which may be a
+ * long-lived tool, never has a zombie to collect), in a session of its
+ * own, in "/", with stdin /dev/null, stdout and stderr on server.log, the
+ * pipe back on fd 3 and nothing else open, every signal at its default,
+ * and exec'd: `ps` shows vibes-supervise, not the tool that started it.
+ * Returns the pipe's read end.
+ */
+static int spawn_supervisor(struct vb_ctl *c, const char *addr,
+			    const char *http, struct vb_err *e)
+{
+	struct vb_buf logp = VB_BUF_INIT;
+	const char *argv[32];
+	sigset_t all, old;
+	int p[2], status, logfd;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) != 0)
+	if (c->super.len == 0 || access((char *)c->super.p, X_OK) != 0)
+		return vb_err_sys(e, VB_E_CONFIG,
+				  "cannot execute the supervisor %s (is vibes installed completely? it belongs in %s)",
+				  c->super.len ? (char *)c->super.p :
+						 "vibes-supervise",
+				  VB_CTL_LIBEXECDIR);
+	vb_ctl_file(c, "server.log", &logp);
+	logfd = open((char *)logp.p,
+		     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	vb_buf_release(&logp);
+	if (logfd < 0)
+		return vb_err_sys(e, errno == EACCES ? VB_E_AUTH : VB_E_IO,
+				  "cannot open %s/server.log", (char *)c->dir.p);
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		close(logfd);
 		return vb_err_sys(e, VB_E_IO, "pipe");
+	}
+	supervisor_argv(c, addr, http, argv);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(p[0]);
 		close(p[1]);
+		close(logfd);
 		return vb_err_sys(e, VB_E_IO, "fork");
 	}
 	if (pid == 0) {
-		pid_t gc;
+		pid_t gc = fork();
+		int i, fd;
 
-		close(p[0]);
-		gc = fork();
 		if (gc != 0)
 			_exit(gc < 0 ? 1 : 0);
 		setsid();
-		supervise(c, addr, p[1]);
+		for (i = 1; i < NSIG; i++)
+			signal(i, SIG_DFL);
+		if (chdir("/") != 0) {
+			/* Every path it is given is absolute (vb_ctl_setup). */
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0 && fd != 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (p[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		else
+			dup2(p[1], 3);
+		closefrom(4);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(argv[0], (char *const *)argv);
+		dprintf(3, "fail %d cannot execute the supervisor %s: %s\n",
+			VB_CTL_EX_EXEC_FAILED, argv[0], strerror(errno));
+		_exit(VB_CTL_EX_EXEC_FAILED);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
+	close(logfd);
 	status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -1027,9 +657,13 @@ out:
 	return rc;
 }
 
-/* One attempt to start; *retry is set when the default port was stolen. */
-static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
-		      struct vb_ctl_status *st, int *retry, struct vb_err *e)
+/*
+ * One attempt to start; *retry is 1 when the default port was stolen, 2
+ * when the HTTP port chosen (not asked for) was.
+ */
+static int start_once(struct vb_ctl *c, const char *addr, const char *http,
+		      off_t mark, struct vb_ctl_status *st, int *retry,
+		      struct vb_err *e)
 {
 	struct vb_buf acc = VB_BUF_INIT, logp = VB_BUF_INIT;
 	int64_t deadline = vb_mono_ms() + c->start_timeout_ms;
@@ -1039,7 +673,7 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 
 	*retry = 0;
 	vb_ctl_file(c, "server.log", &logp);
-	fd = spawn_supervisor(c, addr, e);
+	fd = spawn_supervisor(c, addr, http, e);
 	if (fd < 0)
 		goto out;
 	for (;;) {
@@ -1074,7 +708,7 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 			char host[256], holder[128];
 			unsigned port = 0;
 			struct vb_buf tail = VB_BUF_INIT;
-			int inuse;
+			int inuse, http_inuse;
 
 			why = why ? why + 1 : line + 5;
 			/* The supervisor is on its way out: let it go first. */
@@ -1082,7 +716,22 @@ static int start_once(struct vb_ctl *c, const char *addr, off_t mark,
 			vb_ctl_tail_from((char *)logp.p, mark, 5, &tail, NULL);
 			inuse = code == VB_EX_CONFIG && tail.p &&
 				strstr((char *)tail.p, "address already in use");
+			http_inuse = inuse &&
+				strstr((char *)tail.p, "cannot listen for HTTP");
 			vb_buf_release(&tail);
+			if (http_inuse && !c->http_explicit) {
+				*retry = 2;
+				goto out;
+			}
+			if (http_inuse &&
+			    vb_ctl_split_addr(http, host, sizeof(host), &port) == 0) {
+				vb_ctl_port_holder(port, holder, sizeof(holder));
+				vb_err_set(e, VB_E_UNAVAIL,
+					   "cannot listen for HTTP on %s: port %u is in use%s%s",
+					   http, port, holder[0] ? " by " : "",
+					   holder);
+				goto out;
+			}
 			if (inuse && !c->addr_explicit) {
 				*retry = 1;
 				goto out;
@@ -1156,13 +805,17 @@ out:
 static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 			struct vb_ctl_status *st, struct vb_err *e)
 {
-	char addr[300];
+	char addr[300], http[300] = "", why[256];
 	int64_t deadline = vb_mono_ms() + c->start_timeout_ms;
 	pid_t stale = 0;
 	off_t mark;
 	int retry, rc;
 
 	if (vb_ctl_probe(c, st, e))
+		return -1;
+	/* An explicit start is what server.down waits for. */
+	if (!(flags & VB_CTL_AUTOSTART) && st->down[0] &&
+	    vb_ctl_down_remove(c, e))
 		return -1;
 	if (st->state == VB_CTL_RUNNING || st->super_pid) {
 		if (!(flags & VB_CTL_ENSURE)) {
@@ -1185,6 +838,15 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 		if (vb_ctl_probe(c, st, e))
 			return -1;
 	}
+	if ((flags & VB_CTL_AUTOSTART) &&
+	    vb_ctl_down_read(c, why, sizeof(why))) {
+		char cmd[600];
+
+		vb_ctl_iggyctl_cmd(c, "start", cmd, sizeof(cmd));
+		return vb_err_set(e, VB_E_DOWN,
+				  "the server of data dir %s was %s; the tools do not start it by themselves until '%s'",
+				  (char *)c->dir.p, why, cmd);
+	}
 	if (st->state == VB_CTL_STALE)
 		stale = st->pid;
 	if (access((char *)c->bin.p, X_OK) != 0)
@@ -1202,7 +864,9 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 		if (rc)
 			return -1;
 	}
-	choose_addr(c, last, addr, sizeof(addr));
+	vb_ctl_choose_addr(c, last, addr, sizeof(addr));
+	if (!c->upstream)
+		vb_ctl_choose_http(c, http, sizeof(http));
 	{
 		struct vb_buf logp = VB_BUF_INIT;
 		struct stat sb;
@@ -1220,15 +884,20 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 		      (char *)c->bin.p, c->upstream ? "upstream" : "bundled",
 		      addr, (char *)c->dir.p))
 		return -1;
-	rc = start_once(c, addr, mark, st, &retry, e);
-	if (rc && retry) {
+	rc = start_once(c, addr, http, mark, st, &retry, e);
+	if (rc && retry == 2) {
+		/* The HTTP port was taken between our probe and the bind. */
+		strlcpy(http, "127.0.0.1:0", sizeof(http));
+		rc = start_once(c, addr, http, mark, st, &retry, e);
+	}
+	if (rc && retry == 1) {
 		/* The default port was taken between our probe and the bind. */
 		if (c->upstream)
 			snprintf(addr, sizeof(addr), "127.0.0.1:%u",
 				 vb_ctl_pick_port("127.0.0.1"));
 		else
 			strlcpy(addr, "127.0.0.1:0", sizeof(addr));
-		rc = start_once(c, addr, mark, st, &retry, e);
+		rc = start_once(c, addr, http, mark, st, &retry, e);
 		if (rc && retry)
 			vb_err_set(e, VB_E_UNAVAIL,
 				   "cannot listen on %s: address already in use",
@@ -1286,8 +955,11 @@ static int stop_locked(struct vb_ctl *c, int *killed, struct vb_err *e)
 	/* Tell the supervisor first, so that it does not restart. */
 	if (st.super_pid > 0)
 		kill(st.super_pid, SIGTERM);
-	if (st.state == VB_CTL_RUNNING && st.pid > 0)
+	if (st.state == VB_CTL_RUNNING && st.pid > 0) {
 		kill(st.pid, SIGTERM);
+		/* A stopped (SIGSTOP) server would never see it. */
+		kill(st.pid, SIGCONT);
+	}
 	if (!wait_released((char *)pidp.p, c->stop_timeout_ms)) {
 		if (vb_ctl_lock_probe((char *)pidp.p, &exists, &pid, NULL) > 0 &&
 		    pid > 0) {
@@ -1325,7 +997,13 @@ int vb_ctl_stop(struct vb_ctl *c, int *killed, struct vb_err *e)
 	fd = take_ctl_lock(c, c->stop_timeout_ms + c->start_timeout_ms, e);
 	if (fd < 0 && e && e->kind == VB_E_TIMEOUT)
 		return -1;
-	/* A read-only or foreign dir: stopping needs no lock file. */
+	/*
+	 * Before the server goes: a tool that finds it gone must already
+	 * see that it was stopped on purpose.  (A read-only or foreign dir
+	 * takes neither lock nor mark: stopping needs neither.)
+	 */
+	if (fd >= 0)
+		vb_ctl_down_write(c, NULL);
 	rc = stop_locked(c, killed, e);
 	if (fd >= 0)
 		close(fd);
@@ -1357,21 +1035,37 @@ int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st,
 
 int vb_ctl_run(struct vb_ctl *c, struct vb_err *e)
 {
-	char addr[300];
+	const char *argv[24];
+	char addr[300], http[300];
+	size_t n = 0;
 
 	if (vb_ctl_prepare_dir(c, e))
 		return -1;
-	choose_addr(c, NULL, addr, sizeof(addr));
+	vb_ctl_choose_addr(c, NULL, addr, sizeof(addr));
 	if (c->upstream) {
 		struct vb_buf u = VB_BUF_INIT, p = VB_BUF_INIT;
 
 		if (vb_ctl_make_credentials(c, &u, &p, e))
 			return -1;
-		setenv_upstream(c, addr, (char *)u.p, (char *)p.p);
+		vb_ctl_upstream_tls_file(c, STDERR_FILENO);
+		vb_ctl_setenv_upstream(c, addr, (char *)u.p, (char *)p.p);
 		execl((char *)c->bin.p, (char *)c->bin.p, (char *)NULL);
 	} else {
-		execl((char *)c->bin.p, (char *)c->bin.p, "--data-dir",
-		      (char *)c->dir.p, "--addr", addr, (char *)NULL);
+		vb_ctl_choose_http(c, http, sizeof(http));
+		argv[n++] = (char *)c->bin.p;
+		argv[n++] = "--data-dir";
+		argv[n++] = (char *)c->dir.p;
+		argv[n++] = "--addr";
+		argv[n++] = addr;
+		if (http[0]) {
+			argv[n++] = "--http";
+			argv[n++] = http;
+		} else {
+			argv[n++] = "--no-http";
+		}
+		n += vb_ctl_tls_args(c, argv + n);
+		argv[n] = NULL;
+		execv((char *)c->bin.p, (char *const *)argv);
 	}
 	return vb_err_sys(e, VB_E_UNAVAIL, "cannot execute %s",
 			  (char *)c->bin.p);

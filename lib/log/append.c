@@ -560,10 +560,13 @@ static void report_acks(struct app *a, struct round *r)
 static void retire(struct app *a)
 {
 	struct round *r;
+	int acked = 0;
 
 	while ((r = a->head) && round_complete(a, r)) {
-		if (a->o->acks && a->cb->ack)
+		if (a->o->acks && a->cb->ack) {
 			report_acks(a, r);
+			acked = 1;
+		}
 		a->head = r->next;
 		if (a->head == NULL)
 			a->tail = NULL;
@@ -574,6 +577,8 @@ static void retire(struct app *a)
 		a->done_line = r->last_line;
 		round_put(a, r);
 	}
+	if (acked && a->cb->acked)
+		a->cb->acked(a->cb->arg);
 }
 
 static void line_stored(struct app *a, struct round *r, uint32_t i)

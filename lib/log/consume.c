@@ -982,6 +982,9 @@ static int join(struct run *r, struct vb_err *e)
 	uint32_t mine = VB_NO_MEMBER, fresh = 0;
 	int rc = -1;
 
+	/* Released below even when a call fails before it fills them. */
+	memset(&before, 0, sizeof(before));
+	memset(&after, 0, sizeof(after));
 	if (vb_log_group_members(r->l, &r->who, &before, e) == 0 &&
 	    vb_log_group_join(r->l, &r->who, e) == 0 &&
 	    vb_log_group_members(r->l, &r->who, &after, e) == 0) {

@@ -356,6 +356,12 @@ struct vb_append_cb {
 	/* One acknowledged line (opts.acks), in input order. */
 	void (*ack)(void *arg, const char *input, uint64_t line,
 		    uint32_t partition, uint64_t offset);
+	/*
+	 * After the acks of the rounds that completed together: whoever
+	 * reads them waits for them now (a pipeline that drops what is
+	 * stored), so the caller hands them over rather than buffering.
+	 */
+	void (*acked)(void *arg);
 	/* Something worth saying with -v (reconnected, ...). */
 	void (*notice)(void *arg, const char *msg);
 	/*

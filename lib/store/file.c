@@ -1,7 +1,8 @@
-/* File helpers for the store: refcounted fds, atomic replace, rm -rf. */
+/* File helpers for the store: refcounted fds, rm -rf, notices. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,21 @@
 #include <unistd.h>
 
 #include "base/path.h"
-#include "store/store.h"
+#include "store/seg.h"
 #include "base/banned.h"
+
+void vb_store_notice(struct vb_store *st, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (st->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->notice(st->notice_arg, msg);
+}
 
 struct vb_file *vb_file_new(int fd)
 {
@@ -19,6 +33,9 @@ struct vb_file *vb_file_new(int fd)
 	f->fd = fd;
 	atomic_init(&f->refs, 1);
 	atomic_init(&f->queued, 0);
+	atomic_init(&f->written, 0);
+	atomic_init(&f->synced, 0);
+	atomic_init(&f->sync_err, 0);
 	return f;
 }
 

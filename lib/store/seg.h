@@ -4,7 +4,14 @@
 
 #include "store/store.h"
 
-/* Creates an empty segment starting at offset start. */
+/* A notice through st->notice (recovery, repairs). */
+void vb_store_notice(struct vb_store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Creates an empty segment starting at offset start.  Its directory entry
+ * is the caller's to sync.
+ */
 int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		  uint64_t start, struct vb_err *e);
 /*
@@ -21,8 +28,30 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 		  size_t first, const uint8_t *entries, uint32_t n,
 		  struct vb_err *e);
-/* Syncs (unless the policy is never) and closes the index for writing. */
-int vb_seg_seal(struct vb_seg *s, struct vb_store *st, struct vb_err *e);
+/*
+ * Sealing: a sealed segment takes no more appends, but keeps its index
+ * open until the commit point settles it (syncs log and index when asked,
+ * closes the index), so that a failed commit can take the seal back.
+ */
+static inline void vb_seg_seal(struct vb_seg *s)
+{
+	s->sealed = 1;
+}
+int vb_seg_settle(struct vb_seg *s, int sync, struct vb_err *e);
+/*
+ * Keeps the first count messages: memory, log and index.  -1 when a file
+ * could not be truncated (memory is cut all the same: the files' tails
+ * are past what is read, and the next start cuts them).
+ */
+int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e);
+/*
+ * After a failed fsync: writes the log's bytes from s->log->synced to the
+ * end again (read back through the page cache, every message checked;
+ * the segment is cut before the first that fails, with a notice), then
+ * fdatasyncs log and index.  0 when all is durable.
+ */
+int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
+		  struct vb_err *e);
 void vb_seg_free(struct vb_seg *s);
 /* Removes the segment's files, then frees it. */
 void vb_seg_destroy(struct vb_seg *s, const char *dir);

@@ -1,4 +1,7 @@
-/* Segment files: create, load with verification and repair, append, seal. */
+/*
+ * Segment files: create, load with verification and repair, append, seal,
+ * and the undo and resync of what a failed commit or fsync left behind.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,22 +21,6 @@ static const char *seg_path(struct vb_buf *out, const char *dir, uint64_t start,
 			    const char *ext)
 {
 	return vb_path_fmt(out, "%s/%020" PRIu64 ".%s", dir, start, ext);
-}
-
-static void notice(struct vb_store *st, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void notice(struct vb_store *st, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (st->notice == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	st->notice(st->notice_arg, msg);
 }
 
 /* Room for `more` index entries (16 bytes each) past the last one. */
@@ -72,8 +59,6 @@ int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)path.p);
 		goto fail;
 	}
-	if (st->sync->mode != VB_FSYNC_NEVER && vb_path_fsync_dir(dir, e) < 0)
-		goto fail;
 	vb_buf_release(&path);
 	*sp = s;
 	return 0;
@@ -100,6 +85,33 @@ static int idx_consistent(const struct vb_seg *s, uint64_t logsize)
 }
 
 /*
+ * Checks the stored message at h (avail bytes from there on): whole, sane
+ * lengths, offset `off`, the reserved field 0 (as this server stamps it),
+ * matching checksum.  NULL if good, else why not; *msz is its size once
+ * the header could be read.
+ */
+static const char *msg_check(const uint8_t *h, uint64_t avail, uint64_t off,
+			     uint64_t *msz)
+{
+	if (avail < VB_MSG_HDR)
+		return "partial message header";
+	if (vb_ld32(h + VB_MSG_PAYLOAD_LEN) > VB_PAYLOAD_MAX ||
+	    vb_ld32(h + VB_MSG_UHDR_LEN) > VB_UHDR_MAX)
+		return "impossible message lengths";
+	if (vb_ld64(h + VB_MSG_RESERVED) != 0)
+		return "reserved field not 0";
+	*msz = vb_msg_frame_size(h);
+	if (*msz > avail)
+		return "partial message";
+	if (vb_ld64(h + VB_MSG_OFFSET) != off)
+		return "offset out of sequence";
+	if (vb_ld64(h + VB_MSG_CHECKSUM) !=
+	    vb_wire_msg_checksum(h, (size_t)*msz))
+		return "checksum mismatch";
+	return NULL;
+}
+
+/*
  * Walks the log from byte 0, keeping every message that is whole, has sane
  * lengths, the expected offset and a matching checksum.  Returns the number
  * of good bytes; the index is rebuilt in s->idx.
@@ -112,43 +124,28 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 	s->count = 0;
 	*why = NULL;
 	while (pos < size) {
-		const uint8_t *h = m + pos;
-		uint64_t msz, off;
+		uint64_t msz = 0;
 		uint8_t *ent;
 
-		if (size - pos < VB_MSG_HDR) {
-			*why = "partial message header";
+		*why = msg_check(m + pos, size - pos, s->start + s->count,
+				 &msz);
+		if (*why)
 			break;
-		}
-		if (vb_ld32(h + VB_MSG_PAYLOAD_LEN) > VB_PAYLOAD_MAX ||
-		    vb_ld32(h + VB_MSG_UHDR_LEN) > VB_UHDR_MAX) {
-			*why = "impossible message lengths";
-			break;
-		}
-		msz = vb_msg_frame_size(h);
-		if (msz > size - pos) {
-			*why = "partial message";
-			break;
-		}
-		off = vb_ld64(h + VB_MSG_OFFSET);
-		if (off != s->start + s->count) {
-			*why = "offset out of sequence";
-			break;
-		}
-		if (vb_ld64(h + VB_MSG_CHECKSUM) !=
-		    vb_wire_msg_checksum(h, (size_t)msz)) {
-			*why = "checksum mismatch";
-			break;
-		}
 		if (pos + msz > VB_SEG_HARD_MAX) {
 			*why = "segment too large";
+			break;
+		}
+		/* Reads by time search the index: it never goes back. */
+		if (s->count && vb_ld64(m + pos + VB_MSG_TIMESTAMP) <
+				vb_seg_ts(s, s->count - 1)) {
+			*why = "timestamp before the previous message's";
 			break;
 		}
 		idx_grow(s, 1);
 		ent = s->idx + (size_t)s->count * 16;
 		vb_st32(ent, s->count);
 		vb_st32(ent + 4, (uint32_t)(pos + msz));
-		vb_st64(ent + 8, vb_ld64(h + VB_MSG_TIMESTAMP));
+		vb_st64(ent + 8, vb_ld64(m + pos + VB_MSG_TIMESTAMP));
 		s->count++;
 		pos += msz;
 	}
@@ -174,9 +171,9 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	if (m)
 		munmap(m, logsize);
 	if (good < logsize) {
-		notice(st, "%s: truncated at byte %" PRIu64 " after %u messages "
-		       "(%" PRIu64 " bytes dropped): %s", path, good, s->count,
-		       logsize - good, why);
+		vb_store_notice(st, "%s: truncated at byte %" PRIu64 " after "
+				"%u messages (%" PRIu64 " bytes dropped): %s",
+				path, good, s->count, logsize - good, why);
 		if (ftruncate(s->log->fd, (off_t)good) < 0)
 			return vb_err_sys(e, VB_E_IO, "cannot truncate %s", path);
 		if (st->sync->mode != VB_FSYNC_NEVER && fsync(s->log->fd) < 0)
@@ -188,12 +185,18 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 		return 0;
 	path = seg_path(pb, dir, s->start, "index");
 	if (oldn > 0 || s->count > 0)
-		notice(st, "%s: index rebuilt (%u entries)", path, s->count);
+		vb_store_notice(st, "%s: index rebuilt (%u entries)", path,
+				s->count);
+	/*
+	 * The index in memory is right; one left stale on disk (a full disk)
+	 * disagrees with the log, so the next start rebuilds it again.
+	 */
 	if (ftruncate(s->idx_fd, 0) < 0 ||
 	    (s->count &&
 	     vb_pwrite_all(s->idx_fd, s->idx, (size_t)s->count * 16, 0) < 0) ||
 	    (st->sync->mode != VB_FSYNC_NEVER && fsync(s->idx_fd) < 0))
-		return vb_err_sys(e, VB_E_IO, "cannot rewrite %s", path);
+		vb_store_notice(st, "%s: cannot rewrite it (%s); kept in "
+				"memory", path, strerror(errno));
 	return 0;
 }
 
@@ -237,6 +240,7 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 	if (!verify && idx_consistent(s, s->size) &&
 	    oldn == (size_t)ist.st_size)
 		goto done;
+	s->verified = 1;
 	old = vb_xmalloc(oldn);
 	if (oldn)
 		memcpy(old, s->idx, oldn);
@@ -299,18 +303,111 @@ int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 	return 0;
 }
 
-int vb_seg_seal(struct vb_seg *s, struct vb_store *st, struct vb_err *e)
+int vb_seg_settle(struct vb_seg *s, int sync, struct vb_err *e)
 {
-	if (s->sealed)
+	if (s->idx_fd < 0)
 		return 0;
-	if (st->sync->mode != VB_FSYNC_NEVER &&
-	    (fdatasync(s->log->fd) < 0 || fdatasync(s->idx_fd) < 0))
+	if (sync && (fdatasync(s->log->fd) < 0 || fdatasync(s->idx_fd) < 0))
 		return vb_err_sys(e, VB_E_IO, "cannot sync segment %" PRIu64,
 				  s->start);
 	close(s->idx_fd);
 	s->idx_fd = -1;
-	s->sealed = 1;
 	return 0;
+}
+
+int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
+{
+	if (count >= s->count)
+		return 0;
+	s->count = count;
+	s->size = count ? vb_seg_pos(s, count - 1) : 0;
+	if (ftruncate(s->log->fd, (off_t)s->size) < 0 ||
+	    (s->idx_fd >= 0 && ftruncate(s->idx_fd, (off_t)count * 16) < 0))
+		return vb_err_sys(e, VB_E_IO, "cannot truncate segment %"
+				  PRIu64, s->start);
+	return 0;
+}
+
+/* First message ending past byte `at` (s->count if none). */
+static uint32_t seg_msg_after(const struct vb_seg *s, uint64_t at)
+{
+	uint32_t lo = 0, hi = s->count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (vb_seg_pos(s, mid) <= at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Linux marks the pages of a failed writeback clean and reports the error
+ * once, so an fsync retried on the same file succeeds without writing
+ * them.  They are read back here (from the cache, or from the disk if the
+ * cache let them go) and written again; a message that no longer checks
+ * out is not served.
+ */
+int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
+		  struct vb_err *e)
+{
+	struct vb_buf m = VB_BUF_INIT, pb = VB_BUF_INIT;
+	uint32_t i = seg_msg_after(s, atomic_load(&s->log->synced));
+	int rc = -1;
+
+	for (; i < s->count; i++) {
+		uint64_t from = i ? vb_seg_pos(s, i - 1) : 0, msz = 0;
+		uint64_t len = vb_seg_pos(s, i) - from;
+		const char *why;
+		ssize_t n;
+
+		vb_buf_reset(&m);
+		vb_buf_reserve(&m, (size_t)len);
+		n = pread(s->log->fd, m.p, (size_t)len, (off_t)from);
+		if (n < 0) {
+			vb_err_sys(e, VB_E_IO, "cannot read segment %" PRIu64,
+				   s->start);
+			goto out;
+		}
+		why = msg_check(m.p, (uint64_t)n, s->start + i, &msz);
+		if (why == NULL && msz != len)
+			why = "size differs from the index";
+		if (why) {
+			vb_store_notice(st, "%s: message %" PRIu64 " lost by "
+					"the disk (%s): %u message(s) dropped "
+					"from there on",
+					seg_path(&pb, dir, s->start, "log"),
+					s->start + i, why, s->count - i);
+			if (vb_seg_truncate(s, i, e) < 0)
+				goto out;
+			break;
+		}
+		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len,
+				  (off_t)from) < 0 ||
+		    (s->idx_fd >= 0 &&
+		     vb_pwrite_all(s->idx_fd, s->idx + (size_t)i * 16, 16,
+				   (off_t)i * 16) < 0)) {
+			vb_err_sys(e, VB_E_IO, "cannot rewrite segment %"
+				   PRIu64, s->start);
+			goto out;
+		}
+	}
+	if (fdatasync(s->log->fd) < 0 ||
+	    (s->idx_fd >= 0 && fdatasync(s->idx_fd) < 0)) {
+		vb_err_sys(e, VB_E_IO, "cannot sync segment %" PRIu64,
+			   s->start);
+		goto out;
+	}
+	atomic_store(&s->log->synced, s->size);
+	atomic_store(&s->log->sync_err, 0);
+	rc = 0;
+out:
+	vb_buf_release(&m);
+	vb_buf_release(&pb);
+	return rc;
 }
 
 void vb_seg_free(struct vb_seg *s)

@@ -35,7 +35,7 @@ enum {
 	RP_TIMESTAMP = 192,
 	RP_REQUEST = 200,
 	RP_OPERATION = 208,
-	RP_STATUS = 216,
+	RP_STATUS = VB_VSR_REPLY_STATUS,
 };
 
 /* Eviction header offsets (framing.md §7). */

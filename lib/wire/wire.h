@@ -639,6 +639,9 @@ size_t vb_reader_ready(const struct vb_reader *r, size_t max);
 
 #define VB_VSR_HDR 256
 #define VB_VSR_FRAME_MAX (64u << 20)	/* the server's max_message_size */
+/* A request's and a reply's u32 size; a reply header's u32 status (§2, §3). */
+#define VB_VSR_SIZE 48
+#define VB_VSR_REPLY_STATUS 216
 
 /* Header byte 60 (framing.md §1). */
 enum vb_vsr_command {

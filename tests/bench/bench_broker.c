@@ -11,7 +11,9 @@
  * time with the offset strategy, checking every offset.  With WINDOW > 1
  * it then appends the same number of messages again to a second partition
  * with up to WINDOW batches in flight (the protocol answers in order, so a
- * producer may pipeline).  Prints key=value lines on stdout.
+ * producer may pipeline: the client's queue, pump and take).  ADDR is any
+ * address the tools take, iggys://HOST:PORT?tls_ca_file=CA for TLS.
+ * Prints key=value lines on stdout.
  *
  * BENCH_PROTOCOL=0.9 in the environment does the same in Iggy 0.9 (the
  * bundled server speaks both): sends are 0.9 batches, polls answer batch
@@ -23,6 +25,7 @@
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,47 +55,46 @@ static long long num(const char *s, long long lo, long long hi)
 
 /*
  * Sends `total` messages as frames of `batch` (the last one shorter) with
- * up to `window` unanswered; every answer must be an empty OK.
+ * up to `window` unanswered, through the pipelined client (so over TLS as
+ * over TCP); every answer must be an empty OK.
  */
-static void pipelined(int fd, const struct vb_buf *frame, struct vb_buf *tail,
-		      uint64_t total, uint32_t batch, uint32_t window)
+static void pipelined(struct vb_client *c, const struct vb_buf *frame,
+		      const struct vb_buf *tail, uint64_t total,
+		      uint32_t batch, uint32_t window)
 {
 	uint64_t nframes = (total + batch - 1) / batch, queued = 0, acked = 0;
-	size_t off = 0;
-	uint8_t ack[8];
-	size_t got = 0;
+	struct vb_reply rep;
+	struct vb_err e;
 
 	while (acked < nframes) {
-		const struct vb_buf *f = queued + 1 == nframes && tail->len
-					 ? tail : frame;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
+		struct pollfd p;
+		int rc;
 
-		if (queued < nframes && queued - acked < window)
-			p.events |= POLLOUT;
+		while (queued < nframes && queued - acked < window) {
+			const struct vb_buf *f = queued + 1 == nframes &&
+						 tail->len ? tail : frame;
+
+			vb_client_queue_ref(c, f->p, f->len);
+			queued++;
+		}
+		if (vb_client_pump(c, &e) < 0 && !vb_client_connected(c) &&
+		    vb_client_inflight(c) == 0)
+			errx(1, "pipelined send: %s", e.msg);
+		while ((rc = vb_client_take(c, &rep, &e)) == 1) {
+			if (rep.status != 0)
+				errx(1, "pipelined send: status %u",
+				     rep.status);
+			acked++;
+		}
+		if (rc < 0)
+			errx(1, "pipelined send: %s", e.msg);
+		if (acked == nframes || (queued - acked < window &&
+					 queued < nframes))
+			continue;
+		p.fd = c->fd;
+		p.events = vb_client_events(c);
 		if (poll(&p, 1, 60000) <= 0)
 			errx(1, "pipelined send: timed out");
-		if (p.revents & POLLOUT) {
-			n = write(fd, f->p + off, f->len - off);
-			if (n < 0 && errno != EAGAIN)
-				err(1, "pipelined send");
-			if (n > 0 && (off += (size_t)n) == f->len) {
-				off = 0;
-				queued++;
-			}
-		}
-		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = read(fd, ack + got, sizeof(ack) - got);
-			if (n == 0 || (n < 0 && errno != EAGAIN))
-				errx(1, "pipelined send: connection lost");
-			if (n > 0 && (got += (size_t)n) == sizeof(ack)) {
-				if (vb_ld32(ack) != 0 || vb_ld32(ack + 4) != 0)
-					errx(1, "pipelined send: status %u",
-					     vb_ld32(ack));
-				got = 0;
-				acked++;
-			}
-		}
 	}
 }
 
@@ -126,6 +128,7 @@ int main(int argc, char **argv)
 		pollc = (uint32_t)num(argv[7], 1, 1000000);
 	if (argc > 8)
 		window = (uint32_t)num(argv[8], 1, 1024);
+	signal(SIGPIPE, SIG_IGN);	/* as every tool: TLS writes by write(2) */
 	vb_client_init(&c);
 	vb_client_init(&c8);
 	c.timeout_ms = 120000;
@@ -223,7 +226,7 @@ int main(int argc, char **argv)
 			vb_wire_send_encode(&tail, &h, m,
 					    (uint32_t)(total % batch));
 		t3 = now();
-		pipelined(c.fd, &frame, &tail, total, batch, window);
+		pipelined(&c, &frame, &tail, total, batch, window);
 		if (vb_client_flush(&c, &sid, &tid, 1, 1, &e) < 0)
 			errx(1, "flush: %s", e.msg);
 		printf("pipelined_secs=%.6f\n", now() - t3);

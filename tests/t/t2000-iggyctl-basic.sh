@@ -37,7 +37,7 @@ test_expect_success 'status of a data dir that never ran: stopped, exit 3' '
 
 test_expect_success 'start creates the data dir 0700 and credentials 0600' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start >out &&
+	vibes-iggyctl -d "$D" --port 0 start >out &&
 	grep "^started: pid [0-9]*, 127.0.0.1:[0-9]*, data dir $D$" out &&
 	test "$(stat -c %a "$D")" = 700 &&
 	test "$(stat -c %a "$D/credentials")" = 600 &&
@@ -53,18 +53,18 @@ test_expect_success 'start creates the data dir 0700 and credentials 0600' '
 
 test_expect_success 'start again refuses (exit 1), ensure succeeds with the same pid' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	pid=$(cat "$D/server.pid") &&
-	test_must_fail 1 vibes-iggyctl -d "$D" -p 0 start 2>err &&
+	test_must_fail 1 vibes-iggyctl -d "$D" --port 0 start 2>err &&
 	grep "already running (pid $pid)" err &&
-	vibes-iggyctl -d "$D" -p 0 ensure >out &&
+	vibes-iggyctl -d "$D" --port 0 ensure >out &&
 	grep "^running: pid $pid," out &&
 	test "$(cat "$D/server.pid")" = "$pid"
 '
 
 test_expect_success 'status: human and json, with stats from the server' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	vibes-test-tool -d "$D" send s1 t1 a b c &&
 	pid=$(cat "$D/server.pid") &&
 	addr=$(cat "$D/server.addr") &&
@@ -86,7 +86,7 @@ test_expect_success 'status: human and json, with stats from the server' '
 '
 
 test_expect_success 'stop is graceful, releases the lock, ends supervision' '
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	pid=$(cat "$D/server.pid") &&
 	sup=$(cat "$D/supervise.lock") &&
 	vibes-iggyctl -d "$D" stop >out &&
@@ -97,7 +97,7 @@ test_expect_success 'stop is graceful, releases the lock, ends supervision' '
 	grep "supervisor: stop requested" "$D/server.log" &&
 	grep "stopped on request" "$D/server.log" &&
 	test_must_fail 3 vibes-iggyctl -d "$D" status >out &&
-	grep "^state: *stopped$" out
+	grep "^state: *stopped (stopped by vibes-iggyctl stop (pid [0-9]*) at 20[0-9-]*T[0-9:]*Z; the tools do not start it by themselves until .vibes-iggyctl start.)$" out
 '
 
 test_expect_success 'stop when stopped: "not running", exit 0' '
@@ -108,24 +108,44 @@ test_expect_success 'stop when stopped: "not running", exit 0' '
 	test ! -e "$TRASH/never"
 '
 
+# A server that never sees SIGTERM (inject.so keeps it out of its
+# signalfd), as a wedged one would not act on it.
+cat >"$TRASH/deaf-vibes-iggyd" <<EOF
+#!/bin/sh
+ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0" \\
+LD_PRELOAD="$VIBES_BUILD_DIR/tests/tool/inject.so" VIBES_TEST_DEAF_SIGNAL=15 \\
+	exec vibes-iggyd "\$@"
+EOF
+chmod +x "$TRASH/deaf-vibes-iggyd"
+
 test_expect_success 'stop escalates to SIGKILL after --timeout' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 --server-bin "$TRASH/deaf-vibes-iggyd" start &&
 	pid=$(cat "$D/server.pid") &&
-	kill -STOP "$pid" &&
 	vibes-iggyctl -d "$D" stop --timeout 1 >out &&
 	grep "^stopped (SIGKILL after 1 s)" out &&
 	process_gone "$pid" &&
 	test_must_fail 3 vibes-iggyctl -d "$D" status
 '
 
+test_expect_success 'stop ends a server stopped by SIGSTOP gracefully (SIGTERM and SIGCONT)' '
+	stop_at_end "$D" &&
+	vibes-iggyctl -d "$D" --port 0 start &&
+	pid=$(cat "$D/server.pid") &&
+	kill -STOP "$pid" &&
+	vibes-iggyctl -d "$D" stop --timeout 5 >out &&
+	grep "^stopped: data dir $D$" out &&
+	process_gone "$pid" &&
+	grep "supervisor: server exited with status 0; stopped on request" "$D/server.log"
+'
+
 test_expect_success 'restart gives a new pid on the same data' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	vibes-test-tool -d "$D" send rs rt before &&
 	pid=$(cat "$D/server.pid") &&
 	addr=$(cat "$D/server.addr") &&
-	vibes-iggyctl -d "$D" -p 0 restart >out &&
+	vibes-iggyctl -d "$D" --port 0 restart >out &&
 	grep "^started: pid" out &&
 	test "$(cat "$D/server.pid")" != "$pid" &&
 	# The new server keeps the address its clients know.
@@ -136,7 +156,7 @@ test_expect_success 'restart gives a new pid on the same data' '
 	echo before >expect &&
 	test_cmp expect actual &&
 	vibes-iggyctl -d "$D" stop &&
-	vibes-iggyctl -d "$D" -p 0 restart >out &&
+	vibes-iggyctl -d "$D" --port 0 restart >out &&
 	grep "^started: pid" out
 '
 
@@ -146,7 +166,7 @@ test_expect_success 'env prints shell-quoted exports that tools accept' '
 	test ! -s out &&
 	grep "no server running" err &&
 	IGGY_ROOT_USERNAME=iggy IGGY_ROOT_PASSWORD="it'\''s \$ecret" \
-		vibes-iggyctl -d "$D" -p 0 start &&
+		vibes-iggyctl -d "$D" --port 0 start &&
 	vibes-iggyctl -d "$D" env >out &&
 	grep "^export VIBES_IGGY_ADDR='\''$(cat "$D/server.addr")'\''$" out &&
 	grep "^export VIBES_IGGY_DATA_DIR='\''$D'\''$" out &&
@@ -162,7 +182,7 @@ test_expect_success 'env prints shell-quoted exports that tools accept' '
 
 test_expect_success 'logs prints the tail; -n picks the count' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	vibes-iggyctl -d "$D" logs >out &&
 	tail -n 10 "$D/server.log" >expect &&
 	test_cmp expect out &&
@@ -175,7 +195,7 @@ test_expect_success 'logs prints the tail; -n picks the count' '
 
 test_expect_success 'logs -f follows what is appended' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	echo "marker line" >>"$D/server.log" || exit 1
 	vibes-iggyctl -d "$D" logs -f -n 1 >follow &
 	lp=$! &&
@@ -188,7 +208,7 @@ test_expect_success 'logs -f follows what is appended' '
 '
 
 test_expect_success 'run keeps the server in the foreground' '
-	vibes-iggyctl -d "$TRASH/fg" -p 0 run 2>fg.err &
+	vibes-iggyctl -d "$TRASH/fg" --port 0 run 2>fg.err &
 	rp=$! &&
 	test_when_finished "kill -9 $rp" &&
 	wait_for 10 server_running "$TRASH/fg" &&
@@ -206,7 +226,7 @@ test_expect_success 'run keeps the server in the foreground' '
 
 test_expect_success 'a relative data dir is made absolute; daemons run from /' '
 	stop_at_end "$TRASH/rel" &&
-	vibes-iggyctl -d rel -p 0 start >out &&
+	vibes-iggyctl -d rel --port 0 start >out &&
 	grep "data dir $TRASH/rel$" out &&
 	sup=$(cat "$TRASH/rel/supervise.lock") &&
 	test "$(readlink /proc/$sup/cwd)" = / &&
@@ -216,7 +236,7 @@ test_expect_success 'a relative data dir is made absolute; daemons run from /' '
 test_expect_success 'the default data dir follows XDG_DATA_HOME, then HOME' '
 	(
 		unset VIBES_IGGY_DATA_DIR &&
-		vibes-iggyctl -p 0 start &&
+		vibes-iggyctl --port 0 start &&
 		test_when_finished "vibes-iggyctl stop" &&
 		test -f "$XDG_DATA_HOME/vibes/iggy/server.pid" &&
 		vibes-iggyctl status >out &&

@@ -8,7 +8,7 @@ D="$TRASH/d"
 test_expect_success '20 concurrent ensure calls give exactly one server' '
 	stop_at_end "$D" &&
 	for i in $(seq 1 20); do
-		( vibes-iggyctl -d "$D" -p 0 ensure >out.$i 2>err.$i
+		( vibes-iggyctl -d "$D" --port 0 ensure >out.$i 2>err.$i
 		  echo $? >rc.$i ) &
 	done
 	wait &&
@@ -31,9 +31,9 @@ test_expect_success '20 concurrent ensure calls give exactly one server' '
 
 test_expect_success 'ensure on a running server leaves it alone' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 ensure &&
+	vibes-iggyctl -d "$D" --port 0 ensure &&
 	pid=$(cat "$D/server.pid") &&
-	vibes-iggyctl -d "$D" -p 0 ensure >out &&
+	vibes-iggyctl -d "$D" --port 0 ensure >out &&
 	grep "^running: pid $pid," out &&
 	test "$(cat "$D/server.pid")" = "$pid"
 '
@@ -41,11 +41,11 @@ test_expect_success 'ensure on a running server leaves it alone' '
 test_expect_success 'concurrent ensure and stop never leave two servers' '
 	stop_at_end "$D" &&
 	for i in $(seq 1 6); do
-		vibes-iggyctl -d "$D" -p 0 ensure >/dev/null 2>&1 &
+		vibes-iggyctl -d "$D" --port 0 ensure >/dev/null 2>&1 &
 		vibes-iggyctl -d "$D" stop >/dev/null 2>&1 &
 	done
 	wait &&
-	vibes-iggyctl -d "$D" -p 0 ensure &&
+	vibes-iggyctl -d "$D" --port 0 ensure &&
 	test "$(lock_holders "$D/server.pid" | wc -l)" = 1 &&
 	test "$(pgrep -f -x ".*vibes-iggyd --data-dir $D .*" | wc -l)" = 1 &&
 	test "$(lock_holders "$D/supervise.lock" | wc -l)" = 1

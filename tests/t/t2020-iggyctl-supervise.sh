@@ -7,7 +7,7 @@ D="$TRASH/d"
 
 test_expect_success 'kill -9 under supervision: the server comes back, data intact' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	vibes-test-tool -d "$D" send crash events one two three &&
 	old=$(cat "$D/server.pid") &&
 	addr=$(cat "$D/server.addr") &&
@@ -41,7 +41,7 @@ test_expect_success 'kill -9 without supervision: stale pidfile reported, then r
 	grep "\"state\":\"stale\",.*\"pid\":$SERVER_PID," out &&
 	vibes-iggyctl -d "$D" stop >out &&
 	grep "^not running" out &&
-	vibes-iggyctl -d "$D" -p 0 start >out 2>err &&
+	vibes-iggyctl -d "$D" --port 0 start >out 2>err &&
 	grep "replaced a stale pidfile (pid $SERVER_PID" err &&
 	grep "stale pidfile (pid $SERVER_PID)" "$D/server.log" &&
 	test "$(cat "$D/server.pid")" != "$SERVER_PID" &&
@@ -53,7 +53,7 @@ test_expect_success 'kill -9 without supervision: stale pidfile reported, then r
 
 test_expect_success 'a server stopped behind the supervisor'\''s back ends supervision' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	sup=$(cat "$D/supervise.lock") &&
 	kill -TERM "$(cat "$D/server.pid")" &&
 	wait_for 10 process_gone "$sup" &&
@@ -73,7 +73,12 @@ test_expect_success 'exit 78 on restart (port taken) is permanent: no retry' '
 	test_when_finished "kill $HOLD_PID" &&
 	wait_for 10 process_gone "$sup" &&
 	grep "supervisor: server exited with status 78: permanent failure, not restarting" "$D/server.log" &&
-	test_must_fail 3 vibes-iggyctl -d "$D" status &&
+	# status says why supervision ended, not only "stale pidfile"
+	test_must_fail 3 vibes-iggyctl -d "$D" status >out &&
+	grep "^state: *stopped (the supervisor gave up: server exited with status 78: a permanent failure (see server.log))$" out &&
+	grep "^supervisor: *gave up (server exited with status 78: a permanent failure (see server.log))$" out &&
+	test_must_fail 3 vibes-iggyctl -d "$D" status --json >out &&
+	grep "\"state\":\"stopped\",.*\"gave_up\":\"server exited with status 78: a permanent failure (see server.log)\"" out &&
 	test_must_fail 69 vibes-iggyctl -d "$D" --port "$port" ensure 2>err &&
 	grep "cannot listen on 127.0.0.1:$port: port $port is in use by pid $HOLD_PID (vibes-iggyd)" err
 '
@@ -93,7 +98,7 @@ test_expect_success 'a crash loop is given up after 5 deaths in 60 s' '
 	EOF
 	chmod +x bin/crashy-vibes-iggyd &&
 	rm -f ran-once &&
-	vibes-iggyctl -d "$D" -p 0 -s "$TRASH/bin/crashy-vibes-iggyd" start &&
+	vibes-iggyctl -d "$D" --port 0 --server-bin "$TRASH/bin/crashy-vibes-iggyd" start &&
 	sup=$(cat "$D/supervise.lock") &&
 	kill -9 "$(cat "$D/server.pid")" &&
 	wait_for 40 process_gone "$sup" &&
@@ -103,7 +108,13 @@ test_expect_success 'a crash loop is given up after 5 deaths in 60 s' '
 	grep "restarting in 4.0 s (restart 3)" "$D/server.log" &&
 	grep "restarting in 8.0 s (restart 4)" "$D/server.log" &&
 	grep "5 deaths within 60 s: giving up" "$D/server.log" &&
-	test_must_fail 3 vibes-iggyctl -d "$D" status
+	test_must_fail 3 vibes-iggyctl -d "$D" status >out &&
+	grep "^state: *stopped (the supervisor gave up: 5 deaths within 60 s, the last: server exited with status 1)$" out &&
+	grep "^gave_up=5 deaths within 60 s, the last: server exited with status 1$" "$D/supervise.state" &&
+	# a new start under a new supervisor: the old story is over
+	vibes-iggyctl -d "$D" --port 0 start &&
+	vibes-iggyctl -d "$D" status >out &&
+	! grep "gave up" out
 '
 
 test_done

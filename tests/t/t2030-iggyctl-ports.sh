@@ -3,11 +3,7 @@ test_description='vibes-iggyctl: default port 8090, fallback, explicit ports in 
 # The default port is a fixed number: run this script in a private network
 # namespace, where nothing else can hold 8090 (tests needing it are skipped
 # where namespaces are not available).
-if [ -z "${VIBES_T_NETNS:-}" ] && command -v ip >/dev/null &&
-   unshare -n true 2>/dev/null; then
-	VIBES_T_NETNS=1 exec unshare -n bash -c \
-		'ip link set lo up && exec bash "$0"' "$0"
-fi
+. "$(dirname "$0")/lib-netns.sh"
 . "$(dirname "$0")/test-lib.sh"
 . "$(dirname "$0")/lib-iggyctl.sh"
 
@@ -30,14 +26,6 @@ test_expect_success '--addr with an explicit host and port 0' '
 	vibes-iggyctl -d "$D" --addr 127.0.0.1:0 start &&
 	grep "^127.0.0.1:[1-9][0-9]*$" "$D/server.addr"
 '
-
-netns_test() {
-	if [ -n "${VIBES_T_NETNS:-}" ]; then
-		test_expect_success "$1" "$2"
-	else
-		test_skip "$1" "no private network namespace here"
-	fi
-}
 
 netns_test 'without --port the server listens on 8090' '
 	stop_at_end "$D" &&
@@ -63,7 +51,10 @@ netns_test '8090 taken and no port asked for: another port, recorded' '
 	grep "port 8090 is in use by pid $HOLD_PID (vibes-iggyd)" err
 '
 
+# (Each test below has a data dir of its own: a "vibes-iggyctl stop" of
+# the one before would keep the tools from starting the server there.)
 netns_test 'a tool autostarts the server exactly like ensure' '
+	D=$TRASH/d-auto &&
 	stop_at_end "$D" &&
 	export VIBES_IGGY_AUTOSTART=1 &&
 	vibes-test-tool -d "$D" connect >out &&
@@ -73,15 +64,23 @@ netns_test 'a tool autostarts the server exactly like ensure' '
 	pid=$(cat "$D/server.pid") &&
 	vibes-test-tool -d "$D" connect &&
 	test "$(cat "$D/server.pid")" = "$pid" &&
-	vibes-iggyctl -d "$D" stop &&
+	# gone without a stop (supervisor and server killed): started again
+	kill -9 "$(cat "$D/supervise.lock")" "$pid" &&
+	wait_for 5 process_gone "$pid" &&
 	test_must_fail 69 env VIBES_IGGY_AUTOSTART=0 vibes-test-tool -d "$D" connect &&
 	test_must_fail 3 vibes-iggyctl -d "$D" status &&
 	vibes-test-tool -d "$D" connect &&
 	vibes-iggyctl -d "$D" status &&
-	test "$(cat "$D/server.pid")" != "$pid"
+	test "$(cat "$D/server.pid")" != "$pid" &&
+	# stopped by vibes-iggyctl stop: not started again
+	vibes-iggyctl -d "$D" stop &&
+	test_must_fail 69 vibes-test-tool -d "$D" connect 2>err &&
+	grep "was stopped by vibes-iggyctl stop" err &&
+	test_must_fail 3 vibes-iggyctl -d "$D" status
 '
 
 netns_test 'another server on 8090 refuses our credentials: a tool starts ours' '
+	D=$TRASH/d-foreign &&
 	stop_at_end "$D" &&
 	hold_port "$TRASH/foreign" 127.0.0.1:8090 &&
 	test_when_finished "kill $HOLD_PID" &&

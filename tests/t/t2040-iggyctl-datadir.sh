@@ -17,7 +17,7 @@ can_switch_user() {
 
 test_expect_success 'a data dir path through a file: exit 74, path named' '
 	: >"$TRASH/afile" &&
-	test_must_fail 74 vibes-iggyctl -d "$TRASH/afile/sub" -p 0 start 2>err &&
+	test_must_fail 74 vibes-iggyctl -d "$TRASH/afile/sub" --port 0 start 2>err &&
 	grep "$TRASH/afile: not a directory" err
 '
 
@@ -25,9 +25,9 @@ if can_switch_user; then
 	test_expect_success 'a data dir owned by another user: exit 77, path named' '
 		mkdir -p "$TRASH/foreign" &&
 		chown $NOBODY:$NOBODY "$TRASH/foreign" &&
-		test_must_fail 77 vibes-iggyctl -d "$TRASH/foreign" -p 0 start 2>err &&
+		test_must_fail 77 vibes-iggyctl -d "$TRASH/foreign" --port 0 start 2>err &&
 		grep "^vibes-iggyctl: data dir $TRASH/foreign is owned by .* (uid $NOBODY), not by you (uid 0)$" err &&
-		test_must_fail 77 vibes-iggyctl -d "$TRASH/foreign" -p 0 ensure &&
+		test_must_fail 77 vibes-iggyctl -d "$TRASH/foreign" --port 0 ensure &&
 		test ! -e "$TRASH/foreign/server.log"
 	'
 
@@ -36,9 +36,9 @@ if can_switch_user; then
 		mkdir -p "$TRASH/ro" &&
 		chown $NOBODY:$NOBODY "$TRASH/ro" &&
 		chmod 500 "$TRASH/ro" &&
-		test_must_fail 77 as_nobody vibes-iggyctl -d "$TRASH/ro" -p 0 start 2>err &&
+		test_must_fail 77 as_nobody vibes-iggyctl -d "$TRASH/ro" --port 0 start 2>err &&
 		grep "^vibes-iggyctl: data dir $TRASH/ro is not writable: Permission denied$" err &&
-		test_must_fail 77 as_nobody vibes-iggyctl -d "$TRASH/ro/sub" -p 0 start 2>err &&
+		test_must_fail 77 as_nobody vibes-iggyctl -d "$TRASH/ro/sub" --port 0 start 2>err &&
 		grep "cannot create directory $TRASH/ro/sub: Permission denied" err
 	'
 
@@ -65,7 +65,7 @@ if [ "$(id -u)" = 0 ] && have_mountns; then
 		mkdir -p "$TRASH/rofs" &&
 		unshare -m sh -c "
 			mount -t tmpfs -o ro,size=256k tmpfs \"$TRASH/rofs\" &&
-			vibes-iggyctl -d \"$TRASH/rofs\" -p 0 start 2>err; echo \$? >rc
+			vibes-iggyctl -d \"$TRASH/rofs\" --port 0 start 2>err; echo \$? >rc
 		" &&
 		test "$(cat rc)" = 74 &&
 		grep "^vibes-iggyctl: data dir $TRASH/rofs is not writable: read-only file system$" err
@@ -76,10 +76,10 @@ if [ "$(id -u)" = 0 ] && have_mountns; then
 		unshare -m sh -c "
 			mount -t tmpfs -o size=256k tmpfs \"$TRASH/full\" &&
 			dd if=/dev/zero of=\"$TRASH/full/fill\" bs=4k 2>/dev/null;
-			vibes-iggyctl -d \"$TRASH/full\" -p 0 start 2>err1; echo \$? >rc1
+			vibes-iggyctl -d \"$TRASH/full\" --port 0 start 2>err1; echo \$? >rc1
 			rm \"$TRASH/full/fill\" &&
 			dd if=/dev/zero of=\"$TRASH/full/fill\" bs=1k count=248 2>/dev/null &&
-			vibes-iggyctl -d \"$TRASH/full\" -p 0 start 2>err2; echo \$? >rc2
+			vibes-iggyctl -d \"$TRASH/full\" --port 0 start 2>err2; echo \$? >rc2
 			vibes-iggyctl -d \"$TRASH/full\" stop >/dev/null 2>&1
 		" &&
 		test "$(cat rc1)" = 74 &&

@@ -44,7 +44,7 @@ UP="$TRASH/bin/iggy-server"
 
 test_expect_success 'start an upstream server: credentials made 0600, login works' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 -s "$UP" start >out &&
+	vibes-iggyctl -d "$D" --port 0 --server-bin "$UP" start >out &&
 	grep "starting $UP (upstream) on 127.0.0.1:[1-9]" "$D/server.log" &&
 	grep "iggy-server: tcp on $(cat "$D/server.addr"), root iggy$" "$D/server.log" &&
 	test "$(stat -c %a "$D/credentials")" = 600 &&
@@ -66,7 +66,7 @@ test_expect_success 'start an upstream server: credentials made 0600, login work
 test_expect_success 'upstream: the same password across restarts, data kept' '
 	stop_at_end "$D" &&
 	pass=$(sed -n "s/^password=//p" "$D/credentials") &&
-	vibes-iggyctl -d "$D" -p 0 -s "$UP" start &&
+	vibes-iggyctl -d "$D" --port 0 --server-bin "$UP" start &&
 	grep "^password=$pass$" "$D/credentials" &&
 	vibes-test-tool -d "$D" poll up events >actual &&
 	printf "a\nb\n" >expect &&
@@ -75,7 +75,7 @@ test_expect_success 'upstream: the same password across restarts, data kept' '
 
 test_expect_success 'upstream under supervision: kill -9 comes back, stop is clean' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 -s "$UP" start &&
+	vibes-iggyctl -d "$D" --port 0 --server-bin "$UP" start &&
 	old=$(cat "$D/server.pid") &&
 	sup=$(cat "$D/supervise.lock") &&
 	test "$(lock_holders "$D/server.pid")" = "$sup" &&
@@ -95,7 +95,7 @@ test_expect_success 'upstream under supervision: kill -9 comes back, stop is cle
 test_expect_success 'IGGY_ROOT_USERNAME/PASSWORD are passed on and recorded' '
 	stop_at_end "$TRASH/d2" &&
 	IGGY_ROOT_USERNAME=boss IGGY_ROOT_PASSWORD=sekrit \
-		vibes-iggyctl -d "$TRASH/d2" -p 0 -s "$UP" start &&
+		vibes-iggyctl -d "$TRASH/d2" --port 0 --server-bin "$UP" start &&
 	grep "^username=boss$" "$TRASH/d2/credentials" &&
 	grep "^password=sekrit$" "$TRASH/d2/credentials" &&
 	vibes-test-tool -d "$TRASH/d2" connect | grep " as boss$" &&
@@ -104,14 +104,14 @@ test_expect_success 'IGGY_ROOT_USERNAME/PASSWORD are passed on and recorded' '
 
 test_expect_success 'an upstream binary is recognised by its --version too' '
 	stop_at_end "$TRASH/d3" &&
-	vibes-iggyctl -d "$TRASH/d3" -p 0 -s "$TRASH/bin/broker" start &&
+	vibes-iggyctl -d "$TRASH/d3" --port 0 --server-bin "$TRASH/bin/broker" start &&
 	grep "starting $TRASH/bin/broker (upstream)" "$TRASH/d3/server.log" &&
-	VIBES_IGGY_SERVER="$TRASH/bin/broker" vibes-iggyctl -d "$TRASH/d3" -p 0 restart &&
+	VIBES_IGGY_SERVER="$TRASH/bin/broker" vibes-iggyctl -d "$TRASH/d3" --port 0 restart &&
 	vibes-test-tool -d "$TRASH/d3" connect
 '
 
 test_expect_success 'run execs the upstream server with its environment' '
-	vibes-iggyctl -d "$TRASH/d4" -p 0 -s "$UP" run 2>run.err &
+	vibes-iggyctl -d "$TRASH/d4" --port 0 --server-bin "$UP" run 2>run.err &
 	rp=$! &&
 	test_when_finished "kill -9 $rp" &&
 	wait_for 10 grep -q "listening on" run.err &&

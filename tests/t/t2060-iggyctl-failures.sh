@@ -21,8 +21,8 @@ chmod +x "$TRASH/bin/"*
 
 test_expect_success 'not ready before --timeout: exit 75, log shown, nothing left' '
 	stop_at_end "$D" &&
-	test_must_fail 75 vibes-iggyctl -d "$D" -p 0 \
-		-s "$TRASH/bin/stuck-vibes-iggyd" start --timeout 1 2>err &&
+	test_must_fail 75 vibes-iggyctl -d "$D" --port 0 \
+		--server-bin "$TRASH/bin/stuck-vibes-iggyd" start --timeout 1 2>err &&
 	grep "^vibes-iggyctl: server not ready within 1000 ms; stopped it$" err &&
 	grep "^vibes-iggyctl: last lines of $D/server.log:$" err &&
 	grep "^stuck: loading forever$" err &&
@@ -32,8 +32,8 @@ test_expect_success 'not ready before --timeout: exit 75, log shown, nothing lef
 '
 
 test_expect_success 'death during startup: exit 69 with the reason from the log' '
-	test_must_fail 69 vibes-iggyctl -d "$D" -p 0 \
-		-s "$TRASH/bin/broken-vibes-iggyd" start 2>err &&
+	test_must_fail 69 vibes-iggyctl -d "$D" --port 0 \
+		--server-bin "$TRASH/bin/broken-vibes-iggyd" start 2>err &&
 	grep "^vibes-iggyctl: server exited with status 1 during startup$" err &&
 	grep "^broken: cannot open storage: corrupt segment$" err &&
 	! grep "stuck: loading forever" err &&
@@ -42,19 +42,19 @@ test_expect_success 'death during startup: exit 69 with the reason from the log'
 '
 
 test_expect_success 'a missing server binary: exit 78 (no retry cures it), named' '
-	test_must_fail 78 vibes-iggyctl -d "$D" -p 0 -s "$TRASH/bin/nope" start 2>err &&
+	test_must_fail 78 vibes-iggyctl -d "$D" --port 0 --server-bin "$TRASH/bin/nope" start 2>err &&
 	grep "cannot execute the server $TRASH/bin/nope" err &&
 	VIBES_IGGY_SERVER="$TRASH/bin/nope" test_must_fail 78 \
-		vibes-iggyctl -d "$D" -p 0 ensure 2>err &&
+		vibes-iggyctl -d "$D" --port 0 ensure 2>err &&
 	grep "cannot execute the server $TRASH/bin/nope" err
 '
 
 test_expect_success 'a data dir in use by a server started by hand' '
 	stop_at_end "$D" &&
 	start_server "$D" &&
-	test_must_fail 1 vibes-iggyctl -d "$D" -p 0 start 2>err &&
+	test_must_fail 1 vibes-iggyctl -d "$D" --port 0 start 2>err &&
 	grep "already running (pid $SERVER_PID)" err &&
-	vibes-iggyctl -d "$D" -p 0 ensure >out &&
+	vibes-iggyctl -d "$D" --port 0 ensure >out &&
 	grep "^running: pid $SERVER_PID, $SERVER_ADDR," out &&
 	vibes-iggyctl -d "$D" stop &&
 	wait_for 5 process_gone "$SERVER_PID"
@@ -62,7 +62,7 @@ test_expect_success 'a data dir in use by a server started by hand' '
 
 test_expect_success 'connect: --server > VIBES_IGGY_ADDR > server.addr' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	addr=$(cat "$D/server.addr") &&
 	vibes-test-tool -d "$D" connect | grep "^connected $addr as iggy$" &&
 	test_must_fail 69 env VIBES_IGGY_ADDR=127.0.0.1:1 \
@@ -76,7 +76,7 @@ test_expect_success 'connect: --server > VIBES_IGGY_ADDR > server.addr' '
 
 test_expect_success 'connect: credentials from options, URL, environment, file' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -d "$D" -p 0 start &&
+	vibes-iggyctl -d "$D" --port 0 start &&
 	addr=$(cat "$D/server.addr") &&
 	pass=$(sed -n "s/^password=//p" "$D/credentials") &&
 	test_must_fail 77 vibes-test-tool -d "$D" --password wrong connect 2>err &&

@@ -101,14 +101,14 @@ test_expect_success 'credentials from the environment: both or neither; a passwo
 	sed -n "s/^password=//p" "$VIBES_IGGY_DATA_DIR/credentials" >pass &&
 	echo "{\"a\":1}" >in &&
 	test_must_fail 2 env VIBES_IGGY_PASSWORD="$(cat pass)" vibes-append <in 2>err &&
-	grep "^vibes-append: VIBES_IGGY_PASSWORD is set but VIBES_IGGY_USERNAME is not: set both, or neither to use the data dir.s credentials$" err &&
+	grep "^vibes-append: VIBES_IGGY_PASSWORD is set but VIBES_IGGY_USERNAME is not: set both, or unset VIBES_IGGY_PASSWORD to log in with $VIBES_IGGY_DATA_DIR/credentials$" err &&
 	test_must_fail 2 env VIBES_IGGY_USERNAME=iggy vibes-poll -c x 2>err &&
 	grep "^vibes-poll: VIBES_IGGY_USERNAME is set but VIBES_IGGY_PASSWORD is not" err &&
 	VIBES_IGGY_PASSWORD="$(cat pass)" vibes-append --user iggy <in &&
 	VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD="$(cat pass)" vibes-poll -c x >out &&
 	test $(wc -l <out) = 2 &&
 	test_must_fail 77 env VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=ab vibes-append <in 2>err &&
-	grep "^vibes-append: login as .iggy. refused: login_user: server error 44 (invalid_password)$" err &&
+	grep "^vibes-append: login as .iggy. refused: 127.0.0.1:[0-9]* takes no such password (status 44, invalid_password: Iggy passwords have 3 to 100 bytes); check the password given$" err &&
 	test_must_fail 77 env VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=ab vibes-seek -c x 2>err &&
 	grep "^vibes-seek: login as .iggy. refused" err
 '

@@ -49,6 +49,19 @@ test_expect_success 'acks give the real offsets, in input order' '
 	test_cmp expect got
 '
 
+test_expect_success 'an ack is written out once its line is stored, while the input is still open' '
+	mkfifo ackin ackout &&
+	{ vibes-append --acks <ackin >ackout & } &&
+	apid=$! &&
+	exec 8>ackin 9<ackout &&
+	echo "{\"session_id\":\"s1\",\"n\":1}" >&8 &&
+	read -r -t 10 line <&9 &&
+	echo "$line" | grep "^{\"line\":1,\"partition\":3,\"offset\":[0-9]*}$" &&
+	exec 8>&- &&
+	wait $apid &&
+	exec 9<&-
+'
+
 test_expect_success '--stream, --topic and --partitions make a separate log' '
 	echo "{\"session_id\":\"s1\"}" |
 		vibes-append --stream other -t t1 --partitions 1 --acks >acks &&

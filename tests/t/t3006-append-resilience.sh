@@ -61,7 +61,7 @@ elapsed_ms() {
 
 test_expect_success 'an idle producer across vibes-iggyctl restart: nothing lost, no exit' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -p 0 start &&
+	vibes-iggyctl --port 0 start &&
 	open_feed -s idle &&
 	echo "{\"n\":1}" >&7 &&
 	wait_for 10 has_lines idle 1 &&
@@ -78,15 +78,15 @@ test_expect_success 'an idle producer across vibes-iggyctl restart: nothing lost
 
 test_expect_success 'stop, then start on another port: the producer waits, says so, and follows server.addr' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -p 0 start &&
+	vibes-iggyctl --port 0 start &&
 	old=$(cat "$D/server.addr") &&
 	open_feed -s moved --retry-timeout 60s &&
 	echo "{\"n\":1}" >&7 &&
 	wait_for 10 has_lines moved 1 &&
 	vibes-iggyctl stop &&
 	echo "{\"n\":2}" >&7 &&
-	wait_for 10 grep "^vibes-append: cannot connect to $old: Connection refused; retrying until [0-9][0-9]:[0-9][0-9]:[0-9][0-9] (--retry-timeout 1m)$" aerr &&
-	vibes-iggyctl -p 0 start &&
+	wait_for 10 grep "^vibes-append: cannot connect to $old: Connection refused; the server of data dir $D was stopped by vibes-iggyctl stop (pid [0-9]*) at [0-9TZ:-]*: start it with .vibes-iggyctl start.; retrying until [0-9][0-9]:[0-9][0-9]:[0-9][0-9] (--retry-timeout 1m)$" aerr &&
+	vibes-iggyctl --port 0 start &&
 	test "$(cat "$D/server.addr")" != "$old" &&
 	echo "{\"n\":3}" >&7 &&
 	exec 7>&- &&
@@ -100,7 +100,7 @@ test_expect_success 'stop, then start on another port: the producer waits, says 
 
 test_expect_success 'kill -9 of the supervised server while the producer is idle' '
 	stop_at_end "$D" &&
-	vibes-iggyctl -p 0 start &&
+	vibes-iggyctl --port 0 start &&
 	open_feed -s crash &&
 	echo "{\"n\":1}" >&7 &&
 	wait_for 10 has_lines crash 1 &&

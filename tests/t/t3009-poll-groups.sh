@@ -116,4 +116,20 @@ test_expect_success '1 to 5 members joining and leaving during a 100,000-event r
 	test "$(vibes-seek -g w -s churn | awk "\$1 == \"total\" { print \$2 }")" = 0
 '
 
+# The connection lost while joining (the server died then, as in
+# tests/stress/power-loss): an error, not a crash.  Freeing member lists
+# that the failed call never filled aborted vibes-poll (munmap_chunk(),
+# or an ASan bad-free).
+test_expect_success 'a connection lost while joining a group is an error, not an abort' '
+	echo "{\"n\":1}" | vibes-append -s lost &&
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	LD_PRELOAD="$VIBES_BUILD_DIR/tests/tool/inject.so" \
+	VIBES_TEST_RESET_CMD=600 \
+		vibes-poll -g j1 -s lost >out 2>err
+	rc=$? &&
+	cat err &&
+	test $rc = 69 &&
+	grep "^vibes-poll: .*reset" err
+'
+
 test_done

@@ -12,11 +12,21 @@ test_description='--help, option tables, man pages and completions agree'
 export LC_ALL=C
 SRC=$VIBES_SOURCE_DIR
 TOOLS="vibes-append vibes-poll vibes-seek vibes-topic vibes-iggyctl vibes-iggyd"
+# Programs in libexecdir that only other programs run: a man page, no
+# completions.
+INTERNAL="vibes-supervise"
 
 man_of() {
 	case $1 in
-	vibes-iggyd) echo "$SRC/man/$1.8" ;;
+	vibes-iggyd | vibes-supervise) echo "$SRC/man/$1.8" ;;
 	*) echo "$SRC/man/$1.1" ;;
+	esac
+}
+# The sources of check_long for a tool.
+sources_of() {
+	case " $INTERNAL " in
+	*" $1 "*) echo "help table synopsis manopts" ;;
+	*) echo "help table synopsis manopts bash zsh fish" ;;
 	esac
 }
 
@@ -107,7 +117,7 @@ where() {
 # check_long TOOL: every long option of any source is in every source.
 check_long() {
 	local tool=$1 s o bad=0 file
-	for s in help table synopsis manopts bash zsh fish; do
+	for s in $(sources_of "$tool"); do
 		"src_$s" "$tool" >"$s.opts" || {
 			echo "$tool: cannot read options from $s"
 			return 1
@@ -118,7 +128,7 @@ check_long() {
 		}
 	done
 	sort -u ./*.opts >all.opts
-	for s in help table synopsis manopts bash zsh fish; do
+	for s in $(sources_of "$tool"); do
 		case $s in
 		synopsis | manopts) file=$(man_of "$tool") ;;
 		bash | zsh | fish) file=$(comp_file "$tool" $s) ;;
@@ -204,10 +214,11 @@ code_of() {
 		;;
 	esac
 }
-# Read only by vb_ctl_connect, which vibes-iggyctl never calls.
+# Read only by vb_ctl_connect and the server profiles, which
+# vibes-iggyctl never uses.
 not_read_by() {
 	case $1 in
-	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART XDG_CACHE_HOME VIBES_IGGY_PROTOCOL" ;;
+	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART XDG_CONFIG_HOME VIBES_IGGY_TLS_CA XDG_CACHE_HOME VIBES_IGGY_PROTOCOL" ;;
 	esac
 }
 
@@ -289,6 +300,14 @@ check_files() {
 	return $bad
 }
 
+for tool in $INTERNAL; do
+	test_expect_success "$tool: --help, getopt table, man SYNOPSIS and OPTIONS list the same long options" "
+		check_long $tool
+	"
+	test_expect_success "$tool: short options, files and exit statuses in the man page" "
+		check_short $tool && check_files $tool && check_exit $tool
+	"
+done
 for tool in $TOOLS; do
 	test_expect_success "$tool: --help, getopt table, man SYNOPSIS and OPTIONS, bash, zsh, fish list the same long options" "
 		check_long $tool
@@ -337,6 +356,7 @@ iggyctl_cmd_for() {
 	--timeout) echo stop ;;
 	--json) echo status ;;
 	--follow | --lines) echo logs ;;
+	--url) echo http ;;
 	esac
 }
 check_probe() {
@@ -362,19 +382,19 @@ check_probe() {
 	done <kinds
 	return $bad
 }
-for tool in $TOOLS; do
+for tool in $TOOLS $INTERNAL; do
 	test_expect_success "$tool: the binary accepts every documented option with its kind of argument" "
 		check_probe $tool
 	"
 done
 
 # Task 5 of issue 6: --help and --version everywhere, usage errors exit 2.
-for tool in $TOOLS; do
+for tool in $TOOLS $INTERNAL; do
 	test_expect_success "$tool: --help on stdout exit 0, --version, usage errors exit 2" "
 		$tool --help >out 2>err &&
 		test ! -s err &&
 		head -n 1 out | grep -q '^usage: $tool ' &&
-		if test $tool = vibes-iggyd; then
+		if test $tool = vibes-iggyd || test $tool = vibes-supervise; then
 			test_must_fail 2 $tool -h 2>/dev/null
 		else
 			$tool -h >out2 && test_cmp out out2

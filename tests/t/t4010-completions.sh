@@ -111,10 +111,12 @@ ctl_commands() {
 	vibes-iggyctl --help | sed -n '/^Commands:/,/^$/p' |
 		sed -nE 's/^  ([a-z]+)( .*|$)/\1/p'
 }
+# "SHORT --LONG COMMAND..." for each command option of --help; SHORT is
+# "-" for a long-only option.
 ctl_command_options() {
 	vibes-iggyctl --help | sed -n '/^Command options:/,/^$/p' |
 		sed -nE 's/^ +((-[a-z]), )?(--[a-z-]+)( [A-Z]+)? +([a-z, ]+): .*/\2 \3 \5/p' |
-		tr -d ,
+		sed 's/^ /- /' | tr -d ,
 }
 
 # want_all SHELL DESCRIPTION EXPECTED-FILE: every line of EXPECTED-FILE
@@ -171,7 +173,7 @@ check_shell() {
 		ctl_command_options >cmdopts
 		test -s cmdopts || { echo "no command options in --help"; return 1; }
 		while read -r short long cmds; do
-			[ -n "$long" ] || { long=$short; short=; }
+			[ "$short" != - ] || short=
 			for c in $cmds; do
 				"complete_$sh" "$tool" "$c" -- >got &&
 					echo "$long" >w &&
@@ -197,6 +199,14 @@ check_shell() {
 	"complete_$sh" "$tool" --data-dir "$TRASH/di" >got &&
 		want_exactly "$sh" "'$tool --data-dir DIR/di<TAB>'" \
 			dirA || rc=1
+	case $tool in
+	vibes-append | vibes-poll | vibes-seek | vibes-topic)
+		# the profile names of $XDG_CONFIG_HOME/vibes/servers
+		"complete_$sh" "$tool" --server "" >got &&
+			printf '%s\n' prof-one prof.two >w &&
+			want_all "$sh" "'$tool --server <TAB>'" w || rc=1
+		;;
+	esac
 	case $tool in
 	vibes-append)
 		"complete_$sh" "$tool" -v "$TRASH/fi" >got &&
@@ -237,6 +247,10 @@ check_shell() {
 }
 
 mkdir -p "$TRASH/dirA" && : >"$TRASH/fileB.jsonl"
+export XDG_CONFIG_HOME="$TRASH/config"
+mkdir -p "$XDG_CONFIG_HOME/vibes" &&
+printf '# profiles\nprof-one iggy://h:1\n\n  prof.two 127.0.0.1:2 c.cred\n' \
+	>"$XDG_CONFIG_HOME/vibes/servers"
 
 # bash splits "--opt=value" at '=' (COMP_WORDBREAKS): check that form too.
 test_expect_success 'bash: --opt=value as bash splits it and as one word' '

@@ -89,12 +89,15 @@ check_layout() {
 	for t in $TOOLS; do
 		test -x "$bindir/$t" || { echo "missing $bindir/$t"; bad=1; }
 	done
-	test -x "$libexecdir/vibes/vibes-iggyd" ||
-		{ echo "missing $libexecdir/vibes/vibes-iggyd"; bad=1; }
-	test ! -e "$bindir/vibes-iggyd" ||
-		{ echo "the daemon is in $bindir, not only in libexecdir"; bad=1; }
+	for t in vibes-iggyd vibes-supervise; do
+		test -x "$libexecdir/vibes/$t" ||
+			{ echo "missing $libexecdir/vibes/$t"; bad=1; }
+		test ! -e "$bindir/$t" ||
+			{ echo "$t is in $bindir, not only in libexecdir"; bad=1; }
+	done
 	for f in man1/vibes-append.1 man1/vibes-poll.1 man1/vibes-seek.1 man1/vibes-topic.1 \
-		 man1/vibes-iggyctl.1 man7/vibes.7 man8/vibes-iggyd.8; do
+		 man1/vibes-iggyctl.1 man7/vibes.7 man8/vibes-iggyd.8 \
+		 man8/vibes-supervise.8; do
 		cmp "$VIBES_SOURCE_DIR/man/${f#*/}" "$mandir/$f" ||
 			{ echo "missing or different: $mandir/$f"; bad=1; }
 	done
@@ -129,16 +132,22 @@ server_exe() {
 	readlink "/proc/$pid/exe"
 }
 
+# super_exe DATADIR: the executable of the supervisor of DATADIR.
+super_exe() {
+	readlink "/proc/$(cat "$1/supervise.lock")/exe"
+}
+
 # end_to_end BINDIR DAEMON DATADIR: with the installed tools of BINDIR
 # only (no build dir in PATH), start a server on a kernel-chosen port,
-# check it is DAEMON, append, read back with two consumers, check lag and
-# stats, stop.
+# check it is DAEMON under the vibes-supervise installed next to it,
+# append, read back with two consumers, check lag and stats, stop.
 end_to_end() {
 	local bin=$1 daemon=$2 dir=$3 user pass
 	PATH=$bin:$SYS_PATH &&
 	vibes-iggyctl -d "$dir" --port 0 start >out &&
 	grep "^started: pid [0-9]*, 127.0.0.1:[0-9]*, data dir $dir$" out &&
 	test "$(server_exe "$dir" "$bin")" = "$daemon" &&
+	test "$(super_exe "$dir")" = "${daemon%/*}/vibes-supervise" &&
 	vibes-append --data-dir "$dir" <"$TRASH/events.jsonl" &&
 	vibes-poll --data-dir "$dir" -c one >got1 &&
 	sort got1 | cmp - "$TRASH/events.sorted" &&
@@ -180,10 +189,12 @@ autostart() {
 		vibes-append --data-dir '$dir' <'$TRASH/events.jsonl'
 		vibes-iggyctl -d '$dir' status --json >status.json
 		readlink /proc/\$(sed -nE 's/.*\"pid\":([0-9]+).*/\\1/p' status.json)/exe >server.exe
+		readlink /proc/\$(cat '$dir/supervise.lock')/exe >super.exe
 		vibes-poll --data-dir '$dir' -c one >got
 		vibes-iggyctl -d '$dir' stop
 	" &&
 	test "$(cat server.exe)" = "$daemon" &&
+	test "$(cat super.exe)" = "${daemon%/*}/vibes-supervise" &&
 	grep '"address":"127.0.0.1:8090"' status.json &&
 	sort got | cmp - "$TRASH/events.sorted" &&
 	test_must_fail 3 "$bin/vibes-iggyctl" -d "$dir" status
@@ -258,6 +269,7 @@ test_expect_success 'B: the README Install command, with --prefix=$TRASH/prefix,
 	test "$(abs_dir "$B" bindir)" = "$P/bin" &&
 	test "$(abs_dir "$B" mandir)" = "$P/share/man" &&
 	test -x "$P/libexec/vibes/vibes-iggyd" &&
+	test -x "$P/libexec/vibes/vibes-supervise" &&
 	test -f "$P/share/bash-completion/completions/vibes-poll" &&
 	test -f "$P/share/zsh/vendor-completions/_vibes-poll" &&
 	test -f "$P/share/fish/vendor_completions.d/vibes-poll.fish"

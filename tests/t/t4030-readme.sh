@@ -98,6 +98,8 @@ if [ -n "$NETNS" ]; then
 		test $(wc -l <events) = 12 &&
 		grep -c "\"n\":6" events >n6 && test $(cat n6) = 2 &&
 		grep -E "^total +3$" tour.out &&
+		# the streams over HTTP, with curl -K <(vibes-iggyctl http ...)
+		grep -x vibes tour.out &&
 		grep -E "^total +6$" tour.out &&
 		test "$(tail -n 2 tour.out | head -n 1)" = 6 &&
 		tail -n 1 tour.out | grep "^stopped: data dir " &&

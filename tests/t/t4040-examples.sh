@@ -58,6 +58,10 @@ HAVE_JQ=
 if command -v jq >/dev/null 2>&1; then
 	HAVE_JQ=1
 fi
+HAVE_PROMTOOL=
+if command -v promtool >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
+	HAVE_PROMTOOL=1
+fi
 
 # ---- running tests that need a namespace, jq, or both -------------------
 
@@ -71,6 +75,8 @@ test_expect_needs() {
 			missing="${missing:+$missing; }no private network namespace (unshare -n or -rn)" ;;
 		jq) [ -n "$HAVE_JQ" ] ||
 			missing="${missing:+$missing; }jq is missing (apt-get install jq; .ci/run installs it)" ;;
+		promtool) [ -n "$HAVE_PROMTOOL" ] ||
+			missing="${missing:+$missing; }promtool or curl is missing (apt-get install prometheus curl; .ci/run installs them)" ;;
 		esac
 	done
 	if [ -z "$missing" ]; then
@@ -692,6 +698,30 @@ test_expect_needs netns 'vibes-iggyctl(1) 5: an upstream iggy-server with its ow
 	test_must_fail 3 vibes-iggyctl status
 '
 
+covers vibes-iggyctl.1 6
+test_expect_needs jq 'vibes-iggyctl(1) 6: curl -K <(vibes-iggyctl http PATH): streams, the newest events, no token on a command line' '
+	scratch ctl6 && serve &&
+	for i in 1 2 3 4 5 6 7; do echo "{\"n\":$i}"; done |
+		vibes-append --partitions 1 &&
+	man_example vibes-iggyctl.1 6 "Look at the streams and the newest events of a partition over HTTP" >ex.sh &&
+	grep -q "curl -s -K <(vibes-iggyctl http /streams)" ex.sh &&
+	! grep -q "Bearer" ex.sh &&
+	bash ex.sh >out &&
+	printf "vibes\n5\n" >want &&
+	test_cmp want out
+'
+
+covers vibes-iggyctl.1 7
+test_expect_needs promtool 'vibes-iggyctl(1) 7: /metrics, no token, passes promtool check metrics' '
+	scratch ctl7 && serve &&
+	echo "{\"n\":1}" | vibes-append &&
+	man_example vibes-iggyctl.1 7 "Check what it exports to Prometheus (no token needed)" >ex.sh &&
+	bash ex.sh >out 2>&1 &&
+	! grep -q "Bearer\|vibes-iggyctl http /" ex.sh &&
+	curl -s "$(vibes-iggyctl http --url /metrics)" >metrics &&
+	grep "^vibes_partition_messages_in_total{" metrics | grep -q " 1$"
+'
+
 # ======================================================================
 # vibes-iggyd(8)
 
@@ -758,6 +788,30 @@ test_expect_needs netns 'vibes-iggyd(8) 3: IGGY_ROOT_USERNAME=iggy IGGY_ROOT_PAS
 	# an SDK with its defaults (127.0.0.1:8090, iggy/iggy, no data dir)
 	VIBES_IGGY_DATA_DIR=$PWD/none vibes-test-tool --server 127.0.0.1:8090 \
 		--user iggy --password iggy --no-autostart connect
+'
+
+covers vibes-iggyd.8 4
+test_expect_needs netns 'vibes-iggyd(8) 4: --tls-cert: a TLS port, a tool that checks the certificate against its CA' '
+	scratch iggyd4 &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.key -out ca.pem -days 2 -subj "/CN=t4040 CA" 2>>openssl.log &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout server.key -out server.csr -subj /CN=localhost 2>>openssl.log &&
+	echo subjectAltName=DNS:localhost >ext &&
+	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -days 1 -extfile ext -out server.pem 2>>openssl.log &&
+	man_example vibes-iggyd.8 4 "TLS with a certificate for localhost" >ex.sh &&
+	sed -n 1p ex.sh >start.sh && sed -n 2p ex.sh >poll.sh &&
+	bash start.sh >out &&
+	grep -E "^started: pid [0-9]+, 127\.0\.0\.1:8090, " out &&
+	test "$(cat data/server.tls)" = "$PWD/server.pem" &&
+	echo "{\"n\":1}" | vibes-append --server iggys://localhost:8090 --tls-ca ca.pem &&
+	bash poll.sh >got &&
+	echo "{\"n\":1}" >want &&
+	test_cmp want got &&
+	# the port speaks only TLS
+	test_must_fail 69 vibes-poll -c audit --server 127.0.0.1:8090 2>err &&
+	grep -q "speaks TLS" err
 '
 
 # ======================================================================

@@ -9,67 +9,10 @@ test_description='lossyfs: only what was made durable survives a crash, by each 
 # script is skipped, and fails when $CI is set.
 . "$(dirname "$0")/test-lib.sh"
 
-PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
-LOSSYFS=$VIBES_BUILD_DIR/tests/tool/lossyfs
-FSPROBE=$VIBES_BUILD_DIR/tests/tool/fsprobe
+. "$(dirname "$0")/lib-lossyfs.sh"
+
 VIBES_IGGY_AUTOSTART=0
 export VIBES_IGGY_AUTOSTART
-
-# lfs_mount NAME [OPTION...]: lossyfs over $TRASH/NAME.b on $TRASH/NAME
-# (both made if missing), control socket $TRASH/NAME.ctl, log
-# $TRASH/NAME.log; returns once it wrote its readiness line.  It is a
-# child of the calling (sub)shell and unmounts itself when that ends.
-lfs_mount() {
-	local n=$1
-	shift
-	mkdir -p "$TRASH/$n.b" "$TRASH/$n" &&
-	spawn_ready "$TRASH/$n.log" "$LOSSYFS" --control "$TRASH/$n.ctl" \
-		--ready-fd 3 --die-with-parent "$@" "$TRASH/$n.b" \
-		"$TRASH/$n" &&
-	echo "$SPAWN_PID" >"$TRASH/$n.pid" &&
-	mountpoint -q "$TRASH/$n"
-}
-
-# lfs_umount NAME: unmounts; lossyfs must then exit 0.
-lfs_umount() {
-	fusermount3 -u "$TRASH/$1" &&
-	wait "$(cat "$TRASH/$1.pid")"
-}
-
-lfs_remount() {
-	local n=$1
-	shift
-	lfs_umount "$n" && lfs_mount "$n" "$@"
-}
-
-# For test_when_finished: whatever state it is in, no mount is left.
-lfs_cleanup() {
-	local i=0
-	fusermount3 -u "$TRASH/$1" 2>/dev/null ||
-		fusermount3 -uz "$TRASH/$1" 2>/dev/null
-	while mountpoint -q "$TRASH/$1" && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill "$(cat "$TRASH/$1.pid" 2>/dev/null)" 2>/dev/null
-	:
-}
-
-# lfs NAME COMMAND...: one control command; its answer on stdout.
-lfs() {
-	local n=$1
-	shift
-	"$LOSSYFS" --ctl "$TRASH/$n.ctl" "$@"
-}
-
-# lfs_field NAME KEY [COMMAND...]: the value of KEY=... in the answer to
-# COMMAND (default: state).
-lfs_field() {
-	local n=$1 key=$2 out
-	shift 2
-	out=$(lfs "$n" "${@:-state}") || return 1
-	printf '%s\n' "$out" | tr ' ' '\n' | sed -n "s/^$key=//p"
-}
 
 # crash_check NAME CHECK [CRASH-ARG...]: crashes NAME, runs CHECK (shell
 # code) on what the mount serves, remounts and runs CHECK again.
@@ -98,37 +41,7 @@ content_is() {
 	test_cmp "$TRASH/.expect" "$TRASH/.actual"
 }
 
-# ------------------------------------------------------------------
-# Can FUSE be used here at all?
-
-why=""
-if ! [ -x "$LOSSYFS" ]; then
-	why="lossyfs is not built (no libfuse3 development files)"
-elif ! [ -c /dev/fuse ]; then
-	why="no /dev/fuse"
-elif ! command -v fusermount3 >/dev/null; then
-	why="no fusermount3 (package fuse3)"
-else
-	(
-		lfs_mount probe && lfs_umount probe
-	) >"$TRASH/probe.out" 2>&1 || {
-		why="cannot mount a FUSE filesystem here: $(head -n 1 \
-			"$TRASH/probe.log" 2>/dev/null)"
-		fusermount3 -uz "$TRASH/probe" 2>/dev/null
-	}
-fi
-if [ -n "$why" ]; then
-	if [ -z "${CI:-}" ]; then
-		echo "1..0 # SKIP $why"
-		rm -rf "$TRASH"
-		exit 0
-	fi
-	test_expect_success 'lossyfs can mount a FUSE filesystem' "
-		echo '$why; CI must install fuse3 and libfuse3-dev (.ci/run)'
-		false
-	"
-	test_done
-fi
+lfs_usable
 
 # ------------------------------------------------------------------
 

@@ -26,9 +26,19 @@
  *
  * CONN: --data-dir DIR --server ADDR --user U --password P --no-autostart
  *       --timeout MS
+ *
+ * Commands on the server's storage (the disk tests, t1040 and t1050):
+ *   topics S                 print "ID NAME PARTITIONS MESSAGES" per topic
+ *   create-topic S T [N]     create topic T (N partitions, default 1)
+ *   delete-topic S T         delete topic T of stream S
+ *   store-offset S T C OFF   store consumer C's offset in partition 0
+ *   get-offset S T C         print it ("none" when nothing is stored)
+ *   flush S T                flush_unsaved_buffer of partition 0, fsync
+ *   create-user NAME PASS    create an active user without permissions
  * Exit status: vb_exit.h (0 ok, 69 unavailable, 77 login refused, ...).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +52,143 @@ static int fail(const char *what, const struct vb_err *e)
 {
 	fprintf(stderr, "vibes-test-tool: %s: %s\n", what, e->msg);
 	return vb_err_exit(e);
+}
+
+/* ---- commands on the server's storage ---- */
+
+static int do_topics(struct vb_client *c, const struct vb_ident *s,
+		     char **argv, struct vb_err *e)
+{
+	struct vb_req r;
+	const uint8_t *p;
+	size_t n;
+	struct vb_rd rd;
+	struct vb_topic_info t;
+
+	vb_req_init(&r, VB_CMD_GET_TOPICS);
+	r.stream = *s;
+	if (vb_client_call(c, &r, &p, &n, e))
+		return -1;
+	vb_rd_init(&rd, p, n);
+	while (vb_rd_left(&rd) > 0) {
+		if (vb_wire_dec_topic(&rd, &t, e))
+			return -1;
+		printf("%u %s %u %llu\n", t.id, t.name.s, t.partitions_count,
+		       (unsigned long long)t.messages_count);
+	}
+	return 0;
+}
+
+static int do_topic_cmd(struct vb_client *c, const char *cmd,
+			const struct vb_ident *s, char **argv, int argc,
+			struct vb_err *e)
+{
+	struct vb_topic_info t;
+	struct vb_req r;
+	const char *errstr;
+	uint32_t n = 1;
+
+	if (strcmp(cmd, "create-topic") == 0) {
+		if (argc > 2) {
+			n = (uint32_t)strtonum(argv[2], 0, 1000, &errstr);
+			if (errstr)
+				return vb_err_set(e, VB_E_USAGE,
+						  "partitions %s", errstr);
+		}
+		return vb_client_create_topic(c, s, argv[1], n, &t, e);
+	}
+	vb_req_init(&r, VB_CMD_DELETE_TOPIC);
+	r.stream = *s;
+	if (vb_ident_str(&r.topic, argv[1]))
+		return vb_err_set(e, VB_E_USAGE, "bad topic name");
+	return vb_client_call(c, &r, NULL, NULL, e);
+}
+
+static int do_offset_cmd(struct vb_client *c, const char *cmd,
+			 const struct vb_ident *s, char **argv, int argc,
+			 struct vb_err *e)
+{
+	struct vb_consumer who;
+	struct vb_offset_info oi;
+	struct vb_ident t;
+	const char *errstr;
+	uint64_t off;
+	int found;
+
+	if (vb_ident_str(&t, argv[1]))
+		return vb_err_set(e, VB_E_USAGE, "bad topic name");
+	if (strcmp(cmd, "flush") == 0)
+		return vb_client_flush(c, s, &t, 0, 1, e);
+	if (argc < 3)
+		return vb_err_set(e, VB_E_USAGE, "%s S T CONSUMER", cmd);
+	who.kind = VB_CONSUMER;
+	if (vb_ident_str(&who.id, argv[2]))
+		return vb_err_set(e, VB_E_USAGE, "bad consumer name");
+	if (strcmp(cmd, "get-offset") == 0) {
+		if (vb_client_get_offset(c, &who, s, &t, 0, &oi, &found, e))
+			return -1;
+		if (found)
+			printf("%llu\n", (unsigned long long)oi.stored_offset);
+		else
+			puts("none");
+		return 0;
+	}
+	if (argc < 4)
+		return vb_err_set(e, VB_E_USAGE, "store-offset S T C OFFSET");
+	off = (uint64_t)strtonum(argv[3], 0, LLONG_MAX, &errstr);
+	if (errstr)
+		return vb_err_set(e, VB_E_USAGE, "offset %s", errstr);
+	return vb_client_store_offset(c, &who, s, &t, 0, off, e);
+}
+
+static int do_create_user(struct vb_client *c, int argc, char **argv)
+{
+	struct vb_req r;
+	struct vb_err e;
+
+	vb_err_clear(&e);
+	vb_req_init(&r, VB_CMD_CREATE_USER);
+	r.user_status = 1;
+	if (argc != 2 || vb_name_set(&r.name, argv[0]) ||
+	    vb_name_set(&r.secret, argv[1])) {
+		fputs("vibes-test-tool: create-user NAME PASS\n", stderr);
+		return VB_EX_USAGE;
+	}
+	if (vb_client_call(c, &r, NULL, NULL, &e))
+		return fail("create-user", &e);
+	return VB_EX_OK;
+}
+
+/* Runs cmd if it is one of the storage commands; -1 if it is not. */
+static int do_storage(struct vb_client *c, const char *cmd, int argc,
+		      char **argv)
+{
+	static const char *const cmds[] = { "topics", "create-topic",
+		"delete-topic", "store-offset", "get-offset", "flush" };
+	struct vb_ident s;
+	struct vb_err e;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmd, cmds[i]) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0]))
+		return -1;
+	if (argc < (i == 0 ? 1 : 2) || vb_ident_str(&s, argv[0])) {
+		fprintf(stderr, "vibes-test-tool: %s: bad arguments\n", cmd);
+		return VB_EX_USAGE;
+	}
+	vb_err_clear(&e);
+	if (i == 0)
+		rc = do_topics(c, &s, argv, &e);
+	else if (i <= 2)
+		rc = do_topic_cmd(c, cmd, &s, argv, argc, &e);
+	else
+		rc = do_offset_cmd(c, cmd, &s, argv, argc, &e);
+	if (rc)
+		return fail(cmd, &e);
+	return fflush(stdout) == 0 ? VB_EX_OK : VB_EX_IOERR;
 }
 
 static int ensure_topic(struct vb_client *c, const char *stream,
@@ -286,6 +433,12 @@ int main(int argc, char **argv)
 	vb_err_clear(&e);
 	if (vb_ctl_connect(&c, &o, &e)) {
 		rc = fail("connect", &e);
+		goto out;
+	}
+	if ((rc = do_storage(&c, cmd, argc - optind, argv + optind)) >= 0)
+		goto out;
+	if (strcmp(cmd, "create-user") == 0) {
+		rc = do_create_user(&c, argc - optind, argv + optind);
 		goto out;
 	}
 	if (strcmp(cmd, "connect") == 0) {

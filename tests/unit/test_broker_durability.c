@@ -1,7 +1,8 @@
 /*
  * The bundled broker's durability: restart keeps data, offsets and
  * metadata; kill -9 during appends in --fsync always loses nothing that
- * was acknowledged and never serves a corrupt message; retention deletes
+ * was acknowledged and never serves a corrupt message, with one producer
+ * and with eight sharing each commit (group commit); retention deletes
  * whole sealed segments; 32 producers and consumers at once.
  */
 #include <stdarg.h>
@@ -173,7 +174,7 @@ static void test_restart(void **state)
  * A producer process appends batches until the server dies, writing the
  * number of acknowledged messages to a file after every acknowledgement.
  */
-static void producer(struct srv *s, const char *countfile)
+static void producer_to(struct srv *s, const char *countfile, uint32_t part)
 {
 	struct vb_client c;
 	struct vb_err e;
@@ -185,7 +186,7 @@ static void producer(struct srv *s, const char *countfile)
 	for (;;) {
 		FILE *f;
 
-		send_batch(&c, 0, acked, 50, 300, &e, &rc);
+		send_batch(&c, part, acked, 50, 300, &e, &rc);
 		if (rc < 0)
 			_exit(0);
 		acked += 50;
@@ -195,6 +196,78 @@ static void producer(struct srv *s, const char *countfile)
 		fprintf(f, "%llu\n", (unsigned long long)acked);
 		fclose(f);
 	}
+}
+
+static void producer(struct srv *s, const char *countfile)
+{
+	producer_to(s, countfile, 0);
+}
+
+static unsigned long long read_count(const char *path)
+{
+	unsigned long long n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * Eight producers, one partition each, so that the batches of a pass share
+ * its commit (and the next pass runs while it syncs): kill -9, and every
+ * acknowledged batch of every producer is there.
+ */
+static void test_kill9_group_commit(void **state)
+{
+	static const char *const args[] = { "--fsync", "always",
+					    "--segment-size", "65536", NULL };
+	enum { NP = 8 };
+	struct srv s;
+	struct vb_client c;
+	char files[NP][700];
+	pid_t pids[NP];
+	unsigned long long total = 0;
+	int st;
+
+	srv_mkdir(&s);
+	assert_int_equal(srv_start_args(&s, args), 0);
+	must_client(&s, &c);
+	setup_topic(&c, NP);
+	vb_client_release(&c);
+	for (int i = 0; i < NP; i++) {
+		snprintf(files[i], sizeof(files[i]), "%s/acked.%d", s.dir, i);
+		pids[i] = fork();
+		if (pids[i] == 0)
+			producer_to(&s, files[i], (uint32_t)i);
+	}
+	for (int i = 0; i < 300 && total < 8000; i++) {
+		sleep_ms(20);
+		total = 0;
+		for (int k = 0; k < NP; k++)
+			total += read_count(files[k]);
+	}
+	srv_kill9(&s);
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(srv_start_args(&s, args), 0);
+	must_client(&s, &c);
+	for (int i = 0; i < NP; i++) {
+		unsigned long long acked = read_count(files[i]);
+		uint64_t present = poll_all(&c, (uint32_t)i);
+
+		assert_true(acked > 0);
+		assert_true(present >= acked);
+		assert_true(present <= acked + 50);
+	}
+	vb_client_release(&c);
+	assert_int_equal(srv_stop(&s), 0);
+	srv_rmdir(&s);
 }
 
 static void test_kill9_always(void **state)
@@ -528,6 +601,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_kill9_always),
+		cmocka_unit_test(test_kill9_group_commit),
 		cmocka_unit_test(test_torn_tail_daemon),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_concurrent),

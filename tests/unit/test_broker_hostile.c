@@ -337,6 +337,98 @@ static void test_corpus(void **state)
 	server_alive();
 }
 
+static void login_frame_pw(struct vb_buf *b, const char *pass)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_LOGIN_USER);
+	vb_name_set(&r.name, S.user);
+	vb_name_set(&r.secret, pass);
+	vb_wire_req_encode(b, &r);
+}
+
+/*
+ * Logins are checked by the password worker: the connection waits, its
+ * later frames run after the answer and in order, while others go on; a
+ * connection gone while its check runs is forgotten.
+ */
+static void test_login_worker(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_req r;
+	int fd, fds[16];
+
+	login_frame_pw(&b, "wrong-password");
+	frame(&b, VB_CMD_PING, NULL, 0);
+	login_frame(&b);
+	vb_req_init(&r, VB_CMD_GET_STREAMS);
+	vb_wire_req_encode(&b, &r);
+	login_frame_pw(&b, "wrong-again");
+	vb_req_init(&r, VB_CMD_GET_ME);
+	vb_wire_req_encode(&b, &r);
+	frame(&b, VB_CMD_PING, NULL, 0);
+	fd = raw_connect();
+	raw_send(fd, b.p, b.len);
+	assert_int_equal(raw_resp(fd), VB_ST_INVALID_CREDENTIALS);
+	assert_int_equal(raw_resp(fd), 0);
+	assert_int_equal(raw_resp(fd), 0);
+	assert_int_equal(raw_resp(fd), 0);
+	/* A failed login leaves the previous one in place. */
+	assert_int_equal(raw_resp(fd), VB_ST_INVALID_CREDENTIALS);
+	assert_int_equal(raw_resp(fd), 0);
+	assert_int_equal(raw_resp(fd), 0);
+	close(fd);
+	/* Many at once, each in order on its own connection. */
+	for (int i = 0; i < 16; i++) {
+		fds[i] = raw_connect();
+		raw_send(fds[i], b.p, b.len);
+	}
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(raw_resp(fds[i]), VB_ST_INVALID_CREDENTIALS);
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(raw_resp(fds[i]), 0);
+		assert_int_equal(raw_resp(fds[i]), VB_ST_INVALID_CREDENTIALS);
+		assert_int_equal(raw_resp(fds[i]), 0);
+		assert_int_equal(raw_resp(fds[i]), 0);
+		close(fds[i]);
+	}
+	/* change_password too, in order with what follows it. */
+	vb_buf_reset(&b);
+	login_frame(&b);
+	vb_req_init(&r, VB_CMD_CHANGE_PASSWORD);
+	vb_ident_num(&r.target, 0);
+	vb_name_set(&r.secret, "not-the-password");
+	vb_name_set(&r.secret2, "new-password");
+	vb_wire_req_encode(&b, &r);
+	frame(&b, VB_CMD_PING, NULL, 0);
+	vb_name_set(&r.secret, S.pass);
+	vb_wire_req_encode(&b, &r);
+	login_frame_pw(&b, "new-password");
+	vb_name_set(&r.secret, "new-password");
+	vb_name_set(&r.secret2, S.pass);
+	vb_wire_req_encode(&b, &r);
+	login_frame(&b);
+	fd = raw_connect();
+	raw_send(fd, b.p, b.len);
+	assert_int_equal(raw_resp(fd), 0);
+	assert_int_equal(raw_resp(fd), VB_ST_INVALID_CREDENTIALS);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(raw_resp(fd), 0);
+	close(fd);
+	/* Gone before the answer: queued or being checked. */
+	vb_buf_reset(&b);
+	login_frame_pw(&b, "never-answered");
+	for (int i = 0; i < 32; i++) {
+		fd = raw_connect();
+		raw_send(fd, b.p, b.len);
+		if (i % 2)
+			shutdown(fd, SHUT_WR);
+		close(fd);
+	}
+	vb_buf_release(&b);
+	server_alive();
+}
+
 static void test_shutdown_disconnected(void **state)
 {
 	struct vb_buf b = VB_BUF_INIT;
@@ -362,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_split_frames),
 		cmocka_unit_test(test_bad_payloads_keep_connection),
 		cmocka_unit_test(test_corpus),
+		cmocka_unit_test(test_login_worker),
 		cmocka_unit_test(test_shutdown_disconnected),
 	};
 

@@ -1,4 +1,7 @@
-/* lib/ctl: lock probing, log tails, addresses, credentials, port holders. */
+/*
+ * lib/ctl: lock probing, log tails, addresses, credentials, port holders,
+ * the memory backend's data dir, profile names.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -188,8 +191,16 @@ static void test_credentials_order(void **state)
 	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), 0);
 	assert_string_equal((char *)u.p, "envu");
 	assert_string_equal((char *)p.p, "envp");
+	/* One half alone is never silently dropped. */
 	unsetenv("VIBES_IGGY_USERNAME");
+	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	assert_non_null(strstr(e.msg, "VIBES_IGGY_PASSWORD is set but VIBES_IGGY_USERNAME is not"));
+	setenv("VIBES_IGGY_USERNAME", "envu", 1);
 	unsetenv("VIBES_IGGY_PASSWORD");
+	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	unsetenv("VIBES_IGGY_USERNAME");
 	vb_buf_release(&u);
 	vb_buf_release(&p);
 	vb_buf_release(&f);
@@ -285,6 +296,60 @@ static void test_not_owned(void **state)
 	vb_ctl_release(&c);
 }
 
+/* VIBES_EVENT_BACKEND: memory in the runtime dir, else /dev/shm. */
+static void test_data_dir(void **state)
+{
+	struct vb_buf d = VB_BUF_INIT, want = VB_BUF_INIT;
+	struct vb_err e;
+	int mem = -1;
+
+	(void)state;
+	setenv("VIBES_IGGY_DATA_DIR", "/data", 1);
+	unsetenv(VB_ENV_BACKEND);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/data");
+	assert_int_equal(mem, 0);
+	setenv(VB_ENV_BACKEND, "memory", 1);
+	setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/run/user/7/vibes/memory");
+	assert_int_equal(mem, 1);
+	/* The spec: a relative runtime dir is no runtime dir. */
+	setenv("XDG_RUNTIME_DIR", "run", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	vb_buf_printf(&want, "/dev/shm/vibes-%lu/memory",
+		      (unsigned long)geteuid());
+	assert_string_equal((char *)d.p, (char *)want.p);
+	/* The command line still wins. */
+	assert_int_equal(vb_ctl_data_dir(&d, "/opt", &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/opt");
+	assert_int_equal(mem, 0);
+	setenv(VB_ENV_BACKEND, "disk", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), 0);
+	assert_string_equal((char *)d.p, "/data");
+	setenv(VB_ENV_BACKEND, "ram", 1);
+	assert_int_equal(vb_ctl_data_dir(&d, NULL, &mem, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	unsetenv(VB_ENV_BACKEND);
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("VIBES_IGGY_DATA_DIR");
+	vb_buf_release(&d);
+	vb_buf_release(&want);
+}
+
+/* --server NAME is a profile; anything with ':' or '/' an address. */
+static void test_profile_names(void **state)
+{
+	(void)state;
+	assert_true(vb_ctl_is_profile_name("prod"));
+	assert_true(vb_ctl_is_profile_name("eu-west.2"));
+	assert_false(vb_ctl_is_profile_name("127.0.0.1:8090"));
+	assert_false(vb_ctl_is_profile_name("iggy://h:1"));
+	assert_false(vb_ctl_is_profile_name(":8090"));
+	assert_false(vb_ctl_is_profile_name(""));
+	assert_false(vb_ctl_is_profile_name(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +360,8 @@ int main(void)
 		cmocka_unit_test(test_make_credentials),
 		cmocka_unit_test(test_port_holder),
 		cmocka_unit_test(test_not_owned),
+		cmocka_unit_test(test_data_dir),
+		cmocka_unit_test(test_profile_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

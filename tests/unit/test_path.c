@@ -91,6 +91,29 @@ static void test_mkdir_p(void **state)
 	vb_buf_release(&p);
 }
 
+/* The durable mkdir -p makes the same directories (t5010: that they last). */
+static void test_mkdir_durable(void **state)
+{
+	struct vb_buf p = VB_BUF_INIT;
+	struct vb_err e;
+	struct stat st;
+
+	(void)state;
+	vb_buf_printf(&p, "%s/d1/d2//d3", tmpdir);
+	assert_int_equal(vb_path_mkdir_durable((char *)p.p, 0700, &e), 0);
+	assert_int_equal(stat((char *)p.p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(vb_path_mkdir_durable((char *)p.p, 0700, &e), 0);
+	vb_buf_reset(&p);
+	vb_buf_printf(&p, "%s/d1/d2/d3/f", tmpdir);
+	assert_int_equal(vb_path_write_atomic((char *)p.p, "x", 1, 0600, &e), 0);
+	vb_buf_addstr(&p, "/sub");
+	assert_int_equal(vb_path_mkdir_durable((char *)p.p, 0700, &e), -1);
+	assert_non_null(strstr(e.msg, "/f"));
+	vb_buf_release(&p);
+}
+
 static void test_write_atomic(void **state)
 {
 	struct vb_buf p = VB_BUF_INIT, text = VB_BUF_INIT;
@@ -273,6 +296,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_data_dir_order),
 		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_mkdir_durable),
 		cmocka_unit_test(test_write_atomic),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_kv),
