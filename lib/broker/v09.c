@@ -319,8 +319,9 @@ static void reg(struct vb_broker *b, struct vb_conn *c,
 	c->v09_code = VB_CMD_LOGIN_REGISTER;
 	c->v09_pat = pat;
 	vb_cmd_users(b, c, &l);
-	if (c->login)
-		return;		/* answered later: vb_v09_answered */
+	/* answered later, or by auth.c at once: vb_v09_answered did it */
+	if (c->login || c->v09_code == 0)
+		return;
 	c->v09_code = 0;
 	reg_done(b, c, q, pat, m0);
 }
@@ -866,8 +867,9 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 		c->v09_q = q;
 		c->v09_code = code;
 		vb_broker_dispatch_req(b, c, &r);
-		if (c->login)
-			return;	/* change_password: vb_v09_answered */
+		/* change_password (auth.c): vb_v09_answered answers it */
+		if (c->login || c->v09_code == 0)
+			return;
 		c->v09_code = 0;
 		answer(b, c, &q, code, m0);
 		break;

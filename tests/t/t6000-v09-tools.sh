@@ -60,6 +60,15 @@ test_expect_success 'a refused 0.9 login is an eviction that says why (exit 77)'
 	grep "evicted (invalid_credentials)" err
 '
 
+# An unknown user is refused at once (auth.c answers without the password
+# worker): the Register is answered by that eviction alone (a merge once
+# took the eviction for the login's answer and bound a session instead).
+test_expect_success 'a 0.9 login as an unknown user is evicted at once and binds no session' '
+	echo "{\"n\":1}" | VIBES_IGGY_USERNAME=nosuchuser VIBES_IGGY_PASSWORD=whatever \
+		test_must_fail 77 vibes-append -t unknown --protocol 0.9 2>err &&
+	grep "evicted (invalid_credentials)" err
+'
+
 test_expect_success 'a 0.9 group: members share the partitions, every event read once' '
 	seq 1 400 | sed "s/.*/{\"n\":&}/" | vibes-append -t grp --protocol 0.9 &&
 	vibes-poll -g g -t grp --protocol 0.9 -n 150 >one &&
