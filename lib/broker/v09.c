@@ -1,7 +1,12 @@
 /*
  * v09.c - Iggy 0.9 (iggy-wire-0.9/) on the connections whose first bytes
- * say so (loop.c), answered as a single-node primary: every write commits
- * at once.
+ * say so (frames.c, loop.c), answered as a single-node primary.  Writes
+ * wait for the commit point like 0.8's (commit.c): a send's confirmation
+ * and an offset write's reply are held, and a failed commit turns their
+ * status (byte 216) into 13000 in place; the body stays, unread by a
+ * client that checks the status first (framing.md §3.1).  Logins and
+ * change_password are answered when auth.c has checked the password
+ * (vb_v09_answered).
  *
  * A request is validated as framing.md §2.3 says (a bad header is dropped
  * without an answer), its body decoded in 0.9's layout, and then run by
