@@ -311,7 +311,9 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 {
 	struct vb_ctl_status st;
 	struct vb_err e;
-	char b[64], why[512];
+	char b[64], why[512], cert[4096];
+	struct vb_buf url = VB_BUF_INIT;
+	int named;
 	long long up = 0;
 	const char *state;
 	int rc;
@@ -396,8 +398,12 @@ static int cmd_status(struct vb_ctl *c, const struct cmd_opts *o)
 		if (st.state == VB_CTL_RUNNING) {
 			printf("pid:         %ld\n", (long)st.pid);
 			printf("address:     %s\n", st.addr[0] ? st.addr : "?");
-			if (st.http_addr[0])
-				printf("http:        http://%s\n", st.http_addr);
+			if (st.http_addr[0]) {
+				vb_ctl_http_url(c, st.http_addr, &url, cert,
+						sizeof(cert), &named);
+				printf("http:        %s\n", (char *)url.p);
+				vb_buf_release(&url);
+			}
 			human_duration(up, b, sizeof(b));
 			printf("uptime:      %s\n", b);
 		}
@@ -566,7 +572,9 @@ static void curl_quoted(const char *key, const char *pre, const char *v)
  * http [--url] [PATH]: starts the server if it is not running (as a tool
  * would), logs in over HTTP with the data dir's credentials and prints a
  * curl config (curl -K FILE): the token as a header, so it is on no
- * command line, and the URL of PATH when given.
+ * command line, and the URL of PATH when given.  A server with TLS on
+ * its TCP port (DATA/server.tls) speaks HTTPS with the same certificate:
+ * the URL is https:// and the config has curl trust that certificate.
  */
 static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 {
@@ -578,9 +586,9 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 	struct vb_ctl_status st;
 	struct vb_err e;
 	const char *path = NULL;
-	char addr[300], when[64];
+	char addr[300], when[64], cert[4096];
 	uint64_t exp = 0;
-	int ch, url_only = 0, rc;
+	int ch, url_only = 0, rc, named;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+u", longopts, NULL)) != -1) {
@@ -614,7 +622,13 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 			"server)\n", (char *)c->dir.p);
 		return VB_EX_UNAVAILABLE;
 	}
-	vb_buf_printf(&url, "http://%s", addr);
+	/* a TLS port (DATA/server.tls): HTTPS with the same certificate */
+	vb_ctl_http_url(c, addr, &url, cert, sizeof(cert), &named);
+	if (!named)
+		fprintf(stderr, "vibes-iggyctl: the certificate %s names "
+			"neither the HTTP API's address nor localhost: curl "
+			"will refuse it (use curl's --connect-to with a name "
+			"it carries)\n", cert);
 	if (url_only) {
 		printf("%s%s\n", (char *)url.p, path ? path : "");
 		vb_buf_release(&url);
@@ -634,6 +648,8 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 	printf("# vibes-iggyctl http: for curl -K; the HTTP API of %s, "
 	       "token valid until %s\n", (char *)c->dir.p, when);
 	curl_quoted("header", "Authorization: Bearer ", (char *)tok.p);
+	if (cert[0])
+		curl_quoted("cacert", "", cert);
 	if (path)
 		curl_quoted("url", (char *)url.p, path);
 	explicit_bzero(tok.p, tok.len);

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
 	"                   [--http HOST:PORT | --no-http]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
+	"                   [--open-segments N] [--index-cache BYTES]\n"
 	"                   [--cleaner-ms MS] [--rebalance-ms MS]\n"
 	"                   [--max-connections N] [--max-unauthenticated N]\n"
 	"                   [--max-input-buffer BYTES] [--max-output BYTES]\n"
@@ -37,11 +38,13 @@ static const char usage_text[] =
 /* --help: what TLS does. */
 static const char tls_text[] =
 	"\n"
-	"TLS on the TCP port (upstream's [tcp.tls] cert_file and key_file):\n"
+	"TLS on the TCP port and HTTPS on the HTTP API (upstream's [tcp.tls]\n"
+	"and [http.tls] cert_file and key_file):\n"
 	"  --tls-cert FILE           the certificate chain (PEM, the server's\n"
-	"                            certificate first): every connection must\n"
-	"                            then begin with a TLS handshake (TLS 1.2 or\n"
-	"                            1.3); a plain client is closed\n"
+	"                            certificate first): every connection, TCP\n"
+	"                            or HTTP, must then begin with a TLS\n"
+	"                            handshake (TLS 1.2 or 1.3); a plain client\n"
+	"                            is closed\n"
 	"  --tls-key FILE            its private key (PEM, no passphrase;\n"
 	"                            default: the --tls-cert file)\n"
 	"DATA/server.tls then names the certificate, so local tools connect\n"
@@ -128,7 +131,7 @@ int main(int argc, char **argv)
 		OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_LOGIN_FAILS,
 		OPT_LOGIN_DELAY, OPT_MAX_CONNS, OPT_MAX_UNAUTH, OPT_MAX_INPUT,
 		OPT_MAX_OUTPUT, OPT_HTTP, OPT_NO_HTTP, OPT_TLS_CERT, OPT_TLS_KEY,
-		OPT_HEARTBEAT,
+		OPT_HEARTBEAT, OPT_OPEN_SEGS, OPT_INDEX_CACHE,
 	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
@@ -145,6 +148,8 @@ int main(int argc, char **argv)
 		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
 		{ "max-unauthenticated", required_argument, NULL,
 		  OPT_MAX_UNAUTH },
+		{ "index-cache", required_argument, NULL, OPT_INDEX_CACHE },
+		{ "open-segments", required_argument, NULL, OPT_OPEN_SEGS },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
@@ -171,6 +176,8 @@ int main(int argc, char **argv)
 	o.fsync = VB_FSYNC_INTERVAL;
 	o.fsync_ms = 1000;
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
+	o.open_segments = VB_OPEN_SEGS_DEFAULT;
+	o.index_cache = VB_INDEX_CACHE_DEFAULT;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
 	o.heartbeat_ms = 30000;
@@ -179,6 +186,8 @@ int main(int argc, char **argv)
 	memset(&ho, 0, sizeof(ho));
 	ho.addr = "127.0.0.1:3000";
 	ho.fallback = 1;
+	/* tests only: answer the waiting polls as upstream 0.8.0 does (3) */
+	o.no_wait_poll = getenv("VIBES_TEST_NO_WAIT_POLL") != NULL;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -213,6 +222,15 @@ int main(int argc, char **argv)
 			o.segment_size = (uint64_t)number(optarg, 4096,
 							  VB_SEG_HARD_MAX / 2,
 							  "--segment-size");
+			break;
+		case OPT_OPEN_SEGS:
+			o.open_segments = (unsigned)number(optarg, 1, 1 << 20,
+							   "--open-segments");
+			break;
+		case OPT_INDEX_CACHE:
+			o.index_cache = (uint64_t)number(optarg, 16384,
+							 1ll << 40,
+							 "--index-cache");
 			break;
 		case OPT_CLEANER:
 			o.cleaner_ms = (unsigned)number(optarg, 1, 3600000,
@@ -292,6 +310,9 @@ int main(int argc, char **argv)
 	}
 	o.tls_cert = cert;
 	o.tls_key = key;
+	/* the HTTP API speaks HTTPS with the same certificate */
+	ho.tls_cert = cert;
+	ho.tls_key = key;
 	if (ready_fd >= 0 && fcntl(ready_fd, F_GETFD) < 0)
 		errx(VB_EX_USAGE, "--ready-fd %d: not an open descriptor",
 		     ready_fd);
@@ -386,8 +407,8 @@ int main(int argc, char **argv)
 	}
 	/* http.addr is there before the ready line (vibes-iggyctl reads it) */
 	if (b->http) {
-		snprintf(http, sizeof(http), "HTTP API on http://%s%s%s:%u",
-			 strchr(b->http_ip, ':') ? "[" : "", b->http_ip,
+		snprintf(http, sizeof(http), "HTTP API on %s://%s%s%s:%u",
+			 vb_http_is_tls(b) ? "https" : "http", strchr(b->http_ip, ':') ? "[" : "", b->http_ip,
 			 strchr(b->http_ip, ':') ? "]" : "", b->http_port);
 		log_line(NULL, http);
 	}

@@ -63,9 +63,14 @@ struct vb_broker_opts {
 	enum vb_fsync_mode fsync;
 	unsigned fsync_ms;
 	uint64_t segment_size;
+	/* Sealed segments with open files, bytes of cached index (0: default). */
+	unsigned open_segments;
+	uint64_t index_cache;
 	unsigned cleaner_ms;		/* retention check period */
 	unsigned rebalance_ms;		/* pending revocation limit; 0: 30 s */
 	unsigned heartbeat_ms;		/* 0.9 heartbeat interval; 0: 30 s */
+	/* Test only (VIBES_TEST_NO_WAIT_POLL): 105/106 answered 3, as upstream. */
+	int no_wait_poll;
 	const char *root_user;
 	const char *root_pass;
 	struct vb_limits lim;		/* guard.h */
@@ -211,6 +216,18 @@ struct vb_conn {
 	size_t in_held;		/* of its input, counted in g.in_total */
 	int starved;		/* not read: input budget spent */
 	int dismissed;		/* told status 8, closing, not counted */
+	/*
+	 * A waiting poll (105, 106) parked: its frame stays at the head of
+	 * the input and runs again when what it watches was published, or
+	 * at its deadline; nothing after it is read or run meanwhile.
+	 */
+	int parked;
+	int park_want;		/* set by the handler: park this frame */
+	int64_t park_deadline;	/* monotonic µs; 0: not parked yet */
+	size_t park_idx;	/* in b->parked (a heap by deadline) */
+	uint32_t park_stream, park_topic;
+	uint32_t park_part;	/* VB_PARK_ALL: every partition */
+	uint64_t park_sum;	/* what vb_park_sum said when it parked */
 	struct vb_conn *prev, *next;
 	/* 0.9 (v09.c); gen is 0 until the first bytes tell (loop.c) */
 	unsigned gen;
@@ -266,6 +283,11 @@ struct vb_broker {
 	char http_ip[64];
 	uint16_t http_port;
 	struct vb_broker_tls tls;	/* tls.c */
+	/* Parked waiting polls: a heap by deadline, one timerfd for all. */
+	struct vb_conn **parked, **wakev;
+	size_t nparked, parked_cap, wakev_cap;
+	int waitfd;
+	int64_t wait_armed;	/* deadline waitfd is set for; 0: none */
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -465,6 +487,19 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r, struct vb_poll_hdr *h,
 		  struct vb_span *sp, size_t *nsp);
+/*
+ * Waiting polls (105, 106; vibes-iggyd(8)).  Answers at once when the
+ * poll finds min_count messages (or its byte budget), when max_wait is 0,
+ * or once c->park_deadline has passed; otherwise writes nothing, sets
+ * c->park_want and what it watches (c->park_*), and the loop parks it.
+ */
+void vb_cmd_poll_wait(struct vb_broker *b, struct vb_conn *c,
+		      const struct vb_req *r);
+#define VB_PARK_ALL 0xFFFFFFFFu
+/* Longest wait a poll may ask for; longer is cut to it. */
+#define VB_WAIT_MAX_US (600ull * 1000000)
+/* What a parked poll watches: changes when any of it was published. */
+uint64_t vb_park_sum(struct vb_broker *b, const struct vb_conn *c);
 void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r);
 void vb_cmd_offsets(struct vb_broker *b, struct vb_conn *c,

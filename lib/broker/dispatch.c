@@ -160,7 +160,9 @@ static void dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 	struct vb_req r;
 	struct vb_err e;
 
-	b->store.read_bytes += n + VB_REQ_HDR;
+	/* a parked poll run again was counted when it came */
+	if (c->park_deadline == 0)
+		b->store.read_bytes += n + VB_REQ_HDR;
 	if (code == VB_CMD_SEND_MESSAGES) {
 		if (c->user_id == VB_NO_USER)
 			vb_reply_err(c, VB_ST_UNAUTHENTICATED);
@@ -234,6 +236,13 @@ void vb_broker_dispatch_req(struct vb_broker *b, struct vb_conn *c,
 		break;
 	case VB_CMD_POLL_MESSAGES:
 		vb_cmd_poll(b, c, &r);
+		break;
+	case VB_CMD_POLL_WAIT:
+	case VB_CMD_POLL_WAIT_MULTI:
+		if (b->o.no_wait_poll)
+			vb_reply_err(c, VB_ST_INVALID_COMMAND);
+		else
+			vb_cmd_poll_wait(b, c, &r);
 		break;
 	case VB_CMD_FLUSH_UNSAVED_BUFFER:
 		vb_cmd_flush(b, c, &r);

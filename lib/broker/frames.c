@@ -165,3 +165,8 @@ int vb_frames_next_v09(struct vb_frames *r, uint64_t max, uint8_t **frame,
 	r->pos += n;
 	return 1;
 }
+
+void vb_frames_unget(struct vb_frames *r, const struct vb_frame *f)
+{
+	r->pos = (size_t)(f->payload - r->buf.p) - VB_REQ_HDR;
+}

@@ -103,6 +103,12 @@ unsigned vb_frames_gen(struct vb_frames *r);
  */
 int vb_frames_next_v09(struct vb_frames *r, uint64_t max, uint8_t **frame,
 		       size_t *size);
+/*
+ * Gives f, the frame vb_frames_next just handed out, back: the next call
+ * hands it out again (a waiting poll parked, loop.c).  Nothing may have
+ * been received or compacted in between.
+ */
+void vb_frames_unget(struct vb_frames *r, const struct vb_frame *f);
 
 /* Ping, login_user and login_with_personal_access_token need no login. */
 int vb_cmd_needs_login(uint32_t code);

@@ -36,6 +36,7 @@
 #include <microhttpd.h>
 
 #include "base/parse.h"
+#include "base/path.h"
 #include "broker/http-int.h"
 #include "base/banned.h"
 
@@ -47,6 +48,9 @@ struct vb_http {
 	char tag_ep, tag_timer;	/* epoll tags: their addresses */
 	struct vb_jwt *jwt;
 	struct vb_http_req *susp;	/* suspended requests */
+	/* HTTPS: the PEM texts MHD was given, kept until it stops */
+	struct vb_buf cert_pem, key_pem;
+	int tls;
 };
 
 static const char *const public_paths[] = {
@@ -973,6 +977,11 @@ void vb_http_event(struct vb_broker *b, void *tag)
 	arm_timer(h);
 }
 
+int vb_http_is_tls(const struct vb_broker *b)
+{
+	return b->http && b->http->tls;
+}
+
 unsigned vb_http_connections(const struct vb_broker *b)
 {
 	const union MHD_DaemonInfo *di;
@@ -1036,6 +1045,29 @@ static int bind_listen(struct vb_http *h, const char *addr, int fallback,
 	return vb_err_set(e, VB_E_IO, "cannot listen for HTTP on %s", addr);
 }
 
+/*
+ * HTTPS: the certificate chain and the key (key, or the certificate file
+ * when NULL) read into h, NUL-terminated, as MHD_OPTION_HTTPS_MEM_* want
+ * them.  vb_broker_open has already loaded both into OpenSSL, so what
+ * fails here is the libmicrohttpd build or a file changed since.
+ */
+static int read_pems(struct vb_http *h, const char *cert, const char *key,
+		     struct vb_err *e)
+{
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return vb_err_set(e, VB_E_CONFIG, "HTTPS: this libmicrohttpd "
+				  "is built without TLS (--no-http, or an "
+				  "HTTP API without TLS: no --tls-cert)");
+	if (vb_path_read_file(cert, &h->cert_pem, 1u << 20, NULL, e) < 0 ||
+	    vb_path_read_file(key ? key : cert, &h->key_pem, 1u << 20, NULL,
+			      e) < 0)
+		return -1;
+	vb_buf_addch(&h->cert_pem, 0);
+	vb_buf_addch(&h->key_pem, 0);
+	h->tls = 1;
+	return 0;
+}
+
 int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 		   struct vb_err *e)
 {
@@ -1048,13 +1080,14 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 			 MHD_USE_ERROR_LOG;
 	int family = AF_INET;
 
-	if (o->tls_cert || o->tls_key) {
-		free(h);
-		return vb_err_set(e, VB_E_USAGE, "HTTPS is not supported yet");
-	}
 	h->b = b;
 	h->lfd = h->tfd = -1;
 	b->http = h;
+	if (o->tls_cert && o->tls_cert[0]) {
+		if (read_pems(h, o->tls_cert, o->tls_key, e) < 0)
+			goto fail;
+		flags |= MHD_USE_TLS;
+	}
 	if (bind_listen(h, o->addr, o->fallback, &family, e) < 0)
 		goto fail;
 	if (getsockname(h->lfd, (struct sockaddr *)&ss, &sl) < 0) {
@@ -1083,6 +1116,11 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 				NULL,
 				MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 				MHD_OPTION_CONNECTION_LIMIT, 256u,
+				/* ignored without MHD_USE_TLS */
+				MHD_OPTION_HTTPS_MEM_CERT,
+				h->tls ? (char *)h->cert_pem.p : NULL,
+				MHD_OPTION_HTTPS_MEM_KEY,
+				h->tls ? (char *)h->key_pem.p : NULL,
 				MHD_OPTION_END);
 	if (h->d == NULL) {
 		vb_err_set(e, VB_E_IO, "cannot start the HTTP server on %s",
@@ -1131,6 +1169,10 @@ void vb_http_close(struct vb_broker *b)
 	if (h->tfd >= 0)
 		close(h->tfd);
 	vb_jwt_free(h->jwt);
+	if (h->key_pem.p)
+		explicit_bzero(h->key_pem.p, h->key_pem.len);
+	vb_buf_release(&h->cert_pem);
+	vb_buf_release(&h->key_pem);
 	free(h);
 	b->http = NULL;
 }

@@ -22,8 +22,10 @@
  * connection (MHD_suspend_connection); whoever completes it calls
  * vb_http_conn_done, which resumes it.  The loop thread never waits.
  *
- * The listener takes what HTTPS needs later (a certificate and a key for
- * MHD_USE_TLS) in struct vb_http_opts; today it is plain HTTP only.
+ * HTTPS (tls_cert in struct vb_http_opts, the TCP port's --tls-cert and
+ * --tls-key): libmicrohttpd's own TLS (MHD_USE_TLS; Debian builds it
+ * with GnuTLS), given the PEM texts in memory.  Then every connection
+ * must begin with a TLS handshake, which MHD steps from the same loop.
  */
 #ifndef VB_BROKER_HTTP_H
 #define VB_BROKER_HTTP_H
@@ -43,7 +45,11 @@ struct vb_http_opts {
 	 * EADDRINUSE), 1 listens on a port of the kernel's choice instead.
 	 */
 	int fallback;
-	const char *tls_cert;	/* PEM files for HTTPS; NULL: plain HTTP */
+	/*
+	 * PEM files for HTTPS: the certificate chain, the key (NULL: in
+	 * the tls_cert file).  tls_cert NULL: plain HTTP.
+	 */
+	const char *tls_cert;
 	const char *tls_key;
 };
 
@@ -54,6 +60,8 @@ struct vb_http_opts {
  */
 int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 		   struct vb_err *e);
+/* Whether b's HTTP listener speaks HTTPS. */
+int vb_http_is_tls(const struct vb_broker *b);
 /* Stops it: open connections are closed (vb_broker_close calls it). */
 void vb_http_close(struct vb_broker *b);
 

@@ -30,6 +30,7 @@
 
 /* epoll tags for the non-connection descriptors. */
 static char tag_listen, tag_signal, tag_timer, tag_auth, tag_wake, tag_sync;
+static char tag_wait;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
 {
@@ -60,6 +61,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->o = *o;
 	b->dir = vb_xstrdup(o->dir);
 	b->epfd = b->lfd = b->sigfd = b->timerfd = b->g.wakefd = -1;
+	b->waitfd = -1;
 	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
 	vb_metrics_init(&b->metrics);
@@ -67,6 +69,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->store.sync = &b->sync;
 	b->store.segment_size = o->segment_size ? o->segment_size
 						: VB_SEG_DEFAULT_SIZE;
+	b->store.open_max = o->open_segments;
+	b->store.index_cache = o->index_cache;
 	b->store.notice = store_notice;
 	b->store.notice_arg = b;
 	path = vb_path_fmt(&clean, "%s/clean", b->dir);
@@ -110,8 +114,9 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 				    TFD_NONBLOCK | TFD_CLOEXEC);
 	b->g.wakefd = timerfd_create(CLOCK_MONOTONIC,
 				     TFD_NONBLOCK | TFD_CLOEXEC);
+	b->waitfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0 ||
-	    b->g.wakefd < 0) {
+	    b->g.wakefd < 0 || b->waitfd < 0) {
 		vb_err_sys(e, VB_E_IO, "cannot set up the event loop");
 		goto fail;
 	}
@@ -188,17 +193,95 @@ int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 	return 0;
 }
 
+/* ---- parked waiting polls: a heap by deadline ---- */
+
+static int park_less(const struct vb_conn *x, const struct vb_conn *y)
+{
+	return x->park_deadline < y->park_deadline;
+}
+
+static void park_set(struct vb_broker *b, size_t i, struct vb_conn *c)
+{
+	b->parked[i] = c;
+	c->park_idx = i;
+}
+
+static void park_sift(struct vb_broker *b, size_t i)
+{
+	struct vb_conn *c = b->parked[i];
+
+	while (i > 0 && park_less(c, b->parked[(i - 1) / 2])) {
+		park_set(b, i, b->parked[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t k = 2 * i + 1;
+
+		if (k >= b->nparked)
+			break;
+		if (k + 1 < b->nparked &&
+		    park_less(b->parked[k + 1], b->parked[k]))
+			k++;
+		if (!park_less(b->parked[k], c))
+			break;
+		park_set(b, i, b->parked[k]);
+		i = k;
+	}
+	park_set(b, i, c);
+}
+
+static void park_add(struct vb_broker *b, struct vb_conn *c)
+{
+	if (c->parked)
+		return;
+	VB_ALLOC_GROW(b->parked, b->nparked + 1, b->parked_cap);
+	c->parked = 1;
+	park_set(b, b->nparked++, c);
+	park_sift(b, c->park_idx);
+}
+
+static void park_del(struct vb_broker *b, struct vb_conn *c)
+{
+	size_t i = c->park_idx;
+
+	if (!c->parked)
+		return;
+	c->parked = 0;
+	if (--b->nparked > i) {
+		park_set(b, i, b->parked[b->nparked]);
+		park_sift(b, i);
+	}
+}
+
+/* The one timer of the parked polls: set for the earliest deadline. */
+static void park_arm(struct vb_broker *b)
+{
+	int64_t at = b->nparked ? b->parked[0]->park_deadline : 0;
+	struct itimerspec its;
+
+	if (at == b->wait_armed)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (at) {
+		its.it_value.tv_sec = at / 1000000;
+		its.it_value.tv_nsec = (long)(at % 1000000) * 1000L;
+	}
+	timerfd_settime(b->waitfd, at ? TFD_TIMER_ABSTIME : 0, &its, NULL);
+	b->wait_armed = at;
+}
+
 /* ---- connections ---- */
 
 /*
  * May c's requests run now?  Not while it closes, while its unsent
  * replies are over --max-output (backpressure), or while it waits for a
- * login's answer (its replies keep their order).
+ * login's answer (its replies keep their order), or while a waiting poll
+ * of it is parked (its frame runs again when woken).
  */
 static int conn_can_run(const struct vb_broker *b, const struct vb_conn *c)
 {
-	return !c->closing && c->pending < b->o.lim.max_output &&
-	       c->login == NULL;
+	return !c->closing && !c->parked &&
+	       c->pending < b->o.lim.max_output && c->login == NULL;
 }
 
 /*
@@ -220,6 +303,9 @@ static void conn_events(struct vb_broker *b, struct vb_conn *c)
 	if (c->tr.handshaking)
 		/* what OpenSSL waits for; a connection closing goes at once */
 		ev = c->tr.want == POLLOUT || c->closing ? EPOLLOUT : EPOLLIN;
+	else if (c->parked)
+		/* parked: nothing is read, but a peer that goes is seen */
+		ev |= EPOLLRDHUP;
 	else if (conn_can_read(b, c))
 		ev |= EPOLLIN;
 	if ((c->qn > 0 && !c->held) || c->tr.want_out)
@@ -348,6 +434,7 @@ void vb_conn_set_user(struct vb_broker *b, struct vb_conn *c, uint32_t id)
 
 static void conn_free(struct vb_broker *b, struct vb_conn *c)
 {
+	park_del(b, c);
 	vb_broker_conn_gone(b, c);
 	vb_auth_conn_gone(b, c);
 	vb_groups_conn_gone(b, c);
@@ -737,6 +824,15 @@ static void conn_process(struct vb_broker *b, struct vb_conn *c)
 		}
 		b->g.in_moved += VB_REQ_HDR + f.len;
 		vb_broker_dispatch(b, c, f.code, f.payload, f.len);
+		if (c->park_want) {
+			/* the frame stays: it runs again when woken */
+			c->park_want = 0;
+			vb_frames_unget(&c->in, &f);
+			b->g.in_moved -= VB_REQ_HDR + f.len;
+			park_add(b, c);
+			break;
+		}
+		c->park_deadline = 0;
 		vb_conn_commit(c);
 	}
 	if (!c->closing)
@@ -788,6 +884,11 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 
 static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 {
+	/* a parked poll's client went away (or half-closed): it is gone */
+	if (c->parked && (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		conn_free(b, c);
+		return;
+	}
 	if (c->tr.handshaking) {
 		int rc = c->closing ? -1 : vb_conn_handshake(b, c);
 
@@ -895,6 +996,54 @@ static void release_held(struct vb_broker *b)
 	b->nheld = keep;
 }
 
+/* Runs the parked polls of b->wakev again (each may park once more). */
+static void park_rerun(struct vb_broker *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vb_conn *c = b->wakev[i];
+
+		park_del(b, c);
+		conn_event(b, c, 0);
+	}
+}
+
+/* After a commit point: the polls whose partitions got something. */
+static void park_wake(struct vb_broker *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->nparked; i++) {
+		struct vb_conn *c = b->parked[i];
+
+		if (vb_park_sum(b, c) == c->park_sum)
+			continue;
+		VB_ALLOC_GROW(b->wakev, n + 1, b->wakev_cap);
+		b->wakev[n++] = c;
+	}
+	park_rerun(b, n);
+}
+
+/* The timer: the polls whose deadline passed answer what they have. */
+static void on_wait_timer(struct vb_broker *b)
+{
+	int64_t now = vb_mono_us();
+	uint64_t ticks;
+	size_t n = 0;
+
+	if (read(b->waitfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	b->wait_armed = 0;
+	for (size_t i = 0; i < b->nparked; i++) {
+		struct vb_conn *c = b->parked[i];
+
+		if (c->park_deadline > now)
+			continue;
+		VB_ALLOC_GROW(b->wakev, n + 1, b->wakev_cap);
+		b->wakev[n++] = c;
+	}
+	park_rerun(b, n);
+}
+
 void vb_conn_resume(struct vb_broker *b, struct vb_conn *c)
 {
 	/* an HTTP request's connection, without a socket (http.h) */
@@ -1000,7 +1149,8 @@ static void shutdown_conns(struct vb_broker *b)
 
 			if (tag == &tag_signal || tag == &tag_timer ||
 			    tag == &tag_listen || tag == &tag_auth ||
-			    tag == &tag_wake || vb_http_tag(b, tag))
+			    tag == &tag_wake || tag == &tag_sync ||
+			    tag == &tag_wait || vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -1049,7 +1199,8 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
 	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0 ||
 	    ep_add(b, vb_auth_fd(b), EPOLLIN, &tag_auth) < 0 ||
-	    ep_add(b, b->g.wakefd, EPOLLIN, &tag_wake) < 0)
+	    ep_add(b, b->g.wakefd, EPOLLIN, &tag_wake) < 0 ||
+	    ep_add(b, b->waitfd, EPOLLIN, &tag_wait) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	b->cleaned_us = vb_wall_us();
 	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
@@ -1090,7 +1241,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 			if (tag == &tag_listen || tag == &tag_signal ||
 			    tag == &tag_timer || tag == &tag_auth ||
 			    tag == &tag_wake || tag == &tag_sync ||
-			    vb_http_tag(b, tag))
+			    tag == &tag_wait || vb_http_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -1099,6 +1250,9 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 			vb_auth_done(b);
 		if (wake)
 			on_wake(b);
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.ptr == &tag_wait)
+				on_wait_timer(b);
 		unstarve(b);
 		tls_busy = tls_pass(b);
 		/*
@@ -1111,6 +1265,19 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 			release_held(b);
 		vb_broker_commit(b);
 		release_held(b);
+		/*
+		 * What the commit point published wakes the parked polls it
+		 * concerns; what their answers hold (auto commit) is
+		 * committed at once, not at the next pass.
+		 */
+		if (b->nparked) {
+			park_wake(b);
+			if (b->nwaiters) {
+				vb_broker_commit(b);
+				release_held(b);
+			}
+		}
+		park_arm(b);
 	}
 	vb_broker_commit_all(b);
 	release_held(b);
@@ -1196,6 +1363,10 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 		close(b->timerfd);
 	if (b->g.wakefd >= 0)
 		close(b->g.wakefd);
+	if (b->waitfd >= 0)
+		close(b->waitfd);
+	free(b->parked);
+	free(b->wakev);
 	if (b->epfd >= 0)
 		close(b->epfd);
 	vb_broker_tls_close(b);

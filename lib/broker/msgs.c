@@ -3,6 +3,8 @@
  * What they write waits for the commit point (commit.c): their replies
  * are held until it has made the pass's writes durable.
  */
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/broker.h"
@@ -183,34 +185,43 @@ static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
 	return 1;
 }
 
-int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
-		  const struct vb_req *r, struct vb_poll_hdr *hp,
-		  struct vb_span *sp, size_t *nspp)
-{
-	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
-	struct vb_group *g;
-	struct vb_part *p;
-	uint64_t start, cur, last, stored;
+/* One partition's part of a poll: where it reads and what it found. */
+struct poll_one {
+	struct vb_part *p;	/* NULL: a group member without it */
 	uint32_t pid, key, nmsg;
 	uint8_t kind;
+	uint64_t cur, last, bytes;
 	size_t nsp;
+	struct vb_span sp[POLL_SPANS];
+};
+
+/*
+ * Resolves the consumer and reads (without side effects) what the poll r
+ * finds, at most max_bytes (more only if one message is larger).  0 with
+ * o filled, -1 after an error reply.
+ */
+static int poll_locate(struct vb_conn *c, struct vb_topic *t,
+		       const struct vb_req *r, uint64_t max_bytes,
+		       struct poll_one *o)
+{
+	uint64_t start, stored;
+	struct vb_part *p;
 	int rc;
 
-	if (t == NULL)
-		return 0;
-	rc = resolve_consumer(c, t, r, 1, &pid, &kind, &key);
+	memset(o, 0, offsetof(struct poll_one, sp));
+	rc = resolve_consumer(c, t, r, 1, &o->pid, &o->kind, &o->key);
 	if (rc < 0)
-		return 0;
+		return -1;
 	if (rc == 0) {
-		reply_poll_empty(c, 0, 0);
+		o->pid = r->part.present ? r->part.id : 0;
 		return 0;
 	}
-	if (pid >= t->nparts) {
+	if (o->pid >= t->nparts) {
 		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
-		return 0;
+		return -1;
 	}
-	p = t->parts[pid];
-	cur = vb_part_current(p);
+	p = o->p = t->parts[o->pid];
+	o->cur = vb_part_current(p);
 	switch (r->strategy) {
 	case VB_POLL_OFFSET:
 		start = r->value;
@@ -227,62 +238,269 @@ int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
 		start -= r->count < start ? r->count : start;
 		break;
 	default:
-		if (vb_part_offset_get(p, kind, key, &stored))
+		if (vb_part_offset_get(p, o->kind, o->key, &stored))
 			start = stored + 1;
 		else
 			start = vb_part_first(p);
 		break;
 	}
-	nsp = vb_part_read(p, start, r->count, VB_POLL_BYTES_MAX, sp,
-			   VB_POLL_SPANS, &nmsg, &last);
-	g = kind == VB_OFF_GROUP ? vb_slab_get(&t->groups, key) : NULL;
-	if (nmsg > 0 && g)
-		vb_group_polled(g, pid, last);
-	if (nmsg > 0 && r->flag) {
-		struct vb_err e;
+	o->nsp = vb_part_read(p, start, r->count, max_bytes, o->sp, POLL_SPANS,
+			      &o->nmsg, &o->last);
+	for (size_t i = 0; i < o->nsp; i++)
+		o->bytes += o->sp[i].len;
+	return 0;
+}
 
-		/*
-		 * Saved by the commit point, before this reply leaves; if it
-		 * cannot be, the change is undone (and logged) and the
-		 * messages are delivered again: at least once.
-		 */
-		if (vb_part_offset_store(p, kind, key, last, &e) < 0) {
-			vb_broker_log(b, "auto commit: %s", e.msg);
-			vb_reply_err(c, VB_ST_IO_ERROR);
-			return 0;
-		}
-		vb_broker_hold(b, c, 0, p, VB_HOLD_ORDER);
-		if (g)
-			vb_group_stored(g, pid);
+/*
+ * What a poll does once it answers: the group learns what it polled, and
+ * auto_commit stores the offset (saved by the commit point, before this
+ * reply leaves; if it cannot be, the change is undone and logged and the
+ * messages are delivered again: at least once).  -1 after an error reply.
+ */
+static int poll_effects(struct vb_broker *b, struct vb_conn *c,
+			struct vb_topic *t, int auto_commit,
+			const struct poll_one *o)
+{
+	struct vb_group *g;
+	struct vb_err e;
+
+	if (o->p == NULL || o->nmsg == 0)
+		return 0;
+	g = o->kind == VB_OFF_GROUP ? vb_slab_get(&t->groups, o->key) : NULL;
+	if (g)
+		vb_group_polled(g, o->pid, o->last);
+	if (!auto_commit)
+		return 0;
+	if (vb_part_offset_store(o->p, o->kind, o->key, o->last, &e) < 0) {
+		vb_broker_log(b, "auto commit: %s", e.msg);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return -1;
 	}
-	hp->partition_id = pid;
-	hp->current_offset = cur;
-	hp->count = nmsg;
-	*nspp = nsp;
-	b->messages_read += nmsg;
-	p->io.msgs_out += nmsg;
-	for (size_t i = 0; i < nsp; i++)
-		p->io.bytes_out += sp[i].len;
-	return 1;
+	vb_broker_hold(b, c, 0, o->p, VB_HOLD_ORDER);
+	if (g)
+		vb_group_stored(g, o->pid);
+	return 0;
+}
+
+/* The poll answer body of one partition: header, then the messages. */
+static void poll_body(struct vb_broker *b, struct vb_conn *c,
+		      const struct poll_one *o)
+{
+	struct vb_poll_hdr h = { o->pid, o->cur, o->nmsg };
+
+	vb_wire_enc_poll_hdr(&c->out, &h);
+	for (size_t i = 0; i < o->nsp; i++)
+		vb_conn_queue_file(c, o->sp[i].f, o->sp[i].off, o->sp[i].len);
+	b->messages_read += o->nmsg;
+	if (o->p) {
+		o->p->io.msgs_out += o->nmsg;
+		o->p->io.bytes_out += o->bytes;
+	}
 }
 
 void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 		 const struct vb_req *r)
 {
-	struct vb_span sp[POLL_SPANS];
-	struct vb_poll_hdr h;
-	uint64_t total = 0;
-	size_t nsp, m;
+	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
+	struct poll_one o;
+	size_t m;
 
-	if (!vb_poll_spans(b, c, r, &h, sp, &nsp))
+	if (t == NULL || poll_locate(c, t, r, VB_POLL_BYTES_MAX, &o) < 0)
 		return;
-	for (size_t i = 0; i < nsp; i++)
-		total += sp[i].len;
+	if (o.p == NULL) {
+		reply_poll_empty(c, 0, 0);
+		return;
+	}
+	if (poll_effects(b, c, t, r->flag, &o) < 0)
+		return;
 	m = vb_wire_resp_begin(&c->out);
-	vb_wire_enc_poll_hdr(&c->out, &h);
-	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + total));
-	for (size_t i = 0; i < nsp; i++)
-		vb_conn_queue_file(c, sp[i].f, sp[i].off, sp[i].len);
+	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + o.bytes));
+	poll_body(b, c, &o);
+}
+
+int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
+		  const struct vb_req *r, struct vb_poll_hdr *hp,
+		  struct vb_span *sp, size_t *nspp)
+{
+	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
+	struct poll_one o;
+
+	if (t == NULL || poll_locate(c, t, r, VB_POLL_BYTES_MAX, &o) < 0)
+		return 0;
+	if (o.p == NULL) {
+		reply_poll_empty(c, 0, 0);
+		return 0;
+	}
+	if (poll_effects(b, c, t, r->flag, &o) < 0)
+		return 0;
+	hp->partition_id = o.pid;
+	hp->current_offset = o.cur;
+	hp->count = o.nmsg;
+	memcpy(sp, o.sp, o.nsp * sizeof(*sp));
+	*nspp = o.nsp;
+	b->messages_read += o.nmsg;
+	o.p->io.msgs_out += o.nmsg;
+	o.p->io.bytes_out += o.bytes;
+	return 1;
+}
+
+/* ---- waiting polls ---- */
+
+static uint64_t part_sum(const struct vb_topic *t, uint32_t pid)
+{
+	uint64_t sum = t->nparts;
+
+	if (pid != VB_PARK_ALL)
+		return pid < t->nparts ? sum + vb_part_end(t->parts[pid]) : 0;
+	for (uint32_t i = 0; i < t->nparts; i++)
+		sum += vb_part_end(t->parts[i]) + 1;
+	return sum;
+}
+
+uint64_t vb_park_sum(struct vb_broker *b, const struct vb_conn *c)
+{
+	struct vb_stream *s = vb_slab_get(&b->streams, c->park_stream);
+	struct vb_topic *t = s ? vb_slab_get(&s->topics, c->park_topic) : NULL;
+
+	/* gone: differs from anything a topic gives, so the poll runs again */
+	if (t == NULL)
+		return UINT64_MAX;
+	return part_sum(t, c->park_part);
+}
+
+/* Parks the poll unless it must answer now; 1 if it parked. */
+static int maybe_park(struct vb_broker *b, struct vb_conn *c,
+		      const struct vb_req *r, struct vb_topic *t,
+		      uint32_t watch)
+{
+	int64_t now = vb_mono_us();
+	uint64_t wait = r->wait.max_wait_us;
+
+	if (wait == 0 || b->stopping ||
+	    (c->park_deadline && now >= c->park_deadline))
+		return 0;
+	if (c->park_deadline == 0)
+		c->park_deadline = now + (int64_t)(wait > VB_WAIT_MAX_US ?
+						   VB_WAIT_MAX_US : wait);
+	c->park_want = 1;
+	c->park_stream = t->stream->id;
+	c->park_topic = t->id;
+	c->park_part = watch;
+	c->park_sum = part_sum(t, watch);
+	return 1;
+}
+
+static uint64_t cap_bytes(uint64_t v)
+{
+	return v == 0 || v > VB_POLL_BYTES_MAX ? VB_POLL_BYTES_MAX : v;
+}
+
+static void poll_wait_one(struct vb_broker *b, struct vb_conn *c,
+			  struct vb_topic *t, const struct vb_req *r)
+{
+	uint64_t budget = cap_bytes(r->wait.budget);
+	uint64_t max = cap_bytes(r->wait.max_bytes);
+	uint32_t min = r->wait.min_count ? r->wait.min_count : 1;
+	struct poll_one o;
+	size_t m;
+
+	uint32_t tries = 1;
+
+	if (max > budget)
+		max = budget;
+	/* a member's round robin: the first of its partitions with some */
+	if (r->consumer.kind == VB_CONSUMER_GROUP && !r->part.present) {
+		struct vb_group *g = vb_find_group(t, &r->consumer.id);
+		struct vb_member *mb = g ? vb_group_member(g, c) : NULL;
+
+		if (mb && mb->nparts > 1)
+			tries = mb->nparts;
+	}
+	do {
+		if (poll_locate(c, t, r, max, &o) < 0)
+			return;
+	} while (o.nmsg == 0 && --tries > 0);
+	if (o.nmsg < min && o.bytes < budget &&
+	    maybe_park(b, c, r, t, r->part.present ? r->part.id
+						    : VB_PARK_ALL))
+		return;
+	if (o.p == NULL) {
+		reply_poll_empty(c, o.pid, 0);
+		return;
+	}
+	if (poll_effects(b, c, t, r->flag, &o) < 0)
+		return;
+	m = vb_wire_resp_begin(&c->out);
+	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + o.bytes));
+	poll_body(b, c, &o);
+}
+
+/*
+ * 106: every named partition read as a poll at its offset (no auto
+ * commit), at most max_bytes each and budget in all.  The answer:
+ * u32 count, then per partition u32 length and a poll answer body.
+ */
+static void poll_wait_multi(struct vb_broker *b, struct vb_conn *c,
+			    struct vb_topic *t, const struct vb_req *r)
+{
+	uint64_t budget = cap_bytes(r->wait.budget), left = budget, total = 0;
+	uint64_t max = cap_bytes(r->wait.max_bytes), found = 0;
+	uint32_t min = r->wait.min_count ? r->wait.min_count : 1;
+	struct poll_one *o = vb_xreallocarray(NULL, r->nwp, sizeof(*o));
+	struct vb_req q;
+	size_t m;
+
+	for (uint32_t i = 0; i < r->nwp; i++) {
+		struct vb_wait_part wp;
+
+		vb_wait_part(r, i, &wp);
+		q = *r;
+		q.code = VB_CMD_POLL_MESSAGES;
+		q.part.present = 1;
+		q.part.id = wp.partition_id;
+		q.strategy = wp.strategy;
+		q.value = wp.value;
+		q.flag = 0;
+		if (poll_locate(c, t, &q, left == 0 ? 1 : left < max ? left
+						      : max, &o[i]) < 0)
+			goto out;
+		if (left == 0) {	/* the budget is spent: nothing more */
+			o[i].nmsg = 0;
+			o[i].nsp = 0;
+			o[i].bytes = 0;
+		}
+		left -= o[i].bytes < left ? o[i].bytes : left;
+		found += o[i].nmsg;
+		total += o[i].bytes;
+	}
+	if (found < min && total < budget &&
+	    maybe_park(b, c, r, t, r->nwp == 1 ? q.part.id : VB_PARK_ALL))
+		goto out;
+	for (uint32_t i = 0; i < r->nwp; i++)
+		poll_effects(b, c, t, 0, &o[i]);
+	m = vb_wire_resp_begin(&c->out);
+	vb_buf_u32(&c->out, r->nwp);
+	vb_st32(c->out.p + m + 4, (uint32_t)(4 + (uint64_t)r->nwp *
+					     (4 + VB_POLL_RESP_HDR) + total));
+	for (uint32_t i = 0; i < r->nwp; i++) {
+		vb_buf_u32(&c->out, (uint32_t)(VB_POLL_RESP_HDR + o[i].bytes));
+		poll_body(b, c, &o[i]);
+	}
+out:
+	free(o);
+}
+
+void vb_cmd_poll_wait(struct vb_broker *b, struct vb_conn *c,
+		      const struct vb_req *r)
+{
+	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
+
+	if (t == NULL)
+		return;
+	if (r->code == VB_CMD_POLL_WAIT)
+		poll_wait_one(b, c, t, r);
+	else
+		poll_wait_multi(b, c, t, r);
 }
 
 void vb_cmd_flush(struct vb_broker *b, struct vb_conn *c,

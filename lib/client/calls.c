@@ -574,6 +574,48 @@ int vb_client_poll(struct vb_client *c, const struct vb_req *r,
 	return 0;
 }
 
+int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
+			const uint8_t **payload, size_t *len,
+			struct vb_err *e)
+{
+	if (vb_client_no_wait_poll(c))
+		return 0;
+	if (c->fd < 0)
+		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
+	vb_buf_reset(&c->enc);
+	vb_wire_req_encode(&c->enc, r);
+	vb_client_queue(c, c->enc.p, c->enc.len);
+	return vb_client_wait_answer(c, r, payload, len, e);
+}
+
+int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
+			  const uint8_t **payload, size_t *len,
+			  struct vb_err *e)
+{
+	uint64_t wait_ms = r->wait.max_wait_us / 1000 + 1;
+	int saved = c->timeout_ms, rc;
+	struct vb_reply rep;
+
+	if (wait_ms > 3600000)
+		wait_ms = 3600000;
+	c->timeout_ms = saved + (int)wait_ms;
+	rc = vb_client_next(c, &rep, e);
+	c->timeout_ms = saved;
+	if (rc)
+		return -1;
+	if (rep.status == VB_ST_INVALID_COMMAND) {
+		c->no_wait_poll = 1;
+		return 0;
+	}
+	if (rep.status != VB_ST_OK)
+		return vb_client_status_err(e, rep.status, vb_cmd_name(r->code));
+	if (payload)
+		*payload = rep.payload;
+	if (len)
+		*len = rep.len;
+	return 1;
+}
+
 int vb_client_poll_msgs(struct vb_client *c, const struct vb_req *r,
 			struct vb_poll_hdr *h, struct vb_msgs *msgs,
 			struct vb_err *e)

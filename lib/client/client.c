@@ -87,6 +87,7 @@ void vb_client_close(struct vb_client *c)
 	c->bound = 0;
 	c->id.session = 0;
 	c->id.request = 0;
+	c->no_wait_poll = 0;
 	drop_queue(c);
 }
 

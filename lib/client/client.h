@@ -114,6 +114,8 @@ struct vb_client {
 	struct vb_buf enc;	/* request being encoded */
 	int dead;		/* the transport failed: answers left in rd */
 	struct vb_err dead_err;	/* why */
+	/* The server answered a waiting poll 3: it has none (until closed). */
+	int no_wait_poll;
 };
 
 void vb_client_init(struct vb_client *c);
@@ -341,6 +343,33 @@ int vb_client_sync_group(struct vb_client *c, const struct vb_ident *stream,
 /* get_cluster_metadata (12): up to max nodes into nodes, *n of them. */
 int vb_client_cluster(struct vb_client *c, struct vb_cluster_node *nodes,
 		      uint32_t max, uint32_t *n, struct vb_err *e);
+/*
+ * A waiting poll, a vibes extension (vibes-iggyd(8)): r is a
+ * VB_CMD_POLL_WAIT request (answered as poll_messages is) or a
+ * VB_CMD_POLL_WAIT_MULTI one (walk the answer with vb_wire_dec_wait_count
+ * and vb_wire_dec_wait_part).  Waits r->wait.max_wait_us longer than
+ * timeout_ms.  1 with the answer's payload; 0, sending nothing, when the
+ * server has no waiting polls: it answered one 3 (InvalidCommand, what
+ * upstream 0.8.0 answers an unknown code) on this connection, which is
+ * remembered until it is closed, or over 0.9, which has no such command
+ * (they extend the 0.8 framing); -1 on error.
+ */
+int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
+			const uint8_t **payload, size_t *len,
+			struct vb_err *e);
+/*
+ * The answer of waiting poll r, queued by the caller behind other
+ * requests whose answers it took: as vb_client_poll_wait from the wait
+ * on (the caller checks vb_client_no_wait_poll before queueing it).
+ */
+int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
+			  const uint8_t **payload, size_t *len,
+			  struct vb_err *e);
+/* No waiting polls here: the server said so, or the client speaks 0.9. */
+static inline int vb_client_no_wait_poll(const struct vb_client *c)
+{
+	return c->no_wait_poll || vb_client_v09(c);
+}
 /* get_consumer_offset: *found = 0 when nothing is stored. */
 int vb_client_get_offset(struct vb_client *c, const struct vb_consumer *who,
 			 const struct vb_ident *stream,

@@ -242,6 +242,16 @@ int vb_ctl_read_http_addr(const struct vb_ctl *c, char *addr, size_t sz);
  * credentials: the access token and its expiry (Unix seconds).  Errors:
  * VB_E_UNAVAIL, VB_E_TIMEOUT, VB_E_AUTH (refused), VB_E_PROTO.
  */
+/*
+ * The URL of the HTTP API on addr (into url, reset first): http://ADDR,
+ * or https:// when the server has TLS (DATA/server.tls; *cert is then
+ * its certificate's path, else "").  A client such as curl checks the
+ * certificate's name against the URL's host: when the certificate does
+ * not name addr's loopback IP but names "localhost", the URL says
+ * localhost; when it names neither, *named is 0 (else 1).
+ */
+void vb_ctl_http_url(const struct vb_ctl *c, const char *addr,
+		     struct vb_buf *url, char *cert, size_t sz, int *named);
 int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		      struct vb_buf *token, uint64_t *expiry,
 		      struct vb_err *e);
@@ -250,7 +260,8 @@ int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
  * (PEM; key NULL: in the certificate's file), made absolute.  Not called,
  * vb_ctl_setup took $VIBES_IGGY_TLS_CERT and $VIBES_IGGY_TLS_KEY, else the
  * server is plain.  The bundled server gets --tls-cert/--tls-key, an
- * upstream iggy-server IGGY_TCP_TLS_ENABLED/_CERT_FILE/_KEY_FILE.
+ * upstream iggy-server IGGY_TCP_TLS_ENABLED/_CERT_FILE/_KEY_FILE and
+ * the same for IGGY_HTTP_TLS_* (the bundled one's HTTP API is HTTPS).
  */
 int vb_ctl_set_tls(struct vb_ctl *c, const char *cert, const char *key,
 		   struct vb_err *e);

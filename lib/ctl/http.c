@@ -27,6 +27,7 @@
 #include "base/path.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl-int.h"
+#include "net/transport.h"
 #include "base/banned.h"
 
 int vb_ctl_set_http(struct vb_ctl *c, const char *addr, int off,
@@ -121,6 +122,31 @@ void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz)
 	strlcpy(out, "127.0.0.1:0", sz);
 }
 
+void vb_ctl_http_url(const struct vb_ctl *c, const char *addr,
+		     struct vb_buf *url, char *cert, size_t sz, int *named)
+{
+	char host[256];
+	unsigned port;
+
+	vb_buf_reset(url);
+	*named = 1;
+	if (!vb_ctl_read_tls(c, cert, sz)) {
+		vb_buf_printf(url, "http://%s", addr);
+		return;
+	}
+	if (vb_ctl_split_addr(addr, host, sizeof(host), &port) == 0 &&
+	    !vb_tls_cert_names(cert, host)) {
+		if ((strncmp(host, "127.", 4) == 0 ||
+		     strcmp(host, "::1") == 0) &&
+		    vb_tls_cert_names(cert, "localhost")) {
+			vb_buf_printf(url, "https://localhost:%u", port);
+			return;
+		}
+		*named = 0;
+	}
+	vb_buf_printf(url, "https://%s", addr);
+}
+
 /* Connects to addr within the deadline; the socket, or -1. */
 static int dial(const char *addr, int64_t deadline, struct vb_err *e)
 {
@@ -170,42 +196,86 @@ static int dial(const char *addr, int64_t deadline, struct vb_err *e)
 	return fd;
 }
 
-/* Sends req, reads the whole reply until the server closes. */
-static int exchange(int fd, const struct vb_buf *req, struct vb_buf *rep,
+/*
+ * Sends req on t (after the TLS handshake when t is TLS), reads the whole
+ * reply until the server closes.
+ */
+static int exchange(struct vb_tr *t, const char *addr,
+		    const struct vb_buf *req, struct vb_buf *rep,
 		    int64_t deadline, struct vb_err *e)
 {
 	size_t sent = 0;
+	short ev = POLLOUT;
 
 	for (;;) {
-		struct pollfd p = { .fd = fd,
-				    .events = sent < req->len ? POLLOUT
-							      : POLLIN };
+		struct pollfd p = { .fd = t->fd, .events = ev };
 		int64_t left = deadline - vb_mono_ms();
 		ssize_t n;
+		int rc;
 
-		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+		if (!vb_tr_pending(t) &&
+		    (left <= 0 || poll(&p, 1, (int)left) != 1))
 			return vb_err_set(e, VB_E_TIMEOUT, "the HTTP API did "
 					  "not answer in time");
+		if (t->handshaking) {
+			rc = vb_tr_handshake(t, addr, e);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				ev = t->want;
+				continue;
+			}
+		}
 		if (sent < req->len) {
-			n = send(fd, req->p + sent, req->len - sent,
-				 MSG_NOSIGNAL);
+			n = vb_tr_write(t, req->p + sent, req->len - sent, 0);
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				return vb_err_sys(e, VB_E_UNAVAIL, "HTTP API");
+				return vb_err_set(e, VB_E_UNAVAIL, "HTTP API "
+						  "%s: %s", addr,
+						  vb_tr_strerror(t, errno));
 			if (n > 0)
 				sent += (size_t)n;
+			ev = sent < req->len ? POLLOUT : POLLIN;
+			if (n < 0)
+				ev = t->want;
 			continue;
 		}
-		n = read(fd, vb_buf_reserve(rep, 4096), 4096);
+		n = vb_tr_read(t, vb_buf_reserve(rep, 4096), 4096);
 		if (n == 0)
 			return 0;
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return vb_err_sys(e, VB_E_UNAVAIL, "HTTP API");
+			return vb_err_set(e, VB_E_UNAVAIL, "HTTP API %s: %s",
+					  addr, vb_tr_strerror(t, errno));
+		ev = POLLIN;
+		if (n < 0 && t->want_out)
+			ev |= POLLOUT;
 		if (n > 0)
 			rep->len += (size_t)n;
 		if (rep->len > (1u << 20))
 			return vb_err_set(e, VB_E_PROTO, "the HTTP API's "
 					  "answer is too long");
 	}
+}
+
+/*
+ * The transport to the HTTP API on fd: TLS, trusting exactly the
+ * certificate of DATA/server.tls, when the server has one (the bundled
+ * daemon's HTTP API then speaks HTTPS with it).
+ */
+static int http_transport(struct vb_ctl *c, int fd, struct vb_tr *t,
+			  struct ssl_ctx_st **ctx, struct vb_err *e)
+{
+	char cert[4096];
+
+	if (!vb_ctl_read_tls(c, cert, sizeof(cert))) {
+		vb_tr_plain(t, fd);
+		return 0;
+	}
+	*ctx = vb_tls_client_ctx(NULL, cert, e);
+	if (*ctx == NULL) {
+		close(fd);
+		return -1;
+	}
+	return vb_tr_tls(t, fd, *ctx, 0, "", e);
 }
 
 int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
@@ -218,8 +288,11 @@ int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 	json_t *body = NULL, *j = NULL;
 	char *text = NULL;
 	const char *p;
+	struct ssl_ctx_st *ctx = NULL;
+	struct vb_tr t;
 	int fd = -1, rc = -1, status;
 
+	vb_tr_init(&t);
 	/* the daemon's credentials file is the truth for its own server */
 	vb_ctl_file(c, "credentials", &req);
 	rc = vb_path_read_credentials((char *)req.p, &user, &pass, e);
@@ -240,7 +313,8 @@ int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 		      "Connection: close\r\n\r\n%s", addr, strlen(text), text);
 	fd = dial(addr, deadline, e);
-	if (fd < 0 || exchange(fd, &req, &rep, deadline, e) < 0)
+	if (fd < 0 || http_transport(c, fd, &t, &ctx, e) < 0 ||
+	    exchange(&t, addr, &req, &rep, deadline, e) < 0)
 		goto out;
 	vb_buf_addch(&rep, 0);
 	if (sscanf((char *)rep.p, "HTTP/1.%*d %d", &status) != 1) {
@@ -272,8 +346,8 @@ int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		json_object_get(j, "access_token"), "expiry"));
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	vb_tr_close(&t);	/* closes fd */
+	vb_tls_ctx_free(ctx);
 	if (pass.p)
 		explicit_bzero(pass.p, pass.len);
 	if (text) {

@@ -265,6 +265,16 @@ void vb_ctl_setenv_upstream(const struct vb_ctl *c, const char *addr,
 	setenv("IGGY_ROOT_USERNAME", user, 1);
 	setenv("IGGY_ROOT_PASSWORD", pass, 1);
 	setenv("IGGY_HTTP_ENABLED", "false", 1);
+	/*
+	 * Its HTTP API is off, but its TLS options are those of the TCP
+	 * port, as the bundled daemon's: whoever turns it on gets HTTPS.
+	 */
+	setenv("IGGY_HTTP_TLS_ENABLED", c->tls_cert[0] ? "true" : "false", 1);
+	if (c->tls_cert[0]) {
+		setenv("IGGY_HTTP_TLS_CERT_FILE", c->tls_cert, 1);
+		setenv("IGGY_HTTP_TLS_KEY_FILE",
+		       c->tls_key[0] ? c->tls_key : c->tls_cert, 1);
+	}
 	setenv("IGGY_QUIC_ENABLED", "false", 1);
 	setenv("IGGY_WEBSOCKET_ENABLED", "false", 1);
 }

@@ -68,6 +68,8 @@ struct sv {
 	int64_t last_answer;	/* when it last answered (or became ready) */
 	int answering;		/* its last ping was answered */
 	int hung;		/* killed for answering no ping */
+	off_t log_mark;		/* server.log's size at the last spawn */
+	int keep_addrs;		/* the next spawn keeps addr and http */
 	/* the end */
 	int done;
 	int code;		/* what vb_ctl_supervise returns */
@@ -153,9 +155,12 @@ static int sv_spawn(struct sv *s)
 	struct vb_err e;
 	sigset_t all, old;
 	int rp[2] = { -1, -1 }, n = 0;
+	struct stat lst;
 	pid_t pid;
 
 	vb_err_clear(&e);
+	/* what it says from here on is its own (port_taken) */
+	s->log_mark = fstat(s->logfd, &lst) == 0 ? lst.st_size : 0;
 	if (c->upstream) {
 		struct vb_buf path = VB_BUF_INIT;
 
@@ -355,6 +360,45 @@ static void sv_end(struct sv *s, int code)
 }
 
 /* Handles the daemon's death: decides between the end and a restart. */
+/*
+ * A restart found the port it was given (the one it had, free when it
+ * was chosen) taken meanwhile, by another server or program: when that
+ * address was not asked for, the next spawn takes one of the kernel's
+ * choice instead of giving up (1).  Once only: a port of the kernel's
+ * choice cannot be taken.
+ */
+static int port_taken(struct sv *s)
+{
+	struct vb_buf path = VB_BUF_INIT, tail = VB_BUF_INIT;
+	const char *t;
+	int rc = 0;
+
+	vb_ctl_file(s->c, "server.log", &path);
+	vb_ctl_tail_from((char *)path.p, s->log_mark, 5, &tail, NULL);
+	t = tail.p ? (char *)tail.p : "";
+	if (strstr(t, "address already in use") == NULL)
+		goto out;
+	if (strstr(t, "cannot listen for HTTP")) {
+		if (s->c->http_explicit || strcmp(s->http, "127.0.0.1:0") == 0)
+			goto out;
+		vb_ctl_log(s->logfd, "supervisor: HTTP port %s was taken "
+			   "meanwhile; restarting with one of the kernel's "
+			   "choice", s->http);
+		strlcpy(s->http, "127.0.0.1:0", sizeof(s->http));
+		rc = 1;
+	} else if (!s->c->addr_explicit && strcmp(s->addr, "127.0.0.1:0")) {
+		vb_ctl_log(s->logfd, "supervisor: port %s was taken "
+			   "meanwhile; restarting on one of the kernel's "
+			   "choice", s->addr);
+		strlcpy(s->addr, "127.0.0.1:0", sizeof(s->addr));
+		rc = 1;
+	}
+out:
+	vb_buf_release(&path);
+	vb_buf_release(&tail);
+	return rc;
+}
+
 static void sv_on_death(struct sv *s, int status)
 {
 	char how[128];
@@ -406,6 +450,11 @@ static void sv_on_death(struct sv *s, int status)
 		vb_ctl_log(s->logfd,
 			   "supervisor: server exited cleanly (stopped by someone else); supervision ends");
 		sv_end(s, 0);
+		return;
+	}
+	if (code == VB_EX_CONFIG && port_taken(s)) {
+		s->next_spawn = now;
+		s->keep_addrs = 1;
 		return;
 	}
 	if (code == VB_EX_CONFIG || code == VB_CTL_EX_EXEC_FAILED) {
@@ -589,12 +638,13 @@ static void sv_run(struct sv *s)
 				char last[300];
 
 				strlcpy(last, s->ready_addr, sizeof(last));
-				if (s->restarts > 0) {
+				if (s->restarts > 0 && !s->keep_addrs) {
 					vb_ctl_choose_addr(s->c, last, s->addr,
 							   sizeof(s->addr));
 					vb_ctl_choose_http(s->c, s->http,
 							   sizeof(s->http));
 				}
+				s->keep_addrs = 0;
 				if (sv_spawn(s)) {
 					sv_notify(s, "fail 1 cannot spawn the server (see server.log)");
 					strlcpy(s->gave_up,

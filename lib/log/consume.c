@@ -72,6 +72,8 @@ struct run {
 	int64_t last_event;	/* --idle-timeout: when one came last */
 	uint64_t wait_us;	/* follow: the next wait while caught up */
 	uint64_t seen_at_wait;	/* st->delivered at the last wait */
+	struct vb_wait_part *wp;	/* follow: a waiting poll's partitions */
+	int64_t committed_at;	/* when commits were last answered */
 	/* what each line in r->out is */
 	uint32_t *line_part;
 	uint64_t *line_off;
@@ -102,11 +104,12 @@ static void sleep_us(const struct run *r, uint64_t us)
 }
 
 /*
- * Follow, caught up: waits before polling again.  The wait adapts: the
- * shortest (VB_FOLLOW_MIN_WAIT_US, or --interval if that is shorter)
- * when events came since the last wait, so a flowing topic is read
- * within about a millisecond; doubled after each empty wait up to
- * --interval, so an idle follower costs next to nothing.
+ * Follow, caught up, against a server without waiting polls: waits before
+ * polling again.  The wait adapts: the shortest (VB_FOLLOW_MIN_WAIT_US,
+ * or --interval if that is shorter) when events came since the last
+ * wait, so a flowing topic is read within about a millisecond; doubled
+ * after each empty wait up to --interval, so an idle follower costs next
+ * to nothing.
  */
 #define VB_FOLLOW_MIN_WAIT_US 1000
 
@@ -121,6 +124,29 @@ static void follow_wait(struct run *r)
 		r->wait_us = r->wait_us * 2 > max ? max : r->wait_us * 2;
 	r->seen_at_wait = r->st->delivered;
 	sleep_us(r, r->wait_us);
+}
+
+/*
+ * Follow, caught up, against a server with waiting polls (vibes-iggyd):
+ * one request waits in the server until an event is published or
+ * VB_FOLLOW_PARK_US passes (the longest a signal waits for the run to
+ * end).  Upstream 0.8.0 answers it 3, once per connection.
+ */
+#define VB_FOLLOW_PARK_US 500000
+
+static void wait_req(struct vb_req *q, const struct run *r, uint32_t code)
+{
+	uint64_t cnt = r->o->count;
+
+	if (r->o->limit && r->left < cnt)
+		cnt = r->left;
+	vb_req_init(q, code);
+	q->consumer = r->who;
+	q->stream = r->l->stream;
+	q->topic = r->l->topic;
+	q->count = (uint32_t)cnt;
+	q->wait.max_wait_us = VB_FOLLOW_PARK_US;
+	q->wait.min_count = 1;
 }
 
 static void enc_store(struct run *r, uint32_t p)
@@ -199,7 +225,34 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 		if (r->dirty[p] == 2 || r->dirty[p] == 3)
 			r->dirty[p] = r->dirty[p] == 3;
 	r->st->committed = r->st->delivered;
+	if (n > 0)
+		r->committed_at = vb_mono_us();
 	return 0;
+}
+
+/*
+ * A consumer that follows commits at most every VB_FOLLOW_COMMIT_US (and
+ * at the end, which commit_now always does): each is a write of the
+ * server's offsets file at its commit point, which on a busy disk can
+ * take tens of milliseconds, and the events that come meanwhile wait
+ * behind its answer.  Events delivered since are read again after a
+ * crash of this process: at least once, as before.  A group member
+ * commits every round: the server's "next" starts after its commit.
+ */
+#define VB_FOLLOW_COMMIT_US 1000000
+
+static int commit_due(const struct run *r)
+{
+	return !r->o->follow ||
+	       vb_mono_us() - r->committed_at >= VB_FOLLOW_COMMIT_US;
+}
+
+static int commit_now(struct run *r, struct vb_err *e);
+
+/* commit_now when one is due. */
+static int commit_lazy(struct run *r, struct vb_err *e)
+{
+	return commit_due(r) ? commit_now(r, e) : 0;
 }
 
 static int commit_now(struct run *r, struct vb_err *e)
@@ -581,6 +634,76 @@ static int idle_over(const struct run *r)
 	       vb_mono_us() - r->last_event >= (int64_t)r->o->idle_us;
 }
 
+/*
+ * One waiting poll (106) over every partition from where we are; its
+ * answers are a round like take_round's, which also says which
+ * partitions are caught up.  1 when it was answered, 0 when the server
+ * has no waiting polls, -1 on error.
+ */
+static int wait_round(struct run *r, struct vb_err *e)
+{
+	struct vb_log *l = r->l;
+	const uint8_t *pl;
+	struct vb_req q;
+	struct vb_rd rd;
+	uint32_t n;
+	size_t len, ncommit;
+	int rc;
+
+	if (stopped(r))
+		return 1;
+	wait_req(&q, r, VB_CMD_POLL_WAIT_MULTI);
+	r->wp = vb_xreallocarray(r->wp, l->nparts, sizeof(*r->wp));
+	for (uint32_t p = 0; p < l->nparts; p++) {
+		r->wp[p].partition_id = p;
+		r->wp[p].strategy = VB_POLL_OFFSET;
+		r->wp[p].value = r->next[p];
+	}
+	q.nwp = l->nparts;
+	q.wp = r->wp;
+	if (vb_client_no_wait_poll(l->c))
+		return 0;
+	/*
+	 * A commit that is due goes in the same write, ahead: its answer
+	 * and the poll's come back without a round trip between them.
+	 */
+	vb_buf_reset(&r->tx);
+	ncommit = commit_due(r) ? enc_commits(r) : 0;
+	vb_wire_req_encode(&r->tx, &q);
+	vb_client_queue(l->c, r->tx.p, r->tx.len);
+	if (read_commits(r, ncommit, e))
+		return -1;
+	rc = vb_client_wait_answer(l->c, &q, &pl, &len, e);
+	if (rc <= 0)
+		return rc;
+	vb_rd_init(&rd, pl, len);
+	if (vb_wire_dec_wait_count(&rd, &n, e))
+		return -1;
+	if (n != l->nparts)
+		return vb_err_set(e, VB_E_PROTO,
+				  "waiting poll: %u answers for %u partitions",
+				  n, l->nparts);
+	pm_reserve(r, n);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vb_reply part;
+
+		if (vb_wire_dec_wait_part(&rd, &part, e) ||
+		    read_answer(r, i, &part, &r->pm[i], e))
+			return -1;
+		r->pm[i].asked = q.count;
+	}
+	deliver_round(r, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct part_msgs *pm = &r->pm[i];
+
+		if (pm->at < pm->n)
+			continue;	/* the limit cut it */
+		if (pm->seen == 0 || r->next[i] > pm->current)
+			r->caught[i] = 1;
+	}
+	return 1;
+}
+
 static int run_consumer(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
@@ -597,7 +720,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 		int all = 1, finished = 1;
 
 		vb_buf_reset(&r->tx);
-		ncommit = enc_commits(r);
+		ncommit = commit_due(r) ? enc_commits(r) : 0;
 		for (uint32_t p = 0; p < l->nparts; p++) {
 			struct vb_req q;
 			uint64_t cnt = r->o->count;
@@ -648,12 +771,32 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			break;		/* every partition reached --until */
 		if (!all || r->failed || r->bad)
 			continue;
-		if (commit_now(r, e))
-			goto out;
 		if (!r->o->follow || idle_over(r))
 			break;
-		follow_wait(r);
-		memcpy(r->caught, r->done, l->nparts);
+		if (memchr(r->done, 1, l->nparts)) {
+			/*
+			 * Some partitions are not read (-p, --until reached):
+			 * the waiting poll would cover them all, so this one
+			 * polls at intervals.
+			 */
+			if (commit_now(r, e))
+				goto out;
+			follow_wait(r);
+			memcpy(r->caught, r->done, l->nparts);
+			continue;
+		}
+		memset(r->caught, 0, l->nparts);
+		switch (wait_round(r, e)) {
+		case -1:
+			goto out;
+		case 0:
+			if (commit_lazy(r, e))
+				goto out;
+			follow_wait(r);
+			break;
+		default:
+			break;
+		}
 	}
 	rc = commit_now(r, e);
 out:
@@ -712,6 +855,7 @@ static int run_group(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
 	uint32_t empty = 0;
+	int waiting = 0;	/* caught up: the next poll waits (105) */
 
 	if (!r->resumed && group_positions(r, e))
 		return -1;
@@ -726,6 +870,24 @@ static int run_group(struct run *r, struct vb_err *e)
 		size_t ncommit;
 		uint32_t p;
 
+		if (waiting) {
+			/* nothing to commit: commit_now ran before */
+			int rc;
+
+			wait_req(&q, r, VB_CMD_POLL_WAIT);
+			q.strategy = VB_POLL_NEXT;
+			rc = vb_client_poll_wait(l->c, &q, &rep.payload,
+						 &rep.len, e);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				waiting = 0;
+				follow_wait(r);
+				continue;
+			}
+			rep.status = 0;
+			goto answer;
+		}
 		vb_buf_reset(&r->tx);
 		ncommit = enc_commits(r);
 		if (r->o->limit && r->left < cnt)
@@ -744,6 +906,7 @@ static int run_group(struct run *r, struct vb_err *e)
 		/* which partition the server picked: from the answer */
 		if (vb_client_take(l->c, &rep, e) != 1)
 			return -1;
+answer:
 		if (rep.status)
 			return vb_client_status_err(e, rep.status,
 						    "poll_messages");
@@ -776,7 +939,13 @@ static int run_group(struct run *r, struct vb_err *e)
 		}
 		if (pm->seen > 0) {
 			empty = 0;
+			waiting = 0;
 			continue;
+		}
+		if (waiting) {
+			if (idle_over(r))
+				break;
+			continue;	/* its time passed: wait again */
 		}
 		/*
 		 * The server moves round robin over our partitions on every
@@ -790,7 +959,10 @@ static int run_group(struct run *r, struct vb_err *e)
 			return -1;
 		if (!r->o->follow || idle_over(r))
 			break;
-		follow_wait(r);
+		if (vb_client_no_wait_poll(l->c))
+			follow_wait(r);
+		else
+			waiting = 1;
 	}
 	return commit_now(r, e);
 }
@@ -1092,5 +1264,6 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	free(r.caught);
 	free(r.done);
 	free(r.until);
+	free(r.wp);
 	return rc;
 }

@@ -256,12 +256,41 @@ ssize_t vb_tr_read(struct vb_tr *t, void *p, size_t n)
 		}
 	}
 	t->want_out = 0;
-	ERR_clear_error();
-	errno = 0;
 	t->rd_wait = 0;
-	if (SSL_read_ex(t->ssl, p, n, &got))
-		return (ssize_t)got;
-	return io_fail(t, SSL_get_error(t->ssl, 0), 1);
+	/*
+	 * As recv(2) does: as much as there is, up to n, not one record
+	 * (16 KiB at most) per call; a caller's pass over its connections
+	 * then moves as many bytes as over plain TCP.  Records read ahead
+	 * cost no read(2); the last SSL_read_ex asks the socket and says
+	 * "want read" (EAGAIN) once it is drained.  What stops the loop
+	 * after some bytes (EAGAIN, the end, an error) is said by the next
+	 * call, which meets it again.
+	 */
+	for (size_t total = 0;;) {
+		int err;
+
+		ERR_clear_error();
+		errno = 0;
+		if (SSL_read_ex(t->ssl, (uint8_t *)p + total, n - total,
+				&got)) {
+			total += got;
+			if (total == n)
+				return (ssize_t)total;
+			continue;
+		}
+		err = SSL_get_error(t->ssl, 0);
+		if (total == 0)
+			return io_fail(t, err, 1);
+		if (err == SSL_ERROR_WANT_READ) {
+			t->rd_wait = 1;
+			t->want = POLLIN;
+		} else if (err == SSL_ERROR_WANT_WRITE) {
+			t->want_out = 1;
+			t->want = POLLOUT;
+		}
+		ERR_clear_error();
+		return (ssize_t)total;
+	}
 }
 
 int vb_tr_pending(const struct vb_tr *t)
@@ -276,17 +305,36 @@ int vb_tr_pending(const struct vb_tr *t)
 		(!t->rd_wait && SSL_has_pending(t->ssl)));
 }
 
+/*
+ * All of n that the socket takes, one record (and one write(2)) after
+ * the other, not one record per call (SSL_MODE_ENABLE_PARTIAL_WRITE
+ * returns after each).  A record that could not go out after others did
+ * stays inside OpenSSL: the bytes counted are those before it, and the
+ * caller's next call starts with it, as the retry rule wants (same bytes
+ * in front, at least as many).
+ */
 static ssize_t tls_write(struct vb_tr *t, const void *p, size_t n)
 {
-	size_t w;
+	size_t w, total = 0;
+	int err;
 
-	if (n == 0)
-		return 0;
-	ERR_clear_error();
-	errno = 0;
-	if (SSL_write_ex(t->ssl, p, n, &w))
-		return (ssize_t)w;
-	return io_fail(t, SSL_get_error(t->ssl, 0), 0);
+	while (total < n) {
+		ERR_clear_error();
+		errno = 0;
+		if (SSL_write_ex(t->ssl, (const uint8_t *)p + total, n - total,
+				 &w)) {
+			total += w;
+			continue;
+		}
+		err = SSL_get_error(t->ssl, 0);
+		if (total == 0)
+			return io_fail(t, err, 0);
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ)
+			t->want = err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		ERR_clear_error();
+		break;
+	}
+	return (ssize_t)total;
 }
 
 ssize_t vb_tr_write(struct vb_tr *t, const void *p, size_t n, int more)

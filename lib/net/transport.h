@@ -135,6 +135,12 @@ struct ssl_ctx_st *vb_tls_server_ctx(const char *cert_file,
 				     const char *key_file, struct vb_err *e);
 void vb_tls_ctx_free(struct ssl_ctx_st *ctx);
 /*
+ * Whether the first certificate of PEM file is valid for host (an IP
+ * address or a DNS name, as a client verifying it would check); 0 also
+ * when the file cannot be read.
+ */
+int vb_tls_cert_names(const char *file, const char *host);
+/*
  * One line about a server context's certificate, for the log: its
  * subject, its validity and whether it is expired or not yet valid.
  */

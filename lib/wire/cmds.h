@@ -11,6 +11,10 @@
  * added here is known to all of them at once (Redis' commandTable, git's
  * builtin table).
  *
+ * Codes 105 and 106, the waiting polls, are vibes extensions of the 0.8
+ * framing (vibes-iggyd(8) PROTOCOL EXTENSIONS; upstream 0.8.0 answers them
+ * 3): 0.8 only, 0.9 has no operation for them.
+ *
  * X(ID, code, "name", layout, op09, flags, perm)
  *   ID      VB_CMD_<ID> is the code
  *   layout  the request body, VB_L_<layout> (req.c); bodies that differ
@@ -65,6 +69,9 @@
 	X(SEND_MESSAGES, 101, "send_messages", SEND, 160, VB_CF_BOTH, SEND)    \
 	X(FLUSH_UNSAVED_BUFFER, 102, "flush_unsaved_buffer", FLUSH, VB_OP_NR,  \
 	  VB_CF_BOTH, SEND)                                                    \
+	X(POLL_WAIT, 105, "poll_wait", POLL_WAIT, VB_OP_NONE, VB_CF_V08, POLL)  \
+	X(POLL_WAIT_MULTI, 106, "poll_wait_multi", POLL_WAIT_MULTI, VB_OP_NONE, \
+	  VB_CF_V08, POLL)                                                     \
 	X(GET_CONSUMER_OFFSET, 120, "get_consumer_offset", OFFSET_GET,         \
 	  VB_OP_NR, VB_CF_BOTH, POLL)                                          \
 	X(STORE_CONSUMER_OFFSET, 121, "store_consumer_offset", OFFSET_STORE,   \
@@ -170,6 +177,8 @@ enum vb_layout {
 	VB_L_NAME,
 	VB_L_TOKEN,
 	VB_L_POLL,
+	VB_L_POLL_WAIT,		/* 105: poll + the wait trailer */
+	VB_L_POLL_WAIT_MULTI,	/* 106: partitions + the wait trailer */
 	VB_L_SEND,		/* not a vb_req: vb_wire_send_* */
 	VB_L_FLUSH,
 	VB_L_OFFSET_GET,

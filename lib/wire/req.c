@@ -35,6 +35,14 @@ static void enc_str8(struct vb_buf *b, const struct vb_name *n)
 	vb_buf_add(b, n->s, n->len);
 }
 
+static void enc_wait(struct vb_buf *b, const struct vb_wait *w)
+{
+	vb_buf_u64(b, w->max_wait_us);
+	vb_buf_u32(b, w->min_count);
+	vb_buf_u32(b, w->max_bytes);
+	vb_buf_u64(b, w->budget);
+}
+
 static void enc_consumer(struct vb_buf *b, const struct vb_consumer *c)
 {
 	vb_buf_u8(b, c->kind);
@@ -188,6 +196,28 @@ static void enc_poll(struct vb_buf *b, const struct vb_req *r, unsigned g)
 	vb_buf_u64(b, r->value);
 	vb_buf_u32(b, r->count);
 	vb_buf_u8(b, r->flag);
+}
+
+static void enc_poll_wait(struct vb_buf *b, const struct vb_req *r,
+			  unsigned g)
+{
+	enc_poll(b, r, g);
+	enc_wait(b, &r->wait);
+}
+
+static void enc_poll_wait_multi(struct vb_buf *b, const struct vb_req *r,
+				unsigned g)
+{
+	enc_consumer(b, &r->consumer);
+	enc_st(b, r);
+	vb_buf_u32(b, r->nwp);
+	for (uint32_t i = 0; i < r->nwp; i++) {
+		vb_buf_u32(b, r->wp[i].partition_id);
+		vb_buf_u8(b, r->wp[i].strategy);
+		vb_buf_u64(b, r->wp[i].value);
+	}
+	vb_buf_u32(b, r->count);
+	enc_wait(b, &r->wait);
 }
 
 static void enc_flush(struct vb_buf *b, const struct vb_req *r, unsigned g)
@@ -590,21 +620,80 @@ static int dec_token(struct vb_rd *rd, struct vb_req *r, unsigned g,
 	return vb_wire_dec_name(rd, &r->name, "token", e);
 }
 
+static int bad_strategy(uint8_t s, struct vb_err *e)
+{
+	if (s >= VB_POLL_OFFSET && s <= VB_POLL_NEXT)
+		return 0;
+	return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			     "strategy kind: %u", s);
+}
+
+static int dec_wait(struct vb_rd *rd, struct vb_wait *w, struct vb_err *e)
+{
+	return vb_rd_u64(rd, &w->max_wait_us, "max_wait_us", e) ||
+	       vb_rd_u32(rd, &w->min_count, "min_count", e) ||
+	       vb_rd_u32(rd, &w->max_bytes, "max_bytes", e) ||
+	       vb_rd_u64(rd, &w->budget, "budget", e) ? -1 : 0;
+}
+
+void vb_wait_part(const struct vb_req *r, uint32_t i, struct vb_wait_part *wp)
+{
+	const uint8_t *q;
+
+	if (r->wp) {
+		*wp = r->wp[i];
+		return;
+	}
+	q = r->wp_raw + (size_t)i * VB_WAIT_PART_SIZE;
+	wp->partition_id = vb_ld32(q);
+	wp->strategy = q[4];
+	wp->value = vb_ld64(q + 5);
+}
+
 static int dec_poll(struct vb_rd *rd, struct vb_req *r, unsigned g,
 		    struct vb_err *e)
 {
 	if (dec_consumer(rd, &r->consumer, e) || dec_st(rd, r, e) ||
 	    dec_part(rd, &r->part, e) ||
-	    vb_rd_u8(rd, &r->strategy, "strategy kind", e))
+	    vb_rd_u8(rd, &r->strategy, "strategy kind", e) ||
+	    bad_strategy(r->strategy, e))
 		return -1;
-	if (r->strategy < VB_POLL_OFFSET || r->strategy > VB_POLL_NEXT)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-				     "strategy kind: %u", r->strategy);
 	if (vb_rd_u64(rd, &r->value, "strategy value", e) ||
 	    vb_rd_u32(rd, &r->count, "count", e) ||
 	    vb_rd_u8(rd, &r->flag, "auto_commit", e))
 		return -1;
 	return 0;
+}
+
+static int dec_poll_wait(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			 struct vb_err *e)
+{
+	if (dec_poll(rd, r, g, e))
+		return -1;
+	return dec_wait(rd, &r->wait, e);
+}
+
+static int dec_poll_wait_multi(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			       struct vb_err *e)
+{
+	const uint8_t *raw;
+
+	if (dec_consumer(rd, &r->consumer, e) || dec_st(rd, r, e) ||
+	    vb_rd_u32(rd, &r->nwp, "partitions_count", e))
+		return -1;
+	if (r->nwp == 0 || r->nwp > VB_WAIT_PARTS_MAX)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				     "partitions_count: %u", r->nwp);
+	if (vb_rd_bytes(rd, &raw, (size_t)r->nwp * VB_WAIT_PART_SIZE,
+			"partitions", e))
+		return -1;
+	for (uint32_t i = 0; i < r->nwp; i++)
+		if (bad_strategy(raw[(size_t)i * VB_WAIT_PART_SIZE + 4], e))
+			return -1;
+	r->wp_raw = raw;
+	if (vb_rd_u32(rd, &r->count, "count", e))
+		return -1;
+	return dec_wait(rd, &r->wait, e);
 }
 
 static int dec_flush(struct vb_rd *rd, struct vb_req *r, unsigned g,
@@ -787,6 +876,8 @@ static const struct layout layouts[VB_L_COUNT] = {
 	L(NAME, name),
 	[VB_L_TOKEN] = { enc_name, dec_token },
 	L(POLL, poll),
+	L(POLL_WAIT, poll_wait),
+	L(POLL_WAIT_MULTI, poll_wait_multi),
 	[VB_L_SEND] = { enc_none, dec_send },
 	L(FLUSH, flush),
 	L(OFFSET_GET, offset_get),

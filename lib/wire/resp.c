@@ -561,3 +561,28 @@ int vb_wire_dec_msg(struct vb_rd *r, struct vb_msg *m, struct vb_err *e)
 	r->off += m->size;
 	return 1;
 }
+
+int vb_wire_dec_wait_count(struct vb_rd *r, uint32_t *n, struct vb_err *e)
+{
+	if (vb_rd_u32(r, n, "partitions_count", e))
+		return -1;
+	if (*n > VB_WAIT_PARTS_MAX)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_FORMAT,
+				     "partitions_count: %u", *n);
+	return 0;
+}
+
+int vb_wire_dec_wait_part(struct vb_rd *r, struct vb_reply *part,
+			  struct vb_err *e)
+{
+	uint32_t len;
+
+	if (vb_rd_u32(r, &len, "partition answer length", e))
+		return -1;
+	if (len < VB_POLL_RESP_HDR)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_FORMAT,
+				     "partition answer length: %u", len);
+	part->status = 0;
+	part->len = len;
+	return vb_rd_bytes(r, &part->payload, len, "partition answer", e);
+}

@@ -88,6 +88,29 @@ int vb_name_set(struct vb_name *n, const char *s);
 const char *vb_ident_fmt(const struct vb_ident *id, char *buf, size_t size);
 
 /*
+ * The trailer of the waiting polls, vibes extensions (codes 105 and 106,
+ * which upstream 0.8.0 does not use and answers 3 InvalidCommand); the
+ * layout is in vibes-iggyd(8).  24 bytes: max_wait_us u64, min_count u32,
+ * max_bytes u32 (per partition), budget u64 (bytes of the whole answer).
+ */
+struct vb_wait {
+	uint64_t max_wait_us;	/* 0: answer at once, as poll_messages */
+	uint32_t min_count;	/* 0 means 1 */
+	uint32_t max_bytes;	/* 0: the server's limit */
+	uint64_t budget;	/* 0: the server's limit */
+};
+#define VB_WAIT_TRAILER 24
+/* One partition of a 106 request: 13 bytes. */
+struct vb_wait_part {
+	uint32_t partition_id;
+	uint8_t strategy;	/* enum vb_strategy */
+	uint64_t value;
+};
+#define VB_WAIT_PART_SIZE 13
+/* Most partitions one 106 request may name. */
+#define VB_WAIT_PARTS_MAX 1024u
+
+/*
  * A request: one flat structure whose fields each command uses as its
  * layout says (control.md §5, messages.md §5, §7).  Fields a command does
  * not use are ignored by the encoder and left zero by the decoder.
@@ -155,6 +178,15 @@ struct vb_req {
 	uint32_t proto_version;
 	struct vb_name sdk_name;
 	struct vb_name sdk_version;
+	/* waiting polls (105, 106): the trailer */
+	struct vb_wait wait;
+	/*
+	 * 106: nwp partitions.  The encoder reads wp; the decoder leaves wp
+	 * NULL and wp_raw pointing into the input (read with vb_wait_part).
+	 */
+	uint32_t nwp;
+	const struct vb_wait_part *wp;
+	const uint8_t *wp_raw;
 };
 
 enum vb_ack { VB_ACK_NONE = 0, VB_ACK_QUORUM = 1 };
@@ -181,6 +213,9 @@ int vb_wire_req_decode_gen(struct vb_req *r, unsigned gen, uint32_t code,
 /* The same for 0.8. */
 int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
 		       size_t n, struct vb_err *e);
+
+/* Partition i (< r->nwp) of a decoded or caller-built 106 request. */
+void vb_wait_part(const struct vb_req *r, uint32_t i, struct vb_wait_part *wp);
 
 /* Request frame header: fills length (4 + payload) and code. */
 void vb_wire_req_hdr(const uint8_t hdr[VB_REQ_HDR], uint32_t *length,
@@ -989,6 +1024,13 @@ int vb_wire_dec_cluster_node(struct vb_rd *r, struct vb_cluster_node *n,
 void vb_wire_enc_poll_hdr(struct vb_buf *b, const struct vb_poll_hdr *h);
 int vb_wire_dec_poll_hdr(struct vb_rd *r, struct vb_poll_hdr *h,
 			 struct vb_err *e);
+/*
+ * A 106 answer (vibes-iggyd(8)): u32 count, then per partition u32 length
+ * and a poll answer of that length, which *part points to (status 0).
+ */
+int vb_wire_dec_wait_count(struct vb_rd *r, uint32_t *n, struct vb_err *e);
+int vb_wire_dec_wait_part(struct vb_rd *r, struct vb_reply *part,
+			  struct vb_err *e);
 /* Next message of a 0.8 poll response; returns 1, 0 at the end, -1 on error. */
 int vb_wire_dec_msg(struct vb_rd *r, struct vb_msg *m, struct vb_err *e);
 

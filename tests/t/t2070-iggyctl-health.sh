@@ -150,4 +150,25 @@ test_expect_success 'the supervisor is found next to the server binary, and its 
 	test -z "$(lock_holders "$D/supervise.lock")"
 '
 
+test_expect_success 'a restart whose HTTP port was taken meanwhile takes one of the kernel'\''s choice, not exit 78 for good' '
+	start_server "$TRASH/holder" --http 127.0.0.1:0 &&
+	holder=$SERVER_PID &&
+	test_when_finished "stop_server $holder" &&
+	taken=$(cat "$TRASH/holder/http.addr") &&
+	d=$TRASH/d-taken &&
+	mkdir -p "$d" || return 1
+	# no starter to answer: the first spawn is handled as a restart is
+	vibes-supervise --data-dir "$d" \
+		--server-bin "$VIBES_BUILD_DIR/cmd/vibes-iggyd" \
+		--spawn-addr 127.0.0.1:0 --spawn-http "$taken" \
+		>>"$d/server.log" 2>&1 &
+	sup=$! &&
+	test_when_finished "kill $sup 2>/dev/null; wait $sup" &&
+	wait_for 20 grep -q "supervisor: HTTP port $taken was taken meanwhile; restarting with one of the kernel.s choice" "$d/server.log" &&
+	wait_for 20 grep -q "ready again\|HTTP API on http://127.0.0.1:" "$d/server.log" &&
+	wait_for 20 test -s "$d/http.addr" &&
+	test "$(cat "$d/http.addr")" != "$taken" &&
+	! grep "permanent failure" "$d/server.log"
+'
+
 test_done

@@ -103,7 +103,7 @@ netns_test 'a silent service on the data dir'\''s last address: with autostart, 
 	stop_at_end "$dir" &&
 	mkdir -m 700 "$dir" &&
 	echo "$SILENT" >"$dir/server.addr" &&
-	vibes-topic -v --data-dir "$dir" --timeout 500ms list >out 2>err &&
+	vibes-topic -v --data-dir "$dir" --timeout $((1000 * TEST_TIME_FACTOR))ms list >out 2>err &&
 	addr=$(cat "$dir/server.addr") &&
 	test "$addr" != "$SILENT" &&
 	grep "^vibes-topic: started the server: pid [0-9]*, $addr, data dir $dir$" err &&

@@ -13,10 +13,13 @@ PATH="$VIBES_BUILD_DIR/cmd:$PATH"
 export PATH VIBES_BUILD_DIR VIBES_SOURCE_DIR
 
 # A latency bound that the issues set for the release build is multiplied
-# by this in a sanitizer build (ASan+UBSan code runs 2-3x slower).
+# by this in a sanitizer build: ASan+UBSan code runs 2-3x slower, and its
+# worst cases (a slow malloc, a page of shadow memory) more: t1020's worst
+# ping reached 136 and 212 ms there while its p99 stayed under 5 ms.  The
+# release build keeps the issues' bounds as they are.
 TEST_TIME_FACTOR=1
 if ldd "$VIBES_BUILD_DIR/cmd/vibes-iggyd" 2>/dev/null | grep -q 'libasan\|libubsan'; then
-	TEST_TIME_FACTOR=3
+	TEST_TIME_FACTOR=5
 fi
 export TEST_TIME_FACTOR
 

@@ -2577,6 +2577,168 @@ static void test_send_builder(void **state)
 	vb_buf_release(&b);
 }
 
+/*
+ * The waiting polls (105, 106): the layout vibes-iggyd(8) gives, byte by
+ * byte, both ways; the 106 answer walked; the bounds.
+ */
+static void test_wait_polls(void **state)
+{
+	static const uint8_t want105[] = {
+		/* length 4 + 62, code 105 */
+		0x42, 0, 0, 0, 105, 0, 0, 0,
+		1, 1, 4, 7, 0, 0, 0,		/* consumer 1, numeric 7 */
+		1, 4, 1, 0, 0, 0,		/* stream 1 */
+		1, 4, 2, 0, 0, 0,		/* topic 2 */
+		1, 3, 0, 0, 0,			/* partition 3 */
+		1, 9, 0, 0, 0, 0, 0, 0, 0,	/* offset 9 */
+		50, 0, 0, 0, 0,			/* count 50, no auto commit */
+		0x40, 0x42, 0x0f, 0, 0, 0, 0, 0,	/* max_wait 1 s */
+		2, 0, 0, 0,			/* min_count 2 */
+		0, 0, 1, 0,			/* max_bytes 65536 */
+		0, 0, 0, 1, 0, 0, 0, 0,		/* budget 16 MiB */
+	};
+	static const uint8_t want106[] = {
+		/* length 4 + 77, code 106 */
+		0x51, 0, 0, 0, 106, 0, 0, 0,
+		1, 1, 4, 7, 0, 0, 0,
+		1, 4, 1, 0, 0, 0,
+		1, 4, 2, 0, 0, 0,
+		2, 0, 0, 0,			/* 2 partitions */
+		0, 0, 0, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0,	/* 0 at offset 5 */
+		4, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0,	/* 4 from the first */
+		10, 0, 0, 0,			/* count 10 */
+		0xe8, 3, 0, 0, 0, 0, 0, 0,	/* max_wait 1000 µs */
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0,
+	};
+	struct vb_wait_part wp[2] = { { 0, VB_POLL_OFFSET, 5 },
+				      { 4, VB_POLL_FIRST, 0 } }, got;
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_req r, d;
+	struct vb_err e;
+	struct vb_rd rd;
+	struct vb_reply part;
+	uint8_t bad[sizeof(want106)];
+	uint32_t n;
+
+	ctx = "105";
+	vb_req_init(&r, VB_CMD_POLL_WAIT);
+	r.consumer.kind = VB_CONSUMER;
+	vb_ident_num(&r.consumer.id, 7);
+	vb_ident_num(&r.stream, 1);
+	vb_ident_num(&r.topic, 2);
+	r.part.present = 1;
+	r.part.id = 3;
+	r.strategy = VB_POLL_OFFSET;
+	r.value = 9;
+	r.count = 50;
+	r.wait.max_wait_us = 1000000;
+	r.wait.min_count = 2;
+	r.wait.max_bytes = 65536;
+	r.wait.budget = 16u << 20;
+	vb_wire_req_encode(&b, &r);
+	CHECK_U(b.len, sizeof(want105));
+	CHECK(memcmp(b.p, want105, b.len) == 0);
+	CHECK_OK(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT, b.p + 8, b.len - 8,
+				    &e), e);
+	CHECK_U(d.part.id, 3);
+	CHECK_U(d.value, 9);
+	CHECK_U(d.count, 50);
+	CHECK_U(d.wait.max_wait_us, 1000000);
+	CHECK_U(d.wait.min_count, 2);
+	CHECK_U(d.wait.max_bytes, 65536);
+	CHECK_U(d.wait.budget, 16u << 20);
+	/* the trailer is required; a poll_messages body alone is short */
+	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT, b.p + 8,
+				      b.len - 8 - 1, &e), e,
+		   VB_ST_INVALID_COMMAND);
+	/* and poll_messages ignores it, as trailing bytes */
+	CHECK_OK(vb_wire_req_decode(&d, VB_CMD_POLL_MESSAGES, b.p + 8,
+				    b.len - 8, &e), e);
+	CHECK(vb_cmd_name(VB_CMD_POLL_WAIT) != NULL);
+	CHECK(vb_cmd_name(VB_CMD_POLL_WAIT_MULTI) != NULL);
+
+	ctx = "106";
+	vb_buf_reset(&b);
+	vb_req_init(&r, VB_CMD_POLL_WAIT_MULTI);
+	r.consumer.kind = VB_CONSUMER;
+	vb_ident_num(&r.consumer.id, 7);
+	vb_ident_num(&r.stream, 1);
+	vb_ident_num(&r.topic, 2);
+	r.nwp = 2;
+	r.wp = wp;
+	r.count = 10;
+	r.wait.max_wait_us = 1000;
+	vb_wire_req_encode(&b, &r);
+	CHECK_U(b.len, sizeof(want106));
+	CHECK(memcmp(b.p, want106, b.len) == 0);
+	CHECK_OK(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, b.p + 8,
+				    b.len - 8, &e), e);
+	CHECK_U(d.nwp, 2);
+	CHECK(d.wp == NULL);
+	vb_wait_part(&d, 1, &got);
+	CHECK_U(got.partition_id, 4);
+	CHECK_U(got.strategy, VB_POLL_FIRST);
+	vb_wait_part(&d, 0, &got);
+	CHECK_U(got.value, 5);
+	CHECK_U(d.count, 10);
+	CHECK_U(d.wait.max_wait_us, 1000);
+	/* a count of 0, more than VB_WAIT_PARTS_MAX, a bad strategy, short */
+	memcpy(bad, want106, sizeof(bad));
+	memset(bad + 27, 0, 4);
+	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, bad + 8,
+				      sizeof(bad) - 8, &e), e,
+		   VB_ST_INVALID_COMMAND);
+	vb_st32(bad + 27, VB_WAIT_PARTS_MAX + 1);
+	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, bad + 8,
+				      sizeof(bad) - 8, &e), e,
+		   VB_ST_INVALID_COMMAND);
+	memcpy(bad, want106, sizeof(bad));
+	bad[31 + 13 + 4] = 9;
+	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, bad + 8,
+				      sizeof(bad) - 8, &e), e,
+		   VB_ST_INVALID_COMMAND);
+	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, want106 + 8,
+				      sizeof(want106) - 9, &e), e,
+		   VB_ST_INVALID_COMMAND);
+
+	ctx = "106 answer";
+	{
+		struct vb_poll_hdr h = { 3, 8, 0 };
+		struct vb_buf a = VB_BUF_INIT;
+		struct vb_poll_hdr hh;
+		struct vb_rd pr;
+
+		vb_buf_u32(&a, 2);
+		for (int i = 0; i < 2; i++) {
+			vb_buf_u32(&a, VB_POLL_RESP_HDR);
+			vb_wire_enc_poll_hdr(&a, &h);
+			h.partition_id++;
+		}
+		vb_rd_init(&rd, a.p, a.len);
+		CHECK_OK(vb_wire_dec_wait_count(&rd, &n, &e), e);
+		CHECK_U(n, 2);
+		CHECK_OK(vb_wire_dec_wait_part(&rd, &part, &e), e);
+		CHECK_U(part.len, VB_POLL_RESP_HDR);
+		vb_rd_init(&pr, part.payload, part.len);
+		CHECK_OK(vb_wire_dec_poll_hdr(&pr, &hh, &e), e);
+		CHECK_U(hh.partition_id, 3);
+		CHECK_U(hh.current_offset, 8);
+		CHECK_OK(vb_wire_dec_wait_part(&rd, &part, &e), e);
+		CHECK_U(vb_rd_left(&rd), 0);
+		/* a part longer than what is left, or shorter than a header */
+		vb_rd_init(&rd, a.p, a.len - 1);
+		CHECK_OK(vb_wire_dec_wait_count(&rd, &n, &e), e);
+		CHECK_OK(vb_wire_dec_wait_part(&rd, &part, &e), e);
+		CHECK(vb_wire_dec_wait_part(&rd, &part, &e) == -1);
+		vb_st32(a.p + 4, 3);
+		vb_rd_init(&rd, a.p + 4, a.len - 4);
+		CHECK(vb_wire_dec_wait_part(&rd, &part, &e) == -1);
+		vb_buf_release(&a);
+	}
+	vb_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2603,6 +2765,7 @@ int main(void)
 		cmocka_unit_test(test_reader_chunkings),
 		cmocka_unit_test(test_reader_limits),
 		cmocka_unit_test(test_send_builder),
+		cmocka_unit_test(test_wait_polls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
