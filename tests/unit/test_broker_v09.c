@@ -6,7 +6,7 @@
  * metadata client table (a retransmission answered from it, another body
  * under a used number dropped), send admission (frame checksums) and
  * confirmations with base offsets, describe_options, the heartbeat's
- * stale-client eviction.
+ * stale-client eviction, no waiting polls (0.8's extensions) over 0.9.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -532,6 +532,76 @@ static void test_heartbeat(void **state)
 	S = saved;
 }
 
+/*
+ * The waiting polls (105, 106) extend the 0.8 framing only: 0.9 has no
+ * such command, so a NonReplicated request naming one is answered 3 and
+ * the session goes on; a 0.9 client does not send them at all.
+ */
+static void test_no_wait_polls(void **state)
+{
+	static const uint32_t codes[] = { VB_CMD_POLL_WAIT,
+					  VB_CMD_POLL_WAIT_MULTI };
+	struct vb_wait_part wp = { 0, VB_POLL_NEXT, 0 };
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_client c;
+	struct vb_req r;
+	struct vb_err e;
+	const uint8_t *pl;
+	size_t len;
+	int fd = raw_connect();
+
+	new_id(&id, 9);
+	login(fd, &id);
+	for (size_t i = 0; i < 2; i++) {
+		vb_req_init(&r, codes[i]);
+		r.consumer.kind = VB_CONSUMER;
+		r.consumer.id.kind = VB_ID_NUM;
+		r.consumer.id.num = 1;
+		vb_ident_str(&r.stream, "s");
+		vb_ident_str(&r.topic, "t");
+		r.strategy = VB_POLL_NEXT;
+		r.count = 1;
+		r.nwp = 1;
+		r.wp = &wp;
+		r.wait.max_wait_us = 1000000;
+		vb_buf_reset(&b);
+		vb_wire_req_frame(&b, &vb_framing_v09, &r);
+		assert_int_equal(b.len, VB_VSR_HDR);	/* 0.9 has no body */
+		assert_int_equal(vb_ld32(b.p + VB_V09_NR_CODE_OFF), codes[i]);
+		/* and with the 0.8 body after the header: the same */
+		vb_wire_req_body(&b, &r, VB_GEN_08);
+		vb_st32(b.p + VB_VSR_SIZE, (uint32_t)b.len);
+		vb_vsr_req_stamp(b.p, b.len, &id, 0);
+		put_all(fd, b.p, b.len);
+		get_frame(fd, &b);
+		assert_int_equal(b.p[60], VB_VSR_REPLY);
+		assert_int_equal(REPLY_STATUS(b.p), VB_ST_INVALID_COMMAND);
+	}
+	vb_req_init(&r, VB_CMD_PING);
+	frame(&b, &r, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	close(fd);
+	vb_buf_release(&b);
+
+	/* the client: no waiting polls over 0.9, and nothing sent */
+	vb_client_init(&c);
+	c.protocol = VB_PROTO_09;
+	assert_int_equal(vb_client_set_addr(&c, S.addr, &e), 0);
+	assert_int_equal(vb_client_connect(&c, &e), 0);
+	assert_int_equal(vb_client_login(&c, S.user, S.pass, NULL, &e), 0);
+	assert_true(vb_client_v09(&c));
+	assert_true(vb_client_no_wait_poll(&c));
+	vb_req_init(&r, VB_CMD_POLL_WAIT);
+	r.wait.max_wait_us = 1000000;
+	assert_int_equal(vb_client_poll_wait(&c, &r, &pl, &len, &e), 0);
+	assert_int_equal(c.queued, c.taken);
+	assert_int_equal(vb_client_ping(&c, &e), 0);
+	vb_client_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_send),
 		cmocka_unit_test(test_describe_options),
 		cmocka_unit_test(test_heartbeat),
+		cmocka_unit_test(test_no_wait_polls),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
