@@ -1076,6 +1076,11 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct epoll_event ee;
+	struct MHD_OptionItem tlsopt[3] = {
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 	int family = AF_INET;
@@ -1108,6 +1113,13 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 			  sizeof(b->http_ip));
 		b->http_port = ntohs(s4->sin_port);
 	}
+	/* the certificate options only with MHD_USE_TLS (else MHD warns) */
+	if (h->tls) {
+		tlsopt[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						     h->cert_pem.p };
+		tlsopt[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						     h->key_pem.p };
+	}
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, on_log, b,
 				MHD_OPTION_LISTEN_SOCKET, h->lfd,
@@ -1116,11 +1128,7 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 				NULL,
 				MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 				MHD_OPTION_CONNECTION_LIMIT, 256u,
-				/* ignored without MHD_USE_TLS */
-				MHD_OPTION_HTTPS_MEM_CERT,
-				h->tls ? (char *)h->cert_pem.p : NULL,
-				MHD_OPTION_HTTPS_MEM_KEY,
-				h->tls ? (char *)h->key_pem.p : NULL,
+				MHD_OPTION_ARRAY, tlsopt,
 				MHD_OPTION_END);
 	if (h->d == NULL) {
 		vb_err_set(e, VB_E_IO, "cannot start the HTTP server on %s",

@@ -235,8 +235,10 @@ static const char *compression_name(uint8_t c)
 	return c == VB_COMPRESSION_GZIP ? "gzip" : "none";
 }
 
-static void stream_json(struct vb_jw *w, const struct vb_stream_info *s)
+static void stream_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_stream_info *s = rec;
+
 	vb_jw_u64(w, "id", s->id);
 	vb_jw_u64(w, "created_at", s->created_at);
 	vb_jw_str(w, "name", s->name.s, s->name.len);
@@ -499,8 +501,10 @@ static enum vb_hx b_clients(struct vb_http_req *x)
 	return b_simple(x, VB_CMD_GET_CLIENTS);
 }
 
-static void client_json(struct vb_jw *w, const struct vb_client_info *c)
+static void client_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_client_info *c = rec;
+
 	vb_jw_u64(w, "client_id", c->client_id);
 	if (c->user_id == VB_NO_USER)
 		vb_jw_null(w, "user_id");
@@ -518,44 +522,6 @@ static int cmp_client(const void *a, const void *b)
 	const struct vb_client_info *x = a, *y = b;
 
 	return x->client_id < y->client_id ? -1 : x->client_id > y->client_id;
-}
-
-static void r_clients(struct vb_http_req *x, uint32_t st, const uint8_t *p,
-		      size_t n)
-{
-	struct vb_client_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_client(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_client);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		client_json(&w, &v[i]);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
 }
 
 static enum vb_hx b_client(struct vb_http_req *x)
@@ -810,8 +776,10 @@ static void perms_json(struct vb_jw *w, const uint8_t *p, uint32_t n)
 	vb_jw_end(w, '}');
 }
 
-static void user_json(struct vb_jw *w, const struct vb_user_info *u)
+static void user_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_user_info *u = rec;
+
 	vb_jw_u64(w, "id", u->id);
 	vb_jw_u64(w, "created_at", u->created_at);
 	vb_jw_cstr(w, "status", u->status == 1 ? "active" : "inactive");
@@ -821,36 +789,6 @@ static void user_json(struct vb_jw *w, const struct vb_user_info *u)
 static enum vb_hx b_users(struct vb_http_req *x)
 {
 	return b_simple(x, VB_CMD_GET_USERS);
-}
-
-static void r_users(struct vb_http_req *x, uint32_t st, const uint8_t *p,
-		    size_t n)
-{
-	struct vb_user_info u;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	/* the broker lists them by id already */
-	while (vb_rd_left(&r) > 0) {
-		if (vb_wire_dec_user(&r, &u, &e) < 0) {
-			bad_reply(x, &e);
-			return;
-		}
-		vb_jw_obj(&w, NULL);
-		user_json(&w, &u);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	vb_hx_json(x, 200);
 }
 
 static void r_user(struct vb_http_req *x, uint32_t st, const uint8_t *p,
@@ -1139,46 +1077,15 @@ static int cmp_pat(const void *a, const void *b)
 	return strcmp(x->name.s, y->name.s);
 }
 
-static void r_pats(struct vb_http_req *x, uint32_t st, const uint8_t *p,
-		   size_t n)
+static void pat_json(struct vb_jw *w, const void *rec)
 {
-	struct vb_pat_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
+	const struct vb_pat_info *t = rec;
 
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_pat(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_pat);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		vb_jw_str(&w, "name", v[i].name.s, v[i].name.len);
-		if (v[i].expiry_at)
-			vb_jw_u64(&w, "expiry_at", v[i].expiry_at);
-		else
-			vb_jw_null(&w, "expiry_at");
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
+	vb_jw_str(w, "name", t->name.s, t->name.len);
+	if (t->expiry_at)
+		vb_jw_u64(w, "expiry_at", t->expiry_at);
+	else
+		vb_jw_null(w, "expiry_at");
 }
 
 static enum vb_hx b_pat_create(struct vb_http_req *x)
@@ -1262,44 +1169,6 @@ static int cmp_stream(const void *a, const void *b)
 static enum vb_hx b_streams(struct vb_http_req *x)
 {
 	return b_simple(x, VB_CMD_GET_STREAMS);
-}
-
-static void r_streams(struct vb_http_req *x, uint32_t st, const uint8_t *p,
-		      size_t n)
-{
-	struct vb_stream_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_stream(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_stream);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		stream_json(&w, &v[i]);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
 }
 
 static enum vb_hx b_stream_create(struct vb_http_req *x)
@@ -1502,8 +1371,10 @@ static enum vb_hx b_groups(struct vb_http_req *x)
 	return b_simple(x, VB_CMD_GET_CONSUMER_GROUPS);
 }
 
-static void group_json(struct vb_jw *w, const struct vb_group_info *g)
+static void group_json(struct vb_jw *w, const void *rec)
 {
+	const struct vb_group_info *g = rec;
+
 	vb_jw_u64(w, "id", g->id);
 	vb_jw_str(w, "name", g->name.s, g->name.len);
 	vb_jw_u64(w, "partitions_count", g->partitions_count);
@@ -1515,44 +1386,6 @@ static int cmp_group(const void *a, const void *b)
 	const struct vb_group_info *x = a, *y = b;
 
 	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static void r_groups(struct vb_http_req *x, uint32_t st, const uint8_t *p,
-		     size_t n)
-{
-	struct vb_group_info *v = NULL;
-	size_t nv = 0, cap = 0;
-	struct vb_rd r;
-	struct vb_err e;
-	struct vb_jw w;
-
-	if (st) {
-		vb_hx_iggy(x, st);
-		return;
-	}
-	vb_rd_init(&r, p, n);
-	while (vb_rd_left(&r) > 0) {
-		VB_ALLOC_GROW(v, nv + 1, cap);
-		if (vb_wire_dec_group(&r, &v[nv], &e) < 0) {
-			free(v);
-			bad_reply(x, &e);
-			return;
-		}
-		nv++;
-	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), cmp_group);
-	vb_buf_reset(&x->resp);
-	vb_jw_init(&w, &x->resp);
-	vb_jw_arr(&w, NULL);
-	for (size_t i = 0; i < nv; i++) {
-		vb_jw_obj(&w, NULL);
-		group_json(&w, &v[i]);
-		vb_jw_end(&w, '}');
-	}
-	vb_jw_end(&w, ']');
-	free(v);
-	vb_hx_json(x, 200);
 }
 
 static void r_group(struct vb_http_req *x, uint32_t st, const uint8_t *p,
@@ -2135,6 +1968,102 @@ static enum vb_hx b_flush(struct vb_http_req *x)
 	return VB_HX_DONE;
 }
 
+/* ---- list routes ---- */
+
+/*
+ * A list route's reply: the broker's records, decoded one by one, sorted
+ * when cmp is set (the broker's order is kept otherwise) and written as a
+ * JSON array of objects; which records, the command says (lists[]).
+ */
+struct list_kind {
+	uint32_t code;		/* the command whose reply it is */
+	size_t size;
+	int (*dec)(struct vb_rd *r, void *rec, struct vb_err *e);
+	int (*cmp)(const void *a, const void *b);
+	void (*json)(struct vb_jw *w, const void *rec);
+};
+
+static int dec_client(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_client(r, rec, e);
+}
+
+static int dec_user(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_user(r, rec, e);
+}
+
+static int dec_pat(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_pat(r, rec, e);
+}
+
+static int dec_stream(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_stream(r, rec, e);
+}
+
+static int dec_group(struct vb_rd *r, void *rec, struct vb_err *e)
+{
+	return vb_wire_dec_group(r, rec, e);
+}
+
+static const struct list_kind lists[] = {
+	{ VB_CMD_GET_CLIENTS, sizeof(struct vb_client_info), dec_client,
+	  cmp_client, client_json },
+	/* the broker lists users by id already */
+	{ VB_CMD_GET_USERS, sizeof(struct vb_user_info), dec_user, NULL,
+	  user_json },
+	{ VB_CMD_GET_PATS, sizeof(struct vb_pat_info), dec_pat, cmp_pat,
+	  pat_json },
+	{ VB_CMD_GET_STREAMS, sizeof(struct vb_stream_info), dec_stream,
+	  cmp_stream, stream_json },
+	{ VB_CMD_GET_CONSUMER_GROUPS, sizeof(struct vb_group_info), dec_group,
+	  cmp_group, group_json },
+};
+
+static void r_list(struct vb_http_req *x, uint32_t st, const uint8_t *p,
+		   size_t n)
+{
+	const struct list_kind *k = NULL;
+	char *v = NULL;
+	size_t nv = 0, cap = 0;
+	struct vb_rd r;
+	struct vb_err e;
+	struct vb_jw w;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (lists[i].code == x->req.code)
+			k = &lists[i];
+	if (st || k == NULL) {
+		vb_hx_iggy(x, st ? st : VB_ST_ERROR);
+		return;
+	}
+	vb_rd_init(&r, p, n);
+	while (vb_rd_left(&r) > 0) {
+		VB_ALLOC_GROW(v, (nv + 1) * k->size, cap);
+		if (k->dec(&r, v + nv * k->size, &e) < 0) {
+			free(v);
+			bad_reply(x, &e);
+			return;
+		}
+		nv++;
+	}
+	if (nv && k->cmp)
+		qsort(v, nv, k->size, k->cmp);
+	vb_buf_reset(&x->resp);
+	vb_jw_init(&w, &x->resp);
+	vb_jw_arr(&w, NULL);
+	for (size_t i = 0; i < nv; i++) {
+		vb_jw_obj(&w, NULL);
+		k->json(&w, v + i * k->size);
+		vb_jw_end(&w, '}');
+	}
+	vb_jw_end(&w, ']');
+	free(v);
+	vb_hx_json(x, 200);
+}
+
 /* ---- the table ---- */
 
 #define S "/streams/{}"
@@ -2146,10 +2075,10 @@ const struct vb_http_route vb_http_routes[] = {
 	{ "GET", "/metrics", 0, 0, b_metrics, NULL },
 	{ "GET", "/stats", 1, 0, b_stats, r_stats },
 	{ "GET", "/cluster/metadata", 1, 0, b_cluster, r_cluster },
-	{ "GET", "/clients", 1, 0, b_clients, r_clients },
+	{ "GET", "/clients", 1, 0, b_clients, r_list },
 	{ "GET", "/clients/{}", 1, 0, b_client, r_client },
 	{ "POST", "/snapshot", 1, 1, b_snapshot, r_snapshot },
-	{ "GET", "/users", 1, 0, b_users, r_users },
+	{ "GET", "/users", 1, 0, b_users, r_list },
 	{ "POST", "/users", 1, 1, b_user_create, r_user },
 	{ "POST", "/users/login", 0, 1, b_login, r_login },
 	{ "DELETE", "/users/logout", 1, 0, b_logout, r_logout },
@@ -2159,11 +2088,11 @@ const struct vb_http_route vb_http_routes[] = {
 	{ "DELETE", "/users/{}", 1, 0, b_user_delete, r_204 },
 	{ "PUT", "/users/{}/permissions", 1, 1, b_user_perms, r_204 },
 	{ "PUT", "/users/{}/password", 1, 1, b_user_password, r_204 },
-	{ "GET", "/personal-access-tokens", 1, 0, b_pats, r_pats },
+	{ "GET", "/personal-access-tokens", 1, 0, b_pats, r_list },
 	{ "POST", "/personal-access-tokens", 1, 1, b_pat_create, r_pat_create },
 	{ "POST", "/personal-access-tokens/login", 0, 1, b_pat_login, r_login },
 	{ "DELETE", "/personal-access-tokens/{}", 1, 0, b_pat_delete, r_204 },
-	{ "GET", "/streams", 1, 0, b_streams, r_streams },
+	{ "GET", "/streams", 1, 0, b_streams, r_list },
 	{ "POST", "/streams", 1, 1, b_stream_create, r_stream_details },
 	{ "GET", S, 1, 0, b_stream_get, r_stream_details },
 	{ "PUT", S, 1, 1, b_stream_update, r_204 },
@@ -2178,7 +2107,7 @@ const struct vb_http_route vb_http_routes[] = {
 	{ "POST", T "/partitions", 1, 1, b_parts_create, r_201 },
 	{ "DELETE", T "/partitions", 1, 0, b_parts_delete, r_204 },
 	{ "DELETE", T "/partitions/{}", 1, 0, b_segments_delete, r_204 },
-	{ "GET", T "/consumer-groups", 1, 0, b_groups, r_groups },
+	{ "GET", T "/consumer-groups", 1, 0, b_groups, r_list },
 	{ "POST", T "/consumer-groups", 1, 1, b_group_create, r_group_created },
 	{ "GET", T "/consumer-groups/{}", 1, 0, b_group_get, r_group_get },
 	{ "DELETE", T "/consumer-groups/{}", 1, 0, b_group_delete, r_204 },

@@ -279,13 +279,30 @@ static uint64_t du(const char *dir)
 	return disk_used;
 }
 
+/*
+ * One line per command and transport it ran on: the requests, or (ERRORS)
+ * those answered with an error status.
+ */
+static void per_command(struct vb_buf *o, const struct vb_metrics *m,
+			const char *name, int errors)
+{
+	static const char *const tr[VB_TR_N] = { "tcp", "http" };
+
+	for (size_t i = 0; i < NKNOWN; i++)
+		for (int k = 0; k < VB_TR_N; k++)
+			if (m->cmd[i].n[k])
+				vb_buf_printf(o, "%s{command=\"%s\",transport=\"%s\"} %" PRIu64 "\n",
+					      name, vb_cmd_name(known[i]), tr[k],
+					      errors ? m->cmd[i].errors[k]
+						     : m->cmd[i].n[k]);
+}
+
 void vb_metrics_render(struct vb_broker *b, struct vb_buf *o)
 {
 	struct vb_metrics *m = &b->metrics;
 	struct vb_sync_stats *ss = &b->sync.stats;
 	struct totals tt;
 	uint64_t now = vb_wall_us(), users = 0, sb[VB_SYNC_BUCKETS + 1];
-	static const char *const tr[VB_TR_N] = { "tcp", "http" };
 
 	memset(&tt, 0, sizeof(tt));
 	for (uint32_t i = 0; i < b->streams.n; i++)
@@ -342,23 +359,11 @@ void vb_metrics_render(struct vb_broker *b, struct vb_buf *o)
 	/* requests */
 	family(o, "vibes_requests_total", "counter",
 	       "Requests run, by command and transport.");
-	for (size_t i = 0; i < NKNOWN; i++)
-		for (int k = 0; k < VB_TR_N; k++)
-			if (m->cmd[i].n[k])
-				vb_buf_printf(o, "vibes_requests_total{command=\"%s\","
-					      "transport=\"%s\"} %" PRIu64 "\n",
-					      vb_cmd_name(known[i]), tr[k],
-					      m->cmd[i].n[k]);
+	per_command(o, m, "vibes_requests_total", 0);
 	family(o, "vibes_request_errors_total", "counter",
 	       "Requests answered with an error status, by command and "
 	       "transport.");
-	for (size_t i = 0; i < NKNOWN; i++)
-		for (int k = 0; k < VB_TR_N; k++)
-			if (m->cmd[i].n[k])
-				vb_buf_printf(o, "vibes_request_errors_total{command=\"%s\","
-					      "transport=\"%s\"} %" PRIu64 "\n",
-					      vb_cmd_name(known[i]), tr[k],
-					      m->cmd[i].errors[k]);
+	per_command(o, m, "vibes_request_errors_total", 1);
 	family(o, "vibes_unknown_requests_total", "counter",
 	       "Request frames with a command code 0.8.0 does not have.");
 	vb_buf_printf(o, "vibes_unknown_requests_total %" PRIu64 "\n",

@@ -1,7 +1,7 @@
 /*
  * Users, personal access tokens, login and permissions (control.md §5.2,
  * §5.8).  Passwords are kept as PBKDF2-HMAC-SHA256 with a random salt;
- * tokens as their SHA-256 (they are long random strings).  A login is
+ * tokens as their SHA-256 (they are long random strings); OpenSSL's.  A login is
  * decided here (vb_login_decide, vb_login_verdict) but driven by auth.c,
  * which has the PBKDF2 of a login computed by its worker thread.
  */
@@ -11,7 +11,8 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include <sha2.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "broker/broker.h"
 #include "base/banned.h"
@@ -22,63 +23,14 @@
 
 /* ---- password hashing ---- */
 
-static void hmac_init(SHA2_CTX *in, SHA2_CTX *out, const uint8_t *key,
-		      size_t klen)
-{
-	uint8_t k[64], pad[64], kh[32];
-
-	memset(k, 0, sizeof(k));
-	if (klen > 64) {
-		SHA2_CTX c;
-
-		SHA256Init(&c);
-		SHA256Update(&c, key, klen);
-		SHA256Final(kh, &c);
-		memcpy(k, kh, 32);
-	} else {
-		memcpy(k, key, klen);
-	}
-	for (int i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x36;
-	SHA256Init(in);
-	SHA256Update(in, pad, 64);
-	for (int i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x5c;
-	SHA256Init(out);
-	SHA256Update(out, pad, 64);
-	explicit_bzero(k, sizeof(k));
-}
-
-static void hmac(const SHA2_CTX *in0, const SHA2_CTX *out0, const uint8_t *m,
-		 size_t n, uint8_t mac[32])
-{
-	SHA2_CTX c = *in0;
-	uint8_t ih[32];
-
-	SHA256Update(&c, m, n);
-	SHA256Final(ih, &c);
-	c = *out0;
-	SHA256Update(&c, ih, 32);
-	SHA256Final(mac, &c);
-}
-
-/* PBKDF2-HMAC-SHA256, one 32-byte block. */
+/* PBKDF2-HMAC-SHA256, one 32-byte block (OpenSSL's). */
 static void pbkdf2(const char *pass, size_t len, const uint8_t salt[16],
 		   unsigned iter, uint8_t out[32])
 {
-	SHA2_CTX in, outc;
-	uint8_t msg[20], u[32];
-
-	hmac_init(&in, &outc, (const uint8_t *)pass, len);
-	memcpy(msg, salt, 16);
-	vb_st32(msg + 16, 0x01000000u);	/* INT(1), big-endian */
-	hmac(&in, &outc, msg, 20, u);
-	memcpy(out, u, 32);
-	for (unsigned i = 1; i < iter; i++) {
-		hmac(&in, &outc, u, 32, u);
-		for (int k = 0; k < 32; k++)
-			out[k] ^= u[k];
-	}
+	if (PKCS5_PBKDF2_HMAC(pass, (int)len, salt, 16, (int)iter,
+			      EVP_sha256(), 32, out) != 1)
+		/* never the right hash: the check fails, nothing is let in */
+		arc4random_buf(out, 32);
 }
 
 static void hex(const uint8_t *p, size_t n, char *out)
@@ -149,14 +101,14 @@ static void pw_mac(const char *pass, size_t len, uint8_t mac[32])
 {
 	static uint8_t key[32];
 	static int have_key;
-	SHA2_CTX in, out;
 
 	if (!have_key) {
 		arc4random_buf(key, sizeof(key));
 		have_key = 1;
 	}
-	hmac_init(&in, &out, key, sizeof(key));
-	hmac(&in, &out, (const uint8_t *)pass, len, mac);
+	if (HMAC(EVP_sha256(), key, sizeof(key), (const uint8_t *)pass, len,
+		 mac, NULL) == NULL)
+		arc4random_buf(mac, 32);	/* matches nothing cached */
 }
 
 /* Is pass the password u last logged in with?  One HMAC, no PBKDF2. */
@@ -182,11 +134,8 @@ static void pw_remember(struct vb_user *u, const char *pass, size_t len)
 
 static void token_hash(const char *tok, size_t n, uint8_t out[32])
 {
-	SHA2_CTX c;
-
-	SHA256Init(&c);
-	SHA256Update(&c, (const uint8_t *)tok, n);
-	SHA256Final(out, &c);
+	if (EVP_Digest(tok, n, out, NULL, EVP_sha256(), NULL) != 1)
+		arc4random_buf(out, 32);	/* matches no stored token */
 }
 
 /* ---- users ---- */

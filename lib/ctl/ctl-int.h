@@ -31,6 +31,13 @@ void vb_ctl_sleep_ms(int ms);
 
 /* out = DATA/name. */
 void vb_ctl_file(const struct vb_ctl *c, const char *name, struct vb_buf *out);
+/*
+ * The first line of DATA/NAME into OUT (empty when the file is missing,
+ * unreadable, over 8 KiB or its first line does not fit SZ); 1 when that
+ * line is not empty.
+ */
+int vb_ctl_read_line(const struct vb_ctl *c, const char *name, char *out,
+		     size_t sz);
 
 /*
  * Probes a flock()ed pidfile without disturbing its holder for longer than
@@ -90,6 +97,11 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 
 /* Whether a TCP port on 127.0.0.1 can be bound right now. */
 int vb_ctl_port_free(const char *host, unsigned port);
+/*
+ * Whether an explicit WANT with port 0 keeps LAST, the address it had: same
+ * host, a real port, free right now.
+ */
+int vb_ctl_keeps_port(const char *want, const char *last);
 /* A port the kernel considers free now (bind to 0, read, close). */
 unsigned vb_ctl_pick_port(const char *host);
 

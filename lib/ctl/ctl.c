@@ -709,25 +709,31 @@ int vb_ctl_credentials(struct vb_ctl *c, struct vb_buf *user,
 	return 0;
 }
 
-int vb_ctl_read_tls(const struct vb_ctl *c, char *cert, size_t sz)
+int vb_ctl_read_line(const struct vb_ctl *c, const char *name, char *out,
+		     size_t sz)
 {
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
 	int found = 0;
-	size_t n = 0;
+	size_t n;
 
-	cert[0] = 0;
-	vb_ctl_file(c, "server.tls", &path);
+	out[0] = 0;
+	vb_ctl_file(c, name, &path);
 	if (vb_path_read_file((char *)path.p, &text, 8192, &found, NULL) == 0 &&
 	    found && text.p) {
 		n = strcspn((char *)text.p, "\r\n");
-		if (n > 0 && n < sz) {
-			memcpy(cert, text.p, n);
-			cert[n] = 0;
+		if (n < sz) {
+			memcpy(out, text.p, n);
+			out[n] = 0;
 		}
 	}
 	vb_buf_release(&path);
 	vb_buf_release(&text);
-	return cert[0] != 0;
+	return out[0] != 0;
+}
+
+int vb_ctl_read_tls(const struct vb_ctl *c, char *cert, size_t sz)
+{
+	return vb_ctl_read_line(c, "server.tls", cert, sz);
 }
 
 void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl)
@@ -742,26 +748,7 @@ void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl)
 
 int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz)
 {
-	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
-	int found = 0;
-	size_t n;
-
-	addr[0] = 0;
-	vb_ctl_file(c, "server.addr", &path);
-	if (vb_path_read_file((char *)path.p, &text, 4096, &found, NULL) ||
-	    !found)
-		goto out;
-	n = strcspn((char *)text.p, "\r\n");
-	if (n == 0 || n >= sz) {
-		found = 0;
-		goto out;
-	}
-	memcpy(addr, text.p, n);
-	addr[n] = 0;
-out:
-	vb_buf_release(&path);
-	vb_buf_release(&text);
-	return found && addr[0];
+	return vb_ctl_read_line(c, "server.addr", addr, sz);
 }
 
 int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,

@@ -62,26 +62,7 @@ int vb_ctl_set_http(struct vb_ctl *c, const char *addr, int off,
 
 int vb_ctl_read_http_addr(const struct vb_ctl *c, char *addr, size_t sz)
 {
-	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
-	int found = 0;
-	size_t n;
-
-	addr[0] = 0;
-	vb_ctl_file(c, "http.addr", &path);
-	if (vb_path_read_file((char *)path.p, &text, 4096, &found, NULL) ||
-	    !found)
-		goto out;
-	n = strcspn((char *)text.p, "\r\n");
-	if (n == 0 || n >= sz) {
-		found = 0;
-		goto out;
-	}
-	memcpy(addr, text.p, n);
-	addr[n] = 0;
-out:
-	vb_buf_release(&path);
-	vb_buf_release(&text);
-	return found && addr[0];
+	return vb_ctl_read_line(c, "http.addr", addr, sz);
 }
 
 void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz)
@@ -96,17 +77,8 @@ void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz)
 	if (c->http_explicit) {
 		strlcpy(out, c->http_addr, sz);
 		/* port 0 keeps the port it had when that one is free */
-		if (last[0] &&
-		    vb_ctl_split_addr(c->http_addr, host, sizeof(host),
-				      &port) == 0 && port == 0) {
-			char lh[256];
-			unsigned lp;
-
-			if (vb_ctl_split_addr(last, lh, sizeof(lh), &lp) == 0 &&
-			    strcmp(lh, host) == 0 && lp != 0 &&
-			    vb_ctl_port_free(lh, lp))
-				strlcpy(out, last, sz);
-		}
+		if (vb_ctl_keeps_port(c->http_addr, last))
+			strlcpy(out, last, sz);
 		return;
 	}
 	if (last[0] && vb_ctl_split_addr(last, host, sizeof(host), &port) == 0 &&

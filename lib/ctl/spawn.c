@@ -123,6 +123,17 @@ static unsigned long listen_inode(unsigned port)
 	return 0;
 }
 
+int vb_ctl_keeps_port(const char *want, const char *last)
+{
+	char host[256], lh[256];
+	unsigned port, lp;
+
+	return last && last[0] &&
+	       vb_ctl_split_addr(want, host, sizeof(host), &port) == 0 &&
+	       port == 0 && vb_ctl_split_addr(last, lh, sizeof(lh), &lp) == 0 &&
+	       strcmp(lh, host) == 0 && lp != 0 && vb_ctl_port_free(lh, lp);
+}
+
 void vb_ctl_port_holder(unsigned port, char *out, size_t outsz)
 {
 	unsigned long inode = listen_inode(port);
@@ -223,17 +234,8 @@ static void choose_addr_(const struct vb_ctl *c, const char *last, char *out,
 		 * An explicit port 0 still keeps a restarted server on the
 		 * port its clients know, when that port is free.
 		 */
-		if (last && last[0] &&
-		    vb_ctl_split_addr(c->addr, host, sizeof(host), &port) == 0 &&
-		    port == 0) {
-			char lh[256];
-			unsigned lp;
-
-			if (vb_ctl_split_addr(last, lh, sizeof(lh), &lp) == 0 &&
-			    strcmp(lh, host) == 0 && lp != 0 &&
-			    vb_ctl_port_free(lh, lp))
-				strlcpy(out, last, sz);
-		}
+		if (vb_ctl_keeps_port(c->addr, last))
+			strlcpy(out, last, sz);
 		return;
 	}
 	if (last == NULL || last[0] == 0 ||
@@ -609,6 +611,23 @@ static int disk_full(struct vb_ctl *c)
 }
 
 /* Waits briefly for the supervisor to release supervise.lock. */
+/*
+ * The error for a port the server found in use at ADDR (WHAT says which
+ * listener); 0 when ADDR does not parse and the caller goes on.
+ */
+static int port_in_use(struct vb_err *e, const char *what, const char *addr)
+{
+	char host[256], holder[128];
+	unsigned port;
+
+	if (vb_ctl_split_addr(addr, host, sizeof(host), &port))
+		return 0;
+	vb_ctl_port_holder(port, holder, sizeof(holder));
+	vb_err_set(e, VB_E_UNAVAIL, "cannot listen%s on %s: port %u is in use%s%s",
+		   what, addr, port, holder[0] ? " by " : "", holder);
+	return 1;
+}
+
 static void wait_super_exit(struct vb_ctl *c, pid_t super)
 {
 	struct vb_buf path = VB_BUF_INIT;
@@ -715,8 +734,6 @@ static int start_once(struct vb_ctl *c, const char *addr, const char *http,
 		if (strncmp(line, "fail ", 5) == 0) {
 			const char *why = strchr(line + 5, ' ');
 			int code = (int)strtol(line + 5, NULL, 10);
-			char host[256], holder[128];
-			unsigned port = 0;
 			struct vb_buf tail = VB_BUF_INIT;
 			int inuse, http_inuse;
 
@@ -733,28 +750,14 @@ static int start_once(struct vb_ctl *c, const char *addr, const char *http,
 				*retry = 2;
 				goto out;
 			}
-			if (http_inuse &&
-			    vb_ctl_split_addr(http, host, sizeof(host), &port) == 0) {
-				vb_ctl_port_holder(port, holder, sizeof(holder));
-				vb_err_set(e, VB_E_UNAVAIL,
-					   "cannot listen for HTTP on %s: port %u is in use%s%s",
-					   http, port, holder[0] ? " by " : "",
-					   holder);
+			if (http_inuse && port_in_use(e, " for HTTP", http))
 				goto out;
-			}
 			if (inuse && !c->addr_explicit) {
 				*retry = 1;
 				goto out;
 			}
-			if (inuse &&
-			    vb_ctl_split_addr(addr, host, sizeof(host), &port) == 0) {
-				vb_ctl_port_holder(port, holder, sizeof(holder));
-				vb_err_set(e, VB_E_UNAVAIL,
-					   "cannot listen on %s: port %u is in use%s%s",
-					   addr, port, holder[0] ? " by " : "",
-					   holder);
+			if (inuse && port_in_use(e, "", addr))
 				goto out;
-			}
 			vb_ctl_tail_from((char *)logp.p, mark, 10,
 					 &c->log_tail, NULL);
 			if (disk_full(c)) {

@@ -29,29 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client/client.h"
+#include "bench.h"
 #include "base/banned.h"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long long num(const char *s, long long lo, long long hi)
-{
-	const char *errstr;
-	long long v = strtonum(s, lo, hi, &errstr);
-
-	if (errstr)
-		errx(2, "'%s' is %s", s, errstr);
-	return v;
-}
 
 /*
  * Sends `total` messages as frames of `batch` (the last one shorter) with
@@ -119,15 +101,15 @@ int main(int argc, char **argv)
 	if (argc < 5 || argc > 9)
 		errx(2, "usage: bench_broker ADDR USER PASS MESSAGES "
 		     "[PAYLOAD [BATCH [POLL [WINDOW]]]]");
-	total = (uint64_t)num(argv[4], 1, 1LL << 40);
+	total = (uint64_t)bench_arg(argv[4], 1, 1LL << 40);
 	if (argc > 5)
-		payload = (uint32_t)num(argv[5], 1, 1 << 20);
+		payload = (uint32_t)bench_arg(argv[5], 1, 1 << 20);
 	if (argc > 6)
-		batch = (uint32_t)num(argv[6], 1, 100000);
+		batch = (uint32_t)bench_arg(argv[6], 1, 100000);
 	if (argc > 7)
-		pollc = (uint32_t)num(argv[7], 1, 1000000);
+		pollc = (uint32_t)bench_arg(argv[7], 1, 1000000);
 	if (argc > 8)
-		window = (uint32_t)num(argv[8], 1, 1024);
+		window = (uint32_t)bench_arg(argv[8], 1, 1024);
 	signal(SIGPIPE, SIG_IGN);	/* as every tool: TLS writes by write(2) */
 	vb_client_init(&c);
 	vb_client_init(&c8);
@@ -163,7 +145,7 @@ int main(int argc, char **argv)
 	if (vb_wire_send_encode_f(&frame, c.framing, &h, m, batch, &e) < 0)
 		errx(1, "%s", e.msg);
 
-	t0 = now();
+	t0 = bench_now();
 	while (sent < total) {
 		if (total - sent < batch) {
 			vb_buf_reset(&frame);
@@ -179,7 +161,7 @@ int main(int argc, char **argv)
 	}
 	if (vb_client_flush(fl, &sid, &tid, 0, 1, &e) < 0)
 		errx(1, "flush: %s", e.msg);
-	t1 = now();
+	t1 = bench_now();
 
 	while (next < total) {
 		struct vb_req r;
@@ -214,7 +196,7 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			errx(1, "poll: %s", e.msg);
 	}
-	t2 = now();
+	t2 = bench_now();
 	if (window > 1 && !v09) {
 		struct vb_buf tail = VB_BUF_INIT;
 		double t3;
@@ -225,11 +207,11 @@ int main(int argc, char **argv)
 		if (total % batch)
 			vb_wire_send_encode(&tail, &h, m,
 					    (uint32_t)(total % batch));
-		t3 = now();
+		t3 = bench_now();
 		pipelined(&c, &frame, &tail, total, batch, window);
 		if (vb_client_flush(&c, &sid, &tid, 1, 1, &e) < 0)
 			errx(1, "flush: %s", e.msg);
-		printf("pipelined_secs=%.6f\n", now() - t3);
+		printf("pipelined_secs=%.6f\n", bench_now() - t3);
 		printf("window=%u\n", window);
 		vb_buf_release(&tail);
 	}

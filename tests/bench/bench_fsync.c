@@ -23,8 +23,8 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/parse.h"
 #include "client/client.h"
+#include "bench.h"
 #include "base/banned.h"
 
 struct producer {
@@ -40,16 +40,6 @@ struct producer {
 };
 
 static pthread_barrier_t start_line;
-
-static uint64_t arg(const char *s, uint64_t lo, uint64_t hi)
-{
-	struct vb_err e;
-	uint64_t v;
-
-	if (vb_parse_u64(s, lo, hi, &v, &e) < 0)
-		errx(2, "%s", e.msg);
-	return v;
-}
 
 static int connect_login(struct vb_client *c, const char *addr,
 			 const char *user, const char *pass, struct vb_err *e)
@@ -148,14 +138,14 @@ int main(int argc, char **argv)
 	if (argc < 6 || argc > 9)
 		errx(2, "usage: bench_fsync ADDR USER PASS PRODUCERS SECONDS "
 		     "[PARTITIONS [BATCH [PAYLOAD]]]");
-	np = (uint32_t)arg(argv[4], 1, 1024);
-	secs = arg(argv[5], 1, 3600);
+	np = (uint32_t)bench_arg(argv[4], 1, 1024);
+	secs = bench_arg(argv[5], 1, 3600);
 	if (argc > 6)
-		parts = (uint32_t)arg(argv[6], 1, 1000);
+		parts = (uint32_t)bench_arg(argv[6], 1, 1000);
 	if (argc > 7)
-		batch = (uint32_t)arg(argv[7], 1, 100000);
+		batch = (uint32_t)bench_arg(argv[7], 1, 100000);
 	if (argc > 8)
-		payload = (uint32_t)arg(argv[8], 48, 1 << 20);
+		payload = (uint32_t)bench_arg(argv[8], 48, 1 << 20);
 	if (connect_login(&c, argv[1], argv[2], argv[3], &e) < 0 ||
 	    vb_client_create_stream(&c, "fsync", &si, &e) < 0)
 		errx(1, "%s", e.msg);

@@ -33,17 +33,8 @@
 
 #include "base/clock.h"
 #include "client/client.h"
+#include "bench.h"
 #include "base/banned.h"
-
-static long long num(const char *s, long long lo, long long hi)
-{
-	const char *errstr;
-	long long v = strtonum(s, lo, hi, &errstr);
-
-	if (errstr)
-		errx(2, "'%s' is %s", s, errstr);
-	return v;
-}
 
 static int cmp64(const void *a, const void *b)
 {
@@ -72,6 +63,32 @@ struct ev {
 
 static struct ev *evs;
 static size_t nev;
+
+/*
+ * A run's figures: what was sent, the acknowledgements' latency and, with
+ * a follower (FOLLOW), how long until it had the events.
+ */
+static void report_run(int64_t start, size_t acked, int follow, size_t got)
+{
+	double secs_run = (double)(vb_mono_us() - start) / 1e6;
+	int64_t *v = vb_xcalloc(nev + 1, sizeof(*v));
+	size_t k = 0;
+
+	printf("sent=%zu\nrate=%.0f\n", acked, (double)acked / secs_run);
+	for (size_t i = 0; i < acked; i++)
+		v[k++] = evs[i].acked - evs[i].sent;
+	report("ack", v, k);
+	if (follow) {
+		k = 0;
+		for (size_t i = 0; i < nev; i++)
+			if (evs[i].got)
+				v[k++] = evs[i].got > evs[i].acked ?
+					 evs[i].got - evs[i].acked : 0;
+		printf("got=%zu\n", got);
+		report("e2e", v, k);
+	}
+	free(v);
+}
 
 /* A follower's line: the "seq" member of the event, or -1. */
 static long long seq_of(const char *line)
@@ -198,8 +215,8 @@ static int run_vibes(char **argv, int argc)
 	struct vb_ident s, t;
 	struct vb_stream_info si;
 	struct vb_topic_info ti;
-	long long rate = num(argv[4], 1, 10000000);
-	long long secs = num(argv[5], 1, 3600);
+	long long rate = (long long)bench_arg(argv[4], 1, 10000000);
+	long long secs = (long long)bench_arg(argv[5], 1, 3600);
 	int64_t start, interval_ns;
 	size_t acked = 0, got = 0, queued = 0;
 	int found, ffd = -1;
@@ -266,27 +283,10 @@ static int run_vibes(char **argv, int argc)
 		    ffd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
 			take_lines(ffd, lbuf, &llen, sizeof(lbuf), &got);
 	}
-	{
-		double secs_run = (double)(vb_mono_us() - start) / 1e6;
-		int64_t *v = vb_xcalloc(nev + 1, sizeof(*v));
-		size_t k = 0;
-
-		printf("sent=%zu\nrate=%.0f\n", acked, (double)acked / secs_run);
-		for (size_t i = 0; i < acked; i++)
-			v[k++] = evs[i].acked - evs[i].sent;
-		report("ack", v, k);
-		if (ffd >= 0) {
-			k = 0;
-			for (size_t i = 0; i < nev; i++)
-				if (evs[i].got)
-					v[k++] = evs[i].got > evs[i].acked ?
-						 evs[i].got - evs[i].acked : 0;
-			printf("got=%zu\n", got);
-			report("e2e", v, k);
-			kill(fpid, SIGTERM);
-			waitpid(fpid, NULL, 0);
-		}
-		free(v);
+	report_run(start, acked, ffd >= 0, got);
+	if (ffd >= 0) {
+		kill(fpid, SIGTERM);
+		waitpid(fpid, NULL, 0);
 	}
 	vb_buf_release(&frame);
 	vb_client_release(&c);
@@ -414,9 +414,9 @@ static void xread_from(int fd, const char *id)
 
 static int run_redis(char **argv, int argc)
 {
-	int port = (int)num(argv[1], 1, 65535);
-	long long rate = num(argv[2], 1, 10000000);
-	long long secs = num(argv[3], 1, 3600);
+	int port = (int)bench_arg(argv[1], 1, 65535);
+	long long rate = (long long)bench_arg(argv[2], 1, 10000000);
+	long long secs = (long long)bench_arg(argv[3], 1, 3600);
 	int follow = argc > 4 && strcmp(argv[4], "follow") == 0;
 	int fd = redis_connect(port), rfd = -1;
 	int64_t start, interval_ns = 1000000000LL / rate;
@@ -485,26 +485,7 @@ static int run_redis(char **argv, int argc)
 			}
 		}
 	}
-	{
-		double secs_run = (double)(vb_mono_us() - start) / 1e6;
-		int64_t *v = vb_xcalloc(nev + 1, sizeof(*v));
-		size_t k = 0;
-
-		printf("sent=%zu\nrate=%.0f\n", acked, (double)acked / secs_run);
-		for (size_t i = 0; i < acked; i++)
-			v[k++] = evs[i].acked - evs[i].sent;
-		report("ack", v, k);
-		if (follow) {
-			k = 0;
-			for (size_t i = 0; i < nev; i++)
-				if (evs[i].got)
-					v[k++] = evs[i].got > evs[i].acked ?
-						 evs[i].got - evs[i].acked : 0;
-			printf("got=%zu\n", got);
-			report("e2e", v, k);
-		}
-		free(v);
-	}
+	report_run(start, acked, follow, got);
 	free(evs);
 	return 0;
 }

@@ -11,29 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broker_harness.h"
+#include "broker_fixture.h"
 #include "wire/wire.h"
-
-static struct srv S;
-
-static int setup(void **state)
-{
-	srv_mkdir(&S);
-	return srv_start(&S);
-}
-
-static int teardown(void **state)
-{
-	int rc = srv_stop(&S);
-
-	srv_rmdir(&S);
-	return rc == 0 ? 0 : -1;
-}
-
-static void open_client(struct vb_client *c)
-{
-	assert_int_equal(srv_client(&S, c, 1), 0);
-}
 
 /* Runs r; returns the status (0 ok); the payload is left in p and n. */
 static uint32_t call(struct vb_client *c, const struct vb_req *r,
@@ -56,24 +35,6 @@ static void ident_num(struct vb_ident *id, uint32_t n)
 static void ident_str(struct vb_ident *id, const char *s)
 {
 	assert_int_equal(vb_ident_str(id, s), 0);
-}
-
-static void make_stream_topic(struct vb_client *c, const char *sname,
-			      const char *tname, uint32_t parts,
-			      uint32_t *sid, uint32_t *tid)
-{
-	struct vb_stream_info si;
-	struct vb_topic_info ti;
-	struct vb_ident s;
-	struct vb_err e;
-
-	assert_int_equal(vb_client_create_stream(c, sname, &si, &e), 0);
-	ident_num(&s, si.id);
-	assert_int_equal(vb_client_create_topic(c, &s, tname, parts, &ti, &e),
-			 0);
-	assert_int_equal(ti.partitions_count, parts);
-	*sid = si.id;
-	*tid = ti.id;
 }
 
 /* Sends n messages "PREFIX-i" to a partition (or balanced if part < 0). */

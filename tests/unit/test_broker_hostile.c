@@ -19,24 +19,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "broker_harness.h"
+#include "broker_fixture.h"
 #include "wire/wire.h"
-
-static struct srv S;
-
-static int setup(void **state)
-{
-	srv_mkdir(&S);
-	return srv_start(&S);
-}
-
-static int teardown(void **state)
-{
-	int rc = srv_stop(&S);
-
-	srv_rmdir(&S);
-	return rc == 0 ? 0 : -1;
-}
 
 static int raw_connect(void)
 {

@@ -20,45 +20,8 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "broker_harness.h"
+#include "broker_fixture.h"
 #include "wire/wire.h"
-
-static struct srv S;
-
-static int setup(void **state)
-{
-	srv_mkdir(&S);
-	return srv_start(&S);
-}
-
-static int teardown(void **state)
-{
-	int rc = srv_stop(&S);
-
-	srv_rmdir(&S);
-	return rc == 0 ? 0 : -1;
-}
-
-static void open_client(struct vb_client *c)
-{
-	assert_int_equal(srv_client(&S, c, 1), 0);
-}
-
-static void make_topic(struct vb_client *c, const char *sname, uint32_t parts,
-		       uint32_t *sid, uint32_t *tid)
-{
-	struct vb_stream_info si;
-	struct vb_topic_info ti;
-	struct vb_ident s;
-	struct vb_err e;
-
-	assert_int_equal(vb_client_create_stream(c, sname, &si, &e), 0);
-	vb_ident_num(&s, si.id);
-	assert_int_equal(vb_client_create_topic(c, &s, "t", parts, &ti, &e),
-			 0);
-	*sid = si.id;
-	*tid = ti.id;
-}
 
 static void send_n(struct vb_client *c, uint32_t sid, uint32_t tid,
 		   uint32_t part, int n)
@@ -143,7 +106,7 @@ static void test_woken_by_publish(void **state)
 
 	open_client(&a);
 	open_client(&b);
-	make_topic(&b, "w1", 1, &sid, &tid);
+	make_stream_topic(&b, "w1", "t", 1, &sid, &tid);
 	/* nothing there and no wait: answered at once, empty */
 	wait_init(&r, sid, tid, 0, 0, 0, 1);
 	send_only(&a, &r);
@@ -176,7 +139,7 @@ static void test_min_count(void **state)
 
 	open_client(&a);
 	open_client(&b);
-	make_topic(&b, "w2", 1, &sid, &tid);
+	make_stream_topic(&b, "w2", "t", 1, &sid, &tid);
 	send_n(&b, sid, tid, 0, 1);
 	wait_init(&r, sid, tid, 0, 0, 20000000, 4);
 	send_only(&a, &r);
@@ -201,7 +164,7 @@ static void test_timeout(void **state)
 
 	open_client(&a);
 	open_client(&b);
-	make_topic(&b, "w3", 1, &sid, &tid);
+	make_stream_topic(&b, "w3", "t", 1, &sid, &tid);
 	send_n(&b, sid, tid, 0, 2);
 	/* min_count 5 is never reached: what there is, at the deadline */
 	wait_init(&r, sid, tid, 0, 0, 300000, 5);
@@ -252,7 +215,7 @@ static void test_disconnect_parked(void **state)
 	int64_t deadline;
 
 	open_client(&b);
-	make_topic(&b, "w4", 1, &sid, &tid);
+	make_stream_topic(&b, "w4", "t", 1, &sid, &tid);
 	before = clients(&b);
 	open_client(&a);
 	wait_init(&r, sid, tid, 0, 0, 60000000, 1);
@@ -290,7 +253,7 @@ static void test_multi(void **state)
 
 	open_client(&a);
 	open_client(&b);
-	make_topic(&b, "w5", 3, &sid, &tid);
+	make_stream_topic(&b, "w5", "t", 3, &sid, &tid);
 	send_n(&b, sid, tid, 2, 1);
 	vb_req_init(&r, VB_CMD_POLL_WAIT_MULTI);
 	r.consumer.kind = VB_CONSUMER;
@@ -364,7 +327,7 @@ static void test_refused(void **state)
 	assert_int_equal(srv_start(&up), 0);
 	unsetenv("VIBES_TEST_NO_WAIT_POLL");
 	assert_int_equal(srv_client(&up, &c, 1), 0);
-	make_topic(&c, "w6", 1, &sid, &tid);
+	make_stream_topic(&c, "w6", "t", 1, &sid, &tid);
 	wait_init(&r, sid, tid, 0, 0, 1000000, 1);
 	assert_int_equal(vb_client_poll_wait(&c, &r, &p, &len, &e), 0);
 	assert_int_equal(c.no_wait_poll, 1);
@@ -395,7 +358,7 @@ static void test_shutdown_parked(void **state)
 	srv_mkdir(&s2);
 	assert_int_equal(srv_start(&s2), 0);
 	assert_int_equal(srv_client(&s2, &a, 1), 0);
-	make_topic(&a, "w7", 1, &sid, &tid);
+	make_stream_topic(&a, "w7", "t", 1, &sid, &tid);
 	wait_init(&r, sid, tid, 0, 0, 60000000, 1);
 	send_only(&a, &r);
 	/* parked before the signal (see the top) */
@@ -431,7 +394,7 @@ static void test_fsync_always(void **state)
 	assert_int_equal(srv_start_args(&s2, args), 0);
 	assert_int_equal(srv_client(&s2, &a, 1), 0);
 	assert_int_equal(srv_client(&s2, &b, 1), 0);
-	make_topic(&b, "w8", 1, &sid, &tid);
+	make_stream_topic(&b, "w8", "t", 1, &sid, &tid);
 	for (uint64_t off = 0; off < 3; off++) {
 		wait_init(&r, sid, tid, 0, off, 20000000, 1);
 		send_only(&a, &r);
