@@ -47,7 +47,7 @@ netns_test 'a tool that starts the server leaves vibes-supervise, not a copy of 
 	test_must_fail 2 vibes-seek --data-dir "$D" -c x >out 2>err &&
 	sup=$(cat "$D/supervise.lock") &&
 	test "$(comm_of "$sup")" = vibes-supervise &&
-	! pgrep -x vibes-seek &&
+	! pgrep -x -s "$sup" vibes-seek &&
 	vibes-iggyctl -d "$D" status >st &&
 	grep "^supervisor: *pid $sup, 0 restarts$" st
 '
