@@ -33,9 +33,11 @@ enum {
 	OPT_TIMEOUT,
 	OPT_PROTOCOL,
 	OPT_TLS_CA,
-	OPT_FIRST_OWN,		/* each command numbers its own from here */
+	OPT_FIRST_OWN, /* each command numbers its own from here */
 };
 
+/* One option per line, help text as it prints (t4000 reads both). */
+/* clang-format off */
 #define CLI_LONGOPTS \
 	{ "server", required_argument, NULL, OPT_SERVER }, \
 	{ "user", required_argument, NULL, OPT_USER }, \
@@ -92,10 +94,11 @@ enum {
 "Exit status: 0 ok, 1 partial failure or server error, 2 usage,\n" \
 "65 bad input data, 69 server unavailable, 74 I/O error, 75 timeout,\n" \
 "77 authentication, permission or a TLS certificate refused.\n"
+/* clang-format on */
 
 struct cli {
 	const char *prog;
-	char pass[256];		/* --password-file */
+	char pass[256]; /* --password-file */
 	const char *usage;
 	struct vb_ctl_opts ctl;
 	const char *stream;
@@ -128,8 +131,7 @@ static void cli_usage_error(const struct cli *cl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n",
-		cl->prog);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", cl->prog);
 	exit(VB_EX_USAGE);
 }
 
@@ -168,8 +170,7 @@ static void cli_check(const struct cli *cl, const char *opt, int rc,
  * --password-file: the first line of FILE (a password never goes on a
  * command line, where every user of the machine can read it).
  */
-static int cli_read_password(struct cli *cl, const char *file,
-			     struct vb_err *e)
+static int cli_read_password(struct cli *cl, const char *file, struct vb_err *e)
 {
 	struct vb_buf b = VB_BUF_INIT;
 	size_t n;
@@ -210,8 +211,9 @@ static void cli_refuse_password(const struct cli *cl, int argc, char **argv)
 			return;
 		if (strcmp(argv[i], "--password") == 0 ||
 		    strncmp(argv[i], "--password=", 11) == 0)
-			cli_usage_error(cl,
-					"--password: a password on the command line is visible to every user of this machine (ps, /proc); use --password-file FILE or VIBES_IGGY_PASSWORD");
+			cli_usage_error(
+				cl,
+				"--password: a password on the command line is visible to every user of this machine (ps, /proc); use --password-file FILE or VIBES_IGGY_PASSWORD");
 	}
 }
 
@@ -263,13 +265,14 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 		cl->topic = arg;
 		return 1;
 	case OPT_PARTITIONS:
-		cli_check(cl, "--partitions", vb_parse_u64(arg, 1, 1000, &v, &e),
-			  &e);
+		cli_check(cl, "--partitions",
+			  vb_parse_u64(arg, 1, 1000, &v, &e), &e);
 		cl->partitions = (uint32_t)v;
 		return 1;
 	case OPT_PROTOCOL:
 		if (vb_proto_parse(arg) < 0)
-			cli_usage_error(cl, "--protocol: '%s': use 0.8, 0.9 or auto",
+			cli_usage_error(cl,
+					"--protocol: '%s': use 0.8, 0.9 or auto",
 					arg);
 		cl->ctl.protocol = vb_proto_parse(arg);
 		return 1;
@@ -331,8 +334,8 @@ static void cli_open(struct cli *cl, int connect_now)
 {
 	struct vb_err e;
 
-	if (vb_log_init(&cl->log, &cl->c, cl->stream, cl->topic,
-			cl->partitions, &e))
+	if (vb_log_init(&cl->log, &cl->c, cl->stream, cl->topic, cl->partitions,
+			&e))
 		cli_usage_error(cl, "%s", e.msg);
 	cli_warn_url_password(cl);
 	cl->ctl.notice = cli_ctl_notice;

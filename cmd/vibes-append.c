@@ -16,6 +16,8 @@
 #include "log-cli.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-append [OPTIONS] [FILE...]\n"
 "\n"
@@ -73,6 +75,7 @@ CLI_HELP
 "77 or 78.\n"
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum {
 	OPT_BATCH = OPT_FIRST_OWN,
@@ -144,7 +147,7 @@ static void on_ack(void *arg, const char *input, uint64_t line,
 	vb_buf_printf(&b, "\"line\":%llu,\"partition\":%u,\"offset\":",
 		      (unsigned long long)line, partition);
 	if (offset == VB_NO_OFFSET)
-		vb_buf_addstr(&b, "null}\n");	/* its topic was deleted */
+		vb_buf_addstr(&b, "null}\n"); /* its topic was deleted */
 	else
 		vb_buf_printf(&b, "%llu}\n", (unsigned long long)offset);
 	fwrite(b.p, 1, b.len, stdout);
@@ -203,7 +206,7 @@ static void on_recovered(void *arg, const char *what, uint64_t waited_us)
 /* The account of a stopped run: its runs of lines, by state. */
 struct run {
 	size_t input;
-	uint64_t first, last;	/* last 0: to the end of the input */
+	uint64_t first, last; /* last 0: to the end of the input */
 };
 
 static struct run *runs[3];
@@ -246,7 +249,8 @@ static void print_account(void)
 				continue;
 			}
 			if (i == 0 || runs[st][i - 1].input != r->input)
-				vb_buf_printf(&b, "%slines ", b.len ? "; " : "");
+				vb_buf_printf(&b, "%slines ",
+					      b.len ? "; " : "");
 			if (r->last == 0)
 				vb_buf_printf(&b, "%llu-",
 					      (unsigned long long)r->first);
@@ -272,8 +276,8 @@ static void on_progress(void *arg, const struct vb_append_stats *st)
 	if (!show_progress)
 		return;
 	fprintf(stderr, "%s%s: %llu lines read, %llu sent, %.0f lines/s%s",
-		isatty(2) ? "\r" : "", cli.prog,
-		(unsigned long long)st->lines, (unsigned long long)st->sent,
+		isatty(2) ? "\r" : "", cli.prog, (unsigned long long)st->lines,
+		(unsigned long long)st->sent,
 		secs > 0 ? (double)st->sent / secs : 0.0,
 		isatty(2) ? "\033[K" : "\n");
 	progress_shown = 1;
@@ -283,20 +287,24 @@ static void on_progress(void *arg, const struct vb_append_stats *st)
 static void add_header(const char *arg)
 {
 	const char *eq = strchr(arg, '=');
-	size_t nlen = eq ? (size_t)(eq - arg) : 0, vlen = eq ? strlen(eq + 1) : 0;
+	size_t nlen = eq ? (size_t)(eq - arg) : 0,
+	       vlen = eq ? strlen(eq + 1) : 0;
 
 	if (eq == NULL)
-		cli_usage_error(&cli, "--header '%s': expected NAME=VALUE", arg);
+		cli_usage_error(&cli, "--header '%s': expected NAME=VALUE",
+				arg);
 	if (nlen < 1 || nlen > VB_UHDR_LEN_MAX || vlen < 1 ||
 	    vlen > VB_UHDR_LEN_MAX)
-		cli_usage_error(&cli,
-				"--header '%s': NAME and VALUE must be 1 to %u bytes",
-				arg, VB_UHDR_LEN_MAX);
+		cli_usage_error(
+			&cli,
+			"--header '%s': NAME and VALUE must be 1 to %u bytes",
+			arg, VB_UHDR_LEN_MAX);
 	if (nlen == strlen(VB_LOG_KEY_HEADER) &&
 	    memcmp(arg, VB_LOG_KEY_HEADER, nlen) == 0)
-		cli_usage_error(&cli,
-				"--header '%s': the header \"key\" holds each event's key",
-				arg);
+		cli_usage_error(
+			&cli,
+			"--header '%s': the header \"key\" holds each event's key",
+			arg);
 	vb_wire_uhdr_add(&headers, VB_UHDR_STRING, arg, (uint32_t)nlen,
 			 VB_UHDR_STRING, eq + 1, (uint32_t)vlen);
 }
@@ -348,7 +356,8 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'k':
 			if (*optarg == 0)
-				cli_usage_error(&cli, "--key-field: empty name");
+				cli_usage_error(&cli,
+						"--key-field: empty name");
 			o.route = VB_ROUTE_FIELD;
 			o.key_field = optarg;
 			routes++;
@@ -389,7 +398,8 @@ int main(int argc, char **argv)
 		case OPT_RETRY:
 			cli_check(&cli, "--retry-timeout",
 				  vb_parse_duration(optarg, 86400000000ull, &v,
-						    &e), &e);
+						    &e),
+				  &e);
 			o.retry_us = v;
 			retry_us = v;
 			break;
@@ -413,8 +423,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (routes > 1)
-		cli_usage_error(&cli,
-				"--key-field, --key, --partition and --balanced exclude each other");
+		cli_usage_error(
+			&cli,
+			"--key-field, --key, --partition and --balanced exclude each other");
 	if (show_progress < 0)
 		show_progress = isatty(2);
 

@@ -43,6 +43,8 @@
 /* LSB's 1, "dead and the pid file exists", is closest: alive, not working. */
 #define EX_NOT_ANSWERING 1
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-iggyctl [--data-dir DIR] [--addr HOST:PORT] [--port N]\n"
 "                     [--http HOST:PORT | --no-http] [--server-bin PATH]\n"
@@ -110,6 +112,7 @@ static const char usage_text[] =
 "  74  I/O error on the data dir (read-only, disk full)\n"
 "  75  timeout (not ready / did not stop in time, ctl.lock busy)\n"
 "  77  permission (data dir not yours or not writable, login refused)\n";
+/* clang-format on */
 
 static void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
@@ -241,8 +244,8 @@ static void human_duration(long long s, char *out, size_t sz)
 		snprintf(out, sz, "%lldd %lldh %lldm %llds", s / 86400,
 			 s % 86400 / 3600, s % 3600 / 60, s % 60);
 	else if (s >= 3600)
-		snprintf(out, sz, "%lldh %lldm %llds", s / 3600,
-			 s % 3600 / 60, s % 60);
+		snprintf(out, sz, "%lldh %lldm %llds", s / 3600, s % 3600 / 60,
+			 s % 60);
 	else if (s >= 60)
 		snprintf(out, sz, "%lldm %llds", s / 60, s % 60);
 	else
@@ -301,7 +304,8 @@ static void why_silent(const struct vb_ctl_status *st, char *out, size_t sz)
 			 "; its supervisor kills and restarts a server that answers no ping for %d s",
 			 VB_CTL_HANG_MS / 1000);
 	if (st->proc_state == 'T' || st->proc_state == 't')
-		snprintf(out, sz, "%s; the process is stopped by a signal ('kill -CONT %ld' resumes it)%s",
+		snprintf(out, sz,
+			 "%s; the process is stopped by a signal ('kill -CONT %ld' resumes it)%s",
 			 st->ping_err, (long)st->pid, sup);
 	else
 		snprintf(out, sz, "%s%s", st->ping_err, sup);
@@ -448,12 +452,12 @@ static void print_running(struct vb_ctl *c, const struct vb_ctl_status *st,
 		fprintf(stderr,
 			"vibes-iggyctl: replaced a stale pidfile (pid %ld died without cleaning up)\n",
 			(long)st->stale_pid);
-	printf("%s: pid %ld, %s, data dir %s\n", what, (long)st->pid,
-	       st->addr, (char *)c->dir.p);
+	printf("%s: pid %ld, %s, data dir %s\n", what, (long)st->pid, st->addr,
+	       (char *)c->dir.p);
 }
 
-static int cmd_start(struct vb_ctl *c, const struct cmd_opts *o,
-		     unsigned flags, int restart)
+static int cmd_start(struct vb_ctl *c, const struct cmd_opts *o, unsigned flags,
+		     int restart)
 {
 	struct vb_ctl_status st;
 	struct vb_err e;
@@ -462,11 +466,13 @@ static int cmd_start(struct vb_ctl *c, const struct cmd_opts *o,
 	vb_err_clear(&e);
 	if (o->timeout_s)
 		c->start_timeout_ms = o->timeout_s * 1000;
-	rc = restart ? vb_ctl_restart(c, &st, &e) : vb_ctl_start(c, flags, &st, &e);
+	rc = restart ? vb_ctl_restart(c, &st, &e) :
+		       vb_ctl_start(c, flags, &st, &e);
 	if (rc < 0) {
 		rc = fail(&e);
 		if (c->log_tail.len > 0) {
-			fprintf(stderr, "vibes-iggyctl: last lines of %s/server.log:\n",
+			fprintf(stderr,
+				"vibes-iggyctl: last lines of %s/server.log:\n",
 				(char *)c->dir.p);
 			fwrite(c->log_tail.p, 1, c->log_tail.len, stderr);
 			if (c->log_tail.p[c->log_tail.len - 1] != '\n')
@@ -513,7 +519,8 @@ static void shell_quote(const char *name, const char *v)
 
 static int cmd_env(struct vb_ctl *c)
 {
-	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT, path = VB_BUF_INIT;
+	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT,
+		      path = VB_BUF_INIT;
 	struct vb_ctl_status st;
 	struct vb_err e;
 	char tls[1024], url[sizeof(st.addr) + 16];
@@ -613,22 +620,27 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 		return fail(&e);
 	/* stdout is curl's config: the news goes to stderr */
 	if (rc == 0)
-		fprintf(stderr, "vibes-iggyctl: started the server: pid %ld, "
-			"%s, data dir %s\n", (long)st.pid, st.addr,
-			(char *)c->dir.p);
+		fprintf(stderr,
+			"vibes-iggyctl: started the server: pid %ld, "
+			"%s, data dir %s\n",
+			(long)st.pid, st.addr, (char *)c->dir.p);
 	if (!vb_ctl_read_http_addr(c, addr, sizeof(addr))) {
-		fprintf(stderr, "vibes-iggyctl: the server of data dir %s has "
+		fprintf(stderr,
+			"vibes-iggyctl: the server of data dir %s has "
 			"no HTTP API (started with --no-http, or an upstream "
-			"server)\n", (char *)c->dir.p);
+			"server)\n",
+			(char *)c->dir.p);
 		return VB_EX_UNAVAILABLE;
 	}
 	/* a TLS port (DATA/server.tls): HTTPS with the same certificate */
 	vb_ctl_http_url(c, addr, &url, cert, sizeof(cert), &named);
 	if (!named)
-		fprintf(stderr, "vibes-iggyctl: the certificate %s names "
+		fprintf(stderr,
+			"vibes-iggyctl: the certificate %s names "
 			"neither the HTTP API's address nor localhost: curl "
 			"will refuse it (use curl's --connect-to with a name "
-			"it carries)\n", cert);
+			"it carries)\n",
+			cert);
 	if (url_only) {
 		printf("%s%s\n", (char *)url.p, path ? path : "");
 		vb_buf_release(&url);
@@ -646,7 +658,8 @@ static int cmd_http(struct vb_ctl *c, int argc, char **argv)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
 	printf("# vibes-iggyctl http: for curl -K; the HTTP API of %s, "
-	       "token valid until %s\n", (char *)c->dir.p, when);
+	       "token valid until %s\n",
+	       (char *)c->dir.p, when);
 	curl_quoted("header", "Authorization: Bearer ", (char *)tok.p);
 	if (cert[0])
 		curl_quoted("cacert", "", cert);
@@ -720,8 +733,7 @@ int main(int argc, char **argv)
 	 * --addr, --port and --server-bin are long only: in the other tools
 	 * -p is a partition and -s a stream.
 	 */
-	while ((ch = getopt_long(argc, argv, "+d:hV", longopts,
-				 NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			addr = optarg;

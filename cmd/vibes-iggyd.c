@@ -113,7 +113,7 @@ static int start_status(int fate)
 }
 
 static long long number(const char *s, long long lo, long long hi,
-		       const char *what)
+			const char *what)
 {
 	const char *errstr;
 	long long v = strtonum(s, lo, hi, &errstr);
@@ -128,10 +128,22 @@ static long long number(const char *s, long long lo, long long hi,
 int main(int argc, char **argv)
 {
 	enum {
-		OPT_SEGMENT = 256, OPT_CLEANER, OPT_REBALANCE, OPT_LOGIN_FAILS,
-		OPT_LOGIN_DELAY, OPT_MAX_CONNS, OPT_MAX_UNAUTH, OPT_MAX_INPUT,
-		OPT_MAX_OUTPUT, OPT_HTTP, OPT_NO_HTTP, OPT_TLS_CERT, OPT_TLS_KEY,
-		OPT_HEARTBEAT, OPT_OPEN_SEGS, OPT_INDEX_CACHE,
+		OPT_SEGMENT = 256,
+		OPT_CLEANER,
+		OPT_REBALANCE,
+		OPT_LOGIN_FAILS,
+		OPT_LOGIN_DELAY,
+		OPT_MAX_CONNS,
+		OPT_MAX_UNAUTH,
+		OPT_MAX_INPUT,
+		OPT_MAX_OUTPUT,
+		OPT_HTTP,
+		OPT_NO_HTTP,
+		OPT_TLS_CERT,
+		OPT_TLS_KEY,
+		OPT_HEARTBEAT,
+		OPT_OPEN_SEGS,
+		OPT_INDEX_CACHE,
 	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
@@ -203,7 +215,8 @@ int main(int argc, char **argv)
 				o.fsync = VB_FSYNC_ALWAYS;
 			} else {
 				o.fsync = VB_FSYNC_INTERVAL;
-				o.fsync_ms = (unsigned)number(optarg, 1, 3600000,
+				o.fsync_ms = (unsigned)number(optarg, 1,
+							      3600000,
 							      "--fsync");
 			}
 			break;
@@ -213,10 +226,12 @@ int main(int argc, char **argv)
 			fputs(tls_text, stdout);
 			return VB_EX_OK;
 		case 'r':
-			ready_fd = (int)number(optarg, 0, 1 << 20, "--ready-fd");
+			ready_fd = (int)number(optarg, 0, 1 << 20,
+					       "--ready-fd");
 			break;
 		case 'V':
-			puts("vibes-iggyd " VB_VERSION " (Iggy 0.8.0 protocol)");
+			puts("vibes-iggyd " VB_VERSION
+			     " (Iggy 0.8.0 protocol)");
 			return VB_EX_OK;
 		case OPT_SEGMENT:
 			o.segment_size = (uint64_t)number(optarg, 4096,
@@ -253,23 +268,22 @@ int main(int argc, char **argv)
 			no_http = 1;
 			break;
 		case OPT_LOGIN_FAILS:
-			o.lim.login_failures = (unsigned)number(optarg, 0,
-								1000000,
-								"--login-failures");
+			o.lim.login_failures = (unsigned)
+				number(optarg, 0, 1000000, "--login-failures");
 			break;
 		case OPT_MAX_CONNS:
 			o.lim.max_conns = (unsigned)number(optarg, 1, 1000000,
 							   "--max-connections");
 			break;
 		case OPT_MAX_UNAUTH:
-			o.lim.max_unauth = (unsigned)number(optarg, 1, 1000000,
-							    "--max-unauthenticated");
+			o.lim.max_unauth = (unsigned)
+				number(optarg, 1, 1000000,
+				       "--max-unauthenticated");
 			break;
 		case OPT_MAX_INPUT:
-			o.lim.max_input = (uint64_t)number(optarg,
-							   VB_MIN_MAX_INPUT,
-							   1ll << 40,
-							   "--max-input-buffer");
+			o.lim.max_input = (uint64_t)
+				number(optarg, VB_MIN_MAX_INPUT, 1ll << 40,
+				       "--max-input-buffer");
 			break;
 		case OPT_MAX_OUTPUT:
 			o.lim.max_output = (uint64_t)number(optarg, 4096,
@@ -290,13 +304,13 @@ int main(int argc, char **argv)
 				key = realpath(optarg, NULL);
 			if ((ch == OPT_TLS_CERT ? cert : key) == NULL)
 				errx(VB_EX_CONFIG, "%s %s: %s",
-				     ch == OPT_TLS_CERT ? "--tls-cert" : "--tls-key",
+				     ch == OPT_TLS_CERT ? "--tls-cert" :
+							  "--tls-key",
 				     optarg, strerror(errno));
 			break;
 		case OPT_LOGIN_DELAY:
-			o.lim.login_delay_max_ms = (unsigned)number(optarg, 0,
-								    3600000,
-								    "--login-delay-max");
+			o.lim.login_delay_max_ms = (unsigned)
+				number(optarg, 0, 3600000, "--login-delay-max");
 			break;
 		default:
 			usage();
@@ -387,7 +401,8 @@ int main(int argc, char **argv)
 	if (!no_http && vb_http_listen(b, &ho, &e) < 0) {
 		if (e.sys == EADDRINUSE)
 			warnx("cannot listen for HTTP on %s: address already "
-			      "in use", ho.addr);
+			      "in use",
+			      ho.addr);
 		else
 			warnx("%s", e.msg);
 		vb_broker_close(b, NULL);
@@ -408,7 +423,8 @@ int main(int argc, char **argv)
 	/* http.addr is there before the ready line (vibes-iggyctl reads it) */
 	if (b->http) {
 		snprintf(http, sizeof(http), "HTTP API on %s://%s%s%s:%u",
-			 vb_http_is_tls(b) ? "https" : "http", strchr(b->http_ip, ':') ? "[" : "", b->http_ip,
+			 vb_http_is_tls(b) ? "https" : "http",
+			 strchr(b->http_ip, ':') ? "[" : "", b->http_ip,
 			 strchr(b->http_ip, ':') ? "]" : "", b->http_port);
 		log_line(NULL, http);
 	}

@@ -14,6 +14,8 @@
 #include "log-cli.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-poll (-c NAME | -g NAME) [OPTIONS]\n"
 "\n"
@@ -98,6 +100,7 @@ static const char usage_text[] =
 CLI_HELP
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum {
 	OPT_FROM = OPT_FIRST_OWN,
@@ -155,7 +158,8 @@ static void on_bad(void *arg, uint32_t partition, uint64_t offset,
 {
 	struct cli *cl = arg;
 
-	fprintf(stderr, "%s: partition %u offset %llu: bad message: %s (skipped)\n",
+	fprintf(stderr,
+		"%s: partition %u offset %llu: bad message: %s (skipped)\n",
 		cl->prog, partition, (unsigned long long)offset, why);
 }
 
@@ -175,8 +179,8 @@ int main(int argc, char **argv)
 	cli_init(&cli, "vibes-poll", usage_text);
 	cli_refuse_password(&cli, argc, argv);
 	vb_consume_opts_init(&o);
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "c:g:n:fp:", longopts,
-				 NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "c:g:n:fp:",
+				 longopts, NULL)) != -1) {
 		if (cli_option(&cli, ch, optarg))
 			continue;
 		switch (ch) {
@@ -195,9 +199,10 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "end") == 0)
 				o.start = VB_START_END;
 			else
-				cli_usage_error(&cli,
-						"--start: '%s': use beginning or end (to move a consumer, use --from)",
-						optarg);
+				cli_usage_error(
+					&cli,
+					"--start: '%s': use beginning or end (to move a consumer, use --from)",
+					optarg);
 			break;
 		case OPT_ORDER:
 			if (strcmp(optarg, "time") == 0)
@@ -205,9 +210,10 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "partition") == 0)
 				o.order = VB_ORDER_PARTITION;
 			else
-				cli_usage_error(&cli,
-						"--order: '%s': use time or partition",
-						optarg);
+				cli_usage_error(
+					&cli,
+					"--order: '%s': use time or partition",
+					optarg);
 			break;
 		case OPT_SKIP_BAD:
 			o.skip_bad = 1;
@@ -228,13 +234,15 @@ int main(int argc, char **argv)
 		case OPT_IDLE:
 			cli_check(&cli, "--idle-timeout",
 				  vb_parse_duration(optarg, 86400000000ull, &v,
-						    &e), &e);
+						    &e),
+				  &e);
 			o.idle_us = v;
 			break;
 		case 'n':
 			cli_check(&cli, "--count",
 				  vb_parse_u64(optarg, 1, UINT64_MAX / 2, &v,
-					       &e), &e);
+					       &e),
+				  &e);
 			o.limit = v;
 			break;
 		case 'f':
@@ -243,7 +251,8 @@ int main(int argc, char **argv)
 		case OPT_INTERVAL:
 			cli_check(&cli, "--interval",
 				  vb_parse_duration(optarg, 3600000000ull, &v,
-						    &e), &e);
+						    &e),
+				  &e);
 			o.interval_us = v;
 			break;
 		case OPT_BATCH:
@@ -257,9 +266,10 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "json") == 0)
 				o.format = VB_FORMAT_JSON;
 			else if (strpbrk(optarg, "%\\") == NULL)
-				cli_usage_error(&cli,
-						"--format: '%s': use raw, json or a template with %%s %%p %%o %%k %%T %%t %%h %%i",
-						optarg);
+				cli_usage_error(
+					&cli,
+					"--format: '%s': use raw, json or a template with %%s %%p %%o %%k %%T %%t %%h %%i",
+					optarg);
 			else {
 				vb_template_free(tmpl);
 				cli_check(&cli, "--format",
@@ -289,13 +299,16 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
 	if (who != 1)
-		cli_usage_error(&cli, "give exactly one of -c NAME and -g NAME");
+		cli_usage_error(&cli,
+				"give exactly one of -c NAME and -g NAME");
 	if (o.group && o.no_commit)
-		cli_usage_error(&cli,
-				"--no-commit needs -c: a group reads from its committed offsets");
+		cli_usage_error(
+			&cli,
+			"--no-commit needs -c: a group reads from its committed offsets");
 	if (o.group && (o.only || o.has_until))
-		cli_usage_error(&cli,
-				"--partition and --until need -c: the server deals a group's partitions");
+		cli_usage_error(
+			&cli,
+			"--partition and --until need -c: the server deals a group's partitions");
 	if (o.idle_us && !o.follow)
 		cli_usage_error(&cli, "--idle-timeout needs -f");
 	if (from)

@@ -9,6 +9,8 @@
 #include "log-cli.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-seek (-c NAME | -g NAME) [--to POSITION] [-p N] [--json] [OPTIONS]\n"
 "       vibes-seek (-c NAME | -g NAME) --delete [OPTIONS]\n"
@@ -47,6 +49,7 @@ static const char usage_text[] =
 CLI_HELP
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum { OPT_TO = OPT_FIRST_OWN, OPT_JSON, OPT_ALL, OPT_DELETE };
 
@@ -125,7 +128,8 @@ static void row_json(struct vb_buf *b, const struct vb_lag_row *r,
 		vb_buf_printf(b, "%llu", (unsigned long long)r->committed);
 	else
 		vb_buf_addstr(b, "null");
-	vb_buf_printf(b, ",\"next\":%llu,\"hwm\":", (unsigned long long)r->next);
+	vb_buf_printf(b,
+		      ",\"next\":%llu,\"hwm\":", (unsigned long long)r->next);
 	if (r->empty)
 		vb_buf_addstr(b, "null");
 	else
@@ -230,7 +234,7 @@ static int show_all(struct cli *cl, int json)
 		uint64_t lag = 0;
 
 		if (k < nregs && group)
-			continue;	/* groups come from the server */
+			continue; /* groups come from the server */
 		if (vb_log_who(&who, group, name, &e) ||
 		    vb_log_lag(&cl->log, &who, rows, &e))
 			cli_die(cl, &e);
@@ -247,8 +251,7 @@ static int show_all(struct cli *cl, int json)
 			vb_buf_printf(&b, ",\"lag\":%llu",
 				      (unsigned long long)lag);
 			if (group)
-				vb_buf_printf(&b, ",\"members\":%u",
-					      ow.gm.n);
+				vb_buf_printf(&b, ",\"members\":%u", ow.gm.n);
 			vb_buf_addstr(&b, ",\"partitions\":[");
 			for (uint32_t p = 0; p < cl->log.nparts; p++) {
 				if (p)
@@ -332,10 +335,13 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
 	if (all && (n || tos || del || part >= 0))
-		cli_usage_error(&cli,
-				"--all shows every consumer and group: no -c, -g, --to, --delete or -p with it");
+		cli_usage_error(
+			&cli,
+			"--all shows every consumer and group: no -c, -g, --to, --delete or -p with it");
 	if (!all && n != 1)
-		cli_usage_error(&cli, "give exactly one of -c NAME and -g NAME, or --all");
+		cli_usage_error(
+			&cli,
+			"give exactly one of -c NAME and -g NAME, or --all");
 	if (del && (tos || part >= 0 || json))
 		cli_usage_error(&cli, "--delete takes no --to, -p or --json");
 	if (tos)

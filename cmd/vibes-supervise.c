@@ -31,6 +31,8 @@
 #define VB_VERSION "unknown"
 #endif
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-supervise --data-dir DIR --server-bin PATH --spawn-addr HOST:PORT\n"
 "                       [--addr HOST:PORT] [--spawn-http HOST:PORT]\n"
@@ -66,6 +68,7 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 supervision ended as asked, 1 it gave up or the first start\n"
 "failed, 2 usage, 74 I/O error, 77 permission refused.\n";
+/* clang-format on */
 
 static void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
@@ -175,7 +178,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.data_dir == NULL || o.server_bin == NULL || o.spawn_addr == NULL)
-		usage_error("--data-dir, --server-bin and --spawn-addr are needed");
+		usage_error(
+			"--data-dir, --server-bin and --spawn-addr are needed");
 	/* What follows "--" goes to the daemon. */
 	o.args = argv + optind;
 	/* The daemon must not inherit the starter's pipe. */

@@ -14,6 +14,8 @@
 #include "wire/status.h"
 #include "base/banned.h"
 
+/* Laid out as it prints: clang-format would indent it past 80 columns. */
+/* clang-format off */
 static const char usage_text[] =
 "usage: vibes-topic list [--json] [--all] [OPTIONS]\n"
 "       vibes-topic create NAME [--partitions N] [--retention DURATION]\n"
@@ -46,6 +48,7 @@ static const char usage_text[] =
 CLI_HELP
 "\n"
 CLI_EXIT_HELP;
+/* clang-format on */
 
 enum {
 	OPT_RETENTION = OPT_FIRST_OWN,
@@ -68,7 +71,7 @@ static const struct option longopts[] = {
 static struct cli cli;
 static int json, all, yes, stream_given;
 static int has_retention, has_max_size;
-static uint64_t retention, max_size;	/* UINT64_MAX: never, unlimited */
+static uint64_t retention, max_size; /* UINT64_MAX: never, unlimited */
 
 /* "never" or a duration (µs); "unlimited" or a size (bytes). */
 static uint64_t parse_limit(const char *opt, const char *arg, const char *none,
@@ -129,10 +132,12 @@ static void print_topic(const char *stream, const struct vb_topic_info *t)
 		vb_json_quote(&o, stream, strlen(stream));
 		vb_buf_addstr(&o, ",\"topic\":");
 		vb_json_quote(&o, t->name.s, t->name.len);
-		vb_buf_printf(&o, ",\"id\":%u,\"partitions\":%u,\"messages\":%llu,\"bytes\":%llu,\"retention_us\":",
-			      t->id, t->partitions_count,
-			      (unsigned long long)t->messages_count,
-			      (unsigned long long)t->size_bytes);
+		vb_buf_printf(
+			&o,
+			",\"id\":%u,\"partitions\":%u,\"messages\":%llu,\"bytes\":%llu,\"retention_us\":",
+			t->id, t->partitions_count,
+			(unsigned long long)t->messages_count,
+			(unsigned long long)t->size_bytes);
 		if (t->message_expiry == 0 || t->message_expiry == UINT64_MAX)
 			vb_buf_addstr(&o, "null");
 		else
@@ -165,7 +170,8 @@ static int do_list(void)
 
 	if (stream_given) {
 		die_if(vb_client_get_stream(&cli.c, &cli.log.stream, &one,
-					    &found, &e), &e);
+					    &found, &e),
+		       &e);
 		if (!found)
 			cli_die_msg(&cli, VB_EX_USAGE,
 				    "stream %s does not exist", cli.stream);
@@ -184,7 +190,8 @@ static int do_list(void)
 		size_t nt;
 
 		vb_ident_num(&sid, streams[i].id);
-		die_if(vb_client_get_topics(&cli.c, &sid, &topics, &nt, &e), &e);
+		die_if(vb_client_get_topics(&cli.c, &sid, &topics, &nt, &e),
+		       &e);
 		for (size_t k = 0; k < nt; k++)
 			print_topic(streams[i].name.s, &topics[k]);
 		free(topics);
@@ -201,7 +208,8 @@ static void need_topic(struct vb_topic_info *t)
 
 	die_if(vb_log_open(&cli.log, &e), &e);
 	die_if(vb_client_get_topic(&cli.c, &cli.log.stream, &cli.log.topic, t,
-				   NULL, 0, &found, &e), &e);
+				   NULL, 0, &found, &e),
+	       &e);
 }
 
 /* Asks on a terminal; elsewhere only --yes goes on. */
@@ -246,9 +254,11 @@ static int do_create(void)
 			cli_die_msg(&cli, VB_EX_PARTIAL,
 				    "topic %s/%s exists already (vibes-topic set changes it)",
 				    cli.stream, cli.topic);
-		if (e.kind == VB_E_SERVER && e.status == VB_ST_INVALID_TOPIC_SIZE)
-			cli_die_msg(&cli, VB_EX_USAGE,
-				    "--max-size: the server refuses a size below one segment of the topic (status 1019)");
+		if (e.kind == VB_E_SERVER &&
+		    e.status == VB_ST_INVALID_TOPIC_SIZE)
+			cli_die_msg(
+				&cli, VB_EX_USAGE,
+				"--max-size: the server refuses a size below one segment of the topic (status 1019)");
 		cli_die(&cli, &e);
 	}
 	if (cli.verbose)
@@ -271,9 +281,11 @@ static int do_set(void)
 		t.max_topic_size = max_size;
 	if (vb_client_update_topic(&cli.c, &cli.log.stream, &cli.log.topic, &t,
 				   &e)) {
-		if (e.kind == VB_E_SERVER && e.status == VB_ST_INVALID_TOPIC_SIZE)
-			cli_die_msg(&cli, VB_EX_USAGE,
-				    "--max-size: the server refuses a size below one segment of the topic (status 1019)");
+		if (e.kind == VB_E_SERVER &&
+		    e.status == VB_ST_INVALID_TOPIC_SIZE)
+			cli_die_msg(
+				&cli, VB_EX_USAGE,
+				"--max-size: the server refuses a size below one segment of the topic (status 1019)");
 		cli_die(&cli, &e);
 	}
 	return VB_EX_OK;
@@ -337,7 +349,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		cli_usage_error(&cli, "give a command: list, create, set, purge or delete");
+		cli_usage_error(
+			&cli,
+			"give a command: list, create, set, purge or delete");
 	cmd = argv[optind++];
 	if (strcmp(cmd, "list") == 0) {
 		if (optind < argc)
@@ -352,9 +366,10 @@ int main(int argc, char **argv)
 			cli_usage_error(&cli, "%s: unexpected argument '%s'",
 					cmd, argv[optind]);
 	} else
-		cli_usage_error(&cli,
-				"unknown command '%s' (use list, create, set, purge or delete)",
-				cmd);
+		cli_usage_error(
+			&cli,
+			"unknown command '%s' (use list, create, set, purge or delete)",
+			cmd);
 	cli_open(&cli, 1);
 	if (strcmp(cmd, "list") == 0)
 		rc = do_list();

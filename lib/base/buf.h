@@ -25,7 +25,10 @@ struct vb_buf {
 	size_t cap;
 };
 
+/* Initializer macros on one line (clang-format 14 splits their braces). */
+/* clang-format off */
 #define VB_BUF_INIT { NULL, 0, 0 }
+/* clang-format on */
 
 void vb_buf_init(struct vb_buf *b);
 /* Frees the storage; the buffer is left initialised and empty. */

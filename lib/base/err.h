@@ -15,24 +15,24 @@
 
 enum vb_errkind {
 	VB_E_OK = 0,
-	VB_E_USAGE,	/* caller asked for something impossible */
-	VB_E_DATA,	/* malformed input data */
-	VB_E_PROTO,	/* malformed wire data; status holds the Iggy code */
-	VB_E_SERVER,	/* the server answered with an error status */
-	VB_E_UNAVAIL,	/* cannot reach the server */
-	VB_E_IO,	/* local I/O */
-	VB_E_TIMEOUT,	/* timed out; may work later */
-	VB_E_AUTH,	/* authentication or permission refused */
-	VB_E_STATE,	/* not possible in the current state (locked, running...) */
-	VB_E_TEMP,	/* the server cannot do it now (its disk is full) */
-	VB_E_CONFIG,	/* the setup cannot work (server binary missing...) */
-	VB_E_DOWN,	/* the server was stopped on purpose (vibes-iggyctl stop) */
+	VB_E_USAGE,   /* caller asked for something impossible */
+	VB_E_DATA,    /* malformed input data */
+	VB_E_PROTO,   /* malformed wire data; status holds the Iggy code */
+	VB_E_SERVER,  /* the server answered with an error status */
+	VB_E_UNAVAIL, /* cannot reach the server */
+	VB_E_IO,      /* local I/O */
+	VB_E_TIMEOUT, /* timed out; may work later */
+	VB_E_AUTH,    /* authentication or permission refused */
+	VB_E_STATE, /* not possible in the current state (locked, running...) */
+	VB_E_TEMP,  /* the server cannot do it now (its disk is full) */
+	VB_E_CONFIG, /* the setup cannot work (server binary missing...) */
+	VB_E_DOWN, /* the server was stopped on purpose (vibes-iggyctl stop) */
 };
 
 struct vb_err {
 	enum vb_errkind kind;
-	uint32_t status;	/* Iggy status code, 0 if none */
-	int sys;		/* errno, 0 if none */
+	uint32_t status; /* Iggy status code, 0 if none */
+	int sys;	 /* errno, 0 if none */
 	char msg[512];
 };
 

@@ -164,8 +164,14 @@ static int scan_string(struct scan *sc, size_t *start, size_t *len,
 				return fail(sc, n, "unexpected end of line");
 			c = p[i + 1];
 			switch (c) {
-			case '"': case '\\': case '/': case 'b': case 'f':
-			case 'n': case 'r': case 't':
+			case '"':
+			case '\\':
+			case '/':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
 				i += 2;
 				continue;
 			case 'u':
@@ -193,8 +199,9 @@ static int scan_string(struct scan *sc, size_t *start, size_t *len,
 			continue;
 		}
 		if (c < 0x20)
-			return fail(sc, i, c == 0 ? "NUL byte" :
-				    "control character in string");
+			return fail(sc, i,
+				    c == 0 ? "NUL byte" :
+					     "control character in string");
 		if (c < 0x80) {
 			i++;
 			continue;
@@ -215,8 +222,9 @@ static int scan_number(struct scan *sc)
 	if (i < n && p[i] == '-')
 		i++;
 	if (i >= n || p[i] < '0' || p[i] > '9')
-		return fail(sc, i < n ? i : n, i < n ? "invalid number" :
-			    "unexpected end of line");
+		return fail(sc, i < n ? i : n,
+			    i < n ? "invalid number" :
+				    "unexpected end of line");
 	if (p[i] == '0') {
 		i++;
 		if (i < n && p[i] >= '0' && p[i] <= '9')
@@ -229,8 +237,9 @@ static int scan_number(struct scan *sc)
 		while (i < n && p[i] >= '0' && p[i] <= '9')
 			i++;
 		if (i == d)
-			return fail(sc, i, i < n ? "invalid number" :
-				    "unexpected end of line");
+			return fail(sc, i,
+				    i < n ? "invalid number" :
+					    "unexpected end of line");
 	}
 	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
 		i++;
@@ -240,8 +249,9 @@ static int scan_number(struct scan *sc)
 		while (i < n && p[i] >= '0' && p[i] <= '9')
 			i++;
 		if (i == d)
-			return fail(sc, i, i < n ? "invalid number" :
-				    "unexpected end of line");
+			return fail(sc, i,
+				    i < n ? "invalid number" :
+					    "unexpected end of line");
 	}
 	sc->i = i;
 	return 0;
@@ -264,9 +274,9 @@ static int scan_literal(struct scan *sc, const char *word, size_t len)
 int vb_json_scan(struct vb_json_scan *s, const char *text, size_t n)
 {
 	struct scan sc = { (const unsigned char *)text, n, 0, s };
-	uint8_t stack[VB_JSON_MAX_DEPTH / 8];	/* bit set: object */
+	uint8_t stack[VB_JSON_MAX_DEPTH / 8]; /* bit set: object */
 	unsigned depth = 0;
-	int want = 0;		/* the value about to be scanned is the field */
+	int want = 0; /* the value about to be scanned is the field */
 	size_t vstart, vlen;
 	int esc;
 
@@ -310,7 +320,8 @@ value:
 			if (c == '{')
 				stack[depth / 8] |= (uint8_t)(1u << depth % 8);
 			else
-				stack[depth / 8] &= (uint8_t)~(1u << depth % 8);
+				stack[depth / 8] &= (uint8_t) ~(1u
+								<< depth % 8);
 			depth++;
 			sc.i++;
 			skip_ws(&sc);
@@ -381,8 +392,8 @@ after:
 	skip_ws(&sc);
 	if (depth == 0) {
 		if (sc.i < n)
-			return fail_unexpected(&sc,
-					       "trailing data after the JSON value");
+			return fail_unexpected(
+				&sc, "trailing data after the JSON value");
 		return 0;
 	}
 	if (sc.i >= n)
@@ -425,8 +436,8 @@ key:
 			/* An escaped key decodes to at most vlen bytes. */
 			want = 0;
 			if (vlen <= sizeof(tmp)) {
-				size_t k = vb_json_unescape(text + vstart,
-							    vlen, tmp);
+				size_t k = vb_json_unescape(text + vstart, vlen,
+							    tmp);
 				want = k == s->field_len &&
 				       memcmp(tmp, s->field, k) == 0;
 			}
@@ -478,11 +489,21 @@ size_t vb_json_unescape(const char *text, size_t n, char *out)
 		if (i + 1 >= n)
 			break;
 		switch (p[i + 1]) {
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
 		case 'u':
 			if (i + 6 > n || hex4(p + i + 2, &u))
 				return o;
@@ -541,11 +562,21 @@ void vb_json_quote(struct vb_buf *b, const char *text, size_t n)
 		} else if (c < 0x20) {
 			*o++ = '\\';
 			switch (c) {
-			case '\b': *o++ = 'b'; break;
-			case '\f': *o++ = 'f'; break;
-			case '\n': *o++ = 'n'; break;
-			case '\r': *o++ = 'r'; break;
-			case '\t': *o++ = 't'; break;
+			case '\b':
+				*o++ = 'b';
+				break;
+			case '\f':
+				*o++ = 'f';
+				break;
+			case '\n':
+				*o++ = 'n';
+				break;
+			case '\r':
+				*o++ = 'r';
+				break;
+			case '\t':
+				*o++ = 't';
+				break;
 			default:
 				*o++ = 'u';
 				*o++ = '0';

@@ -24,7 +24,7 @@
 #define VB_JSON_MAX_DEPTH 1024
 
 enum vb_json_type {
-	VB_JSON_NONE = 0,	/* field absent */
+	VB_JSON_NONE = 0, /* field absent */
 	VB_JSON_STRING,
 	VB_JSON_NUMBER,
 	VB_JSON_OBJECT,
@@ -41,7 +41,7 @@ struct vb_json_scan {
 
 	/* out */
 	int blank;		/* the text was empty or only whitespace */
-	enum vb_json_type type;	/* type of the top-level value */
+	enum vb_json_type type; /* type of the top-level value */
 	const char *reason;	/* static text when invalid, else NULL */
 	size_t err_off;		/* 0-based offset of the offending byte */
 	/*

@@ -44,8 +44,8 @@ int vb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v,
 	int n = digits(&p, &r);
 
 	if (n < 0)
-		return vb_err_set(e, VB_E_USAGE, "invalid number '%s': too large",
-				  s);
+		return vb_err_set(e, VB_E_USAGE,
+				  "invalid number '%s': too large", s);
 	if (n == 0 || *p)
 		return vb_err_set(e, VB_E_USAGE, "invalid number '%s'", s);
 	if (r < min)
@@ -75,8 +75,8 @@ int vb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *v,
 	if (n == 0 || *p)
 		return vb_err_set(e, VB_E_USAGE, "invalid number '%s'", s);
 	if (n < 0 || r > (uint64_t)INT64_MAX + (uint64_t)neg)
-		return vb_err_set(e, VB_E_USAGE, "invalid number '%s': too large",
-				  s);
+		return vb_err_set(e, VB_E_USAGE,
+				  "invalid number '%s': too large", s);
 	int64_t x = neg ? (int64_t)(0 - r) : (int64_t)r;
 
 	if (x < min)
@@ -99,13 +99,13 @@ int vb_parse_duration(const char *s, uint64_t max_us, uint64_t *us,
 	int n = digits(&p, &whole);
 
 	if (n < 0)
-		return vb_err_set(e, VB_E_USAGE, "invalid duration '%s': too large",
-				  s);
+		return vb_err_set(e, VB_E_USAGE,
+				  "invalid duration '%s': too large", s);
 	if (*p == '.') {
 		p++;
 		if (!is_digit(*p))
-			return vb_err_set(e, VB_E_USAGE, "invalid duration '%s'",
-					  s);
+			return vb_err_set(e, VB_E_USAGE,
+					  "invalid duration '%s'", s);
 		while (is_digit(*p)) {
 			if (fscale < 1000000000000ull) {
 				frac = frac * 10 + (uint64_t)(*p - '0');
@@ -126,18 +126,19 @@ int vb_parse_duration(const char *s, uint64_t max_us, uint64_t *us,
 	else if (strcmp(p, "h") == 0)
 		unit = 3600000000ull;
 	else
-		return vb_err_set(e, VB_E_USAGE,
-				  "invalid duration '%s': unknown unit '%s' (use us, ms, s, m or h)",
-				  s, p);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"invalid duration '%s': unknown unit '%s' (use us, ms, s, m or h)",
+			s, p);
 	if (whole > max_us / unit)
-		return vb_err_set(e, VB_E_USAGE, "invalid duration '%s': too long",
-				  s);
-	uint64_t r = whole * unit + (uint64_t)((double)frac / (double)fscale *
-					       (double)unit);
+		return vb_err_set(e, VB_E_USAGE,
+				  "invalid duration '%s': too long", s);
+	uint64_t r = whole * unit +
+		     (uint64_t)((double)frac / (double)fscale * (double)unit);
 
 	if (r > max_us)
-		return vb_err_set(e, VB_E_USAGE, "invalid duration '%s': too long",
-				  s);
+		return vb_err_set(e, VB_E_USAGE,
+				  "invalid duration '%s': too long", s);
 	*us = r;
 	return 0;
 }
@@ -161,17 +162,18 @@ int vb_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *v,
 	else if (strcmp(p, "G") == 0 || strcmp(p, "GiB") == 0)
 		mul = 1024ull * 1024 * 1024;
 	else
-		return vb_err_set(e, VB_E_USAGE,
-				  "invalid size '%s': unknown suffix '%s' (use K, M or G)",
-				  s, p);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"invalid size '%s': unknown suffix '%s' (use K, M or G)",
+			s, p);
 	if (r > UINT64_MAX / mul || r * mul > max)
 		return vb_err_set(e, VB_E_USAGE,
-				  "invalid size '%s': larger than %llu bytes", s,
-				  (unsigned long long)max);
+				  "invalid size '%s': larger than %llu bytes",
+				  s, (unsigned long long)max);
 	if (r * mul < min)
 		return vb_err_set(e, VB_E_USAGE,
-				  "invalid size '%s': smaller than %llu bytes", s,
-				  (unsigned long long)min);
+				  "invalid size '%s': smaller than %llu bytes",
+				  s, (unsigned long long)min);
 	*v = r * mul;
 	return 0;
 }
@@ -213,8 +215,8 @@ int vb_parse_timestamp(const char *s, uint64_t *us, struct vb_err *e)
 	unsigned y, mo, d, h = 0, mi = 0, sec = 0, oh, om;
 	uint64_t frac = 0;
 	int64_t off = 0, days, t;
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
-					  31, 30, 31 };
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30,
+					  31, 31, 30, 31, 30, 31 };
 
 	size_t digits = strspn(p, "0123456789");
 
@@ -236,7 +238,8 @@ int vb_parse_timestamp(const char *s, uint64_t *us, struct vb_err *e)
 
 				memcpy(num, p, digits);
 				num[digits] = 0;
-				if (vb_parse_u64(num, 0, UINT64_MAX / 2, &v, e) ||
+				if (vb_parse_u64(num, 0, UINT64_MAX / 2, &v,
+						 e) ||
 				    v > UINT64_MAX / 2 / units[i].us)
 					return bad_ts(s, "too large", e);
 			}
@@ -244,18 +247,21 @@ int vb_parse_timestamp(const char *s, uint64_t *us, struct vb_err *e)
 			return 0;
 		}
 		if (p[digits] == 0)
-			return bad_ts(s,
-				      "a bare number has no unit: write it with s, ms or us (1733050000s), or as RFC 3339 (2024-05-01T12:00:00Z)",
-				      e);
-		return bad_ts(s,
-			      "expected RFC 3339 (2024-05-01T12:00:00Z) or a number since the epoch with s, ms or us (1733050000s)",
-			      e);
+			return bad_ts(
+				s,
+				"a bare number has no unit: write it with s, ms or us (1733050000s), or as RFC 3339 (2024-05-01T12:00:00Z)",
+				e);
+		return bad_ts(
+			s,
+			"expected RFC 3339 (2024-05-01T12:00:00Z) or a number since the epoch with s, ms or us (1733050000s)",
+			e);
 	}
 	if (fixed(&p, 4, &y) || *p++ != '-' || fixed(&p, 2, &mo) ||
 	    *p++ != '-' || fixed(&p, 2, &d))
-		return bad_ts(s,
-			      "expected RFC 3339 (2024-05-01T12:00:00Z) or a number since the epoch with s, ms or us (1733050000s)",
-			      e);
+		return bad_ts(
+			s,
+			"expected RFC 3339 (2024-05-01T12:00:00Z) or a number since the epoch with s, ms or us (1733050000s)",
+			e);
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
 	    (mo == 2 && d == 29 &&
 	     !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
@@ -266,12 +272,11 @@ int vb_parse_timestamp(const char *s, uint64_t *us, struct vb_err *e)
 		p++;
 		if (fixed(&p, 2, &h) || *p++ != ':' || fixed(&p, 2, &mi) ||
 		    *p++ != ':' || fixed(&p, 2, &sec))
-			return bad_ts(s, "expected HH:MM:SS after the date",
-				      e);
+			return bad_ts(s, "expected HH:MM:SS after the date", e);
 		if (h > 23 || mi > 59 || sec > 60)
 			return bad_ts(s, "no such time", e);
 		if (sec == 60)
-			sec = 59;	/* leap second: clamp */
+			sec = 59; /* leap second: clamp */
 		if (*p == '.') {
 			uint64_t scale = 100000;
 
@@ -337,7 +342,7 @@ const char *vb_fmt_duration(uint64_t us, char *buf, size_t size)
 		uint64_t us;
 	} units[] = {
 		{ "h", 3600000000ull }, { "m", 60000000ull }, { "s", 1000000 },
-		{ "ms", 1000 }, { "us", 1 },
+		{ "ms", 1000 },		{ "us", 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)

@@ -89,8 +89,7 @@ static int fsync_parent(char *s, struct vb_err *e)
 	return rc;
 }
 
-static int mkdir_walk(const char *path, mode_t mode, int sync,
-		      struct vb_err *e)
+static int mkdir_walk(const char *path, mode_t mode, int sync, struct vb_err *e)
 {
 	struct vb_buf b = VB_BUF_INIT;
 	struct stat st;
@@ -188,8 +187,8 @@ out:
 	return rc;
 }
 
-int vb_path_replace(const char *path, const void *data, size_t n,
-		    mode_t mode, int do_sync, struct vb_err *e)
+int vb_path_replace(const char *path, const void *data, size_t n, mode_t mode,
+		    int do_sync, struct vb_err *e)
 {
 	struct vb_buf tmp = VB_BUF_INIT;
 	int fd, rc = -1;
@@ -204,15 +203,13 @@ int vb_path_replace(const char *path, const void *data, size_t n,
 	}
 	if (fchmod(fd, mode) != 0 || vb_write_all(fd, data, n) != 0 ||
 	    (do_sync && fsync(fd) != 0)) {
-		vb_err_sys(e, kind_of(errno), "cannot write %s",
-			   (char *)tmp.p);
+		vb_err_sys(e, kind_of(errno), "cannot write %s", (char *)tmp.p);
 		close(fd);
 		unlink((char *)tmp.p);
 		goto out;
 	}
 	if (close(fd) != 0) {
-		vb_err_sys(e, kind_of(errno), "cannot write %s",
-			   (char *)tmp.p);
+		vb_err_sys(e, kind_of(errno), "cannot write %s", (char *)tmp.p);
 		unlink((char *)tmp.p);
 		goto out;
 	}
@@ -289,8 +286,7 @@ int vb_path_read_file(const char *path, struct vb_buf *out, size_t max,
 	return 0;
 }
 
-int vb_kv_get(const char *text, size_t len, const char *key,
-	      struct vb_buf *val)
+int vb_kv_get(const char *text, size_t len, const char *key, struct vb_buf *val)
 {
 	const char *p = text, *end = text + len;
 	size_t klen = strlen(key);

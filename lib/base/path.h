@@ -59,8 +59,8 @@ const char *vb_path_fmt(struct vb_buf *b, const char *fmt, ...)
  * do_sync.  Readers see the old or the new contents, never a mix.  The
  * temporary file is removed on failure.
  */
-int vb_path_replace(const char *path, const void *data, size_t n,
-		    mode_t mode, int do_sync, struct vb_err *e);
+int vb_path_replace(const char *path, const void *data, size_t n, mode_t mode,
+		    int do_sync, struct vb_err *e);
 /* vb_path_replace with do_sync: durable once it returns 0. */
 int vb_path_write_atomic(const char *path, const void *data, size_t n,
 			 mode_t mode, struct vb_err *e);

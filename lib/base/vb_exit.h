@@ -9,12 +9,12 @@
 #define VB_EXIT_H
 
 enum vb_exit {
-	VB_EX_OK = 0,		/* success */
-	VB_EX_PARTIAL = 1,	/* partial failure: some work was done, some not */
-	VB_EX_USAGE = 2,	/* bad options or arguments */
-	VB_EX_STOPPED = 3,	/* vibes-iggyctl status: server not running */
-	VB_EX_DATAERR = 65,	/* bad input data (a malformed JSON line, ...) */
-	VB_EX_UNAVAILABLE = 69,	/* server unavailable */
+	VB_EX_OK = 0,	    /* success */
+	VB_EX_PARTIAL = 1,  /* partial failure: some work was done, some not */
+	VB_EX_USAGE = 2,    /* bad options or arguments */
+	VB_EX_STOPPED = 3,  /* vibes-iggyctl status: server not running */
+	VB_EX_DATAERR = 65, /* bad input data (a malformed JSON line, ...) */
+	VB_EX_UNAVAILABLE = 69, /* server unavailable */
 	VB_EX_IOERR = 74,	/* local I/O error (files, stdout, disk full) */
 	VB_EX_TEMPFAIL = 75,	/* temporary failure or timeout: try again */
 	VB_EX_NOPERM = 77,	/* authentication or permission refused */

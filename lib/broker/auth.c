@@ -31,36 +31,36 @@
 #include "base/banned.h"
 
 enum login_where {
-	AT_LOOP,	/* being decided, or answered */
-	AT_WORKER,	/* in the pipes or being checked */
-	AT_BACKLOG,	/* in a->backlog: the pipe to the worker was full */
-	AT_DELAY,	/* in a->waiting, its delay not over */
+	AT_LOOP,    /* being decided, or answered */
+	AT_WORKER,  /* in the pipes or being checked */
+	AT_BACKLOG, /* in a->backlog: the pipe to the worker was full */
+	AT_DELAY,   /* in a->waiting, its delay not over */
 };
 
-#define PEERS 1024		/* addresses remembered */
-#define PEER_PROBE 8		/* slots an address may take */
+#define PEERS 1024   /* addresses remembered */
+#define PEER_PROBE 8 /* slots an address may take */
 #define FORGET_US (15 * 60 * INT64_C(1000000))
 #define FIRST_DELAY_MS 100
 
 /* What is known of one peer address. */
 struct peer {
-	char ip[48];		/* "": a free slot */
-	uint32_t fails;		/* failed logins in a row */
+	char ip[48];	/* "": a free slot */
+	uint32_t fails; /* failed logins in a row */
 	int64_t last_fail_us;
-	struct vb_ratelog log;	/* its failed-login lines */
-	char last_user[56];	/* of the last failure, printable */
+	struct vb_ratelog log; /* its failed-login lines */
+	char last_user[56];    /* of the last failure, printable */
 };
 
 struct vb_auth {
 	pthread_t th;
 	int started;
-	int to[2];			/* pointers to the worker */
-	int from[2];			/* and back (the loop polls from[0]) */
+	int to[2];   /* pointers to the worker */
+	int from[2]; /* and back (the loop polls from[0]) */
 	/* The loop's alone: */
-	struct vb_login *backlog, **btail;	/* for a full pipe */
-	struct vb_login *waiting;	/* for their delay, soonest first */
+	struct vb_login *backlog, **btail; /* for a full pipe */
+	struct vb_login *waiting;	   /* for their delay, soonest first */
 	struct peer peers[PEERS];
-	uint64_t forgot;		/* unlogged failures of evicted peers */
+	uint64_t forgot; /* unlogged failures of evicted peers */
 };
 
 static void login_free(struct vb_login *l)
@@ -122,7 +122,8 @@ int vb_auth_open(struct vb_broker *b, struct vb_err *e)
 	a->btail = &a->backlog;
 	b->auth = a;
 	if (pipe2(a->to, O_CLOEXEC) < 0 || pipe2(a->from, O_CLOEXEC) < 0)
-		return vb_err_sys(e, VB_E_IO, "cannot make the password "
+		return vb_err_sys(e, VB_E_IO,
+				  "cannot make the password "
 				  "worker's pipes");
 	/* The loop's ends never block; the worker's do. */
 	fcntl(a->to[1], F_SETFL, O_NONBLOCK);
@@ -130,7 +131,8 @@ int vb_auth_open(struct vb_broker *b, struct vb_err *e)
 	rc = pthread_create(&a->th, NULL, worker, a);
 	if (rc) {
 		errno = rc;
-		return vb_err_sys(e, VB_E_IO, "cannot start the password "
+		return vb_err_sys(e, VB_E_IO,
+				  "cannot start the password "
 				  "worker");
 	}
 	a->started = 1;
@@ -261,10 +263,9 @@ static void printable(char *out, size_t n, const struct vb_name *name)
 	for (size_t i = 0; i < name->len && k + 1 < n; i++) {
 		unsigned char ch = (unsigned char)name->s[i];
 
-		out[k++] = ch >= 0x20 && ch < 0x7f && ch != '\'' &&
-				   ch != '\\'
-			   ? (char)ch
-			   : '?';
+		out[k++] = ch >= 0x20 && ch < 0x7f && ch != '\'' && ch != '\\' ?
+				   (char)ch :
+				   '?';
 	}
 	out[k] = 0;
 }
@@ -288,8 +289,9 @@ static void note_failure(struct vb_broker *b, struct vb_conn *c,
 		printable(p->last_user, sizeof(p->last_user), &l->name);
 		snprintf(what, sizeof(what), "%s for '%s'",
 			 l->status == VB_ST_INVALID_CREDENTIALS &&
-				 l->user_id != VB_NO_USER
-			 ? "wrong password" : "no such user",
+					 l->user_id != VB_NO_USER ?
+				 "wrong password" :
+				 "no such user",
 			 p->last_user);
 	}
 	if (lim->login_failures && c->login_fails >= lim->login_failures)
@@ -299,14 +301,19 @@ static void note_failure(struct vb_broker *b, struct vb_conn *c,
 	delay = peer_delay_us(lim, p);
 	then[0] = before[0] = 0;
 	if (delay)
-		snprintf(then, sizeof(then), "; attempts from %s now wait "
-			 "%" PRId64 " ms", c->ip, delay / 1000);
+		snprintf(then, sizeof(then),
+			 "; attempts from %s now wait "
+			 "%" PRId64 " ms",
+			 c->ip, delay / 1000);
 	if (skipped)
-		snprintf(before, sizeof(before), "; %" PRIu64 " before it "
-			 "were not logged", skipped);
-	vb_broker_log(b, "login: %s from %s (%u in a row from %s, %u on the "
-		      "connection%s)%s%s", what, c->addr, p->fails, c->ip,
-		      c->login_fails,
+		snprintf(before, sizeof(before),
+			 "; %" PRIu64 " before it "
+			 "were not logged",
+			 skipped);
+	vb_broker_log(b,
+		      "login: %s from %s (%u in a row from %s, %u on the "
+		      "connection%s)%s%s",
+		      what, c->addr, p->fails, c->ip, c->login_fails,
 		      c->closing ? ", which is closed after the answer" : "",
 		      then, before);
 }
@@ -322,18 +329,20 @@ void vb_auth_tick(struct vb_broker *b, int64_t now)
 		if (!p->ip[0] ||
 		    !vb_ratelog_due(&p->log, now, VB_LOG_EVERY_US, &n))
 			continue;
-		vb_broker_log(b, "login: %" PRIu64 " more failed logins from "
+		vb_broker_log(b,
+			      "login: %" PRIu64 " more failed logins from "
 			      "%s not logged in the last %" PRId64 " s (the "
-			      "last for '%s'; %u in a row; attempts wait %"
-			      PRId64 " ms)", n, p->ip,
-			      VB_LOG_EVERY_US / 1000000,
-			      p->last_user, p->fails,
-			      peer_delay_us(&b->o.lim, p) / 1000);
+			      "last for '%s'; %u in a row; attempts wait %" PRId64
+			      " ms)",
+			      n, p->ip, VB_LOG_EVERY_US / 1000000, p->last_user,
+			      p->fails, peer_delay_us(&b->o.lim, p) / 1000);
 	}
 	if (a->forgot) {
-		vb_broker_log(b, "login: %" PRIu64 " failed logins from "
+		vb_broker_log(b,
+			      "login: %" PRIu64 " failed logins from "
 			      "addresses no longer remembered were not "
-			      "logged", a->forgot);
+			      "logged",
+			      a->forgot);
 		a->forgot = 0;
 	}
 }
@@ -358,7 +367,7 @@ static void answer(struct vb_broker *b, struct vb_login *l, int later)
 		vb_reply_identity(c, l->user_id);
 	}
 	if (c->gen == VB_GEN_09 && c->v09_code)
-		vb_v09_answered(b, c, m0);	/* 0.9's reply instead */
+		vb_v09_answered(b, c, m0); /* 0.9's reply instead */
 	if (l->failed) {
 		note_failure(b, c, l, now);
 	} else if (l->status == VB_ST_OK && l->code != VB_CMD_CHANGE_PASSWORD) {

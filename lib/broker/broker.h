@@ -59,21 +59,21 @@
 #define VB_V09_CACHED 5
 
 struct vb_broker_opts {
-	const char *dir;		/* data dir, exists */
+	const char *dir; /* data dir, exists */
 	enum vb_fsync_mode fsync;
 	unsigned fsync_ms;
 	uint64_t segment_size;
 	/* Sealed segments with open files, bytes of cached index (0: default). */
 	unsigned open_segments;
 	uint64_t index_cache;
-	unsigned cleaner_ms;		/* retention check period */
-	unsigned rebalance_ms;		/* pending revocation limit; 0: 30 s */
-	unsigned heartbeat_ms;		/* 0.9 heartbeat interval; 0: 30 s */
+	unsigned cleaner_ms;   /* retention check period */
+	unsigned rebalance_ms; /* pending revocation limit; 0: 30 s */
+	unsigned heartbeat_ms; /* 0.9 heartbeat interval; 0: 30 s */
 	/* Test only (VIBES_TEST_NO_WAIT_POLL): 105/106 answered 3, as upstream. */
 	int no_wait_poll;
 	const char *root_user;
 	const char *root_pass;
-	struct vb_limits lim;		/* guard.h */
+	struct vb_limits lim; /* guard.h */
 	/* TLS on the port when tls_cert is set (key: tls_key or the same file) */
 	const char *tls_cert;
 	const char *tls_key;
@@ -85,7 +85,7 @@ struct vb_broker_opts {
 /* Ids 0-based with reuse of the most recently freed (control.md §6.1). */
 struct vb_slab {
 	void **v;
-	uint32_t n;		/* slots in use or free, = next new id */
+	uint32_t n; /* slots in use or free, = next new id */
 	uint32_t *free;
 	uint32_t nfree, free_cap;
 };
@@ -97,8 +97,8 @@ struct vb_member {
 	uint32_t member_id;
 	uint32_t *parts;
 	uint32_t nparts;
-	uint32_t cursor;	/* next assigned partition to poll */
-	uint32_t current;	/* partition of the last group poll */
+	uint32_t cursor;  /* next assigned partition to poll */
+	uint32_t current; /* partition of the last group poll */
 	int has_current;
 };
 
@@ -107,7 +107,7 @@ struct vb_topic;
 /* A partition given to another member, still its owner's (groups.c). */
 struct vb_revoke {
 	uint32_t part;
-	uint32_t from_id, to_id;	/* member ids */
+	uint32_t from_id, to_id; /* member ids */
 	uint64_t since_us;
 };
 
@@ -117,22 +117,22 @@ struct vb_group {
 	struct vb_topic *topic;
 	struct vb_member *m;
 	uint32_t nm, mcap;
-	struct vb_revoke *rv;		/* pending revocations */
+	struct vb_revoke *rv; /* pending revocations */
 	uint32_t nrv, rvcap;
 	/* per partition: last offset its current owner polled + 1, 0 none */
 	uint64_t *polled;
 	uint32_t npolled;
-	uint64_t generation;	/* 0.9 sync: +1 at every rebalance */
+	uint64_t generation; /* 0.9 sync: +1 at every rebalance */
 };
 
 struct vb_stream;
 
 /* TLS on the port (tls.c). */
 struct vb_broker_tls {
-	struct ssl_ctx_st *ctx;		/* NULL: plain TCP */
-	uint32_t ndefer;		/* connections with tls_defer set */
-	int ktls_said;			/* the log said whether kTLS is on */
-	struct vb_ratelog rl_fail;	/* failed handshakes */
+	struct ssl_ctx_st *ctx;	   /* NULL: plain TCP */
+	uint32_t ndefer;	   /* connections with tls_defer set */
+	int ktls_said;		   /* the log said whether kTLS is on */
+	struct vb_ratelog rl_fail; /* failed handshakes */
 };
 
 struct vb_topic {
@@ -146,7 +146,7 @@ struct vb_topic {
 	struct vb_stream *stream;
 	struct vb_part **parts;
 	uint32_t nparts;
-	uint32_t rr;		/* balanced round robin, per topic */
+	uint32_t rr; /* balanced round robin, per topic */
 	struct vb_slab groups;
 };
 
@@ -159,15 +159,15 @@ struct vb_stream {
 
 struct vb_pat {
 	struct vb_name name;
-	uint64_t expiry_at;	/* µs epoch; 0 = never */
-	uint8_t hash[32];	/* SHA-256 of the token */
+	uint64_t expiry_at; /* µs epoch; 0 = never */
+	uint8_t hash[32];   /* SHA-256 of the token */
 };
 
 struct vb_user {
 	uint32_t id;
 	struct vb_name name;
 	uint64_t created_at;
-	uint8_t status;		/* 1 active, 2 inactive */
+	uint8_t status; /* 1 active, 2 inactive */
 	char pwhash[160];
 	/*
 	 * The last password that passed the PBKDF2 check, as an HMAC under a
@@ -177,40 +177,40 @@ struct vb_user {
 	 */
 	char pwcache_for[160];
 	uint8_t pwcache[32];
-	uint8_t *perms;		/* NULL: none */
+	uint8_t *perms; /* NULL: none */
 	uint32_t perms_len;
 	struct vb_pat *pats;
 	uint32_t npats;
 };
 
 struct vb_outitem {
-	struct vb_file *f;	/* NULL: bytes of conn->out */
+	struct vb_file *f; /* NULL: bytes of conn->out */
 	uint64_t off;
 	uint64_t len;
 };
 
 struct vb_conn {
 	int fd;
-	struct vb_tr tr;	/* its bytes: plain or TLS (tr.fd == fd) */
-	int tls_defer;		/* TLS bytes held, no epoll event for them */
+	struct vb_tr tr; /* its bytes: plain or TLS (tr.fd == fd) */
+	int tls_defer;	 /* TLS bytes held, no epoll event for them */
 	uint32_t client_id;
 	char addr[64];
-	char ip[48];		/* addr without the port */
-	uint32_t user_id;	/* VB_NO_USER when not logged in */
-	struct vb_frames in;	/* request frame reader */
+	char ip[48];	     /* addr without the port */
+	uint32_t user_id;    /* VB_NO_USER when not logged in */
+	struct vb_frames in; /* request frame reader */
 	struct vb_buf out;
-	size_t out_pos;		/* bytes of out already sent */
-	size_t out_acc;		/* bytes of out already queued as items */
+	size_t out_pos; /* bytes of out already sent */
+	size_t out_acc; /* bytes of out already queued as items */
 	struct vb_outitem *q;
 	size_t qhead, qn, qcap;
-	uint64_t pending;	/* bytes queued, not yet sent */
-	int closing;		/* close once the output is sent */
-	uint32_t events;	/* registered epoll events */
+	uint64_t pending; /* bytes queued, not yet sent */
+	int closing;	  /* close once the output is sent */
+	uint32_t events;  /* registered epoll events */
 	struct vb_group_ref *groups;
 	uint32_t ngroups, groups_cap;
 	int held;		/* output waits for the commit point */
 	uint32_t waits;		/* replies not yet decided by it */
-	struct vb_login *login;	/* waiting for this login's answer */
+	struct vb_login *login; /* waiting for this login's answer */
 	uint32_t login_fails;	/* failed logins in a row */
 	int64_t since_us;	/* accepted (vb_mono_us) */
 	size_t in_held;		/* of its input, counted in g.in_total */
@@ -222,20 +222,20 @@ struct vb_conn {
 	 * at its deadline; nothing after it is read or run meanwhile.
 	 */
 	int parked;
-	int park_want;		/* set by the handler: park this frame */
-	int64_t park_deadline;	/* monotonic µs; 0: not parked yet */
-	size_t park_idx;	/* in b->parked (a heap by deadline) */
+	int park_want;	       /* set by the handler: park this frame */
+	int64_t park_deadline; /* monotonic µs; 0: not parked yet */
+	size_t park_idx;       /* in b->parked (a heap by deadline) */
 	uint32_t park_stream, park_topic;
-	uint32_t park_part;	/* VB_PARK_ALL: every partition */
-	uint64_t park_sum;	/* what vb_park_sum said when it parked */
+	uint32_t park_part; /* VB_PARK_ALL: every partition */
+	uint64_t park_sum;  /* what vb_park_sum said when it parked */
 	struct vb_conn *prev, *next;
 	/* 0.9 (v09.c); gen is 0 until the first bytes tell (loop.c) */
 	unsigned gen;
-	int bound;		/* registered: vclient and session hold */
+	int bound; /* registered: vclient and session hold */
 	uint8_t vclient[16];
 	uint64_t session;
-	uint64_t watermark;	/* highest metadata request applied */
-	int64_t seen_ms;	/* last request (monotonic): the heartbeat */
+	uint64_t watermark; /* highest metadata request applied */
+	int64_t seen_ms;    /* last request (monotonic): the heartbeat */
 	struct vb_v09_cached {
 		uint64_t request;
 		uint64_t checksum;
@@ -244,8 +244,8 @@ struct vb_conn {
 	unsigned ncached;
 	/* a request whose answer auth.c writes later (c->login set) */
 	struct vb_vsr_req v09_q;
-	uint32_t v09_code;	/* its command; 0: none waits */
-	int v09_pat;		/* a Register with a token */
+	uint32_t v09_code; /* its command; 0: none waits */
+	int v09_pat;	   /* a Register with a token */
 };
 
 struct vb_waiter;
@@ -261,11 +261,11 @@ struct vb_broker {
 	struct vb_conn *conns;
 	uint32_t nconns;
 	uint64_t start_time;
-	uint64_t cleaned_us;		/* last retention pass */
+	uint64_t cleaned_us; /* last retention pass */
 	int stopping;
 	char ip[64];
 	uint16_t port;
-	uint64_t commit;		/* 0.9: registrations so far (sessions) */
+	uint64_t commit; /* 0.9: registrations so far (sessions) */
 	uint64_t messages_read;
 	struct vb_buf tmp;
 	/*
@@ -276,18 +276,18 @@ struct vb_broker {
 	size_t nwaiters, waiters_cap, nflying, flying_cap;
 	struct vb_conn **held;
 	size_t nheld, held_cap;
-	struct vb_auth *auth;		/* the password worker (auth.c) */
-	struct vb_guard g;		/* limits, wake timer (guard.h) */
+	struct vb_auth *auth; /* the password worker (auth.c) */
+	struct vb_guard g;    /* limits, wake timer (guard.h) */
 	struct vb_metrics metrics;
-	struct vb_http *http;		/* NULL: no HTTP listener (http.h) */
+	struct vb_http *http; /* NULL: no HTTP listener (http.h) */
 	char http_ip[64];
 	uint16_t http_port;
-	struct vb_broker_tls tls;	/* tls.c */
+	struct vb_broker_tls tls; /* tls.c */
 	/* Parked waiting polls: a heap by deadline, one timerfd for all. */
 	struct vb_conn **parked, **wakev;
 	size_t nparked, parked_cap, wakev_cap;
 	int waitfd;
-	int64_t wait_armed;	/* deadline waitfd is set for; 0: none */
+	int64_t wait_armed; /* deadline waitfd is set for; 0: none */
 };
 
 /* ---- lifecycle (loop.c) ---- */
@@ -319,9 +319,9 @@ void vb_conn_queue_file(struct vb_conn *c, struct vb_file *f, uint64_t off,
 /* ---- the commit point (commit.c) ---- */
 
 enum vb_hold {
-	VB_HOLD_ORDER,		/* only the connection's output waits */
-	VB_HOLD_DATA,		/* 13000 if the partition's messages fail */
-	VB_HOLD_OFFSETS,	/* 13000 if its offsets cannot be saved */
+	VB_HOLD_ORDER,	 /* only the connection's output waits */
+	VB_HOLD_DATA,	 /* 13000 if the partition's messages fail */
+	VB_HOLD_OFFSETS, /* 13000 if its offsets cannot be saved */
 };
 
 /*
@@ -335,8 +335,8 @@ void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
  * The replies held at offsets >= from of c->out (this pass's) were
  * rewritten into one whose status field is at `to` (a 0.9 answer, v09.c).
  */
-void vb_broker_hold_move(struct vb_broker *b, struct vb_conn *c,
-			 size_t from, size_t to);
+void vb_broker_hold_move(struct vb_broker *b, struct vb_conn *c, size_t from,
+			 size_t to);
 /*
  * The commit point, at the end of every pass of the loop, in two steps,
  * each followed by sending the output of the held connections whose
@@ -465,8 +465,7 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 
 /* ---- messages and offsets (msgs.c) ---- */
 
-void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
-		 size_t n);
+void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p, size_t n);
 void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 		 const struct vb_req *r);
 /*
@@ -541,11 +540,11 @@ enum vb_perm {
 	VB_P_READ_SERVERS,
 	VB_P_MANAGE_USERS,
 	VB_P_READ_USERS,
-	VB_P_MANAGE_STREAMS,	/* create streams */
-	VB_P_READ_STREAMS,	/* list streams */
+	VB_P_MANAGE_STREAMS, /* create streams */
+	VB_P_READ_STREAMS,   /* list streams */
 	VB_P_MANAGE_STREAM,
 	VB_P_READ_STREAM,
-	VB_P_MANAGE_TOPICS,	/* create topics in a stream */
+	VB_P_MANAGE_TOPICS, /* create topics in a stream */
 	VB_P_MANAGE_TOPIC,
 	VB_P_READ_TOPIC,
 	VB_P_POLL,
@@ -584,11 +583,11 @@ int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
  * DIR/http.addr the same way; ip NULL (no HTTP listener) removes it, so
  * nothing points at a port another program may hold now.
  */
-int vb_daemon_write_http_addr(const char *dir, const char *ip,
-			      uint16_t port, struct vb_err *e);
+int vb_daemon_write_http_addr(const char *dir, const char *ip, uint16_t port,
+			      struct vb_err *e);
 /* What a failure to start is, for the daemon's exit status. */
 enum vb_daemon_fate {
-	VB_FATE_CRASH,		/* unexpected: a supervisor may retry */
+	VB_FATE_CRASH, /* unexpected: a supervisor may retry */
 	/*
 	 * It may pass by itself (the disk full or failing: no space, an I/O
 	 * error, a read-only filesystem; memory or descriptors short): a

@@ -36,8 +36,8 @@
 #include "base/banned.h"
 
 struct vb_waiter {
-	struct vb_conn *c;	/* NULL once the connection is gone */
-	size_t at;		/* the reply's status field in c->out */
+	struct vb_conn *c; /* NULL once the connection is gone */
+	size_t at;	   /* the reply's status field in c->out */
 	struct vb_part *p;
 	enum vb_hold what;
 };
@@ -63,8 +63,8 @@ void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
 	waiter_add(&b->waiters, &b->nwaiters, &b->waiters_cap, &w);
 }
 
-void vb_broker_hold_move(struct vb_broker *b, struct vb_conn *c,
-			 size_t from, size_t to)
+void vb_broker_hold_move(struct vb_broker *b, struct vb_conn *c, size_t from,
+			 size_t to)
 {
 	for (size_t i = 0; i < b->nwaiters; i++)
 		if (b->waiters[i].c == c && b->waiters[i].at >= from)
@@ -105,14 +105,17 @@ static void log_failures(struct vb_broker *b, struct vb_part **v, size_t n)
 		const struct vb_part *p = v[i];
 
 		if (p->data_err)
-			vb_broker_log(b, "commit: partition %s: %s; %u "
+			vb_broker_log(b,
+				      "commit: partition %s: %s; %u "
 				      "message(s) undone, their senders "
-				      "answered 13000", p->dir, p->cerr.msg,
-				      p->undone);
+				      "answered 13000",
+				      p->dir, p->cerr.msg, p->undone);
 		if (p->offs_err)
-			vb_broker_log(b, "commit: partition %s: consumer "
+			vb_broker_log(b,
+				      "commit: partition %s: consumer "
 				      "offsets not saved%s%s; their changes "
-				      "undone", p->dir, p->data_err ? "" : ": ",
+				      "undone",
+				      p->dir, p->data_err ? "" : ": ",
 				      p->data_err ? "" : p->cerr.msg);
 	}
 }

@@ -35,14 +35,16 @@ int vb_daemon_credentials(const char *dir, char *user, size_t un, char *pass,
 		strlcpy(pass, ep, pn);
 		if (found && strcmp((char *)fu.p, user) == 0 &&
 		    strcmp((char *)fp.p, pass) == 0)
-			goto out;	/* rc is 1: written already */
+			goto out; /* rc is 1: written already */
 	} else if (found) {
 		strlcpy(user, (char *)fu.p, un);
 		strlcpy(pass, (char *)fp.p, pn);
 		goto out;
 	} else if (stat(path, &st) == 0) {
-		rc = vb_err_set(e, VB_E_DATA, "%s: expected lines "
-				"username=NAME and password=SECRET", path);
+		rc = vb_err_set(e, VB_E_DATA,
+				"%s: expected lines "
+				"username=NAME and password=SECRET",
+				path);
 		goto out;
 	} else {
 		strlcpy(user, "iggy", un);
@@ -82,8 +84,8 @@ int vb_daemon_write_addr(const char *dir, const char *ip, uint16_t port,
 	return rc;
 }
 
-int vb_daemon_write_http_addr(const char *dir, const char *ip,
-			      uint16_t port, struct vb_err *e)
+int vb_daemon_write_http_addr(const char *dir, const char *ip, uint16_t port,
+			      struct vb_err *e)
 {
 	struct vb_buf path = VB_BUF_INIT;
 	const char *p = vb_path_fmt(&path, "%s/http.addr", dir);

@@ -88,7 +88,8 @@ static void cmd_stats(struct vb_broker *b, struct vb_conn *c)
 			s.topics_count++;
 			s.partitions_count += t->nparts;
 			for (uint32_t pi = 0; pi < t->nparts; pi++) {
-				s.segments_count += (uint32_t)t->parts[pi]->nsegs;
+				s.segments_count +=
+					(uint32_t)t->parts[pi]->nsegs;
 				s.messages_count += t->parts[pi]->msgs;
 				s.messages_size_bytes += t->parts[pi]->bytes;
 			}
@@ -302,6 +303,7 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 	dispatch(b, c, code, p, n);
 	if (c->out.len >= at + 4)
 		status = vb_ld32(c->out.p + at);
-	vb_metrics_request(&b->metrics, code, c->fd < 0 ? VB_TR_HTTP : VB_TR_TCP,
+	vb_metrics_request(&b->metrics, code,
+			   c->fd < 0 ? VB_TR_HTTP : VB_TR_TCP,
 			   vb_metrics_now_ns() - t0, status);
 }

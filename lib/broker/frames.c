@@ -124,9 +124,9 @@ int vb_frames_next(struct vb_frames *r, const struct vb_frame_limits *l,
 	if (length - 4 > limit) {
 		/* A known command that needs a login says so (§1.5). */
 		*status = !logged_in && vb_cmd_needs_login(code) &&
-				  vb_cmd_name(code)
-			  ? VB_ST_UNAUTHENTICATED
-			  : VB_ST_INVALID_COMMAND;
+					  vb_cmd_name(code) ?
+				  VB_ST_UNAUTHENTICATED :
+				  VB_ST_INVALID_COMMAND;
 		return -1;
 	}
 	if (avail - VB_REQ_HDR < length - 4)
@@ -141,8 +141,8 @@ int vb_frames_next(struct vb_frames *r, const struct vb_frame_limits *l,
 unsigned vb_frames_gen(struct vb_frames *r)
 {
 	if (r->gen == 0 && vb_frames_pending(r) >= 4)
-		r->gen = vb_ld32(r->buf.p + r->pos) == 0 ? VB_GEN_09
-							 : VB_GEN_08;
+		r->gen = vb_ld32(r->buf.p + r->pos) == 0 ? VB_GEN_09 :
+							   VB_GEN_08;
 	return r->gen;
 }
 

@@ -27,9 +27,9 @@
 
 /* Largest payload of a request frame, by connection state and code. */
 struct vb_frame_limits {
-	uint32_t preauth;	/* any frame before login */
-	uint32_t control;	/* after login, every code but send_messages */
-	uint32_t send;		/* send_messages after login */
+	uint32_t preauth; /* any frame before login */
+	uint32_t control; /* after login, every code but send_messages */
+	uint32_t send;	  /* send_messages after login */
 };
 
 /* One whole request frame; the payload may be modified in place. */
@@ -41,7 +41,7 @@ struct vb_frame {
 
 struct vb_frames {
 	struct vb_buf buf;
-	size_t pos;		/* first byte not handed out */
+	size_t pos; /* first byte not handed out */
 	/* the framing (enum vb_gen): 0 until vb_frames_gen tells */
 	unsigned gen;
 };

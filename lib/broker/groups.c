@@ -134,7 +134,7 @@ static void revoke_complete(struct vb_group *g, uint32_t i)
 
 	g->rv[i] = g->rv[--g->nrv];
 	if (from < 0 || to < 0)
-		return;		/* cannot happen: every leave rebalances */
+		return; /* cannot happen: every leave rebalances */
 	member_drop_part(&g->m[from], r.part);
 	member_add_part(&g->m[to], r.part);
 	g->polled[r.part] = 0;
@@ -179,7 +179,7 @@ void vb_group_stored(struct vb_group *g, uint32_t part)
 }
 
 struct tick {
-	uint64_t now, lim;	/* µs */
+	uint64_t now, lim; /* µs */
 };
 
 static void tick_topic(struct vb_broker *b, struct vb_topic *t, void *arg)
@@ -213,8 +213,7 @@ void vb_groups_tick(struct vb_broker *b)
  * that of the member a pending revocation gives it to; -1 none) fair and
  * sticky as the top of this file says.  cnt[i] counts slot i's in want.
  */
-static void assign_fair(const struct vb_group *g, int32_t *want,
-			uint32_t *cnt)
+static void assign_fair(const struct vb_group *g, int32_t *want, uint32_t *cnt)
 {
 	uint32_t np = g->topic->nparts, nm = g->nm, npool = 0;
 	uint32_t base = np / nm, extra = np % nm;
@@ -379,10 +378,10 @@ void vb_groups_conn_gone(struct vb_broker *b, struct vb_conn *c)
 	while (c->ngroups > 0) {
 		struct vb_group_ref r = c->groups[c->ngroups - 1];
 		struct vb_stream *s = vb_slab_get(&b->streams, r.stream_id);
-		struct vb_topic *t = s ? vb_slab_get(&s->topics, r.topic_id)
-				       : NULL;
-		struct vb_group *g = t ? vb_slab_get(&t->groups, r.group_id)
-				       : NULL;
+		struct vb_topic *t = s ? vb_slab_get(&s->topics, r.topic_id) :
+					 NULL;
+		struct vb_group *g = t ? vb_slab_get(&t->groups, r.group_id) :
+					 NULL;
 
 		c->ngroups--;
 		if (g == NULL)

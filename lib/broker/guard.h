@@ -61,10 +61,10 @@ struct vb_auth;
 struct vb_limits {
 	unsigned max_conns;
 	unsigned max_unauth;
-	uint64_t max_input;		/* at least VB_MIN_MAX_INPUT */
+	uint64_t max_input; /* at least VB_MIN_MAX_INPUT */
 	uint64_t max_output;
-	unsigned login_failures;	/* 0: no limit, no delay */
-	unsigned login_delay_max_ms;	/* 0: no delay */
+	unsigned login_failures;     /* 0: no limit, no delay */
+	unsigned login_delay_max_ms; /* 0: no delay */
 };
 
 #define VB_DEF_MAX_CONNS 1000
@@ -84,25 +84,24 @@ void vb_limits_init(struct vb_limits *l);
  * a count of the events not logged meanwhile (guard.c).
  */
 struct vb_ratelog {
-	int64_t last_us;	/* of the last line; 0 never */
-	uint64_t skipped;	/* events since, not logged */
+	int64_t last_us;  /* of the last line; 0 never */
+	uint64_t skipped; /* events since, not logged */
 };
 
 /* The loop's part of the guard (in struct vb_broker). */
 struct vb_guard {
-	int wakefd;			/* timerfd of vb_broker_wake_at */
-	int64_t wake_at;		/* when it fires; 0 disarmed */
-	struct vb_frame_limits frames;	/* capped by lim.max_input */
-	uint32_t nunauth;		/* connections not logged in */
-	uint64_t in_total;		/* input held, all connections */
-	uint64_t in_moved;		/* input bytes ever processed */
-	uint64_t in_moved_seen;		/* ... at the last tick */
-	int64_t stuck_since;		/* input full, nothing processed */
-	uint32_t nstarved;		/* connections not read for it */
-	int accept_paused;		/* the listener is out of epoll */
-	int64_t accept_at;		/* until then */
-	struct vb_ratelog rl_accept, rl_conns, rl_unauth, rl_input,
-		rl_stuck;
+	int wakefd;		       /* timerfd of vb_broker_wake_at */
+	int64_t wake_at;	       /* when it fires; 0 disarmed */
+	struct vb_frame_limits frames; /* capped by lim.max_input */
+	uint32_t nunauth;	       /* connections not logged in */
+	uint64_t in_total;	       /* input held, all connections */
+	uint64_t in_moved;	       /* input bytes ever processed */
+	uint64_t in_moved_seen;	       /* ... at the last tick */
+	int64_t stuck_since;	       /* input full, nothing processed */
+	uint32_t nstarved;	       /* connections not read for it */
+	int accept_paused;	       /* the listener is out of epoll */
+	int64_t accept_at;	       /* until then */
+	struct vb_ratelog rl_accept, rl_conns, rl_unauth, rl_input, rl_stuck;
 };
 
 /*
@@ -129,21 +128,21 @@ struct vb_login {
 	uint32_t code;		/* login_user, login_pat, change_password */
 	struct vb_name name;	/* username, or the token */
 	struct vb_name secret;	/* password (the current one) */
-	struct vb_name secret2;	/* change_password: the new one */
+	struct vb_name secret2; /* change_password: the new one */
 	char newhash[160];	/* ... hashed, when secret was right */
 	/* Filled by vb_login_decide when the worker must check: */
 	uint32_t user_id;
 	char pwhash[160];
-	int pw_ok;		/* the worker's verdict */
+	int pw_ok; /* the worker's verdict */
 	/* The outcome: 0 and user_id, or the status to answer. */
 	uint32_t status;
-	int failed;		/* counts as a failed login */
-	int answered;		/* the reply is written already */
-	size_t answered_at;	/* ... there in its connection's out */
-	int where;		/* auth.c's */
-	atomic_int cancelled;	/* its connection went: the worker skips it */
-	int64_t not_before_us;	/* waits (vb_mono_us) until then */
-	struct vb_login *next;	/* in a queue, the done or the waiting list */
+	int failed;	       /* counts as a failed login */
+	int answered;	       /* the reply is written already */
+	size_t answered_at;    /* ... there in its connection's out */
+	int where;	       /* auth.c's */
+	atomic_int cancelled;  /* its connection went: the worker skips it */
+	int64_t not_before_us; /* waits (vb_mono_us) until then */
+	struct vb_login *next; /* in a queue, the done or the waiting list */
 };
 
 /* ---- the password worker (auth.c) ---- */

@@ -23,19 +23,19 @@ struct vb_http_req;
 
 /* What a route's build step decided. */
 enum vb_hx {
-	VB_HX_DONE,		/* the response is set */
-	VB_HX_DISPATCH,		/* run x->frame, then the route's render */
+	VB_HX_DONE,	/* the response is set */
+	VB_HX_DISPATCH, /* run x->frame, then the route's render */
 };
 
 struct vb_http_route {
 	const char *method;
-	const char *pattern;	/* "/streams/{}/topics/{}": {} is a segment */
-	int auth;		/* needs a bearer token */
-	int body;		/* takes a JSON body (415/400 before build) */
+	const char *pattern; /* "/streams/{}/topics/{}": {} is a segment */
+	int auth;	     /* needs a bearer token */
+	int body;	     /* takes a JSON body (415/400 before build) */
 	enum vb_hx (*build)(struct vb_http_req *x);
 	/* The reply of x->frame: status, payload. */
-	void (*render)(struct vb_http_req *x, uint32_t status,
-		       const uint8_t *p, size_t n);
+	void (*render)(struct vb_http_req *x, uint32_t status, const uint8_t *p,
+		       size_t n);
 };
 
 extern const struct vb_http_route vb_http_routes[];
@@ -47,27 +47,27 @@ struct vb_http_req {
 	struct MHD_Connection *mc;
 	const struct vb_http_route *route;
 	char method[16];
-	char *path;			/* as sent, not decoded */
-	char *seg[VB_HTTP_SEGS];	/* decoded path segments */
+	char *path;		 /* as sent, not decoded */
+	char *seg[VB_HTTP_SEGS]; /* decoded path segments */
 	size_t nseg;
 	struct vb_buf body;
-	int too_big;			/* body over VB_HTTP_BODY_MAX */
-	json_t *json;			/* the body, parsed */
+	int too_big;  /* body over VB_HTTP_BODY_MAX */
+	json_t *json; /* the body, parsed */
 	/* the bearer token's claims, when it had to have one */
 	uint32_t user_id;
 	char jti[40];
 	uint64_t exp;
 	/* the request run through the broker */
-	struct vb_req req;		/* names for error reasons */
-	struct vb_buf frame;		/* whole request frame */
-	struct vb_conn c;		/* socket-less connection */
+	struct vb_req req;   /* names for error reasons */
+	struct vb_buf frame; /* whole request frame */
+	struct vb_conn c;    /* socket-less connection */
 	int dispatched, suspended, answered;
 	/* the response */
 	unsigned status;
-	const char *ctype;		/* NULL: no body */
+	const char *ctype; /* NULL: no body */
 	struct vb_buf resp;
-	char allow[64];			/* 405: the Allow header */
-	struct vb_http_req *prev, *next;	/* suspended ones */
+	char allow[64];			 /* 405: the Allow header */
+	struct vb_http_req *prev, *next; /* suspended ones */
 };
 
 /* ---- responses (http.c) ---- */
@@ -96,7 +96,7 @@ enum vb_hx vb_hx_run(struct vb_http_req *x);
 struct vb_jw {
 	struct vb_buf *o;
 	int depth;
-	uint8_t first[32];	/* nothing written yet at this depth */
+	uint8_t first[32]; /* nothing written yet at this depth */
 };
 
 void vb_jw_init(struct vb_jw *w, struct vb_buf *o);
@@ -135,8 +135,7 @@ json_t *vb_json_load(const char *p, size_t n, char *err, size_t errsz);
 /* Member k of o as a u64 (a number, or a string of digits): 0 or -1. */
 int vb_json_u64(const json_t *o, const char *k, uint64_t max, uint64_t *v);
 /* 1 present and set, 0 absent or null, -1 wrong type. */
-int vb_json_opt_u64(const json_t *o, const char *k, uint64_t max,
-		    uint64_t *v);
+int vb_json_opt_u64(const json_t *o, const char *k, uint64_t max, uint64_t *v);
 /* A string member (borrowed): NULL if absent or not a string. */
 const char *vb_json_str(const json_t *o, const char *k, size_t *n);
 

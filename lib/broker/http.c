@@ -45,16 +45,20 @@ struct vb_http {
 	struct MHD_Daemon *d;
 	int lfd;		/* ours until MHD_start_daemon takes it */
 	int tfd;		/* timerfd for MHD_get_timeout */
-	char tag_ep, tag_timer;	/* epoll tags: their addresses */
+	char tag_ep, tag_timer; /* epoll tags: their addresses */
 	struct vb_jwt *jwt;
-	struct vb_http_req *susp;	/* suspended requests */
+	struct vb_http_req *susp; /* suspended requests */
 	/* HTTPS: the PEM texts MHD was given, kept until it stops */
 	struct vb_buf cert_pem, key_pem;
 	int tls;
 };
 
 static const char *const public_paths[] = {
-	"/", "/metrics", "/ping", "/users/login", "/users/refresh-token",
+	"/",
+	"/metrics",
+	"/ping",
+	"/users/login",
+	"/users/refresh-token",
 	"/personal-access-tokens/login",
 };
 
@@ -89,8 +93,7 @@ void vb_hx_json(struct vb_http_req *x, unsigned status)
 }
 
 static void json_error(struct vb_http_req *x, unsigned http, uint32_t id,
-		       const char *code, const char *reason,
-		       const char *field)
+		       const char *code, const char *reason, const char *field)
 {
 	struct vb_jw w;
 
@@ -122,15 +125,15 @@ static unsigned http_of(uint32_t st)
 	case VB_ST_PARTITION_NOT_FOUND:
 	case VB_ST_CLIENT_NOT_FOUND:
 	case VB_ST_CONSUMER_GROUP_ID_NOT_FOUND:
-	case 5003:	/* consumer_group_name_not_found */
+	case 5003: /* consumer_group_name_not_found */
 	case VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND:
 	case VB_ST_CONSUMER_OFFSET_NOT_FOUND:
 	case VB_ST_RESOURCE_NOT_FOUND:
-	case 4000:	/* segment_not_found */
+	case 4000: /* segment_not_found */
 		return 404;
 	case VB_ST_UNAUTHENTICATED:
-	case 77:	/* access_token_missing */
-	case 78:	/* invalid_access_token */
+	case 77: /* access_token_missing */
+	case 78: /* invalid_access_token */
 	case VB_ST_INVALID_PAT:
 		return 401;
 	case VB_ST_UNAUTHORIZED:
@@ -198,11 +201,14 @@ static void reason_of(const struct vb_http_req *x, uint32_t st, char *out,
 		snprintf(out, sz, "Stream with ID: %s was not found.", s);
 		return;
 	case VB_ST_TOPIC_ID_NOT_FOUND:
-		snprintf(out, sz, "Topic with ID: %s for stream with ID: %s "
-			 "was not found.", t, s);
+		snprintf(out, sz,
+			 "Topic with ID: %s for stream with ID: %s "
+			 "was not found.",
+			 t, s);
 		return;
 	case VB_ST_PARTITION_NOT_FOUND:
-		snprintf(out, sz, "Partition with ID: %u for topic with ID: %s "
+		snprintf(out, sz,
+			 "Partition with ID: %u for topic with ID: %s "
 			 "for stream with ID: %s was not found.",
 			 r->part.present ? r->part.id : r->partition_id, t, s);
 		return;
@@ -211,16 +217,22 @@ static void reason_of(const struct vb_http_req *x, uint32_t st, char *out,
 			 r->name.s);
 		return;
 	case VB_ST_TOPIC_NAME_ALREADY_EXISTS:
-		snprintf(out, sz, "Topic with name: %s for stream with ID: %s "
-			 "already exists.", r->name.s, s);
+		snprintf(out, sz,
+			 "Topic with name: %s for stream with ID: %s "
+			 "already exists.",
+			 r->name.s, s);
 		return;
 	case VB_ST_CONSUMER_GROUP_ID_NOT_FOUND:
-		snprintf(out, sz, "Consumer group with ID: %s for topic with "
-			 "ID: %s was not found.", g, t);
+		snprintf(out, sz,
+			 "Consumer group with ID: %s for topic with "
+			 "ID: %s was not found.",
+			 g, t);
 		return;
 	case VB_ST_CONSUMER_GROUP_NAME_ALREADY_EXISTS:
-		snprintf(out, sz, "Consumer group with name: %s for topic "
-			 "with ID: %s already exists.", r->name.s, t);
+		snprintf(out, sz,
+			 "Consumer group with name: %s for topic "
+			 "with ID: %s already exists.",
+			 r->name.s, t);
 		return;
 	case VB_ST_CLIENT_NOT_FOUND:
 		snprintf(out, sz, "Client with ID: %u was not found.",
@@ -238,16 +250,22 @@ static void reason_of(const struct vb_http_req *x, uint32_t st, char *out,
 		snprintf(out, sz, "Cannot delete user with ID: %s", g);
 		return;
 	case VB_ST_CANNOT_CHANGE_PERMISSIONS:
-		snprintf(out, sz, "Cannot change permissions for user with "
-			 "ID: %s", g);
+		snprintf(out, sz,
+			 "Cannot change permissions for user with "
+			 "ID: %s",
+			 g);
 		return;
 	case VB_ST_PAT_ALREADY_EXISTS:
-		snprintf(out, sz, "Personal access token: %s for user with "
-			 "ID: %u already exists", r->name.s, x->user_id);
+		snprintf(out, sz,
+			 "Personal access token: %s for user with "
+			 "ID: %u already exists",
+			 r->name.s, x->user_id);
 		return;
 	case VB_ST_CONSUMER_OFFSET_NOT_FOUND:
-		snprintf(out, sz, "Consumer offset for consumer with ID: %u "
-			 "was not found.", r->consumer.id.num);
+		snprintf(out, sz,
+			 "Consumer offset for consumer with ID: %u "
+			 "was not found.",
+			 r->consumer.id.num);
 		return;
 	}
 	{
@@ -255,15 +273,20 @@ static void reason_of(const struct vb_http_req *x, uint32_t st, char *out,
 			uint32_t st;
 			const char *text;
 		} plain[] = {
-			{ 1, "Error" }, { 3, "Invalid command" },
+			{ 1, "Error" },
+			{ 3, "Invalid command" },
 			{ 4, "Invalid format" },
 			{ 5, "Feature is unavailable" },
-			{ 6, "Invalid identifier" }, { 8, "Disconnected" },
-			{ 40, "Unauthenticated" }, { 41, "Unauthorized" },
+			{ 6, "Invalid identifier" },
+			{ 8, "Disconnected" },
+			{ 40, "Unauthenticated" },
+			{ 41, "Unauthorized" },
 			{ 42, "Invalid credentials" },
-			{ 43, "Invalid username" }, { 44, "Invalid password" },
+			{ 43, "Invalid username" },
+			{ 44, "Invalid password" },
 			{ 45, "Invalid user status" },
-			{ 46, "User already exists" }, { 47, "User inactive" },
+			{ 46, "User already exists" },
+			{ 47, "User inactive" },
 			{ 50, "Invalid personal access token name" },
 			{ 52, "Personal access tokens limit reached" },
 			{ 53, "Invalid personal access token" },
@@ -313,27 +336,48 @@ static void reason_of(const struct vb_http_req *x, uint32_t st, char *out,
 static const char *code_of(uint32_t st)
 {
 	switch (st) {
-	case 50: return "invalid_personal_access_token_name";
-	case 51: return "personal_access_token_already_exists";
-	case 52: return "personal_access_tokens_limit_reached";
-	case 53: return "invalid_personal_access_token";
-	case 54: return "personal_access_token_expired";
-	case 5003: return "consumer_group_name_not_found";
-	case 5002: return "invalid_consumer_group_id";
-	case 5005: return "invalid_consumer_group_name";
-	case 4000: return "segment_not_found";
-	case 4018: return "invalid_header_key";
-	case 4019: return "invalid_header_value";
-	case 4024: return "empty_message_payload";
-	case 4028: return "invalid_key_value_length";
-	case 77: return "access_token_missing";
-	case 78: return "invalid_access_token";
-	case 1013: return "invalid_stream_name";
-	case 1014: return "invalid_stream_id";
-	case 2014: return "invalid_topic_name";
-	case 2016: return "invalid_topic_id";
-	case 2018: return "invalid_replication_factor";
-	case VB_ST_IO_ERROR: return "io_error";
+	case 50:
+		return "invalid_personal_access_token_name";
+	case 51:
+		return "personal_access_token_already_exists";
+	case 52:
+		return "personal_access_tokens_limit_reached";
+	case 53:
+		return "invalid_personal_access_token";
+	case 54:
+		return "personal_access_token_expired";
+	case 5003:
+		return "consumer_group_name_not_found";
+	case 5002:
+		return "invalid_consumer_group_id";
+	case 5005:
+		return "invalid_consumer_group_name";
+	case 4000:
+		return "segment_not_found";
+	case 4018:
+		return "invalid_header_key";
+	case 4019:
+		return "invalid_header_value";
+	case 4024:
+		return "empty_message_payload";
+	case 4028:
+		return "invalid_key_value_length";
+	case 77:
+		return "access_token_missing";
+	case 78:
+		return "invalid_access_token";
+	case 1013:
+		return "invalid_stream_name";
+	case 1014:
+		return "invalid_stream_id";
+	case 2014:
+		return "invalid_topic_name";
+	case 2016:
+		return "invalid_topic_id";
+	case 2018:
+		return "invalid_replication_factor";
+	case VB_ST_IO_ERROR:
+		return "io_error";
 	}
 	return vb_status_name(st);
 }
@@ -494,8 +538,8 @@ static int authenticate(struct vb_http_req *x)
 	for (const char *c = h; *c; c++)
 		if ((unsigned char)*c > 0x7e)
 			return -1;
-	return vb_jwt_check(x->b->http->jwt, h + 7, strlen(h + 7),
-			    &x->user_id, x->jti, &x->exp, &why);
+	return vb_jwt_check(x->b->http->jwt, h + 7, strlen(h + 7), &x->user_id,
+			    x->jti, &x->exp, &why);
 }
 
 static int json_ctype(struct vb_http_req *x)
@@ -508,8 +552,8 @@ static int json_ctype(struct vb_http_req *x)
 	ct += 12;
 	if (strncasecmp(ct, "json", 4) == 0)
 		ct += 4;
-	else if (strchr(ct, '+') && strncasecmp(strchr(ct, '+'), "+json", 5)
-		 == 0)
+	else if (strchr(ct, '+') &&
+		 strncasecmp(strchr(ct, '+'), "+json", 5) == 0)
 		ct = strchr(ct, '+') + 5;
 	else
 		return 0;
@@ -607,8 +651,8 @@ static int gather(struct vb_conn *c, struct vb_buf *o, struct vb_err *e)
 			pos += it->len;
 			continue;
 		}
-		if (pread_all(it->f->fd, vb_buf_reserve(o, it->len),
-			      it->len, (off_t)it->off) < 0)
+		if (pread_all(it->f->fd, vb_buf_reserve(o, it->len), it->len,
+			      (off_t)it->off) < 0)
 			return vb_err_sys(e, VB_E_IO, "read of a poll reply");
 		o->len += it->len;
 	}
@@ -652,8 +696,9 @@ static int dispatch(struct vb_http_req *x)
 
 void vb_http_conn_done(struct vb_broker *b, struct vb_conn *c)
 {
-	struct vb_http_req *x = (struct vb_http_req *)((char *)c -
-		offsetof(struct vb_http_req, c));
+	struct vb_http_req *x =
+		(struct vb_http_req *)((char *)c -
+				       offsetof(struct vb_http_req, c));
 
 	struct itimerspec its;
 
@@ -725,7 +770,8 @@ static int serve(struct vb_http_req *x)
 	x->route = r;
 	if (r->body) {
 		if (!json_ctype(x)) {
-			vb_hx_text(x, 415, "Expected request with "
+			vb_hx_text(x, 415,
+				   "Expected request with "
 				   "`Content-Type: application/json`");
 			return 1;
 		}
@@ -736,8 +782,10 @@ static int serve(struct vb_http_req *x)
 		x->json = vb_json_load((char *)x->body.p, x->body.len, err,
 				       sizeof(err));
 		if (x->json == NULL) {
-			vb_hx_text(x, 400, "Failed to parse the request body "
-				   "as JSON: %s", err);
+			vb_hx_text(x, 400,
+				   "Failed to parse the request body "
+				   "as JSON: %s",
+				   err);
 			return 1;
 		}
 	}
@@ -751,7 +799,8 @@ static int serve(struct vb_http_req *x)
 static void add_cors(struct MHD_Response *r, int preflight)
 {
 	MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
-	MHD_add_response_header(r, "Vary", "origin, access-control-request-"
+	MHD_add_response_header(r, "Vary",
+				"origin, access-control-request-"
 				"method, access-control-request-headers");
 	if (preflight) {
 		MHD_add_response_header(r, "Access-Control-Allow-Methods",
@@ -771,8 +820,8 @@ static enum MHD_Result respond(struct vb_http_req *x, int preflight)
 	x->resp.p = NULL;
 	x->resp.len = x->resp.cap = 0;
 	r = MHD_create_response_from_buffer(len, len ? body : NULL,
-					    len ? MHD_RESPMEM_MUST_FREE
-						: MHD_RESPMEM_PERSISTENT);
+					    len ? MHD_RESPMEM_MUST_FREE :
+						  MHD_RESPMEM_PERSISTENT);
 	if (r == NULL) {
 		free(body);
 		return MHD_NO;
@@ -806,8 +855,7 @@ static void req_free(struct vb_http_req *x)
 	free(x);
 }
 
-static struct vb_http_req *req_new(struct vb_http *h,
-				   struct MHD_Connection *mc,
+static struct vb_http_req *req_new(struct vb_http *h, struct MHD_Connection *mc,
 				   const char *url, const char *method)
 {
 	struct vb_http_req *x = vb_xcalloc(1, sizeof(*x));
@@ -866,8 +914,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!x->too_big && x->body.len + *upload_size <=
-					   VB_HTTP_BODY_MAX)
+		if (!x->too_big &&
+		    x->body.len + *upload_size <= VB_HTTP_BODY_MAX)
 			vb_buf_add(&x->body, upload, *upload_size);
 		else
 			x->too_big = 1;
@@ -904,8 +952,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 	return respond(x, 0);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *mc,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct vb_http *h = cls;
 	struct vb_http_req *x = *con_cls;
@@ -970,8 +1018,8 @@ void vb_http_event(struct vb_broker *b, void *tag)
 	struct vb_http *h = b->http;
 	uint64_t ticks;
 
-	if (tag == &h->tag_timer &&
-	    read(h->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+	if (tag == &h->tag_timer && read(h->tfd, &ticks, sizeof(ticks)) < 0 &&
+	    errno != EAGAIN)
 		return;
 	MHD_run(h->d);
 	arm_timer(h);
@@ -1004,8 +1052,10 @@ static int bind_listen(struct vb_http *h, const char *addr, int fallback,
 	if (vb_addr_split(addr, host, sizeof(host), &pn, &has_port, e) < 0)
 		return -1;
 	if (!has_port || host[0] == 0)
-		return vb_err_set(e, VB_E_USAGE, "HTTP address '%s': expected "
-				  "HOST:PORT", addr);
+		return vb_err_set(e, VB_E_USAGE,
+				  "HTTP address '%s': expected "
+				  "HOST:PORT",
+				  addr);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		snprintf(port, sizeof(port), "%u", attempt ? 0 : pn);
 		memset(&hints, 0, sizeof(hints));
@@ -1014,10 +1064,11 @@ static int bind_listen(struct vb_http *h, const char *addr, int fallback,
 		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 		rc = getaddrinfo(host, port, &hints, &ai);
 		if (rc)
-			return vb_err_set(e, VB_E_USAGE, "HTTP address '%s': %s",
-					  addr, gai_strerror(rc));
-		h->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-				SOCK_CLOEXEC, 0);
+			return vb_err_set(e, VB_E_USAGE,
+					  "HTTP address '%s': %s", addr,
+					  gai_strerror(rc));
+		h->lfd = socket(ai->ai_family,
+				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (h->lfd < 0) {
 			freeaddrinfo(ai);
 			return vb_err_sys(e, VB_E_IO, "socket");
@@ -1035,12 +1086,15 @@ static int bind_listen(struct vb_http *h, const char *addr, int fallback,
 		h->lfd = -1;
 		if (rc != EADDRINUSE || !fallback || pn == 0) {
 			errno = rc;
-			return vb_err_sys(e, rc == EADDRINUSE ? VB_E_STATE
-							      : VB_E_IO,
+			return vb_err_sys(e,
+					  rc == EADDRINUSE ? VB_E_STATE :
+							     VB_E_IO,
 					  "cannot listen for HTTP on %s", addr);
 		}
-		vb_broker_log(h->b, "http: %s is in use; listening on a port "
-			      "of the kernel's choice instead", addr);
+		vb_broker_log(h->b,
+			      "http: %s is in use; listening on a port "
+			      "of the kernel's choice instead",
+			      addr);
 	}
 	return vb_err_set(e, VB_E_IO, "cannot listen for HTTP on %s", addr);
 }
@@ -1055,7 +1109,8 @@ static int read_pems(struct vb_http *h, const char *cert, const char *key,
 		     struct vb_err *e)
 {
 	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-		return vb_err_set(e, VB_E_CONFIG, "HTTPS: this libmicrohttpd "
+		return vb_err_set(e, VB_E_CONFIG,
+				  "HTTPS: this libmicrohttpd "
 				  "is built without TLS (--no-http, or an "
 				  "HTTP API without TLS: no --tls-cert)");
 	if (vb_path_read_file(cert, &h->cert_pem, 1u << 20, NULL, e) < 0 ||
@@ -1115,27 +1170,25 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 	}
 	/* the certificate options only with MHD_USE_TLS (else MHD warns) */
 	if (h->tls) {
-		tlsopt[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
-						     h->cert_pem.p };
-		tlsopt[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
-						     h->key_pem.p };
+		tlsopt[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
+						     0, h->cert_pem.p };
+		tlsopt[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY,
+						     0, h->key_pem.p };
 	}
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, on_log, b,
 				MHD_OPTION_LISTEN_SOCKET, h->lfd,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
-				NULL,
+				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 				MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 				MHD_OPTION_CONNECTION_LIMIT, 256u,
-				MHD_OPTION_ARRAY, tlsopt,
-				MHD_OPTION_END);
+				MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_END);
 	if (h->d == NULL) {
 		vb_err_set(e, VB_E_IO, "cannot start the HTTP server on %s",
 			   o->addr);
 		goto fail;
 	}
-	h->lfd = -1;	/* MHD's now: it closes it */
+	h->lfd = -1; /* MHD's now: it closes it */
 	h->jwt = vb_jwt_new();
 	di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

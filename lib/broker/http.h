@@ -39,7 +39,7 @@ struct vb_conn;
 struct vb_http;
 
 struct vb_http_opts {
-	const char *addr;	/* HOST:PORT; port 0: the kernel's choice */
+	const char *addr; /* HOST:PORT; port 0: the kernel's choice */
 	/*
 	 * When addr's port is taken: 0 fails (VB_E_STATE, e->sys
 	 * EADDRINUSE), 1 listens on a port of the kernel's choice instead.

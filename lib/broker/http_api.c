@@ -60,8 +60,10 @@ static int seg_u32(struct vb_http_req *x, size_t i, uint32_t *v)
 
 static int shape_error(struct vb_http_req *x, const char *what)
 {
-	vb_hx_text(x, 422, "Failed to deserialize the JSON body into the "
-		   "target type: %s", what);
+	vb_hx_text(x, 422,
+		   "Failed to deserialize the JSON body into the "
+		   "target type: %s",
+		   what);
 	return -1;
 }
 
@@ -87,8 +89,8 @@ static int query_u64(struct vb_http_req *x, const char *name, uint64_t max,
 		   strlen(s) > 20) {
 		rc = query_error(x, name);
 	} else if (strlen(s) < 19) {
-		n = strtonum(s, 0, (long long)(max > INT64_MAX ? INT64_MAX
-								  : max),
+		n = strtonum(s, 0,
+			     (long long)(max > INT64_MAX ? INT64_MAX : max),
 			     &errstr);
 		if (errstr)
 			rc = query_error(x, name);
@@ -97,8 +99,8 @@ static int query_u64(struct vb_http_req *x, const char *name, uint64_t max,
 	} else {
 		unsigned long long u = strtoull(s, NULL, 10);
 
-		if (u > max || (u == ULLONG_MAX && strcmp(s,
-					"18446744073709551615") != 0))
+		if (u > max ||
+		    (u == ULLONG_MAX && strcmp(s, "18446744073709551615") != 0))
 			rc = query_error(x, name);
 		else
 			*v = u;
@@ -143,7 +145,7 @@ static int body_consumer(struct vb_http_req *x, struct vb_ident *id)
 				      json_string_length(m), id);
 	if (vb_json_u64(x->json, "consumer_id", UINT32_MAX, &v) < 0)
 		return shape_error(x, "consumer_id: expected a u32 or a "
-				   "string");
+				      "string");
 	vb_ident_num(id, (uint32_t)v);
 	return 0;
 }
@@ -190,7 +192,7 @@ static int compression_of(struct vb_http_req *x, uint8_t *c)
 		*c = VB_COMPRESSION_GZIP;
 	else
 		return shape_error(x, "compression_algorithm: expected "
-				   "\"none\" or \"gzip\"");
+				      "\"none\" or \"gzip\"");
 	return 0;
 }
 
@@ -320,7 +322,7 @@ static void r_topic(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 
 	if (st == VB_ST_STREAM_ID_NOT_FOUND &&
 	    x->req.code == VB_CMD_CREATE_TOPIC) {
-		vb_hx_not_found(x);	/* upstream looks the stream up itself */
+		vb_hx_not_found(x); /* upstream looks the stream up itself */
 		return;
 	}
 	if (st) {
@@ -511,9 +513,11 @@ static void client_json(struct vb_jw *w, const void *rec)
 	else
 		vb_jw_u64(w, "user_id", c->user_id);
 	vb_jw_cstr(w, "address", c->address);
-	vb_jw_cstr(w, "transport", c->transport == 2 ? "quic" :
-		   c->transport == 3 ? "http" : c->transport == 4 ? "ws"
-								 : "tcp");
+	vb_jw_cstr(w, "transport",
+		   c->transport == 2 ? "quic" :
+		   c->transport == 3 ? "http" :
+		   c->transport == 4 ? "ws" :
+				       "tcp");
 	vb_jw_u64(w, "consumer_groups_count", c->groups_count);
 }
 
@@ -577,11 +581,14 @@ static void r_client(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 static enum vb_hx b_snapshot(struct vb_http_req *x)
 {
 	static const char *const comp[] = { "Stored", "Deflated", "Bzip2",
-					    "Zstd", "Lzma", "Xz" };
+					    "Zstd",   "Lzma",	  "Xz" };
 	static const char *const types[] = { "FilesystemOverview",
-					     "ProcessList", "ResourceUsage",
-					     "Test", "ServerLogs",
-					     "ServerConfig", "All" };
+					     "ProcessList",
+					     "ResourceUsage",
+					     "Test",
+					     "ServerLogs",
+					     "ServerConfig",
+					     "All" };
 	const char *c = vb_json_str(x->json, "compression", NULL);
 	json_t *t = json_object_get(x->json, "snapshot_types"), *v;
 	int ok = 0, all = 0;
@@ -596,11 +603,13 @@ static enum vb_hx b_snapshot(struct vb_http_req *x)
 	json_array_foreach(t, i, v) {
 		size_t k;
 
-		for (k = 0; json_is_string(v) &&
-			    k < sizeof(types) / sizeof(types[0]); k++)
+		for (k = 0;
+		     json_is_string(v) && k < sizeof(types) / sizeof(types[0]);
+		     k++)
 			if (strcmp(json_string_value(v), types[k]) == 0)
 				break;
-		if (!json_is_string(v) || k == sizeof(types) / sizeof(types[0])) {
+		if (!json_is_string(v) ||
+		    k == sizeof(types) / sizeof(types[0])) {
 			shape_error(x, "snapshot_types: unknown type");
 			return VB_HX_DONE;
 		}
@@ -633,16 +642,19 @@ static void r_snapshot(struct vb_http_req *x, uint32_t st, const uint8_t *p,
 /* ---- users ---- */
 
 static const char *const perm_global[] = {
-	"manage_servers", "read_servers", "manage_users", "read_users",
-	"manage_streams", "read_streams", "manage_topics", "read_topics",
-	"poll_messages", "send_messages",
+	"manage_servers", "read_servers",  "manage_users",  "read_users",
+	"manage_streams", "read_streams",  "manage_topics", "read_topics",
+	"poll_messages",  "send_messages",
 };
 static const char *const perm_stream[] = {
-	"manage_stream", "read_stream", "manage_topics", "read_topics",
-	"poll_messages", "send_messages",
+	"manage_stream", "read_stream",	  "manage_topics",
+	"read_topics",	 "poll_messages", "send_messages",
 };
 static const char *const perm_topic[] = {
-	"manage_topic", "read_topic", "poll_messages", "send_messages",
+	"manage_topic",
+	"read_topic",
+	"poll_messages",
+	"send_messages",
 };
 
 static int perm_bools(const json_t *o, const char *const *names, size_t n,
@@ -696,7 +708,7 @@ static int perms_encode(const json_t *pm, struct vb_buf *out)
 		json_t *tv;
 		uint32_t id;
 
-		vb_buf_u8(out, 1);	/* has_streams, then has_next_stream */
+		vb_buf_u8(out, 1); /* has_streams, then has_next_stream */
 		if (perm_id(sk, &id) < 0)
 			return -1;
 		vb_buf_u32(out, id);
@@ -709,17 +721,17 @@ static int perms_encode(const json_t *pm, struct vb_buf *out)
 			return -1;
 		} else {
 			json_object_foreach((json_t *)topics, tk, tv) {
-				vb_buf_u8(out, 1);	/* has_(next_)topic */
+				vb_buf_u8(out, 1); /* has_(next_)topic */
 				if (perm_id(tk, &id) < 0)
 					return -1;
 				vb_buf_u32(out, id);
 				if (perm_bools(tv, perm_topic, 4, out))
 					return -1;
 			}
-			vb_buf_u8(out, 0);	/* no next topic */
+			vb_buf_u8(out, 0); /* no next topic */
 		}
 	}
-	vb_buf_u8(out, 0);	/* no next stream */
+	vb_buf_u8(out, 0); /* no next stream */
 	return 0;
 }
 
@@ -837,7 +849,7 @@ static int user_status(struct vb_http_req *x, uint8_t *st, int required)
 		*st = 2;
 	else
 		return shape_error(x, "status: expected \"active\" or "
-				   "\"inactive\"");
+				      "\"inactive\"");
 	return 0;
 }
 
@@ -864,9 +876,9 @@ static enum vb_hx b_user_create(struct vb_http_req *x)
 		return rc;
 	}
 	if (set_name(x, &x->req.name, "username", VB_ST_INVALID_USERNAME, 1) ||
-	    set_name(x, &x->req.secret, "password", VB_ST_INVALID_PASSWORD, 1) ||
-	    user_status(x, &x->req.user_status, 1) ||
-	    body_perms(x, &perms) < 0)
+	    set_name(x, &x->req.secret, "password", VB_ST_INVALID_PASSWORD,
+		     1) ||
+	    user_status(x, &x->req.user_status, 1) || body_perms(x, &perms) < 0)
 		goto out;
 	x->req.perms = perms.p;
 	x->req.perms_len = (uint32_t)perms.len;
@@ -951,8 +963,8 @@ static enum vb_hx b_user_password(struct vb_http_req *x)
 	if (!json_is_object(x->json) ||
 	    set_name(x, &x->req.secret, "current_password",
 		     VB_ST_INVALID_PASSWORD, 1) ||
-	    set_name(x, &x->req.secret2, "new_password",
-		     VB_ST_INVALID_PASSWORD, 1)) {
+	    set_name(x, &x->req.secret2, "new_password", VB_ST_INVALID_PASSWORD,
+		     1)) {
 		if (!x->answered)
 			shape_error(x, "expected an object");
 		return VB_HX_DONE;
@@ -1053,8 +1065,8 @@ static enum vb_hx b_refresh(struct vb_http_req *x)
 		shape_error(x, "missing field `token`");
 		return VB_HX_DONE;
 	}
-	if (n == 0 || vb_jwt_check(vb_http_jwt(x->b), t, n, &user, jti, &exp,
-				   &why) < 0) {
+	if (n == 0 ||
+	    vb_jwt_check(vb_http_jwt(x->b), t, n, &user, jti, &exp, &why) < 0) {
 		vb_hx_iggy(x, n == 0 || why == 2 ? 78 : VB_ST_UNAUTHENTICATED);
 		return VB_HX_DONE;
 	}
@@ -1102,8 +1114,8 @@ bad:
 	return VB_HX_DONE;
 }
 
-static void r_pat_create(struct vb_http_req *x, uint32_t st,
-			 const uint8_t *p, size_t n)
+static void r_pat_create(struct vb_http_req *x, uint32_t st, const uint8_t *p,
+			 size_t n)
 {
 	struct vb_name tok;
 	struct vb_rd r;
@@ -1218,8 +1230,8 @@ static enum vb_hx b_stream_delete(struct vb_http_req *x)
 {
 	if (set_stream_topic(x) < 0)
 		return VB_HX_DONE;
-	return b_simple(x, x->nseg == 3 ? VB_CMD_PURGE_STREAM
-					: VB_CMD_DELETE_STREAM);
+	return b_simple(x, x->nseg == 3 ? VB_CMD_PURGE_STREAM :
+					  VB_CMD_DELETE_STREAM);
 }
 
 /* ---- topics ---- */
@@ -1234,7 +1246,8 @@ static int topic_body(struct vb_http_req *x, int create)
 	if (set_name(x, &x->req.name, "name", 2014, 1))
 		return -1;
 	if (create) {
-		if (vb_json_u64(x->json, "partitions_count", UINT32_MAX, &v) < 0)
+		if (vb_json_u64(x->json, "partitions_count", UINT32_MAX, &v) <
+		    0)
 			return shape_error(x, "partitions_count");
 		x->req.count = (uint32_t)v;
 	}
@@ -1285,8 +1298,8 @@ static enum vb_hx b_topic_delete(struct vb_http_req *x)
 {
 	if (set_stream_topic(x) < 0)
 		return VB_HX_DONE;
-	return b_simple(x, x->nseg == 5 ? VB_CMD_PURGE_TOPIC
-					: VB_CMD_DELETE_TOPIC);
+	return b_simple(x, x->nseg == 5 ? VB_CMD_PURGE_TOPIC :
+					  VB_CMD_DELETE_TOPIC);
 }
 
 /* ---- partitions and segments ---- */
@@ -1511,8 +1524,8 @@ static enum vb_hx b_offset_get(struct vb_http_req *x)
 	return b_simple(x, VB_CMD_GET_CONSUMER_OFFSET);
 }
 
-static void r_offset_get(struct vb_http_req *x, uint32_t st,
-			 const uint8_t *p, size_t n)
+static void r_offset_get(struct vb_http_req *x, uint32_t st, const uint8_t *p,
+			 size_t n)
 {
 	struct vb_offset_info o;
 	struct vb_rd r;
@@ -1581,9 +1594,9 @@ static enum vb_hx b_offset_delete(struct vb_http_req *x)
 /* ---- messages ---- */
 
 static const char *const uhdr_kinds[] = {
-	NULL, "raw", "string", "bool", "int8", "int16", "int32", "int64",
-	"int128", "uint8", "uint16", "uint32", "uint64", "uint128", "float32",
-	"float64",
+	NULL,	  "raw",     "string",	"bool",	   "int8",   "int16",
+	"int32",  "int64",   "int128",	"uint8",   "uint16", "uint32",
+	"uint64", "uint128", "float32", "float64",
 };
 static const uint8_t uhdr_sizes[] = {
 	0, 0, 0, 1, 1, 2, 4, 8, 16, 1, 2, 4, 8, 16, 4, 8,
@@ -1609,7 +1622,8 @@ static enum vb_hx b_poll(struct vb_http_req *x)
 	if (k) {
 		static const char *const kinds[][2] = {
 			{ "offset", "o" }, { "timestamp", "t" },
-			{ "first", "f" }, { "last", "l" }, { "next", "n" },
+			{ "first", "f" },  { "last", "l" },
+			{ "next", "n" },
 		};
 		size_t i;
 
@@ -1649,8 +1663,8 @@ static void uhdr_field(struct vb_jw *w, const char *k, uint8_t kind,
 		       const uint8_t *p, uint32_t n)
 {
 	vb_jw_obj(w, k);
-	vb_jw_cstr(w, "kind", kind < 16 && uhdr_kinds[kind] ? uhdr_kinds[kind]
-							   : "raw");
+	vb_jw_cstr(w, "kind",
+		   kind < 16 && uhdr_kinds[kind] ? uhdr_kinds[kind] : "raw");
 	vb_jw_b64(w, "value", p, n);
 	vb_jw_end(w, '}');
 }
@@ -1753,7 +1767,8 @@ static int msg_id(const json_t *v, uint8_t id[16])
 
 		if (n > 0 && digits == n && n <= 39) {
 			for (size_t i = 0; i < n; i++) {
-				unsigned __int128 nx = x * 10 + (unsigned)(s[i] - '0');
+				unsigned __int128 nx = x * 10 +
+						       (unsigned)(s[i] - '0');
 
 				if (nx / 10 != x)
 					return -1;
@@ -1768,9 +1783,10 @@ static int msg_id(const json_t *v, uint8_t id[16])
 
 				if (c == '-')
 					continue;
-				d = c >= '0' && c <= '9' ? c - '0'
-				    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-				    : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+				d = c >= '0' && c <= '9' ? c - '0' :
+				    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				    c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+							   -1;
 				if (d < 0 || hex == 32)
 					return -1;
 				x = x << 4 | (unsigned)d;
@@ -1836,8 +1852,8 @@ static int uhdrs_encode(const json_t *uh, struct vb_buf *out)
 		      (uhdr_sizes[kk] && k.len != uhdr_sizes[kk]) ||
 		      (uhdr_sizes[vk] && v.len != uhdr_sizes[vk]);
 		if (!bad)
-			vb_wire_uhdr_add(out, kk, k.p, (uint32_t)k.len, vk,
-					 v.p, (uint32_t)v.len);
+			vb_wire_uhdr_add(out, kk, k.p, (uint32_t)k.len, vk, v.p,
+					 (uint32_t)v.len);
 		vb_buf_release(&k);
 		vb_buf_release(&v);
 		if (bad)
@@ -1976,7 +1992,7 @@ static enum vb_hx b_flush(struct vb_http_req *x)
  * JSON array of objects; which records, the command says (lists[]).
  */
 struct list_kind {
-	uint32_t code;		/* the command whose reply it is */
+	uint32_t code; /* the command whose reply it is */
 	size_t size;
 	int (*dec)(struct vb_rd *r, void *rec, struct vb_err *e);
 	int (*cmp)(const void *a, const void *b);

@@ -194,8 +194,9 @@ void vb_b64_enc(struct vb_buf *o, const void *p, size_t n, int url)
 
 		if (url) {
 			for (int i = 0; i < len; i++)
-				d[i] = d[i] == '+' ? '-' : d[i] == '/' ? '_'
-								       : d[i];
+				d[i] = d[i] == '+' ? '-' :
+				       d[i] == '/' ? '_' :
+						     d[i];
 			while (len > 0 && d[len - 1] == '=')
 				len--;
 		}
@@ -230,8 +231,9 @@ int vb_b64_dec(struct vb_buf *o, const char *s, size_t n, int url)
 		for (size_t i = 0; i < n; i++) {
 			if (!b64_char((unsigned char)s[i], 1))
 				return -1;
-			vb_buf_addch(&tmp, s[i] == '-' ? '+'
-					   : s[i] == '_' ? '/' : s[i]);
+			vb_buf_addch(&tmp, s[i] == '-' ? '+' :
+					   s[i] == '_' ? '/' :
+							 s[i]);
 		}
 		while (tmp.len % 4)
 			vb_buf_addch(&tmp, '=');
@@ -297,12 +299,12 @@ static char *quote_bigints(const char *p, size_t n, size_t *outn)
 
 			while (j < n && p[j] >= '0' && p[j] <= '9')
 				j++;
-			plain = j == n || !(p[j] == '.' || p[j] == 'e' ||
-					    p[j] == 'E');
-			if (plain && (j - i > 19 ||
-				      (j - i == 19 &&
-				       memcmp(p + i, "9223372036854775807",
-					      19) > 0))) {
+			plain = j == n ||
+				!(p[j] == '.' || p[j] == 'e' || p[j] == 'E');
+			if (plain &&
+			    (j - i > 19 ||
+			     (j - i == 19 &&
+			      memcmp(p + i, "9223372036854775807", 19) > 0))) {
 				vb_buf_addch(&o, '"');
 				vb_buf_add(&o, p + i, j - i);
 				vb_buf_addch(&o, '"');
@@ -356,8 +358,7 @@ static int digits_u64(const char *s, size_t n, uint64_t max, uint64_t *v)
 	return 0;
 }
 
-int vb_json_opt_u64(const json_t *o, const char *k, uint64_t max,
-		    uint64_t *v)
+int vb_json_opt_u64(const json_t *o, const char *k, uint64_t max, uint64_t *v)
 {
 	json_t *m = json_object_get(o, k);
 
@@ -373,8 +374,9 @@ int vb_json_opt_u64(const json_t *o, const char *k, uint64_t max,
 	}
 	/* only what quote_bigints made: a string of digits above 2^63 */
 	if (json_is_string(m) && json_string_length(m) >= 19 &&
-	    digits_u64(json_string_value(m), json_string_length(m), max,
-		       v) == 0 && *v > (uint64_t)INT64_MAX)
+	    digits_u64(json_string_value(m), json_string_length(m), max, v) ==
+		    0 &&
+	    *v > (uint64_t)INT64_MAX)
 		return 1;
 	return -1;
 }

@@ -74,10 +74,11 @@ static void uuid7(char out[40])
 		u[i] = (uint8_t)(ms >> (40 - 8 * i));
 	u[6] = (uint8_t)(0x70 | (u[6] & 0x0f));
 	u[8] = (uint8_t)(0x80 | (u[8] & 0x3f));
-	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4],
-		 u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-		 u[14], u[15]);
+	snprintf(out, 40,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		 u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
 void vb_jwt_issue(struct vb_jwt *j, uint32_t user, struct vb_buf *out,
@@ -91,10 +92,11 @@ void vb_jwt_issue(struct vb_jwt *j, uint32_t user, struct vb_buf *out,
 
 	uuid7(jti);
 	*exp = now + EXPIRY_S;
-	vb_buf_printf(&claims, "{\"jti\":\"%s\",\"iss\":\"" ISSUER "\","
+	vb_buf_printf(&claims,
+		      "{\"jti\":\"%s\",\"iss\":\"" ISSUER "\","
 		      "\"aud\":\"" ISSUER "\",\"sub\":\"%u\",\"iat\":%" PRIu64
-		      ",\"exp\":%" PRIu64 ",\"nbf\":%" PRIu64 "}", jti, user,
-		      now, *exp, now);
+		      ",\"exp\":%" PRIu64 ",\"nbf\":%" PRIu64 "}",
+		      jti, user, now, *exp, now);
 	vb_b64_enc(out, hdr, sizeof(hdr) - 1, 1);
 	vb_buf_addch(out, '.');
 	vb_b64_enc(out, claims.p, claims.len, 1);
@@ -139,7 +141,8 @@ static int aud_ok(const json_t *aud)
 	if (!json_is_array(aud))
 		return 0;
 	json_array_foreach(aud, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), ISSUER) == 0)
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), ISSUER) == 0)
 			return 1;
 	return 0;
 }
@@ -205,7 +208,7 @@ int vb_jwt_check(struct vb_jwt *j, const char *tok, size_t n, uint32_t *user,
 		goto out;
 	rc = claims_check(j, c, user, jti, exp);
 	if (rc == -2) {
-		*why = 2;	/* refreshed or logged out: not ours any more */
+		*why = 2; /* refreshed or logged out: not ours any more */
 		rc = -1;
 	}
 out:

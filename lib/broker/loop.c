@@ -67,8 +67,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	vb_metrics_init(&b->metrics);
 	vb_syncer_init(&b->sync, o->fsync, o->fsync_ms);
 	b->store.sync = &b->sync;
-	b->store.segment_size = o->segment_size ? o->segment_size
-						: VB_SEG_DEFAULT_SIZE;
+	b->store.segment_size = o->segment_size ? o->segment_size :
+						  VB_SEG_DEFAULT_SIZE;
 	b->store.open_max = o->open_segments;
 	b->store.index_cache = o->index_cache;
 	b->store.notice = store_notice;
@@ -82,8 +82,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->g.frames.control = VB_CONTROL_MAX;
 	b->g.frames.send = VB_SEND_MAX;
 	if (b->g.frames.control > b->o.lim.max_input - VB_REQ_HDR)
-		b->g.frames.control =
-			(uint32_t)(b->o.lim.max_input - VB_REQ_HDR);
+		b->g.frames.control = (uint32_t)(b->o.lim.max_input -
+						 VB_REQ_HDR);
 	if (b->g.frames.send > b->o.lim.max_input - VB_REQ_HDR)
 		b->g.frames.send = (uint32_t)(b->o.lim.max_input - VB_REQ_HDR);
 	if (vb_meta_load(b, e) < 0)
@@ -115,8 +115,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->g.wakefd = timerfd_create(CLOCK_MONOTONIC,
 				     TFD_NONBLOCK | TFD_CLOEXEC);
 	b->waitfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0 ||
-	    b->g.wakefd < 0 || b->waitfd < 0) {
+	if (b->sigfd < 0 || b->epfd < 0 || b->timerfd < 0 || b->g.wakefd < 0 ||
+	    b->waitfd < 0) {
 		vb_err_sys(e, VB_E_IO, "cannot set up the event loop");
 		goto fail;
 	}
@@ -147,8 +147,8 @@ int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 	if (vb_addr_split(addr, host, sizeof(host), &pn, &has_port, e) < 0)
 		return -1;
 	if (!has_port || host[0] == 0)
-		return vb_err_set(e, VB_E_USAGE, "address '%s': expected HOST:PORT",
-				  addr);
+		return vb_err_set(e, VB_E_USAGE,
+				  "address '%s': expected HOST:PORT", addr);
 	snprintf(port, sizeof(port), "%u", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -158,8 +158,8 @@ int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 	if (rc)
 		return vb_err_set(e, VB_E_USAGE, "address '%s': %s", addr,
 				  gai_strerror(rc));
-	b->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-			SOCK_CLOEXEC, 0);
+	b->lfd = socket(ai->ai_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (b->lfd < 0) {
 		freeaddrinfo(ai);
 		return vb_err_sys(e, VB_E_IO, "socket");
@@ -280,8 +280,8 @@ static void park_arm(struct vb_broker *b)
  */
 static int conn_can_run(const struct vb_broker *b, const struct vb_conn *c)
 {
-	return !c->closing && !c->parked &&
-	       c->pending < b->o.lim.max_output && c->login == NULL;
+	return !c->closing && !c->parked && c->pending < b->o.lim.max_output &&
+	       c->login == NULL;
 }
 
 /*
@@ -380,7 +380,7 @@ static int conn_flush(struct vb_conn *c)
 		} else {
 			n = vb_tr_sendfile(&c->tr, it->f->fd, it->off, it->len);
 			if (n == 0)
-				return -1;	/* the file shrank */
+				return -1; /* the file shrank */
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -562,7 +562,8 @@ static void accept_pause(struct vb_broker *b, int err, int64_t now)
 	b->g.accept_paused = 1;
 	b->g.accept_at = now + ACCEPT_PAUSE_US;
 	vb_broker_wake_at(b, b->g.accept_at);
-	guard_log(b, &b->g.rl_accept, now, "accept: %s (%u connections open): "
+	guard_log(b, &b->g.rl_accept, now,
+		  "accept: %s (%u connections open): "
 		  "not accepting for %d ms at a time while it lasts",
 		  strerror(err), b->nconns, ACCEPT_PAUSE_US / 1000);
 }
@@ -579,9 +580,10 @@ static int conn_admit(struct vb_broker *b, int fd, const char *addr,
 
 	if (b->nconns >= l->max_conns) {
 		refuse(b, fd);
-		guard_log(b, &b->g.rl_conns, now, "connections: %u open, the "
-			  "limit (--max-connections): %s refused", b->nconns,
-			  addr);
+		guard_log(b, &b->g.rl_conns, now,
+			  "connections: %u open, the "
+			  "limit (--max-connections): %s refused",
+			  b->nconns, addr);
 		return -1;
 	}
 	if (b->g.nunauth < l->max_unauth)
@@ -589,16 +591,19 @@ static int conn_admit(struct vb_broker *b, int fd, const char *addr,
 	old = oldest_idle_unauth(b);
 	if (old == NULL) {
 		refuse(b, fd);
-		guard_log(b, &b->g.rl_unauth, now, "connections: %u not "
+		guard_log(b, &b->g.rl_unauth, now,
+			  "connections: %u not "
 			  "logged in, the limit (--max-unauthenticated), all "
 			  "waiting for a login's answer: %s refused",
 			  b->g.nunauth, addr);
 		return -1;
 	}
-	guard_log(b, &b->g.rl_unauth, now, "connections: %u not logged in, "
+	guard_log(b, &b->g.rl_unauth, now,
+		  "connections: %u not logged in, "
 		  "the limit (--max-unauthenticated): closing the oldest idle "
-		  "one, %s (%.1f s old), for %s", b->g.nunauth, old->addr,
-		  (double)(now - old->since_us) / 1e6, addr);
+		  "one, %s (%.1f s old), for %s",
+		  b->g.nunauth, old->addr, (double)(now - old->since_us) / 1e6,
+		  addr);
 	conn_dismiss(b, old);
 	return 0;
 }
@@ -696,10 +701,11 @@ static void conn_starve(struct vb_broker *b, struct vb_conn *c, int64_t now)
 		return;
 	c->starved = 1;
 	b->g.nstarved++;
-	guard_log(b, &b->g.rl_input, now, "input: %" PRIu64 " bytes held "
+	guard_log(b, &b->g.rl_input, now,
+		  "input: %" PRIu64 " bytes held "
 		  "across connections, the limit (--max-input-buffer): not "
-		  "reading %s until some is processed", b->g.in_total,
-		  c->addr);
+		  "reading %s until some is processed",
+		  b->g.in_total, c->addr);
 }
 
 /* Once input was processed: read the starved connections again. */
@@ -726,10 +732,11 @@ static void input_unstick(struct vb_broker *b, int64_t now)
 			big = c;
 	if (big == NULL)
 		return;
-	guard_log(b, &b->g.rl_stuck, now, "input: %" PRIu64 " bytes held, "
+	guard_log(b, &b->g.rl_stuck, now,
+		  "input: %" PRIu64 " bytes held, "
 		  "the limit (--max-input-buffer), and nothing processed for "
-		  "1 s: closing %s, which holds %zu bytes", b->g.in_total,
-		  big->addr, big->in_held);
+		  "1 s: closing %s, which holds %zu bytes",
+		  b->g.in_total, big->addr, big->in_held);
 	conn_dismiss(b, big);
 }
 
@@ -748,28 +755,37 @@ static void guard_tick(struct vb_broker *b, int64_t now)
 		g->stuck_since = 0;
 	} else if (g->stuck_since == 0) {
 		g->stuck_since = now;
-	} else if (now - g->stuck_since >= 900000) {	/* ~1 tick */
+	} else if (now - g->stuck_since >= 900000) { /* ~1 tick */
 		input_unstick(b, now);
 		g->stuck_since = 0;
 	}
 	g->in_moved_seen = g->in_moved;
 	if (vb_ratelog_due(&g->rl_accept, now, VB_LOG_EVERY_US, &n))
-		vb_broker_log(b, "accept: out of descriptors %" PRIu64 " more "
+		vb_broker_log(b,
+			      "accept: out of descriptors %" PRIu64 " more "
 			      "times in the last 10 s (%u connections open)",
 			      n, b->nconns);
 	if (vb_ratelog_due(&g->rl_conns, now, VB_LOG_EVERY_US, &n))
-		vb_broker_log(b, "connections: %" PRIu64 " more refused at "
-			      "--max-connections in the last 10 s", n);
+		vb_broker_log(b,
+			      "connections: %" PRIu64 " more refused at "
+			      "--max-connections in the last 10 s",
+			      n);
 	if (vb_ratelog_due(&g->rl_unauth, now, VB_LOG_EVERY_US, &n))
-		vb_broker_log(b, "connections: %" PRIu64 " more closed or "
+		vb_broker_log(b,
+			      "connections: %" PRIu64 " more closed or "
 			      "refused at --max-unauthenticated in the last "
-			      "10 s", n);
+			      "10 s",
+			      n);
 	if (vb_ratelog_due(&g->rl_input, now, VB_LOG_EVERY_US, &n))
-		vb_broker_log(b, "input: %" PRIu64 " more connections not read "
-			      "at --max-input-buffer in the last 10 s", n);
+		vb_broker_log(b,
+			      "input: %" PRIu64 " more connections not read "
+			      "at --max-input-buffer in the last 10 s",
+			      n);
 	if (vb_ratelog_due(&g->rl_stuck, now, VB_LOG_EVERY_US, &n))
-		vb_broker_log(b, "input: %" PRIu64 " more connections closed "
-			      "at --max-input-buffer in the last 10 s", n);
+		vb_broker_log(b,
+			      "input: %" PRIu64 " more connections closed "
+			      "at --max-input-buffer in the last 10 s",
+			      n);
 }
 
 /* A framing error: answer status, then close once it is sent. */
@@ -783,8 +799,8 @@ static void frame_fatal(struct vb_conn *c, uint32_t status)
 /* A 0.9 frame: a size out of bounds closes without an answer (§1). */
 static int conn_process_v09(struct vb_broker *b, struct vb_conn *c)
 {
-	uint64_t limit = c->bound ? VB_VSR_FRAME_MAX
-				  : VB_VSR_HDR + VB_PREAUTH_MAX;
+	uint64_t limit = c->bound ? VB_VSR_FRAME_MAX :
+				    VB_VSR_HDR + VB_PREAUTH_MAX;
 	uint8_t *frame;
 	size_t size;
 	int rc = vb_frames_next_v09(&c->in, limit, &frame, &size);
@@ -851,8 +867,9 @@ static int conn_read(struct vb_broker *b, struct vb_conn *c)
 
 		if (!conn_can_read(b, c))
 			return 0;
-		budget = b->g.in_total < b->o.lim.max_input
-			 ? b->o.lim.max_input - b->g.in_total : 0;
+		budget = b->g.in_total < b->o.lim.max_input ?
+				 b->o.lim.max_input - b->g.in_total :
+				 0;
 		if (budget == 0) {
 			conn_starve(b, c, vb_mono_us());
 			return 0;
@@ -900,7 +917,7 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 			conn_events(b, c);
 			return;
 		}
-		ev |= EPOLLIN;	/* requests may have come with its end */
+		ev |= EPOLLIN; /* requests may have come with its end */
 	}
 	/* a TLS read that waited for the socket to be writable */
 	if (c->tr.want_out && (ev & EPOLLOUT))
@@ -910,8 +927,8 @@ static void conn_event(struct vb_broker *b, struct vb_conn *c, uint32_t ev)
 		 * A hang-up is reported whether or not EPOLLIN is asked for:
 		 * a connection that cannot read now is gone for good.
 		 */
-		if (conn_can_read(b, c) ? conn_read(b, c) < 0
-					: (ev & (EPOLLHUP | EPOLLERR)) != 0) {
+		if (conn_can_read(b, c) ? conn_read(b, c) < 0 :
+					  (ev & (EPOLLHUP | EPOLLERR)) != 0) {
 			conn_free(b, c);
 			return;
 		}
@@ -1064,7 +1081,7 @@ void vb_broker_wake_at(struct vb_broker *b, int64_t at)
 	if (b->g.wake_at != 0 && b->g.wake_at <= at)
 		return;
 	if (at <= 0)
-		at = 1;		/* it_value 0 would disarm it */
+		at = 1; /* it_value 0 would disarm it */
 	memset(&its, 0, sizeof(its));
 	its.it_value.tv_sec = (time_t)(at / 1000000);
 	its.it_value.tv_nsec = (long)(at % 1000000) * 1000L;
@@ -1101,8 +1118,9 @@ static void on_signal(struct vb_broker *b)
 
 static void on_timer(struct vb_broker *b)
 {
-	uint64_t ticks, now, every = (uint64_t)(b->o.cleaner_ms ? b->o.cleaner_ms
-						      : 1000) * 1000u;
+	uint64_t ticks, now,
+		every = (uint64_t)(b->o.cleaner_ms ? b->o.cleaner_ms : 1000) *
+			1000u;
 
 	if (read(b->timerfd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
 		return;
@@ -1186,8 +1204,9 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 {
 	struct itimerspec its;
 	/* retention every cleaner_ms, revocation timeouts at least each second */
-	unsigned ms = b->o.cleaner_ms && b->o.cleaner_ms < 1000 ? b->o.cleaner_ms
-								: 1000;
+	unsigned ms = b->o.cleaner_ms && b->o.cleaner_ms < 1000 ?
+			      b->o.cleaner_ms :
+			      1000;
 	int tls_busy = 0;
 
 	memset(&its, 0, sizeof(its));

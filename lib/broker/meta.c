@@ -108,8 +108,7 @@ static int name_eq(const struct vb_name *a, const struct vb_name *b)
 	return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
 }
 
-struct vb_stream *vb_find_stream(struct vb_broker *b,
-				 const struct vb_ident *id)
+struct vb_stream *vb_find_stream(struct vb_broker *b, const struct vb_ident *id)
 {
 	if (id->kind == VB_ID_NUM)
 		return vb_slab_get(&b->streams, id->num);
@@ -268,8 +267,8 @@ static int sync_dir(const char *dir, const char *name, struct vb_err *e)
 	struct vb_buf d = VB_BUF_INIT;
 	int rc;
 
-	rc = vb_path_fsync_dir(name ? vb_path_fmt(&d, "%s/%s", dir, name)
-				    : dir, e);
+	rc = vb_path_fsync_dir(name ? vb_path_fmt(&d, "%s/%s", dir, name) : dir,
+			       e);
 	vb_buf_release(&d);
 	return rc;
 }
@@ -317,8 +316,10 @@ void vb_meta_restore(struct vb_broker *b)
 	if ((now.len != b->tmp.len ||
 	     memcmp(now.p, b->tmp.p, b->tmp.len) != 0) &&
 	    vb_meta_save(b, &e) < 0)
-		vb_broker_log(b, "metadata shows a change that failed and "
-			      "cannot be put back yet: %s", e.msg);
+		vb_broker_log(b,
+			      "metadata shows a change that failed and "
+			      "cannot be put back yet: %s",
+			      e.msg);
 	vb_buf_release(&path);
 	vb_buf_release(&now);
 }
@@ -385,8 +386,8 @@ static int rd_str8(struct vb_rd *r, char *out, size_t outsz, struct vb_err *e)
 	return 0;
 }
 
-static int load_topic(struct vb_broker *b, struct vb_stream *s,
-		      struct vb_rd *r, struct vb_err *e)
+static int load_topic(struct vb_broker *b, struct vb_stream *s, struct vb_rd *r,
+		      struct vb_err *e)
 {
 	struct vb_topic *t = vb_xcalloc(1, sizeof(*t));
 	uint32_t np, ng;
@@ -993,8 +994,11 @@ static void partitions_create(struct vb_broker *b, struct vb_conn *c,
 
 	for (uint32_t i = 0; i < count && rc == 0; i++)
 		rc = vb_rmtree(part_dir(b, t->stream->id, t->id, base + i,
-					&dir), &e) < 0 ||
-		     load_part(b, t, base + i, now, 1, &e) < 0 ? -1 : 0;
+					&dir),
+			       &e) < 0 ||
+				     load_part(b, t, base + i, now, 1, &e) < 0 ?
+			     -1 :
+			     0;
 	if (rc == 0) {
 		vb_path_fmt(&dir, "%s/streams/%u/topics/%u/partitions", b->dir,
 			    t->stream->id, t->id);
@@ -1073,8 +1077,8 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 			return;
 		}
 		vb_broker_commit_all(b);
-		if (vb_part_delete_segments(t->parts[r->partition_id],
-					    r->count, &e) < 0) {
+		if (vb_part_delete_segments(t->parts[r->partition_id], r->count,
+					    &e) < 0) {
 			vb_broker_log(b, "delete segments: %s", e.msg);
 			vb_reply_err(c, VB_ST_IO_ERROR);
 			return;
@@ -1087,8 +1091,7 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 /* ---- retention ---- */
 
 /* arg: the time now, in µs. */
-static void retention_topic(struct vb_broker *b, struct vb_topic *t,
-			    void *arg)
+static void retention_topic(struct vb_broker *b, struct vb_topic *t, void *arg)
 {
 	uint64_t now = *(const uint64_t *)arg;
 	struct vb_err e;

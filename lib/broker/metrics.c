@@ -21,31 +21,60 @@
 
 /* Every command code 0.8.0 has (control.md §2), in table order. */
 static const uint16_t known[] = {
-	VB_CMD_PING, VB_CMD_GET_STATS, VB_CMD_GET_SNAPSHOT,
-	VB_CMD_GET_CLUSTER_METADATA, VB_CMD_GET_ME, VB_CMD_GET_CLIENT,
-	VB_CMD_GET_CLIENTS, VB_CMD_GET_USER, VB_CMD_GET_USERS,
-	VB_CMD_CREATE_USER, VB_CMD_DELETE_USER, VB_CMD_UPDATE_USER,
-	VB_CMD_UPDATE_PERMISSIONS, VB_CMD_CHANGE_PASSWORD, VB_CMD_LOGIN_USER,
-	VB_CMD_LOGOUT_USER, VB_CMD_GET_PATS, VB_CMD_CREATE_PAT,
-	VB_CMD_DELETE_PAT, VB_CMD_LOGIN_PAT, VB_CMD_POLL_MESSAGES,
-	VB_CMD_SEND_MESSAGES, VB_CMD_FLUSH_UNSAVED_BUFFER,
-	VB_CMD_GET_CONSUMER_OFFSET, VB_CMD_STORE_CONSUMER_OFFSET,
-	VB_CMD_DELETE_CONSUMER_OFFSET, VB_CMD_GET_STREAM, VB_CMD_GET_STREAMS,
-	VB_CMD_CREATE_STREAM, VB_CMD_DELETE_STREAM, VB_CMD_UPDATE_STREAM,
-	VB_CMD_PURGE_STREAM, VB_CMD_GET_TOPIC, VB_CMD_GET_TOPICS,
-	VB_CMD_CREATE_TOPIC, VB_CMD_DELETE_TOPIC, VB_CMD_UPDATE_TOPIC,
-	VB_CMD_PURGE_TOPIC, VB_CMD_CREATE_PARTITIONS, VB_CMD_DELETE_PARTITIONS,
-	VB_CMD_DELETE_SEGMENTS, VB_CMD_GET_CONSUMER_GROUP,
-	VB_CMD_GET_CONSUMER_GROUPS, VB_CMD_CREATE_CONSUMER_GROUP,
-	VB_CMD_DELETE_CONSUMER_GROUP, VB_CMD_JOIN_CONSUMER_GROUP,
+	VB_CMD_PING,
+	VB_CMD_GET_STATS,
+	VB_CMD_GET_SNAPSHOT,
+	VB_CMD_GET_CLUSTER_METADATA,
+	VB_CMD_GET_ME,
+	VB_CMD_GET_CLIENT,
+	VB_CMD_GET_CLIENTS,
+	VB_CMD_GET_USER,
+	VB_CMD_GET_USERS,
+	VB_CMD_CREATE_USER,
+	VB_CMD_DELETE_USER,
+	VB_CMD_UPDATE_USER,
+	VB_CMD_UPDATE_PERMISSIONS,
+	VB_CMD_CHANGE_PASSWORD,
+	VB_CMD_LOGIN_USER,
+	VB_CMD_LOGOUT_USER,
+	VB_CMD_GET_PATS,
+	VB_CMD_CREATE_PAT,
+	VB_CMD_DELETE_PAT,
+	VB_CMD_LOGIN_PAT,
+	VB_CMD_POLL_MESSAGES,
+	VB_CMD_SEND_MESSAGES,
+	VB_CMD_FLUSH_UNSAVED_BUFFER,
+	VB_CMD_GET_CONSUMER_OFFSET,
+	VB_CMD_STORE_CONSUMER_OFFSET,
+	VB_CMD_DELETE_CONSUMER_OFFSET,
+	VB_CMD_GET_STREAM,
+	VB_CMD_GET_STREAMS,
+	VB_CMD_CREATE_STREAM,
+	VB_CMD_DELETE_STREAM,
+	VB_CMD_UPDATE_STREAM,
+	VB_CMD_PURGE_STREAM,
+	VB_CMD_GET_TOPIC,
+	VB_CMD_GET_TOPICS,
+	VB_CMD_CREATE_TOPIC,
+	VB_CMD_DELETE_TOPIC,
+	VB_CMD_UPDATE_TOPIC,
+	VB_CMD_PURGE_TOPIC,
+	VB_CMD_CREATE_PARTITIONS,
+	VB_CMD_DELETE_PARTITIONS,
+	VB_CMD_DELETE_SEGMENTS,
+	VB_CMD_GET_CONSUMER_GROUP,
+	VB_CMD_GET_CONSUMER_GROUPS,
+	VB_CMD_CREATE_CONSUMER_GROUP,
+	VB_CMD_DELETE_CONSUMER_GROUP,
+	VB_CMD_JOIN_CONSUMER_GROUP,
 	VB_CMD_LEAVE_CONSUMER_GROUP,
 };
 #define NKNOWN (sizeof(known) / sizeof(known[0]))
 
 static const int64_t lat_bounds[VB_MET_LAT_BUCKETS] = {
-	10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
-	5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
-	1000000000, 5000000000,
+	10000,	   25000,     50000,	  100000,     250000,	500000,
+	1000000,   2500000,   5000000,	  10000000,   25000000, 50000000,
+	100000000, 250000000, 1000000000, 5000000000,
 };
 
 static int cmd_index(uint32_t code)
@@ -150,8 +179,8 @@ static void histogram(struct vb_buf *o, const char *name, const char *labels,
 			      labels, (double)bounds[i] / 1e9, acc);
 	}
 	acc += b[nb];
-	vb_buf_printf(o, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", name,
-		      labels, acc);
+	vb_buf_printf(o, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", name, labels,
+		      acc);
 	vb_buf_printf(o, "%s_sum", name);
 	if (ll)
 		vb_buf_printf(o, "{%.*s}", (int)(ll - 1), labels);
@@ -206,13 +235,34 @@ static void part_samples(struct vb_broker *b, struct vb_topic *t, void *arg)
 	}
 }
 
-static uint64_t v_msgs_in(const struct vb_part *p) { return p->io.msgs_in; }
-static uint64_t v_bytes_in(const struct vb_part *p) { return p->io.bytes_in; }
-static uint64_t v_msgs_out(const struct vb_part *p) { return p->io.msgs_out; }
-static uint64_t v_bytes_out(const struct vb_part *p) { return p->io.bytes_out; }
-static uint64_t v_msgs(const struct vb_part *p) { return p->msgs; }
-static uint64_t v_bytes(const struct vb_part *p) { return p->bytes; }
-static uint64_t v_segs(const struct vb_part *p) { return p->nsegs; }
+static uint64_t v_msgs_in(const struct vb_part *p)
+{
+	return p->io.msgs_in;
+}
+static uint64_t v_bytes_in(const struct vb_part *p)
+{
+	return p->io.bytes_in;
+}
+static uint64_t v_msgs_out(const struct vb_part *p)
+{
+	return p->io.msgs_out;
+}
+static uint64_t v_bytes_out(const struct vb_part *p)
+{
+	return p->io.bytes_out;
+}
+static uint64_t v_msgs(const struct vb_part *p)
+{
+	return p->msgs;
+}
+static uint64_t v_bytes(const struct vb_part *p)
+{
+	return p->bytes;
+}
+static uint64_t v_segs(const struct vb_part *p)
+{
+	return p->nsegs;
+}
 static uint64_t v_offset(const struct vb_part *p)
 {
 	return vb_part_current(p);
@@ -236,8 +286,8 @@ static const struct {
 	  "Messages stored in the partition.", v_msgs },
 	{ "vibes_partition_bytes", "gauge",
 	  "Bytes of messages stored in the partition.", v_bytes },
-	{ "vibes_partition_segments", "gauge",
-	  "Segments of the partition.", v_segs },
+	{ "vibes_partition_segments", "gauge", "Segments of the partition.",
+	  v_segs },
 	{ "vibes_partition_current_offset", "gauge",
 	  "Offset of the partition's last message (0 when none).", v_offset },
 };
@@ -291,10 +341,13 @@ static void per_command(struct vb_buf *o, const struct vb_metrics *m,
 	for (size_t i = 0; i < NKNOWN; i++)
 		for (int k = 0; k < VB_TR_N; k++)
 			if (m->cmd[i].n[k])
-				vb_buf_printf(o, "%s{command=\"%s\",transport=\"%s\"} %" PRIu64 "\n",
-					      name, vb_cmd_name(known[i]), tr[k],
-					      errors ? m->cmd[i].errors[k]
-						     : m->cmd[i].n[k]);
+				vb_buf_printf(
+					o,
+					"%s{command=\"%s\",transport=\"%s\"} %" PRIu64
+					"\n",
+					name, vb_cmd_name(known[i]), tr[k],
+					errors ? m->cmd[i].errors[k] :
+						 m->cmd[i].n[k]);
 }
 
 void vb_metrics_render(struct vb_broker *b, struct vb_buf *o)
@@ -316,8 +369,7 @@ void vb_metrics_render(struct vb_broker *b, struct vb_buf *o)
 	/* upstream's families, with upstream's names */
 	family(o, "http_requests_total", "counter",
 	       "Total count of HTTP requests.");
-	vb_buf_printf(o, "http_requests_total %" PRIu64 "\n",
-		      m->http_requests);
+	vb_buf_printf(o, "http_requests_total %" PRIu64 "\n", m->http_requests);
 	family(o, "streams", "gauge", "Total count of streams.");
 	vb_buf_printf(o, "streams %" PRIu64 "\n", tt.streams);
 	family(o, "topics", "gauge", "Total count of topics.");
@@ -384,8 +436,10 @@ void vb_metrics_render(struct vb_broker *b, struct vb_buf *o)
 	family(o, "vibes_http_responses_total", "counter",
 	       "HTTP responses by status class.");
 	for (int k = 1; k <= 5; k++)
-		vb_buf_printf(o, "vibes_http_responses_total{code=\"%dxx\"} "
-			      "%" PRIu64 "\n", k, m->http_status[k]);
+		vb_buf_printf(o,
+			      "vibes_http_responses_total{code=\"%dxx\"} "
+			      "%" PRIu64 "\n",
+			      k, m->http_status[k]);
 
 	/* durability */
 	family(o, "vibes_fsync_total", "counter",

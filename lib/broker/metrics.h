@@ -31,7 +31,7 @@ enum vb_transport { VB_TR_TCP = 0, VB_TR_HTTP = 1, VB_TR_N };
 
 /* One histogram: cumulative as Prometheus wants it is made when printed. */
 struct vb_hist {
-	uint64_t b[VB_MET_LAT_BUCKETS + 1];	/* per bucket, last = +Inf */
+	uint64_t b[VB_MET_LAT_BUCKETS + 1]; /* per bucket, last = +Inf */
 	uint64_t count;
 	uint64_t sum_ns;
 };
@@ -39,15 +39,15 @@ struct vb_hist {
 /* Per command (an index into the table of known codes, metrics.c). */
 struct vb_met_cmd {
 	uint64_t n[VB_TR_N];
-	uint64_t errors[VB_TR_N];	/* answered with a status other than 0 */
+	uint64_t errors[VB_TR_N]; /* answered with a status other than 0 */
 	struct vb_hist lat;
 };
 
 struct vb_metrics {
-	struct vb_met_cmd *cmd;		/* one per known command code */
-	uint64_t unknown;		/* frames with an unknown code */
-	uint64_t http_requests;		/* every HTTP request routed */
-	uint64_t http_status[6];	/* by class: [2] 2xx ... [5] 5xx */
+	struct vb_met_cmd *cmd;	 /* one per known command code */
+	uint64_t unknown;	 /* frames with an unknown code */
+	uint64_t http_requests;	 /* every HTTP request routed */
+	uint64_t http_status[6]; /* by class: [2] 2xx ... [5] 5xx */
 	uint64_t logins_failed;
 };
 

@@ -83,8 +83,8 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 		*pidp = pid;
 	if (base)
 		*base = t->parts[pid]->next;
-	if (vb_part_append(t->parts[pid], msgs, len, count, vb_wall_us(),
-			   &e) < 0) {
+	if (vb_part_append(t->parts[pid], msgs, len, count, vb_wall_us(), &e) <
+	    0) {
 		vb_broker_log(b, "append: %s", e.msg);
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return -1;
@@ -95,8 +95,7 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 	return 0;
 }
 
-void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
-		 size_t n)
+void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p, size_t n)
 {
 	struct vb_send_view v;
 	struct vb_part *part;
@@ -108,8 +107,8 @@ void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p,
 		return;
 	}
 	/* The message area lives in our input buffer: stamped in place. */
-	if (vb_send_append(b, c, &v.h, (uint8_t *)v.msgs, v.msgs_len,
-			   v.h.count, NULL, NULL, &part) < 0)
+	if (vb_send_append(b, c, &v.h, (uint8_t *)v.msgs, v.msgs_len, v.h.count,
+			   NULL, NULL, &part) < 0)
 		return;
 	at = c->out.len;
 	vb_reply_ok(c);
@@ -131,8 +130,8 @@ static void reply_poll_empty(struct vb_conn *c, uint32_t pid, uint64_t cur)
  * member without that partition, -1 after an error reply.
  */
 static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
-			    const struct vb_req *r, int advance,
-			    uint32_t *pid, uint8_t *kind, uint32_t *key)
+			    const struct vb_req *r, int advance, uint32_t *pid,
+			    uint8_t *kind, uint32_t *key)
 {
 	struct vb_group *g;
 	struct vb_member *m;
@@ -187,7 +186,7 @@ static int resolve_consumer(struct vb_conn *c, struct vb_topic *t,
 
 /* One partition's part of a poll: where it reads and what it found. */
 struct poll_one {
-	struct vb_part *p;	/* NULL: a group member without it */
+	struct vb_part *p; /* NULL: a group member without it */
 	uint32_t pid, key, nmsg;
 	uint8_t kind;
 	uint64_t cur, last, bytes;
@@ -298,8 +297,7 @@ static void poll_body(struct vb_broker *b, struct vb_conn *c,
 	}
 }
 
-void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
-		 const struct vb_req *r)
+void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c, const struct vb_req *r)
 {
 	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
 	struct poll_one o;
@@ -381,7 +379,8 @@ static int maybe_park(struct vb_broker *b, struct vb_conn *c,
 		return 0;
 	if (c->park_deadline == 0)
 		c->park_deadline = now + (int64_t)(wait > VB_WAIT_MAX_US ?
-						   VB_WAIT_MAX_US : wait);
+							   VB_WAIT_MAX_US :
+							   wait);
 	c->park_want = 1;
 	c->park_stream = t->stream->id;
 	c->park_topic = t->id;
@@ -421,8 +420,7 @@ static void poll_wait_one(struct vb_broker *b, struct vb_conn *c,
 			return;
 	} while (o.nmsg == 0 && --tries > 0);
 	if (o.nmsg < min && o.bytes < budget &&
-	    maybe_park(b, c, r, t, r->part.present ? r->part.id
-						    : VB_PARK_ALL))
+	    maybe_park(b, c, r, t, r->part.present ? r->part.id : VB_PARK_ALL))
 		return;
 	if (o.p == NULL) {
 		reply_poll_empty(c, o.pid, 0);
@@ -461,10 +459,13 @@ static void poll_wait_multi(struct vb_broker *b, struct vb_conn *c,
 		q.strategy = wp.strategy;
 		q.value = wp.value;
 		q.flag = 0;
-		if (poll_locate(c, t, &q, left == 0 ? 1 : left < max ? left
-						      : max, &o[i]) < 0)
+		if (poll_locate(c, t, &q,
+				left == 0  ? 1 :
+				left < max ? left :
+					     max,
+				&o[i]) < 0)
 			goto out;
-		if (left == 0) {	/* the budget is spent: nothing more */
+		if (left == 0) { /* the budget is spent: nothing more */
 			o[i].nmsg = 0;
 			o[i].nsp = 0;
 			o[i].bytes = 0;
@@ -480,8 +481,9 @@ static void poll_wait_multi(struct vb_broker *b, struct vb_conn *c,
 		poll_effects(b, c, t, 0, &o[i]);
 	m = vb_wire_resp_begin(&c->out);
 	vb_buf_u32(&c->out, r->nwp);
-	vb_st32(c->out.p + m + 4, (uint32_t)(4 + (uint64_t)r->nwp *
-					     (4 + VB_POLL_RESP_HDR) + total));
+	vb_st32(c->out.p + m + 4,
+		(uint32_t)(4 + (uint64_t)r->nwp * (4 + VB_POLL_RESP_HDR) +
+			   total));
 	for (uint32_t i = 0; i < r->nwp; i++) {
 		vb_buf_u32(&c->out, (uint32_t)(VB_POLL_RESP_HDR + o[i].bytes));
 		poll_body(b, c, &o[i]);

@@ -32,8 +32,10 @@ int vb_broker_tls_open(struct vb_broker *b, struct vb_err *e)
 		return -1;
 	vb_tls_ctx_describe(b->tls.ctx, what, sizeof(what));
 	vb_broker_log(b, "TLS on the TCP port: %s; kernel TLS for sends: %s",
-		      what, vb_tls_kernel_ulp() ? "offered by this kernel"
-			    : "not offered by this kernel (no \"tls\" in "
+		      what,
+		      vb_tls_kernel_ulp() ?
+			      "offered by this kernel" :
+			      "not offered by this kernel (no \"tls\" in "
 			      "/proc/sys/net/ipv4/tcp_available_ulp): polls "
 			      "are encrypted in user space");
 	return 0;
@@ -55,7 +57,7 @@ int vb_conn_tr_open(struct vb_broker *b, struct vb_conn *c, int fd)
 	}
 	if (vb_tr_tls(&c->tr, fd, b->tls.ctx, 1, NULL, &e) < 0) {
 		vb_broker_log(b, "%s: %s", c->addr, e.msg);
-		vb_tr_init(&c->tr);	/* fd stays the caller's to close */
+		vb_tr_init(&c->tr); /* fd stays the caller's to close */
 		return -1;
 	}
 	return 0;
@@ -70,19 +72,22 @@ int vb_conn_handshake(struct vb_broker *b, struct vb_conn *c)
 
 	if (rc == 1 && !b->tls.ktls_said) {
 		b->tls.ktls_said = 1;
-		vb_broker_log(b, "TLS: kernel TLS is %s for sends (first "
-			      "connection, %s)", c->tr.ktls_send ? "on" : "off",
-			      c->tr.ktls_send
-			      ? "polls go out by SSL_sendfile, without a copy"
-			      : "polls are read from their segments and "
-				"encrypted in user space");
+		vb_broker_log(b,
+			      "TLS: kernel TLS is %s for sends (first "
+			      "connection, %s)",
+			      c->tr.ktls_send ? "on" : "off",
+			      c->tr.ktls_send ?
+				      "polls go out by SSL_sendfile, without a copy" :
+				      "polls are read from their segments and "
+				      "encrypted in user space");
 	}
 	if (rc >= 0)
 		return rc;
 	now = vb_mono_us();
 	if (vb_ratelog_event(&b->tls.rl_fail, now, VB_LOG_EVERY_US, &skipped)) {
 		if (skipped)
-			vb_broker_log(b, "%s (%" PRIu64 " more failed "
+			vb_broker_log(b,
+				      "%s (%" PRIu64 " more failed "
 				      "handshakes before it not logged)",
 				      e.msg, skipped);
 		else
@@ -105,6 +110,8 @@ void vb_broker_tls_tick(struct vb_broker *b, int64_t now)
 	uint64_t n;
 
 	if (vb_ratelog_due(&b->tls.rl_fail, now, VB_LOG_EVERY_US, &n))
-		vb_broker_log(b, "TLS: %" PRIu64 " more failed handshakes in "
-			      "the last 10 s", n);
+		vb_broker_log(b,
+			      "TLS: %" PRIu64 " more failed handshakes in "
+			      "the last 10 s",
+			      n);
 }

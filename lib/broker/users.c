@@ -27,8 +27,8 @@
 static void pbkdf2(const char *pass, size_t len, const uint8_t salt[16],
 		   unsigned iter, uint8_t out[32])
 {
-	if (PKCS5_PBKDF2_HMAC(pass, (int)len, salt, 16, (int)iter,
-			      EVP_sha256(), 32, out) != 1)
+	if (PKCS5_PBKDF2_HMAC(pass, (int)len, salt, 16, (int)iter, EVP_sha256(),
+			      32, out) != 1)
 		/* never the right hash: the check fails, nothing is let in */
 		arc4random_buf(out, 32);
 }
@@ -74,8 +74,10 @@ int vb_pw_hash(const char *pass, size_t len, char *out, size_t outsz)
 	pbkdf2(pass, len, salt, PW_ITER, dk);
 	hex(salt, 16, sh);
 	hex(dk, 32, dh);
-	return snprintf(out, outsz, "pbkdf2-sha256$%u$%s$%s", PW_ITER, sh, dh)
-	       < (int)outsz ? 0 : -1;
+	return snprintf(out, outsz, "pbkdf2-sha256$%u$%s$%s", PW_ITER, sh, dh) <
+			       (int)outsz ?
+		       0 :
+		       -1;
 }
 
 int vb_pw_check(const char *pass, size_t len, const char *stored)
@@ -86,9 +88,9 @@ int vb_pw_check(const char *pass, size_t len, const char *stored)
 	int diff = 0;
 
 	if (sscanf(stored, "pbkdf2-sha256$%u$%32[0-9a-f]$%64[0-9a-f]", &iter,
-		   sh, dh) != 3 || iter == 0 || iter > 10000000 ||
-	    strlen(sh) != 32 || strlen(dh) != 64 || unhex(sh, salt, 16) ||
-	    unhex(dh, want, 32))
+		   sh, dh) != 3 ||
+	    iter == 0 || iter > 10000000 || strlen(sh) != 32 ||
+	    strlen(dh) != 64 || unhex(sh, salt, 16) || unhex(dh, want, 32))
 		return 0;
 	pbkdf2(pass, len, salt, iter, got);
 	for (int i = 0; i < 32; i++)
@@ -108,7 +110,7 @@ static void pw_mac(const char *pass, size_t len, uint8_t mac[32])
 	}
 	if (HMAC(EVP_sha256(), key, sizeof(key), (const uint8_t *)pass, len,
 		 mac, NULL) == NULL)
-		arc4random_buf(mac, 32);	/* matches nothing cached */
+		arc4random_buf(mac, 32); /* matches nothing cached */
 }
 
 /* Is pass the password u last logged in with?  One HMAC, no PBKDF2. */
@@ -135,7 +137,7 @@ static void pw_remember(struct vb_user *u, const char *pass, size_t len)
 static void token_hash(const char *tok, size_t n, uint8_t out[32])
 {
 	if (EVP_Digest(tok, n, out, NULL, EVP_sha256(), NULL) != 1)
-		arc4random_buf(out, 32);	/* matches no stored token */
+		arc4random_buf(out, 32); /* matches no stored token */
 }
 
 /* ---- users ---- */
@@ -150,8 +152,7 @@ void vb_user_free(struct vb_user *u)
 	free(u);
 }
 
-static struct vb_user *find_name(struct vb_broker *b, const char *s,
-				 size_t n)
+static struct vb_user *find_name(struct vb_broker *b, const char *s, size_t n)
 {
 	for (uint32_t i = 0; i < b->users.n; i++) {
 		struct vb_user *u = b->users.v[i];
@@ -162,8 +163,7 @@ static struct vb_user *find_name(struct vb_broker *b, const char *s,
 	return NULL;
 }
 
-static struct vb_user *find_user(struct vb_broker *b,
-				 const struct vb_ident *id)
+static struct vb_user *find_user(struct vb_broker *b, const struct vb_ident *id)
 {
 	if (id->kind == VB_ID_NUM)
 		return vb_slab_get(&b->users, id->num);
@@ -178,17 +178,22 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
 	int changed = 0;
 
 	if (nl < 3 || nl > 50)
-		return vb_err_set(e, VB_E_USAGE, "root username '%s': must be "
-				  "3 to 50 bytes", name);
+		return vb_err_set(e, VB_E_USAGE,
+				  "root username '%s': must be "
+				  "3 to 50 bytes",
+				  name);
 	if (pl < 3 || pl > 100)
-		return vb_err_set(e, VB_E_USAGE, "root password: must be 3 to "
+		return vb_err_set(e, VB_E_USAGE,
+				  "root password: must be 3 to "
 				  "100 bytes");
 	if (u == NULL) {
 		struct vb_user *clash = find_name(b, name, nl);
 
 		if (clash)
-			return vb_err_set(e, VB_E_DATA, "root username '%s' is "
-					  "taken by user %u", name, clash->id);
+			return vb_err_set(e, VB_E_DATA,
+					  "root username '%s' is "
+					  "taken by user %u",
+					  name, clash->id);
 		u = vb_xcalloc(1, sizeof(*u));
 		u->id = 0;
 		u->created_at = vb_wall_us();
@@ -201,8 +206,10 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
 		struct vb_user *clash = find_name(b, name, nl);
 
 		if (clash && clash != u)
-			return vb_err_set(e, VB_E_DATA, "root username '%s' is "
-					  "taken by user %u", name, clash->id);
+			return vb_err_set(e, VB_E_DATA,
+					  "root username '%s' is "
+					  "taken by user %u",
+					  name, clash->id);
 		vb_name_set(&u->name, name);
 		changed = 1;
 	}
@@ -220,8 +227,8 @@ int vb_users_ensure_root(struct vb_broker *b, const char *name,
  * Finds the stream and topic entries of a Permissions block (control.md
  * §5.8).  sf/tf are left NULL when the block has no entry for them.
  */
-static void perms_find(const uint8_t *p, uint32_t n, uint32_t sid,
-		       uint32_t tid, const uint8_t **sf, const uint8_t **tf)
+static void perms_find(const uint8_t *p, uint32_t n, uint32_t sid, uint32_t tid,
+		       const uint8_t **sf, const uint8_t **tf)
 {
 	uint32_t at = 11;
 
@@ -291,8 +298,8 @@ int vb_allowed(struct vb_broker *b, const struct vb_conn *c, enum vb_perm p,
 		return g[4] || g[5] || g[6] || g[7] || sf[0] || sf[1] ||
 		       sf[2] || sf[3] || tf[0] || tf[1];
 	case VB_P_POLL:
-		return g[4] || g[5] || g[6] || g[7] || g[8] || sf[0] ||
-		       sf[1] || sf[3] || sf[4] || tf[0] || tf[1] || tf[2];
+		return g[4] || g[5] || g[6] || g[7] || g[8] || sf[0] || sf[1] ||
+		       sf[3] || sf[4] || tf[0] || tf[1] || tf[2];
 	case VB_P_SEND:
 		return g[4] || g[6] || g[9] || sf[0] || sf[2] || sf[5] ||
 		       tf[0] || tf[3];
@@ -394,8 +401,8 @@ static struct vb_user *login_user(struct vb_broker *b,
 				  const struct vb_name *name)
 {
 	if (all_digits(name))
-		return vb_slab_get(&b->users, (uint32_t)strtoul(name->s, NULL,
-								10));
+		return vb_slab_get(&b->users,
+				   (uint32_t)strtoul(name->s, NULL, 10));
 	return find_name(b, name->s, name->len);
 }
 
@@ -511,8 +518,7 @@ int vb_login_verdict(struct vb_broker *b, struct vb_login *l)
 	return login_known(l, u);
 }
 
-static void pats(struct vb_broker *b, struct vb_conn *c,
-		 const struct vb_req *r)
+static void pats(struct vb_broker *b, struct vb_conn *c, const struct vb_req *r)
 {
 	struct vb_user *u = vb_slab_get(&b->users, c->user_id);
 	size_t m;
@@ -729,7 +735,8 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		}
 		if (r->has_status) {
 			if (u->id == 0 && r->user_status != 1) {
-				vb_reply_err(c, VB_ST_CANNOT_CHANGE_PERMISSIONS);
+				vb_reply_err(c,
+					     VB_ST_CANNOT_CHANGE_PERMISSIONS);
 				return;
 			}
 			u->status = r->user_status;
@@ -748,7 +755,7 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		}
 		old_perms = u->perms;
 		old_perms_len = u->perms_len;
-		u->perms = NULL;	/* set_perms frees nothing */
+		u->perms = NULL; /* set_perms frees nothing */
 		set_perms(u, r);
 		if (vb_meta_save_or_fail(b, c) < 0) {
 			free(u->perms);
@@ -768,5 +775,5 @@ void vb_cmd_users(struct vb_broker *b, struct vb_conn *c,
 		vb_auth_passwd(b, c, r, u->id);
 		return;
 	}
-	vb_reply_err(c, VB_ST_ERROR);	/* not a code of the table */
+	vb_reply_err(c, VB_ST_ERROR); /* not a code of the table */
 }

@@ -60,8 +60,7 @@ static void reply_hdr(struct vb_vsr_reply *h, const struct vb_conn *c,
 }
 
 /* A deny reply: status, empty body. */
-static void deny(struct vb_conn *c, const struct vb_vsr_req *q,
-		 uint32_t status)
+static void deny(struct vb_conn *c, const struct vb_vsr_req *q, uint32_t status)
 {
 	struct vb_vsr_reply h;
 	size_t m;
@@ -71,8 +70,7 @@ static void deny(struct vb_conn *c, const struct vb_vsr_req *q,
 	vb_vsr_reply_end(&c->out, m);
 }
 
-static void evict(struct vb_conn *c, const struct vb_vsr_req *q,
-		  uint8_t reason)
+static void evict(struct vb_conn *c, const struct vb_vsr_req *q, uint8_t reason)
 {
 	uint32_t v = VB_V09_PROTOCOL_VERSION;
 
@@ -138,7 +136,7 @@ static int conv_payload(struct vb_buf *o, uint32_t code, const uint8_t *p,
 		if (vb_wire_dec_topic(&rd, &t, e))
 			return -1;
 		vb_wire_enc_topic_gen(o, &t, VB_GEN_09);
-		break;		/* the partitions as they are */
+		break; /* the partitions as they are */
 	case VB_CMD_GET_USERS:
 		while (vb_rd_left(&rd) > 0) {
 			if (vb_wire_dec_user(&rd, &u, e))
@@ -153,7 +151,7 @@ static int conv_payload(struct vb_buf *o, uint32_t code, const uint8_t *p,
 		if (vb_wire_dec_user(&rd, &u, e))
 			return -1;
 		vb_wire_enc_user_gen(o, &u, VB_GEN_09);
-		break;		/* the permissions as they are */
+		break; /* the permissions as they are */
 	default:
 		break;
 	}
@@ -165,8 +163,8 @@ static int conv_payload(struct vb_buf *o, uint32_t code, const uint8_t *p,
 static uint32_t status_v09(uint8_t op, uint32_t st)
 {
 	if (vb_op_partition(op) &&
-	    (st == VB_ST_STREAM_ID_NOT_FOUND || st == VB_ST_TOPIC_ID_NOT_FOUND ||
-	     st == VB_ST_PARTITION_NOT_FOUND))
+	    (st == VB_ST_STREAM_ID_NOT_FOUND ||
+	     st == VB_ST_TOPIC_ID_NOT_FOUND || st == VB_ST_PARTITION_NOT_FOUND))
 		return VB_ST_RESOURCE_NOT_FOUND;
 	if (vb_op_partition(op) && st == VB_ST_NOT_RESOLVED_CONSUMER)
 		return VB_ST_CONSUMER_GROUP_PARTITION_NOT_OWNED;
@@ -186,7 +184,7 @@ static void rewrite(struct vb_broker *b, struct vb_conn *c,
 	uint32_t st;
 	size_t len, m;
 
-	if (c->out.len < m0 + VB_RESP_HDR) {	/* no answer: cannot be */
+	if (c->out.len < m0 + VB_RESP_HDR) { /* no answer: cannot be */
 		c->out.len = m0;
 		deny(c, q, VB_ST_ERROR);
 		return;
@@ -429,8 +427,8 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 struct records {
 	struct vb_buf *o;
 	uint32_t pid;
-	size_t rec;		/* the open record in o */
-	uint32_t k;		/* its frames so far; 0: none open */
+	size_t rec; /* the open record in o */
+	uint32_t k; /* its frames so far; 0: none open */
 	uint64_t ts, origin;
 };
 
@@ -462,7 +460,8 @@ static int records_feed(struct records *st, const uint8_t *p, size_t n,
 		if (vb_wire_msg_parse(&msg, p + at, n - at, e))
 			return -1;
 		if (st->k > 0 &&
-		    (msg.timestamp != st->ts || msg.origin_timestamp < st->origin ||
+		    (msg.timestamp != st->ts ||
+		     msg.origin_timestamp < st->origin ||
 		     msg.origin_timestamp - st->origin > 0xFFFFFFFFull))
 			record_close(st);
 		if (st->k == 0) {
@@ -498,9 +497,9 @@ static int records_feed(struct records *st, const uint8_t *p, size_t n,
 		 */
 		vb_st64(fr + VB_FRAME_CHECKSUM,
 			vb_wire_msg_checksum(msg.frame, msg.size) ==
-					msg.checksum
-				? vb_xxh3(fr + 8, fsz - 8)
-				: msg.checksum);
+					msg.checksum ?
+				vb_xxh3(fr + 8, fsz - 8) :
+				msg.checksum);
 		o->len += fsz;
 		st->k++;
 		at += msg.size;
@@ -530,8 +529,9 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 		uint64_t off = sp[i].off, left = sp[i].len;
 
 		while (left > 0) {
-			size_t want = left < POLL_PIECE ? (size_t)left
-							: POLL_PIECE, used;
+			size_t want = left < POLL_PIECE ? (size_t)left :
+							  POLL_PIECE,
+			       used;
 			uint8_t *d;
 			ssize_t k;
 
@@ -544,7 +544,8 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 			d = vb_buf_reserve(raw, want);
 			k = pread(sp[i].f->fd, d, want, (off_t)off);
 			if (k <= 0)
-				return vb_err_sys(e, VB_E_IO, "reading a segment");
+				return vb_err_sys(e, VB_E_IO,
+						  "reading a segment");
 			raw->len = (size_t)k;
 			if (records_feed(&st, raw->p, raw->len, &used, e))
 				return -1;
@@ -595,13 +596,14 @@ static void poll09(struct vb_broker *b, struct vb_conn *c,
 		/* the partition must be named and owned (messages.md §4.2) */
 		struct vb_stream *s = vb_find_stream(b, &r->stream);
 		struct vb_topic *t = vb_find_topic(s, &r->topic);
-		struct vb_group *g = t ? vb_find_group(t, &r->consumer.id)
-				       : NULL;
+		struct vb_group *g = t ? vb_find_group(t, &r->consumer.id) :
+					 NULL;
 		struct vb_member *mb = g ? vb_group_member(g, c) : NULL;
 
-		if (t && g && (mb == NULL || !r->part.present ||
-			       !vb_member_has(mb, r->part.id) ||
-			       vb_group_revoking(g, r->part.id))) {
+		if (t && g &&
+		    (mb == NULL || !r->part.present ||
+		     !vb_member_has(mb, r->part.id) ||
+		     vb_group_revoking(g, r->part.id))) {
 			empty_poll(c, q, VB_POLL_RESYNC);
 			return;
 		}
@@ -662,21 +664,30 @@ static const struct {
 } topt_default[VB_TOPT_COUNT] = {
 	[VB_TOPT_COMPRESSION] = { VB_UHDR_STRING, 4, "none",
 				  "message compression: none or gzip" },
-	[VB_TOPT_EXPIRY] = { VB_UHDR_UINT64, 8,
+	[VB_TOPT_EXPIRY] = { VB_UHDR_UINT64,
+			     8,
 			     { 255, 255, 255, 255, 255, 255, 255, 255 },
 			     "message expiry in microseconds (max: never)" },
-	[VB_TOPT_MAX_SIZE] = { VB_UHDR_UINT64, 8,
+	[VB_TOPT_MAX_SIZE] = { VB_UHDR_UINT64,
+			       8,
 			       { 255, 255, 255, 255, 255, 255, 255, 255 },
 			       "largest topic size in bytes (max: unlimited)" },
-	[VB_TOPT_SEGMENT_SIZE] = { VB_UHDR_UINT64, 8, { 0 },
+	[VB_TOPT_SEGMENT_SIZE] = { VB_UHDR_UINT64,
+				   8,
+				   { 0 },
 				   "segment file size in bytes" },
-	[VB_TOPT_FSYNC] = { VB_UHDR_BOOL, 1, { 0 },
-			    "fsync every write" },
-	[VB_TOPT_MSGS_TO_SAVE] = { VB_UHDR_UINT32, 4, { 0, 4 },
+	[VB_TOPT_FSYNC] = { VB_UHDR_BOOL, 1, { 0 }, "fsync every write" },
+	[VB_TOPT_MSGS_TO_SAVE] = { VB_UHDR_UINT32,
+				   4,
+				   { 0, 4 },
 				   "messages buffered before a save" },
-	[VB_TOPT_SIZE_TO_SAVE] = { VB_UHDR_UINT64, 8, { 0, 0, 16 },
+	[VB_TOPT_SIZE_TO_SAVE] = { VB_UHDR_UINT64,
+				   8,
+				   { 0, 0, 16 },
 				   "bytes buffered before a save" },
-	[VB_TOPT_PREALLOCATE] = { VB_UHDR_BOOL, 1, { 0 },
+	[VB_TOPT_PREALLOCATE] = { VB_UHDR_BOOL,
+				  1,
+				  { 0 },
 				  "preallocate segment files" },
 };
 
@@ -700,7 +711,7 @@ static void describe09(struct vb_broker *b, struct vb_conn *c,
 		vb_wire_enc_name(&c->out, &k);
 		vb_buf_u8(&c->out, topt_default[i].kind);
 		vb_buf_u32(&c->out, topt_default[i].len);
-		if (i == VB_TOPT_SEGMENT_SIZE)	/* this server's */
+		if (i == VB_TOPT_SEGMENT_SIZE) /* this server's */
 			vb_buf_u64(&c->out, b->store.segment_size);
 		else
 			vb_buf_add(&c->out, topt_default[i].v,
@@ -728,7 +739,7 @@ static int retransmission(struct vb_conn *c, const struct vb_vsr_req *q)
 			continue;
 		if (k->checksum && q->request_checksum &&
 		    k->checksum != q->request_checksum)
-			return 1;	/* another body: dropped */
+			return 1; /* another body: dropped */
 		vb_buf_add(&c->out, k->reply.p, k->reply.len);
 		return 1;
 	}
@@ -785,7 +796,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 	b->store.read_bytes += size;
 	c->seen_ms = vb_mono_ms();
 	if (vb_vsr_req_parse(frame, &q, &e) < 0)
-		return;		/* dropped, as upstream does (§2.3) */
+		return; /* dropped, as upstream does (§2.3) */
 	if (q.request_checksum && q.request_checksum != vb_xxh3(body, n)) {
 		deny(c, &q, VB_ST_INVALID_FORMAT);
 		return;

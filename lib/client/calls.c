@@ -147,8 +147,10 @@ static int follow_leader(struct vb_client *c, const char *user,
 		int several, rc = find_leader(c, &leader, &several, &ignored);
 
 		if (rc < 0)
-			return vb_client_connected(c) ? 0 :
-			       vb_err_set(e, VB_E_UNAVAIL, "%s", ignored.msg);
+			return vb_client_connected(c) ?
+				       0 :
+				       vb_err_set(e, VB_E_UNAVAIL, "%s",
+						  ignored.msg);
 		if (rc == 0) {
 			if (!several)
 				return 0;
@@ -240,18 +242,15 @@ int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 			int name = e->status == VB_ST_INVALID_USERNAME;
 
 			/* control.md 6.3: names 3..50 bytes, passwords 3..100 */
-			return vb_err_status(e, VB_E_AUTH, e->status,
-					     "login as '%s' refused: %s takes no such %s (status %u, %s: Iggy %s %s); check the %s given",
-					     user,
-					     vb_client_addr(c, where, sizeof(where)),
-					     name ? "user name" : "password",
-					     e->status,
-					     vb_status_name(e->status),
-					     name ? "user names have" :
-						    "passwords have",
-					     name ? "3 to 50 bytes" :
-						    "3 to 100 bytes",
-					     name ? "user name" : "password");
+			return vb_err_status(
+				e, VB_E_AUTH, e->status,
+				"login as '%s' refused: %s takes no such %s (status %u, %s: Iggy %s %s); check the %s given",
+				user, vb_client_addr(c, where, sizeof(where)),
+				name ? "user name" : "password", e->status,
+				vb_status_name(e->status),
+				name ? "user names have" : "passwords have",
+				name ? "3 to 50 bytes" : "3 to 100 bytes",
+				name ? "user name" : "password");
 		}
 		if (e && e->kind == VB_E_AUTH)
 			vb_err_prefix(e, "login as '%s' refused", user);
@@ -312,8 +311,7 @@ int vb_client_get_stats(struct vb_client *c, struct vb_stats *s,
 }
 
 int vb_client_get_stream(struct vb_client *c, const struct vb_ident *stream,
-			 struct vb_stream_info *s, int *found,
-			 struct vb_err *e)
+			 struct vb_stream_info *s, int *found, struct vb_err *e)
 {
 	struct vb_req r;
 	struct vb_rd rd;
@@ -465,14 +463,12 @@ static int dec_stream(struct vb_rd *r, void *rec, unsigned gen,
 	return vb_wire_dec_stream_gen(r, rec, gen, e);
 }
 
-static int dec_topic(struct vb_rd *r, void *rec, unsigned gen,
-		     struct vb_err *e)
+static int dec_topic(struct vb_rd *r, void *rec, unsigned gen, struct vb_err *e)
 {
 	return vb_wire_dec_topic_gen(r, rec, gen, e);
 }
 
-static int dec_group(struct vb_rd *r, void *rec, unsigned gen,
-		     struct vb_err *e)
+static int dec_group(struct vb_rd *r, void *rec, unsigned gen, struct vb_err *e)
 {
 	return vb_wire_dec_group(r, rec, e);
 }
@@ -575,8 +571,7 @@ int vb_client_poll(struct vb_client *c, const struct vb_req *r,
 }
 
 int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
-			const uint8_t **payload, size_t *len,
-			struct vb_err *e)
+			const uint8_t **payload, size_t *len, struct vb_err *e)
 {
 	if (vb_client_no_wait_poll(c))
 		return 0;
@@ -608,7 +603,8 @@ int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
 		return 0;
 	}
 	if (rep.status != VB_ST_OK)
-		return vb_client_status_err(e, rep.status, vb_cmd_name(r->code));
+		return vb_client_status_err(e, rep.status,
+					    vb_cmd_name(r->code));
 	if (payload)
 		*payload = rep.payload;
 	if (len)
@@ -770,8 +766,8 @@ int vb_client_delete_group(struct vb_client *c, const struct vb_ident *stream,
 }
 
 int vb_client_flush(struct vb_client *c, const struct vb_ident *stream,
-		    const struct vb_ident *topic, uint32_t partition,
-		    int fsync, struct vb_err *e)
+		    const struct vb_ident *topic, uint32_t partition, int fsync,
+		    struct vb_err *e)
 {
 	struct vb_req r;
 

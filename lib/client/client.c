@@ -46,8 +46,9 @@ int vb_proto_parse(const char *s)
 
 const char *vb_proto_name(int proto)
 {
-	return proto == VB_PROTO_08 ? "0.8" : proto == VB_PROTO_09 ? "0.9" :
-		"auto";
+	return proto == VB_PROTO_08 ? "0.8" :
+	       proto == VB_PROTO_09 ? "0.9" :
+				      "auto";
 }
 
 void vb_client_init(struct vb_client *c)
@@ -112,9 +113,12 @@ void vb_client_release(struct vb_client *c)
 static int url_option_ignored(const char *k)
 {
 	static const char *const ignored[] = {
-		"reconnection_retries", "reconnection_max_retries",
-		"reconnection_interval", "reestablish_after",
-		"reconnection_reestablish_after", "heartbeat_interval",
+		"reconnection_retries",
+		"reconnection_max_retries",
+		"reconnection_interval",
+		"reestablish_after",
+		"reconnection_reestablish_after",
+		"heartbeat_interval",
 		"nodelay",
 	};
 
@@ -140,51 +144,58 @@ static int url_options(struct vb_client *c, char *q, struct vb_err *e)
 		*v++ = 0;
 		if (strcmp(q, "tls") == 0) {
 			if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls=%s: expected true or false",
-						  v);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls=%s: expected true or false",
+					v);
 			c->tls = v[0] == 't';
 		} else if (strcmp(q, "tls_domain") == 0) {
 			if (strlcpy(c->tls_domain, v, sizeof(c->tls_domain)) >=
 			    sizeof(c->tls_domain))
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls_domain: too long");
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls_domain: too long");
 		} else if (strcmp(q, "tls_ca_file") == 0) {
 			if (strlcpy(c->tls_ca, v, sizeof(c->tls_ca)) >=
 			    sizeof(c->tls_ca))
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls_ca_file: too long");
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls_ca_file: too long");
 		} else if (strcmp(q, "protocol") == 0) {
 			int proto = vb_proto_parse(v);
 
 			if (proto < 0)
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option protocol=%s: use 0.8, 0.9 or auto",
-						  v);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option protocol=%s: use 0.8, 0.9 or auto",
+					v);
 			c->protocol = proto;
 		} else if (strcmp(q, "tls_validate_certificate") == 0) {
 			if (strcmp(v, "true") != 0)
-				return vb_err_set(e, VB_E_USAGE,
-						  "address option tls_validate_certificate=%s: vibes always verifies certificates",
-						  v);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option tls_validate_certificate=%s: vibes always verifies certificates",
+					v);
 		} else if (!url_option_ignored(q)) {
-			return vb_err_set(e, VB_E_USAGE,
-					  "address option '%s' is unknown (vibes(7) lists them)",
-					  q);
+			return vb_err_set(
+				e, VB_E_USAGE,
+				"address option '%s' is unknown (vibes(7) lists them)",
+				q);
 		}
 		q = amp;
 	}
 	return 0;
 }
 
-int vb_client_set_addr(struct vb_client *c, const char *addr,
-		       struct vb_err *e)
+int vb_client_set_addr(struct vb_client *c, const char *addr, struct vb_err *e)
 {
 	static const struct {
 		const char *prefix;
 		int tls;
 	} schemes[] = {
-		{ "iggy://", 0 }, { "iggy+tcp://", 0 }, { "tcp://", 0 },
+		{ "iggy://", 0 },
+		{ "iggy+tcp://", 0 },
+		{ "tcp://", 0 },
 		{ "iggys://", 1 },
 	};
 	char tmp[768], host[sizeof(c->host)], *hp = tmp, *at, *colon, *q;
@@ -198,8 +209,8 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 	c->tls_ca[0] = 0;
 	c->tls_pin[0] = 0;
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strncmp(hp, schemes[i].prefix,
-			    strlen(schemes[i].prefix)) == 0)
+		if (strncmp(hp, schemes[i].prefix, strlen(schemes[i].prefix)) ==
+		    0)
 			url = (int)i;
 	if (url >= 0) {
 		c->tls = schemes[url].tls;
@@ -215,18 +226,20 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 			*at = 0;
 			colon = strchr(hp, ':');
 			if (colon == NULL)
-				return vb_err_set(e, VB_E_USAGE,
-						  "address '%s': expected user:password@ before the host",
-						  addr);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address '%s': expected user:password@ before the host",
+					addr);
 			*colon = 0;
 			if (strlcpy(c->user, hp, sizeof(c->user)) >=
 				    sizeof(c->user) ||
 			    strlcpy(c->pass, colon + 1, sizeof(c->pass)) >=
 				    sizeof(c->pass))
-				return vb_err_set(e, VB_E_USAGE,
-						  "address '%s': credentials too long",
-						  addr);
-			hp = at + 1;	/* messages never show the password */
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address '%s': credentials too long",
+					addr);
+			hp = at + 1; /* messages never show the password */
 		}
 		/* Drop a trailing path or slash. */
 		hp[strcspn(hp, "/")] = 0;
@@ -244,8 +257,8 @@ int vb_client_set_addr(struct vb_client *c, const char *addr,
 
 const char *vb_client_addr(const struct vb_client *c, char *buf, size_t size)
 {
-	snprintf(buf, size, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
-		 c->host, c->port);
+	snprintf(buf, size, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host,
+		 c->port);
 	return buf;
 }
 
@@ -260,8 +273,8 @@ static int wait_fd(int fd, short events, int64_t deadline, struct vb_err *e,
 		int n;
 
 		if (left <= 0)
-			return vb_err_set(e, VB_E_TIMEOUT,
-					  "%s: timed out", what);
+			return vb_err_set(e, VB_E_TIMEOUT, "%s: timed out",
+					  what);
 		n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
 		if (n > 0)
 			return 0;
@@ -337,7 +350,7 @@ static int tls_start(struct vb_client *c, int fd, int64_t deadline,
 			}
 		}
 	}
-	c->tr.failed = 1;	/* no goodbye on a connection never made */
+	c->tr.failed = 1; /* no goodbye on a connection never made */
 	vb_tr_close(&c->tr);
 	return -1;
 }
@@ -388,8 +401,10 @@ static int tcp_connect(struct vb_client *c, struct vb_err *e)
 	freeaddrinfo(res);
 	if (fd < 0) {
 		errno = saved ? saved : ECONNREFUSED;
-		return vb_err_sys(e, errno == ETIMEDOUT ? VB_E_TIMEOUT :
-				  VB_E_UNAVAIL, "cannot connect to %s",
+		return vb_err_sys(e,
+				  errno == ETIMEDOUT ? VB_E_TIMEOUT :
+						       VB_E_UNAVAIL,
+				  "cannot connect to %s",
 				  vb_client_addr(c, where, sizeof(where)));
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -429,8 +444,8 @@ void vb_client_new_id(struct vb_client *c)
 		       (ssize_t)sizeof(c->id.client) ||
 	       zero_id(c->id.client)) {
 		/* no entropy (an old kernel, a seccomp jail): still unique */
-		uint64_t a = (uint64_t)vb_wall_us(), b = (uint64_t)getpid() << 32 |
-					++n;
+		uint64_t a = (uint64_t)vb_wall_us(),
+			 b = (uint64_t)getpid() << 32 | ++n;
 
 		memcpy(c->id.client, &a, 8);
 		memcpy(c->id.client + 8, &b, 8);
@@ -503,8 +518,8 @@ static int probe(struct vb_client *c, struct vb_err *e)
 				   vb_tr_strerror(&c->tr, errno));
 			goto out;
 		}
-		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLOUT,
-			    deadline, e, "probe"))
+		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLOUT, deadline,
+			    e, "probe"))
 			goto timeout;
 	}
 	while (what == PROBE_MORE) {
@@ -532,8 +547,8 @@ static int probe(struct vb_client *c, struct vb_err *e)
 		}
 		if (vb_tr_pending(&c->tr))
 			continue;
-		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLIN,
-			    deadline, e, "probe"))
+		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLIN, deadline,
+			    e, "probe"))
 			goto timeout;
 	}
 	if (what == PROBE_TLS && !c->tls) {
@@ -559,7 +574,7 @@ timeout:
 out:
 	vb_buf_release(&b);
 	if (rc <= 0) {
-		c->tr.failed = 1;	/* the stream is out of step: no goodbye */
+		c->tr.failed = 1; /* the stream is out of step: no goodbye */
 		vb_tr_close(&c->tr);
 		c->fd = -1;
 		c->local[0] = 0;
@@ -652,8 +667,8 @@ static void push_sent(struct vb_client *c, uint32_t code, uint8_t op,
 
 	if (c->nsent == c->sent_cap) {
 		size_t ncap = vb_alloc_nr(c->sent_cap, c->nsent + 1, 16);
-		struct vb_client_sent *ns =
-			vb_xreallocarray(NULL, ncap, sizeof(*ns));
+		struct vb_client_sent *ns = vb_xreallocarray(NULL, ncap,
+							     sizeof(*ns));
 
 		for (size_t k = 0; k < c->nsent; k++)
 			ns[k] = c->sent[(c->sent_head + k) % c->sent_cap];
@@ -755,7 +770,7 @@ void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n)
 	vb_buf_add(&c->out, frames, n);
 	if (c->nq > c->qhead && c->q[c->nq - 1].ext == NULL &&
 	    c->q[c->nq - 1].off + c->q[c->nq - 1].len == off)
-		c->q[c->nq - 1].len += n;	/* grow the last piece */
+		c->q[c->nq - 1].len += n; /* grow the last piece */
 	else
 		add_piece(c, NULL, off, n);
 	c->queued += count_frames(c, c->out.p + off, n);
@@ -815,8 +830,9 @@ static int may_write(const struct vb_client *c)
 short vb_client_events(const struct vb_client *c)
 {
 	return (short)(POLLIN |
-		       ((c->qhead < c->nq && may_write(c)) || c->tr.want_out
-			? POLLOUT : 0));
+		       ((c->qhead < c->nq && may_write(c)) || c->tr.want_out ?
+				POLLOUT :
+				0));
 }
 
 int vb_client_lost(struct vb_client *c, struct vb_err *e)
@@ -829,10 +845,9 @@ int vb_client_lost(struct vb_client *c, struct vb_err *e)
  * The transport failed: stop using the socket, but keep the answers that
  * arrived before, for vb_client_take to hand out; then it reports why.
  */
-static int dead(struct vb_client *c, const struct vb_err *why,
-		struct vb_err *e)
+static int dead(struct vb_client *c, const struct vb_err *why, struct vb_err *e)
 {
-	c->tr.failed = 1;	/* no goodbye on a failed connection */
+	c->tr.failed = 1; /* no goodbye on a failed connection */
 	vb_tr_close(&c->tr);
 	c->fd = -1;
 	c->dead = 1;
@@ -919,8 +934,8 @@ static int pump_out(struct vb_client *c, struct vb_err *why, int *put)
 			}
 			limit = c->wleft;
 		}
-		for (size_t i = c->qhead; i < c->nq && n < IOV_BATCH &&
-					  limit > 0; i++) {
+		for (size_t i = c->qhead;
+		     i < c->nq && n < IOV_BATCH && limit > 0; i++) {
 			const struct vb_client_piece *pc = &c->q[i];
 			const uint8_t *base = pc->ext ? pc->ext :
 							c->out.p + pc->off;
@@ -938,7 +953,8 @@ static int pump_out(struct vb_client *c, struct vb_err *why, int *put)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (w < 0)
-			return vb_err_set(why, VB_E_UNAVAIL, "sending to %s: %s",
+			return vb_err_set(why, VB_E_UNAVAIL,
+					  "sending to %s: %s",
 					  vb_client_addr(c, where,
 							 sizeof(where)),
 					  vb_tr_strerror(&c->tr, errno));
@@ -983,8 +999,7 @@ int vb_client_pump(struct vb_client *c, struct vb_err *e)
 }
 
 /* The first bytes of p[0..n), printable. */
-static const char *printable(const uint8_t *p, size_t n, char *buf,
-			     size_t size)
+static const char *printable(const uint8_t *p, size_t n, char *buf, size_t size)
 {
 	size_t k = 0;
 
@@ -1025,8 +1040,7 @@ static int ends_connection(uint32_t status)
 	       status == VB_ST_CLIENT_NOT_FOUND;
 }
 
-int vb_client_take(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e)
+int vb_client_take(struct vb_client *c, struct vb_reply *rep, struct vb_err *e)
 {
 	char where[300];
 	int rc = vb_reader_next(&c->rd, rep, e);
@@ -1065,10 +1079,10 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 		return vb_client_lost(c, e);
 	}
 	if (c->taken == c->queued) {
-		vb_err_status(e, VB_E_PROTO, rep->status,
-			      "%s sent an answer to no request (status %u): it does not speak the Iggy protocol",
-			      vb_client_addr(c, where, sizeof(where)),
-			      rep->status);
+		vb_err_status(
+			e, VB_E_PROTO, rep->status,
+			"%s sent an answer to no request (status %u): it does not speak the Iggy protocol",
+			vb_client_addr(c, where, sizeof(where)), rep->status);
 		return vb_client_lost(c, e);
 	}
 	if (c->framing->gen == VB_GEN_09) {
@@ -1077,7 +1091,7 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep,
 		/* lock-step: the answer is the oldest request's */
 		if (rep->request != s->request ||
 		    (rep->op != s->op && !(s->op == VB_OP_NR && rep->op == 0 &&
-					  rep->status != 0))) {
+					   rep->status != 0))) {
 			vb_err_set(e, VB_E_PROTO,
 				   "%s answered request %llu (operation %u) when request %llu (operation %u) was due",
 				   vb_client_addr(c, where, sizeof(where)),
@@ -1119,14 +1133,14 @@ int vb_client_wait_ready(struct vb_client *c, size_t n, struct vb_err *e)
 					   vb_client_addr(c, where,
 							  sizeof(where)),
 					   c->rx == 0 && c->first_ms > 0 ?
-					   c->first_ms : c->timeout_ms);
+						   c->first_ms :
+						   c->timeout_ms);
 			return vb_client_lost(c, e);
 		}
 	}
 }
 
-int vb_client_next(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e)
+int vb_client_next(struct vb_client *c, struct vb_reply *rep, struct vb_err *e)
 {
 	if (vb_client_wait_ready(c, 1, e))
 		return -1;
@@ -1165,17 +1179,20 @@ int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)
 				     "%s: the server is shutting down (status 8)",
 				     what);
 	if (status == VB_ST_IO_ERROR)
-		return vb_err_status(e, kind, status,
-				     "%s: the server could not write its storage (status 13000: disk full or failing)",
-				     what);
+		return vb_err_status(
+			e, kind, status,
+			"%s: the server could not write its storage (status 13000: disk full or failing)",
+			what);
 	if (status == VB_ST_TRANSIENT_NOT_COMMITTED)
-		return vb_err_status(e, kind, status,
-				     "%s: the cluster did not commit it in time (status 57: it may yet be done)",
-				     what);
+		return vb_err_status(
+			e, kind, status,
+			"%s: the cluster did not commit it in time (status 57: it may yet be done)",
+			what);
 	if (status == VB_ST_TRANSIENT_NOT_ACCEPTED)
-		return vb_err_status(e, kind, status,
-				     "%s: the cluster did not accept it (status 58: no leader, or busy)",
-				     what);
+		return vb_err_status(
+			e, kind, status,
+			"%s: the cluster did not accept it (status 58: no leader, or busy)",
+			what);
 	return vb_err_status(e, kind, status, "%s: server error %u (%s)", what,
 			     status, vb_status_name(status));
 }
@@ -1215,15 +1232,14 @@ int vb_client_reply_err(struct vb_err *e, const struct vb_reply *rep,
 		why = "the session was idle longer than the server's heartbeat allows a consumer group member";
 		break;
 	case VB_EVICT_INCOMPATIBLE_PROTOCOL:
-		return vb_err_status(e, VB_E_PROTO, rep->status,
-				     "%s: evicted (incompatible_protocol): the server accepts protocol %s to %s, this client speaks %s",
-				     what,
-				     vb_vsr_version_fmt(rep->window_min, v[0],
-							sizeof(v[0])),
-				     vb_vsr_version_fmt(rep->window_max, v[1],
-							sizeof(v[1])),
-				     vb_vsr_version_fmt(VB_V09_PROTOCOL_VERSION,
-							v[2], sizeof(v[2])));
+		return vb_err_status(
+			e, VB_E_PROTO, rep->status,
+			"%s: evicted (incompatible_protocol): the server accepts protocol %s to %s, this client speaks %s",
+			what,
+			vb_vsr_version_fmt(rep->window_min, v[0], sizeof(v[0])),
+			vb_vsr_version_fmt(rep->window_max, v[1], sizeof(v[1])),
+			vb_vsr_version_fmt(VB_V09_PROTOCOL_VERSION, v[2],
+					   sizeof(v[2])));
 	case VB_EVICT_MALFORMED_LOGIN:
 		why = "the server could not read the login (a login code 0.9 refuses?)";
 		kind = VB_E_PROTO;
@@ -1233,8 +1249,8 @@ int vb_client_reply_err(struct vb_err *e, const struct vb_reply *rep,
 		kind = VB_E_PROTO;
 		break;
 	}
-	return vb_err_status(e, kind, rep->status, "%s: evicted (%s): %s",
-			     what, vb_evict_name(rep->reason), why);
+	return vb_err_status(e, kind, rep->status, "%s: evicted (%s): %s", what,
+			     vb_evict_name(rep->reason), why);
 }
 
 /* Sleeps ms, a pause between two tries of a transient answer. */
@@ -1246,12 +1262,11 @@ static void pause_ms(int ms)
 }
 
 int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
-			 const uint8_t **payload, size_t *len,
-			 struct vb_err *e)
+			 const uint8_t **payload, size_t *len, struct vb_err *e)
 {
 	struct vb_reply rep;
 	uint32_t code = n >= c->framing->req_hdr ? c->framing->req_code(frame) :
-		0;
+						   0;
 	const char *name = vb_cmd_name(code);
 	int64_t start = vb_mono_ms();
 	struct vb_client_sent s;

@@ -54,7 +54,7 @@ struct vb_client_piece {
 
 /* The protocol a client speaks (c->protocol). */
 enum vb_proto {
-	VB_PROTO_AUTO = 0,		/* probe, remembered per address */
+	VB_PROTO_AUTO = 0, /* probe, remembered per address */
 	VB_PROTO_08 = VB_GEN_08,
 	VB_PROTO_09 = VB_GEN_09,
 };
@@ -71,49 +71,49 @@ struct vb_client_sent {
 };
 
 struct vb_client {
-	int fd;			/* -1 when not connected */
+	int fd; /* -1 when not connected */
 	char host[256];
 	uint16_t port;
-	char user[256];		/* from iggy://user:pass@... or set by caller */
+	char user[256]; /* from iggy://user:pass@... or set by caller */
 	char pass[256];
 	int timeout_ms;
 	/* TLS: set by vb_client_set_addr from the URL, or by the caller */
-	int tls;		/* iggys:// or ?tls=true */
-	char tls_domain[256];	/* ?tls_domain=: the name verified; "" host */
-	char tls_ca[1024];	/* ?tls_ca_file= or the caller's; "" system */
-	char tls_pin[1024];	/* trust exactly this certificate (vb_tls_client_ctx) */
-	struct ssl_ctx_st *tls_ctx;	/* made at the first TLS connect */
-	char tls_ctx_for[2050];	/* the CA or pin it was made for */
-	struct vb_tr tr;	/* the connection's transport; tr.fd == fd */
-	int protocol;		/* enum vb_proto asked for (init: 0.8) */
-	struct vb_buf proto_cache;	/* the vb_proto_cache file; "": none */
-	const struct vb_framing *framing;	/* the one spoken */
-	int proto_guess;	/* it came from the cache, unconfirmed */
-	uint64_t rx;		/* bytes received on this connection */
-	char local[80];		/* our end, "ip:port", while connected */
+	int tls;	      /* iggys:// or ?tls=true */
+	char tls_domain[256]; /* ?tls_domain=: the name verified; "" host */
+	char tls_ca[1024];    /* ?tls_ca_file= or the caller's; "" system */
+	char tls_pin[1024]; /* trust exactly this certificate (vb_tls_client_ctx) */
+	struct ssl_ctx_st *tls_ctx; /* made at the first TLS connect */
+	char tls_ctx_for[2050];	    /* the CA or pin it was made for */
+	struct vb_tr tr;	   /* the connection's transport; tr.fd == fd */
+	int protocol;		   /* enum vb_proto asked for (init: 0.8) */
+	struct vb_buf proto_cache; /* the vb_proto_cache file; "": none */
+	const struct vb_framing *framing; /* the one spoken */
+	int proto_guess; /* it came from the cache, unconfirmed */
+	uint64_t rx;	 /* bytes received on this connection */
+	char local[80];	 /* our end, "ip:port", while connected */
 	/* 0.9 session (framing.md §4) */
-	struct vb_vsr_id id;	/* client id, next request number, session */
-	int bound;		/* logged in: id.session is the server's */
+	struct vb_vsr_id id; /* client id, next request number, session */
+	int bound;	     /* logged in: id.session is the server's */
 	uint32_t user_id;
 	char server_version[64];
-	char redirected[640];	/* "from A to B" after following a leader */
-	unsigned window;	/* frames on the wire at once; 0: no limit */
-	uint64_t wframes;	/* frames written whole */
-	size_t wleft;		/* bytes left of the frame being written */
-	struct vb_client_sent *sent;	/* a ring, one per queued request */
+	char redirected[640]; /* "from A to B" after following a leader */
+	unsigned window;      /* frames on the wire at once; 0: no limit */
+	uint64_t wframes;     /* frames written whole */
+	size_t wleft;	      /* bytes left of the frame being written */
+	struct vb_client_sent *sent; /* a ring, one per queued request */
 	size_t nsent, sent_cap, sent_head;
-	struct vb_client_sent last;	/* the request last answered */
-	int first_ms;		/* > 0: the first answer of a connection
+	struct vb_client_sent last; /* the request last answered */
+	int first_ms;		    /* > 0: the first answer of a connection
 				 * comes within it or not at all */
 	/* requests queued and not yet written, oldest first */
 	struct vb_buf out;
 	struct vb_client_piece *q;
 	size_t nq, qcap, qhead, qdone;
-	uint64_t queued, taken;	/* requests queued / answers taken */
+	uint64_t queued, taken; /* requests queued / answers taken */
 	struct vb_reader rd;	/* answers received */
 	struct vb_buf enc;	/* request being encoded */
 	int dead;		/* the transport failed: answers left in rd */
-	struct vb_err dead_err;	/* why */
+	struct vb_err dead_err; /* why */
 	/* The server answered a waiting poll 3: it has none (until closed). */
 	int no_wait_poll;
 };
@@ -223,14 +223,12 @@ int vb_client_pump(struct vb_client *c, struct vb_err *e);
  * next pump, take or wait call), 0 when none is complete yet, -1 when the
  * connection ended (see above) or sent something that is no answer.
  */
-int vb_client_take(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e);
+int vb_client_take(struct vb_client *c, struct vb_reply *rep, struct vb_err *e);
 /*
  * Blocking: writes what is queued and waits for the next answer, at most
  * timeout_ms (VB_E_TIMEOUT; the connection is then closed).
  */
-int vb_client_next(struct vb_client *c, struct vb_reply *rep,
-		   struct vb_err *e);
+int vb_client_next(struct vb_client *c, struct vb_reply *rep, struct vb_err *e);
 /*
  * Blocking: waits until the next n answers have all arrived, so that
  * taking them (vb_client_take, which then returns 1 n times) leaves every
@@ -355,8 +353,7 @@ int vb_client_cluster(struct vb_client *c, struct vb_cluster_node *nodes,
  * (they extend the 0.8 framing); -1 on error.
  */
 int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
-			const uint8_t **payload, size_t *len,
-			struct vb_err *e);
+			const uint8_t **payload, size_t *len, struct vb_err *e);
 /*
  * The answer of waiting poll r, queued by the caller behind other
  * requests whose answers it took: as vb_client_poll_wait from the wait
@@ -374,7 +371,8 @@ static inline int vb_client_no_wait_poll(const struct vb_client *c)
 int vb_client_get_offset(struct vb_client *c, const struct vb_consumer *who,
 			 const struct vb_ident *stream,
 			 const struct vb_ident *topic, uint32_t partition,
-			 struct vb_offset_info *o, int *found, struct vb_err *e);
+			 struct vb_offset_info *o, int *found,
+			 struct vb_err *e);
 int vb_client_store_offset(struct vb_client *c, const struct vb_consumer *who,
 			   const struct vb_ident *stream,
 			   const struct vb_ident *topic, uint32_t partition,
@@ -394,7 +392,7 @@ int vb_client_leave_group(struct vb_client *c, const struct vb_ident *stream,
 			  const struct vb_ident *topic,
 			  const struct vb_ident *group, struct vb_err *e);
 int vb_client_flush(struct vb_client *c, const struct vb_ident *stream,
-		    const struct vb_ident *topic, uint32_t partition,
-		    int fsync, struct vb_err *e);
+		    const struct vb_ident *topic, uint32_t partition, int fsync,
+		    struct vb_err *e);
 
 #endif

@@ -85,15 +85,15 @@ void vb_proto_cache_put(const char *path, const char *addr, unsigned gen)
 	for (const char *q = p; q < end; q++)
 		nlines += *q == '\n';
 	if (nlines >= CACHE_MAX)
-		skip = nlines - CACHE_MAX + 1;	/* the oldest go */
+		skip = nlines - CACHE_MAX + 1; /* the oldest go */
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
 		if (skip > 0)
 			skip--;
-		else if (n > 0 && !(n > al && memcmp(p, addr, al) == 0 &&
-				    p[al] == ' '))
+		else if (n > 0 &&
+			 !(n > al && memcmp(p, addr, al) == 0 && p[al] == ' '))
 			vb_buf_printf(&out, "%.*s\n", (int)n, p);
 		p += n + 1;
 	}

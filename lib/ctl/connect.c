@@ -41,9 +41,9 @@ static void err_append(struct vb_err *e, const char *fmt, ...)
 
 /* Where connect goes, and what to call it in messages. */
 struct target {
-	char addr[600];		/* "" for the memory backend without server.addr */
-	char where[1024];	/* "--server 'iggy://host:port'", ... */
-	int explicit_addr;	/* named: no autostart */
+	char addr[600];	   /* "" for the memory backend without server.addr */
+	char where[1024];  /* "--server 'iggy://host:port'", ... */
+	int explicit_addr; /* named: no autostart */
 	struct vb_ctl_profile prof;
 	int have_prof;
 	/* the profile's credentials file, read before connecting */
@@ -82,12 +82,14 @@ static int check_scheme(const struct target *t, struct vb_err *e)
 		return 0;
 	if ((n == 4 && strncasecmp(a, "http", 4) == 0) ||
 	    (n == 5 && strncasecmp(a, "https", 5) == 0))
-		return vb_err_set(e, VB_E_USAGE,
-				  "%s: the scheme '%.*s' is not supported: the vibes tools speak Iggy's TCP protocol, not its HTTP API; use iggy://HOST:PORT or HOST:PORT with the server's TCP port (8090 by default, not the HTTP port 3000)",
-				  t->where, n, a);
-	return vb_err_set(e, VB_E_USAGE,
-			  "%s: the scheme '%.*s' is not supported; use iggy://HOST:PORT, iggys://HOST:PORT (TLS) or HOST:PORT",
-			  t->where, n, a);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"%s: the scheme '%.*s' is not supported: the vibes tools speak Iggy's TCP protocol, not its HTTP API; use iggy://HOST:PORT or HOST:PORT with the server's TCP port (8090 by default, not the HTTP port 3000)",
+			t->where, n, a);
+	return vb_err_set(
+		e, VB_E_USAGE,
+		"%s: the scheme '%.*s' is not supported; use iggy://HOST:PORT, iggys://HOST:PORT (TLS) or HOST:PORT",
+		t->where, n, a);
 }
 
 /* --server > $VIBES_IGGY_ADDR > DATA/server.addr > 127.0.0.1:8090. */
@@ -102,8 +104,7 @@ static int find_target(struct vb_ctl *c, const struct vb_ctl_opts *o,
 		if (vb_ctl_is_profile_name(o->server)) {
 			if (vb_ctl_profile_find(o->server, &t->prof, e) ||
 			    (t->prof.creds.len &&
-			     vb_ctl_profile_credentials(&t->prof,
-							&t->prof_user,
+			     vb_ctl_profile_credentials(&t->prof, &t->prof_user,
 							&t->prof_pass, e)))
 				return -1;
 			t->have_prof = 1;
@@ -138,8 +139,8 @@ static int find_target(struct vb_ctl *c, const struct vb_ctl_opts *o,
 	}
 	if (c->memory) {
 		t->addr[0] = 0;
-		snprintf(t->where, sizeof(t->where),
-			 "the memory data dir %s", (char *)c->dir.p);
+		snprintf(t->where, sizeof(t->where), "the memory data dir %s",
+			 (char *)c->dir.p);
 		return 0;
 	}
 	strlcpy(t->addr, VB_CTL_DEFAULT_ADDR, sizeof(t->addr));
@@ -232,9 +233,10 @@ static int wait_down(struct vb_ctl *c, const struct vb_ctl_opts *o,
 	     (char *)c->dir.p, why, cmd);
 	while (vb_ctl_down_read(c, why, sizeof(why))) {
 		if (o->stop && *o->stop)
-			return vb_err_set(e, VB_E_DOWN,
-					  "interrupted while waiting for the server of data dir %s (%s)",
-					  (char *)c->dir.p, why);
+			return vb_err_set(
+				e, VB_E_DOWN,
+				"interrupted while waiting for the server of data dir %s (%s)",
+				(char *)c->dir.p, why);
 		vb_ctl_sleep_ms(200);
 	}
 	return 0;
@@ -283,8 +285,10 @@ static int start_own(struct vb_ctl *c, const struct vb_ctl_opts *o,
 		     "started the server: pid %ld, %s, data dir %s",
 		     (long)st.pid, st.addr, (char *)c->dir.p);
 	if (!vb_ctl_read_addr(c, addr, sizeof(addr)))
-		return vb_err_set(e, VB_E_UNAVAIL, "the started server wrote "
-				  "no server.addr in %s", (char *)c->dir.p);
+		return vb_err_set(e, VB_E_UNAVAIL,
+				  "the started server wrote "
+				  "no server.addr in %s",
+				  (char *)c->dir.p);
 	if (vb_client_set_addr(cl, addr, e))
 		return -1;
 	vb_ctl_local_tls(c, cl);
@@ -344,13 +348,17 @@ static void explain_own_down(struct vb_ctl *c, const struct target *t,
 		return;
 	vb_ctl_iggyctl_cmd(c, "start", cmd, sizeof(cmd));
 	/* server.down is reason enough; else say why no tool started it. */
-	why_not = own_state(c, state, sizeof(state)) || autostart ? "" :
-		  " (" VB_ENV_AUTOSTART "=0 keeps the tools from starting it)";
+	why_not = own_state(c, state, sizeof(state)) || autostart ?
+			  "" :
+			  " (" VB_ENV_AUTOSTART
+			  "=0 keeps the tools from starting it)";
 	if (refused)
-		err_append(e, "; that is not the server of data dir %s, which %s: start it with '%s'%s",
+		err_append(e,
+			   "; that is not the server of data dir %s, which %s: start it with '%s'%s",
 			   (char *)c->dir.p, state, cmd, why_not);
 	else
-		err_append(e, "; the server of data dir %s %s: start it with '%s'%s",
+		err_append(e,
+			   "; the server of data dir %s %s: start it with '%s'%s",
 			   (char *)c->dir.p, state, cmd, why_not);
 }
 

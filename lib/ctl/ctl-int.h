@@ -137,7 +137,6 @@ int vb_ctl_down_read(const struct vb_ctl *c, char *why, size_t sz);
  * Splits "HOST:PORT" (or "[v6]:PORT") with vb_addr_split; returns -1 if
  * malformed or without a port.  The host may be empty (":PORT").
  */
-int vb_ctl_split_addr(const char *addr, char *host, size_t hsz,
-		      unsigned *port);
+int vb_ctl_split_addr(const char *addr, char *host, size_t hsz, unsigned *port);
 
 #endif

@@ -149,7 +149,8 @@ void vb_ctl_log(int fd, const char *fmt, ...)
 		return;
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	vb_buf_printf(&b, "%s " VB_CTL_SUPERVISOR "[%ld]: ", ts, (long)getpid());
+	vb_buf_printf(&b, "%s " VB_CTL_SUPERVISOR "[%ld]: ", ts,
+		      (long)getpid());
 	va_start(ap, fmt);
 	vb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
@@ -236,7 +237,9 @@ int vb_ctl_tail_end(const char *path, unsigned n, struct vb_buf *out,
 			char *nl = memchr(out->p, '\n', out->len);
 
 			if (nl)
-				vb_buf_consume(out, (size_t)(nl - (char *)out->p) + 1);
+				vb_buf_consume(out,
+					       (size_t)(nl - (char *)out->p) +
+						       1);
 		}
 	}
 	return 0;
@@ -250,9 +253,9 @@ int vb_ctl_tail_from(const char *path, off_t from, unsigned n,
 
 	vb_buf_reset(out);
 	if (stat(path, &st) != 0)
-		return errno == ENOENT ? 0 : vb_err_sys(e, kind_of(errno),
-							 "cannot stat %s",
-							 path);
+		return errno == ENOENT ? 0 :
+					 vb_err_sys(e, kind_of(errno),
+						    "cannot stat %s", path);
 	if (vb_ctl_tail(path, n, out, e))
 		return -1;
 	since = st.st_size > from ? (size_t)(st.st_size - from) : 0;
@@ -271,9 +274,10 @@ int vb_ctl_data_dir(struct vb_buf *out, const char *opt, int *memory,
 	if (memory)
 		*memory = 0;
 	if (v && *v && strcmp(v, "memory") != 0 && strcmp(v, "disk") != 0)
-		return vb_err_set(e, VB_E_USAGE,
-				  "%s='%s': expected memory (an ephemeral server, for tests) or disk",
-				  VB_ENV_BACKEND, v);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"%s='%s': expected memory (an ephemeral server, for tests) or disk",
+			VB_ENV_BACKEND, v);
 	if ((opt && *opt) || v == NULL || strcmp(v, "memory") != 0)
 		return vb_path_data_dir(out, opt, e);
 	/*
@@ -358,8 +362,8 @@ static int exec_next_to(const char *path, const char *name, struct vb_buf *out)
 
 	if (slash == NULL)
 		return 0;
-	return is_exec(vb_path_fmt(out, "%.*s/%s", (int)(slash - path), path,
-				   name));
+	return is_exec(
+		vb_path_fmt(out, "%.*s/%s", (int)(slash - path), path, name));
 }
 
 /*
@@ -466,15 +470,14 @@ int vb_ctl_set_tls(struct vb_ctl *c, const char *cert, const char *key,
 {
 	if (key && *key && (cert == NULL || *cert == 0))
 		return vb_err_set(e, VB_E_USAGE, "--tls-key needs --tls-cert");
-	if (tls_file(c->tls_cert, sizeof(c->tls_cert), cert, "--tls-cert",
-		     e) ||
+	if (tls_file(c->tls_cert, sizeof(c->tls_cert), cert, "--tls-cert", e) ||
 	    tls_file(c->tls_key, sizeof(c->tls_key), key, "--tls-key", e))
 		return -1;
 	return 0;
 }
 
-int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
-		 const char *server_bin, struct vb_err *e)
+int vb_ctl_setup(struct vb_ctl *c, const char *data_dir, const char *server_bin,
+		 struct vb_err *e)
 {
 	const char *bin = server_bin, *base;
 
@@ -499,9 +502,10 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 		struct vb_buf abs = VB_BUF_INIT;
 
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
-			return vb_err_sys(e, VB_E_IO,
-					  "data dir %s: cannot find the current directory",
-					  (char *)c->dir.p);
+			return vb_err_sys(
+				e, VB_E_IO,
+				"data dir %s: cannot find the current directory",
+				(char *)c->dir.p);
 		vb_path_join(&abs, cwd, (char *)c->dir.p);
 		vb_buf_release(&c->dir);
 		c->dir = abs;
@@ -537,8 +541,7 @@ int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
 	return 0;
 }
 
-int vb_ctl_split_addr(const char *addr, char *host, size_t hsz,
-		      unsigned *port)
+int vb_ctl_split_addr(const char *addr, char *host, size_t hsz, unsigned *port)
 {
 	uint16_t p;
 	int has_port;
@@ -563,8 +566,8 @@ int vb_ctl_set_addr(struct vb_ctl *c, const char *addr, int port,
 	if (port > 65535)
 		return vb_err_set(e, VB_E_USAGE, "port %d out of range", port);
 	if (addr) {
-		if (vb_addr_split(addr, host, sizeof(host), &ap, &has_port,
-				  e) < 0)
+		if (vb_addr_split(addr, host, sizeof(host), &ap, &has_port, e) <
+		    0)
 			return -1;
 		if (!has_port || host[0] == 0)
 			return vb_err_set(e, VB_E_USAGE,
@@ -620,25 +623,27 @@ int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e)
 	if (st.st_uid != geteuid()) {
 		struct passwd *pw = getpwuid(st.st_uid);
 
-		return vb_err_set(e, VB_E_AUTH,
-				  "data dir %s is owned by %s (uid %lu), not by you (uid %lu)",
-				  dir, pw ? pw->pw_name : "another user",
-				  (unsigned long)st.st_uid,
-				  (unsigned long)geteuid());
+		return vb_err_set(
+			e, VB_E_AUTH,
+			"data dir %s is owned by %s (uid %lu), not by you (uid %lu)",
+			dir, pw ? pw->pw_name : "another user",
+			(unsigned long)st.st_uid, (unsigned long)geteuid());
 	}
 	if (access(dir, R_OK | W_OK | X_OK) != 0) {
 		if (errno == EROFS)
-			return vb_err_set(e, VB_E_IO,
-					  "data dir %s is not writable: read-only file system",
-					  dir);
+			return vb_err_set(
+				e, VB_E_IO,
+				"data dir %s is not writable: read-only file system",
+				dir);
 		return vb_err_sys(e, kind_of(errno),
 				  "data dir %s is not writable", dir);
 	}
 	if (statvfs(dir, &vfs) == 0) {
 		if (vfs.f_flag & ST_RDONLY)
-			return vb_err_set(e, VB_E_IO,
-					  "data dir %s is not writable: read-only file system",
-					  dir);
+			return vb_err_set(
+				e, VB_E_IO,
+				"data dir %s is not writable: read-only file system",
+				dir);
 		if (vfs.f_bavail == 0 && vfs.f_blocks > 0)
 			return vb_err_set(e, VB_E_IO,
 					  "data dir %s: no space left on device",
@@ -667,15 +672,17 @@ int vb_ctl_env_credentials(const struct vb_ctl *c, const char **user,
 		return 0;
 	}
 	if (p)
-		return vb_err_set(e, VB_E_USAGE,
-				  "%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
-				  VB_ENV_PASSWORD, VB_ENV_USERNAME,
-				  VB_ENV_PASSWORD, (char *)c->dir.p);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
+			VB_ENV_PASSWORD, VB_ENV_USERNAME, VB_ENV_PASSWORD,
+			(char *)c->dir.p);
 	if (u)
-		return vb_err_set(e, VB_E_USAGE,
-				  "%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
-				  VB_ENV_USERNAME, VB_ENV_PASSWORD,
-				  VB_ENV_USERNAME, (char *)c->dir.p);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"%s is set but %s is not: set both, or unset %s to log in with %s/credentials",
+			VB_ENV_USERNAME, VB_ENV_PASSWORD, VB_ENV_USERNAME,
+			(char *)c->dir.p);
 	return 0;
 }
 
@@ -754,7 +761,8 @@ int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz)
 int vb_ctl_try_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		     struct vb_client *out, struct vb_err *e)
 {
-	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT, path = VB_BUF_INIT;
+	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT,
+		      path = VB_BUF_INIT;
 	struct vb_client tmp, *cl = out ? out : &tmp;
 	int rc = -1, have;
 
@@ -813,8 +821,8 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 		vb_buf_reset(pass);
 		vb_buf_addstr(user, "iggy");
 		for (i = 0; i < 24; i++)
-			vb_buf_addch(pass,
-				     alnum[arc4random_uniform(sizeof(alnum) - 1)]);
+			vb_buf_addch(pass, alnum[arc4random_uniform(
+						   sizeof(alnum) - 1)]);
 	}
 	rc = vb_path_write_credentials((char *)path.p, (char *)user->p,
 				       (char *)pass->p, e);
@@ -824,8 +832,7 @@ int vb_ctl_make_credentials(struct vb_ctl *c, struct vb_buf *user,
 
 /* ---- status ---- */
 
-int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
-		 struct vb_err *e)
+int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st, struct vb_err *e)
 {
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT, v = VB_BUF_INIT;
 	struct stat sb;
@@ -860,8 +867,8 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 	if (vb_path_read_file((char *)path.p, &text, 4096, &found, NULL) != 0)
 		found = 0;
 	/* A server started after it ended is a newer story than its own. */
-	older = found && stat((char *)path.p, &sb) == 0 &&
-		st->started && sb.st_mtime < st->started;
+	older = found && stat((char *)path.p, &sb) == 0 && st->started &&
+		sb.st_mtime < st->started;
 	if (found && st->super_pid) {
 		const char *errstr;
 
@@ -869,7 +876,8 @@ int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
 			st->restarts = (unsigned)strtonum((char *)v.p, 0,
 							  INT_MAX, &errstr);
 		/* Written once it was spawned; "ready=1" once it was ready. */
-		st->starting = vb_kv_get((char *)text.p, text.len, "ready", &v) &&
+		st->starting = vb_kv_get((char *)text.p, text.len, "ready",
+					 &v) &&
 			       strcmp((char *)v.p, "0") == 0;
 	}
 	/* The last supervisor's word on why it ended, while nothing runs. */
@@ -934,14 +942,14 @@ static uint64_t disk_used(int dfd, int depth)
 
 		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
 			continue;
-		if (fstatat(dirfd(dir), d->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) != 0)
+		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
+		    0)
 			continue;
 		sum += (uint64_t)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode) && depth < 32) {
 			int sub = openat(dirfd(dir), d->d_name,
 					 O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-					 O_NOFOLLOW);
+						 O_NOFOLLOW);
 
 			if (sub >= 0)
 				sum += disk_used(sub, depth + 1);
@@ -951,8 +959,7 @@ static uint64_t disk_used(int dfd, int depth)
 	return sum;
 }
 
-int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
-		  struct vb_err *e)
+int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st, struct vb_err *e)
 {
 	struct vb_client cl;
 	struct vb_err le;
@@ -1021,7 +1028,8 @@ void vb_ctl_iggyctl_cmd(const struct vb_ctl *c, const char *cmd, char *out,
 	if (vb_ctl_data_dir(&def, NULL, NULL, NULL) == 0 && def.p &&
 	    strcmp((char *)def.p, dir) == 0)
 		snprintf(out, sz, "vibes-iggyctl %s", cmd);
-	else if (dir[strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+:,@%")])
+	else if (dir[strspn(dir,
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+:,@%")])
 		snprintf(out, sz, "vibes-iggyctl -d \"%s\" %s", dir, cmd);
 	else
 		snprintf(out, sz, "vibes-iggyctl -d %s %s", dir, cmd);

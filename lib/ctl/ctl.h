@@ -66,15 +66,17 @@ enum vb_ctl_note {
 };
 
 struct vb_ctl_opts {
-	const char *data_dir;	/* NULL: default resolution */
-	const char *server;	/* --server value (address, URL or profile name); NULL if not given */
-	const char *user;	/* --user; NULL if not given */
-	const char *pass;	/* --password; NULL if not given */
-	const char *tls_ca;	/* --tls-ca; NULL: $VIBES_IGGY_TLS_CA, system */
-	const char *server_bin;	/* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
-	int autostart;		/* -1: from $VIBES_IGGY_AUTOSTART (default on) */
-	int timeout_ms;		/* 0: default */
-	int protocol;		/* enum vb_proto (--protocol); -1 (init):
+	const char *data_dir; /* NULL: default resolution */
+	const char *
+		server; /* --server value (address, URL or profile name); NULL if not given */
+	const char *user;   /* --user; NULL if not given */
+	const char *pass;   /* --password; NULL if not given */
+	const char *tls_ca; /* --tls-ca; NULL: $VIBES_IGGY_TLS_CA, system */
+	const char *
+		server_bin; /* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
+	int autostart;	    /* -1: from $VIBES_IGGY_AUTOSTART (default on) */
+	int timeout_ms;	    /* 0: default */
+	int protocol;	    /* enum vb_proto (--protocol); -1 (init):
 				 * $VIBES_IGGY_PROTOCOL, else auto */
 	/*
 	 * A server stopped by `vibes-iggyctl stop` (DATA/server.down): 0
@@ -82,7 +84,7 @@ struct vb_ctl_opts {
 	 * (a follower), telling notice once, or until *stop is set.
 	 */
 	int wait_down;
-	volatile sig_atomic_t *stop;	/* may be NULL */
+	volatile sig_atomic_t *stop; /* may be NULL */
 	/* Told what was done (one line, no program name); may be NULL. */
 	void (*notice)(void *arg, enum vb_ctl_note what, const char *msg);
 	void *notice_arg;
@@ -142,10 +144,10 @@ int vb_ctl_data_dir(struct vb_buf *out, const char *opt, int *memory,
  * "~/" meaning $HOME and a relative path the file's own directory.
  */
 struct vb_ctl_profile {
-	struct vb_buf file;	/* the servers file */
-	unsigned line;		/* the profile's line */
+	struct vb_buf file; /* the servers file */
+	unsigned line;	    /* the profile's line */
 	struct vb_buf url;
-	struct vb_buf creds;	/* credentials file; empty if none */
+	struct vb_buf creds; /* credentials file; empty if none */
 };
 
 void vb_ctl_profile_init(struct vb_ctl_profile *p);
@@ -182,19 +184,19 @@ int vb_ctl_profile_credentials(const struct vb_ctl_profile *p,
 #define VB_CTL_HANG_MS 10000
 
 struct vb_ctl {
-	struct vb_buf dir;	/* resolved data dir */
-	struct vb_buf bin;	/* resolved server binary */
-	struct vb_buf super;	/* the supervisor, vibes-supervise */
-	int upstream;		/* bin is an upstream iggy-server */
-	int memory;		/* dir is the memory backend's: no fsync */
-	char addr[300];		/* requested "HOST:PORT"; "" = default */
-	int addr_explicit;	/* addr came from --addr/--port */
-	char http_addr[300];	/* requested HTTP "HOST:PORT"; "" = default */
-	int http_explicit;	/* http_addr came from --http */
-	int no_http;		/* --no-http */
+	struct vb_buf dir;   /* resolved data dir */
+	struct vb_buf bin;   /* resolved server binary */
+	struct vb_buf super; /* the supervisor, vibes-supervise */
+	int upstream;	     /* bin is an upstream iggy-server */
+	int memory;	     /* dir is the memory backend's: no fsync */
+	char addr[300];	     /* requested "HOST:PORT"; "" = default */
+	int addr_explicit;   /* addr came from --addr/--port */
+	char http_addr[300]; /* requested HTTP "HOST:PORT"; "" = default */
+	int http_explicit;   /* http_addr came from --http */
+	int no_http;	     /* --no-http */
 	/* TLS for the server started: vb_ctl_set_tls, else the environment */
-	char tls_cert[1024];	/* absolute; "" plain */
-	char tls_key[1024];	/* absolute; "" the certificate's file */
+	char tls_cert[1024]; /* absolute; "" plain */
+	char tls_key[1024];  /* absolute; "" the certificate's file */
 	int start_timeout_ms;
 	int stop_timeout_ms;
 	/*
@@ -216,8 +218,8 @@ void vb_ctl_release(struct vb_ctl *c);
  * to the running executable, next to the server binary, in the installed
  * libexecdir, then in PATH.  Nothing is created.
  */
-int vb_ctl_setup(struct vb_ctl *c, const char *data_dir,
-		 const char *server_bin, struct vb_err *e);
+int vb_ctl_setup(struct vb_ctl *c, const char *data_dir, const char *server_bin,
+		 struct vb_err *e);
 /*
  * Sets the address asked for: addr ("HOST:PORT", may be NULL) and/or port
  * (-1 = not given; else overrides addr's port, 0 = kernel-chosen).  Either makes it explicit: start
@@ -253,8 +255,7 @@ int vb_ctl_read_http_addr(const struct vb_ctl *c, char *addr, size_t sz);
 void vb_ctl_http_url(const struct vb_ctl *c, const char *addr,
 		     struct vb_buf *url, char *cert, size_t sz, int *named);
 int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
-		      struct vb_buf *token, uint64_t *expiry,
-		      struct vb_err *e);
+		      struct vb_buf *token, uint64_t *expiry, struct vb_err *e);
 /*
  * TLS for the servers this vb_ctl starts: the certificate chain and key
  * (PEM; key NULL: in the certificate's file), made absolute.  Not called,
@@ -277,17 +278,17 @@ void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl);
 int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e);
 
 enum vb_ctl_state {
-	VB_CTL_STOPPED = 0,	/* no pidfile */
-	VB_CTL_STALE,		/* pidfile present, lock free: died uncleanly */
-	VB_CTL_RUNNING,		/* pidfile locked */
+	VB_CTL_STOPPED = 0, /* no pidfile */
+	VB_CTL_STALE,	    /* pidfile present, lock free: died uncleanly */
+	VB_CTL_RUNNING,	    /* pidfile locked */
 };
 
 struct vb_ctl_status {
 	enum vb_ctl_state state;
-	pid_t pid;		/* server pid from the pidfile; 0 if unknown */
-	pid_t super_pid;	/* supervisor pid; 0 if none runs */
-	unsigned restarts;	/* restarts done by that supervisor */
-	int starting;		/* that supervisor has not seen it ready yet */
+	pid_t pid;	   /* server pid from the pidfile; 0 if unknown */
+	pid_t super_pid;   /* supervisor pid; 0 if none runs */
+	unsigned restarts; /* restarts done by that supervisor */
+	int starting;	   /* that supervisor has not seen it ready yet */
 	/*
 	 * No supervisor runs and the last one gave up: why, as it recorded
 	 * ("5 deaths within 60 s; the last: server exited with status 1").
@@ -297,13 +298,13 @@ struct vb_ctl_status {
 	char down[256];
 	/* It was written after the last server started: it is why it is down. */
 	int down_last;
-	char addr[300];		/* server.addr; "" if none */
-	char http_addr[300];	/* http.addr; "" if none */
-	time_t started;		/* when the pidfile was written; 0 if unknown */
-	uint64_t disk_used;	/* bytes allocated under the data dir */
-	int have_stats;		/* stats below are valid */
+	char addr[300];	     /* server.addr; "" if none */
+	char http_addr[300]; /* http.addr; "" if none */
+	time_t started;	     /* when the pidfile was written; 0 if unknown */
+	uint64_t disk_used;  /* bytes allocated under the data dir */
+	int have_stats;	     /* stats below are valid */
 	struct vb_stats stats;
-	char stats_err[256];	/* why stats are missing */
+	char stats_err[256]; /* why stats are missing */
 	/*
 	 * vb_ctl_status, running: whether it answered a PING within
 	 * VB_CTL_PING_TIMEOUT_MS; if not, why, and its /proc state letter
@@ -312,7 +313,7 @@ struct vb_ctl_status {
 	int answering;
 	char ping_err[256];
 	char proc_state;
-	pid_t stale_pid;	/* vb_ctl_start: a stale pidfile was replaced */
+	pid_t stale_pid; /* vb_ctl_start: a stale pidfile was replaced */
 };
 
 /*
@@ -320,17 +321,15 @@ struct vb_ctl_status {
  * supervisor's state.  Fails (VB_E_AUTH or VB_E_IO) only when the state
  * cannot be known (pidfile unreadable).
  */
-int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st,
-		 struct vb_err *e);
+int vb_ctl_probe(struct vb_ctl *c, struct vb_ctl_status *st, struct vb_err *e);
 /*
  * vb_ctl_probe plus disk usage and, if running, a PING (answering) and
  * get_stats via a login.
  */
-int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st,
-		  struct vb_err *e);
+int vb_ctl_status(struct vb_ctl *c, struct vb_ctl_status *st, struct vb_err *e);
 
 enum vb_ctl_start_flags {
-	VB_CTL_ENSURE = 1 << 0,	/* already running is success */
+	VB_CTL_ENSURE = 1 << 0, /* already running is success */
 	/*
 	 * A tool starting it by itself: server.down (`vibes-iggyctl stop`)
 	 * refuses with VB_E_DOWN.  Without it an explicit start removes
@@ -391,18 +390,21 @@ int vb_ctl_logs(struct vb_ctl *c, int out, unsigned n, int follow,
 
 /* What vb_ctl_start hands the supervisor on its command line. */
 struct vb_ctl_super {
-	const char *data_dir;	/* absolute */
+	const char *data_dir; /* absolute */
 	const char *server_bin;
 	int upstream;		/* server_bin is an upstream iggy-server */
-	const char *spawn_addr;	/* "HOST:PORT" for the first spawn */
-	const char *addr;	/* the address asked for (kept on restarts); NULL: any */
-	const char *spawn_http;	/* HTTP "HOST:PORT" for the first spawn; NULL: none */
-	const char *http;	/* the HTTP address asked for; NULL: any */
-	int no_http;		/* no HTTP API */
-	const char *tls_cert;	/* TLS on the daemon's port; NULL: plain */
-	const char *tls_key;	/* its key; NULL: in tls_cert's file */
-	char *const *args;	/* more arguments for the daemon; NULL-terminated, may be NULL */
-	int notify_fd;		/* the starter's pipe; -1: none */
+	const char *spawn_addr; /* "HOST:PORT" for the first spawn */
+	const char
+		*addr; /* the address asked for (kept on restarts); NULL: any */
+	const char *
+		spawn_http; /* HTTP "HOST:PORT" for the first spawn; NULL: none */
+	const char *http;   /* the HTTP address asked for; NULL: any */
+	int no_http;	    /* no HTTP API */
+	const char *tls_cert; /* TLS on the daemon's port; NULL: plain */
+	const char *tls_key;  /* its key; NULL: in tls_cert's file */
+	char *const *
+		args; /* more arguments for the daemon; NULL-terminated, may be NULL */
+	int notify_fd; /* the starter's pipe; -1: none */
 };
 
 /*

@@ -47,8 +47,10 @@ int vb_ctl_set_http(struct vb_ctl *c, const char *addr, int off,
 	if (vb_addr_split(addr, host, sizeof(host), &port, &has_port, e) < 0)
 		return -1;
 	if (!has_port || host[0] == 0)
-		return vb_err_set(e, VB_E_USAGE, "HTTP address '%s': expected "
-				  "HOST:PORT", addr);
+		return vb_err_set(e, VB_E_USAGE,
+				  "HTTP address '%s': expected "
+				  "HOST:PORT",
+				  addr);
 	if (strchr(host, ':'))
 		snprintf(c->http_addr, sizeof(c->http_addr), "[%s]:%u", host,
 			 port);
@@ -81,13 +83,15 @@ void vb_ctl_choose_http(const struct vb_ctl *c, char *out, size_t sz)
 			strlcpy(out, last, sz);
 		return;
 	}
-	if (last[0] && vb_ctl_split_addr(last, host, sizeof(host), &port) == 0 &&
+	if (last[0] &&
+	    vb_ctl_split_addr(last, host, sizeof(host), &port) == 0 &&
 	    port != 0 && vb_ctl_port_free(host, port)) {
 		strlcpy(out, last, sz);
 		return;
 	}
 	if (vb_ctl_split_addr(VB_CTL_DEFAULT_HTTP_ADDR, host, sizeof(host),
-			      &port) == 0 && vb_ctl_port_free(host, port)) {
+			      &port) == 0 &&
+	    vb_ctl_port_free(host, port)) {
 		strlcpy(out, VB_CTL_DEFAULT_HTTP_ADDR, sz);
 		return;
 	}
@@ -128,8 +132,10 @@ static int dial(const char *addr, int64_t deadline, struct vb_err *e)
 	int fd, rc;
 
 	if (vb_ctl_split_addr(addr, host, sizeof(host), &pn) < 0)
-		return vb_err_set(e, VB_E_DATA, "http.addr: '%s' is not "
-				  "HOST:PORT", addr);
+		return vb_err_set(e, VB_E_DATA,
+				  "http.addr: '%s' is not "
+				  "HOST:PORT",
+				  addr);
 	snprintf(port, sizeof(port), "%u", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -161,8 +167,9 @@ static int dial(const char *addr, int64_t deadline, struct vb_err *e)
 
 		close(fd);
 		errno = sys;
-		return vb_err_sys(e, sys == ETIMEDOUT ? VB_E_TIMEOUT
-						      : VB_E_UNAVAIL,
+		return vb_err_sys(e,
+				  sys == ETIMEDOUT ? VB_E_TIMEOUT :
+						     VB_E_UNAVAIL,
 				  "cannot connect to the HTTP API on %s", addr);
 	}
 	return fd;
@@ -172,9 +179,8 @@ static int dial(const char *addr, int64_t deadline, struct vb_err *e)
  * Sends req on t (after the TLS handshake when t is TLS), reads the whole
  * reply until the server closes.
  */
-static int exchange(struct vb_tr *t, const char *addr,
-		    const struct vb_buf *req, struct vb_buf *rep,
-		    int64_t deadline, struct vb_err *e)
+static int exchange(struct vb_tr *t, const char *addr, const struct vb_buf *req,
+		    struct vb_buf *rep, int64_t deadline, struct vb_err *e)
 {
 	size_t sent = 0;
 	short ev = POLLOUT;
@@ -187,7 +193,8 @@ static int exchange(struct vb_tr *t, const char *addr,
 
 		if (!vb_tr_pending(t) &&
 		    (left <= 0 || poll(&p, 1, (int)left) != 1))
-			return vb_err_set(e, VB_E_TIMEOUT, "the HTTP API did "
+			return vb_err_set(e, VB_E_TIMEOUT,
+					  "the HTTP API did "
 					  "not answer in time");
 		if (t->handshaking) {
 			rc = vb_tr_handshake(t, addr, e);
@@ -201,8 +208,10 @@ static int exchange(struct vb_tr *t, const char *addr,
 		if (sent < req->len) {
 			n = vb_tr_write(t, req->p + sent, req->len - sent, 0);
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				return vb_err_set(e, VB_E_UNAVAIL, "HTTP API "
-						  "%s: %s", addr,
+				return vb_err_set(e, VB_E_UNAVAIL,
+						  "HTTP API "
+						  "%s: %s",
+						  addr,
 						  vb_tr_strerror(t, errno));
 			if (n > 0)
 				sent += (size_t)n;
@@ -223,7 +232,8 @@ static int exchange(struct vb_tr *t, const char *addr,
 		if (n > 0)
 			rep->len += (size_t)n;
 		if (rep->len > (1u << 20))
-			return vb_err_set(e, VB_E_PROTO, "the HTTP API's "
+			return vb_err_set(e, VB_E_PROTO,
+					  "the HTTP API's "
 					  "answer is too long");
 	}
 }
@@ -251,8 +261,7 @@ static int http_transport(struct vb_ctl *c, int fd, struct vb_tr *t,
 }
 
 int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
-		      struct vb_buf *token, uint64_t *expiry,
-		      struct vb_err *e)
+		      struct vb_buf *token, uint64_t *expiry, struct vb_err *e)
 {
 	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT, req = VB_BUF_INIT,
 		      rep = VB_BUF_INIT;
@@ -281,44 +290,53 @@ int vb_ctl_http_login(struct vb_ctl *c, const char *addr, int timeout_ms,
 		vb_err_set(e, VB_E_DATA, "credentials: not valid UTF-8");
 		goto out;
 	}
-	vb_buf_printf(&req, "POST /users/login HTTP/1.1\r\nHost: %s\r\n"
+	vb_buf_printf(&req,
+		      "POST /users/login HTTP/1.1\r\nHost: %s\r\n"
 		      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		      "Connection: close\r\n\r\n%s", addr, strlen(text), text);
+		      "Connection: close\r\n\r\n%s",
+		      addr, strlen(text), text);
 	fd = dial(addr, deadline, e);
 	if (fd < 0 || http_transport(c, fd, &t, &ctx, e) < 0 ||
 	    exchange(&t, addr, &req, &rep, deadline, e) < 0)
 		goto out;
 	vb_buf_addch(&rep, 0);
 	if (sscanf((char *)rep.p, "HTTP/1.%*d %d", &status) != 1) {
-		vb_err_set(e, VB_E_PROTO, "the HTTP API on %s did not answer "
-			   "HTTP", addr);
+		vb_err_set(e, VB_E_PROTO,
+			   "the HTTP API on %s did not answer "
+			   "HTTP",
+			   addr);
 		goto out;
 	}
 	p = strstr((char *)rep.p, "\r\n\r\n");
 	j = p ? json_loads(p + 4, 0, NULL) : NULL;
 	if (status != 200) {
-		const char *why = j ? json_string_value(json_object_get(j,
-						"reason")) : NULL;
+		const char *why = j ? json_string_value(
+					      json_object_get(j, "reason")) :
+				      NULL;
 
-		vb_err_set(e, status == 400 || status == 401 ? VB_E_AUTH
-							    : VB_E_SERVER,
+		vb_err_set(e,
+			   status == 400 || status == 401 ? VB_E_AUTH :
+							    VB_E_SERVER,
 			   "HTTP login refused (%d%s%s)", status,
 			   why ? ": " : "", why ? why : "");
 		goto out;
 	}
-	p = j ? json_string_value(json_object_get(json_object_get(j,
-					"access_token"), "token")) : NULL;
+	p = j ? json_string_value(
+			json_object_get(json_object_get(j, "access_token"),
+					"token")) :
+		NULL;
 	if (p == NULL || strpbrk(p, "\"\\\r\n") != NULL) {
-		vb_err_set(e, VB_E_PROTO, "the HTTP API's login answer has no "
+		vb_err_set(e, VB_E_PROTO,
+			   "the HTTP API's login answer has no "
 			   "token");
 		goto out;
 	}
 	vb_buf_addstr(token, p);
-	*expiry = (uint64_t)json_integer_value(json_object_get(
-		json_object_get(j, "access_token"), "expiry"));
+	*expiry = (uint64_t)json_integer_value(
+		json_object_get(json_object_get(j, "access_token"), "expiry"));
 	rc = 0;
 out:
-	vb_tr_close(&t);	/* closes fd */
+	vb_tr_close(&t); /* closes fd */
 	vb_tls_ctx_free(ctx);
 	if (pass.p)
 		explicit_bzero(pass.p, pass.len);

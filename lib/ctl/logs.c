@@ -41,7 +41,8 @@ int vb_ctl_logs(struct vb_ctl *c, int out, unsigned n, int follow,
 		ssize_t r;
 
 		if (fd < 0) {
-			fd = open((char *)path.p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+			fd = open((char *)path.p,
+				  O_RDONLY | O_CLOEXEC | O_NOCTTY);
 			if (fd < 0 && errno != ENOENT) {
 				vb_err_sys(e, VB_E_IO, "cannot open %s",
 					   (char *)path.p);

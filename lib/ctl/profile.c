@@ -65,8 +65,9 @@ int vb_ctl_profiles_file(struct vb_buf *out, struct vb_err *e)
 	}
 	h = home_dir();
 	if (h == NULL || *h == 0)
-		return vb_err_set(e, VB_E_USAGE,
-				  "cannot find the server profiles: set XDG_CONFIG_HOME or HOME");
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"cannot find the server profiles: set XDG_CONFIG_HOME or HOME");
 	vb_buf_printf(out, "%s/.config/vibes/servers", h);
 	return 0;
 }
@@ -120,7 +121,8 @@ static int url_ok(const char *url, char *why, size_t sz)
 		return 0;
 	}
 	if (!sep && strchr(url, ':') == NULL) {
-		snprintf(why, sz, "'%s' is no address: use iggy://HOST:PORT or HOST:PORT",
+		snprintf(why, sz,
+			 "'%s' is no address: use iggy://HOST:PORT or HOST:PORT",
 			 url);
 		return 0;
 	}
@@ -170,8 +172,9 @@ int vb_ctl_profile_find(const char *name, struct vb_ctl_profile *p,
 		if (n == 1 || n > 3) {
 			vb_err_set(e, VB_E_USAGE,
 				   "%s:%u: expected 'NAME URL [CREDENTIALS-FILE]', found %s",
-				   file, lineno, n == 1 ? "a name alone" :
-				   "more than 3 fields");
+				   file, lineno,
+				   n == 1 ? "a name alone" :
+					    "more than 3 fields");
 			goto out;
 		}
 		if (!name_ok(f[0], strlen(f[0]))) {
@@ -181,8 +184,8 @@ int vb_ctl_profile_find(const char *name, struct vb_ctl_profile *p,
 			goto out;
 		}
 		if (!url_ok(f[1], why, sizeof(why))) {
-			vb_err_set(e, VB_E_USAGE, "%s:%u: profile %s: %s",
-				   file, lineno, f[0], why);
+			vb_err_set(e, VB_E_USAGE, "%s:%u: profile %s: %s", file,
+				   lineno, f[0], why);
 			goto out;
 		}
 		if (strcmp(f[0], name) != 0) {
@@ -242,18 +245,20 @@ int vb_ctl_profile_credentials(const struct vb_ctl_profile *p,
 				  (char *)p->file.p, p->line, cf);
 	/* As ssh does with a key: a password others can read is refused. */
 	if (st.st_mode & 077)
-		return vb_err_set(e, VB_E_AUTH,
-				  "%s:%u: credentials file %s can be read by others (mode %04o): chmod 600 %s",
-				  (char *)p->file.p, p->line, cf,
-				  (unsigned)(st.st_mode & 0777), cf);
+		return vb_err_set(
+			e, VB_E_AUTH,
+			"%s:%u: credentials file %s can be read by others (mode %04o): chmod 600 %s",
+			(char *)p->file.p, p->line, cf,
+			(unsigned)(st.st_mode & 0777), cf);
 	rc = vb_path_read_credentials(cf, user, pass, e);
 	if (rc < 0) {
 		vb_err_prefix(e, "%s:%u", (char *)p->file.p, p->line);
 		return -1;
 	}
 	if (rc == 0)
-		return vb_err_set(e, VB_E_USAGE,
-				  "%s:%u: credentials file %s: expected the lines username=NAME and password=SECRET",
-				  (char *)p->file.p, p->line, cf);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"%s:%u: credentials file %s: expected the lines username=NAME and password=SECRET",
+			(char *)p->file.p, p->line, cf);
 	return 0;
 }

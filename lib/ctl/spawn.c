@@ -60,12 +60,16 @@ static int bind_probe(const char *host, unsigned port, unsigned *bound)
 			socklen_t len = sizeof(ss);
 
 			ok = 1;
-			if (bound &&
-			    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+			if (bound && getsockname(fd, (struct sockaddr *)&ss,
+						 &len) == 0) {
 				if (ss.ss_family == AF_INET)
-					*bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+					*bound = ntohs(
+						((struct sockaddr_in *)&ss)
+							->sin_port);
 				else if (ss.ss_family == AF_INET6)
-					*bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+					*bound = ntohs(
+						((struct sockaddr_in6 *)&ss)
+							->sin6_port);
 			}
 		}
 		close(fd);
@@ -90,7 +94,8 @@ unsigned vb_ctl_pick_port(const char *host)
 /* Inode of the socket listening on port, from /proc/net/tcp{,6}. */
 static unsigned long listen_inode(unsigned port)
 {
-	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	static const char *const files[] = { "/proc/net/tcp",
+					     "/proc/net/tcp6" };
 	char line[512];
 	size_t i;
 
@@ -106,7 +111,8 @@ static unsigned long listen_inode(unsigned port)
 			char *colon;
 
 			/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-			if (sscanf(line, "%*s %63s %63s %x %*s %*s %*s %*s %*s %lu",
+			if (sscanf(line,
+				   "%*s %63s %63s %x %*s %*s %*s %*s %*s %lu",
 				   local, rem, &st, &inode) != 4)
 				continue;
 			colon = strrchr(local, ':');
@@ -173,7 +179,8 @@ void vb_ctl_port_holder(unsigned port, char *out, size_t outsz)
 				char comm[64] = "";
 				FILE *f;
 
-				snprintf(p2, sizeof(p2), "/proc/%lld/comm", pid);
+				snprintf(p2, sizeof(p2), "/proc/%lld/comm",
+					 pid);
 				f = fopen(p2, "re");
 				if (f) {
 					if (fgets(comm, sizeof(comm), f))
@@ -384,18 +391,20 @@ static int spawn_supervisor(struct vb_ctl *c, const char *addr,
 	pid_t pid;
 
 	if (c->super.len == 0 || access((char *)c->super.p, X_OK) != 0)
-		return vb_err_sys(e, VB_E_CONFIG,
-				  "cannot execute the supervisor %s (is vibes installed completely? it belongs in %s)",
-				  c->super.len ? (char *)c->super.p :
-						 "vibes-supervise",
-				  VB_CTL_LIBEXECDIR);
+		return vb_err_sys(
+			e, VB_E_CONFIG,
+			"cannot execute the supervisor %s (is vibes installed completely? it belongs in %s)",
+			c->super.len ? (char *)c->super.p : "vibes-supervise",
+			VB_CTL_LIBEXECDIR);
 	vb_ctl_file(c, "server.log", &logp);
 	logfd = open((char *)logp.p,
-		     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+		     0600);
 	vb_buf_release(&logp);
 	if (logfd < 0)
 		return vb_err_sys(e, errno == EACCES ? VB_E_AUTH : VB_E_IO,
-				  "cannot open %s/server.log", (char *)c->dir.p);
+				  "cannot open %s/server.log",
+				  (char *)c->dir.p);
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		close(logfd);
 		return vb_err_sys(e, VB_E_IO, "pipe");
@@ -492,7 +501,9 @@ static int wait_login(struct vb_ctl *c, struct vb_ctl_status *st,
 		vb_err_clear(&le);
 		if (vb_ctl_read_addr(c, st->addr, sizeof(st->addr)) &&
 		    vb_ctl_try_login(c, st->addr,
-				     (int)(left < 2000 ? (left > 100 ? left : 100) : 2000),
+				     (int)(left < 2000 ?
+						   (left > 100 ? left : 100) :
+						   2000),
 				     NULL, &le) == 0) {
 			rc = 0;
 			break;
@@ -599,12 +610,10 @@ static int disk_full(struct vb_ctl *c)
 {
 	struct statvfs vfs;
 
-	if (c->log_tail.p && (strstr((char *)c->log_tail.p,
-				     "No space left on device") ||
-			      strstr((char *)c->log_tail.p,
-				     "Disk quota exceeded") ||
-			      strstr((char *)c->log_tail.p,
-				     "File too large")))
+	if (c->log_tail.p &&
+	    (strstr((char *)c->log_tail.p, "No space left on device") ||
+	     strstr((char *)c->log_tail.p, "Disk quota exceeded") ||
+	     strstr((char *)c->log_tail.p, "File too large")))
 		return 1;
 	return statvfs((char *)c->dir.p, &vfs) == 0 && vfs.f_blocks > 0 &&
 	       vfs.f_bavail == 0;
@@ -623,8 +632,9 @@ static int port_in_use(struct vb_err *e, const char *what, const char *addr)
 	if (vb_ctl_split_addr(addr, host, sizeof(host), &port))
 		return 0;
 	vb_ctl_port_holder(port, holder, sizeof(holder));
-	vb_err_set(e, VB_E_UNAVAIL, "cannot listen%s on %s: port %u is in use%s%s",
-		   what, addr, port, holder[0] ? " by " : "", holder);
+	vb_err_set(e, VB_E_UNAVAIL,
+		   "cannot listen%s on %s: port %u is in use%s%s", what, addr,
+		   port, holder[0] ? " by " : "", holder);
 	return 1;
 }
 
@@ -651,8 +661,9 @@ static int log_check(struct vb_ctl *c, struct vb_err *e, const char *fmt, ...)
 	fd = open((char *)path.p,
 		  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
-		rc = vb_err_sys(e, errno == EACCES || errno == EPERM ?
-				       VB_E_AUTH : VB_E_IO,
+		rc = vb_err_sys(e,
+				errno == EACCES || errno == EPERM ? VB_E_AUTH :
+								    VB_E_IO,
 				"cannot open %s", (char *)path.p);
 		goto out;
 	}
@@ -712,15 +723,15 @@ static int start_once(struct vb_ctl *c, const char *addr, const char *http,
 			vb_err_set(e, VB_E_TIMEOUT,
 				   "server not ready within %d ms; stopped it",
 				   c->start_timeout_ms);
-			vb_ctl_tail_from((char *)logp.p, mark, 10,
-					 &c->log_tail, NULL);
+			vb_ctl_tail_from((char *)logp.p, mark, 10, &c->log_tail,
+					 NULL);
 			goto out;
 		}
 		if (r == 0) {
 			vb_err_set(e, VB_E_UNAVAIL,
 				   "the supervisor died during startup");
-			vb_ctl_tail_from((char *)logp.p, mark, 10,
-					 &c->log_tail, NULL);
+			vb_ctl_tail_from((char *)logp.p, mark, 10, &c->log_tail,
+					 NULL);
 			goto out;
 		}
 		if (strncmp(line, "super ", 6) == 0) {
@@ -742,9 +753,10 @@ static int start_once(struct vb_ctl *c, const char *addr, const char *http,
 			wait_super_exit(c, super);
 			vb_ctl_tail_from((char *)logp.p, mark, 5, &tail, NULL);
 			inuse = code == VB_EX_CONFIG && tail.p &&
-				strstr((char *)tail.p, "address already in use");
-			http_inuse = inuse &&
-				strstr((char *)tail.p, "cannot listen for HTTP");
+				strstr((char *)tail.p,
+				       "address already in use");
+			http_inuse = inuse && strstr((char *)tail.p,
+						     "cannot listen for HTTP");
 			vb_buf_release(&tail);
 			if (http_inuse && !c->http_explicit) {
 				*retry = 2;
@@ -758,8 +770,8 @@ static int start_once(struct vb_ctl *c, const char *addr, const char *http,
 			}
 			if (inuse && port_in_use(e, "", addr))
 				goto out;
-			vb_ctl_tail_from((char *)logp.p, mark, 10,
-					 &c->log_tail, NULL);
+			vb_ctl_tail_from((char *)logp.p, mark, 10, &c->log_tail,
+					 NULL);
 			if (disk_full(c)) {
 				vb_err_set(e, VB_E_IO,
 					   "data dir %s: no space left on device (%s)",
@@ -833,13 +845,14 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 	if (st->state == VB_CTL_RUNNING || st->super_pid) {
 		if (!(flags & VB_CTL_ENSURE)) {
 			if (st->state == VB_CTL_RUNNING)
-				return vb_err_set(e, VB_E_STATE,
-						  "already running (pid %ld) with data dir %s",
-						  (long)st->pid,
-						  (char *)c->dir.p);
-			return vb_err_set(e, VB_E_STATE,
-					  "already supervised (supervisor pid %ld); the server is being restarted",
-					  (long)st->super_pid);
+				return vb_err_set(
+					e, VB_E_STATE,
+					"already running (pid %ld) with data dir %s",
+					(long)st->pid, (char *)c->dir.p);
+			return vb_err_set(
+				e, VB_E_STATE,
+				"already supervised (supervisor pid %ld); the server is being restarted",
+				(long)st->super_pid);
 		}
 		rc = wait_login(c, st, deadline, e);
 		if (rc <= 0) {
@@ -856,16 +869,18 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 		char cmd[600];
 
 		vb_ctl_iggyctl_cmd(c, "start", cmd, sizeof(cmd));
-		return vb_err_set(e, VB_E_DOWN,
-				  "the server of data dir %s was %s; the tools do not start it by themselves until '%s'",
-				  (char *)c->dir.p, why, cmd);
+		return vb_err_set(
+			e, VB_E_DOWN,
+			"the server of data dir %s was %s; the tools do not start it by themselves until '%s'",
+			(char *)c->dir.p, why, cmd);
 	}
 	if (st->state == VB_CTL_STALE)
 		stale = st->pid;
 	if (access((char *)c->bin.p, X_OK) != 0)
-		return vb_err_sys(e, VB_E_CONFIG,
-				  "cannot execute the server %s (set --server-bin or VIBES_IGGY_SERVER)",
-				  (char *)c->bin.p);
+		return vb_err_sys(
+			e, VB_E_CONFIG,
+			"cannot execute the server %s (set --server-bin or VIBES_IGGY_SERVER)",
+			(char *)c->bin.p);
 	if (c->upstream) {
 		struct vb_buf u = VB_BUF_INIT, p = VB_BUF_INIT;
 
@@ -889,9 +904,10 @@ static int start_locked(struct vb_ctl *c, unsigned flags, const char *last,
 		vb_buf_release(&logp);
 	}
 	vb_buf_reset(&c->log_tail);
-	if (stale && log_check(c, e,
-			       "stale pidfile (pid %ld): the last server died without cleaning up",
-			       (long)stale))
+	if (stale &&
+	    log_check(c, e,
+		      "stale pidfile (pid %ld): the last server died without cleaning up",
+		      (long)stale))
 		return -1;
 	if (log_check(c, e, "starting %s (%s) on %s, data dir %s",
 		      (char *)c->bin.p, c->upstream ? "upstream" : "bundled",
@@ -974,7 +990,8 @@ static int stop_locked(struct vb_ctl *c, int *killed, struct vb_err *e)
 		kill(st.pid, SIGCONT);
 	}
 	if (!wait_released((char *)pidp.p, c->stop_timeout_ms)) {
-		if (vb_ctl_lock_probe((char *)pidp.p, &exists, &pid, NULL) > 0 &&
+		if (vb_ctl_lock_probe((char *)pidp.p, &exists, &pid, NULL) >
+			    0 &&
 		    pid > 0) {
 			kill(pid, SIGKILL);
 			if (killed)
@@ -1023,8 +1040,7 @@ int vb_ctl_stop(struct vb_ctl *c, int *killed, struct vb_err *e)
 	return rc;
 }
 
-int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st,
-		   struct vb_err *e)
+int vb_ctl_restart(struct vb_ctl *c, struct vb_ctl_status *st, struct vb_err *e)
 {
 	char last[300];
 	int fd, rc;

@@ -40,39 +40,39 @@
 
 struct sv {
 	struct vb_ctl *c;
-	char *const *args;	/* more daemon arguments (NULL-terminated) */
-	char addr[300];		/* address for the next spawn */
-	char http[300];		/* its HTTP address; "" for none */
-	char ready_addr[300];	/* address of the running daemon */
+	char *const *args;    /* more daemon arguments (NULL-terminated) */
+	char addr[300];	      /* address for the next spawn */
+	char http[300];	      /* its HTTP address; "" for none */
+	char ready_addr[300]; /* address of the running daemon */
 	int logfd;
-	int notify;		/* -1 once the starter has been answered */
+	int notify; /* -1 once the starter has been answered */
 	int selfpipe[2];
 	pid_t child;
-	int readyfd;		/* bundled daemon's readiness pipe */
+	int readyfd; /* bundled daemon's readiness pipe */
 	char rbuf[512];
 	size_t rlen;
 	int ready;
-	int pidlock;		/* upstream: server.pid held for the child */
+	int pidlock; /* upstream: server.pid held for the child */
 	int want_down;
 	unsigned restarts;
 	int64_t deaths[VB_CTL_MAX_DEATHS];
 	unsigned ndeaths;
 	int64_t next_spawn;
-	int64_t next_probe;	/* upstream readiness polling */
+	int64_t next_probe; /* upstream readiness polling */
 	char last_exit[128];
 	/* health */
-	struct vb_client hc;	/* the ping's connection */
-	int pinging;		/* a PING is in flight on hc */
+	struct vb_client hc; /* the ping's connection */
+	int pinging;	     /* a PING is in flight on hc */
 	int64_t ping_sent;
 	int64_t next_ping;
-	int64_t last_answer;	/* when it last answered (or became ready) */
-	int answering;		/* its last ping was answered */
-	int hung;		/* killed for answering no ping */
-	off_t log_mark;		/* server.log's size at the last spawn */
-	int keep_addrs;		/* the next spawn keeps addr and http */
+	int64_t last_answer; /* when it last answered (or became ready) */
+	int answering;	     /* its last ping was answered */
+	int hung;	     /* killed for answering no ping */
+	off_t log_mark;	     /* server.log's size at the last spawn */
+	int keep_addrs;	     /* the next spawn keeps addr and http */
 	/* the end */
 	int done;
-	int code;		/* what vb_ctl_supervise returns */
+	int code; /* what vb_ctl_supervise returns */
 	char gave_up[256];
 };
 
@@ -123,10 +123,11 @@ static void sv_write_state(struct sv *s)
 	struct vb_buf path = VB_BUF_INIT, text = VB_BUF_INIT;
 
 	vb_ctl_file(s->c, "supervise.state", &path);
-	vb_buf_printf(&text,
-		      "pid=%ld\nserver_pid=%ld\nrestarts=%u\naddr=%s\nready=%d\nanswering=%d\nlast_exit=%s\n",
-		      (long)getpid(), (long)s->child, s->restarts,
-		      s->ready_addr, s->ready, s->answering, s->last_exit);
+	vb_buf_printf(
+		&text,
+		"pid=%ld\nserver_pid=%ld\nrestarts=%u\naddr=%s\nready=%d\nanswering=%d\nlast_exit=%s\n",
+		(long)getpid(), (long)s->child, s->restarts, s->ready_addr,
+		s->ready, s->answering, s->last_exit);
 	if (s->gave_up[0])
 		vb_buf_printf(&text, "gave_up=%s\n", s->gave_up);
 	vb_path_write_atomic((char *)path.p, text.p, text.len, 0600, NULL);
@@ -140,8 +141,10 @@ static void describe_status(int status, char *out, size_t sz)
 		snprintf(out, sz, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(out, sz, "was killed by signal %d (%s)",
-			 WTERMSIG(status), sigabbrev_np(WTERMSIG(status)) ?
-			 sigabbrev_np(WTERMSIG(status)) : "?");
+			 WTERMSIG(status),
+			 sigabbrev_np(WTERMSIG(status)) ?
+				 sigabbrev_np(WTERMSIG(status)) :
+				 "?");
 	else
 		snprintf(out, sz, "ended with wait status %#x", status);
 }
@@ -231,8 +234,8 @@ static int sv_spawn(struct sv *s)
 			vb_ctl_setenv_upstream(c, s->addr, (char *)user.p,
 					       (char *)pass.p);
 		execv(argv[0], (char *const *)argv);
-		dprintf(2, "vibes-supervise: cannot execute %s: %s\n",
-			argv[0], strerror(errno));
+		dprintf(2, "vibes-supervise: cannot execute %s: %s\n", argv[0],
+			strerror(errno));
 		_exit(VB_CTL_EX_EXEC_FAILED);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -381,15 +384,19 @@ static int port_taken(struct sv *s)
 	if (strstr(t, "cannot listen for HTTP")) {
 		if (s->c->http_explicit || strcmp(s->http, "127.0.0.1:0") == 0)
 			goto out;
-		vb_ctl_log(s->logfd, "supervisor: HTTP port %s was taken "
+		vb_ctl_log(s->logfd,
+			   "supervisor: HTTP port %s was taken "
 			   "meanwhile; restarting with one of the kernel's "
-			   "choice", s->http);
+			   "choice",
+			   s->http);
 		strlcpy(s->http, "127.0.0.1:0", sizeof(s->http));
 		rc = 1;
 	} else if (!s->c->addr_explicit && strcmp(s->addr, "127.0.0.1:0")) {
-		vb_ctl_log(s->logfd, "supervisor: port %s was taken "
+		vb_ctl_log(s->logfd,
+			   "supervisor: port %s was taken "
 			   "meanwhile; restarting on one of the kernel's "
-			   "choice", s->addr);
+			   "choice",
+			   s->addr);
 		strlcpy(s->addr, "127.0.0.1:0", sizeof(s->addr));
 		rc = 1;
 	}
@@ -430,8 +437,8 @@ static void sv_on_death(struct sv *s, int status)
 		s->pidlock = -1;
 	}
 	if (s->want_down) {
-		vb_ctl_log(s->logfd, "supervisor: server %s; stopped on request",
-			   how);
+		vb_ctl_log(s->logfd,
+			   "supervisor: server %s; stopped on request", how);
 		sv_end(s, 0);
 		return;
 	}
@@ -592,8 +599,8 @@ static int sv_health(struct sv *s, int64_t now)
 	}
 	if (!s->pinging && now >= s->next_ping)
 		sv_ping_start(s, now);
-	wake = s->pinging ? s->ping_sent + VB_CTL_PING_TIMEOUT_MS
-			  : s->next_ping;
+	wake = s->pinging ? s->ping_sent + VB_CTL_PING_TIMEOUT_MS :
+			    s->next_ping;
 	if (wake > s->last_answer + VB_CTL_HANG_MS)
 		wake = s->last_answer + VB_CTL_HANG_MS;
 	return wake > now ? (int)(wake - now) : 0;
@@ -628,7 +635,8 @@ static void sv_run(struct sv *s)
 			} else {
 				vb_ctl_log(s->logfd,
 					   "supervisor: stop requested");
-				sv_notify(s, "fail 1 stopped before the server was ready");
+				sv_notify(s,
+					  "fail 1 stopped before the server was ready");
 				sv_end(s, 0);
 				break;
 			}
@@ -646,7 +654,8 @@ static void sv_run(struct sv *s)
 				}
 				s->keep_addrs = 0;
 				if (sv_spawn(s)) {
-					sv_notify(s, "fail 1 cannot spawn the server (see server.log)");
+					sv_notify(s,
+						  "fail 1 cannot spawn the server (see server.log)");
 					strlcpy(s->gave_up,
 						"cannot spawn the server (see server.log)",
 						sizeof(s->gave_up));
@@ -744,8 +753,7 @@ int vb_ctl_supervise(const struct vb_ctl_super *o, struct vb_err *e)
 	lock = vb_ctl_lock_take((char *)path.p, 0, e);
 	if (lock < 0) {
 		if (e && e->kind == VB_E_TIMEOUT)
-			vb_err_set(e, VB_E_STATE,
-				   "another supervisor holds %s",
+			vb_err_set(e, VB_E_STATE, "another supervisor holds %s",
 				   (char *)path.p);
 		sv_notify(&s, "fail 1 %s", e ? e->msg : "cannot lock");
 		goto out;

@@ -45,14 +45,14 @@
 #define PROGRESS_US 200000
 #define BACKOFF_MIN_US 50000
 #define BACKOFF_MAX_US 2000000
-#define SCAN_COUNT 4096		/* messages per poll when reading back */
-#define SEARCH_MAX (1u << 16)	/* largest search window */
-#define TOPO_FAULTS_MAX 4	/* topic vanished this often in a row: give up */
+#define SCAN_COUNT 4096	      /* messages per poll when reading back */
+#define SEARCH_MAX (1u << 16) /* largest search window */
+#define TOPO_FAULTS_MAX 4     /* topic vanished this often in a row: give up */
 
 enum line_state {
-	LINE_PENDING,		/* not stored: to be sent */
-	LINE_WIRE,		/* in a frame of the current connection */
-	LINE_DOUBT,		/* its frame was written; no answer came */
+	LINE_PENDING, /* not stored: to be sent */
+	LINE_WIRE,    /* in a frame of the current connection */
+	LINE_DOUBT,   /* its frame was written; no answer came */
 	LINE_STORED,
 };
 
@@ -75,34 +75,34 @@ enum frame_state { F_QUEUED, F_ACKED, F_FAILED };
 struct frame {
 	uint32_t part;
 	uint32_t count;
-	size_t off, len;	/* in round->wire */
+	size_t off, len; /* in round->wire */
 	uint64_t first_seq;
-	uint32_t first;		/* index in the round of its first line */
+	uint32_t first; /* index in the round of its first line */
 	uint8_t state;
-	uint8_t based;		/* acks: base offset known */
-	uint64_t lb;		/* its base is at least this */
-	uint64_t pred;		/* acks: predicted base */
+	uint8_t based; /* acks: base offset known */
+	uint64_t lb;   /* its base is at least this */
+	uint64_t pred; /* acks: predicted base */
 };
 
 struct round {
 	struct round *next;
 	size_t input;
-	uint64_t first_line, last_line;	/* input lines covered */
+	uint64_t first_line, last_line; /* input lines covered */
 	uint64_t first_seq;
 	uint64_t origin_us;
 	uint32_t n, cap;
-	struct vb_buf data;		/* payloads back to back */
+	struct vb_buf data; /* payloads back to back */
 	uint32_t *off, *len, *hash, *part;
 	uint64_t *line;
-	uint8_t *state;			/* enum line_state */
-	uint32_t *frame;		/* its frame in the current build */
-	uint64_t *offset;		/* acks: VB_NO_OFFSET until known */
-	uint32_t *koff, *klen;		/* the key, in keys (or the fixed key) */
+	uint8_t *state;	       /* enum line_state */
+	uint32_t *frame;       /* its frame in the current build */
+	uint64_t *offset;      /* acks: VB_NO_OFFSET until known */
+	uint32_t *koff, *klen; /* the key, in keys (or the fixed key) */
 	struct vb_buf keys;
 	uint32_t nstored, nknown;
 	int routed;
-	int built;			/* wire holds this connection's frames */
-	int queued;			/* ... and they are on the client */
+	int built;  /* wire holds this connection's frames */
+	int queued; /* ... and they are on the client */
 	struct vb_buf wire;
 	struct frame *frames;
 	uint32_t nframes, frames_cap;
@@ -115,14 +115,14 @@ struct expect {
 	uint8_t kind;
 	struct round *r;
 	uint32_t frame;
-	uint32_t count;			/* X_SEARCH: window */
+	uint32_t count; /* X_SEARCH: window */
 };
 
 enum fault {
 	FAULT_NONE,
-	FAULT_RESYNC,		/* reconnect at once (topic gone, odd answer) */
-	FAULT_TRANSIENT,	/* the server cannot store now: back off */
-	FAULT_FATAL,		/* give up once every answer is in */
+	FAULT_RESYNC,	 /* reconnect at once (topic gone, odd answer) */
+	FAULT_TRANSIENT, /* the server cannot store now: back off */
+	FAULT_FATAL,	 /* give up once every answer is in */
 };
 
 struct app {
@@ -132,50 +132,50 @@ struct app {
 	const struct vb_append_cb *cb;
 	struct vb_append_stats *st;
 	struct vb_append_input *in;
-	size_t nin, cur;		/* current input */
-	uint64_t *in_lines;		/* lines of each input read to its end */
-	uint64_t lineno;		/* in the current input */
-	int discarding;			/* skipping the rest of a long line */
+	size_t nin, cur;    /* current input */
+	uint64_t *in_lines; /* lines of each input read to its end */
+	uint64_t lineno;    /* in the current input */
+	int discarding;	    /* skipping the rest of a long line */
 	struct vb_buf inbuf;
 	size_t inpos;
-	int bad;			/* a bad line stopped the input */
+	int bad; /* a bad line stopped the input */
 	struct round *open;
-	struct round *head, *tail;	/* sealed, oldest first */
+	struct round *head, *tail; /* sealed, oldest first */
 	struct round *freelist;
-	size_t kept;			/* bytes held by sealed rounds */
+	size_t kept; /* bytes held by sealed rounds */
 	/* acknowledged prefix: inputs before done_input, lines of it <= */
 	size_t done_input;
 	uint64_t done_line;
 	uint64_t seq;
 	uint8_t nonce[8];
-	uint32_t key_hash;		/* VB_ROUTE_KEY */
+	uint32_t key_hash; /* VB_ROUTE_KEY */
 	uint32_t unknown_hash;
 	uint32_t rr;
 	uint32_t nparts;
-	uint64_t *lb;			/* per partition: our next is >= */
-	uint64_t *pred;			/* acks: predicted next base */
+	uint64_t *lb;	/* per partition: our next is >= */
+	uint64_t *pred; /* acks: predicted next base */
 	/* scratch per partition for build() */
 	uint32_t *cnt, *frame_of;
 	uint64_t *bytes;
 	struct vb_send_builder *sb;
-	struct vb_buf uh;		/* a message's user headers */
+	struct vb_buf uh; /* a message's user headers */
 	/* expected answers, a ring */
 	struct expect *x;
 	size_t xcap, xhead, xn;
 	/* connection */
-	int up;				/* synced: frames may be queued */
+	int up; /* synced: frames may be queued */
 	int ever_up;
-	uint32_t topic_id;		/* identity at the last sync */
+	uint32_t topic_id; /* identity at the last sync */
 	uint64_t topic_created;
 	enum fault fault;
 	struct vb_err fault_err;
 	int topo_faults;
-	int64_t outage_since;		/* 0 when not in an outage */
-	int announced;			/* waiting() was called */
+	int64_t outage_since; /* 0 when not in an outage */
+	int announced;	      /* waiting() was called */
 	int64_t next_try;
 	int64_t backoff;
-	int64_t last_answer;		/* when an answer last came */
-	char orphan[80];		/* a connection we closed in flight */
+	int64_t last_answer; /* when an answer last came */
+	char orphan[80];     /* a connection we closed in flight */
 	struct vb_err last_err;
 	int64_t last_input, last_progress;
 	char scratch[256];
@@ -247,9 +247,8 @@ static size_t round_bytes(const struct round *r)
 	return r->data.len + r->wire.len + r->keys.len + (size_t)r->n * 56;
 }
 
-static void round_add(struct round *r, const char *p, size_t n,
-		      uint32_t hash, uint64_t line, uint32_t koff,
-		      uint32_t klen)
+static void round_add(struct round *r, const char *p, size_t n, uint32_t hash,
+		      uint64_t line, uint32_t koff, uint32_t klen)
 {
 	if (r->n == r->cap) {
 		/* parallel arrays: one capacity for all */
@@ -313,7 +312,7 @@ static void make_id(const struct app *a, uint64_t seq, uint8_t id[16])
 	memcpy(id, a->nonce, 8);
 	for (int k = 0; k < 8; k++)
 		id[8 + k] = (uint8_t)(seq >> (56 - 8 * k));
-	id[8] = (uint8_t)(0x80 | (id[8] & 0x3f));	/* RFC 4122 variant */
+	id[8] = (uint8_t)(0x80 | (id[8] & 0x3f)); /* RFC 4122 variant */
 }
 
 /* The sequence number of one of our ids, or -1 for someone else's. */
@@ -329,8 +328,7 @@ static int64_t id_seq(const struct app *a, const uint8_t id[16])
 }
 
 /* The round and line index of one of our sequence numbers, if kept. */
-static struct round *find_seq(const struct app *a, uint64_t seq,
-			      uint32_t *i)
+static struct round *find_seq(const struct app *a, uint64_t seq, uint32_t *i)
 {
 	for (struct round *r = a->head; r; r = r->next)
 		if (seq >= r->first_seq && seq - r->first_seq < r->n) {
@@ -359,7 +357,7 @@ static void expect(struct app *a, enum expect_kind kind, struct round *r,
 		a->xhead = 0;
 	}
 	if (a->xn == 0)
-		a->last_answer = vb_mono_us();	/* the clock starts */
+		a->last_answer = vb_mono_us(); /* the clock starts */
 	x = &a->x[(a->xhead + a->xn) % a->xcap];
 	x->kind = (uint8_t)kind;
 	x->r = r;
@@ -392,7 +390,8 @@ static void route(struct app *a, struct round *r)
 	for (uint32_t i = 0; i < r->n; i++)
 		r->part[i] = (a->o->route == VB_ROUTE_FIELD ||
 			      a->o->route == VB_ROUTE_KEY) ?
-				     r->hash[i] % a->nparts : p;
+				     r->hash[i] % a->nparts :
+				     p;
 	r->routed = 1;
 }
 
@@ -417,7 +416,7 @@ static const struct vb_buf *headers(struct app *a, const struct round *r,
 	if (a->o->headers && a->o->headers->len)
 		vb_buf_add(&a->uh, a->o->headers->p, a->o->headers->len);
 	if (a->uh.p == NULL)
-		vb_buf_reserve(&a->uh, 1);	/* p is never NULL */
+		vb_buf_reserve(&a->uh, 1); /* p is never NULL */
 	return &a->uh;
 }
 
@@ -608,7 +607,7 @@ static void frame_based(struct app *a, struct round *r, struct frame *f,
 			line_offset(r, i, base + k++);
 	if (base + f->count > a->lb[f->part])
 		a->lb[f->part] = base + f->count;
-	if (base > f->pred)	/* others wrote in between: predict later */
+	if (base > f->pred) /* others wrote in between: predict later */
 		a->pred[f->part] += base - f->pred;
 }
 
@@ -637,8 +636,7 @@ static void on_confirm(struct app *a, struct round *r, struct frame *f,
 	struct vb_err e;
 	int found;
 
-	if (vb_wire_dec_send_reply(rep->payload, rep->len, &found, &conf,
-				   &e)) {
+	if (vb_wire_dec_send_reply(rep->payload, rep->len, &found, &conf, &e)) {
 		vb_err_prefix(&e, "send_messages answer");
 		set_fault(a, FAULT_RESYNC, &e);
 		return;
@@ -678,19 +676,23 @@ static void on_send(struct app *a, struct round *r, struct frame *f,
 	f->state = F_FAILED;
 	for (uint32_t i = f->first; i < r->n; i++)
 		if (r->frame[i] == fi)
-			r->state[i] = rep->status ==
-						      VB_ST_TRANSIENT_NOT_COMMITTED ?
-					      LINE_DOUBT : LINE_PENDING;
+			r->state[i] =
+				rep->status == VB_ST_TRANSIENT_NOT_COMMITTED ?
+					LINE_DOUBT :
+					LINE_PENDING;
 	vb_client_status_err(&e, rep->status, "send_messages");
 	vb_err_prefix(&e, "partition %u", f->part);
 	if (rep->status == VB_ST_STREAM_ID_NOT_FOUND ||
 	    rep->status == VB_ST_TOPIC_ID_NOT_FOUND ||
 	    rep->status == VB_ST_PARTITION_NOT_FOUND)
-		set_fault(a, ++a->topo_faults < TOPO_FAULTS_MAX ? FAULT_RESYNC :
-			  FAULT_FATAL, &e);
+		set_fault(a,
+			  ++a->topo_faults < TOPO_FAULTS_MAX ? FAULT_RESYNC :
+							       FAULT_FATAL,
+			  &e);
 	else
-		set_fault(a, vb_err_transient(&e) ? FAULT_TRANSIENT :
-			  FAULT_FATAL, &e);
+		set_fault(a,
+			  vb_err_transient(&e) ? FAULT_TRANSIENT : FAULT_FATAL,
+			  &e);
 }
 
 /*
@@ -744,7 +746,7 @@ static void on_lookup(struct app *a, const struct expect *x,
 	int empty, rc;
 
 	if (f->state != F_ACKED || f->based)
-		return;		/* not stored, or known already */
+		return; /* not stored, or known already */
 	if (rep->status != VB_ST_OK) {
 		vb_client_status_err(&e, rep->status, "poll_messages");
 		set_fault(a, FAULT_RESYNC, &e);
@@ -841,7 +843,7 @@ static void lost(struct app *a, const struct vb_err *why, int by_us)
 	if (a->outage_since == 0) {
 		a->outage_since = vb_mono_us();
 		a->backoff = BACKOFF_MIN_US;
-		a->next_try = 0;	/* the first try is at once */
+		a->next_try = 0; /* the first try is at once */
 		a->announced = 0;
 	}
 }
@@ -867,7 +869,7 @@ static int wait_orphan(struct app *a, struct vb_err *e)
 		vb_req_init(&q, VB_CMD_GET_CLIENTS);
 		if (vb_client_call(a->c, &q, &p, &n, e)) {
 			if (e->kind == VB_E_AUTH || e->kind == VB_E_SERVER) {
-				a->orphan[0] = 0;	/* cannot tell */
+				a->orphan[0] = 0; /* cannot tell */
 				return 0;
 			}
 			return -1;
@@ -882,9 +884,10 @@ static int wait_orphan(struct app *a, struct vb_err *e)
 		if (!seen)
 			break;
 		if (vb_mono_us() > deadline)
-			return vb_err_set(e, VB_E_TIMEOUT,
-					  "the server still serves our old connection %s",
-					  a->orphan);
+			return vb_err_set(
+				e, VB_E_TIMEOUT,
+				"the server still serves our old connection %s",
+				a->orphan);
 		usleep(20000);
 	}
 	a->orphan[0] = 0;
@@ -912,8 +915,9 @@ static int settle_part(struct app *a, uint32_t p, uint64_t from, uint64_t end,
 			uint32_t i;
 
 			next = m.offset + 1;
-			if (s < 0 || (r = find_seq(a, (uint64_t)s, &i)) ==
-					     NULL || r->part[i] != p)
+			if (s < 0 ||
+			    (r = find_seq(a, (uint64_t)s, &i)) == NULL ||
+			    r->part[i] != p)
 				continue;
 			if (r->state[i] == LINE_DOUBT)
 				a->st->found++;
@@ -924,7 +928,7 @@ static int settle_part(struct app *a, uint32_t p, uint64_t from, uint64_t end,
 		if (rc < 0)
 			return -1;
 		if (next == from)
-			break;		/* nothing more: retention, or the end */
+			break; /* nothing more: retention, or the end */
 		from = next;
 	}
 	return 0;
@@ -967,7 +971,7 @@ static int settle(struct app *a, struct vb_err *e)
 		if (from == UINT64_MAX)
 			continue;
 		if (moved)
-			from = 0;	/* a new topic of the same name */
+			from = 0; /* a new topic of the same name */
 		if (settle_part(a, p, from, vb_log_part_end(&a->l->parts[p]),
 				e))
 			return -1;
@@ -1010,10 +1014,11 @@ static int setup_topology(struct app *a, struct vb_err *e)
 	if (vb_log_bootstrap(a->l, e))
 		return -1;
 	if (old && a->l->nparts != old)
-		return vb_err_set(e, VB_E_STATE,
-				  "topic %s/%s changed from %u to %u partitions while appending",
-				  a->l->stream.name.s, a->l->topic.name.s, old,
-				  a->l->nparts);
+		return vb_err_set(
+			e, VB_E_STATE,
+			"topic %s/%s changed from %u to %u partitions while appending",
+			a->l->stream.name.s, a->l->topic.name.s, old,
+			a->l->nparts);
 	a->nparts = a->l->nparts;
 	if (a->o->route == VB_ROUTE_PARTITION && a->o->partition >= a->nparts)
 		return vb_err_set(e, VB_E_USAGE,
@@ -1055,8 +1060,9 @@ static void end_outage(struct app *a)
 /* Fills e for giving up after the outage lasted retry_us; returns -1. */
 static int give_up(struct app *a, struct vb_err *e)
 {
-	return vb_err_set(e, vb_err_transient(&a->last_err) ?
-			  a->last_err.kind : VB_E_UNAVAIL,
+	return vb_err_set(e,
+			  vb_err_transient(&a->last_err) ? a->last_err.kind :
+							   VB_E_UNAVAIL,
 			  "server unavailable for %.1f s, giving up: %s",
 			  (double)(vb_mono_us() - a->outage_since) / 1e6,
 			  a->last_err.msg);
@@ -1073,7 +1079,7 @@ static int retry_later(struct app *a, struct vb_err *e)
 	announce_wait(a);
 	a->next_try = now + a->backoff;
 	if (a->next_try > deadline)
-		a->next_try = deadline;		/* one last try at the end */
+		a->next_try = deadline; /* one last try at the end */
 	a->backoff = a->backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US :
 						       a->backoff * 2;
 	return 1;
@@ -1104,7 +1110,7 @@ static int reconnect(struct app *a, struct vb_err *e)
 		a->cb->notice(a->cb->arg, "reconnected");
 	a->ever_up = 1;
 	if (a->head == NULL)
-		end_outage(a);		/* nothing was left to send */
+		end_outage(a); /* nothing was left to send */
 	return 0;
 failed:
 	if (!vb_err_transient(e) && !(e->kind == VB_E_SERVER &&
@@ -1141,9 +1147,8 @@ static int handle_fault(struct app *a, struct vb_err *e)
  * The key of a line (the member's string value, a number as written, or
  * "unknown"): its hash, and its bytes kept in r->keys for the key header.
  */
-static void key_of(struct app *a, struct round *r,
-		   const struct vb_json_scan *s, uint32_t *hash,
-		   uint32_t *koff, uint32_t *klen)
+static void key_of(struct app *a, struct round *r, const struct vb_json_scan *s,
+		   uint32_t *hash, uint32_t *koff, uint32_t *klen)
 {
 	const char *k = VB_LOG_UNKNOWN_KEY;
 	size_t n = strlen(VB_LOG_UNKNOWN_KEY);
@@ -1158,7 +1163,8 @@ static void key_of(struct app *a, struct round *r,
 		*hash = vb_xxh32(d, n);
 		return;
 	}
-	if (s->field_type == VB_JSON_STRING || s->field_type == VB_JSON_NUMBER) {
+	if (s->field_type == VB_JSON_STRING ||
+	    s->field_type == VB_JSON_NUMBER) {
 		k = s->val;
 		n = s->val_len;
 	}
@@ -1214,7 +1220,7 @@ static void line(struct app *a, const char *p, size_t n)
 	if (a->o->route == VB_ROUTE_FIELD)
 		key_of(a, a->open, &s, &hash, &koff, &klen);
 	else if (a->o->route == VB_ROUTE_KEY) {
-		koff = 0;	/* the fixed key: a->key_hdr */
+		koff = 0; /* the fixed key: a->key_hdr */
 		klen = (uint32_t)strlen(a->o->key);
 	}
 	round_add(a->open, p, n, hash, a->lineno, koff, klen);
@@ -1245,7 +1251,7 @@ static void lines(struct app *a, int eof)
 		}
 		if (nl == NULL) {
 			if (end - at > VB_LOG_LINE_MAX) {
-				line(a, b + at, end - at);	/* too long */
+				line(a, b + at, end - at); /* too long */
 				a->discarding = 1;
 				at = end;
 			} else if (eof) {
@@ -1400,7 +1406,8 @@ static void progress(struct app *a, int force)
 {
 	int64_t now = vb_mono_us();
 
-	if (!a->cb->progress || (!force && now - a->last_progress < PROGRESS_US))
+	if (!a->cb->progress ||
+	    (!force && now - a->last_progress < PROGRESS_US))
 		return;
 	a->last_progress = now;
 	a->cb->progress(a->cb->arg, a->st);
@@ -1414,7 +1421,7 @@ static void queue_all(struct app *a)
 	for (struct round *r = a->head; r; r = r->next)
 		if (!r->queued)
 			queue_round(a, r);
-	retire(a);	/* rounds with nothing left to send */
+	retire(a); /* rounds with nothing left to send */
 }
 
 /* Talks to the server: write, read, take answers; handles a loss. */
@@ -1485,7 +1492,7 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 
 		memcpy(a->nonce, &t, 8);
 	}
-	a->nonce[6] = (uint8_t)(0x40 | (a->nonce[6] & 0x0f));	/* v4 look */
+	a->nonce[6] = (uint8_t)(0x40 | (a->nonce[6] & 0x0f)); /* v4 look */
 	a->unknown_hash = vb_xxh32(VB_LOG_UNKNOWN_KEY,
 				   strlen(VB_LOG_UNKNOWN_KEY));
 	if (o->route == VB_ROUTE_KEY)
@@ -1525,7 +1532,7 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 			if (do_io(a, e))
 				goto out;
 			if (!a->up || (inputs_done(a) && a->head == NULL))
-				continue;	/* lost: reconnect; or done */
+				continue; /* lost: reconnect; or done */
 		}
 		want_in = !inputs_done(a) &&
 			  a->kept + (a->open ? round_bytes(a->open) : 0) <

@@ -46,14 +46,14 @@ void vb_consume_opts_init(struct vb_consume_opts *o)
 struct part_msgs {
 	uint32_t part;
 	struct vb_msg *m;
-	size_t n, cap, at;	/* at: the next to deliver */
-	uint32_t seen;		/* messages the answer held, below ours too */
-	uint32_t asked;		/* the count polled: seen == asked, more wait */
-	uint64_t current;	/* the partition's current offset */
+	size_t n, cap, at; /* at: the next to deliver */
+	uint32_t seen;	   /* messages the answer held, below ours too */
+	uint32_t asked;	   /* the count polled: seen == asked, more wait */
+	uint64_t current;  /* the partition's current offset */
 	int bad;
 	uint64_t bad_off;
 	struct vb_err bad_err;
-	int resync;		/* 0.9 group: the partition is not ours now */
+	int resync; /* 0.9 group: the partition is not ours now */
 };
 
 struct run {
@@ -63,29 +63,29 @@ struct run {
 	struct vb_out out;
 	struct vb_buf tx;
 	struct vb_consume_stats *st;
-	uint64_t *next;		/* per partition */
-	uint64_t *floor;	/* group: where reading starts (registry) */
-	uint8_t *dirty;		/* delivered but not committed */
+	uint64_t *next;	 /* per partition */
+	uint64_t *floor; /* group: where reading starts (registry) */
+	uint8_t *dirty;	 /* delivered but not committed */
 	uint8_t *caught;
-	uint8_t *done;		/* not read (-p), or --until reached */
-	uint64_t *until;	/* --until as an offset, per partition */
-	int64_t last_event;	/* --idle-timeout: when one came last */
-	uint64_t wait_us;	/* follow: the next wait while caught up */
-	uint64_t seen_at_wait;	/* st->delivered at the last wait */
-	struct vb_wait_part *wp;	/* follow: a waiting poll's partitions */
-	int64_t committed_at;	/* when commits were last answered */
+	uint8_t *done;		 /* not read (-p), or --until reached */
+	uint64_t *until;	 /* --until as an offset, per partition */
+	int64_t last_event;	 /* --idle-timeout: when one came last */
+	uint64_t wait_us;	 /* follow: the next wait while caught up */
+	uint64_t seen_at_wait;	 /* st->delivered at the last wait */
+	struct vb_wait_part *wp; /* follow: a waiting poll's partitions */
+	int64_t committed_at;	 /* when commits were last answered */
 	/* what each line in r->out is */
 	uint32_t *line_part;
 	uint64_t *line_off;
 	size_t lines_cap;
-	struct part_msgs *pm;	/* one per answer of a round */
+	struct part_msgs *pm; /* one per answer of a round */
 	size_t pm_cap;
 	size_t *heap;
 	size_t heap_cap;
-	uint64_t left;		/* events still allowed by the limit */
-	int failed;		/* output failed: stop after committing */
-	int resumed;		/* after a reconnect: keep the positions */
-	int bad;		/* a bad message stops the run */
+	uint64_t left; /* events still allowed by the limit */
+	int failed;    /* output failed: stop after committing */
+	int resumed;   /* after a reconnect: keep the positions */
+	int bad;       /* a bad message stops the run */
 	struct vb_err out_err, bad_err;
 };
 
@@ -100,7 +100,7 @@ static void sleep_us(const struct run *r, uint64_t us)
 			       (long)(us % 1000000) * 1000 };
 
 	if (!stopped(r))
-		nanosleep(&ts, NULL);	/* a signal cuts it short */
+		nanosleep(&ts, NULL); /* a signal cuts it short */
 }
 
 /*
@@ -116,7 +116,8 @@ static void sleep_us(const struct run *r, uint64_t us)
 static void follow_wait(struct run *r)
 {
 	uint64_t max = r->o->interval_us;
-	uint64_t min = max < VB_FOLLOW_MIN_WAIT_US ? max : VB_FOLLOW_MIN_WAIT_US;
+	uint64_t min = max < VB_FOLLOW_MIN_WAIT_US ? max :
+						     VB_FOLLOW_MIN_WAIT_US;
 
 	if (r->st->delivered != r->seen_at_wait || r->wait_us == 0)
 		r->wait_us = min;
@@ -173,7 +174,7 @@ static size_t enc_commits(struct run *r)
 	for (uint32_t p = 0; p < r->l->nparts; p++)
 		if (r->dirty[p] && r->next[p] > 0) {
 			enc_store(r, p);
-			r->dirty[p] = 2;	/* in flight */
+			r->dirty[p] = 2; /* in flight */
 			n++;
 		}
 	return n;
@@ -320,7 +321,7 @@ static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
 			pm->seen++;
 			expect = m.offset + 1;
 			if (m.offset < from)
-				continue;	/* before us (segment start) */
+				continue; /* before us (segment start) */
 			if (past_until(r, p, &m)) {
 				r->done[p] = 1;
 				break;
@@ -337,7 +338,8 @@ static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
 		pm->bad = 1;
 		pm->bad_off = rc == 1 && m.offset >= expect &&
 					      m.offset <= h.current_offset ?
-				      m.offset : expect;
+				      m.offset :
+				      expect;
 		break;
 	}
 	return 0;
@@ -465,7 +467,7 @@ static void deliver_round(struct run *r, size_t k)
 		struct part_msgs *pm = &r->pm[r->heap[0]];
 
 		if (w && time_cmp(&pm->m[pm->at], w) > 0)
-			break;	/* the rest waits for the next round */
+			break; /* the rest waits for the next round */
 
 		put_line(r, pm->part, &pm->m[pm->at++]);
 		if (r->o->limit)
@@ -500,7 +502,7 @@ bad:
 		char what[160];
 
 		if (!pm->bad || pm->at < pm->n)
-			continue;	/* not there yet */
+			continue; /* not there yet */
 		snprintf(what, sizeof(what), "partition %u offset %llu",
 			 pm->part, (unsigned long long)pm->bad_off);
 		if (r->o->skip_bad) {
@@ -591,12 +593,14 @@ static int set_positions(struct run *r, struct vb_err *e)
 			r->next[p] = s.set[p] ? s.next[p] : 0;
 		else {
 			r->next[p] = o->start == VB_START_END ?
-				vb_log_part_end(&l->parts[p]) : 0;
+					     vb_log_part_end(&l->parts[p]) :
+					     0;
 			moved[p] = 1;
 		}
 	}
-	rc = o->no_commit ? 0 :
-	     vb_log_commit_moves(l, &r->who, &s, r->next, moved, e);
+	rc = o->no_commit ?
+		     0 :
+		     vb_log_commit_moves(l, &r->who, &s, r->next, moved, e);
 out:
 	vb_start_release(&s);
 	free(moved);
@@ -697,7 +701,7 @@ static int wait_round(struct run *r, struct vb_err *e)
 		const struct part_msgs *pm = &r->pm[i];
 
 		if (pm->at < pm->n)
-			continue;	/* the limit cut it */
+			continue; /* the limit cut it */
 		if (pm->seen == 0 || r->next[i] > pm->current)
 			r->caught[i] = 1;
 	}
@@ -751,16 +755,18 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			uint32_t p = pm->part;
 
 			if (pm->at < pm->n)
-				continue;	/* the limit cut it */
+				continue; /* the limit cut it */
 			if (pm->seen == 0 || r->next[p] > pm->current)
 				r->caught[p] = 1;
-			if (r->o->has_until && r->o->until.kind != VB_POS_TIME &&
+			if (r->o->has_until &&
+			    r->o->until.kind != VB_POS_TIME &&
 			    r->next[p] >= r->until[p])
 				r->done[p] = 1;
 			/* caught up, and the time has come: what comes next
 			 * will be stored after it */
-			if (r->o->has_until && r->o->until.kind == VB_POS_TIME &&
-			    r->caught[p] && vb_wall_us() >= r->o->until.n)
+			if (r->o->has_until &&
+			    r->o->until.kind == VB_POS_TIME && r->caught[p] &&
+			    vb_wall_us() >= r->o->until.n)
 				r->done[p] = 1;
 		}
 		for (uint32_t p = 0; p < l->nparts; p++) {
@@ -768,7 +774,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			finished &= r->done[p];
 		}
 		if (finished && r->o->has_until)
-			break;		/* every partition reached --until */
+			break; /* every partition reached --until */
 		if (!all || r->failed || r->bad)
 			continue;
 		if (!r->o->follow || idle_over(r))
@@ -830,7 +836,8 @@ static int group_positions(struct run *r, struct vb_err *e)
 		if (!has)
 			r->floor[p] = s.known ? (s.set[p] ? s.next[p] : 0) :
 				      o->start == VB_START_END ?
-				      vb_log_part_end(&l->parts[p]) : 0;
+						vb_log_part_end(&l->parts[p]) :
+						0;
 		if (o->from.kind == VB_POS_COMMITTED)
 			continue;
 		if (vb_log_resolve(l, &r->who, p, &o->from, cur, 1, &next, e))
@@ -842,10 +849,11 @@ static int group_positions(struct run *r, struct vb_err *e)
 		if (e->kind == VB_E_SERVER &&
 		    (vb_status_not_owner(e->status) ||
 		     e->status == VB_ST_INVALID_OFFSET))
-			continue;	/* another member owns it */
+			continue; /* another member owns it */
 		goto out;
 	}
-	rc = s.known ? 0 : vb_log_record_start(l, &r->who, 0, r->floor, NULL, e);
+	rc = s.known ? 0 :
+		       vb_log_record_start(l, &r->who, 0, r->floor, NULL, e);
 out:
 	vb_start_release(&s);
 	return rc;
@@ -855,7 +863,7 @@ static int run_group(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
 	uint32_t empty = 0;
-	int waiting = 0;	/* caught up: the next poll waits (105) */
+	int waiting = 0; /* caught up: the next poll waits (105) */
 
 	if (!r->resumed && group_positions(r, e))
 		return -1;
@@ -906,7 +914,7 @@ static int run_group(struct run *r, struct vb_err *e)
 		/* which partition the server picked: from the answer */
 		if (vb_client_take(l->c, &rep, e) != 1)
 			return -1;
-answer:
+	answer:
 		if (rep.status)
 			return vb_client_status_err(e, rep.status,
 						    "poll_messages");
@@ -918,9 +926,10 @@ answer:
 			if (vb_log_refresh(l, e))
 				return -1;
 			if (p >= l->nparts)
-				return vb_err_set(e, VB_E_PROTO,
-						  "poll answer names partition %u of %u",
-						  p, l->nparts);
+				return vb_err_set(
+					e, VB_E_PROTO,
+					"poll answer names partition %u of %u",
+					p, l->nparts);
 			continue;
 		}
 		/* "next" starts at the group's stored offset + 1 */
@@ -931,8 +940,8 @@ answer:
 		r->pm[0].asked = q.count;
 		pm = &r->pm[0];
 		deliver_round(r, 1);
-		if (pm->n == 0 && pm->seen > 0 && !pm->bad &&
-		    r->floor[p] > 0 && !r->dirty[p]) {
+		if (pm->n == 0 && pm->seen > 0 && !pm->bad && r->floor[p] > 0 &&
+		    !r->dirty[p]) {
 			/* all before where the group starts: move past it */
 			r->next[p] = r->floor[p];
 			r->dirty[p] = 1;
@@ -945,7 +954,7 @@ answer:
 		if (waiting) {
 			if (idle_over(r))
 				break;
-			continue;	/* its time passed: wait again */
+			continue; /* its time passed: wait again */
 		}
 		/*
 		 * The server moves round robin over our partitions on every
@@ -1020,7 +1029,7 @@ static int run_group_v09(struct run *r, struct vb_err *e)
 			struct vb_req q;
 
 			if (p >= l->nparts || npoll == l->nparts)
-				continue;	/* a partition added since */
+				continue; /* a partition added since */
 			if (r->o->limit && r->left < cnt)
 				cnt = r->left;
 			vb_req_init(&q, VB_CMD_POLL_MESSAGES);
@@ -1084,7 +1093,8 @@ static int open_topic(struct run *r, struct vb_err *e)
 		if (!said++ && r->o->say) {
 			char msg[700];
 
-			snprintf(msg, sizeof(msg), "%s; waiting for it", e->msg);
+			snprintf(msg, sizeof(msg), "%s; waiting for it",
+				 e->msg);
 			r->o->say(r->o->connect_arg, msg);
 		}
 		sleep_us(r, r->o->interval_us > 100000 ? r->o->interval_us :
@@ -1127,8 +1137,7 @@ static int reconnect(struct run *r, struct vb_err *e)
 		if (stopped(r))
 			return -1;
 		if (o->connect(o->connect_arg, r->l->c, e) == 0 &&
-		    vb_log_open(r->l, e) == 0 &&
-		    (!o->group || join(r, e) == 0))
+		    vb_log_open(r->l, e) == 0 && (!o->group || join(r, e) == 0))
 			break;
 		vb_client_close(r->l->c);
 		if (!vb_err_transient(e))
@@ -1170,8 +1179,8 @@ static int join(struct run *r, struct vb_err *e)
 				fresh++;
 			}
 		}
-		rc = fresh == 1 ? vb_log_record_member(r->l, &r->who, mine, e)
-				: 0;
+		rc = fresh == 1 ? vb_log_record_member(r->l, &r->who, mine, e) :
+				  0;
 	}
 	vb_group_members_release(&before);
 	vb_group_members_release(&after);
@@ -1192,20 +1201,22 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	r.st = st;
 	r.left = o->limit;
 	if (o->group && o->no_commit)
-		return vb_err_set(e, VB_E_USAGE,
-				  "a group reads from its committed offsets: --no-commit needs -c");
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"a group reads from its committed offsets: --no-commit needs -c");
 	if (o->group && (o->only || o->has_until))
-		return vb_err_set(e, VB_E_USAGE,
-				  "the server deals a group's partitions: --partition and --until need -c");
-	if (vb_log_who(&r.who, o->group, o->name, e) ||
-	    open_topic(&r, e))
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"the server deals a group's partitions: --partition and --until need -c");
+	if (vb_log_who(&r.who, o->group, o->name, e) || open_topic(&r, e))
 		return -1;
 	for (uint32_t p = 0; p < o->nonly; p++)
 		if (o->only[p] && p >= l->nparts)
-			return vb_err_set(e, VB_E_USAGE,
-					  "--partition %u: topic %s/%s has %u partitions (0 to %u)",
-					  p, l->stream.name.s, l->topic.name.s,
-					  l->nparts, l->nparts - 1);
+			return vb_err_set(
+				e, VB_E_USAGE,
+				"--partition %u: topic %s/%s has %u partitions (0 to %u)",
+				p, l->stream.name.s, l->topic.name.s, l->nparts,
+				l->nparts - 1);
 	if (o->group && join(&r, e))
 		return -1;
 	if (o->group && o->notice) {
@@ -1224,9 +1235,9 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	r.until = vb_xcalloc(l->nparts, sizeof(*r.until));
 	r.last_event = vb_mono_us();
 	for (;;) {
-		rc = !o->group ? run_consumer(&r, e) :
+		rc = !o->group		 ? run_consumer(&r, e) :
 		     vb_client_v09(l->c) ? run_group_v09(&r, e) :
-		     run_group(&r, e);
+					   run_group(&r, e);
 		if (rc == 0 || !o->follow || !o->connect || r.failed ||
 		    !vb_err_transient(e))
 			break;

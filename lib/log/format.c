@@ -83,7 +83,7 @@ static void put_int(struct vb_buf *b, const uint8_t *v, uint32_t n, int sign)
 	for (uint32_t i = 0; i < n; i++)
 		u |= (uint64_t)v[i] << (8 * i);
 	if (sign && n < 8 && (u >> (8 * n - 1)) & 1)
-		u |= ~0ull << (8 * n);	/* sign extension */
+		u |= ~0ull << (8 * n); /* sign extension */
 	if (sign && (int64_t)u < 0) {
 		vb_buf_addch(b, '-');
 		u = (uint64_t)(-(int64_t)(u + 1)) + 1;
@@ -129,7 +129,7 @@ static void put_value_json(struct vb_buf *b, uint8_t kind, const uint8_t *v,
 			d = f;
 		} else
 			memcpy(&d, v, 8);
-		if (d != d || d - d != 0)	/* NaN, infinities: no JSON */
+		if (d != d || d - d != 0) /* NaN, infinities: no JSON */
 			vb_buf_addstr(b, "null");
 		else
 			vb_buf_printf(b, "%.17g", d);
@@ -220,7 +220,7 @@ void vb_log_format_json(struct vb_buf *b, uint32_t partition,
 	put_uuid(b, m->id);
 	LIT(b, "\",\"key\":");
 	if (walk_headers(m, &key, &klen, NULL, NULL) < 0) {
-		LIT(b, "null,\"headers\":null");	/* a broken block */
+		LIT(b, "null,\"headers\":null"); /* a broken block */
 	} else {
 		if (key)
 			vb_json_quote(b, (const char *)key, klen);
@@ -238,15 +238,15 @@ void vb_log_format_json(struct vb_buf *b, uint32_t partition,
 /* ---- templates ---- */
 
 enum tok {
-	T_TEXT,		/* text[off, len) */
-	T_PAYLOAD,	/* %s */
-	T_PARTITION,	/* %p */
-	T_OFFSET,	/* %o */
-	T_KEY,		/* %k */
-	T_TS_MS,	/* %T */
-	T_TS_RFC,	/* %t */
-	T_HEADERS,	/* %h */
-	T_ID,		/* %i */
+	T_TEXT,	     /* text[off, len) */
+	T_PAYLOAD,   /* %s */
+	T_PARTITION, /* %p */
+	T_OFFSET,    /* %o */
+	T_KEY,	     /* %k */
+	T_TS_MS,     /* %T */
+	T_TS_RFC,    /* %t */
+	T_HEADERS,   /* %h */
+	T_ID,	     /* %i */
 };
 
 struct vb_template {
@@ -254,7 +254,7 @@ struct vb_template {
 	struct piece {
 		enum tok tok;
 		size_t off, len;
-	} *p;
+	} * p;
 	size_t n, cap;
 };
 
@@ -262,15 +262,14 @@ static void add_piece(struct vb_template *t, enum tok tok, size_t off,
 		      size_t len)
 {
 	if (tok == T_TEXT && t->n && t->p[t->n - 1].tok == T_TEXT) {
-		t->p[t->n - 1].len += len;	/* one run of text */
+		t->p[t->n - 1].len += len; /* one run of text */
 		return;
 	}
 	VB_ALLOC_GROW(t->p, t->n + 1, t->cap);
 	t->p[t->n++] = (struct piece){ tok, off, len };
 }
 
-int vb_template_parse(struct vb_template **out, const char *s,
-		      struct vb_err *e)
+int vb_template_parse(struct vb_template **out, const char *s, struct vb_err *e)
 {
 	static const char toks[] = "spokTthi";
 	struct vb_template *t = vb_xcalloc(1, sizeof(*t));
@@ -283,19 +282,23 @@ int vb_template_parse(struct vb_template **out, const char *s,
 
 			if (c[1] == 0) {
 				vb_template_free(t);
-				return vb_err_set(e, VB_E_USAGE,
-						  "format '%s': a lone '%c' at its end",
-						  s, *c);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"format '%s': a lone '%c' at its end",
+					s, *c);
 			}
 			c++;
 			if (c[-1] == '\\') {
-				ch = *c == 'n' ? '\n' : *c == 't' ? '\t' :
-				     *c == '\\' ? '\\' : 0;
+				ch = *c == 'n'	? '\n' :
+				     *c == 't'	? '\t' :
+				     *c == '\\' ? '\\' :
+						  0;
 				if (ch == 0) {
 					vb_template_free(t);
-					return vb_err_set(e, VB_E_USAGE,
-							  "format '%s': unknown escape '\\%c' (use \\n, \\t or \\\\)",
-							  s, *c);
+					return vb_err_set(
+						e, VB_E_USAGE,
+						"format '%s': unknown escape '\\%c' (use \\n, \\t or \\\\)",
+						s, *c);
 				}
 			} else if (*c == '%') {
 				ch = '%';
@@ -305,9 +308,10 @@ int vb_template_parse(struct vb_template **out, const char *s,
 				continue;
 			} else {
 				vb_template_free(t);
-				return vb_err_set(e, VB_E_USAGE,
-						  "format '%s': unknown token '%%%c' (use %%s %%p %%o %%k %%T %%t %%h %%i %%%%)",
-						  s, *c);
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"format '%s': unknown token '%%%c' (use %%s %%p %%o %%k %%T %%t %%h %%i %%%%)",
+					s, *c);
 			}
 		}
 		add_piece(t, T_TEXT, t->text.len, 1);
@@ -368,7 +372,8 @@ void vb_template_format(struct vb_buf *b, const struct vb_template *t,
 			vb_log_put_u64(b, m->offset);
 			break;
 		case T_KEY:
-			if (walk_headers(m, &key, &klen, NULL, NULL) == 0 && key)
+			if (walk_headers(m, &key, &klen, NULL, NULL) == 0 &&
+			    key)
 				put_lit(b, (const char *)key, klen);
 			break;
 		case T_TS_MS:
@@ -383,7 +388,7 @@ void vb_template_format(struct vb_buf *b, const struct vb_template *t,
 			size_t mark = b->len;
 
 			if (walk_headers(m, &key, &klen, text_pair, &ps) < 0)
-				b->len = mark;	/* a broken block: nothing */
+				b->len = mark; /* a broken block: nothing */
 			if (b->p)
 				b->p[b->len] = 0;
 			break;

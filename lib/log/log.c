@@ -42,8 +42,8 @@ static int lookup(struct vb_log *l, int *found, struct vb_err *e)
 	uint32_t cap = l->nparts ? l->nparts : 64;
 
 	for (;;) {
-		struct vb_partition_info *p =
-			vb_xreallocarray(NULL, cap, sizeof(*p));
+		struct vb_partition_info *p = vb_xreallocarray(NULL, cap,
+							       sizeof(*p));
 
 		if (vb_client_get_topic(l->c, &l->stream, &l->topic, &t, p, cap,
 					found, e)) {
@@ -77,7 +77,8 @@ int vb_log_refresh(struct vb_log *l, struct vb_err *e)
 		return vb_err_set(e, VB_E_STATE, "topic %s/%s does not exist",
 				  l->stream.name.s, l->topic.name.s);
 	if (l->nparts == 0)
-		return vb_err_set(e, VB_E_STATE, "topic %s/%s has no partitions",
+		return vb_err_set(e, VB_E_STATE,
+				  "topic %s/%s has no partitions",
 				  l->stream.name.s, l->topic.name.s);
 	return 0;
 }
@@ -109,18 +110,19 @@ int vb_log_bootstrap(struct vb_log *l, struct vb_err *e)
 				  l->stream.name.s, l->topic.name.s);
 check:
 	if (l->nparts == 0)
-		return vb_err_set(e, VB_E_STATE, "topic %s/%s has no partitions",
+		return vb_err_set(e, VB_E_STATE,
+				  "topic %s/%s has no partitions",
 				  l->stream.name.s, l->topic.name.s);
 	return 0;
 }
 
 /* "a, b, c" of the names in recs (topics or streams), internal ones left out. */
-static void names_of(struct vb_buf *b, const void *recs, size_t n,
-		     size_t size, size_t name_off)
+static void names_of(struct vb_buf *b, const void *recs, size_t n, size_t size,
+		     size_t name_off)
 {
 	for (size_t i = 0; i < n; i++) {
-		const struct vb_name *nm =
-			(const void *)((const uint8_t *)recs + i * size + name_off);
+		const struct vb_name *nm = (const void *)((const uint8_t *)recs +
+							  i * size + name_off);
 
 		if (strncmp(nm->s, "__", 2) == 0)
 			continue;
@@ -142,33 +144,38 @@ int vb_log_open(struct vb_log *l, struct vb_err *e)
 	if (lookup(l, &found, e))
 		return -1;
 	if (found)
-		return l->nparts ? 0 :
-		       vb_err_set(e, VB_E_STATE, "topic %s/%s has no partitions",
-				  l->stream.name.s, l->topic.name.s);
+		return l->nparts ?
+			       0 :
+			       vb_err_set(e, VB_E_STATE,
+					  "topic %s/%s has no partitions",
+					  l->stream.name.s, l->topic.name.s);
 	if (vb_client_get_stream(l->c, &l->stream, &si, &found, e))
 		return -1;
 	if (!found) {
 		if (vb_client_get_streams(l->c, &streams, &n, e) == 0) {
 			names_of(&names, streams, n, sizeof(*streams),
 				 offsetof(struct vb_stream_info, name));
-			rc = vb_err_set(e, VB_E_USAGE,
-					"stream %s does not exist (streams: %s; vibes-topic create -s %s %s makes it)",
-					l->stream.name.s, (char *)names.p,
-					l->stream.name.s, l->topic.name.s);
+			rc = vb_err_set(
+				e, VB_E_USAGE,
+				"stream %s does not exist (streams: %s; vibes-topic create -s %s %s makes it)",
+				l->stream.name.s, (char *)names.p,
+				l->stream.name.s, l->topic.name.s);
 		}
 		goto out;
 	}
 	if (vb_client_get_topics(l->c, &l->stream, &topics, &n, e) == 0) {
 		names_of(&names, topics, n, sizeof(*topics),
 			 offsetof(struct vb_topic_info, name));
-		rc = vb_err_set(e, VB_E_USAGE,
-				"topic %s/%s does not exist (topics of stream %s: %s; vibes-topic create%s%s %s makes it)",
-				l->stream.name.s, l->topic.name.s,
-				l->stream.name.s, (char *)names.p,
-				strcmp(l->stream.name.s, VB_LOG_STREAM) ? " -s " : "",
-				strcmp(l->stream.name.s, VB_LOG_STREAM) ?
-					l->stream.name.s : "",
-				l->topic.name.s);
+		rc = vb_err_set(
+			e, VB_E_USAGE,
+			"topic %s/%s does not exist (topics of stream %s: %s; vibes-topic create%s%s %s makes it)",
+			l->stream.name.s, l->topic.name.s, l->stream.name.s,
+			(char *)names.p,
+			strcmp(l->stream.name.s, VB_LOG_STREAM) ? " -s " : "",
+			strcmp(l->stream.name.s, VB_LOG_STREAM) ?
+				l->stream.name.s :
+				"",
+			l->topic.name.s);
 	}
 out:
 	free(topics);
@@ -224,9 +231,10 @@ int vb_pos_parse(const char *s, int allow_committed, struct vb_pos *pos,
 		if (vb_parse_u64(s, 0, INT64_MAX, &pos->n, e) == 0)
 			return 0;
 	}
-	return vb_err_set(e, VB_E_USAGE,
-			  "invalid position '%s' (use beginning, end%s, N, -N or @TIMESTAMP)",
-			  s, allow_committed ? ", committed" : "");
+	return vb_err_set(
+		e, VB_E_USAGE,
+		"invalid position '%s' (use beginning, end%s, N, -N or @TIMESTAMP)",
+		s, allow_committed ? ", committed" : "");
 }
 
 static struct vb_partition_info *part_info(struct vb_log *l, uint32_t p,
@@ -257,8 +265,8 @@ static void poll_req(struct vb_req *r, const struct vb_log *l,
 	r->flag = 0;
 }
 
-int vb_log_resolve(struct vb_log *l, const struct vb_consumer *who,
-		   uint32_t p, const struct vb_pos *pos, uint64_t committed,
+int vb_log_resolve(struct vb_log *l, const struct vb_consumer *who, uint32_t p,
+		   const struct vb_pos *pos, uint64_t committed,
 		   int back_from_end, uint64_t *next, struct vb_err *e)
 {
 	struct vb_partition_info *pi = part_info(l, p, e);
@@ -337,8 +345,8 @@ int vb_log_committed(struct vb_log *l, const struct vb_consumer *who,
 	return 0;
 }
 
-int vb_log_commit(struct vb_log *l, const struct vb_consumer *who,
-		  uint32_t p, uint64_t next, struct vb_err *e)
+int vb_log_commit(struct vb_log *l, const struct vb_consumer *who, uint32_t p,
+		  uint64_t next, struct vb_err *e)
 {
 	if (next == 0) {
 		if (vb_client_delete_offset(l->c, who, &l->stream, &l->topic, p,
@@ -477,8 +485,8 @@ int vb_log_group_join(struct vb_log *l, const struct vb_consumer *who,
 	if (!(e->kind == VB_E_SERVER &&
 	      e->status == VB_ST_CONSUMER_GROUP_ID_NOT_FOUND))
 		return -1;
-	if (vb_client_create_group(l->c, &l->stream, &l->topic,
-				   who->id.name.s, &g, e) &&
+	if (vb_client_create_group(l->c, &l->stream, &l->topic, who->id.name.s,
+				   &g, e) &&
 	    !(e->kind == VB_E_SERVER &&
 	      e->status == VB_ST_CONSUMER_GROUP_NAME_ALREADY_EXISTS))
 		return -1;
@@ -508,8 +516,7 @@ static int lag_rows(struct vb_log *l, const struct vb_consumer *who,
 		r->empty = vb_log_part_empty(pi);
 		r->hwm = pi->current_offset;
 		r->end = vb_log_part_end(pi);
-		if (vb_log_committed(l, who, p, &r->next, &r->has_committed,
-				     e))
+		if (vb_log_committed(l, who, p, &r->next, &r->has_committed, e))
 			goto out;
 		r->committed = r->has_committed ? r->next - 1 : 0;
 		/* nothing committed: it reads first where it began */
@@ -532,10 +539,11 @@ int vb_log_lag(struct vb_log *l, const struct vb_consumer *who,
 		if (vb_log_group_exists(l, who, &found, e))
 			return -1;
 		if (!found)
-			return vb_err_set(e, VB_E_STATE,
-					  "consumer group '%s' does not exist in %s/%s",
-					  who->id.name.s, l->stream.name.s,
-					  l->topic.name.s);
+			return vb_err_set(
+				e, VB_E_STATE,
+				"consumer group '%s' does not exist in %s/%s",
+				who->id.name.s, l->stream.name.s,
+				l->topic.name.s);
 	}
 	if (vb_log_refresh(l, e))
 		return -1;
@@ -553,10 +561,10 @@ int vb_log_seek(struct vb_log *l, const struct vb_consumer *who, long part,
 	struct vb_err e2;
 
 	if (part >= 0 && (uint64_t)part >= l->nparts)
-		return vb_err_set(e, VB_E_USAGE,
-				  "partition %ld does not exist (topic %s/%s has %u)",
-				  part, l->stream.name.s, l->topic.name.s,
-				  l->nparts);
+		return vb_err_set(
+			e, VB_E_USAGE,
+			"partition %ld does not exist (topic %s/%s has %u)",
+			part, l->stream.name.s, l->topic.name.s, l->nparts);
 	if (group && vb_log_group_join(l, who, e))
 		return -1;
 	if (vb_log_refresh(l, e) || vb_log_starts(l, who, &s, e))
@@ -570,7 +578,7 @@ int vb_log_seek(struct vb_log *l, const struct vb_consumer *who, long part,
 		if (vb_log_committed(l, who, p, &cur, &has, e))
 			goto out;
 		if (!has && s.known && s.set[p])
-			cur = s.next[p];	/* where it would read */
+			cur = s.next[p]; /* where it would read */
 		next[p] = cur;
 		if (part >= 0 && p != (uint32_t)part)
 			continue;
@@ -580,9 +588,10 @@ int vb_log_seek(struct vb_log *l, const struct vb_consumer *who, long part,
 	}
 	if (vb_log_commit_moves(l, who, &s, next, moved, e)) {
 		if (e->kind == VB_E_SERVER && vb_status_not_owner(e->status))
-			vb_err_prefix(e,
-				      "a partition is assigned to another running member of group '%s'",
-				      who->id.name.s);
+			vb_err_prefix(
+				e,
+				"a partition is assigned to another running member of group '%s'",
+				who->id.name.s);
 		goto out;
 	}
 	if (vb_log_refresh(l, e) || lag_rows(l, who, rows, e))

@@ -50,11 +50,11 @@ typedef int (*vb_log_connect_fn)(void *arg, struct vb_client *c,
 
 struct vb_log {
 	struct vb_client *c;
-	struct vb_ident stream;		/* by name */
+	struct vb_ident stream; /* by name */
 	struct vb_ident topic;
-	uint32_t create_parts;		/* partitions when creating */
-	uint32_t nparts;		/* 0 until bootstrapped */
-	struct vb_partition_info *parts;	/* nparts, last lookup */
+	uint32_t create_parts;		 /* partitions when creating */
+	uint32_t nparts;		 /* 0 until bootstrapped */
+	struct vb_partition_info *parts; /* nparts, last lookup */
 	/* The topic's identity at the last lookup: a topic deleted and
 	 * created again under the same name has another. */
 	uint32_t topic_id;
@@ -101,9 +101,9 @@ enum vb_pos_kind {
 	VB_POS_COMMITTED,
 	VB_POS_BEGINNING,
 	VB_POS_END,
-	VB_POS_OFFSET,		/* n: absolute next offset */
-	VB_POS_BACK,		/* n: that many before a base position */
-	VB_POS_TIME,		/* n: first message with timestamp >= n µs */
+	VB_POS_OFFSET, /* n: absolute next offset */
+	VB_POS_BACK,   /* n: that many before a base position */
+	VB_POS_TIME,   /* n: first message with timestamp >= n µs */
 };
 
 struct vb_pos {
@@ -126,8 +126,8 @@ int vb_pos_parse(const char *s, int allow_committed, struct vb_pos *pos,
  * every message resolves to the end.  `who` is used by the timestamp
  * poll (a group must be joined for it).
  */
-int vb_log_resolve(struct vb_log *l, const struct vb_consumer *who,
-		   uint32_t p, const struct vb_pos *pos, uint64_t committed,
+int vb_log_resolve(struct vb_log *l, const struct vb_consumer *who, uint32_t p,
+		   const struct vb_pos *pos, uint64_t committed,
 		   int back_from_end, uint64_t *next, struct vb_err *e);
 
 /*
@@ -142,8 +142,8 @@ int vb_log_committed(struct vb_log *l, const struct vb_consumer *who,
  * registry tells where to read: vb_log_commit_moves keeps it in step).  A
  * group must be joined and own p.
  */
-int vb_log_commit(struct vb_log *l, const struct vb_consumer *who,
-		  uint32_t p, uint64_t next, struct vb_err *e);
+int vb_log_commit(struct vb_log *l, const struct vb_consumer *who, uint32_t p,
+		  uint64_t next, struct vb_err *e);
 /*
  * Commits next[p] for every partition in moved, and keeps the registry in
  * step: a consumer it does not know (s, from vb_log_starts) gets its first
@@ -174,15 +174,15 @@ int vb_log_commit_moves(struct vb_log *l, const struct vb_consumer *who,
 #define VB_LOG_REGISTRY_TOPIC "__vibes_consumers"
 
 enum vb_start_mode {
-	VB_START_BEGINNING,	/* default: a new reader replays history */
-	VB_START_END,		/* a live consumer: only what comes next */
+	VB_START_BEGINNING, /* default: a new reader replays history */
+	VB_START_END,	    /* a live consumer: only what comes next */
 };
 
 struct vb_start {
-	int known;		/* the registry holds a record of who */
-	uint32_t n;		/* partitions (l->nparts at the lookup) */
-	uint64_t *next;		/* per partition: where to read first */
-	uint8_t *set;		/* ... named by a record */
+	int known;	/* the registry holds a record of who */
+	uint32_t n;	/* partitions (l->nparts at the lookup) */
+	uint64_t *next; /* per partition: where to read first */
+	uint8_t *set;	/* ... named by a record */
 };
 
 /* Looks who up in the registry (no registry: not known). */
@@ -226,8 +226,8 @@ struct vb_registered {
 };
 
 /* *regs (to free): the ones not deleted, in the order they first came. */
-int vb_log_registered(struct vb_log *l, struct vb_registered **regs,
-		      size_t *n, struct vb_err *e);
+int vb_log_registered(struct vb_log *l, struct vb_registered **regs, size_t *n,
+		      struct vb_err *e);
 /*
  * Deletes a consumer's positions in every partition (or a group, with
  * its positions) and its registry records' effect.  A group that does
@@ -246,11 +246,11 @@ int vb_log_member_regs(struct vb_log *l, const struct vb_consumer *who,
 #define VB_NO_MEMBER UINT32_MAX
 
 struct vb_group_members {
-	int found;		/* the group exists */
-	uint32_t n;		/* members */
-	uint32_t *ids;		/* their member ids */
+	int found;     /* the group exists */
+	uint32_t n;    /* members */
+	uint32_t *ids; /* their member ids */
 	uint32_t nparts;
-	uint32_t *owner;	/* per partition: member id or VB_NO_MEMBER */
+	uint32_t *owner; /* per partition: member id or VB_NO_MEMBER */
 };
 
 int vb_log_group_members(struct vb_log *l, const struct vb_consumer *who,
@@ -270,13 +270,13 @@ int vb_log_group_exists(struct vb_log *l, const struct vb_consumer *who,
 
 struct vb_lag_row {
 	uint32_t partition;
-	int empty;		/* the partition never held a message */
-	uint64_t hwm;		/* offset of the last message (if !empty) */
-	uint64_t end;		/* hwm + 1, or 0 when empty */
+	int empty;    /* the partition never held a message */
+	uint64_t hwm; /* offset of the last message (if !empty) */
+	uint64_t end; /* hwm + 1, or 0 when empty */
 	int has_committed;
-	uint64_t committed;	/* stored offset (last processed), if any */
-	uint64_t next;		/* next offset the consumer reads */
-	uint64_t lag;		/* end - next: messages not yet processed */
+	uint64_t committed; /* stored offset (last processed), if any */
+	uint64_t next;	    /* next offset the consumer reads */
+	uint64_t lag;	    /* end - next: messages not yet processed */
 };
 
 /* Rows for every partition (rows must hold l->nparts after bootstrap). */
@@ -295,52 +295,52 @@ int vb_log_seek(struct vb_log *l, const struct vb_consumer *who, long part,
 /* ---- appending (vibes-append) ---- */
 
 enum vb_route {
-	VB_ROUTE_FIELD,		/* key = a top-level string member */
-	VB_ROUTE_KEY,		/* one fixed key */
-	VB_ROUTE_PARTITION,	/* one fixed partition */
-	VB_ROUTE_BALANCED,	/* batches round robin over partitions */
+	VB_ROUTE_FIELD,	    /* key = a top-level string member */
+	VB_ROUTE_KEY,	    /* one fixed key */
+	VB_ROUTE_PARTITION, /* one fixed partition */
+	VB_ROUTE_BALANCED,  /* batches round robin over partitions */
 };
 
 struct vb_append_opts {
 	enum vb_route route;
-	const char *key_field;	/* VB_ROUTE_FIELD */
-	const char *key;	/* VB_ROUTE_KEY */
-	uint32_t partition;	/* VB_ROUTE_PARTITION */
-	uint32_t batch_lines;	/* lines per batch */
-	size_t batch_bytes;	/* payload bytes per batch */
-	uint64_t linger_us;	/* send a partial batch after this idle time */
-	size_t buffer_bytes;	/* unacknowledged data kept for resending */
-	uint64_t retry_us;	/* give up after the server was away this long */
-	int skip_invalid;	/* report bad lines and go on */
-	int acks;		/* learn the offset of every line */
+	const char *key_field; /* VB_ROUTE_FIELD */
+	const char *key;       /* VB_ROUTE_KEY */
+	uint32_t partition;    /* VB_ROUTE_PARTITION */
+	uint32_t batch_lines;  /* lines per batch */
+	size_t batch_bytes;    /* payload bytes per batch */
+	uint64_t linger_us;    /* send a partial batch after this idle time */
+	size_t buffer_bytes;   /* unacknowledged data kept for resending */
+	uint64_t retry_us;     /* give up after the server was away this long */
+	int skip_invalid;      /* report bad lines and go on */
+	int acks;	       /* learn the offset of every line */
 	/* user header pairs added to every message (vb_wire_uhdr_add) */
 	const struct vb_buf *headers;
-	volatile sig_atomic_t *stop;	/* set by a signal: finish early */
+	volatile sig_atomic_t *stop; /* set by a signal: finish early */
 };
 
 void vb_append_opts_init(struct vb_append_opts *o);
 
 struct vb_append_input {
-	const char *name;	/* "-" for stdin */
+	const char *name; /* "-" for stdin */
 	int fd;
 };
 
 struct vb_append_stats {
-	uint64_t lines;		/* lines read (every kind) */
-	uint64_t sent;		/* lines acknowledged by the server */
+	uint64_t lines; /* lines read (every kind) */
+	uint64_t sent;	/* lines acknowledged by the server */
 	uint64_t invalid;
 	uint64_t blank;
-	uint64_t bytes;		/* payload bytes acknowledged */
+	uint64_t bytes; /* payload bytes acknowledged */
 	uint64_t reconnects;
-	uint64_t resent;	/* lines sent again after a reconnect */
-	uint64_t found;		/* lines in doubt found stored after one */
+	uint64_t resent; /* lines sent again after a reconnect */
+	uint64_t found;	 /* lines in doubt found stored after one */
 };
 
 /* What became of input lines, for the account of a run that stopped. */
 enum vb_line_state {
-	VB_LINES_STORED,	/* stored (or nothing to store: blank) */
-	VB_LINES_NOT_STORED,	/* not stored: resending them is right */
-	VB_LINES_UNKNOWN,	/* sent, and the server went away before
+	VB_LINES_STORED,     /* stored (or nothing to store: blank) */
+	VB_LINES_NOT_STORED, /* not stored: resending them is right */
+	VB_LINES_UNKNOWN,    /* sent, and the server went away before
 				 * saying; no later connection could tell */
 };
 
@@ -405,9 +405,9 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 /* ---- output with delivery tracking (vibes-poll) ---- */
 
 enum vb_handoff {
-	VB_HANDOFF_AUTO,	/* line for pipes, block otherwise */
-	VB_HANDOFF_LINE,	/* pipes: one line in the pipe at a time */
-	VB_HANDOFF_BLOCK,	/* large writes */
+	VB_HANDOFF_AUTO,  /* line for pipes, block otherwise */
+	VB_HANDOFF_LINE,  /* pipes: one line in the pipe at a time */
+	VB_HANDOFF_BLOCK, /* large writes */
 };
 
 /*
@@ -420,10 +420,10 @@ struct vb_out {
 	int fd;
 	int is_pipe;
 	enum vb_handoff handoff;
-	int ino;		/* inotify fd watching the pipe, or -1 */
-	int closed;		/* the reader went away (EPIPE) */
+	int ino;    /* inotify fd watching the pipe, or -1 */
+	int closed; /* the reader went away (EPIPE) */
 	struct vb_buf buf;
-	uint32_t *ends;		/* end offset of each line in buf */
+	uint32_t *ends; /* end offset of each line in buf */
 	size_t nlines, cap;
 };
 
@@ -452,12 +452,12 @@ static inline void vb_out_line_end(struct vb_out *o)
 enum vb_format { VB_FORMAT_RAW, VB_FORMAT_JSON, VB_FORMAT_TEMPLATE };
 
 enum vb_order {
-	VB_ORDER_TIME,		/* partitions of a round merged by timestamp */
-	VB_ORDER_PARTITION,	/* partition after partition */
+	VB_ORDER_TIME,	    /* partitions of a round merged by timestamp */
+	VB_ORDER_PARTITION, /* partition after partition */
 };
 
 struct vb_consume_opts {
-	int group;		/* -g instead of -c */
+	int group; /* -g instead of -c */
 	const char *name;
 	/* nothing committed (and not in the registry): where to begin */
 	enum vb_start_mode start;
@@ -476,13 +476,13 @@ struct vb_consume_opts {
 	int skip_bad;
 	void (*bad)(void *arg, uint32_t partition, uint64_t offset,
 		    const char *why);
-	uint64_t limit;		/* stop after this many (0: no limit) */
+	uint64_t limit; /* stop after this many (0: no limit) */
 	int follow;
-	uint64_t interval_us;	/* follow: the longest wait while caught up */
+	uint64_t interval_us; /* follow: the longest wait while caught up */
 	int no_commit;
-	uint32_t count;		/* messages per poll request */
+	uint32_t count; /* messages per poll request */
 	enum vb_format format;
-	const struct vb_template *tmpl;	/* VB_FORMAT_TEMPLATE */
+	const struct vb_template *tmpl; /* VB_FORMAT_TEMPLATE */
 	enum vb_handoff handoff;
 	volatile sig_atomic_t *stop;
 	/*
@@ -501,11 +501,11 @@ struct vb_consume_opts {
 void vb_consume_opts_init(struct vb_consume_opts *o);
 
 struct vb_consume_stats {
-	uint64_t delivered;	/* events written and delivered */
-	uint64_t skipped;	/* bad messages stepped over (skip_bad) */
-	uint64_t committed;	/* events whose commit the server took */
+	uint64_t delivered; /* events written and delivered */
+	uint64_t skipped;   /* bad messages stepped over (skip_bad) */
+	uint64_t committed; /* events whose commit the server took */
 	uint64_t bytes;
-	int reader_gone;	/* the output pipe was closed: normal end */
+	int reader_gone; /* the output pipe was closed: normal end */
 };
 
 /*
@@ -534,8 +534,7 @@ void vb_log_format_json(struct vb_buf *b, uint32_t partition,
  * comma-separated), %i id, %% a percent sign; \n, \t and \\ escapes.
  */
 struct vb_template;
-int vb_template_parse(struct vb_template **t, const char *s,
-		      struct vb_err *e);
+int vb_template_parse(struct vb_template **t, const char *s, struct vb_err *e);
 void vb_template_free(struct vb_template *t);
 void vb_template_format(struct vb_buf *b, const struct vb_template *t,
 			uint32_t partition, const struct vb_msg *m);

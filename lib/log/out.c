@@ -203,7 +203,8 @@ int vb_out_flush(struct vb_out *o, size_t *delivered, struct vb_err *e)
 			taken = off;
 			if (o->is_pipe)
 				taken -= pipe_unread(o->fd) < taken ?
-						 pipe_unread(o->fd) : taken;
+						 pipe_unread(o->fd) :
+						 taken;
 			*delivered = lines_within(o, taken);
 			done(o);
 			errno = err;

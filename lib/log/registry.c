@@ -55,7 +55,7 @@ static void apply(struct vb_start *s, json_t *start, int override)
 
 		if (*end || end == key || p >= s->n || !json_is_integer(v) ||
 		    json_integer_value(v) < 0)
-			continue;	/* not ours to judge: skip it */
+			continue; /* not ours to judge: skip it */
 		if (override || !s->set[p]) {
 			s->next[p] = (uint64_t)json_integer_value(v);
 			s->set[p] = 1;
@@ -74,8 +74,8 @@ static int kind_is(json_t *o, const char *field, const char *want)
  * Calls fn for every record of the registry, in order; records that are
  * not JSON objects are passed over (anyone may write to the topic).
  */
-static int scan(struct vb_log *l, void (*fn)(void *arg, json_t *o),
-		void *arg, struct vb_err *e)
+static int scan(struct vb_log *l, void (*fn)(void *arg, json_t *o), void *arg,
+		struct vb_err *e)
 {
 	struct vb_ident topic;
 	struct vb_topic_info t;
@@ -130,8 +130,8 @@ static int scan(struct vb_log *l, void (*fn)(void *arg, json_t *o),
 static int about(const struct vb_log *l, const struct vb_consumer *who,
 		 json_t *o)
 {
-	return kind_is(o, "kind", who->kind == VB_CONSUMER_GROUP ? "group" :
-							     "consumer") &&
+	return kind_is(o, "kind",
+		       who->kind == VB_CONSUMER_GROUP ? "group" : "consumer") &&
 	       kind_is(o, "name", who->id.name.s) &&
 	       kind_is(o, "topic", l->topic.name.s);
 }
@@ -205,7 +205,7 @@ static void members_one(void *arg, json_t *o)
 	mid = (uint32_t)json_integer_value(id);
 	for (size_t i = 0; i < ms->n && !m; i++)
 		if (ms->regs[i].member == mid)
-			m = &ms->regs[i];	/* the latest record wins */
+			m = &ms->regs[i]; /* the latest record wins */
 	if (m == NULL) {
 		VB_ALLOC_GROW(ms->regs, ms->n + 1, ms->cap);
 		m = &ms->regs[ms->n++];
@@ -220,8 +220,7 @@ static void members_one(void *arg, json_t *o)
 }
 
 int vb_log_member_regs(struct vb_log *l, const struct vb_consumer *who,
-		       struct vb_member_reg **regs, size_t *n,
-		       struct vb_err *e)
+		       struct vb_member_reg **regs, size_t *n, struct vb_err *e)
 {
 	struct members_scan ms = { l, who, NULL, 0, 0 };
 	int rc = scan(l, members_one, &ms, e);
@@ -249,8 +248,9 @@ static int append(struct vb_log *l, json_t *o, struct vb_err *e)
 	if (vb_client_get_topic(l->c, &l->stream, &topic, &t, NULL, 0, &found,
 				e))
 		goto out;
-	if (!found && vb_client_create_topic(l->c, &l->stream,
-					     VB_LOG_REGISTRY_TOPIC, 1, &t, e) &&
+	if (!found &&
+	    vb_client_create_topic(l->c, &l->stream, VB_LOG_REGISTRY_TOPIC, 1,
+				   &t, e) &&
 	    !(e->kind == VB_E_SERVER &&
 	      e->status == VB_ST_TOPIC_NAME_ALREADY_EXISTS))
 		goto out;
@@ -280,10 +280,11 @@ static const char *kind_name(const struct vb_consumer *who)
 int vb_log_record_delete(struct vb_log *l, const struct vb_consumer *who,
 			 struct vb_err *e)
 {
-	return append(l, json_pack("{s:i,s:s,s:s,s:s,s:s,s:I}", "v", 1, "op",
-				   "delete", "kind", kind_name(who), "name",
-				   who->id.name.s, "topic", l->topic.name.s,
-				   "at", (json_int_t)vb_wall_us()),
+	return append(l,
+		      json_pack("{s:i,s:s,s:s,s:s,s:s,s:I}", "v", 1, "op",
+				"delete", "kind", kind_name(who), "name",
+				who->id.name.s, "topic", l->topic.name.s, "at",
+				(json_int_t)vb_wall_us()),
 		      e);
 }
 
@@ -300,7 +301,8 @@ static void list_one(void *arg, json_t *o)
 	int group = kind_is(o, "kind", "group");
 	struct vb_registered *r = NULL;
 
-	if (!kind_is(o, "topic", ls->l->topic.name.s) || !json_is_string(name) ||
+	if (!kind_is(o, "topic", ls->l->topic.name.s) ||
+	    !json_is_string(name) ||
 	    !(group || kind_is(o, "kind", "consumer")) ||
 	    strlen(json_string_value(name)) > VB_NAME_MAX)
 		return;
@@ -318,8 +320,8 @@ static void list_one(void *arg, json_t *o)
 	r->deleted = kind_is(o, "op", "delete");
 }
 
-int vb_log_registered(struct vb_log *l, struct vb_registered **regs,
-		      size_t *n, struct vb_err *e)
+int vb_log_registered(struct vb_log *l, struct vb_registered **regs, size_t *n,
+		      struct vb_err *e)
 {
 	struct list_scan ls = { l, NULL, 0, 0 };
 	size_t k = 0;
@@ -339,14 +341,14 @@ int vb_log_record_member(struct vb_log *l, const struct vb_consumer *who,
 	char host[256] = "";
 
 	gethostname(host, sizeof(host) - 1);
-	return append(l, json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:I}",
-				   "v", 1, "op", "member", "kind",
-				   kind_name(who), "name", who->id.name.s,
-				   "topic", l->topic.name.s, "member",
-				   (json_int_t)member, "pid",
-				   (json_int_t)getpid(), "host", host,
-				   "address", l->c->local, "at",
-				   (json_int_t)vb_wall_us()),
+	return append(l,
+		      json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:I}",
+				"v", 1, "op", "member", "kind", kind_name(who),
+				"name", who->id.name.s, "topic",
+				l->topic.name.s, "member", (json_int_t)member,
+				"pid", (json_int_t)getpid(), "host", host,
+				"address", l->c->local, "at",
+				(json_int_t)vb_wall_us()),
 		      e);
 }
 
@@ -365,10 +367,11 @@ int vb_log_record_start(struct vb_log *l, const struct vb_consumer *who,
 		json_object_set_new(start, key,
 				    json_integer((json_int_t)next[p]));
 	}
-	return append(l, json_pack("{s:i,s:s,s:s,s:s,s:s,s:o,s:I}", "v", 1,
-				   "op", move ? "move" : "new", "kind",
-				   kind_name(who), "name", who->id.name.s,
-				   "topic", l->topic.name.s, "start", start,
-				   "at", (json_int_t)vb_wall_us()),
+	return append(l,
+		      json_pack("{s:i,s:s,s:s,s:s,s:s,s:o,s:I}", "v", 1, "op",
+				move ? "move" : "new", "kind", kind_name(who),
+				"name", who->id.name.s, "topic",
+				l->topic.name.s, "start", start, "at",
+				(json_int_t)vb_wall_us()),
 		      e);
 }

@@ -49,10 +49,10 @@ static void ctx_common(SSL_CTX *ctx)
 {
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-				 SSL_OP_IGNORE_UNEXPECTED_EOF |
-				 SSL_OP_ENABLE_KTLS);
+					 SSL_OP_IGNORE_UNEXPECTED_EOF |
+					 SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
 }
@@ -116,8 +116,8 @@ static int pin(SSL_CTX *ctx, const char *file, struct vb_err *e)
 	return 0;
 }
 
-struct ssl_ctx_st *vb_tls_client_ctx(const char *ca_file,
-				     const char *pin_file, struct vb_err *e)
+struct ssl_ctx_st *vb_tls_client_ctx(const char *ca_file, const char *pin_file,
+				     struct vb_err *e)
 {
 	char what[600];
 	SSL_CTX *ctx;
@@ -179,8 +179,8 @@ struct ssl_ctx_st *vb_tls_server_ctx(const char *cert_file,
 	ctx_common(ctx);
 	/* Clients never resume: no tickets to make, no cache to keep. */
 	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET |
-				 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx,
+			    SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	/*
@@ -243,8 +243,8 @@ void vb_tls_ctx_describe(struct ssl_ctx_st *ctx, char *out, size_t size)
 		state = ", EXPIRED: clients will refuse it";
 	else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
 		state = ", NOT YET VALID: clients will refuse it";
-	snprintf(out, size, "certificate %s, valid until %s%s", subject,
-		 until, state);
+	snprintf(out, size, "certificate %s, valid until %s%s", subject, until,
+		 state);
 	ERR_clear_error();
 }
 

@@ -46,7 +46,8 @@ static int is_ip(const char *s)
 {
 	struct in6_addr a;
 
-	return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
+	return inet_pton(AF_INET, s, &a) == 1 ||
+	       inet_pton(AF_INET6, s, &a) == 1;
 }
 
 int vb_tr_tls(struct vb_tr *t, int fd, struct ssl_ctx_st *ctx, int server,
@@ -62,8 +63,8 @@ int vb_tr_tls(struct vb_tr *t, int fd, struct ssl_ctx_st *ctx, int server,
 	if (ssl == NULL || !SSL_set_fd(ssl, fd)) {
 		vb_tls_reason(why, sizeof(why));
 		SSL_free(ssl);
-		return vb_err_set(e, VB_E_IO, "TLS: cannot set up a connection: %s",
-				  why);
+		return vb_err_set(e, VB_E_IO,
+				  "TLS: cannot set up a connection: %s", why);
 	}
 	t->ssl = ssl;
 	t->handshaking = 1;
@@ -78,15 +79,17 @@ int vb_tr_tls(struct vb_tr *t, int fd, struct ssl_ctx_st *ctx, int server,
 	/* RFC 6066: no SNI for an address; the address is what is checked. */
 	if (!is_ip(name) && !SSL_set_tlsext_host_name(ssl, name)) {
 		vb_tls_reason(why, sizeof(why));
-		return vb_err_set(e, VB_E_USAGE, "TLS: name '%s': %s", name, why);
+		return vb_err_set(e, VB_E_USAGE, "TLS: name '%s': %s", name,
+				  why);
 	}
 	if (vb_tls_ctx_pinned(ctx))
 		return 0;
-	if (is_ip(name) ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-							  name)
-			: !SSL_set1_host(ssl, name)) {
+	if (is_ip(name) ?
+		    !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) :
+		    !SSL_set1_host(ssl, name)) {
 		vb_tls_reason(why, sizeof(why));
-		return vb_err_set(e, VB_E_USAGE, "TLS: name '%s': %s", name, why);
+		return vb_err_set(e, VB_E_USAGE, "TLS: name '%s': %s", name,
+				  why);
 	}
 	return 0;
 }
@@ -123,8 +126,8 @@ static int not_tls(unsigned long ec)
  */
 static void tell_plain_client(int fd)
 {
-	static const uint8_t alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02,
-					 0x02, 0x46 };
+	static const uint8_t alert[] = { 0x15, 0x03, 0x01, 0x00,
+					 0x02, 0x02, 0x46 };
 	uint8_t junk[4096];
 
 	for (int i = 0; i < 4; i++)
@@ -135,8 +138,7 @@ static void tell_plain_client(int fd)
 	}
 }
 
-static int hs_fail(struct vb_tr *t, int err, const char *peer,
-		   struct vb_err *e)
+static int hs_fail(struct vb_tr *t, int err, const char *peer, struct vb_err *e)
 {
 	unsigned long ec = ERR_peek_last_error();
 	long v = SSL_get_verify_result(t->ssl);
@@ -153,9 +155,10 @@ static int hs_fail(struct vb_tr *t, int err, const char *peer,
 	    (err == SSL_ERROR_SYSCALL && sys == 0) ||
 	    (ERR_GET_LIB(ec) == ERR_LIB_SSL &&
 	     ERR_GET_REASON(ec) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
-		return vb_err_set(e, VB_E_UNAVAIL,
-				  "TLS: %s closed the connection during the handshake",
-				  peer);
+		return vb_err_set(
+			e, VB_E_UNAVAIL,
+			"TLS: %s closed the connection during the handshake",
+			peer);
 	if (err == SSL_ERROR_SYSCALL) {
 		errno = sys;
 		return vb_err_sys(e, VB_E_UNAVAIL, "TLS: handshake with %s",
@@ -165,10 +168,11 @@ static int hs_fail(struct vb_tr *t, int err, const char *peer,
 		tell_plain_client(t->fd);
 	if (not_tls(ec))
 		return vb_err_set(e, VB_E_PROTO,
-				  "TLS: %s does not speak TLS (%s)%s", peer, why,
-				  SSL_is_server(t->ssl)
-				  ? ": a plain client on the TLS port"
-				  : ": is it a plain iggy:// address?");
+				  "TLS: %s does not speak TLS (%s)%s", peer,
+				  why,
+				  SSL_is_server(t->ssl) ?
+					  ": a plain client on the TLS port" :
+					  ": is it a plain iggy:// address?");
 	return vb_err_set(e, VB_E_PROTO, "TLS: handshake with %s failed: %s",
 			  peer, why);
 }
@@ -330,7 +334,8 @@ static ssize_t tls_write(struct vb_tr *t, const void *p, size_t n)
 		if (total == 0)
 			return io_fail(t, err, 0);
 		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ)
-			t->want = err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+			t->want = err == SSL_ERROR_WANT_WRITE ? POLLOUT :
+								POLLIN;
 		ERR_clear_error();
 		break;
 	}
@@ -342,8 +347,9 @@ ssize_t vb_tr_write(struct vb_tr *t, const void *p, size_t n, int more)
 	if (t->ssl != NULL)
 		return tls_write(t, p, n);
 	for (;;) {
-		ssize_t w = send(t->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT |
-						     (more ? MSG_MORE : 0));
+		ssize_t w = send(t->fd, p, n,
+				 MSG_NOSIGNAL | MSG_DONTWAIT |
+					 (more ? MSG_MORE : 0));
 
 		if (w < 0 && errno == EINTR)
 			continue;

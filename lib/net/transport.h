@@ -49,16 +49,16 @@ struct ssl_ctx_st;
 #define VB_TR_FILE_CHUNK (64u * 1024)
 
 struct vb_tr {
-	int fd;			/* -1: none */
-	struct ssl_st *ssl;	/* NULL: plain TCP */
-	int handshaking;	/* TLS: vb_tr_handshake has not returned 1 */
-	int failed;		/* TLS: a fatal error; no close_notify then */
-	short want;		/* after EAGAIN: POLLIN or POLLOUT */
-	int want_out;		/* a TLS read waits for the socket writable */
-	int rd_wait;		/* TLS: the last read needs bytes from the socket */
-	int ktls_send;		/* the kernel encrypts what is sent */
-	char name[256];		/* TLS client: the name verified */
-	char why[200];		/* TLS: reason of the last EPROTO */
+	int fd;		    /* -1: none */
+	struct ssl_st *ssl; /* NULL: plain TCP */
+	int handshaking;    /* TLS: vb_tr_handshake has not returned 1 */
+	int failed;	    /* TLS: a fatal error; no close_notify then */
+	short want;	    /* after EAGAIN: POLLIN or POLLOUT */
+	int want_out;	    /* a TLS read waits for the socket writable */
+	int rd_wait;	    /* TLS: the last read needs bytes from the socket */
+	int ktls_send;	    /* the kernel encrypts what is sent */
+	char name[256];	    /* TLS client: the name verified */
+	char why[200];	    /* TLS: reason of the last EPROTO */
 	/* writev of small pieces: copied into one record */
 	uint8_t *stage;
 	/* a file sent through user-space TLS: bytes [f_off, f_off+f_len) */
@@ -124,8 +124,8 @@ static inline int vb_tr_is_tls(const struct vb_tr *t)
  * the caller gave it).  Errors: VB_E_IO (cannot read), VB_E_USAGE (no
  * certificate in it).
  */
-struct ssl_ctx_st *vb_tls_client_ctx(const char *ca_file,
-				     const char *pin_file, struct vb_err *e);
+struct ssl_ctx_st *vb_tls_client_ctx(const char *ca_file, const char *pin_file,
+				     struct vb_err *e);
 /*
  * The server's: certificate chain from cert_file (PEM, the server's
  * certificate first), private key from key_file (or cert_file when NULL).

@@ -75,7 +75,8 @@ static int rmtree_at(int dfd, const char *name, struct vb_err *e)
 		return vb_err_sys(e, VB_E_IO, "cannot read %s", name);
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (rmtree_at(dirfd(d), de->d_name, e)) {
 			closedir(d);
@@ -98,6 +99,6 @@ int vb_read_file(const char *path, struct vb_buf *out, size_t max,
 {
 	if (vb_path_read_file(path, out, max, NULL, e) == 0)
 		return 0;
-	e->kind = VB_E_IO;	/* for the daemon, any of these is an I/O error */
+	e->kind = VB_E_IO; /* for the daemon, any of these is an I/O error */
 	return -1;
 }

@@ -15,7 +15,7 @@
 #include "wire/wire.h"
 #include "base/banned.h"
 
-#define OFFREC 13	/* u8 kind, u32 key, u64 offset */
+#define OFFREC 13 /* u8 kind, u32 key, u64 offset */
 
 static void segs_push(struct vb_part *p, struct vb_seg *s)
 {
@@ -270,8 +270,8 @@ static int offsets_commit(struct vb_part *p, struct vb_err *e)
 	if (vb_read_file((char *)path.p, &now, 64u << 20, &tmp) < 0 &&
 	    tmp.sys == ENOENT)
 		vb_buf_reset(&now);
-	p->offs_dirty = now.len != b.len || (b.len &&
-					     memcmp(now.p, b.p, b.len) != 0);
+	p->offs_dirty = now.len != b.len ||
+			(b.len && memcmp(now.p, b.p, b.len) != 0);
 out:
 	vb_buf_release(&path);
 	vb_buf_release(&b);
@@ -315,10 +315,11 @@ static int cut_at_gap(struct vb_part *p, const uint64_t *starts, size_t n,
 	uint64_t start = prev->start;
 	int rc = 0;
 
-	vb_store_notice(st, "%s: messages %" PRIu64 " to %" PRIu64 " are "
+	vb_store_notice(st,
+			"%s: messages %" PRIu64 " to %" PRIu64 " are "
 			"missing (lost with the power): the %zu segments from "
-			"%" PRIu64 " on are removed", p->dir,
-			prev->start + prev->count, starts[0] - 1, n,
+			"%" PRIu64 " on are removed",
+			p->dir, prev->start + prev->count, starts[0] - 1, n,
 			starts[0]);
 	for (size_t i = 0; i < n; i++) {
 		unlink(vb_path_fmt(&path, "%s/%020" PRIu64 ".log", p->dir,
@@ -344,8 +345,7 @@ static int cut_at_gap(struct vb_part *p, const uint64_t *starts, size_t n,
 }
 
 int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
-		 uint32_t id, uint64_t created_at, int create,
-		 struct vb_err *e)
+		 uint32_t id, uint64_t created_at, int create, struct vb_err *e)
 {
 	struct vb_part *p = vb_xcalloc(1, sizeof(*p));
 	uint64_t *starts = NULL;
@@ -402,8 +402,8 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 	if (p->nsegs && active(p)->idx_fd < 0) {
 		struct vb_seg *s;
 
-		if (vb_seg_load(&s, st, p->dir, active(p)->start, 0,
-				!st->clean, e) < 0)
+		if (vb_seg_load(&s, st, p->dir, active(p)->start, 0, !st->clean,
+				e) < 0)
 			goto fail;
 		atomic_store(&s->log->written, s->size);
 		atomic_store(&s->log->synced, s->size);
@@ -486,8 +486,8 @@ static int roll(struct vb_part *p, struct vb_err *e)
 	return 0;
 }
 
-int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len,
-		   uint32_t n, uint64_t ts, struct vb_err *e)
+int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
+		   uint64_t ts, struct vb_err *e)
 {
 	struct vb_seg *s;
 	uint8_t *ent, *rnd;
@@ -527,8 +527,10 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len,
 		vb_st64(ent + (size_t)i * 16 + 8, ts);
 	}
 	if (at != len)
-		return vb_err_set(e, VB_E_DATA, "batch: frames cover %zu of %zu "
-				  "bytes", at, len);
+		return vb_err_set(e, VB_E_DATA,
+				  "batch: frames cover %zu of %zu "
+				  "bytes",
+				  at, len);
 	if (vb_seg_append(s, frames, len, first, ent, n, e) < 0)
 		return -1;
 	p->next += n;
@@ -635,8 +637,8 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		return 0;
 	if (count > end - start)
 		count = (uint32_t)(end - start);
-	for (size_t i = seg_find(p, start); i < p->nsegs && count > 0 &&
-	     nsp < maxsp; i++) {
+	for (size_t i = seg_find(p, start);
+	     i < p->nsegs && count > 0 && nsp < maxsp; i++) {
 		struct vb_seg *s = p->segs[i];
 		uint32_t rel, k;
 		uint64_t from, to;
@@ -665,8 +667,9 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 			while (lo < hi) {
 				uint32_t mid = lo + (hi - lo + 1) / 2;
 
-				if (bytes + vb_seg_pos(s, rel + mid - 1) - from
-				    <= max_bytes)
+				if (bytes + vb_seg_pos(s, rel + mid - 1) -
+					    from <=
+				    max_bytes)
 					lo = mid;
 				else
 					hi = mid - 1;
@@ -681,7 +684,7 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		}
 		if (s->fault) {
 			if (s->damaged && *n == 0)
-				continue;	/* refused: skipped */
+				continue; /* refused: skipped */
 			break;
 		}
 		sp[nsp].f = s->log;
@@ -772,8 +775,7 @@ static void seg_drop(struct vb_part *p, size_t i)
  * Replaces the only segment left by an empty one starting at `start`: the
  * new one is made first, so that a partition never ends up without one.
  */
-static int part_restart_at(struct vb_part *p, uint64_t start,
-			   struct vb_err *e)
+static int part_restart_at(struct vb_part *p, uint64_t start, struct vb_err *e)
 {
 	struct vb_seg *s = active(p);
 
@@ -808,8 +810,8 @@ int vb_part_purge(struct vb_part *p, struct vb_err *e)
 	/* A save under way would bring the old table back. */
 	vb_syncer_forget(p->st->sync, offsets_path(p, &path));
 	if (unlink(offsets_path(p, &path)) < 0 && errno != ENOENT)
-		vb_store_notice(p->st, "%s: cannot remove: %s",
-				(char *)path.p, strerror(errno));
+		vb_store_notice(p->st, "%s: cannot remove: %s", (char *)path.p,
+				strerror(errno));
 	vb_buf_release(&path);
 	rc = part_restart_at(p, 0, e);
 	part_recount(p);
@@ -870,8 +872,7 @@ static int sync_named(const char *dir, const char *name, int missing_ok,
 	struct vb_buf path = VB_BUF_INIT;
 	int fd, rc = 0;
 
-	fd = open(vb_path_fmt(&path, "%s/%s", dir, name),
-		  O_RDONLY | O_CLOEXEC);
+	fd = open(vb_path_fmt(&path, "%s/%s", dir, name), O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (!(missing_ok && errno == ENOENT))
 			rc = vb_err_sys(e, VB_E_IO, "cannot open %s",
@@ -900,11 +901,14 @@ int vb_part_sync(struct vb_part *p, struct vb_err *e)
 
 		/* files the LRU closed (settled): synced by name */
 		if (s->log == NULL) {
-			if (sync_named(p->dir, vb_path_fmt(&name, "%020" PRIu64
-							   ".log", s->start),
+			if (sync_named(p->dir,
+				       vb_path_fmt(&name, "%020" PRIu64 ".log",
+						   s->start),
 				       0, e) < 0 ||
-			    sync_named(p->dir, vb_path_fmt(&name, "%020" PRIu64
-							   ".index", s->start),
+			    sync_named(p->dir,
+				       vb_path_fmt(&name,
+						   "%020" PRIu64 ".index",
+						   s->start),
 				       0, e) < 0) {
 				rc = -1;
 				break;
@@ -916,14 +920,16 @@ int vb_part_sync(struct vb_part *p, struct vb_err *e)
 		    (s->idx_fd >= 0 &&
 		     vb_syncer_fdatasync(p->st->sync, s->idx_fd) < 0 &&
 		     errno != EINVAL)) {
-			rc = vb_err_sys(e, VB_E_IO, "cannot sync segment %"
-					PRIu64 " of %s", s->start, p->dir);
+			rc = vb_err_sys(e, VB_E_IO,
+					"cannot sync segment %" PRIu64 " of %s",
+					s->start, p->dir);
 			break;
 		}
 		if (s->idx_fd < 0 &&
-		    sync_named(p->dir, vb_path_fmt(&name, "%020" PRIu64
-						   ".index", s->start), 0,
-			       e) < 0) {
+		    sync_named(p->dir,
+			       vb_path_fmt(&name, "%020" PRIu64 ".index",
+					   s->start),
+			       0, e) < 0) {
 			rc = -1;
 			break;
 		}
@@ -975,7 +981,8 @@ int vb_part_repair(struct vb_part *p, struct vb_err *e)
 	for (size_t i = 0; i < p->nsegs; i++) {
 		struct vb_seg *g = p->segs[i];
 
-		if (g->log && (atomic_load(&g->log->sync_err) ||
+		if (g->log &&
+		    (atomic_load(&g->log->sync_err) ||
 		     (interval && g == s &&
 		      atomic_load(&g->log->synced) < g->size)) &&
 		    vb_seg_resync(g, p->st, p->dir, e) < 0) {
@@ -986,8 +993,7 @@ int vb_part_repair(struct vb_part *p, struct vb_err *e)
 	/* A message the disk lost is gone from here on. */
 	part_recount(p);
 	part_publish(p);
-	vb_store_notice(p->st, "partition %s: its storage syncs again",
-			p->dir);
+	vb_store_notice(p->st, "partition %s: its storage syncs again", p->dir);
 	p->failed = 0;
 	return 0;
 }
@@ -1022,8 +1028,9 @@ static int data_commit(struct vb_part *p, struct vb_err *e)
 
 		if (interval &&
 		    (fdatasync(g->log->fd) < 0 || fdatasync(g->idx_fd) < 0))
-			return vb_err_sys(e, VB_E_IO, "cannot sync segment %"
-					  PRIu64, g->start);
+			return vb_err_sys(e, VB_E_IO,
+					  "cannot sync segment %" PRIu64,
+					  g->start);
 	}
 	if (p->flush_req &&
 	    (fdatasync(s->log->fd) < 0 || fdatasync(s->idx_fd) < 0 ||
@@ -1103,8 +1110,7 @@ static void data_done(struct vb_part *p, int err, int dir_failed)
 
 	if (err) {
 		p->data_err = err;
-		vb_err_set(&p->cerr, VB_E_IO, "cannot sync: %s",
-			   strerror(err));
+		vb_err_set(&p->cerr, VB_E_IO, "cannot sync: %s", strerror(err));
 		part_undo(p);
 		if (dir_failed) {
 			p->dir_dirty = 1;
@@ -1169,29 +1175,34 @@ static void sync_failures(struct vb_store *st)
 				err = atomic_load(&p->segs[k]->log->sync_err);
 		if (!err)
 			continue;
-		vb_store_notice(st, "partition %s: background fsync failed: "
+		vb_store_notice(st,
+				"partition %s: background fsync failed: "
 				"%s; the messages acknowledged since its last "
-				"good one are written again", p->dir,
-				strerror(err));
+				"good one are written again",
+				p->dir, strerror(err));
 		if (p->data_dirty) {
 			part_undo(p);
 			p->data_err = err;
-			vb_err_set(&p->cerr, VB_E_IO, "background fsync "
-				   "failed: %s", strerror(err));
+			vb_err_set(&p->cerr, VB_E_IO,
+				   "background fsync "
+				   "failed: %s",
+				   strerror(err));
 		}
 		p->failed = err;
 		if (vb_part_repair(p, &p->cerr) < 0)
-			vb_store_notice(st, "%s; it refuses writes until that "
-					"works", p->cerr.msg);
+			vb_store_notice(st,
+					"%s; it refuses writes until that "
+					"works",
+					p->cerr.msg);
 	}
 	n = vb_syncer_take_failed(st->sync, &paths);
 	for (size_t i = 0; i < n; i++) {
 		int is_dir = 0;
 		struct vb_part *p = owner_of(st, paths[i], &is_dir);
 
-		vb_store_notice(st, "%s: background fsync failed; %s",
-				paths[i], p ? "written again at this commit"
-					    : "left as it is");
+		vb_store_notice(st, "%s: background fsync failed; %s", paths[i],
+				p ? "written again at this commit" :
+				    "left as it is");
 		if (p && is_dir)
 			p->dir_dirty = 1;
 		else if (p)

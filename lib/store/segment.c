@@ -173,7 +173,7 @@ int vb_seg_use(struct vb_seg *s)
 
 	s->pin = st->read_gen;
 	if (s->idx_fd >= 0)
-		return 0;		/* not settled: always open */
+		return 0; /* not settled: always open */
 	if (s->log && (s->rfd >= 0 || s->idx)) {
 		op_unlink(st, s);
 		op_push(st, s);
@@ -268,10 +268,10 @@ static const char *msg_check(const uint8_t *h, uint64_t avail, uint64_t off,
 
 /* What a scan does with the entries it makes. */
 struct scan_out {
-	int cmp_fd;		/* >= 0: compare with this index file */
-	uint64_t oldn;		/* its size */
-	int differs;		/* found a difference */
-	uint32_t nb;		/* entries in buf */
+	int cmp_fd;    /* >= 0: compare with this index file */
+	uint64_t oldn; /* its size */
+	int differs;   /* found a difference */
+	uint32_t nb;   /* entries in buf */
 	uint8_t buf[VB_IDX_CHUNK * 16];
 	uint8_t old[VB_IDX_CHUNK * 16];
 };
@@ -365,9 +365,8 @@ static int idx_write_out(struct vb_seg *s, int fd)
  * differ, a second pass rebuilds it in memory to be written out.  The log
  * is cut after its last good message.  pb: the caller's buffer for names.
  */
-static int seg_verify(struct vb_seg *s, struct vb_store *st,
-		      uint64_t logsize, uint64_t oldn, struct vb_buf *pb,
-		      struct vb_err *e)
+static int seg_verify(struct vb_seg *s, struct vb_store *st, uint64_t logsize,
+		      uint64_t oldn, struct vb_buf *pb, struct vb_err *e)
 {
 	const char *path = seg_path(pb, s->dir, s->start, "log");
 	struct scan_out *o = vb_xcalloc(1, sizeof(*o));
@@ -393,11 +392,13 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st,
 	if (m)
 		munmap(m, logsize);
 	if (good < logsize) {
-		vb_store_notice(st, "%s: truncated at byte %" PRIu64 " after "
+		vb_store_notice(st,
+				"%s: truncated at byte %" PRIu64 " after "
 				"%u messages (%" PRIu64 " bytes dropped): %s",
 				path, good, s->count, logsize - good, why);
 		if (ftruncate(s->log->fd, (off_t)good) < 0)
-			return vb_err_sys(e, VB_E_IO, "cannot truncate %s", path);
+			return vb_err_sys(e, VB_E_IO, "cannot truncate %s",
+					  path);
 		if (st->sync->mode != VB_FSYNC_NEVER && fsync(s->log->fd) < 0)
 			return vb_err_sys(e, VB_E_IO, "cannot fsync %s", path);
 	}
@@ -413,8 +414,10 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st,
 	 * disagrees with the log, so the next start rebuilds it again.
 	 */
 	if (idx_write_out(s, s->idx_fd) < 0)
-		vb_store_notice(st, "%s: cannot rewrite it (%s); kept in "
-				"memory", path, strerror(errno));
+		vb_store_notice(st,
+				"%s: cannot rewrite it (%s); kept in "
+				"memory",
+				path, strerror(errno));
 	return 0;
 }
 
@@ -459,8 +462,8 @@ static int idx_all_ok(struct vb_seg *s, int fd, uint64_t isize,
 		return 0;
 	buf = vb_xmalloc(VB_IDX_CHUNK * 16);
 	for (uint32_t base = 0; ok && base < s->count; base += VB_IDX_CHUNK) {
-		uint32_t n = s->count - base < VB_IDX_CHUNK ? s->count - base
-							    : VB_IDX_CHUNK;
+		uint32_t n = s->count - base < VB_IDX_CHUNK ? s->count - base :
+							      VB_IDX_CHUNK;
 
 		if (pread(fd, buf, (size_t)n * 16, (off_t)base * 16) !=
 		    (ssize_t)n * 16) {
@@ -526,12 +529,11 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		goto fail;
 	}
 	s->size = (uint64_t)lst.st_size;
-	if (!verify && idx_all_ok(s, s->idx_fd, (uint64_t)ist.st_size,
-				  s->size))
+	if (!verify && idx_all_ok(s, s->idx_fd, (uint64_t)ist.st_size, s->size))
 		goto done;
 	s->verified = 1;
-	if (seg_verify(s, st, (uint64_t)lst.st_size, (uint64_t)ist.st_size,
-		       &pb, e) < 0)
+	if (seg_verify(s, st, (uint64_t)lst.st_size, (uint64_t)ist.st_size, &pb,
+		       e) < 0)
 		goto fail;
 done:
 	vb_buf_release(&pb);
@@ -559,7 +561,8 @@ static const char *chunk_check(const struct vb_seg *s, const uint8_t *ent,
 
 		if (vb_ld32(x) != base + j)
 			return "offset out of sequence";
-		if (pos > s->size || pos < ((uint64_t)base + j + 1) * VB_MSG_HDR ||
+		if (pos > s->size ||
+		    pos < ((uint64_t)base + j + 1) * VB_MSG_HDR ||
 		    (j && pos < prev + VB_MSG_HDR))
 			return "position out of range";
 		if ((j && ts < prev_ts) || (s->last_ts && ts > s->last_ts))
@@ -590,8 +593,10 @@ static int seg_rebuild(struct vb_seg *s, const char *why)
 	int fd;
 
 	seg_path(&ib, s->dir, s->start, "index");
-	vb_store_notice(st, "%s: damaged index (%s): rebuilding it from the "
-			"log", (char *)ib.p, why);
+	vb_store_notice(st,
+			"%s: damaged index (%s): rebuilding it from the "
+			"log",
+			(char *)ib.p, why);
 	seg_drop_chunks(s, 0);
 	/* Never map past the end of the file: that would be SIGBUS. */
 	if (fstat(s->log->fd, &lst) < 0 || (uint64_t)lst.st_size != s->size) {
@@ -616,8 +621,10 @@ static int seg_rebuild(struct vb_seg *s, const char *why)
 	}
 	fd = open((char *)ib.p, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || idx_write_out(s, fd) < 0)
-		vb_store_notice(st, "%s: cannot rewrite it (%s); kept in "
-				"memory", (char *)ib.p, strerror(errno));
+		vb_store_notice(st,
+				"%s: cannot rewrite it (%s); kept in "
+				"memory",
+				(char *)ib.p, strerror(errno));
 	else
 		vb_store_notice(st, "%s: index rebuilt (%u entries)",
 				(char *)ib.p, s->count);
@@ -633,10 +640,12 @@ refuse:
 	s->idx_cap = 0;
 	s->last_ts = last_ts;
 	s->damaged = 1;
-	vb_store_notice(st, "%s: the log does not scan clean either (%s): "
+	vb_store_notice(st,
+			"%s: the log does not scan clean either (%s): "
 			"segment %" PRIu64 " refused, its %u messages are not "
-			"served", seg_path(&pb, s->dir, s->start, "log"), bad,
-			s->start, count);
+			"served",
+			seg_path(&pb, s->dir, s->start, "log"), bad, s->start,
+			count);
 	vb_buf_release(&pb);
 	vb_buf_release(&ib);
 	return -1;
@@ -647,8 +656,8 @@ static struct vb_idx_chunk *chunk_load(struct vb_seg *s, uint32_t no)
 {
 	struct vb_store *st = s->st;
 	uint32_t base = no * VB_IDX_CHUNK;
-	uint32_t n = s->count - base < VB_IDX_CHUNK ? s->count - base
-						    : VB_IDX_CHUNK;
+	uint32_t n = s->count - base < VB_IDX_CHUNK ? s->count - base :
+						      VB_IDX_CHUNK;
 	struct vb_idx_chunk *c;
 	const char *why;
 	ssize_t got;
@@ -670,22 +679,24 @@ static struct vb_idx_chunk *chunk_load(struct vb_seg *s, uint32_t no)
 	if (why) {
 		free(c);
 		if (s->idx_fd < 0 && seg_rebuild(s, why) == 0)
-			return NULL;	/* the caller looks again */
+			return NULL; /* the caller looks again */
 		if (s->idx_fd >= 0) {
 			struct vb_buf pb = VB_BUF_INIT;
 
-			vb_store_notice(st, "%s: damaged index (%s) in a "
+			vb_store_notice(st,
+					"%s: damaged index (%s) in a "
 					"segment being written: not served",
 					seg_path(&pb, s->dir, s->start,
-						 "index"), why);
+						 "index"),
+					why);
 			vb_buf_release(&pb);
 			s->damaged = 1;
 		}
 		return NULL;
 	}
 	if (no >= s->nchunks) {
-		uint32_t want = no + 1 > s->nchunks * 2 ? no + 1
-							: s->nchunks * 2;
+		uint32_t want = no + 1 > s->nchunks * 2 ? no + 1 :
+							  s->nchunks * 2;
 
 		s->chunks = vb_xreallocarray(s->chunks, want,
 					     sizeof(*s->chunks));
@@ -789,7 +800,7 @@ int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 				in = n - j;
 			if (no < s->nchunks && s->chunks[no])
 				memcpy(s->chunks[no]->ent +
-				       (size_t)(i % VB_IDX_CHUNK) * 16,
+					       (size_t)(i % VB_IDX_CHUNK) * 16,
 				       entries + (size_t)j * 16,
 				       (size_t)in * 16);
 			j += in;
@@ -828,16 +839,18 @@ int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
 		size = vb_seg_pos(s, count - 1);
 		ts = vb_seg_ts(s, count - 1);
 		if (s->fault)
-			return vb_err_set(e, VB_E_IO, "segment %" PRIu64 ": "
-					  "cannot read its index", s->start);
+			return vb_err_set(e, VB_E_IO,
+					  "segment %" PRIu64 ": "
+					  "cannot read its index",
+					  s->start);
 	}
 	s->count = count;
 	s->size = size;
 	s->last_ts = ts;
 	if (ftruncate(s->log->fd, (off_t)s->size) < 0 ||
 	    (s->idx_fd >= 0 && ftruncate(s->idx_fd, (off_t)count * 16) < 0))
-		return vb_err_sys(e, VB_E_IO, "cannot truncate segment %"
-				  PRIu64, s->start);
+		return vb_err_sys(e, VB_E_IO,
+				  "cannot truncate segment %" PRIu64, s->start);
 	return 0;
 }
 
@@ -891,7 +904,8 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 		if (why == NULL && msz != len)
 			why = "size differs from the index";
 		if (why) {
-			vb_store_notice(st, "%s: message %" PRIu64 " lost by "
+			vb_store_notice(st,
+					"%s: message %" PRIu64 " lost by "
 					"the disk (%s): %u message(s) dropped "
 					"from there on",
 					seg_path(&pb, dir, s->start, "log"),
@@ -900,19 +914,20 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 				goto out;
 			break;
 		}
-		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len,
-				  (off_t)from) < 0 ||
-		    (s->idx_fd >= 0 &&
-		     vb_pwrite_all(s->idx_fd, seg_ent(s, i), 16,
-				   (off_t)i * 16) < 0)) {
-			vb_err_sys(e, VB_E_IO, "cannot rewrite segment %"
-				   PRIu64, s->start);
+		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len, (off_t)from) <
+			    0 ||
+		    (s->idx_fd >= 0 && vb_pwrite_all(s->idx_fd, seg_ent(s, i),
+						     16, (off_t)i * 16) < 0)) {
+			vb_err_sys(e, VB_E_IO,
+				   "cannot rewrite segment %" PRIu64, s->start);
 			goto out;
 		}
 	}
 	if (s->fault) {
-		vb_err_set(e, VB_E_IO, "segment %" PRIu64 ": cannot read its "
-			   "index", s->start);
+		vb_err_set(e, VB_E_IO,
+			   "segment %" PRIu64 ": cannot read its "
+			   "index",
+			   s->start);
 		goto out;
 	}
 	if (fdatasync(s->log->fd) < 0 ||

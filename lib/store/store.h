@@ -69,7 +69,7 @@
 struct vb_file {
 	int fd;
 	atomic_int refs;
-	atomic_int queued;	/* in the syncer's dirty list */
+	atomic_int queued; /* in the syncer's dirty list */
 	/* Bytes wholly written as of the last commit point (the loop's). */
 	atomic_uint_least64_t written;
 	/* Bytes known durable: a lower bound, raised by every good fsync. */
@@ -120,11 +120,11 @@ struct vb_part;
 
 /* One sync of an always-mode commit: exactly one of f, fd, dir is set. */
 struct vb_sync_item {
-	struct vb_file *f;	/* fdatasync, holding a reference */
-	int fd;			/* fdatasync of a plain descriptor, or -1 */
-	char *dir;		/* fsync of a directory */
+	struct vb_file *f; /* fdatasync, holding a reference */
+	int fd;		   /* fdatasync of a plain descriptor, or -1 */
+	char *dir;	   /* fsync of a directory */
 	struct vb_part *owner;
-	int err;		/* its errno, 0 when it succeeded */
+	int err; /* its errno, 0 when it succeeded */
 };
 
 struct vb_sync_job {
@@ -136,7 +136,7 @@ struct vb_sync_job {
 struct vb_sync_save {
 	char *tmp;
 	char *path;
-	int cancelled;		/* vb_syncer_forget: leave it, remove tmp */
+	int cancelled; /* vb_syncer_forget: leave it, remove tmp */
 };
 
 struct vb_syncer {
@@ -147,9 +147,9 @@ struct vb_syncer {
 	int stopping;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct vb_file **files;		/* dirty, each holding a reference */
+	struct vb_file **files; /* dirty, each holding a reference */
 	size_t nfiles, files_cap;
-	char **paths;			/* replaced files to fsync (+ dir) */
+	char **paths; /* replaced files to fsync (+ dir) */
 	size_t npaths, paths_cap;
 	/*
 	 * Interval mode: files written whole beside the one they replace,
@@ -158,11 +158,11 @@ struct vb_syncer {
 	 */
 	struct vb_sync_save *saves, *taking;
 	size_t nsaves, saves_cap, ntaking;
-	char **failed;			/* paths whose fsync failed */
+	char **failed; /* paths whose fsync failed */
 	size_t nfailed, failed_cap;
-	int failed_errno;		/* last fsync failure, 0 if none */
-	atomic_uint failures;		/* failed fsyncs so far */
-	uint64_t syncs;			/* completed fsync rounds */
+	int failed_errno;     /* last fsync failure, 0 if none */
+	atomic_uint failures; /* failed fsyncs so far */
+	uint64_t syncs;	      /* completed fsync rounds */
 	struct vb_sync_stats stats;
 	/*
 	 * Always mode: the commit point's job, run by the thread while the
@@ -187,8 +187,7 @@ int vb_syncer_start(struct vb_syncer *s, struct vb_err *e);
  * thread when `here` is set or there is no thread.  One job at a time:
  * vb_syncer_wait comes first.
  */
-void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job,
-		      int here);
+void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job, int here);
 /* Is the job handed over done?  (Never blocks.) */
 int vb_syncer_done(struct vb_syncer *s);
 /* Blocks until the job handed over is done, and empties s->efd. */
@@ -259,7 +258,7 @@ void vb_syncer_release(struct vb_syncer *s);
  * segments, and those sealed but not yet settled (a burst that fills
  * several small segments in one pass), always keep theirs.
  */
-#define VB_IDX_CHUNK 1024u			/* entries: 16 KiB */
+#define VB_IDX_CHUNK 1024u /* entries: 16 KiB */
 #define VB_OPEN_SEGS_DEFAULT 128u
 #define VB_INDEX_CACHE_DEFAULT (8ull * 1024 * 1024)
 
@@ -267,8 +266,8 @@ struct vb_seg;
 
 struct vb_idx_chunk {
 	struct vb_seg *seg;
-	uint32_t no;			/* entries no * VB_IDX_CHUNK on */
-	struct vb_idx_chunk *prev, *next;	/* LRU, newest first */
+	uint32_t no;			  /* entries no * VB_IDX_CHUNK on */
+	struct vb_idx_chunk *prev, *next; /* LRU, newest first */
 	uint8_t ent[VB_IDX_CHUNK * 16];
 };
 
@@ -294,19 +293,19 @@ struct vb_store {
 	struct vb_part **inflight;
 	size_t ninflight, inflight_cap;
 	struct vb_sync_job job;
-	int busy;			/* job handed over, not collected */
+	int busy; /* job handed over, not collected */
 	/*
 	 * Run the next job on the caller's thread: nothing else waits for
 	 * the event loop, so a hand-over would only add two wake-ups.
 	 */
 	int sync_here;
-	unsigned failures_seen;		/* sync->failures already handled */
-	uint64_t saves;			/* names the interval offsets files */
+	unsigned failures_seen; /* sync->failures already handled */
+	uint64_t saves;		/* names the interval offsets files */
 
 	/* Limits (0: the defaults above) and the two LRUs. */
 	unsigned open_max;
 	uint64_t index_cache;
-	struct vb_seg *open_head, *open_tail;	/* newest first */
+	struct vb_seg *open_head, *open_tail; /* newest first */
 	unsigned nopen;
 	struct vb_idx_chunk *ch_head, *ch_tail;
 	uint64_t cache_bytes;
@@ -322,28 +321,28 @@ struct vb_store {
 
 struct vb_seg {
 	struct vb_store *st;
-	const char *dir;	/* its partition's (borrowed) */
-	uint64_t start;		/* offset of its first message */
-	uint32_t count;		/* messages */
-	uint64_t size;		/* bytes in .log */
-	uint64_t last_ts;	/* timestamp of its last message (0: none) */
+	const char *dir;  /* its partition's (borrowed) */
+	uint64_t start;	  /* offset of its first message */
+	uint32_t count;	  /* messages */
+	uint64_t size;	  /* bytes in .log */
+	uint64_t last_ts; /* timestamp of its last message (0: none) */
 	/*
 	 * The whole index in memory, only when the .index file could not be
 	 * rewritten after a repair (a full disk): count * 16 bytes.
 	 */
 	uint8_t *idx;
 	size_t idx_cap;
-	struct vb_idx_chunk **chunks;	/* cached chunks by number */
+	struct vb_idx_chunk **chunks; /* cached chunks by number */
 	uint32_t nchunks;
 	/* NULL while a settled segment's files are closed (LRU). */
 	struct vb_file *log;
-	int idx_fd;		/* -1 once sealed and committed (settled) */
-	int rfd;		/* a settled segment's .index, for reads */
-	struct vb_seg *oprev, *onext;	/* the open LRU, when settled */
+	int idx_fd; /* -1 once sealed and committed (settled) */
+	int rfd;    /* a settled segment's .index, for reads */
+	struct vb_seg *oprev, *onext; /* the open LRU, when settled */
 	int in_open;
-	uint64_t pin;		/* st->read_gen of the read that used it */
+	uint64_t pin; /* st->read_gen of the read that used it */
 	int sealed;
-	int verified;		/* its messages were checked at load */
+	int verified; /* its messages were checked at load */
 	/*
 	 * A lookup could not read the index since fault was last cleared
 	 * (what it found is not to be used); damaged: it never can.
@@ -355,8 +354,8 @@ struct vb_seg {
 enum vb_offset_kind { VB_OFF_CONSUMER = 1, VB_OFF_GROUP = 2 };
 
 struct vb_offset_rec {
-	uint8_t kind;		/* enum vb_offset_kind */
-	uint32_t key;		/* consumer key or group id */
+	uint8_t kind; /* enum vb_offset_kind */
+	uint32_t key; /* consumer key or group id */
 	uint64_t offset;
 };
 
@@ -367,10 +366,10 @@ struct vb_part {
 	uint64_t created_at;
 	struct vb_seg **segs;
 	size_t nsegs, segs_cap;
-	uint64_t next;		/* offset the next message gets */
-	uint64_t last_ts;	/* newest stored timestamp */
-	uint64_t msgs;		/* messages present */
-	uint64_t bytes;		/* bytes present */
+	uint64_t next;	  /* offset the next message gets */
+	uint64_t last_ts; /* newest stored timestamp */
+	uint64_t msgs;	  /* messages present */
+	uint64_t bytes;	  /* bytes present */
 	struct vb_offset_rec *offs;
 	size_t noffs, offs_cap;
 	struct vb_buf scratch;
@@ -394,13 +393,13 @@ struct vb_part {
 		uint64_t next, last_ts, seg_start, size;
 		uint32_t count;
 	} sub;
-	int pending;		/* on st->pending */
-	int inflight;		/* on st->inflight */
-	int data_dirty;		/* appended since the mark (or sub) */
-	int flush_req;		/* a flush asked to sync, whatever the policy */
-	int dir_dirty;		/* a segment file was made: sync the dir */
-	int offs_dirty;		/* offsets changed since the last commit */
-	struct vb_offset_rec *offs_saved;	/* the table as last saved */
+	int pending;	/* on st->pending */
+	int inflight;	/* on st->inflight */
+	int data_dirty; /* appended since the mark (or sub) */
+	int flush_req;	/* a flush asked to sync, whatever the policy */
+	int dir_dirty;	/* a segment file was made: sync the dir */
+	int offs_dirty; /* offsets changed since the last commit */
+	struct vb_offset_rec *offs_saved; /* the table as last saved */
 	size_t noffs_saved;
 	/*
 	 * Acknowledged data may not be durable (a background fsync failed)
@@ -409,14 +408,14 @@ struct vb_part {
 	 */
 	int failed;
 	/* The last commit point's outcome, until vb_store_commit_end. */
-	int data_err, offs_err;	/* errno, 0: fine */
+	int data_err, offs_err; /* errno, 0: fine */
 	uint32_t undone;	/* messages of this commit taken back */
 	struct vb_err cerr;	/* what failed */
 };
 
 /* A byte range of one segment's log, for sendfile. */
 struct vb_span {
-	struct vb_file *f;	/* borrowed: take a reference to keep it */
+	struct vb_file *f; /* borrowed: take a reference to keep it */
 	uint64_t off;
 	uint64_t len;
 };
@@ -442,8 +441,8 @@ int vb_part_destroy(struct vb_part *p, struct vb_err *e);
  * with nothing written, on a write error, when the partition's commit
  * failed in this pass, or when it cannot be repaired.
  */
-int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len,
-		   uint32_t n, uint64_t ts, struct vb_err *e);
+int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
+		   uint64_t ts, struct vb_err *e);
 
 /* Offset of the oldest message present (p->next when empty). */
 uint64_t vb_part_first(const struct vb_part *p);

@@ -24,8 +24,9 @@
 #include "base/banned.h"
 
 const int64_t vb_sync_bounds_ns[VB_SYNC_BUCKETS] = {
-	50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
-	25000000, 50000000, 100000000, 250000000, 1000000000, 5000000000,
+	50000,	   100000,    250000,	  500000,     1000000,
+	2500000,   5000000,   10000000,	  25000000,   50000000,
+	100000000, 250000000, 1000000000, 5000000000,
 };
 
 int vb_syncer_fdatasync(struct vb_syncer *s, int fd)
@@ -105,8 +106,7 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job,
-		       int here)
+void vb_syncer_submit(struct vb_syncer *s, struct vb_sync_job *job, int here)
 {
 	if (!s->started || here) {
 		run_job(s, job);
@@ -151,8 +151,7 @@ static void save_free(struct vb_sync_save *v)
 }
 
 /* A save of the round failed: path goes to the failed list. */
-static void save_failed(struct vb_syncer *s, struct vb_sync_save *v,
-			int err)
+static void save_failed(struct vb_syncer *s, struct vb_sync_save *v, int err)
 {
 	atomic_fetch_add(&s->failures, 1);
 	s->failed_errno = err;
@@ -330,8 +329,9 @@ int vb_syncer_start(struct vb_syncer *s, struct vb_err *e)
 		if (s->efd < 0)
 			return vb_err_sys(e, VB_E_IO, "eventfd");
 	}
-	rc = pthread_create(&s->thread, NULL, s->mode == VB_FSYNC_ALWAYS
-			    ? job_main : sync_main, s);
+	rc = pthread_create(&s->thread, NULL,
+			    s->mode == VB_FSYNC_ALWAYS ? job_main : sync_main,
+			    s);
 	if (rc) {
 		errno = rc;
 		return vb_err_sys(e, VB_E_IO, "cannot start the fsync thread");

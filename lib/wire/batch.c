@@ -23,7 +23,7 @@ uint64_t vb_wire_batch_checksum(const uint8_t *batch)
 	size_t k = 0;
 
 	XXH3_64bits_reset(&st);
-	XXH3_64bits_update(&st, batch, 40);	/* partition .. batch_length */
+	XXH3_64bits_update(&st, batch, 40); /* partition .. batch_length */
 	XXH3_64bits_update(&st, batch + VB_BATCH_COUNT, 4);
 	/* the frames' checksums, gathered to hash in larger pieces */
 	while (f + VB_FRAME_HDR <= end) {
@@ -33,7 +33,8 @@ uint64_t vb_wire_batch_checksum(const uint8_t *batch)
 			XXH3_64bits_update(&st, sums, k);
 			k = 0;
 		}
-		f += VB_FRAME_HDR + (uint64_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
+		f += VB_FRAME_HDR +
+		     (uint64_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
 		     vb_ld32(f + VB_FRAME_UHDR_LEN);
 	}
 	XXH3_64bits_update(&st, sums, k);
@@ -118,10 +119,10 @@ int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 	if (sb->n == 0)
 		min = max = 0;
 	if (max - min > UINT32_MAX)
-		return vb_err_status(e, VB_E_USAGE,
-				     VB_ST_INVALID_MESSAGE_TIMESTAMP_DELTA,
-				     "the origin timestamps of one batch are %llu µs apart (at most 4294967295)",
-				     (unsigned long long)(max - min));
+		return vb_err_status(
+			e, VB_E_USAGE, VB_ST_INVALID_MESSAGE_TIMESTAMP_DELTA,
+			"the origin timestamps of one batch are %llu µs apart (at most 4294967295)",
+			(unsigned long long)(max - min));
 	for (f = batch + VB_BATCH_HDR; f < end; f += frame_size(f)) {
 		size_t size = frame_size(f);
 
@@ -195,7 +196,8 @@ int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 		if (vb_ld64(f + VB_FRAME_RESERVED) != 0)
 			return vb_err_status(e, VB_E_PROTO,
 					     VB_ST_INVALID_COMMAND,
-					     "frame %u: reserved field not 0", k);
+					     "frame %u: reserved field not 0",
+					     k);
 		f += size;
 	}
 	for (f = b + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++)
@@ -205,7 +207,8 @@ int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 					     "frame %u: checksum does not match",
 					     k);
 	if (vb_ld64(b + VB_BATCH_CHECKSUM) != vb_wire_batch_checksum(b))
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_BATCH_CHECKSUM,
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_BATCH_CHECKSUM,
 				     "batch checksum does not match");
 	if (count == 0 || k != count)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
@@ -249,10 +252,10 @@ int vb_wire_dec_send_reply(const uint8_t *p, size_t n, int *found,
 
 		if (vb_rd_u32(&rd, &x.stream_id, "confirmation stream_id", e) ||
 		    vb_rd_u32(&rd, &x.topic_id, "confirmation topic_id", e) ||
-		    vb_rd_u32(&rd, &x.partition_id,
-			      "confirmation partition_id", e) ||
-		    vb_rd_u64(&rd, &x.base_offset,
-			      "confirmation base_offset", e))
+		    vb_rd_u32(&rd, &x.partition_id, "confirmation partition_id",
+			      e) ||
+		    vb_rd_u64(&rd, &x.base_offset, "confirmation base_offset",
+			      e))
 			return -1;
 		if (i == 0) {
 			*c = x;
@@ -282,7 +285,7 @@ int vb_wire_dec_group_sync(const uint8_t *p, size_t n, struct vb_group_sync *s,
 
 	memset(s, 0, sizeof(*s));
 	if (n == 0)
-		return 0;	/* not a member, or no such group */
+		return 0; /* not a member, or no such group */
 	vb_rd_init(&rd, p, n);
 	if (vb_rd_u64(&rd, &s->generation, "sync generation", e) ||
 	    vb_rd_u32(&rd, &s->count, "sync partitions count", e))
@@ -355,9 +358,10 @@ int vb_msgs_next(struct vb_msgs *it, struct vb_msg *m, struct vb_err *e)
 	size = VB_FRAME_HDR + (uint64_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
 	       vb_ld32(f + VB_FRAME_UHDR_LEN);
 	if (size > left)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
-				     "message: %llu bytes declared, %zu in its record",
-				     (unsigned long long)size, left);
+		return vb_err_status(
+			e, VB_E_PROTO, VB_ST_MISSING_INDEX,
+			"message: %llu bytes declared, %zu in its record",
+			(unsigned long long)size, left);
 	m->frame = f;
 	m->size = (size_t)size;
 	m->checksum = vb_ld64(f + VB_FRAME_CHECKSUM);
@@ -371,7 +375,8 @@ int vb_msgs_next(struct vb_msgs *it, struct vb_msg *m, struct vb_err *e)
 	m->payload = f + VB_FRAME_HDR;
 	m->uhdr = m->payload + m->payload_len;
 	if (m->reserved != 0)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_RESERVED_FIELD,
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_RESERVED_FIELD,
 				     "message at offset %llu: reserved field not 0",
 				     (unsigned long long)m->offset);
 	r->off += m->size;

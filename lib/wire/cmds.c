@@ -8,9 +8,13 @@
 #include "base/banned.h"
 
 static const struct vb_cmd_info cmds[] = {
-#define VB_X_ROW(id, code_, name_, layout_, op_, flags_, perm_)            \
-	{ .code = code_, .name = name_, .layout = VB_L_##layout_,        \
-	  .op09 = op_, .flags = flags_, .perm = VB_PERM_##perm_ },
+#define VB_X_ROW(id, code_, name_, layout_, op_, flags_, perm_) \
+	{ .code = code_,                                        \
+	  .name = name_,                                        \
+	  .layout = VB_L_##layout_,                             \
+	  .op09 = op_,                                          \
+	  .flags = flags_,                                      \
+	  .perm = VB_PERM_##perm_ },
 	VB_CMD_TABLE(VB_X_ROW)
 #undef VB_X_ROW
 };
@@ -25,8 +29,8 @@ enum {
 const struct vb_cmd_info *vb_cmd_info(uint32_t code)
 {
 	switch (code) {
-#define VB_X_CASE(id, code, name, layout, op, flags, perm)                 \
-	case code:                                                       \
+#define VB_X_CASE(id, code, name, layout, op, flags, perm) \
+	case code:                                         \
 		return &cmds[CMD_IDX_##id];
 		VB_CMD_TABLE(VB_X_CASE)
 #undef VB_X_CASE
@@ -72,8 +76,8 @@ const struct vb_cmd_info *vb_cmd_all(size_t *n)
 const char *vb_status_name(uint32_t status)
 {
 	switch (status) {
-#define VB_X_CASE(id, code, name)                                          \
-	case code:                                                       \
+#define VB_X_CASE(id, code, name) \
+	case code:                \
 		return name;
 		VB_STATUS_TABLE(VB_X_CASE)
 #undef VB_X_CASE

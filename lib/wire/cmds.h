@@ -34,7 +34,8 @@
 
 #define VB_CMD_TABLE(X)                                                        \
 	X(PING, 1, "ping", NONE, VB_OP_NR, VB_CF_BOTH | VB_CF_PRELOGIN, NONE)  \
-	X(GET_STATS, 10, "get_stats", NONE, VB_OP_NR, VB_CF_BOTH, READ_SERVERS) \
+	X(GET_STATS, 10, "get_stats", NONE, VB_OP_NR, VB_CF_BOTH,              \
+	  READ_SERVERS)                                                        \
 	X(GET_SNAPSHOT, 11, "get_snapshot", SNAPSHOT, VB_OP_NR, VB_CF_BOTH,    \
 	  READ_SERVERS)                                                        \
 	X(GET_CLUSTER_METADATA, 12, "get_cluster_metadata", NONE, VB_OP_NR,    \
@@ -42,20 +43,26 @@
 	X(DESCRIBE_OPTIONS, 13, "describe_options", SCOPE, VB_OP_NR,           \
 	  VB_CF_V09, NONE)                                                     \
 	X(GET_ME, 20, "get_me", NONE, VB_OP_NR, VB_CF_BOTH, SELF)              \
-	X(GET_CLIENT, 21, "get_client", CLIENT_ID, VB_OP_NR, VB_CF_BOTH, READ_SERVERS) \
-	X(GET_CLIENTS, 22, "get_clients", NONE, VB_OP_NR, VB_CF_BOTH, READ_SERVERS) \
+	X(GET_CLIENT, 21, "get_client", CLIENT_ID, VB_OP_NR, VB_CF_BOTH,       \
+	  READ_SERVERS)                                                        \
+	X(GET_CLIENTS, 22, "get_clients", NONE, VB_OP_NR, VB_CF_BOTH,          \
+	  READ_SERVERS)                                                        \
 	X(GET_USER, 31, "get_user", USER_ID, VB_OP_NR, VB_CF_BOTH, READ_USERS) \
 	X(GET_USERS, 32, "get_users", NONE, VB_OP_NR, VB_CF_BOTH, READ_USERS)  \
-	X(CREATE_USER, 33, "create_user", CREATE_USER, 141, VB_CF_BOTH, MANAGE_USERS) \
-	X(DELETE_USER, 34, "delete_user", USER_ID, 143, VB_CF_BOTH, MANAGE_USERS) \
-	X(UPDATE_USER, 35, "update_user", UPDATE_USER, 142, VB_CF_BOTH, MANAGE_USERS) \
-	X(UPDATE_PERMISSIONS, 36, "update_permissions", UPDATE_PERMS, 145, VB_CF_BOTH, \
+	X(CREATE_USER, 33, "create_user", CREATE_USER, 141, VB_CF_BOTH,        \
 	  MANAGE_USERS)                                                        \
-	X(CHANGE_PASSWORD, 37, "change_password", CHANGE_PASSWORD, 144, VB_CF_BOTH, \
-	  SELF)                                                                \
+	X(DELETE_USER, 34, "delete_user", USER_ID, 143, VB_CF_BOTH,            \
+	  MANAGE_USERS)                                                        \
+	X(UPDATE_USER, 35, "update_user", UPDATE_USER, 142, VB_CF_BOTH,        \
+	  MANAGE_USERS)                                                        \
+	X(UPDATE_PERMISSIONS, 36, "update_permissions", UPDATE_PERMS, 145,     \
+	  VB_CF_BOTH, MANAGE_USERS)                                            \
+	X(CHANGE_PASSWORD, 37, "change_password", CHANGE_PASSWORD, 144,        \
+	  VB_CF_BOTH, SELF)                                                    \
 	X(LOGIN_USER, 38, "login_user", LOGIN_USER, VB_OP_NONE,                \
 	  VB_CF_V08 | VB_CF_PRELOGIN | VB_CF_LOGIN, NONE)                      \
-	X(LOGOUT_USER, 39, "logout_user", NONE, VB_OP_LOGOUT, VB_CF_BOTH, SELF) \
+	X(LOGOUT_USER, 39, "logout_user", NONE, VB_OP_LOGOUT, VB_CF_BOTH,      \
+	  SELF)                                                                \
 	X(LOGIN_REGISTER, 40, "login_register", LOGIN_REGISTER,                \
 	  VB_OP_REGISTER, VB_CF_V09 | VB_CF_PRELOGIN | VB_CF_LOGIN, NONE)      \
 	X(GET_PATS, 41, "get_pats", NONE, VB_OP_NR, VB_CF_BOTH, SELF)          \
@@ -65,62 +72,69 @@
 	  VB_CF_V08 | VB_CF_PRELOGIN | VB_CF_LOGIN, NONE)                      \
 	X(LOGIN_REGISTER_PAT, 45, "login_register_pat", LOGIN_REGISTER_PAT,    \
 	  VB_OP_REGISTER, VB_CF_V09 | VB_CF_PRELOGIN | VB_CF_LOGIN, NONE)      \
-	X(POLL_MESSAGES, 100, "poll_messages", POLL, VB_OP_NR, VB_CF_BOTH, POLL) \
+	X(POLL_MESSAGES, 100, "poll_messages", POLL, VB_OP_NR, VB_CF_BOTH,     \
+	  POLL)                                                                \
 	X(SEND_MESSAGES, 101, "send_messages", SEND, 160, VB_CF_BOTH, SEND)    \
 	X(FLUSH_UNSAVED_BUFFER, 102, "flush_unsaved_buffer", FLUSH, VB_OP_NR,  \
 	  VB_CF_BOTH, SEND)                                                    \
-	X(POLL_WAIT, 105, "poll_wait", POLL_WAIT, VB_OP_NONE, VB_CF_V08, POLL)  \
-	X(POLL_WAIT_MULTI, 106, "poll_wait_multi", POLL_WAIT_MULTI, VB_OP_NONE, \
-	  VB_CF_V08, POLL)                                                     \
+	X(POLL_WAIT, 105, "poll_wait", POLL_WAIT, VB_OP_NONE, VB_CF_V08, POLL) \
+	X(POLL_WAIT_MULTI, 106, "poll_wait_multi", POLL_WAIT_MULTI,            \
+	  VB_OP_NONE, VB_CF_V08, POLL)                                         \
 	X(GET_CONSUMER_OFFSET, 120, "get_consumer_offset", OFFSET_GET,         \
 	  VB_OP_NR, VB_CF_BOTH, POLL)                                          \
 	X(STORE_CONSUMER_OFFSET, 121, "store_consumer_offset", OFFSET_STORE,   \
 	  161, VB_CF_BOTH, POLL)                                               \
 	X(DELETE_CONSUMER_OFFSET, 122, "delete_consumer_offset",               \
 	  OFFSET_DELETE, 162, VB_CF_BOTH, POLL)                                \
-	X(GET_STREAM, 200, "get_stream", STREAM, VB_OP_NR, VB_CF_BOTH, READ_STREAM) \
-	X(GET_STREAMS, 201, "get_streams", NONE, VB_OP_NR, VB_CF_BOTH, READ_STREAMS) \
+	X(GET_STREAM, 200, "get_stream", STREAM, VB_OP_NR, VB_CF_BOTH,         \
+	  READ_STREAM)                                                         \
+	X(GET_STREAMS, 201, "get_streams", NONE, VB_OP_NR, VB_CF_BOTH,         \
+	  READ_STREAMS)                                                        \
 	X(CREATE_STREAM, 202, "create_stream", CREATE_STREAM, 128, VB_CF_BOTH, \
 	  MANAGE_STREAMS)                                                      \
-	X(DELETE_STREAM, 203, "delete_stream", STREAM, 130, VB_CF_BOTH, MANAGE_STREAM) \
+	X(DELETE_STREAM, 203, "delete_stream", STREAM, 130, VB_CF_BOTH,        \
+	  MANAGE_STREAM)                                                       \
 	X(UPDATE_STREAM, 204, "update_stream", UPDATE_STREAM, 129, VB_CF_BOTH, \
 	  MANAGE_STREAM)                                                       \
-	X(PURGE_STREAM, 205, "purge_stream", STREAM, 131, VB_CF_BOTH, MANAGE_STREAM) \
+	X(PURGE_STREAM, 205, "purge_stream", STREAM, 131, VB_CF_BOTH,          \
+	  MANAGE_STREAM)                                                       \
 	X(GET_TOPIC, 300, "get_topic", ST, VB_OP_NR, VB_CF_BOTH, READ_TOPIC)   \
-	X(GET_TOPICS, 301, "get_topics", STREAM, VB_OP_NR, VB_CF_BOTH, READ_STREAM) \
+	X(GET_TOPICS, 301, "get_topics", STREAM, VB_OP_NR, VB_CF_BOTH,         \
+	  READ_STREAM)                                                         \
 	X(CREATE_TOPIC, 302, "create_topic", CREATE_TOPIC, 132, VB_CF_BOTH,    \
 	  MANAGE_TOPICS)                                                       \
-	X(DELETE_TOPIC, 303, "delete_topic", ST, 134, VB_CF_BOTH, MANAGE_TOPIC) \
+	X(DELETE_TOPIC, 303, "delete_topic", ST, 134, VB_CF_BOTH,              \
+	  MANAGE_TOPIC)                                                        \
 	X(UPDATE_TOPIC, 304, "update_topic", UPDATE_TOPIC, 133, VB_CF_BOTH,    \
 	  MANAGE_TOPIC)                                                        \
 	X(PURGE_TOPIC, 305, "purge_topic", ST, 135, VB_CF_BOTH, MANAGE_TOPIC)  \
-	X(CREATE_PARTITIONS, 402, "create_partitions", PARTITIONS, 136, VB_CF_BOTH, \
-	  MANAGE_TOPIC)                                                        \
-	X(DELETE_PARTITIONS, 403, "delete_partitions", PARTITIONS, 137, VB_CF_BOTH, \
-	  MANAGE_TOPIC)                                                        \
+	X(CREATE_PARTITIONS, 402, "create_partitions", PARTITIONS, 136,        \
+	  VB_CF_BOTH, MANAGE_TOPIC)                                            \
+	X(DELETE_PARTITIONS, 403, "delete_partitions", PARTITIONS, 137,        \
+	  VB_CF_BOTH, MANAGE_TOPIC)                                            \
 	X(DELETE_SEGMENTS, 503, "delete_segments", SEGMENTS, 138, VB_CF_BOTH,  \
 	  MANAGE_TOPIC)                                                        \
-	X(GET_CONSUMER_GROUP, 600, "get_consumer_group", GROUP, VB_OP_NR, VB_CF_BOTH, \
-	  READ_TOPIC)                                                          \
-	X(GET_CONSUMER_GROUPS, 601, "get_consumer_groups", ST, VB_OP_NR, VB_CF_BOTH, \
-	  READ_TOPIC)                                                          \
+	X(GET_CONSUMER_GROUP, 600, "get_consumer_group", GROUP, VB_OP_NR,      \
+	  VB_CF_BOTH, READ_TOPIC)                                              \
+	X(GET_CONSUMER_GROUPS, 601, "get_consumer_groups", ST, VB_OP_NR,       \
+	  VB_CF_BOTH, READ_TOPIC)                                              \
 	X(CREATE_CONSUMER_GROUP, 602, "create_consumer_group", CREATE_GROUP,   \
 	  139, VB_CF_BOTH, MANAGE_TOPIC)                                       \
-	X(DELETE_CONSUMER_GROUP, 603, "delete_consumer_group", GROUP, 140, VB_CF_BOTH, \
-	  MANAGE_TOPIC)                                                        \
-	X(JOIN_CONSUMER_GROUP, 604, "join_consumer_group", GROUP, 148, VB_CF_BOTH, \
-	  READ_TOPIC)                                                          \
-	X(LEAVE_CONSUMER_GROUP, 605, "leave_consumer_group", GROUP, 149, VB_CF_BOTH, \
-	  READ_TOPIC)                                                          \
+	X(DELETE_CONSUMER_GROUP, 603, "delete_consumer_group", GROUP, 140,     \
+	  VB_CF_BOTH, MANAGE_TOPIC)                                            \
+	X(JOIN_CONSUMER_GROUP, 604, "join_consumer_group", GROUP, 148,         \
+	  VB_CF_BOTH, READ_TOPIC)                                              \
+	X(LEAVE_CONSUMER_GROUP, 605, "leave_consumer_group", GROUP, 149,       \
+	  VB_CF_BOTH, READ_TOPIC)                                              \
 	X(SYNC_CONSUMER_GROUP, 606, "sync_consumer_group", GROUP, VB_OP_NR,    \
 	  VB_CF_V09, READ_TOPIC)
 
 /* Command flags. */
 enum {
-	VB_CF_V08 = 1 << 0,		/* Iggy 0.8.0 has it */
-	VB_CF_V09 = 1 << 1,		/* Iggy 0.9 has it */
-	VB_CF_PRELOGIN = 1 << 2,	/* allowed before a login */
-	VB_CF_LOGIN = 1 << 3,		/* it is a login */
+	VB_CF_V08 = 1 << 0,	 /* Iggy 0.8.0 has it */
+	VB_CF_V09 = 1 << 1,	 /* Iggy 0.9 has it */
+	VB_CF_PRELOGIN = 1 << 2, /* allowed before a login */
+	VB_CF_LOGIN = 1 << 3,	 /* it is a login */
 };
 /* Both generations. */
 #define VB_CF_BOTH (VB_CF_V08 | VB_CF_V09)
@@ -130,9 +144,9 @@ enum {
  * partition write (those are numbers in the table: 128..149, 160..162).
  */
 enum vb_vsr_op {
-	VB_OP_NONE = 0,		/* Reserved: never sent */
+	VB_OP_NONE = 0, /* Reserved: never sent */
 	VB_OP_REGISTER = 1,
-	VB_OP_NR = 2,		/* NonReplicated: code at header 196..200 */
+	VB_OP_NR = 2, /* NonReplicated: code at header 196..200 */
 	VB_OP_LOGOUT = 3,
 	VB_OP_META_FIRST = 128,
 	VB_OP_META_LAST = 149,
@@ -177,9 +191,9 @@ enum vb_layout {
 	VB_L_NAME,
 	VB_L_TOKEN,
 	VB_L_POLL,
-	VB_L_POLL_WAIT,		/* 105: poll + the wait trailer */
-	VB_L_POLL_WAIT_MULTI,	/* 106: partitions + the wait trailer */
-	VB_L_SEND,		/* not a vb_req: vb_wire_send_* */
+	VB_L_POLL_WAIT,	      /* 105: poll + the wait trailer */
+	VB_L_POLL_WAIT_MULTI, /* 106: partitions + the wait trailer */
+	VB_L_SEND,	      /* not a vb_req: vb_wire_send_* */
 	VB_L_FLUSH,
 	VB_L_OFFSET_GET,
 	VB_L_OFFSET_STORE,
@@ -207,10 +221,10 @@ enum vb_cmd {
 struct vb_cmd_info {
 	uint32_t code;
 	const char *name;
-	uint8_t layout;		/* enum vb_layout */
-	uint8_t op09;		/* enum vb_vsr_op or a write's number */
-	uint8_t flags;		/* VB_CF_* */
-	uint8_t perm;		/* enum vb_cmd_perm */
+	uint8_t layout; /* enum vb_layout */
+	uint8_t op09;	/* enum vb_vsr_op or a write's number */
+	uint8_t flags;	/* VB_CF_* */
+	uint8_t perm;	/* enum vb_cmd_perm */
 };
 
 /* Generations (struct vb_framing.gen). */

@@ -41,7 +41,8 @@ int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e)
 	uint64_t sum;
 
 	if (m->reserved != 0)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_RESERVED_FIELD,
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_RESERVED_FIELD,
 				     "reserved field not 0");
 	sum = vb_wire_msg_checksum(m->frame, m->size);
 	if (sum != m->checksum)
@@ -167,8 +168,7 @@ void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
 
 void vb_wire_send_add(struct vb_send_builder *sb, const uint8_t id[16],
 		      uint64_t origin_timestamp, const void *payload,
-		      uint32_t payload_len, const void *uhdr,
-		      uint32_t uhdr_len)
+		      uint32_t payload_len, const void *uhdr, uint32_t uhdr_len)
 {
 	uint8_t *ent, *f;
 
@@ -253,10 +253,10 @@ static int dec_partitioning(struct vb_rd *rd, struct vb_send_hdr *h,
 		return 0;
 	case VB_PART_ID:
 		if (len != 4)
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_INVALID_COMMAND,
-					     "partitioning: partition_id with length %u",
-					     len);
+			return vb_err_status(
+				e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				"partitioning: partition_id with length %u",
+				len);
 		return vb_rd_u32(rd, &h->partition_id, "partition_id", e);
 	case VB_PART_KEY:
 		if (vb_rd_bytes(rd, &v, len, "messages_key", e))
@@ -309,7 +309,8 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 	v->msgs_len = vb_rd_left(&rd);
 
 	if (v->h.count == 0)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_COUNT,
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_MESSAGES_COUNT,
 				     "messages_count: 0");
 	/*
 	 * Message i occupies [position(i-1), position(i)) of the message area
@@ -328,7 +329,8 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 		if (vb_ld32(ent) != 0)
 			return vb_err_status(e, VB_E_PROTO,
 					     VB_ST_NON_ZERO_OFFSET,
-					     "message %u: index offset not 0", i);
+					     "message %u: index offset not 0",
+					     i);
 		if (vb_ld64(ent + 8) != 0)
 			return vb_err_status(e, VB_E_PROTO,
 					     VB_ST_NON_ZERO_TIMESTAMP,
@@ -336,10 +338,10 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 					     i);
 		end = i + 1 == v->h.count ? v->msgs_len : pos;
 		if (start > v->msgs_len || end > v->msgs_len || end < start)
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_MISSING_INDEX,
-					     "message %u: [%zu, %zu) outside the %zu-byte area",
-					     i, start, end, v->msgs_len);
+			return vb_err_status(
+				e, VB_E_PROTO, VB_ST_MISSING_INDEX,
+				"message %u: [%zu, %zu) outside the %zu-byte area",
+				i, start, end, v->msgs_len);
 		if (vb_wire_msg_parse(&m, v->msgs + start, end - start, e)) {
 			vb_err_prefix(e, "message %u", i);
 			return -1;
@@ -355,14 +357,15 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 					     "message %u: user headers of %u bytes",
 					     i, m.uhdr_len);
 		if (m.offset < prev_off)
-			return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_OFFSET,
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_INVALID_OFFSET,
 					     "message %u: header offset decreases",
 					     i);
 		if (pos < prev_pos)
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_CANNOT_READ_INDEX_POSITION,
-					     "message %u: index position %u before %u",
-					     i, pos, prev_pos);
+			return vb_err_status(
+				e, VB_E_PROTO, VB_ST_CANNOT_READ_INDEX_POSITION,
+				"message %u: index position %u before %u", i,
+				pos, prev_pos);
 		prev_off = m.offset;
 		prev_pos = pos;
 		total += m.size;
@@ -378,9 +381,10 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 		}
 	}
 	if (total != v->msgs_len)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_SIZE,
-				     "messages: %llu bytes in frames, %zu in the area",
-				     (unsigned long long)total, v->msgs_len);
+		return vb_err_status(
+			e, VB_E_PROTO, VB_ST_INVALID_MESSAGES_SIZE,
+			"messages: %llu bytes in frames, %zu in the area",
+			(unsigned long long)total, v->msgs_len);
 	/*
 	 * Upstream ignores the last index position (the last message runs to
 	 * the end of the area); an official client writes the area's size
@@ -390,15 +394,17 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 	 * the message's (0, what clients send, is never checked).
 	 */
 	if (pos != v->msgs_len)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
-				     "message %u: index position %u, the area ends at %zu",
-				     v->h.count - 1, pos, v->msgs_len);
+		return vb_err_status(
+			e, VB_E_PROTO, VB_ST_MISSING_INDEX,
+			"message %u: index position %u, the area ends at %zu",
+			v->h.count - 1, pos, v->msgs_len);
 	if (bad_st == VB_ST_INVALID_RESERVED_FIELD)
 		return vb_err_status(e, VB_E_PROTO, bad_st,
 				     "message %u: reserved field not 0", bad);
 	if (bad_st == VB_ST_INVALID_MESSAGE_CHECKSUM)
 		return vb_err_status(e, VB_E_PROTO, bad_st,
-				     "message %u: checksum does not match", bad);
+				     "message %u: checksum does not match",
+				     bad);
 	return 0;
 }
 
@@ -418,11 +424,13 @@ void vb_wire_uhdr_add(struct vb_buf *b, uint8_t key_kind, const void *key,
 static uint32_t kind_size(uint8_t kind)
 {
 	static const uint8_t sizes[] = {
-		[VB_UHDR_BOOL] = 1,  [VB_UHDR_INT8] = 1,    [VB_UHDR_INT16] = 2,
-		[VB_UHDR_INT32] = 4, [VB_UHDR_INT64] = 8,   [VB_UHDR_INT128] = 16,
-		[VB_UHDR_UINT8] = 1, [VB_UHDR_UINT16] = 2,  [VB_UHDR_UINT32] = 4,
-		[VB_UHDR_UINT64] = 8, [VB_UHDR_UINT128] = 16,
-		[VB_UHDR_FLOAT32] = 4, [VB_UHDR_FLOAT64] = 8,
+		[VB_UHDR_BOOL] = 1,	[VB_UHDR_INT8] = 1,
+		[VB_UHDR_INT16] = 2,	[VB_UHDR_INT32] = 4,
+		[VB_UHDR_INT64] = 8,	[VB_UHDR_INT128] = 16,
+		[VB_UHDR_UINT8] = 1,	[VB_UHDR_UINT16] = 2,
+		[VB_UHDR_UINT32] = 4,	[VB_UHDR_UINT64] = 8,
+		[VB_UHDR_UINT128] = 16, [VB_UHDR_FLOAT32] = 4,
+		[VB_UHDR_FLOAT64] = 8,
 	};
 
 	return kind < sizeof(sizes) ? sizes[kind] : 0;

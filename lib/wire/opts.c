@@ -14,7 +14,7 @@
 
 struct topt_def {
 	const char *key;
-	uint8_t kind;		/* enum vb_optk */
+	uint8_t kind; /* enum vb_optk */
 	uint8_t updatable;
 };
 
@@ -89,7 +89,8 @@ int vb_wire_opts_check(const uint8_t *p, size_t n, struct vb_err *e)
 	int rc;
 
 	if (n > OPTS_MAX_BYTES)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_OPTIONS_BLOCK_TOO_LARGE,
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_OPTIONS_BLOCK_TOO_LARGE,
 				     "options: %zu bytes (at most %u)", n,
 				     OPTS_MAX_BYTES);
 	vb_rd_init(&r, p, n);
@@ -157,7 +158,8 @@ static int topt_value(const struct vb_opt *o, uint8_t kind, uint64_t *v)
 			return -1;
 		return 0;
 	case VB_OPTK_BOOL:
-		if (o->kind == VB_UHDR_BOOL && o->val_len == 1 && o->val[0] <= 1)
+		if (o->kind == VB_UHDR_BOOL && o->val_len == 1 &&
+		    o->val[0] <= 1)
 			*v = o->val[0];
 		else if (is_word(o, "true"))
 			*v = 1;
@@ -264,14 +266,16 @@ int vb_wire_topic_opts_dec(const uint8_t *p, size_t n, struct vb_req *r,
 			return vb_err_status(e, VB_E_PROTO,
 					     VB_ST_UNSUPPORTED_OPTION_KEY,
 					     "topic option '%.*s' %s",
-					     (int)o.key_len, (const char *)o.key,
-					     i == VB_TOPT_COUNT ? "is unknown" :
-					     "cannot be updated");
+					     (int)o.key_len,
+					     (const char *)o.key,
+					     i == VB_TOPT_COUNT ?
+						     "is unknown" :
+						     "cannot be updated");
 		if (topt_value(&o, topts[i].kind, &v))
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_INVALID_OPTION_VALUE,
-					     "topic option %s: a value of kind %u it does not take",
-					     topts[i].key, o.kind);
+			return vb_err_status(
+				e, VB_E_PROTO, VB_ST_INVALID_OPTION_VALUE,
+				"topic option %s: a value of kind %u it does not take",
+				topts[i].key, o.kind);
 		r->topt[i] = v;
 		r->topt_set |= 1u << i;
 		if (i == VB_TOPT_COMPRESSION)

@@ -48,8 +48,8 @@ static int truncated(struct vb_err *e, const char *field)
 			     "%s: truncated", field);
 }
 
-int vb_rd_bytes(struct vb_rd *r, const uint8_t **p, size_t n,
-		const char *field, struct vb_err *e)
+int vb_rd_bytes(struct vb_rd *r, const uint8_t **p, size_t n, const char *field,
+		struct vb_err *e)
 {
 	if (vb_rd_left(r) < n)
 		return truncated(e, field);
@@ -66,8 +66,7 @@ int vb_rd_u8(struct vb_rd *r, uint8_t *v, const char *field, struct vb_err *e)
 	return 0;
 }
 
-int vb_rd_u16(struct vb_rd *r, uint16_t *v, const char *field,
-	      struct vb_err *e)
+int vb_rd_u16(struct vb_rd *r, uint16_t *v, const char *field, struct vb_err *e)
 {
 	if (vb_rd_left(r) < 2)
 		return truncated(e, field);
@@ -76,8 +75,7 @@ int vb_rd_u16(struct vb_rd *r, uint16_t *v, const char *field,
 	return 0;
 }
 
-int vb_rd_u32(struct vb_rd *r, uint32_t *v, const char *field,
-	      struct vb_err *e)
+int vb_rd_u32(struct vb_rd *r, uint32_t *v, const char *field, struct vb_err *e)
 {
 	if (vb_rd_left(r) < 4)
 		return truncated(e, field);
@@ -86,8 +84,7 @@ int vb_rd_u32(struct vb_rd *r, uint32_t *v, const char *field,
 	return 0;
 }
 
-int vb_rd_u64(struct vb_rd *r, uint64_t *v, const char *field,
-	      struct vb_err *e)
+int vb_rd_u64(struct vb_rd *r, uint64_t *v, const char *field, struct vb_err *e)
 {
 	if (vb_rd_left(r) < 8)
 		return truncated(e, field);

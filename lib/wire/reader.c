@@ -17,7 +17,7 @@
 
 static uint64_t v08_req_size(const uint8_t *p)
 {
-	return 4 + (uint64_t)vb_ld32(p);	/* length counts code + payload */
+	return 4 + (uint64_t)vb_ld32(p); /* length counts code + payload */
 }
 
 static uint32_t v08_req_code(const uint8_t *p)
@@ -43,7 +43,7 @@ static int v08_reply(const uint8_t *p, struct vb_reply *rep, uint64_t *len)
 {
 	memset(rep, 0, sizeof(*rep));
 	rep->status = vb_ld32(p);
-	*len = vb_ld32(p + 4);		/* payload only */
+	*len = vb_ld32(p + 4); /* payload only */
 	return 0;
 }
 
@@ -132,7 +132,7 @@ uint8_t *vb_reader_space(struct vb_reader *r, size_t *n)
 	if (r->need > have && r->need - have > room)
 		room = (size_t)(r->need - have);
 	vb_buf_reserve(&r->buf, room);
-	*n = r->buf.cap - r->buf.len - 1;	/* keep the NUL byte */
+	*n = r->buf.cap - r->buf.len - 1; /* keep the NUL byte */
 	return r->buf.p + r->buf.len;
 }
 
@@ -142,8 +142,7 @@ void vb_reader_commit(struct vb_reader *r, size_t n)
 	r->buf.p[r->buf.len] = 0;
 }
 
-int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
-		   struct vb_err *e)
+int vb_reader_next(struct vb_reader *r, struct vb_reply *rep, struct vb_err *e)
 {
 	size_t hl = r->f->reply_hdr, avail = r->buf.len - r->pos;
 	const uint8_t *h = r->buf.p + r->pos;
@@ -153,13 +152,12 @@ int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
 		return 0;
 	if (r->f->reply(h, rep, &len))
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-				     "a frame that is no %s reply",
-				     r->f->name);
+				     "a frame that is no %s reply", r->f->name);
 	if (len > r->max)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-				     "a reply of %llu bytes exceeds the %llu-byte limit",
-				     (unsigned long long)len,
-				     (unsigned long long)r->max);
+		return vb_err_status(
+			e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			"a reply of %llu bytes exceeds the %llu-byte limit",
+			(unsigned long long)len, (unsigned long long)r->max);
 	r->need = hl + len;
 	if (avail < r->need)
 		return 0;
@@ -181,7 +179,7 @@ size_t vb_reader_ready(const struct vb_reader *r, size_t max)
 		uint64_t len;
 
 		if (r->f->reply(r->buf.p + at, &rep, &len) || len > r->max)
-			return k + 1;	/* complete enough: next() fails it */
+			return k + 1; /* complete enough: next() fails it */
 		if (r->buf.len - at < hl + len)
 			break;
 		at += hl + (size_t)len;

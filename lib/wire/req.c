@@ -93,8 +93,7 @@ static void enc_scope(struct vb_buf *b, const struct vb_req *r, unsigned g)
 	vb_buf_u8(b, r->scope);
 }
 
-static void enc_client_id(struct vb_buf *b, const struct vb_req *r,
-			  unsigned g)
+static void enc_client_id(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
 	vb_buf_u32(b, r->count);
 }
@@ -141,8 +140,7 @@ static void enc_change_password(struct vb_buf *b, const struct vb_req *r,
 	enc_str8(b, &r->secret2);
 }
 
-static void enc_login_user(struct vb_buf *b, const struct vb_req *r,
-			   unsigned g)
+static void enc_login_user(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
 	vb_wire_enc_name(b, &r->name);
 	enc_str8(b, &r->secret);
@@ -175,8 +173,7 @@ static void enc_login_register_pat(struct vb_buf *b, const struct vb_req *r,
 	enc_str32(b, r->context, r->context_len);
 }
 
-static void enc_create_pat(struct vb_buf *b, const struct vb_req *r,
-			   unsigned g)
+static void enc_create_pat(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
 	vb_wire_enc_name(b, &r->name);
 	vb_buf_u64(b, r->value);
@@ -198,8 +195,7 @@ static void enc_poll(struct vb_buf *b, const struct vb_req *r, unsigned g)
 	vb_buf_u8(b, r->flag);
 }
 
-static void enc_poll_wait(struct vb_buf *b, const struct vb_req *r,
-			  unsigned g)
+static void enc_poll_wait(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
 	enc_poll(b, r, g);
 	enc_wait(b, &r->wait);
@@ -227,8 +223,7 @@ static void enc_flush(struct vb_buf *b, const struct vb_req *r, unsigned g)
 	vb_buf_u8(b, r->flag);
 }
 
-static void enc_offset_get(struct vb_buf *b, const struct vb_req *r,
-			   unsigned g)
+static void enc_offset_get(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
 	enc_consumer(b, &r->consumer);
 	enc_st(b, r);
@@ -265,8 +260,7 @@ static void enc_update_stream(struct vb_buf *b, const struct vb_req *r,
 	vb_wire_enc_name(b, &r->name);
 }
 
-static void enc_st_layout(struct vb_buf *b, const struct vb_req *r,
-			  unsigned g)
+static void enc_st_layout(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
 	enc_st(b, r);
 }
@@ -305,8 +299,7 @@ static void enc_update_topic(struct vb_buf *b, const struct vb_req *r,
 	vb_wire_enc_name(b, &r->name);
 }
 
-static void enc_partitions(struct vb_buf *b, const struct vb_req *r,
-			   unsigned g)
+static void enc_partitions(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
 	enc_st(b, r);
 	vb_buf_u32(b, r->count);
@@ -412,8 +405,8 @@ int vb_wire_perms_check(const uint8_t *p, size_t n, size_t *used,
 			if (vb_rd_u32(&rd, &id, "permissions topic id", e) ||
 			    vb_rd_bytes(&rd, &skip, 4, "permissions topic",
 					e) ||
-			    vb_rd_u8(&rd, &topics,
-				     "permissions has_next_topic", e))
+			    vb_rd_u8(&rd, &topics, "permissions has_next_topic",
+				     e))
 				return -1;
 		}
 		if (vb_rd_u8(&rd, &more, "permissions has_next_stream", e))
@@ -436,8 +429,7 @@ static int dec_user_status(struct vb_rd *rd, uint8_t *st, struct vb_err *e)
 static int dec_str32(struct vb_rd *rd, const uint8_t **p, uint32_t *len,
 		     const char *field, struct vb_err *e)
 {
-	if (vb_rd_u32(rd, len, field, e) ||
-	    vb_rd_bytes(rd, p, *len, field, e))
+	if (vb_rd_u32(rd, len, field, e) || vb_rd_bytes(rd, p, *len, field, e))
 		return -1;
 	if (!vb_wire_utf8_ok(*p, *len))
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
@@ -448,7 +440,9 @@ static int dec_str32(struct vb_rd *rd, const uint8_t **p, uint32_t *len,
 static int dec_st(struct vb_rd *rd, struct vb_req *r, struct vb_err *e)
 {
 	return vb_rd_ident(rd, &r->stream, "stream_id", e) ||
-	       vb_rd_ident(rd, &r->topic, "topic_id", e) ? -1 : 0;
+			       vb_rd_ident(rd, &r->topic, "topic_id", e) ?
+		       -1 :
+		       0;
 }
 
 /* 0.9: the rest of a body that carries options (commands.md §1 rule 3). */
@@ -539,8 +533,8 @@ static int dec_update_perms(struct vb_rd *rd, struct vb_req *r, unsigned g,
 	return dec_perms(rd, r, e);
 }
 
-static int dec_change_password(struct vb_rd *rd, struct vb_req *r,
-			       unsigned g, struct vb_err *e)
+static int dec_change_password(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			       struct vb_err *e)
 {
 	if (vb_rd_ident(rd, &r->target, "user_id", e) ||
 	    vb_rd_str8(rd, &r->secret, "current_password", e))
@@ -631,9 +625,11 @@ static int bad_strategy(uint8_t s, struct vb_err *e)
 static int dec_wait(struct vb_rd *rd, struct vb_wait *w, struct vb_err *e)
 {
 	return vb_rd_u64(rd, &w->max_wait_us, "max_wait_us", e) ||
-	       vb_rd_u32(rd, &w->min_count, "min_count", e) ||
-	       vb_rd_u32(rd, &w->max_bytes, "max_bytes", e) ||
-	       vb_rd_u64(rd, &w->budget, "budget", e) ? -1 : 0;
+			       vb_rd_u32(rd, &w->min_count, "min_count", e) ||
+			       vb_rd_u32(rd, &w->max_bytes, "max_bytes", e) ||
+			       vb_rd_u64(rd, &w->budget, "budget", e) ?
+		       -1 :
+		       0;
 }
 
 void vb_wait_part(const struct vb_req *r, uint32_t i, struct vb_wait_part *wp)

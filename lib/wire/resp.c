@@ -44,7 +44,7 @@ void vb_wire_enc_stream_gen(struct vb_buf *b, const struct vb_stream_info *s,
 	vb_buf_u64(b, s->messages_count);
 	vb_wire_enc_name(b, &s->name);
 	if (gen == VB_GEN_09)
-		vb_buf_u32(b, 0);	/* options: none (commands.md §3.1) */
+		vb_buf_u32(b, 0); /* options: none (commands.md §3.1) */
 }
 
 void vb_wire_enc_stream(struct vb_buf *b, const struct vb_stream_info *s)
@@ -94,8 +94,8 @@ void vb_wire_enc_topic_gen(struct vb_buf *b, const struct vb_topic_info *t,
 	vb_buf_u64(b, t->messages_count);
 	vb_wire_enc_name(b, &t->name);
 	if (gen == VB_GEN_09) {
-		vb_buf_u32(b, 0);	/* options */
-		vb_buf_u32(b, 0);	/* derived_options */
+		vb_buf_u32(b, 0); /* options */
+		vb_buf_u32(b, 0); /* derived_options */
 	}
 }
 
@@ -116,8 +116,7 @@ int vb_wire_dec_topic_gen(struct vb_rd *r, struct vb_topic_info *t,
 	    vb_rd_u64(r, &t->max_topic_size, "topic max_topic_size", e))
 		return -1;
 	if (gen != VB_GEN_09 &&
-	    vb_rd_u8(r, &t->replication_factor, "topic replication_factor",
-		     e))
+	    vb_rd_u8(r, &t->replication_factor, "topic replication_factor", e))
 		return -1;
 	if (vb_rd_u64(r, &t->size_bytes, "topic size_bytes", e) ||
 	    vb_rd_u64(r, &t->messages_count, "topic messages_count", e) ||
@@ -125,7 +124,11 @@ int vb_wire_dec_topic_gen(struct vb_rd *r, struct vb_topic_info *t,
 		return -1;
 	if (gen == VB_GEN_09)
 		return vb_wire_skip_opts(r, "topic options", e) ||
-		       vb_wire_skip_opts(r, "topic derived_options", e) ? -1 : 0;
+				       vb_wire_skip_opts(r,
+							 "topic derived_options",
+							 e) ?
+			       -1 :
+			       0;
 	return 0;
 }
 
@@ -213,9 +216,10 @@ int vb_wire_dec_member(struct vb_rd *r, struct vb_member_info *m,
 	    vb_rd_u32(r, &m->partitions_count, "member partitions_count", e))
 		return -1;
 	if (m->partitions_count > vb_rd_left(r) / 4)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-				     "member partitions: %u declared, %zu bytes left",
-				     m->partitions_count, vb_rd_left(r));
+		return vb_err_status(
+			e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			"member partitions: %u declared, %zu bytes left",
+			m->partitions_count, vb_rd_left(r));
 	return vb_rd_bytes(r, &m->parts, (size_t)m->partitions_count * 4,
 			   "member partitions", e);
 }
@@ -260,8 +264,7 @@ int vb_wire_dec_client(struct vb_rd *r, struct vb_client_info *c,
 	if (vb_rd_u32(r, &c->client_id, "client_id", e) ||
 	    vb_rd_u32(r, &c->user_id, "client user_id", e) ||
 	    vb_rd_u8(r, &c->transport, "client transport", e) ||
-	    dec_str32(r, c->address, sizeof(c->address), "client address",
-		      e) ||
+	    dec_str32(r, c->address, sizeof(c->address), "client address", e) ||
 	    vb_rd_u32(r, &c->groups_count, "client consumer_groups_count", e))
 		return -1;
 	return 0;
@@ -292,7 +295,7 @@ void vb_wire_enc_user_gen(struct vb_buf *b, const struct vb_user_info *u,
 	vb_buf_u8(b, u->status);
 	vb_wire_enc_name(b, &u->username);
 	if (gen == VB_GEN_09)
-		vb_buf_u32(b, 0);	/* options: none (commands.md §7.1) */
+		vb_buf_u32(b, 0); /* options: none (commands.md §7.1) */
 }
 
 void vb_wire_enc_user(struct vb_buf *b, const struct vb_user_info *u)
@@ -300,8 +303,8 @@ void vb_wire_enc_user(struct vb_buf *b, const struct vb_user_info *u)
 	vb_wire_enc_user_gen(b, u, VB_GEN_08);
 }
 
-int vb_wire_dec_user_gen(struct vb_rd *r, struct vb_user_info *u,
-			 unsigned gen, struct vb_err *e)
+int vb_wire_dec_user_gen(struct vb_rd *r, struct vb_user_info *u, unsigned gen,
+			 struct vb_err *e)
 {
 	memset(u, 0, sizeof(*u));
 	if (vb_rd_u32(r, &u->id, "user id", e) ||
@@ -314,8 +317,7 @@ int vb_wire_dec_user_gen(struct vb_rd *r, struct vb_user_info *u,
 	return 0;
 }
 
-int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u,
-		     struct vb_err *e)
+int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u, struct vb_err *e)
 {
 	return vb_wire_dec_user_gen(r, u, VB_GEN_08, e);
 }
@@ -408,7 +410,7 @@ void vb_wire_enc_stats(struct vb_buf *b, const struct vb_stats *s)
 	enc_str32(b, s->kernel_version);
 	enc_str32(b, s->server_version);
 	vb_buf_u32(b, s->server_semver);
-	vb_buf_u32(b, 0);	/* no cache metrics */
+	vb_buf_u32(b, 0); /* no cache metrics */
 	vb_buf_u32(b, s->threads_count);
 	vb_buf_u64(b, s->free_disk_space);
 	vb_buf_u64(b, s->total_disk_space);
@@ -555,7 +557,8 @@ int vb_wire_dec_msg(struct vb_rd *r, struct vb_msg *m, struct vb_err *e)
 	if (vb_wire_msg_parse(m, r->p + r->off, vb_rd_left(r), e))
 		return -1;
 	if (m->reserved != 0)
-		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_RESERVED_FIELD,
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_RESERVED_FIELD,
 				     "message at offset %llu: reserved field not 0",
 				     (unsigned long long)m->offset);
 	r->off += m->size;

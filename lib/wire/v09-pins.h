@@ -29,8 +29,8 @@
 #define VB_V09_PROTOCOL_MAJOR 0
 #define VB_V09_PROTOCOL_MINOR 11
 #define VB_V09_PROTOCOL_PATCH 0
-#define VB_V09_PROTOCOL_VERSION                                          \
-	((uint32_t)VB_V09_PROTOCOL_MAJOR << 20 |                         \
+#define VB_V09_PROTOCOL_VERSION                  \
+	((uint32_t)VB_V09_PROTOCOL_MAJOR << 20 | \
 	 (uint32_t)VB_V09_PROTOCOL_MINOR << 10 | VB_V09_PROTOCOL_PATCH)
 
 /*
@@ -68,29 +68,32 @@
  * the string forms the spec lists for it.
  */
 enum vb_optk {
-	VB_OPTK_U64,		/* uint64; or a decimal string */
-	VB_OPTK_U32,		/* uint32; or a decimal string */
-	VB_OPTK_BOOL,		/* bool (1 byte 0/1); or "true"/"false" */
-	VB_OPTK_COMPRESSION,	/* string none/gzip; or uint8 1/2 */
+	VB_OPTK_U64,	     /* uint64; or a decimal string */
+	VB_OPTK_U32,	     /* uint32; or a decimal string */
+	VB_OPTK_BOOL,	     /* bool (1 byte 0/1); or "true"/"false" */
+	VB_OPTK_COMPRESSION, /* string none/gzip; or uint8 1/2 */
 };
 
-#define VB_V09_TOPIC_OPTIONS(X)                                          \
-	X(COMPRESSION, "compression_algorithm", VB_OPTK_COMPRESSION, 1)  \
-	X(EXPIRY, "message_expiry", VB_OPTK_U64, 1)                      \
-	X(MAX_SIZE, "max_topic_size", VB_OPTK_U64, 1)                    \
-	X(SEGMENT_SIZE, "segment_size", VB_OPTK_U64, 0)                  \
-	X(FSYNC, "enforce_fsync", VB_OPTK_BOOL, 0)                       \
-	X(MSGS_TO_SAVE, "messages_required_to_save", VB_OPTK_U32, 0)     \
-	X(SIZE_TO_SAVE, "size_of_messages_required_to_save", VB_OPTK_U64, \
-	  0)                                                             \
+#define VB_V09_TOPIC_OPTIONS(X)                                              \
+	X(COMPRESSION, "compression_algorithm", VB_OPTK_COMPRESSION, 1)      \
+	X(EXPIRY, "message_expiry", VB_OPTK_U64, 1)                          \
+	X(MAX_SIZE, "max_topic_size", VB_OPTK_U64, 1)                        \
+	X(SEGMENT_SIZE, "segment_size", VB_OPTK_U64, 0)                      \
+	X(FSYNC, "enforce_fsync", VB_OPTK_BOOL, 0)                           \
+	X(MSGS_TO_SAVE, "messages_required_to_save", VB_OPTK_U32, 0)         \
+	X(SIZE_TO_SAVE, "size_of_messages_required_to_save", VB_OPTK_U64, 0) \
 	X(PREALLOCATE, "preallocate_segments", VB_OPTK_BOOL, 0)
 
 enum vb_topt {
 #define VB_X_TOPT(id, key, kind, updatable) VB_TOPT_##id,
 	VB_V09_TOPIC_OPTIONS(VB_X_TOPT)
 #undef VB_X_TOPT
-	VB_TOPT_COUNT
 };
+
+/* How many topic options there are. */
+#define VB_X_ONE(id, key, kind, updatable) +1
+enum { VB_TOPT_COUNT = 0 VB_V09_TOPIC_OPTIONS(VB_X_ONE) };
+#undef VB_X_ONE
 
 /* D1: stream and user options: none is accepted (any key is 4041). */
 

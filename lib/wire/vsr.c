@@ -262,7 +262,7 @@ static int v09_finish(struct vb_reply *rep, struct vb_err *e)
 	if (rep->evicted)
 		return 0;
 	if (rep->status != 0) {
-		rep->len = 0;	/* a denial has no body (framing.md §3.1) */
+		rep->len = 0; /* a denial has no body (framing.md §3.1) */
 		return 0;
 	}
 	if (!vb_vsr_op_declared(rep->op))
@@ -285,7 +285,7 @@ static int v09_finish(struct vb_reply *rep, struct vb_err *e)
 		vb_rd_u32(&rd, &idx, "result index", NULL);
 		vb_rd_u32(&rd, &r, "result", NULL);
 		if (i == 0)
-			res = r;	/* clients look at the first only */
+			res = r; /* clients look at the first only */
 	}
 	rep->status = res;
 	rep->payload += rd.off;
@@ -355,8 +355,8 @@ void vb_vsr_result_err(struct vb_buf *b, uint32_t code)
 	vb_buf_u32(b, code);
 }
 
-void vb_vsr_eviction(struct vb_buf *b, const uint8_t client[16],
-		     uint8_t reason, uint32_t max, uint32_t min)
+void vb_vsr_eviction(struct vb_buf *b, const uint8_t client[16], uint8_t reason,
+		     uint32_t max, uint32_t min)
 {
 	uint8_t *p = vb_buf_reserve(b, VB_VSR_HDR);
 

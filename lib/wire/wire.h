@@ -26,13 +26,13 @@
 #include "wire/status.h"
 #include "wire/v09-pins.h"
 
-#define VB_REQ_HDR 8			/* u32 length + u32 code */
-#define VB_RESP_HDR 8			/* u32 status + u32 length */
-#define VB_MSG_HDR 64			/* message frame header */
-#define VB_INDEX_ENTRY 16		/* send index / on-disk index entry */
-#define VB_CONTROL_MAX 10485760u	/* max control payload (10 MiB) */
-#define VB_PAYLOAD_MAX 64000000u	/* max message payload */
-#define VB_UHDR_MAX 100000u		/* max user headers block */
+#define VB_REQ_HDR 8		 /* u32 length + u32 code */
+#define VB_RESP_HDR 8		 /* u32 status + u32 length */
+#define VB_MSG_HDR 64		 /* message frame header */
+#define VB_INDEX_ENTRY 16	 /* send index / on-disk index entry */
+#define VB_CONTROL_MAX 10485760u /* max control payload (10 MiB) */
+#define VB_PAYLOAD_MAX 64000000u /* max message payload */
+#define VB_UHDR_MAX 100000u	 /* max user headers block */
 #define VB_NAME_MAX 255
 #define VB_POLL_RESP_HDR 16
 
@@ -45,15 +45,15 @@ struct vb_name {
 enum vb_ident_kind { VB_ID_NUM = 1, VB_ID_STR = 2 };
 
 struct vb_ident {
-	uint8_t kind;		/* VB_ID_NUM or VB_ID_STR */
-	uint32_t num;		/* when numeric */
-	struct vb_name name;	/* when string */
+	uint8_t kind;	     /* VB_ID_NUM or VB_ID_STR */
+	uint32_t num;	     /* when numeric */
+	struct vb_name name; /* when string */
 };
 
 enum vb_consumer_kind { VB_CONSUMER = 1, VB_CONSUMER_GROUP = 2 };
 
 struct vb_consumer {
-	uint8_t kind;		/* VB_CONSUMER or VB_CONSUMER_GROUP */
+	uint8_t kind; /* VB_CONSUMER or VB_CONSUMER_GROUP */
 	struct vb_ident id;
 };
 
@@ -94,16 +94,16 @@ const char *vb_ident_fmt(const struct vb_ident *id, char *buf, size_t size);
  * max_bytes u32 (per partition), budget u64 (bytes of the whole answer).
  */
 struct vb_wait {
-	uint64_t max_wait_us;	/* 0: answer at once, as poll_messages */
-	uint32_t min_count;	/* 0 means 1 */
-	uint32_t max_bytes;	/* 0: the server's limit */
-	uint64_t budget;	/* 0: the server's limit */
+	uint64_t max_wait_us; /* 0: answer at once, as poll_messages */
+	uint32_t min_count;   /* 0 means 1 */
+	uint32_t max_bytes;   /* 0: the server's limit */
+	uint64_t budget;      /* 0: the server's limit */
 };
 #define VB_WAIT_TRAILER 24
 /* One partition of a 106 request: 13 bytes. */
 struct vb_wait_part {
 	uint32_t partition_id;
-	uint8_t strategy;	/* enum vb_strategy */
+	uint8_t strategy; /* enum vb_strategy */
 	uint64_t value;
 };
 #define VB_WAIT_PART_SIZE 13
@@ -139,8 +139,8 @@ struct vb_req {
 	uint32_t count;
 	uint32_t partition_id;
 	uint64_t value;
-	uint8_t strategy;	/* poll: enum vb_strategy */
-	uint8_t flag;		/* poll auto_commit, flush fsync */
+	uint8_t strategy; /* poll: enum vb_strategy */
+	uint8_t flag;	  /* poll auto_commit, flush fsync */
 	/* topics (302, 304) */
 	uint8_t compression;
 	uint64_t message_expiry;
@@ -148,13 +148,13 @@ struct vb_req {
 	uint8_t replication_factor;
 	/* users (33, 35, 36) */
 	uint8_t user_status;
-	uint8_t has_username;	/* 35 */
-	uint8_t has_status;	/* 35 */
-	uint8_t has_perms;	/* 33, 36 */
-	const uint8_t *perms;	/* points into the input / caller memory */
+	uint8_t has_username; /* 35 */
+	uint8_t has_status;   /* 35 */
+	uint8_t has_perms;    /* 33, 36 */
+	const uint8_t *perms; /* points into the input / caller memory */
 	uint32_t perms_len;
 	/* login (38): optional version/context, ignored by servers */
-	const uint8_t *version;	/* points into the input / caller memory */
+	const uint8_t *version; /* points into the input / caller memory */
 	uint32_t version_len;
 	const uint8_t *context;
 	uint32_t context_len;
@@ -163,8 +163,8 @@ struct vb_req {
 	uint8_t snap_count;
 	uint8_t snap_types[255];
 	/* 0.9 only (iggy-wire-0.9/commands.md) */
-	uint8_t ack;		/* 121, 122: enum vb_ack (init: quorum) */
-	uint8_t scope;		/* 13: 1 topic, 2 stream, 3 user */
+	uint8_t ack;   /* 121, 122: enum vb_ack (init: quorum) */
+	uint8_t scope; /* 13: 1 topic, 2 stream, 3 user */
 	/*
 	 * 302, 304: topic options other than the three fields above
 	 * (v09-pins.h), each present when its bit (1 << VB_TOPT_*) is in
@@ -230,7 +230,7 @@ struct vb_framing;
 struct vb_opt {
 	const uint8_t *key;
 	uint32_t key_len;
-	uint8_t kind;		/* enum vb_uhdr_kind */
+	uint8_t kind; /* enum vb_uhdr_kind */
 	const uint8_t *val;
 	uint32_t val_len;
 };
@@ -274,14 +274,14 @@ int vb_wire_perms_check(const uint8_t *p, size_t n, size_t *used,
  * layout, so wire, store and log all use these names.
  */
 enum vb_msg_field {
-	VB_MSG_CHECKSUM = 0,	/* u64 XXH3-64 of bytes [8, size) */
-	VB_MSG_ID = 8,		/* u128; 0 = the server picks a UUID */
-	VB_MSG_OFFSET = 24,	/* u64, set by the server */
-	VB_MSG_TIMESTAMP = 32,	/* u64 µs, set by the server */
-	VB_MSG_ORIGIN_TS = 40,	/* u64 µs, the producer's clock */
-	VB_MSG_UHDR_LEN = 48,	/* u32 user headers length */
-	VB_MSG_PAYLOAD_LEN = 52,	/* u32 */
-	VB_MSG_RESERVED = 56,	/* u64, must be 0 */
+	VB_MSG_CHECKSUM = 0,	 /* u64 XXH3-64 of bytes [8, size) */
+	VB_MSG_ID = 8,		 /* u128; 0 = the server picks a UUID */
+	VB_MSG_OFFSET = 24,	 /* u64, set by the server */
+	VB_MSG_TIMESTAMP = 32,	 /* u64 µs, set by the server */
+	VB_MSG_ORIGIN_TS = 40,	 /* u64 µs, the producer's clock */
+	VB_MSG_UHDR_LEN = 48,	 /* u32 user headers length */
+	VB_MSG_PAYLOAD_LEN = 52, /* u32 */
+	VB_MSG_RESERVED = 56,	 /* u64, must be 0 */
 };
 #define VB_MSG_ID_LEN 16
 
@@ -302,10 +302,10 @@ struct vb_msg {
 	uint32_t uhdr_len;
 	uint32_t payload_len;
 	uint64_t reserved;
-	const uint8_t *frame;	/* start of the 64-byte header */
+	const uint8_t *frame; /* start of the 64-byte header */
 	const uint8_t *payload;
 	const uint8_t *uhdr;
-	size_t size;		/* 64 + payload_len + uhdr_len */
+	size_t size; /* 64 + payload_len + uhdr_len */
 };
 
 /* Parses the frame at p (n bytes available). */
@@ -380,16 +380,16 @@ uint64_t vb_xxh3(const void *p, size_t n);
 struct vb_send_hdr {
 	struct vb_ident stream;
 	struct vb_ident topic;
-	uint8_t part_kind;	/* enum vb_partitioning */
-	uint32_t partition_id;	/* VB_PART_ID */
-	uint8_t key_len;	/* VB_PART_KEY (0 accepted by servers) */
+	uint8_t part_kind;     /* enum vb_partitioning */
+	uint32_t partition_id; /* VB_PART_ID */
+	uint8_t key_len;       /* VB_PART_KEY (0 accepted by servers) */
 	uint8_t key[VB_NAME_MAX];
 	uint32_t count;
 };
 
 /* One message to send. */
 struct vb_msg_in {
-	uint8_t id[16];		/* zeros: the server picks a UUID */
+	uint8_t id[16]; /* zeros: the server picks a UUID */
 	uint64_t origin_timestamp;
 	const void *payload;
 	uint32_t payload_len;
@@ -410,14 +410,14 @@ void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
  */
 struct vb_send_builder {
 	struct vb_buf *b;
-	unsigned gen;		/* VB_GEN_08, VB_GEN_09 */
-	size_t idx;		/* 0.8: next index entry */
-	size_t msg;		/* next message */
-	size_t end;		/* end of the frame */
-	uint32_t pos;		/* message area bytes so far */
-	size_t start;		/* the frame */
-	size_t batch;		/* 0.9: the batch header */
-	uint32_t count, n;	/* messages announced, added */
+	unsigned gen;	   /* VB_GEN_08, VB_GEN_09 */
+	size_t idx;	   /* 0.8: next index entry */
+	size_t msg;	   /* next message */
+	size_t end;	   /* end of the frame */
+	uint32_t pos;	   /* message area bytes so far */
+	size_t start;	   /* the frame */
+	size_t batch;	   /* 0.9: the batch header */
+	uint32_t count, n; /* messages announced, added */
 };
 
 /*
@@ -452,8 +452,8 @@ int vb_wire_send_encode_f(struct vb_buf *b, const struct vb_framing *f,
 /* A validated send payload; index and msgs point into the input. */
 struct vb_send_view {
 	struct vb_send_hdr h;
-	const uint8_t *index;	/* count * 16 bytes */
-	const uint8_t *msgs;	/* message area */
+	const uint8_t *index; /* count * 16 bytes */
+	const uint8_t *msgs;  /* message area */
 	size_t msgs_len;
 };
 
@@ -476,24 +476,24 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 
 /* Offsets of the batch header and of a message frame (messages.md §2). */
 enum vb_batch_field {
-	VB_BATCH_PARTITION = 0,		/* u64, stamped by the server */
-	VB_BATCH_BASE_OFFSET = 8,	/* u64, stamped */
-	VB_BATCH_BASE_TS = 16,		/* u64 µs, stamped */
-	VB_BATCH_ORIGIN_TS = 24,	/* u64 µs, the smallest of the batch */
-	VB_BATCH_LENGTH = 32,		/* u64, header and frames */
-	VB_BATCH_CHECKSUM = 40,		/* u64 */
-	VB_BATCH_COUNT = 48,		/* u32 */
-	VB_BATCH_RESERVED = 52,		/* 204 zero bytes */
+	VB_BATCH_PARTITION = 0,	  /* u64, stamped by the server */
+	VB_BATCH_BASE_OFFSET = 8, /* u64, stamped */
+	VB_BATCH_BASE_TS = 16,	  /* u64 µs, stamped */
+	VB_BATCH_ORIGIN_TS = 24,  /* u64 µs, the smallest of the batch */
+	VB_BATCH_LENGTH = 32,	  /* u64, header and frames */
+	VB_BATCH_CHECKSUM = 40,	  /* u64 */
+	VB_BATCH_COUNT = 48,	  /* u32 */
+	VB_BATCH_RESERVED = 52,	  /* 204 zero bytes */
 };
 
 enum vb_frame_field {
-	VB_FRAME_CHECKSUM = 0,		/* u64 XXH3-64 of bytes [8, size) */
-	VB_FRAME_ID = 8,		/* u128 */
-	VB_FRAME_OFFSET_DELTA = 24,	/* u32: the index in the batch */
-	VB_FRAME_TS_DELTA = 28,		/* u32 µs past the batch origin */
-	VB_FRAME_UHDR_LEN = 32,		/* u32 */
-	VB_FRAME_PAYLOAD_LEN = 36,	/* u32 */
-	VB_FRAME_RESERVED = 40,		/* u64, 0 */
+	VB_FRAME_CHECKSUM = 0,	    /* u64 XXH3-64 of bytes [8, size) */
+	VB_FRAME_ID = 8,	    /* u128 */
+	VB_FRAME_OFFSET_DELTA = 24, /* u32: the index in the batch */
+	VB_FRAME_TS_DELTA = 28,	    /* u32 µs past the batch origin */
+	VB_FRAME_UHDR_LEN = 32,	    /* u32 */
+	VB_FRAME_PAYLOAD_LEN = 36,  /* u32 */
+	VB_FRAME_RESERVED = 40,	    /* u64, 0 */
 };
 
 /* The batch checksum of the record at batch (its frames checked already):
@@ -537,10 +537,10 @@ int vb_wire_dec_send_reply(const uint8_t *p, size_t n, int *found,
 
 /* sync_consumer_group's answer (commands.md §6); parts point into it. */
 struct vb_group_sync {
-	int member;		/* 0: not a member (an empty answer) */
+	int member; /* 0: not a member (an empty answer) */
 	uint64_t generation;
 	uint32_t count;
-	const uint8_t *parts;	/* count u32 LE */
+	const uint8_t *parts; /* count u32 LE */
 };
 
 void vb_wire_enc_group_sync(struct vb_buf *b, uint64_t generation,
@@ -578,11 +578,11 @@ struct vb_reply {
 	const uint8_t *payload;
 	size_t len;
 	/* 0.9 */
-	uint8_t op;		/* the operation echoed */
-	uint8_t evicted;	/* an eviction: status is the SDKs' code */
-	uint8_t reason;		/* its reason (enum vb_evict) */
-	uint64_t request;	/* the request number echoed */
-	uint32_t window_max;	/* eviction 14: the versions the server takes */
+	uint8_t op;	     /* the operation echoed */
+	uint8_t evicted;     /* an eviction: status is the SDKs' code */
+	uint8_t reason;	     /* its reason (enum vb_evict) */
+	uint64_t request;    /* the request number echoed */
+	uint32_t window_max; /* eviction 14: the versions the server takes */
 	uint32_t window_min;
 };
 
@@ -594,10 +594,10 @@ struct vb_reply {
  * (iggy-wire-0.9/framing.md, vsr.c).
  */
 struct vb_framing {
-	const char *name;		/* "0.8", "0.9" */
-	unsigned gen;			/* VB_GEN_08, VB_GEN_09 */
-	size_t req_hdr;			/* bytes before a request's payload */
-	size_t reply_hdr;		/* bytes before a reply's payload */
+	const char *name; /* "0.8", "0.9" */
+	unsigned gen;	  /* VB_GEN_08, VB_GEN_09 */
+	size_t req_hdr;	  /* bytes before a request's payload */
+	size_t reply_hdr; /* bytes before a reply's payload */
 	/* Size of the whole request frame whose header is at p. */
 	uint64_t (*req_size)(const uint8_t *p);
 	/* The command code of the request whose header is at p (0.9 writes
@@ -636,10 +636,10 @@ void vb_wire_req_frame(struct vb_buf *b, const struct vb_framing *f,
  */
 struct vb_reader {
 	const struct vb_framing *f;
-	uint64_t max;		/* largest payload accepted */
+	uint64_t max; /* largest payload accepted */
 	struct vb_buf buf;
-	size_t pos;		/* first byte not handed out */
-	uint64_t need;		/* size of the frame at pos, 0 until known */
+	size_t pos;    /* first byte not handed out */
+	uint64_t need; /* size of the frame at pos, 0 until known */
 };
 
 void vb_reader_init(struct vb_reader *r, const struct vb_framing *f,
@@ -661,8 +661,7 @@ void vb_reader_commit(struct vb_reader *r, size_t n);
  * needed, -1 (VB_E_PROTO) when the next frame announces a payload larger
  * than max: the byte stream cannot be trusted any more.
  */
-int vb_reader_next(struct vb_reader *r, struct vb_reply *rep,
-		   struct vb_err *e);
+int vb_reader_next(struct vb_reader *r, struct vb_reply *rep, struct vb_err *e);
 /*
  * How many complete replies are held (at most max): taking that many with
  * vb_reader_next needs no more bytes, so their payloads are all valid at
@@ -673,7 +672,7 @@ size_t vb_reader_ready(const struct vb_reader *r, size_t max);
 /* ---- 0.9 headers (iggy-wire-0.9/framing.md §1-§7) ---- */
 
 #define VB_VSR_HDR 256
-#define VB_VSR_FRAME_MAX (64u << 20)	/* the server's max_message_size */
+#define VB_VSR_FRAME_MAX (64u << 20) /* the server's max_message_size */
 /* A request's and a reply's u32 size; a reply header's u32 status (§2, §3). */
 #define VB_VSR_SIZE 48
 #define VB_VSR_REPLY_STATUS 216
@@ -714,7 +713,7 @@ uint32_t vb_evict_status(uint8_t reason, uint32_t max, uint32_t min);
 
 /* The identity a 0.9 request carries (framing.md §4). */
 struct vb_vsr_id {
-	uint8_t client[16];	/* u128 LE, never 0 */
+	uint8_t client[16]; /* u128 LE, never 0 */
 	uint64_t request;
 	uint64_t session;
 };
@@ -729,14 +728,14 @@ void vb_vsr_req_stamp(uint8_t *frame, size_t size, const struct vb_vsr_id *id,
 
 /* A 0.9 request header as a server reads it. */
 struct vb_vsr_req {
-	uint32_t size;		/* the whole frame */
+	uint32_t size; /* the whole frame */
 	uint8_t client[16];
-	uint64_t request_checksum;	/* low half; the high half must be 0 */
+	uint64_t request_checksum; /* low half; the high half must be 0 */
 	uint64_t timestamp;
 	uint64_t request;
 	uint8_t operation;
 	uint64_t session;
-	uint32_t code;		/* NonReplicated: from 196..200; else the
+	uint32_t code; /* NonReplicated: from 196..200; else the
 				 * table's code of the operation (0: none) */
 };
 
@@ -755,7 +754,7 @@ int vb_vsr_op_declared(uint8_t op);
 struct vb_vsr_reply {
 	uint8_t client[16];
 	uint64_t request_checksum;
-	uint64_t op;		/* log position, or the session for reads */
+	uint64_t op; /* log position, or the session for reads */
 	uint64_t commit;
 	uint64_t timestamp;
 	uint64_t request;
@@ -770,8 +769,8 @@ void vb_vsr_reply_end(struct vb_buf *b, size_t mark);
 void vb_vsr_result_ok(struct vb_buf *b);
 void vb_vsr_result_err(struct vb_buf *b, uint32_t code);
 /* An eviction frame (max/min: the version window of reason 14). */
-void vb_vsr_eviction(struct vb_buf *b, const uint8_t client[16],
-		     uint8_t reason, uint32_t max, uint32_t min);
+void vb_vsr_eviction(struct vb_buf *b, const uint8_t client[16], uint8_t reason,
+		     uint32_t max, uint32_t min);
 
 /*
  * A vibes mark, not Iggy's: the bundled server writes "vibes-0.8" into the
@@ -922,7 +921,7 @@ struct vb_stats {
 	char kernel_version[256];
 	char server_version[64];
 	uint32_t server_semver;
-	uint32_t cache_metrics_count;	/* entries are skipped on decode */
+	uint32_t cache_metrics_count; /* entries are skipped on decode */
 	uint32_t threads_count;
 	uint64_t free_disk_space;
 	uint64_t total_disk_space;
@@ -949,8 +948,8 @@ int vb_wire_dec_topic_gen(struct vb_rd *r, struct vb_topic_info *t,
 			  unsigned gen, struct vb_err *e);
 void vb_wire_enc_user_gen(struct vb_buf *b, const struct vb_user_info *u,
 			  unsigned gen);
-int vb_wire_dec_user_gen(struct vb_rd *r, struct vb_user_info *u,
-			 unsigned gen, struct vb_err *e);
+int vb_wire_dec_user_gen(struct vb_rd *r, struct vb_user_info *u, unsigned gen,
+			 struct vb_err *e);
 void vb_wire_enc_stream(struct vb_buf *b, const struct vb_stream_info *s);
 int vb_wire_dec_stream(struct vb_rd *r, struct vb_stream_info *s,
 		       struct vb_err *e);
@@ -982,8 +981,7 @@ void vb_wire_enc_group_ref(struct vb_buf *b, const struct vb_group_ref *g);
 int vb_wire_dec_group_ref(struct vb_rd *r, struct vb_group_ref *g,
 			  struct vb_err *e);
 void vb_wire_enc_user(struct vb_buf *b, const struct vb_user_info *u);
-int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u,
-		     struct vb_err *e);
+int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u, struct vb_err *e);
 /* UserDetails tail: `00 00 00 00` or `01` + u32 len + Permissions. */
 void vb_wire_enc_user_perms(struct vb_buf *b, const uint8_t *perms,
 			    uint32_t len);
@@ -1004,8 +1002,8 @@ struct vb_cluster_node {
 	char name[256];
 	char ip[256];
 	uint16_t tcp, quic, http, websocket;
-	uint8_t role;		/* enum vb_node_role */
-	uint8_t status;		/* 0 healthy, 1 starting, 2 stopping,
+	uint8_t role;	/* enum vb_node_role */
+	uint8_t status; /* 0 healthy, 1 starting, 2 stopping,
 				 * 3 unreachable, 4 maintenance, 5 unknown */
 };
 
@@ -1046,12 +1044,11 @@ struct vb_msgs {
 	struct vb_rd rd;
 	unsigned gen;
 	/* 0.9: the record being walked */
-	size_t rec_end;		/* in rd; 0 between records */
+	size_t rec_end; /* in rd; 0 between records */
 	uint64_t base_offset, base_ts, origin_ts;
 };
 
-void vb_msgs_init(struct vb_msgs *it, unsigned gen, const uint8_t *p,
-		  size_t n);
+void vb_msgs_init(struct vb_msgs *it, unsigned gen, const uint8_t *p, size_t n);
 /* 1 with *m filled, 0 at the end, -1 on a broken record or message. */
 int vb_msgs_next(struct vb_msgs *it, struct vb_msg *m, struct vb_err *e);
 
@@ -1063,8 +1060,8 @@ int vb_rd_u32(struct vb_rd *r, uint32_t *v, const char *field,
 	      struct vb_err *e);
 int vb_rd_u64(struct vb_rd *r, uint64_t *v, const char *field,
 	      struct vb_err *e);
-int vb_rd_bytes(struct vb_rd *r, const uint8_t **p, size_t n,
-		const char *field, struct vb_err *e);
+int vb_rd_bytes(struct vb_rd *r, const uint8_t **p, size_t n, const char *field,
+		struct vb_err *e);
 int vb_rd_ident(struct vb_rd *r, struct vb_ident *id, const char *field,
 		struct vb_err *e);
 void vb_wire_enc_ident(struct vb_buf *b, const struct vb_ident *id);

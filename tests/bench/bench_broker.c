@@ -41,8 +41,8 @@
  * over TCP); every answer must be an empty OK.
  */
 static void pipelined(struct vb_client *c, const struct vb_buf *frame,
-		      const struct vb_buf *tail, uint64_t total,
-		      uint32_t batch, uint32_t window)
+		      const struct vb_buf *tail, uint64_t total, uint32_t batch,
+		      uint32_t window)
 {
 	uint64_t nframes = (total + batch - 1) / batch, queued = 0, acked = 0;
 	struct vb_reply rep;
@@ -54,7 +54,9 @@ static void pipelined(struct vb_client *c, const struct vb_buf *frame,
 
 		while (queued < nframes && queued - acked < window) {
 			const struct vb_buf *f = queued + 1 == nframes &&
-						 tail->len ? tail : frame;
+								 tail->len ?
+							 tail :
+							 frame;
 
 			vb_client_queue_ref(c, f->p, f->len);
 			queued++;
@@ -70,8 +72,8 @@ static void pipelined(struct vb_client *c, const struct vb_buf *frame,
 		}
 		if (rc < 0)
 			errx(1, "pipelined send: %s", e.msg);
-		if (acked == nframes || (queued - acked < window &&
-					 queued < nframes))
+		if (acked == nframes ||
+		    (queued - acked < window && queued < nframes))
 			continue;
 		p.fd = c->fd;
 		p.events = vb_client_events(c);
@@ -100,7 +102,7 @@ int main(int argc, char **argv)
 
 	if (argc < 5 || argc > 9)
 		errx(2, "usage: bench_broker ADDR USER PASS MESSAGES "
-		     "[PAYLOAD [BATCH [POLL [WINDOW]]]]");
+			"[PAYLOAD [BATCH [POLL [WINDOW]]]]");
 	total = (uint64_t)bench_arg(argv[4], 1, 1LL << 40);
 	if (argc > 5)
 		payload = (uint32_t)bench_arg(argv[5], 1, 1 << 20);
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
 		pollc = (uint32_t)bench_arg(argv[7], 1, 1000000);
 	if (argc > 8)
 		window = (uint32_t)bench_arg(argv[8], 1, 1024);
-	signal(SIGPIPE, SIG_IGN);	/* as every tool: TLS writes by write(2) */
+	signal(SIGPIPE, SIG_IGN); /* as every tool: TLS writes by write(2) */
 	vb_client_init(&c);
 	vb_client_init(&c8);
 	c.timeout_ms = 120000;

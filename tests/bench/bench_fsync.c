@@ -32,11 +32,11 @@ struct producer {
 	const char *addr, *user, *pass;
 	struct vb_ident sid, tid;
 	uint32_t part, batch, payload;
-	int64_t until;		/* vb_mono_us */
+	int64_t until; /* vb_mono_us */
 	uint64_t batches;
-	uint32_t *lat;		/* µs per batch */
+	uint32_t *lat; /* µs per batch */
 	size_t nlat, lat_cap;
-	char why[600];		/* set when the producer failed */
+	char why[600]; /* set when the producer failed */
 };
 
 static pthread_barrier_t start_line;
@@ -47,8 +47,10 @@ static int connect_login(struct vb_client *c, const char *addr,
 	vb_client_init(c);
 	c->timeout_ms = 120000;
 	return vb_client_set_addr(c, addr, e) < 0 ||
-	       vb_client_connect(c, e) < 0 ||
-	       vb_client_login(c, user, pass, NULL, e) < 0 ? -1 : 0;
+			       vb_client_connect(c, e) < 0 ||
+			       vb_client_login(c, user, pass, NULL, e) < 0 ?
+		       -1 :
+		       0;
 }
 
 static void *produce(void *arg)
@@ -103,7 +105,7 @@ static void *produce(void *arg)
 		}
 		t1 = vb_mono_us();
 		if (t1 > p->until)
-			break;	/* only what was answered within the run */
+			break; /* only what was answered within the run */
 		VB_ALLOC_GROW(p->lat, p->nlat + 1, p->lat_cap);
 		p->lat[p->nlat++] = (uint32_t)(t1 - t0);
 		p->batches++;
@@ -137,7 +139,7 @@ int main(int argc, char **argv)
 
 	if (argc < 6 || argc > 9)
 		errx(2, "usage: bench_fsync ADDR USER PASS PRODUCERS SECONDS "
-		     "[PARTITIONS [BATCH [PAYLOAD]]]");
+			"[PARTITIONS [BATCH [PAYLOAD]]]");
 	np = (uint32_t)bench_arg(argv[4], 1, 1024);
 	secs = bench_arg(argv[5], 1, 3600);
 	if (argc > 6)

@@ -83,7 +83,8 @@ static void report_run(int64_t start, size_t acked, int follow, size_t got)
 		for (size_t i = 0; i < nev; i++)
 			if (evs[i].got)
 				v[k++] = evs[i].got > evs[i].acked ?
-					 evs[i].got - evs[i].acked : 0;
+						 evs[i].got - evs[i].acked :
+						 0;
 		printf("got=%zu\n", got);
 		report("e2e", v, k);
 	}
@@ -99,8 +100,7 @@ static long long seq_of(const char *line)
 }
 
 /* Reads what the follower wrote; timestamps every complete line. */
-static void take_lines(int fd, char *buf, size_t *len, size_t cap,
-		       size_t *got)
+static void take_lines(int fd, char *buf, size_t *len, size_t cap, size_t *got)
 {
 	ssize_t r = read(fd, buf + *len, cap - *len - 1);
 	char *start = buf, *nl;
@@ -162,9 +162,10 @@ static void vibes_frame(struct vb_buf *b, uint64_t seq)
 	h.partition_id = 0;
 	memset(&m, 0, sizeof(m));
 	m.payload = payload;
-	m.payload_len = (uint32_t)snprintf(payload, sizeof(payload),
-					   "{\"seq\":%llu,\"pad\":\"xxxxxxxxxxxxxxxx\"}",
-					   (unsigned long long)seq);
+	m.payload_len = (uint32_t)
+		snprintf(payload, sizeof(payload),
+			 "{\"seq\":%llu,\"pad\":\"xxxxxxxxxxxxxxxx\"}",
+			 (unsigned long long)seq);
 	m.origin_timestamp = vb_wall_us();
 	vb_wire_send_encode(b, &h, &m, 1);
 }
@@ -186,7 +187,8 @@ static void warm_up(struct vb_client *c, struct vb_buf *frame, int ffd)
 	vibes_frame(frame, nev);
 	vb_client_queue(c, frame->p, frame->len);
 	while (!acked || memchr(line, '\n', len) == NULL) {
-		struct pollfd p[2] = { { .fd = c->fd, .events = vb_client_events(c) },
+		struct pollfd p[2] = { { .fd = c->fd,
+					 .events = vb_client_events(c) },
 				       { .fd = ffd, .events = POLLIN } };
 		ssize_t r;
 
@@ -269,7 +271,7 @@ static int run_vibes(char **argv, int argc)
 			evs[acked++].acked = vb_mono_us();
 		}
 		if (now - start > (secs + 30) * 1000000LL)
-			break;	/* something is lost: report what came */
+			break; /* something is lost: report what came */
 		p[n].fd = c.fd;
 		p[n++].events = vb_client_events(&c);
 		if (ffd >= 0) {
@@ -277,7 +279,9 @@ static int run_vibes(char **argv, int argc)
 			p[n++].events = POLLIN;
 		}
 		due = queued < nev ?
-			start + (int64_t)queued * interval_ns / 1000 - now : 100000;
+			      start + (int64_t)queued * interval_ns / 1000 -
+				      now :
+			      100000;
 		timeout = due <= 0 ? 0 : (int)((due + 999) / 1000);
 		if (poll(p, (nfds_t)n, timeout > 100 ? 100 : timeout) > 0 &&
 		    ffd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
@@ -393,7 +397,7 @@ static void on_bulk(const char *s, size_t len, void *arg)
 		}
 	} else if (len < sizeof(x->last) && len > 2 && s[0] >= '0' &&
 		   s[0] <= '9' && memchr(s, '-', len)) {
-		memcpy(x->last, s, len);	/* an entry id */
+		memcpy(x->last, s, len); /* an entry id */
 		x->last[len] = 0;
 	}
 }
@@ -442,12 +446,14 @@ static int run_redis(char **argv, int argc)
 		while (queued < nev &&
 		       start + (int64_t)queued * interval_ns / 1000 <= now) {
 			char cmd[256], payload[96];
-			int pl = snprintf(payload, sizeof(payload),
-					  "{\"seq\":%zu,\"pad\":\"xxxxxxxxxxxxxxxx\"}",
-					  queued);
-			int n = snprintf(cmd, sizeof(cmd),
-					 "*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nd\r\n$%d\r\n%s\r\n",
-					 strlen(rkey), rkey, pl, payload);
+			int pl = snprintf(
+				payload, sizeof(payload),
+				"{\"seq\":%zu,\"pad\":\"xxxxxxxxxxxxxxxx\"}",
+				queued);
+			int n = snprintf(
+				cmd, sizeof(cmd),
+				"*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nd\r\n$%d\r\n%s\r\n",
+				strlen(rkey), rkey, pl, payload);
 
 			send_all(fd, cmd, (size_t)n);
 			evs[queued++].sent = vb_mono_us();
@@ -455,7 +461,9 @@ static int run_redis(char **argv, int argc)
 		if (now - start > (secs + 30) * 1000000LL)
 			break;
 		due = queued < nev ?
-			start + (int64_t)queued * interval_ns / 1000 - now : 100000;
+			      start + (int64_t)queued * interval_ns / 1000 -
+				      now :
+			      100000;
 		timeout = due <= 0 ? 0 : (int)((due + 999) / 1000);
 		if (poll(p, follow ? 2 : 1, timeout > 100 ? 100 : timeout) <= 0)
 			continue;
@@ -464,7 +472,8 @@ static int run_redis(char **argv, int argc)
 			size_t k, at = 0;
 
 			len += (size_t)r;
-			while ((k = resp_value(buf + at, len - at, NULL, NULL))) {
+			while ((k = resp_value(buf + at, len - at, NULL,
+					       NULL))) {
 				at += k;
 				if (acked < nev)
 					evs[acked++].acked = vb_mono_us();
@@ -498,6 +507,7 @@ int main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "redis") == 0)
 		return run_redis(argv + 1, argc - 1);
 	fputs("usage: bench_latency vibes ADDR USER PASS RATE SECONDS [-- FOLLOWER...]\n"
-	      "       bench_latency redis PORT RATE SECONDS [follow]\n", stderr);
+	      "       bench_latency redis PORT RATE SECONDS [follow]\n",
+	      stderr);
 	return 2;
 }

@@ -44,12 +44,12 @@ static const struct vb_frame_limits limit_sets[4] = {
 /* What a one-pass reading of the whole stream finds. */
 struct model {
 	size_t nframes;
-	size_t *off;		/* of each frame's payload in the stream */
+	size_t *off; /* of each frame's payload in the stream */
 	uint32_t *code;
 	size_t *len;
 	int bad;
 	uint32_t status;
-	size_t rest;		/* bytes after the last whole frame */
+	size_t rest; /* bytes after the last whole frame */
 };
 
 static void die(const char *what, size_t at)
@@ -68,16 +68,15 @@ static int logs_in(uint32_t code, const uint8_t *p, size_t n, int now)
 	return now;
 }
 
-static uint32_t limit_of(const struct vb_frame_limits *l, int in,
-			 uint32_t code)
+static uint32_t limit_of(const struct vb_frame_limits *l, int in, uint32_t code)
 {
 	if (!in)
 		return l->preauth;
 	return code == VB_CMD_SEND_MESSAGES ? l->send : l->control;
 }
 
-static void model_read(struct model *m, const struct vb_frame_limits *l,
-		       int in, const uint8_t *s, size_t n)
+static void model_read(struct model *m, const struct vb_frame_limits *l, int in,
+		       const uint8_t *s, size_t n)
 {
 	size_t pos = 0;
 
@@ -101,9 +100,9 @@ static void model_read(struct model *m, const struct vb_frame_limits *l,
 			m->status = !in && code != VB_CMD_PING &&
 						    code != VB_CMD_LOGIN_USER &&
 						    code != VB_CMD_LOGIN_PAT &&
-						    vb_cmd_name(code)
-					    ? VB_ST_UNAUTHENTICATED
-					    : VB_ST_INVALID_COMMAND;
+						    vb_cmd_name(code) ?
+					    VB_ST_UNAUTHENTICATED :
+					    VB_ST_INVALID_COMMAND;
 			break;
 		}
 		if ((uint64_t)n - pos < 4 + (uint64_t)length)

@@ -42,8 +42,8 @@ static void check_string(const struct vb_json_scan *s, const char *line,
 
 	if (once == NULL)
 		abort();
-	len = s->val_escaped ? vb_json_unescape(s->val, s->val_len, once)
-			     : s->val_len;
+	len = s->val_escaped ? vb_json_unescape(s->val, s->val_len, once) :
+			       s->val_len;
 	if (!s->val_escaped)
 		memcpy(once, s->val, len);
 	if (len > s->val_len)
@@ -89,8 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.field_len = s.field ? strlen(s.field) : 0;
 	} else {
 		/* A name taken from the line: it may well be there. */
-		size_t k = (size_t)(data[0] & 15) < n ? (size_t)(data[0] & 15)
-						      : n;
+		size_t k = (size_t)(data[0] & 15) < n ? (size_t)(data[0] & 15) :
+							n;
 
 		memcpy(field, line, k);
 		field[k] = 0;
@@ -119,8 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("a value without a type", line, n);
 	if (vb_json_check_line(line, n, 1, &e) < 0)
 		die("check_line refuses what scan accepts", line, n);
-	if (s.field_type != VB_JSON_NONE &&
-	    (s.field_type == VB_JSON_STRING || s.field_type == VB_JSON_NUMBER)) {
+	if (s.field_type != VB_JSON_NONE && (s.field_type == VB_JSON_STRING ||
+					     s.field_type == VB_JSON_NUMBER)) {
 		if (s.val == NULL || s.val < line ||
 		    s.val + s.val_len > line + n)
 			die("the member lies outside the line", line, n);

@@ -149,7 +149,8 @@ static void check_seg(struct vb_seg *s, int last, int clean)
 	uint8_t *buf;
 
 	s->fault = 0;
-	if (vb_seg_use(s) < 0 || fstat(s->log->fd, &st) < 0 || (uint64_t)st.st_size != s->size)
+	if (vb_seg_use(s) < 0 || fstat(s->log->fd, &st) < 0 ||
+	    (uint64_t)st.st_size != s->size)
 		die("a segment's size is not its log file's", NULL);
 	for (uint32_t i = 0; i < s->count; i++) {
 		uint32_t pos = vb_seg_pos(s, i);
@@ -249,7 +250,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t flags;
 	size_t at, nsegs;
 	uint64_t start = 0;
-	struct { uint64_t start; size_t log, idx; } seg[4];
+	struct {
+		uint64_t start;
+		size_t log, idx;
+	} seg[4];
 
 	if (size < 1)
 		return 0;
@@ -303,8 +307,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vb_part_open(&p, &st, dir, 0, 0, 0, &e) < 0)
 		die("recovery failed", e.msg);
 	for (size_t i = 0; i < p->nsegs; i++) {
-		if (i && p->segs[i]->start < p->segs[i - 1]->start +
-					     p->segs[i - 1]->count)
+		if (i && p->segs[i]->start <
+				 p->segs[i - 1]->start + p->segs[i - 1]->count)
 			die("segments overlap", NULL);
 		check_seg(p->segs[i], i + 1 == p->nsegs, st.clean);
 	}

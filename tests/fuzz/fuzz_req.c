@@ -19,10 +19,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint32_t codes[] = {
-	1, 10, 11, 12, 20, 21, 22, 31, 32, 33, 34, 35, 36, 37, 38, 39, 41,
-	42, 43, 44, 100, 101, 102, 120, 121, 122, 200, 201, 202, 203, 204,
-	205, 300, 301, 302, 303, 304, 305, 402, 403, 503, 600, 601, 602, 603,
-	604, 605,
+	1,   10,  11,  12,  20,	 21,  22,  31,	32,  33,  34,  35,
+	36,  37,  38,  39,  41,	 42,  43,  44,	100, 101, 102, 120,
+	121, 122, 200, 201, 202, 203, 204, 205, 300, 301, 302, 303,
+	304, 305, 402, 403, 503, 600, 601, 602, 603, 604, 605,
 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
@@ -65,20 +65,19 @@ static int same_req(const struct vb_req *a, const struct vb_req *b)
 	       same_ident(&a->target, &b->target) &&
 	       a->consumer.kind == b->consumer.kind &&
 	       same_ident(&a->consumer.id, &b->consumer.id) &&
-	       a->part.present == b->part.present &&
-	       a->part.id == b->part.id && same_name(&a->name, &b->name) &&
+	       a->part.present == b->part.present && a->part.id == b->part.id &&
+	       same_name(&a->name, &b->name) &&
 	       same_name(&a->secret, &b->secret) &&
-	       same_name(&a->secret2, &b->secret2) &&
-	       a->count == b->count && a->partition_id == b->partition_id &&
-	       a->value == b->value && a->strategy == b->strategy &&
-	       a->flag == b->flag && a->compression == b->compression &&
+	       same_name(&a->secret2, &b->secret2) && a->count == b->count &&
+	       a->partition_id == b->partition_id && a->value == b->value &&
+	       a->strategy == b->strategy && a->flag == b->flag &&
+	       a->compression == b->compression &&
 	       a->message_expiry == b->message_expiry &&
 	       a->max_topic_size == b->max_topic_size &&
 	       a->replication_factor == b->replication_factor &&
 	       a->user_status == b->user_status &&
 	       a->has_username == b->has_username &&
-	       a->has_status == b->has_status &&
-	       a->has_perms == b->has_perms &&
+	       a->has_status == b->has_status && a->has_perms == b->has_perms &&
 	       same_blob(a->perms, a->perms_len, b->perms, b->perms_len) &&
 	       same_blob(a->version, a->version_len, b->version,
 			 b->version_len) &&
@@ -132,12 +131,18 @@ static void fuzz_control(uint32_t code, const uint8_t *p, size_t n)
 static int send_status_ok(uint32_t st)
 {
 	static const uint32_t ok[] = {
-		VB_ST_INVALID_COMMAND, VB_ST_INVALID_IDENTIFIER,
-		VB_ST_INVALID_MESSAGES_COUNT, VB_ST_NON_ZERO_OFFSET,
-		VB_ST_NON_ZERO_TIMESTAMP, VB_ST_MISSING_INDEX,
-		VB_ST_TOO_BIG_MESSAGE_PAYLOAD, VB_ST_TOO_BIG_USER_HEADERS,
-		VB_ST_INVALID_OFFSET, VB_ST_CANNOT_READ_INDEX_POSITION,
-		VB_ST_INVALID_MESSAGES_SIZE, VB_ST_INVALID_RESERVED_FIELD,
+		VB_ST_INVALID_COMMAND,
+		VB_ST_INVALID_IDENTIFIER,
+		VB_ST_INVALID_MESSAGES_COUNT,
+		VB_ST_NON_ZERO_OFFSET,
+		VB_ST_NON_ZERO_TIMESTAMP,
+		VB_ST_MISSING_INDEX,
+		VB_ST_TOO_BIG_MESSAGE_PAYLOAD,
+		VB_ST_TOO_BIG_USER_HEADERS,
+		VB_ST_INVALID_OFFSET,
+		VB_ST_CANNOT_READ_INDEX_POSITION,
+		VB_ST_INVALID_MESSAGES_SIZE,
+		VB_ST_INVALID_RESERVED_FIELD,
 		VB_ST_INVALID_MESSAGE_CHECKSUM,
 	};
 
@@ -154,8 +159,9 @@ static void walk_batch(const struct vb_send_view *v, struct vb_msg_in *in)
 	struct vb_err e;
 
 	for (uint32_t i = 0; i < v->h.count; i++) {
-		size_t end = i + 1 == v->h.count ? v->msgs_len :
-			     vb_ld32(v->index + 16 * (size_t)i + 4);
+		size_t end = i + 1 == v->h.count ?
+				     v->msgs_len :
+				     vb_ld32(v->index + 16 * (size_t)i + 4);
 		struct vb_msg m;
 
 		if (end < start || end > v->msgs_len)
@@ -221,13 +227,12 @@ static void fuzz_send(const uint8_t *p, size_t n)
 	    v.h.part_kind != v2.h.part_kind ||
 	    v.h.partition_id != v2.h.partition_id ||
 	    v.h.key_len != v2.h.key_len ||
-	    memcmp(v.h.key, v2.h.key, v.h.key_len) ||
-	    v.h.count != v2.h.count || v.msgs_len != v2.msgs_len)
+	    memcmp(v.h.key, v2.h.key, v.h.key_len) || v.h.count != v2.h.count ||
+	    v.msgs_len != v2.msgs_len)
 		die("re-decoded batch header differs", 101, NULL);
 	/* positions are cumulative ends in a valid batch: identical */
 	if (memcmp(v.index, v2.index, 16 * (size_t)v.h.count - 12) ||
-	    vb_ld32(v2.index + 16 * ((size_t)v.h.count - 1) + 4) !=
-		    v2.msgs_len)
+	    vb_ld32(v2.index + 16 * ((size_t)v.h.count - 1) + 4) != v2.msgs_len)
 		die("re-encoded index differs", 101, NULL);
 	for (uint32_t i = 0; i < v.h.count; i++) {
 		size_t off = i ? vb_ld32(v2.index + 16 * ((size_t)i - 1) + 4) :

@@ -18,9 +18,23 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum {
-	S_POLL, S_STREAMS, S_STREAM, S_TOPIC, S_TOPICS, S_GROUP, S_GROUPS,
-	S_CLIENTS, S_ME, S_STATS, S_USERS, S_USER, S_OFFSET, S_PATS,
-	S_CLUSTER, S_PERMS, S_COUNT
+	S_POLL,
+	S_STREAMS,
+	S_STREAM,
+	S_TOPIC,
+	S_TOPICS,
+	S_GROUP,
+	S_GROUPS,
+	S_CLIENTS,
+	S_ME,
+	S_STATS,
+	S_USERS,
+	S_USER,
+	S_OFFSET,
+	S_PATS,
+	S_CLUSTER,
+	S_PERMS,
+	S_COUNT
 };
 
 static unsigned sel;
@@ -90,22 +104,22 @@ static void poll_resp(struct vb_rd *r)
 	vb_buf_release(&b);
 }
 
-#define RECORD_LOOP(type, dec, enc)                                     \
-	do {                                                            \
-		type x;                                                 \
-		struct vb_buf b = VB_BUF_INIT;                          \
-		struct vb_err e;                                        \
-		while (vb_rd_left(r)) {                                 \
-			size_t from = r->off;                           \
-			if (dec(r, &x, &e)) {                           \
-				failed(&e);                             \
-				break;                                  \
-			}                                               \
-			vb_buf_reset(&b);                               \
-			enc(&b, &x);                                    \
-			same_bytes(r, from, &b);                        \
-		}                                                       \
-		vb_buf_release(&b);                                     \
+#define RECORD_LOOP(type, dec, enc)              \
+	do {                                     \
+		type x;                          \
+		struct vb_buf b = VB_BUF_INIT;   \
+		struct vb_err e;                 \
+		while (vb_rd_left(r)) {          \
+			size_t from = r->off;    \
+			if (dec(r, &x, &e)) {    \
+				failed(&e);      \
+				break;           \
+			}                        \
+			vb_buf_reset(&b);        \
+			enc(&b, &x);             \
+			same_bytes(r, from, &b); \
+		}                                \
+		vb_buf_release(&b);              \
 	} while (0)
 
 static void streams(struct vb_rd *r)
@@ -116,14 +130,12 @@ static void streams(struct vb_rd *r)
 
 static void topics(struct vb_rd *r)
 {
-	RECORD_LOOP(struct vb_topic_info, vb_wire_dec_topic,
-		    vb_wire_enc_topic);
+	RECORD_LOOP(struct vb_topic_info, vb_wire_dec_topic, vb_wire_enc_topic);
 }
 
 static void groups(struct vb_rd *r)
 {
-	RECORD_LOOP(struct vb_group_info, vb_wire_dec_group,
-		    vb_wire_enc_group);
+	RECORD_LOOP(struct vb_group_info, vb_wire_dec_group, vb_wire_enc_group);
 }
 
 static void users(struct vb_rd *r)
@@ -352,7 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	sel = data[0] % S_COUNT;
 	n = size - 1;
-	p = malloc(n ? n : 1);	/* exact size: over-reads are ASan errors */
+	p = malloc(n ? n : 1); /* exact size: over-reads are ASan errors */
 	if (p == NULL)
 		abort();
 	memcpy(p, data + 1, n);

@@ -49,7 +49,7 @@ struct node {
 	uint16_t port;
 };
 
-static long transient = -1;	/* transient mode: 57s left to answer */
+static long transient = -1; /* transient mode: 57s left to answer */
 
 /* One 0.9 request at p (size bytes) answered as a follower would. */
 static void follow(struct vb_buf *out, const uint8_t *p, size_t size,
@@ -154,7 +154,8 @@ int main(int argc, char **argv)
 	} else if (follower) {
 		if (argc < 3 ||
 		    vb_addr_split(argv[2], leader.ip, sizeof(leader.ip),
-				  &leader.port, &has_port, &e) || !has_port) {
+				  &leader.port, &has_port, &e) ||
+		    !has_port) {
 			fputs("fake-server: follower needs the leader's HOST:PORT\n",
 			      stderr);
 			return 2;
@@ -181,7 +182,8 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
-	if (inet_pton(AF_INET, host[0] ? host : "127.0.0.1", &sa.sin_addr) != 1) {
+	if (inet_pton(AF_INET, host[0] ? host : "127.0.0.1", &sa.sin_addr) !=
+	    1) {
 		fprintf(stderr, "fake-server: bad IPv4 address '%s'\n", host);
 		return 2;
 	}
@@ -245,7 +247,7 @@ int main(int argc, char **argv)
 					continue;
 			}
 			if (r > 0 && !http && !follower)
-				continue;	/* silent: swallow it */
+				continue; /* silent: swallow it */
 			if (r > 0 && write(pfd[i].fd, http_reply,
 					   sizeof(http_reply) - 1) < 0)
 				r = 0;

@@ -60,8 +60,7 @@ static int do_mmap(int fd, off_t size)
 	if (p == MAP_FAILED)
 		err(1, "mmap");
 	while (done < (size_t)size) {
-		ssize_t n = write(STDOUT_FILENO, p + done,
-				  (size_t)size - done);
+		ssize_t n = write(STDOUT_FILENO, p + done, (size_t)size - done);
 
 		if (n < 0)
 			err(1, "write");
@@ -157,7 +156,8 @@ int main(int argc, char **argv)
 		fputs("usage: fsprobe sendfile|mmap FILE\n"
 		      "       fsprobe fallocate FILE OFF LEN\n"
 		      "       fsprobe exchange A B\n"
-		      "       fsprobe hold FILE CMD [ARG...]\n", stderr);
+		      "       fsprobe hold FILE CMD [ARG...]\n",
+		      stderr);
 		return 2;
 	}
 	fd = open(argv[2], O_RDONLY | O_CLOEXEC);

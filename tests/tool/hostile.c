@@ -194,7 +194,8 @@ static int64_t read_reply(int fd, int ms)
 			len = vb_ld32(h + 4);
 			while (len > 0) {
 				n = read(fd, skip,
-					 len < sizeof(skip) ? len : sizeof(skip));
+					 len < sizeof(skip) ? len :
+							      sizeof(skip));
 				if (n <= 0)
 					return -1;
 				len -= (uint32_t)n;
@@ -226,7 +227,7 @@ struct pinger {
 	int fd;
 	int interval_ms;
 	atomic_int stop;
-	int64_t *rtt;		/* microseconds */
+	int64_t *rtt; /* microseconds */
 	size_t n, cap;
 	int failed;
 };
@@ -264,16 +265,15 @@ static void *ping_loop(void *arg)
 
 struct fconn {
 	int fd;
-	struct vb_buf out;	/* frames not written yet */
+	struct vb_buf out; /* frames not written yet */
 	size_t out_pos;
-	uint64_t inflight;	/* written or queued, not answered */
+	uint64_t inflight; /* written or queued, not answered */
 	uint8_t h[8];
 	size_t hgot;
 	uint32_t skip;
 };
 
-static void add_login_pw(struct vb_buf *b, const char *user,
-			 const char *pass)
+static void add_login_pw(struct vb_buf *b, const char *user, const char *pass)
 {
 	struct vb_req r;
 
@@ -347,8 +347,8 @@ static int cmd_flood(int argc, char **argv)
 	}
 	/* The first attempts go out before the first ping is timed. */
 	for (int i = 0; i < conns && sent < count; i++)
-		for (uint64_t k = 0; k < count / (uint64_t)conns + 1 &&
-				     sent < count; k++) {
+		for (uint64_t k = 0;
+		     k < count / (uint64_t)conns + 1 && sent < count; k++) {
 			add_login(&fc[i].out, user);
 			fc[i].inflight++;
 			sent++;
@@ -397,7 +397,8 @@ static int cmd_flood(int argc, char **argv)
 						continue;
 					f->hgot = 0;
 					f->skip = vb_ld32(f->h + 4);
-					if (vb_ld32(f->h) == VB_ST_INVALID_CREDENTIALS)
+					if (vb_ld32(f->h) ==
+					    VB_ST_INVALID_CREDENTIALS)
 						st_42++;
 					else
 						st_other++;
@@ -459,9 +460,11 @@ static int cmd_flood(int argc, char **argv)
 	printf("\n");
 	fflush(stdout);
 	if (answered < count) {
-		fprintf(stderr, "hostile: flood: only %llu of %llu answered "
-			"in %d s\n", (unsigned long long)answered,
-			(unsigned long long)count, secs);
+		fprintf(stderr,
+			"hostile: flood: only %llu of %llu answered "
+			"in %d s\n",
+			(unsigned long long)answered, (unsigned long long)count,
+			secs);
 		rc = 1;
 	} else if (pg.failed) {
 		fprintf(stderr, "hostile: flood: a ping went unanswered\n");
@@ -486,7 +489,7 @@ enum hstate { H_SILENT, H_OK, H_REFUSED, H_CLOSED, H_FAILED };
 struct held {
 	int fd;
 	enum hstate st;
-	uint32_t status;	/* of a refusal */
+	uint32_t status; /* of a refusal */
 };
 
 /* Waits up to ms for the answer of every connection in state from. */
@@ -505,8 +508,7 @@ static void hold_collect(struct held *h, int n, enum hstate from, int ms)
 			p[i].events = POLLIN;
 			want += h[i].st == from;
 		}
-		if (want == 0 || left <= 0 ||
-		    poll(p, (nfds_t)n, left) <= 0) {
+		if (want == 0 || left <= 0 || poll(p, (nfds_t)n, left) <= 0) {
 			free(p);
 			return;
 		}
@@ -603,8 +605,8 @@ static int cmd_hold(int argc, char **argv)
 				ok++;
 			}
 			printf("ping: %d of %d answered, slowest %.2f ms, %d over "
-			       "50 ms, %.2f ms in all\n", ok, asked,
-			       (double)worst / 1e3, slow,
+			       "50 ms, %.2f ms in all\n",
+			       ok, asked, (double)worst / 1e3, slow,
 			       (double)(vb_mono_us() - t0) / 1e3);
 		} else if (sscanf(line, "close %d", &k) == 1) {
 			int done = 0;
@@ -800,8 +802,9 @@ static int cmd_nodrain(int argc, char **argv)
 		}
 	}
 	printf("nodrain: the server took %llu pings (%llu bytes) before a "
-	       "write was blocked for %d ms\n", (unsigned long long)pings,
-	       (unsigned long long)pings * 8, wait_ms);
+	       "write was blocked for %d ms\n",
+	       (unsigned long long)pings, (unsigned long long)pings * 8,
+	       wait_ms);
 	fflush(stdout);
 	while (got < pings) {
 		int64_t st = read_reply(fd, 10000);
@@ -809,7 +812,9 @@ static int cmd_nodrain(int argc, char **argv)
 		if (st != 0) {
 			printf("nodrain: answer %llu: %s\n",
 			       (unsigned long long)got + 1,
-			       st == -2 ? "none" : st < 0 ? "closed" : "status");
+			       st == -2 ? "none" :
+			       st < 0	? "closed" :
+					  "status");
 			return 1;
 		}
 		got++;
@@ -851,7 +856,8 @@ static int cmd_ping(int argc, char **argv)
 			if (st > 0)
 				printf("ping: status %lld\n", (long long)st);
 			else if (st == -2)
-				printf("ping: no answer within %d ms\n", wait_ms);
+				printf("ping: no answer within %d ms\n",
+				       wait_ms);
 			else
 				printf("ping: closed without an answer\n");
 			return 1;

@@ -314,9 +314,9 @@ static int reset_here(int fd, const struct iovec *iov, size_t n)
 		size_t at = 4;
 		unsigned long long c;
 
-		if (iov[0].iov_len >= 256 && !h[0] && !h[1] && !h[2] &&
-		    !h[3] && h[60] == 5 && h[176] == 2)
-			at = 196;	/* 0.9 NonReplicated: the code there */
+		if (iov[0].iov_len >= 256 && !h[0] && !h[1] && !h[2] && !h[3] &&
+		    h[60] == 5 && h[176] == 2)
+			at = 196; /* 0.9 NonReplicated: the code there */
 		c = (unsigned long long)h[at] |
 		    (unsigned long long)h[at + 1] << 8 |
 		    (unsigned long long)h[at + 2] << 16 |

@@ -37,7 +37,8 @@ static void usage(void)
 {
 	fputs("usage: linegen gen [-k KEYS] [-n LINES] [-p ID] [-P PAD] "
 	      "[-r RATE] [-s SEED]\n"
-	      "       linegen stamp\n", stderr);
+	      "       linegen stamp\n",
+	      stderr);
 	exit(2);
 }
 
@@ -95,13 +96,26 @@ static int gen(int argc, char **argv)
 
 	while ((o = getopt(argc, argv, "k:n:p:P:r:s:")) != -1) {
 		switch (o) {
-		case 'k': keys = num(optarg, 1, 1000000); break;
-		case 'n': lines = num(optarg, 0, 1000000000); break;
-		case 'p': id = num(optarg, 0, 1000000); break;
-		case 'P': pad = num(optarg, 0, 100000); break;
-		case 'r': rate = num(optarg, 0, 10000000); break;
-		case 's': seed = num(optarg, 0, INT64_MAX); break;
-		default: usage();
+		case 'k':
+			keys = num(optarg, 1, 1000000);
+			break;
+		case 'n':
+			lines = num(optarg, 0, 1000000000);
+			break;
+		case 'p':
+			id = num(optarg, 0, 1000000);
+			break;
+		case 'P':
+			pad = num(optarg, 0, 100000);
+			break;
+		case 'r':
+			rate = num(optarg, 0, 10000000);
+			break;
+		case 's':
+			seed = num(optarg, 0, INT64_MAX);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc)
@@ -121,9 +135,9 @@ static int gen(int argc, char **argv)
 		}
 		w = snprintf(buf + len, cap - len,
 			     "{\"session_id\":\"s%llu\",\"p\":%lld,\"seq\":%lld,"
-			     "\"pad\":\"", (unsigned long long)(rnd() %
-							       (uint64_t)keys),
-			     id, n);
+			     "\"pad\":\"",
+			     (unsigned long long)(rnd() % (uint64_t)keys), id,
+			     n);
 		len += (size_t)w;
 		for (size_t i = 0; i < np; i++)
 			buf[len++] = (char)('a' + rnd() % 26);

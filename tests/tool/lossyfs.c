@@ -175,13 +175,13 @@
 enum { V = 0, D = 1 };
 
 enum op_kind {
-	OP_WRITE,	/* data: bytes written at off */
-	OP_TRUNC,	/* data: size set to off */
-	OP_ATTR,	/* data: mode, uid, gid set */
-	OP_LINK,	/* name: dir[0]/name[0] -> ino */
-	OP_UNLINK,	/* name: dir[0]/name[0] no longer -> ino */
-	OP_RENAME,	/* name: dir[0]/name[0] -> dir[1]/name[1], ino */
-	OP_EXCHANGE,	/* name: dir[0]/name[0] (ino) <-> dir[1]/name[1] */
+	OP_WRITE,    /* data: bytes written at off */
+	OP_TRUNC,    /* data: size set to off */
+	OP_ATTR,     /* data: mode, uid, gid set */
+	OP_LINK,     /* name: dir[0]/name[0] -> ino */
+	OP_UNLINK,   /* name: dir[0]/name[0] no longer -> ino */
+	OP_RENAME,   /* name: dir[0]/name[0] -> dir[1]/name[1], ino */
+	OP_EXCHANGE, /* name: dir[0]/name[0] (ino) <-> dir[1]/name[1] */
 };
 
 enum crash_mode { CRASH_DROP, CRASH_TEAR, CRASH_PREFIX };
@@ -199,19 +199,19 @@ struct op {
 	TAILQ_ENTRY(op) all;
 	TAILQ_ENTRY(op) sub;
 	enum op_kind kind;
-	struct inode *ip;	/* data ops: the inode */
-	off_t off;		/* WRITE: offset; TRUNC: new size */
-	off_t len;		/* WRITE: length */
-	off_t oldsize;		/* data ops: the size before */
-	off_t saved;		/* where in B/lossyfs.undo the old bytes are */
+	struct inode *ip; /* data ops: the inode */
+	off_t off;	  /* WRITE: offset; TRUNC: new size */
+	off_t len;	  /* WRITE: length */
+	off_t oldsize;	  /* data ops: the size before */
+	off_t saved;	  /* where in B/lossyfs.undo the old bytes are */
 	off_t savedlen;
-	mode_t mode;		/* ATTR */
+	mode_t mode; /* ATTR */
 	uid_t uid;
 	gid_t gid;
-	uint64_t ino, ino2;	/* name ops: the subject(s) */
+	uint64_t ino, ino2; /* name ops: the subject(s) */
 	uint64_t dir[2];
 	char *name[2];
-	int need[2];		/* dir[i] has not been fsync'ed since */
+	int need[2]; /* dir[i] has not been fsync'ed since */
 	int mark;
 };
 TAILQ_HEAD(opq, op);
@@ -236,18 +236,18 @@ struct inode {
 	uid_t uid[2];
 	gid_t gid[2];
 	struct timespec atime, mtime, ctime;
-	char *target;		/* symlinks */
-	off_t size;		/* regular files: current size */
-	int fd;			/* B/data/INO, opened when needed */
-	uint64_t nlookup;	/* the kernel's references */
-	unsigned nopen;		/* open handles */
-	unsigned nsrefs;	/* pending name ops naming this inode */
-	unsigned links[2];	/* entries naming it, in each state */
-	unsigned subdirs[2];	/* directories: entries that are directories */
-	uint64_t vparent;	/* directories: the current parent */
-	struct dtree ents[2];	/* directories: entries in each state */
-	struct opq ops;		/* pending data ops */
-	int dead;		/* gone from both states; data deleted */
+	char *target;	      /* symlinks */
+	off_t size;	      /* regular files: current size */
+	int fd;		      /* B/data/INO, opened when needed */
+	uint64_t nlookup;     /* the kernel's references */
+	unsigned nopen;	      /* open handles */
+	unsigned nsrefs;      /* pending name ops naming this inode */
+	unsigned links[2];    /* entries naming it, in each state */
+	unsigned subdirs[2];  /* directories: entries that are directories */
+	uint64_t vparent;     /* directories: the current parent */
+	struct dtree ents[2]; /* directories: entries in each state */
+	struct opq ops;	      /* pending data ops */
+	int dead;	      /* gone from both states; data deleted */
 	int reach;
 };
 RB_HEAD(itree, inode);
@@ -268,7 +268,7 @@ struct handle {
 		char *name;
 		uint64_t ino;
 		mode_t mode;
-	} *ents;
+	} * ents;
 };
 TAILQ_HEAD(handleq, handle);
 
@@ -290,7 +290,7 @@ static struct {
 	struct handleq handles;
 	pthread_t inval;
 	int inval_running;
-	int inval_done[2];	/* the thread says it is done here */
+	int inval_done[2]; /* the thread says it is done here */
 	uint64_t *inval_inos;
 	size_t inval_n;
 } L;
@@ -703,18 +703,18 @@ static int undo_inode(struct inode *ip, int tear, uint64_t *rng)
 
 	if (tear)
 		TAILQ_FOREACH_REVERSE(o, &ip->ops, opq, sub)
-			if (o->kind == OP_WRITE) {
-				w = o;
-				break;
-			}
+	if (o->kind == OP_WRITE) {
+		w = o;
+		break;
+	}
 	if (w != NULL) {
 		undo_from(ip, w);
 		/* Now B/data holds what w wrote at w->off. */
 		k = (off_t)rng_below(rng, (uint64_t)w->len + 1);
 		off = w->off;
 		buf = malloc(k > 0 ? (size_t)k : 1);
-		if (buf == NULL || pread_all(inode_fd(ip), buf, (size_t)k,
-					     off) < 0) {
+		if (buf == NULL ||
+		    pread_all(inode_fd(ip), buf, (size_t)k, off) < 0) {
 			warn("cannot read the write to tear");
 			k = 0;
 		}
@@ -761,8 +761,7 @@ static int save_range(struct inode *ip, struct op *o, off_t off, off_t len)
 	return 0;
 }
 
-static int data_write(struct inode *ip, const char *buf, size_t len,
-		      off_t off)
+static int data_write(struct inode *ip, const char *buf, size_t len, off_t off)
 {
 	off_t end = off + (off_t)len;
 	struct op *o;
@@ -926,7 +925,8 @@ static int write_ns(void)
 		return -1;
 	}
 	fprintf(f, "lossyfs 1\nnext %" PRIu64 "\n", L.next_ino);
-	RB_FOREACH(ip, itree, &L.inodes) {
+	RB_FOREACH(ip, itree, &L.inodes)
+	{
 		if (!durable(ip))
 			continue;
 		fprintf(f, "i %" PRIu64 " %o %u %u %lld %ld", ip->ino,
@@ -939,10 +939,12 @@ static int write_ns(void)
 		}
 		fputc('\n', f);
 	}
-	RB_FOREACH(ip, itree, &L.inodes) {
+	RB_FOREACH(ip, itree, &L.inodes)
+	{
 		if (!durable(ip) || !S_ISDIR(ip->mode[D]))
 			continue;
-		RB_FOREACH(d, dtree, &ip->ents[D]) {
+		RB_FOREACH(d, dtree, &ip->ents[D])
+		{
 			cp = ifind(d->ino);
 			if (cp == NULL || !durable(cp))
 				continue;
@@ -977,14 +979,15 @@ static void reach_gc(void)
 	size_t n = 0, cap = 64;
 
 	RB_FOREACH(ip, itree, &L.inodes)
-		ip->reach = 0;
+	ip->reach = 0;
 	if ((stack = reallocarray(NULL, cap, sizeof(*stack))) == NULL)
 		err(1, "out of memory");
 	stack[n++] = ROOT_INO;
 	ifind(ROOT_INO)->reach = 1;
 	while (n > 0) {
 		ip = ifind(stack[--n]);
-		RB_FOREACH(d, dtree, &ip->ents[D]) {
+		RB_FOREACH(d, dtree, &ip->ents[D])
+		{
 			cp = ifind(d->ino);
 			if (cp == NULL || cp->reach)
 				continue;
@@ -1004,13 +1007,13 @@ static void reach_gc(void)
 	free(stack);
 	/* Entries of the unreachable first: no count points at a freed one. */
 	RB_FOREACH(ip, itree, &L.inodes)
-		if (!ip->reach) {
-			ns_clear(ip, V);
-			ns_clear(ip, D);
-		}
+	if (!ip->reach) {
+		ns_clear(ip, V);
+		ns_clear(ip, D);
+	}
 	RB_FOREACH_SAFE(ip, itree, &L.inodes, next)
-		if (!ip->reach)
-			inode_kill(ip);
+	if (!ip->reach)
+		inode_kill(ip);
 }
 
 /* The current state becomes the durable one (after a crash or a load). */
@@ -1019,16 +1022,17 @@ static void current_is_durable(void)
 	struct inode *ip;
 	struct dent *d;
 
-	RB_FOREACH(ip, itree, &L.inodes) {
+	RB_FOREACH(ip, itree, &L.inodes)
+	{
 		ns_clear(ip, V);
 		ip->mode[V] = ip->mode[D];
 		ip->uid[V] = ip->uid[D];
 		ip->gid[V] = ip->gid[D];
 	}
 	RB_FOREACH(ip, itree, &L.inodes)
-		RB_FOREACH(d, dtree, &ip->ents[D])
-			if (ns_set(ip, V, d->name, d->ino) < 0)
-				err(1, "out of memory");
+	RB_FOREACH(d, dtree, &ip->ents[D])
+	if (ns_set(ip, V, d->name, d->ino) < 0)
+		err(1, "out of memory");
 }
 
 static int load_fail(const char *what, unsigned line)
@@ -1203,7 +1207,8 @@ static int load(void)
 	}
 	current_is_durable();
 	reach_gc();
-	RB_FOREACH(ip, itree, &L.inodes) {
+	RB_FOREACH(ip, itree, &L.inodes)
+	{
 		if (ip->ino >= L.next_ino)
 			L.next_ino = ip->ino + 1;
 		if (!S_ISREG(ip->mode[V]))
@@ -1270,13 +1275,13 @@ static int invalidate_all(void)
 
 	inval_join();
 	RB_FOREACH(ip, itree, &L.inodes)
-		n++;
+	n++;
 	L.inval_inos = reallocarray(NULL, n + 1, sizeof(*L.inval_inos));
 	if (L.inval_inos == NULL)
 		return -1;
 	RB_FOREACH(ip, itree, &L.inodes)
-		if (ip->nlookup > 0 || ip->ino == ROOT_INO)
-			L.inval_inos[L.inval_n++] = ip->ino;
+	if (ip->nlookup > 0 || ip->ino == ROOT_INO)
+		L.inval_inos[L.inval_n++] = ip->ino;
 	if (pthread_create(&L.inval, NULL, inval_thread, NULL) != 0) {
 		warnx("cannot start the cache invalidation thread");
 		return -1;
@@ -1302,14 +1307,14 @@ static void crash(enum crash_mode mode, uint64_t seed, char *msg, size_t n)
 			op_commit(TAILQ_FIRST(&L.all));
 	}
 	RB_FOREACH_SAFE(ip, itree, &L.inodes, next)
-		if (!TAILQ_EMPTY(&ip->ops))
-			torn += undo_inode(ip, mode == CRASH_TEAR, &rng);
+	if (!TAILQ_EMPTY(&ip->ops))
+		torn += undo_inode(ip, mode == CRASH_TEAR, &rng);
 	while ((o = TAILQ_FIRST(&L.ns)) != NULL)
 		op_free(o);
 	current_is_durable();
 	reach_gc();
 	RB_FOREACH(ip, itree, &L.inodes)
-		inode_close(ip);
+	inode_close(ip);
 	write_ns();
 	L.crashed = 1;
 	snprintf(msg, n,
@@ -1365,10 +1370,11 @@ static void commit_dir(struct inode *dp)
 
 	commit_inode(dp);
 	TAILQ_FOREACH(o, &L.ns, sub)
-		for (int j = 0; j < 2; j++)
-			if (o->dir[j] == dp->ino)
-				o->need[j] = 0;
-	TAILQ_FOREACH_REVERSE(o, &L.ns, opq, sub) {
+	for (int j = 0; j < 2; j++)
+		if (o->dir[j] == dp->ino)
+			o->need[j] = 0;
+	TAILQ_FOREACH_REVERSE(o, &L.ns, opq, sub)
+	{
 		o->mark = (!o->need[0] && !o->need[1]) || key_hit(keys, nk, o);
 		if (!o->mark)
 			continue;
@@ -1386,8 +1392,8 @@ static void commit_dir(struct inode *dp)
 	}
 	free(keys);
 	TAILQ_FOREACH_SAFE(o, &L.ns, sub, t)
-		if (o->mark)
-			op_commit(o);
+	if (o->mark)
+		op_commit(o);
 	if (L.ns_dirty)
 		write_ns();
 }
@@ -1400,8 +1406,7 @@ static void fill_stat(const struct inode *ip, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ip->ino;
 	st->st_mode = ip->mode[V];
-	st->st_nlink = S_ISDIR(ip->mode[V]) ? 2 + ip->subdirs[V]
-					    : ip->links[V];
+	st->st_nlink = S_ISDIR(ip->mode[V]) ? 2 + ip->subdirs[V] : ip->links[V];
 	st->st_uid = ip->uid[V];
 	st->st_gid = ip->gid[V];
 	if (S_ISREG(ip->mode[V]))
@@ -1427,8 +1432,8 @@ static void reply_entry(fuse_req_t req, struct inode *ip,
 	e.ino = ip->ino;
 	e.generation = 1;
 	fill_stat(ip, &e.attr);
-	rc = fi != NULL ? fuse_reply_create(req, &e, fi)
-			: fuse_reply_entry(req, &e);
+	rc = fi != NULL ? fuse_reply_create(req, &e, fi) :
+			  fuse_reply_entry(req, &e);
 	if (rc == 0)
 		ip->nlookup++;
 }
@@ -1524,8 +1529,8 @@ static void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if ((rc = data_truncate(ip, attr->st_size)) < 0)
 			return (void)fuse_reply_err(req, -rc);
 	}
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-		      FUSE_SET_ATTR_GID)) {
+	if (to_set &
+	    (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		if (to_set & FUSE_SET_ATTR_MODE)
 			ip->mode[V] = (ip->mode[V] & S_IFMT) |
 				      (attr->st_mode & 07777);
@@ -1853,8 +1858,7 @@ static int open_file(struct inode *ip, struct fuse_file_info *fi)
 	return 0;
 }
 
-static void lfs_open(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
+static void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *ip = iget(ino);
 	int e;
@@ -1913,8 +1917,7 @@ static void lfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	fuse_reply_write(req, size);
 }
 
-static void lfs_flush(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+static void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)fi;
@@ -1962,7 +1965,7 @@ static void lfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (ip == NULL || !S_ISDIR(ip->mode[V]))
 		return (void)fuse_reply_err(req, ip == NULL ? ENOENT : ENOTDIR);
 	RB_FOREACH(d, dtree, &ip->ents[V])
-		n++;
+	n++;
 	if ((h = handle_new(ino, fi->flags)) == NULL ||
 	    (h->ents = reallocarray(NULL, n, sizeof(*h->ents))) == NULL) {
 		if (h != NULL)
@@ -1976,7 +1979,8 @@ static void lfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	h->ents[1].ino = ip->vparent;
 	h->ents[1].mode = S_IFDIR;
 	h->n = 2;
-	RB_FOREACH(d, dtree, &ip->ents[V]) {
+	RB_FOREACH(d, dtree, &ip->ents[V])
+	{
 		cp = ifind(d->ino);
 		h->ents[h->n].name = strdup(d->name);
 		h->ents[h->n].ino = d->ino;
@@ -1992,8 +1996,8 @@ static void lfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_open(req, fi);
 }
 
-static void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-			off_t off, struct fuse_file_info *fi)
+static void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	char *buf = malloc(size);
@@ -2056,8 +2060,8 @@ static void lfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-static void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			  off_t off, off_t len, struct fuse_file_info *fi)
+static void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			  off_t len, struct fuse_file_info *fi)
 {
 	struct inode *ip = iget(ino);
 	int rc;
@@ -2149,8 +2153,8 @@ static int ctl_run(char *line, char *out, size_t n)
 		struct inode *ip;
 
 		RB_FOREACH(ip, itree, &L.inodes)
-			if (!ip->dead)
-				ni++;
+		if (!ip->dead)
+			ni++;
 		snprintf(out, n,
 			 "ok pending=%zu data=%zu names=%zu bytes=%" PRIu64
 			 " inodes=%zu crashed=%d seed=%" PRIu64,
@@ -2167,8 +2171,10 @@ static int ctl_run(char *line, char *out, size_t n)
 					return 0;
 				}
 			} else if (parse_mode(words[i], &mode) < 0) {
-				snprintf(out, n, "error unknown crash mode "
-					 "'%s' (drop, tear, prefix)", words[i]);
+				snprintf(out, n,
+					 "error unknown crash mode "
+					 "'%s' (drop, tear, prefix)",
+					 words[i]);
 				return 0;
 			}
 		if (L.crashed) {
@@ -2185,8 +2191,10 @@ static int ctl_run(char *line, char *out, size_t n)
 		else
 			snprintf(out, n, "ok sync committed=%zu", sync_all());
 	} else {
-		snprintf(out, n, "error unknown command '%s' (state, crash, "
-			 "sync, list)", words[0]);
+		snprintf(out, n,
+			 "error unknown command '%s' (state, crash, "
+			 "sync, list)",
+			 words[0]);
 	}
 	return 0;
 }
@@ -2207,10 +2215,10 @@ static void dir_path(uint64_t ino, char *b, size_t n)
 		pp = ip != NULL ? ifind(ip->vparent) : NULL;
 		if (pp != NULL)
 			RB_FOREACH(d, dtree, &pp->ents[V])
-				if (d->ino == ino) {
-					name = d->name;
-					break;
-				}
+		if (d->ino == ino) {
+			name = d->name;
+			break;
+		}
 		if (pp == NULL || strcmp(name, "?") == 0) {
 			snprintf(tmp, sizeof(tmp), "(gone dir %" PRIu64 ")%s",
 				 ino, b);
@@ -2230,15 +2238,15 @@ static void any_path(uint64_t ino, char *b, size_t n)
 	struct dent *d;
 
 	RB_FOREACH(dp, itree, &L.inodes)
-		RB_FOREACH(d, dtree, &dp->ents[V])
-			if (d->ino == ino) {
-				size_t len;
+	RB_FOREACH(d, dtree, &dp->ents[V])
+	if (d->ino == ino) {
+		size_t len;
 
-				dir_path(dp->ino, b, n);
-				len = strlen(b);
-				snprintf(b + len, n - len, "/%s", d->name);
-				return;
-			}
+		dir_path(dp->ino, b, n);
+		len = strlen(b);
+		snprintf(b + len, n - len, "/%s", d->name);
+		return;
+	}
 	snprintf(b, n, "(unlinked inode %" PRIu64 ")", ino);
 }
 
@@ -2254,8 +2262,9 @@ static void name_path(uint64_t dir, const char *name, char *b, size_t n)
 /* One line of "list" for o, into b. */
 static void op_describe(const struct op *o, char *b, size_t n)
 {
-	static const char *const kinds[] = { "write", "trunc", "attr", "link",
-					     "unlink", "rename", "exchange" };
+	static const char *const kinds[] = { "write",	"trunc",  "attr",
+					     "link",	"unlink", "rename",
+					     "exchange" };
 	char p0[PATH_MAX], p1[PATH_MAX], d0[PATH_MAX], d1[PATH_MAX];
 	size_t len;
 
@@ -2304,7 +2313,8 @@ static int ctl_list(int fd)
 		return -1;
 	}
 	fprintf(f, "ok %zu\n", L.npending);
-	TAILQ_FOREACH(o, &L.all, all) {
+	TAILQ_FOREACH(o, &L.all, all)
+	{
 		op_describe(o, line, sizeof(line));
 		fprintf(f, "%s\n", line);
 	}
@@ -2316,7 +2326,7 @@ static int ctl_list(int fd)
 
 struct client {
 	int fd;
-	int waiting;		/* for the cache invalidation, to send reply */
+	int waiting; /* for the cache invalidation, to send reply */
 	size_t len;
 	char buf[512];
 	char reply[512];
@@ -2369,7 +2379,7 @@ static void client_process(struct client *c)
 			return;
 	}
 	if (c->len == sizeof(c->buf) - 1)
-		client_close(c);	/* a line too long to be a command */
+		client_close(c); /* a line too long to be a command */
 }
 
 static void client_read(struct client *c)
@@ -2621,7 +2631,8 @@ static void cleanup(void)
 		handle_free(h);
 	while ((o = TAILQ_FIRST(&L.all)) != NULL)
 		op_free(o);
-	RB_FOREACH(ip, itree, &L.inodes) {
+	RB_FOREACH(ip, itree, &L.inodes)
+	{
 		ns_clear(ip, V);
 		ns_clear(ip, D);
 	}
@@ -2747,8 +2758,10 @@ int main(int argc, char **argv)
 		err(1, "cannot open %s", argv[0]);
 	/* Refuse a foreign directory before leaving a lock file in it. */
 	if (faccessat(L.bfd, NS_NAME, F_OK, 0) < 0 && backing_empty() <= 0)
-		errx(1, "cannot use %s: neither empty nor made by lossyfs "
-		     "(no " NS_NAME ")", argv[0]);
+		errx(1,
+		     "cannot use %s: neither empty nor made by lossyfs "
+		     "(no " NS_NAME ")",
+		     argv[0]);
 	lockfd = openat(L.bfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0)
 		err(1, "cannot lock %s/" LOCK_NAME " (mounted already?)",

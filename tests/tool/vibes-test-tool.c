@@ -56,8 +56,8 @@ static int fail(const char *what, const struct vb_err *e)
 
 /* ---- commands on the server's storage ---- */
 
-static int do_topics(struct vb_client *c, const struct vb_ident *s,
-		     char **argv, struct vb_err *e)
+static int do_topics(struct vb_client *c, const struct vb_ident *s, char **argv,
+		     struct vb_err *e)
 {
 	struct vb_req r;
 	const uint8_t *p;
@@ -163,8 +163,9 @@ static int do_create_user(struct vb_client *c, int argc, char **argv)
 static int do_storage(struct vb_client *c, const char *cmd, int argc,
 		      char **argv)
 {
-	static const char *const cmds[] = { "topics", "create-topic",
-		"delete-topic", "store-offset", "get-offset", "flush" };
+	static const char *const cmds[] = { "topics",	    "create-topic",
+					    "delete-topic", "store-offset",
+					    "get-offset",   "flush" };
 	struct vb_ident s;
 	struct vb_err e;
 	size_t i;
@@ -308,8 +309,8 @@ static int do_poll(struct vb_client *c, int argc, char **argv)
 static int do_raw(struct vb_client *c, int argc, char **argv)
 {
 	static const char *const poisons[] = {
-		"none", "reserved", "checksum", "checksum-right",
-		"payload-length", "last-position",
+		"none",		  "reserved",	    "checksum",
+		"checksum-right", "payload-length", "last-position",
 	};
 	static char x[] = "x";
 	char *dflt[] = { x };
@@ -330,7 +331,8 @@ static int do_raw(struct vb_client *c, int argc, char **argv)
 	if (poison < 0) {
 		fputs("vibes-test-tool: raw STREAM TOPIC none|reserved|"
 		      "checksum|checksum-right|payload-length|last-position "
-		      "[MSG...]\n", stderr);
+		      "[MSG...]\n",
+		      stderr);
 		return VB_EX_USAGE;
 	}
 	n = argc > 3 ? argc - 3 : 1;
@@ -413,7 +415,8 @@ int main(int argc, char **argv)
 			o.server = optarg;
 			break;
 		case 't':
-			o.timeout_ms = (int)strtonum(optarg, 1, 600000, &errstr);
+			o.timeout_ms = (int)strtonum(optarg, 1, 600000,
+						     &errstr);
 			if (errstr) {
 				fprintf(stderr, "vibes-test-tool: timeout %s\n",
 					errstr);
@@ -429,7 +432,8 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fputs("usage: vibes-test-tool [CONN] connect|send|poll|raw "
-		      "...\n", stderr);
+		      "...\n",
+		      stderr);
 		return VB_EX_USAGE;
 	}
 	cmd = argv[optind++];

@@ -23,8 +23,8 @@
 
 struct srv {
 	pid_t pid;
-	char dir[512];		/* data dir */
-	char addr[128];		/* HOST:PORT from the ready line */
+	char dir[512];	/* data dir */
+	char addr[128]; /* HOST:PORT from the ready line */
 	char user[128];
 	char pass[128];
 };
@@ -42,8 +42,7 @@ static inline const char *srv_bin(void)
 		return "vibes-iggyd";
 	exe[n] = 0;
 	/* build/tests/unit/test_x -> build/cmd/vibes-iggyd */
-	snprintf(path, sizeof(path), "%s/../../cmd/vibes-iggyd",
-		 dirname(exe));
+	snprintf(path, sizeof(path), "%s/../../cmd/vibes-iggyd", dirname(exe));
 	return path;
 }
 

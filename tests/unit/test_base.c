@@ -170,10 +170,12 @@ static void test_addr_split(void **state)
 
 	/* A host of exactly hostsz - 1 bytes fits; no error buffer needed. */
 	assert_int_equal(vb_addr_split("abcdefg:1", h, sizeof(h), &p, &has,
-				       NULL), 0);
+				       NULL),
+			 0);
 	assert_string_equal(h, "abcdefg");
 	assert_int_equal(vb_addr_split("abcdefgh", h, sizeof(h), &p, &has,
-				       NULL), -1);
+				       NULL),
+			 -1);
 }
 
 int main(void)

@@ -93,8 +93,8 @@ static uint32_t poll_req(struct vb_client *c, struct vb_req *r,
 				 vb_wire_msg_checksum(m.frame, m.size));
 		assert_int_equal(m.reserved, 0);
 		out->offsets[out->n] = m.offset;
-		snprintf(out->payloads[out->n], 64, "%.*s",
-			 (int)m.payload_len, (const char *)m.payload);
+		snprintf(out->payloads[out->n], 64, "%.*s", (int)m.payload_len,
+			 (const char *)m.payload);
 		out->n++;
 	}
 	assert_int_equal(rc, 0);
@@ -102,9 +102,8 @@ static uint32_t poll_req(struct vb_client *c, struct vb_req *r,
 	return 0;
 }
 
-static void poll_init(struct vb_req *r, uint32_t sid, uint32_t tid,
-		      int part, uint8_t strategy, uint64_t value,
-		      uint32_t count)
+static void poll_init(struct vb_req *r, uint32_t sid, uint32_t tid, int part,
+		      uint8_t strategy, uint64_t value, uint32_t count)
 {
 	vb_req_init(r, VB_CMD_POLL_MESSAGES);
 	r->consumer.kind = VB_CONSUMER;
@@ -138,7 +137,8 @@ static void test_ping_login(void **state)
 	assert_int_equal(call(&c, &r, NULL, NULL), VB_ST_UNAUTHENTICATED);
 	/* Wrong password, short names. */
 	assert_int_equal(vb_client_login(&c, S.user, "wrong-password", NULL,
-					 &e), -1);
+					 &e),
+			 -1);
 	assert_int_equal(e.status, VB_ST_INVALID_CREDENTIALS);
 	assert_int_equal(vb_client_login(&c, "ab", "whatever", NULL, &e), -1);
 	assert_int_equal(e.status, VB_ST_INVALID_USERNAME);
@@ -149,7 +149,8 @@ static void test_ping_login(void **state)
 	/* Repeated logins go through the verified-login cache: it must still
 	 * refuse a wrong password and accept the right one. */
 	assert_int_equal(vb_client_login(&c, S.user, "wrong-password", NULL,
-					 &e), -1);
+					 &e),
+			 -1);
 	assert_int_equal(e.status, VB_ST_INVALID_CREDENTIALS);
 	assert_int_equal(vb_client_login(&c, S.user, S.pass, &uid, &e), 0);
 	/* Snapshots are not offered: 5. */
@@ -188,8 +189,8 @@ static void test_get_me_stats_clients(void **state)
 	assert_int_equal(vb_wire_dec_client(&rd, &ci, &e), 0);
 	assert_int_equal(ci.user_id, 0);
 	assert_int_equal(ci.transport, 1);
-	assert_int_equal(ci.client_id, vb_xxh32(ci.address,
-						strlen(ci.address)));
+	assert_int_equal(ci.client_id,
+			 vb_xxh32(ci.address, strlen(ci.address)));
 	assert_non_null(strstr(ci.address, "127.0.0.1:"));
 	/* get_client of the other connection, get_clients lists both. */
 	{
@@ -223,7 +224,8 @@ static void test_get_me_stats_clients(void **state)
 
 		vb_rd_init(&rd, p, n);
 		assert_int_equal(vb_wire_dec_cluster(&rd, name, sizeof(name),
-						     &nodes, &e), 0);
+						     &nodes, &e),
+				 0);
 		assert_int_equal(nodes, 1);
 	}
 	vb_client_release(&c);
@@ -299,8 +301,9 @@ static void test_topics(void **state)
 	make_stream_topic(&c, "t-stream", "events", 3, &sid, &tid);
 	ident_num(&s, sid);
 	ident_str(&t, "events");
-	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, parts, 8,
-					     &found, &e), 0);
+	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, parts, 8, &found,
+					     &e),
+			 0);
 	assert_true(found);
 	assert_int_equal(ti.partitions_count, 3);
 	assert_int_equal(ti.message_expiry, UINT64_MAX);
@@ -326,8 +329,9 @@ static void test_topics(void **state)
 	r.count = 10;
 	assert_int_equal(call(&c, &r, NULL, NULL),
 			 VB_ST_INVALID_PARTITIONS_COUNT);
-	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, parts, 8,
-					     &found, &e), 0);
+	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, parts, 8, &found,
+					     &e),
+			 0);
 	assert_int_equal(ti.partitions_count, 4);
 	/* Update: stored as sent. */
 	vb_req_init(&r, VB_CMD_UPDATE_TOPIC);
@@ -340,7 +344,8 @@ static void test_topics(void **state)
 	assert_int_equal(call(&c, &r, NULL, NULL), 0);
 	ident_num(&t, tid);
 	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, NULL, 0, &found,
-					     &e), 0);
+					     &e),
+			 0);
 	assert_string_equal(ti.name.s, "events2");
 	assert_int_equal(ti.message_expiry, 60000000);
 	assert_int_equal(ti.compression, 2);
@@ -367,7 +372,8 @@ static void test_topics(void **state)
 	ident_num(&r.topic, tid);
 	assert_int_equal(call(&c, &r, NULL, NULL), 0);
 	assert_int_equal(vb_client_get_topic(&c, &s, &t, &ti, NULL, 0, &found,
-					     &e), 0);
+					     &e),
+			 0);
 	assert_false(found);
 	vb_client_release(&c);
 }
@@ -517,19 +523,20 @@ static void test_offsets(void **state)
 	ident_str(&who.id, "reader");
 	/* Nothing stored; partition never written: 4100. */
 	assert_int_equal(vb_client_get_offset(&c, &who, &s, &t, 0, &oi, &found,
-					      &e), 0);
+					      &e),
+			 0);
 	assert_false(found);
 	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 0, 0, &e),
 			 -1);
 	assert_int_equal(e.status, VB_ST_INVALID_OFFSET);
 	send_n(&c, sid, tid, 0, "o", 0, 10);
-	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 0, 4, &e),
-			 0);
+	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 0, 4, &e), 0);
 	assert_int_equal(vb_client_store_offset(&c, &who, &s, &t, 0, 10, &e),
 			 -1);
 	assert_int_equal(e.status, VB_ST_INVALID_OFFSET);
 	assert_int_equal(vb_client_get_offset(&c, &who, &s, &t, 0, &oi, &found,
-					      &e), 0);
+					      &e),
+			 0);
 	assert_true(found);
 	assert_int_equal(oi.current_offset, 9);
 	assert_int_equal(oi.stored_offset, 4);
@@ -609,12 +616,14 @@ static void test_groups(void **state)
 	ident_num(&s, sid);
 	ident_num(&t, tid);
 	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "workers", &g,
-						&e), 0);
+						&e),
+			 0);
 	assert_int_equal(g.id, 0);
 	assert_int_equal(g.partitions_count, 8);
 	assert_int_equal(g.members_count, 0);
 	assert_int_equal(vb_client_create_group(&c[0], &s, &t, "workers", &g,
-						&e), -1);
+						&e),
+			 -1);
 	assert_int_equal(e.status, VB_ST_CONSUMER_GROUP_NAME_ALREADY_EXISTS);
 	ident_str(&gi, "workers");
 	/* Poll before joining: 5006; unknown group: 5000. */
@@ -708,11 +717,13 @@ static void test_groups(void **state)
 		who.kind = VB_CONSUMER_GROUP;
 		who.id = gi;
 		assert_int_equal(vb_client_get_offset(&c[0], &who, &s, &t, 7,
-						      &oi, &found, &e), 0);
+						      &oi, &found, &e),
+				 0);
 		assert_true(found);
 		assert_int_equal(oi.stored_offset, 1);
 		assert_int_equal(vb_client_store_offset(&c[2], &who, &s, &t, 7,
-							0, &e), -1);
+							0, &e),
+				 -1);
 		assert_int_equal(e.status,
 				 VB_ST_CONSUMER_GROUP_MEMBER_NOT_FOUND);
 		vb_req_init(&r, VB_CMD_DELETE_CONSUMER_GROUP);
@@ -722,13 +733,15 @@ static void test_groups(void **state)
 		assert_int_equal(call(&c[0], &r, NULL, NULL), 0);
 		assert_int_equal(call(&c[0], &r, NULL, NULL),
 				 VB_ST_CONSUMER_GROUP_ID_NOT_FOUND);
-		assert_int_equal(vb_client_create_group(&c[0], &s, &t, "w2",
-							&g, &e), 0);
+		assert_int_equal(vb_client_create_group(&c[0], &s, &t, "w2", &g,
+							&e),
+				 0);
 		assert_int_equal(g.id, 0);
 		who.id.kind = VB_ID_NUM;
 		who.id.num = 0;
 		assert_int_equal(vb_client_get_offset(&c[0], &who, &s, &t, 7,
-						      &oi, &found, &e), 0);
+						      &oi, &found, &e),
+				 0);
 		assert_false(found);
 	}
 	vb_client_release(&c[0]);
@@ -771,12 +784,14 @@ static void gfix_open(struct gfix *f, struct srv *sv, const char *name)
 	ident_num(&f->s, f->sid);
 	ident_num(&f->t, f->tid);
 	assert_int_equal(vb_client_create_group(&f->c[0], &f->s, &f->t, name,
-						&f->g, &e), 0);
+						&f->g, &e),
+			 0);
 	ident_str(&f->gi, name);
 	f->who.kind = VB_CONSUMER_GROUP;
 	f->who.id = f->gi;
 	assert_int_equal(vb_client_join_group(&f->c[0], &f->s, &f->t, &f->gi,
-					      &e), 0);
+					      &e),
+			 0);
 }
 
 /*
@@ -829,15 +844,13 @@ static void test_group_pending_revocation(void **state)
 	assert_int_equal(out.n, 3);
 	r.part.present = 0;
 	/* A commit short of what was polled keeps it; the full one moves it. */
-	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 1,
-						&e), 0);
+	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 1, &e), 0);
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
-	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 2,
-						&e), 0);
+	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 2, &e), 0);
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 0), 1u);
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 2u);
-	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 2,
-						&e), -1);
+	assert_int_equal(vb_client_store_offset(&c[0], who, s, t, 1, 2, &e),
+			 -1);
 	assert_int_equal(e.status, VB_ST_NOT_RESOLVED_CONSUMER);
 	/* Member 1 resumes after the commit: only what came since. */
 	assert_int_equal(poll_req(&c[1], &r, &out), 0);
@@ -878,7 +891,7 @@ static void test_group_pending_revocation(void **state)
 	send_n(&c[0], sid, tid, 1, "rv", 15, 1);
 	r.part.id = 1;
 	assert_int_equal(poll_req(&c[0], &r, &out), 0);
-	assert_int_equal(out.n, 2);	/* rv-14, uncommitted, and rv-15 */
+	assert_int_equal(out.n, 2); /* rv-14, uncommitted, and rv-15 */
 	assert_int_equal(vb_client_join_group(&c[1], s, t, gi, &e), 0);
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
 	vb_req_init(&r, VB_CMD_PURGE_TOPIC);
@@ -921,8 +934,7 @@ static void test_group_revocation_timeout(void **state)
 	r.consumer = f.who;
 	assert_int_equal(poll_req(&c[0], &r, &out), 0);
 	assert_int_equal(out.n, 2);
-	assert_int_equal(vb_client_join_group(&c[1], &f.s, &f.t, &f.gi, &e),
-			 0);
+	assert_int_equal(vb_client_join_group(&c[1], &f.s, &f.t, &f.gi, &e), 0);
 	assert_int_equal(member_set(&c[0], sid, tid, gid, 1), 0u);
 	while (member_set(&c[0], sid, tid, gid, 1) == 0u && tries++ < 100)
 		usleep(50000);
@@ -939,9 +951,9 @@ static void test_group_revocation_timeout(void **state)
 
 /* ---- fair groups: 1 to 5 members on 8 partitions ---- */
 
-#define FP 8			/* partitions */
-#define FM 5			/* member clients */
-#define FMSG 40			/* events per partition */
+#define FP 8	/* partitions */
+#define FM 5	/* member clients */
+#define FMSG 40 /* events per partition */
 #define FALL ((1u << FP) - 1)
 
 /*
@@ -952,7 +964,7 @@ static void test_group_revocation_timeout(void **state)
  */
 struct fair {
 	struct srv *sv;
-	struct vb_client obs;	/* never a member: looks at the group */
+	struct vb_client obs; /* never a member: looks at the group */
 	struct vb_client c[FM];
 	struct vb_consumer who;
 	struct vb_ident s, t, gi;
@@ -960,10 +972,10 @@ struct fair {
 	int in[FM];
 	uint32_t mid[FM];
 	unsigned set[FM];
-	int gen[FM];			/* memberships of client k so far */
-	int64_t polled[FM][FP];		/* last offset polled, -1 none */
-	int64_t stored[FP];		/* the group's offset, -1 none */
-	int by[FP][FMSG];		/* k + FM * gen of the getter, -1 */
+	int gen[FM];		/* memberships of client k so far */
+	int64_t polled[FM][FP]; /* last offset polled, -1 none */
+	int64_t stored[FP];	/* the group's offset, -1 none */
+	int by[FP][FMSG];	/* k + FM * gen of the getter, -1 */
 };
 
 static void fair_open(struct fair *f, struct srv *sv, const char *name)
@@ -990,8 +1002,9 @@ static void fair_open(struct fair *f, struct srv *sv, const char *name)
 	}
 	ident_num(&f->s, f->sid);
 	ident_num(&f->t, f->tid);
-	assert_int_equal(vb_client_create_group(&f->obs, &f->s, &f->t, name,
-						&g, &e), 0);
+	assert_int_equal(vb_client_create_group(&f->obs, &f->s, &f->t, name, &g,
+						&e),
+			 0);
 	f->gid = g.id;
 	ident_str(&f->gi, name);
 	f->who.kind = VB_CONSUMER_GROUP;
@@ -1084,7 +1097,8 @@ static void fair_join(struct fair *f, int k)
 	int found = 0;
 
 	assert_int_equal(vb_client_join_group(&f->c[k], &f->s, &f->t, &f->gi,
-					      &e), 0);
+					      &e),
+			 0);
 	get_group(&f->obs, f->sid, f->tid, f->gid, &g, parts, np, ids);
 	for (uint32_t i = 0; i < g.members_count; i++) {
 		int known = 0;
@@ -1120,7 +1134,8 @@ static void fair_leave(struct fair *f, int k, int disconnect)
 		assert_int_equal(srv_client(f->sv, &f->c[k], 1), 0);
 	} else {
 		assert_int_equal(vb_client_leave_group(&f->c[k], &f->s, &f->t,
-						       &f->gi, &e), 0);
+						       &f->gi, &e),
+				 0);
 	}
 	f->in[k] = 0;
 	f->gen[k]++;
@@ -1171,8 +1186,8 @@ static void fair_store(struct fair *f, int k, uint32_t p, int64_t off)
 {
 	struct vb_err e;
 
-	assert_int_equal(vb_client_store_offset(&f->c[k], &f->who, &f->s,
-						&f->t, p, (uint64_t)off, &e),
+	assert_int_equal(vb_client_store_offset(&f->c[k], &f->who, &f->s, &f->t,
+						p, (uint64_t)off, &e),
 			 0);
 	f->stored[p] = off;
 	if (off >= f->polled[k][p])
@@ -1278,7 +1293,7 @@ static void test_group_fair_uncommitted(void **state)
 	seen = 0;
 	for (int i = 0; i < FP; i++)
 		seen |= 1u << fair_poll(&f, 0);
-	assert_int_equal(seen, 0x0fu);	/* round robin skips 4-7 */
+	assert_int_equal(seen, 0x0fu); /* round robin skips 4-7 */
 	fair_store(&f, 0, 5, f.polled[0][5]);
 	assert_int_equal(f.set[1], 0x20u);
 	fair_store(&f, 0, 6, f.polled[0][6] - 1);
@@ -1435,7 +1450,8 @@ static void test_group_fair_timeout(void **state)
 	assert_int_equal(out.n, 10);
 	assert_int_equal(out.offsets[0], 2);
 	assert_int_equal(vb_client_store_offset(&f.c[0], &f.who, &f.s, &f.t, 7,
-						3, &e), -1);
+						3, &e),
+			 -1);
 	assert_int_equal(e.status, VB_ST_NOT_RESOLVED_CONSUMER);
 	fair_close(&f);
 	assert_int_equal(srv_stop(&s2), 0);
@@ -1456,16 +1472,16 @@ static size_t perms(uint8_t *p, const uint8_t g[10], int has_stream,
 		n += 4;
 		memcpy(p + n, sf, 6);
 		n += 6;
-		p[n++] = 0;	/* no topics */
-		p[n++] = 0;	/* no next stream */
+		p[n++] = 0; /* no topics */
+		p[n++] = 0; /* no next stream */
 	}
 	return n;
 }
 
 static void test_users(void **state)
 {
-	static const uint8_t none[10], read_only[10] = { 0, 1, 0, 1, 0, 1, 0,
-							 1, 1, 0 };
+	static const uint8_t none[10],
+		read_only[10] = { 0, 1, 0, 1, 0, 1, 0, 1, 1, 0 };
 	static const uint8_t sf_send[6] = { 0, 1, 0, 1, 1, 1 };
 	struct vb_client c, u;
 	struct vb_user_info ui;
@@ -1550,8 +1566,7 @@ static void test_users(void **state)
 	assert_int_equal(call(&u, &r, NULL, NULL), VB_ST_INVALID_CREDENTIALS);
 	vb_name_set(&r.secret, "secret1");
 	assert_int_equal(call(&u, &r, NULL, NULL), 0);
-	assert_int_equal(vb_client_login(&u, "alice", "secret1", NULL, &e),
-			 -1);
+	assert_int_equal(vb_client_login(&u, "alice", "secret1", NULL, &e), -1);
 	assert_int_equal(vb_client_login(&u, "alice", "secret2", NULL, &e), 0);
 	vb_req_init(&r, VB_CMD_UPDATE_USER);
 	ident_num(&r.target, uid);

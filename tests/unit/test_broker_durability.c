@@ -105,8 +105,7 @@ static void setup_topic(struct vb_client *c, uint32_t parts)
 
 	assert_int_equal(vb_client_create_stream(c, "d", &si, &e), 0);
 	vb_ident_num(&s, si.id);
-	assert_int_equal(vb_client_create_topic(c, &s, "t", parts, &ti, &e),
-			 0);
+	assert_int_equal(vb_client_create_topic(c, &s, "t", parts, &ti, &e), 0);
 }
 
 static void test_restart(void **state)
@@ -133,8 +132,8 @@ static void test_restart(void **state)
 	vb_ident_num(&ti, 0);
 	who.kind = VB_CONSUMER;
 	vb_ident_str(&who.id, "keeper");
-	assert_int_equal(vb_client_store_offset(&c, &who, &si, &ti, 1, 123,
-						&e), 0);
+	assert_int_equal(vb_client_store_offset(&c, &who, &si, &ti, 1, 123, &e),
+			 0);
 	assert_int_equal(vb_client_create_group(&c, &si, &ti, "grp", &g, &e),
 			 0);
 	vb_client_release(&c);
@@ -150,7 +149,8 @@ static void test_restart(void **state)
 	assert_int_equal(poll_all(&c, 1), 500);
 	assert_int_equal(poll_all(&c, 0), 0);
 	assert_int_equal(vb_client_get_offset(&c, &who, &si, &ti, 1, &oi,
-					      &found, &e), 0);
+					      &found, &e),
+			 0);
 	assert_true(found);
 	assert_int_equal(oi.stored_offset, 123);
 	assert_int_equal(oi.current_offset, 499);
@@ -355,8 +355,8 @@ static void test_torn_tail_daemon(void **state)
 	assert_int_equal(poll_all(&c, 0), 25);
 	vb_client_release(&c);
 	assert_int_equal(srv_stop(&s), 0);
-	snprintf(log, sizeof(log), "grep -q 'truncated at byte' '%s/server.log'",
-		 s.dir);
+	snprintf(log, sizeof(log),
+		 "grep -q 'truncated at byte' '%s/server.log'", s.dir);
 	assert_int_equal(system(log), 0);
 	srv_rmdir(&s);
 }
@@ -397,7 +397,8 @@ static void test_retention(void **state)
 	/* The cleaner runs every 20 ms: wait (bounded) for it. */
 	for (int i = 0; i < 250 && size >= 18000; i++) {
 		assert_int_equal(vb_client_get_topic(&c, &sid, &tid, &ti, &pi,
-						     1, &found, &e), 0);
+						     1, &found, &e),
+				 0);
 		size = ti.size_bytes;
 		if (size >= 18000)
 			sleep_ms(20);
@@ -432,7 +433,8 @@ static void test_retention(void **state)
 	r.count = 1;
 	assert_int_equal(vb_client_call(&c, &r, NULL, NULL, &e), 0);
 	assert_int_equal(vb_client_get_topic(&c, &sid, &tid, &ti, &pi, 1,
-					     &found, &e), 0);
+					     &found, &e),
+			 0);
 	assert_true(ti.size_bytes < size);
 	r.partition_id = 5;
 	assert_int_equal(vb_client_call(&c, &r, NULL, NULL, &e), -1);
@@ -443,7 +445,8 @@ static void test_retention(void **state)
 	r.topic = tid;
 	assert_int_equal(vb_client_call(&c, &r, NULL, NULL, &e), 0);
 	assert_int_equal(vb_client_get_topic(&c, &sid, &tid, &ti, &pi, 1,
-					     &found, &e), 0);
+					     &found, &e),
+			 0);
 	assert_int_equal(ti.messages_count, 0);
 	assert_int_equal(pi.current_offset, 0);
 	vb_client_release(&c);
@@ -565,9 +568,10 @@ static void test_concurrent(void **state)
 		w[i].ok = 0;
 		w[i].seen = 0;
 		assert_int_equal(pthread_create(&th[i], NULL,
-						i < NPROD ? prod_main
-							  : cons_main,
-						&w[i]), 0);
+						i < NPROD ? prod_main :
+							    cons_main,
+						&w[i]),
+				 0);
 	}
 	for (int i = 0; i < NPROD + NCONS; i++)
 		pthread_join(th[i], NULL);
@@ -586,8 +590,9 @@ static void test_concurrent(void **state)
 
 		vb_ident_num(&si, 0);
 		vb_ident_num(&ti, 0);
-		assert_int_equal(vb_client_get_topic(&c, &si, &ti, &tinfo,
-						     NULL, 0, &found, &e), 0);
+		assert_int_equal(vb_client_get_topic(&c, &si, &ti, &tinfo, NULL,
+						     0, &found, &e),
+				 0);
 		assert_int_equal(tinfo.messages_count,
 				 (uint64_t)NPROD * NBATCH * BATCH);
 	}

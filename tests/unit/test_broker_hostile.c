@@ -126,7 +126,7 @@ static void test_bad_lengths(void **state)
 {
 	static const uint8_t short_len[] = { 2, 0, 0, 0, 1, 0, 0, 0 };
 	static const uint8_t huge_unauth[] = { 0xff, 0xff, 0xff, 0xff,
-					       0xc9, 0, 0, 0 };
+					       0xc9, 0,	   0,	 0 };
 	struct vb_buf b = VB_BUF_INIT;
 	int fd;
 
@@ -179,7 +179,10 @@ static void test_truncated_and_garbage(void **state)
 	close(fd);
 	/* A frame promising more than it sends, then EOF. */
 	fd = raw_connect();
-	raw_send(fd, "\x40\x00\x00\x00\x01\x00\x00\x00" "abc", 11);
+	raw_send(fd,
+		 "\x40\x00\x00\x00\x01\x00\x00\x00"
+		 "abc",
+		 11);
 	shutdown(fd, SHUT_WR);
 	expect_eof(fd);
 	close(fd);
@@ -246,7 +249,8 @@ static void test_bad_payloads_keep_connection(void **state)
 	frame(&b, VB_CMD_SEND_MESSAGES, "\x01\x00\x00\x00", 4);
 	frame(&b, VB_CMD_SEND_MESSAGES,
 	      "\x12\x00\x00\x00\x01\x04\x00\x00\x00\x00\x01\x04\x00\x00\x00"
-	      "\x00\x01\x00\x00\x00\x00\x00", 22);
+	      "\x00\x01\x00\x00\x00\x00\x00",
+	      22);
 	frame(&b, VB_CMD_PING, NULL, 0);
 	raw_send(fd, b.p, b.len);
 	assert_int_equal(raw_resp(fd), VB_ST_INVALID_COMMAND);

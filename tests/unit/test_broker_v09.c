@@ -136,9 +136,10 @@ static uint64_t login(int fd, struct vb_vsr_id *id)
 	get_frame(fd, &b);
 	assert_int_equal(b.p[60], VB_VSR_REPLY);
 	assert_int_equal(REPLY_STATUS(b.p), 0);
-	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR), 0);	/* result count */
+	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR), 0); /* result count */
 	assert_int_equal(vb_vsr_dec_login(b.p + VB_VSR_HDR + 4,
-					  b.len - VB_VSR_HDR - 4, &l, &e), 0);
+					  b.len - VB_VSR_HDR - 4, &l, &e),
+			 0);
 	assert_true(l.session >= 1);
 	assert_int_equal(l.server_protocol, VB_V09_PROTOCOL_VERSION);
 	id->session = l.session;
@@ -249,7 +250,7 @@ static void test_drops_and_checksum(void **state)
 	get_frame(fd, &b);
 	assert_int_equal(REPLY_STATUS(b.p), 0);
 	assert_int_equal(vb_ld32(b.p + VB_V09_NR_CODE_OFF), 0);
-	assert_int_equal(b.len, VB_VSR_HDR);	/* the ping's: empty */
+	assert_int_equal(b.len, VB_VSR_HDR); /* the ping's: empty */
 	/* a request checksum the body does not give: status 4 */
 	vb_req_init(&r, VB_CMD_CREATE_STREAM);
 	vb_name_set(&r.name, "sum");
@@ -265,8 +266,8 @@ static void test_drops_and_checksum(void **state)
 
 static void test_client_table(void **state)
 {
-	struct vb_buf b = VB_BUF_INIT, first = VB_BUF_INIT,
-		      again = VB_BUF_INIT, ping = VB_BUF_INIT;
+	struct vb_buf b = VB_BUF_INIT, first = VB_BUF_INIT, again = VB_BUF_INIT,
+		      ping = VB_BUF_INIT;
 	struct vb_vsr_id id;
 	struct vb_req r;
 	size_t n = 0;
@@ -280,7 +281,7 @@ static void test_client_table(void **state)
 	put_all(fd, b.p, b.len);
 	get_frame(fd, &first);
 	assert_int_equal(REPLY_STATUS(first.p), 0);
-	assert_int_equal(vb_ld32(first.p + VB_VSR_HDR), 0);	/* ok */
+	assert_int_equal(vb_ld32(first.p + VB_VSR_HDR), 0); /* ok */
 	/* the same bytes again: the same reply, not a second stream */
 	put_all(fd, b.p, b.len);
 	get_frame(fd, &again);
@@ -373,14 +374,16 @@ static void test_send(void **state)
 	for (int round = 0; round < 2; round++) {
 		vb_buf_reset(&b);
 		assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h,
-						       m, 3, &e), 0);
+						       m, 3, &e),
+				 0);
 		vb_vsr_req_stamp(b.p, b.len, &id, 0);
 		put_all(fd, b.p, b.len);
 		get_frame(fd, &b);
 		assert_int_equal(REPLY_STATUS(b.p), 0);
 		assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
 							b.len - VB_VSR_HDR,
-							&found, &cf, &e), 0);
+							&found, &cf, &e),
+				 0);
 		assert_true(found);
 		assert_int_equal(cf.partition_id, 1);
 		assert_int_equal(cf.base_offset, 3 * (uint64_t)round);
@@ -388,8 +391,9 @@ static void test_send(void **state)
 	/* a frame checksum that does not verify: 4027, nothing stored */
 	vb_buf_reset(&b);
 	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, 3,
-					       &e), 0);
-	b.p[b.len - 1] ^= 0x20;		/* the last payload byte */
+					       &e),
+			 0);
+	b.p[b.len - 1] ^= 0x20; /* the last payload byte */
 	vb_vsr_req_stamp(b.p, b.len, &id, 0);
 	put_all(fd, b.p, b.len);
 	get_frame(fd, &b);
@@ -398,7 +402,8 @@ static void test_send(void **state)
 	h.partition_id = 7;
 	vb_buf_reset(&b);
 	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, 1,
-					       &e), 0);
+					       &e),
+			 0);
 	vb_vsr_req_stamp(b.p, b.len, &id, 0);
 	put_all(fd, b.p, b.len);
 	get_frame(fd, &b);
@@ -567,7 +572,7 @@ static void test_no_wait_polls(void **state)
 		r.wait.max_wait_us = 1000000;
 		vb_buf_reset(&b);
 		vb_wire_req_frame(&b, &vb_framing_v09, &r);
-		assert_int_equal(b.len, VB_VSR_HDR);	/* 0.9 has no body */
+		assert_int_equal(b.len, VB_VSR_HDR); /* 0.9 has no body */
 		assert_int_equal(vb_ld32(b.p + VB_V09_NR_CODE_OFF), codes[i]);
 		/* and with the 0.8 body after the header: the same */
 		vb_wire_req_body(&b, &r, VB_GEN_08);

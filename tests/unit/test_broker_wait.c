@@ -263,7 +263,7 @@ static void test_multi(void **state)
 	for (uint32_t i = 0; i < 3; i++) {
 		wp[i].partition_id = i;
 		wp[i].strategy = VB_POLL_OFFSET;
-		wp[i].value = i == 2 ? 1 : 0;	/* past what 2 holds */
+		wp[i].value = i == 2 ? 1 : 0; /* past what 2 holds */
 	}
 	r.nwp = 3;
 	r.wp = wp;

@@ -234,10 +234,10 @@ static void test_pipelined(void **state)
 	assert_memory_equal(got, ping, 8);
 	assert_memory_equal(got + 8, ping, 8);
 	assert_memory_equal(got + 16, "\x04\0\0\0\x0a\0\0\0", 8);
-	memcpy(answers, "\0\0\0\0\0\0\0\0", 8);		 /* ok */
-	memcpy(answers + 8, "\0\0\0\0\1\0\0\0x", 9);	 /* ok, "x" */
-	memcpy(answers + 17, "\x29\0\0\0\0\0\0\0", 8);	 /* 41 */
-	memcpy(answers + 25, "\0\0\0\0\0\0\0\0", 8);	 /* extra */
+	memcpy(answers, "\0\0\0\0\0\0\0\0", 8);	       /* ok */
+	memcpy(answers + 8, "\0\0\0\0\1\0\0\0x", 9);   /* ok, "x" */
+	memcpy(answers + 17, "\x29\0\0\0\0\0\0\0", 8); /* 41 */
+	memcpy(answers + 25, "\0\0\0\0\0\0\0\0", 8);   /* extra */
 	assert_int_equal(write(cfd, answers, 33), 33);
 	assert_int_equal(take_n(&c, reps, 3, &e), 3);
 	assert_int_equal(reps[0].status, 0);

@@ -107,7 +107,8 @@ static void test_tail(void **state)
 	assert_int_equal(vb_ctl_tail((char *)p.p, 3, &out, &e), 0);
 	assert_int_equal(out.len, 0);
 	assert_int_equal(vb_path_write_atomic((char *)p.p, "a\nb\nc\nd\n", 8,
-					      0600, &e), 0);
+					      0600, &e),
+			 0);
 	assert_int_equal(vb_ctl_tail((char *)p.p, 2, &out, &e), 0);
 	assert_string_equal((char *)out.p, "c\nd\n");
 	assert_int_equal(vb_ctl_tail((char *)p.p, 10, &out, &e), 0);
@@ -116,14 +117,16 @@ static void test_tail(void **state)
 	assert_int_equal(out.len, 0);
 	/* Without a final newline, the partial line counts as a line. */
 	assert_int_equal(vb_path_write_atomic((char *)p.p, "a\nb\nc", 5, 0600,
-					      &e), 0);
+					      &e),
+			 0);
 	assert_int_equal(vb_ctl_tail((char *)p.p, 2, &out, &e), 0);
 	assert_string_equal((char *)out.p, "b\nc");
 	/* Larger than the first read window. */
 	for (i = 0; i < 5000; i++)
 		vb_buf_printf(&big, "line %d\n", i);
-	assert_int_equal(vb_path_write_atomic((char *)p.p, big.p, big.len,
-					      0600, &e), 0);
+	assert_int_equal(vb_path_write_atomic((char *)p.p, big.p, big.len, 0600,
+					      &e),
+			 0);
 	assert_int_equal(vb_ctl_tail((char *)p.p, 3, &out, &e), 0);
 	assert_string_equal((char *)out.p, "line 4997\nline 4998\nline 4999\n");
 	assert_int_equal(vb_ctl_tail((char *)p.p, 2000, &out, &e), 0);
@@ -141,18 +144,21 @@ static void test_addr(void **state)
 	unsigned port;
 
 	(void)state;
-	assert_int_equal(vb_ctl_split_addr("127.0.0.1:8090", host,
-					   sizeof(host), &port), 0);
+	assert_int_equal(vb_ctl_split_addr("127.0.0.1:8090", host, sizeof(host),
+					   &port),
+			 0);
 	assert_string_equal(host, "127.0.0.1");
 	assert_int_equal(port, 8090);
 	assert_int_equal(vb_ctl_split_addr("[::1]:0", host, sizeof(host),
-					   &port), 0);
+					   &port),
+			 0);
 	assert_string_equal(host, "::1");
 	assert_int_equal(port, 0);
-	assert_int_equal(vb_ctl_split_addr("nohost", host, sizeof(host),
-					   &port), -1);
+	assert_int_equal(vb_ctl_split_addr("nohost", host, sizeof(host), &port),
+			 -1);
 	assert_int_equal(vb_ctl_split_addr("h:70000", host, sizeof(host),
-					   &port), -1);
+					   &port),
+			 -1);
 
 	new_ctl(&c, "addr");
 	assert_int_equal(vb_ctl_set_addr(&c, NULL, -1, &e), 0);
@@ -182,7 +188,8 @@ static void test_credentials_order(void **state)
 	vb_ctl_file(&c, "credentials", &f);
 	assert_int_equal(vb_path_write_atomic((char *)f.p,
 					      "username=root\npassword=pw\n",
-					      26, 0600, &e), 0);
+					      26, 0600, &e),
+			 0);
 	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), 0);
 	assert_string_equal((char *)u.p, "root");
 	assert_string_equal((char *)p.p, "pw");
@@ -195,7 +202,9 @@ static void test_credentials_order(void **state)
 	unsetenv("VIBES_IGGY_USERNAME");
 	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), -1);
 	assert_int_equal(e.kind, VB_E_USAGE);
-	assert_non_null(strstr(e.msg, "VIBES_IGGY_PASSWORD is set but VIBES_IGGY_USERNAME is not"));
+	assert_non_null(strstr(
+		e.msg,
+		"VIBES_IGGY_PASSWORD is set but VIBES_IGGY_USERNAME is not"));
 	setenv("VIBES_IGGY_USERNAME", "envu", 1);
 	unsetenv("VIBES_IGGY_PASSWORD");
 	assert_int_equal(vb_ctl_credentials(&c, &u, &p, &e), -1);
@@ -226,8 +235,9 @@ static void test_make_credentials(void **state)
 	assert_string_equal((char *)u.p, "iggy");
 	assert_int_equal(p.len, 24);
 	for (i = 0; i < p.len; i++)
-		assert_true(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-				   p.p[i]) != NULL);
+		assert_true(
+			strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+			       p.p[i]) != NULL);
 	vb_ctl_file(&c, "credentials", &f);
 	assert_int_equal(stat((char *)f.p, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);

@@ -57,9 +57,9 @@ static void test_valid(void **state)
 	ok("false");
 	ok("null");
 	ok("  {\"a\" : [1, 2, {\"b\": null}], \"c\":\"d\"}  ");
-	ok("{\"session_id\":\"s1\",\"n\":1}\r");	/* CRLF input */
+	ok("{\"session_id\":\"s1\",\"n\":1}\r"); /* CRLF input */
 	ok("\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"");
-	ok("\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"");	/* é € 😀 */
+	ok("\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\""); /* é € 😀 */
 	ok("[[[[[[[[[[]]]]]]]]]]");
 	ok("\t[1,\n2]");
 }
@@ -105,13 +105,13 @@ static void test_invalid(void **state)
 	bad_n("\0", 1, "NUL byte", 0);
 	/* UTF-8 */
 	bad("\"\xff\"", "invalid UTF-8", 1);
-	bad("\"\xc3\"", "invalid UTF-8", 1);		/* truncated */
-	bad("\"\xc0\xaf\"", "invalid UTF-8", 1);	/* overlong '/' */
-	bad("\"\xe0\x80\xaf\"", "invalid UTF-8", 1);	/* overlong */
-	bad("\"\xed\xa0\x80\"", "invalid UTF-8", 1);	/* surrogate */
-	bad("\"\xf4\x90\x80\x80\"", "invalid UTF-8", 1);	/* > U+10FFFF */
-	bad("\"abcdefgh\x80\"", "invalid UTF-8", 9);	/* after fast path */
-	bad("\xef\xbb\xbf{}", "expected a JSON value", 0);	/* BOM */
+	bad("\"\xc3\"", "invalid UTF-8", 1);		   /* truncated */
+	bad("\"\xc0\xaf\"", "invalid UTF-8", 1);	   /* overlong '/' */
+	bad("\"\xe0\x80\xaf\"", "invalid UTF-8", 1);	   /* overlong */
+	bad("\"\xed\xa0\x80\"", "invalid UTF-8", 1);	   /* surrogate */
+	bad("\"\xf4\x90\x80\x80\"", "invalid UTF-8", 1);   /* > U+10FFFF */
+	bad("\"abcdefgh\x80\"", "invalid UTF-8", 9);	   /* after fast path */
+	bad("\xef\xbb\xbf{}", "expected a JSON value", 0); /* BOM */
 	bad("\xfe{}", "invalid UTF-8", 0);
 }
 
@@ -236,19 +236,23 @@ static void test_numbers(void **state)
 	assert_int_equal(vb_parse_u64("", 0, 100, &u, &e), -1);
 	assert_int_equal(vb_parse_u64("1x", 0, 100, &u, &e), -1);
 	assert_int_equal(vb_parse_u64("-1", 0, 100, &u, &e), -1);
-	assert_int_equal(vb_parse_u64("99999999999999999999", 0, UINT64_MAX,
-				      &u, &e), -1);
-	assert_int_equal(vb_parse_u64("18446744073709551615", 0, UINT64_MAX,
-				      &u, &e), 0);
+	assert_int_equal(vb_parse_u64("99999999999999999999", 0, UINT64_MAX, &u,
+				      &e),
+			 -1);
+	assert_int_equal(vb_parse_u64("18446744073709551615", 0, UINT64_MAX, &u,
+				      &e),
+			 0);
 	assert_true(u == UINT64_MAX);
 	assert_int_equal(vb_parse_i64("-5", -10, 10, &i, &e), 0);
 	assert_int_equal(i, -5);
 	assert_int_equal(vb_parse_i64("-11", -10, 10, &i, &e), -1);
 	assert_int_equal(vb_parse_i64("-9223372036854775808", INT64_MIN,
-				      INT64_MAX, &i, &e), 0);
+				      INT64_MAX, &i, &e),
+			 0);
 	assert_true(i == INT64_MIN);
 	assert_int_equal(vb_parse_i64("9223372036854775808", INT64_MIN,
-				      INT64_MAX, &i, &e), -1);
+				      INT64_MAX, &i, &e),
+			 -1);
 }
 
 static void dur(const char *s, uint64_t want)
@@ -276,8 +280,9 @@ static void test_duration(void **state)
 	dur("1h", 3600000000ull);
 	dur("0", 0);
 	assert_int_equal(vb_parse_duration("5x", 1000000000, &us, &e), -1);
-	assert_string_equal(e.msg,
-			    "invalid duration '5x': unknown unit 'x' (use us, ms, s, m or h)");
+	assert_string_equal(
+		e.msg,
+		"invalid duration '5x': unknown unit 'x' (use us, ms, s, m or h)");
 	assert_int_equal(vb_parse_duration("", 1000000000, &us, &e), -1);
 	assert_int_equal(vb_parse_duration("ms", 1000000000, &us, &e), -1);
 	assert_int_equal(vb_parse_duration("1.", 1000000000, &us, &e), -1);
@@ -324,9 +329,12 @@ static void test_timestamp(void **state)
 	ts("1700000000s", 1700000000000000ull);
 	/* a bare number is no timestamp: seconds or microseconds? */
 	assert_int_equal(vb_parse_timestamp("1733050000", &us, &e), -1);
-	assert_non_null(strstr(e.msg, "a bare number has no unit: write it with s, ms or us"));
+	assert_non_null(
+		strstr(e.msg,
+		       "a bare number has no unit: write it with s, ms or us"));
 	assert_int_equal(vb_parse_timestamp("1733050000m", &us, &e), -1);
-	assert_int_equal(vb_parse_timestamp("99999999999999999999s", &us, &e), -1);
+	assert_int_equal(vb_parse_timestamp("99999999999999999999s", &us, &e),
+			 -1);
 	ts("2023-11-14T22:13:20Z", 1700000000000000ull);
 	ts("2023-11-14t22:13:20z", 1700000000000000ull);
 	ts("2023-11-14 22:13:20Z", 1700000000000000ull);
@@ -338,8 +346,10 @@ static void test_timestamp(void **state)
 	ts("2000-02-29", 951782400000000ull);
 	ts("2024-12-31T23:59:59Z", 1735689599000000ull);
 	assert_int_equal(vb_parse_timestamp("2023-02-29", &us, &e), -1);
-	assert_string_equal(e.msg, "invalid timestamp '2023-02-29': no such date");
-	assert_int_equal(vb_parse_timestamp("2023-11-14T22:13:20", &us, &e), -1);
+	assert_string_equal(e.msg,
+			    "invalid timestamp '2023-02-29': no such date");
+	assert_int_equal(vb_parse_timestamp("2023-11-14T22:13:20", &us, &e),
+			 -1);
 	assert_int_equal(vb_parse_timestamp("2023-11-14T25:00:00Z", &us, &e),
 			 -1);
 	assert_int_equal(vb_parse_timestamp("yesterday", &us, &e), -1);

@@ -90,7 +90,8 @@ static void envelope(const char *payload, size_t n, const char *want)
 	envelope_h(payload, n, NULL, 0, want);
 }
 
-#define ID "{\"partition\":3,\"offset\":41,\"timestamp\":1700000000000500,\"id\":\"00112233-4455-6677-8899-aabbccddeeff\","
+#define ID \
+	"{\"partition\":3,\"offset\":41,\"timestamp\":1700000000000500,\"id\":\"00112233-4455-6677-8899-aabbccddeeff\","
 #define HEAD ID "\"key\":null,\"headers\":{},\"payload\":"
 
 static void test_format_json(void **state)
@@ -110,19 +111,21 @@ static void test_format_json(void **state)
 static void test_format_headers(void **state)
 {
 	struct vb_buf h = VB_BUF_INIT;
-	static const uint8_t i32[4] = { 0xfe, 0xff, 0xff, 0xff };	/* -2 */
-	static const uint8_t u16[2] = { 0x39, 0x30 };		/* 12345 */
+	static const uint8_t i32[4] = { 0xfe, 0xff, 0xff, 0xff }; /* -2 */
+	static const uint8_t u16[2] = { 0x39, 0x30 };		  /* 12345 */
 	static const uint8_t yes = 1, raw[2] = { 0xab, 0x01 };
 	double pi = 3.5;
 
-	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "key", 3, VB_UHDR_STRING, "s\"1", 3);
+	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "key", 3, VB_UHDR_STRING, "s\"1",
+			 3);
 	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "n", 1, VB_UHDR_INT32, i32, 4);
 	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "u", 1, VB_UHDR_UINT16, u16, 2);
 	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "ok", 2, VB_UHDR_BOOL, &yes, 1);
 	vb_wire_uhdr_add(&h, VB_UHDR_STRING, "f", 1, VB_UHDR_FLOAT64, &pi, 8);
 	vb_wire_uhdr_add(&h, VB_UHDR_UINT16, u16, 2, VB_UHDR_RAW, raw, 2);
 	envelope_h("1", 1, h.p, (uint32_t)h.len,
-		   ID "\"key\":\"s\\\"1\",\"headers\":{\"key\":\"s\\\"1\",\"n\":-2,\"u\":12345,\"ok\":true,\"f\":3.5,\"12345\":\"0xab01\"},\"payload\":1}");
+		   ID
+		   "\"key\":\"s\\\"1\",\"headers\":{\"key\":\"s\\\"1\",\"n\":-2,\"u\":12345,\"ok\":true,\"f\":3.5,\"12345\":\"0xab01\"},\"payload\":1}");
 	/* a block broken at its end: nothing of it */
 	envelope_h("1", 1, h.p, (uint32_t)h.len - 1,
 		   ID "\"key\":null,\"headers\":null,\"payload\":1}");
@@ -148,7 +151,7 @@ static void test_out_pipe_head(void **state)
 		int n = 0;
 
 		close(fds[1]);
-		f = fdopen(fds[0], "r");	/* reads ahead, like head */
+		f = fdopen(fds[0], "r"); /* reads ahead, like head */
 		while (n < 3 && fgets(line, sizeof(line), f))
 			n++;
 		_exit(n == 3 ? 0 : 1);

@@ -107,7 +107,8 @@ static void test_mkdir_durable(void **state)
 	assert_int_equal(vb_path_mkdir_durable((char *)p.p, 0700, &e), 0);
 	vb_buf_reset(&p);
 	vb_buf_printf(&p, "%s/d1/d2/d3/f", tmpdir);
-	assert_int_equal(vb_path_write_atomic((char *)p.p, "x", 1, 0600, &e), 0);
+	assert_int_equal(vb_path_write_atomic((char *)p.p, "x", 1, 0600, &e),
+			 0);
 	vb_buf_addstr(&p, "/sub");
 	assert_int_equal(vb_path_mkdir_durable((char *)p.p, 0700, &e), -1);
 	assert_non_null(strstr(e.msg, "/f"));
@@ -126,11 +127,13 @@ static void test_write_atomic(void **state)
 	(void)state;
 	vb_path_join(&p, tmpdir, "state");
 	assert_int_equal(vb_path_write_atomic((char *)p.p, "one\n", 4, 0600,
-					      &e), 0);
+					      &e),
+			 0);
 	assert_int_equal(vb_path_write_atomic((char *)p.p, "two\n", 4, 0600,
-					      &e), 0);
-	assert_int_equal(vb_path_read_file((char *)p.p, &text, 100, &found,
-					   &e), 0);
+					      &e),
+			 0);
+	assert_int_equal(vb_path_read_file((char *)p.p, &text, 100, &found, &e),
+			 0);
 	assert_int_equal(found, 1);
 	assert_string_equal((char *)text.p, "two\n");
 	assert_int_equal(stat((char *)p.p, &st), 0);
@@ -168,7 +171,8 @@ static void test_read_file(void **state)
 	assert_non_null(strstr(e.msg, "nope"));
 	vb_path_join(&p, tmpdir, "big");
 	assert_int_equal(vb_path_write_atomic((char *)p.p, "0123456789abc", 13,
-					      0600, &e), 0);
+					      0600, &e),
+			 0);
 	assert_int_equal(vb_path_read_file((char *)p.p, &text, 10, &found, &e),
 			 -1);
 	assert_int_equal(e.kind, VB_E_DATA);
@@ -205,11 +209,13 @@ static void test_credentials(void **state)
 	vb_path_join(&p, tmpdir, "credentials");
 	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 0);
 	assert_int_equal(vb_path_write_atomic((char *)p.p, "username=iggy\n",
-					      14, 0600, &e), 0);
+					      14, 0600, &e),
+			 0);
 	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 0);
 	assert_int_equal(vb_path_write_atomic((char *)p.p,
 					      "username=iggy\npassword=s3cret\n",
-					      30, 0600, &e), 0);
+					      30, 0600, &e),
+			 0);
 	assert_int_equal(vb_path_read_credentials((char *)p.p, &u, &pw, &e), 1);
 	assert_string_equal((char *)u.p, "iggy");
 	assert_string_equal((char *)pw.p, "s3cret");
@@ -263,7 +269,8 @@ static void test_write_credentials(void **state)
 	close(fd);
 	assert_int_equal(chmod((char *)p.p, 0644), 0);
 	assert_int_equal(vb_path_write_credentials((char *)p.p, "alice",
-						   "pw=with=equals", &e), 0);
+						   "pw=with=equals", &e),
+			 0);
 	assert_int_equal(stat((char *)p.p, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(vb_path_read_file((char *)p.p, &text, 4096, NULL, &e),

@@ -75,7 +75,7 @@ static int setup(void **state)
 		return -1;
 	vb_syncer_init(&f->sync, VB_FSYNC_ALWAYS, 0);
 	f->st.sync = &f->sync;
-	f->st.segment_size = 1000;	/* a few messages per segment */
+	f->st.segment_size = 1000; /* a few messages per segment */
 	f->st.notice = on_notice;
 	f->st.notice_arg = f;
 	*state = f;
@@ -149,8 +149,8 @@ static uint32_t read_check(struct vb_part *p, uint64_t start, uint32_t count)
 {
 	struct vb_span sp[64];
 	uint32_t n, got = 0;
-	uint64_t last, expect = start < vb_part_first(p) ? vb_part_first(p)
-							 : start;
+	uint64_t last,
+		expect = start < vb_part_first(p) ? vb_part_first(p) : start;
 	size_t nsp = vb_part_read(p, start, count, UINT64_MAX, sp, 64, &n,
 				  &last);
 
@@ -162,7 +162,8 @@ static uint32_t read_check(struct vb_part *p, uint64_t start, uint32_t count)
 		int rc;
 
 		assert_int_equal(pread(sp[i].f->fd, buf, sp[i].len,
-				       (off_t)sp[i].off), (ssize_t)sp[i].len);
+				       (off_t)sp[i].off),
+				 (ssize_t)sp[i].len);
 		vb_rd_init(&rd, buf, sp[i].len);
 		while ((rc = vb_wire_dec_msg(&rd, &m, &e)) == 1) {
 			char want[32];
@@ -211,7 +212,7 @@ static void test_append_read_reopen(void **state)
 	append(p, 0, 5, 1000);
 	append(p, 5, 20, 2000);
 	append(p, 25, 5, 3000);
-	assert_true(p->nsegs > 1);	/* segment size 1000 bytes */
+	assert_true(p->nsegs > 1); /* segment size 1000 bytes */
 	assert_int_equal(p->next, 30);
 	assert_int_equal(vb_part_current(p), 29);
 	assert_int_equal(read_check(p, 0, 100), 30);
@@ -282,7 +283,8 @@ static void test_torn_tail(void **state)
 	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
 	assert_true(f->notices > 0);
 	assert_non_null(strstr(f->last_notice, "index rebuilt") ?
-			f->last_notice : strstr(f->last_notice, "truncated"));
+				f->last_notice :
+				strstr(f->last_notice, "truncated"));
 	assert_int_equal(p->next, 6);
 	assert_int_equal(read_check(p, 0, 100), 6);
 	vb_part_free(p);
@@ -419,7 +421,8 @@ static void test_purge_delete_trim(void **state)
 	assert_true(vb_part_first(p) > off);
 	/* A stored offset below a segment's end protects it. */
 	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1,
-					      vb_part_first(p), &e), 0);
+					      vb_part_first(p), &e),
+			 0);
 	assert_int_equal(vb_part_trim_oldest(p, 5000, 100, 1, &e), 0);
 	/* Purge: everything goes, offsets restart at 0. */
 	assert_int_equal(vb_part_purge(p, &e), 0);
@@ -450,7 +453,7 @@ static void test_read_limits(void **state)
 	assert_int_equal(vb_part_read(p, 0, 60, 1, sp, 4, &n, &last), 1);
 	assert_int_equal(n, 1);
 	vb_part_read(p, 0, 60, 200, sp, 4, &n, &last);
-	assert_int_equal(n, 2);	/* 76 bytes each */
+	assert_int_equal(n, 2); /* 76 bytes each */
 	/* Span cap: stops at the last span. */
 	assert_true(p->nsegs > 2);
 	assert_int_equal(vb_part_read(p, 0, 60, UINT64_MAX, sp, 2, &n, &last),
@@ -531,13 +534,10 @@ static void test_commit_failure_undoes(void **state)
 	assert_int_equal(read_check(p, 0, 100), 8);
 
 	/* Offsets: the table goes back to what was saved. */
-	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 4, &e),
-			 0);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 4, &e), 0);
 	assert_int_equal(commit(p), 0);
-	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 6, &e),
-			 0);
-	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 2, 7, &e),
-			 0);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 1, 6, &e), 0);
+	assert_int_equal(vb_part_offset_store(p, VB_OFF_CONSUMER, 2, 7, &e), 0);
 	fail_errno = ENOSPC;
 	assert_int_equal(commit_keep(p), 1);
 	assert_int_equal(p->offs_err, ENOSPC);
@@ -625,7 +625,7 @@ static void test_background_fsync_failure(void **state)
 	assert_int_equal(vb_syncer_flush(&f->sync, &e), 0);
 	assert_int_equal(atomic_load(&active_log(p)->synced),
 			 (uint64_t)p->segs[0]->size);
-	append(p, 4, 3, 1001);			/* acknowledged */
+	append(p, 4, 3, 1001); /* acknowledged */
 	fail_errno = EIO;
 	assert_int_equal(vb_syncer_flush(&f->sync, &e), -1);
 	assert_int_equal(atomic_load(&active_log(p)->sync_err), EIO);
@@ -652,7 +652,7 @@ static void test_background_fsync_failure(void **state)
 
 /* ---- indexes read on demand (chunks, LRUs) ---- */
 
-#define BIG_N 12000		/* messages: several chunks per segment */
+#define BIG_N 12000 /* messages: several chunks per segment */
 
 /* BIG_N messages in batches of 100, batch b stamped 1000 + 10 b. */
 static struct vb_part *big_part(struct fx *f, char *dir, size_t n)
@@ -661,7 +661,7 @@ static struct vb_part *big_part(struct fx *f, char *dir, size_t n)
 	struct vb_err e;
 
 	pdir(f, dir, n);
-	f->st.segment_size = 200000;	/* ~2600 messages, 3 chunks */
+	f->st.segment_size = 200000; /* ~2600 messages, 3 chunks */
 	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
 	for (int b = 0; b < BIG_N / 100; b++)
 		append(p, b * 100, 100, 1000 + (uint64_t)b * 10);
@@ -686,10 +686,12 @@ static void lookups(struct vb_part *p)
 	/* By timestamp: the first of each batch, exact or between. */
 	for (int b = 0; b < BIG_N / 100; b += 7) {
 		assert_int_equal(vb_part_find_ts(p, 1000 + (uint64_t)b * 10,
-						 &off), 0);
+						 &off),
+				 0);
 		assert_int_equal(off, (uint64_t)b * 100);
 		assert_int_equal(vb_part_find_ts(p, 995 + (uint64_t)b * 10,
-						 &off), 0);
+						 &off),
+				 0);
 		assert_int_equal(off, (uint64_t)b * 100);
 	}
 	assert_int_equal(vb_part_find_ts(p, 0, &off), 0);
@@ -712,7 +714,7 @@ static void test_index_on_demand(void **state)
 	/* Bounded: two closed segments open, three chunks cached. */
 	assert_true(f->st.nopen <= 2);
 	assert_true(f->st.cache_bytes <= f->st.index_cache);
-	assert_true(f->st.seg_opens > 2);	/* reopened after eviction */
+	assert_true(f->st.seg_opens > 2); /* reopened after eviction */
 	/* Evicted chunks are read again, and the answers are the same. */
 	loads = f->st.idx_loads;
 	lookups(p);
@@ -789,16 +791,16 @@ static void test_index_damaged(void **state)
 	f->st.clean = 1;
 	f->notices = 0;
 	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
-	assert_int_equal(f->notices, 0);	/* not read at start */
+	assert_int_equal(f->notices, 0); /* not read at start */
 	assert_int_equal(read_check(p, s1 + 1400, 200), 200);
-	assert_int_equal(f->notices, 2);	/* damaged; rebuilt */
+	assert_int_equal(f->notices, 2); /* damaged; rebuilt */
 	assert_non_null(strstr(f->last_notice, "index rebuilt"));
 	lookups(p);
 	vb_part_free(p);
 	f->notices = 0;
 	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
 	lookups(p);
-	assert_int_equal(f->notices, 0);	/* the file was fixed */
+	assert_int_equal(f->notices, 0); /* the file was fixed */
 	vb_part_free(p);
 
 	/* Index and log damaged: refused, never served, the rest is. */
@@ -807,7 +809,7 @@ static void test_index_damaged(void **state)
 	seg_file(dir, s2, "log", path, sizeof(path));
 	poke(path, 100, junk, sizeof(junk));
 	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
-	assert_int_equal(read_check(p, s2 - 5, 10), 5);	/* up to the gap */
+	assert_int_equal(read_check(p, s2 - 5, 10), 5); /* up to the gap */
 	assert_non_null(strstr(f->last_notice, "refused"));
 	assert_true(p->segs[2]->damaged);
 	{
@@ -817,7 +819,8 @@ static void test_index_damaged(void **state)
 
 		/* From inside it: the next segment's messages. */
 		assert_int_equal(vb_part_read(p, s2 + 3, 10, UINT64_MAX, sp, 4,
-					      &n, &last), 1);
+					      &n, &last),
+				 1);
 		assert_int_equal(n, 10);
 		assert_int_equal(last, s3 + 9);
 		assert_int_equal(read_check(p, s3, 10), 10);
@@ -839,8 +842,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_index_mismatch, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_gap_cut, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_gap_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_delete_trim, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read_limits, setup,

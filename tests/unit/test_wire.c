@@ -24,45 +24,49 @@
 
 /* ---- helpers ---- */
 
+/* Initializer macros on one line (clang-format 14 splits their braces). */
+/* clang-format off */
 #define NUM(n) { .kind = VB_ID_NUM, .num = (n) }
 #define NAME(str) { .len = sizeof(str) - 1, .s = str }
 #define STR(str) { .kind = VB_ID_STR, .name = NAME(str) }
+/* clang-format on */
 
 /* What is being checked, for failure messages. */
 static const char *ctx = "";
 
-#define CHECK(c)                                                        \
-	do {                                                            \
-		if (!(c))                                               \
+#define CHECK(c)                                                         \
+	do {                                                             \
+		if (!(c))                                                \
 			fail_msg("%s: %s (line %d)", ctx, #c, __LINE__); \
 	} while (0)
 
-#define CHECK_U(a, b)                                                   \
-	do {                                                            \
-		unsigned long long a_ = (a), b_ = (b);                  \
-		if (a_ != b_)                                           \
+#define CHECK_U(a, b)                                                                    \
+	do {                                                                             \
+		unsigned long long a_ = (a), b_ = (b);                                   \
+		if (a_ != b_)                                                            \
 			fail_msg("%s: %s = %llu (0x%llx), want %llu (0x%llx) (line %d)", \
-				 ctx, #a, a_, a_, b_, b_, __LINE__);    \
+				 ctx, #a, a_, a_, b_, b_, __LINE__);                     \
 	} while (0)
 
 /* rc must be 0; prints the codec's message otherwise. */
-#define CHECK_OK(rc, e)                                                 \
-	do {                                                            \
-		if ((rc) != 0)                                          \
+#define CHECK_OK(rc, e)                                                    \
+	do {                                                               \
+		if ((rc) != 0)                                             \
 			fail_msg("%s: %s failed: status %u: %s (line %d)", \
 				 ctx, #rc, (e).status, (e).msg, __LINE__); \
 	} while (0)
 
 /* rc must be -1 with Iggy status st. */
-#define CHECK_FAIL(rc, e, st)                                           \
-	do {                                                            \
-		int rc_ = (rc);                                         \
-		if (rc_ != -1 || (e).status != (uint32_t)(st))          \
+#define CHECK_FAIL(rc, e, st)                                                                 \
+	do {                                                                                  \
+		int rc_ = (rc);                                                               \
+		if (rc_ != -1 || (e).status != (uint32_t)(st))                                \
 			fail_msg("%s: %s: rc %d status %u (%s), want -1 status %u (line %d)", \
-				 ctx, #rc, rc_, rc_ ? (e).status : 0,   \
-				 rc_ ? (e).msg : "", (unsigned)(st), __LINE__); \
-		CHECK((e).kind == VB_E_PROTO);                          \
-		CHECK((e).msg[0] != 0);                                 \
+				 ctx, #rc, rc_, rc_ ? (e).status : 0,                         \
+				 rc_ ? (e).msg : "", (unsigned)(st),                          \
+				 __LINE__);                                                   \
+		CHECK((e).kind == VB_E_PROTO);                                                \
+		CHECK((e).msg[0] != 0);                                                       \
 	} while (0)
 
 static int nibble(char c)
@@ -148,8 +152,8 @@ static void check_name(const struct vb_name *got, const struct vb_name *want,
 	if (got->len != want->len || memcmp(got->s, want->s, want->len) ||
 	    got->s[got->len] != 0)
 		fail_msg("%s: %s = \"%.*s\" (%u), want \"%.*s\" (%u)", ctx,
-			 field, (int)got->len, got->s, got->len,
-			 (int)want->len, want->s, want->len);
+			 field, (int)got->len, got->s, got->len, (int)want->len,
+			 want->s, want->len);
 }
 
 static void check_ident(const struct vb_ident *got, const struct vb_ident *want,
@@ -169,8 +173,8 @@ static void check_blob(const uint8_t *g, uint32_t glen, const uint8_t *w,
 		       uint32_t wlen, const char *field)
 {
 	if (glen != wlen || (wlen && memcmp(g, w, wlen)))
-		fail_msg("%s: %s differs (%u bytes, want %u)", ctx, field,
-			 glen, wlen);
+		fail_msg("%s: %s differs (%u bytes, want %u)", ctx, field, glen,
+			 wlen);
 }
 
 /* Every field of struct vb_req, pointers compared by content. */
@@ -307,6 +311,8 @@ struct req_vec {
 	struct vb_req req;
 };
 
+/* Per vector: its name, the frame's bytes, the decoded request. */
+/* clang-format off */
 static const struct req_vec req_vecs[] = {
 	{ "7.1 #1: ping",
 		"04 00 00 00 01 00 00 00",
@@ -511,6 +517,7 @@ static const struct req_vec req_vecs[] = {
 		{ .code = 100, .consumer = { 2, STR("workers") }, .stream = STR("vibes"),
 		  .topic = STR("events"), .strategy = 5, .count = 10, .flag = 1 } },
 };
+/* clang-format on */
 
 static void test_request_vectors(void **state)
 {
@@ -527,21 +534,23 @@ static void test_request_vectors(void **state)
  * the spec tables: the same four-way check as the vectors.
  */
 static const uint8_t perms_block[32] = {
-	1, 1, 0, 1, 0, 1, 0, 1, 1, 1,	/* 10 global flags */
-	1,				/* has_streams */
-	7, 0, 0, 0,			/* stream_id 7 */
-	0, 1, 0, 1, 1, 1,		/* 6 stream flags */
-	1,				/* has_topics */
-	2, 0, 0, 0,			/* topic_id 2 */
-	0, 1, 1, 0,			/* 4 topic flags */
-	0,				/* has_next_topic */
-	0,				/* has_next_stream */
+	1, 1, 0, 1, 0, 1, 0, 1, 1, 1, /* 10 global flags */
+	1,			      /* has_streams */
+	7, 0, 0, 0,		      /* stream_id 7 */
+	0, 1, 0, 1, 1, 1,	      /* 6 stream flags */
+	1,			      /* has_topics */
+	2, 0, 0, 0,		      /* topic_id 2 */
+	0, 1, 1, 0,		      /* 4 topic flags */
+	0,			      /* has_next_topic */
+	0,			      /* has_next_stream */
 };
 
-#define PERMS_HEX                                                       \
-	"01 01 00 01 00 01 00 01 01 01 01 07 00 00 00 00 01 00 01 01 "  \
+#define PERMS_HEX                                                      \
+	"01 01 00 01 00 01 00 01 01 01 01 07 00 00 00 00 01 00 01 01 " \
 	"01 01 02 00 00 00 00 01 01 00 00 00"
 
+/* Laid out like req_vecs. */
+/* clang-format off */
 static const struct req_vec more_vecs[] = {
 	{ "get_snapshot_file (11)",
 		"07 00 00 00 0b 00 00 00 01 01 03",
@@ -606,12 +615,12 @@ static const struct req_vec more_vecs[] = {
 		  .version = (const uint8_t *)"\xc3\xa9", .version_len = 2,
 		  .context = (const uint8_t *)"abc", .context_len = 3 } },
 };
+/* clang-format on */
 
 static void test_request_layouts(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(more_vecs) / sizeof(more_vecs[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(more_vecs) / sizeof(more_vecs[0]); i++) {
 		ctx = more_vecs[i].name;
 		check_req_frame(more_vecs[i].hex, &more_vecs[i].req);
 	}
@@ -770,16 +779,15 @@ static void check_prefixes(payload_dec dec, const uint8_t *p, size_t n,
 			fail_msg("%s: %zu-byte prefix of %zu decoded", ctx, k,
 				 n);
 		if (e.status != VB_ST_INVALID_COMMAND)
-			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx,
-				 k, e.status, e.msg);
+			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx, k,
+				 e.status, e.msg);
 		CHECK(r.off <= k);
 		free(q);
 	}
 }
 
 /* Decodes a whole payload (exact-size copy); it must all be consumed. */
-static void decode_all(payload_dec dec, const uint8_t *p, size_t n,
-		       void *out)
+static void decode_all(payload_dec dec, const uint8_t *p, size_t n, void *out)
 {
 	struct vb_rd r;
 	struct vb_err e;
@@ -800,7 +808,8 @@ static int dec_stream1(struct vb_rd *r, void *out, struct vb_err *e)
 static void test_response_stream(void **state)
 {
 	const struct vb_stream_info want = {
-		.id = 0, .created_at = 1700000000000000ull,
+		.id = 0,
+		.created_at = 1700000000000000ull,
 		.name = NAME("vibes"),
 	};
 	struct vb_stream_info got;
@@ -847,16 +856,21 @@ static int dec_topic_details(struct vb_rd *r, void *out, struct vb_err *e)
 	return 0;
 }
 
-#define Z24 "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 " \
-	    "00 00 00 00 "
+#define Z24                                                            \
+	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 " \
+	"00 00 00 00 "
 
 static void test_response_topic(void **state)
 {
 	const struct vb_topic_info want = {
-		.id = 0, .created_at = 1700000000000000ull,
-		.partitions_count = 2, .message_expiry = UINT64_MAX,
-		.compression = 1, .max_topic_size = UINT64_MAX,
-		.replication_factor = 1, .name = NAME("events"),
+		.id = 0,
+		.created_at = 1700000000000000ull,
+		.partitions_count = 2,
+		.message_expiry = UINT64_MAX,
+		.compression = 1,
+		.max_topic_size = UINT64_MAX,
+		.replication_factor = 1,
+		.name = NAME("events"),
 	};
 	struct topic_details got;
 	struct vb_buf b = VB_BUF_INIT;
@@ -868,7 +882,8 @@ static void test_response_topic(void **state)
 	vb_wire_enc_topic(&b, &want);
 	for (uint32_t i = 0; i < 2; i++) {
 		struct vb_partition_info p = {
-			.id = i, .created_at = 1700000000000000ull,
+			.id = i,
+			.created_at = 1700000000000000ull,
 		};
 		vb_wire_enc_partition(&b, &p);
 	}
@@ -1011,66 +1026,61 @@ static void test_response_groups(void **state)
 
 /* ---- message frames and poll responses (messages.md §1, §6, §10) ---- */
 
-static const char V_A[] =
-	"f1 00 00 00 65 00 00 00 17 00 00 00 02 05 76 69 "
-	"62 65 73 02 06 65 76 65 6e 74 73 03 02 73 31 02 "
-	"00 00 00 00 00 00 00 59 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 b2 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 00 00 40 1e 18 24 "
-	"0a 06 00 00 00 00 00 19 00 00 00 00 00 00 00 00 "
-	"00 00 00 7b 22 73 65 73 73 69 6f 6e 5f 69 64 22 "
-	"3a 22 73 31 22 2c 22 6e 22 3a 31 7d 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 01 40 1e 18 24 0a 06 00 00 00 00 00 "
-	"19 00 00 00 00 00 00 00 00 00 00 00 7b 22 73 65 "
-	"73 73 69 6f 6e 5f 69 64 22 3a 22 73 31 22 2c 22 "
-	"6e 22 3a 32 7d";
+static const char V_A[] = "f1 00 00 00 65 00 00 00 17 00 00 00 02 05 76 69 "
+			  "62 65 73 02 06 65 76 65 6e 74 73 03 02 73 31 02 "
+			  "00 00 00 00 00 00 00 59 00 00 00 00 00 00 00 00 "
+			  "00 00 00 00 00 00 00 b2 00 00 00 00 00 00 00 00 "
+			  "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+			  "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+			  "00 00 00 00 00 00 00 00 00 00 00 00 40 1e 18 24 "
+			  "0a 06 00 00 00 00 00 19 00 00 00 00 00 00 00 00 "
+			  "00 00 00 7b 22 73 65 73 73 69 6f 6e 5f 69 64 22 "
+			  "3a 22 73 31 22 2c 22 6e 22 3a 31 7d 00 00 00 00 "
+			  "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+			  "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+			  "00 00 00 00 01 40 1e 18 24 0a 06 00 00 00 00 00 "
+			  "19 00 00 00 00 00 00 00 00 00 00 00 7b 22 73 65 "
+			  "73 73 69 6f 6e 5f 69 64 22 3a 22 73 31 22 2c 22 "
+			  "6e 22 3a 32 7d";
 
 static const char V_B_EMPTY[] =
 	"00 00 00 00 10 00 00 00 00 00 00 00 00 00 00 00 "
 	"00 00 00 00 00 00 00 00";
 
-static const char V_C[] =
-	"00 00 00 00 69 00 00 00 03 00 00 00 01 00 00 00 "
-	"00 00 00 00 01 00 00 00 c6 20 d3 4f 9d 1a 17 18 "
-	"6f 1c 2b 9e 3d 4a 4b 8c 9e 2f 1a 2b 3c 4d 5e 6f "
-	"00 00 00 00 00 00 00 00 f4 41 1e 18 24 0a 06 00 "
-	"00 40 1e 18 24 0a 06 00 00 00 00 00 19 00 00 00 "
-	"00 00 00 00 00 00 00 00 7b 22 73 65 73 73 69 6f "
-	"6e 5f 69 64 22 3a 22 73 31 22 2c 22 6e 22 3a 31 "
-	"7d";
+static const char V_C[] = "00 00 00 00 69 00 00 00 03 00 00 00 01 00 00 00 "
+			  "00 00 00 00 01 00 00 00 c6 20 d3 4f 9d 1a 17 18 "
+			  "6f 1c 2b 9e 3d 4a 4b 8c 9e 2f 1a 2b 3c 4d 5e 6f "
+			  "00 00 00 00 00 00 00 00 f4 41 1e 18 24 0a 06 00 "
+			  "00 40 1e 18 24 0a 06 00 00 00 00 00 19 00 00 00 "
+			  "00 00 00 00 00 00 00 00 7b 22 73 65 73 73 69 6f "
+			  "6e 5f 69 64 22 3a 22 73 31 22 2c 22 6e 22 3a 31 "
+			  "7d";
 
-static const char V_LOG[] =
-	"c6 20 d3 4f 9d 1a 17 18 6f 1c 2b 9e 3d 4a 4b 8c "
-	"9e 2f 1a 2b 3c 4d 5e 6f 00 00 00 00 00 00 00 00 "
-	"f4 41 1e 18 24 0a 06 00 00 40 1e 18 24 0a 06 00 "
-	"00 00 00 00 19 00 00 00 00 00 00 00 00 00 00 00 "
-	"7b 22 73 65 73 73 69 6f 6e 5f 69 64 22 3a 22 73 "
-	"31 22 2c 22 6e 22 3a 31 7d b0 79 5c 61 e5 d1 ac "
-	"33 0b 7e 5a 11 82 c4 4f 3d a1 9b 77 66 55 44 33 "
-	"22 01 00 00 00 00 00 00 00 f4 41 1e 18 24 0a 06 "
-	"00 01 40 1e 18 24 0a 06 00 00 00 00 00 19 00 00 "
-	"00 00 00 00 00 00 00 00 00 7b 22 73 65 73 73 69 "
-	"6f 6e 5f 69 64 22 3a 22 73 31 22 2c 22 6e 22 3a "
-	"32 7d";
+static const char V_LOG[] = "c6 20 d3 4f 9d 1a 17 18 6f 1c 2b 9e 3d 4a 4b 8c "
+			    "9e 2f 1a 2b 3c 4d 5e 6f 00 00 00 00 00 00 00 00 "
+			    "f4 41 1e 18 24 0a 06 00 00 40 1e 18 24 0a 06 00 "
+			    "00 00 00 00 19 00 00 00 00 00 00 00 00 00 00 00 "
+			    "7b 22 73 65 73 73 69 6f 6e 5f 69 64 22 3a 22 73 "
+			    "31 22 2c 22 6e 22 3a 31 7d b0 79 5c 61 e5 d1 ac "
+			    "33 0b 7e 5a 11 82 c4 4f 3d a1 9b 77 66 55 44 33 "
+			    "22 01 00 00 00 00 00 00 00 f4 41 1e 18 24 0a 06 "
+			    "00 01 40 1e 18 24 0a 06 00 00 00 00 00 19 00 00 "
+			    "00 00 00 00 00 00 00 00 00 7b 22 73 65 73 73 69 "
+			    "6f 6e 5f 69 64 22 3a 22 73 31 22 2c 22 6e 22 3a "
+			    "32 7d";
 
-static const char V_INDEX[] =
-	"00 00 00 00 59 00 00 00 f4 41 1e 18 24 0a 06 00 "
-	"01 00 00 00 b2 00 00 00 f4 41 1e 18 24 0a 06 00";
+static const char V_INDEX[] = "00 00 00 00 59 00 00 00 f4 41 1e 18 24 0a 06 00 "
+			      "01 00 00 00 b2 00 00 00 f4 41 1e 18 24 0a 06 00";
 
-static const char V_M4[] =
-	"7f 00 00 00 65 00 00 00 16 00 00 00 01 04 00 00 "
-	"00 00 01 04 00 00 00 00 02 04 00 00 00 00 01 00 "
-	"00 00 00 00 00 00 51 00 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 2a 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
-	"00 00 00 00 00 00 00 00 00 00 00 40 1e 18 24 0a "
-	"06 00 0f 00 00 00 02 00 00 00 00 00 00 00 00 00 "
-	"00 00 68 69 02 01 00 00 00 6b 0b 04 00 00 00 07 "
-	"00 00 00";
+static const char V_M4[] = "7f 00 00 00 65 00 00 00 16 00 00 00 01 04 00 00 "
+			   "00 00 01 04 00 00 00 00 02 04 00 00 00 00 01 00 "
+			   "00 00 00 00 00 00 51 00 00 00 00 00 00 00 00 00 "
+			   "00 00 00 00 00 00 00 00 00 00 2a 00 00 00 00 00 "
+			   "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+			   "00 00 00 00 00 00 00 00 00 00 00 40 1e 18 24 0a "
+			   "06 00 0f 00 00 00 02 00 00 00 00 00 00 00 00 00 "
+			   "00 00 68 69 02 01 00 00 00 6b 0b 04 00 00 00 07 "
+			   "00 00 00";
 
 #define TS_ORIGIN 1700000000000000ull
 #define TS_SERVER 1700000000000500ull
@@ -1153,7 +1163,8 @@ static void test_stamp_log_index(void **state)
 	CHECK_HEX(&area, V_LOG);
 	for (unsigned i = 0; i < 2; i++) {
 		CHECK_OK(vb_wire_msg_parse(&m, area.p + off, area.len - off,
-					   &e), e);
+					   &e),
+			 e);
 		CHECK_U(m.size, 89);
 		CHECK_U(m.checksum, ck[i]);
 		CHECK_U(vb_wire_msg_checksum(m.frame, m.size), ck[i]);
@@ -1164,8 +1175,8 @@ static void test_stamp_log_index(void **state)
 		CHECK_U(m.uhdr_len, 0);
 		CHECK_U(m.payload_len, 25);
 		CHECK_U(m.reserved, 0);
-		CHECK_MEM(m.payload, m.payload_len, (const uint8_t *)(i ? P1 : P0),
-			  25);
+		CHECK_MEM(m.payload, m.payload_len,
+			  (const uint8_t *)(i ? P1 : P0), 25);
 		off += m.size;
 		/* .index: offset - segment start, end position, timestamp */
 		vb_buf_u32(&idx, (uint32_t)m.offset);
@@ -1194,8 +1205,8 @@ static void test_stamp_log_index(void **state)
 		CHECK_U(vb_ld64(f), vb_wire_msg_checksum(f, sizeof(f)));
 		memset(f + 8, 0, 16);
 		vb_wire_msg_stamp(f, sizeof(f), 9, 5, rnd);
-		CHECK_U(f[8 + 6], 0x4f);	/* UUID version 4 */
-		CHECK_U(f[8 + 8], 0xbf);	/* RFC 4122 variant */
+		CHECK_U(f[8 + 6], 0x4f); /* UUID version 4 */
+		CHECK_U(f[8 + 8], 0xbf); /* RFC 4122 variant */
 	}
 	vb_buf_release(&area);
 	vb_buf_release(&idx);
@@ -1292,8 +1303,8 @@ static void test_poll_responses(void **state)
 					 ctx, k);
 		} else if (!(k < 16 && e.status == VB_ST_INVALID_COMMAND) &&
 			   !(k >= 16 && e.status == VB_ST_MISSING_INDEX)) {
-			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx,
-				 k, e.status, e.msg);
+			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx, k,
+				 e.status, e.msg);
 		}
 		free(q);
 	}
@@ -1354,7 +1365,8 @@ static void check_send_view(const struct vb_send_view *v,
 		struct vb_err e;
 
 		CHECK_OK(vb_wire_msg_parse(&m, v->msgs + start, end - start,
-					   &e), e);
+					   &e),
+			 e);
 		CHECK_U(m.size, end - start);
 		CHECK_U(m.checksum, 0);
 		CHECK_MEM(m.id, 16, msgs[i].id, 16);
@@ -1378,13 +1390,15 @@ static void reencode_send(struct vb_buf *b, const struct vb_send_view *v)
 
 	CHECK(v->h.count <= 8);
 	for (uint32_t i = 0; i < v->h.count; i++) {
-		uint32_t end = v->h.count == i + 1 ? (uint32_t)v->msgs_len :
-			       vb_ld32(v->index + 16 * (size_t)i + 4);
+		uint32_t end = v->h.count == i + 1 ?
+				       (uint32_t)v->msgs_len :
+				       vb_ld32(v->index + 16 * (size_t)i + 4);
 		struct vb_msg m;
 		struct vb_err e;
 
 		CHECK_OK(vb_wire_msg_parse(&m, v->msgs + start, end - start,
-					   &e), e);
+					   &e),
+			 e);
 		memcpy(in[i].id, m.id, 16);
 		in[i].origin_timestamp = m.origin_timestamp;
 		in[i].payload = m.payload;
@@ -1404,10 +1418,13 @@ static void test_send_vectors(void **state)
 	struct vb_send_view v;
 	struct vb_err e;
 	uint32_t len, code;
+	/* One user header per line (clang-format would fill the lines). */
+	/* clang-format off */
 	static const uint8_t uhdr[15] = {
 		0x02, 0x01, 0x00, 0x00, 0x00, 0x6b,
 		0x0b, 0x04, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 
 	(void)state;
 	ctx = "10.1 (a) send_messages";
@@ -1449,7 +1466,8 @@ static void test_send_vectors(void **state)
 		struct vb_req r;
 
 		CHECK_FAIL(req_decode(&r, VB_CMD_SEND_MESSAGES, want.p + 8,
-				      want.len - 8, &e), e, 3);
+				      want.len - 8, &e),
+			   e, 3);
 	}
 
 	/* Prefixes: metadata or index cut -> 3, message area cut -> 4033. */
@@ -1458,8 +1476,8 @@ static void test_send_vectors(void **state)
 		if (send_decode(&v, want.p + 8, k, &e) != -1)
 			fail_msg("%s: %zu-byte prefix decoded", ctx, k);
 		if (e.status != (k < 59 ? 3u : 4033u))
-			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx,
-				 k, e.status, e.msg);
+			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx, k,
+				 e.status, e.msg);
 	}
 
 	ctx = "10.4 #4 send_messages with id 42 and a user header";
@@ -1494,8 +1512,8 @@ static void test_send_vectors(void **state)
 		if (send_decode(&v, want.p + 8, k, &e) != -1)
 			fail_msg("%s: %zu-byte prefix decoded", ctx, k);
 		if (e.status != (k < 4 + 22 + 16 ? 3u : 4033u))
-			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx,
-				 k, e.status, e.msg);
+			fail_msg("%s: %zu-byte prefix: status %u (%s)", ctx, k,
+				 e.status, e.msg);
 	}
 	vb_buf_release(&b);
 	vb_buf_release(&want);
@@ -1589,10 +1607,12 @@ static void test_fragments(void **state)
 struct bad_req {
 	const char *name;
 	uint32_t code;
-	const char *payload;	/* hex */
+	const char *payload; /* hex */
 	uint32_t status;
 };
 
+/* One request per line: name, code, payload, status. */
+/* clang-format off */
 static const struct bad_req bad_reqs[] = {
 	{ "identifier kind 0", 200, "00 04 00 00 00 00", 3 },
 	{ "identifier kind 3", 200, "03 04 00 00 00 00", 3 },
@@ -1677,6 +1697,7 @@ static const struct bad_req bad_reqs[] = {
 	{ "unknown command 400", 400, "01 04 00 00 00 00", 3 },
 	{ "unknown command 4294967295", 0xffffffffu, "", 3 },
 };
+/* clang-format on */
 
 static void test_malformed_requests(void **state)
 {
@@ -1702,8 +1723,8 @@ static void test_malformed_requests(void **state)
 	/* send_messages (101) has its own decoder */
 	ctx = "req_decode on send_messages";
 	unhex(&b, V_A);
-	CHECK_FAIL(req_decode(&r, VB_CMD_SEND_MESSAGES, b.p + 8, b.len - 8,
-			      &e), e, 3);
+	CHECK_FAIL(req_decode(&r, VB_CMD_SEND_MESSAGES, b.p + 8, b.len - 8, &e),
+		   e, 3);
 	/* A valid name that uses all of UTF-8 */
 	ctx = "create_stream with 2-, 3- and 4-byte UTF-8 and U+10FFFF";
 	unhex(&b, "0d c3 a9 e2 82 ac f0 9d 84 9e f4 8f bf bf");
@@ -1754,14 +1775,21 @@ static void test_names_and_idents(void **state)
 
 /* Offsets into the payload of (a) (frame offset - 8). */
 enum {
-	A_META = 0, A_STREAM = 4, A_TOPIC = 11, A_PART = 19, A_COUNT = 23,
-	A_IDX0 = 27, A_IDX1 = 43, A_MSG0 = 59, A_MSG1 = 148,
+	A_META = 0,
+	A_STREAM = 4,
+	A_TOPIC = 11,
+	A_PART = 19,
+	A_COUNT = 23,
+	A_IDX0 = 27,
+	A_IDX1 = 43,
+	A_MSG0 = 59,
+	A_MSG1 = 148,
 };
 
 struct send_case {
 	const char *name;
-	size_t at;		/* payload offset to patch */
-	const char *hex;	/* bytes written there */
+	size_t at;	 /* payload offset to patch */
+	const char *hex; /* bytes written there */
 	uint32_t status;
 };
 
@@ -1788,8 +1816,8 @@ static const struct send_case send_cases[] = {
 	{ "messages_count 0", A_COUNT, "00", 4009 },
 	{ "index[0] offset 1", A_IDX0, "01", 4031 },
 	{ "index[1] offset 1", A_IDX1, "01", 4031 },
-	{ "index[0] offset and timestamp", A_IDX0,
-	  "01 00 00 00 59 00 00 00 01", 4031 },
+	{ "index[0] offset and timestamp", A_IDX0, "01 00 00 00 59 00 00 00 01",
+	  4031 },
 	{ "index[0] timestamp", A_IDX0 + 15, "80", 4032 },
 	{ "index[1] timestamp", A_IDX1 + 8, "01", 4032 },
 	{ "index[0] timestamp before index[1] offset", A_IDX0 + 8,
@@ -1813,8 +1841,8 @@ static const struct send_case send_cases[] = {
 	{ "message 0 reserved 1", A_MSG0 + 56, "01", 4101 },
 	{ "message 1 reserved 2^63", A_MSG1 + 63, "80", 4101 },
 	{ "message 0 checksum 1", A_MSG0, "01", 4027 },
-	{ "message 1 checksum all ones", A_MSG1,
-	  "ff ff ff ff ff ff ff ff", 4027 },
+	{ "message 1 checksum all ones", A_MSG1, "ff ff ff ff ff ff ff ff",
+	  4027 },
 };
 
 static void check_send_case(const struct vb_buf *base, const char *name,
@@ -1857,9 +1885,8 @@ static void test_send_validation(void **state)
 
 	(void)state;
 	unhex(&a, V_A);
-	vb_buf_consume(&a, 8);	/* the payload */
-	for (size_t i = 0; i < sizeof(send_cases) / sizeof(send_cases[0]);
-	     i++)
+	vb_buf_consume(&a, 8); /* the payload */
+	for (size_t i = 0; i < sizeof(send_cases) / sizeof(send_cases[0]); i++)
 		check_send_case(&a, send_cases[i].name, send_cases[i].at,
 				send_cases[i].hex, send_cases[i].status);
 
@@ -1872,8 +1899,8 @@ static void test_send_validation(void **state)
 	check_send_case(&b, "header offsets 5 then 5", 0, "", 0);
 	/* 4100 on message 1 comes before its 10011 */
 	vb_st64(b.p + A_MSG1 + 24, 4);
-	check_send_case(&b, "offset decrease and position decrease",
-			A_IDX1 + 4, "58", 4100);
+	check_send_case(&b, "offset decrease and position decrease", A_IDX1 + 4,
+			"58", 4100);
 
 	/* one extra byte in the message area: sizes do not add up */
 	ctx = "message area one byte longer";
@@ -2042,8 +2069,11 @@ static int dec_me(struct vb_rd *r, void *out, struct vb_err *e)
 static void test_response_clients(void **state)
 {
 	const struct vb_client_info c = {
-		.client_id = 0x12345678, .user_id = 0, .transport = 1,
-		.address = "127.0.0.1:50412", .groups_count = 2,
+		.client_id = 0x12345678,
+		.user_id = 0,
+		.transport = 1,
+		.address = "127.0.0.1:50412",
+		.groups_count = 2,
 	};
 	const struct vb_group_ref g[2] = { { 0, 0, 0 }, { 1, 2, 3 } };
 	struct vb_buf b = VB_BUF_INIT;
@@ -2123,18 +2153,33 @@ static int dec_stats1(struct vb_rd *r, void *out, struct vb_err *e)
 static void test_response_stats(void **state)
 {
 	struct vb_stats s = {
-		.process_id = 4242, .cpu_usage = 1.5f, .total_cpu_usage = 12.25f,
-		.memory_usage = 1000, .total_memory = 2000,
-		.available_memory = 1500, .run_time = 60000000,
-		.start_time = TS_ORIGIN, .read_bytes = 11, .written_bytes = 22,
-		.messages_size_bytes = 33, .streams_count = 1,
-		.topics_count = 2, .partitions_count = 8, .segments_count = 9,
-		.messages_count = 123456789012ull, .clients_count = 3,
-		.consumer_groups_count = 4, .hostname = "host",
-		.os_name = "Linux", .os_version = "12",
-		.kernel_version = "6.1.0", .server_version = "0.8.0",
-		.server_semver = 8000, .threads_count = 5,
-		.free_disk_space = 1ull << 40, .total_disk_space = 1ull << 41,
+		.process_id = 4242,
+		.cpu_usage = 1.5f,
+		.total_cpu_usage = 12.25f,
+		.memory_usage = 1000,
+		.total_memory = 2000,
+		.available_memory = 1500,
+		.run_time = 60000000,
+		.start_time = TS_ORIGIN,
+		.read_bytes = 11,
+		.written_bytes = 22,
+		.messages_size_bytes = 33,
+		.streams_count = 1,
+		.topics_count = 2,
+		.partitions_count = 8,
+		.segments_count = 9,
+		.messages_count = 123456789012ull,
+		.clients_count = 3,
+		.consumer_groups_count = 4,
+		.hostname = "host",
+		.os_name = "Linux",
+		.os_version = "12",
+		.kernel_version = "6.1.0",
+		.server_version = "0.8.0",
+		.server_semver = 8000,
+		.threads_count = 5,
+		.free_disk_space = 1ull << 40,
+		.total_disk_space = 1ull << 41,
 	};
 	struct vb_stats got;
 	struct vb_buf b = VB_BUF_INIT, c = VB_BUF_INIT;
@@ -2190,7 +2235,7 @@ static void test_response_stats(void **state)
 
 	/* two 32-byte cache metric entries are skipped */
 	ctx = "Stats with cache metrics";
-	cache = b.len - 24;	/* count, threads, free, total */
+	cache = b.len - 24; /* count, threads, free, total */
 	vb_buf_reset(&c);
 	vb_buf_add(&c, b.p, cache);
 	vb_buf_u32(&c, 2);
@@ -2337,8 +2382,7 @@ static int dec_cluster1(struct vb_rd *r, void *out, struct vb_err *e)
 {
 	struct cluster *c = out;
 
-	return vb_wire_dec_cluster(r, c->name, sizeof(c->name), &c->nodes,
-				   e);
+	return vb_wire_dec_cluster(r, c->name, sizeof(c->name), &c->nodes, e);
 }
 
 static void test_response_cluster_and_members(void **state)
@@ -2369,7 +2413,10 @@ static void test_response_cluster_and_members(void **state)
 	ctx = "member partitions_count past the end";
 	{
 		static const uint32_t counts[] = {
-			0xffffffffu, 0x40000000u, 0x40000001u, 3,
+			0xffffffffu,
+			0x40000000u,
+			0x40000001u,
+			3,
 		};
 
 		for (size_t i = 0; i < 4; i++) {
@@ -2478,7 +2525,8 @@ static void test_reader_chunkings(void **state)
 			vb_reader_feed(&r, all + i, 1);
 			while (vb_reader_next(&r, &rep, &e) == 1) {
 				/* a reply is complete exactly at its last byte */
-				CHECK(i + 1 == 13 || i + 1 == 21 || i + 1 == 29);
+				CHECK(i + 1 == 13 || i + 1 == 21 ||
+				      i + 1 == 29);
 				check_three(&rep, k++);
 			}
 		}
@@ -2507,7 +2555,7 @@ static void test_reader_limits(void **state)
 	vb_reader_feed(&r, all, n);
 	CHECK_U(vb_reader_next(&r, &a, &e), 1);
 	CHECK_U(vb_reader_next(&r, &b, &e), 1);
-	CHECK(memcmp(a.payload, "hello", 5) == 0);	/* still there */
+	CHECK(memcmp(a.payload, "hello", 5) == 0); /* still there */
 	CHECK_U(b.status, VB_ST_TOPIC_ID_NOT_FOUND);
 	vb_reader_reset(&r);
 	CHECK_U(vb_reader_pending(&r), 0);
@@ -2515,7 +2563,7 @@ static void test_reader_limits(void **state)
 	vb_st32(hdr, 0);
 	vb_st32(hdr + 4, 1001);
 	vb_reader_feed(&r, hdr, 7);
-	CHECK_U(vb_reader_next(&r, &a, &e), 0);	/* header incomplete */
+	CHECK_U(vb_reader_next(&r, &a, &e), 0); /* header incomplete */
 	vb_reader_feed(&r, hdr + 7, 1);
 	CHECK_U(vb_reader_next(&r, &a, &e), -1);
 	CHECK_U(e.kind, VB_E_PROTO);
@@ -2527,7 +2575,7 @@ static void test_reader_limits(void **state)
 	vb_reader_feed(&r, hdr, 8);
 	CHECK_U(vb_reader_next(&r, &a, &e), 0);
 	d = vb_reader_space(&r, &room);
-	CHECK(room >= 1u << 20);	/* the rest of the frame fits */
+	CHECK(room >= 1u << 20); /* the rest of the frame fits */
 	memset(d, 'x', 1u << 20);
 	vb_reader_commit(&r, 1u << 20);
 	CHECK_U(vb_reader_next(&r, &a, &e), 1);
@@ -2583,6 +2631,8 @@ static void test_send_builder(void **state)
  */
 static void test_wait_polls(void **state)
 {
+	/* One field per line (clang-format would fill the lines). */
+	/* clang-format off */
 	static const uint8_t want105[] = {
 		/* length 4 + 62, code 105 */
 		0x42, 0, 0, 0, 105, 0, 0, 0,
@@ -2611,8 +2661,10 @@ static void test_wait_polls(void **state)
 		0, 0, 0, 0, 0, 0, 0, 0,
 		0, 0, 0, 0, 0, 0, 0, 0,
 	};
+	/* clang-format on */
 	struct vb_wait_part wp[2] = { { 0, VB_POLL_OFFSET, 5 },
-				      { 4, VB_POLL_FIRST, 0 } }, got;
+				      { 4, VB_POLL_FIRST, 0 } },
+			    got;
 	struct vb_buf b = VB_BUF_INIT;
 	struct vb_req r, d;
 	struct vb_err e;
@@ -2640,7 +2692,8 @@ static void test_wait_polls(void **state)
 	CHECK_U(b.len, sizeof(want105));
 	CHECK(memcmp(b.p, want105, b.len) == 0);
 	CHECK_OK(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT, b.p + 8, b.len - 8,
-				    &e), e);
+				    &e),
+		 e);
 	CHECK_U(d.part.id, 3);
 	CHECK_U(d.value, 9);
 	CHECK_U(d.count, 50);
@@ -2650,11 +2703,12 @@ static void test_wait_polls(void **state)
 	CHECK_U(d.wait.budget, 16u << 20);
 	/* the trailer is required; a poll_messages body alone is short */
 	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT, b.p + 8,
-				      b.len - 8 - 1, &e), e,
-		   VB_ST_INVALID_COMMAND);
+				      b.len - 8 - 1, &e),
+		   e, VB_ST_INVALID_COMMAND);
 	/* and poll_messages ignores it, as trailing bytes */
 	CHECK_OK(vb_wire_req_decode(&d, VB_CMD_POLL_MESSAGES, b.p + 8,
-				    b.len - 8, &e), e);
+				    b.len - 8, &e),
+		 e);
 	CHECK(vb_cmd_name(VB_CMD_POLL_WAIT) != NULL);
 	CHECK(vb_cmd_name(VB_CMD_POLL_WAIT_MULTI) != NULL);
 
@@ -2673,7 +2727,8 @@ static void test_wait_polls(void **state)
 	CHECK_U(b.len, sizeof(want106));
 	CHECK(memcmp(b.p, want106, b.len) == 0);
 	CHECK_OK(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, b.p + 8,
-				    b.len - 8, &e), e);
+				    b.len - 8, &e),
+		 e);
 	CHECK_U(d.nwp, 2);
 	CHECK(d.wp == NULL);
 	vb_wait_part(&d, 1, &got);
@@ -2687,20 +2742,20 @@ static void test_wait_polls(void **state)
 	memcpy(bad, want106, sizeof(bad));
 	memset(bad + 27, 0, 4);
 	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, bad + 8,
-				      sizeof(bad) - 8, &e), e,
-		   VB_ST_INVALID_COMMAND);
+				      sizeof(bad) - 8, &e),
+		   e, VB_ST_INVALID_COMMAND);
 	vb_st32(bad + 27, VB_WAIT_PARTS_MAX + 1);
 	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, bad + 8,
-				      sizeof(bad) - 8, &e), e,
-		   VB_ST_INVALID_COMMAND);
+				      sizeof(bad) - 8, &e),
+		   e, VB_ST_INVALID_COMMAND);
 	memcpy(bad, want106, sizeof(bad));
 	bad[31 + 13 + 4] = 9;
 	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, bad + 8,
-				      sizeof(bad) - 8, &e), e,
-		   VB_ST_INVALID_COMMAND);
+				      sizeof(bad) - 8, &e),
+		   e, VB_ST_INVALID_COMMAND);
 	CHECK_FAIL(vb_wire_req_decode(&d, VB_CMD_POLL_WAIT_MULTI, want106 + 8,
-				      sizeof(want106) - 9, &e), e,
-		   VB_ST_INVALID_COMMAND);
+				      sizeof(want106) - 9, &e),
+		   e, VB_ST_INVALID_COMMAND);
 
 	ctx = "106 answer";
 	{
