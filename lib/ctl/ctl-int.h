@@ -62,6 +62,14 @@ int vb_ctl_lock_write_pid(int fd, pid_t pid);
 void vb_ctl_log(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Which listener of a start that failed found its address in use, by what
+ * server.log says from offset `from` on: the TCP port, the HTTP port, or
+ * neither (the daemon exited 78 for something else).
+ */
+enum vb_ctl_taken { VB_CTL_TAKEN_NONE, VB_CTL_TAKEN_TCP, VB_CTL_TAKEN_HTTP };
+enum vb_ctl_taken vb_ctl_port_taken(const struct vb_ctl *c, off_t from);
+
 /* The last n lines of path among those written at or after `from`. */
 int vb_ctl_tail_from(const char *path, off_t from, unsigned n,
 		     struct vb_buf *out, struct vb_err *e);

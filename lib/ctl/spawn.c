@@ -620,6 +620,22 @@ static int disk_full(struct vb_ctl *c)
 }
 
 /* Waits briefly for the supervisor to release supervise.lock. */
+enum vb_ctl_taken vb_ctl_port_taken(const struct vb_ctl *c, off_t from)
+{
+	struct vb_buf path = VB_BUF_INIT, tail = VB_BUF_INIT;
+	enum vb_ctl_taken rc = VB_CTL_TAKEN_NONE;
+
+	vb_ctl_file(c, "server.log", &path);
+	vb_ctl_tail_from((char *)path.p, from, 5, &tail, NULL);
+	if (tail.p && strstr((char *)tail.p, "address already in use"))
+		rc = strstr((char *)tail.p, "cannot listen for HTTP") ?
+			     VB_CTL_TAKEN_HTTP :
+			     VB_CTL_TAKEN_TCP;
+	vb_buf_release(&path);
+	vb_buf_release(&tail);
+	return rc;
+}
+
 /*
  * The error for a port the server found in use at ADDR (WHAT says which
  * listener); 0 when ADDR does not parse and the caller goes on.
@@ -745,19 +761,16 @@ static int start_once(struct vb_ctl *c, const char *addr, const char *http,
 		if (strncmp(line, "fail ", 5) == 0) {
 			const char *why = strchr(line + 5, ' ');
 			int code = (int)strtol(line + 5, NULL, 10);
-			struct vb_buf tail = VB_BUF_INIT;
+			enum vb_ctl_taken taken = VB_CTL_TAKEN_NONE;
 			int inuse, http_inuse;
 
 			why = why ? why + 1 : line + 5;
 			/* The supervisor is on its way out: let it go first. */
 			wait_super_exit(c, super);
-			vb_ctl_tail_from((char *)logp.p, mark, 5, &tail, NULL);
-			inuse = code == VB_EX_CONFIG && tail.p &&
-				strstr((char *)tail.p,
-				       "address already in use");
-			http_inuse = inuse && strstr((char *)tail.p,
-						     "cannot listen for HTTP");
-			vb_buf_release(&tail);
+			if (code == VB_EX_CONFIG)
+				taken = vb_ctl_port_taken(c, mark);
+			inuse = taken != VB_CTL_TAKEN_NONE;
+			http_inuse = taken == VB_CTL_TAKEN_HTTP;
 			if (http_inuse && !c->http_explicit) {
 				*retry = 2;
 				goto out;

@@ -362,7 +362,6 @@ static void sv_end(struct sv *s, int code)
 	s->code = code;
 }
 
-/* Handles the daemon's death: decides between the end and a restart. */
 /*
  * A restart found the port it was given (the one it had, free when it
  * was chosen) taken meanwhile, by another server or program: when that
@@ -372,40 +371,33 @@ static void sv_end(struct sv *s, int code)
  */
 static int port_taken(struct sv *s)
 {
-	struct vb_buf path = VB_BUF_INIT, tail = VB_BUF_INIT;
-	const char *t;
-	int rc = 0;
+	enum vb_ctl_taken taken = vb_ctl_port_taken(s->c, s->log_mark);
 
-	vb_ctl_file(s->c, "server.log", &path);
-	vb_ctl_tail_from((char *)path.p, s->log_mark, 5, &tail, NULL);
-	t = tail.p ? (char *)tail.p : "";
-	if (strstr(t, "address already in use") == NULL)
-		goto out;
-	if (strstr(t, "cannot listen for HTTP")) {
+	if (taken == VB_CTL_TAKEN_HTTP) {
 		if (s->c->http_explicit || strcmp(s->http, "127.0.0.1:0") == 0)
-			goto out;
+			return 0;
 		vb_ctl_log(s->logfd,
 			   "supervisor: HTTP port %s was taken "
 			   "meanwhile; restarting with one of the kernel's "
 			   "choice",
 			   s->http);
 		strlcpy(s->http, "127.0.0.1:0", sizeof(s->http));
-		rc = 1;
-	} else if (!s->c->addr_explicit && strcmp(s->addr, "127.0.0.1:0")) {
+		return 1;
+	}
+	if (taken == VB_CTL_TAKEN_TCP && !s->c->addr_explicit &&
+	    strcmp(s->addr, "127.0.0.1:0")) {
 		vb_ctl_log(s->logfd,
 			   "supervisor: port %s was taken "
 			   "meanwhile; restarting on one of the kernel's "
 			   "choice",
 			   s->addr);
 		strlcpy(s->addr, "127.0.0.1:0", sizeof(s->addr));
-		rc = 1;
+		return 1;
 	}
-out:
-	vb_buf_release(&path);
-	vb_buf_release(&tail);
-	return rc;
+	return 0;
 }
 
+/* Handles the daemon's death: decides between the end and a restart. */
 static void sv_on_death(struct sv *s, int status)
 {
 	char how[128];

@@ -5,28 +5,11 @@
 # reverse; the tools end to end over TLS against the real daemon.
 test_description='vibes-iggyd and the tools over TLS'
 . "$(dirname "$0")/test-lib.sh"
+. "$(dirname "$0")/lib-tls.sh"
 
 VIBES_IGGY_AUTOSTART=0
 export VIBES_IGGY_AUTOSTART
 CLOCK_SHIFT=$VIBES_BUILD_DIR/tests/tool/clock-shift.so
-
-# mkcert NAME SAN [CA]: NAME.key and NAME.pem, for subjectAltName SAN,
-# signed by CA (default ca).
-mkcert() {
-	local ca=${3:-ca}
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>>openssl.log &&
-	printf 'subjectAltName=%s\n' "$2" >"$1.ext" &&
-	openssl x509 -req -in "$1.csr" -CA "$ca.pem" -CAkey "$ca.key" \
-		-CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem" \
-		2>>openssl.log
-}
-
-mkca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1.key" -out "$1.pem" -days 3 -subj "/CN=$1 test CA" \
-		2>>openssl.log
-}
 
 # tls_server NAME CERT: a daemon on data dir $TRASH/NAME with CERT on its
 # port; sets ${NAME}_PID and ${NAME}_PORT (at top level, for test_done).

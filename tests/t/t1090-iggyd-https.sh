@@ -6,30 +6,13 @@
 test_description='vibes-iggyd: HTTPS on the HTTP API'
 . "$(dirname "$0")/test-lib.sh"
 . "$(dirname "$0")/lib-iggyctl.sh"
+. "$(dirname "$0")/lib-tls.sh"
 
 if ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
 	echo "1..0 # SKIP curl and jq are needed (.ci/run installs them)"
 	[ -n "${CI:-}" ] && exit 1
 	exit 0
 fi
-
-# mkcert NAME SAN [CA]: NAME.key and NAME.pem, for subjectAltName SAN,
-# signed by CA (default ca).  (The recipe of t1080.)
-mkcert() {
-	local ca=${3:-ca}
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>>openssl.log &&
-	printf 'subjectAltName=%s\n' "$2" >"$1.ext" &&
-	openssl x509 -req -in "$1.csr" -CA "$ca.pem" -CAkey "$ca.key" \
-		-CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem" \
-		2>>openssl.log
-}
-
-mkca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1.key" -out "$1.pem" -days 3 -subj "/CN=$1 test CA" \
-		2>>openssl.log
-}
 
 cd "$TRASH" || exit 1
 mkca ca && mkca other &&
