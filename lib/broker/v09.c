@@ -26,7 +26,10 @@
  * logout and disconnect end it.  Evictions for a login refused, the
  * version gate, a write without a session.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -420,12 +423,16 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 
 /*
  * Stored 0.8 frames as batch records: one per run of messages stored
- * together (the same server timestamp), every checksum computed anew.
- * Fed a piece at a time (what a read brought), a record may go on over
- * several pieces.
+ * together (the same server timestamp).  Each frame is its stored header
+ * rewritten and its payload and user headers (laid out alike in both) in
+ * one copy; its checksum is computed anew while the bytes are in the
+ * CPU's cache, right after the stored one is checked against them.  The
+ * record's checksum hashes the frames' checksums as they are made (sums),
+ * not by walking the record again.
  */
 struct records {
 	struct vb_buf *o;
+	struct vb_buf *sums; /* the open record's frame checksums */
 	uint32_t pid;
 	size_t rec; /* the open record in o */
 	uint32_t k; /* its frames so far; 0: none open */
@@ -434,139 +441,165 @@ struct records {
 
 static void record_close(struct records *st)
 {
-	struct vb_buf *o = st->o;
+	uint8_t *bh = st->o->p + st->rec;
 
 	if (st->k == 0)
 		return;
-	vb_st64(o->p + st->rec + VB_BATCH_LENGTH, o->len - st->rec);
-	vb_st32(o->p + st->rec + VB_BATCH_COUNT, st->k);
-	vb_st64(o->p + st->rec + VB_BATCH_CHECKSUM,
-		vb_wire_batch_checksum(o->p + st->rec));
+	vb_st64(bh + VB_BATCH_LENGTH, st->o->len - st->rec);
+	vb_st32(bh + VB_BATCH_COUNT, st->k);
+	vb_st64(bh + VB_BATCH_CHECKSUM,
+		vb_wire_batch_checksum_sums(bh, st->sums->p, st->k));
 	st->k = 0;
+	vb_buf_reset(st->sums);
 }
 
-/* The whole messages of p[0..n): *used bytes of them; -1 on a broken one. */
-static int records_feed(struct records *st, const uint8_t *p, size_t n,
-			size_t *used, struct vb_err *e)
+static void record_open(struct records *st, const uint8_t *m, uint64_t ts,
+			uint64_t origin)
+{
+	struct vb_buf *o = st->o;
+	uint8_t *bh;
+
+	st->rec = o->len;
+	bh = vb_buf_reserve(o, VB_BATCH_HDR);
+	memset(bh, 0, VB_BATCH_HDR);
+	st->ts = ts;
+	st->origin = origin;
+	vb_st64(bh + VB_BATCH_PARTITION, st->pid);
+	vb_st64(bh + VB_BATCH_BASE_OFFSET, vb_ld64(m + VB_MSG_OFFSET));
+	vb_st64(bh + VB_BATCH_BASE_TS, ts);
+	vb_st64(bh + VB_BATCH_ORIGIN_TS, origin);
+	o->len += VB_BATCH_HDR;
+}
+
+/* The whole messages of p[0..n): *used bytes of them. */
+static void records_feed(struct records *st, const uint8_t *p, size_t n,
+			 size_t *used)
 {
 	struct vb_buf *o = st->o;
 	size_t at = 0;
 
-	while (n - at >= VB_MSG_HDR && vb_msg_frame_size(p + at) <= n - at) {
-		struct vb_msg msg;
+	while (n - at >= VB_MSG_HDR) {
+		const uint8_t *m = p + at;
+		uint32_t ul = vb_ld32(m + VB_MSG_UHDR_LEN);
+		uint32_t pl = vb_ld32(m + VB_MSG_PAYLOAD_LEN);
+		uint64_t size = VB_MSG_HDR + (uint64_t)pl + ul;
+		uint64_t ts, origin, stored, sum;
+		size_t body, fsz;
 		uint8_t *fr;
-		size_t fsz;
 
-		if (vb_wire_msg_parse(&msg, p + at, n - at, e))
-			return -1;
-		if (st->k > 0 &&
-		    (msg.timestamp != st->ts ||
-		     msg.origin_timestamp < st->origin ||
-		     msg.origin_timestamp - st->origin > 0xFFFFFFFFull))
+		if (size > n - at)
+			break;
+		body = (size_t)size - VB_MSG_HDR;
+		fsz = VB_FRAME_HDR + body;
+		ts = vb_ld64(m + VB_MSG_TIMESTAMP);
+		origin = vb_ld64(m + VB_MSG_ORIGIN_TS);
+		if (st->k > 0 && (ts != st->ts || origin < st->origin ||
+				  origin - st->origin > 0xFFFFFFFFull))
 			record_close(st);
-		if (st->k == 0) {
-			uint8_t *bh;
-
-			st->rec = o->len;
-			bh = vb_buf_reserve(o, VB_BATCH_HDR);
-			memset(bh, 0, VB_BATCH_HDR);
-			st->ts = msg.timestamp;
-			st->origin = msg.origin_timestamp;
-			vb_st64(bh + VB_BATCH_PARTITION, st->pid);
-			vb_st64(bh + VB_BATCH_BASE_OFFSET, msg.offset);
-			vb_st64(bh + VB_BATCH_BASE_TS, st->ts);
-			vb_st64(bh + VB_BATCH_ORIGIN_TS, st->origin);
-			o->len += VB_BATCH_HDR;
-		}
-		fsz = VB_FRAME_HDR + (size_t)msg.payload_len + msg.uhdr_len;
+		if (st->k == 0)
+			record_open(st, m, ts, origin);
 		fr = vb_buf_reserve(o, fsz);
-		memset(fr, 0, VB_FRAME_HDR);
-		memcpy(fr + VB_FRAME_ID, msg.id, VB_MSG_ID_LEN);
+		memcpy(fr + VB_FRAME_ID, m + VB_MSG_ID, VB_MSG_ID_LEN);
 		vb_st32(fr + VB_FRAME_OFFSET_DELTA, st->k);
 		vb_st32(fr + VB_FRAME_TS_DELTA,
-			(uint32_t)(msg.origin_timestamp - st->origin));
-		vb_st32(fr + VB_FRAME_UHDR_LEN, msg.uhdr_len);
-		vb_st32(fr + VB_FRAME_PAYLOAD_LEN, msg.payload_len);
-		memcpy(fr + VB_FRAME_HDR, msg.payload, msg.payload_len);
-		memcpy(fr + VB_FRAME_HDR + msg.payload_len, msg.uhdr,
-		       msg.uhdr_len);
+			(uint32_t)(origin - st->origin));
+		vb_st32(fr + VB_FRAME_UHDR_LEN, ul);
+		vb_st32(fr + VB_FRAME_PAYLOAD_LEN, pl);
+		vb_st64(fr + VB_FRAME_RESERVED, 0);
+		memcpy(fr + VB_FRAME_HDR, m + VB_MSG_HDR, body);
 		/*
 		 * A stored message whose checksum fails keeps failing: its
 		 * frame carries the stored checksum, which the frame's bytes
 		 * do not give either, so a client sees the damage as over 0.8.
 		 */
-		vb_st64(fr + VB_FRAME_CHECKSUM,
-			vb_wire_msg_checksum(msg.frame, msg.size) ==
-					msg.checksum ?
-				vb_xxh3(fr + 8, fsz - 8) :
-				msg.checksum);
+		stored = vb_ld64(m + VB_MSG_CHECKSUM);
+		sum = vb_wire_msg_checksum(m, (size_t)size) == stored ?
+			      vb_xxh3(fr + 8, fsz - 8) :
+			      stored;
+		vb_st64(fr + VB_FRAME_CHECKSUM, sum);
+		vb_buf_u64(st->sums, sum);
 		o->len += fsz;
 		st->k++;
-		at += msg.size;
+		at += (size_t)size;
 	}
 	*used = at;
+}
+
+/* One span whole into raw (when it cannot be mapped). */
+static int span_pread(struct vb_buf *raw, const struct vb_span *sp,
+		      struct vb_err *e)
+{
+	uint8_t *d;
+	size_t got = 0;
+
+	vb_buf_reset(raw);
+	d = vb_buf_reserve(raw, (size_t)sp->len);
+	while (got < sp->len) {
+		ssize_t k = pread(sp->f->fd, d + got, (size_t)sp->len - got,
+				  (off_t)(sp->off + got));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? vb_err_sys(e, VB_E_IO,
+						  "reading a segment") :
+				       vb_err_set(e, VB_E_IO,
+						  "a segment ends inside a span");
+		got += (size_t)k;
+	}
+	raw->len = got;
 	return 0;
 }
 
 /*
- * Reads the spans a piece at a time (one that stays in the CPU's cache
- * while it is converted) into batch records appended to o.
+ * Reads the spans into batch records appended to o: each span mapped
+ * (the page cache's bytes, not a copy of them), else read whole into raw.
  */
-#define POLL_PIECE (128u << 10)
-
 static int records_read(struct vb_buf *raw, struct vb_buf *o,
 			const struct vb_span *sp, size_t nsp, uint32_t pid,
 			struct vb_err *e)
 {
-	struct records st = { .o = o, .pid = pid };
+	struct vb_buf sums = VB_BUF_INIT;
+	struct records st = { .o = o, .sums = &sums, .pid = pid };
 	uint64_t total = 0;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	int rc = 0;
 
 	for (size_t i = 0; i < nsp; i++)
 		total += sp[i].len;
 	/* frames shrink by 16 bytes; a record header per run */
 	vb_buf_reserve(o, (size_t)total + 4 * VB_BATCH_HDR);
-	for (size_t i = 0; i < nsp; i++) {
-		uint64_t off = sp[i].off, left = sp[i].len;
+	for (size_t i = 0; i < nsp && rc == 0; i++) {
+		uint64_t at = sp[i].off & ~(uint64_t)(pg - 1);
+		size_t lead = (size_t)(sp[i].off - at), used = 0;
+		size_t mlen = lead + (size_t)sp[i].len;
+		struct stat sb;
+		void *map = MAP_FAILED;
 
-		while (left > 0) {
-			size_t want = left < POLL_PIECE ? (size_t)left :
-							  POLL_PIECE,
-			       used;
-			uint8_t *d;
-			ssize_t k;
-
-			if (raw->len >= VB_MSG_HDR &&
-			    vb_msg_frame_size(raw->p) > want)
-				want = (size_t)vb_msg_frame_size(raw->p);
-			if (want > left)
-				want = (size_t)left;
-			vb_buf_reset(raw);
-			d = vb_buf_reserve(raw, want);
-			k = pread(sp[i].f->fd, d, want, (off_t)off);
-			if (k <= 0)
-				return vb_err_sys(e, VB_E_IO,
-						  "reading a segment");
-			raw->len = (size_t)k;
-			if (records_feed(&st, raw->p, raw->len, &used, e))
-				return -1;
-			if (used == 0 && (uint64_t)k == left)
-				return vb_err_set(e, VB_E_IO,
-						  "a message runs past its span");
-			if (used == 0) {
-				/* a message longer than the piece: read it whole */
-				raw->len = (size_t)k;
-				if (raw->len < VB_MSG_HDR)
-					return vb_err_set(e, VB_E_IO,
-							  "a short read");
-				continue;
-			}
-			raw->len = 0;
-			off += used;
-			left -= used;
+		if (sp[i].len == 0)
+			continue;
+		/* a mapping past the file's end would fault, not fail */
+		if (fstat(sp[i].f->fd, &sb) < 0)
+			return vb_err_sys(e, VB_E_IO, "a segment's size");
+		if ((uint64_t)sb.st_size < sp[i].off + sp[i].len)
+			return vb_err_set(e, VB_E_IO,
+					  "a segment ends inside a span");
+		map = mmap(NULL, mlen, PROT_READ, MAP_SHARED | MAP_POPULATE,
+			   sp[i].f->fd, (off_t)at);
+		if (map != MAP_FAILED) {
+			records_feed(&st, (const uint8_t *)map + lead,
+				     (size_t)sp[i].len, &used);
+			munmap(map, mlen);
+		} else if ((rc = span_pread(raw, &sp[i], e)) == 0) {
+			records_feed(&st, raw->p, raw->len, &used);
 		}
+		if (rc == 0 && used != sp[i].len)
+			rc = vb_err_set(e, VB_E_IO,
+					"a message runs past its span");
 	}
 	record_close(&st);
-	return 0;
+	vb_buf_release(&sums);
+	return rc;
 }
 
 static void empty_poll(struct vb_conn *c, const struct vb_vsr_req *q,

@@ -41,6 +41,18 @@ uint64_t vb_wire_batch_checksum(const uint8_t *batch)
 	return XXH3_64bits_digest(&st);
 }
 
+uint64_t vb_wire_batch_checksum_sums(const uint8_t *batch, const uint8_t *sums,
+				     uint32_t n)
+{
+	XXH3_state_t st;
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, batch, 40); /* partition .. batch_length */
+	XXH3_64bits_update(&st, batch + VB_BATCH_COUNT, 4);
+	XXH3_64bits_update(&st, sums, (size_t)n * 8);
+	return XXH3_64bits_digest(&st);
+}
+
 void vb_wire_batch_stamp(uint8_t *batch, uint64_t partition,
 			 uint64_t base_offset, uint64_t base_ts)
 {

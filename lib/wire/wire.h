@@ -499,6 +499,12 @@ enum vb_frame_field {
 /* The batch checksum of the record at batch (its frames checked already):
  * XXH3-64 over the header fields and the frame checksums (§2.3). */
 uint64_t vb_wire_batch_checksum(const uint8_t *batch);
+/*
+ * The same from the header's fields and the frames' n checksums given
+ * apart (sums: n u64 LE, in frame order), for a record being built.
+ */
+uint64_t vb_wire_batch_checksum_sums(const uint8_t *batch, const uint8_t *sums,
+				     uint32_t n);
 /* Server side: stamps partition, base offset and timestamp, re-sums. */
 void vb_wire_batch_stamp(uint8_t *batch, uint64_t partition,
 			 uint64_t base_offset, uint64_t base_ts);

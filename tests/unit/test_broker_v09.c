@@ -5,7 +5,8 @@
  * logins as evictions, silently dropped headers, the request checksum, the
  * metadata client table (a retransmission answered from it, another body
  * under a used number dropped), send admission (frame checksums) and
- * confirmations with base offsets, describe_options, the heartbeat's
+ * confirmations with base offsets, polls as batch records (checksums, a
+ * message damaged on disk), describe_options, the heartbeat's
  * stale-client eviction, no waiting polls (0.8's extensions) over 0.9.
  */
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/path.h"
 #include "broker_harness.h"
 #include "wire/wire.h"
 
@@ -412,6 +414,178 @@ static void test_send(void **state)
 	vb_buf_release(&b);
 }
 
+/* A 0.9 poll of partition 1 of stream sid, topic tid from offset 0. */
+static void poll09(int fd, const struct vb_vsr_id *id, uint32_t sid,
+		   uint32_t tid, struct vb_buf *b)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_POLL_MESSAGES);
+	r.consumer.kind = VB_CONSUMER;
+	vb_ident_num(&r.consumer.id, 1);
+	vb_ident_num(&r.stream, sid);
+	vb_ident_num(&r.topic, tid);
+	r.part.present = 1;
+	r.part.id = 1;
+	r.strategy = VB_POLL_OFFSET;
+	r.value = 0;
+	r.count = 100;
+	frame(b, &r, id, 0);
+	put_all(fd, b->p, b->len);
+	get_frame(fd, b);
+	assert_int_equal(REPLY_STATUS(b->p), 0);
+}
+
+/*
+ * Stored messages read back as batch records (messages.md §2, §4.3): one
+ * per send, its frames' checksums and its own as the spec computes them;
+ * a stored message damaged on disk comes with a checksum its bytes do not
+ * give, and the rest of the poll stays good.
+ */
+static void test_poll_records(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT, path = VB_BUF_INIT;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	struct vb_send_hdr h;
+	struct vb_msg_in m[3];
+	struct vb_send_confirm cf;
+	struct vb_err e;
+	const uint8_t *p, *end;
+	uint32_t sid = 0, tid = 0, recs = 0, frames = 0, bad = 0;
+	int fd = raw_connect(), found;
+	FILE *f;
+
+	(void)state;
+	new_id(&id, 9);
+	login(fd, &id);
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "recs");
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	id.request = 2;
+	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
+	vb_ident_str(&r.stream, "recs");
+	vb_name_set(&r.name, "t");
+	r.count = 2; /* 0.9 counts partitions from 0: 1 is the second */
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	id.request = 3;
+	memset(&h, 0, sizeof(h));
+	vb_ident_str(&h.stream, "recs");
+	vb_ident_str(&h.topic, "t");
+	h.part_kind = VB_PART_ID;
+	h.partition_id = 1;
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 3; i++) {
+		m[i].id[0] = (uint8_t)(i + 1);
+		m[i].payload = "payload";
+		m[i].payload_len = 7;
+		m[i].uhdr = "\x02\x01\x00\x00\x00k\x02\x01\x00\x00\x00v";
+		m[i].uhdr_len = i == 1 ? 12 : 0;
+		m[i].origin_timestamp = 5000 + 7 * (uint64_t)i;
+	}
+	for (int round = 0; round < 2; round++) {
+		vb_buf_reset(&b);
+		assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h,
+						       m, 3, &e),
+				 0);
+		vb_vsr_req_stamp(b.p, b.len, &id, 0);
+		put_all(fd, b.p, b.len);
+		get_frame(fd, &b);
+		assert_int_equal(REPLY_STATUS(b.p), 0);
+		assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
+							b.len - VB_VSR_HDR,
+							&found, &cf, &e),
+				 0);
+		sid = cf.stream_id;
+		tid = cf.topic_id;
+	}
+
+	for (int damaged = 0; damaged < 2; damaged++) {
+		if (damaged) {
+			/* offset 4's first payload byte: 0.8 frames of 71
+			 * bytes (no user headers) or 83 before it, then its
+			 * 64-byte header */
+			vb_path_fmt(&path,
+				    "%s/streams/%u/topics/%u/partitions/1/"
+				    "%020d.log",
+				    S.dir, sid, tid, 0);
+			f = fopen((char *)path.p, "r+b");
+			assert_non_null(f);
+			assert_int_equal(fseek(f, 71 + 83 + 71 + 71 + 64,
+					       SEEK_SET),
+					 0);
+			assert_int_equal(fputc('P', f), 'P');
+			assert_int_equal(fclose(f), 0);
+		}
+		poll09(fd, &id, sid, tid, &b);
+		p = b.p + VB_VSR_HDR;
+		end = b.p + b.len;
+		assert_int_equal(vb_ld32(p), 1);
+		assert_int_equal(vb_ld32(p + 12), 6);
+		p += 16;
+		recs = frames = bad = 0;
+		while (p < end) {
+			uint64_t len = vb_ld64(p + VB_BATCH_LENGTH);
+			const uint8_t *fr = p + VB_BATCH_HDR;
+
+			assert_true(len >= VB_BATCH_HDR &&
+				    len <= (size_t)(end - p));
+			assert_int_equal(vb_ld32(p + VB_BATCH_COUNT), 3);
+			assert_int_equal(vb_ld64(p + VB_BATCH_BASE_OFFSET),
+					 3 * (uint64_t)recs);
+			assert_int_equal(vb_ld64(p + VB_BATCH_ORIGIN_TS), 5000);
+			assert_int_equal(vb_ld64(p + VB_BATCH_CHECKSUM),
+					 vb_wire_batch_checksum(p));
+			for (uint32_t i = 0; i < 3; i++) {
+				uint32_t ul = vb_ld32(fr + VB_FRAME_UHDR_LEN);
+				uint32_t pl = vb_ld32(fr +
+						      VB_FRAME_PAYLOAD_LEN);
+				size_t fsz = VB_FRAME_HDR + (size_t)pl + ul;
+
+				assert_int_equal(vb_ld32(fr +
+							 VB_FRAME_OFFSET_DELTA),
+						 i);
+				assert_int_equal(vb_ld32(fr +
+							 VB_FRAME_TS_DELTA),
+						 7 * i);
+				assert_int_equal(fr[VB_FRAME_ID], i + 1);
+				assert_int_equal(pl, 7);
+				assert_int_equal(ul, i == 1 ? 12 : 0);
+				assert_int_equal(vb_ld64(fr +
+							 VB_FRAME_RESERVED),
+						 0);
+				if (vb_ld64(fr + VB_FRAME_CHECKSUM) !=
+				    vb_xxh3(fr + 8, fsz - 8)) {
+					bad++;
+					assert_int_equal(recs * 3 + i, 4);
+					assert_memory_equal(fr + VB_FRAME_HDR,
+							    "Payload", 7);
+				} else {
+					assert_memory_equal(fr + VB_FRAME_HDR,
+							    "payload", 7);
+				}
+				fr += fsz;
+				frames++;
+			}
+			assert_ptr_equal(fr, p + len);
+			p += len;
+			recs++;
+		}
+		assert_int_equal(recs, 2);
+		assert_int_equal(frames, 6);
+		assert_int_equal(bad, (uint32_t)damaged);
+	}
+	close(fd);
+	vb_buf_release(&b);
+	vb_buf_release(&path);
+}
+
 static void test_describe_options(void **state)
 {
 	struct vb_buf b = VB_BUF_INIT;
@@ -615,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_drops_and_checksum),
 		cmocka_unit_test(test_client_table),
 		cmocka_unit_test(test_send),
+		cmocka_unit_test(test_poll_records),
 		cmocka_unit_test(test_describe_options),
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_no_wait_polls),
