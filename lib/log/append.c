@@ -1192,6 +1192,18 @@ static void invalid(struct app *a, const char *reason, size_t byte)
 	}
 }
 
+/*
+ * Over 0.9, which takes one request at a time (lock-step), a round at
+ * --batch lines while a frame still waits unwritten behind the one in
+ * flight keeps taking lines, up to the byte cut: sealing it would only
+ * queue one more small frame for one more round trip.  So batches grow
+ * with the round trip, as 0.8's pipeline overlaps them.
+ */
+static int lockstep_busy(const struct app *a)
+{
+	return a->up && vb_client_v09(a->c) && vb_client_unsent(a->c) > 0;
+}
+
 static void line(struct app *a, const char *p, size_t n)
 {
 	struct vb_json_scan s;
@@ -1226,8 +1238,8 @@ static void line(struct app *a, const char *p, size_t n)
 	round_add(a->open, p, n, hash, a->lineno, koff, klen);
 	a->seq++;
 	a->open->last_line = a->lineno;
-	if (a->open->n >= a->o->batch_lines ||
-	    a->open->data.len >= a->o->batch_bytes)
+	if (a->open->data.len >= a->o->batch_bytes ||
+	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a)))
 		seal(a);
 }
 
