@@ -579,11 +579,15 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 		if (sp[i].len == 0)
 			continue;
 		/* a mapping past the file's end would fault, not fail */
-		if (fstat(sp[i].f->fd, &sb) < 0)
-			return vb_err_sys(e, VB_E_IO, "a segment's size");
-		if ((uint64_t)sb.st_size < sp[i].off + sp[i].len)
-			return vb_err_set(e, VB_E_IO,
-					  "a segment ends inside a span");
+		if (fstat(sp[i].f->fd, &sb) < 0) {
+			rc = vb_err_sys(e, VB_E_IO, "a segment's size");
+			break;
+		}
+		if ((uint64_t)sb.st_size < sp[i].off + sp[i].len) {
+			rc = vb_err_set(e, VB_E_IO,
+					"a segment ends inside a span");
+			break;
+		}
 		map = mmap(NULL, mlen, PROT_READ, MAP_SHARED | MAP_POPULATE,
 			   sp[i].f->fd, (off_t)at);
 		if (map != MAP_FAILED) {
