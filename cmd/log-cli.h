@@ -31,6 +31,7 @@ enum {
 	OPT_DATA_DIR,
 	OPT_PARTITIONS,
 	OPT_TIMEOUT,
+	OPT_PROTOCOL,
 	OPT_TLS_CA,
 	OPT_FIRST_OWN, /* each command numbers its own from here */
 };
@@ -46,6 +47,7 @@ enum {
 	{ "topic", required_argument, NULL, 't' }, \
 	{ "partitions", required_argument, NULL, OPT_PARTITIONS }, \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+	{ "protocol", required_argument, NULL, OPT_PROTOCOL }, \
 	{ "tls-ca", required_argument, NULL, OPT_TLS_CA }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }, \
@@ -76,6 +78,10 @@ enum {
 "  -t, --topic NAME        topic (default events)\n" \
 "      --partitions N      partitions when the topic is created (default 8)\n" \
 "      --timeout DURATION  per-request timeout (default 10s)\n" \
+"      --protocol VERSION  the Iggy protocol: 0.8, 0.9 or auto (default\n" \
+"                          $VIBES_IGGY_PROTOCOL, else auto: what the address\n" \
+"                          spoke last, else a probe finds; also\n" \
+"                          ?protocol=VERSION in an iggy:// address)\n" \
 "  -v, --verbose           say more on stderr (a server it started, too)\n" \
 "  -h, --help              show this help\n" \
 "  -V, --version           show the version\n" \
@@ -263,6 +269,13 @@ static int cli_option(struct cli *cl, int ch, const char *arg)
 			  vb_parse_u64(arg, 1, 1000, &v, &e), &e);
 		cl->partitions = (uint32_t)v;
 		return 1;
+	case OPT_PROTOCOL:
+		if (vb_proto_parse(arg) < 0)
+			cli_usage_error(cl,
+					"--protocol: '%s': use 0.8, 0.9 or auto",
+					arg);
+		cl->ctl.protocol = vb_proto_parse(arg);
+		return 1;
 	case OPT_TIMEOUT:
 		cli_check(cl, "--timeout",
 			  vb_parse_duration(arg, 3600000000ull, &v, &e), &e);
@@ -303,8 +316,17 @@ static void cli_ctl_notice(void *arg, enum vb_ctl_note what, const char *msg)
 static int cli_connect(void *arg, struct vb_client *c, struct vb_err *e)
 {
 	struct cli *cl = arg;
+	char where[300];
 
-	return vb_ctl_connect(c, &cl->ctl, e);
+	if (vb_ctl_connect(c, &cl->ctl, e))
+		return -1;
+	if (cl->verbose)
+		fprintf(stderr, "%s: speaking Iggy %s to %s%s%s\n", cl->prog,
+			c->framing->name,
+			vb_client_addr(c, where, sizeof(where)),
+			c->redirected[0] ? ", the leader: " : "",
+			c->redirected);
+	return 0;
 }
 
 /* Connects (or dies) and prepares the log (not bootstrapped yet). */

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"                   [--max-connections N] [--max-unauthenticated N]\n"
 	"                   [--max-input-buffer BYTES] [--max-output BYTES]\n"
 	"                   [--login-failures N] [--login-delay-max MS]\n"
+	"                   [--heartbeat-ms MS]\n"
 	"                   [--tls-cert FILE [--tls-key FILE]]\n"
 	"                   [--help] [--version]\n";
 
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
 		OPT_NO_HTTP,
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
+		OPT_HEARTBEAT,
 	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
@@ -157,6 +159,7 @@ int main(int argc, char **argv)
 		  OPT_MAX_UNAUTH },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
+		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
 		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
@@ -182,6 +185,7 @@ int main(int argc, char **argv)
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
+	o.heartbeat_ms = 30000;
 	vb_limits_init(&o.lim);
 	/* upstream's default; taken, another port (--http makes it a must) */
 	memset(&ho, 0, sizeof(ho));
@@ -234,6 +238,10 @@ int main(int argc, char **argv)
 		case OPT_REBALANCE:
 			o.rebalance_ms = (unsigned)number(optarg, 1, 3600000,
 							  "--rebalance-ms");
+			break;
+		case OPT_HEARTBEAT:
+			o.heartbeat_ms = (unsigned)number(optarg, 1, 3600000,
+							  "--heartbeat-ms");
 			break;
 		case OPT_HTTP:
 			ho.addr = optarg;

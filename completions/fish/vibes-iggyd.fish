@@ -11,6 +11,7 @@ complete -c $c -l fsync -x -a 'never\t"Leave it to the kernel" always\t"Before e
 complete -c $c -l segment-size -x -d 'Segment file size in bytes'
 complete -c $c -l cleaner-ms -x -d 'Retention check period in ms'
 complete -c $c -l rebalance-ms -x -d 'Consumer-group rebalancing timeout in ms'
+complete -c $c -l heartbeat-ms -x -d '0.9 heartbeat interval in ms'
 complete -c $c -l max-connections -x -d 'Connections at once'
 complete -c $c -l max-unauthenticated -x -d 'Connections not logged in'
 complete -c $c -l max-input-buffer -x -d 'Request bytes held, all connections'

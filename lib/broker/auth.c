@@ -354,6 +354,7 @@ static void answer(struct vb_broker *b, struct vb_login *l, int later)
 {
 	struct vb_conn *c = l->conn;
 	int64_t now = vb_mono_us();
+	size_t m0 = l->answered ? l->answered_at : c->out.len;
 
 	if (l->answered) {
 		/* said so itself */
@@ -365,6 +366,8 @@ static void answer(struct vb_broker *b, struct vb_login *l, int later)
 		vb_conn_set_user(b, c, l->user_id);
 		vb_reply_identity(c, l->user_id);
 	}
+	if (c->gen == VB_GEN_09 && c->v09_code)
+		vb_v09_answered(b, c, m0); /* 0.9's reply instead */
 	if (l->failed) {
 		note_failure(b, c, l, now);
 	} else if (l->status == VB_ST_OK && l->code != VB_CMD_CHANGE_PASSWORD) {

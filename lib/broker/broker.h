@@ -55,6 +55,8 @@
 #define VB_SEND_MAX (256u * 1024 * 1024)
 /* Largest poll reply; a poll asking for more gets fewer messages. */
 #define VB_POLL_BYTES_MAX (64u * 1024 * 1024)
+/* 0.9 replies kept per session for retransmissions (framing.md §9.3). */
+#define VB_V09_CACHED 5
 
 struct vb_broker_opts {
 	const char *dir; /* data dir, exists */
@@ -63,6 +65,7 @@ struct vb_broker_opts {
 	uint64_t segment_size;
 	unsigned cleaner_ms;   /* retention check period */
 	unsigned rebalance_ms; /* pending revocation limit; 0: 30 s */
+	unsigned heartbeat_ms; /* 0.9 heartbeat interval; 0: 30 s */
 	/* Test only (VIBES_TEST_NO_WAIT_POLL): 105/106 answered 3, as upstream. */
 	int no_wait_poll;
 	const char *root_user;
@@ -116,6 +119,7 @@ struct vb_group {
 	/* per partition: last offset its current owner polled + 1, 0 none */
 	uint64_t *polled;
 	uint32_t npolled;
+	uint64_t generation; /* 0.9 sync: +1 at every rebalance */
 };
 
 struct vb_stream;
@@ -222,6 +226,23 @@ struct vb_conn {
 	uint32_t park_part; /* VB_PARK_ALL: every partition */
 	uint64_t park_sum;  /* what vb_park_sum said when it parked */
 	struct vb_conn *prev, *next;
+	/* 0.9 (v09.c); gen is 0 until the first bytes tell (loop.c) */
+	unsigned gen;
+	int bound; /* registered: vclient and session hold */
+	uint8_t vclient[16];
+	uint64_t session;
+	uint64_t watermark; /* highest metadata request applied */
+	int64_t seen_ms;    /* last request (monotonic): the heartbeat */
+	struct vb_v09_cached {
+		uint64_t request;
+		uint64_t checksum;
+		struct vb_buf reply;
+	} cached[VB_V09_CACHED];
+	unsigned ncached;
+	/* a request whose answer auth.c writes later (c->login set) */
+	struct vb_vsr_req v09_q;
+	uint32_t v09_code; /* its command; 0: none waits */
+	int v09_pat;	   /* a Register with a token */
 };
 
 struct vb_waiter;
@@ -241,6 +262,7 @@ struct vb_broker {
 	int stopping;
 	char ip[64];
 	uint16_t port;
+	uint64_t commit; /* 0.9: registrations so far (sessions) */
 	uint64_t messages_read;
 	struct vb_buf tmp;
 	/*
@@ -307,6 +329,12 @@ enum vb_hold {
 void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
 		    struct vb_part *p, enum vb_hold what);
 /*
+ * The replies held at offsets >= from of c->out (this pass's) were
+ * rewritten into one whose status field is at `to` (a 0.9 answer, v09.c).
+ */
+void vb_broker_hold_move(struct vb_broker *b, struct vb_conn *c, size_t from,
+			 size_t to);
+/*
  * The commit point, at the end of every pass of the loop, in two steps,
  * each followed by sending the output of the held connections whose
  * replies are all decided: vb_broker_collect takes the result of the job
@@ -350,6 +378,32 @@ void vb_reply_err(struct vb_conn *c, uint32_t status);
 /* Handles one whole request frame (payload may be modified). */
 void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 			uint8_t *p, size_t n);
+/* The same for a decoded request (not send_messages), logged in. */
+void vb_broker_dispatch_req(struct vb_broker *b, struct vb_conn *c,
+			    const struct vb_req *r);
+
+/* ---- Iggy 0.9 (v09.c) ---- */
+
+/*
+ * Handles one whole 0.9 request frame (size bytes, header included; it may
+ * be modified) by the 0.8 handlers, its answer rewritten as 0.9's.
+ */
+void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
+		     size_t size);
+/* Frees the session's cached replies. */
+void vb_v09_conn_free(struct vb_conn *c);
+/*
+ * auth.c wrote the 0.8 answer of c's login or change_password at
+ * c->out[m0..], later than its request ran (c->v09_code): rewritten as
+ * the 0.9 reply (a Register's reply or eviction).
+ */
+void vb_v09_answered(struct vb_broker *b, struct vb_conn *c, size_t m0);
+/*
+ * The heartbeat (framing.md §10): a session in a consumer group that sent
+ * nothing for 1.2 heartbeat intervals leaves its groups and is evicted as
+ * a stale client.  1 when c was (its output is queued).
+ */
+int vb_v09_stale(struct vb_broker *b, struct vb_conn *c, int64_t now_ms);
 
 /* ---- slabs (meta.c) ---- */
 
@@ -411,6 +465,24 @@ void vb_cmd_partitions(struct vb_broker *b, struct vb_conn *c,
 void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p, size_t n);
 void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c,
 		 const struct vb_req *r);
+/*
+ * What both generations share: a send's partition resolved, permission
+ * checked and its messages (0.8 frames, stamped in place) appended, *pid
+ * and *base (either may be NULL) the partition and first offset, *part
+ * the partition, whose commit point the caller's reply must be held for
+ * (vb_broker_hold, VB_HOLD_DATA): 0, or -1 after an error reply (0.8).
+ * A poll resolved and read: 1 with the head and the spans of stored 0.8
+ * frames (at most VB_POLL_SPANS), or 0 after an answer (an error, an
+ * empty head) was written.
+ */
+#define VB_POLL_SPANS 64
+int vb_send_append(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
+		   uint32_t count, uint32_t *pid, uint64_t *base,
+		   struct vb_part **part);
+int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
+		  const struct vb_req *r, struct vb_poll_hdr *h,
+		  struct vb_span *sp, size_t *nsp);
 /*
  * Waiting polls (105, 106; vibes-iggyd(8)).  Answers at once when the
  * poll finds min_count messages (or its byte budget), when max_wait is 0,

@@ -63,6 +63,14 @@ void vb_broker_hold(struct vb_broker *b, struct vb_conn *c, size_t at,
 	waiter_add(&b->waiters, &b->nwaiters, &b->waiters_cap, &w);
 }
 
+void vb_broker_hold_move(struct vb_broker *b, struct vb_conn *c, size_t from,
+			 size_t to)
+{
+	for (size_t i = 0; i < b->nwaiters; i++)
+		if (b->waiters[i].c == c && b->waiters[i].at >= from)
+			b->waiters[i].at = to;
+}
+
 /* The reply is decided: 13000 if it failed; one less to wait for. */
 static void decide(struct vb_waiter *w, int failed)
 {

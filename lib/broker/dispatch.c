@@ -160,7 +160,6 @@ static void dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 {
 	struct vb_req r;
 	struct vb_err e;
-	size_t m;
 
 	/* a parked poll run again was counted when it came */
 	if (c->park_deadline == 0)
@@ -184,6 +183,16 @@ static void dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 		vb_reply_err(c, VB_ST_UNAUTHENTICATED);
 		return;
 	}
+	vb_broker_dispatch_req(b, c, &r);
+}
+
+void vb_broker_dispatch_req(struct vb_broker *b, struct vb_conn *c,
+			    const struct vb_req *rq)
+{
+	uint32_t code = rq->code;
+	struct vb_req r = *rq;
+	size_t m;
+
 	switch (code) {
 	case VB_CMD_PING:
 		vb_reply_ok(c);

@@ -19,6 +19,7 @@ void vb_frames_init(struct vb_frames *r)
 {
 	vb_buf_init(&r->buf);
 	r->pos = 0;
+	r->gen = 0;
 }
 
 void vb_frames_release(struct vb_frames *r)
@@ -38,6 +39,12 @@ size_t vb_frames_missing(const struct vb_frames *r)
 	size_t avail = vb_frames_pending(r);
 	uint64_t size;
 
+	if (r->gen == VB_GEN_09) {
+		if (avail < VB_VSR_HDR)
+			return VB_VSR_HDR - avail;
+		size = vb_ld32(r->buf.p + r->pos + VB_VSR_SIZE);
+		return size <= avail ? 0 : (size_t)(size - avail);
+	}
 	if (avail < VB_REQ_HDR)
 		return VB_REQ_HDR - avail;
 	/* length counts the code and the payload, not itself */
@@ -128,6 +135,34 @@ int vb_frames_next(struct vb_frames *r, const struct vb_frame_limits *l,
 	f->payload = h + VB_REQ_HDR;
 	f->len = length - 4;
 	r->pos += VB_REQ_HDR + f->len;
+	return 1;
+}
+
+unsigned vb_frames_gen(struct vb_frames *r)
+{
+	if (r->gen == 0 && vb_frames_pending(r) >= 4)
+		r->gen = vb_ld32(r->buf.p + r->pos) == 0 ? VB_GEN_09 :
+							   VB_GEN_08;
+	return r->gen;
+}
+
+int vb_frames_next_v09(struct vb_frames *r, uint64_t max, uint8_t **frame,
+		       size_t *size)
+{
+	size_t avail = vb_frames_pending(r);
+	uint8_t *h = r->buf.p + r->pos;
+	uint32_t n;
+
+	if (avail < VB_VSR_HDR)
+		return 0;
+	n = vb_ld32(h + VB_VSR_SIZE);
+	if (n < VB_VSR_HDR || n > max)
+		return -1;
+	if (avail < n)
+		return 0;
+	*frame = h;
+	*size = n;
+	r->pos += n;
 	return 1;
 }
 

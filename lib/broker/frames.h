@@ -42,6 +42,8 @@ struct vb_frame {
 struct vb_frames {
 	struct vb_buf buf;
 	size_t pos; /* first byte not handed out */
+	/* the framing (enum vb_gen): 0 until vb_frames_gen tells */
+	unsigned gen;
 };
 
 void vb_frames_init(struct vb_frames *r);
@@ -86,6 +88,21 @@ void vb_frames_compact(struct vb_frames *r);
 int vb_frames_next(struct vb_frames *r, const struct vb_frame_limits *l,
 		   int logged_in, struct vb_frame *f, uint32_t *status);
 
+/*
+ * The framing of the stream, from its first 4 bytes (set in r->gen): a
+ * 0.8 frame starts with its length (at least 4), a 0.9 request with its
+ * checksum field, which clients leave 0 (iggy-wire-0.9/framing.md §2).
+ * 0 while fewer have arrived.
+ */
+unsigned vb_frames_gen(struct vb_frames *r);
+/*
+ * The next whole 0.9 request (r->gen 0.9): 1 with *frame its 256-byte
+ * header and body, *size both; 0 when more bytes are needed; -1 when its
+ * size is below 256 or over max (the connection is closed without an
+ * answer, framing.md §1), and every later call says the same.
+ */
+int vb_frames_next_v09(struct vb_frames *r, uint64_t max, uint8_t **frame,
+		       size_t *size);
 /*
  * Gives f, the frame vb_frames_next just handed out, back: the next call
  * hands it out again (a waiting poll parked, loop.c).  Nothing may have

@@ -261,6 +261,7 @@ void vb_group_rebalance(struct vb_group *g)
 	uint32_t *cnt = vb_xcalloc(nm + 1, sizeof(*cnt));
 	uint64_t now = vb_wall_us();
 
+	g->generation++;
 	polled_resize(g);
 	for (uint32_t p = 0; p < np; p++)
 		cur[p] = -1;

@@ -138,6 +138,7 @@ struct vb_login {
 	uint32_t status;
 	int failed;	       /* counts as a failed login */
 	int answered;	       /* the reply is written already */
+	size_t answered_at;    /* ... there in its connection's out */
 	int where;	       /* auth.c's */
 	atomic_int cancelled;  /* its connection went: the worker skips it */
 	int64_t not_before_us; /* waits (vb_mono_us) until then */

@@ -406,6 +406,7 @@ static void conn_free(struct vb_broker *b, struct vb_conn *c)
 	}
 	free(c->q);
 	free(c->groups);
+	vb_v09_conn_free(c);
 	vb_buf_release(&c->out);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -730,15 +731,42 @@ static void frame_fatal(struct vb_conn *c, uint32_t status)
 	c->closing = 1;
 }
 
+/* A 0.9 frame: a size out of bounds closes without an answer (§1). */
+static int conn_process_v09(struct vb_broker *b, struct vb_conn *c)
+{
+	uint64_t limit = c->bound ? VB_VSR_FRAME_MAX :
+				    VB_VSR_HDR + VB_PREAUTH_MAX;
+	uint8_t *frame;
+	size_t size;
+	int rc = vb_frames_next_v09(&c->in, limit, &frame, &size);
+
+	if (rc < 0)
+		c->closing = 1;
+	if (rc <= 0)
+		return 0;
+	b->g.in_moved += size;
+	vb_v09_dispatch(b, c, frame, size);
+	vb_conn_commit(c);
+	return 1;
+}
+
 /* Runs every whole frame in the input buffer. */
 static void conn_process(struct vb_broker *b, struct vb_conn *c)
 {
 	while (conn_can_run(b, c)) {
 		struct vb_frame f;
 		uint32_t status;
-		int rc = vb_frames_next(&c->in, &b->g.frames,
-					c->user_id != VB_NO_USER, &f, &status);
+		int rc;
 
+		if (c->gen == 0 && (c->gen = vb_frames_gen(&c->in)) == 0)
+			break;
+		if (c->gen == VB_GEN_09) {
+			if (!conn_process_v09(b, c))
+				break;
+			continue;
+		}
+		rc = vb_frames_next(&c->in, &b->g.frames,
+				    c->user_id != VB_NO_USER, &f, &status);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -1038,6 +1066,9 @@ static void on_timer(struct vb_broker *b)
 		vb_broker_retention(b);
 	}
 	vb_groups_tick(b);
+	for (struct vb_conn *c = b->conns; c; c = c->next)
+		if (vb_v09_stale(b, c, vb_mono_ms()))
+			conn_events(b, c);
 	vb_auth_tick(b, vb_mono_us());
 	guard_tick(b, vb_mono_us());
 	vb_broker_tls_tick(b, vb_mono_us());

@@ -10,7 +10,7 @@
 #include "broker/broker.h"
 #include "base/banned.h"
 
-#define POLL_SPANS 64
+#define POLL_SPANS VB_POLL_SPANS
 
 uint32_t vb_consumer_key(const struct vb_ident *id)
 {
@@ -43,57 +43,76 @@ static struct vb_topic *msg_topic(struct vb_broker *b, struct vb_conn *c,
 	return t;
 }
 
-void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p, size_t n)
+int vb_send_append(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
+		   uint32_t count, uint32_t *pidp, uint64_t *base,
+		   struct vb_part **partp)
 {
-	struct vb_send_view v;
 	struct vb_topic *t;
 	struct vb_err e;
 	uint32_t pid;
+
+	t = msg_topic(b, c, &h->stream, &h->topic, VB_P_SEND);
+	if (t == NULL)
+		return -1;
+	switch (h->part_kind) {
+	case VB_PART_BALANCED:
+		if (t->nparts == 0) {
+			vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
+			return -1;
+		}
+		pid = t->rr % t->nparts;
+		t->rr = (pid + 1) % t->nparts;
+		break;
+	case VB_PART_ID:
+		pid = h->partition_id;
+		break;
+	default:
+		if (t->nparts == 0) {
+			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+			return -1;
+		}
+		pid = vb_xxh32(h->key, h->key_len) % t->nparts;
+		break;
+	}
+	if (pid >= t->nparts) {
+		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
+		return -1;
+	}
+	if (pidp)
+		*pidp = pid;
+	if (base)
+		*base = t->parts[pid]->next;
+	if (vb_part_append(t->parts[pid], msgs, len, count, vb_wall_us(), &e) <
+	    0) {
+		vb_broker_log(b, "append: %s", e.msg);
+		vb_reply_err(c, VB_ST_IO_ERROR);
+		return -1;
+	}
+	t->parts[pid]->io.msgs_in += count;
+	t->parts[pid]->io.bytes_in += len;
+	*partp = t->parts[pid];
+	return 0;
+}
+
+void vb_cmd_send(struct vb_broker *b, struct vb_conn *c, uint8_t *p, size_t n)
+{
+	struct vb_send_view v;
+	struct vb_part *part;
+	struct vb_err e;
 	size_t at;
 
 	if (vb_wire_send_decode(&v, p, n, &e) < 0) {
 		vb_reply_err(c, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
-	t = msg_topic(b, c, &v.h.stream, &v.h.topic, VB_P_SEND);
-	if (t == NULL)
-		return;
-	switch (v.h.part_kind) {
-	case VB_PART_BALANCED:
-		if (t->nparts == 0) {
-			vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
-			return;
-		}
-		pid = t->rr % t->nparts;
-		t->rr = (pid + 1) % t->nparts;
-		break;
-	case VB_PART_ID:
-		pid = v.h.partition_id;
-		break;
-	default:
-		if (t->nparts == 0) {
-			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
-			return;
-		}
-		pid = vb_xxh32(v.h.key, v.h.key_len) % t->nparts;
-		break;
-	}
-	if (pid >= t->nparts) {
-		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
-		return;
-	}
 	/* The message area lives in our input buffer: stamped in place. */
-	if (vb_part_append(t->parts[pid], (uint8_t *)v.msgs, v.msgs_len,
-			   v.h.count, vb_wall_us(), &e) < 0) {
-		vb_broker_log(b, "append: %s", e.msg);
-		vb_reply_err(c, VB_ST_IO_ERROR);
+	if (vb_send_append(b, c, &v.h, (uint8_t *)v.msgs, v.msgs_len, v.h.count,
+			   NULL, NULL, &part) < 0)
 		return;
-	}
-	t->parts[pid]->io.msgs_in += v.h.count;
-	t->parts[pid]->io.bytes_in += v.msgs_len;
 	at = c->out.len;
 	vb_reply_ok(c);
-	vb_broker_hold(b, c, at, t->parts[pid], VB_HOLD_DATA);
+	vb_broker_hold(b, c, at, part, VB_HOLD_DATA);
 }
 
 static void reply_poll_empty(struct vb_conn *c, uint32_t pid, uint64_t cur)
@@ -295,6 +314,32 @@ void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c, const struct vb_req *r)
 	m = vb_wire_resp_begin(&c->out);
 	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + o.bytes));
 	poll_body(b, c, &o);
+}
+
+int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
+		  const struct vb_req *r, struct vb_poll_hdr *hp,
+		  struct vb_span *sp, size_t *nspp)
+{
+	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
+	struct poll_one o;
+
+	if (t == NULL || poll_locate(c, t, r, VB_POLL_BYTES_MAX, &o) < 0)
+		return 0;
+	if (o.p == NULL) {
+		reply_poll_empty(c, 0, 0);
+		return 0;
+	}
+	if (poll_effects(b, c, t, r->flag, &o) < 0)
+		return 0;
+	hp->partition_id = o.pid;
+	hp->current_offset = o.cur;
+	hp->count = o.nmsg;
+	memcpy(sp, o.sp, o.nsp * sizeof(*sp));
+	*nspp = o.nsp;
+	b->messages_read += o.nmsg;
+	o.p->io.msgs_out += o.nmsg;
+	o.p->io.bytes_out += o.bytes;
+	return 1;
 }
 
 /* ---- waiting polls ---- */

@@ -473,6 +473,7 @@ static int passwd_verdict(struct vb_broker *b, struct vb_login *l)
 		return 0;
 	}
 	strlcpy(u->pwhash, l->newhash, sizeof(u->pwhash));
+	l->answered_at = l->conn->out.len;
 	if (vb_meta_save_or_fail(b, l->conn) < 0) {
 		/* Not saved: the old password stays, as on disk. */
 		strlcpy(u->pwhash, l->pwhash, sizeof(u->pwhash));

@@ -2,8 +2,12 @@
  * client.c - the Iggy TCP client (client.h): a queue of request frames,
  * a socket pumped without blocking, and answers taken out of a
  * vb_reader in order.  The blocking calls are the same machinery with a
- * poll() loop around it.  The bytes go through c->tr (net/transport.h),
- * plain or TLS: only connect and close know which.
+ * poll() loop around it.  Which protocol is spoken is settled here, at
+ * connect; the 0.9 session (identity, numbering, lock-step, evictions,
+ * transient answers) lives here too, so nothing above knows of it but the
+ * bodies that differ.  The commands themselves are in calls.c.  The
+ * bytes go through c->tr (net/transport.h), plain or TLS: only connect
+ * and close know which.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,18 +18,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "base/parse.h"
 #include "client/client.h"
+#include "client/client-int.h"
 #include "net/sock.h"
 #include "base/banned.h"
 
 /* Pieces written by one writev. */
 #define IOV_BATCH 64
+
+int vb_proto_parse(const char *s)
+{
+	if (strcmp(s, "0.8") == 0)
+		return VB_PROTO_08;
+	if (strcmp(s, "0.9") == 0)
+		return VB_PROTO_09;
+	if (strcmp(s, "auto") == 0)
+		return VB_PROTO_AUTO;
+	return -1;
+}
+
+const char *vb_proto_name(int proto)
+{
+	return proto == VB_PROTO_08 ? "0.8" :
+	       proto == VB_PROTO_09 ? "0.9" :
+				      "auto";
+}
 
 void vb_client_init(struct vb_client *c)
 {
@@ -35,9 +60,11 @@ void vb_client_init(struct vb_client *c)
 	c->port = VB_DEFAULT_PORT;
 	c->timeout_ms = VB_CLIENT_TIMEOUT_MS;
 	c->framing = &vb_framing_v08;
+	c->protocol = VB_PROTO_08;
 	vb_tr_init(&c->tr);
 	vb_buf_init(&c->out);
 	vb_buf_init(&c->enc);
+	vb_buf_init(&c->proto_cache);
 	vb_buf_init(&c->pre_req);
 	vb_buf_init(&c->pre_ans);
 	vb_reader_init(&c->rd, c->framing, VB_CLIENT_RESP_MAX);
@@ -48,6 +75,9 @@ static void drop_queue(struct vb_client *c)
 	vb_buf_reset(&c->out);
 	c->nq = c->qhead = c->qdone = 0;
 	c->queued = c->taken = 0;
+	c->wframes = 0;
+	c->wleft = 0;
+	c->nsent = c->sent_head = 0;
 	vb_reader_reset(&c->rd);
 }
 
@@ -57,6 +87,10 @@ void vb_client_close(struct vb_client *c)
 	c->fd = -1;
 	c->dead = 0;
 	c->local[0] = 0;
+	c->rx = 0;
+	c->bound = 0;
+	c->id.session = 0;
+	c->id.request = 0;
 	c->no_wait_poll = 0;
 	c->pre_ready = 0;
 	drop_queue(c);
@@ -70,12 +104,15 @@ void vb_client_release(struct vb_client *c)
 	explicit_bzero(c->pass, sizeof(c->pass));
 	vb_buf_release(&c->out);
 	vb_buf_release(&c->enc);
+	vb_buf_release(&c->proto_cache);
 	vb_buf_release(&c->pre_req);
 	vb_buf_release(&c->pre_ans);
 	vb_reader_release(&c->rd);
 	free(c->q);
+	free(c->sent);
 	c->q = NULL;
-	c->qcap = 0;
+	c->sent = NULL;
+	c->qcap = c->sent_cap = 0;
 }
 
 /* Upstream's connection-string options that mean nothing to vibes. */
@@ -130,6 +167,15 @@ static int url_options(struct vb_client *c, char *q, struct vb_err *e)
 				return vb_err_set(
 					e, VB_E_USAGE,
 					"address option tls_ca_file: too long");
+		} else if (strcmp(q, "protocol") == 0) {
+			int proto = vb_proto_parse(v);
+
+			if (proto < 0)
+				return vb_err_set(
+					e, VB_E_USAGE,
+					"address option protocol=%s: use 0.8, 0.9 or auto",
+					v);
+			c->protocol = proto;
 		} else if (strcmp(q, "tls_validate_certificate") == 0) {
 			if (strcmp(v, "true") != 0)
 				return vb_err_set(
@@ -292,7 +338,8 @@ static int tls_start(struct vb_client *c, int fd, int64_t deadline,
 	return -1;
 }
 
-int vb_client_connect(struct vb_client *c, struct vb_err *e)
+/* The TCP (and TLS) connection alone. */
+static int tcp_connect(struct vb_client *c, struct vb_err *e)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct sockaddr_storage ss;
@@ -357,6 +404,229 @@ int vb_client_connect(struct vb_client *c, struct vb_err *e)
 	return 0;
 }
 
+void vb_client_use(struct vb_client *c, const struct vb_framing *f)
+{
+	c->framing = f;
+	c->rd.f = f;
+	c->window = f->gen == VB_GEN_09 ? VB_CLIENT_WINDOW_V09 : 0;
+	vb_reader_reset(&c->rd);
+}
+
+static int zero_id(const uint8_t *p)
+{
+	for (int i = 0; i < 16; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+void vb_client_new_id(struct vb_client *c)
+{
+	static uint64_t n;
+
+	while (getrandom(c->id.client, sizeof(c->id.client), 0) !=
+		       (ssize_t)sizeof(c->id.client) ||
+	       zero_id(c->id.client)) {
+		/* no entropy (an old kernel, a seccomp jail): still unique */
+		uint64_t a = (uint64_t)vb_wall_us(),
+			 b = (uint64_t)getpid() << 32 | ++n;
+
+		memcpy(c->id.client, &a, 8);
+		memcpy(c->id.client + 8, &b, 8);
+		if (!zero_id(c->id.client))
+			break;
+	}
+}
+
+static const char *printable(const uint8_t *p, size_t n, char *buf,
+			     size_t size);
+
+/* What the first bytes of an answer to the 0.9 probe say. */
+enum probe { PROBE_MORE, PROBE_V08, PROBE_V09, PROBE_NEITHER, PROBE_TLS };
+
+/*
+ * A 0.8 server reads the probe's first 8 bytes (its checksum field, 0)
+ * as a frame of length 0 and answers status 3 (control.md §1.3): 8 bytes,
+ * a status, a zero length.  A 0.9 reply begins with its checksum (0) and
+ * is 256 bytes with command 8 or 13 at byte 60.
+ */
+static enum probe probe_read(const uint8_t *p, size_t n)
+{
+	/* a TLS record (an alert): the port speaks TLS, we do not */
+	if (n >= 3 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03 &&
+	    p[2] <= 0x04)
+		return PROBE_TLS;
+	if (n >= 8 && vb_ld32(p) != 0 && vb_ld32(p + 4) == 0)
+		return PROBE_V08;
+	if (n < VB_VSR_HDR)
+		return PROBE_MORE;
+	if ((p[60] == VB_VSR_REPLY || p[60] == VB_VSR_EVICTION) &&
+	    vb_ld32(p + 48) >= VB_VSR_HDR)
+		/* the bundled server: 0.8 is its native protocol */
+		return vb_vsr_also_v08(p) ? PROBE_V08 : PROBE_V09;
+	return PROBE_NEITHER;
+}
+
+/*
+ * The probe: a 0.9 ping before login (the one request 0.9 allows then).
+ * 1: the server speaks 0.9 (the connection goes on), 0: it does not (the
+ * connection is closed: a 0.8 server's stream is out of step now).
+ */
+static int probe(struct vb_client *c, struct vb_err *e)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_req r;
+	uint8_t got[VB_VSR_HDR];
+	size_t n = 0, sent = 0;
+	int64_t deadline = vb_mono_ms() + c->timeout_ms;
+	enum probe what = PROBE_MORE;
+	char where[300];
+	int rc = -1;
+
+	vb_client_new_id(c);
+	vb_req_init(&r, VB_CMD_PING);
+	vb_wire_req_frame(&b, &vb_framing_v09, &r);
+	c->id.request = 0;
+	c->id.session = 0;
+	vb_vsr_req_stamp(b.p, b.len, &c->id, 0);
+	while (sent < b.len) {
+		ssize_t w = vb_tr_write(&c->tr, b.p + sent, b.len - sent, 0);
+
+		if (w > 0) {
+			sent += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			vb_err_set(e, VB_E_UNAVAIL, "sending to %s: %s",
+				   vb_client_addr(c, where, sizeof(where)),
+				   vb_tr_strerror(&c->tr, errno));
+			goto out;
+		}
+		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLOUT, deadline,
+			    e, "probe"))
+			goto timeout;
+	}
+	while (what == PROBE_MORE) {
+		ssize_t k = vb_tr_read(&c->tr, got + n, sizeof(got) - n);
+
+		if (k > 0) {
+			n += (size_t)k;
+			what = probe_read(got, n);
+			continue;
+		}
+		if (k == 0) {
+			/* closed on a frame it could not read: not 0.9 */
+			what = PROBE_V08;
+			break;
+		}
+		if (errno == ECONNRESET) {
+			what = PROBE_V08;
+			break;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			vb_err_set(e, VB_E_UNAVAIL, "receiving from %s: %s",
+				   vb_client_addr(c, where, sizeof(where)),
+				   vb_tr_strerror(&c->tr, errno));
+			goto out;
+		}
+		if (vb_tr_pending(&c->tr))
+			continue;
+		if (wait_fd(c->fd, c->tr.want ? c->tr.want : POLLIN, deadline,
+			    e, "probe"))
+			goto timeout;
+	}
+	if (what == PROBE_TLS && !c->tls) {
+		vb_err_set(e, VB_E_PROTO,
+			   "%s speaks TLS: connect with iggys://%s (or ?tls=true)",
+			   vb_client_addr(c, where, sizeof(where)), where);
+		goto out;
+	}
+	if (what == PROBE_NEITHER || what == PROBE_TLS) {
+		char seen[64];
+
+		vb_err_set(e, VB_E_PROTO,
+			   "%s does not speak the Iggy protocol (it answered \"%s\")",
+			   vb_client_addr(c, where, sizeof(where)),
+			   printable(got, n, seen, sizeof(seen)));
+		goto out;
+	}
+	rc = what == PROBE_V09;
+	goto out;
+timeout:
+	vb_err_set(e, VB_E_TIMEOUT, "%s did not answer within %d ms",
+		   vb_client_addr(c, where, sizeof(where)), c->timeout_ms);
+out:
+	vb_buf_release(&b);
+	if (rc <= 0) {
+		c->tr.failed = 1; /* the stream is out of step: no goodbye */
+		vb_tr_close(&c->tr);
+		c->fd = -1;
+		c->local[0] = 0;
+	}
+	return rc;
+}
+
+/*
+ * Settles the protocol of the connection just made: from the cache when
+ * allowed and it says 0.8 (unconfirmed: see vb_client_login), else by the
+ * probe, whose finding the cache then keeps.
+ */
+static int settle(struct vb_client *c, int use_cache, struct vb_err *e)
+{
+	const char *cache = c->proto_cache.len ? (char *)c->proto_cache.p :
+						 NULL;
+	char addr[300];
+	unsigned hint = 0;
+	int rc;
+
+	vb_client_addr(c, addr, sizeof(addr));
+	hint = vb_proto_cache_get(cache, addr);
+	if (use_cache && hint == VB_GEN_08) {
+		vb_client_use(c, &vb_framing_v08);
+		c->proto_guess = 1;
+		return 0;
+	}
+	rc = probe(c, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && tcp_connect(c, e))
+		return -1;
+	vb_client_use(c, rc ? &vb_framing_v09 : &vb_framing_v08);
+	if (hint != c->framing->gen)
+		vb_proto_cache_put(cache, addr, c->framing->gen);
+	return 0;
+}
+
+int vb_client_connect(struct vb_client *c, struct vb_err *e)
+{
+	if (tcp_connect(c, e))
+		return -1;
+	c->proto_guess = 0;
+	if (c->protocol == VB_PROTO_08 || c->protocol == VB_PROTO_09) {
+		vb_client_use(c, vb_framing_of((unsigned)c->protocol));
+		return 0;
+	}
+	return settle(c, 1, e);
+}
+
+int vb_client_connect_as(struct vb_client *c, const struct vb_framing *f,
+			 struct vb_err *e)
+{
+	if (tcp_connect(c, e))
+		return -1;
+	c->proto_guess = 0;
+	vb_client_use(c, f);
+	return 0;
+}
+
+int vb_client_reprobe(struct vb_client *c, struct vb_err *e)
+{
+	if (tcp_connect(c, e))
+		return -1;
+	c->proto_guess = 0;
+	return settle(c, 0, e);
+}
+
 /* ---- the queue ---- */
 
 static void add_piece(struct vb_client *c, const uint8_t *ext, size_t off,
@@ -373,15 +643,102 @@ static void add_piece(struct vb_client *c, const uint8_t *ext, size_t off,
 	pc->len = n;
 }
 
-/* Counts the whole frames in p[0..n) (the caller's to get right). */
-static uint64_t count_frames(const struct vb_client *c, const uint8_t *p,
-			     size_t n)
+/* Remembers a 0.9 request queued, for its answer's check. */
+static void push_sent(struct vb_client *c, uint32_t code, uint8_t op,
+		      uint64_t request)
 {
+	struct vb_client_sent *s;
+
+	if (c->nsent == c->sent_cap) {
+		size_t ncap = vb_alloc_nr(c->sent_cap, c->nsent + 1, 16);
+		struct vb_client_sent *ns = vb_xreallocarray(NULL, ncap,
+							     sizeof(*ns));
+
+		for (size_t k = 0; k < c->nsent; k++)
+			ns[k] = c->sent[(c->sent_head + k) % c->sent_cap];
+		free(c->sent);
+		c->sent = ns;
+		c->sent_cap = ncap;
+		c->sent_head = 0;
+	}
+	s = &c->sent[(c->sent_head + c->nsent) % c->sent_cap];
+	s->code = code;
+	s->op = op;
+	s->request = request;
+	c->nsent++;
+}
+
+/*
+ * The identity of a 0.9 request (framing.md §4.3): Register carries
+ * request and session 0; metadata writes and Logout the counter, which
+ * then advances; partition writes and reads the counter as it is (unless
+ * v09-pins.h says partition writes advance it too).
+ */
+static void stamp(struct vb_client *c, uint8_t *f, size_t size)
+{
+	uint8_t op = f[176];
+	struct vb_vsr_id id = c->id;
+	int sum = 0;
+
+	if (op == VB_OP_REGISTER) {
+		id.request = 0;
+		id.session = 0;
+		sum = VB_V09_STAMP_METADATA;
+	} else if (op == VB_OP_LOGOUT || vb_op_metadata(op)) {
+		c->id.request++;
+		sum = VB_V09_STAMP_METADATA;
+	} else if (vb_op_partition(op)) {
+		if (VB_V09_PARTITION_ADVANCES)
+			c->id.request++;
+		sum = VB_V09_STAMP_PARTITION;
+	}
+	if (!c->bound)
+		id.session = 0;
+	vb_vsr_req_stamp(f, size, &id, sum);
+	push_sent(c, c->framing->req_code(f), op, id.request);
+}
+
+/*
+ * The identity stamp() gave the request s, written again into f (its
+ * unstamped bytes): the same bytes, for a retry (framing.md §9.2).
+ */
+static void restamp(struct vb_client *c, uint8_t *f, size_t size,
+		    const struct vb_client_sent *s)
+{
+	uint8_t op = f[176];
+	struct vb_vsr_id id = c->id;
+	int sum = 0;
+
+	id.request = s->request;
+	if (op == VB_OP_REGISTER) {
+		id.session = 0;
+		sum = VB_V09_STAMP_METADATA;
+	} else if (op == VB_OP_LOGOUT || vb_op_metadata(op)) {
+		sum = VB_V09_STAMP_METADATA;
+	} else if (vb_op_partition(op)) {
+		sum = VB_V09_STAMP_PARTITION;
+	}
+	if (!c->bound)
+		id.session = 0;
+	vb_vsr_req_stamp(f, size, &id, sum);
+}
+
+/*
+ * Counts the whole frames in p[0..n) (the caller's to get right) and,
+ * over 0.9, stamps each with the session's identity.
+ */
+static uint64_t count_frames(struct vb_client *c, uint8_t *p, size_t n)
+{
+	const struct vb_framing *f = c->framing;
 	uint64_t k = 0;
 	size_t at = 0;
 
-	while (n - at >= c->framing->req_hdr) {
-		at += (size_t)c->framing->req_size(p + at);
+	while (n - at >= f->req_hdr) {
+		size_t size = (size_t)f->req_size(p + at);
+
+		if (f->gen == VB_GEN_09 && size <= n - at)
+			stamp(c, p + at, size);
+		at += size;
 		k++;
 	}
 	return k;
@@ -401,20 +758,34 @@ void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n)
 		c->q[c->nq - 1].len += n; /* grow the last piece */
 	else
 		add_piece(c, NULL, off, n);
-	c->queued += count_frames(c, frames, n);
+	c->queued += count_frames(c, c->out.p + off, n);
 }
 
-void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames, size_t n)
+void vb_client_queue_ref(struct vb_client *c, uint8_t *frames, size_t n)
 {
 	c->pre_ready = 0;
 	add_piece(c, frames, 0, n);
 	c->queued += count_frames(c, frames, n);
 }
 
+void vb_client_requeue(struct vb_client *c, const uint8_t *frame, size_t n,
+		       const struct vb_client_sent *s)
+{
+	size_t off;
+
+	if (vb_client_unsent(c) == 0)
+		vb_buf_reset(&c->out);
+	off = c->out.len;
+	vb_buf_add(&c->out, frame, n);
+	add_piece(c, NULL, off, n);
+	c->queued++;
+	push_sent(c, s->code, s->op, s->request);
+}
+
 void vb_client_queue_req(struct vb_client *c, const struct vb_req *r)
 {
 	vb_buf_reset(&c->enc);
-	vb_wire_req_encode(&c->enc, r);
+	vb_wire_req_frame(&c->enc, c->framing, r);
 	vb_client_queue(c, c->enc.p, c->enc.len);
 }
 
@@ -427,13 +798,30 @@ size_t vb_client_unsent(const struct vb_client *c)
 	return n - c->qdone;
 }
 
+/* Answers that have come in whole, taken or not. */
+static uint64_t arrived(const struct vb_client *c)
+{
+	uint64_t out = c->wframes - c->taken;
+
+	return c->taken + vb_reader_ready(&c->rd, out ? (size_t)out : 1);
+}
+
+/* The window lets the next frame go (a frame begun may always end). */
+static int may_write(const struct vb_client *c)
+{
+	return c->window == 0 || c->wleft > 0 ||
+	       c->wframes - arrived(c) < c->window;
+}
+
 short vb_client_events(const struct vb_client *c)
 {
 	return (short)(POLLIN |
-		       (c->qhead < c->nq || c->tr.want_out ? POLLOUT : 0));
+		       ((c->qhead < c->nq && may_write(c)) || c->tr.want_out ?
+				POLLOUT :
+				0));
 }
 
-static int lost(struct vb_client *c, struct vb_err *e)
+int vb_client_lost(struct vb_client *c, struct vb_err *e)
 {
 	vb_client_close(c);
 	return -1;
@@ -455,8 +843,11 @@ static int dead(struct vb_client *c, const struct vb_err *why, struct vb_err *e)
 	return -1;
 }
 
-/* Receives what has arrived; fills why and returns -1 at EOF or error. */
-static int pump_in(struct vb_client *c, struct vb_err *why)
+/*
+ * Receives what has arrived; fills why and returns -1 at EOF or error.
+ * *got says whether anything came.
+ */
+static int pump_in(struct vb_client *c, struct vb_err *why, int *got)
 {
 	char where[300];
 
@@ -467,6 +858,8 @@ static int pump_in(struct vb_client *c, struct vb_err *why)
 
 		if (r > 0) {
 			vb_reader_commit(&c->rd, (size_t)r);
+			c->rx += (uint64_t)r;
+			*got = 1;
 			/* the socket is drained, unless TLS holds more */
 			if ((size_t)r < room && !vb_tr_pending(&c->tr))
 				return 0;
@@ -486,23 +879,60 @@ static int pump_in(struct vb_client *c, struct vb_err *why)
 	}
 }
 
-static int pump_out(struct vb_client *c, struct vb_err *why)
+/* Marks w bytes written from the head of the queue. */
+static void written(struct vb_client *c, size_t w)
+{
+	while (w > 0) {
+		size_t left = c->q[c->qhead].len - c->qdone;
+
+		if (w < left) {
+			c->qdone += w;
+			break;
+		}
+		w -= left;
+		c->qdone = 0;
+		c->qhead++;
+	}
+}
+
+/* Writes what the socket takes; *put says whether anything went. */
+static int pump_out(struct vb_client *c, struct vb_err *why, int *put)
 {
 	char where[300];
 
 	while (c->qhead < c->nq) {
 		struct iovec iov[IOV_BATCH];
 		int n = 0;
+		size_t limit = SIZE_MAX;
 		ssize_t w;
 
-		for (size_t i = c->qhead; i < c->nq && n < IOV_BATCH; i++) {
+		if (c->window) {
+			const struct vb_client_piece *pc = &c->q[c->qhead];
+			const uint8_t *base = pc->ext ? pc->ext :
+							c->out.p + pc->off;
+
+			if (c->wleft == 0) {
+				/* a frame boundary: the window decides */
+				if (!may_write(c))
+					return 0;
+				c->wleft = (size_t)c->framing->req_size(
+					base + c->qdone);
+			}
+			limit = c->wleft;
+		}
+		for (size_t i = c->qhead;
+		     i < c->nq && n < IOV_BATCH && limit > 0; i++) {
 			const struct vb_client_piece *pc = &c->q[i];
 			const uint8_t *base = pc->ext ? pc->ext :
 							c->out.p + pc->off;
 			size_t skip = i == c->qhead ? c->qdone : 0;
+			size_t len = pc->len - skip;
 
+			if (len > limit)
+				len = limit;
 			iov[n].iov_base = (void *)(base + skip);
-			iov[n].iov_len = pc->len - skip;
+			iov[n].iov_len = len;
+			limit -= len;
 			n++;
 		}
 		w = vb_tr_writev(&c->tr, iov, n);
@@ -514,16 +944,12 @@ static int pump_out(struct vb_client *c, struct vb_err *why)
 					  vb_client_addr(c, where,
 							 sizeof(where)),
 					  vb_tr_strerror(&c->tr, errno));
-		while (w > 0) {
-			size_t left = c->q[c->qhead].len - c->qdone;
-
-			if ((size_t)w < left) {
-				c->qdone += (size_t)w;
-				break;
-			}
-			w -= (ssize_t)left;
-			c->qdone = 0;
-			c->qhead++;
+		*put = 1;
+		written(c, (size_t)w);
+		if (c->window) {
+			c->wleft -= (size_t)w;
+			if (c->wleft == 0)
+				c->wframes++;
 		}
 	}
 	vb_buf_reset(&c->out);
@@ -542,21 +968,26 @@ int vb_client_pump(struct vb_client *c, struct vb_err *e)
 	}
 	if (c->fd < 0)
 		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
-	if (pump_out(c, &why)) {
-		/* The answers that came before the failure still count. */
-		pump_in(c, &ignored);
-		return dead(c, &why, e);
+	for (;;) {
+		int put = 0, got = 0;
+
+		if (pump_out(c, &why, &put)) {
+			/* The answers that came before the failure count. */
+			pump_in(c, &ignored, &got);
+			return dead(c, &why, e);
+		}
+		if (pump_in(c, &why, &got))
+			return dead(c, &why, e);
+		/* lock-step: an answer that came may let the next frame go */
+		if (!c->window || !got || c->qhead == c->nq || !may_write(c))
+			return 0;
 	}
-	if (pump_in(c, &why))
-		return dead(c, &why, e);
-	return 0;
 }
 
-/* The first bytes of what is pending in the reader, printable. */
-static const char *peek(const struct vb_client *c, char *buf, size_t size)
+/* The first bytes of p[0..n), printable. */
+static const char *printable(const uint8_t *p, size_t n, char *buf, size_t size)
 {
-	const uint8_t *p = c->rd.buf.p + c->rd.pos;
-	size_t n = vb_reader_pending(&c->rd), k = 0;
+	size_t k = 0;
 
 	for (size_t i = 0; i < n && k + 5 < size && i < 24; i++) {
 		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
@@ -567,6 +998,13 @@ static const char *peek(const struct vb_client *c, char *buf, size_t size)
 	}
 	buf[k] = 0;
 	return buf;
+}
+
+/* The first bytes of what is pending in the reader, printable. */
+static const char *peek(const struct vb_client *c, char *buf, size_t size)
+{
+	return printable(c->rd.buf.p + c->rd.pos, vb_reader_pending(&c->rd),
+			 buf, size);
 }
 
 /*
@@ -597,7 +1035,7 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep, struct vb_err *e)
 		vb_err_set(e, VB_E_PROTO,
 			   "%s speaks TLS: connect with iggys://%s (or ?tls=true)",
 			   vb_client_addr(c, where, sizeof(where)), where);
-		return lost(c, e);
+		return vb_client_lost(c, e);
 	}
 	if (rc < 0) {
 		char seen[64];
@@ -606,26 +1044,50 @@ int vb_client_take(struct vb_client *c, struct vb_reply *rep, struct vb_err *e)
 			   "%s does not speak the Iggy protocol (it answered \"%s\")",
 			   vb_client_addr(c, where, sizeof(where)),
 			   peek(c, seen, sizeof(seen)));
-		return lost(c, e);
+		return vb_client_lost(c, e);
 	}
 	if (rc == 0) {
 		if (!c->dead)
 			return 0;
 		if (e)
 			*e = c->dead_err;
-		return lost(c, e);
+		return vb_client_lost(c, e);
 	}
-	if (ends_connection(rep->status)) {
+	if (rep->evicted) {
+		/* the session is gone, whatever was asked (framing.md §7) */
+		vb_client_reply_err(e, rep, "the server");
+		vb_err_prefix(e, "%s", vb_client_addr(c, where, sizeof(where)));
+		return vb_client_lost(c, e);
+	}
+	if (c->framing->gen == VB_GEN_08 && ends_connection(rep->status)) {
 		vb_client_status_err(e, rep->status, "the server");
 		vb_err_prefix(e, "%s", vb_client_addr(c, where, sizeof(where)));
-		return lost(c, e);
+		return vb_client_lost(c, e);
 	}
 	if (c->taken == c->queued) {
 		vb_err_status(
 			e, VB_E_PROTO, rep->status,
 			"%s sent an answer to no request (status %u): it does not speak the Iggy protocol",
 			vb_client_addr(c, where, sizeof(where)), rep->status);
-		return lost(c, e);
+		return vb_client_lost(c, e);
+	}
+	if (c->framing->gen == VB_GEN_09) {
+		const struct vb_client_sent *s = &c->sent[c->sent_head];
+
+		/* lock-step: the answer is the oldest request's */
+		if (rep->request != s->request ||
+		    (rep->op != s->op && !(s->op == VB_OP_NR && rep->op == 0 &&
+					   rep->status != 0))) {
+			vb_err_set(e, VB_E_PROTO,
+				   "%s answered request %llu (operation %u) when request %llu (operation %u) was due",
+				   vb_client_addr(c, where, sizeof(where)),
+				   (unsigned long long)rep->request, rep->op,
+				   (unsigned long long)s->request, s->op);
+			return vb_client_lost(c, e);
+		}
+		c->last = *s;
+		c->sent_head = (c->sent_head + 1) % c->sent_cap;
+		c->nsent--;
 	}
 	c->taken++;
 	return 1;
@@ -636,6 +1098,8 @@ int vb_client_wait_ready(struct vb_client *c, size_t n, struct vb_err *e)
 	int64_t deadline = vb_mono_ms() + c->timeout_ms;
 	char where[300];
 
+	if (c->first_ms > 0 && c->rx == 0 && c->first_ms < c->timeout_ms)
+		deadline = vb_mono_ms() + c->first_ms;
 	for (;;) {
 		if (vb_reader_ready(&c->rd, n) >= n)
 			return 0;
@@ -654,8 +1118,10 @@ int vb_client_wait_ready(struct vb_client *c, size_t n, struct vb_err *e)
 					   "%s did not answer within %d ms",
 					   vb_client_addr(c, where,
 							  sizeof(where)),
-					   c->timeout_ms);
-			return lost(c, e);
+					   c->rx == 0 && c->first_ms > 0 ?
+						   c->first_ms :
+						   c->timeout_ms);
+			return vb_client_lost(c, e);
 		}
 	}
 }
@@ -677,6 +1143,7 @@ int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)
 	case VB_ST_UNAUTHORIZED:
 	case VB_ST_INVALID_CREDENTIALS:
 	case VB_ST_USER_INACTIVE:
+	case VB_ST_INVALID_PAT:
 		kind = VB_E_AUTH;
 		break;
 	case VB_ST_DISCONNECTED:
@@ -685,7 +1152,12 @@ int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)
 		kind = VB_E_UNAVAIL;
 		break;
 	case VB_ST_IO_ERROR:
+	case VB_ST_TRANSIENT_NOT_COMMITTED:
+	case VB_ST_TRANSIENT_NOT_ACCEPTED:
 		kind = VB_E_TEMP;
+		break;
+	case VB_ST_INCOMPATIBLE_PROTOCOL_VERSION:
+		kind = VB_E_PROTO;
 		break;
 	}
 	if (status == VB_ST_DISCONNECTED)
@@ -697,16 +1169,94 @@ int vb_client_status_err(struct vb_err *e, uint32_t status, const char *what)
 			e, kind, status,
 			"%s: the server could not write its storage (status 13000: disk full or failing)",
 			what);
+	if (status == VB_ST_TRANSIENT_NOT_COMMITTED)
+		return vb_err_status(
+			e, kind, status,
+			"%s: the cluster did not commit it in time (status 57: it may yet be done)",
+			what);
+	if (status == VB_ST_TRANSIENT_NOT_ACCEPTED)
+		return vb_err_status(
+			e, kind, status,
+			"%s: the cluster did not accept it (status 58: no leader, or busy)",
+			what);
 	return vb_err_status(e, kind, status, "%s: server error %u (%s)", what,
 			     status, vb_status_name(status));
+}
+
+int vb_client_reply_err(struct vb_err *e, const struct vb_reply *rep,
+			const char *what)
+{
+	char v[3][32];
+	enum vb_errkind kind = VB_E_UNAVAIL;
+	const char *why;
+
+	if (!rep->evicted)
+		return vb_client_status_err(e, rep->status, what);
+	switch (rep->reason) {
+	case VB_EVICT_NO_SESSION:
+		why = "the server has no session for this client (none was opened, or its client table dropped it)";
+		break;
+	case VB_EVICT_SESSION_TOO_LOW:
+		why = "a newer login of this client replaced this session";
+		break;
+	case VB_EVICT_INVALID_CREDENTIALS:
+		why = "invalid username or password";
+		kind = VB_E_AUTH;
+		break;
+	case VB_EVICT_INVALID_TOKEN:
+		why = "unknown or expired personal access token";
+		kind = VB_E_AUTH;
+		break;
+	case VB_EVICT_USER_INACTIVE:
+		why = "the user is inactive";
+		kind = VB_E_AUTH;
+		break;
+	case VB_EVICT_SESSION_ERROR:
+		why = "the server could not register the session (the client id belongs to another user?)";
+		break;
+	case VB_EVICT_STALE_CLIENT:
+		why = "the session was idle longer than the server's heartbeat allows a consumer group member";
+		break;
+	case VB_EVICT_INCOMPATIBLE_PROTOCOL:
+		return vb_err_status(
+			e, VB_E_PROTO, rep->status,
+			"%s: evicted (incompatible_protocol): the server accepts protocol %s to %s, this client speaks %s",
+			what,
+			vb_vsr_version_fmt(rep->window_min, v[0], sizeof(v[0])),
+			vb_vsr_version_fmt(rep->window_max, v[1], sizeof(v[1])),
+			vb_vsr_version_fmt(VB_V09_PROTOCOL_VERSION, v[2],
+					   sizeof(v[2])));
+	case VB_EVICT_MALFORMED_LOGIN:
+		why = "the server could not read the login (a login code 0.9 refuses?)";
+		kind = VB_E_PROTO;
+		break;
+	default:
+		why = "the session ended";
+		kind = VB_E_PROTO;
+		break;
+	}
+	return vb_err_status(e, kind, rep->status, "%s: evicted (%s): %s", what,
+			     vb_evict_name(rep->reason), why);
+}
+
+/* Sleeps ms, a pause between two tries of a transient answer. */
+static void pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
 }
 
 int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 			 const uint8_t **payload, size_t *len, struct vb_err *e)
 {
 	struct vb_reply rep;
-	uint32_t code = n >= 8 ? vb_ld32(frame + 4) : 0;
-	const char *name;
+	uint32_t code = n >= c->framing->req_hdr ? c->framing->req_code(frame) :
+						   0;
+	const char *name = vb_cmd_name(code);
+	int64_t start = vb_mono_ms();
+	struct vb_client_sent s;
+	int checked = 0;
 
 	if (c->fd < 0)
 		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
@@ -717,16 +1267,42 @@ int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 		rep.status = c->pre_status;
 		rep.payload = c->pre_ans.p;
 		rep.len = c->pre_ans.len;
-	} else {
-		vb_client_queue(c, frame, n);
+		goto answered;
+	}
+	/* queued as a copy: frame stays as it was, for a retry */
+	vb_client_queue(c, frame, n);
+	for (;;) {
 		if (vb_client_next(c, &rep, e))
 			return -1;
+		s = c->last;
+		if (c->framing->gen != VB_GEN_09 ||
+		    (rep.status != VB_ST_TRANSIENT_NOT_COMMITTED &&
+		     rep.status != VB_ST_TRANSIENT_NOT_ACCEPTED) ||
+		    vb_mono_ms() - start + VB_CLIENT_RETRY_MS >= c->timeout_ms)
+			break;
+		/*
+		 * framing.md §9.2: the same bytes on the same connection; a
+		 * request not accepted for a while may be at a node that no
+		 * longer leads: look, and leave if another does.
+		 */
+		if (rep.status == VB_ST_TRANSIENT_NOT_ACCEPTED && !checked &&
+		    vb_mono_ms() - start >= VB_CLIENT_LEADER_CHECK_MS &&
+		    code != VB_CMD_GET_CLUSTER_METADATA && c->bound) {
+			checked = 1;
+			if (vb_client_leader_moved(c, e))
+				return -1;
+		}
+		pause_ms(VB_CLIENT_RETRY_MS);
+		if (frame != c->enc.p) {
+			vb_buf_reset(&c->enc);
+			vb_buf_add(&c->enc, frame, n);
+		}
+		restamp(c, c->enc.p, n, &s);
+		vb_client_requeue(c, c->enc.p, c->enc.len, &s);
 	}
-	if (rep.status != VB_ST_OK) {
-		name = vb_cmd_name(code);
-		return vb_client_status_err(e, rep.status,
-					    name ? name : "request");
-	}
+answered:
+	if (rep.status != VB_ST_OK)
+		return vb_client_reply_err(e, &rep, name ? name : "request");
 	if (payload)
 		*payload = rep.payload;
 	if (len)
@@ -738,549 +1314,6 @@ int vb_client_call(struct vb_client *c, const struct vb_req *r,
 		   const uint8_t **payload, size_t *len, struct vb_err *e)
 {
 	vb_buf_reset(&c->enc);
-	vb_wire_req_encode(&c->enc, r);
+	vb_wire_req_frame(&c->enc, c->framing, r);
 	return vb_client_call_frame(c, c->enc.p, c->enc.len, payload, len, e);
-}
-
-void vb_client_with_login(struct vb_client *c, const struct vb_req *r)
-{
-	vb_buf_reset(&c->pre_req);
-	vb_wire_req_encode(&c->pre_req, r);
-	c->pre_ready = 0;
-}
-
-/*
- * The login's answer, then the one of the request sent with it (kept in
- * pre_ans whatever the login's outcome, so no answer is left unread).
- */
-static int take_login(struct vb_client *c, uint32_t *user_id, struct vb_err *e)
-{
-	struct vb_reply rep, pre;
-	int rc;
-
-	if (vb_client_next(c, &rep, e))
-		return -1;
-	rc = rep.status == VB_ST_OK ?
-		     0 :
-		     vb_client_status_err(e, rep.status, "login_user");
-	*user_id = rc == 0 && rep.len >= 4 ? vb_ld32(rep.payload) : 0;
-	if (c->pre_req.len == 0)
-		return rc;
-	if (vb_client_next(c, &pre, rc ? NULL : e))
-		return -1;
-	vb_buf_reset(&c->pre_ans);
-	vb_buf_add(&c->pre_ans, pre.payload, pre.len);
-	c->pre_status = pre.status;
-	c->pre_ready = rc == 0;
-	return rc;
-}
-
-int vb_client_login(struct vb_client *c, const char *user, const char *pass,
-		    uint32_t *user_id, struct vb_err *e)
-{
-	static const char version[] = "vibes-0.1.0";
-	struct vb_req r;
-	uint32_t uid;
-	int rc;
-
-	vb_req_init(&r, VB_CMD_LOGIN_USER);
-	if (vb_name_set(&r.name, user))
-		return vb_err_set(e, VB_E_USAGE,
-				  "username must be 1 to 255 bytes");
-	if (strlen(pass) > VB_NAME_MAX)
-		return vb_err_set(e, VB_E_USAGE,
-				  "password must be at most 255 bytes");
-	r.secret.len = (uint8_t)strlen(pass);
-	memcpy(r.secret.s, pass, r.secret.len);
-	r.version = (const uint8_t *)version;
-	r.version_len = sizeof(version) - 1;
-	vb_buf_reset(&c->enc);
-	vb_wire_req_encode(&c->enc, &r);
-	explicit_bzero(&r.secret, sizeof(r.secret));
-	rc = c->fd < 0 ? vb_err_set(e, VB_E_UNAVAIL, "not connected") : 0;
-	if (rc == 0) {
-		vb_client_queue(c, c->enc.p, c->enc.len);
-		if (c->pre_req.len)
-			vb_client_queue(c, c->pre_req.p, c->pre_req.len);
-		explicit_bzero(c->enc.p, c->enc.len);
-		rc = take_login(c, &uid, e);
-	}
-	explicit_bzero(c->enc.p, c->enc.len);
-	if (rc) {
-		/* A name or password the server cannot hold is refused too. */
-		if (e && e->kind == VB_E_SERVER &&
-		    (e->status == VB_ST_INVALID_USERNAME ||
-		     e->status == VB_ST_INVALID_PASSWORD)) {
-			char where[300];
-			int name = e->status == VB_ST_INVALID_USERNAME;
-
-			/* control.md 6.3: names 3..50 bytes, passwords 3..100 */
-			return vb_err_status(
-				e, VB_E_AUTH, e->status,
-				"login as '%s' refused: %s takes no such %s (status %u, %s: Iggy %s %s); check the %s given",
-				user, vb_client_addr(c, where, sizeof(where)),
-				name ? "user name" : "password", e->status,
-				vb_status_name(e->status),
-				name ? "user names have" : "passwords have",
-				name ? "3 to 50 bytes" : "3 to 100 bytes",
-				name ? "user name" : "password");
-		}
-		if (e && e->kind == VB_E_AUTH)
-			vb_err_prefix(e, "login as '%s' refused", user);
-		return -1;
-	}
-	if (user_id)
-		*user_id = uid;
-	return 0;
-}
-
-int vb_client_ping(struct vb_client *c, struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, VB_CMD_PING);
-	return vb_client_call(c, &r, NULL, NULL, e);
-}
-
-int vb_client_get_stats(struct vb_client *c, struct vb_stats *s,
-			struct vb_err *e)
-{
-	struct vb_req r;
-	struct vb_rd rd;
-	const uint8_t *p;
-	size_t n;
-
-	vb_req_init(&r, VB_CMD_GET_STATS);
-	if (vb_client_call(c, &r, &p, &n, e))
-		return -1;
-	vb_rd_init(&rd, p, n);
-	return vb_wire_dec_stats(&rd, s, e);
-}
-
-int vb_client_get_stream(struct vb_client *c, const struct vb_ident *stream,
-			 struct vb_stream_info *s, int *found, struct vb_err *e)
-{
-	struct vb_req r;
-	struct vb_rd rd;
-	const uint8_t *p;
-	size_t n;
-
-	vb_req_init(&r, VB_CMD_GET_STREAM);
-	r.stream = *stream;
-	if (vb_client_call(c, &r, &p, &n, e))
-		return -1;
-	*found = n > 0;
-	if (n == 0)
-		return 0;
-	vb_rd_init(&rd, p, n);
-	return vb_wire_dec_stream(&rd, s, e);
-}
-
-int vb_client_create_stream(struct vb_client *c, const char *name,
-			    struct vb_stream_info *s, struct vb_err *e)
-{
-	struct vb_req r;
-	struct vb_rd rd;
-	const uint8_t *p;
-	size_t n;
-
-	vb_req_init(&r, VB_CMD_CREATE_STREAM);
-	if (vb_name_set(&r.name, name))
-		return vb_err_set(e, VB_E_USAGE,
-				  "stream name must be 1 to 255 bytes");
-	if (vb_client_call(c, &r, &p, &n, e))
-		return -1;
-	vb_rd_init(&rd, p, n);
-	return s ? vb_wire_dec_stream(&rd, s, e) : 0;
-}
-
-/* Reads a TopicDetails payload. */
-static int dec_topic_details(const uint8_t *p, size_t n,
-			     struct vb_topic_info *t,
-			     struct vb_partition_info *parts, uint32_t nparts,
-			     struct vb_err *e)
-{
-	struct vb_rd rd;
-
-	vb_rd_init(&rd, p, n);
-	if (vb_wire_dec_topic(&rd, t, e))
-		return -1;
-	for (uint32_t i = 0; parts && i < t->partitions_count && i < nparts;
-	     i++)
-		if (vb_wire_dec_partition(&rd, &parts[i], e))
-			return -1;
-	return 0;
-}
-
-void vb_client_topic_req(struct vb_req *r, const struct vb_ident *stream,
-			 const struct vb_ident *topic)
-{
-	vb_req_init(r, VB_CMD_GET_TOPIC);
-	r->stream = *stream;
-	r->topic = *topic;
-}
-
-int vb_client_get_topic(struct vb_client *c, const struct vb_ident *stream,
-			const struct vb_ident *topic, struct vb_topic_info *t,
-			struct vb_partition_info *parts, uint32_t nparts,
-			int *found, struct vb_err *e)
-{
-	struct vb_req r;
-	const uint8_t *p;
-	size_t n;
-
-	vb_client_topic_req(&r, stream, topic);
-	if (vb_client_call(c, &r, &p, &n, e))
-		return -1;
-	*found = n > 0;
-	if (n == 0)
-		return 0;
-	return dec_topic_details(p, n, t, parts, nparts, e);
-}
-
-int vb_client_create_topic(struct vb_client *c, const struct vb_ident *stream,
-			   const char *name, uint32_t partitions,
-			   struct vb_topic_info *t, struct vb_err *e)
-{
-	return vb_client_create_topic_with(c, stream, name, partitions, 0, 0, t,
-					   e);
-}
-
-int vb_client_create_topic_with(struct vb_client *c,
-				const struct vb_ident *stream, const char *name,
-				uint32_t partitions, uint64_t expiry_us,
-				uint64_t max_size, struct vb_topic_info *t,
-				struct vb_err *e)
-{
-	struct vb_req r;
-	const uint8_t *p;
-	size_t n;
-
-	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
-	r.stream = *stream;
-	r.count = partitions;
-	r.compression = VB_COMPRESSION_NONE;
-	r.message_expiry = expiry_us;
-	r.max_topic_size = max_size;
-	r.replication_factor = 1;
-	if (vb_name_set(&r.name, name))
-		return vb_err_set(e, VB_E_USAGE,
-				  "topic name must be 1 to 255 bytes");
-	if (vb_client_call(c, &r, &p, &n, e))
-		return -1;
-	return t ? dec_topic_details(p, n, t, NULL, 0, e) : 0;
-}
-
-/* Decodes concatenated records of `size` bytes at least each. */
-typedef int (*dec_fn)(struct vb_rd *r, void *rec, struct vb_err *e);
-
-static int list(struct vb_client *c, const struct vb_req *r, dec_fn dec,
-		size_t size, void **out, size_t *n, struct vb_err *e)
-{
-	const uint8_t *p;
-	size_t len, cap = 0;
-	struct vb_rd rd;
-	uint8_t *recs = NULL;
-
-	*out = NULL;
-	*n = 0;
-	if (vb_client_call(c, r, &p, &len, e))
-		return -1;
-	vb_rd_init(&rd, p, len);
-	while (vb_rd_left(&rd) > 0) {
-		VB_ALLOC_GROW(recs, (*n + 1) * size, cap);
-		if (dec(&rd, recs + *n * size, e)) {
-			free(recs);
-			*n = 0;
-			return -1;
-		}
-		(*n)++;
-	}
-	*out = recs;
-	return 0;
-}
-
-static int dec_stream(struct vb_rd *r, void *rec, struct vb_err *e)
-{
-	return vb_wire_dec_stream(r, rec, e);
-}
-
-static int dec_topic(struct vb_rd *r, void *rec, struct vb_err *e)
-{
-	return vb_wire_dec_topic(r, rec, e);
-}
-
-static int dec_group(struct vb_rd *r, void *rec, struct vb_err *e)
-{
-	return vb_wire_dec_group(r, rec, e);
-}
-
-int vb_client_get_streams(struct vb_client *c, struct vb_stream_info **out,
-			  size_t *n, struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, VB_CMD_GET_STREAMS);
-	return list(c, &r, dec_stream, sizeof(**out), (void **)out, n, e);
-}
-
-int vb_client_get_topics(struct vb_client *c, const struct vb_ident *stream,
-			 struct vb_topic_info **out, size_t *n,
-			 struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, VB_CMD_GET_TOPICS);
-	r.stream = *stream;
-	return list(c, &r, dec_topic, sizeof(**out), (void **)out, n, e);
-}
-
-int vb_client_get_groups(struct vb_client *c, const struct vb_ident *stream,
-			 const struct vb_ident *topic,
-			 struct vb_group_info **out, size_t *n,
-			 struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, VB_CMD_GET_CONSUMER_GROUPS);
-	r.stream = *stream;
-	r.topic = *topic;
-	return list(c, &r, dec_group, sizeof(**out), (void **)out, n, e);
-}
-
-int vb_client_update_topic(struct vb_client *c, const struct vb_ident *stream,
-			   const struct vb_ident *topic,
-			   const struct vb_topic_info *t, struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, VB_CMD_UPDATE_TOPIC);
-	r.stream = *stream;
-	r.topic = *topic;
-	r.compression = t->compression;
-	r.message_expiry = t->message_expiry;
-	r.max_topic_size = t->max_topic_size;
-	r.replication_factor = t->replication_factor;
-	r.name = t->name;
-	return vb_client_call(c, &r, NULL, NULL, e);
-}
-
-static int two_ids(struct vb_client *c, uint32_t code,
-		   const struct vb_ident *stream, const struct vb_ident *topic,
-		   struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, code);
-	r.stream = *stream;
-	r.topic = *topic;
-	return vb_client_call(c, &r, NULL, NULL, e);
-}
-
-int vb_client_delete_topic(struct vb_client *c, const struct vb_ident *stream,
-			   const struct vb_ident *topic, struct vb_err *e)
-{
-	return two_ids(c, VB_CMD_DELETE_TOPIC, stream, topic, e);
-}
-
-int vb_client_purge_topic(struct vb_client *c, const struct vb_ident *stream,
-			  const struct vb_ident *topic, struct vb_err *e)
-{
-	return two_ids(c, VB_CMD_PURGE_TOPIC, stream, topic, e);
-}
-
-int vb_client_send(struct vb_client *c, const struct vb_send_hdr *h,
-		   const struct vb_msg_in *msgs, uint32_t n, struct vb_err *e)
-{
-	vb_buf_reset(&c->enc);
-	vb_wire_send_encode(&c->enc, h, msgs, n);
-	return vb_client_call_frame(c, c->enc.p, c->enc.len, NULL, NULL, e);
-}
-
-int vb_client_poll(struct vb_client *c, const struct vb_req *r,
-		   struct vb_poll_hdr *h, struct vb_rd *msgs, struct vb_err *e)
-{
-	const uint8_t *p;
-	size_t n;
-
-	if (vb_client_call(c, r, &p, &n, e))
-		return -1;
-	vb_rd_init(msgs, p, n);
-	if (vb_wire_dec_poll_hdr(msgs, h, e))
-		return -1;
-	return 0;
-}
-
-int vb_client_poll_wait(struct vb_client *c, const struct vb_req *r,
-			const uint8_t **payload, size_t *len, struct vb_err *e)
-{
-	if (c->no_wait_poll)
-		return 0;
-	if (c->fd < 0)
-		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
-	vb_buf_reset(&c->enc);
-	vb_wire_req_encode(&c->enc, r);
-	vb_client_queue(c, c->enc.p, c->enc.len);
-	return vb_client_wait_answer(c, r, payload, len, e);
-}
-
-int vb_client_wait_answer(struct vb_client *c, const struct vb_req *r,
-			  const uint8_t **payload, size_t *len,
-			  struct vb_err *e)
-{
-	uint64_t wait_ms = r->wait.max_wait_us / 1000 + 1;
-	int saved = c->timeout_ms, rc;
-	struct vb_reply rep;
-
-	if (wait_ms > 3600000)
-		wait_ms = 3600000;
-	c->timeout_ms = saved + (int)wait_ms;
-	rc = vb_client_next(c, &rep, e);
-	c->timeout_ms = saved;
-	if (rc)
-		return -1;
-	if (rep.status == VB_ST_INVALID_COMMAND) {
-		c->no_wait_poll = 1;
-		return 0;
-	}
-	if (rep.status != VB_ST_OK)
-		return vb_client_status_err(e, rep.status,
-					    vb_cmd_name(r->code));
-	if (payload)
-		*payload = rep.payload;
-	if (len)
-		*len = rep.len;
-	return 1;
-}
-
-static void offset_req(struct vb_req *r, uint32_t code,
-		       const struct vb_consumer *who,
-		       const struct vb_ident *stream,
-		       const struct vb_ident *topic, uint32_t partition)
-{
-	vb_req_init(r, code);
-	r->consumer = *who;
-	r->stream = *stream;
-	r->topic = *topic;
-	r->part.present = 1;
-	r->part.id = partition;
-}
-
-int vb_client_get_offset(struct vb_client *c, const struct vb_consumer *who,
-			 const struct vb_ident *stream,
-			 const struct vb_ident *topic, uint32_t partition,
-			 struct vb_offset_info *o, int *found, struct vb_err *e)
-{
-	struct vb_req r;
-	struct vb_rd rd;
-	const uint8_t *p;
-	size_t n;
-
-	offset_req(&r, VB_CMD_GET_CONSUMER_OFFSET, who, stream, topic,
-		   partition);
-	if (vb_client_call(c, &r, &p, &n, e))
-		return -1;
-	*found = n > 0;
-	if (n == 0)
-		return 0;
-	vb_rd_init(&rd, p, n);
-	return vb_wire_dec_offset(&rd, o, e);
-}
-
-int vb_client_store_offset(struct vb_client *c, const struct vb_consumer *who,
-			   const struct vb_ident *stream,
-			   const struct vb_ident *topic, uint32_t partition,
-			   uint64_t offset, struct vb_err *e)
-{
-	struct vb_req r;
-
-	offset_req(&r, VB_CMD_STORE_CONSUMER_OFFSET, who, stream, topic,
-		   partition);
-	r.value = offset;
-	return vb_client_call(c, &r, NULL, NULL, e);
-}
-
-int vb_client_delete_offset(struct vb_client *c, const struct vb_consumer *who,
-			    const struct vb_ident *stream,
-			    const struct vb_ident *topic, uint32_t partition,
-			    struct vb_err *e)
-{
-	struct vb_req r;
-
-	offset_req(&r, VB_CMD_DELETE_CONSUMER_OFFSET, who, stream, topic,
-		   partition);
-	return vb_client_call(c, &r, NULL, NULL, e);
-}
-
-int vb_client_create_group(struct vb_client *c, const struct vb_ident *stream,
-			   const struct vb_ident *topic, const char *name,
-			   struct vb_group_info *g, struct vb_err *e)
-{
-	struct vb_req r;
-	struct vb_rd rd;
-	const uint8_t *p;
-	size_t n;
-
-	vb_req_init(&r, VB_CMD_CREATE_CONSUMER_GROUP);
-	r.stream = *stream;
-	r.topic = *topic;
-	if (vb_name_set(&r.name, name))
-		return vb_err_set(e, VB_E_USAGE,
-				  "group name must be 1 to 255 bytes");
-	if (vb_client_call(c, &r, &p, &n, e))
-		return -1;
-	vb_rd_init(&rd, p, n);
-	return g ? vb_wire_dec_group(&rd, g, e) : 0;
-}
-
-static int group_call(struct vb_client *c, uint32_t code,
-		      const struct vb_ident *stream,
-		      const struct vb_ident *topic,
-		      const struct vb_ident *group, struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, code);
-	r.stream = *stream;
-	r.topic = *topic;
-	r.target = *group;
-	return vb_client_call(c, &r, NULL, NULL, e);
-}
-
-int vb_client_join_group(struct vb_client *c, const struct vb_ident *stream,
-			 const struct vb_ident *topic,
-			 const struct vb_ident *group, struct vb_err *e)
-{
-	return group_call(c, VB_CMD_JOIN_CONSUMER_GROUP, stream, topic, group,
-			  e);
-}
-
-int vb_client_leave_group(struct vb_client *c, const struct vb_ident *stream,
-			  const struct vb_ident *topic,
-			  const struct vb_ident *group, struct vb_err *e)
-{
-	return group_call(c, VB_CMD_LEAVE_CONSUMER_GROUP, stream, topic, group,
-			  e);
-}
-
-int vb_client_delete_group(struct vb_client *c, const struct vb_ident *stream,
-			   const struct vb_ident *topic,
-			   const struct vb_ident *group, struct vb_err *e)
-{
-	return group_call(c, VB_CMD_DELETE_CONSUMER_GROUP, stream, topic, group,
-			  e);
-}
-
-int vb_client_flush(struct vb_client *c, const struct vb_ident *stream,
-		    const struct vb_ident *topic, uint32_t partition, int fsync,
-		    struct vb_err *e)
-{
-	struct vb_req r;
-
-	vb_req_init(&r, VB_CMD_FLUSH_UNSAVED_BUFFER);
-	r.stream = *stream;
-	r.topic = *topic;
-	r.partition_id = partition;
-	r.flag = fsync ? 1 : 0;
-	return vb_client_call(c, &r, NULL, NULL, e);
 }

@@ -388,6 +388,20 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		goto out;
 	cl->user[0] = 0;
 	cl->pass[0] = 0;
+	cl->protocol = o->protocol;
+	if (cl->protocol < 0) {
+		const char *v = getenv("VIBES_IGGY_PROTOCOL");
+
+		cl->protocol = VB_PROTO_AUTO;
+		if (v && *v && (cl->protocol = vb_proto_parse(v)) < 0) {
+			vb_err_set(e, VB_E_USAGE,
+				   "VIBES_IGGY_PROTOCOL='%s': use 0.8, 0.9 or auto",
+				   v);
+			goto out;
+		}
+	}
+	if (vb_proto_cache_path(&cl->proto_cache, NULL))
+		vb_buf_reset(&cl->proto_cache);
 	if (o->timeout_ms > 0)
 		cl->timeout_ms = o->timeout_ms;
 	if (t.addr[0]) {
@@ -406,14 +420,20 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		vb_err_set(e, VB_E_UNAVAIL, "no server runs on %s", t.where);
 		connected = 0;
 	}
-	if (!connected) {
+	/*
+	 * The protocol probe of vb_client_connect (auto) may already find
+	 * that what answers is not Iggy, or silent: as after a login.
+	 */
+	if (!connected && e->kind != VB_E_PROTO && e->kind != VB_E_TIMEOUT) {
 		if (e->kind == VB_E_UNAVAIL && !autostart)
 			explain_own_down(&c, &t, cl, 0, autostart, e);
 		if (e->kind != VB_E_UNAVAIL || t.explicit_addr || !autostart ||
 		    start_own(&c, o, cl, e))
 			goto out;
+		connected = 1;
 	}
-	if (login(&c, o, &t, cl, url_user, url_pass, &user, &pass, e)) {
+	if (!connected ||
+	    login(&c, o, &t, cl, url_user, url_pass, &user, &pass, e)) {
 		const char *eu = getenv(VB_ENV_USERNAME);
 		/* not Iggy at all, or silent: whoever it is, not ours */
 		int foreign = e->kind == VB_E_PROTO || e->kind == VB_E_TIMEOUT;

@@ -302,6 +302,7 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->autostart = -1;
+	o->protocol = -1;
 }
 
 void vb_ctl_init(struct vb_ctl *c)

@@ -76,6 +76,8 @@ struct vb_ctl_opts {
 		server_bin; /* NULL: $VIBES_IGGY_SERVER, else the bundled daemon */
 	int autostart;	    /* -1: from $VIBES_IGGY_AUTOSTART (default on) */
 	int timeout_ms;	    /* 0: default */
+	int protocol;	    /* enum vb_proto (--protocol); -1 (init):
+				 * $VIBES_IGGY_PROTOCOL, else auto */
 	/*
 	 * A server stopped by `vibes-iggyctl stop` (DATA/server.down): 0
 	 * fails at once (VB_E_DOWN); 1 waits until `vibes-iggyctl start`
@@ -95,7 +97,9 @@ void vb_ctl_opts_init(struct vb_ctl_opts *o);
  * 127.0.0.1:8090), the credentials (options > iggy://user:pass@ in the
  * address > the profile's credentials file > $VIBES_IGGY_USERNAME and
  * $VIBES_IGGY_PASSWORD (both or neither: one alone is VB_E_USAGE) >
- * DATA/credentials > iggy/iggy), connects and logs in.  A --server value
+ * DATA/credentials > iggy/iggy), connects and logs in, speaking o->protocol
+ * (auto: what the address spoke last, else a probe; a ?protocol= in the
+ * address wins; vibes(7), "Protocol").  A --server value
  * without ':' or '/' is a profile name (vb_ctl_profile_find).  With
  * VIBES_EVENT_BACKEND=memory only --server names another server than the
  * memory data dir's, and the environment's credentials are not used.

@@ -475,8 +475,8 @@ static void build(struct app *a, struct round *r)
 		VB_ALLOC_GROW(r->frames, r->nframes + 1, r->frames_cap);
 		f = &r->frames[r->nframes++];
 		h.partition_id = p;
-		vb_wire_send_begin(&a->sb[p], &r->wire, &h, a->cnt[p],
-				   a->bytes[p]);
+		vb_wire_send_begin_f(&a->sb[p], &r->wire, a->c->framing, &h,
+				     a->cnt[p], a->bytes[p]);
 		memset(f, 0, sizeof(*f));
 		f->part = p;
 		f->count = a->cnt[p];
@@ -505,6 +505,10 @@ static void build(struct app *a, struct round *r)
 				 r->data.p + r->off[i], r->len[i], uh->p,
 				 (uint32_t)uh->len);
 	}
+	/* 0.9: the checksums, once every message is in (one origin time:
+	 * no delta can overflow) */
+	for (uint32_t k = 0; k < r->nframes; k++)
+		vb_wire_send_end(&a->sb[r->frames[k].part], NULL);
 	a->kept += r->wire.len;
 	r->built = 1;
 }
@@ -541,7 +545,8 @@ static void queue_round(struct app *a, struct round *r)
 		for (uint32_t i = f->first; i < r->n; i++)
 			if (r->frame[i] == k)
 				r->state[i] = LINE_WIRE;
-		if (!a->o->acks)
+		/* 0.9 answers a send with its base offset: no lookup */
+		if (!a->o->acks || vb_client_v09(a->c))
 			continue;
 		f->pred = a->pred[f->part];
 		a->pred[f->part] += f->count;
@@ -635,6 +640,34 @@ static void set_fault(struct app *a, enum fault f, const struct vb_err *e)
 		a->fault_err = *e;
 }
 
+static void queue_search(struct app *a, struct round *r, uint32_t fi,
+			 uint64_t from, uint32_t count);
+
+/*
+ * 0.9 answers a send with the offset of its first message (messages.md
+ * §3.3); "count 0" says stored, offsets not known: look them up.
+ */
+static void on_confirm(struct app *a, struct round *r, struct frame *f,
+		       const struct vb_reply *rep)
+{
+	struct vb_send_confirm conf;
+	struct vb_err e;
+	int found;
+
+	if (vb_wire_dec_send_reply(rep->payload, rep->len, &found, &conf, &e)) {
+		vb_err_prefix(&e, "send_messages answer");
+		set_fault(a, FAULT_RESYNC, &e);
+		return;
+	}
+	if (found && conf.partition_id == f->part) {
+		frame_based(a, r, f, conf.base_offset);
+		return;
+	}
+	a->lb[f->part] += f->count;
+	if (a->o->acks)
+		queue_search(a, r, (uint32_t)(f - r->frames), f->lb, 64);
+}
+
 static void on_send(struct app *a, struct round *r, struct frame *f,
 		    const struct vb_reply *rep)
 {
@@ -646,16 +679,25 @@ static void on_send(struct app *a, struct round *r, struct frame *f,
 		for (uint32_t i = f->first; i < r->n; i++)
 			if (r->frame[i] == fi)
 				line_stored(a, r, i);
-		a->lb[f->part] += f->count;
+		if (vb_client_v09(a->c))
+			on_confirm(a, r, f, rep);
+		else
+			a->lb[f->part] += f->count;
 		a->topo_faults = 0;
 		end_outage(a);
 		return;
 	}
-	/* Not stored: the server said so. */
+	/*
+	 * Not stored, the server said, or (0.9, 57) not known: its lines are
+	 * in doubt, looked for after the reconnect (framing.md §9.2).
+	 */
 	f->state = F_FAILED;
 	for (uint32_t i = f->first; i < r->n; i++)
 		if (r->frame[i] == fi)
-			r->state[i] = LINE_PENDING;
+			r->state[i] =
+				rep->status == VB_ST_TRANSIENT_NOT_COMMITTED ?
+					LINE_DOUBT :
+					LINE_PENDING;
 	vb_client_status_err(&e, rep->status, "send_messages");
 	vb_err_prefix(&e, "partition %u", f->part);
 	if (rep->status == VB_ST_STREAM_ID_NOT_FOUND ||
@@ -682,6 +724,7 @@ static int scan_for(struct app *a, struct round *r, struct frame *f,
 {
 	struct vb_poll_hdr h;
 	struct vb_rd rd;
+	struct vb_msgs it;
 	struct vb_msg m;
 	int rc;
 
@@ -689,7 +732,8 @@ static int scan_for(struct app *a, struct round *r, struct frame *f,
 	vb_rd_init(&rd, rep->payload, rep->len);
 	if (vb_wire_dec_poll_hdr(&rd, &h, e))
 		return -1;
-	while ((rc = vb_wire_dec_msg(&rd, &m, e)) == 1) {
+	vb_msgs_init(&it, a->c->framing->gen, rd.p + rd.off, vb_rd_left(&rd));
+	while ((rc = vb_msgs_next(&it, &m, e)) == 1) {
 		*empty = 0;
 		*next = m.offset + 1;
 		if (id_seq(a, m.id) == (int64_t)f->first_seq) {
@@ -875,15 +919,15 @@ static int settle_part(struct app *a, uint32_t p, uint64_t from, uint64_t end,
 	while (from < end) {
 		struct vb_req q;
 		struct vb_poll_hdr h;
-		struct vb_rd rd;
+		struct vb_msgs rd;
 		struct vb_msg m;
 		uint64_t next = from;
 		int rc;
 
 		lookup_req(a, &q, p, from, SCAN_COUNT);
-		if (vb_client_poll(a->c, &q, &h, &rd, e))
+		if (vb_client_poll_msgs(a->c, &q, &h, &rd, e))
 			return -1;
-		while ((rc = vb_wire_dec_msg(&rd, &m, e)) == 1) {
+		while ((rc = vb_msgs_next(&rd, &m, e)) == 1) {
 			int64_t s = id_seq(a, m.id);
 			struct round *r;
 			uint32_t i;
@@ -1166,6 +1210,18 @@ static void invalid(struct app *a, const char *reason, size_t byte)
 	}
 }
 
+/*
+ * Over 0.9, which takes one request at a time (lock-step), a round at
+ * --batch lines while a frame still waits unwritten behind the one in
+ * flight keeps taking lines, up to the byte cut: sealing it would only
+ * queue one more small frame for one more round trip.  So batches grow
+ * with the round trip, as 0.8's pipeline overlaps them.
+ */
+static int lockstep_busy(const struct app *a)
+{
+	return a->up && vb_client_v09(a->c) && vb_client_unsent(a->c) > 0;
+}
+
 static void line(struct app *a, const char *p, size_t n)
 {
 	struct vb_json_scan s;
@@ -1200,8 +1256,8 @@ static void line(struct app *a, const char *p, size_t n)
 	round_add(a->open, p, n, hash, a->lineno, koff, klen);
 	a->seq++;
 	a->open->last_line = a->lineno;
-	if (a->open->n >= a->o->batch_lines ||
-	    a->open->data.len >= a->o->batch_bytes)
+	if (a->open->data.len >= a->o->batch_bytes ||
+	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a)))
 		seal(a);
 }
 

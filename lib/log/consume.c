@@ -53,6 +53,7 @@ struct part_msgs {
 	int bad;
 	uint64_t bad_off;
 	struct vb_err bad_err;
+	int resync; /* 0.9 group: the partition is not ours now */
 };
 
 struct run {
@@ -160,7 +161,7 @@ static void enc_store(struct run *r, uint32_t p)
 	q.part.present = 1;
 	q.part.id = p;
 	q.value = r->next[p] - 1;
-	vb_wire_req_encode(&r->tx, &q);
+	vb_wire_req_frame(&r->tx, r->l->c->framing, &q);
 }
 
 /* Appends store requests for every partition with undelivered commits. */
@@ -199,7 +200,11 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 			p++;
 		if (vb_client_next(r->l->c, &rep, e))
 			return -1;
-		if (rep.status == VB_ST_NOT_RESOLVED_CONSUMER && r->o->group) {
+		if (rep.status == VB_ST_TRANSIENT_NOT_COMMITTED ||
+		    rep.status == VB_ST_TRANSIENT_NOT_ACCEPTED) {
+			/* 0.9: not done (yet); the next round commits again */
+			r->dirty[p] = 3;
+		} else if (vb_status_not_owner(rep.status) && r->o->group) {
 			if (r->o->notice) {
 				char msg[200];
 
@@ -218,8 +223,8 @@ static int read_commits(struct run *r, size_t n, struct vb_err *e)
 		return -1;
 	}
 	for (p = 0; p < r->l->nparts; p++)
-		if (r->dirty[p] == 2)
-			r->dirty[p] = 0;
+		if (r->dirty[p] == 2 || r->dirty[p] == 3)
+			r->dirty[p] = r->dirty[p] == 3;
 	r->st->committed = r->st->delivered;
 	if (n > 0)
 		r->committed_at = vb_mono_us();
@@ -288,6 +293,7 @@ static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
 	uint64_t expect = from;
 	struct vb_poll_hdr h;
 	struct vb_rd rd;
+	struct vb_msgs it;
 	struct vb_msg m;
 	int rc;
 
@@ -295,12 +301,20 @@ static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
 	pm->n = pm->at = 0;
 	pm->seen = 0;
 	pm->bad = 0;
+	pm->resync = 0;
 	vb_rd_init(&rd, rep->payload, rep->len);
 	if (vb_wire_dec_poll_hdr(&rd, &h, e))
 		return -1;
 	pm->current = h.current_offset;
+	if (h.partition_id == VB_POLL_RESYNC && r->o->group) {
+		/* 0.9: not ours any more (messages.md §4.2) */
+		pm->resync = 1;
+		return 0;
+	}
+	vb_msgs_init(&it, r->l->c->framing->gen, rd.p + rd.off,
+		     vb_rd_left(&rd));
 	for (;;) {
-		rc = vb_wire_dec_msg(&rd, &m, &pm->bad_err);
+		rc = vb_msgs_next(&it, &m, &pm->bad_err);
 		if (rc == 0)
 			break;
 		if (rc == 1 && vb_wire_msg_verify(&m, &pm->bad_err) == 0) {
@@ -651,7 +665,7 @@ static int wait_round(struct run *r, struct vb_err *e)
 	}
 	q.nwp = l->nparts;
 	q.wp = r->wp;
-	if (l->c->no_wait_poll)
+	if (vb_client_no_wait_poll(l->c))
 		return 0;
 	/*
 	 * A commit that is due goes in the same write, ahead: its answer
@@ -728,7 +742,7 @@ static int run_consumer(struct run *r, struct vb_err *e)
 			q.strategy = VB_POLL_OFFSET;
 			q.value = r->next[p];
 			q.count = (uint32_t)cnt;
-			vb_wire_req_encode(&r->tx, &q);
+			vb_wire_req_frame(&r->tx, l->c->framing, &q);
 			asked[npoll] = q.count;
 			polled[npoll++] = p;
 		}
@@ -833,7 +847,7 @@ static int group_positions(struct run *r, struct vb_err *e)
 			continue;
 		}
 		if (e->kind == VB_E_SERVER &&
-		    (e->status == VB_ST_NOT_RESOLVED_CONSUMER ||
+		    (vb_status_not_owner(e->status) ||
 		     e->status == VB_ST_INVALID_OFFSET))
 			continue; /* another member owns it */
 		goto out;
@@ -892,7 +906,7 @@ static int run_group(struct run *r, struct vb_err *e)
 		q.topic = l->topic;
 		q.strategy = VB_POLL_NEXT;
 		q.count = (uint32_t)cnt;
-		vb_wire_req_encode(&r->tx, &q);
+		vb_wire_req_frame(&r->tx, l->c->framing, &q);
 		vb_client_queue(l->c, r->tx.p, r->tx.len);
 		if (read_commits(r, ncommit, e) ||
 		    vb_client_wait_ready(l->c, 1, e))
@@ -954,7 +968,7 @@ static int run_group(struct run *r, struct vb_err *e)
 			return -1;
 		if (!r->o->follow || idle_over(r))
 			break;
-		if (l->c->no_wait_poll)
+		if (vb_client_no_wait_poll(l->c))
 			follow_wait(r);
 		else
 			waiting = 1;
@@ -963,6 +977,107 @@ static int run_group(struct run *r, struct vb_err *e)
 }
 
 static int join(struct run *r, struct vb_err *e);
+
+/*
+ * A member over 0.9 (messages.md §4.2, commands.md §6): the server deals
+ * partitions but polls name them, so each round asks which partitions
+ * this session owns (sync_consumer_group), then polls each of them from
+ * the group's position ("next"), the commits of what was delivered riding
+ * in front of the next round.  An answer that says "not yours now" is
+ * empty; the next round syncs again.  A round where every owned partition
+ * came back empty means caught up.
+ */
+static int run_group_v09(struct run *r, struct vb_err *e)
+{
+	struct vb_log *l = r->l;
+	uint32_t *polled = vb_xreallocarray(NULL, l->nparts, sizeof(*polled));
+	uint32_t *asked = vb_xreallocarray(NULL, l->nparts, sizeof(*asked));
+	int rc = -1, rejoined = 0;
+
+	if (!r->resumed && group_positions(r, e))
+		goto out;
+	while (!r->failed && !r->bad && !stopped(r) &&
+	       !(r->o->limit && r->left == 0)) {
+		struct vb_group_sync s;
+		size_t ncommit, npoll = 0;
+		int seen = 0, resync = 0;
+
+		vb_buf_reset(&r->tx);
+		ncommit = enc_commits(r);
+		vb_client_queue(l->c, r->tx.p, r->tx.len);
+		if (read_commits(r, ncommit, e) ||
+		    vb_client_sync_group(l->c, &l->stream, &l->topic,
+					 &r->who.id, &s, e))
+			goto out;
+		if (!s.member) {
+			/* the server let this member go: join again, once */
+			if (rejoined++) {
+				vb_err_set(e, VB_E_STATE,
+					   "the server says this process is no member of group '%s'",
+					   r->o->name);
+				goto out;
+			}
+			if (join(r, e))
+				goto out;
+			continue;
+		}
+		rejoined = 0;
+		vb_buf_reset(&r->tx);
+		for (uint32_t i = 0; i < s.count; i++) {
+			uint32_t p = vb_ld32(s.parts + 4 * (size_t)i);
+			uint64_t cnt = r->o->count;
+			struct vb_req q;
+
+			if (p >= l->nparts || npoll == l->nparts)
+				continue; /* a partition added since */
+			if (r->o->limit && r->left < cnt)
+				cnt = r->left;
+			vb_req_init(&q, VB_CMD_POLL_MESSAGES);
+			q.consumer = r->who;
+			q.stream = l->stream;
+			q.topic = l->topic;
+			q.part.present = 1;
+			q.part.id = p;
+			q.strategy = VB_POLL_NEXT;
+			q.count = (uint32_t)cnt;
+			vb_wire_req_frame(&r->tx, l->c->framing, &q);
+			/* "next" starts at the group's stored offset + 1 */
+			r->next[p] = 0;
+			asked[npoll] = q.count;
+			polled[npoll++] = p;
+		}
+		if (npoll) {
+			vb_client_queue(l->c, r->tx.p, r->tx.len);
+			if (take_round(r, polled, asked, npoll, e))
+				goto out;
+		}
+		for (size_t i = 0; i < npoll; i++) {
+			const struct part_msgs *pm = &r->pm[i];
+			uint32_t p = pm->part;
+
+			resync |= pm->resync;
+			if (pm->n == 0 && pm->seen > 0 && !pm->bad &&
+			    r->floor[p] > 0 && !r->dirty[p]) {
+				/* all before where the group starts */
+				r->next[p] = r->floor[p];
+				r->dirty[p] = 1;
+			}
+			seen |= pm->seen > 0;
+		}
+		if (seen || resync)
+			continue;
+		if (commit_now(r, e))
+			goto out;
+		if (!r->o->follow || idle_over(r))
+			break;
+		follow_wait(r);
+	}
+	rc = commit_now(r, e);
+out:
+	free(polled);
+	free(asked);
+	return rc;
+}
 
 /*
  * A reader never creates its topic: a missing one is an error naming the
@@ -1120,7 +1235,9 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	r.until = vb_xcalloc(l->nparts, sizeof(*r.until));
 	r.last_event = vb_mono_us();
 	for (;;) {
-		rc = o->group ? run_group(&r, e) : run_consumer(&r, e);
+		rc = !o->group		 ? run_consumer(&r, e) :
+		     vb_client_v09(l->c) ? run_group_v09(&r, e) :
+					   run_group(&r, e);
 		if (rc == 0 || !o->follow || !o->connect || r.failed ||
 		    !vb_err_transient(e))
 			break;

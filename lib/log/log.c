@@ -277,7 +277,8 @@ int vb_log_resolve(struct vb_log *l, const struct vb_consumer *who, uint32_t p,
 	struct vb_partition_info *pi = part_info(l, p, e);
 	uint64_t end, base;
 	struct vb_poll_hdr h;
-	struct vb_rd rd;
+	struct vb_msgs it;
+	struct vb_consumer plain;
 	struct vb_req r;
 	struct vb_msg m;
 
@@ -305,10 +306,18 @@ int vb_log_resolve(struct vb_log *l, const struct vb_consumer *who, uint32_t p,
 		*next = end;
 		if (end == 0)
 			break;
-		poll_req(&r, l, who, 1, p, VB_POLL_TIMESTAMP, pos->n, 1);
-		if (vb_client_poll(l->c, &r, &h, &rd, e))
+		/*
+		 * 0.9 serves a group only the partitions it owns: the
+		 * lookup reads as a plain consumer of the same name (a poll
+		 * without auto-commit stores nothing).
+		 */
+		plain = *who;
+		if (vb_client_v09(l->c))
+			plain.kind = VB_CONSUMER;
+		poll_req(&r, l, &plain, 1, p, VB_POLL_TIMESTAMP, pos->n, 1);
+		if (vb_client_poll_msgs(l->c, &r, &h, &it, e))
 			return -1;
-		switch (vb_wire_dec_msg(&rd, &m, e)) {
+		switch (vb_msgs_next(&it, &m, e)) {
 		case 1:
 			*next = m.offset;
 			break;
@@ -583,8 +592,7 @@ int vb_log_seek(struct vb_log *l, const struct vb_consumer *who, long part,
 		moved[p] = next[p] != cur || (!has && next[p] > 0);
 	}
 	if (vb_log_commit_moves(l, who, &s, next, moved, e)) {
-		if (e->kind == VB_E_SERVER &&
-		    e->status == VB_ST_NOT_RESOLVED_CONSUMER)
+		if (e->kind == VB_E_SERVER && vb_status_not_owner(e->status))
 			vb_err_prefix(
 				e,
 				"a partition is assigned to another running member of group '%s'",

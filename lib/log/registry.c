@@ -93,7 +93,7 @@ static int scan(struct vb_log *l, void (*fn)(void *arg, json_t *o), void *arg,
 	for (;;) {
 		struct vb_req q;
 		struct vb_poll_hdr h;
-		struct vb_rd rd;
+		struct vb_msgs rd;
 		struct vb_msg m;
 		uint64_t next = at;
 		int r;
@@ -107,9 +107,9 @@ static int scan(struct vb_log *l, void (*fn)(void *arg, json_t *o), void *arg,
 		q.strategy = VB_POLL_OFFSET;
 		q.value = at;
 		q.count = SCAN;
-		if (vb_client_poll(l->c, &q, &h, &rd, e))
+		if (vb_client_poll_msgs(l->c, &q, &h, &rd, e))
 			return -1;
-		while ((r = vb_wire_dec_msg(&rd, &m, e)) == 1) {
+		while ((r = vb_msgs_next(&rd, &m, e)) == 1) {
 			json_t *o = json_loadb((const char *)m.payload,
 					       m.payload_len, 0, NULL);
 

@@ -54,8 +54,8 @@ void vb_sockaddr_host(const struct sockaddr *sa, char *buf, size_t size)
 		snprintf(buf, size, "%s", ip);
 }
 
-int vb_net_listen(const char *addr, const char *what, int any_port,
-		  int backlog, struct vb_err *e)
+int vb_net_listen(const char *addr, const char *what, int any_port, int backlog,
+		  struct vb_err *e)
 {
 	const char *sp = *what ? " " : "";
 	char host[256], port[8];
@@ -93,8 +93,8 @@ int vb_net_listen(const char *addr, const char *what, int any_port,
 		close(fd);
 		errno = sys;
 		return vb_err_sys(e, sys == EADDRINUSE ? VB_E_STATE : VB_E_IO,
-				  "cannot listen %s%s%son %s", *what ? "for " : "",
-				  what, sp, addr);
+				  "cannot listen %s%s%son %s",
+				  *what ? "for " : "", what, sp, addr);
 	}
 	freeaddrinfo(ai);
 	return fd;

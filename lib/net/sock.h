@@ -31,8 +31,8 @@ void vb_sockaddr_host(const struct sockaddr *sa, char *buf, size_t size);
  * ...", "cannot listen for HTTP on X").  Returns the descriptor, or -1
  * with VB_E_USAGE (the address), VB_E_STATE (in use) or VB_E_IO.
  */
-int vb_net_listen(const char *addr, const char *what, int any_port,
-		  int backlog, struct vb_err *e);
+int vb_net_listen(const char *addr, const char *what, int any_port, int backlog,
+		  struct vb_err *e);
 /* Where fd is bound: bare IP and port; returns the family, -1 with e. */
 int vb_net_local(int fd, char *ip, size_t ipsz, uint16_t *port,
 		 struct vb_err *e);

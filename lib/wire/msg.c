@@ -12,9 +12,28 @@ uint32_t vb_xxh32(const void *p, size_t n)
 	return XXH32(p, n, 0);
 }
 
+/*
+ * libxxhash's runtime dispatch (AVX2, AVX-512 where the CPU has them)
+ * for what is long enough to gain from it: message checksums; the inlined
+ * baseline code for short input.
+ */
+#if defined(__x86_64__)
+uint64_t XXH3_64bits_dispatch(const void *input, size_t len);
+#define VB_XXH3_LONG 256
+#endif
+
+uint64_t vb_xxh3(const void *p, size_t n)
+{
+#ifdef VB_XXH3_LONG
+	if (n >= VB_XXH3_LONG)
+		return XXH3_64bits_dispatch(p, n);
+#endif
+	return XXH3_64bits(p, n);
+}
+
 uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size)
 {
-	return XXH3_64bits(frame + VB_MSG_ID, size - VB_MSG_ID);
+	return vb_xxh3(frame + VB_MSG_ID, size - VB_MSG_ID);
 }
 
 int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e)
@@ -103,16 +122,26 @@ static void enc_partitioning(struct vb_buf *b, const struct vb_send_hdr *h)
 	}
 }
 
-void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
-			const struct vb_send_hdr *h, uint32_t count,
-			uint64_t bytes)
-{
-	size_t start = b->len, meta;
-	size_t body = (size_t)count * (VB_INDEX_ENTRY + VB_MSG_HDR) +
-		      (size_t)bytes;
+void vb_wire_send_begin09(struct vb_send_builder *sb, uint32_t count,
+			  uint64_t bytes);
+void vb_wire_send_add09(struct vb_send_builder *sb, const uint8_t id[16],
+			uint64_t origin_timestamp, const void *payload,
+			uint32_t payload_len, const void *uhdr,
+			uint32_t uhdr_len);
+int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e);
 
-	vb_buf_u32(b, 0);
-	vb_buf_u32(b, VB_CMD_SEND_MESSAGES);
+void vb_wire_send_begin_f(struct vb_send_builder *sb, struct vb_buf *b,
+			  const struct vb_framing *f,
+			  const struct vb_send_hdr *h, uint32_t count,
+			  uint64_t bytes)
+{
+	size_t meta;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->b = b;
+	sb->gen = f->gen;
+	sb->count = count;
+	sb->start = f->req_begin(b, VB_CMD_SEND_MESSAGES);
 	vb_buf_u32(b, 0);
 	meta = b->len;
 	vb_wire_enc_ident(b, &h->stream);
@@ -120,23 +149,43 @@ void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
 	enc_partitioning(b, h);
 	vb_buf_u32(b, count);
 	vb_st32(b->p + meta - 4, (uint32_t)(b->len - meta));
-	vb_buf_reserve(b, body);
-	sb->b = b;
-	sb->idx = b->len;
-	sb->msg = b->len + (size_t)count * VB_INDEX_ENTRY;
-	sb->pos = 0;
-	b->len += body;
-	sb->end = b->len;
-	b->p[b->len] = 0;
-	vb_st32(b->p + start, (uint32_t)(b->len - start - 4));
+	if (f->gen == VB_GEN_09)
+		vb_wire_send_begin09(sb, count, bytes);
+	else {
+		size_t body = (size_t)count * (VB_INDEX_ENTRY + VB_MSG_HDR) +
+			      (size_t)bytes;
+
+		vb_buf_reserve(b, body);
+		sb->idx = b->len;
+		sb->msg = b->len + (size_t)count * VB_INDEX_ENTRY;
+		b->len += body;
+		sb->end = b->len;
+		b->p[b->len] = 0;
+	}
+	f->req_end(b, sb->start);
+}
+
+void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
+			const struct vb_send_hdr *h, uint32_t count,
+			uint64_t bytes)
+{
+	vb_wire_send_begin_f(sb, b, &vb_framing_v08, h, count, bytes);
 }
 
 void vb_wire_send_add(struct vb_send_builder *sb, const uint8_t id[16],
 		      uint64_t origin_timestamp, const void *payload,
 		      uint32_t payload_len, const void *uhdr, uint32_t uhdr_len)
 {
-	uint8_t *ent = sb->b->p + sb->idx, *f = sb->b->p + sb->msg;
+	uint8_t *ent, *f;
 
+	if (sb->gen == VB_GEN_09) {
+		vb_wire_send_add09(sb, id, origin_timestamp, payload,
+				   payload_len, uhdr, uhdr_len);
+		sb->n++;
+		return;
+	}
+	ent = sb->b->p + sb->idx;
+	f = sb->b->p + sb->msg;
 	memset(f, 0, VB_MSG_HDR);
 	memcpy(f + VB_MSG_ID, id, VB_MSG_ID_LEN);
 	vb_st64(f + VB_MSG_ORIGIN_TS, origin_timestamp);
@@ -151,21 +200,36 @@ void vb_wire_send_add(struct vb_send_builder *sb, const uint8_t id[16],
 	memset(ent, 0, VB_INDEX_ENTRY);
 	vb_st32(ent + 4, sb->pos);
 	sb->idx += VB_INDEX_ENTRY;
+	sb->n++;
 }
 
-void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
-			 const struct vb_msg_in *msgs, uint32_t n)
+int vb_wire_send_end(struct vb_send_builder *sb, struct vb_err *e)
+{
+	return sb->gen == VB_GEN_09 ? vb_wire_send_end09(sb, e) : 0;
+}
+
+int vb_wire_send_encode_f(struct vb_buf *b, const struct vb_framing *f,
+			  const struct vb_send_hdr *h,
+			  const struct vb_msg_in *msgs, uint32_t n,
+			  struct vb_err *e)
 {
 	struct vb_send_builder sb;
 	uint64_t bytes = 0;
 
 	for (uint32_t i = 0; i < n; i++)
 		bytes += (uint64_t)msgs[i].payload_len + msgs[i].uhdr_len;
-	vb_wire_send_begin(&sb, b, h, n, bytes);
+	vb_wire_send_begin_f(&sb, b, f, h, n, bytes);
 	for (uint32_t i = 0; i < n; i++)
 		vb_wire_send_add(&sb, msgs[i].id, msgs[i].origin_timestamp,
 				 msgs[i].payload, msgs[i].payload_len,
 				 msgs[i].uhdr, msgs[i].uhdr_len);
+	return vb_wire_send_end(&sb, e);
+}
+
+void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
+			 const struct vb_msg_in *msgs, uint32_t n)
+{
+	vb_wire_send_encode_f(b, &vb_framing_v08, h, msgs, n, NULL);
 }
 
 static int bad_ident(struct vb_err *e)
@@ -211,6 +275,21 @@ static int dec_partitioning(struct vb_rd *rd, struct vb_send_hdr *h,
 			     "partitioning kind: %u", h->part_kind);
 }
 
+/* The metadata of a send: identifiers (6 on failure), partitioning, count. */
+int vb_wire_dec_send_meta(struct vb_rd *md, struct vb_send_hdr *h,
+			  struct vb_err *e);
+int vb_wire_dec_send_meta(struct vb_rd *md, struct vb_send_hdr *h,
+			  struct vb_err *e)
+{
+	if (vb_rd_ident(md, &h->stream, "stream_id", e) ||
+	    vb_rd_ident(md, &h->topic, "topic_id", e))
+		return bad_ident(e);
+	if (dec_partitioning(md, h, e) ||
+	    vb_rd_u32(md, &h->count, "messages_count", e))
+		return -1;
+	return 0;
+}
+
 int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 			struct vb_err *e)
 {
@@ -227,11 +306,7 @@ int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 	if (vb_rd_bytes(&rd, &meta, meta_len, "metadata", e))
 		return -1;
 	vb_rd_init(&md, meta, meta_len);
-	if (vb_rd_ident(&md, &v->h.stream, "stream_id", e) ||
-	    vb_rd_ident(&md, &v->h.topic, "topic_id", e))
-		return bad_ident(e);
-	if (dec_partitioning(&md, &v->h, e) ||
-	    vb_rd_u32(&md, &v->h.count, "messages_count", e))
+	if (vb_wire_dec_send_meta(&md, &v->h, e))
 		return -1;
 	idx_len = (size_t)v->h.count * VB_INDEX_ENTRY;
 	if (vb_rd_bytes(&rd, &v->index, idx_len, "index block", e))

@@ -20,19 +20,63 @@ static uint64_t v08_req_size(const uint8_t *p)
 	return 4 + (uint64_t)vb_ld32(p); /* length counts code + payload */
 }
 
-static void v08_reply(const uint8_t *p, uint32_t *status, uint64_t *len)
+static uint32_t v08_req_code(const uint8_t *p)
 {
-	*status = vb_ld32(p);
+	return vb_ld32(p + 4);
+}
+
+static size_t v08_req_begin(struct vb_buf *b, uint32_t code)
+{
+	size_t mark = b->len;
+
+	vb_buf_u32(b, 0);
+	vb_buf_u32(b, code);
+	return mark;
+}
+
+static void v08_req_end(struct vb_buf *b, size_t mark)
+{
+	vb_st32(b->p + mark, (uint32_t)(b->len - mark - 4));
+}
+
+static int v08_reply(const uint8_t *p, struct vb_reply *rep, uint64_t *len)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->status = vb_ld32(p);
 	*len = vb_ld32(p + 4); /* payload only */
+	return 0;
 }
 
 const struct vb_framing vb_framing_v08 = {
 	.name = "0.8",
+	.gen = VB_GEN_08,
 	.req_hdr = VB_REQ_HDR,
 	.reply_hdr = VB_RESP_HDR,
 	.req_size = v08_req_size,
+	.req_code = v08_req_code,
+	.req_begin = v08_req_begin,
+	.req_end = v08_req_end,
 	.reply = v08_reply,
+	.finish = NULL,
 };
+
+const struct vb_framing *vb_framing_of(unsigned gen)
+{
+	if (gen == VB_GEN_08)
+		return &vb_framing_v08;
+	if (gen == VB_GEN_09)
+		return &vb_framing_v09;
+	return NULL;
+}
+
+void vb_wire_req_frame(struct vb_buf *b, const struct vb_framing *f,
+		       const struct vb_req *r)
+{
+	size_t mark = f->req_begin(b, r->code);
+
+	vb_wire_req_body(b, r, f->gen);
+	f->req_end(b, mark);
+}
 
 void vb_reader_init(struct vb_reader *r, const struct vb_framing *f,
 		    uint64_t max)
@@ -102,12 +146,13 @@ int vb_reader_next(struct vb_reader *r, struct vb_reply *rep, struct vb_err *e)
 {
 	size_t hl = r->f->reply_hdr, avail = r->buf.len - r->pos;
 	const uint8_t *h = r->buf.p + r->pos;
-	uint32_t status;
 	uint64_t len;
 
 	if (avail < hl)
 		return 0;
-	r->f->reply(h, &status, &len);
+	if (r->f->reply(h, rep, &len))
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				     "a frame that is no %s reply", r->f->name);
 	if (len > r->max)
 		return vb_err_status(
 			e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
@@ -116,11 +161,12 @@ int vb_reader_next(struct vb_reader *r, struct vb_reply *rep, struct vb_err *e)
 	r->need = hl + len;
 	if (avail < r->need)
 		return 0;
-	rep->status = status;
 	rep->payload = h + hl;
 	rep->len = (size_t)len;
 	r->pos += (size_t)r->need;
 	r->need = 0;
+	if (r->f->finish && r->f->finish(rep, e))
+		return -1;
 	return 1;
 }
 
@@ -129,11 +175,10 @@ size_t vb_reader_ready(const struct vb_reader *r, size_t max)
 	size_t hl = r->f->reply_hdr, at = r->pos, k = 0;
 
 	while (k < max && r->buf.len - at >= hl) {
-		uint32_t status;
+		struct vb_reply rep;
 		uint64_t len;
 
-		r->f->reply(r->buf.p + at, &status, &len);
-		if (len > r->max)
+		if (r->f->reply(r->buf.p + at, &rep, &len) || len > r->max)
 			return k + 1; /* complete enough: next() fails it */
 		if (r->buf.len - at < hl + len)
 			break;

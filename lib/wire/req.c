@@ -1,7 +1,9 @@
 /*
- * Request payloads, both directions (control.md §5, messages.md §5, §7).
- * One table of layouts would hide the few irregular commands; a switch per
- * direction keeps each layout readable next to its spec row.
+ * Request bodies, both directions (control.md §5, messages.md §5, §7;
+ * iggy-wire-0.9/commands.md).  One encoder and one decoder per layout of
+ * the command table (cmds.h): a command says which layout it has, so a
+ * body is written once however many commands share it.  The few layouts
+ * that differ in 0.9 take the generation.
  */
 #include <string.h>
 
@@ -15,6 +17,7 @@ void vb_req_init(struct vb_req *r, uint32_t code)
 {
 	memset(r, 0, sizeof(*r));
 	r->code = code;
+	r->ack = VB_ACK_QUORUM;
 }
 
 void vb_wire_req_hdr(const uint8_t hdr[VB_REQ_HDR], uint32_t *length,
@@ -23,6 +26,8 @@ void vb_wire_req_hdr(const uint8_t hdr[VB_REQ_HDR], uint32_t *length,
 	*length = vb_ld32(hdr);
 	*code = vb_ld32(hdr + 4);
 }
+
+/* ---- encoders ---- */
 
 static void enc_str8(struct vb_buf *b, const struct vb_name *n)
 {
@@ -59,209 +64,268 @@ static void enc_perms(struct vb_buf *b, const struct vb_req *r)
 	}
 }
 
-void vb_wire_req_encode(struct vb_buf *b, const struct vb_req *r)
+static void enc_st(struct vb_buf *b, const struct vb_req *r)
 {
-	size_t start = b->len;
+	vb_wire_enc_ident(b, &r->stream);
+	vb_wire_enc_ident(b, &r->topic);
+}
 
-	vb_buf_u32(b, 0);
-	vb_buf_u32(b, r->code);
-	switch (r->code) {
-	case VB_CMD_GET_SNAPSHOT:
-		vb_buf_u8(b, r->snap_compression);
-		vb_buf_u8(b, r->snap_count);
-		vb_buf_add(b, r->snap_types, r->snap_count);
-		break;
-	case VB_CMD_GET_CLIENT:
-		vb_buf_u32(b, r->count);
-		break;
-	case VB_CMD_GET_USER:
-	case VB_CMD_DELETE_USER:
-		vb_wire_enc_ident(b, &r->target);
-		break;
-	case VB_CMD_CREATE_USER:
+static void enc_str32(struct vb_buf *b, const uint8_t *p, uint32_t n)
+{
+	vb_buf_u32(b, p ? n : 0);
+	if (p)
+		vb_buf_add(b, p, n);
+}
+
+static void enc_none(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+}
+
+static void enc_snapshot(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_buf_u8(b, r->snap_compression);
+	vb_buf_u8(b, r->snap_count);
+	vb_buf_add(b, r->snap_types, r->snap_count);
+}
+
+static void enc_scope(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_buf_u8(b, r->scope);
+}
+
+static void enc_client_id(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_buf_u32(b, r->count);
+}
+
+static void enc_user_id(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_wire_enc_ident(b, &r->target);
+}
+
+/* 0.9: the options of streams and users, always none (commands.md §3, §7). */
+static void enc_create_user(struct vb_buf *b, const struct vb_req *r,
+			    unsigned g)
+{
+	vb_wire_enc_name(b, &r->name);
+	enc_str8(b, &r->secret);
+	vb_buf_u8(b, r->user_status);
+	enc_perms(b, r);
+}
+
+static void enc_update_user(struct vb_buf *b, const struct vb_req *r,
+			    unsigned g)
+{
+	vb_wire_enc_ident(b, &r->target);
+	vb_buf_u8(b, r->has_username ? 1 : 0);
+	if (r->has_username)
 		vb_wire_enc_name(b, &r->name);
-		enc_str8(b, &r->secret);
+	vb_buf_u8(b, r->has_status ? 1 : 0);
+	if (r->has_status)
 		vb_buf_u8(b, r->user_status);
-		enc_perms(b, r);
-		break;
-	case VB_CMD_UPDATE_USER:
-		vb_wire_enc_ident(b, &r->target);
-		vb_buf_u8(b, r->has_username ? 1 : 0);
-		if (r->has_username)
-			vb_wire_enc_name(b, &r->name);
-		vb_buf_u8(b, r->has_status ? 1 : 0);
-		if (r->has_status)
-			vb_buf_u8(b, r->user_status);
-		break;
-	case VB_CMD_UPDATE_PERMISSIONS:
-		vb_wire_enc_ident(b, &r->target);
-		enc_perms(b, r);
-		break;
-	case VB_CMD_CHANGE_PASSWORD:
-		vb_wire_enc_ident(b, &r->target);
-		enc_str8(b, &r->secret);
-		enc_str8(b, &r->secret2);
-		break;
-	case VB_CMD_LOGIN_USER:
-		vb_wire_enc_name(b, &r->name);
-		enc_str8(b, &r->secret);
-		vb_buf_u32(b, r->version ? r->version_len : 0);
-		if (r->version)
-			vb_buf_add(b, r->version, r->version_len);
-		vb_buf_u32(b, r->context ? r->context_len : 0);
-		if (r->context)
-			vb_buf_add(b, r->context, r->context_len);
-		break;
-	case VB_CMD_CREATE_PAT:
-		vb_wire_enc_name(b, &r->name);
-		vb_buf_u64(b, r->value);
-		break;
-	case VB_CMD_DELETE_PAT:
-	case VB_CMD_LOGIN_PAT:
-	case VB_CMD_CREATE_STREAM:
-		vb_wire_enc_name(b, &r->name);
-		break;
-	case VB_CMD_POLL_MESSAGES:
-	case VB_CMD_POLL_WAIT:
-		enc_consumer(b, &r->consumer);
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		enc_part(b, &r->part);
-		vb_buf_u8(b, r->strategy);
-		vb_buf_u64(b, r->value);
-		vb_buf_u32(b, r->count);
-		vb_buf_u8(b, r->flag);
-		if (r->code == VB_CMD_POLL_WAIT)
-			enc_wait(b, &r->wait);
-		break;
-	case VB_CMD_POLL_WAIT_MULTI:
-		enc_consumer(b, &r->consumer);
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		vb_buf_u32(b, r->nwp);
-		for (uint32_t i = 0; i < r->nwp; i++) {
-			vb_buf_u32(b, r->wp[i].partition_id);
-			vb_buf_u8(b, r->wp[i].strategy);
-			vb_buf_u64(b, r->wp[i].value);
-		}
-		vb_buf_u32(b, r->count);
-		enc_wait(b, &r->wait);
-		break;
-	case VB_CMD_FLUSH_UNSAVED_BUFFER:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		vb_buf_u32(b, r->partition_id);
-		vb_buf_u8(b, r->flag);
-		break;
-	case VB_CMD_GET_CONSUMER_OFFSET:
-	case VB_CMD_STORE_CONSUMER_OFFSET:
-	case VB_CMD_DELETE_CONSUMER_OFFSET:
-		enc_consumer(b, &r->consumer);
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		enc_part(b, &r->part);
-		if (r->code == VB_CMD_STORE_CONSUMER_OFFSET)
-			vb_buf_u64(b, r->value);
-		break;
-	case VB_CMD_GET_STREAM:
-	case VB_CMD_DELETE_STREAM:
-	case VB_CMD_PURGE_STREAM:
-	case VB_CMD_GET_TOPICS:
-		vb_wire_enc_ident(b, &r->stream);
-		break;
-	case VB_CMD_UPDATE_STREAM:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_name(b, &r->name);
-		break;
-	case VB_CMD_GET_TOPIC:
-	case VB_CMD_DELETE_TOPIC:
-	case VB_CMD_PURGE_TOPIC:
-	case VB_CMD_GET_CONSUMER_GROUPS:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		break;
-	case VB_CMD_CREATE_TOPIC:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_buf_u32(b, r->count);
-		vb_buf_u8(b, r->compression);
-		vb_buf_u64(b, r->message_expiry);
-		vb_buf_u64(b, r->max_topic_size);
-		vb_buf_u8(b, r->replication_factor);
-		vb_wire_enc_name(b, &r->name);
-		break;
-	case VB_CMD_UPDATE_TOPIC:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		vb_buf_u8(b, r->compression);
-		vb_buf_u64(b, r->message_expiry);
-		vb_buf_u64(b, r->max_topic_size);
-		vb_buf_u8(b, r->replication_factor);
-		vb_wire_enc_name(b, &r->name);
-		break;
-	case VB_CMD_CREATE_PARTITIONS:
-	case VB_CMD_DELETE_PARTITIONS:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		vb_buf_u32(b, r->count);
-		break;
-	case VB_CMD_DELETE_SEGMENTS:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		vb_buf_u32(b, r->partition_id);
-		vb_buf_u32(b, r->count);
-		break;
-	case VB_CMD_GET_CONSUMER_GROUP:
-	case VB_CMD_DELETE_CONSUMER_GROUP:
-	case VB_CMD_JOIN_CONSUMER_GROUP:
-	case VB_CMD_LEAVE_CONSUMER_GROUP:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		vb_wire_enc_ident(b, &r->target);
-		break;
-	case VB_CMD_CREATE_CONSUMER_GROUP:
-		vb_wire_enc_ident(b, &r->stream);
-		vb_wire_enc_ident(b, &r->topic);
-		vb_wire_enc_name(b, &r->name);
-		break;
-	default:
-		/* ping, get_stats, get_me, get_clients, get_users, logout,
-		 * get_pats, get_streams, get_cluster_metadata: no payload. */
-		break;
+}
+
+static void enc_update_perms(struct vb_buf *b, const struct vb_req *r,
+			     unsigned g)
+{
+	vb_wire_enc_ident(b, &r->target);
+	enc_perms(b, r);
+}
+
+static void enc_change_password(struct vb_buf *b, const struct vb_req *r,
+				unsigned g)
+{
+	vb_wire_enc_ident(b, &r->target);
+	enc_str8(b, &r->secret);
+	enc_str8(b, &r->secret2);
+}
+
+static void enc_login_user(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_wire_enc_name(b, &r->name);
+	enc_str8(b, &r->secret);
+	enc_str32(b, r->version, r->version_len);
+	enc_str32(b, r->context, r->context_len);
+}
+
+/* ClientVersionInfo (framing.md §5.1). */
+static void enc_version_info(struct vb_buf *b, const struct vb_req *r)
+{
+	vb_buf_u32(b, r->proto_version);
+	vb_wire_enc_name(b, &r->sdk_name);
+	vb_wire_enc_name(b, &r->sdk_version);
+}
+
+static void enc_login_register(struct vb_buf *b, const struct vb_req *r,
+			       unsigned g)
+{
+	enc_version_info(b, r);
+	vb_wire_enc_name(b, &r->name);
+	enc_str8(b, &r->secret);
+	enc_str32(b, r->context, r->context_len);
+}
+
+static void enc_login_register_pat(struct vb_buf *b, const struct vb_req *r,
+				   unsigned g)
+{
+	enc_version_info(b, r);
+	enc_str8(b, &r->name);
+	enc_str32(b, r->context, r->context_len);
+}
+
+static void enc_create_pat(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_wire_enc_name(b, &r->name);
+	vb_buf_u64(b, r->value);
+}
+
+static void enc_name(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_wire_enc_name(b, &r->name);
+}
+
+static void enc_poll(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	enc_consumer(b, &r->consumer);
+	enc_st(b, r);
+	enc_part(b, &r->part);
+	vb_buf_u8(b, r->strategy);
+	vb_buf_u64(b, r->value);
+	vb_buf_u32(b, r->count);
+	vb_buf_u8(b, r->flag);
+}
+
+static void enc_poll_wait(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	enc_poll(b, r, g);
+	enc_wait(b, &r->wait);
+}
+
+static void enc_poll_wait_multi(struct vb_buf *b, const struct vb_req *r,
+				unsigned g)
+{
+	enc_consumer(b, &r->consumer);
+	enc_st(b, r);
+	vb_buf_u32(b, r->nwp);
+	for (uint32_t i = 0; i < r->nwp; i++) {
+		vb_buf_u32(b, r->wp[i].partition_id);
+		vb_buf_u8(b, r->wp[i].strategy);
+		vb_buf_u64(b, r->wp[i].value);
 	}
-	vb_st32(b->p + start, (uint32_t)(b->len - start - 4));
+	vb_buf_u32(b, r->count);
+	enc_wait(b, &r->wait);
 }
 
-static int dec_wait(struct vb_rd *rd, struct vb_wait *w, struct vb_err *e)
+static void enc_flush(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
-	return vb_rd_u64(rd, &w->max_wait_us, "max_wait_us", e) ||
-			       vb_rd_u32(rd, &w->min_count, "min_count", e) ||
-			       vb_rd_u32(rd, &w->max_bytes, "max_bytes", e) ||
-			       vb_rd_u64(rd, &w->budget, "budget", e) ?
-		       -1 :
-		       0;
+	enc_st(b, r);
+	vb_buf_u32(b, r->partition_id);
+	vb_buf_u8(b, r->flag);
 }
 
-static int bad_strategy(uint8_t s, struct vb_err *e)
+static void enc_offset_get(struct vb_buf *b, const struct vb_req *r, unsigned g)
 {
-	if (s >= VB_POLL_OFFSET && s <= VB_POLL_NEXT)
-		return 0;
-	return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-			     "strategy kind: %u", s);
+	enc_consumer(b, &r->consumer);
+	enc_st(b, r);
+	enc_part(b, &r->part);
 }
 
-void vb_wait_part(const struct vb_req *r, uint32_t i, struct vb_wait_part *wp)
+/* 0.9 adds the ack byte to store and delete (commands.md §5.1). */
+static void enc_offset_store(struct vb_buf *b, const struct vb_req *r,
+			     unsigned g)
 {
-	const uint8_t *q;
+	enc_offset_get(b, r, g);
+	vb_buf_u64(b, r->value);
+	if (g == VB_GEN_09)
+		vb_buf_u8(b, r->ack);
+}
 
-	if (r->wp) {
-		*wp = r->wp[i];
+static void enc_offset_delete(struct vb_buf *b, const struct vb_req *r,
+			      unsigned g)
+{
+	enc_offset_get(b, r, g);
+	if (g == VB_GEN_09)
+		vb_buf_u8(b, r->ack);
+}
+
+static void enc_stream(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	vb_wire_enc_ident(b, &r->stream);
+}
+
+static void enc_update_stream(struct vb_buf *b, const struct vb_req *r,
+			      unsigned g)
+{
+	vb_wire_enc_ident(b, &r->stream);
+	vb_wire_enc_name(b, &r->name);
+}
+
+static void enc_st_layout(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	enc_st(b, r);
+}
+
+/* 0.9: the 0.8 fields compression .. replication_factor became options. */
+static void enc_create_topic(struct vb_buf *b, const struct vb_req *r,
+			     unsigned g)
+{
+	vb_wire_enc_ident(b, &r->stream);
+	vb_buf_u32(b, r->count);
+	if (g == VB_GEN_09) {
+		vb_wire_enc_name(b, &r->name);
+		vb_wire_topic_opts_enc(b, r, 0);
 		return;
 	}
-	q = r->wp_raw + (size_t)i * VB_WAIT_PART_SIZE;
-	wp->partition_id = vb_ld32(q);
-	wp->strategy = q[4];
-	wp->value = vb_ld64(q + 5);
+	vb_buf_u8(b, r->compression);
+	vb_buf_u64(b, r->message_expiry);
+	vb_buf_u64(b, r->max_topic_size);
+	vb_buf_u8(b, r->replication_factor);
+	vb_wire_enc_name(b, &r->name);
 }
+
+static void enc_update_topic(struct vb_buf *b, const struct vb_req *r,
+			     unsigned g)
+{
+	enc_st(b, r);
+	if (g == VB_GEN_09) {
+		vb_wire_enc_name(b, &r->name);
+		vb_wire_topic_opts_enc(b, r, 1);
+		return;
+	}
+	vb_buf_u8(b, r->compression);
+	vb_buf_u64(b, r->message_expiry);
+	vb_buf_u64(b, r->max_topic_size);
+	vb_buf_u8(b, r->replication_factor);
+	vb_wire_enc_name(b, &r->name);
+}
+
+static void enc_partitions(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	enc_st(b, r);
+	vb_buf_u32(b, r->count);
+}
+
+static void enc_segments(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	enc_st(b, r);
+	vb_buf_u32(b, r->partition_id);
+	vb_buf_u32(b, r->count);
+}
+
+static void enc_group(struct vb_buf *b, const struct vb_req *r, unsigned g)
+{
+	enc_st(b, r);
+	vb_wire_enc_ident(b, &r->target);
+}
+
+static void enc_create_group(struct vb_buf *b, const struct vb_req *r,
+			     unsigned g)
+{
+	enc_st(b, r);
+	vb_wire_enc_name(b, &r->name);
+}
+
+/* ---- decoders ---- */
 
 static int dec_consumer(struct vb_rd *rd, struct vb_consumer *c,
 			struct vb_err *e)
@@ -381,189 +445,487 @@ static int dec_st(struct vb_rd *rd, struct vb_req *r, struct vb_err *e)
 		       0;
 }
 
-int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
-		       size_t n, struct vb_err *e)
+/* 0.9: the rest of a body that carries options (commands.md §1 rule 3). */
+static int dec_no_opts(struct vb_rd *rd, unsigned g, const char *what,
+		       struct vb_err *e)
 {
-	struct vb_rd rd;
+	if (g != VB_GEN_09)
+		return 0;
+	return vb_wire_no_opts(rd->p + rd->off, vb_rd_left(rd), what, e);
+}
+
+static int dec_none(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		    struct vb_err *e)
+{
+	return 0;
+}
+
+static int dec_snapshot(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			struct vb_err *e)
+{
 	const uint8_t *skip;
+
+	if (vb_rd_u8(rd, &r->snap_compression, "compression", e) ||
+	    vb_rd_u8(rd, &r->snap_count, "snapshot types count", e) ||
+	    vb_rd_bytes(rd, &skip, r->snap_count, "snapshot types", e))
+		return -1;
+	memcpy(r->snap_types, skip, r->snap_count);
+	return 0;
+}
+
+static int dec_scope(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		     struct vb_err *e)
+{
+	if (vb_rd_u8(rd, &r->scope, "scope", e))
+		return -1;
+	if (r->scope < 1 || r->scope > 3)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				     "scope: %u", r->scope);
+	return 0;
+}
+
+static int dec_client_id(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			 struct vb_err *e)
+{
+	return vb_rd_u32(rd, &r->count, "client_id", e);
+}
+
+static int dec_user_id(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		       struct vb_err *e)
+{
+	return vb_rd_ident(rd, &r->target, "user_id", e);
+}
+
+static int dec_create_user(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			   struct vb_err *e)
+{
+	if (vb_wire_dec_name(rd, &r->name, "username", e) ||
+	    vb_rd_str8(rd, &r->secret, "password", e) ||
+	    dec_user_status(rd, &r->user_status, e) || dec_perms(rd, r, e))
+		return -1;
+	return dec_no_opts(rd, g, "user", e);
+}
+
+static int dec_update_user(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			   struct vb_err *e)
+{
+	uint8_t has;
+
+	if (vb_rd_ident(rd, &r->target, "user_id", e) ||
+	    vb_rd_u8(rd, &has, "has_username", e))
+		return -1;
+	r->has_username = has == 1;
+	if (r->has_username && vb_wire_dec_name(rd, &r->name, "username", e))
+		return -1;
+	if (vb_rd_u8(rd, &has, "has_status", e))
+		return -1;
+	r->has_status = has == 1;
+	if (r->has_status && dec_user_status(rd, &r->user_status, e))
+		return -1;
+	return dec_no_opts(rd, g, "user", e);
+}
+
+static int dec_update_perms(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			    struct vb_err *e)
+{
+	if (vb_rd_ident(rd, &r->target, "user_id", e))
+		return -1;
+	return dec_perms(rd, r, e);
+}
+
+static int dec_change_password(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			       struct vb_err *e)
+{
+	if (vb_rd_ident(rd, &r->target, "user_id", e) ||
+	    vb_rd_str8(rd, &r->secret, "current_password", e))
+		return -1;
+	return vb_rd_str8(rd, &r->secret2, "new_password", e);
+}
+
+static int dec_login_user(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			  struct vb_err *e)
+{
+	if (vb_wire_dec_name(rd, &r->name, "username", e) ||
+	    vb_rd_str8(rd, &r->secret, "password", e) ||
+	    dec_str32(rd, &r->version, &r->version_len, "version", e))
+		return -1;
+	return dec_str32(rd, &r->context, &r->context_len, "context", e);
+}
+
+static int dec_version_info(struct vb_rd *rd, struct vb_req *r,
+			    struct vb_err *e)
+{
+	if (vb_rd_u32(rd, &r->proto_version, "protocol_version", e) ||
+	    vb_wire_dec_name(rd, &r->sdk_name, "sdk_name", e))
+		return -1;
+	return vb_wire_dec_name(rd, &r->sdk_version, "sdk_version", e);
+}
+
+/*
+ * A server tells the two login bodies apart by shape (framing.md §5.4);
+ * these decode one shape each, the context as raw bytes.
+ */
+static int dec_login_register(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			      struct vb_err *e)
+{
+	const uint8_t *skip;
+
+	if (dec_version_info(rd, r, e) ||
+	    vb_wire_dec_name(rd, &r->name, "username", e) ||
+	    vb_rd_str8(rd, &r->secret, "password", e) ||
+	    vb_rd_u32(rd, &r->context_len, "context length", e) ||
+	    vb_rd_bytes(rd, &skip, r->context_len, "context", e))
+		return -1;
+	r->context = skip;
+	return 0;
+}
+
+static int dec_login_register_pat(struct vb_rd *rd, struct vb_req *r,
+				  unsigned g, struct vb_err *e)
+{
+	const uint8_t *skip;
+
+	if (dec_version_info(rd, r, e) ||
+	    vb_rd_str8(rd, &r->name, "token", e) ||
+	    vb_rd_u32(rd, &r->context_len, "context length", e) ||
+	    vb_rd_bytes(rd, &skip, r->context_len, "context", e))
+		return -1;
+	r->context = skip;
+	return 0;
+}
+
+static int dec_create_pat(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			  struct vb_err *e)
+{
+	if (vb_wire_dec_name(rd, &r->name, "name", e))
+		return -1;
+	return vb_rd_u64(rd, &r->value, "expiry", e);
+}
+
+static int dec_name(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		    struct vb_err *e)
+{
+	return vb_wire_dec_name(rd, &r->name, "name", e);
+}
+
+static int dec_token(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		     struct vb_err *e)
+{
+	return vb_wire_dec_name(rd, &r->name, "token", e);
+}
+
+static int bad_strategy(uint8_t s, struct vb_err *e)
+{
+	if (s >= VB_POLL_OFFSET && s <= VB_POLL_NEXT)
+		return 0;
+	return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			     "strategy kind: %u", s);
+}
+
+static int dec_wait(struct vb_rd *rd, struct vb_wait *w, struct vb_err *e)
+{
+	return vb_rd_u64(rd, &w->max_wait_us, "max_wait_us", e) ||
+			       vb_rd_u32(rd, &w->min_count, "min_count", e) ||
+			       vb_rd_u32(rd, &w->max_bytes, "max_bytes", e) ||
+			       vb_rd_u64(rd, &w->budget, "budget", e) ?
+		       -1 :
+		       0;
+}
+
+void vb_wait_part(const struct vb_req *r, uint32_t i, struct vb_wait_part *wp)
+{
+	const uint8_t *q;
+
+	if (r->wp) {
+		*wp = r->wp[i];
+		return;
+	}
+	q = r->wp_raw + (size_t)i * VB_WAIT_PART_SIZE;
+	wp->partition_id = vb_ld32(q);
+	wp->strategy = q[4];
+	wp->value = vb_ld64(q + 5);
+}
+
+static int dec_poll(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		    struct vb_err *e)
+{
+	if (dec_consumer(rd, &r->consumer, e) || dec_st(rd, r, e) ||
+	    dec_part(rd, &r->part, e) ||
+	    vb_rd_u8(rd, &r->strategy, "strategy kind", e) ||
+	    bad_strategy(r->strategy, e))
+		return -1;
+	if (vb_rd_u64(rd, &r->value, "strategy value", e) ||
+	    vb_rd_u32(rd, &r->count, "count", e) ||
+	    vb_rd_u8(rd, &r->flag, "auto_commit", e))
+		return -1;
+	return 0;
+}
+
+static int dec_poll_wait(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			 struct vb_err *e)
+{
+	if (dec_poll(rd, r, g, e))
+		return -1;
+	return dec_wait(rd, &r->wait, e);
+}
+
+static int dec_poll_wait_multi(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			       struct vb_err *e)
+{
+	const uint8_t *raw;
+
+	if (dec_consumer(rd, &r->consumer, e) || dec_st(rd, r, e) ||
+	    vb_rd_u32(rd, &r->nwp, "partitions_count", e))
+		return -1;
+	if (r->nwp == 0 || r->nwp > VB_WAIT_PARTS_MAX)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				     "partitions_count: %u", r->nwp);
+	if (vb_rd_bytes(rd, &raw, (size_t)r->nwp * VB_WAIT_PART_SIZE,
+			"partitions", e))
+		return -1;
+	for (uint32_t i = 0; i < r->nwp; i++)
+		if (bad_strategy(raw[(size_t)i * VB_WAIT_PART_SIZE + 4], e))
+			return -1;
+	r->wp_raw = raw;
+	if (vb_rd_u32(rd, &r->count, "count", e))
+		return -1;
+	return dec_wait(rd, &r->wait, e);
+}
+
+static int dec_flush(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		     struct vb_err *e)
+{
+	if (dec_st(rd, r, e) ||
+	    vb_rd_u32(rd, &r->partition_id, "partition_id", e))
+		return -1;
+	return vb_rd_u8(rd, &r->flag, "fsync", e);
+}
+
+static int dec_offset_get(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			  struct vb_err *e)
+{
+	if (dec_consumer(rd, &r->consumer, e) || dec_st(rd, r, e))
+		return -1;
+	return dec_part(rd, &r->part, e);
+}
+
+static int dec_ack(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		   struct vb_err *e)
+{
+	if (g != VB_GEN_09)
+		return 0;
+	if (vb_rd_u8(rd, &r->ack, "ack", e))
+		return -1;
+	if (r->ack != VB_ACK_NONE && r->ack != VB_ACK_QUORUM)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				     "ack: %u", r->ack);
+	return 0;
+}
+
+static int dec_offset_store(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			    struct vb_err *e)
+{
+	if (dec_offset_get(rd, r, g, e) ||
+	    vb_rd_u64(rd, &r->value, "offset", e))
+		return -1;
+	return dec_ack(rd, r, g, e);
+}
+
+static int dec_offset_delete(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			     struct vb_err *e)
+{
+	if (dec_offset_get(rd, r, g, e))
+		return -1;
+	return dec_ack(rd, r, g, e);
+}
+
+static int dec_stream(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		      struct vb_err *e)
+{
+	return vb_rd_ident(rd, &r->stream, "stream_id", e);
+}
+
+static int dec_create_stream(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			     struct vb_err *e)
+{
+	if (vb_wire_dec_name(rd, &r->name, "name", e))
+		return -1;
+	return dec_no_opts(rd, g, "stream", e);
+}
+
+static int dec_update_stream(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			     struct vb_err *e)
+{
+	if (vb_rd_ident(rd, &r->stream, "stream_id", e) ||
+	    vb_wire_dec_name(rd, &r->name, "name", e))
+		return -1;
+	return dec_no_opts(rd, g, "stream", e);
+}
+
+static int dec_st_layout(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			 struct vb_err *e)
+{
+	return dec_st(rd, r, e);
+}
+
+static int dec_topic_08(struct vb_rd *rd, struct vb_req *r, struct vb_err *e)
+{
+	if (vb_rd_u8(rd, &r->compression, "compression_algorithm", e) ||
+	    vb_rd_u64(rd, &r->message_expiry, "message_expiry", e) ||
+	    vb_rd_u64(rd, &r->max_topic_size, "max_topic_size", e) ||
+	    vb_rd_u8(rd, &r->replication_factor, "replication_factor", e))
+		return -1;
+	return vb_wire_dec_name(rd, &r->name, "name", e);
+}
+
+static int dec_topic_09(struct vb_rd *rd, struct vb_req *r, int update,
+			struct vb_err *e)
+{
+	if (vb_wire_dec_name(rd, &r->name, "name", e))
+		return -1;
+	return vb_wire_topic_opts_dec(rd->p + rd->off, vb_rd_left(rd), r,
+				      update, e);
+}
+
+static int dec_create_topic(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			    struct vb_err *e)
+{
+	if (vb_rd_ident(rd, &r->stream, "stream_id", e) ||
+	    vb_rd_u32(rd, &r->count, "partitions_count", e))
+		return -1;
+	return g == VB_GEN_09 ? dec_topic_09(rd, r, 0, e) :
+				dec_topic_08(rd, r, e);
+}
+
+static int dec_update_topic(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			    struct vb_err *e)
+{
+	if (dec_st(rd, r, e))
+		return -1;
+	return g == VB_GEN_09 ? dec_topic_09(rd, r, 1, e) :
+				dec_topic_08(rd, r, e);
+}
+
+static int dec_partitions(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			  struct vb_err *e)
+{
+	if (dec_st(rd, r, e))
+		return -1;
+	return vb_rd_u32(rd, &r->count, "partitions_count", e);
+}
+
+static int dec_segments(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			struct vb_err *e)
+{
+	if (dec_st(rd, r, e) ||
+	    vb_rd_u32(rd, &r->partition_id, "partition_id", e))
+		return -1;
+	return vb_rd_u32(rd, &r->count, "segments_count", e);
+}
+
+static int dec_group(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		     struct vb_err *e)
+{
+	if (dec_st(rd, r, e))
+		return -1;
+	return vb_rd_ident(rd, &r->target, "group_id", e);
+}
+
+static int dec_create_group(struct vb_rd *rd, struct vb_req *r, unsigned g,
+			    struct vb_err *e)
+{
+	if (dec_st(rd, r, e))
+		return -1;
+	return vb_wire_dec_name(rd, &r->name, "name", e);
+}
+
+static int dec_send(struct vb_rd *rd, struct vb_req *r, unsigned g,
+		    struct vb_err *e)
+{
+	return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+			     "send_messages has a decoder of its own");
+}
+
+/* ---- the layouts ---- */
+
+struct layout {
+	void (*enc)(struct vb_buf *b, const struct vb_req *r, unsigned gen);
+	int (*dec)(struct vb_rd *rd, struct vb_req *r, unsigned gen,
+		   struct vb_err *e);
+};
+
+#define L(id, fn) [VB_L_##id] = { enc_##fn, dec_##fn }
+static const struct layout layouts[VB_L_COUNT] = {
+	L(NONE, none),
+	L(SNAPSHOT, snapshot),
+	L(SCOPE, scope),
+	L(CLIENT_ID, client_id),
+	L(USER_ID, user_id),
+	L(CREATE_USER, create_user),
+	L(UPDATE_USER, update_user),
+	L(UPDATE_PERMS, update_perms),
+	L(CHANGE_PASSWORD, change_password),
+	L(LOGIN_USER, login_user),
+	L(LOGIN_REGISTER, login_register),
+	L(LOGIN_REGISTER_PAT, login_register_pat),
+	L(CREATE_PAT, create_pat),
+	L(NAME, name),
+	[VB_L_TOKEN] = { enc_name, dec_token },
+	L(POLL, poll),
+	L(POLL_WAIT, poll_wait),
+	L(POLL_WAIT_MULTI, poll_wait_multi),
+	[VB_L_SEND] = { enc_none, dec_send },
+	L(FLUSH, flush),
+	L(OFFSET_GET, offset_get),
+	L(OFFSET_STORE, offset_store),
+	L(OFFSET_DELETE, offset_delete),
+	L(STREAM, stream),
+	[VB_L_CREATE_STREAM] = { enc_name, dec_create_stream },
+	L(UPDATE_STREAM, update_stream),
+	L(ST, st_layout),
+	L(CREATE_TOPIC, create_topic),
+	L(UPDATE_TOPIC, update_topic),
+	L(PARTITIONS, partitions),
+	L(SEGMENTS, segments),
+	L(GROUP, group),
+	L(CREATE_GROUP, create_group),
+};
+#undef L
+
+void vb_wire_req_body(struct vb_buf *b, const struct vb_req *r, unsigned gen)
+{
+	const struct vb_cmd_info *ci = vb_cmd_lookup(r->code, gen);
+
+	if (ci)
+		layouts[ci->layout].enc(b, r, gen);
+}
+
+void vb_wire_req_encode(struct vb_buf *b, const struct vb_req *r)
+{
+	size_t start = b->len;
+
+	vb_buf_u32(b, 0);
+	vb_buf_u32(b, r->code);
+	vb_wire_req_body(b, r, VB_GEN_08);
+	vb_st32(b->p + start, (uint32_t)(b->len - start - 4));
+}
+
+int vb_wire_req_decode_gen(struct vb_req *r, unsigned gen, uint32_t code,
+			   const uint8_t *p, size_t n, struct vb_err *e)
+{
+	const struct vb_cmd_info *ci = vb_cmd_lookup(code, gen);
+	struct vb_rd rd;
 
 	vb_req_init(r, code);
 	vb_rd_init(&rd, p, n);
-	switch (code) {
-	case VB_CMD_PING:
-	case VB_CMD_GET_STATS:
-	case VB_CMD_GET_CLUSTER_METADATA:
-	case VB_CMD_GET_ME:
-	case VB_CMD_GET_CLIENTS:
-	case VB_CMD_GET_USERS:
-	case VB_CMD_LOGOUT_USER:
-	case VB_CMD_GET_PATS:
-	case VB_CMD_GET_STREAMS:
-		return 0;
-	case VB_CMD_GET_SNAPSHOT:
-		if (vb_rd_u8(&rd, &r->snap_compression, "compression", e) ||
-		    vb_rd_u8(&rd, &r->snap_count, "snapshot types count", e) ||
-		    vb_rd_bytes(&rd, &skip, r->snap_count, "snapshot types", e))
-			return -1;
-		memcpy(r->snap_types, skip, r->snap_count);
-		return 0;
-	case VB_CMD_GET_CLIENT:
-		return vb_rd_u32(&rd, &r->count, "client_id", e);
-	case VB_CMD_GET_USER:
-	case VB_CMD_DELETE_USER:
-		return vb_rd_ident(&rd, &r->target, "user_id", e);
-	case VB_CMD_CREATE_USER:
-		if (vb_wire_dec_name(&rd, &r->name, "username", e) ||
-		    vb_rd_str8(&rd, &r->secret, "password", e) ||
-		    dec_user_status(&rd, &r->user_status, e))
-			return -1;
-		return dec_perms(&rd, r, e);
-	case VB_CMD_UPDATE_USER: {
-		uint8_t has;
+	if (ci == NULL)
+		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
+				     "unknown command code %u", code);
+	return layouts[ci->layout].dec(&rd, r, gen, e);
+}
 
-		if (vb_rd_ident(&rd, &r->target, "user_id", e) ||
-		    vb_rd_u8(&rd, &has, "has_username", e))
-			return -1;
-		r->has_username = has == 1;
-		if (r->has_username &&
-		    vb_wire_dec_name(&rd, &r->name, "username", e))
-			return -1;
-		if (vb_rd_u8(&rd, &has, "has_status", e))
-			return -1;
-		r->has_status = has == 1;
-		if (r->has_status && dec_user_status(&rd, &r->user_status, e))
-			return -1;
-		return 0;
-	}
-	case VB_CMD_UPDATE_PERMISSIONS:
-		if (vb_rd_ident(&rd, &r->target, "user_id", e))
-			return -1;
-		return dec_perms(&rd, r, e);
-	case VB_CMD_CHANGE_PASSWORD:
-		if (vb_rd_ident(&rd, &r->target, "user_id", e) ||
-		    vb_rd_str8(&rd, &r->secret, "current_password", e))
-			return -1;
-		return vb_rd_str8(&rd, &r->secret2, "new_password", e);
-	case VB_CMD_LOGIN_USER:
-		if (vb_wire_dec_name(&rd, &r->name, "username", e) ||
-		    vb_rd_str8(&rd, &r->secret, "password", e) ||
-		    dec_str32(&rd, &r->version, &r->version_len, "version", e))
-			return -1;
-		return dec_str32(&rd, &r->context, &r->context_len, "context",
-				 e);
-	case VB_CMD_CREATE_PAT:
-		if (vb_wire_dec_name(&rd, &r->name, "name", e))
-			return -1;
-		return vb_rd_u64(&rd, &r->value, "expiry", e);
-	case VB_CMD_DELETE_PAT:
-		return vb_wire_dec_name(&rd, &r->name, "name", e);
-	case VB_CMD_LOGIN_PAT:
-		return vb_wire_dec_name(&rd, &r->name, "token", e);
-	case VB_CMD_CREATE_STREAM:
-		return vb_wire_dec_name(&rd, &r->name, "name", e);
-	case VB_CMD_POLL_MESSAGES:
-	case VB_CMD_POLL_WAIT:
-		if (dec_consumer(&rd, &r->consumer, e) || dec_st(&rd, r, e) ||
-		    dec_part(&rd, &r->part, e) ||
-		    vb_rd_u8(&rd, &r->strategy, "strategy kind", e) ||
-		    bad_strategy(r->strategy, e))
-			return -1;
-		if (vb_rd_u64(&rd, &r->value, "strategy value", e) ||
-		    vb_rd_u32(&rd, &r->count, "count", e) ||
-		    vb_rd_u8(&rd, &r->flag, "auto_commit", e))
-			return -1;
-		if (code == VB_CMD_POLL_WAIT)
-			return dec_wait(&rd, &r->wait, e);
-		return 0;
-	case VB_CMD_POLL_WAIT_MULTI: {
-		const uint8_t *raw;
-
-		if (dec_consumer(&rd, &r->consumer, e) || dec_st(&rd, r, e) ||
-		    vb_rd_u32(&rd, &r->nwp, "partitions_count", e))
-			return -1;
-		if (r->nwp == 0 || r->nwp > VB_WAIT_PARTS_MAX)
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_INVALID_COMMAND,
-					     "partitions_count: %u", r->nwp);
-		if (vb_rd_bytes(&rd, &raw, (size_t)r->nwp * VB_WAIT_PART_SIZE,
-				"partitions", e))
-			return -1;
-		for (uint32_t i = 0; i < r->nwp; i++)
-			if (bad_strategy(raw[(size_t)i * VB_WAIT_PART_SIZE + 4],
-					 e))
-				return -1;
-		r->wp_raw = raw;
-		if (vb_rd_u32(&rd, &r->count, "count", e))
-			return -1;
-		return dec_wait(&rd, &r->wait, e);
-	}
-	case VB_CMD_FLUSH_UNSAVED_BUFFER:
-		if (dec_st(&rd, r, e) ||
-		    vb_rd_u32(&rd, &r->partition_id, "partition_id", e))
-			return -1;
-		return vb_rd_u8(&rd, &r->flag, "fsync", e);
-	case VB_CMD_GET_CONSUMER_OFFSET:
-	case VB_CMD_STORE_CONSUMER_OFFSET:
-	case VB_CMD_DELETE_CONSUMER_OFFSET:
-		if (dec_consumer(&rd, &r->consumer, e) || dec_st(&rd, r, e) ||
-		    dec_part(&rd, &r->part, e))
-			return -1;
-		if (code == VB_CMD_STORE_CONSUMER_OFFSET)
-			return vb_rd_u64(&rd, &r->value, "offset", e);
-		return 0;
-	case VB_CMD_GET_STREAM:
-	case VB_CMD_DELETE_STREAM:
-	case VB_CMD_PURGE_STREAM:
-	case VB_CMD_GET_TOPICS:
-		return vb_rd_ident(&rd, &r->stream, "stream_id", e);
-	case VB_CMD_UPDATE_STREAM:
-		if (vb_rd_ident(&rd, &r->stream, "stream_id", e))
-			return -1;
-		return vb_wire_dec_name(&rd, &r->name, "name", e);
-	case VB_CMD_GET_TOPIC:
-	case VB_CMD_DELETE_TOPIC:
-	case VB_CMD_PURGE_TOPIC:
-	case VB_CMD_GET_CONSUMER_GROUPS:
-		return dec_st(&rd, r, e);
-	case VB_CMD_CREATE_TOPIC:
-		if (vb_rd_ident(&rd, &r->stream, "stream_id", e) ||
-		    vb_rd_u32(&rd, &r->count, "partitions_count", e))
-			return -1;
-		goto topic_tail;
-	case VB_CMD_UPDATE_TOPIC:
-		if (dec_st(&rd, r, e))
-			return -1;
-	topic_tail:
-		if (vb_rd_u8(&rd, &r->compression, "compression_algorithm",
-			     e) ||
-		    vb_rd_u64(&rd, &r->message_expiry, "message_expiry", e) ||
-		    vb_rd_u64(&rd, &r->max_topic_size, "max_topic_size", e) ||
-		    vb_rd_u8(&rd, &r->replication_factor, "replication_factor",
-			     e))
-			return -1;
-		return vb_wire_dec_name(&rd, &r->name, "name", e);
-	case VB_CMD_CREATE_PARTITIONS:
-	case VB_CMD_DELETE_PARTITIONS:
-		if (dec_st(&rd, r, e))
-			return -1;
-		return vb_rd_u32(&rd, &r->count, "partitions_count", e);
-	case VB_CMD_DELETE_SEGMENTS:
-		if (dec_st(&rd, r, e) ||
-		    vb_rd_u32(&rd, &r->partition_id, "partition_id", e))
-			return -1;
-		return vb_rd_u32(&rd, &r->count, "segments_count", e);
-	case VB_CMD_GET_CONSUMER_GROUP:
-	case VB_CMD_DELETE_CONSUMER_GROUP:
-	case VB_CMD_JOIN_CONSUMER_GROUP:
-	case VB_CMD_LEAVE_CONSUMER_GROUP:
-		if (dec_st(&rd, r, e))
-			return -1;
-		return vb_rd_ident(&rd, &r->target, "group_id", e);
-	case VB_CMD_CREATE_CONSUMER_GROUP:
-		if (dec_st(&rd, r, e))
-			return -1;
-		return vb_wire_dec_name(&rd, &r->name, "name", e);
-	}
-	return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
-			     "unknown command code %u", code);
+int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
+		       size_t n, struct vb_err *e)
+{
+	return vb_wire_req_decode_gen(r, VB_GEN_08, code, p, n, e);
 }

@@ -34,7 +34,8 @@ void vb_wire_resp_hdr(const uint8_t hdr[VB_RESP_HDR], uint32_t *status,
 /* Response records come from a trusted-ish server but are still checked:
  * any shortfall is InvalidCommand-shaped (3) with the field named. */
 
-void vb_wire_enc_stream(struct vb_buf *b, const struct vb_stream_info *s)
+void vb_wire_enc_stream_gen(struct vb_buf *b, const struct vb_stream_info *s,
+			    unsigned gen)
 {
 	vb_buf_u32(b, s->id);
 	vb_buf_u64(b, s->created_at);
@@ -42,22 +43,44 @@ void vb_wire_enc_stream(struct vb_buf *b, const struct vb_stream_info *s)
 	vb_buf_u64(b, s->size_bytes);
 	vb_buf_u64(b, s->messages_count);
 	vb_wire_enc_name(b, &s->name);
+	if (gen == VB_GEN_09)
+		vb_buf_u32(b, 0); /* options: none (commands.md §3.1) */
 }
 
-int vb_wire_dec_stream(struct vb_rd *r, struct vb_stream_info *s,
-		       struct vb_err *e)
+void vb_wire_enc_stream(struct vb_buf *b, const struct vb_stream_info *s)
+{
+	vb_wire_enc_stream_gen(b, s, VB_GEN_08);
+}
+
+int vb_wire_dec_stream_gen(struct vb_rd *r, struct vb_stream_info *s,
+			   unsigned gen, struct vb_err *e)
 {
 	memset(s, 0, sizeof(*s));
 	if (vb_rd_u32(r, &s->id, "stream id", e) ||
 	    vb_rd_u64(r, &s->created_at, "stream created_at", e) ||
 	    vb_rd_u32(r, &s->topics_count, "stream topics_count", e) ||
 	    vb_rd_u64(r, &s->size_bytes, "stream size_bytes", e) ||
-	    vb_rd_u64(r, &s->messages_count, "stream messages_count", e))
+	    vb_rd_u64(r, &s->messages_count, "stream messages_count", e) ||
+	    vb_wire_dec_name(r, &s->name, "stream name", e))
 		return -1;
-	return vb_wire_dec_name(r, &s->name, "stream name", e);
+	if (gen == VB_GEN_09)
+		return vb_wire_skip_opts(r, "stream options", e);
+	return 0;
 }
 
-void vb_wire_enc_topic(struct vb_buf *b, const struct vb_topic_info *t)
+int vb_wire_dec_stream(struct vb_rd *r, struct vb_stream_info *s,
+		       struct vb_err *e)
+{
+	return vb_wire_dec_stream_gen(r, s, VB_GEN_08, e);
+}
+
+/*
+ * 0.9 topic headers lost the replication factor and gained two options
+ * blocks: what the creator sent and what the server derived (commands.md
+ * §4.1).  The fixed fields already say what vibes reads of them.
+ */
+void vb_wire_enc_topic_gen(struct vb_buf *b, const struct vb_topic_info *t,
+			   unsigned gen)
 {
 	vb_buf_u32(b, t->id);
 	vb_buf_u64(b, t->created_at);
@@ -65,14 +88,24 @@ void vb_wire_enc_topic(struct vb_buf *b, const struct vb_topic_info *t)
 	vb_buf_u64(b, t->message_expiry);
 	vb_buf_u8(b, t->compression);
 	vb_buf_u64(b, t->max_topic_size);
-	vb_buf_u8(b, t->replication_factor);
+	if (gen != VB_GEN_09)
+		vb_buf_u8(b, t->replication_factor);
 	vb_buf_u64(b, t->size_bytes);
 	vb_buf_u64(b, t->messages_count);
 	vb_wire_enc_name(b, &t->name);
+	if (gen == VB_GEN_09) {
+		vb_buf_u32(b, 0); /* options */
+		vb_buf_u32(b, 0); /* derived_options */
+	}
 }
 
-int vb_wire_dec_topic(struct vb_rd *r, struct vb_topic_info *t,
-		      struct vb_err *e)
+void vb_wire_enc_topic(struct vb_buf *b, const struct vb_topic_info *t)
+{
+	vb_wire_enc_topic_gen(b, t, VB_GEN_08);
+}
+
+int vb_wire_dec_topic_gen(struct vb_rd *r, struct vb_topic_info *t,
+			  unsigned gen, struct vb_err *e)
 {
 	memset(t, 0, sizeof(*t));
 	if (vb_rd_u32(r, &t->id, "topic id", e) ||
@@ -80,13 +113,29 @@ int vb_wire_dec_topic(struct vb_rd *r, struct vb_topic_info *t,
 	    vb_rd_u32(r, &t->partitions_count, "topic partitions_count", e) ||
 	    vb_rd_u64(r, &t->message_expiry, "topic message_expiry", e) ||
 	    vb_rd_u8(r, &t->compression, "topic compression", e) ||
-	    vb_rd_u64(r, &t->max_topic_size, "topic max_topic_size", e) ||
-	    vb_rd_u8(r, &t->replication_factor, "topic replication_factor",
-		     e) ||
-	    vb_rd_u64(r, &t->size_bytes, "topic size_bytes", e) ||
-	    vb_rd_u64(r, &t->messages_count, "topic messages_count", e))
+	    vb_rd_u64(r, &t->max_topic_size, "topic max_topic_size", e))
 		return -1;
-	return vb_wire_dec_name(r, &t->name, "topic name", e);
+	if (gen != VB_GEN_09 &&
+	    vb_rd_u8(r, &t->replication_factor, "topic replication_factor", e))
+		return -1;
+	if (vb_rd_u64(r, &t->size_bytes, "topic size_bytes", e) ||
+	    vb_rd_u64(r, &t->messages_count, "topic messages_count", e) ||
+	    vb_wire_dec_name(r, &t->name, "topic name", e))
+		return -1;
+	if (gen == VB_GEN_09)
+		return vb_wire_skip_opts(r, "topic options", e) ||
+				       vb_wire_skip_opts(r,
+							 "topic derived_options",
+							 e) ?
+			       -1 :
+			       0;
+	return 0;
+}
+
+int vb_wire_dec_topic(struct vb_rd *r, struct vb_topic_info *t,
+		      struct vb_err *e)
+{
+	return vb_wire_dec_topic_gen(r, t, VB_GEN_08, e);
 }
 
 void vb_wire_enc_partition(struct vb_buf *b, const struct vb_partition_info *p)
@@ -238,22 +287,39 @@ int vb_wire_dec_group_ref(struct vb_rd *r, struct vb_group_ref *g,
 	return 0;
 }
 
-void vb_wire_enc_user(struct vb_buf *b, const struct vb_user_info *u)
+void vb_wire_enc_user_gen(struct vb_buf *b, const struct vb_user_info *u,
+			  unsigned gen)
 {
 	vb_buf_u32(b, u->id);
 	vb_buf_u64(b, u->created_at);
 	vb_buf_u8(b, u->status);
 	vb_wire_enc_name(b, &u->username);
+	if (gen == VB_GEN_09)
+		vb_buf_u32(b, 0); /* options: none (commands.md §7.1) */
 }
 
-int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u, struct vb_err *e)
+void vb_wire_enc_user(struct vb_buf *b, const struct vb_user_info *u)
+{
+	vb_wire_enc_user_gen(b, u, VB_GEN_08);
+}
+
+int vb_wire_dec_user_gen(struct vb_rd *r, struct vb_user_info *u, unsigned gen,
+			 struct vb_err *e)
 {
 	memset(u, 0, sizeof(*u));
 	if (vb_rd_u32(r, &u->id, "user id", e) ||
 	    vb_rd_u64(r, &u->created_at, "user created_at", e) ||
-	    vb_rd_u8(r, &u->status, "user status", e))
+	    vb_rd_u8(r, &u->status, "user status", e) ||
+	    vb_wire_dec_name(r, &u->username, "username", e))
 		return -1;
-	return vb_wire_dec_name(r, &u->username, "username", e);
+	if (gen == VB_GEN_09)
+		return vb_wire_skip_opts(r, "user options", e);
+	return 0;
+}
+
+int vb_wire_dec_user(struct vb_rd *r, struct vb_user_info *u, struct vb_err *e)
+{
+	return vb_wire_dec_user_gen(r, u, VB_GEN_08, e);
 }
 
 void vb_wire_enc_user_perms(struct vb_buf *b, const uint8_t *perms,
@@ -398,33 +464,70 @@ int vb_wire_dec_stats(struct vb_rd *r, struct vb_stats *s, struct vb_err *e)
 	return 0;
 }
 
+void vb_wire_enc_cluster_nodes(struct vb_buf *b, const char *name,
+			       const struct vb_cluster_node *nodes, uint32_t n)
+{
+	enc_str32(b, name);
+	vb_buf_u32(b, n);
+	for (uint32_t i = 0; i < n; i++) {
+		enc_str32(b, nodes[i].name);
+		enc_str32(b, nodes[i].ip);
+		vb_buf_u16(b, nodes[i].tcp);
+		vb_buf_u16(b, nodes[i].quic);
+		vb_buf_u16(b, nodes[i].http);
+		vb_buf_u16(b, nodes[i].websocket);
+		vb_buf_u8(b, nodes[i].role);
+		vb_buf_u8(b, nodes[i].status);
+	}
+}
+
 void vb_wire_enc_cluster(struct vb_buf *b, const char *ip, uint16_t tcp_port)
 {
-	enc_str32(b, "single-node");
-	vb_buf_u32(b, 1);
-	enc_str32(b, "iggy-node");
-	enc_str32(b, ip);
-	vb_buf_u16(b, tcp_port);
-	vb_buf_u16(b, 0);
-	vb_buf_u16(b, 0);
-	vb_buf_u16(b, 0);
-	vb_buf_u8(b, 0); /* leader */
-	vb_buf_u8(b, 0); /* healthy */
+	struct vb_cluster_node n;
+
+	memset(&n, 0, sizeof(n));
+	strlcpy(n.name, "iggy-node", sizeof(n.name));
+	strlcpy(n.ip, ip, sizeof(n.ip));
+	n.tcp = tcp_port;
+	n.role = VB_NODE_LEADER;
+	n.status = VB_NODE_HEALTHY;
+	vb_wire_enc_cluster_nodes(b, "single-node", &n, 1);
+}
+
+int vb_wire_dec_cluster_node(struct vb_rd *r, struct vb_cluster_node *n,
+			     struct vb_err *e)
+{
+	memset(n, 0, sizeof(*n));
+	if (dec_str32(r, n->name, sizeof(n->name), "node name", e) ||
+	    dec_str32(r, n->ip, sizeof(n->ip), "node ip", e) ||
+	    vb_rd_u16(r, &n->tcp, "node tcp port", e) ||
+	    vb_rd_u16(r, &n->quic, "node quic port", e) ||
+	    vb_rd_u16(r, &n->http, "node http port", e) ||
+	    vb_rd_u16(r, &n->websocket, "node websocket port", e) ||
+	    vb_rd_u8(r, &n->role, "node role", e) ||
+	    vb_rd_u8(r, &n->status, "node status", e))
+		return -1;
+	return 0;
+}
+
+int vb_wire_dec_cluster_head(struct vb_rd *r, char *name, size_t namesz,
+			     uint32_t *nodes, struct vb_err *e)
+{
+	if (dec_str32(r, name, namesz, "cluster name", e) ||
+	    vb_rd_u32(r, nodes, "nodes_count", e))
+		return -1;
+	return 0;
 }
 
 int vb_wire_dec_cluster(struct vb_rd *r, char *name, size_t namesz,
 			uint32_t *nodes, struct vb_err *e)
 {
-	if (dec_str32(r, name, namesz, "cluster name", e) ||
-	    vb_rd_u32(r, nodes, "nodes_count", e))
+	if (vb_wire_dec_cluster_head(r, name, namesz, nodes, e))
 		return -1;
 	for (uint32_t i = 0; i < *nodes; i++) {
-		char tmp[256];
-		const uint8_t *skip;
+		struct vb_cluster_node n;
 
-		if (dec_str32(r, tmp, sizeof(tmp), "node name", e) ||
-		    dec_str32(r, tmp, sizeof(tmp), "node ip", e) ||
-		    vb_rd_bytes(r, &skip, 10, "node ports and state", e))
+		if (vb_wire_dec_cluster_node(r, &n, e))
 			return -1;
 	}
 	return 0;

@@ -24,6 +24,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "wire/status.h"
+#include "wire/v09-pins.h"
 
 #define VB_REQ_HDR 8		 /* u32 length + u32 code */
 #define VB_RESP_HDR 8		 /* u32 status + u32 length */
@@ -161,6 +162,22 @@ struct vb_req {
 	uint8_t snap_compression;
 	uint8_t snap_count;
 	uint8_t snap_types[255];
+	/* 0.9 only (iggy-wire-0.9/commands.md) */
+	uint8_t ack;   /* 121, 122: enum vb_ack (init: quorum) */
+	uint8_t scope; /* 13: 1 topic, 2 stream, 3 user */
+	/*
+	 * 302, 304: topic options other than the three fields above
+	 * (v09-pins.h), each present when its bit (1 << VB_TOPT_*) is in
+	 * topt_set.  A decoder sets the bits of every option it found,
+	 * compression, expiry and max size included (absent: unchanged).
+	 */
+	uint64_t topt[VB_TOPT_COUNT];
+	uint32_t topt_set;
+	/* 40, 45: ClientVersionInfo (and name/secret: username/password;
+	 * name: the token of 45) */
+	uint32_t proto_version;
+	struct vb_name sdk_name;
+	struct vb_name sdk_version;
 	/* waiting polls (105, 106): the trailer */
 	struct vb_wait wait;
 	/*
@@ -172,15 +189,28 @@ struct vb_req {
 	const uint8_t *wp_raw;
 };
 
-/* Zeroes a request and sets its code. */
+enum vb_ack { VB_ACK_NONE = 0, VB_ACK_QUORUM = 1 };
+
+/* Zeroes a request and sets its code (and a 0.9 offset's ack: quorum). */
 void vb_req_init(struct vb_req *r, uint32_t code);
-/* Appends one whole request frame (length, code, payload). */
+/*
+ * Appends the body of r as generation gen (VB_GEN_08, VB_GEN_09) lays it
+ * out, by the command table's layout of r->code.  Nothing for a code gen
+ * does not have.
+ */
+void vb_wire_req_body(struct vb_buf *b, const struct vb_req *r, unsigned gen);
+/* Appends one whole 0.8 request frame (length, code, payload). */
 void vb_wire_req_encode(struct vb_buf *b, const struct vb_req *r);
 /*
- * Decodes the payload of a request whose code came from the frame header.
- * Trailing bytes are ignored (control.md §1.3).  Unknown codes and
- * send_messages (use vb_wire_send_decode) fail with status 3.
+ * Decodes the body of a request of generation gen whose code came from
+ * the frame header.  0.8 ignores trailing bytes (control.md §1.3); 0.9
+ * takes what follows a body with options as options and ignores it
+ * elsewhere (commands.md §1).  Codes gen does not have and send_messages
+ * (use vb_wire_send_decode) fail with status 3.
  */
+int vb_wire_req_decode_gen(struct vb_req *r, unsigned gen, uint32_t code,
+			   const uint8_t *p, size_t n, struct vb_err *e);
+/* The same for 0.8. */
 int vb_wire_req_decode(struct vb_req *r, uint32_t code, const uint8_t *p,
 		       size_t n, struct vb_err *e);
 
@@ -190,6 +220,47 @@ void vb_wait_part(const struct vb_req *r, uint32_t i, struct vb_wait_part *wp);
 /* Request frame header: fills length (4 + payload) and code. */
 void vb_wire_req_hdr(const uint8_t hdr[VB_REQ_HDR], uint32_t *length,
 		     uint32_t *code);
+
+/* ---- 0.9 options blocks (iggy-wire-0.9/commands.md §2) ---- */
+
+struct vb_rd;
+struct vb_framing;
+
+/* One pair of an options block; pointers into the block. */
+struct vb_opt {
+	const uint8_t *key;
+	uint32_t key_len;
+	uint8_t kind; /* enum vb_uhdr_kind */
+	const uint8_t *val;
+	uint32_t val_len;
+};
+
+/* Appends one pair (a string key; the value's lengths are 1..255). */
+void vb_wire_opt_add(struct vb_buf *b, const char *key, uint8_t kind,
+		     const void *val, uint32_t len);
+/* The next pair: 1, 0 at the end, -1 (status 3) on a broken pair. */
+int vb_wire_opt_next(struct vb_rd *r, struct vb_opt *o, struct vb_err *e);
+/*
+ * A whole block by the rules: pairs well formed, at most 1024 pairs and
+ * 100000 bytes (4043), no key twice (3).
+ */
+int vb_wire_opts_check(const uint8_t *p, size_t n, struct vb_err *e);
+/*
+ * Topic options of a create (update = 0) or update_topic: encodes those r
+ * carries (commands.md §2.3, v09-pins.h) / decodes a block into r, known
+ * keys only (4041), values of the kinds they take (4042).
+ */
+void vb_wire_topic_opts_enc(struct vb_buf *b, const struct vb_req *r,
+			    int update);
+int vb_wire_topic_opts_dec(const uint8_t *p, size_t n, struct vb_req *r,
+			   int update, struct vb_err *e);
+/* The key of topic option i (enum vb_topt); NULL past the end. */
+const char *vb_wire_topt_key(unsigned i);
+/* A block where no option is allowed (streams, users): empty, or 4041. */
+int vb_wire_no_opts(const uint8_t *p, size_t n, const char *what,
+		    struct vb_err *e);
+/* Skips a u32-length-prefixed block in a record, checking it. */
+int vb_wire_skip_opts(struct vb_rd *r, const char *field, struct vb_err *e);
 
 /* Validates an encoded Permissions block; fills *used with its size. */
 int vb_wire_perms_check(const uint8_t *p, size_t n, size_t *used,
@@ -309,6 +380,8 @@ int vb_wire_uhdr_next(struct vb_rd *r, struct vb_uhdr *h, struct vb_err *e);
 
 /* XXH32 (seed 0): partition keys and string consumer ids. */
 uint32_t vb_xxh32(const void *p, size_t n);
+/* XXH3-64 (seed 0, default secret): checksums. */
+uint64_t vb_xxh3(const void *p, size_t n);
 
 /* ---- send_messages (101) ---- */
 
@@ -345,12 +418,26 @@ void vb_wire_send_encode(struct vb_buf *b, const struct vb_send_hdr *h,
  */
 struct vb_send_builder {
 	struct vb_buf *b;
-	size_t idx;   /* next index entry */
-	size_t msg;   /* next message */
-	size_t end;   /* end of the frame */
-	uint32_t pos; /* message area bytes so far */
+	unsigned gen;	   /* VB_GEN_08, VB_GEN_09 */
+	size_t idx;	   /* 0.8: next index entry */
+	size_t msg;	   /* next message */
+	size_t end;	   /* end of the frame */
+	uint32_t pos;	   /* message area bytes so far */
+	size_t start;	   /* the frame */
+	size_t batch;	   /* 0.9: the batch header */
+	uint32_t count, n; /* messages announced, added */
 };
 
+/*
+ * In framing f: 0.8 lays out an index and 64-byte messages; 0.9 one batch
+ * record of 48-byte frames whose checksums the producer computes
+ * (messages.md §2), which vb_wire_send_end does once every message is in.
+ */
+void vb_wire_send_begin_f(struct vb_send_builder *sb, struct vb_buf *b,
+			  const struct vb_framing *f,
+			  const struct vb_send_hdr *h, uint32_t count,
+			  uint64_t bytes);
+/* The same in 0.8. */
 void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
 			const struct vb_send_hdr *h, uint32_t count,
 			uint64_t bytes);
@@ -358,6 +445,17 @@ void vb_wire_send_add(struct vb_send_builder *sb, const uint8_t id[16],
 		      uint64_t origin_timestamp, const void *payload,
 		      uint32_t payload_len, const void *uhdr,
 		      uint32_t uhdr_len);
+/*
+ * Every message is in: 0.9 writes the timestamp deltas, the checksums and
+ * the batch header.  -1 (status 4038) when the origin timestamps of one
+ * batch are more than 2^32 - 1 µs apart; nothing to do for 0.8.
+ */
+int vb_wire_send_end(struct vb_send_builder *sb, struct vb_err *e);
+/* Appends one whole send_messages frame in framing f. */
+int vb_wire_send_encode_f(struct vb_buf *b, const struct vb_framing *f,
+			  const struct vb_send_hdr *h,
+			  const struct vb_msg_in *msgs, uint32_t n,
+			  struct vb_err *e);
 
 /* A validated send payload; index and msgs point into the input. */
 struct vb_send_view {
@@ -379,6 +477,94 @@ struct vb_send_view {
 int vb_wire_send_decode(struct vb_send_view *v, const uint8_t *p, size_t n,
 			struct vb_err *e);
 
+/* ---- 0.9 batches (iggy-wire-0.9/messages.md §2-§4) ---- */
+
+#define VB_BATCH_HDR 256
+#define VB_FRAME_HDR 48
+
+/* Offsets of the batch header and of a message frame (messages.md §2). */
+enum vb_batch_field {
+	VB_BATCH_PARTITION = 0,	  /* u64, stamped by the server */
+	VB_BATCH_BASE_OFFSET = 8, /* u64, stamped */
+	VB_BATCH_BASE_TS = 16,	  /* u64 µs, stamped */
+	VB_BATCH_ORIGIN_TS = 24,  /* u64 µs, the smallest of the batch */
+	VB_BATCH_LENGTH = 32,	  /* u64, header and frames */
+	VB_BATCH_CHECKSUM = 40,	  /* u64 */
+	VB_BATCH_COUNT = 48,	  /* u32 */
+	VB_BATCH_RESERVED = 52,	  /* 204 zero bytes */
+};
+
+enum vb_frame_field {
+	VB_FRAME_CHECKSUM = 0,	    /* u64 XXH3-64 of bytes [8, size) */
+	VB_FRAME_ID = 8,	    /* u128 */
+	VB_FRAME_OFFSET_DELTA = 24, /* u32: the index in the batch */
+	VB_FRAME_TS_DELTA = 28,	    /* u32 µs past the batch origin */
+	VB_FRAME_UHDR_LEN = 32,	    /* u32 */
+	VB_FRAME_PAYLOAD_LEN = 36,  /* u32 */
+	VB_FRAME_RESERVED = 40,	    /* u64, 0 */
+};
+
+/* The batch checksum of the record at batch (its frames checked already):
+ * XXH3-64 over the header fields and the frame checksums (§2.3). */
+uint64_t vb_wire_batch_checksum(const uint8_t *batch);
+/*
+ * The same from the header's fields and the frames' n checksums given
+ * apart (sums: n u64 LE, in frame order), for a record being built.
+ */
+uint64_t vb_wire_batch_checksum_sums(const uint8_t *batch, const uint8_t *sums,
+				     uint32_t n);
+/* Server side: stamps partition, base offset and timestamp, re-sums. */
+void vb_wire_batch_stamp(uint8_t *batch, uint64_t partition,
+			 uint64_t base_offset, uint64_t base_ts);
+
+/* A validated 0.9 send body; batch points into the input. */
+struct vb_send_view09 {
+	struct vb_send_hdr h;
+	const uint8_t *batch;
+	size_t batch_len;
+};
+
+/*
+ * Decodes and checks a 0.9 send body in the server's order (messages.md
+ * §3.2 step 5): metadata exactly consumed (3), the batch record (reserved
+ * zero, frames tiling it exactly: 3), frame checksums (4027), the batch
+ * checksum (4039), a count of 0, counts that differ or bytes after the
+ * batch (3).
+ */
+int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
+			    size_t n, struct vb_err *e);
+
+/* A send reply's confirmation (messages.md §3.3). */
+struct vb_send_confirm {
+	uint32_t stream_id;
+	uint32_t topic_id;
+	uint32_t partition_id;
+	uint64_t base_offset;
+};
+
+/* count 0: stored, offsets not known; else one confirmation. */
+void vb_wire_enc_send_reply(struct vb_buf *b, const struct vb_send_confirm *c,
+			    uint32_t count);
+/* *found = 0 for count 0 ("committed, offsets unknown"). */
+int vb_wire_dec_send_reply(const uint8_t *p, size_t n, int *found,
+			   struct vb_send_confirm *c, struct vb_err *e);
+
+/* sync_consumer_group's answer (commands.md §6); parts point into it. */
+struct vb_group_sync {
+	int member; /* 0: not a member (an empty answer) */
+	uint64_t generation;
+	uint32_t count;
+	const uint8_t *parts; /* count u32 LE */
+};
+
+void vb_wire_enc_group_sync(struct vb_buf *b, uint64_t generation,
+			    const uint32_t *parts, uint32_t n);
+int vb_wire_dec_group_sync(const uint8_t *p, size_t n, struct vb_group_sync *s,
+			   struct vb_err *e);
+
+/* The partition id of a group poll answer that says: sync again. */
+#define VB_POLL_RESYNC 0xffffffffu
+
 /* ---- response frames ---- */
 
 /* Starts an OK response; returns the mark to pass to _end. */
@@ -394,28 +580,65 @@ void vb_wire_resp_hdr(const uint8_t hdr[VB_RESP_HDR], uint32_t *status,
 /* ---- framing and the reply reader ---- */
 
 /*
- * A framing of the protocol: how request and reply frames are delimited.
- * The bodies (vb_req, the records below) do not depend on it.  Iggy 0.8
- * is vb_framing_v08 (control.md §1); a second framing plugs in beside it.
+ * One reply as the framing delivers it: the status and payload a command
+ * decoder reads, whatever the framing.  The 0.9 framing also tells which
+ * request it answers (request, op) and may deliver an eviction instead
+ * (framing.md §7): evicted is then the reason and the session is gone.
+ * For result-framed 0.9 replies (framing.md §3.2) the result section is
+ * taken off: a rejection in it is the status, the payload what follows.
  */
-struct vb_framing {
-	const char *name; /* "0.8" */
-	size_t req_hdr;	  /* bytes before a request's payload */
-	size_t reply_hdr; /* bytes before a reply's payload */
-	/* Size of the whole request frame whose header is at p. */
-	uint64_t (*req_size)(const uint8_t *p);
-	/* From a reply header: status and payload length. */
-	void (*reply)(const uint8_t *p, uint32_t *status, uint64_t *len);
-};
-
-extern const struct vb_framing vb_framing_v08;
-
-/* One reply: its status and payload (empty when status != 0). */
 struct vb_reply {
 	uint32_t status;
 	const uint8_t *payload;
 	size_t len;
+	/* 0.9 */
+	uint8_t op;	     /* the operation echoed */
+	uint8_t evicted;     /* an eviction: status is the SDKs' code */
+	uint8_t reason;	     /* its reason (enum vb_evict) */
+	uint64_t request;    /* the request number echoed */
+	uint32_t window_max; /* eviction 14: the versions the server takes */
+	uint32_t window_min;
 };
+
+/*
+ * A framing of the protocol: how request and reply frames are delimited
+ * and what their headers carry.  The bodies (vb_req, the records below)
+ * do not depend on it, except where generation gen lays one out anew.
+ * Iggy 0.8 is vb_framing_v08 (control.md §1), 0.9 vb_framing_v09
+ * (iggy-wire-0.9/framing.md, vsr.c).
+ */
+struct vb_framing {
+	const char *name; /* "0.8", "0.9" */
+	unsigned gen;	  /* VB_GEN_08, VB_GEN_09 */
+	size_t req_hdr;	  /* bytes before a request's payload */
+	size_t reply_hdr; /* bytes before a reply's payload */
+	/* Size of the whole request frame whose header is at p. */
+	uint64_t (*req_size)(const uint8_t *p);
+	/* The command code of the request whose header is at p (0.9 writes
+	 * carry none: the table's code of their operation). */
+	uint32_t (*req_code)(const uint8_t *p);
+	/* Starts a request frame of code; returns the mark for req_end. */
+	size_t (*req_begin)(struct vb_buf *b, uint32_t code);
+	/* The body is written: sets the frame's length. */
+	void (*req_end)(struct vb_buf *b, size_t mark);
+	/*
+	 * From a reply header: what it says into rep (status, 0.9 fields)
+	 * and the payload length; -1 when it is no reply header at all.
+	 */
+	int (*reply)(const uint8_t *p, struct vb_reply *rep, uint64_t *len);
+	/* The whole reply is in rep: takes a 0.9 result section off. */
+	int (*finish)(struct vb_reply *rep, struct vb_err *e);
+};
+
+extern const struct vb_framing vb_framing_v08;
+extern const struct vb_framing vb_framing_v09;
+
+/* The framing of a generation (VB_GEN_08, VB_GEN_09); NULL for others. */
+const struct vb_framing *vb_framing_of(unsigned gen);
+
+/* Appends one whole request frame of r in framing f (0.9: see vsr). */
+void vb_wire_req_frame(struct vb_buf *b, const struct vb_framing *f,
+		       const struct vb_req *r);
 
 /*
  * A socket-free reply reader (the hiredis reader model): bytes go in as
@@ -459,6 +682,136 @@ int vb_reader_next(struct vb_reader *r, struct vb_reply *rep, struct vb_err *e);
  * once.  A frame over the limit counts as complete (next reports it).
  */
 size_t vb_reader_ready(const struct vb_reader *r, size_t max);
+
+/* ---- 0.9 headers (iggy-wire-0.9/framing.md §1-§7) ---- */
+
+#define VB_VSR_HDR 256
+#define VB_VSR_FRAME_MAX (64u << 20) /* the server's max_message_size */
+/* A request's and a reply's u32 size; a reply header's u32 status (§2, §3). */
+#define VB_VSR_SIZE 48
+#define VB_VSR_REPLY_STATUS 216
+
+/* Header byte 60 (framing.md §1). */
+enum vb_vsr_command {
+	VB_VSR_REQUEST = 5,
+	VB_VSR_REPLY = 8,
+	VB_VSR_EVICTION = 13,
+};
+
+/* Eviction reasons (framing.md §7). */
+enum vb_evict {
+	VB_EVICT_NO_SESSION = 1,
+	VB_EVICT_CLIENT_RELEASE_TOO_LOW = 2,
+	VB_EVICT_CLIENT_RELEASE_TOO_HIGH = 3,
+	VB_EVICT_INVALID_REQUEST_OPERATION = 4,
+	VB_EVICT_INVALID_REQUEST_BODY = 5,
+	VB_EVICT_INVALID_REQUEST_BODY_SIZE = 6,
+	VB_EVICT_SESSION_TOO_LOW = 7,
+	VB_EVICT_SESSION_RELEASE_MISMATCH = 8,
+	VB_EVICT_INVALID_CREDENTIALS = 9,
+	VB_EVICT_INVALID_TOKEN = 10,
+	VB_EVICT_USER_INACTIVE = 11,
+	VB_EVICT_SESSION_ERROR = 12,
+	VB_EVICT_STALE_CLIENT = 13,
+	VB_EVICT_INCOMPATIBLE_PROTOCOL = 14,
+	VB_EVICT_MALFORMED_LOGIN = 15,
+};
+
+/* "no_session", ...; "invalid" for 0 and unknown reasons. */
+const char *vb_evict_name(uint8_t reason);
+/*
+ * The status an official SDK turns a reason into (framing.md §7: 42 for
+ * bad credentials, 30 for a stale client, 14003 for the version gate...).
+ */
+uint32_t vb_evict_status(uint8_t reason, uint32_t max, uint32_t min);
+
+/* The identity a 0.9 request carries (framing.md §4). */
+struct vb_vsr_id {
+	uint8_t client[16]; /* u128 LE, never 0 */
+	uint64_t request;
+	uint64_t session;
+};
+
+/*
+ * Fills the identity fields of the 0.9 request frame at frame (size bytes:
+ * header and body, as vb_framing_v09 made it): client, request, session
+ * and, when stamp, request_checksum = XXH3-64 of the body.
+ */
+void vb_vsr_req_stamp(uint8_t *frame, size_t size, const struct vb_vsr_id *id,
+		      int stamp);
+
+/* A 0.9 request header as a server reads it. */
+struct vb_vsr_req {
+	uint32_t size; /* the whole frame */
+	uint8_t client[16];
+	uint64_t request_checksum; /* low half; the high half must be 0 */
+	uint64_t timestamp;
+	uint64_t request;
+	uint8_t operation;
+	uint64_t session;
+	uint32_t code; /* NonReplicated: from 196..200; else the
+				 * table's code of the operation (0: none) */
+};
+
+/*
+ * Decodes and validates a request header as framing.md §2.3 says (command
+ * 5, a declared operation, client not 0, Register with session and request
+ * 0, writes with both > 0; size at least 256).  -1 (status 3) when a
+ * server must drop it.
+ */
+int vb_vsr_req_parse(const uint8_t hdr[VB_VSR_HDR], struct vb_vsr_req *h,
+		     struct vb_err *e);
+/* The operation byte is one a client may send (framing.md §6.1). */
+int vb_vsr_op_declared(uint8_t op);
+
+/* What a server puts in a reply header (framing.md §3). */
+struct vb_vsr_reply {
+	uint8_t client[16];
+	uint64_t request_checksum;
+	uint64_t op; /* log position, or the session for reads */
+	uint64_t commit;
+	uint64_t timestamp;
+	uint64_t request;
+	uint8_t operation;
+	uint32_t status;
+};
+
+/* Starts a reply frame (its body follows); returns the mark for _end. */
+size_t vb_vsr_reply_begin(struct vb_buf *b, const struct vb_vsr_reply *h);
+void vb_vsr_reply_end(struct vb_buf *b, size_t mark);
+/* The result section of a committed write: success, or one rejection. */
+void vb_vsr_result_ok(struct vb_buf *b);
+void vb_vsr_result_err(struct vb_buf *b, uint32_t code);
+/* An eviction frame (max/min: the version window of reason 14). */
+void vb_vsr_eviction(struct vb_buf *b, const uint8_t client[16], uint8_t reason,
+		     uint32_t max, uint32_t min);
+
+/*
+ * A vibes mark, not Iggy's: the bundled server writes "vibes-0.8" into the
+ * reserved bytes 220.. of its reply to a ping before login (zeros for
+ * upstream servers and clients, framing.md §3) to say that the port also
+ * speaks 0.8, the protocol it stores natively: a client that probes then
+ * prefers 0.8 (vibes(7), "Protocols").
+ */
+#define VB_VSR_ALSO_V08_OFF 220
+#define VB_VSR_ALSO_V08 "vibes-0.8"
+void vb_vsr_mark_also_v08(uint8_t *reply_hdr);
+int vb_vsr_also_v08(const uint8_t *reply_hdr);
+
+/* The login (Register) reply body after its result section (§5.3). */
+struct vb_vsr_login {
+	uint32_t user_id;
+	uint64_t session;
+	uint32_t server_protocol;
+	struct vb_name server_version;
+};
+
+void vb_vsr_enc_login(struct vb_buf *b, const struct vb_vsr_login *l);
+int vb_vsr_dec_login(const uint8_t *p, size_t n, struct vb_vsr_login *l,
+		     struct vb_err *e);
+
+/* Packed protocol versions (framing.md §5.2): "0.11.0". */
+const char *vb_vsr_version_fmt(uint32_t v, char *buf, size_t size);
 
 /* A bounds-checked cursor over a response payload. */
 struct vb_rd {
@@ -594,6 +947,23 @@ struct vb_poll_hdr {
 	uint32_t count;
 };
 
+/*
+ * Records: the plain names are 0.8; the _gen ones lay them out as gen
+ * does (0.9: options blocks in stream, topic and user records, no
+ * replication factor in topics, commands.md §3-§7).
+ */
+void vb_wire_enc_stream_gen(struct vb_buf *b, const struct vb_stream_info *s,
+			    unsigned gen);
+int vb_wire_dec_stream_gen(struct vb_rd *r, struct vb_stream_info *s,
+			   unsigned gen, struct vb_err *e);
+void vb_wire_enc_topic_gen(struct vb_buf *b, const struct vb_topic_info *t,
+			   unsigned gen);
+int vb_wire_dec_topic_gen(struct vb_rd *r, struct vb_topic_info *t,
+			  unsigned gen, struct vb_err *e);
+void vb_wire_enc_user_gen(struct vb_buf *b, const struct vb_user_info *u,
+			  unsigned gen);
+int vb_wire_dec_user_gen(struct vb_rd *r, struct vb_user_info *u, unsigned gen,
+			 struct vb_err *e);
 void vb_wire_enc_stream(struct vb_buf *b, const struct vb_stream_info *s);
 int vb_wire_dec_stream(struct vb_rd *r, struct vb_stream_info *s,
 		       struct vb_err *e);
@@ -638,10 +1008,31 @@ int vb_wire_dec_name(struct vb_rd *r, struct vb_name *n, const char *field,
 		     struct vb_err *e);
 void vb_wire_enc_stats(struct vb_buf *b, const struct vb_stats *s);
 int vb_wire_dec_stats(struct vb_rd *r, struct vb_stats *s, struct vb_err *e);
-/* Cluster metadata (12): the single-node description upstream answers. */
+/* Cluster metadata (12), control.md §5.1.5, framing.md §11. */
+enum vb_node_role { VB_NODE_LEADER = 0, VB_NODE_FOLLOWER = 1 };
+enum vb_node_status { VB_NODE_HEALTHY = 0 };
+
+struct vb_cluster_node {
+	char name[256];
+	char ip[256];
+	uint16_t tcp, quic, http, websocket;
+	uint8_t role;	/* enum vb_node_role */
+	uint8_t status; /* 0 healthy, 1 starting, 2 stopping,
+				 * 3 unreachable, 4 maintenance, 5 unknown */
+};
+
+void vb_wire_enc_cluster_nodes(struct vb_buf *b, const char *name,
+			       const struct vb_cluster_node *nodes, uint32_t n);
+/* The single-node description upstream answers. */
 void vb_wire_enc_cluster(struct vb_buf *b, const char *ip, uint16_t tcp_port);
+/* The whole answer, the nodes checked and skipped. */
 int vb_wire_dec_cluster(struct vb_rd *r, char *name, size_t namesz,
 			uint32_t *nodes, struct vb_err *e);
+/* Its head (name, count); then vb_wire_dec_cluster_node count times. */
+int vb_wire_dec_cluster_head(struct vb_rd *r, char *name, size_t namesz,
+			     uint32_t *nodes, struct vb_err *e);
+int vb_wire_dec_cluster_node(struct vb_rd *r, struct vb_cluster_node *n,
+			     struct vb_err *e);
 void vb_wire_enc_poll_hdr(struct vb_buf *b, const struct vb_poll_hdr *h);
 int vb_wire_dec_poll_hdr(struct vb_rd *r, struct vb_poll_hdr *h,
 			 struct vb_err *e);
@@ -652,8 +1043,28 @@ int vb_wire_dec_poll_hdr(struct vb_rd *r, struct vb_poll_hdr *h,
 int vb_wire_dec_wait_count(struct vb_rd *r, uint32_t *n, struct vb_err *e);
 int vb_wire_dec_wait_part(struct vb_rd *r, struct vb_reply *part,
 			  struct vb_err *e);
-/* Next message of a poll response; returns 1, 0 at the end, -1 on error. */
+/* Next message of a 0.8 poll response; returns 1, 0 at the end, -1 on error. */
 int vb_wire_dec_msg(struct vb_rd *r, struct vb_msg *m, struct vb_err *e);
+
+/*
+ * The messages of a poll answer after its 16-byte head, in either
+ * generation: 0.8 lists 64-byte messages, 0.9 batch records of 48-byte
+ * frames whose offsets and timestamps are relative to their record
+ * (messages.md §4.3).  The same struct vb_msg comes out: absolute offset,
+ * the server timestamp, the origin timestamp, and frame/size covering
+ * what the message checksum covers, so vb_wire_msg_verify holds for both.
+ */
+struct vb_msgs {
+	struct vb_rd rd;
+	unsigned gen;
+	/* 0.9: the record being walked */
+	size_t rec_end; /* in rd; 0 between records */
+	uint64_t base_offset, base_ts, origin_ts;
+};
+
+void vb_msgs_init(struct vb_msgs *it, unsigned gen, const uint8_t *p, size_t n);
+/* 1 with *m filled, 0 at the end, -1 on a broken record or message. */
+int vb_msgs_next(struct vb_msgs *it, struct vb_msg *m, struct vb_err *e);
 
 /* Primitive readers (exported for the records above and the tests). */
 int vb_rd_u8(struct vb_rd *r, uint8_t *v, const char *field, struct vb_err *e);

@@ -14,6 +14,13 @@
  * producer may pipeline: the client's queue, pump and take).  ADDR is any
  * address the tools take, iggys://HOST:PORT?tls_ca_file=CA for TLS.
  * Prints key=value lines on stdout.
+ *
+ * BENCH_PROTOCOL=0.9 in the environment does the same in Iggy 0.9 (the
+ * bundled server speaks both): sends are 0.9 batches, polls answer batch
+ * records, and as 0.9 has no flush (status 5) the fsync at the end of the
+ * ingest goes through a second connection in 0.8, opened beforehand, so
+ * that both figures end at the same durable point.  0.9 is lock-step:
+ * no pipelined round there.
  */
 #include <err.h>
 #include <errno.h>
@@ -77,7 +84,10 @@ static void pipelined(struct vb_client *c, const struct vb_buf *frame,
 
 int main(int argc, char **argv)
 {
-	struct vb_client c;
+	struct vb_client c, c8;
+	const char *proto = getenv("BENCH_PROTOCOL");
+	int v09 = proto && strcmp(proto, "0.9") == 0;
+	struct vb_client *fl = v09 ? &c8 : &c;
 	struct vb_err e;
 	struct vb_stream_info si;
 	struct vb_topic_info ti;
@@ -104,7 +114,14 @@ int main(int argc, char **argv)
 		window = (uint32_t)bench_arg(argv[8], 1, 1024);
 	signal(SIGPIPE, SIG_IGN); /* as every tool: TLS writes by write(2) */
 	vb_client_init(&c);
+	vb_client_init(&c8);
 	c.timeout_ms = 120000;
+	c.protocol = v09 ? VB_PROTO_09 : VB_PROTO_08;
+	c8.protocol = VB_PROTO_08;
+	if (v09 && (vb_client_set_addr(&c8, argv[1], &e) < 0 ||
+		    vb_client_connect(&c8, &e) < 0 ||
+		    vb_client_login(&c8, argv[2], argv[3], NULL, &e) < 0))
+		errx(1, "%s", e.msg);
 	if (vb_client_set_addr(&c, argv[1], &e) < 0 ||
 	    vb_client_connect(&c, &e) < 0 ||
 	    vb_client_login(&c, argv[2], argv[3], NULL, &e) < 0 ||
@@ -127,28 +144,31 @@ int main(int argc, char **argv)
 	h.stream = sid;
 	h.topic = tid;
 	h.part_kind = VB_PART_ID;
-	vb_wire_send_encode(&frame, &h, m, batch);
+	if (vb_wire_send_encode_f(&frame, c.framing, &h, m, batch, &e) < 0)
+		errx(1, "%s", e.msg);
 
 	t0 = bench_now();
 	while (sent < total) {
 		if (total - sent < batch) {
 			vb_buf_reset(&frame);
-			vb_wire_send_encode(&frame, &h, m,
-					    (uint32_t)(total - sent));
+			if (vb_wire_send_encode_f(&frame, c.framing, &h, m,
+						  (uint32_t)(total - sent),
+						  &e) < 0)
+				errx(1, "%s", e.msg);
 		}
 		if (vb_client_call_frame(&c, frame.p, frame.len, NULL, NULL,
 					 &e) < 0)
 			errx(1, "send: %s", e.msg);
 		sent += total - sent < batch ? total - sent : batch;
 	}
-	if (vb_client_flush(&c, &sid, &tid, 0, 1, &e) < 0)
+	if (vb_client_flush(fl, &sid, &tid, 0, 1, &e) < 0)
 		errx(1, "flush: %s", e.msg);
 	t1 = bench_now();
 
 	while (next < total) {
 		struct vb_req r;
 		struct vb_poll_hdr ph;
-		struct vb_rd rd;
+		struct vb_msgs rd;
 		struct vb_msg msg;
 		int rc;
 
@@ -161,24 +181,25 @@ int main(int argc, char **argv)
 		r.strategy = VB_POLL_OFFSET;
 		r.value = next;
 		r.count = pollc;
-		if (vb_client_poll(&c, &r, &ph, &rd, &e) < 0)
+		if (vb_client_poll_msgs(&c, &r, &ph, &rd, &e) < 0)
 			errx(1, "poll: %s", e.msg);
 		if (ph.count == 0)
 			errx(1, "poll: nothing at offset %llu",
 			     (unsigned long long)next);
-		while ((rc = vb_wire_dec_msg(&rd, &msg, &e)) == 1) {
+		while ((rc = vb_msgs_next(&rd, &msg, &e)) == 1) {
 			if (msg.offset != next || msg.payload_len != payload)
 				errx(1, "poll: offset %llu, expected %llu",
 				     (unsigned long long)msg.offset,
 				     (unsigned long long)next);
-			bytes += msg.size;
+			/* 0.8's size in both: the same figure */
+			bytes += VB_MSG_HDR + msg.payload_len + msg.uhdr_len;
 			next++;
 		}
 		if (rc < 0)
 			errx(1, "poll: %s", e.msg);
 	}
 	t2 = bench_now();
-	if (window > 1) {
+	if (window > 1 && !v09) {
 		struct vb_buf tail = VB_BUF_INIT;
 		double t3;
 
@@ -202,6 +223,7 @@ int main(int argc, char **argv)
 	printf("ingest_secs=%.6f\n", t1 - t0);
 	printf("poll_secs=%.6f\n", t2 - t1);
 	vb_client_release(&c);
+	vb_client_release(&c8);
 	vb_buf_release(&frame);
 	free(m);
 	free(body);

@@ -218,7 +218,7 @@ code_of() {
 # vibes-iggyctl never uses.
 not_read_by() {
 	case $1 in
-	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART XDG_CONFIG_HOME VIBES_IGGY_TLS_CA" ;;
+	vibes-iggyctl) echo "VIBES_IGGY_ADDR VIBES_IGGY_AUTOSTART XDG_CONFIG_HOME VIBES_IGGY_TLS_CA XDG_CACHE_HOME VIBES_IGGY_PROTOCOL" ;;
 	esac
 }
 

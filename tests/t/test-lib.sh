@@ -29,6 +29,12 @@ export TRASH
 # Nothing of the user's environment may leak into a test.
 unset VIBES_IGGY_ADDR VIBES_IGGY_USERNAME VIBES_IGGY_PASSWORD VIBES_IGGY_SERVER
 unset VIBES_IGGY_TLS_CA VIBES_IGGY_TLS_CERT VIBES_IGGY_TLS_KEY
+# The protocol the tools speak: auto (0.8 with the bundled server), or what
+# the 0.9 round of tests/t/meson.build asks for (VIBES_TEST_PROTOCOL).
+unset VIBES_IGGY_PROTOCOL
+if [ -n "${VIBES_TEST_PROTOCOL:-}" ]; then
+	export VIBES_IGGY_PROTOCOL="$VIBES_TEST_PROTOCOL"
+fi
 unset IGGY_ROOT_USERNAME IGGY_ROOT_PASSWORD
 export VIBES_IGGY_DATA_DIR="$TRASH/data"
 export XDG_DATA_HOME="$TRASH/xdg"

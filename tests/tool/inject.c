@@ -34,7 +34,10 @@
  *                              order the durability rules ask (t5010).
  *   VIBES_TEST_RESET_CMD=CODE  a client's writev(2) or sendmsg(2) on a
  *                              socket that begins an Iggy 0.8 request frame (u32
- *                              length, u32 code) of command CODE shuts the
+ *                              length, u32 code) of command CODE, or a 0.9
+ *                              one (a 256-byte header whose checksum is 0,
+ *                              command 5, operation 2 "NonReplicated"
+ *                              and the code at byte 196), shuts the
  *                              socket down and fails with ECONNRESET: the
  *                              connection is lost at that request, as when
  *                              the server dies then (t3009).
@@ -308,10 +311,16 @@ static int reset_here(int fd, const struct iovec *iov, size_t n)
 	if (code >= 0 && n > 0 && iov[0].iov_len >= 8 &&
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0) {
 		const unsigned char *h = iov[0].iov_base;
-		unsigned long long c = (unsigned long long)h[4] |
-				       (unsigned long long)h[5] << 8 |
-				       (unsigned long long)h[6] << 16 |
-				       (unsigned long long)h[7] << 24;
+		size_t at = 4;
+		unsigned long long c;
+
+		if (iov[0].iov_len >= 256 && !h[0] && !h[1] && !h[2] && !h[3] &&
+		    h[60] == 5 && h[176] == 2)
+			at = 196; /* 0.9 NonReplicated: the code there */
+		c = (unsigned long long)h[at] |
+		    (unsigned long long)h[at + 1] << 8 |
+		    (unsigned long long)h[at + 2] << 16 |
+		    (unsigned long long)h[at + 3] << 24;
 
 		if (c == (unsigned long long)code) {
 			shutdown(fd, SHUT_RDWR);

@@ -262,6 +262,7 @@ static int do_poll(struct vb_client *c, int argc, char **argv)
 	struct vb_poll_hdr ph;
 	struct vb_req r;
 	struct vb_rd rd;
+	struct vb_msgs it;
 	struct vb_msg m;
 	struct vb_err e;
 	uint64_t next = 0;
@@ -288,7 +289,10 @@ static int do_poll(struct vb_client *c, int argc, char **argv)
 		r.count = 1000;
 		if (vb_client_poll(c, &r, &ph, &rd, &e))
 			return fail("poll", &e);
-		while ((rc = vb_wire_dec_msg(&rd, &m, &e)) == 1) {
+		/* 0.8 messages or 0.9 batch records, as the client speaks */
+		vb_msgs_init(&it, c->framing->gen, rd.p + rd.off,
+			     vb_rd_left(&rd));
+		while ((rc = vb_msgs_next(&it, &m, &e)) == 1) {
 			fwrite(m.payload, 1, m.payload_len, stdout);
 			putchar('\n');
 			next = m.offset + 1;

@@ -218,7 +218,7 @@ static void test_pipelined(void **state)
 	size_t n = 0;
 
 	vb_client_queue(&c, ping, 8);
-	vb_client_queue_ref(&c, ping, 8);
+	vb_client_queue_ref(&c, (uint8_t *)ping, 8);
 	vb_req_init(&r, VB_CMD_GET_STATS);
 	vb_client_queue_req(&c, &r);
 	assert_int_equal(vb_client_inflight(&c), 3);

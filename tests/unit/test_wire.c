@@ -1765,7 +1765,9 @@ static void test_names_and_idents(void **state)
 	vb_ident_num(&id, 7);
 	CHECK(strcmp(vb_ident_fmt(&id, fmt, sizeof(fmt)), "7") == 0);
 	CHECK(vb_cmd_name(VB_CMD_SEND_MESSAGES) != NULL);
-	CHECK(vb_cmd_name(40) == NULL);
+	CHECK(vb_cmd_lookup(40, VB_GEN_08) == NULL);
+	CHECK(vb_cmd_lookup(40, VB_GEN_09) != NULL);
+	CHECK(vb_cmd_name(7) == NULL);
 	ctx = "";
 }
 
