@@ -2581,7 +2581,14 @@ static int serve(int lfd)
 			if (res == -EINTR || res == -EAGAIN)
 				continue;
 			if (res <= 0) {
-				if (res < 0 && res != -ENODEV) {
+				/*
+				 * The mount is gone: ENODEV, or ECONNABORTED
+				 * when the kernel aborted the connection at
+				 * the unmount with requests still queued (a
+				 * daemon just killed, a loaded machine).
+				 */
+				if (res < 0 && res != -ENODEV &&
+				    res != -ECONNABORTED) {
 					errno = -res;
 					warn("reading /dev/fuse");
 					rc = 1;

@@ -778,7 +778,7 @@ static void test_no_wait_polls(void **state)
 	assert_int_equal(vb_client_poll_wait(&c, &r, &pl, &len, &e), 0);
 	assert_int_equal(c.queued, c.taken);
 	assert_int_equal(vb_client_ping(&c, &e), 0);
-	vb_client_close(&c);
+	vb_client_release(&c);
 }
 
 int main(void)
