@@ -140,10 +140,19 @@ static void seg_close_files(struct vb_seg *s)
  * May the LRU close it?  Not while the current read uses it, nor while a
  * failed sync of it is to be made good.  (A settled segment was synced by
  * the commit point that settled it, which took it off the syncer's list.)
+ * Nor while replies still to be sent hold its log: closing it would free
+ * no descriptor, and the next read of it would open the file again, a
+ * second descriptor for it.  Clients reading many small segments behind
+ * a slow disk (power-loss seed 5218: producers checking what they sent,
+ * 4 KiB segments on lossyfs) had the loop opening thousands of files a
+ * second, each read of a range reopening what the last one had closed,
+ * and every other client waiting behind it.
  */
 static int closable(const struct vb_seg *s)
 {
 	if (s->pin && s->pin == s->st->read_gen)
+		return 0;
+	if (s->log && atomic_load(&s->log->refs) > 1)
 		return 0;
 	return s->log == NULL || !atomic_load(&s->log->sync_err);
 }
