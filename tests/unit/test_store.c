@@ -752,6 +752,53 @@ static void test_index_on_demand(void **state)
 	vb_part_free(p);
 }
 
+/*
+ * A settled segment whose log replies still hold (queued, not yet sent)
+ * is not closed by the LRU: closing it freed no descriptor, and the next
+ * read of it opened the file again, a second descriptor (the loop opened
+ * thousands of files a second when readers went over many segments).
+ */
+static void test_held_files_stay_open(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_span sp[64], again[64];
+	struct vb_file *held[64];
+	uint32_t n;
+	uint64_t last, opens;
+	size_t nsp, nagain;
+	char dir[512];
+
+	f->st.open_max = 2;
+	p = big_part(f, dir, sizeof(dir));
+	nsp = vb_part_read(p, 0, 700, UINT64_MAX, sp, 64, &n, &last);
+	assert_int_equal(n, 700);
+	assert_true(nsp >= 1);
+	for (size_t i = 0; i < nsp; i++)
+		held[i] = vb_file_ref(sp[i].f); /* as a queued reply does */
+	/* Reads of three other sealed segments: over the bound of two. */
+	assert_int_equal(read_check(p, 3000, 100), 100);
+	assert_int_equal(read_check(p, 5500, 100), 100);
+	assert_int_equal(read_check(p, 8000, 100), 100);
+	/* The held segment was kept: read again, it is not opened again. */
+	opens = f->st.seg_opens;
+	nagain = vb_part_read(p, 0, 700, UINT64_MAX, again, 64, &n, &last);
+	assert_int_equal(n, 700);
+	assert_int_equal(nagain, nsp);
+	assert_int_equal(f->st.seg_opens, opens);
+	for (size_t i = 0; i < nsp; i++)
+		assert_ptr_equal(again[i].f, held[i]);
+	assert_int_equal(read_check(p, 0, 700), 700);
+	/* Once the replies are sent, the bound holds again. */
+	for (size_t i = 0; i < nsp; i++)
+		vb_file_unref(held[i]);
+	assert_int_equal(read_check(p, 3000, 100), 100);
+	assert_int_equal(read_check(p, 5500, 100), 100);
+	assert_true(f->st.nopen <= 2);
+	assert_int_equal(f->notices, 0);
+	vb_part_free(p);
+}
+
 /* Path of the index (ext "index") or log of the segment starting at start. */
 static void seg_file(const char *dir, uint64_t start, const char *ext,
 		     char *buf, size_t n)
@@ -857,6 +904,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_on_demand, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_held_files_stay_open,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_damaged, setup,
 						teardown),
 	};
