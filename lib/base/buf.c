@@ -70,7 +70,7 @@ void vb_buf_release(struct vb_buf *b)
 	vb_buf_init(b);
 }
 
-uint8_t *vb_buf_reserve(struct vb_buf *b, size_t more)
+uint8_t *vb_buf_grow(struct vb_buf *b, size_t more)
 {
 	size_t need;
 
@@ -103,16 +103,6 @@ void vb_buf_consume(struct vb_buf *b, size_t n)
 	}
 	memmove(b->p, b->p + n, b->len - n);
 	b->len -= n;
-	b->p[b->len] = 0;
-}
-
-void vb_buf_add(struct vb_buf *b, const void *data, size_t n)
-{
-	uint8_t *d = vb_buf_reserve(b, n);
-
-	if (n)
-		memcpy(d, data, n);
-	b->len += n;
 	b->p[b->len] = 0;
 }
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct vb_buf {
 	uint8_t *p;
@@ -33,13 +34,31 @@ struct vb_buf {
 void vb_buf_init(struct vb_buf *b);
 /* Frees the storage; the buffer is left initialised and empty. */
 void vb_buf_release(struct vb_buf *b);
-/* Makes room for `more` bytes past len; returns a pointer to len. */
-uint8_t *vb_buf_reserve(struct vb_buf *b, size_t more);
+/* vb_buf_reserve when the room is not there yet. */
+uint8_t *vb_buf_grow(struct vb_buf *b, size_t more);
+/*
+ * Makes room for `more` bytes past len (and the NUL kept after them);
+ * returns a pointer to len.  Inline: the encoders call it per field.
+ */
+static inline uint8_t *vb_buf_reserve(struct vb_buf *b, size_t more)
+{
+	if (more < b->cap - b->len) /* cap is 0 or at least len + 1 */
+		return b->p + b->len;
+	return vb_buf_grow(b, more);
+}
 void vb_buf_reset(struct vb_buf *b);
 /* Drops the first n bytes, moving the rest down. */
 void vb_buf_consume(struct vb_buf *b, size_t n);
 
-void vb_buf_add(struct vb_buf *b, const void *data, size_t n);
+static inline void vb_buf_add(struct vb_buf *b, const void *data, size_t n)
+{
+	uint8_t *d = vb_buf_reserve(b, n);
+
+	if (n)
+		memcpy(d, data, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
 void vb_buf_addstr(struct vb_buf *b, const char *s);
 void vb_buf_addch(struct vb_buf *b, int c);
 void vb_buf_zero(struct vb_buf *b, size_t n);

@@ -27,6 +27,20 @@ static inline uint64_t has_byte(uint64_t x, unsigned char c)
 	return has_less(x ^ (ONES * c), 1);
 }
 
+/*
+ * The byte of x (loaded with memcpy) where the lowest flag of a has_less
+ * mask is.  Borrows only spread upwards, so that flag is never a false one.
+ */
+static inline unsigned first_flag(uint64_t m)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (unsigned)__builtin_ctzll(m) / 8;
+#else
+	(void)m;
+	return 0; /* the byte-wise loop below finds it */
+#endif
+}
+
 static inline int is_ws(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -141,12 +155,16 @@ static int scan_string(struct scan *sc, size_t *start, size_t *len,
 	*escaped = 0;
 	for (;;) {
 		while (i + 8 <= n) {
-			uint64_t x;
+			uint64_t x, m;
 
 			memcpy(&x, p + i, 8);
-			if ((x & HIGHS) | has_less(x, 0x20) | has_byte(x, '"') |
-			    has_byte(x, '\\'))
+			m = (x & HIGHS) | has_less(x, 0x20) | has_byte(x, '"') |
+			    has_byte(x, '\\');
+			if (m) {
+				/* the lowest flag is exact: to that byte */
+				i += first_flag(m);
 				break;
+			}
 			i += 8;
 		}
 		if (i >= n)

@@ -38,6 +38,7 @@
 #include "base/parse.h"
 #include "base/path.h"
 #include "broker/http-int.h"
+#include "net/sock.h"
 #include "base/banned.h"
 
 struct vb_http {
@@ -872,24 +873,8 @@ static struct vb_http_req *req_new(struct vb_http *h, struct MHD_Connection *mc,
 	vb_req_init(&x->req, 0);
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		char ip[INET6_ADDRSTRLEN] = "?";
-
-		if (sa->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *s6 = (const void *)sa;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-			snprintf(x->c.addr, sizeof(x->c.addr), "[%s]:%u", ip,
-				 ntohs(s6->sin6_port));
-			snprintf(x->c.ip, sizeof(x->c.ip), "[%s]", ip);
-		} else {
-			const struct sockaddr_in *s4 = (const void *)sa;
-
-			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-			snprintf(x->c.addr, sizeof(x->c.addr), "%s:%u", ip,
-				 ntohs(s4->sin_port));
-			strlcpy(x->c.ip, ip, sizeof(x->c.ip));
-		}
+		vb_sockaddr_str(ci->client_addr, x->c.addr, sizeof(x->c.addr));
+		vb_sockaddr_host(ci->client_addr, x->c.ip, sizeof(x->c.ip));
 	}
 	return x;
 }
@@ -1041,62 +1026,19 @@ unsigned vb_http_connections(const struct vb_broker *b)
 	return di ? di->num_connections : 0;
 }
 
+/* The HTTP listener; an address in use is given up for a free port. */
 static int bind_listen(struct vb_http *h, const char *addr, int fallback,
-		       int *family, struct vb_err *e)
+		       struct vb_err *e)
 {
-	char host[256], port[8];
-	struct addrinfo hints, *ai = NULL;
-	uint16_t pn;
-	int one = 1, has_port, rc;
-
-	if (vb_addr_split(addr, host, sizeof(host), &pn, &has_port, e) < 0)
-		return -1;
-	if (!has_port || host[0] == 0)
-		return vb_err_set(e, VB_E_USAGE,
-				  "HTTP address '%s': expected "
-				  "HOST:PORT",
-				  addr);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		snprintf(port, sizeof(port), "%u", attempt ? 0 : pn);
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-		rc = getaddrinfo(host, port, &hints, &ai);
-		if (rc)
-			return vb_err_set(e, VB_E_USAGE,
-					  "HTTP address '%s': %s", addr,
-					  gai_strerror(rc));
-		h->lfd = socket(ai->ai_family,
-				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (h->lfd < 0) {
-			freeaddrinfo(ai);
-			return vb_err_sys(e, VB_E_IO, "socket");
-		}
-		*family = ai->ai_family;
-		setsockopt(h->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(h->lfd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(h->lfd, 128) == 0) {
-			freeaddrinfo(ai);
-			return 0;
-		}
-		rc = errno;
-		freeaddrinfo(ai);
-		close(h->lfd);
-		h->lfd = -1;
-		if (rc != EADDRINUSE || !fallback || pn == 0) {
-			errno = rc;
-			return vb_err_sys(e,
-					  rc == EADDRINUSE ? VB_E_STATE :
-							     VB_E_IO,
-					  "cannot listen for HTTP on %s", addr);
-		}
+	h->lfd = vb_net_listen(addr, "HTTP", 0, 128, e);
+	if (h->lfd < 0 && fallback && e->kind == VB_E_STATE) {
 		vb_broker_log(h->b,
 			      "http: %s is in use; listening on a port "
 			      "of the kernel's choice instead",
 			      addr);
+		h->lfd = vb_net_listen(addr, "HTTP", 1, 128, e);
 	}
-	return vb_err_set(e, VB_E_IO, "cannot listen for HTTP on %s", addr);
+	return h->lfd < 0 ? -1 : 0;
 }
 
 /*
@@ -1128,8 +1070,6 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 {
 	struct vb_http *h = vb_xcalloc(1, sizeof(*h));
 	const union MHD_DaemonInfo *di;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	struct epoll_event ee;
 	struct MHD_OptionItem tlsopt[3] = {
 		{ MHD_OPTION_END, 0, NULL },
@@ -1148,26 +1088,12 @@ int vb_http_listen(struct vb_broker *b, const struct vb_http_opts *o,
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
-	if (bind_listen(h, o->addr, o->fallback, &family, e) < 0)
+	if (bind_listen(h, o->addr, o->fallback, e) < 0 ||
+	    (family = vb_net_local(h->lfd, b->http_ip, sizeof(b->http_ip),
+				   &b->http_port, e)) < 0)
 		goto fail;
-	if (getsockname(h->lfd, (struct sockaddr *)&ss, &sl) < 0) {
-		vb_err_sys(e, VB_E_IO, "getsockname");
-		goto fail;
-	}
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, b->http_ip,
-			  sizeof(b->http_ip));
-		b->http_port = ntohs(s6->sin6_port);
+	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, b->http_ip,
-			  sizeof(b->http_ip));
-		b->http_port = ntohs(s4->sin_port);
-	}
 	/* the certificate options only with MHD_USE_TLS (else MHD warns) */
 	if (h->tls) {
 		tlsopt[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,

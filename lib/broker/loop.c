@@ -26,6 +26,7 @@
 
 #include "base/parse.h"
 #include "broker/broker.h"
+#include "net/sock.h"
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
@@ -137,60 +138,12 @@ static int ep_add(struct vb_broker *b, int fd, uint32_t ev, void *tag)
 
 int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 {
-	char host[256], port[8];
-	struct addrinfo hints, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	uint16_t pn;
-	int one = 1, has_port, rc;
-
-	if (vb_addr_split(addr, host, sizeof(host), &pn, &has_port, e) < 0)
+	b->lfd = vb_net_listen(addr, "", 0, 512, e);
+	if (b->lfd < 0)
 		return -1;
-	if (!has_port || host[0] == 0)
-		return vb_err_set(e, VB_E_USAGE,
-				  "address '%s': expected HOST:PORT", addr);
-	snprintf(port, sizeof(port), "%u", pn);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc)
-		return vb_err_set(e, VB_E_USAGE, "address '%s': %s", addr,
-				  gai_strerror(rc));
-	b->lfd = socket(ai->ai_family,
-			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (b->lfd < 0) {
-		freeaddrinfo(ai);
-		return vb_err_sys(e, VB_E_IO, "socket");
-	}
-	setsockopt(b->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(b->lfd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(b->lfd, 512) < 0) {
-		int sys = errno;
-
-		freeaddrinfo(ai);
-		close(b->lfd);
-		b->lfd = -1;
-		errno = sys;
-		return vb_err_sys(e, sys == EADDRINUSE ? VB_E_STATE : VB_E_IO,
-				  "cannot listen on %s", addr);
-	}
-	freeaddrinfo(ai);
-	if (getsockname(b->lfd, (struct sockaddr *)&ss, &sl) < 0)
-		return vb_err_sys(e, VB_E_IO, "getsockname");
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, b->ip, sizeof(b->ip));
-		b->port = ntohs(s6->sin6_port);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, b->ip, sizeof(b->ip));
-		b->port = ntohs(s4->sin_port);
-	}
-	return 0;
+	return vb_net_local(b->lfd, b->ip, sizeof(b->ip), &b->port, e) < 0 ?
+		       -1 :
+		       0;
 }
 
 /* ---- parked waiting polls: a heap by deadline ---- */
@@ -612,8 +565,7 @@ static void conn_accept(struct vb_broker *b)
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		char ip[INET6_ADDRSTRLEN] = "?", addr[64];
-		uint16_t port = 0;
+		char addr[64];
 		struct vb_conn *c;
 		int fd, one = 1;
 		int64_t now;
@@ -629,19 +581,7 @@ static void conn_accept(struct vb_broker *b)
 				accept_pause(b, errno, now);
 			return;
 		}
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-			port = ntohs(s6->sin6_port);
-			snprintf(addr, sizeof(addr), "[%s]:%u", ip, port);
-		} else {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-			port = ntohs(s4->sin_port);
-			snprintf(addr, sizeof(addr), "%s:%u", ip, port);
-		}
+		vb_sockaddr_str((struct sockaddr *)&ss, addr, sizeof(addr));
 		if (conn_admit(b, fd, addr, now) < 0)
 			continue;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -656,10 +596,7 @@ static void conn_accept(struct vb_broker *b)
 		c->user_id = VB_NO_USER;
 		c->since_us = now;
 		vb_frames_init(&c->in);
-		if (ss.ss_family == AF_INET6)
-			snprintf(c->ip, sizeof(c->ip), "[%s]", ip);
-		else
-			strlcpy(c->ip, ip, sizeof(c->ip));
+		vb_sockaddr_host((struct sockaddr *)&ss, c->ip, sizeof(c->ip));
 		c->client_id = vb_xxh32(c->addr, strlen(c->addr));
 		c->events = EPOLLIN;
 		if (ep_add(b, fd, EPOLLIN, c) < 0) {

@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/parse.h"
 #include "client/client.h"
+#include "net/sock.h"
 #include "base/banned.h"
 
 /* Pieces written by one writev. */
@@ -37,6 +38,8 @@ void vb_client_init(struct vb_client *c)
 	vb_tr_init(&c->tr);
 	vb_buf_init(&c->out);
 	vb_buf_init(&c->enc);
+	vb_buf_init(&c->pre_req);
+	vb_buf_init(&c->pre_ans);
 	vb_reader_init(&c->rd, c->framing, VB_CLIENT_RESP_MAX);
 }
 
@@ -55,6 +58,7 @@ void vb_client_close(struct vb_client *c)
 	c->dead = 0;
 	c->local[0] = 0;
 	c->no_wait_poll = 0;
+	c->pre_ready = 0;
 	drop_queue(c);
 }
 
@@ -66,6 +70,8 @@ void vb_client_release(struct vb_client *c)
 	explicit_bzero(c->pass, sizeof(c->pass));
 	vb_buf_release(&c->out);
 	vb_buf_release(&c->enc);
+	vb_buf_release(&c->pre_req);
+	vb_buf_release(&c->pre_ans);
 	vb_reader_release(&c->rd);
 	free(c->q);
 	c->q = NULL;
@@ -237,29 +243,6 @@ static int wait_fd(int fd, short events, int64_t deadline, struct vb_err *e,
 	}
 }
 
-/* "ip:port" of a socket address, as upstream prints a client's address. */
-static void fmt_sockaddr(const struct sockaddr_storage *ss, char *buf,
-			 size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		port = ntohs(in->sin_port);
-		snprintf(buf, size, "%s:%u", ip, port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(in6->sin6_port);
-		snprintf(buf, size, "[%s]:%u", ip, port);
-	} else
-		snprintf(buf, size, "?");
-}
-
 /*
  * TLS over the connected fd (owned from now on): the context for the CA
  * or pinned certificate asked for (made once, or again when that
@@ -369,7 +352,8 @@ int vb_client_connect(struct vb_client *c, struct vb_err *e)
 	}
 	c->fd = fd;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		fmt_sockaddr(&ss, c->local, sizeof(c->local));
+		vb_sockaddr_str((struct sockaddr *)&ss, c->local,
+				sizeof(c->local));
 	return 0;
 }
 
@@ -407,6 +391,7 @@ void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n)
 {
 	size_t off;
 
+	c->pre_ready = 0; /* another request comes first */
 	if (vb_client_unsent(c) == 0)
 		vb_buf_reset(&c->out);
 	off = c->out.len;
@@ -421,6 +406,7 @@ void vb_client_queue(struct vb_client *c, const uint8_t *frames, size_t n)
 
 void vb_client_queue_ref(struct vb_client *c, const uint8_t *frames, size_t n)
 {
+	c->pre_ready = 0;
 	add_piece(c, frames, 0, n);
 	c->queued += count_frames(c, frames, n);
 }
@@ -724,9 +710,18 @@ int vb_client_call_frame(struct vb_client *c, const uint8_t *frame, size_t n,
 
 	if (c->fd < 0)
 		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
-	vb_client_queue(c, frame, n);
-	if (vb_client_next(c, &rep, e))
-		return -1;
+	if (c->pre_ready && n == c->pre_req.len &&
+	    memcmp(frame, c->pre_req.p, n) == 0) {
+		/* answered with the login (vb_client_with_login) */
+		c->pre_ready = 0;
+		rep.status = c->pre_status;
+		rep.payload = c->pre_ans.p;
+		rep.len = c->pre_ans.len;
+	} else {
+		vb_client_queue(c, frame, n);
+		if (vb_client_next(c, &rep, e))
+			return -1;
+	}
 	if (rep.status != VB_ST_OK) {
 		name = vb_cmd_name(code);
 		return vb_client_status_err(e, rep.status,
@@ -747,13 +742,45 @@ int vb_client_call(struct vb_client *c, const struct vb_req *r,
 	return vb_client_call_frame(c, c->enc.p, c->enc.len, payload, len, e);
 }
 
+void vb_client_with_login(struct vb_client *c, const struct vb_req *r)
+{
+	vb_buf_reset(&c->pre_req);
+	vb_wire_req_encode(&c->pre_req, r);
+	c->pre_ready = 0;
+}
+
+/*
+ * The login's answer, then the one of the request sent with it (kept in
+ * pre_ans whatever the login's outcome, so no answer is left unread).
+ */
+static int take_login(struct vb_client *c, uint32_t *user_id, struct vb_err *e)
+{
+	struct vb_reply rep, pre;
+	int rc;
+
+	if (vb_client_next(c, &rep, e))
+		return -1;
+	rc = rep.status == VB_ST_OK ?
+		     0 :
+		     vb_client_status_err(e, rep.status, "login_user");
+	*user_id = rc == 0 && rep.len >= 4 ? vb_ld32(rep.payload) : 0;
+	if (c->pre_req.len == 0)
+		return rc;
+	if (vb_client_next(c, &pre, rc ? NULL : e))
+		return -1;
+	vb_buf_reset(&c->pre_ans);
+	vb_buf_add(&c->pre_ans, pre.payload, pre.len);
+	c->pre_status = pre.status;
+	c->pre_ready = rc == 0;
+	return rc;
+}
+
 int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 		    uint32_t *user_id, struct vb_err *e)
 {
 	static const char version[] = "vibes-0.1.0";
 	struct vb_req r;
-	const uint8_t *p;
-	size_t n;
+	uint32_t uid;
 	int rc;
 
 	vb_req_init(&r, VB_CMD_LOGIN_USER);
@@ -767,8 +794,17 @@ int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 	memcpy(r.secret.s, pass, r.secret.len);
 	r.version = (const uint8_t *)version;
 	r.version_len = sizeof(version) - 1;
-	rc = vb_client_call(c, &r, &p, &n, e);
+	vb_buf_reset(&c->enc);
+	vb_wire_req_encode(&c->enc, &r);
 	explicit_bzero(&r.secret, sizeof(r.secret));
+	rc = c->fd < 0 ? vb_err_set(e, VB_E_UNAVAIL, "not connected") : 0;
+	if (rc == 0) {
+		vb_client_queue(c, c->enc.p, c->enc.len);
+		if (c->pre_req.len)
+			vb_client_queue(c, c->pre_req.p, c->pre_req.len);
+		explicit_bzero(c->enc.p, c->enc.len);
+		rc = take_login(c, &uid, e);
+	}
 	explicit_bzero(c->enc.p, c->enc.len);
 	if (rc) {
 		/* A name or password the server cannot hold is refused too. */
@@ -794,7 +830,7 @@ int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 		return -1;
 	}
 	if (user_id)
-		*user_id = n >= 4 ? vb_ld32(p) : 0;
+		*user_id = uid;
 	return 0;
 }
 
@@ -876,6 +912,14 @@ static int dec_topic_details(const uint8_t *p, size_t n,
 	return 0;
 }
 
+void vb_client_topic_req(struct vb_req *r, const struct vb_ident *stream,
+			 const struct vb_ident *topic)
+{
+	vb_req_init(r, VB_CMD_GET_TOPIC);
+	r->stream = *stream;
+	r->topic = *topic;
+}
+
 int vb_client_get_topic(struct vb_client *c, const struct vb_ident *stream,
 			const struct vb_ident *topic, struct vb_topic_info *t,
 			struct vb_partition_info *parts, uint32_t nparts,
@@ -885,9 +929,7 @@ int vb_client_get_topic(struct vb_client *c, const struct vb_ident *stream,
 	const uint8_t *p;
 	size_t n;
 
-	vb_req_init(&r, VB_CMD_GET_TOPIC);
-	r.stream = *stream;
-	r.topic = *topic;
+	vb_client_topic_req(&r, stream, topic);
 	if (vb_client_call(c, &r, &p, &n, e))
 		return -1;
 	*found = n > 0;

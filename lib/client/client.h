@@ -69,6 +69,15 @@ struct vb_client {
 	struct vb_err dead_err; /* why */
 	/* The server answered a waiting poll 3: it has none (until closed). */
 	int no_wait_poll;
+	/*
+	 * vb_client_with_login: a request sent in the same write as every
+	 * login, and its answer, kept for that same request if it is the
+	 * next one made on the connection.
+	 */
+	struct vb_buf pre_req;
+	struct vb_buf pre_ans; /* the answer's payload */
+	uint32_t pre_status;
+	int pre_ready; /* pre_ans holds the answer, not yet served */
 };
 
 void vb_client_init(struct vb_client *c);
@@ -99,6 +108,15 @@ static inline int vb_client_connected(const struct vb_client *c)
 /* login_user (38); user_id may be NULL.  Bad credentials: VB_E_AUTH. */
 int vb_client_login(struct vb_client *c, const char *user, const char *pass,
 		    uint32_t *user_id, struct vb_err *e);
+/*
+ * From now on every login carries request r in the same write, and its
+ * answer is kept: if the first request made after the login is the same
+ * (byte for byte), it is answered from there without a round trip.  Any
+ * other request first, or a new connection, drops it.  For the request a
+ * tool always makes first (lib/log's topic lookup): a short run pays one
+ * round trip for both.
+ */
+void vb_client_with_login(struct vb_client *c, const struct vb_req *r);
 
 /*
  * Pipelined, non-blocking use (Iggy answers strictly in order, one answer
@@ -190,6 +208,9 @@ int vb_client_get_stream(struct vb_client *c, const struct vb_ident *stream,
 			 struct vb_err *e);
 int vb_client_create_stream(struct vb_client *c, const char *name,
 			    struct vb_stream_info *s, struct vb_err *e);
+/* The get_topic request vb_client_get_topic makes (for with_login). */
+void vb_client_topic_req(struct vb_req *r, const struct vb_ident *stream,
+			 const struct vb_ident *topic);
 /*
  * get_topic: fills t and, if parts is not NULL, up to nparts partition
  * records (t->partitions_count says how many exist).

@@ -34,6 +34,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctl-config.h"
 #include "ctl/ctl-int.h"
+#include "net/sock.h"
 #include "base/banned.h"
 
 /* ---- ports ---- */
@@ -56,21 +57,13 @@ static int bind_probe(const char *host, unsigned port, unsigned *bound)
 		/* Same options as the daemon: TIME_WAIT does not count. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, res->ai_addr, res->ai_addrlen) == 0) {
-			struct sockaddr_storage ss;
-			socklen_t len = sizeof(ss);
+			char ip[64];
+			uint16_t p;
 
 			ok = 1;
-			if (bound && getsockname(fd, (struct sockaddr *)&ss,
-						 &len) == 0) {
-				if (ss.ss_family == AF_INET)
-					*bound = ntohs(
-						((struct sockaddr_in *)&ss)
-							->sin_port);
-				else if (ss.ss_family == AF_INET6)
-					*bound = ntohs(
-						((struct sockaddr_in6 *)&ss)
-							->sin6_port);
-			}
+			if (bound &&
+			    vb_net_local(fd, ip, sizeof(ip), &p, NULL) > 0)
+				*bound = p;
 		}
 		close(fd);
 	}

@@ -400,6 +400,25 @@ static void route(struct app *a, struct round *r)
  * for a key over 255 bytes, or when not routing by key), then the
  * --header pairs.  Valid until the next call.
  */
+/* Whether line i carries the routing key as a header. */
+static int key_header(const struct app *a, const struct round *r, uint32_t i)
+{
+	return (a->o->route == VB_ROUTE_FIELD || a->o->route == VB_ROUTE_KEY) &&
+	       r->klen[i] >= 1 && r->klen[i] <= VB_UHDR_LEN_MAX;
+}
+
+/* The size of headers(a, r, i), without building them. */
+static size_t headers_len(const struct app *a, const struct round *r,
+			  uint32_t i)
+{
+	size_t n = a->o->headers ? a->o->headers->len : 0;
+
+	if (key_header(a, r, i))
+		n += vb_wire_uhdr_size(sizeof(VB_LOG_KEY_HEADER) - 1,
+				       r->klen[i]);
+	return n;
+}
+
 static const struct vb_buf *headers(struct app *a, const struct round *r,
 				    uint32_t i)
 {
@@ -408,8 +427,7 @@ static const struct vb_buf *headers(struct app *a, const struct round *r,
 				   r->keys.p + r->koff[i];
 
 	vb_buf_reset(&a->uh);
-	if ((a->o->route == VB_ROUTE_FIELD || a->o->route == VB_ROUTE_KEY) &&
-	    r->klen[i] >= 1 && r->klen[i] <= VB_UHDR_LEN_MAX)
+	if (key_header(a, r, i))
 		vb_wire_uhdr_add(&a->uh, VB_UHDR_STRING, VB_LOG_KEY_HEADER,
 				 sizeof(VB_LOG_KEY_HEADER) - 1, VB_UHDR_STRING,
 				 k, r->klen[i]);
@@ -439,7 +457,7 @@ static void build(struct app *a, struct round *r)
 		if (r->state[i] != LINE_PENDING)
 			continue;
 		a->cnt[p]++;
-		a->bytes[p] += r->len[i] + headers(a, r, i)->len;
+		a->bytes[p] += r->len[i] + headers_len(a, r, i);
 	}
 	a->kept -= r->wire.len;
 	vb_buf_reset(&r->wire);

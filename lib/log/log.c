@@ -15,6 +15,8 @@
 int vb_log_init(struct vb_log *l, struct vb_client *c, const char *stream,
 		const char *topic, uint32_t create_parts, struct vb_err *e)
 {
+	struct vb_req r;
+
 	memset(l, 0, sizeof(*l));
 	l->c = c;
 	l->create_parts = create_parts;
@@ -26,6 +28,9 @@ int vb_log_init(struct vb_log *l, struct vb_client *c, const char *stream,
 		return vb_err_set(e, VB_E_USAGE,
 				  "topic name '%s': must be 1 to 255 bytes",
 				  topic);
+	/* every tool looks its topic up first: in the login's round trip */
+	vb_client_topic_req(&r, &l->stream, &l->topic);
+	vb_client_with_login(c, &r);
 	return 0;
 }
 

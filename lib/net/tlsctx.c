@@ -13,12 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
+#include "net/ssl-sym.h"
 #include "net/tls-int.h"
 #include "net/transport.h"
 #include "base/banned.h"
@@ -122,6 +117,8 @@ struct ssl_ctx_st *vb_tls_client_ctx(const char *ca_file, const char *pin_file,
 	char what[600];
 	SSL_CTX *ctx;
 
+	if (vb_ssl_load(e))
+		return NULL;
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL) {
@@ -164,6 +161,8 @@ struct ssl_ctx_st *vb_tls_server_ctx(const char *cert_file,
 
 	if (key_file == NULL || *key_file == 0)
 		key_file = cert_file;
+	if (vb_ssl_load(e))
+		return NULL;
 	if (readable(cert_file, "certificate", e) ||
 	    readable(key_file, "private key", e)) {
 		if (e)
@@ -218,7 +217,8 @@ struct ssl_ctx_st *vb_tls_server_ctx(const char *cert_file,
 
 void vb_tls_ctx_free(struct ssl_ctx_st *ctx)
 {
-	SSL_CTX_free(ctx);
+	if (ctx) /* there is OpenSSL to call */
+		SSL_CTX_free(ctx);
 }
 
 void vb_tls_ctx_describe(struct ssl_ctx_st *ctx, char *out, size_t size)
@@ -270,10 +270,14 @@ int vb_tls_kernel_ulp(void)
 
 int vb_tls_cert_names(const char *file, const char *host)
 {
-	FILE *f = fopen(file, "re");
-	X509 *x = f ? PEM_read_X509(f, NULL, no_passphrase, NULL) : NULL;
+	FILE *f;
+	X509 *x;
 	int ok = 0;
 
+	if (vb_ssl_load(NULL))
+		return 0;
+	f = fopen(file, "re");
+	x = f ? PEM_read_X509(f, NULL, no_passphrase, NULL) : NULL;
 	if (f)
 		fclose(f);
 	if (x) {

@@ -20,11 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include "base/buf.h"
+#include "net/ssl-sym.h"
 #include "net/transport.h"
 #include "net/tls-int.h"
 #include "base/banned.h"

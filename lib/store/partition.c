@@ -490,7 +490,7 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 		   uint64_t ts, struct vb_err *e)
 {
 	struct vb_seg *s;
-	uint8_t *ent, *rnd;
+	uint8_t *ent, rnd[VB_MSG_ID_LEN];
 	size_t at = 0, first = 0;
 	uint64_t pos;
 
@@ -509,15 +509,16 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 	if (ts < p->last_ts)
 		ts = p->last_ts;
 	vb_buf_reset(&p->scratch);
-	ent = vb_buf_reserve(&p->scratch, (size_t)n * 32);
-	rnd = ent + (size_t)n * 16;
-	arc4random_buf(rnd, (size_t)n * 16);
+	ent = vb_buf_reserve(&p->scratch, (size_t)n * 16);
 	pos = s->size;
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t *f = frames + at;
 		size_t sz = (size_t)vb_msg_frame_size(f);
 
-		vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd + (size_t)i * 16);
+		/* producers that choose ids (vibes-append does) cost no random */
+		if (vb_wire_msg_id_unset(f))
+			arc4random_buf(rnd, sizeof(rnd));
+		vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd);
 		if (i == 0)
 			first = sz;
 		at += sz;

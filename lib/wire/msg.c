@@ -63,13 +63,19 @@ int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
 	return 0;
 }
 
+int vb_wire_msg_id_unset(const uint8_t *frame)
+{
+	static const uint8_t zero[VB_MSG_ID_LEN];
+
+	return memcmp(frame + VB_MSG_ID, zero, VB_MSG_ID_LEN) == 0;
+}
+
 void vb_wire_msg_stamp(uint8_t *frame, size_t size, uint64_t offset,
 		       uint64_t timestamp, const uint8_t rnd[16])
 {
-	static const uint8_t zero[VB_MSG_ID_LEN];
 	uint8_t *id = frame + VB_MSG_ID;
 
-	if (memcmp(id, zero, VB_MSG_ID_LEN) == 0) {
+	if (vb_wire_msg_id_unset(frame)) {
 		memcpy(id, rnd, VB_MSG_ID_LEN);
 		id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
 		id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);

@@ -248,9 +248,12 @@ uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size);
  * and a message saying which.
  */
 int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e);
+/* The message's id is zero: the server is to choose one. */
+int vb_wire_msg_id_unset(const uint8_t *frame);
 /*
  * Server side: fills offset, timestamp, a random UUID v4 id when the id is
- * zero, and the checksum, in place.  `rnd` supplies 16 random bytes.
+ * zero, and the checksum, in place.  `rnd` supplies 16 random bytes (read
+ * only when the id is zero).
  */
 void vb_wire_msg_stamp(uint8_t *frame, size_t size, uint64_t offset,
 		       uint64_t timestamp, const uint8_t rnd[16]);
@@ -291,6 +294,11 @@ struct vb_uhdr {
 void vb_wire_uhdr_add(struct vb_buf *b, uint8_t key_kind, const void *key,
 		      uint32_t key_len, uint8_t val_kind, const void *val,
 		      uint32_t val_len);
+/* The bytes vb_wire_uhdr_add appends: two kinds, two u32 lengths. */
+static inline size_t vb_wire_uhdr_size(uint32_t key_len, uint32_t val_len)
+{
+	return 1 + 4 + (size_t)key_len + 1 + 4 + val_len;
+}
 struct vb_rd;
 /*
  * The next pair of a block: 1, 0 at its end, -1 when it breaks the rules

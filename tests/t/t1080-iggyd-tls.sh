@@ -77,6 +77,27 @@ test_expect_success 'a good certificate: the tools end to end over iggys://' '
 	! grep -q "t2" topics
 '
 
+test_expect_success 'the tools link no OpenSSL: it is loaded on the first TLS use' '
+	for t in vibes-append vibes-poll vibes-seek vibes-topic vibes-iggyctl \
+		vibes-supervise; do
+		readelf -d "$VIBES_BUILD_DIR/cmd/$t" >dyn &&
+		grep -q NEEDED dyn &&
+		! grep -E "NEEDED.*lib(ssl|crypto)\." dyn || return 1
+	done
+'
+
+test_expect_success 'OpenSSL that cannot be loaded: exit 78, the file and the reason' '
+	test_must_fail 78 env VIBES_LIBSSL=$TRASH/no/libssl.so.3 \
+		vibes-poll -c r1 --server "$GOOD" --tls-ca "$TRASH/ca.pem" 2>err &&
+	grep -q "^vibes-poll: TLS: cannot load OpenSSL 3 ($TRASH/no/libssl.so.3): .*No such file" err &&
+	test_must_fail 78 env VIBES_LIBSSL=libc.so.6 \
+		vibes-seek -c r1 --server "$GOOD" --tls-ca "$TRASH/ca.pem" 2>err &&
+	grep -q "^vibes-seek: TLS: libc.so.6 is not OpenSSL 3: it has no [A-Z]" err &&
+	VIBES_LIBSSL=$TRASH/no/libssl.so.3 VIBES_IGGY_PASSWORD=$(sed -n \
+		"s/^password=//p" "$TRASH/plain/credentials") \
+		vibes-topic list --server iggy://127.0.0.1:$plain_PORT
+'
+
 test_expect_success 'an IP address in the subjectAltName, the CA from the environment' '
 	echo "{\"n\":2}" | VIBES_IGGY_TLS_CA=$TRASH/ca.pem \
 		vibes-append --server iggys://127.0.0.1:$good_PORT &&

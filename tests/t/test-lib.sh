@@ -119,7 +119,7 @@ test_cmp() {
 # opened read-write here before CMD starts, so neither side can block on
 # open(2) and nothing is left waiting for a partner if the test gives up.
 spawn_ready() {
-	local log=$1 fifo="$TRASH/.ready.$$.$RANDOM" rfd i=0
+	local log=$1 fifo="$TRASH/.ready.$$.$RANDOM" rfd i=0 part
 	shift
 	mkfifo "$fifo" || return 1
 	exec {rfd}<>"$fifo"
@@ -128,7 +128,10 @@ spawn_ready() {
 	SPAWN_PID=$!
 	echo "$SPAWN_PID" >>"$_pid_file"
 	READY_LINE=""
-	while ! read -r -t 0.2 READY_LINE <&$rfd; do
+	# A read that times out keeps the bytes it got in part (a loaded
+	# machine can stop it inside the line): they are the line's start.
+	while ! read -r -t 0.2 part <&$rfd; do
+		READY_LINE=$READY_LINE$part
 		i=$((i + 1))
 		if ! kill -0 "$SPAWN_PID" 2>/dev/null || [ $i -ge 100 ]; then
 			exec {rfd}<&-
@@ -137,6 +140,7 @@ spawn_ready() {
 			return 1
 		fi
 	done
+	READY_LINE=$READY_LINE$part
 	exec {rfd}<&-
 }
 

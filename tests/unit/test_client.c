@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "net/sock.h"
 #include "base/vb_exit.h"
 
 static void parse(const char *addr, const char *host, unsigned port,
@@ -254,6 +256,168 @@ static void test_pipelined(void **state)
 	close(lfd);
 }
 
+/* Reads exactly n bytes the client sent. */
+static void read_n(int fd, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, p + got, n - got);
+
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+}
+
+static int nothing_sent(int fd)
+{
+	uint8_t b;
+
+	return recv(fd, &b, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/*
+ * vb_client_with_login: the request goes out in the login's write and
+ * its answer serves the first identical request without a round trip;
+ * a second one asks the server.  A refused login leaves no answer
+ * behind; another request first, or a new connection, drops the kept one.
+ */
+static void test_with_login(void **state)
+{
+	static const uint8_t ok_uid7[12] = {
+		0, 0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0
+	};
+	static const uint8_t ok_t[9] = { 0, 0, 0, 0, 1, 0, 0, 0, 'T' };
+	static const uint8_t ok_u[9] = { 0, 0, 0, 0, 1, 0, 0, 0, 'U' };
+	static const uint8_t refused[8] = { 42, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t unauth[8] = { 40, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t ok[8] = { 0 };
+	struct vb_client c;
+	struct vb_ident s, t;
+	struct vb_req r;
+	struct vb_buf topic = VB_BUF_INIT;
+	struct vb_err e;
+	uint8_t got[256];
+	const uint8_t *p;
+	size_t n, login_len;
+	uint32_t uid = 0;
+	int lfd, cfd = pair(&c, &lfd);
+
+	assert_int_equal(vb_ident_str(&s, "vibes"), 0);
+	assert_int_equal(vb_ident_str(&t, "events"), 0);
+	vb_client_topic_req(&r, &s, &t);
+	vb_wire_req_encode(&topic, &r);
+	vb_client_with_login(&c, &r);
+
+	assert_int_equal(write(cfd, ok_uid7, 12), 12);
+	assert_int_equal(write(cfd, ok_t, 9), 9);
+	assert_int_equal(vb_client_login(&c, "iggy", "secret", &uid, &e), 0);
+	assert_int_equal(uid, 7);
+	/* the login (8 + 4+1+4 + 1+6 + 4+11 + ...) then the topic request */
+	read_n(cfd, got, 4);
+	login_len = 4 + vb_ld32(got);
+	read_n(cfd, got + 4, login_len - 4 + topic.len);
+	assert_int_equal(vb_ld32(got + 4), VB_CMD_LOGIN_USER);
+	assert_memory_equal(got + login_len, topic.p, topic.len);
+	assert_true(nothing_sent(cfd));
+	assert_int_equal(vb_client_call(&c, &r, &p, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(p[0], 'T');
+	assert_true(nothing_sent(cfd)); /* served from the login's answer */
+	assert_int_equal(write(cfd, ok_u, 9), 9);
+	assert_int_equal(vb_client_call(&c, &r, &p, &n, &e), 0);
+	assert_int_equal(p[0], 'U');
+	read_n(cfd, got, topic.len);
+	assert_memory_equal(got, topic.p, topic.len);
+
+	/* refused: the kept request's answer is read too, nothing left */
+	assert_int_equal(write(cfd, refused, 8), 8);
+	assert_int_equal(write(cfd, unauth, 8), 8);
+	assert_int_equal(vb_client_login(&c, "iggy", "wrong", NULL, &e), -1);
+	assert_int_equal(e.kind, VB_E_AUTH);
+	assert_non_null(strstr(e.msg, "login as 'iggy' refused"));
+	assert_int_equal(write(cfd, ok, 8), 8);
+	assert_int_equal(vb_client_ping(&c, &e), 0);
+	assert_int_equal(vb_client_inflight(&c), 0);
+
+	/* another request first: the kept answer is not used */
+	assert_int_equal(write(cfd, ok_uid7, 12), 12);
+	assert_int_equal(write(cfd, ok_t, 9), 9);
+	assert_int_equal(vb_client_login(&c, "iggy", "secret", NULL, &e), 0);
+	assert_int_equal(write(cfd, ok, 8), 8);
+	assert_int_equal(vb_client_ping(&c, &e), 0);
+	assert_int_equal(write(cfd, ok_u, 9), 9);
+	assert_int_equal(vb_client_call(&c, &r, &p, &n, &e), 0);
+	assert_int_equal(p[0], 'U');
+
+	/* a closed connection drops it too */
+	assert_int_equal(write(cfd, ok_uid7, 12), 12);
+	assert_int_equal(write(cfd, ok_t, 9), 9);
+	assert_int_equal(vb_client_login(&c, "iggy", "secret", NULL, &e), 0);
+	close(cfd);
+	vb_client_close(&c);
+	assert_int_equal(vb_client_connect(&c, &e), 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	assert_int_equal(write(cfd, ok_u, 9), 9);
+	assert_int_equal(vb_client_call(&c, &r, &p, &n, &e), 0);
+	assert_int_equal(p[0], 'U');
+
+	close(cfd);
+	vb_buf_release(&topic);
+	vb_client_release(&c);
+	close(lfd);
+}
+
+/*
+ * lib/net/sock: the listeners' helper (the server's Iggy and HTTP ports)
+ * and the address texts every log line and `vibes-seek` show.
+ */
+static void test_sock(void **state)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(8090) };
+	char ip[64], buf[128], addr[32];
+	uint16_t port, port2;
+	struct vb_err e;
+	int fd, fd2;
+
+	fd = vb_net_listen("127.0.0.1:0", "", 0, 8, &e);
+	assert_true(fd >= 0);
+	assert_int_equal(vb_net_local(fd, ip, sizeof(ip), &port, &e), AF_INET);
+	assert_string_equal(ip, "127.0.0.1");
+	assert_true(port > 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	assert_int_equal(vb_net_listen(addr, "", 0, 8, &e), -1);
+	assert_int_equal(e.kind, VB_E_STATE);
+	snprintf(buf, sizeof(buf), "cannot listen on %s: ", addr);
+	assert_memory_equal(e.msg, buf, strlen(buf));
+	assert_int_equal(vb_net_listen(addr, "HTTP", 0, 8, &e), -1);
+	snprintf(buf, sizeof(buf), "cannot listen for HTTP on %s: ", addr);
+	assert_memory_equal(e.msg, buf, strlen(buf));
+	fd2 = vb_net_listen(addr, "HTTP", 1, 8, &e); /* any port */
+	assert_true(fd2 >= 0);
+	assert_int_equal(vb_net_local(fd2, ip, sizeof(ip), &port2, &e),
+			 AF_INET);
+	assert_int_not_equal(port2, port);
+	close(fd2);
+	close(fd);
+	assert_int_equal(vb_net_listen("nohost", "HTTP", 0, 8, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	assert_string_equal(e.msg, "HTTP address 'nohost': expected HOST:PORT");
+
+	s6.sin6_addr = in6addr_loopback;
+	vb_sockaddr_str((struct sockaddr *)&s6, buf, sizeof(buf));
+	assert_string_equal(buf, "[::1]:8090");
+	vb_sockaddr_host((struct sockaddr *)&s6, buf, sizeof(buf));
+	assert_string_equal(buf, "[::1]");
+	assert_int_equal(vb_sockaddr_parts((struct sockaddr *)&s6, ip,
+					   sizeof(ip), &port),
+			 AF_INET6);
+	assert_string_equal(ip, "::1");
+	assert_int_equal(port, 8090);
+}
+
 /*
  * The peer answers one of two requests and closes: the answer that came
  * is still handed out, then the end is reported.  An unsolicited status 8
@@ -303,6 +467,8 @@ int main(void)
 		cmocka_unit_test(test_call_timeout),
 		cmocka_unit_test(test_server_error_and_close),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_with_login),
+		cmocka_unit_test(test_sock),
 		cmocka_unit_test(test_answers_before_eof_and_shutdown),
 	};
 

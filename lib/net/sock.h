@@ -1,0 +1,40 @@
+/*
+ * sock.h - socket addresses and listening sockets, for the server's two
+ * listeners (Iggy TCP, HTTP), its accepted connections and the client.
+ */
+#ifndef VB_NET_SOCK_H
+#define VB_NET_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/err.h"
+
+/*
+ * The parts of an IPv4 or IPv6 socket address: the bare IP ("::1", no
+ * brackets) and the port; "?" and 0 for another family.  Returns the
+ * family.
+ */
+int vb_sockaddr_parts(const struct sockaddr *sa, char *ip, size_t ipsz,
+		      uint16_t *port);
+/* "ip:port", or "[ip]:port" for IPv6 (as upstream shows a client). */
+void vb_sockaddr_str(const struct sockaddr *sa, char *buf, size_t size);
+/* The IP as an address shows it: "ip", or "[ip]" for IPv6. */
+void vb_sockaddr_host(const struct sockaddr *sa, char *buf, size_t size);
+
+/*
+ * A non-blocking listening socket (SO_REUSEADDR, close-on-exec) on addr
+ * ("HOST:PORT", "[v6]:PORT"), or on a port of the kernel's choice with
+ * any_port.  `what` names the listener in errors ("" for the Iggy port:
+ * "address 'X': ...", "cannot listen on X"; "HTTP": "HTTP address 'X':
+ * ...", "cannot listen for HTTP on X").  Returns the descriptor, or -1
+ * with VB_E_USAGE (the address), VB_E_STATE (in use) or VB_E_IO.
+ */
+int vb_net_listen(const char *addr, const char *what, int any_port,
+		  int backlog, struct vb_err *e);
+/* Where fd is bound: bare IP and port; returns the family, -1 with e. */
+int vb_net_local(int fd, char *ip, size_t ipsz, uint16_t *port,
+		 struct vb_err *e);
+
+#endif
