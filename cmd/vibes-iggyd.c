@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
 	"                   [--http HOST:PORT | --no-http]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
+	"                   [--open-segments N] [--index-cache BYTES]\n"
 	"                   [--cleaner-ms MS] [--rebalance-ms MS]\n"
 	"                   [--max-connections N] [--max-unauthenticated N]\n"
 	"                   [--max-input-buffer BYTES] [--max-output BYTES]\n"
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
 		OPT_HEARTBEAT,
+		OPT_OPEN_SEGS,
+		OPT_INDEX_CACHE,
 	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
@@ -157,6 +160,8 @@ int main(int argc, char **argv)
 		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
 		{ "max-unauthenticated", required_argument, NULL,
 		  OPT_MAX_UNAUTH },
+		{ "index-cache", required_argument, NULL, OPT_INDEX_CACHE },
+		{ "open-segments", required_argument, NULL, OPT_OPEN_SEGS },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "rebalance-ms", required_argument, NULL, OPT_REBALANCE },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
@@ -183,6 +188,8 @@ int main(int argc, char **argv)
 	o.fsync = VB_FSYNC_INTERVAL;
 	o.fsync_ms = 1000;
 	o.segment_size = VB_SEG_DEFAULT_SIZE;
+	o.open_segments = VB_OPEN_SEGS_DEFAULT;
+	o.index_cache = VB_INDEX_CACHE_DEFAULT;
 	o.cleaner_ms = 1000;
 	o.rebalance_ms = 30000;
 	o.heartbeat_ms = 30000;
@@ -230,6 +237,15 @@ int main(int argc, char **argv)
 			o.segment_size = (uint64_t)number(optarg, 4096,
 							  VB_SEG_HARD_MAX / 2,
 							  "--segment-size");
+			break;
+		case OPT_OPEN_SEGS:
+			o.open_segments = (unsigned)number(optarg, 1, 1 << 20,
+							   "--open-segments");
+			break;
+		case OPT_INDEX_CACHE:
+			o.index_cache = (uint64_t)number(optarg, 16384,
+							 1ll << 40,
+							 "--index-cache");
 			break;
 		case OPT_CLEANER:
 			o.cleaner_ms = (unsigned)number(optarg, 1, 3600000,

@@ -9,6 +9,8 @@ complete -c $c -l http -x -a '127.0.0.1:3000 127.0.0.1:0' -d 'HTTP API listen ad
 complete -c $c -l no-http -d 'No HTTP API'
 complete -c $c -l fsync -x -a 'never\t"Leave it to the kernel" always\t"Before each acknowledgement" 1000\t"At least every 1000 ms"' -d 'When acknowledged messages reach the disk'
 complete -c $c -l segment-size -x -d 'Segment file size in bytes'
+complete -c $c -l open-segments -x -d 'Closed segments with open files'
+complete -c $c -l index-cache -x -d 'Index cache size in bytes'
 complete -c $c -l cleaner-ms -x -d 'Retention check period in ms'
 complete -c $c -l rebalance-ms -x -d 'Consumer-group rebalancing timeout in ms'
 complete -c $c -l heartbeat-ms -x -d '0.9 heartbeat interval in ms'

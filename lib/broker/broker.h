@@ -63,6 +63,9 @@ struct vb_broker_opts {
 	enum vb_fsync_mode fsync;
 	unsigned fsync_ms;
 	uint64_t segment_size;
+	/* Sealed segments with open files, bytes of cached index (0: default). */
+	unsigned open_segments;
+	uint64_t index_cache;
 	unsigned cleaner_ms;   /* retention check period */
 	unsigned rebalance_ms; /* pending revocation limit; 0: 30 s */
 	unsigned heartbeat_ms; /* 0.9 heartbeat interval; 0: 30 s */

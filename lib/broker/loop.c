@@ -70,6 +70,8 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 	b->store.sync = &b->sync;
 	b->store.segment_size = o->segment_size ? o->segment_size :
 						  VB_SEG_DEFAULT_SIZE;
+	b->store.open_max = o->open_segments;
+	b->store.index_cache = o->index_cache;
 	b->store.notice = store_notice;
 	b->store.notice_arg = b;
 	path = vb_path_fmt(&clean, "%s/clean", b->dir);

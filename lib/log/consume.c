@@ -47,9 +47,18 @@ struct part_msgs {
 	uint32_t part;
 	struct vb_msg *m;
 	size_t n, cap, at; /* at: the next to deliver */
-	uint32_t seen;	   /* messages the answer held, below ours too */
-	uint32_t asked;	   /* the count polled: seen == asked, more wait */
-	uint64_t current;  /* the partition's current offset */
+	/*
+	 * top[i]: the latest made of m[0..i] (time_cmp), which stands for
+	 * m[i] in the time order: a message cannot go out before the ones
+	 * ahead of it in its partition, so the list sorts as if in order
+	 * when producers' clocks or batches interleave (vibes-poll
+	 * --order time, deliver_round).
+	 */
+	size_t *top;
+	size_t top_cap;
+	uint32_t seen;	  /* messages the answer held, below ours too */
+	uint32_t asked;	  /* the count polled: seen == asked, more wait */
+	uint64_t current; /* the partition's current offset */
 	int bad;
 	uint64_t bad_off;
 	struct vb_err bad_err;
@@ -286,6 +295,22 @@ static int past_until(const struct run *r, uint32_t p, const struct vb_msg *m)
  * not parse or verify ends the list as pm->bad.  -1 only when the answer
  * itself is broken (its header).
  */
+static int time_cmp(const struct vb_msg *x, const struct vb_msg *y);
+
+/* Appends m to pm's list, with what stands for it in the time order. */
+static void pm_add(struct part_msgs *pm, const struct vb_msg *m)
+{
+	size_t i = pm->n;
+
+	VB_ALLOC_GROW_FROM(pm->m, i + 1, pm->cap, 256);
+	VB_ALLOC_GROW_FROM(pm->top, i + 1, pm->top_cap, 256);
+	pm->m[i] = *m;
+	pm->top[i] = i > 0 && time_cmp(&pm->m[pm->top[i - 1]], m) > 0 ?
+			     pm->top[i - 1] :
+			     i;
+	pm->n = i + 1;
+}
+
 static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
 		       struct part_msgs *pm, struct vb_err *e)
 {
@@ -326,8 +351,7 @@ static int read_answer(struct run *r, uint32_t p, const struct vb_reply *rep,
 				r->done[p] = 1;
 				break;
 			}
-			VB_ALLOC_GROW_FROM(pm->m, pm->n + 1, pm->cap, 256);
-			pm->m[pm->n++] = m;
+			pm_add(pm, &m);
 			continue;
 		}
 		/*
@@ -362,12 +386,18 @@ static int time_cmp(const struct vb_msg *x, const struct vb_msg *y)
 	return memcmp(x->id, y->id, sizeof(x->id));
 }
 
-/* Earlier first (each list is in order already); then by partition. */
+/* What stands for pm's message i in the time order (pm->top). */
+static const struct vb_msg *key_of(const struct part_msgs *pm, size_t i)
+{
+	return &pm->m[pm->top[i]];
+}
+
+/* Earlier first (by key_of, in order along each list); then by partition. */
 static int before(const struct run *r, size_t a, size_t b)
 {
 	int c = r->o->order == VB_ORDER_TIME ?
-			time_cmp(&r->pm[a].m[r->pm[a].at],
-				 &r->pm[b].m[r->pm[b].at]) :
+			time_cmp(key_of(&r->pm[a], r->pm[a].at),
+				 key_of(&r->pm[b], r->pm[b].at)) :
 			0;
 
 	return c ? c < 0 : r->pm[a].part < r->pm[b].part;
@@ -426,7 +456,12 @@ static void put_line(struct run *r, uint32_t p, const struct vb_msg *m)
  * more events made before the others' later ones: the round delivers
  * only up to the earliest last event of such an answer (the watermark)
  * and leaves the rest to the next round, so the order holds across
- * rounds too.  NULL: no answer was cut.
+ * rounds too.  NULL: no answer was cut.  "Last" is by key_of, the latest
+ * made in the answer: with two producers a partition's last event may
+ * have been made before its first, and a watermark below every list's
+ * head delivered nothing, round after round (vibes-poll -n polled
+ * forever).  The head of the heap is never past the watermark now, so
+ * every round delivers.
  */
 static const struct vb_msg *watermark(const struct run *r, size_t k)
 {
@@ -439,8 +474,8 @@ static const struct vb_msg *watermark(const struct run *r, size_t k)
 
 		if (pm->n == 0 || pm->bad || pm->seen < pm->asked)
 			continue;
-		if (w == NULL || time_cmp(&pm->m[pm->n - 1], w) < 0)
-			w = &pm->m[pm->n - 1];
+		if (w == NULL || time_cmp(key_of(pm, pm->n - 1), w) < 0)
+			w = key_of(pm, pm->n - 1);
 	}
 	return w;
 }
@@ -466,7 +501,7 @@ static void deliver_round(struct run *r, size_t k)
 	while (n > 0 && !(r->o->limit && r->left == 0)) {
 		struct part_msgs *pm = &r->pm[r->heap[0]];
 
-		if (w && time_cmp(&pm->m[pm->at], w) > 0)
+		if (w && time_cmp(key_of(pm, pm->at), w) > 0)
 			break; /* the rest waits for the next round */
 
 		put_line(r, pm->part, &pm->m[pm->at++]);
@@ -1263,8 +1298,10 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	}
 	vb_out_release(&r.out);
 	vb_buf_release(&r.tx);
-	for (size_t i = 0; i < r.pm_cap; i++)
+	for (size_t i = 0; i < r.pm_cap; i++) {
 		free(r.pm[i].m);
+		free(r.pm[i].top);
+	}
 	free(r.pm);
 	free(r.heap);
 	free(r.line_part);

@@ -290,7 +290,7 @@ static void part_recount(struct vb_part *p)
 		p->msgs += s->count;
 		p->bytes += s->size;
 		if (s->count)
-			p->last_ts = vb_seg_ts(s, s->count - 1);
+			p->last_ts = s->last_ts;
 	}
 	p->next = last->start + last->count;
 }
@@ -334,7 +334,7 @@ static int cut_at_gap(struct vb_part *p, const uint64_t *starts, size_t n,
 	if (!prev->verified) {
 		p->nsegs--;
 		vb_seg_free(prev);
-		rc = vb_seg_load(&s, st, p->dir, start, 1, e);
+		rc = vb_seg_load(&s, st, p->dir, start, 0, 1, e);
 		if (rc == 0) {
 			atomic_store(&s->log->written, s->size);
 			atomic_store(&s->log->synced, s->size);
@@ -383,37 +383,37 @@ int vb_part_open(struct vb_part **pp, struct vb_store *st, const char *dir,
 			if (vb_seg_settle(prev, 0, e) < 0)
 				goto fail;
 		}
-		if (vb_seg_load(&s, st, dir, starts[i], last && !st->clean, e) <
-		    0)
+		if (vb_seg_load(&s, st, p->dir, starts[i], !last,
+				last && !st->clean, e) < 0)
 			goto fail;
 		/* Sealed ones were synced when sealed; the last one below. */
-		atomic_store(&s->log->written, s->size);
-		atomic_store(&s->log->synced, s->size);
+		if (s->log) {
+			atomic_store(&s->log->written, s->size);
+			atomic_store(&s->log->synced, s->size);
+		}
 		segs_push(p, s);
 	}
 	free(starts);
 	starts = NULL;
-	if (p->nsegs && !st->clean && !active(p)->verified) {
-		/*
-		 * The last file overlapped and was ignored: the segment that
-		 * takes the appends now is checked message by message too.
-		 */
-		struct vb_seg *s = active(p);
+	/*
+	 * The last file overlapped and was ignored: the one before is the
+	 * active segment after all, opened (and checked) as such.
+	 */
+	if (p->nsegs && active(p)->idx_fd < 0) {
+		struct vb_seg *s;
 
-		if (vb_seg_load(&p->segs[p->nsegs - 1], st, dir, s->start, 1,
-				e) < 0) {
-			p->segs[p->nsegs - 1] = s;
+		if (vb_seg_load(&s, st, p->dir, active(p)->start, 0, !st->clean,
+				e) < 0)
 			goto fail;
-		}
-		vb_seg_free(s);
-		s = active(p);
 		atomic_store(&s->log->written, s->size);
 		atomic_store(&s->log->synced, s->size);
+		vb_seg_free(active(p));
+		p->segs[p->nsegs - 1] = s;
 	}
 	if (p->nsegs == 0) {
 		struct vb_seg *s;
 
-		if (vb_seg_create(&s, st, dir, 0, e) < 0)
+		if (vb_seg_create(&s, st, p->dir, 0, e) < 0)
 			goto fail;
 		segs_push(p, s);
 		if (sync && vb_path_fsync_dir(dir, e) < 0)
@@ -553,7 +553,7 @@ uint64_t vb_part_first(const struct vb_part *p)
 }
 
 /* First entry of s with timestamp >= ts (s->count if none). */
-static uint32_t seg_lower_ts(const struct vb_seg *s, uint64_t ts)
+static uint32_t seg_lower_ts(struct vb_seg *s, uint64_t ts)
 {
 	uint32_t lo = 0, hi = s->count;
 
@@ -568,14 +568,37 @@ static uint32_t seg_lower_ts(const struct vb_seg *s, uint64_t ts)
 	return lo;
 }
 
-int vb_part_find_ts(const struct vb_part *p, uint64_t ts, uint64_t *off)
+/*
+ * O(log n): the segments by their last timestamps (in memory), then one
+ * binary search in the index of the first that reaches ts.  A segment
+ * whose index cannot be read is passed over.
+ */
+int vb_part_find_ts(struct vb_part *p, uint64_t ts, uint64_t *off)
 {
-	for (size_t i = 0; i < p->nsegs; i++) {
-		const struct vb_seg *s = p->segs[i];
+	size_t lo = 0, hi = p->nsegs;
 
-		if (s->count == 0 || vb_seg_ts(s, s->count - 1) < ts)
+	p->st->read_gen++;
+	/* Timestamps never go back: last_ts rises with the segments. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vb_seg *s = p->segs[mid];
+
+		if (s->count == 0 || s->last_ts < ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < p->nsegs; i++) {
+		struct vb_seg *s = p->segs[i];
+		uint32_t rel;
+
+		if (s->count == 0 || s->last_ts < ts)
 			continue;
-		*off = s->start + seg_lower_ts(s, ts);
+		s->fault = 0;
+		rel = seg_lower_ts(s, ts);
+		if (s->fault)
+			continue;
+		*off = s->start + rel;
 		return 0;
 	}
 	return -1;
@@ -597,7 +620,7 @@ static size_t seg_find(const struct vb_part *p, uint64_t off)
 	return lo ? lo - 1 : 0;
 }
 
-size_t vb_part_read(const struct vb_part *p, uint64_t start, uint32_t count,
+size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		    uint64_t max_bytes, struct vb_span *sp, size_t maxsp,
 		    uint32_t *n, uint64_t *last)
 {
@@ -606,6 +629,9 @@ size_t vb_part_read(const struct vb_part *p, uint64_t start, uint32_t count,
 
 	*n = 0;
 	*last = 0;
+	/* What the previous read opened may close now. */
+	p->st->read_gen++;
+	vb_store_trim(p->st);
 	if (start < first)
 		start = first;
 	if (count == 0 || start >= end)
@@ -614,7 +640,7 @@ size_t vb_part_read(const struct vb_part *p, uint64_t start, uint32_t count,
 		count = (uint32_t)(end - start);
 	for (size_t i = seg_find(p, start);
 	     i < p->nsegs && count > 0 && nsp < maxsp; i++) {
-		const struct vb_seg *s = p->segs[i];
+		struct vb_seg *s = p->segs[i];
 		uint32_t rel, k;
 		uint64_t from, to;
 
@@ -622,6 +648,15 @@ size_t vb_part_read(const struct vb_part *p, uint64_t start, uint32_t count,
 			start = s->start;
 		if (s->count == 0 || start >= s->start + s->count)
 			continue;
+		/* A refused segment: skipped, but no read spans the gap. */
+		if (s->damaged && *n)
+			break;
+		if (s->damaged)
+			continue;
+		/* Files closed by the LRU: stop here, the reader comes back. */
+		s->fault = 0;
+		if (vb_seg_use(s) < 0)
+			break;
 		rel = (uint32_t)(start - s->start);
 		k = s->count - rel < count ? s->count - rel : count;
 		from = rel ? vb_seg_pos(s, rel - 1) : 0;
@@ -647,6 +682,11 @@ size_t vb_part_read(const struct vb_part *p, uint64_t start, uint32_t count,
 				break;
 			to = vb_seg_pos(s, rel + k - 1);
 			count = k;
+		}
+		if (s->fault) {
+			if (s->damaged && *n == 0)
+				continue; /* refused: skipped */
+			break;
 		}
 		sp[nsp].f = s->log;
 		sp[nsp].off = from;
@@ -799,7 +839,7 @@ uint64_t vb_part_oldest_sealed_ts(const struct vb_part *p)
 
 	if (p->nsegs < 2 || !s->sealed || s->idx_fd >= 0 || s->count == 0)
 		return 0;
-	return vb_seg_ts(s, s->count - 1);
+	return s->last_ts;
 }
 
 int vb_part_trim_oldest(struct vb_part *p, uint64_t now, uint64_t expiry,
@@ -812,7 +852,7 @@ int vb_part_trim_oldest(struct vb_part *p, uint64_t now, uint64_t expiry,
 	if (p->nsegs < 2 || !s->sealed || s->idx_fd >= 0)
 		return 0;
 	if (!force) {
-		uint64_t ts = s->count ? vb_seg_ts(s, s->count - 1) : 0;
+		uint64_t ts = s->count ? s->last_ts : 0;
 
 		if (ts + expiry < ts || ts + expiry > now)
 			return 0;
@@ -860,6 +900,22 @@ int vb_part_sync(struct vb_part *p, struct vb_err *e)
 	for (size_t i = 0; i < p->nsegs && rc == 0; i++) {
 		struct vb_seg *s = p->segs[i];
 
+		/* files the LRU closed (settled): synced by name */
+		if (s->log == NULL) {
+			if (sync_named(p->dir,
+				       vb_path_fmt(&name, "%020" PRIu64 ".log",
+						   s->start),
+				       0, e) < 0 ||
+			    sync_named(p->dir,
+				       vb_path_fmt(&name,
+						   "%020" PRIu64 ".index",
+						   s->start),
+				       0, e) < 0) {
+				rc = -1;
+				break;
+			}
+			continue;
+		}
 		if ((vb_syncer_fdatasync(p->st->sync, s->log->fd) < 0 &&
 		     errno != EINVAL) ||
 		    (s->idx_fd >= 0 &&
@@ -926,7 +982,8 @@ int vb_part_repair(struct vb_part *p, struct vb_err *e)
 	for (size_t i = 0; i < p->nsegs; i++) {
 		struct vb_seg *g = p->segs[i];
 
-		if ((atomic_load(&g->log->sync_err) ||
+		if (g->log &&
+		    (atomic_load(&g->log->sync_err) ||
 		     (interval && g == s &&
 		      atomic_load(&g->log->synced) < g->size)) &&
 		    vb_seg_resync(g, p->st, p->dir, e) < 0) {
@@ -984,8 +1041,10 @@ static int data_commit(struct vb_part *p, struct vb_err *e)
 	for (size_t i = from; i + 1 < p->nsegs; i++) {
 		struct vb_seg *g = p->segs[i];
 
-		if (interval)
+		if (interval) {
 			atomic_store(&g->log->synced, g->size);
+			vb_syncer_unqueue(st->sync, g->log);
+		}
 		atomic_store(&g->log->written, g->size);
 		vb_seg_settle(g, 0, NULL);
 	}
@@ -1113,7 +1172,8 @@ static void sync_failures(struct vb_store *st)
 		int err = 0;
 
 		for (size_t k = 0; k < p->nsegs && !err; k++)
-			err = atomic_load(&p->segs[k]->log->sync_err);
+			if (p->segs[k]->log)
+				err = atomic_load(&p->segs[k]->log->sync_err);
 		if (!err)
 			continue;
 		vb_store_notice(st,

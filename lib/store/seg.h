@@ -16,10 +16,27 @@ int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		  uint64_t start, struct vb_err *e);
 /*
  * Opens an existing segment; verifies and repairs it by scanning the log
- * when its index disagrees with the log, or when `verify` is set.
+ * when its index disagrees with the log, or when `verify` is set.  A
+ * sealed one (not the last) whose index agrees is only looked at: its
+ * files are left closed and its index unread until a lookup needs them.
+ * dir must outlive the segment.
  */
 int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
-		uint64_t start, int verify, struct vb_err *e);
+		uint64_t start, int sealed, int verify, struct vb_err *e);
+/*
+ * A settled segment's files, opened again if the LRU closed them, and the
+ * segment made the most recently used.  -1 (s->fault set, a notice) when
+ * they cannot be opened.
+ */
+int vb_seg_use(struct vb_seg *s);
+/*
+ * Entry i (< s->count) of the index: its end position in the log and its
+ * timestamp.  When the entry cannot be read, s->fault is set and 0 comes
+ * back: callers clear s->fault first and drop what they found if it is
+ * set after.
+ */
+uint32_t vb_seg_pos(struct vb_seg *s, uint32_t i);
+uint64_t vb_seg_ts(struct vb_seg *s, uint32_t i);
 /*
  * Appends frames (len bytes, the first message `first` bytes long) and
  * their n index entries.  The first message reaches the file last, so a
@@ -55,14 +72,5 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 void vb_seg_free(struct vb_seg *s);
 /* Removes the segment's files, then frees it. */
 void vb_seg_destroy(struct vb_seg *s, const char *dir);
-
-static inline uint32_t vb_seg_pos(const struct vb_seg *s, uint32_t i)
-{
-	return vb_ld32(s->idx + (size_t)i * 16 + 4);
-}
-static inline uint64_t vb_seg_ts(const struct vb_seg *s, uint32_t i)
-{
-	return vb_ld64(s->idx + (size_t)i * 16 + 8);
-}
 
 #endif

@@ -30,20 +30,198 @@ static void idx_grow(struct vb_seg *s, uint32_t more)
 			   4096);
 }
 
-static struct vb_seg *seg_new(uint64_t start)
+static struct vb_seg *seg_new(struct vb_store *st, const char *dir,
+			      uint64_t start)
 {
 	struct vb_seg *s = vb_xcalloc(1, sizeof(*s));
 
+	s->st = st;
+	s->dir = dir;
 	s->start = start;
 	s->idx_fd = -1;
+	s->rfd = -1;
 	return s;
+}
+
+/* ---- the LRUs ---- */
+
+static unsigned open_max(const struct vb_store *st)
+{
+	return st->open_max ? st->open_max : VB_OPEN_SEGS_DEFAULT;
+}
+
+static uint64_t cache_max(const struct vb_store *st)
+{
+	return st->index_cache ? st->index_cache : VB_INDEX_CACHE_DEFAULT;
+}
+
+static void ch_unlink(struct vb_store *st, struct vb_idx_chunk *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		st->ch_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		st->ch_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void ch_push(struct vb_store *st, struct vb_idx_chunk *c)
+{
+	c->prev = NULL;
+	c->next = st->ch_head;
+	if (st->ch_head)
+		st->ch_head->prev = c;
+	st->ch_head = c;
+	if (st->ch_tail == NULL)
+		st->ch_tail = c;
+}
+
+static void ch_free(struct vb_store *st, struct vb_idx_chunk *c)
+{
+	ch_unlink(st, c);
+	c->seg->chunks[c->no] = NULL;
+	st->cache_bytes -= sizeof(*c);
+	free(c);
+}
+
+/* Drops the cached chunks of s from number `from` on. */
+static void seg_drop_chunks(struct vb_seg *s, uint32_t from)
+{
+	for (uint32_t i = from; i < s->nchunks; i++)
+		if (s->chunks[i])
+			ch_free(s->st, s->chunks[i]);
+}
+
+static void op_unlink(struct vb_store *st, struct vb_seg *s)
+{
+	if (!s->in_open)
+		return;
+	if (s->oprev)
+		s->oprev->onext = s->onext;
+	else
+		st->open_head = s->onext;
+	if (s->onext)
+		s->onext->oprev = s->oprev;
+	else
+		st->open_tail = s->oprev;
+	s->oprev = s->onext = NULL;
+	s->in_open = 0;
+	st->nopen--;
+}
+
+static void op_push(struct vb_store *st, struct vb_seg *s)
+{
+	s->oprev = NULL;
+	s->onext = st->open_head;
+	if (st->open_head)
+		st->open_head->oprev = s;
+	st->open_head = s;
+	if (st->open_tail == NULL)
+		st->open_tail = s;
+	s->in_open = 1;
+	st->nopen++;
+}
+
+/* Closes a settled segment's files (replies keep their references). */
+static void seg_close_files(struct vb_seg *s)
+{
+	op_unlink(s->st, s);
+	vb_file_unref(s->log);
+	s->log = NULL;
+	if (s->rfd >= 0)
+		close(s->rfd);
+	s->rfd = -1;
+}
+
+/*
+ * May the LRU close it?  Not while the current read uses it, nor while a
+ * failed sync of it is to be made good.  (A settled segment was synced by
+ * the commit point that settled it, which took it off the syncer's list.)
+ * Nor while replies still to be sent hold its log: closing it would free
+ * no descriptor, and the next read of it would open the file again, a
+ * second descriptor for it.  Clients reading many small segments behind
+ * a slow disk (power-loss seed 5218: producers checking what they sent,
+ * 4 KiB segments on lossyfs) had the loop opening thousands of files a
+ * second, each read of a range reopening what the last one had closed,
+ * and every other client waiting behind it.
+ */
+static int closable(const struct vb_seg *s)
+{
+	if (s->pin && s->pin == s->st->read_gen)
+		return 0;
+	if (s->log && atomic_load(&s->log->refs) > 1)
+		return 0;
+	return s->log == NULL || !atomic_load(&s->log->sync_err);
+}
+
+void vb_store_trim(struct vb_store *st)
+{
+	struct vb_seg *s = st->open_tail;
+
+	/* The most recently used (the one being opened) always stays. */
+	while (st->nopen > open_max(st) && s && s != st->open_head) {
+		struct vb_seg *prev = s->oprev;
+
+		if (closable(s))
+			seg_close_files(s);
+		s = prev;
+	}
+	while (st->cache_bytes > cache_max(st) && st->ch_tail &&
+	       st->ch_tail != st->ch_head)
+		ch_free(st, st->ch_tail);
+}
+
+int vb_seg_use(struct vb_seg *s)
+{
+	struct vb_store *st = s->st;
+	struct vb_buf path = VB_BUF_INIT;
+	int fd;
+
+	s->pin = st->read_gen;
+	if (s->idx_fd >= 0)
+		return 0; /* not settled: always open */
+	if (s->log && (s->rfd >= 0 || s->idx)) {
+		op_unlink(st, s);
+		op_push(st, s);
+		return 0;
+	}
+	if (s->log == NULL) {
+		fd = open(seg_path(&path, s->dir, s->start, "log"),
+			  O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			goto fail;
+		s->log = vb_file_new(fd);
+		atomic_store(&s->log->written, s->size);
+		atomic_store(&s->log->synced, s->size);
+	}
+	if (s->rfd < 0 && s->idx == NULL) {
+		s->rfd = open(seg_path(&path, s->dir, s->start, "index"),
+			      O_RDONLY | O_CLOEXEC);
+		if (s->rfd < 0)
+			goto fail;
+	}
+	st->seg_opens++;
+	op_unlink(st, s);
+	op_push(st, s);
+	vb_store_trim(st);
+	vb_buf_release(&path);
+	return 0;
+fail:
+	vb_store_notice(st, "%s: cannot open: %s", (char *)path.p,
+			strerror(errno));
+	vb_buf_release(&path);
+	s->fault = 1;
+	return -1;
 }
 
 int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		  uint64_t start, struct vb_err *e)
 {
 	struct vb_buf path = VB_BUF_INIT;
-	struct vb_seg *s = seg_new(start);
+	struct vb_seg *s = seg_new(st, dir, start);
 	int fd;
 
 	fd = open(seg_path(&path, dir, start, "log"),
@@ -68,21 +246,7 @@ fail:
 	return -1;
 }
 
-/* The index agrees with a log of logsize bytes. */
-static int idx_consistent(const struct vb_seg *s, uint64_t logsize)
-{
-	uint64_t prev = 0;
-
-	for (uint32_t i = 0; i < s->count; i++) {
-		const uint8_t *ent = s->idx + (size_t)i * 16;
-		uint32_t pos = vb_ld32(ent + 4);
-
-		if (vb_ld32(ent) != i || pos < prev + VB_MSG_HDR)
-			return 0;
-		prev = pos;
-	}
-	return prev == logsize;
-}
+/* ---- checking and scanning ---- */
 
 /*
  * Checks the stored message at h (avail bytes from there on): whole, sane
@@ -111,20 +275,43 @@ static const char *msg_check(const uint8_t *h, uint64_t avail, uint64_t off,
 	return NULL;
 }
 
+/* What a scan does with the entries it makes. */
+struct scan_out {
+	int cmp_fd;    /* >= 0: compare with this index file */
+	uint64_t oldn; /* its size */
+	int differs;   /* found a difference */
+	uint32_t nb;   /* entries in buf */
+	uint8_t buf[VB_IDX_CHUNK * 16];
+	uint8_t old[VB_IDX_CHUNK * 16];
+};
+
+static void scan_cmp(struct scan_out *o, uint32_t upto)
+{
+	uint64_t at = ((uint64_t)upto - o->nb) * 16, len = (uint64_t)o->nb * 16;
+
+	if (!o->differs &&
+	    (at + len > o->oldn ||
+	     pread(o->cmp_fd, o->old, len, (off_t)at) != (ssize_t)len ||
+	     memcmp(o->old, o->buf, len) != 0))
+		o->differs = 1;
+	o->nb = 0;
+}
+
 /*
  * Walks the log from byte 0, keeping every message that is whole, has sane
  * lengths, the expected offset and a matching checksum.  Returns the number
- * of good bytes; the index is rebuilt in s->idx.
+ * of good bytes and sets s->count and s->last_ts.  The index it makes goes
+ * to s->idx, or with o only compared with o->cmp_fd (o->differs).
  */
 static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
-			 const char **why)
+			 struct scan_out *o, const char **why)
 {
-	uint64_t pos = 0;
+	uint64_t pos = 0, prev_ts = 0;
 
 	s->count = 0;
 	*why = NULL;
 	while (pos < size) {
-		uint64_t msz = 0;
+		uint64_t msz = 0, ts;
 		uint8_t *ent;
 
 		*why = msg_check(m + pos, size - pos, s->start + s->count,
@@ -136,38 +323,81 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 			break;
 		}
 		/* Reads by time search the index: it never goes back. */
-		if (s->count && vb_ld64(m + pos + VB_MSG_TIMESTAMP) <
-					vb_seg_ts(s, s->count - 1)) {
+		ts = vb_ld64(m + pos + VB_MSG_TIMESTAMP);
+		if (s->count && ts < prev_ts) {
 			*why = "timestamp before the previous message's";
 			break;
 		}
-		idx_grow(s, 1);
-		ent = s->idx + (size_t)s->count * 16;
+		if (o) {
+			ent = o->buf + (size_t)o->nb++ * 16;
+		} else {
+			idx_grow(s, 1);
+			ent = s->idx + (size_t)s->count * 16;
+		}
 		vb_st32(ent, s->count);
 		vb_st32(ent + 4, (uint32_t)(pos + msz));
-		vb_st64(ent + 8, vb_ld64(m + pos + VB_MSG_TIMESTAMP));
+		vb_st64(ent + 8, ts);
+		prev_ts = ts;
 		s->count++;
 		pos += msz;
+		if (o && o->nb == VB_IDX_CHUNK)
+			scan_cmp(o, s->count);
 	}
+	if (o && o->nb)
+		scan_cmp(o, s->count);
+	if (o && (uint64_t)s->count * 16 != o->oldn)
+		o->differs = 1;
+	s->last_ts = s->count ? prev_ts : 0;
 	return pos;
 }
 
-/* pb: the caller's buffer for the file names. */
-static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
-		      uint64_t logsize, uint8_t *old, size_t oldn,
-		      struct vb_buf *pb, struct vb_err *e)
+/*
+ * Writes s->idx (the whole index, rebuilt) to fd, cut to its size; frees
+ * it when that worked.  0 or -1 (errno).
+ */
+static int idx_write_out(struct vb_seg *s, int fd)
 {
-	const char *path = seg_path(pb, dir, s->start, "log");
+	if (ftruncate(fd, 0) < 0 ||
+	    (s->count &&
+	     vb_pwrite_all(fd, s->idx, (size_t)s->count * 16, 0) < 0) ||
+	    (s->st->sync->mode != VB_FSYNC_NEVER && fsync(fd) < 0))
+		return -1;
+	free(s->idx);
+	s->idx = NULL;
+	s->idx_cap = 0;
+	return 0;
+}
+
+/*
+ * Scans the whole log (s->log open): in a first pass only compared with
+ * the index on disk, so that a good index costs no memory; when they
+ * differ, a second pass rebuilds it in memory to be written out.  The log
+ * is cut after its last good message.  pb: the caller's buffer for names.
+ */
+static int seg_verify(struct vb_seg *s, struct vb_store *st, uint64_t logsize,
+		      uint64_t oldn, struct vb_buf *pb, struct vb_err *e)
+{
+	const char *path = seg_path(pb, s->dir, s->start, "log");
+	struct scan_out *o = vb_xcalloc(1, sizeof(*o));
 	const char *why;
 	uint8_t *m = NULL;
 	uint64_t good;
+	int differs;
 
 	if (logsize > 0) {
 		m = mmap(NULL, logsize, PROT_READ, MAP_PRIVATE, s->log->fd, 0);
-		if (m == MAP_FAILED)
+		if (m == MAP_FAILED) {
+			free(o);
 			return vb_err_sys(e, VB_E_IO, "cannot map %s", path);
+		}
 	}
-	good = scan_log(s, m, logsize, &why);
+	o->cmp_fd = s->idx_fd;
+	o->oldn = oldn;
+	good = scan_log(s, m, logsize, o, &why);
+	differs = o->differs;
+	free(o);
+	if (differs)
+		scan_log(s, m, good, NULL, &why);
 	if (m)
 		munmap(m, logsize);
 	if (good < logsize) {
@@ -182,10 +412,9 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 			return vb_err_sys(e, VB_E_IO, "cannot fsync %s", path);
 	}
 	s->size = good;
-	if (oldn == (size_t)s->count * 16 &&
-	    (oldn == 0 || memcmp(old, s->idx, oldn) == 0))
+	if (!differs)
 		return 0;
-	path = seg_path(pb, dir, s->start, "index");
+	path = seg_path(pb, s->dir, s->start, "index");
 	if (oldn > 0 || s->count > 0)
 		vb_store_notice(st, "%s: index rebuilt (%u entries)", path,
 				s->count);
@@ -193,10 +422,7 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	 * The index in memory is right; one left stale on disk (a full disk)
 	 * disagrees with the log, so the next start rebuilds it again.
 	 */
-	if (ftruncate(s->idx_fd, 0) < 0 ||
-	    (s->count &&
-	     vb_pwrite_all(s->idx_fd, s->idx, (size_t)s->count * 16, 0) < 0) ||
-	    (st->sync->mode != VB_FSYNC_NEVER && fsync(s->idx_fd) < 0))
+	if (idx_write_out(s, s->idx_fd) < 0)
 		vb_store_notice(st,
 				"%s: cannot rewrite it (%s); kept in "
 				"memory",
@@ -204,17 +430,99 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, const char *dir,
 	return 0;
 }
 
+/*
+ * The last entry of an index of isize bytes agrees with a log of logsize
+ * bytes: sets s->count and s->last_ts.  Only that entry is read.
+ */
+static int idx_tail_ok(struct vb_seg *s, int fd, uint64_t isize,
+		       uint64_t logsize)
+{
+	uint8_t ent[16];
+	uint64_t n = isize / 16;
+
+	if (isize % 16 || n > UINT32_MAX)
+		return 0;
+	s->count = (uint32_t)n;
+	s->last_ts = 0;
+	if (n == 0)
+		return logsize == 0;
+	if (pread(fd, ent, 16, (off_t)(isize - 16)) != 16)
+		return 0;
+	if (vb_ld32(ent) != n - 1 || vb_ld32(ent + 4) != logsize ||
+	    logsize < n * VB_MSG_HDR)
+		return 0;
+	s->last_ts = vb_ld64(ent + 8);
+	return 1;
+}
+
+/*
+ * The whole index agrees with the log (the last segment, whose index is
+ * written to at once: checked at start as it always was), read a chunk at
+ * a time so that it costs no memory.  Sets s->count and s->last_ts.
+ */
+static int idx_all_ok(struct vb_seg *s, int fd, uint64_t isize,
+		      uint64_t logsize)
+{
+	uint8_t *buf;
+	uint64_t prev = 0, prev_ts = 0;
+	int ok = 1;
+
+	if (!idx_tail_ok(s, fd, isize, logsize))
+		return 0;
+	buf = vb_xmalloc(VB_IDX_CHUNK * 16);
+	for (uint32_t base = 0; ok && base < s->count; base += VB_IDX_CHUNK) {
+		uint32_t n = s->count - base < VB_IDX_CHUNK ? s->count - base :
+							      VB_IDX_CHUNK;
+
+		if (pread(fd, buf, (size_t)n * 16, (off_t)base * 16) !=
+		    (ssize_t)n * 16) {
+			ok = 0;
+			break;
+		}
+		for (uint32_t j = 0; j < n; j++) {
+			const uint8_t *x = buf + (size_t)j * 16;
+			uint64_t pos = vb_ld32(x + 4), ts = vb_ld64(x + 8);
+
+			if (vb_ld32(x) != base + j || pos < prev + VB_MSG_HDR ||
+			    ((base || j) && ts < prev_ts)) {
+				ok = 0;
+				break;
+			}
+			prev = pos;
+			prev_ts = ts;
+		}
+	}
+	free(buf);
+	return ok && prev == logsize;
+}
+
 int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
-		uint64_t start, int verify, struct vb_err *e)
+		uint64_t start, int sealed, int verify, struct vb_err *e)
 {
 	struct vb_buf pb = VB_BUF_INIT;
-	struct vb_seg *s = seg_new(start);
+	struct vb_seg *s = seg_new(st, dir, start);
 	struct stat lst, ist;
 	const char *path;
-	uint8_t *old = NULL;
-	size_t oldn;
 	int fd;
 
+	if (sealed && !verify) {
+		/* Trusted if it looks right: files closed, index unread. */
+		path = seg_path(&pb, dir, start, "log");
+		if (stat(path, &lst) == 0) {
+			path = seg_path(&pb, dir, start, "index");
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0 && fstat(fd, &ist) == 0 &&
+			    idx_tail_ok(s, fd, (uint64_t)ist.st_size,
+					(uint64_t)lst.st_size)) {
+				close(fd);
+				s->size = (uint64_t)lst.st_size;
+				s->sealed = 1;
+				goto done;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+	}
 	path = seg_path(&pb, dir, start, "log");
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -229,31 +537,13 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		vb_err_sys(e, VB_E_IO, "cannot open %s", path);
 		goto fail;
 	}
-	oldn = (size_t)(ist.st_size / 16) * 16;
-	if (oldn / 16 > UINT32_MAX) {
-		vb_err_set(e, VB_E_IO, "%s: too large", path);
-		goto fail;
-	}
-	s->count = (uint32_t)(oldn / 16);
-	idx_grow(s, 0);
-	if (oldn && pread(s->idx_fd, s->idx, oldn, 0) != (ssize_t)oldn) {
-		vb_err_sys(e, VB_E_IO, "cannot read %s", path);
-		goto fail;
-	}
 	s->size = (uint64_t)lst.st_size;
-	if (!verify && idx_consistent(s, s->size) &&
-	    oldn == (size_t)ist.st_size)
+	if (!verify && idx_all_ok(s, s->idx_fd, (uint64_t)ist.st_size, s->size))
 		goto done;
 	s->verified = 1;
-	old = vb_xmalloc(oldn);
-	if (oldn)
-		memcpy(old, s->idx, oldn);
-	if (seg_verify(s, st, dir, (uint64_t)lst.st_size, old, oldn, &pb, e) <
-	    0) {
-		free(old);
+	if (seg_verify(s, st, (uint64_t)lst.st_size, (uint64_t)ist.st_size, &pb,
+		       e) < 0)
 		goto fail;
-	}
-	free(old);
 done:
 	vb_buf_release(&pb);
 	*sp = s;
@@ -262,6 +552,212 @@ fail:
 	vb_buf_release(&pb);
 	vb_seg_free(s);
 	return -1;
+}
+
+/* ---- index lookups ---- */
+
+static const uint8_t zero_ent[16];
+
+/* Why the n entries of chunk c (from entry base) are wrong, or NULL. */
+static const char *chunk_check(const struct vb_seg *s, const uint8_t *ent,
+			       uint32_t base, uint32_t n)
+{
+	uint64_t prev = 0, prev_ts = 0;
+
+	for (uint32_t j = 0; j < n; j++) {
+		const uint8_t *x = ent + (size_t)j * 16;
+		uint64_t pos = vb_ld32(x + 4), ts = vb_ld64(x + 8);
+
+		if (vb_ld32(x) != base + j)
+			return "offset out of sequence";
+		if (pos > s->size ||
+		    pos < ((uint64_t)base + j + 1) * VB_MSG_HDR ||
+		    (j && pos < prev + VB_MSG_HDR))
+			return "position out of range";
+		if ((j && ts < prev_ts) || (s->last_ts && ts > s->last_ts))
+			return "timestamp out of order";
+		prev = pos;
+		prev_ts = ts;
+	}
+	if (base + n == s->count && n && prev != s->size)
+		return "last position is not the log's size";
+	return NULL;
+}
+
+/*
+ * A settled segment's index failed its check: rebuilt from the log when
+ * that scans clean to its end with as many messages, else the segment is
+ * refused for good.  0 when the index is good again.
+ */
+static int seg_rebuild(struct vb_seg *s, const char *why)
+{
+	struct vb_store *st = s->st;
+	struct vb_buf pb = VB_BUF_INIT, ib = VB_BUF_INIT;
+	uint32_t count = s->count;
+	uint64_t last_ts = s->last_ts;
+	const char *bad = NULL;
+	struct stat lst;
+	uint8_t *m = NULL;
+	uint64_t good;
+	int fd;
+
+	seg_path(&ib, s->dir, s->start, "index");
+	vb_store_notice(st,
+			"%s: damaged index (%s): rebuilding it from the "
+			"log",
+			(char *)ib.p, why);
+	seg_drop_chunks(s, 0);
+	/* Never map past the end of the file: that would be SIGBUS. */
+	if (fstat(s->log->fd, &lst) < 0 || (uint64_t)lst.st_size != s->size) {
+		bad = "the log is not the size it had";
+		goto refuse;
+	}
+	if (s->size > 0) {
+		m = mmap(NULL, s->size, PROT_READ, MAP_PRIVATE, s->log->fd, 0);
+		if (m == MAP_FAILED) {
+			bad = strerror(errno);
+			goto refuse;
+		}
+	}
+	good = scan_log(s, m, s->size, NULL, &bad);
+	if (m)
+		munmap(m, s->size);
+	if (good != s->size || s->count != count) {
+		if (bad == NULL)
+			bad = "its message count differs";
+		s->count = count;
+		goto refuse;
+	}
+	fd = open((char *)ib.p, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || idx_write_out(s, fd) < 0)
+		vb_store_notice(st,
+				"%s: cannot rewrite it (%s); kept in "
+				"memory",
+				(char *)ib.p, strerror(errno));
+	else
+		vb_store_notice(st, "%s: index rebuilt (%u entries)",
+				(char *)ib.p, s->count);
+	if (fd >= 0)
+		close(fd);
+	/* The old file was cut and written again: same inode, read on. */
+	vb_buf_release(&pb);
+	vb_buf_release(&ib);
+	return 0;
+refuse:
+	free(s->idx);
+	s->idx = NULL;
+	s->idx_cap = 0;
+	s->last_ts = last_ts;
+	s->damaged = 1;
+	vb_store_notice(st,
+			"%s: the log does not scan clean either (%s): "
+			"segment %" PRIu64 " refused, its %u messages are not "
+			"served",
+			seg_path(&pb, s->dir, s->start, "log"), bad, s->start,
+			count);
+	vb_buf_release(&pb);
+	vb_buf_release(&ib);
+	return -1;
+}
+
+/* Reads chunk no of s into the cache; NULL on failure (a notice). */
+static struct vb_idx_chunk *chunk_load(struct vb_seg *s, uint32_t no)
+{
+	struct vb_store *st = s->st;
+	uint32_t base = no * VB_IDX_CHUNK;
+	uint32_t n = s->count - base < VB_IDX_CHUNK ? s->count - base :
+						      VB_IDX_CHUNK;
+	struct vb_idx_chunk *c;
+	const char *why;
+	ssize_t got;
+	int fd;
+
+	if (vb_seg_use(s) < 0)
+		return NULL;
+	fd = s->idx_fd >= 0 ? s->idx_fd : s->rfd;
+	c = vb_xmalloc(sizeof(*c));
+	c->seg = s;
+	c->no = no;
+	c->prev = c->next = NULL;
+	st->idx_loads++;
+	got = pread(fd, c->ent, (size_t)n * 16, (off_t)base * 16);
+	if (got != (ssize_t)n * 16)
+		why = got < 0 ? strerror(errno) : "short file";
+	else
+		why = chunk_check(s, c->ent, base, n);
+	if (why) {
+		free(c);
+		if (s->idx_fd < 0 && seg_rebuild(s, why) == 0)
+			return NULL; /* the caller looks again */
+		if (s->idx_fd >= 0) {
+			struct vb_buf pb = VB_BUF_INIT;
+
+			vb_store_notice(st,
+					"%s: damaged index (%s) in a "
+					"segment being written: not served",
+					seg_path(&pb, s->dir, s->start,
+						 "index"),
+					why);
+			vb_buf_release(&pb);
+			s->damaged = 1;
+		}
+		return NULL;
+	}
+	if (no >= s->nchunks) {
+		uint32_t want = no + 1 > s->nchunks * 2 ? no + 1 :
+							  s->nchunks * 2;
+
+		s->chunks = vb_xreallocarray(s->chunks, want,
+					     sizeof(*s->chunks));
+		memset(s->chunks + s->nchunks, 0,
+		       (want - s->nchunks) * sizeof(*s->chunks));
+		s->nchunks = want;
+	}
+	/* Room first: the chunk returned is never the one dropped. */
+	while (st->cache_bytes + sizeof(*c) > cache_max(st) && st->ch_tail)
+		ch_free(st, st->ch_tail);
+	s->chunks[no] = c;
+	st->cache_bytes += sizeof(*c);
+	ch_push(st, c);
+	return c;
+}
+
+static const uint8_t *seg_ent(struct vb_seg *s, uint32_t i)
+{
+	struct vb_idx_chunk *c = NULL;
+	uint32_t no = i / VB_IDX_CHUNK;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (s->idx)
+			return s->idx + (size_t)i * 16;
+		if (s->damaged || i >= s->count)
+			break;
+		if (no < s->nchunks && (c = s->chunks[no]) != NULL) {
+			if (s->st->ch_head != c) {
+				ch_unlink(s->st, c);
+				ch_push(s->st, c);
+			}
+			return c->ent + (size_t)(i % VB_IDX_CHUNK) * 16;
+		}
+		c = chunk_load(s, no);
+		if (c)
+			return c->ent + (size_t)(i % VB_IDX_CHUNK) * 16;
+		if (s->damaged || s->fault)
+			break;
+		/* Rebuilt: look again. */
+	}
+	s->fault = 1;
+	return zero_ent;
+}
+
+uint32_t vb_seg_pos(struct vb_seg *s, uint32_t i)
+{
+	return vb_ld32(seg_ent(s, i) + 4);
+}
+
+uint64_t vb_seg_ts(struct vb_seg *s, uint32_t i)
+{
+	return vb_ld64(seg_ent(s, i) + 8);
 }
 
 /* Best effort: the error being reported is the write that failed. */
@@ -300,8 +796,27 @@ int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 		undo(s->idx_fd, (uint64_t)s->count * 16);
 		return -1;
 	}
-	idx_grow(s, n);
-	memcpy(s->idx + (size_t)s->count * 16, entries, (size_t)n * 16);
+	if (s->idx) {
+		idx_grow(s, n);
+		memcpy(s->idx + (size_t)s->count * 16, entries, (size_t)n * 16);
+	} else {
+		/* Write-through: a cached chunk holds every entry below count. */
+		for (uint32_t j = 0; j < n;) {
+			uint32_t i = s->count + j, no = i / VB_IDX_CHUNK;
+			uint32_t in = VB_IDX_CHUNK - i % VB_IDX_CHUNK;
+
+			if (in > n - j)
+				in = n - j;
+			if (no < s->nchunks && s->chunks[no])
+				memcpy(s->chunks[no]->ent +
+					       (size_t)(i % VB_IDX_CHUNK) * 16,
+				       entries + (size_t)j * 16,
+				       (size_t)in * 16);
+			j += in;
+		}
+	}
+	if (n)
+		s->last_ts = vb_ld64(entries + (size_t)(n - 1) * 16 + 8);
 	s->count += n;
 	s->size += len;
 	return 0;
@@ -316,15 +831,31 @@ int vb_seg_settle(struct vb_seg *s, int sync, struct vb_err *e)
 				  s->start);
 	close(s->idx_fd);
 	s->idx_fd = -1;
+	/* Its log stays open, now as one of the LRU's. */
+	op_push(s->st, s);
+	vb_store_trim(s->st);
 	return 0;
 }
 
 int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
 {
+	uint64_t size = 0, ts = 0;
+
 	if (count >= s->count)
 		return 0;
+	if (count) {
+		s->fault = 0;
+		size = vb_seg_pos(s, count - 1);
+		ts = vb_seg_ts(s, count - 1);
+		if (s->fault)
+			return vb_err_set(e, VB_E_IO,
+					  "segment %" PRIu64 ": "
+					  "cannot read its index",
+					  s->start);
+	}
 	s->count = count;
-	s->size = count ? vb_seg_pos(s, count - 1) : 0;
+	s->size = size;
+	s->last_ts = ts;
 	if (ftruncate(s->log->fd, (off_t)s->size) < 0 ||
 	    (s->idx_fd >= 0 && ftruncate(s->idx_fd, (off_t)count * 16) < 0))
 		return vb_err_sys(e, VB_E_IO,
@@ -333,7 +864,7 @@ int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
 }
 
 /* First message ending past byte `at` (s->count if none). */
-static uint32_t seg_msg_after(const struct vb_seg *s, uint64_t at)
+static uint32_t seg_msg_after(struct vb_seg *s, uint64_t at)
 {
 	uint32_t lo = 0, hi = s->count;
 
@@ -359,10 +890,12 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 		  struct vb_err *e)
 {
 	struct vb_buf m = VB_BUF_INIT, pb = VB_BUF_INIT;
-	uint32_t i = seg_msg_after(s, atomic_load(&s->log->synced));
+	uint32_t i;
 	int rc = -1;
 
-	for (; i < s->count; i++) {
+	s->fault = 0;
+	i = seg_msg_after(s, atomic_load(&s->log->synced));
+	for (; i < s->count && !s->fault; i++) {
 		uint64_t from = i ? vb_seg_pos(s, i - 1) : 0, msz = 0;
 		uint64_t len = vb_seg_pos(s, i) - from;
 		const char *why;
@@ -392,13 +925,19 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 		}
 		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len, (off_t)from) <
 			    0 ||
-		    (s->idx_fd >= 0 &&
-		     vb_pwrite_all(s->idx_fd, s->idx + (size_t)i * 16, 16,
-				   (off_t)i * 16) < 0)) {
+		    (s->idx_fd >= 0 && vb_pwrite_all(s->idx_fd, seg_ent(s, i),
+						     16, (off_t)i * 16) < 0)) {
 			vb_err_sys(e, VB_E_IO,
 				   "cannot rewrite segment %" PRIu64, s->start);
 			goto out;
 		}
+	}
+	if (s->fault) {
+		vb_err_set(e, VB_E_IO,
+			   "segment %" PRIu64 ": cannot read its "
+			   "index",
+			   s->start);
+		goto out;
 	}
 	if (fdatasync(s->log->fd) < 0 ||
 	    (s->idx_fd >= 0 && fdatasync(s->idx_fd) < 0)) {
@@ -419,9 +958,15 @@ void vb_seg_free(struct vb_seg *s)
 {
 	if (s == NULL)
 		return;
-	vb_file_unref(s->log);
+	seg_drop_chunks(s, 0);
+	op_unlink(s->st, s);
+	if (s->log)
+		vb_file_unref(s->log);
 	if (s->idx_fd >= 0)
 		close(s->idx_fd);
+	if (s->rfd >= 0)
+		close(s->rfd);
+	free(s->chunks);
 	free(s->idx);
 	free(s);
 }

@@ -26,13 +26,21 @@
  * vb_store_commit_end, so the broker can answer 13000 to the clients that
  * waited for it.
  *
- * Recovery (vb_part_open): sealed segments are trusted when their index
- * agrees with the log size; the last segment (and any segment whose index
- * disagrees) is scanned message by message, checking sizes, consecutive
- * offsets and the XXH3 checksum, and the log is truncated at the first bad
- * or torn message; the index is rebuilt from what remains.  A full disk
- * does not stop a recovery: an index that cannot be rewritten is rebuilt
- * in memory and again at the next start.
+ * Recovery (vb_part_open): sealed segments are trusted when the last
+ * entry of their index agrees with the log size (only that entry is read:
+ * start-up does not read sealed indexes); after a clean shutdown the last
+ * segment's index is checked whole, a chunk at a time (it costs no
+ * memory); after a crash the last segment (and any
+ * segment whose index disagrees) is scanned message by message, checking
+ * sizes, consecutive offsets and the XXH3 checksum, and the log is
+ * truncated at the first bad or torn message; the index is rebuilt from
+ * what remains.  A full disk does not stop a recovery: an index that
+ * cannot be rewritten is rebuilt in memory and again at the next start.
+ * The rest of a sealed index is checked chunk by chunk when first read; a
+ * damaged chunk has the index rebuilt from the log (mapped only for that
+ * scan, on the loop thread: nothing cuts a sealed log meanwhile), and if
+ * the log does not scan clean to its end either, the segment is refused
+ * (a notice says so) and reads skip it: garbage is never served.
  *
  * Everything here runs on the broker's event loop thread except the
  * syncer's thread, which only touches struct vb_file references and the
@@ -191,6 +199,11 @@ void vb_syncer_wait(struct vb_syncer *s);
  * nothing (the commit point syncs itself in always mode).
  */
 void vb_syncer_queue(struct vb_syncer *s, struct vb_file *f);
+/*
+ * Interval mode: takes f off the next round (the caller synced it), so
+ * that the round's reference does not keep its descriptor open.
+ */
+void vb_syncer_unqueue(struct vb_syncer *s, struct vb_file *f);
 /* Interval mode: path (a replaced file, or a directory) and its directory. */
 void vb_syncer_dirty_path(struct vb_syncer *s, const char *path);
 /* fdatasync(fd), timed and counted in s->stats. */
@@ -231,6 +244,33 @@ void vb_syncer_release(struct vb_syncer *s);
 /* Index positions are u32: a segment never grows past this. */
 #define VB_SEG_HARD_MAX 0xF0000000ull
 
+/*
+ * Memory bounded by configuration, not by data.  No segment keeps its
+ * index in memory: entries are read from the .index file (pread, never
+ * mmap, so that a file cut or deleted under a reader cannot raise SIGBUS)
+ * in chunks of VB_IDX_CHUNK entries, kept in one LRU cache shared by every
+ * partition of the store and bounded by index_cache bytes; a chunk is
+ * checked when it is read (offsets in sequence, positions rising within
+ * the log, timestamps not going back).  A sealed segment that no commit
+ * point still syncs (settled) keeps its files open only while it is among
+ * the open_max most recently used (plus those the read in progress uses,
+ * whose spans stay valid until the next read): another LRU.  The active
+ * segments, and those sealed but not yet settled (a burst that fills
+ * several small segments in one pass), always keep theirs.
+ */
+#define VB_IDX_CHUNK 1024u /* entries: 16 KiB */
+#define VB_OPEN_SEGS_DEFAULT 128u
+#define VB_INDEX_CACHE_DEFAULT (8ull * 1024 * 1024)
+
+struct vb_seg;
+
+struct vb_idx_chunk {
+	struct vb_seg *seg;
+	uint32_t no;			  /* entries no * VB_IDX_CHUNK on */
+	struct vb_idx_chunk *prev, *next; /* LRU, newest first */
+	uint8_t ent[VB_IDX_CHUNK * 16];
+};
+
 /* Shared by every partition of one broker. */
 struct vb_store {
 	struct vb_syncer *sync;
@@ -261,18 +301,54 @@ struct vb_store {
 	int sync_here;
 	unsigned failures_seen; /* sync->failures already handled */
 	uint64_t saves;		/* names the interval offsets files */
+
+	/* Limits (0: the defaults above) and the two LRUs. */
+	unsigned open_max;
+	uint64_t index_cache;
+	struct vb_seg *open_head, *open_tail; /* newest first */
+	unsigned nopen;
+	struct vb_idx_chunk *ch_head, *ch_tail;
+	uint64_t cache_bytes;
+	/*
+	 * Each read takes a new generation; the segments it opened carry it
+	 * (vb_seg.pin) and are not closed before the next read, so the spans
+	 * it returns stay valid until then.
+	 */
+	uint64_t read_gen;
+	/* Counters (tests, stats): chunk reads, segment file opens. */
+	uint64_t idx_loads, seg_opens;
 };
 
 struct vb_seg {
-	uint64_t start; /* offset of its first message */
-	uint32_t count; /* messages */
-	uint64_t size;	/* bytes in .log */
-	uint8_t *idx;	/* count * 16 bytes, as in .index */
+	struct vb_store *st;
+	const char *dir;  /* its partition's (borrowed) */
+	uint64_t start;	  /* offset of its first message */
+	uint32_t count;	  /* messages */
+	uint64_t size;	  /* bytes in .log */
+	uint64_t last_ts; /* timestamp of its last message (0: none) */
+	/*
+	 * The whole index in memory, only when the .index file could not be
+	 * rewritten after a repair (a full disk): count * 16 bytes.
+	 */
+	uint8_t *idx;
 	size_t idx_cap;
+	struct vb_idx_chunk **chunks; /* cached chunks by number */
+	uint32_t nchunks;
+	/* NULL while a settled segment's files are closed (LRU). */
 	struct vb_file *log;
-	int idx_fd; /* -1 once sealed and committed */
+	int idx_fd; /* -1 once sealed and committed (settled) */
+	int rfd;    /* a settled segment's .index, for reads */
+	struct vb_seg *oprev, *onext; /* the open LRU, when settled */
+	int in_open;
+	uint64_t pin; /* st->read_gen of the read that used it */
 	int sealed;
 	int verified; /* its messages were checked at load */
+	/*
+	 * A lookup could not read the index since fault was last cleared
+	 * (what it found is not to be used); damaged: it never can.
+	 */
+	int fault;
+	int damaged;
 };
 
 enum vb_offset_kind { VB_OFF_CONSUMER = 1, VB_OFF_GROUP = 2 };
@@ -381,7 +457,7 @@ static inline uint64_t vb_part_current(const struct vb_part *p)
 	return p->mark.next ? p->mark.next - 1 : 0;
 }
 /* First offset whose timestamp is >= ts; -1 if none. */
-int vb_part_find_ts(const struct vb_part *p, uint64_t ts, uint64_t *off);
+int vb_part_find_ts(struct vb_part *p, uint64_t ts, uint64_t *off);
 
 /*
  * Locates up to count published messages from offset start (or the oldest
@@ -390,7 +466,7 @@ int vb_part_find_ts(const struct vb_part *p, uint64_t ts, uint64_t *off);
  * returns the number of spans and sets *n and *last to the messages found
  * and the offset of the last one.
  */
-size_t vb_part_read(const struct vb_part *p, uint64_t start, uint32_t count,
+size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		    uint64_t max_bytes, struct vb_span *sp, size_t maxsp,
 		    uint32_t *n, uint64_t *last);
 
@@ -476,6 +552,11 @@ size_t vb_store_commit_done(struct vb_store *st);
  * lists what has nothing left to do.
  */
 void vb_store_commit_end(struct vb_store *st);
+/*
+ * Closes the files of settled segments and drops cached index chunks
+ * until both LRUs are within their limits (after changing them).
+ */
+void vb_store_trim(struct vb_store *st);
 /* Frees the store's lists, once every partition is freed. */
 void vb_store_release(struct vb_store *st);
 

@@ -340,6 +340,26 @@ int vb_syncer_start(struct vb_syncer *s, struct vb_err *e)
 	return 0;
 }
 
+void vb_syncer_unqueue(struct vb_syncer *s, struct vb_file *f)
+{
+	int found = 0;
+
+	if (s->mode != VB_FSYNC_INTERVAL || !atomic_load(&f->queued))
+		return;
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nfiles; i++) {
+		if (s->files[i] != f)
+			continue;
+		s->files[i] = s->files[--s->nfiles];
+		atomic_store(&f->queued, 0);
+		found = 1;
+		break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (found)
+		vb_file_unref(f);
+}
+
 void vb_syncer_queue(struct vb_syncer *s, struct vb_file *f)
 {
 	if (s->mode != VB_FSYNC_INTERVAL || atomic_exchange(&f->queued, 1))

@@ -650,6 +650,236 @@ static void test_background_fsync_failure(void **state)
 	vb_part_free(p);
 }
 
+/* ---- indexes read on demand (chunks, LRUs) ---- */
+
+#define BIG_N 12000 /* messages: several chunks per segment */
+
+/* BIG_N messages in batches of 100, batch b stamped 1000 + 10 b. */
+static struct vb_part *big_part(struct fx *f, char *dir, size_t n)
+{
+	struct vb_part *p;
+	struct vb_err e;
+
+	pdir(f, dir, n);
+	f->st.segment_size = 200000; /* ~2600 messages, 3 chunks */
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	for (int b = 0; b < BIG_N / 100; b++)
+		append(p, b * 100, 100, 1000 + (uint64_t)b * 10);
+	assert_true(p->nsegs >= 4);
+	return p;
+}
+
+/* Offsets, timestamps, across segments; every result checked. */
+static void lookups(struct vb_part *p)
+{
+	uint64_t off;
+
+	/* A full read from the start, 700 at a time (spans cross segments). */
+	for (uint64_t at = 0; at < BIG_N; at += 700)
+		assert_int_equal(read_check(p, at, 700),
+				 at + 700 <= BIG_N ? 700 : BIG_N - at);
+	/* Single messages scattered over every segment and chunk. */
+	for (uint64_t at = 3; at < BIG_N; at += 977)
+		assert_int_equal(read_check(p, at, 1), 1);
+	for (uint64_t at = BIG_N - 1; at > 1500; at -= 1499)
+		assert_int_equal(read_check(p, at, 2), at + 1 < BIG_N ? 2 : 1);
+	/* By timestamp: the first of each batch, exact or between. */
+	for (int b = 0; b < BIG_N / 100; b += 7) {
+		assert_int_equal(vb_part_find_ts(p, 1000 + (uint64_t)b * 10,
+						 &off),
+				 0);
+		assert_int_equal(off, (uint64_t)b * 100);
+		assert_int_equal(vb_part_find_ts(p, 995 + (uint64_t)b * 10,
+						 &off),
+				 0);
+		assert_int_equal(off, (uint64_t)b * 100);
+	}
+	assert_int_equal(vb_part_find_ts(p, 0, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(vb_part_find_ts(p, 1000 + BIG_N / 10, &off), -1);
+}
+
+static void test_index_on_demand(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512];
+	uint64_t loads;
+
+	f->st.open_max = 2;
+	f->st.index_cache = 3 * sizeof(struct vb_idx_chunk);
+	p = big_part(f, dir, sizeof(dir));
+	lookups(p);
+	/* Bounded: two closed segments open, three chunks cached. */
+	assert_true(f->st.nopen <= 2);
+	assert_true(f->st.cache_bytes <= f->st.index_cache);
+	assert_true(f->st.seg_opens > 2); /* reopened after eviction */
+	/* Evicted chunks are read again, and the answers are the same. */
+	loads = f->st.idx_loads;
+	lookups(p);
+	assert_true(f->st.idx_loads > loads);
+	assert_int_equal(f->notices, 0);
+	vb_part_free(p);
+	assert_int_equal(f->st.nopen, 0);
+	assert_int_equal(f->st.cache_bytes, 0);
+
+	/* A clean start reads no index chunk and opens no closed segment. */
+	f->st.clean = 1;
+	loads = f->st.idx_loads;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(f->st.idx_loads, loads);
+	assert_int_equal(f->st.nopen, 0);
+	assert_int_equal(p->next, BIG_N);
+	assert_int_equal(p->last_ts, 1000 + (BIG_N / 100 - 1) * 10);
+	lookups(p);
+	/* Appends after the restart, read back through the cache. */
+	append(p, BIG_N, 50, 1000 + BIG_N / 10);
+	assert_int_equal(read_check(p, BIG_N - 10, 100), 60);
+	/* Deleting segments whose files are open and chunks cached. */
+	assert_int_equal(read_check(p, 0, 10), 10);
+	assert_int_equal(vb_part_delete_segments(p, 2, &e), 0);
+	assert_true(vb_part_first(p) > 0);
+	assert_int_equal(read_check(p, 0, 100), 100);
+	assert_true(f->st.nopen <= 2);
+	vb_part_free(p);
+
+	/* The default limits, the same answers. */
+	f->st.open_max = 0;
+	f->st.index_cache = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(read_check(p, 0, 100), 100);
+	vb_part_free(p);
+}
+
+/*
+ * A settled segment whose log replies still hold (queued, not yet sent)
+ * is not closed by the LRU: closing it freed no descriptor, and the next
+ * read of it opened the file again, a second descriptor (the loop opened
+ * thousands of files a second when readers went over many segments).
+ */
+static void test_held_files_stay_open(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_span sp[64], again[64];
+	struct vb_file *held[64];
+	uint32_t n;
+	uint64_t last, opens;
+	size_t nsp, nagain;
+	char dir[512];
+
+	f->st.open_max = 2;
+	p = big_part(f, dir, sizeof(dir));
+	nsp = vb_part_read(p, 0, 700, UINT64_MAX, sp, 64, &n, &last);
+	assert_int_equal(n, 700);
+	assert_true(nsp >= 1);
+	for (size_t i = 0; i < nsp; i++)
+		held[i] = vb_file_ref(sp[i].f); /* as a queued reply does */
+	/* Reads of three other sealed segments: over the bound of two. */
+	assert_int_equal(read_check(p, 3000, 100), 100);
+	assert_int_equal(read_check(p, 5500, 100), 100);
+	assert_int_equal(read_check(p, 8000, 100), 100);
+	/* The held segment was kept: read again, it is not opened again. */
+	opens = f->st.seg_opens;
+	nagain = vb_part_read(p, 0, 700, UINT64_MAX, again, 64, &n, &last);
+	assert_int_equal(n, 700);
+	assert_int_equal(nagain, nsp);
+	assert_int_equal(f->st.seg_opens, opens);
+	for (size_t i = 0; i < nsp; i++)
+		assert_ptr_equal(again[i].f, held[i]);
+	assert_int_equal(read_check(p, 0, 700), 700);
+	/* Once the replies are sent, the bound holds again. */
+	for (size_t i = 0; i < nsp; i++)
+		vb_file_unref(held[i]);
+	assert_int_equal(read_check(p, 3000, 100), 100);
+	assert_int_equal(read_check(p, 5500, 100), 100);
+	assert_true(f->st.nopen <= 2);
+	assert_int_equal(f->notices, 0);
+	vb_part_free(p);
+}
+
+/* Path of the index (ext "index") or log of the segment starting at start. */
+static void seg_file(const char *dir, uint64_t start, const char *ext,
+		     char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/%020" PRIu64 ".%s", dir, start, ext);
+}
+
+static void poke(const char *path, off_t at, const void *b, size_t n)
+{
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, b, n, at), (ssize_t)n);
+	close(fd);
+}
+
+static void test_index_damaged(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512], path[600];
+	uint64_t s1, s2, off;
+	uint8_t junk[16];
+
+	f->st.open_max = 2;
+	f->st.index_cache = 3 * sizeof(struct vb_idx_chunk);
+	p = big_part(f, dir, sizeof(dir));
+	s1 = p->segs[1]->start;
+	s2 = p->segs[2]->start;
+	vb_part_free(p);
+
+	/* A damaged entry in the middle of a closed segment's index. */
+	memset(junk, 0x5a, sizeof(junk));
+	seg_file(dir, s1, "index", path, sizeof(path));
+	poke(path, 1500 * 16, junk, sizeof(junk));
+	f->st.clean = 1;
+	f->notices = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(f->notices, 0); /* not read at start */
+	assert_int_equal(read_check(p, s1 + 1400, 200), 200);
+	assert_int_equal(f->notices, 2); /* damaged; rebuilt */
+	assert_non_null(strstr(f->last_notice, "index rebuilt"));
+	lookups(p);
+	vb_part_free(p);
+	f->notices = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	lookups(p);
+	assert_int_equal(f->notices, 0); /* the file was fixed */
+	vb_part_free(p);
+
+	/* Index and log damaged: refused, never served, the rest is. */
+	seg_file(dir, s2, "index", path, sizeof(path));
+	poke(path, 100 * 16, junk, sizeof(junk));
+	seg_file(dir, s2, "log", path, sizeof(path));
+	poke(path, 100, junk, sizeof(junk));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(read_check(p, s2 - 5, 10), 5); /* up to the gap */
+	assert_non_null(strstr(f->last_notice, "refused"));
+	assert_true(p->segs[2]->damaged);
+	{
+		struct vb_span sp[4];
+		uint32_t n;
+		uint64_t last, s3 = p->segs[3]->start;
+
+		/* From inside it: the next segment's messages. */
+		assert_int_equal(vb_part_read(p, s2 + 3, 10, UINT64_MAX, sp, 4,
+					      &n, &last),
+				 1);
+		assert_int_equal(n, 10);
+		assert_int_equal(last, s3 + 9);
+		assert_int_equal(read_check(p, s3, 10), 10);
+	}
+	assert_int_equal(read_check(p, 0, 100), 100);
+	/* By time: the refused segment is passed over. */
+	assert_int_equal(vb_part_find_ts(p, 1000 + (s2 / 100 + 1) * 10, &off),
+			 0);
+	assert_true(off >= p->segs[3]->start);
+	vb_part_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -672,6 +902,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_background_fsync_failure,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_on_demand, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_held_files_stay_open,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_damaged, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
