@@ -22,27 +22,6 @@
 #include "broker_fixture.h"
 #include "wire/wire.h"
 
-static int raw_connect(void)
-{
-	struct sockaddr_in sa;
-	char host[128], *colon;
-	int fd, one = 1;
-
-	strlcpy(host, S.addr, sizeof(host));
-	colon = strrchr(host, ':');
-	assert_non_null(colon);
-	*colon = 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
-	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
 static void raw_send(int fd, const void *p, size_t n)
 {
 	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);

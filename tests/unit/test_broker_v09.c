@@ -23,47 +23,8 @@
 #include <sys/socket.h>
 
 #include "base/path.h"
-#include "broker_harness.h"
+#include "broker_fixture.h"
 #include "wire/wire.h"
-
-static struct srv S;
-
-static int setup(void **state)
-{
-	srv_mkdir(&S);
-	return srv_start(&S);
-}
-
-static int teardown(void **state)
-{
-	int rc = srv_stop(&S);
-
-	srv_rmdir(&S);
-	return rc == 0 ? 0 : -1;
-}
-
-static int raw_connect(void)
-{
-	struct sockaddr_in sa;
-	struct timeval tv = { 10, 0 };
-	char host[128], *colon;
-	int fd, one = 1;
-
-	strlcpy(host, S.addr, sizeof(host));
-	colon = strrchr(host, ':');
-	assert_non_null(colon);
-	*colon = 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
-	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
 
 static void put_all(int fd, const void *p, size_t n)
 {
