@@ -2,59 +2,9 @@
 test_description='vibes-iggyd: a failed fsync in every --fsync mode is logged and answered 13000; what failed is not kept, not served, and the server goes on once the disk syncs again; a metadata save that fails (topics, users) changes nothing'
 . "$(dirname "$0")/test-lib.sh"
 
-PATH="$VIBES_BUILD_DIR/tests/tool:$PATH"
-SHIM="$VIBES_BUILD_DIR/tests/tool/inject.so"
+. "$(dirname "$0")/lib-fsync-fail.sh"
 VIBES_IGGY_AUTOSTART=0
 export VIBES_IGGY_AUTOSTART
-# The module goes before an ASan build's runtime in the preload order.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-export ASAN_OPTIONS
-FLAG="$TRASH/disk-fails"
-
-tool() {
-	vibes-test-tool -d "$1" --no-autostart --timeout 10000 "${@:2}"
-}
-
-# start_failing NAME PATTERN ARGS...: the daemon on data dir D=$TRASH/NAME
-# with fsync and fdatasync failing (EIO) on paths matching PATTERN while
-# $FLAG exists; stopped (and $FLAG removed) when the test ends.
-start_failing() {
-	local glob=$2
-	D="$TRASH/$1"
-	shift 2
-	LD_PRELOAD="$SHIM" VIBES_TEST_FAIL_FSYNC=0 \
-		VIBES_TEST_FAIL_FSYNC_PATH="$glob" \
-		VIBES_TEST_FAIL_FSYNC_WHILE="$FLAG" \
-		VIBES_TEST_FAIL_FSYNC_LOG="$TRASH/injected" \
-		start_server "$D" "$@" &&
-	test_when_finished "stop_server $SERVER_PID; rm -f \"$FLAG\""
-}
-
-# polled DIR LINE...: partition 0 of s/t holds exactly these payloads.
-polled() {
-	local dir=$1
-	shift
-	tool "$dir" poll s t >got &&
-	printf "%s\n" "$@" >expect &&
-	test_cmp expect got
-}
-
-# fails_13000 DIR CMD...: the tool command fails as a client is told the
-# server could not write its storage.
-fails_13000() {
-	test_must_fail 75 tool "$@" 2>err &&
-	grep "could not write its storage (status 13000" err
-}
-
-# wait_log DIR PATTERN: up to 10 s for a line of DIR/server.log.
-wait_log() {
-	local i=0
-	while ! grep -q "$2" "$1/server.log" && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	grep "$2" "$1/server.log"
-}
 
 test_expect_success '--fsync always: the batch whose fdatasync fails is answered 13000 and undone' '
 	start_failing always "*/partitions/*.log" --fsync always &&
