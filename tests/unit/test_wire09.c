@@ -21,30 +21,8 @@
 #include <cmocka.h>
 
 #include "wire/wire.h"
+#include "wire_check.h"
 #include "base/banned.h"
-
-static const char *ctx = "";
-
-#define CHECK(c)                                                         \
-	do {                                                             \
-		if (!(c))                                                \
-			fail_msg("%s: %s (line %d)", ctx, #c, __LINE__); \
-	} while (0)
-
-#define CHECK_U(a, b)                                                                    \
-	do {                                                                             \
-		unsigned long long a_ = (a), b_ = (b);                                   \
-		if (a_ != b_)                                                            \
-			fail_msg("%s: %s = %llu (0x%llx), want %llu (0x%llx) (line %d)", \
-				 ctx, #a, a_, a_, b_, b_, __LINE__);                     \
-	} while (0)
-
-#define CHECK_OK(rc, e)                                                    \
-	do {                                                               \
-		if ((rc) != 0)                                             \
-			fail_msg("%s: %s failed: status %u: %s (line %d)", \
-				 ctx, #rc, (e).status, (e).msg, __LINE__); \
-	} while (0)
 
 #define CHECK_FAIL(rc, e, st)                                                                 \
 	do {                                                                                  \
@@ -55,73 +33,6 @@ static const char *ctx = "";
 				 rc_ ? (e).msg : "", (unsigned)(st),                          \
 				 __LINE__);                                                   \
 	} while (0)
-
-#define CHECK_STR(a, b)                                                    \
-	do {                                                               \
-		if (strcmp((a), (b)) != 0)                                 \
-			fail_msg("%s: %s = \"%s\", want \"%s\" (line %d)", \
-				 ctx, #a, (a), (b), __LINE__);             \
-	} while (0)
-
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	fail_msg("bad hex digit '%c' in a test vector", c);
-	return 0;
-}
-
-static void unhex(struct vb_buf *b, const char *s)
-{
-	vb_buf_reset(b);
-	while (*s) {
-		if (*s == ' ') {
-			s++;
-			continue;
-		}
-		vb_buf_addch(b, nibble(s[0]) << 4 | nibble(s[1]));
-		s += 2;
-	}
-}
-
-static void dump(const char *what, const uint8_t *p, size_t n)
-{
-	print_error("%s (%zu bytes):", what, n);
-	for (size_t i = 0; i < n; i++)
-		print_error("%s%02x", i % 16 ? " " : "\n  ", p[i]);
-	print_error("\n");
-}
-
-static void check_mem(const uint8_t *got, size_t glen, const uint8_t *want,
-		      size_t wlen, int line)
-{
-	if (glen == wlen && (wlen == 0 || memcmp(got, want, wlen) == 0))
-		return;
-	dump("got", got, glen);
-	dump("want", want, wlen);
-	for (size_t i = 0; i < glen && i < wlen; i++) {
-		if (got[i] != want[i]) {
-			print_error("first difference at byte %zu\n", i);
-			break;
-		}
-	}
-	fail_msg("%s: bytes differ (line %d)", ctx, line);
-}
-
-#define CHECK_MEM(g, gl, w, wl) check_mem((g), (gl), (w), (wl), __LINE__)
-#define CHECK_BUF(b, w) check_mem((b)->p, (b)->len, (w)->p, (w)->len, __LINE__)
-
-static uint8_t *dup_n(const uint8_t *p, size_t n)
-{
-	uint8_t *q = malloc(n ? n : 1);
-
-	assert_non_null(q);
-	if (n)
-		memcpy(q, p, n);
-	return q;
-}
 
 /* ---- the vectors (vectors.md, verbatim) ---- */
 
@@ -584,17 +495,6 @@ static void dec_req(const struct vb_buf *frame, struct vb_vsr_req *h,
 	free(hdr);
 	free(body);
 }
-
-static void check_hex(const struct vb_buf *got, const char *hex, int line)
-{
-	struct vb_buf want = VB_BUF_INIT;
-
-	unhex(&want, hex);
-	check_mem(got->p, got->len, want.p, want.len, line);
-	vb_buf_release(&want);
-}
-
-#define CHECK_HEX(b, hex) check_hex((b), (hex), __LINE__)
 
 /* ---- requests: V1-V8 ---- */
 
