@@ -297,23 +297,36 @@ static void poll_body(struct vb_broker *b, struct vb_conn *c,
 	}
 }
 
+/*
+ * The answer to a located poll: an empty one naming partition empty_pid
+ * for a group member without a partition, else the poll's effects (its
+ * auto commit) and then the messages.
+ */
+static void poll_answer(struct vb_broker *b, struct vb_conn *c,
+			struct vb_topic *t, const struct vb_req *r,
+			const struct poll_one *o, uint32_t empty_pid)
+{
+	size_t m;
+
+	if (o->p == NULL) {
+		reply_poll_empty(c, empty_pid, 0);
+		return;
+	}
+	if (poll_effects(b, c, t, r->flag, o) < 0)
+		return;
+	m = vb_wire_resp_begin(&c->out);
+	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + o->bytes));
+	poll_body(b, c, o);
+}
+
 void vb_cmd_poll(struct vb_broker *b, struct vb_conn *c, const struct vb_req *r)
 {
 	struct vb_topic *t = msg_topic(b, c, &r->stream, &r->topic, VB_P_POLL);
 	struct poll_one o;
-	size_t m;
 
 	if (t == NULL || poll_locate(c, t, r, VB_POLL_BYTES_MAX, &o) < 0)
 		return;
-	if (o.p == NULL) {
-		reply_poll_empty(c, 0, 0);
-		return;
-	}
-	if (poll_effects(b, c, t, r->flag, &o) < 0)
-		return;
-	m = vb_wire_resp_begin(&c->out);
-	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + o.bytes));
-	poll_body(b, c, &o);
+	poll_answer(b, c, t, r, &o, 0);
 }
 
 int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
@@ -401,7 +414,6 @@ static void poll_wait_one(struct vb_broker *b, struct vb_conn *c,
 	uint64_t max = cap_bytes(r->wait.max_bytes);
 	uint32_t min = r->wait.min_count ? r->wait.min_count : 1;
 	struct poll_one o;
-	size_t m;
 
 	uint32_t tries = 1;
 
@@ -422,15 +434,7 @@ static void poll_wait_one(struct vb_broker *b, struct vb_conn *c,
 	if (o.nmsg < min && o.bytes < budget &&
 	    maybe_park(b, c, r, t, r->part.present ? r->part.id : VB_PARK_ALL))
 		return;
-	if (o.p == NULL) {
-		reply_poll_empty(c, o.pid, 0);
-		return;
-	}
-	if (poll_effects(b, c, t, r->flag, &o) < 0)
-		return;
-	m = vb_wire_resp_begin(&c->out);
-	vb_st32(c->out.p + m + 4, (uint32_t)(VB_POLL_RESP_HDR + o.bytes));
-	poll_body(b, c, &o);
+	poll_answer(b, c, t, r, &o, o.pid);
 }
 
 /*

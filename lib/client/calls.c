@@ -58,16 +58,16 @@ static int login_08(struct vb_client *c, const char *user, const char *pass,
 {
 	static const char version[] = "vibes-" VB_VERSION;
 	struct vb_req r;
-	int rc, with;
+	int with;
 
+	if (c->fd < 0)
+		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
 	vb_req_init(&r, VB_CMD_LOGIN_USER);
 	vb_name_set(&r.name, user);
 	r.secret.len = (uint8_t)strlen(pass);
 	memcpy(r.secret.s, pass, r.secret.len);
 	r.version = (const uint8_t *)version;
 	r.version_len = sizeof(version) - 1;
-	if (c->fd < 0)
-		return vb_err_set(e, VB_E_UNAVAIL, "not connected");
 	vb_buf_reset(&c->enc);
 	vb_wire_req_frame(&c->enc, c->framing, &r);
 	explicit_bzero(&r.secret, sizeof(r.secret));
@@ -82,8 +82,7 @@ static int login_08(struct vb_client *c, const char *user, const char *pass,
 	explicit_bzero(c->enc.p, c->enc.len);
 	if (with)
 		vb_client_queue(c, c->pre_req.p, c->pre_req.len);
-	rc = take_login(c, with, user_id, e);
-	return rc;
+	return take_login(c, with, user_id, e);
 }
 
 /*
