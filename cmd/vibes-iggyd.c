@@ -24,7 +24,7 @@
 
 static const char usage_text[] =
 	"usage: vibes-iggyd [--data-dir DIR] [--addr HOST:PORT] [--ready-fd N]\n"
-	"                   [--http HOST:PORT | --no-http]\n"
+	"                   [--http HOST:PORT | --no-http] [--no-unix-socket]\n"
 	"                   [--fsync never|always|MS] [--segment-size BYTES]\n"
 	"                   [--open-segments N] [--index-cache BYTES]\n"
 	"                   [--cleaner-ms MS] [--rebalance-ms MS]\n"
@@ -125,6 +125,41 @@ static long long number(const char *s, long long lo, long long hi,
 	return v;
 }
 
+/*
+ * DATA/server.sock, for the tools that find this server through the data
+ * dir (vibes(7), "Finding the server"); none with off (--no-unix-socket,
+ * or TLS: every connection is then TLS), and none, said in the log, when
+ * the data dir's path is too long for a socket's name.  A socket left
+ * there goes: no tool tries it in vain.
+ */
+static int local_socket(struct vb_broker *b, const char *dir, int off,
+			struct vb_err *e)
+{
+	struct vb_buf path = VB_BUF_INIT;
+	int rc = 0;
+
+	vb_path_fmt(&path, "%s/server.sock", dir);
+	if (off) {
+		if (unlink((char *)path.p) < 0 && errno != ENOENT)
+			rc = vb_err_sys(e, VB_E_IO, "cannot remove %s",
+					(char *)path.p);
+	} else if (vb_broker_listen_unix(b, (char *)path.p, e) < 0) {
+		if (e->kind == VB_E_USAGE) {
+			char line[sizeof(e->msg) + 64];
+
+			snprintf(line, sizeof(line),
+				 "no local socket: %s; tools use the TCP port",
+				 e->msg);
+			log_line(NULL, line);
+			vb_err_clear(e);
+		} else {
+			rc = -1;
+		}
+	}
+	vb_buf_release(&path);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -139,6 +174,7 @@ int main(int argc, char **argv)
 		OPT_MAX_OUTPUT,
 		OPT_HTTP,
 		OPT_NO_HTTP,
+		OPT_NO_UNIX,
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
 		OPT_HEARTBEAT,
@@ -153,6 +189,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "no-http", no_argument, NULL, OPT_NO_HTTP },
+		{ "no-unix-socket", no_argument, NULL, OPT_NO_UNIX },
 		{ "login-delay-max", required_argument, NULL, OPT_LOGIN_DELAY },
 		{ "login-failures", required_argument, NULL, OPT_LOGIN_FAILS },
 		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
@@ -182,6 +219,7 @@ int main(int argc, char **argv)
 	char user[256], pass[256], ready[128], http[128], *cert = NULL;
 	char *key = NULL;
 	int ready_fd = -1, ch, rc, status = VB_EX_CONFIG, no_http = 0;
+	int no_unix = 0;
 	pid_t other = -1;
 
 	memset(&o, 0, sizeof(o));
@@ -263,6 +301,9 @@ int main(int argc, char **argv)
 			ho.addr = optarg;
 			ho.fallback = 0;
 			no_http = 0;
+			break;
+		case OPT_NO_UNIX:
+			no_unix = 1;
 			break;
 		case OPT_NO_HTTP:
 			no_http = 1;
@@ -394,6 +435,12 @@ int main(int argc, char **argv)
 			      addr);
 		else
 			warnx("%s", e.msg);
+		vb_broker_close(b, NULL);
+		status = start_status(vb_daemon_fate(&e));
+		goto fail;
+	}
+	if (local_socket(b, dir, no_unix || cert, &e) < 0) {
+		warnx("%s", e.msg);
 		vb_broker_close(b, NULL);
 		status = start_status(vb_daemon_fate(&e));
 		goto fail;

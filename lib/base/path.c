@@ -259,8 +259,13 @@ int vb_path_read_file(const char *path, struct vb_buf *out, size_t max,
 		return vb_err_set(e, VB_E_IO, "%s: not a regular file", path);
 	}
 	for (;;) {
-		uint8_t *p = vb_buf_reserve(out, 65536);
-		ssize_t r = read(fd, p, 65536);
+		/* the size it has, and a byte more to see its end; it may grow */
+		size_t want = st.st_size >= 0 && st.st_size < 65536 &&
+					      out->len <= (size_t)st.st_size ?
+				      (size_t)st.st_size + 1 - out->len :
+				      65536;
+		uint8_t *p = vb_buf_reserve(out, want);
+		ssize_t r = read(fd, p, want);
 
 		if (r < 0) {
 			if (errno == EINTR)

@@ -254,6 +254,9 @@ struct vb_broker {
 	struct vb_broker_opts o;
 	char *dir;
 	int epfd, lfd, sigfd, timerfd;
+	int ufd;	 /* the local socket's listener, -1 without one */
+	char *unix_path; /* its name (vb_broker_listen_unix) */
+	uint64_t unix_seq; /* local clients that gave themselves no name */
 	struct vb_syncer sync;
 	struct vb_store store;
 	struct vb_slab streams;
@@ -300,6 +303,12 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
  * with e->sys set.  Fills b->ip / b->port with the bound address.
  */
 int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e);
+/*
+ * Listens on the local socket path too (DATA/server.sock): plain, the
+ * same protocol and logins as the port; removed at vb_broker_close.
+ */
+int vb_broker_listen_unix(struct vb_broker *b, const char *path,
+			  struct vb_err *e);
 /* Runs until SIGTERM or SIGINT (blocked by vb_broker_open). */
 int vb_broker_run(struct vb_broker *b, struct vb_err *e);
 /* Makes everything durable, marks the shutdown clean, frees everything. */

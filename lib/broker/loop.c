@@ -30,7 +30,7 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_signal, tag_timer, tag_auth, tag_wake, tag_sync;
+static char tag_listen, tag_ulisten, tag_signal, tag_timer, tag_auth, tag_wake, tag_sync;
 static char tag_wait;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
@@ -61,7 +61,7 @@ int vb_broker_open(struct vb_broker **bp, const struct vb_broker_opts *o,
 
 	b->o = *o;
 	b->dir = vb_xstrdup(o->dir);
-	b->epfd = b->lfd = b->sigfd = b->timerfd = b->g.wakefd = -1;
+	b->epfd = b->lfd = b->ufd = b->sigfd = b->timerfd = b->g.wakefd = -1;
 	b->waitfd = -1;
 	b->start_time = vb_wall_us();
 	vb_buf_init(&b->tmp);
@@ -144,6 +144,50 @@ int vb_broker_listen(struct vb_broker *b, const char *addr, struct vb_err *e)
 	return vb_net_local(b->lfd, b->ip, sizeof(b->ip), &b->port, e) < 0 ?
 		       -1 :
 		       0;
+}
+
+int vb_broker_listen_unix(struct vb_broker *b, const char *path,
+			  struct vb_err *e)
+{
+	b->ufd = vb_net_listen_unix(path, 512, e);
+	if (b->ufd < 0)
+		return -1;
+	b->unix_path = vb_xstrdup(path);
+	return 0;
+}
+
+/* The listeners in the epoll set (add) or out of it; -1 on a failed add. */
+static int listeners(struct vb_broker *b, int add)
+{
+	const struct {
+		int fd;
+		void *tag;
+	} l[] = { { b->lfd, &tag_listen }, { b->ufd, &tag_ulisten } };
+
+	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		struct epoll_event ee = { .events = EPOLLIN,
+					  .data.ptr = l[i].tag };
+
+		if (l[i].fd < 0)
+			continue;
+		if (!add)
+			epoll_ctl(b->epfd, EPOLL_CTL_DEL, l[i].fd, NULL);
+		else if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, l[i].fd, &ee) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Closes the listeners; the local socket's name goes with it. */
+static void listeners_close(struct vb_broker *b)
+{
+	if (b->lfd >= 0)
+		close(b->lfd);
+	if (b->ufd >= 0) {
+		close(b->ufd);
+		unlink(b->unix_path);
+	}
+	b->lfd = b->ufd = -1;
 }
 
 /* ---- parked waiting polls: a heap by deadline ---- */
@@ -511,7 +555,7 @@ static struct vb_conn *oldest_idle_unauth(struct vb_broker *b)
  */
 static void accept_pause(struct vb_broker *b, int err, int64_t now)
 {
-	epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
+	listeners(b, 0);
 	b->g.accept_paused = 1;
 	b->g.accept_at = now + ACCEPT_PAUSE_US;
 	vb_broker_wake_at(b, b->g.accept_at);
@@ -561,17 +605,18 @@ static int conn_admit(struct vb_broker *b, int fd, const char *addr,
 	return 0;
 }
 
-static void conn_accept(struct vb_broker *b)
+static void conn_accept(struct vb_broker *b, int lfd)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		char addr[64];
 		struct vb_conn *c;
-		int fd, one = 1;
+		int fd, one = 1, local = lfd == b->ufd;
 		int64_t now;
 
-		fd = accept4(b->lfd, (struct sockaddr *)&ss, &sl,
+		memset(&ss, 0, sizeof(ss));
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		now = vb_mono_us();
 		if (fd < 0) {
@@ -583,13 +628,21 @@ static void conn_accept(struct vb_broker *b)
 			return;
 		}
 		vb_sockaddr_str((struct sockaddr *)&ss, addr, sizeof(addr));
+		/* a local client that gave itself no name: one of ours */
+		if (strcmp(addr, "unix:") == 0)
+			snprintf(addr, sizeof(addr), "unix:#%" PRIu64,
+				 ++b->unix_seq);
 		if (conn_admit(b, fd, addr, now) < 0)
 			continue;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (!local)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
 		c = vb_xcalloc(1, sizeof(*c));
 		c->fd = fd;
 		strlcpy(c->addr, addr, sizeof(c->addr));
-		if (vb_conn_tr_open(b, c, fd) < 0) {
+		if (local)
+			vb_tr_plain(&c->tr, fd);
+		else if (vb_conn_tr_open(b, c, fd) < 0) {
 			close(fd);
 			free(c);
 			continue;
@@ -617,18 +670,20 @@ static void conn_accept(struct vb_broker *b)
 /* The wake timer: is it time to listen again? */
 static void accept_resume(struct vb_broker *b, int64_t now)
 {
-	if (!b->g.accept_paused || b->lfd < 0)
+	if (!b->g.accept_paused || (b->lfd < 0 && b->ufd < 0))
 		return;
 	if (now < b->g.accept_at) {
 		vb_broker_wake_at(b, b->g.accept_at);
 		return;
 	}
 	b->g.accept_paused = 0;
-	if (ep_add(b, b->lfd, EPOLLIN, &tag_listen) < 0) {
+	if (listeners(b, 1) < 0) {
 		accept_pause(b, errno, now);
 		return;
 	}
-	conn_accept(b);
+	conn_accept(b, b->lfd);
+	if (b->ufd >= 0)
+		conn_accept(b, b->ufd);
 }
 
 /* Not read until input is processed: the budget of all is spent. */
@@ -1076,16 +1131,22 @@ static void on_timer(struct vb_broker *b)
 	vb_broker_tls_tick(b, vb_mono_us());
 }
 
+/* An event of the loop's own descriptors, not of a connection. */
+static int own_tag(struct vb_broker *b, const void *tag)
+{
+	return tag == &tag_listen || tag == &tag_ulisten ||
+	       tag == &tag_signal || tag == &tag_timer || tag == &tag_auth ||
+	       tag == &tag_wake || tag == &tag_sync || tag == &tag_wait ||
+	       vb_http_tag(b, tag);
+}
+
 /* Stops accepting; tells every client (status 8); gives them a moment. */
 static void shutdown_conns(struct vb_broker *b)
 {
 	uint64_t deadline = vb_wall_us() + 2000000u;
 
-	if (b->lfd >= 0) {
-		epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
-		close(b->lfd);
-		b->lfd = -1;
-	}
+	listeners(b, 0);
+	listeners_close(b);
 	for (struct vb_conn *c = b->conns, *n; c; c = n) {
 		n = c->next;
 		/* A login waiting for its answer gets this one (§1.3). */
@@ -1102,10 +1163,7 @@ static void shutdown_conns(struct vb_broker *b)
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
-			if (tag == &tag_signal || tag == &tag_timer ||
-			    tag == &tag_listen || tag == &tag_auth ||
-			    tag == &tag_wake || tag == &tag_sync ||
-			    tag == &tag_wait || vb_http_tag(b, tag))
+			if (own_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -1151,7 +1209,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	its.it_interval.tv_nsec = (long)(ms % 1000) * 1000000L;
 	its.it_value = its.it_interval;
 	if (timerfd_settime(b->timerfd, 0, &its, NULL) < 0 ||
-	    ep_add(b, b->lfd, EPOLLIN, &tag_listen) < 0 ||
+	    listeners(b, 1) < 0 ||
 	    ep_add(b, b->sigfd, EPOLLIN, &tag_signal) < 0 ||
 	    ep_add(b, b->timerfd, EPOLLIN, &tag_timer) < 0 ||
 	    ep_add(b, vb_auth_fd(b), EPOLLIN, &tag_auth) < 0 ||
@@ -1159,8 +1217,9 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	    ep_add(b, b->waitfd, EPOLLIN, &tag_wait) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	b->cleaned_us = vb_wall_us();
-	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
-		      b->dir);
+	vb_broker_log(b, "listening on %s:%u%s%s, data dir %s", b->ip, b->port,
+		      b->ufd >= 0 ? " and " : "",
+		      b->ufd >= 0 ? b->unix_path : "", b->dir);
 	/* The commit point's thread says so when a job is done. */
 	if (b->sync.efd >= 0 && ep_add(b, b->sync.efd, EPOLLIN, &tag_sync) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
@@ -1178,7 +1237,9 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_listen)
-				conn_accept(b);
+				conn_accept(b, b->lfd);
+			else if (tag == &tag_ulisten)
+				conn_accept(b, b->ufd);
 			else if (tag == &tag_signal)
 				on_signal(b);
 			else if (tag == &tag_timer)
@@ -1194,10 +1255,7 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 
-			if (tag == &tag_listen || tag == &tag_signal ||
-			    tag == &tag_timer || tag == &tag_auth ||
-			    tag == &tag_wake || tag == &tag_sync ||
-			    tag == &tag_wait || vb_http_tag(b, tag))
+			if (own_tag(b, tag))
 				continue;
 			conn_event(b, tag, evs[i].events);
 		}
@@ -1311,8 +1369,8 @@ int vb_broker_close(struct vb_broker *b, struct vb_err *e)
 	for (uint32_t ui = 0; ui < b->users.n; ui++)
 		vb_user_free(vb_slab_get(&b->users, ui));
 	vb_slab_release(&b->users);
-	if (b->lfd >= 0)
-		close(b->lfd);
+	listeners_close(b);
+	free(b->unix_path);
 	if (b->sigfd >= 0)
 		close(b->sigfd);
 	if (b->timerfd >= 0)

@@ -216,6 +216,7 @@ static int follow_leader(struct vb_client *c, const char *user,
 		vb_client_close(c);
 		strlcpy(c->host, host, sizeof(c->host));
 		c->port = leader.tcp;
+		c->unix_path[0] = 0;
 		if (vb_client_connect_as(c, c->framing, e) ||
 		    login_09(c, user, pass, user_id, e)) {
 			vb_err_prefix(e, "following the leader from %s to %s",

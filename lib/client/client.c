@@ -214,6 +214,7 @@ int vb_client_set_addr(struct vb_client *c, const char *addr, struct vb_err *e)
 	c->tls_domain[0] = 0;
 	c->tls_ca[0] = 0;
 	c->tls_pin[0] = 0;
+	c->unix_path[0] = 0;
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
 		if (strncmp(hp, schemes[i].prefix, strlen(schemes[i].prefix)) ==
 		    0)
@@ -349,6 +350,18 @@ static int tcp_connect(struct vb_client *c, struct vb_err *e)
 	int64_t deadline = vb_mono_ms() + c->timeout_ms;
 
 	vb_client_close(c);
+	c->via_unix = 0;
+	if (c->unix_path[0] && !c->tls &&
+	    (fd = vb_net_connect_unix(c->unix_path)) >= 0) {
+		memset(&ss, 0, sizeof(ss));
+		vb_tr_plain(&c->tr, fd);
+		c->fd = fd;
+		c->via_unix = 1;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+			vb_sockaddr_str((struct sockaddr *)&ss, c->local,
+					sizeof(c->local));
+		return 0;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -604,6 +617,11 @@ int vb_client_connect(struct vb_client *c, struct vb_err *e)
 	c->proto_guess = 0;
 	if (c->protocol == VB_PROTO_08 || c->protocol == VB_PROTO_09) {
 		vb_client_use(c, vb_framing_of((unsigned)c->protocol));
+		return 0;
+	}
+	/* the bundled server: both, and 0.8 is what it stores */
+	if (c->via_unix) {
+		vb_client_use(c, &vb_framing_v08);
 		return 0;
 	}
 	return settle(c, 1, e);

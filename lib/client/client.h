@@ -84,6 +84,15 @@ struct vb_client {
 	char tls_pin[1024]; /* trust exactly this certificate (vb_tls_client_ctx) */
 	struct ssl_ctx_st *tls_ctx; /* made at the first TLS connect */
 	char tls_ctx_for[2050];	    /* the CA or pin it was made for */
+	/*
+	 * The bundled server's local socket (DATA/server.sock), tried
+	 * before host:port by a plain client, which falls back to host:port
+	 * when it does not answer; set by the caller after
+	 * vb_client_set_addr, which clears it.  via_unix: this connection
+	 * went there (it speaks 0.8 and 0.9: no probe).
+	 */
+	char unix_path[108];
+	int via_unix;
 	struct vb_tr tr;	   /* the connection's transport; tr.fd == fd */
 	int protocol;		   /* enum vb_proto asked for (init: 0.8) */
 	struct vb_buf proto_cache; /* the vb_proto_cache file; "": none */

@@ -291,19 +291,25 @@ static int start_own(struct vb_ctl *c, const struct vb_ctl_opts *o,
 				  (char *)c->dir.p);
 	if (vb_client_set_addr(cl, addr, e))
 		return -1;
-	vb_ctl_local_tls(c, cl);
+	vb_ctl_local_server(c, cl);
 	tls_ca(cl, o);
 	return vb_client_connect(cl, e);
 }
 
-/* Resolves the credentials and logs in; closes the connection on failure. */
+/*
+ * Resolves the credentials (unless *have: resolved before connecting)
+ * and logs in; closes the connection on failure.
+ */
 static int login(struct vb_ctl *c, const struct vb_ctl_opts *o,
 		 const struct target *t, struct vb_client *cl,
 		 const char *url_user, const char *url_pass,
-		 struct vb_buf *user, struct vb_buf *pass, struct vb_err *e)
+		 struct vb_buf *user, struct vb_buf *pass, int *have,
+		 struct vb_err *e)
 {
-	if (connect_creds(c, o, t, url_user, url_pass, user, pass, e))
+	if (!*have &&
+	    connect_creds(c, o, t, url_user, url_pass, user, pass, e))
 		return -1;
+	*have = 0;
 	if (vb_client_login(cl, (char *)user->p, (char *)pass->p, NULL, e)) {
 		vb_client_close(cl);
 		return -1;
@@ -367,10 +373,10 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 {
 	struct vb_ctl c;
 	struct vb_buf user = VB_BUF_INIT, pass = VB_BUF_INIT;
-	struct vb_err tmp;
+	struct vb_err tmp, later;
 	struct target t;
 	char url_user[256] = "", url_pass[256] = "";
-	int autostart, rc = -1, connected;
+	int autostart, rc = -1, connected, creds = 0;
 
 	if (e == NULL)
 		e = &tmp;
@@ -411,10 +417,17 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		}
 		/* our own server's address: its certificate, if it has one */
 		if (!t.explicit_addr)
-			vb_ctl_local_tls(&c, cl);
+			vb_ctl_local_server(&c, cl);
 		tls_ca(cl, o);
 		strlcpy(url_user, cl->user, sizeof(url_user));
 		strlcpy(url_pass, cl->pass, sizeof(url_pass));
+		/*
+		 * Read before connecting, so the login follows the connect
+		 * at once (the server is still awake); if they cannot be
+		 * read yet (a server started below writes them), later.
+		 */
+		creds = connect_creds(&c, o, &t, url_user, url_pass, &user,
+				      &pass, &later) == 0;
 		connected = vb_client_connect(cl, e) == 0;
 	} else {
 		vb_err_set(e, VB_E_UNAVAIL, "no server runs on %s", t.where);
@@ -431,9 +444,11 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		    start_own(&c, o, cl, e))
 			goto out;
 		connected = 1;
+		creds = 0; /* what the server just started uses */
 	}
 	if (!connected ||
-	    login(&c, o, &t, cl, url_user, url_pass, &user, &pass, e)) {
+	    login(&c, o, &t, cl, url_user, url_pass, &user, &pass, &creds,
+		  e)) {
 		const char *eu = getenv(VB_ENV_USERNAME);
 		/* not Iggy at all, or silent: whoever it is, not ours */
 		int foreign = e->kind == VB_E_PROTO || e->kind == VB_E_TIMEOUT;
@@ -456,7 +471,8 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 			goto out;
 		}
 		if (start_own(&c, o, cl, e) ||
-		    login(&c, o, &t, cl, url_user, url_pass, &user, &pass, e))
+		    login(&c, o, &t, cl, url_user, url_pass, &user, &pass,
+			  &creds, e))
 			goto out;
 	}
 	/* Kept for callers that reconnect and log in again. */

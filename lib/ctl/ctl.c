@@ -753,6 +753,21 @@ void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl)
 	strlcpy(cl->tls_pin, cert, sizeof(cl->tls_pin));
 }
 
+void vb_ctl_local_server(const struct vb_ctl *c, struct vb_client *cl)
+{
+	struct vb_buf path = VB_BUF_INIT;
+
+	vb_ctl_local_tls(c, cl);
+	if (!cl->tls) {
+		vb_ctl_file(c, "server.sock", &path);
+		/* too long for a socket: the server has none either */
+		if (strlcpy(cl->unix_path, (char *)path.p,
+			    sizeof(cl->unix_path)) >= sizeof(cl->unix_path))
+			cl->unix_path[0] = 0;
+	}
+	vb_buf_release(&path);
+}
+
 int vb_ctl_read_addr(const struct vb_ctl *c, char *addr, size_t sz)
 {
 	return vb_ctl_read_line(c, "server.addr", addr, sz);

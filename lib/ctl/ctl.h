@@ -273,6 +273,12 @@ int vb_ctl_read_tls(const struct vb_ctl *c, char *cert, size_t sz);
  * exactly that certificate when DATA/server.tls names one.
  */
 void vb_ctl_local_tls(const struct vb_ctl *c, struct vb_client *cl);
+/*
+ * The same for a tool: TLS as vb_ctl_local_tls, else the local socket
+ * DATA/server.sock first (vibes-iggyd(8)), host:port when it does not
+ * answer.  Health checks use vb_ctl_local_tls: they check the port.
+ */
+void vb_ctl_local_server(const struct vb_ctl *c, struct vb_client *cl);
 
 /* Creates the data dir (0700) and checks that it is ours and writable. */
 int vb_ctl_prepare_dir(struct vb_ctl *c, struct vb_err *e);

@@ -41,6 +41,11 @@
 #include "wire/status.h"
 #include "base/banned.h"
 
+/*
+ * Reads start at READ_FIRST bytes and double while they come back full,
+ * up to READ_CHUNK: one event does not pay for a megabyte of buffer.
+ */
+#define READ_FIRST (64u << 10)
 #define READ_CHUNK (1u << 20)
 #define PROGRESS_US 200000
 #define BACKOFF_MIN_US 50000
@@ -138,7 +143,8 @@ struct app {
 	int discarding;	    /* skipping the rest of a long line */
 	struct vb_buf inbuf;
 	size_t inpos;
-	int bad; /* a bad line stopped the input */
+	size_t chunk; /* the next read's size */
+	int bad;      /* a bad line stopped the input */
 	struct round *open;
 	struct round *head, *tail; /* sealed, oldest first */
 	struct round *freelist;
@@ -1332,9 +1338,11 @@ static int do_input(struct app *a, struct vb_err *e)
 
 	if (inputs_done(a))
 		return 0;
-	d = vb_buf_reserve(&a->inbuf, READ_CHUNK);
-	n = read(in->fd, d, READ_CHUNK);
+	d = vb_buf_reserve(&a->inbuf, a->chunk);
+	n = read(in->fd, d, a->chunk);
 	if (n > 0) {
+		if ((size_t)n == a->chunk && a->chunk < READ_CHUNK)
+			a->chunk *= 2;
 		a->inbuf.len += (size_t)n;
 		a->last_input = vb_mono_us();
 		lines(a, 0);
@@ -1516,6 +1524,7 @@ int vb_append_run(const struct vb_append_opts *o, struct vb_log *l,
 	a->nin = nin;
 	a->in_lines = vb_xcalloc(nin ? nin : 1, sizeof(*a->in_lines));
 	vb_buf_init(&a->inbuf);
+	a->chunk = READ_FIRST;
 	vb_err_clear(&a->last_err);
 	if (getrandom(a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
 		uint64_t t = (uint64_t)vb_mono_us() ^ (uint64_t)getpid() << 32;

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/parse.h"
@@ -30,6 +32,23 @@ int vb_sockaddr_parts(const struct sockaddr *sa, char *ip, size_t ipsz,
 	return sa->sa_family;
 }
 
+/*
+ * "unix:PATH", "unix:@NAME" for an abstract name (the kernel's autobind
+ * gives 5 hex digits), "unix:" when unnamed.  The storage was zeroed
+ * before the kernel filled it: a name ends at its first NUL.
+ */
+static void unix_str(const struct sockaddr_un *su, char *buf, size_t size)
+{
+	const char *p = su->sun_path;
+	size_t max = sizeof(su->sun_path);
+
+	if (p[0])
+		snprintf(buf, size, "unix:%.*s", (int)strnlen(p, max), p);
+	else
+		snprintf(buf, size, "unix:%s%.*s", p[1] ? "@" : "",
+			 (int)strnlen(p + 1, max - 1), p + 1);
+}
+
 void vb_sockaddr_str(const struct sockaddr *sa, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];
@@ -39,6 +58,8 @@ void vb_sockaddr_str(const struct sockaddr *sa, char *buf, size_t size)
 		snprintf(buf, size, "[%s]:%u", ip, port);
 	else if (sa->sa_family == AF_INET)
 		snprintf(buf, size, "%s:%u", ip, port);
+	else if (sa->sa_family == AF_UNIX)
+		unix_str((const void *)sa, buf, size);
 	else
 		snprintf(buf, size, "?");
 }
@@ -50,6 +71,8 @@ void vb_sockaddr_host(const struct sockaddr *sa, char *buf, size_t size)
 
 	if (vb_sockaddr_parts(sa, ip, sizeof(ip), &port) == AF_INET6)
 		snprintf(buf, size, "[%s]", ip);
+	else if (sa->sa_family == AF_UNIX)
+		snprintf(buf, size, "unix");
 	else
 		snprintf(buf, size, "%s", ip);
 }
@@ -109,4 +132,70 @@ int vb_net_local(int fd, char *ip, size_t ipsz, uint16_t *port,
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return vb_err_sys(e, VB_E_IO, "getsockname");
 	return vb_sockaddr_parts((struct sockaddr *)&ss, ip, ipsz, port);
+}
+
+static int unix_addr(struct sockaddr_un *su, const char *path,
+		     struct vb_err *e)
+{
+	memset(su, 0, sizeof(*su));
+	su->sun_family = AF_UNIX;
+	if (strlcpy(su->sun_path, path, sizeof(su->sun_path)) >=
+	    sizeof(su->sun_path))
+		return vb_err_set(e, VB_E_USAGE,
+				  "%s: too long for a socket (at most %zu "
+				  "bytes)",
+				  path, sizeof(su->sun_path) - 1);
+	return 0;
+}
+
+int vb_net_listen_unix(const char *path, int backlog, struct vb_err *e)
+{
+	struct sockaddr_un su;
+	struct stat st;
+	int fd;
+
+	if (unix_addr(&su, path, e))
+		return -1;
+	/* a socket left by a server that is gone (the caller owns the dir) */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0)
+		return vb_err_sys(e, VB_E_IO, "cannot remove %s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vb_err_sys(e, VB_E_IO, "socket");
+	if (bind(fd, (struct sockaddr *)&su, sizeof(su)) < 0 ||
+	    listen(fd, backlog) < 0) {
+		int sys = errno;
+
+		close(fd);
+		errno = sys;
+		return vb_err_sys(e, sys == EADDRINUSE ? VB_E_STATE : VB_E_IO,
+				  "cannot listen on %s", path);
+	}
+	return fd;
+}
+
+int vb_net_connect_unix(const char *path)
+{
+	struct sockaddr_un su;
+	/* autobind: a name of its own, which the server sees as the peer's */
+	sa_family_t fam = AF_UNIX;
+	struct vb_err e;
+	int fd;
+
+	if (unix_addr(&su, path, &e)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&fam, sizeof(fam)) < 0 ||
+	    connect(fd, (struct sockaddr *)&su, sizeof(su)) < 0) {
+		int sys = errno;
+
+		close(fd);
+		errno = sys;
+		return -1;
+	}
+	return fd;
 }

@@ -18,9 +18,13 @@
  */
 int vb_sockaddr_parts(const struct sockaddr *sa, char *ip, size_t ipsz,
 		      uint16_t *port);
-/* "ip:port", or "[ip]:port" for IPv6 (as upstream shows a client). */
+/*
+ * "ip:port", or "[ip]:port" for IPv6 (as upstream shows a client);
+ * "unix:PATH", "unix:@NAME" (abstract) or "unix:" (unnamed) for a local
+ * socket, whose storage was zeroed before the kernel filled it.
+ */
 void vb_sockaddr_str(const struct sockaddr *sa, char *buf, size_t size);
-/* The IP as an address shows it: "ip", or "[ip]" for IPv6. */
+/* The IP as an address shows it: "ip", or "[ip]" for IPv6; "unix". */
 void vb_sockaddr_host(const struct sockaddr *sa, char *buf, size_t size);
 
 /*
@@ -33,6 +37,19 @@ void vb_sockaddr_host(const struct sockaddr *sa, char *buf, size_t size);
  */
 int vb_net_listen(const char *addr, const char *what, int any_port, int backlog,
 		  struct vb_err *e);
+/*
+ * A non-blocking listening local socket at path (close-on-exec), which
+ * replaces a socket left there; the caller owns the directory.  Returns
+ * the descriptor, or -1 with VB_E_USAGE (path too long), VB_E_STATE or
+ * VB_E_IO.
+ */
+int vb_net_listen_unix(const char *path, int backlog, struct vb_err *e);
+/*
+ * A non-blocking connection to the local socket at path, bound first to
+ * a name the kernel picks (so the server tells it from others and the
+ * client knows its name).  Returns the descriptor, or -1 with errno.
+ */
+int vb_net_connect_unix(const char *path);
 /* Where fd is bound: bare IP and port; returns the family, -1 with e. */
 int vb_net_local(int fd, char *ip, size_t ipsz, uint16_t *port,
 		 struct vb_err *e);

@@ -51,6 +51,8 @@ test_expect_success 'the server says it speaks TLS, and names the certificate' '
 	grep -q "kernel TLS for sends: " "$TRASH/good/server.log" &&
 	test "$(cat "$TRASH/good/server.tls")" = "$TRASH/good.pem" &&
 	! test -e "$TRASH/plain/server.tls" &&
+	! test -e "$TRASH/good/server.sock" &&
+	test -S "$TRASH/plain/server.sock" &&
 	grep -q "TLS on the TCP port: certificate /CN=expired, .*EXPIRED: clients will refuse it" \
 		"$TRASH/expired/server.log"
 '
