@@ -321,9 +321,11 @@ static int cli_connect(void *arg, struct vb_client *c, struct vb_err *e)
 	if (vb_ctl_connect(c, &cl->ctl, e))
 		return -1;
 	if (cl->verbose)
-		fprintf(stderr, "%s: speaking Iggy %s to %s%s%s\n", cl->prog,
-			c->framing->name,
+		fprintf(stderr, "%s: speaking Iggy %s to %s%s%s%s%s\n",
+			cl->prog, c->framing->name,
 			vb_client_addr(c, where, sizeof(where)),
+			c->via_unix ? " through " : "",
+			c->via_unix ? c->unix_path : "",
 			c->redirected[0] ? ", the leader: " : "",
 			c->redirected);
 	return 0;

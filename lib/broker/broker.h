@@ -254,8 +254,8 @@ struct vb_broker {
 	struct vb_broker_opts o;
 	char *dir;
 	int epfd, lfd, sigfd, timerfd;
-	int ufd;	 /* the local socket's listener, -1 without one */
-	char *unix_path; /* its name (vb_broker_listen_unix) */
+	int ufd;	   /* the local socket's listener, -1 without one */
+	char *unix_path;   /* its name (vb_broker_listen_unix) */
 	uint64_t unix_seq; /* local clients that gave themselves no name */
 	struct vb_syncer sync;
 	struct vb_store store;

@@ -30,7 +30,8 @@
 #include "base/banned.h"
 
 /* epoll tags for the non-connection descriptors. */
-static char tag_listen, tag_ulisten, tag_signal, tag_timer, tag_auth, tag_wake, tag_sync;
+static char tag_listen, tag_ulisten, tag_signal, tag_timer, tag_auth, tag_wake,
+	tag_sync;
 static char tag_wait;
 
 void vb_broker_log(struct vb_broker *b, const char *fmt, ...)
@@ -1217,9 +1218,10 @@ int vb_broker_run(struct vb_broker *b, struct vb_err *e)
 	    ep_add(b, b->waitfd, EPOLLIN, &tag_wait) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");
 	b->cleaned_us = vb_wall_us();
-	vb_broker_log(b, "listening on %s:%u%s%s, data dir %s", b->ip, b->port,
-		      b->ufd >= 0 ? " and " : "",
-		      b->ufd >= 0 ? b->unix_path : "", b->dir);
+	vb_broker_log(b, "listening on %s:%u, data dir %s", b->ip, b->port,
+		      b->dir);
+	if (b->ufd >= 0)
+		vb_broker_log(b, "and on the local socket %s", b->unix_path);
 	/* The commit point's thread says so when a job is done. */
 	if (b->sync.efd >= 0 && ep_add(b, b->sync.efd, EPOLLIN, &tag_sync) < 0)
 		return vb_err_sys(e, VB_E_IO, "epoll");

@@ -306,8 +306,7 @@ static int login(struct vb_ctl *c, const struct vb_ctl_opts *o,
 		 struct vb_buf *user, struct vb_buf *pass, int *have,
 		 struct vb_err *e)
 {
-	if (!*have &&
-	    connect_creds(c, o, t, url_user, url_pass, user, pass, e))
+	if (!*have && connect_creds(c, o, t, url_user, url_pass, user, pass, e))
 		return -1;
 	*have = 0;
 	if (vb_client_login(cl, (char *)user->p, (char *)pass->p, NULL, e)) {
@@ -444,11 +443,10 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		    start_own(&c, o, cl, e))
 			goto out;
 		connected = 1;
-		creds = 0; /* what the server just started uses */
+		creds = 0; /* what the server started here uses */
 	}
 	if (!connected ||
-	    login(&c, o, &t, cl, url_user, url_pass, &user, &pass, &creds,
-		  e)) {
+	    login(&c, o, &t, cl, url_user, url_pass, &user, &pass, &creds, e)) {
 		const char *eu = getenv(VB_ENV_USERNAME);
 		/* not Iggy at all, or silent: whoever it is, not ours */
 		int foreign = e->kind == VB_E_PROTO || e->kind == VB_E_TIMEOUT;
@@ -470,6 +468,7 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 				explain_own_down(&c, &t, cl, 1, autostart, e);
 			goto out;
 		}
+		creds = 0; /* what the server started here uses */
 		if (start_own(&c, o, cl, e) ||
 		    login(&c, o, &t, cl, url_user, url_pass, &user, &pass,
 			  &creds, e))

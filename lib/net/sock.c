@@ -134,8 +134,7 @@ int vb_net_local(int fd, char *ip, size_t ipsz, uint16_t *port,
 	return vb_sockaddr_parts((struct sockaddr *)&ss, ip, ipsz, port);
 }
 
-static int unix_addr(struct sockaddr_un *su, const char *path,
-		     struct vb_err *e)
+static int unix_addr(struct sockaddr_un *su, const char *path, struct vb_err *e)
 {
 	memset(su, 0, sizeof(*su));
 	su->sun_family = AF_UNIX;

@@ -14,8 +14,8 @@ one() { printf '{"session_id":"%s","n":%s}\n' "$1" "$2"; }
 test_expect_success 'the server listens on DATA/server.sock, owner only, and says so' '
 	test -S "$D/server.sock" &&
 	test "$(stat -c %a "$D/server.sock")" = 700 &&
-	grep -q "listening on $SERVER_ADDR and $D/server.sock, data dir $D" \
-		"$D/server.log"
+	grep -q "listening on $SERVER_ADDR, data dir $D$" "$D/server.log" &&
+	grep -q "and on the local socket $D/server.sock$" "$D/server.log"
 '
 
 test_expect_success 'the tools go through it: they work while server.addr names a dead port' '
@@ -60,7 +60,7 @@ test_expect_success 'shutdown removes the socket' '
 start_server "$D" --no-unix-socket || exit 1
 test_expect_success 'a socket nobody answers on is passed over' '
 	! test -e "$D/server.sock" &&
-	grep -q "listening on $SERVER_ADDR, data dir $D" "$D/server.log" &&
+	test $(grep -c "and on the local socket" "$D/server.log") = 1 &&
 	python3 -c "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" \
 		"$D/server.sock" &&
 	test -S "$D/server.sock" &&
@@ -87,6 +87,7 @@ start_server "$D" --no-unix-socket || exit 1
 test_expect_success '--no-unix-socket removes a socket left by an earlier server' '
 	test "$left" = yes &&
 	! test -e "$D/server.sock" &&
+	test $(grep -c "and on the local socket" "$D/server.log") = 2 &&
 	one e 1 | vibes-append
 '
 

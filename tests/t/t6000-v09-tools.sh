@@ -6,20 +6,26 @@ unset VIBES_IGGY_PROTOCOL
 export VIBES_IGGY_AUTOSTART=0 XDG_CACHE_HOME="$TRASH/cache"
 start_server || exit 1
 
-test_expect_success 'auto: the bundled server is spoken to in 0.8 (its native protocol), remembered per address' '
+test_expect_success 'auto: the data dir'\''s server, through its local socket: 0.8 (its native protocol), no probe' '
 	echo "{\"n\":0}" | vibes-append -t auto -v 2>err &&
+	grep "^vibes-append: speaking Iggy 0.8 to $SERVER_ADDR through $VIBES_IGGY_DATA_DIR/server.sock$" err &&
+	! test -e "$XDG_CACHE_HOME/vibes/protocols"
+'
+
+test_expect_success 'auto: a server named by its address is probed, and what it speaks remembered per address' '
+	echo "{\"n\":1}" | VIBES_IGGY_ADDR=$SERVER_ADDR vibes-append -t auto -v 2>err &&
 	grep "^vibes-append: speaking Iggy 0.8 to $SERVER_ADDR$" err &&
 	grep "^$SERVER_ADDR 0.8$" "$XDG_CACHE_HOME/vibes/protocols" &&
-	echo "{\"n\":1}" | vibes-append -t auto -v 2>err &&
+	echo "{\"n\":1}" | VIBES_IGGY_ADDR=$SERVER_ADDR vibes-append -t auto2 -v 2>err &&
 	grep "^vibes-append: speaking Iggy 0.8 to $SERVER_ADDR$" err &&
 	test $(grep -c "^$SERVER_ADDR " "$XDG_CACHE_HOME/vibes/protocols") = 1
 '
 
 test_expect_success '--protocol 0.9, VIBES_IGGY_PROTOCOL=0.9 and ?protocol=0.9 speak 0.9' '
 	echo "{\"n\":2}" | vibes-append -t auto --protocol 0.9 -v 2>err &&
-	grep "^vibes-append: speaking Iggy 0.9 to $SERVER_ADDR$" err &&
+	grep "^vibes-append: speaking Iggy 0.9 to $SERVER_ADDR through $VIBES_IGGY_DATA_DIR/server.sock$" err &&
 	VIBES_IGGY_PROTOCOL=0.9 vibes-poll -c c1 -t auto -v >out 2>err &&
-	grep "^vibes-poll: speaking Iggy 0.9 to $SERVER_ADDR$" err &&
+	grep "^vibes-poll: speaking Iggy 0.9 to $SERVER_ADDR through $VIBES_IGGY_DATA_DIR/server.sock$" err &&
 	printf "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n" >want && test_cmp want out &&
 	pass=$(sed -n "s/^password=//p" "$VIBES_IGGY_DATA_DIR/credentials") &&
 	VIBES_IGGY_USERNAME=iggy VIBES_IGGY_PASSWORD=$pass vibes-seek -c c1 -t auto -v \
