@@ -10,7 +10,10 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "client/client.h"
@@ -419,6 +422,78 @@ static void test_sock(void **state)
 }
 
 /*
+ * lib/net/sock's local sockets: a listener that replaces a socket left
+ * behind, a client that names itself (the name both ends show), a path
+ * too long, and nobody listening.
+ */
+static void test_sock_unix(void **state)
+{
+	char dir[] = "/tmp/vibes-test-unix.XXXXXX", path[128], buf[160];
+	char peer[160], name[160];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct vb_err e;
+	struct stat st;
+	int lfd, cfd, afd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/server.sock", dir);
+	lfd = vb_net_listen_unix(path, 8, &e);
+	assert_true(lfd >= 0);
+	close(lfd); /* left behind, as by a killed server */
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(vb_net_connect_unix(path), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	lfd = vb_net_listen_unix(path, 8, &e);
+	assert_true(lfd >= 0);
+	cfd = vb_net_connect_unix(path);
+	assert_true(cfd >= 0);
+	memset(&ss, 0, sizeof(ss));
+	afd = accept(lfd, (struct sockaddr *)&ss, &sl);
+	assert_true(afd >= 0);
+	vb_sockaddr_str((struct sockaddr *)&ss, peer, sizeof(peer));
+	vb_sockaddr_host((struct sockaddr *)&ss, buf, sizeof(buf));
+	assert_string_equal(buf, "unix");
+	memset(&ss, 0, sizeof(ss));
+	sl = sizeof(ss);
+	assert_int_equal(getsockname(cfd, (struct sockaddr *)&ss, &sl), 0);
+	vb_sockaddr_str((struct sockaddr *)&ss, name, sizeof(name));
+	assert_string_equal(peer, name);
+	assert_int_equal(strncmp(name, "unix:@", 6), 0);
+	assert_int_equal(strlen(name), 11); /* 5 hex digits */
+	/* the listener's own name is its path */
+	memset(&ss, 0, sizeof(ss));
+	sl = sizeof(ss);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &sl), 0);
+	vb_sockaddr_str((struct sockaddr *)&ss, buf, sizeof(buf));
+	snprintf(name, sizeof(name), "unix:%s", path);
+	assert_string_equal(buf, name);
+	/* unnamed: an empty name, which the server replaces */
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	vb_sockaddr_str((struct sockaddr *)&ss, buf, sizeof(buf));
+	assert_string_equal(buf, "unix:");
+	close(afd);
+	close(cfd);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+
+	memset(buf, 'x', sizeof(buf) - 1);
+	buf[0] = '/';
+	buf[sizeof(buf) - 1] = 0;
+	assert_int_equal(vb_net_listen_unix(buf, 8, &e), -1);
+	assert_int_equal(e.kind, VB_E_USAGE);
+	assert_non_null(
+		strstr(e.msg, "too long for a socket (at most 107 bytes)"));
+	assert_int_equal(vb_net_connect_unix(buf), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	assert_int_equal(vb_net_connect_unix("/nonexistent/server.sock"), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+/*
  * The peer answers one of two requests and closes: the answer that came
  * is still handed out, then the end is reported.  An unsolicited status 8
  * (shutting down) on an idle connection ends it as unavailable.
@@ -469,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_with_login),
 		cmocka_unit_test(test_sock),
+		cmocka_unit_test(test_sock_unix),
 		cmocka_unit_test(test_answers_before_eof_and_shutdown),
 	};
 
