@@ -13,20 +13,23 @@ uint32_t vb_xxh32(const void *p, size_t n)
 }
 
 /*
- * libxxhash's runtime dispatch (AVX2, AVX-512 where the CPU has them)
- * for what is long enough to gain from it: message checksums; the inlined
- * baseline code for short input.
+ * Message checksums (what is long enough to gain from it) with the AVX2
+ * build of xxh3_avx2.c where the CPU has AVX2; the inlined baseline code
+ * for short input and elsewhere.  Not libxxhash's run-time dispatch: it
+ * takes AVX-512 where there is some, and measured on a poll's loop (a
+ * send between two records) that hashed at half AVX2's speed and slowed
+ * the sends after it too (the core's clock drops while 512-bit units run).
  */
-#if defined(__x86_64__)
-uint64_t XXH3_64bits_dispatch(const void *input, size_t len);
+#if defined(__x86_64__) && defined(__GNUC__)
 #define VB_XXH3_LONG 256
 #endif
 
 uint64_t vb_xxh3(const void *p, size_t n)
 {
 #ifdef VB_XXH3_LONG
-	if (n >= VB_XXH3_LONG)
-		return XXH3_64bits_dispatch(p, n);
+	/* one load of libgcc's CPU model (set by its constructor) */
+	if (n >= VB_XXH3_LONG && __builtin_cpu_supports("avx2"))
+		return vb_xxh3_avx2(p, n);
 #endif
 	return XXH3_64bits(p, n);
 }

@@ -382,6 +382,8 @@ int vb_wire_uhdr_next(struct vb_rd *r, struct vb_uhdr *h, struct vb_err *e);
 uint32_t vb_xxh32(const void *p, size_t n);
 /* XXH3-64 (seed 0, default secret): checksums. */
 uint64_t vb_xxh3(const void *p, size_t n);
+/* The same, built for AVX2 (xxh3_avx2.c): only where the CPU has it. */
+uint64_t vb_xxh3_avx2(const void *p, size_t n);
 
 /* ---- send_messages (101) ---- */
 
