@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -547,6 +548,231 @@ static void test_poll_records(void **state)
 	vb_buf_release(&path);
 }
 
+/* Message i of test_poll_big: its length and its bytes. */
+static uint32_t big_len(uint32_t i)
+{
+	return 1 + (i * 2657u) % 12000u;
+}
+
+static uint8_t big_byte(uint32_t i, uint32_t k)
+{
+	return (uint8_t)(i * 31u + k * 7u + (k >> 8));
+}
+
+/* Sends messages [from, from + n) of test_poll_big. */
+static void big_send(int fd, struct vb_vsr_id *id, uint32_t from, uint32_t n,
+		     struct vb_send_confirm *cf)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	int found = 0;
+	struct vb_send_hdr h;
+	struct vb_msg_in *m = calloc(n, sizeof(*m));
+	uint8_t **pl = calloc(n, sizeof(*pl));
+	struct vb_err e;
+
+	assert_non_null(m);
+	assert_non_null(pl);
+	memset(&h, 0, sizeof(h));
+	vb_ident_str(&h.stream, "big");
+	vb_ident_str(&h.topic, "t");
+	h.part_kind = VB_PART_ID;
+	h.partition_id = 1;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len = big_len(from + i);
+
+		pl[i] = malloc(len);
+		assert_non_null(pl[i]);
+		for (uint32_t k = 0; k < len; k++)
+			pl[i][k] = big_byte(from + i, k);
+		m[i].id[0] = 1;
+		vb_st32(m[i].id + 1, from + i);
+		m[i].payload = (const char *)pl[i];
+		m[i].payload_len = len;
+		m[i].origin_timestamp = 1000 + from + i;
+	}
+	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, n,
+					       &e),
+			 0);
+	vb_vsr_req_stamp(b.p, b.len, id, 0);
+	id->request++;
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
+						b.len - VB_VSR_HDR, &found, cf,
+						&e),
+			 0);
+	assert_true(found);
+	for (uint32_t i = 0; i < n; i++)
+		free(pl[i]);
+	free(pl);
+	free(m);
+	vb_buf_release(&b);
+}
+
+/* Sends a poll of n messages from offset 0 (its answer not read). */
+static void big_poll(int fd, const struct vb_vsr_id *id, uint32_t n)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_POLL_MESSAGES);
+	r.consumer.kind = VB_CONSUMER;
+	vb_ident_num(&r.consumer.id, 1);
+	vb_ident_str(&r.stream, "big");
+	vb_ident_str(&r.topic, "t");
+	r.part.present = 1;
+	r.part.id = 1;
+	r.strategy = VB_POLL_OFFSET;
+	r.value = 0;
+	r.count = n;
+	frame(&b, &r, id, 0);
+	put_all(fd, b.p, b.len);
+	vb_buf_release(&b);
+}
+
+/*
+ * Reads the answer of big_poll and checks every byte of it: message
+ * `damaged` (if < n) with its first payload byte changed on disk, and so
+ * a checksum its bytes do not give.
+ */
+static void big_check(int fd, uint32_t n, uint32_t damaged)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	const uint8_t *p, *end;
+	uint32_t next = 0, recs = 0;
+
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	p = b.p + VB_VSR_HDR;
+	end = b.p + b.len;
+	assert_int_equal(vb_ld32(p), 1);
+	assert_int_equal(vb_ld32(p + 12), n);
+	p += 16;
+	while (p < end) {
+		uint64_t len = vb_ld64(p + VB_BATCH_LENGTH);
+		uint32_t count = vb_ld32(p + VB_BATCH_COUNT);
+		uint64_t base = vb_ld64(p + VB_BATCH_BASE_OFFSET);
+		const uint8_t *fr = p + VB_BATCH_HDR;
+
+		assert_true(len > VB_BATCH_HDR && len <= (size_t)(end - p));
+		assert_int_equal(vb_ld64(p + VB_BATCH_CHECKSUM),
+				 vb_wire_batch_checksum(p));
+		for (uint32_t i = 0; i < count; i++) {
+			uint32_t pl = vb_ld32(fr + VB_FRAME_PAYLOAD_LEN);
+			size_t fsz = VB_FRAME_HDR + (size_t)pl +
+				     vb_ld32(fr + VB_FRAME_UHDR_LEN);
+
+			assert_int_equal(base + vb_ld32(fr +
+							VB_FRAME_OFFSET_DELTA),
+					 next);
+			assert_int_equal(vb_ld32(fr + VB_FRAME_ID + 1), next);
+			assert_int_equal(pl, big_len(next));
+			for (uint32_t k = 0; k < pl; k++)
+				if (fr[VB_FRAME_HDR + k] !=
+				    (uint8_t)(big_byte(next, k) ^
+					      (next == damaged && k == 0)))
+					fail_msg("message %u byte %u", next, k);
+			if (next == damaged)
+				assert_int_not_equal(vb_ld64(fr +
+							     VB_FRAME_CHECKSUM),
+						     vb_xxh3(fr + 8, fsz - 8));
+			else
+				assert_int_equal(vb_ld64(fr +
+							 VB_FRAME_CHECKSUM),
+						 vb_xxh3(fr + 8, fsz - 8));
+			fr += fsz;
+			next++;
+		}
+		assert_ptr_equal(fr, p + len);
+		p += len;
+		recs++;
+	}
+	assert_int_equal(next, n);
+	assert_true(recs >= 1);
+	vb_buf_release(&b);
+}
+
+/*
+ * A poll answer of megabytes, more than the socket takes at once: it
+ * arrives whole and every byte right, at a client that reads it at once
+ * and at one that reads it only later; and the one that does not read
+ * holds up nobody else.  Then a message in the middle is
+ * damaged on disk: only its frame's checksum fails.
+ */
+static void test_poll_big(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT, path = VB_BUF_INIT;
+	struct vb_send_confirm cf;
+	struct vb_vsr_id id, ids;
+	struct vb_req r;
+	int fd = raw_connect(), slow = raw_connect();
+	long at = 0;
+	FILE *f;
+
+	(void)state;
+	new_id(&id, 21);
+	login(fd, &id);
+	new_id(&ids, 22);
+	login(slow, &ids);
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "big");
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	id.request++;
+	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
+	vb_ident_str(&r.stream, "big");
+	vb_name_set(&r.name, "t");
+	r.count = 2;
+	frame(&b, &r, &id, 1);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	id.request++;
+	/*
+	 * About 6 MB in 4 sends (each a run of the same timestamp): more
+	 * than a socket's send buffer grows to (tcp_wmem, 4 MB by default)
+	 * and what a client that does not read takes, so that the server
+	 * keeps the rest of that client's answer until it reads.
+	 */
+	for (uint32_t i = 0; i < 4; i++)
+		big_send(fd, &id, i * 250, 250, &cf);
+
+	/* the slow client asks for it all and reads nothing */
+	big_poll(slow, &ids, 1000);
+	/* meanwhile the other gets its answer, and another after it */
+	for (int round = 0; round < 2; round++) {
+		big_poll(fd, &id, 1000);
+		big_check(fd, 1000, 1000);
+	}
+	vb_req_init(&r, VB_CMD_PING);
+	frame(&b, &r, &id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	/* the slow one's answer was kept whole for it */
+	big_check(slow, 1000, 1000);
+
+	/* message 517's first payload byte, after its 64-byte header */
+	for (uint32_t i = 0; i < 517; i++)
+		at += 64 + (long)big_len(i);
+	vb_path_fmt(&path, "%s/streams/%u/topics/%u/partitions/1/%020d.log",
+		    S.dir, cf.stream_id, cf.topic_id, 0);
+	f = fopen((char *)path.p, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, at + 64, SEEK_SET), 0);
+	assert_int_equal(fputc(big_byte(517, 0) ^ 1, f), big_byte(517, 0) ^ 1);
+	assert_int_equal(fclose(f), 0);
+	big_poll(fd, &id, 1000);
+	big_check(fd, 1000, 517);
+	close(slow);
+	close(fd);
+	vb_buf_release(&b);
+	vb_buf_release(&path);
+}
+
 static void test_describe_options(void **state)
 {
 	struct vb_buf b = VB_BUF_INIT;
@@ -751,6 +977,7 @@ int main(void)
 		cmocka_unit_test(test_client_table),
 		cmocka_unit_test(test_send),
 		cmocka_unit_test(test_poll_records),
+		cmocka_unit_test(test_poll_big),
 		cmocka_unit_test(test_describe_options),
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_no_wait_polls),
