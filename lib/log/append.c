@@ -1222,6 +1222,29 @@ static int lockstep_busy(const struct app *a)
 	return a->up && vb_client_v09(a->c) && vb_client_unsent(a->c) > 0;
 }
 
+/*
+ * Lock-step (0.9) answers one frame per round trip, and a round is one
+ * frame per partition it touches: the next frame may go only when the
+ * answer to the last is in.  Served only between reads of the input (1
+ * MiB, thousands of lines), the connection would idle most of the time
+ * and every round trip would cost a read's worth of lines.  So it is
+ * also served every SERVE_BYTES of input: the rounds sealed since are
+ * queued, and the client writes the next frame if an answer came (the
+ * answers themselves are taken at the top of the main loop).
+ */
+#define SERVE_BYTES (32u << 10)
+
+static void serve(struct app *a)
+{
+	if (!a->up || !vb_client_v09(a->c) || a->fault != FAULT_NONE ||
+	    !vb_client_connected(a->c))
+		return;
+	for (struct round *r = a->head; r; r = r->next)
+		if (!r->queued)
+			queue_round(a, r);
+	vb_client_pump(a->c, NULL);
+}
+
 static void line(struct app *a, const char *p, size_t n)
 {
 	struct vb_json_scan s;
@@ -1265,7 +1288,7 @@ static void line(struct app *a, const char *p, size_t n)
 static void lines(struct app *a, int eof)
 {
 	char *b = (char *)a->inbuf.p;
-	size_t end = a->inbuf.len, at = a->inpos;
+	size_t end = a->inbuf.len, at = a->inpos, served = at;
 
 	while (!a->bad && at < end) {
 		char *nl = memchr(b + at, '\n', end - at);
@@ -1292,6 +1315,10 @@ static void lines(struct app *a, int eof)
 		}
 		line(a, b + at, (size_t)(nl - b) - at);
 		at = (size_t)(nl - b) + 1;
+		if (at - served >= SERVE_BYTES) {
+			serve(a);
+			served = at;
+		}
 	}
 	if (at == end) {
 		vb_buf_reset(&a->inbuf);
