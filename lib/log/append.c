@@ -158,7 +158,8 @@ struct app {
 	uint32_t *cnt, *frame_of;
 	uint64_t *bytes;
 	struct vb_send_builder *sb;
-	struct vb_buf uh; /* a message's user headers */
+	struct vb_buf *sums; /* 0.9: each builder's frame checksums */
+	struct vb_buf uh;    /* a message's user headers */
 	/* expected answers, a ring */
 	struct expect *x;
 	size_t xcap, xhead, xn;
@@ -477,6 +478,8 @@ static void build(struct app *a, struct round *r)
 		h.partition_id = p;
 		vb_wire_send_begin_f(&a->sb[p], &r->wire, a->c->framing, &h,
 				     a->cnt[p], a->bytes[p]);
+		if (vb_client_v09(a->c))
+			vb_wire_send_sums(&a->sb[p], &a->sums[p]);
 		memset(f, 0, sizeof(*f));
 		f->part = p;
 		f->count = a->cnt[p];
@@ -505,8 +508,8 @@ static void build(struct app *a, struct round *r)
 				 r->data.p + r->off[i], r->len[i], uh->p,
 				 (uint32_t)uh->len);
 	}
-	/* 0.9: the checksums, once every message is in (one origin time:
-	 * no delta can overflow) */
+	/* 0.9: the batch headers (one origin time: every frame's delta and
+	 * checksum were made as it was added) */
 	for (uint32_t k = 0; k < r->nframes; k++)
 		vb_wire_send_end(&a->sb[r->frames[k].part], NULL);
 	a->kept += r->wire.len;
@@ -1050,6 +1053,7 @@ static int setup_topology(struct app *a, struct vb_err *e)
 		a->frame_of = vb_xcalloc(a->nparts, sizeof(*a->frame_of));
 		a->bytes = vb_xcalloc(a->nparts, sizeof(*a->bytes));
 		a->sb = vb_xcalloc(a->nparts, sizeof(*a->sb));
+		a->sums = vb_xcalloc(a->nparts, sizeof(*a->sums));
 		a->rr = (uint32_t)(a->nonce[1] << 8 | a->nonce[2]);
 		a->topic_id = a->l->topic_id;
 		a->topic_created = a->l->topic_created;
@@ -1232,7 +1236,9 @@ static int lockstep_busy(const struct app *a)
  * queued, and the client writes the next frame if an answer came (the
  * answers themselves are taken at the top of the main loop).
  */
-#define SERVE_BYTES (32u << 10)
+static size_t serve_bytes(void){ static size_t v; if(!v){const char*e=getenv("XSB"); v=e?(size_t)atol(e):(32u<<10);} return v;}
+static uint32_t lsmult(void){ static uint32_t v; if(!v){const char*e=getenv("XLM"); v=e?(uint32_t)atol(e):1;} return v;}
+#define SERVE_BYTES serve_bytes()
 
 static void serve(struct app *a)
 {
@@ -1280,7 +1286,7 @@ static void line(struct app *a, const char *p, size_t n)
 	a->seq++;
 	a->open->last_line = a->lineno;
 	if (a->open->data.len >= a->o->batch_bytes ||
-	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a)))
+	    (a->open->n >= a->o->batch_lines * (vb_client_v09(a->c)?lsmult():1) && !lockstep_busy(a)))
 		seal(a);
 }
 
@@ -1521,6 +1527,9 @@ static void free_all(struct app *a)
 	free(a->frame_of);
 	free(a->bytes);
 	free(a->sb);
+	for (uint32_t p = 0; a->sums && p < a->nparts; p++)
+		vb_buf_release(&a->sums[p]);
+	free(a->sums);
 	free(a);
 }
 
