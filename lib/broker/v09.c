@@ -367,6 +367,7 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	struct vb_vsr_reply h;
 	struct vb_err e;
 	const uint8_t *fr;
+	uint8_t *o;
 	uint64_t origin, base;
 	uint32_t pid;
 	size_t m0 = c->out.len, m;
@@ -376,12 +377,16 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 		return;
 	}
 	origin = vb_ld64(v.batch + VB_BATCH_ORIGIN_TS);
+	/* the frames tile the batch (checked): its size, each header 16
+	 * bytes larger, reserved once */
 	vb_buf_reset(f);
+	o = vb_buf_reserve(f, v.batch_len - VB_BATCH_HDR +
+				      (size_t)v.h.count *
+					      (VB_MSG_HDR - VB_FRAME_HDR));
 	fr = v.batch + VB_BATCH_HDR;
 	for (uint32_t i = 0; i < v.h.count; i++) {
 		uint32_t ul = vb_ld32(fr + VB_FRAME_UHDR_LEN);
 		uint32_t pl = vb_ld32(fr + VB_FRAME_PAYLOAD_LEN);
-		uint8_t *o = vb_buf_reserve(f, VB_MSG_HDR);
 
 		memset(o, 0, VB_MSG_HDR);
 		memcpy(o + VB_MSG_ID, fr + VB_FRAME_ID, VB_MSG_ID_LEN);
@@ -389,10 +394,12 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 			origin + vb_ld32(fr + VB_FRAME_TS_DELTA));
 		vb_st32(o + VB_MSG_UHDR_LEN, ul);
 		vb_st32(o + VB_MSG_PAYLOAD_LEN, pl);
-		f->len += VB_MSG_HDR;
-		vb_buf_add(f, fr + VB_FRAME_HDR, (size_t)pl + ul);
+		memcpy(o + VB_MSG_HDR, fr + VB_FRAME_HDR, (size_t)pl + ul);
+		o += VB_MSG_HDR + (size_t)pl + ul;
 		fr += VB_FRAME_HDR + (size_t)pl + ul;
 	}
+	f->len = (size_t)(o - f->p);
+	f->p[f->len] = 0;
 	if (vb_send_append(b, c, &v.h, f->p, f->len, v.h.count, &pid, &base,
 			   &part)) {
 		answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);

@@ -623,7 +623,9 @@ static void frame_based(struct app *a, struct round *r, struct frame *f,
 	uint32_t k = 0, fi = (uint32_t)(f - r->frames);
 
 	f->based = 1;
-	for (uint32_t i = f->first; i < r->n && k < f->count; i++)
+	/* each line's own offset: wanted for --acks only */
+	for (uint32_t i = f->first; a->o->acks && i < r->n && k < f->count;
+	     i++)
 		if (r->frame[i] == fi)
 			line_offset(r, i, base + k++);
 	if (base + f->count > a->lb[f->part])

@@ -220,6 +220,45 @@ static int zero(const uint8_t *p, size_t n)
 int vb_wire_dec_send_meta(struct vb_rd *md, struct vb_send_hdr *h,
 			  struct vb_err *e);
 
+/*
+ * Every frame's checksum, then the batch's, in one walk over frames that
+ * tile the batch: the frames' checksums are hashed for the batch's as
+ * they are checked, gathered in pieces (vb_wire_batch_checksum's order).
+ */
+static int verify(const uint8_t *b, const uint8_t *end, struct vb_err *e)
+{
+	XXH3_state_t st;
+	uint8_t sums[8 * 64];
+	size_t n = 0;
+	uint32_t k = 0;
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, b, 40); /* partition .. batch_length */
+	XXH3_64bits_update(&st, b + VB_BATCH_COUNT, 4);
+	for (const uint8_t *f = b + VB_BATCH_HDR; f < end; k++) {
+		size_t size = frame_size(f);
+
+		if (vb_ld64(f) != vb_xxh3(f + 8, size - 8))
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_INVALID_MESSAGE_CHECKSUM,
+					     "frame %u: checksum does not match",
+					     k);
+		memcpy(sums + n, f, 8);
+		n += 8;
+		if (n == sizeof(sums)) {
+			XXH3_64bits_update(&st, sums, n);
+			n = 0;
+		}
+		f += size;
+	}
+	XXH3_64bits_update(&st, sums, n);
+	if (vb_ld64(b + VB_BATCH_CHECKSUM) != XXH3_64bits_digest(&st))
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_BATCH_CHECKSUM,
+				     "batch checksum does not match");
+	return 0;
+}
+
 int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 			    size_t n, struct vb_err *e)
 {
@@ -265,16 +304,8 @@ int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 					     k);
 		f += size;
 	}
-	for (f = b + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++)
-		if (vb_ld64(f) != vb_xxh3(f + 8, frame_size(f) - 8))
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_INVALID_MESSAGE_CHECKSUM,
-					     "frame %u: checksum does not match",
-					     k);
-	if (vb_ld64(b + VB_BATCH_CHECKSUM) != vb_wire_batch_checksum(b))
-		return vb_err_status(e, VB_E_PROTO,
-				     VB_ST_INVALID_BATCH_CHECKSUM,
-				     "batch checksum does not match");
+	if (verify(b, end, e))
+		return -1;
 	if (count == 0 || k != count)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
 				     "message_count %u, %u frames", count, k);
