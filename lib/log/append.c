@@ -1225,7 +1225,7 @@ static void invalid(struct app *a, const char *reason, size_t byte)
  */
 static int lockstep_busy(const struct app *a)
 {
-	return a->up && vb_client_v09(a->c) && vb_client_unsent(a->c) > 0;
+	return a->up && vb_client_v09(a->c) && vb_client_has_unsent(a->c);
 }
 
 /*
@@ -1238,9 +1238,7 @@ static int lockstep_busy(const struct app *a)
  * queued, and the client writes the next frame if an answer came (the
  * answers themselves are taken at the top of the main loop).
  */
-static size_t serve_bytes(void){ static size_t v; if(!v){const char*e=getenv("XSB"); v=e?(size_t)atol(e):(32u<<10);} return v;}
-static uint32_t lsmult(void){ static uint32_t v; if(!v){const char*e=getenv("XLM"); v=e?(uint32_t)atol(e):1;} return v;}
-#define SERVE_BYTES serve_bytes()
+#define SERVE_BYTES (32u << 10)
 
 static void serve(struct app *a)
 {
@@ -1250,7 +1248,8 @@ static void serve(struct app *a)
 	for (struct round *r = a->head; r; r = r->next)
 		if (!r->queued)
 			queue_round(a, r);
-	vb_client_pump(a->c, NULL);
+	if (vb_client_has_unsent(a->c) || vb_client_inflight(a->c) > 0)
+		vb_client_pump(a->c, NULL);
 }
 
 static void line(struct app *a, const char *p, size_t n)
@@ -1288,7 +1287,7 @@ static void line(struct app *a, const char *p, size_t n)
 	a->seq++;
 	a->open->last_line = a->lineno;
 	if (a->open->data.len >= a->o->batch_bytes ||
-	    (a->open->n >= a->o->batch_lines * (vb_client_v09(a->c)?lsmult():1) && !lockstep_busy(a)))
+	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a)))
 		seal(a);
 }
 
