@@ -1217,39 +1217,45 @@ static void invalid(struct app *a, const char *reason, size_t byte)
 }
 
 /*
- * Over 0.9, which takes one request at a time (lock-step), a round at
- * --batch lines while a frame still waits unwritten behind the one in
- * flight keeps taking lines, up to the byte cut: sealing it would only
- * queue one more small frame for one more round trip.  So batches grow
- * with the round trip, as 0.8's pipeline overlaps them.
+ * Over 0.9, which takes one request at a time (lock-step), each frame of
+ * a round costs a round trip, one per partition it touches.  So a round
+ * at --batch lines while an answer is still owed keeps taking lines, up
+ * to the byte cut: sealing it would only queue more small frames for
+ * more round trips.  Batches grow with the round trip, as 0.8's pipeline
+ * overlaps them, and an input slower than the server still goes out in
+ * batches of --batch lines.
  */
 static int lockstep_busy(const struct app *a)
 {
-	return a->up && vb_client_v09(a->c) && vb_client_has_unsent(a->c);
+	return a->up && vb_client_v09(a->c) &&
+	       (vb_client_has_unsent(a->c) || vb_client_inflight(a->c) > 0);
 }
 
 /*
- * Lock-step (0.9) answers one frame per round trip, and a round is one
- * frame per partition it touches: the next frame may go only when the
- * answer to the last is in.  Served only between reads of the input (1
- * MiB, thousands of lines), the connection would idle most of the time
- * and every round trip would cost a read's worth of lines.  So it is
- * also served every SERVE_BYTES of input: the rounds sealed since are
- * queued, and the client writes the next frame if an answer came (the
- * answers themselves are taken at the top of the main loop).
+ * Served only between reads of the input (1 MiB, thousands of lines), a
+ * lock-step connection would idle most of the time, and every round trip
+ * would cost a read's worth of lines.  So it is also served every
+ * SERVE_BYTES of input: the rounds sealed since are queued, the client
+ * writes what may go and reads what came, and the answers are taken (a
+ * lost connection is marked so; the main loop reconnects).
  */
 #define SERVE_BYTES (32u << 10)
 
 static void serve(struct app *a)
 {
+	struct vb_err why;
+
 	if (!a->up || !vb_client_v09(a->c) || a->fault != FAULT_NONE ||
 	    !vb_client_connected(a->c))
 		return;
 	for (struct round *r = a->head; r; r = r->next)
 		if (!r->queued)
 			queue_round(a, r);
-	if (vb_client_has_unsent(a->c) || vb_client_inflight(a->c) > 0)
-		vb_client_pump(a->c, NULL);
+	if (!vb_client_has_unsent(a->c) && vb_client_inflight(a->c) == 0)
+		return;
+	vb_client_pump(a->c, NULL);
+	if (take_answers(a, &why))
+		lost(a, &why, 0);
 }
 
 static void line(struct app *a, const char *p, size_t n)
