@@ -213,12 +213,13 @@ static struct round *round_get(struct app *a)
 
 static void round_put(struct app *a, struct round *r)
 {
-	/* Keep big buffers from pinning memory forever. */
-	if (r->data.cap > (8u << 20))
+	/* Keep big buffers from pinning memory forever (a lock-step round
+	 * holds up to 8 MiB of lines and their frames). */
+	if (r->data.cap > (16u << 20))
 		vb_buf_release(&r->data);
-	if (r->wire.cap > (8u << 20))
+	if (r->wire.cap > (24u << 20))
 		vb_buf_release(&r->wire);
-	if (r->keys.cap > (8u << 20))
+	if (r->keys.cap > (16u << 20))
 		vb_buf_release(&r->keys);
 	r->next = a->freelist;
 	a->freelist = r;
@@ -1232,6 +1233,25 @@ static int lockstep_busy(const struct app *a)
 }
 
 /*
+ * The byte cut of a round.  0.8 pipelines its frames, so a round of
+ * --batch lines or 1 MiB is as good as a larger one.  Over 0.9 each
+ * frame is a round trip, and a round routed by key makes one per
+ * partition: the cut is 1 MiB per partition (up to LOCKSTEP_CUT_MAX
+ * times), so that a busy or slow server still gets frames of about 1 MiB
+ * and the round trips do not bound the rate.
+ */
+#define LOCKSTEP_CUT_MAX 8
+
+static size_t cut_bytes(const struct app *a)
+{
+	uint32_t k = a->nparts;
+
+	if (!vb_client_v09(a->c) || a->o->route != VB_ROUTE_FIELD || k < 2)
+		return a->o->batch_bytes;
+	return a->o->batch_bytes * (k < LOCKSTEP_CUT_MAX ? k : LOCKSTEP_CUT_MAX);
+}
+
+/*
  * Served only between reads of the input (1 MiB, thousands of lines), a
  * lock-step connection would idle most of the time, and every round trip
  * would cost a read's worth of lines.  So it is also served every
@@ -1292,7 +1312,7 @@ static void line(struct app *a, const char *p, size_t n)
 	round_add(a->open, p, n, hash, a->lineno, koff, klen);
 	a->seq++;
 	a->open->last_line = a->lineno;
-	if (a->open->data.len >= a->o->batch_bytes ||
+	if (a->open->data.len >= cut_bytes(a) ||
 	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a)))
 		seal(a);
 }
