@@ -1396,8 +1396,10 @@ static int do_input(struct app *a, struct vb_err *e)
 	n = read(in->fd, d, READ_CHUNK);
 	if (n > 0) {
 		a->inbuf.len += (size_t)n;
-		a->last_input = vb_mono_us();
 		lines(a, 0);
+		/* idle from here: the time its lines took is not (a slow or
+		 * loaded machine would seal a round at every read) */
+		a->last_input = vb_mono_us();
 		return 0;
 	}
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
