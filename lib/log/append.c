@@ -1245,10 +1245,15 @@ static int lockstep_busy(const struct app *a)
 static size_t cut_bytes(const struct app *a)
 {
 	uint32_t k = a->nparts;
+	size_t cut;
 
 	if (!vb_client_v09(a->c) || a->o->route != VB_ROUTE_FIELD || k < 2)
 		return a->o->batch_bytes;
-	return a->o->batch_bytes * (k < LOCKSTEP_CUT_MAX ? k : LOCKSTEP_CUT_MAX);
+	cut = a->o->batch_bytes * (k < LOCKSTEP_CUT_MAX ? k : LOCKSTEP_CUT_MAX);
+	/* and no more than a quarter of --buffer, where input stops */
+	if (cut > a->o->buffer_bytes / 4)
+		cut = a->o->buffer_bytes / 4;
+	return cut > a->o->batch_bytes ? cut : a->o->batch_bytes;
 }
 
 /*
