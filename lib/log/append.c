@@ -1318,8 +1318,12 @@ static void line(struct app *a, const char *p, size_t n)
 	a->seq++;
 	a->open->last_line = a->lineno;
 	if (a->open->data.len >= cut_bytes(a) ||
-	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a)))
+	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a))) {
 		seal(a);
+		/* lock-step: its first frame goes now, not a serve later */
+		if (a->up && vb_client_v09(a->c))
+			serve(a);
+	}
 }
 
 /* Splits the buffered input into lines; keeps an incomplete tail. */
