@@ -43,23 +43,20 @@ static struct vb_topic *msg_topic(struct vb_broker *b, struct vb_conn *c,
 	return t;
 }
 
-int vb_send_append(struct vb_broker *b, struct vb_conn *c,
-		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
-		   uint32_t count, uint32_t *pidp, uint64_t *base,
-		   struct vb_part **partp)
+struct vb_part *vb_send_target(struct vb_broker *b, struct vb_conn *c,
+			       const struct vb_send_hdr *h, uint32_t *pidp)
 {
 	struct vb_topic *t;
-	struct vb_err e;
 	uint32_t pid;
 
 	t = msg_topic(b, c, &h->stream, &h->topic, VB_P_SEND);
 	if (t == NULL)
-		return -1;
+		return NULL;
 	switch (h->part_kind) {
 	case VB_PART_BALANCED:
 		if (t->nparts == 0) {
 			vb_reply_err(c, VB_ST_TOPIC_ID_NOT_FOUND);
-			return -1;
+			return NULL;
 		}
 		pid = t->rr % t->nparts;
 		t->rr = (pid + 1) % t->nparts;
@@ -70,28 +67,52 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 	default:
 		if (t->nparts == 0) {
 			vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
-			return -1;
+			return NULL;
 		}
 		pid = vb_xxh32(h->key, h->key_len) % t->nparts;
 		break;
 	}
 	if (pid >= t->nparts) {
 		vb_reply_err(c, VB_ST_PARTITION_NOT_FOUND);
-		return -1;
+		return NULL;
 	}
 	if (pidp)
 		*pidp = pid;
-	if (base)
-		*base = t->parts[pid]->next;
-	if (vb_part_append(t->parts[pid], msgs, len, count, vb_wall_us(), &e) <
+	return t->parts[pid];
+}
+
+int vb_send_store(struct vb_broker *b, struct vb_conn *c, struct vb_part *part,
+		  uint8_t *msgs, size_t len, uint32_t count, uint64_t ts,
+		  uint64_t stamped)
+{
+	struct vb_err e;
+
+	if (vb_part_append_stamped(part, msgs, len, count, ts, stamped, &e) <
 	    0) {
 		vb_broker_log(b, "append: %s", e.msg);
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return -1;
 	}
-	t->parts[pid]->io.msgs_in += count;
-	t->parts[pid]->io.bytes_in += len;
-	*partp = t->parts[pid];
+	part->io.msgs_in += count;
+	part->io.bytes_in += len;
+	return 0;
+}
+
+int vb_send_append(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_send_hdr *h, uint8_t *msgs, size_t len,
+		   uint32_t count, uint32_t *pidp, uint64_t *base,
+		   struct vb_part **partp)
+{
+	struct vb_part *part = vb_send_target(b, c, h, pidp);
+
+	if (part == NULL)
+		return -1;
+	if (base)
+		*base = part->next;
+	if (vb_send_store(b, c, part, msgs, len, count, vb_wall_us(),
+			  UINT64_MAX) < 0)
+		return -1;
+	*partp = part;
 	return 0;
 }
 

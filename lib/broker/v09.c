@@ -356,7 +356,12 @@ int vb_v09_stale(struct vb_broker *b, struct vb_conn *c, int64_t now_ms)
 
 /* ---- messages (messages.md) ---- */
 
-/* A 0.9 send: its batch as the store's 0.8 frames, appended. */
+/*
+ * A 0.9 send: its batch as the store's 0.8 frames, appended.  Each frame
+ * is converted and stamped (offset, timestamp, id, checksum) as the store
+ * would, in one pass while its bytes are in the cache; the store stamps
+ * them again only if its next offset moved meanwhile (a repair).
+ */
 static void send09(struct vb_broker *b, struct vb_conn *c,
 		   const struct vb_vsr_req *q, const uint8_t *body, size_t n)
 {
@@ -367,7 +372,8 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	struct vb_vsr_reply h;
 	struct vb_err e;
 	const uint8_t *fr;
-	uint64_t origin, base;
+	uint8_t *o, rnd[VB_MSG_ID_LEN];
+	uint64_t origin, ts, next;
 	uint32_t pid;
 	size_t m0 = c->out.len, m;
 
@@ -375,13 +381,25 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 		deny(c, q, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
+	part = vb_send_target(b, c, &v.h, &pid);
+	if (part == NULL) {
+		answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
+		return;
+	}
+	ts = vb_part_stamp_ts(part, vb_wall_us());
+	next = part->next;
 	origin = vb_ld64(v.batch + VB_BATCH_ORIGIN_TS);
+	/* the frames tile the batch (checked): its size, each header 16
+	 * bytes larger, reserved once */
 	vb_buf_reset(f);
+	o = vb_buf_reserve(f, v.batch_len - VB_BATCH_HDR +
+				      (size_t)v.h.count *
+					      (VB_MSG_HDR - VB_FRAME_HDR));
 	fr = v.batch + VB_BATCH_HDR;
 	for (uint32_t i = 0; i < v.h.count; i++) {
 		uint32_t ul = vb_ld32(fr + VB_FRAME_UHDR_LEN);
 		uint32_t pl = vb_ld32(fr + VB_FRAME_PAYLOAD_LEN);
-		uint8_t *o = vb_buf_reserve(f, VB_MSG_HDR);
+		size_t size = VB_MSG_HDR + (size_t)pl + ul;
 
 		memset(o, 0, VB_MSG_HDR);
 		memcpy(o + VB_MSG_ID, fr + VB_FRAME_ID, VB_MSG_ID_LEN);
@@ -389,12 +407,16 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 			origin + vb_ld32(fr + VB_FRAME_TS_DELTA));
 		vb_st32(o + VB_MSG_UHDR_LEN, ul);
 		vb_st32(o + VB_MSG_PAYLOAD_LEN, pl);
-		f->len += VB_MSG_HDR;
-		vb_buf_add(f, fr + VB_FRAME_HDR, (size_t)pl + ul);
+		memcpy(o + VB_MSG_HDR, fr + VB_FRAME_HDR, (size_t)pl + ul);
+		if (vb_wire_msg_id_unset(o))
+			arc4random_buf(rnd, sizeof(rnd));
+		vb_wire_msg_stamp(o, size, next + i, ts, rnd);
+		o += size;
 		fr += VB_FRAME_HDR + (size_t)pl + ul;
 	}
-	if (vb_send_append(b, c, &v.h, f->p, f->len, v.h.count, &pid, &base,
-			   &part)) {
+	f->len = (size_t)(o - f->p);
+	f->p[f->len] = 0;
+	if (vb_send_store(b, c, part, f->p, f->len, v.h.count, ts, next) < 0) {
 		answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
 		return;
 	}
@@ -407,7 +429,7 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 		cf.topic_id = t ? t->id : 0;
 	}
 	cf.partition_id = pid;
-	cf.base_offset = base;
+	cf.base_offset = part->next - v.h.count; /* where they went */
 	reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_wire_enc_send_reply(&c->out, &cf, 1);

@@ -652,6 +652,8 @@ static void add_piece(struct vb_client *c, const uint8_t *ext, size_t off,
 {
 	struct vb_client_piece *pc;
 
+	if (n == 0)
+		return; /* written at once: vb_client_has_unsent relies on it */
 	if (c->qhead == c->nq)
 		c->qhead = c->nq = c->qdone = 0;
 	VB_ALLOC_GROW(c->q, c->nq + 1, c->qcap);

@@ -234,6 +234,11 @@ static inline uint64_t vb_client_inflight(const struct vb_client *c)
 }
 /* Bytes queued and not yet written. */
 size_t vb_client_unsent(const struct vb_client *c);
+/* vb_client_unsent(c) > 0, in O(1) (a queued piece is never empty). */
+static inline int vb_client_has_unsent(const struct vb_client *c)
+{
+	return c->qhead < c->nq;
+}
 /*
  * What to poll c->fd for: POLLIN, and POLLOUT while bytes are unsent (and,
  * over 0.9, the frame before was answered) or a TLS read waits to write.

@@ -164,7 +164,8 @@ struct app {
 	uint32_t *cnt, *frame_of;
 	uint64_t *bytes;
 	struct vb_send_builder *sb;
-	struct vb_buf uh; /* a message's user headers */
+	struct vb_buf *sums; /* 0.9: each builder's frame checksums */
+	struct vb_buf uh;    /* a message's user headers */
 	/* expected answers, a ring */
 	struct expect *x;
 	size_t xcap, xhead, xn;
@@ -218,12 +219,13 @@ static struct round *round_get(struct app *a)
 
 static void round_put(struct app *a, struct round *r)
 {
-	/* Keep big buffers from pinning memory forever. */
-	if (r->data.cap > (8u << 20))
+	/* Keep big buffers from pinning memory forever (a lock-step round
+	 * holds up to 8 MiB of lines and their frames). */
+	if (r->data.cap > (16u << 20))
 		vb_buf_release(&r->data);
-	if (r->wire.cap > (8u << 20))
+	if (r->wire.cap > (24u << 20))
 		vb_buf_release(&r->wire);
-	if (r->keys.cap > (8u << 20))
+	if (r->keys.cap > (16u << 20))
 		vb_buf_release(&r->keys);
 	r->next = a->freelist;
 	a->freelist = r;
@@ -483,6 +485,8 @@ static void build(struct app *a, struct round *r)
 		h.partition_id = p;
 		vb_wire_send_begin_f(&a->sb[p], &r->wire, a->c->framing, &h,
 				     a->cnt[p], a->bytes[p]);
+		if (vb_client_v09(a->c))
+			vb_wire_send_sums(&a->sb[p], &a->sums[p]);
 		memset(f, 0, sizeof(*f));
 		f->part = p;
 		f->count = a->cnt[p];
@@ -511,8 +515,8 @@ static void build(struct app *a, struct round *r)
 				 r->data.p + r->off[i], r->len[i], uh->p,
 				 (uint32_t)uh->len);
 	}
-	/* 0.9: the checksums, once every message is in (one origin time:
-	 * no delta can overflow) */
+	/* 0.9: the batch headers (one origin time: every frame's delta and
+	 * checksum were made as it was added) */
 	for (uint32_t k = 0; k < r->nframes; k++)
 		vb_wire_send_end(&a->sb[r->frames[k].part], NULL);
 	a->kept += r->wire.len;
@@ -626,7 +630,9 @@ static void frame_based(struct app *a, struct round *r, struct frame *f,
 	uint32_t k = 0, fi = (uint32_t)(f - r->frames);
 
 	f->based = 1;
-	for (uint32_t i = f->first; i < r->n && k < f->count; i++)
+	/* each line's own offset: wanted for --acks only */
+	for (uint32_t i = f->first; a->o->acks && i < r->n && k < f->count;
+	     i++)
 		if (r->frame[i] == fi)
 			line_offset(r, i, base + k++);
 	if (base + f->count > a->lb[f->part])
@@ -1056,6 +1062,7 @@ static int setup_topology(struct app *a, struct vb_err *e)
 		a->frame_of = vb_xcalloc(a->nparts, sizeof(*a->frame_of));
 		a->bytes = vb_xcalloc(a->nparts, sizeof(*a->bytes));
 		a->sb = vb_xcalloc(a->nparts, sizeof(*a->sb));
+		a->sums = vb_xcalloc(a->nparts, sizeof(*a->sums));
 		a->rr = (uint32_t)(a->nonce[1] << 8 | a->nonce[2]);
 		a->topic_id = a->l->topic_id;
 		a->topic_created = a->l->topic_created;
@@ -1217,15 +1224,69 @@ static void invalid(struct app *a, const char *reason, size_t byte)
 }
 
 /*
- * Over 0.9, which takes one request at a time (lock-step), a round at
- * --batch lines while a frame still waits unwritten behind the one in
- * flight keeps taking lines, up to the byte cut: sealing it would only
- * queue one more small frame for one more round trip.  So batches grow
- * with the round trip, as 0.8's pipeline overlaps them.
+ * Over 0.9, which takes one request at a time (lock-step), each frame of
+ * a round costs a round trip, one per partition it touches.  So a round
+ * at --batch lines while an answer is still owed keeps taking lines, up
+ * to the byte cut: sealing it would only queue more small frames for
+ * more round trips.  Batches grow with the round trip, as 0.8's pipeline
+ * overlaps them, and an input slower than the server still goes out in
+ * batches of --batch lines.
  */
 static int lockstep_busy(const struct app *a)
 {
-	return a->up && vb_client_v09(a->c) && vb_client_unsent(a->c) > 0;
+	return a->up && vb_client_v09(a->c) &&
+	       (vb_client_has_unsent(a->c) || vb_client_inflight(a->c) > 0);
+}
+
+/*
+ * The byte cut of a round.  0.8 pipelines its frames, so a round of
+ * --batch lines or 1 MiB is as good as a larger one.  Over 0.9 each
+ * frame is a round trip, and a round routed by key makes one per
+ * partition: the cut is 1 MiB per partition (up to LOCKSTEP_CUT_MAX
+ * times), so that a busy or slow server still gets frames of about 1 MiB
+ * and the round trips do not bound the rate.
+ */
+#define LOCKSTEP_CUT_MAX 8
+
+static size_t cut_bytes(const struct app *a)
+{
+	uint32_t k = a->nparts;
+	size_t cut;
+
+	if (!vb_client_v09(a->c) || a->o->route != VB_ROUTE_FIELD || k < 2)
+		return a->o->batch_bytes;
+	cut = a->o->batch_bytes * (k < LOCKSTEP_CUT_MAX ? k : LOCKSTEP_CUT_MAX);
+	/* and no more than a quarter of --buffer, where input stops */
+	if (cut > a->o->buffer_bytes / 4)
+		cut = a->o->buffer_bytes / 4;
+	return cut > a->o->batch_bytes ? cut : a->o->batch_bytes;
+}
+
+/*
+ * Served only between reads of the input (1 MiB, thousands of lines), a
+ * lock-step connection would idle most of the time, and every round trip
+ * would cost a read's worth of lines.  So it is also served every
+ * SERVE_BYTES of input: the rounds sealed since are queued, the client
+ * writes what may go and reads what came, and the answers are taken (a
+ * lost connection is marked so; the main loop reconnects).
+ */
+#define SERVE_BYTES (32u << 10)
+
+static void serve(struct app *a)
+{
+	struct vb_err why;
+
+	if (!a->up || !vb_client_v09(a->c) || a->fault != FAULT_NONE ||
+	    !vb_client_connected(a->c))
+		return;
+	for (struct round *r = a->head; r; r = r->next)
+		if (!r->queued)
+			queue_round(a, r);
+	if (!vb_client_has_unsent(a->c) && vb_client_inflight(a->c) == 0)
+		return;
+	vb_client_pump(a->c, NULL);
+	if (take_answers(a, &why))
+		lost(a, &why, 0);
 }
 
 static void line(struct app *a, const char *p, size_t n)
@@ -1262,16 +1323,20 @@ static void line(struct app *a, const char *p, size_t n)
 	round_add(a->open, p, n, hash, a->lineno, koff, klen);
 	a->seq++;
 	a->open->last_line = a->lineno;
-	if (a->open->data.len >= a->o->batch_bytes ||
-	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a)))
+	if (a->open->data.len >= cut_bytes(a) ||
+	    (a->open->n >= a->o->batch_lines && !lockstep_busy(a))) {
 		seal(a);
+		/* lock-step: its first frame goes now, not a serve later */
+		if (a->up && vb_client_v09(a->c))
+			serve(a);
+	}
 }
 
 /* Splits the buffered input into lines; keeps an incomplete tail. */
 static void lines(struct app *a, int eof)
 {
 	char *b = (char *)a->inbuf.p;
-	size_t end = a->inbuf.len, at = a->inpos;
+	size_t end = a->inbuf.len, at = a->inpos, served = at;
 
 	while (!a->bad && at < end) {
 		char *nl = memchr(b + at, '\n', end - at);
@@ -1298,6 +1363,10 @@ static void lines(struct app *a, int eof)
 		}
 		line(a, b + at, (size_t)(nl - b) - at);
 		at = (size_t)(nl - b) + 1;
+		if (at - served >= SERVE_BYTES) {
+			serve(a);
+			served = at;
+		}
 	}
 	if (at == end) {
 		vb_buf_reset(&a->inbuf);
@@ -1344,8 +1413,10 @@ static int do_input(struct app *a, struct vb_err *e)
 		if ((size_t)n == a->chunk && a->chunk < READ_CHUNK)
 			a->chunk *= 2;
 		a->inbuf.len += (size_t)n;
-		a->last_input = vb_mono_us();
 		lines(a, 0);
+		/* idle from here: the time its lines took is not (a slow or
+		 * loaded machine would seal a round at every read) */
+		a->last_input = vb_mono_us();
 		return 0;
 	}
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -1502,6 +1573,9 @@ static void free_all(struct app *a)
 	free(a->frame_of);
 	free(a->bytes);
 	free(a->sb);
+	for (uint32_t p = 0; a->sums && p < a->nparts; p++)
+		vb_buf_release(&a->sums[p]);
+	free(a->sums);
 	free(a);
 }
 

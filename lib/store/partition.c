@@ -486,8 +486,13 @@ static int roll(struct vb_part *p, struct vb_err *e)
 	return 0;
 }
 
-int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
-		   uint64_t ts, struct vb_err *e)
+/*
+ * vb_part_append, and vb_part_append_stamped when `stamped` is the offset
+ * the caller stamped the frames from (UINT64_MAX: not stamped).
+ */
+static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
+		       uint32_t n, uint64_t ts, uint64_t stamped,
+		       struct vb_err *e)
 {
 	struct vb_seg *s;
 	uint8_t *ent, rnd[VB_MSG_ID_LEN];
@@ -506,6 +511,9 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 	if (len > VB_SEG_HARD_MAX)
 		return vb_err_set(e, VB_E_IO, "batch of %zu bytes too large",
 				  len);
+	/* stamped as they would be (a repair may have moved p->next)? */
+	if (stamped != p->next || ts < p->last_ts)
+		stamped = UINT64_MAX;
 	if (ts < p->last_ts)
 		ts = p->last_ts;
 	vb_buf_reset(&p->scratch);
@@ -515,10 +523,13 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 		uint8_t *f = frames + at;
 		size_t sz = (size_t)vb_msg_frame_size(f);
 
-		/* producers that choose ids (vibes-append does) cost no random */
-		if (vb_wire_msg_id_unset(f))
-			arc4random_buf(rnd, sizeof(rnd));
-		vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd);
+		if (stamped == UINT64_MAX) {
+			/* producers that choose ids (vibes-append does) cost
+			 * no random */
+			if (vb_wire_msg_id_unset(f))
+				arc4random_buf(rnd, sizeof(rnd));
+			vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd);
+		}
 		if (i == 0)
 			first = sz;
 		at += sz;
@@ -542,6 +553,19 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 	p->data_dirty = 1;
 	part_pend(p);
 	return 0;
+}
+
+int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
+		   uint64_t ts, struct vb_err *e)
+{
+	return part_append(p, frames, len, n, ts, UINT64_MAX, e);
+}
+
+int vb_part_append_stamped(struct vb_part *p, uint8_t *frames, size_t len,
+			   uint32_t n, uint64_t ts, uint64_t next,
+			   struct vb_err *e)
+{
+	return part_append(p, frames, len, n, ts, next, e);
 }
 
 uint64_t vb_part_first(const struct vb_part *p)

@@ -443,6 +443,21 @@ int vb_part_destroy(struct vb_part *p, struct vb_err *e);
  */
 int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 		   uint64_t ts, struct vb_err *e);
+/*
+ * The same for frames the caller stamped already, as vb_part_append
+ * would (offsets from next, timestamp ts: vb_part_stamp_ts), while making
+ * them: when next is no longer p->next (a repair moved it) or ts is below
+ * the last stored timestamp, they are stamped again.
+ */
+int vb_part_append_stamped(struct vb_part *p, uint8_t *frames, size_t len,
+			   uint32_t n, uint64_t ts, uint64_t next,
+			   struct vb_err *e);
+/* The timestamp vb_part_append gives a batch arriving at now_us. */
+static inline uint64_t vb_part_stamp_ts(const struct vb_part *p,
+					uint64_t now_us)
+{
+	return now_us < p->last_ts ? p->last_ts : now_us;
+}
 
 /* Offset of the oldest message present (p->next when empty). */
 uint64_t vb_part_first(const struct vb_part *p);

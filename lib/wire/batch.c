@@ -83,9 +83,21 @@ void vb_wire_send_begin09(struct vb_send_builder *sb, uint32_t count,
 	b->p[b->len] = 0;
 }
 
+void vb_wire_send_sums(struct vb_send_builder *sb, struct vb_buf *sums)
+{
+	sb->sums = sums;
+	if (sums == NULL)
+		return;
+	vb_buf_reset(sums);
+	vb_buf_reserve(sums, (size_t)sb->count * 8);
+}
+
 /*
- * Until vb_wire_send_end the checksum slot of each frame holds its origin
- * timestamp: the deltas need the smallest one, known only at the end.
+ * A message whose origin timestamp is at or after the first's, less than
+ * 2^32 µs past it, gets its delta and checksum at once (the batch's
+ * origin is the smallest, so far the first's).  After one that is not,
+ * the checksum slot of each frame holds its origin timestamp until
+ * vb_wire_send_end, which knows the smallest.
  */
 void vb_wire_send_add09(struct vb_send_builder *sb, const uint8_t id[16],
 			uint64_t origin_timestamp, const void *payload,
@@ -97,9 +109,14 @@ void vb_wire_send_add09(struct vb_send_builder *sb, const uint8_t id[16],
 			uint32_t uhdr_len)
 {
 	uint8_t *f = sb->b->p + sb->msg;
+	size_t size = VB_FRAME_HDR + (size_t)payload_len + uhdr_len;
 
+	if (sb->n == 0)
+		sb->ts0 = origin_timestamp;
+	if (!sb->late && (origin_timestamp < sb->ts0 ||
+			  origin_timestamp - sb->ts0 > UINT32_MAX))
+		sb->late = 1;
 	memset(f, 0, VB_FRAME_HDR);
-	vb_st64(f + VB_FRAME_CHECKSUM, origin_timestamp);
 	memcpy(f + VB_FRAME_ID, id, 16);
 	vb_st32(f + VB_FRAME_OFFSET_DELTA, sb->n);
 	vb_st32(f + VB_FRAME_UHDR_LEN, uhdr_len);
@@ -107,7 +124,24 @@ void vb_wire_send_add09(struct vb_send_builder *sb, const uint8_t id[16],
 	memcpy(f + VB_FRAME_HDR, payload, payload_len);
 	if (uhdr_len)
 		memcpy(f + VB_FRAME_HDR + payload_len, uhdr, uhdr_len);
-	sb->msg += VB_FRAME_HDR + (size_t)payload_len + uhdr_len;
+	if (sb->late)
+		vb_st64(f + VB_FRAME_CHECKSUM, origin_timestamp);
+	else {
+		uint64_t sum;
+
+		vb_st32(f + VB_FRAME_TS_DELTA,
+			(uint32_t)(origin_timestamp - sb->ts0));
+		sum = vb_xxh3(f + VB_FRAME_ID, size - VB_FRAME_ID);
+		vb_st64(f + VB_FRAME_CHECKSUM, sum);
+		if (sb->sums) {
+			uint8_t d[8];
+
+			vb_st64(d, sum);
+			vb_buf_add(sb->sums, d, 8);
+		}
+		sb->neager++;
+	}
+	sb->msg += size;
 }
 
 static size_t frame_size(const uint8_t *f)
@@ -116,14 +150,34 @@ static size_t frame_size(const uint8_t *f)
 	       vb_ld32(f + VB_FRAME_UHDR_LEN);
 }
 
+/* The origin timestamp of frame k, whichever way add left it. */
+static uint64_t frame_ts(const struct vb_send_builder *sb, const uint8_t *f,
+			 uint32_t k)
+{
+	return k < sb->neager ? sb->ts0 + vb_ld32(f + VB_FRAME_TS_DELTA) :
+				vb_ld64(f + VB_FRAME_CHECKSUM);
+}
+
 int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e);
 int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 {
 	uint8_t *batch = sb->b->p + sb->batch, *end = sb->b->p + sb->end, *f;
 	uint64_t min = UINT64_MAX, max = 0;
+	uint32_t k;
 
-	for (f = batch + VB_BATCH_HDR; f < end; f += frame_size(f)) {
-		uint64_t ts = vb_ld64(f + VB_FRAME_CHECKSUM);
+	vb_st64(batch + VB_BATCH_LENGTH, (uint64_t)(end - batch));
+	if (!sb->late) {
+		/* every frame is done: the first's is the smallest */
+		vb_st64(batch + VB_BATCH_ORIGIN_TS, sb->n ? sb->ts0 : 0);
+		vb_st64(batch + VB_BATCH_CHECKSUM,
+			sb->sums && sb->sums->len == (size_t)sb->n * 8 ?
+				vb_wire_batch_checksum_sums(batch, sb->sums->p,
+							    sb->n) :
+				vb_wire_batch_checksum(batch));
+		return 0;
+	}
+	for (f = batch + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++) {
+		uint64_t ts = frame_ts(sb, f, k);
 
 		min = ts < min ? ts : min;
 		max = ts > max ? ts : max;
@@ -135,16 +189,15 @@ int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 			e, VB_E_USAGE, VB_ST_INVALID_MESSAGE_TIMESTAMP_DELTA,
 			"the origin timestamps of one batch are %llu µs apart (at most 4294967295)",
 			(unsigned long long)(max - min));
-	for (f = batch + VB_BATCH_HDR; f < end; f += frame_size(f)) {
+	for (f = batch + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++) {
 		size_t size = frame_size(f);
 
 		vb_st32(f + VB_FRAME_TS_DELTA,
-			(uint32_t)(vb_ld64(f + VB_FRAME_CHECKSUM) - min));
+			(uint32_t)(frame_ts(sb, f, k) - min));
 		vb_st64(f + VB_FRAME_CHECKSUM,
 			vb_xxh3(f + VB_FRAME_ID, size - VB_FRAME_ID));
 	}
 	vb_st64(batch + VB_BATCH_ORIGIN_TS, min);
-	vb_st64(batch + VB_BATCH_LENGTH, (uint64_t)(end - batch));
 	vb_st64(batch + VB_BATCH_CHECKSUM, vb_wire_batch_checksum(batch));
 	return 0;
 }
@@ -166,6 +219,45 @@ static int zero(const uint8_t *p, size_t n)
 
 int vb_wire_dec_send_meta(struct vb_rd *md, struct vb_send_hdr *h,
 			  struct vb_err *e);
+
+/*
+ * Every frame's checksum, then the batch's, in one walk over frames that
+ * tile the batch: the frames' checksums are hashed for the batch's as
+ * they are checked, gathered in pieces (vb_wire_batch_checksum's order).
+ */
+static int verify(const uint8_t *b, const uint8_t *end, struct vb_err *e)
+{
+	XXH3_state_t st;
+	uint8_t sums[8 * 64];
+	size_t n = 0;
+	uint32_t k = 0;
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, b, 40); /* partition .. batch_length */
+	XXH3_64bits_update(&st, b + VB_BATCH_COUNT, 4);
+	for (const uint8_t *f = b + VB_BATCH_HDR; f < end; k++) {
+		size_t size = frame_size(f);
+
+		if (vb_ld64(f) != vb_xxh3(f + 8, size - 8))
+			return vb_err_status(e, VB_E_PROTO,
+					     VB_ST_INVALID_MESSAGE_CHECKSUM,
+					     "frame %u: checksum does not match",
+					     k);
+		memcpy(sums + n, f, 8);
+		n += 8;
+		if (n == sizeof(sums)) {
+			XXH3_64bits_update(&st, sums, n);
+			n = 0;
+		}
+		f += size;
+	}
+	XXH3_64bits_update(&st, sums, n);
+	if (vb_ld64(b + VB_BATCH_CHECKSUM) != XXH3_64bits_digest(&st))
+		return vb_err_status(e, VB_E_PROTO,
+				     VB_ST_INVALID_BATCH_CHECKSUM,
+				     "batch checksum does not match");
+	return 0;
+}
 
 int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 			    size_t n, struct vb_err *e)
@@ -212,16 +304,8 @@ int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 					     k);
 		f += size;
 	}
-	for (f = b + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++)
-		if (vb_ld64(f) != vb_xxh3(f + 8, frame_size(f) - 8))
-			return vb_err_status(e, VB_E_PROTO,
-					     VB_ST_INVALID_MESSAGE_CHECKSUM,
-					     "frame %u: checksum does not match",
-					     k);
-	if (vb_ld64(b + VB_BATCH_CHECKSUM) != vb_wire_batch_checksum(b))
-		return vb_err_status(e, VB_E_PROTO,
-				     VB_ST_INVALID_BATCH_CHECKSUM,
-				     "batch checksum does not match");
+	if (verify(b, end, e))
+		return -1;
 	if (count == 0 || k != count)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,
 				     "message_count %u, %u frames", count, k);

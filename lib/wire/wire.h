@@ -428,6 +428,17 @@ struct vb_send_builder {
 	size_t start;	   /* the frame */
 	size_t batch;	   /* 0.9: the batch header */
 	uint32_t count, n; /* messages announced, added */
+	/*
+	 * 0.9: the origin timestamp of the first message; while no later
+	 * one is below it or 2^32 µs past it (eager), each add computes its
+	 * frame's delta and checksum at once, while the bytes are in the
+	 * cache, and appends the checksum to sums (when set), so that end
+	 * hashes them without walking the frames again.
+	 */
+	uint64_t ts0;
+	uint32_t neager; /* frames done so; the rest wait for end */
+	int late;	 /* a message broke the eager rule */
+	struct vb_buf *sums;
 };
 
 /*
@@ -439,6 +450,11 @@ void vb_wire_send_begin_f(struct vb_send_builder *sb, struct vb_buf *b,
 			  const struct vb_framing *f,
 			  const struct vb_send_hdr *h, uint32_t count,
 			  uint64_t bytes);
+/*
+ * 0.9, after begin: a buffer (the caller's, reused) for the frames'
+ * checksums, which spares end a walk over the batch.
+ */
+void vb_wire_send_sums(struct vb_send_builder *sb, struct vb_buf *sums);
 /* The same in 0.8. */
 void vb_wire_send_begin(struct vb_send_builder *sb, struct vb_buf *b,
 			const struct vb_send_hdr *h, uint32_t count,

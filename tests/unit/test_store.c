@@ -246,6 +246,78 @@ static void test_append_read_reopen(void **state)
 	vb_part_free(p);
 }
 
+/*
+ * Frames stamped by the caller (the 0.9 send converts and stamps in one
+ * pass) are stored as they are when stamped from p->next with a timestamp
+ * not below the last; stamped from anywhere else, or earlier, they are
+ * stamped again, so offsets and checksums are always the store's.
+ */
+static void test_append_stamped(void **state)
+{
+	struct fx *f = *state;
+	struct vb_buf b = VB_BUF_INIT;
+	uint8_t rnd[16] = { 0 };
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512];
+	size_t at = 0;
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	append(p, 0, 3, 1000);
+	assert_int_equal(vb_part_stamp_ts(p, 999), 1000);
+	assert_int_equal(vb_part_stamp_ts(p, 1001), 1001);
+	/* stamped right: stored byte for byte */
+	frames(&b, 3, 2);
+	for (uint64_t i = 0; i < 2; i++) {
+		size_t sz = (size_t)vb_msg_frame_size(b.p + at);
+
+		rnd[0] = (uint8_t)(i + 1);
+		vb_wire_msg_stamp(b.p + at, sz, 3 + i, 2000, rnd);
+		at += sz;
+	}
+	{
+		struct vb_buf want = VB_BUF_INIT;
+		uint8_t *got = malloc(b.len);
+
+		vb_buf_add(&want, b.p, b.len);
+		assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 2, 2000,
+							3, &e),
+				 0);
+		assert_int_equal(commit(p), 0);
+		assert_int_equal(pread(active_log(p)->fd, got, want.len,
+				       (off_t)(p->segs[p->nsegs - 1]->size -
+					       want.len)),
+				 (ssize_t)want.len);
+		assert_memory_equal(got, want.p, want.len);
+		free(got);
+		vb_buf_release(&want);
+	}
+	/* stamped from a wrong offset, and with a timestamp gone back */
+	frames(&b, 5, 2);
+	at = 0;
+	for (uint64_t i = 0; i < 2; i++) {
+		size_t sz = (size_t)vb_msg_frame_size(b.p + at);
+
+		vb_wire_msg_stamp(b.p + at, sz, 40 + i, 3000, rnd);
+		at += sz;
+	}
+	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 2, 3000, 40,
+						&e),
+			 0);
+	assert_int_equal(commit(p), 0);
+	frames(&b, 7, 1);
+	vb_wire_msg_stamp(b.p, b.len, 7, 10, rnd);
+	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 1, 10, 7, &e),
+			 0);
+	assert_int_equal(commit(p), 0);
+	assert_int_equal(p->next, 8);
+	assert_int_equal(p->last_ts, 3000);
+	assert_int_equal(read_check(p, 0, 100), 8);
+	vb_buf_release(&b);
+	vb_part_free(p);
+}
+
 /* Path of the newest .log in dir. */
 static void last_log(const char *dir, char *out, size_t n)
 {
@@ -884,6 +956,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_read_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_append_stamped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
 						teardown),

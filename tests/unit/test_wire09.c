@@ -658,6 +658,7 @@ static void check_v5_msg(const struct vb_msg *m, int i, uint64_t base,
 static void test_v5_send(void **state)
 {
 	struct vb_buf b = VB_BUF_INIT, uh = VB_BUF_INIT;
+	struct vb_buf sums = VB_BUF_INIT;
 	struct vb_send_builder sb;
 	struct vb_send_view09 v;
 	struct vb_send_hdr h;
@@ -719,8 +720,23 @@ static void test_v5_send(void **state)
 			0xc2d3d80492f37c9dull);
 		CHECK_U(vb_ld64(b.p + sb.batch + VB_BATCH_HDR),
 			0x6085ebb27333c61full);
+		/* the same with the checksums gathered as the frames go in */
+		ctx = "B1 sums";
+		vb_buf_reset(&b);
+		vb_wire_send_begin_f(&sb, &b, &vb_framing_v09, &h, 2,
+				     5 + 4 + (uint64_t)uh.len);
+		vb_wire_send_sums(&sb, &sums);
+		for (int k = 0; k < 2; k++)
+			vb_wire_send_add(&sb, m[k].id, m[k].origin_timestamp,
+					 m[k].payload, m[k].payload_len,
+					 m[k].uhdr, m[k].uhdr_len);
+		CHECK_U(sb.neager, 2);
+		CHECK_U(sums.len, 16);
+		CHECK_OK(vb_wire_send_end(&sb, &e), e);
+		CHECK_MEM(b.p + sb.batch, b.len - sb.batch, want.p, want.len);
 		vb_buf_release(&want);
 	}
+	vb_buf_release(&sums);
 	vb_buf_release(&b);
 	vb_buf_release(&uh);
 }
@@ -1387,6 +1403,81 @@ static void test_bad_sends(void **state)
 	vb_buf_release(&b);
 }
 
+/*
+ * The builder computes a frame's delta and checksum as it goes in while
+ * no origin timestamp is below the first's (or 2^32 µs past it), and
+ * leaves the rest to end.  Every order gives a batch that the server's
+ * check takes (each frame's checksum and the batch's) with each message's
+ * own origin timestamp, the same bytes with or without a buffer for the
+ * checksums.
+ */
+static void builder_orders(void)
+{
+	static const uint64_t orders[][4] = {
+		{ 0, 1, 2, 3 },		 /* in order */
+		{ 5, 5, 5, 5 },		 /* one origin time (vibes-append) */
+		{ 5, 7, 0, 9 },		 /* one below the first: late */
+		{ 0, 3, 1ull << 33, 2 }, /* too far apart: refused */
+		{ 9, 0, 1, 2 },		 /* late from the second on */
+		{ 7, 1, 1ull << 32, 8 }, /* late, the origin 2^32 - 1 below */
+	};
+	struct vb_buf got[2] = { VB_BUF_INIT, VB_BUF_INIT }, sums = VB_BUF_INIT;
+	struct vb_send_builder sb;
+	struct vb_send_view09 v;
+	struct vb_send_hdr h;
+	struct vb_msgs it;
+	struct vb_msg msg;
+	struct vb_err e;
+
+	v5_hdr(&h);
+	for (size_t t = 0; t < sizeof(orders) / sizeof(orders[0]); t++) {
+		ctx = "builder orders";
+		for (int with = 0; with < 2; with++) {
+			struct vb_buf *b = &got[with];
+			int k = 0;
+
+			vb_buf_reset(b);
+			vb_wire_send_begin_f(&sb, b, &vb_framing_v09, &h, 4,
+					     8 + 7 + 6 + 5);
+			if (with)
+				vb_wire_send_sums(&sb, &sums);
+			for (k = 0; k < 4; k++) {
+				uint8_t id[16] = { (uint8_t)(k + 1) };
+
+				vb_wire_send_add(&sb, id,
+						 ORIGIN + orders[t][k],
+						 "abcdefgh" + k,
+						 (uint32_t)(8 - k), NULL, 0);
+			}
+			CHECK_U(sb.late, t >= 2);
+			if (t == 3) {
+				CHECK_FAIL(vb_wire_send_end(&sb, &e), e,
+					   VB_ST_INVALID_MESSAGE_TIMESTAMP_DELTA);
+				continue;
+			}
+			CHECK_OK(vb_wire_send_end(&sb, &e), e);
+			CHECK_OK(vb_wire_send_decode_v09(&v, b->p + VB_VSR_HDR,
+							 b->len - VB_VSR_HDR,
+							 &e),
+				 e);
+			vb_msgs_init(&it, VB_GEN_09, v.batch, v.batch_len);
+			for (k = 0; vb_msgs_next(&it, &msg, &e) == 1; k++) {
+				CHECK_OK(vb_wire_msg_verify(&msg, &e), e);
+				CHECK_U(msg.origin_timestamp,
+					ORIGIN + orders[t][k]);
+				CHECK_U(msg.payload_len, 8 - k);
+				CHECK_U(msg.id[0], k + 1);
+			}
+			CHECK_U(k, 4);
+		}
+		if (t != 3)
+			CHECK_MEM(got[1].p, got[1].len, got[0].p, got[0].len);
+	}
+	vb_buf_release(&got[0]);
+	vb_buf_release(&got[1]);
+	vb_buf_release(&sums);
+}
+
 static void test_timestamp_delta(void **state)
 {
 	struct vb_buf b = VB_BUF_INIT;
@@ -1419,6 +1510,7 @@ static void test_timestamp_delta(void **state)
 	CHECK_FAIL(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, 2, &e), e,
 		   VB_ST_INVALID_MESSAGE_TIMESTAMP_DELTA);
 	vb_buf_release(&b);
+	builder_orders();
 }
 
 static void test_options(void **state)
