@@ -631,8 +631,7 @@ static void frame_based(struct app *a, struct round *r, struct frame *f,
 
 	f->based = 1;
 	/* each line's own offset: wanted for --acks only */
-	for (uint32_t i = f->first; a->o->acks && i < r->n && k < f->count;
-	     i++)
+	for (uint32_t i = f->first; a->o->acks && i < r->n && k < f->count; i++)
 		if (r->frame[i] == fi)
 			line_offset(r, i, base + k++);
 	if (base + f->count > a->lb[f->part])

@@ -176,7 +176,8 @@ int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 				vb_wire_batch_checksum(batch));
 		return 0;
 	}
-	for (f = batch + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++) {
+	for (f = batch + VB_BATCH_HDR, k = 0; f < end;
+	     f += frame_size(f), k++) {
 		uint64_t ts = frame_ts(sb, f, k);
 
 		min = ts < min ? ts : min;
@@ -189,7 +190,8 @@ int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 			e, VB_E_USAGE, VB_ST_INVALID_MESSAGE_TIMESTAMP_DELTA,
 			"the origin timestamps of one batch are %llu µs apart (at most 4294967295)",
 			(unsigned long long)(max - min));
-	for (f = batch + VB_BATCH_HDR, k = 0; f < end; f += frame_size(f), k++) {
+	for (f = batch + VB_BATCH_HDR, k = 0; f < end;
+	     f += frame_size(f), k++) {
 		size_t size = frame_size(f);
 
 		vb_st32(f + VB_FRAME_TS_DELTA,

@@ -302,8 +302,7 @@ static void test_append_stamped(void **state)
 		vb_wire_msg_stamp(b.p + at, sz, 40 + i, 3000, rnd);
 		at += sz;
 	}
-	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 2, 3000, 40,
-						&e),
+	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 2, 3000, 40, &e),
 			 0);
 	assert_int_equal(commit(p), 0);
 	frames(&b, 7, 1);

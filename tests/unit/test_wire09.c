@@ -1444,8 +1444,7 @@ static void builder_orders(void)
 			for (k = 0; k < 4; k++) {
 				uint8_t id[16] = { (uint8_t)(k + 1) };
 
-				vb_wire_send_add(&sb, id,
-						 ORIGIN + orders[t][k],
+				vb_wire_send_add(&sb, id, ORIGIN + orders[t][k],
 						 "abcdefgh" + k,
 						 (uint32_t)(8 - k), NULL, 0);
 			}
