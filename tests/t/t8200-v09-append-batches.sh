@@ -55,7 +55,8 @@ test_expect_success 'lines read while the server answers nothing go out as one b
 	test "$(wc -c <flood)" -gt 2097152 &&
 	mkfifo in &&
 	exec 4<>in &&
-	{ vibes-append -t b --no-progress in "$TRASH/flood" >out 2>err 4>&- & } &&
+	# over TCP (not the data dir'\''s local socket): rx_pending sees its queue
+	{ VIBES_IGGY_ADDR=$SERVER_ADDR vibes-append -t b --no-progress in "$TRASH/flood" >out 2>err 4>&- & } &&
 	apid=$! &&
 	echo "{\"session_id\":\"s0\",\"n\":0}" >&4 &&
 	wait_until stored 1 &&
