@@ -635,7 +635,9 @@ static void conn_accept(struct vb_broker *b, int lfd)
 				 ++b->unix_seq);
 		if (conn_admit(b, fd, addr, now) < 0)
 			continue;
-		if (!local)
+		if (local)
+			vb_net_unix_buffers(fd);
+		else
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				   sizeof(one));
 		c = vb_xcalloc(1, sizeof(*c));

@@ -351,7 +351,7 @@ static int tcp_connect(struct vb_client *c, struct vb_err *e)
 
 	vb_client_close(c);
 	c->via_unix = 0;
-	if (c->unix_path[0] && !c->tls &&
+	if (c->unix_path[0] && !c->tls && !c->bulk &&
 	    (fd = vb_net_connect_unix(c->unix_path)) >= 0) {
 		memset(&ss, 0, sizeof(ss));
 		vb_tr_plain(&c->tr, fd);

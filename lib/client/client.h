@@ -93,6 +93,12 @@ struct vb_client {
 	 */
 	char unix_path[108];
 	int via_unix;
+	/*
+	 * Set by the caller: the connection is for a stream of sends, and
+	 * goes to host:port even with a unix_path (TCP's buffers grow to
+	 * megabytes; a local socket's writes stop at net.core.wmem_max).
+	 */
+	int bulk;
 	struct vb_tr tr;	   /* the connection's transport; tr.fd == fd */
 	int protocol;		   /* enum vb_proto asked for (init: 0.8) */
 	struct vb_buf proto_cache; /* the vb_proto_cache file; "": none */

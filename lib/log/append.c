@@ -1121,6 +1121,8 @@ static int retry_later(struct app *a, struct vb_err *e)
  * followed), look the topic up, settle what is in doubt.  Returns 0 when
  * up, 1 to wait and try again, -1 to give up (e says why).
  */
+static int inputs_done(const struct app *a);
+
 static int reconnect(struct app *a, struct vb_err *e)
 {
 	if (a->o->stop && *a->o->stop) {
@@ -1131,6 +1133,12 @@ static int reconnect(struct app *a, struct vb_err *e)
 	}
 	if (vb_mono_us() < a->next_try)
 		return 1;
+	/*
+	 * Input still coming: a stream of sends, for TCP's buffers (a local
+	 * socket's writes are bounded by net.core.wmem_max, 208 KiB by
+	 * default); else a few lines, for the local socket's quicker start.
+	 */
+	a->c->bulk = !inputs_done(a);
 	if (!vb_client_connected(a->c) && a->cb->connect(a->cb->arg, a->c, e))
 		goto failed;
 	if (wait_orphan(a, e) || setup_topology(a, e) || settle(a, e))

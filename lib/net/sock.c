@@ -147,6 +147,13 @@ static int unix_addr(struct sockaddr_un *su, const char *path, struct vb_err *e)
 	return 0;
 }
 
+void vb_net_unix_buffers(int fd)
+{
+	int sz = VB_NET_UNIX_SNDBUF;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
 int vb_net_listen_unix(const char *path, int backlog, struct vb_err *e)
 {
 	struct sockaddr_un su;
@@ -188,6 +195,7 @@ int vb_net_connect_unix(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	vb_net_unix_buffers(fd);
 	if (bind(fd, (struct sockaddr *)&fam, sizeof(fam)) < 0 ||
 	    connect(fd, (struct sockaddr *)&su, sizeof(su)) < 0) {
 		int sys = errno;

@@ -50,6 +50,13 @@ int vb_net_listen_unix(const char *path, int backlog, struct vb_err *e);
  * client knows its name).  Returns the descriptor, or -1 with errno.
  */
 int vb_net_connect_unix(const char *path);
+/*
+ * A local stream socket's writes are bounded by its send buffer alone
+ * (212992 bytes by default, against TCP's up to 4 MiB): the size asked
+ * for both ends, as far as net.core.wmem_max allows.
+ */
+#define VB_NET_UNIX_SNDBUF (4 << 20)
+void vb_net_unix_buffers(int fd);
 /* Where fd is bound: bare IP and port; returns the family, -1 with e. */
 int vb_net_local(int fd, char *ip, size_t ipsz, uint16_t *port,
 		 struct vb_err *e);

@@ -21,7 +21,8 @@ test_expect_success 'the server listens on DATA/server.sock, owner only, and say
 test_expect_success 'the tools go through it: they work while server.addr names a dead port' '
 	cp "$D/server.addr" addr.saved &&
 	echo 127.0.0.1:1 >"$D/server.addr" &&
-	one a 1 | vibes-append --acks >acks &&
+	one a 1 >in1 &&
+	vibes-append --acks in1 >acks &&
 	grep -q "\"offset\":0" acks &&
 	vibes-poll -c t1 --format raw >out &&
 	test "$(cat out)" = "$(one a 1)" &&
@@ -41,6 +42,18 @@ test_expect_success 'a client is unix:@NAME in the client list, the name its soc
 	curl -s -K curl.cfg "http://$(cat "$D/http.addr")/clients" >clients &&
 	kill "$(cat poll.pid)" &&
 	jq -e "[.[] | select(.address | test(\"^unix:@[0-9a-f]{5}\$\"))] | length == 1" clients
+'
+
+test_expect_success 'a stream of lines (input still coming at the connect) goes to the TCP port' '
+	mkfifo in2 &&
+	exec 5<>in2 &&
+	{ vibes-append -v --no-progress in2 2>err2 5>&- & echo $! >app.pid; } &&
+	one f 1 >&5 &&
+	i=0 && while ! grep -q "speaking Iggy" err2; do
+		[ $i -lt 200 ] || exit 1; sleep 0.05; i=$((i + 1)); done &&
+	exec 5>&- &&
+	wait "$(cat app.pid)" &&
+	grep "^vibes-append: speaking Iggy 0.8 to $SERVER_ADDR$" err2
 '
 
 test_expect_success 'an explicit address is not redirected to the socket' '
@@ -66,7 +79,7 @@ test_expect_success 'a socket nobody answers on is passed over' '
 	test -S "$D/server.sock" &&
 	one c 1 | vibes-append &&
 	vibes-poll -c t4 --format raw >out &&
-	test "$(wc -l <out)" = 2
+	test "$(wc -l <out)" = 3
 '
 
 # killed: the socket stays behind
@@ -76,7 +89,7 @@ test_expect_success 'a server started again replaces a socket left behind' '
 	test -S "$D/server.sock" &&
 	echo 127.0.0.1:1 >"$D/server.addr" &&
 	vibes-poll -c t5 --format raw >out &&
-	test "$(wc -l <out)" = 2 &&
+	test "$(wc -l <out)" = 3 &&
 	echo "$SERVER_ADDR" >"$D/server.addr"
 '
 

@@ -7,7 +7,8 @@ export VIBES_IGGY_AUTOSTART=0 XDG_CACHE_HOME="$TRASH/cache"
 start_server || exit 1
 
 test_expect_success 'auto: the data dir'\''s server, through its local socket: 0.8 (its native protocol), no probe' '
-	echo "{\"n\":0}" | vibes-append -t auto -v 2>err &&
+	echo "{\"n\":0}" >n0 &&
+	vibes-append -t auto -v n0 2>err &&
 	grep "^vibes-append: speaking Iggy 0.8 to $SERVER_ADDR through $VIBES_IGGY_DATA_DIR/server.sock$" err &&
 	! test -e "$XDG_CACHE_HOME/vibes/protocols"
 '
@@ -22,7 +23,8 @@ test_expect_success 'auto: a server named by its address is probed, and what it 
 '
 
 test_expect_success '--protocol 0.9, VIBES_IGGY_PROTOCOL=0.9 and ?protocol=0.9 speak 0.9' '
-	echo "{\"n\":2}" | vibes-append -t auto --protocol 0.9 -v 2>err &&
+	echo "{\"n\":2}" >n2 &&
+	vibes-append -t auto --protocol 0.9 -v n2 2>err &&
 	grep "^vibes-append: speaking Iggy 0.9 to $SERVER_ADDR through $VIBES_IGGY_DATA_DIR/server.sock$" err &&
 	VIBES_IGGY_PROTOCOL=0.9 vibes-poll -c c1 -t auto -v >out 2>err &&
 	grep "^vibes-poll: speaking Iggy 0.9 to $SERVER_ADDR through $VIBES_IGGY_DATA_DIR/server.sock$" err &&
