@@ -548,6 +548,23 @@ static void test_poll_records(void **state)
 	vb_buf_release(&path);
 }
 
+/* One metadata write on fd, its result code. */
+static uint32_t write09(int fd, struct vb_vsr_id *id, const struct vb_req *r)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	uint32_t res;
+
+	frame(&b, r, id, 1);
+	id->request++;
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(b.p[60], VB_VSR_REPLY);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	res = vb_ld32(b.p + VB_VSR_HDR) ? vb_ld32(b.p + VB_VSR_HDR + 8) : 0;
+	vb_buf_release(&b);
+	return res;
+}
+
 /* Message i of test_poll_big: its length and its bytes. */
 static uint32_t big_len(uint32_t i)
 {
@@ -717,20 +734,12 @@ static void test_poll_big(void **state)
 	login(slow, &ids);
 	vb_req_init(&r, VB_CMD_CREATE_STREAM);
 	vb_name_set(&r.name, "big");
-	frame(&b, &r, &id, 1);
-	put_all(fd, b.p, b.len);
-	get_frame(fd, &b);
-	assert_int_equal(REPLY_STATUS(b.p), 0);
-	id.request++;
+	assert_int_equal(write09(fd, &id, &r), 0);
 	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
 	vb_ident_str(&r.stream, "big");
 	vb_name_set(&r.name, "t");
 	r.count = 2;
-	frame(&b, &r, &id, 1);
-	put_all(fd, b.p, b.len);
-	get_frame(fd, &b);
-	assert_int_equal(REPLY_STATUS(b.p), 0);
-	id.request++;
+	assert_int_equal(write09(fd, &id, &r), 0);
 	/*
 	 * About 6 MB in 4 sends (each a run of the same timestamp): more
 	 * than a socket's send buffer grows to (tcp_wmem, 4 MB by default)
@@ -818,23 +827,6 @@ static void test_describe_options(void **state)
 	assert_int_equal(vb_ld32(b.p + VB_VSR_HDR), 0);
 	close(fd);
 	vb_buf_release(&b);
-}
-
-/* One metadata write on fd, its result code. */
-static uint32_t write09(int fd, struct vb_vsr_id *id, const struct vb_req *r)
-{
-	struct vb_buf b = VB_BUF_INIT;
-	uint32_t res;
-
-	frame(&b, r, id, 1);
-	id->request++;
-	put_all(fd, b.p, b.len);
-	get_frame(fd, &b);
-	assert_int_equal(b.p[60], VB_VSR_REPLY);
-	assert_int_equal(REPLY_STATUS(b.p), 0);
-	res = vb_ld32(b.p + VB_VSR_HDR) ? vb_ld32(b.p + VB_VSR_HDR + 8) : 0;
-	vb_buf_release(&b);
-	return res;
 }
 
 static void test_heartbeat(void **state)
