@@ -339,7 +339,7 @@ static int tls_start(struct vb_client *c, int fd, int64_t deadline,
 	return -1;
 }
 
-/* The TCP (and TLS) connection alone. */
+/* The connection alone: the local socket, else TCP (and TLS). */
 static int tcp_connect(struct vb_client *c, struct vb_err *e)
 {
 	struct addrinfo hints, *res = NULL, *ai;
@@ -353,14 +353,9 @@ static int tcp_connect(struct vb_client *c, struct vb_err *e)
 	c->via_unix = 0;
 	if (c->unix_path[0] && !c->tls && !c->bulk &&
 	    (fd = vb_net_connect_unix(c->unix_path)) >= 0) {
-		memset(&ss, 0, sizeof(ss));
 		vb_tr_plain(&c->tr, fd);
-		c->fd = fd;
 		c->via_unix = 1;
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-			vb_sockaddr_str((struct sockaddr *)&ss, c->local,
-					sizeof(c->local));
-		return 0;
+		goto up;
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -410,7 +405,10 @@ static int tcp_connect(struct vb_client *c, struct vb_err *e)
 	} else {
 		vb_tr_plain(&c->tr, fd);
 	}
+up:
 	c->fd = fd;
+	/* zeroed: a local socket's name ends at its first NUL (net/sock.h) */
+	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		vb_sockaddr_str((struct sockaddr *)&ss, c->local,
 				sizeof(c->local));
