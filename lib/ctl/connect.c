@@ -256,15 +256,17 @@ static void tls_ca(struct vb_client *cl, const struct vb_ctl_opts *o)
 /*
  * Starts the data dir's server as `ensure` does and connects to it.  A
  * server stopped by `vibes-iggyctl stop` is not started (VB_E_DOWN), or
- * waited for (wait_down).
+ * waited for (wait_down).  Credentials read before (*creds) are read
+ * again for the login: the server started here may have written them.
  */
 static int start_own(struct vb_ctl *c, const struct vb_ctl_opts *o,
-		     struct vb_client *cl, struct vb_err *e)
+		     struct vb_client *cl, int *creds, struct vb_err *e)
 {
 	struct vb_ctl_status st;
 	char addr[300];
 	int rc;
 
+	*creds = 0;
 	if (vb_ctl_setup(c, o->data_dir, o->server_bin, e)) {
 		vb_err_prefix(e, "cannot start the server");
 		return -1;
@@ -440,10 +442,9 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 		if (e->kind == VB_E_UNAVAIL && !autostart)
 			explain_own_down(&c, &t, cl, 0, autostart, e);
 		if (e->kind != VB_E_UNAVAIL || t.explicit_addr || !autostart ||
-		    start_own(&c, o, cl, e))
+		    start_own(&c, o, cl, &creds, e))
 			goto out;
 		connected = 1;
-		creds = 0; /* what the server started here uses */
 	}
 	if (!connected ||
 	    login(&c, o, &t, cl, url_user, url_pass, &user, &pass, &creds, e)) {
@@ -468,8 +469,7 @@ int vb_ctl_connect(struct vb_client *cl, const struct vb_ctl_opts *o,
 				explain_own_down(&c, &t, cl, 1, autostart, e);
 			goto out;
 		}
-		creds = 0; /* what the server started here uses */
-		if (start_own(&c, o, cl, e) ||
+		if (start_own(&c, o, cl, &creds, e) ||
 		    login(&c, o, &t, cl, url_user, url_pass, &user, &pass,
 			  &creds, e))
 			goto out;
