@@ -743,6 +743,31 @@ static int wait_round(struct run *r, struct vb_err *e)
 	return 1;
 }
 
+/*
+ * Frames into r->tx a poll of partition p from (strategy, value), of
+ * --count messages, or of what --limit leaves; returns how many it asks.
+ */
+static uint32_t frame_poll(struct run *r, uint32_t p, uint8_t strategy,
+			   uint64_t value)
+{
+	uint64_t cnt = r->o->count;
+	struct vb_req q;
+
+	if (r->o->limit && r->left < cnt)
+		cnt = r->left;
+	vb_req_init(&q, VB_CMD_POLL_MESSAGES);
+	q.consumer = r->who;
+	q.stream = r->l->stream;
+	q.topic = r->l->topic;
+	q.part.present = 1;
+	q.part.id = p;
+	q.strategy = strategy;
+	q.value = value;
+	q.count = (uint32_t)cnt;
+	vb_wire_req_frame(&r->tx, r->l->c->framing, &q);
+	return q.count;
+}
+
 static int run_consumer(struct run *r, struct vb_err *e)
 {
 	struct vb_log *l = r->l;
@@ -761,24 +786,10 @@ static int run_consumer(struct run *r, struct vb_err *e)
 		vb_buf_reset(&r->tx);
 		ncommit = commit_due(r) ? enc_commits(r) : 0;
 		for (uint32_t p = 0; p < l->nparts; p++) {
-			struct vb_req q;
-			uint64_t cnt = r->o->count;
-
 			if (r->caught[p] || r->done[p])
 				continue;
-			if (r->o->limit && r->left < cnt)
-				cnt = r->left;
-			vb_req_init(&q, VB_CMD_POLL_MESSAGES);
-			q.consumer = r->who;
-			q.stream = l->stream;
-			q.topic = l->topic;
-			q.part.present = 1;
-			q.part.id = p;
-			q.strategy = VB_POLL_OFFSET;
-			q.value = r->next[p];
-			q.count = (uint32_t)cnt;
-			vb_wire_req_frame(&r->tx, l->c->framing, &q);
-			asked[npoll] = q.count;
+			asked[npoll] = frame_poll(r, p, VB_POLL_OFFSET,
+						  r->next[p]);
 			polled[npoll++] = p;
 		}
 		vb_client_queue(l->c, r->tx.p, r->tx.len);
@@ -1060,25 +1071,12 @@ static int run_group_v09(struct run *r, struct vb_err *e)
 		vb_buf_reset(&r->tx);
 		for (uint32_t i = 0; i < s.count; i++) {
 			uint32_t p = vb_ld32(s.parts + 4 * (size_t)i);
-			uint64_t cnt = r->o->count;
-			struct vb_req q;
 
 			if (p >= l->nparts || npoll == l->nparts)
 				continue; /* a partition added since */
-			if (r->o->limit && r->left < cnt)
-				cnt = r->left;
-			vb_req_init(&q, VB_CMD_POLL_MESSAGES);
-			q.consumer = r->who;
-			q.stream = l->stream;
-			q.topic = l->topic;
-			q.part.present = 1;
-			q.part.id = p;
-			q.strategy = VB_POLL_NEXT;
-			q.count = (uint32_t)cnt;
-			vb_wire_req_frame(&r->tx, l->c->framing, &q);
+			asked[npoll] = frame_poll(r, p, VB_POLL_NEXT, 0);
 			/* "next" starts at the group's stored offset + 1 */
 			r->next[p] = 0;
-			asked[npoll] = q.count;
 			polled[npoll++] = p;
 		}
 		if (npoll) {
