@@ -331,6 +331,11 @@ void vb_vsr_reply_end(struct vb_buf *b, size_t mark)
 	vb_st32(b->p + mark + RP_SIZE, (uint32_t)(b->len - mark));
 }
 
+void vb_vsr_reply_size(uint8_t *hdr, size_t size)
+{
+	vb_st32(hdr + RP_SIZE, (uint32_t)size);
+}
+
 void vb_vsr_mark_also_v08(uint8_t *p)
 {
 	memcpy(p + VB_VSR_ALSO_V08_OFF, VB_VSR_ALSO_V08,

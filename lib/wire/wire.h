@@ -314,6 +314,15 @@ int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
 /* XXH3-64 of frame bytes [8, size): the message checksum. */
 uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size);
 /*
+ * The checksum the stored message (a 0.8 frame of size bytes) has as a
+ * 0.9 frame with offset delta od and timestamp delta td: XXH3 of its id,
+ * the deltas and its bytes from 48 on.  Hashed in one piece, the frame's
+ * bytes 24..48 (offset, timestamp, origin timestamp) lent for the id and
+ * the deltas meanwhile: they are as they were when it returns.
+ */
+uint64_t vb_wire_msg_sum09(uint8_t *frame, size_t size, uint32_t od,
+			   uint32_t td);
+/*
  * A stored message as a reader must find it (a parsed one, so its lengths
  * hold): reserved 0 and the checksum right.  -1 with status 4101 or 4027
  * and a message saying which.
@@ -797,6 +806,8 @@ struct vb_vsr_reply {
 /* Starts a reply frame (its body follows); returns the mark for _end. */
 size_t vb_vsr_reply_begin(struct vb_buf *b, const struct vb_vsr_reply *h);
 void vb_vsr_reply_end(struct vb_buf *b, size_t mark);
+/* The same for a reply of size bytes made elsewhere (hdr: its header). */
+void vb_vsr_reply_size(uint8_t *hdr, size_t size);
 /* The result section of a committed write: success, or one rejection. */
 void vb_vsr_result_ok(struct vb_buf *b);
 void vb_vsr_result_err(struct vb_buf *b, uint32_t code);
