@@ -21,6 +21,10 @@
  * ingest goes through a second connection in 0.8, opened beforehand, so
  * that both figures end at the same durable point.  0.9 is lock-step:
  * no pipelined round there.
+ *
+ * BENCH_STOP_BEFORE_POLL in the environment stops the driver (SIGSTOP)
+ * between ingest and poll, so that a profiler can be started on the poll
+ * alone; the poll's time counts from SIGCONT.
  */
 #include <err.h>
 #include <errno.h>
@@ -164,6 +168,10 @@ int main(int argc, char **argv)
 	if (vb_client_flush(fl, &sid, &tid, 0, 1, &e) < 0)
 		errx(1, "flush: %s", e.msg);
 	t1 = bench_now();
+	if (getenv("BENCH_STOP_BEFORE_POLL")) {
+		raise(SIGSTOP);
+		t1 = bench_now();
+	}
 
 	while (next < total) {
 		struct vb_req r;
