@@ -83,12 +83,12 @@ struct vb_part *vb_send_target(struct vb_broker *b, struct vb_conn *c,
 
 int vb_send_store(struct vb_broker *b, struct vb_conn *c, struct vb_part *part,
 		  uint8_t *msgs, size_t len, uint32_t count, uint64_t ts,
-		  uint64_t stamped)
+		  uint64_t stamped, const uint8_t *f09)
 {
 	struct vb_err e;
 
-	if (vb_part_append_stamped(part, msgs, len, count, ts, stamped, &e) <
-	    0) {
+	if (vb_part_append_stamped(part, msgs, len, count, ts, stamped, f09,
+				   &e) < 0) {
 		vb_broker_log(b, "append: %s", e.msg);
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return -1;
@@ -110,7 +110,7 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 	if (base)
 		*base = part->next;
 	if (vb_send_store(b, c, part, msgs, len, count, vb_wall_us(),
-			  UINT64_MAX) < 0)
+			  UINT64_MAX, NULL) < 0)
 		return -1;
 	*partp = part;
 	return 0;

@@ -15,10 +15,12 @@
  * section of writes, the records 0.9 lays out anew (streams, topics,
  * users).  Sends and polls do not go through a 0.8 answer: a 0.9 batch
  * is turned into the store's 0.8 frames (the one store serves both, and
- * the 0.8 path stays zero-copy), and stored frames are read back into
- * batch records, the frame and batch checksums computed as the spec says.
- * That copy is the cost of 0.9 here (README, "Moving to an upstream Iggy
- * server").
+ * the 0.8 path stays zero-copy), its frames' checksums kept beside them
+ * (store.h, VB_F09_ENT); a poll serves such messages as slices of their
+ * batch, sent from the segment by writev (poll09_direct), and reads any
+ * others back into batch records, their checksums computed as the spec
+ * says (records_read).  That copy is the cost of 0.9 here (README,
+ * "Moving to an upstream Iggy server").
  *
  * The session: a Register binds the connection (its client id, a session
  * number from b->commit); metadata writes are numbered, the last
@@ -27,9 +29,11 @@
  * version gate, a write without a session.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -360,7 +364,10 @@ int vb_v09_stale(struct vb_broker *b, struct vb_conn *c, int64_t now_ms)
  * A 0.9 send: its batch as the store's 0.8 frames, appended.  Each frame
  * is converted and stamped (offset, timestamp, id, checksum) as the store
  * would, in one pass while its bytes are in the cache; the store stamps
- * them again only if its next offset moved meanwhile (a repair).
+ * them again only if its next offset moved meanwhile (a repair).  Each
+ * frame's checksum is kept for 0.9 polls (store.h, VB_F09_ENT), made
+ * anew when what it covers changes here: an id made for a 0 one, an
+ * offset delta that is not the frame's index (offsets follow the index).
  */
 static void send09(struct vb_broker *b, struct vb_conn *c,
 		   const struct vb_vsr_req *q, const uint8_t *body, size_t n)
@@ -372,10 +379,10 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	struct vb_vsr_reply h;
 	struct vb_err e;
 	const uint8_t *fr;
-	uint8_t *o, rnd[VB_MSG_ID_LEN];
-	uint64_t origin, ts, next;
-	uint32_t pid;
-	size_t m0 = c->out.len, m;
+	uint8_t *o, *f09, rnd[VB_MSG_ID_LEN];
+	uint64_t origin, ts, next, sum;
+	uint32_t pid, td;
+	size_t m0 = c->out.len, m, flen;
 
 	if (vb_wire_send_decode_v09(&v, body, n, &e) < 0) {
 		deny(c, q, e.status ? e.status : VB_ST_INVALID_COMMAND);
@@ -392,9 +399,10 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	/* the frames tile the batch (checked): its size, each header 16
 	 * bytes larger, reserved once */
 	vb_buf_reset(f);
-	o = vb_buf_reserve(f, v.batch_len - VB_BATCH_HDR +
-				      (size_t)v.h.count *
-					      (VB_MSG_HDR - VB_FRAME_HDR));
+	flen = v.batch_len - VB_BATCH_HDR +
+	       (size_t)v.h.count * (VB_MSG_HDR - VB_FRAME_HDR);
+	o = vb_buf_reserve(f, flen + (size_t)v.h.count * VB_F09_ENT);
+	f09 = o + flen;
 	fr = v.batch + VB_BATCH_HDR;
 	for (uint32_t i = 0; i < v.h.count; i++) {
 		uint32_t ul = vb_ld32(fr + VB_FRAME_UHDR_LEN);
@@ -408,15 +416,26 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 		vb_st32(o + VB_MSG_UHDR_LEN, ul);
 		vb_st32(o + VB_MSG_PAYLOAD_LEN, pl);
 		memcpy(o + VB_MSG_HDR, fr + VB_FRAME_HDR, (size_t)pl + ul);
-		if (vb_wire_msg_id_unset(o))
+		sum = vb_ld64(fr + VB_FRAME_CHECKSUM);
+		if (vb_wire_msg_id_unset(o) ||
+		    vb_ld32(fr + VB_FRAME_OFFSET_DELTA) != i) {
 			arc4random_buf(rnd, sizeof(rnd));
+			sum = 0;
+		}
 		vb_wire_msg_stamp(o, size, next + i, ts, rnd);
+		td = vb_ld32(fr + VB_FRAME_TS_DELTA);
+		vb_st64(f09, sum ? sum : vb_wire_msg_sum09(o, size, i, td));
+		vb_st32(f09 + 8, i);
+		vb_st32(f09 + 12, td);
+		f09 += VB_F09_ENT;
 		o += size;
 		fr += VB_FRAME_HDR + (size_t)pl + ul;
 	}
-	f->len = (size_t)(o - f->p);
+	/* the frames, then their entries */
+	f->len = (size_t)(f09 - f->p);
 	f->p[f->len] = 0;
-	if (vb_send_store(b, c, part, f->p, f->len, v.h.count, ts, next) < 0) {
+	if (vb_send_store(b, c, part, f->p, (size_t)(o - f->p), v.h.count, ts,
+			  next, f->p + flen) < 0) {
 		answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
 		return;
 	}
@@ -628,6 +647,285 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 	return rc;
 }
 
+/*
+ * A 0.9 poll answered from the store's 0.9 entries (store.h, VB_F09_ENT),
+ * when nothing is before it on the connection (plain, its output empty,
+ * nothing held) and every message has its entry.  Records follow the
+ * stored runs (messages.md §4.3: a slice keeps its run's base offset and
+ * origin timestamp, the frames their deltas), so every frame's checksum
+ * is the one kept at append and no payload is hashed.  First the record
+ * headers, from the entries, the index (sizes) and each record's first
+ * stored header; then the answer goes out by writev, in pieces: the
+ * headers made here and each message's payload and user headers straight
+ * from the mapped segment, which the kernel copies once and nothing here
+ * copies.  What the socket does not take goes to c->out and out with it.
+ * The headers ahead are fetched into the cache while one is made.
+ */
+#define DV_AHEAD 8 /* messages */
+
+struct direct {
+	struct vb_conn *c;
+	uint8_t *h; /* the headers made here for the pieces not yet sent */
+	size_t hlen, hcap;
+	struct iovec iov[IOV_MAX];
+	size_t niov;
+	int copy; /* the socket took less: everything else goes to c->out */
+};
+
+static void dv_flush(struct direct *d)
+{
+	size_t i = 0, part = 0;
+
+	while (!d->copy && i < d->niov) {
+		ssize_t w = vb_tr_writev(&d->c->tr, d->iov + i,
+					 (int)(d->niov - i));
+
+		if (w <= 0)
+			break;
+		while (i < d->niov && (size_t)w >= d->iov[i].iov_len)
+			w -= (ssize_t)d->iov[i++].iov_len;
+		part = (size_t)w;
+		if (w > 0)
+			break;
+	}
+	if (i < d->niov)
+		d->copy = 1;
+	for (; i < d->niov; i++, part = 0)
+		vb_buf_add(&d->c->out,
+			   (const uint8_t *)d->iov[i].iov_base + part,
+			   d->iov[i].iov_len - part);
+	d->niov = 0;
+	d->hlen = 0;
+}
+
+static void dv_add(struct direct *d, const uint8_t *p, size_t n)
+{
+	struct iovec *v = d->niov ? &d->iov[d->niov - 1] : NULL;
+
+	if (d->copy) {
+		vb_buf_add(&d->c->out, p, n);
+	} else if (v && (const uint8_t *)v->iov_base + v->iov_len == p) {
+		v->iov_len += n;
+	} else {
+		d->iov[d->niov].iov_base = (void *)p;
+		d->iov[d->niov].iov_len = n;
+		d->niov++;
+	}
+}
+
+/* Room for a piece made here: what came before is sent first if need be. */
+static uint8_t *dv_room(struct direct *d, size_t n)
+{
+	uint8_t *p;
+
+	if (d->niov + 2 > IOV_MAX || d->hlen + n > d->hcap)
+		dv_flush(d);
+	p = d->h + d->hlen;
+	d->hlen += n;
+	return p;
+}
+
+/* Does message i begin a record (the first of a span, or of a run)? */
+static int dv_starts(const uint8_t *ent, uint32_t i, uint32_t r)
+{
+	return r == 0 ||
+	       vb_ld32(ent + (size_t)i * VB_F09_ENT + 8) !=
+		       vb_ld32(ent + (size_t)(i - 1) * VB_F09_ENT + 8) + 1;
+}
+
+/*
+ * The record headers into recs: the messages of each span, with their
+ * entries ent (checksums gathered in sums), sizes and starts in their
+ * span (offs); *total grows by their bytes.
+ */
+static void dv_records(struct vb_buf *recs, const struct vb_span *sp,
+		       size_t nsp, const uint8_t *const *maps,
+		       const uint8_t *ent, const uint64_t *sums,
+		       const uint32_t *size, const uint64_t *offs, uint32_t pid,
+		       uint64_t *total)
+{
+	uint8_t *bh = NULL;
+	uint32_t i = 0, first = 0;
+
+	for (size_t j = 0; j < nsp; j++) {
+		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
+			const uint8_t *m = maps[j] + offs[i];
+			const uint8_t *e = ent + (size_t)i * VB_F09_ENT;
+
+			if (dv_starts(ent, i, r)) {
+				if (bh)
+					vb_st64(bh + VB_BATCH_CHECKSUM,
+						vb_wire_batch_checksum_sums(
+							bh,
+							(const uint8_t *)(sums +
+									  first),
+							i - first));
+				bh = vb_buf_reserve(recs, VB_BATCH_HDR);
+				recs->len += VB_BATCH_HDR;
+				memset(bh, 0, VB_BATCH_HDR);
+				vb_st64(bh + VB_BATCH_PARTITION, pid);
+				vb_st64(bh + VB_BATCH_BASE_OFFSET,
+					sp[j].seg->start + sp[j].rel + r -
+						vb_ld32(e + 8));
+				vb_st64(bh + VB_BATCH_BASE_TS,
+					vb_ld64(m + VB_MSG_TIMESTAMP));
+				vb_st64(bh + VB_BATCH_ORIGIN_TS,
+					vb_ld64(m + VB_MSG_ORIGIN_TS) -
+						vb_ld32(e + 12));
+				vb_st64(bh + VB_BATCH_LENGTH, VB_BATCH_HDR);
+				first = i;
+				*total += VB_BATCH_HDR;
+			}
+			/* a frame is 16 bytes shorter than its stored message */
+			vb_st64(bh + VB_BATCH_LENGTH,
+				vb_ld64(bh + VB_BATCH_LENGTH) + size[i] -
+					(VB_MSG_HDR - VB_FRAME_HDR));
+			vb_st32(bh + VB_BATCH_COUNT, i - first + 1);
+			*total += size[i] - (VB_MSG_HDR - VB_FRAME_HDR);
+		}
+	}
+	if (bh)
+		vb_st64(bh + VB_BATCH_CHECKSUM,
+			vb_wire_batch_checksum_sums(bh,
+						    (const uint8_t *)(sums +
+								      first),
+						    i - first));
+}
+
+/*
+ * Message m (size bytes as the index says) as a frame: its header made
+ * here, then its payload and user headers.  A stored header whose lengths
+ * do not give that size (damage) has it all as payload, under a checksum
+ * that its bytes do not give: a client sees the damage as over 0.8, and
+ * the answer stays whole.
+ */
+static void dv_frame(struct direct *d, const uint8_t *m, uint32_t size,
+		     const uint8_t *e)
+{
+	uint8_t *fr = dv_room(d, VB_FRAME_HDR);
+	uint32_t ul = vb_ld32(m + VB_MSG_UHDR_LEN);
+	uint32_t pl = vb_ld32(m + VB_MSG_PAYLOAD_LEN);
+
+	if ((uint64_t)VB_MSG_HDR + ul + pl != size) {
+		ul = 0;
+		pl = size - VB_MSG_HDR;
+	}
+	memcpy(fr + VB_FRAME_CHECKSUM, e, 8);
+	memcpy(fr + VB_FRAME_ID, m + VB_MSG_ID, VB_MSG_ID_LEN);
+	memcpy(fr + VB_FRAME_OFFSET_DELTA, e + 8, 8); /* both deltas */
+	vb_st32(fr + VB_FRAME_UHDR_LEN, ul);
+	vb_st32(fr + VB_FRAME_PAYLOAD_LEN, pl);
+	vb_st64(fr + VB_FRAME_RESERVED, 0);
+	dv_add(d, fr, VB_FRAME_HDR);
+	dv_add(d, m + VB_MSG_HDR, size - VB_MSG_HDR);
+}
+
+static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
+			 const struct vb_vsr_req *q,
+			 const struct vb_poll_hdr *ph, const struct vb_span *sp,
+			 size_t nsp)
+{
+	const uint8_t *maps[VB_POLL_SPANS];
+	void *base[VB_POLL_SPANS];
+	size_t mlen[VB_POLL_SPANS], pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct vb_buf recs = VB_BUF_INIT;
+	struct direct *d = NULL;
+	struct vb_vsr_reply rh;
+	uint8_t *ent = NULL;
+	uint64_t *sums = NULL, *offs = NULL, total = VB_VSR_HDR + 16;
+	uint32_t *size = NULL, n = 0, i = 0;
+	size_t nmap = 0, rec = 0, at = 0;
+	int done = 0;
+
+	if (c->tr.ssl || c->held || c->qn || c->out.len)
+		return 0;
+	for (size_t j = 0; j < nsp; j++)
+		n += sp[j].n;
+	if (n == 0 || n != ph->count)
+		return 0;
+	ent = vb_xreallocarray(NULL, n, VB_F09_ENT);
+	size = vb_xreallocarray(NULL, n, sizeof(*size));
+	for (size_t j = 0; j < nsp; at += sp[j++].n)
+		if (sp[j].n == 0 ||
+		    vb_span_f09(&sp[j], ent + at * VB_F09_ENT) ||
+		    vb_span_sizes(&sp[j], size + at))
+			goto out;
+	for (; nmap < nsp; nmap++) {
+		uint64_t from = sp[nmap].off & ~(uint64_t)(pg - 1);
+		struct stat sb;
+
+		/* a mapping past the file's end would fault, not fail */
+		if (fstat(sp[nmap].f->fd, &sb) < 0 ||
+		    (uint64_t)sb.st_size < sp[nmap].off + sp[nmap].len)
+			goto out;
+		mlen[nmap] = (size_t)(sp[nmap].off - from + sp[nmap].len);
+		base[nmap] = mmap(NULL, mlen[nmap], PROT_READ, MAP_SHARED,
+				  sp[nmap].f->fd, (off_t)from);
+		if (base[nmap] == MAP_FAILED)
+			goto out;
+		maps[nmap] = (const uint8_t *)base[nmap] +
+			     (sp[nmap].off - from);
+	}
+	sums = vb_xreallocarray(NULL, n, sizeof(*sums));
+	offs = vb_xreallocarray(NULL, n, sizeof(*offs));
+	for (size_t j = 0, k = 0; j < nsp; j++) {
+		uint64_t o = 0;
+
+		for (uint32_t r = 0; r < sp[j].n; r++, k++) {
+			sums[k] = vb_ld64(ent + k * VB_F09_ENT);
+			offs[k] = o;
+			o += size[k];
+		}
+		if (o != sp[j].len)
+			goto out; /* cannot be: the index made the span */
+	}
+	dv_records(&recs, sp, nsp, maps, ent, sums, size, offs,
+		   ph->partition_id, &total);
+	d = vb_xcalloc(1, sizeof(*d));
+	d->c = c;
+	vb_buf_reset(&b->tmp);
+	reply_hdr(&rh, c, q, 0);
+	vb_vsr_reply_begin(&b->tmp, &rh);
+	vb_wire_enc_poll_hdr(&b->tmp, ph);
+	vb_vsr_reply_size(b->tmp.p, (size_t)total);
+	/* room made once: the pieces point into it */
+	d->hlen = b->tmp.len;
+	d->hcap = d->hlen + (IOV_MAX / 2) * VB_FRAME_HDR;
+	d->h = vb_buf_reserve(&b->tmp, d->hcap) - d->hlen;
+	dv_add(d, d->h, d->hlen);
+	for (size_t j = 0; j < nsp; j++) {
+		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
+			if (r + DV_AHEAD < sp[j].n)
+				__builtin_prefetch(maps[j] +
+						   offs[i + DV_AHEAD] +
+						   VB_MSG_ID);
+			if (dv_starts(ent, i, r)) {
+				uint8_t *bh = dv_room(d, VB_BATCH_HDR);
+
+				memcpy(bh, recs.p + VB_BATCH_HDR * rec++,
+				       VB_BATCH_HDR);
+				dv_add(d, bh, VB_BATCH_HDR);
+			}
+			dv_frame(d, maps[j] + offs[i], size[i],
+				 ent + (size_t)i * VB_F09_ENT);
+		}
+	}
+	dv_flush(d);
+	done = 1;
+out:
+	free(d);
+	free(ent);
+	free(size);
+	free(sums);
+	free(offs);
+	vb_buf_release(&recs);
+	while (nmap > 0) {
+		nmap--;
+		munmap(base[nmap], mlen[nmap]);
+	}
+	return done;
+}
+
 static void empty_poll(struct vb_conn *c, const struct vb_vsr_req *q,
 		       uint32_t pid)
 {
@@ -671,6 +969,8 @@ static void poll09(struct vb_broker *b, struct vb_conn *c,
 		answer(b, c, q, VB_CMD_POLL_MESSAGES, m0);
 		return;
 	}
+	if (poll09_direct(b, c, q, &ph, sp, nsp))
+		return;
 	reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_wire_enc_poll_hdr(&c->out, &ph);

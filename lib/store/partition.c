@@ -492,7 +492,7 @@ static int roll(struct vb_part *p, struct vb_err *e)
  */
 static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 		       uint32_t n, uint64_t ts, uint64_t stamped,
-		       struct vb_err *e)
+		       const uint8_t *f09, struct vb_err *e)
 {
 	struct vb_seg *s;
 	uint8_t *ent, rnd[VB_MSG_ID_LEN];
@@ -543,7 +543,7 @@ static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 				  "batch: frames cover %zu of %zu "
 				  "bytes",
 				  at, len);
-	if (vb_seg_append(s, frames, len, first, ent, n, e) < 0)
+	if (vb_seg_append(s, frames, len, first, ent, n, f09, e) < 0)
 		return -1;
 	p->next += n;
 	p->msgs += n;
@@ -558,14 +558,14 @@ static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 		   uint64_t ts, struct vb_err *e)
 {
-	return part_append(p, frames, len, n, ts, UINT64_MAX, e);
+	return part_append(p, frames, len, n, ts, UINT64_MAX, NULL, e);
 }
 
 int vb_part_append_stamped(struct vb_part *p, uint8_t *frames, size_t len,
 			   uint32_t n, uint64_t ts, uint64_t next,
-			   struct vb_err *e)
+			   const uint8_t *f09, struct vb_err *e)
 {
-	return part_append(p, frames, len, n, ts, next, e);
+	return part_append(p, frames, len, n, ts, next, f09, e);
 }
 
 uint64_t vb_part_first(const struct vb_part *p)
@@ -715,6 +715,9 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		sp[nsp].f = s->log;
 		sp[nsp].off = from;
 		sp[nsp].len = to - from;
+		sp[nsp].seg = s;
+		sp[nsp].rel = rel;
+		sp[nsp].n = k;
 		nsp++;
 		bytes += to - from;
 		*n += k;

@@ -30,6 +30,8 @@ static void idx_grow(struct vb_seg *s, uint32_t more)
 			   4096);
 }
 
+static void f09_cut(struct vb_seg *s);
+
 static struct vb_seg *seg_new(struct vb_store *st, const char *dir,
 			      uint64_t start)
 {
@@ -40,6 +42,7 @@ static struct vb_seg *seg_new(struct vb_store *st, const char *dir,
 	s->start = start;
 	s->idx_fd = -1;
 	s->rfd = -1;
+	s->f09_fd = -1;
 	return s;
 }
 
@@ -134,6 +137,9 @@ static void seg_close_files(struct vb_seg *s)
 	if (s->rfd >= 0)
 		close(s->rfd);
 	s->rfd = -1;
+	if (s->f09_fd >= 0)
+		close(s->f09_fd);
+	s->f09_fd = -1;
 }
 
 /*
@@ -237,6 +243,9 @@ int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)path.p);
 		goto fail;
 	}
+	/* a cache: without one, 0.9 polls of it take the slow way */
+	s->f09_fd = open(seg_path(&path, dir, start, "f09"),
+			 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	vb_buf_release(&path);
 	*sp = s;
 	return 0;
@@ -538,12 +547,16 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		goto fail;
 	}
 	s->size = (uint64_t)lst.st_size;
-	if (!verify && idx_all_ok(s, s->idx_fd, (uint64_t)ist.st_size, s->size))
+	if (!verify &&
+	    idx_all_ok(s, s->idx_fd, (uint64_t)ist.st_size, s->size)) {
+		f09_cut(s);
 		goto done;
+	}
 	s->verified = 1;
 	if (seg_verify(s, st, (uint64_t)lst.st_size, (uint64_t)ist.st_size, &pb,
 		       e) < 0)
 		goto fail;
+	f09_cut(s);
 done:
 	vb_buf_release(&pb);
 	*sp = s;
@@ -552,6 +565,77 @@ fail:
 	vb_buf_release(&pb);
 	vb_seg_free(s);
 	return -1;
+}
+
+/* ---- the 0.9 entries (store.h: VB_F09_ENT) ---- */
+
+/* Its .f09 open (made when `make`), or -1. */
+static int f09_open(struct vb_seg *s, int make)
+{
+	struct vb_buf path = VB_BUF_INIT;
+
+	if (s->f09_fd >= 0 || (s->f09_none && !make))
+		return s->f09_fd;
+	s->f09_fd = open(seg_path(&path, s->dir, s->start, "f09"),
+			 O_RDWR | O_CLOEXEC | (make ? O_CREAT : 0), 0600);
+	s->f09_none = s->f09_fd < 0;
+	vb_buf_release(&path);
+	return s->f09_fd;
+}
+
+/*
+ * Entries past the messages kept (a log cut by recovery or an undo) are
+ * dropped, so that none outlives its message: the ones written for the
+ * messages that take those places come with them.
+ */
+static void f09_cut(struct vb_seg *s)
+{
+	struct stat sb;
+	int fd = f09_open(s, 0);
+
+	if (fd >= 0 && fstat(fd, &sb) == 0 &&
+	    (uint64_t)sb.st_size > (uint64_t)s->count * VB_F09_ENT &&
+	    ftruncate(fd, (off_t)s->count * VB_F09_ENT) < 0) {
+		struct vb_buf path = VB_BUF_INIT;
+
+		/* cannot cut it: not used again */
+		close(fd);
+		s->f09_fd = -1;
+		s->f09_none = 1;
+		unlink(seg_path(&path, s->dir, s->start, "f09"));
+		vb_buf_release(&path);
+	}
+}
+
+int vb_span_f09(const struct vb_span *sp, uint8_t *out)
+{
+	struct vb_seg *s = sp->seg;
+	size_t len = (size_t)sp->n * VB_F09_ENT;
+	int fd = s ? f09_open(s, 0) : -1;
+
+	if (fd < 0 ||
+	    pread(fd, out, len, (off_t)sp->rel * VB_F09_ENT) != (ssize_t)len)
+		return -1;
+	for (uint32_t i = 0; i < sp->n; i++)
+		if (vb_ld64(out + (size_t)i * VB_F09_ENT) == 0)
+			return -1;
+	return 0;
+}
+
+int vb_span_sizes(const struct vb_span *sp, uint32_t *size)
+{
+	struct vb_seg *s = sp->seg;
+	uint32_t prev;
+
+	s->fault = 0;
+	prev = sp->rel ? vb_seg_pos(s, sp->rel - 1) : 0;
+	for (uint32_t i = 0; i < sp->n; i++) {
+		uint32_t pos = vb_seg_pos(s, sp->rel + i);
+
+		size[i] = pos - prev;
+		prev = pos;
+	}
+	return s->fault ? -1 : 0;
 }
 
 /* ---- index lookups ---- */
@@ -777,7 +861,7 @@ static void undo(int fd, uint64_t len)
  */
 int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 		  size_t first, const uint8_t *entries, uint32_t n,
-		  struct vb_err *e)
+		  const uint8_t *f09, struct vb_err *e)
 {
 	if ((len > first &&
 	     vb_pwrite_all(s->log->fd, frames + first, len - first,
@@ -815,6 +899,11 @@ int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 			j += in;
 		}
 	}
+	/* a cache: what a failed write leaves is cut off, read as none */
+	if (f09 && f09_open(s, 1) >= 0 &&
+	    vb_pwrite_all(s->f09_fd, f09, (size_t)n * VB_F09_ENT,
+			  (off_t)s->count * VB_F09_ENT) < 0)
+		undo(s->f09_fd, (uint64_t)s->count * VB_F09_ENT);
 	if (n)
 		s->last_ts = vb_ld64(entries + (size_t)(n - 1) * 16 + 8);
 	s->count += n;
@@ -860,6 +949,7 @@ int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
 	    (s->idx_fd >= 0 && ftruncate(s->idx_fd, (off_t)count * 16) < 0))
 		return vb_err_sys(e, VB_E_IO,
 				  "cannot truncate segment %" PRIu64, s->start);
+	f09_cut(s);
 	return 0;
 }
 
@@ -966,6 +1056,8 @@ void vb_seg_free(struct vb_seg *s)
 		close(s->idx_fd);
 	if (s->rfd >= 0)
 		close(s->rfd);
+	if (s->f09_fd >= 0)
+		close(s->f09_fd);
 	free(s->chunks);
 	free(s->idx);
 	free(s);
@@ -977,6 +1069,7 @@ void vb_seg_destroy(struct vb_seg *s, const char *dir)
 
 	unlink(seg_path(&path, dir, s->start, "log"));
 	unlink(seg_path(&path, dir, s->start, "index"));
+	unlink(seg_path(&path, dir, s->start, "f09"));
 	vb_buf_release(&path);
 	vb_seg_free(s);
 }

@@ -336,8 +336,10 @@ struct vb_seg {
 	uint32_t nchunks;
 	/* NULL while a settled segment's files are closed (LRU). */
 	struct vb_file *log;
-	int idx_fd; /* -1 once sealed and committed (settled) */
-	int rfd;    /* a settled segment's .index, for reads */
+	int idx_fd;   /* -1 once sealed and committed (settled) */
+	int rfd;      /* a settled segment's .index, for reads */
+	int f09_fd;   /* its .f09 (vb_span_f09), -1 while not open */
+	int f09_none; /* it has none (made before them): not looked for */
 	struct vb_seg *oprev, *onext; /* the open LRU, when settled */
 	int in_open;
 	uint64_t pin; /* st->read_gen of the read that used it */
@@ -418,7 +420,33 @@ struct vb_span {
 	struct vb_file *f; /* borrowed: take a reference to keep it */
 	uint64_t off;
 	uint64_t len;
+	/* its messages: the segment's rel .. rel + n - 1 (borrowed too) */
+	struct vb_seg *seg;
+	uint32_t rel, n;
 };
+
+/*
+ * What a message that came in a 0.9 batch is as a frame of that batch,
+ * so that a 0.9 poll can serve it as the batch's slice without hashing
+ * it (its producer made the checksum): VB_F09_ENT bytes, u64 the frame's
+ * checksum (0: none), u32 its offset delta, u32 its origin timestamp
+ * past the batch's.  Kept per segment in START.f09 beside .log and
+ * .index, at the message's place: written with each 0.9 append, never
+ * synced, cut with the log.  A cache: a message without its entry (a 0.8
+ * append, a data dir of an older version, a write that failed) reads as
+ * 0 or not at all, and is served the slow way.
+ */
+#define VB_F09_ENT 16
+/*
+ * The n entries of span sp into out: 0 when every one is there, -1 when
+ * any is not (no file, a short one, a 0 checksum).
+ */
+int vb_span_f09(const struct vb_span *sp, uint8_t *out);
+/*
+ * The stored sizes of span sp's n messages, from the index, into size:
+ * 0, or -1 when the index cannot be read.
+ */
+int vb_span_sizes(const struct vb_span *sp, uint32_t *size);
 
 /*
  * Opens (recovering) or creates the partition in dir.  With create, a
@@ -447,11 +475,12 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
  * The same for frames the caller stamped already, as vb_part_append
  * would (offsets from next, timestamp ts: vb_part_stamp_ts), while making
  * them: when next is no longer p->next (a repair moved it) or ts is below
- * the last stored timestamp, they are stamped again.
+ * the last stored timestamp, they are stamped again.  f09, when not NULL,
+ * has their n 0.9 entries (VB_F09_ENT each), kept with them.
  */
 int vb_part_append_stamped(struct vb_part *p, uint8_t *frames, size_t len,
 			   uint32_t n, uint64_t ts, uint64_t next,
-			   struct vb_err *e);
+			   const uint8_t *f09, struct vb_err *e);
 /* The timestamp vb_part_append gives a batch arriving at now_us. */
 static inline uint64_t vb_part_stamp_ts(const struct vb_part *p,
 					uint64_t now_us)

@@ -782,6 +782,171 @@ static void test_poll_big(void **state)
 	vb_buf_release(&path);
 }
 
+/* What test_poll_runs reads of a poll: the messages, the records. */
+struct runs_got {
+	uint32_t n, nrec;
+	uint64_t offset[16], origin[16], rec_base[16];
+	uint32_t od[16];
+	uint8_t id[16][16];
+	char payload[16][16];
+};
+
+/*
+ * Polls count messages from `from` of stream "runs" and reads the answer
+ * into g: every frame and record checksum must be right, the frames tile
+ * their records and the records the answer.
+ */
+static void runs_poll(int fd, struct vb_vsr_id *id, uint64_t from,
+		      uint32_t count, struct runs_got *g)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	const uint8_t *p, *end;
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_POLL_MESSAGES);
+	r.consumer.kind = VB_CONSUMER;
+	vb_ident_num(&r.consumer.id, 1);
+	vb_ident_str(&r.stream, "runs");
+	vb_ident_str(&r.topic, "t");
+	r.part.present = 1;
+	r.strategy = VB_POLL_OFFSET;
+	r.value = from;
+	r.count = count;
+	frame(&b, &r, id, 0);
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	memset(g, 0, sizeof(*g));
+	p = b.p + VB_VSR_HDR;
+	end = b.p + b.len;
+	assert_int_equal(vb_ld32(p + 12), count);
+	for (p += 16; p < end;) {
+		uint64_t len = vb_ld64(p + VB_BATCH_LENGTH);
+		const uint8_t *fr = p + VB_BATCH_HDR;
+
+		assert_true(len >= VB_BATCH_HDR && len <= (size_t)(end - p));
+		assert_int_equal(vb_ld64(p + VB_BATCH_CHECKSUM),
+				 vb_wire_batch_checksum(p));
+		assert_true(g->nrec < 16);
+		g->rec_base[g->nrec++] = vb_ld64(p + VB_BATCH_BASE_OFFSET);
+		for (uint32_t i = 0; i < vb_ld32(p + VB_BATCH_COUNT); i++) {
+			uint32_t pl = vb_ld32(fr + VB_FRAME_PAYLOAD_LEN);
+			size_t fsz = VB_FRAME_HDR + pl +
+				     vb_ld32(fr + VB_FRAME_UHDR_LEN);
+			uint32_t k = g->n++;
+
+			assert_true(k < 16 && pl < 16);
+			assert_int_equal(vb_ld64(fr + VB_FRAME_CHECKSUM),
+					 vb_xxh3(fr + 8, fsz - 8));
+			g->od[k] = vb_ld32(fr + VB_FRAME_OFFSET_DELTA);
+			g->offset[k] = vb_ld64(p + VB_BATCH_BASE_OFFSET) +
+				       g->od[k];
+			g->origin[k] = vb_ld64(p + VB_BATCH_ORIGIN_TS) +
+				       vb_ld32(fr + VB_FRAME_TS_DELTA);
+			memcpy(g->id[k], fr + VB_FRAME_ID, 16);
+			memcpy(g->payload[k], fr + VB_FRAME_HDR, pl);
+			fr += fsz;
+		}
+		assert_ptr_equal(fr, p + len);
+		p += len;
+	}
+	assert_int_equal(g->n, count);
+	vb_buf_release(&b);
+}
+
+/*
+ * A 0.9 poll of messages that came in a 0.9 batch serves them as a slice
+ * of that batch, their frames' checksums as the producer made them
+ * (kept beside the segment, .f09): polled from the middle, the record
+ * keeps the batch's base offset and the frames their deltas.  A message
+ * sent with id 0 has the id the server gave it, under a checksum that
+ * covers it.  Without the .f09 (a data dir of an older version) the
+ * same messages come back in records of their own, every checksum made
+ * anew and right.
+ */
+static void test_poll_runs(void **state)
+{
+	struct vb_buf b = VB_BUF_INIT, path = VB_BUF_INIT;
+	struct vb_send_confirm cf;
+	struct vb_send_hdr h;
+	struct vb_msg_in m[10];
+	struct runs_got kept, made;
+	struct vb_vsr_id id;
+	struct vb_req r;
+	struct vb_err e;
+	char body[10][8];
+	static const uint8_t zero[16];
+	int fd = raw_connect(), found = 0;
+
+	(void)state;
+	new_id(&id, 31);
+	login(fd, &id);
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, "runs");
+	assert_int_equal(write09(fd, &id, &r), 0);
+	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
+	vb_ident_str(&r.stream, "runs");
+	vb_name_set(&r.name, "t");
+	r.count = 1;
+	assert_int_equal(write09(fd, &id, &r), 0);
+	memset(&h, 0, sizeof(h));
+	vb_ident_str(&h.stream, "runs");
+	vb_ident_str(&h.topic, "t");
+	h.part_kind = VB_PART_ID;
+	memset(m, 0, sizeof(m));
+	for (uint32_t i = 0; i < 10; i++) {
+		snprintf(body[i], sizeof(body[i]), "m%u", i);
+		if (i != 4)
+			m[i].id[0] = (uint8_t)(i + 1);
+		m[i].payload = body[i];
+		m[i].payload_len = (uint32_t)strlen(body[i]);
+		m[i].origin_timestamp = 5000 + 3 * i;
+	}
+	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, 10,
+					       &e),
+			 0);
+	vb_vsr_req_stamp(b.p, b.len, &id, 0);
+	id.request++;
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
+						b.len - VB_VSR_HDR, &found, &cf,
+						&e),
+			 0);
+
+	runs_poll(fd, &id, 3, 5, &kept);
+	assert_int_equal(kept.nrec, 1);
+	assert_int_equal(kept.rec_base[0], 0);
+	for (uint32_t k = 0; k < 5; k++) {
+		assert_int_equal(kept.od[k], 3 + k);
+		assert_int_equal(kept.offset[k], 3 + k);
+		assert_int_equal(kept.origin[k], 5000 + 3 * (3 + k));
+		assert_string_equal(kept.payload[k], body[3 + k]);
+		if (k != 1)
+			assert_int_equal(kept.id[k][0], 4 + k);
+	}
+	assert_memory_not_equal(kept.id[1], zero, 16);
+
+	/* the entries gone: the same messages, records of their own */
+	vb_path_fmt(&path, "%s/streams/%u/topics/%u/partitions/0/%020d.f09",
+		    S.dir, cf.stream_id, cf.topic_id, 0);
+	assert_int_equal(truncate((char *)path.p, 0), 0);
+	runs_poll(fd, &id, 3, 5, &made);
+	assert_int_equal(made.nrec, 1);
+	assert_int_equal(made.rec_base[0], 3);
+	for (uint32_t k = 0; k < 5; k++) {
+		assert_int_equal(made.od[k], k);
+		assert_int_equal(made.offset[k], kept.offset[k]);
+		assert_int_equal(made.origin[k], kept.origin[k]);
+		assert_memory_equal(made.id[k], kept.id[k], 16);
+		assert_string_equal(made.payload[k], kept.payload[k]);
+	}
+	close(fd);
+	vb_buf_release(&b);
+	vb_buf_release(&path);
+}
+
 static void test_describe_options(void **state)
 {
 	struct vb_buf b = VB_BUF_INIT;
@@ -970,6 +1135,7 @@ int main(void)
 		cmocka_unit_test(test_send),
 		cmocka_unit_test(test_poll_records),
 		cmocka_unit_test(test_poll_big),
+		cmocka_unit_test(test_poll_runs),
 		cmocka_unit_test(test_describe_options),
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_no_wait_polls),

@@ -282,7 +282,7 @@ static void test_append_stamped(void **state)
 
 		vb_buf_add(&want, b.p, b.len);
 		assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 2, 2000,
-							3, &e),
+							3, NULL, &e),
 				 0);
 		assert_int_equal(commit(p), 0);
 		assert_int_equal(pread(active_log(p)->fd, got, want.len,
@@ -302,12 +302,14 @@ static void test_append_stamped(void **state)
 		vb_wire_msg_stamp(b.p + at, sz, 40 + i, 3000, rnd);
 		at += sz;
 	}
-	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 2, 3000, 40, &e),
+	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 2, 3000, 40,
+						NULL, &e),
 			 0);
 	assert_int_equal(commit(p), 0);
 	frames(&b, 7, 1);
 	vb_wire_msg_stamp(b.p, b.len, 7, 10, rnd);
-	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 1, 10, 7, &e),
+	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, 1, 10, 7, NULL,
+						&e),
 			 0);
 	assert_int_equal(commit(p), 0);
 	assert_int_equal(p->next, 8);
@@ -329,6 +331,126 @@ static void last_log(const char *dir, char *out, size_t n)
 	assert_non_null(fgets(out, (int)n, pf));
 	out[strcspn(out, "\n")] = 0;
 	pclose(pf);
+}
+
+/* Appends n messages from `first` with 0.9 entries (checksum 100 + i). */
+static void append_f09(struct vb_part *p, int first, int n, uint64_t ts)
+{
+	struct vb_buf b = VB_BUF_INIT, ent = VB_BUF_INIT;
+	struct vb_err e;
+
+	frames(&b, first, n);
+	for (int i = 0; i < n; i++) {
+		vb_buf_u64(&ent, 100 + (uint64_t)(first + i));
+		vb_buf_u32(&ent, (uint32_t)i);
+		vb_buf_u32(&ent, 7);
+	}
+	assert_int_equal(vb_part_append_stamped(p, b.p, b.len, (uint32_t)n, ts,
+						UINT64_MAX, ent.p, &e),
+			 0);
+	assert_int_equal(commit(p), 0);
+	vb_buf_release(&b);
+	vb_buf_release(&ent);
+}
+
+/*
+ * The 0.9 entries of messages [start, start + count): 0 and each one's
+ * checksum as append_f09 gave it, or -1 when any is missing.
+ */
+static int read_f09(struct vb_part *p, uint64_t start, uint32_t count)
+{
+	struct vb_span sp[64];
+	uint8_t ent[64 * VB_F09_ENT];
+	uint32_t n, sizes[64];
+	uint64_t last, off = start;
+	size_t nsp = vb_part_read(p, start, count, UINT64_MAX, sp, 64, &n,
+				  &last);
+
+	assert_int_equal(n, count);
+	for (size_t i = 0; i < nsp; i++) {
+		uint64_t bytes = 0;
+
+		assert_true(sp[i].n <= 64);
+		assert_int_equal(vb_span_sizes(&sp[i], sizes), 0);
+		for (uint32_t k = 0; k < sp[i].n; k++)
+			bytes += sizes[k];
+		assert_int_equal(bytes, sp[i].len);
+		if (vb_span_f09(&sp[i], ent) < 0)
+			return -1;
+		for (uint32_t k = 0; k < sp[i].n; k++, off++)
+			assert_int_equal(vb_ld64(ent + k * VB_F09_ENT),
+					 100 + off);
+	}
+	return 0;
+}
+
+static off_t file_size(const char *dir, const char *name)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/*
+ * The 0.9 entries kept beside a segment (.f09): read back for the
+ * messages that have them, missing for those appended without (0.8's),
+ * and cut with the log when recovery cuts it, so that none outlives its
+ * message; a segment made before them has none and reads as such.
+ */
+static void test_f09(void **state)
+{
+	struct fx *f = *state;
+	struct vb_part *p;
+	struct vb_err e;
+	char dir[512], log[600];
+	const char *f09 = "00000000000000000000.f09";
+	struct stat st;
+	int fd;
+
+	pdir(f, dir, sizeof(dir));
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 1, &e), 0);
+	append_f09(p, 0, 3, 1000);
+	assert_int_equal(read_f09(p, 0, 3), 0);
+	assert_int_equal(read_f09(p, 1, 2), 0);
+	append(p, 3, 2, 1001);
+	assert_int_equal(read_f09(p, 0, 3), 0);
+	assert_int_equal(read_f09(p, 0, 5), -1);
+	assert_int_equal(read_f09(p, 3, 1), -1);
+	/* after the 0.8 ones, a hole where they are */
+	append_f09(p, 5, 2, 1002);
+	assert_int_equal(read_f09(p, 5, 2), 0);
+	assert_int_equal(read_f09(p, 4, 2), -1);
+	assert_int_equal(file_size(dir, f09), 7 * VB_F09_ENT);
+	vb_part_free(p);
+
+	/* the last message torn: recovery cuts the log and the entries */
+	last_log(dir, log, sizeof(log));
+	assert_int_equal(stat(log, &st), 0);
+	fd = open(log, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, st.st_size - 3), 0);
+	close(fd);
+	f->st.clean = 0;
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(p->next, 6);
+	assert_int_equal(file_size(dir, f09), 6 * VB_F09_ENT);
+	assert_int_equal(read_f09(p, 5, 1), 0);
+	/* the place comes back with another message, and its own entry */
+	append(p, 6, 1, 1003);
+	assert_int_equal(read_f09(p, 6, 1), -1);
+	append_f09(p, 7, 1, 1004);
+	assert_int_equal(read_f09(p, 7, 1), 0);
+	vb_part_free(p);
+
+	/* a data dir from before: no .f09 at all, and the reads say so */
+	snprintf(log, sizeof(log), "%s/%s", dir, f09);
+	assert_int_equal(unlink(log), 0);
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(read_f09(p, 0, 3), -1);
+	assert_int_equal(read_check(p, 0, 100), 8);
+	vb_part_free(p);
 }
 
 static void test_torn_tail(void **state)
@@ -958,6 +1080,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_append_stamped, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_f09, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_index_mismatch, setup,
