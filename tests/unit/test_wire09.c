@@ -1717,6 +1717,35 @@ static void test_command_table(void **state)
 	CHECK(vb_framing_of(7) == NULL);
 }
 
+/*
+ * vb_wire_msg_sum09: a stored message's checksum as a 0.9 frame is the
+ * XXH3 of the frame made from it, and the stored bytes are as they were.
+ */
+static void test_msg_sum09(void **state)
+{
+	uint8_t m[64 + 11], keep[sizeof(m)], fr[48 + 11];
+	uint64_t sum;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(m); k++)
+		m[k] = (uint8_t)(k * 13 + 5);
+	vb_st32(m + VB_MSG_UHDR_LEN, 0);
+	vb_st32(m + VB_MSG_PAYLOAD_LEN, 11);
+	vb_st64(m + VB_MSG_RESERVED, 0);
+	memcpy(keep, m, sizeof(m));
+	sum = vb_wire_msg_sum09(m, sizeof(m), 7, 0x01020304);
+	assert_memory_equal(m, keep, sizeof(m));
+	memset(fr, 0, sizeof(fr));
+	memcpy(fr + VB_FRAME_ID, m + VB_MSG_ID, 16);
+	vb_st32(fr + VB_FRAME_OFFSET_DELTA, 7);
+	vb_st32(fr + VB_FRAME_TS_DELTA, 0x01020304);
+	vb_st32(fr + VB_FRAME_PAYLOAD_LEN, 11);
+	memcpy(fr + VB_FRAME_HDR, m + VB_MSG_HDR, 11);
+	assert_int_equal(sum, vb_xxh3(fr + 8, sizeof(fr) - 8));
+	assert_int_not_equal(sum,
+			     vb_wire_msg_sum09(m, sizeof(m), 8, 0x01020304));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1744,6 +1773,7 @@ int main(void)
 		cmocka_unit_test(test_sync_and_cluster),
 		cmocka_unit_test(test_records_09),
 		cmocka_unit_test(test_command_table),
+		cmocka_unit_test(test_msg_sum09),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
