@@ -649,19 +649,23 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 
 /*
  * A 0.9 poll answered from the store's 0.9 entries (store.h, VB_F09_ENT),
- * when nothing is before it on the connection (plain, its output empty,
- * nothing held) and every message has its entry.  Records follow the
- * stored runs (messages.md §4.3: a slice keeps its run's base offset and
- * origin timestamp, the frames their deltas), so every frame's checksum
- * is the one kept at append and no payload is hashed.  First the record
+ * when every message has its entry.  Records follow the stored runs
+ * (messages.md §4.3: a slice keeps its run's base offset and origin
+ * timestamp, the frames their deltas), so every frame's checksum is the
+ * one kept at append and no payload is hashed.  First the record
  * headers, from the entries, the index (sizes) and each record's first
- * stored header; then the answer goes out by writev, in pieces: the
- * headers made here and each message's payload and user headers straight
- * from the mapped segment, which the kernel copies once and nothing here
- * copies.  What the socket does not take goes to c->out and out with it.
- * The headers ahead are fetched into the cache while one is made.
+ * stored header; then the answer, in pieces: the headers made here and
+ * each message's payload and user headers from the mapped segment.  When
+ * nothing is before it on the connection (plain, its output empty,
+ * nothing held) the pieces go out by writev, the kernel copying the
+ * mapped bytes once and nothing here copying them; what the socket does
+ * not take goes to c->out.  Otherwise, or when the messages are small
+ * (two pieces each would cost more than a copy), they are copied into
+ * c->out.  The headers ahead are fetched into the cache while one is
+ * made.
  */
-#define DV_AHEAD 8 /* messages */
+#define DV_AHEAD 8   /* messages */
+#define DV_SMALL 512 /* stored bytes a message on average: copied */
 
 struct direct {
 	struct vb_conn *c;
@@ -835,12 +839,13 @@ static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
 	uint64_t *sums = NULL, *offs = NULL, total = VB_VSR_HDR + 16;
 	uint32_t *size = NULL, n = 0, i = 0;
 	size_t nmap = 0, rec = 0, at = 0;
+	uint64_t bytes = 0;
 	int done = 0;
 
-	if (c->tr.ssl || c->held || c->qn || c->out.len)
-		return 0;
-	for (size_t j = 0; j < nsp; j++)
+	for (size_t j = 0; j < nsp; j++) {
 		n += sp[j].n;
+		bytes += sp[j].len;
+	}
 	if (n == 0 || n != ph->count)
 		return 0;
 	ent = vb_xreallocarray(NULL, n, VB_F09_ENT);
@@ -883,6 +888,8 @@ static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
 		   ph->partition_id, &total);
 	d = vb_xcalloc(1, sizeof(*d));
 	d->c = c;
+	d->copy = c->tr.ssl || c->held || c->qn || c->out.len ||
+		  bytes < (uint64_t)n * DV_SMALL;
 	vb_buf_reset(&b->tmp);
 	reply_hdr(&rh, c, q, 0);
 	vb_vsr_reply_begin(&b->tmp, &rh);
