@@ -565,6 +565,47 @@ static uint32_t write09(int fd, struct vb_vsr_id *id, const struct vb_req *r)
 	return res;
 }
 
+/* Stream `name` with topic "t" of nparts partitions, over 0.9. */
+static void topic09(int fd, struct vb_vsr_id *id, const char *name,
+		    uint32_t nparts)
+{
+	struct vb_req r;
+
+	vb_req_init(&r, VB_CMD_CREATE_STREAM);
+	vb_name_set(&r.name, name);
+	assert_int_equal(write09(fd, id, &r), 0);
+	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
+	vb_ident_str(&r.stream, name);
+	vb_name_set(&r.name, "t");
+	r.count = nparts;
+	assert_int_equal(write09(fd, id, &r), 0);
+}
+
+/* Sends messages m[0..n) as h says in one 0.9 batch: its confirmation. */
+static void batch09(int fd, struct vb_vsr_id *id, const struct vb_send_hdr *h,
+		    const struct vb_msg_in *m, uint32_t n,
+		    struct vb_send_confirm *cf)
+{
+	struct vb_buf b = VB_BUF_INIT;
+	struct vb_err e;
+	int found = 0;
+
+	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, h, m, n,
+					       &e),
+			 0);
+	vb_vsr_req_stamp(b.p, b.len, id, 0);
+	id->request++;
+	put_all(fd, b.p, b.len);
+	get_frame(fd, &b);
+	assert_int_equal(REPLY_STATUS(b.p), 0);
+	assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
+						b.len - VB_VSR_HDR, &found, cf,
+						&e),
+			 0);
+	assert_true(found);
+	vb_buf_release(&b);
+}
+
 /* Message i of test_poll_big: its length and its bytes. */
 static uint32_t big_len(uint32_t i)
 {
@@ -580,12 +621,9 @@ static uint8_t big_byte(uint32_t i, uint32_t k)
 static void big_send(int fd, struct vb_vsr_id *id, uint32_t from, uint32_t n,
 		     struct vb_send_confirm *cf)
 {
-	struct vb_buf b = VB_BUF_INIT;
-	int found = 0;
 	struct vb_send_hdr h;
 	struct vb_msg_in *m = calloc(n, sizeof(*m));
 	uint8_t **pl = calloc(n, sizeof(*pl));
-	struct vb_err e;
 
 	assert_non_null(m);
 	assert_non_null(pl);
@@ -607,24 +645,11 @@ static void big_send(int fd, struct vb_vsr_id *id, uint32_t from, uint32_t n,
 		m[i].payload_len = len;
 		m[i].origin_timestamp = 1000 + from + i;
 	}
-	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, n,
-					       &e),
-			 0);
-	vb_vsr_req_stamp(b.p, b.len, id, 0);
-	id->request++;
-	put_all(fd, b.p, b.len);
-	get_frame(fd, &b);
-	assert_int_equal(REPLY_STATUS(b.p), 0);
-	assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
-						b.len - VB_VSR_HDR, &found, cf,
-						&e),
-			 0);
-	assert_true(found);
+	batch09(fd, id, &h, m, n, cf);
 	for (uint32_t i = 0; i < n; i++)
 		free(pl[i]);
 	free(pl);
 	free(m);
-	vb_buf_release(&b);
 }
 
 /* Sends a poll of n messages from offset 0 (its answer not read). */
@@ -732,14 +757,7 @@ static void test_poll_big(void **state)
 	login(fd, &id);
 	new_id(&ids, 22);
 	login(slow, &ids);
-	vb_req_init(&r, VB_CMD_CREATE_STREAM);
-	vb_name_set(&r.name, "big");
-	assert_int_equal(write09(fd, &id, &r), 0);
-	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
-	vb_ident_str(&r.stream, "big");
-	vb_name_set(&r.name, "t");
-	r.count = 2;
-	assert_int_equal(write09(fd, &id, &r), 0);
+	topic09(fd, &id, "big", 2);
 	/*
 	 * About 6 MB in 4 sends (each a run of the same timestamp): more
 	 * than a socket's send buffer grows to (tcp_wmem, 4 MB by default)
@@ -866,29 +884,20 @@ static void runs_poll(int fd, struct vb_vsr_id *id, uint64_t from,
  */
 static void test_poll_runs(void **state)
 {
-	struct vb_buf b = VB_BUF_INIT, path = VB_BUF_INIT;
+	struct vb_buf path = VB_BUF_INIT;
 	struct vb_send_confirm cf;
 	struct vb_send_hdr h;
 	struct vb_msg_in m[10];
 	struct runs_got kept, made;
 	struct vb_vsr_id id;
-	struct vb_req r;
-	struct vb_err e;
 	char body[10][8];
 	static const uint8_t zero[16];
-	int fd = raw_connect(), found = 0;
+	int fd = raw_connect();
 
 	(void)state;
 	new_id(&id, 31);
 	login(fd, &id);
-	vb_req_init(&r, VB_CMD_CREATE_STREAM);
-	vb_name_set(&r.name, "runs");
-	assert_int_equal(write09(fd, &id, &r), 0);
-	vb_req_init(&r, VB_CMD_CREATE_TOPIC);
-	vb_ident_str(&r.stream, "runs");
-	vb_name_set(&r.name, "t");
-	r.count = 1;
-	assert_int_equal(write09(fd, &id, &r), 0);
+	topic09(fd, &id, "runs", 1);
 	memset(&h, 0, sizeof(h));
 	vb_ident_str(&h.stream, "runs");
 	vb_ident_str(&h.topic, "t");
@@ -902,18 +911,7 @@ static void test_poll_runs(void **state)
 		m[i].payload_len = (uint32_t)strlen(body[i]);
 		m[i].origin_timestamp = 5000 + 3 * i;
 	}
-	assert_int_equal(vb_wire_send_encode_f(&b, &vb_framing_v09, &h, m, 10,
-					       &e),
-			 0);
-	vb_vsr_req_stamp(b.p, b.len, &id, 0);
-	id.request++;
-	put_all(fd, b.p, b.len);
-	get_frame(fd, &b);
-	assert_int_equal(REPLY_STATUS(b.p), 0);
-	assert_int_equal(vb_wire_dec_send_reply(b.p + VB_VSR_HDR,
-						b.len - VB_VSR_HDR, &found, &cf,
-						&e),
-			 0);
+	batch09(fd, &id, &h, m, 10, &cf);
 
 	runs_poll(fd, &id, 3, 5, &kept);
 	assert_int_equal(kept.nrec, 1);
@@ -943,7 +941,6 @@ static void test_poll_runs(void **state)
 		assert_string_equal(made.payload[k], kept.payload[k]);
 	}
 	close(fd);
-	vb_buf_release(&b);
 	vb_buf_release(&path);
 }
 
