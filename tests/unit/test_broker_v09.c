@@ -652,8 +652,12 @@ static void big_send(int fd, struct vb_vsr_id *id, uint32_t from, uint32_t n,
 	free(m);
 }
 
-/* Sends a poll of n messages from offset 0 (its answer not read). */
-static void big_poll(int fd, const struct vb_vsr_id *id, uint32_t n)
+/*
+ * Sends a poll of n messages from offset `from` of partition part of
+ * stream's topic "t" (its answer not read).
+ */
+static void poll_send(int fd, const struct vb_vsr_id *id, const char *stream,
+		      uint32_t part, uint64_t from, uint32_t n)
 {
 	struct vb_buf b = VB_BUF_INIT;
 	struct vb_req r;
@@ -661,16 +665,22 @@ static void big_poll(int fd, const struct vb_vsr_id *id, uint32_t n)
 	vb_req_init(&r, VB_CMD_POLL_MESSAGES);
 	r.consumer.kind = VB_CONSUMER;
 	vb_ident_num(&r.consumer.id, 1);
-	vb_ident_str(&r.stream, "big");
+	vb_ident_str(&r.stream, stream);
 	vb_ident_str(&r.topic, "t");
 	r.part.present = 1;
-	r.part.id = 1;
+	r.part.id = part;
 	r.strategy = VB_POLL_OFFSET;
-	r.value = 0;
+	r.value = from;
 	r.count = n;
 	frame(&b, &r, id, 0);
 	put_all(fd, b.p, b.len);
 	vb_buf_release(&b);
+}
+
+/* test_poll_big's poll: n messages from offset 0. */
+static void big_poll(int fd, const struct vb_vsr_id *id, uint32_t n)
+{
+	poll_send(fd, id, "big", 1, 0, n);
 }
 
 /*
@@ -819,19 +829,8 @@ static void runs_poll(int fd, struct vb_vsr_id *id, uint64_t from,
 {
 	struct vb_buf b = VB_BUF_INIT;
 	const uint8_t *p, *end;
-	struct vb_req r;
 
-	vb_req_init(&r, VB_CMD_POLL_MESSAGES);
-	r.consumer.kind = VB_CONSUMER;
-	vb_ident_num(&r.consumer.id, 1);
-	vb_ident_str(&r.stream, "runs");
-	vb_ident_str(&r.topic, "t");
-	r.part.present = 1;
-	r.strategy = VB_POLL_OFFSET;
-	r.value = from;
-	r.count = count;
-	frame(&b, &r, id, 0);
-	put_all(fd, b.p, b.len);
+	poll_send(fd, id, "runs", 0, from, count);
 	get_frame(fd, &b);
 	assert_int_equal(REPLY_STATUS(b.p), 0);
 	memset(g, 0, sizeof(*g));
