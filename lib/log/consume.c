@@ -62,7 +62,8 @@ struct part_msgs {
 	int bad;
 	uint64_t bad_off;
 	struct vb_err bad_err;
-	int resync; /* 0.9 group: the partition is not ours now */
+	int resync;	    /* 0.9 group: the partition is not ours now */
+	struct vb_buf keep; /* 0.9: the answer's bytes, taken out (take_round) */
 };
 
 struct run {
@@ -567,20 +568,32 @@ static void pm_reserve(struct run *r, size_t k)
 
 /*
  * A round of k answers: pm[i] for partition parts[i], polled for asked[i]
- * events; -1 on a broken answer.
+ * events; -1 on a broken answer.  Over 0.8 every answer comes in first,
+ * so that their payloads stay valid side by side in the client's reader.
+ * 0.9 is lock-step: the client sends each poll when the answer before it
+ * came, so each answer is read as it comes, while the server makes the
+ * next, its bytes taken out of the reader first (pm->keep).
  */
 static int take_round(struct run *r, const uint32_t *parts,
 		      const uint32_t *asked, size_t k, struct vb_err *e)
 {
+	struct vb_client *c = r->l->c;
+	int one = c->framing->gen == VB_GEN_09;
 	struct vb_reply rep;
 
 	pm_reserve(r, k);
-	/* every answer in first: their payloads stay valid side by side */
-	if (vb_client_wait_ready(r->l->c, k, e))
+	if (!one && vb_client_wait_ready(c, k, e))
 		return -1;
 	for (size_t i = 0; i < k; i++) {
-		if (vb_client_take(r->l->c, &rep, e) != 1)
+		if (one && vb_client_wait_ready(c, 1, e))
 			return -1;
+		if (vb_client_take(c, &rep, e) != 1)
+			return -1;
+		if (one) {
+			vb_buf_reset(&r->pm[i].keep);
+			vb_buf_add(&r->pm[i].keep, rep.payload, rep.len);
+			rep.payload = r->pm[i].keep.p;
+		}
 		if (rep.status)
 			return vb_client_status_err(e, rep.status,
 						    "poll_messages");
@@ -1299,6 +1312,7 @@ int vb_consume_run(const struct vb_consume_opts *o, struct vb_log *l, int fd,
 	for (size_t i = 0; i < r.pm_cap; i++) {
 		free(r.pm[i].m);
 		free(r.pm[i].top);
+		vb_buf_release(&r.pm[i].keep);
 	}
 	free(r.pm);
 	free(r.heap);
