@@ -556,6 +556,9 @@ bad:
 	}
 }
 
+/* What an answer's copy (part_msgs.keep) may keep of room, as a reader. */
+#define KEEP_MAX (8u << 20)
+
 /* Room for k answers' lists (new ones empty). */
 static void pm_reserve(struct run *r, size_t k)
 {
@@ -590,9 +593,14 @@ static int take_round(struct run *r, const uint32_t *parts,
 		if (vb_client_take(c, &rep, e) != 1)
 			return -1;
 		if (one) {
-			vb_buf_reset(&r->pm[i].keep);
-			vb_buf_add(&r->pm[i].keep, rep.payload, rep.len);
-			rep.payload = r->pm[i].keep.p;
+			struct vb_buf *keep = &r->pm[i].keep;
+
+			/* a big answer's room is not kept for small ones */
+			if (keep->cap > KEEP_MAX && rep.len < keep->cap / 4)
+				vb_buf_release(keep);
+			vb_buf_reset(keep);
+			vb_buf_add(keep, rep.payload, rep.len);
+			rep.payload = keep->p;
 		}
 		if (rep.status)
 			return vb_client_status_err(e, rep.status,
