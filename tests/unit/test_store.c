@@ -424,6 +424,12 @@ static void test_f09(void **state)
 	assert_int_equal(read_f09(p, 4, 2), -1);
 	assert_int_equal(file_size(dir, f09), 7 * VB_F09_ENT);
 	vb_part_free(p);
+	/* a clean restart keeps them */
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 0, 1, 0, &e), 0);
+	assert_int_equal(read_f09(p, 0, 3), 0);
+	assert_int_equal(read_f09(p, 5, 2), 0);
+	assert_int_equal(file_size(dir, f09), 7 * VB_F09_ENT);
+	vb_part_free(p);
 
 	/* the last message torn: recovery cuts the log and the entries */
 	last_log(dir, log, sizeof(log));
