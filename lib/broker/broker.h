@@ -394,7 +394,7 @@ void vb_broker_dispatch(struct vb_broker *b, struct vb_conn *c, uint32_t code,
 void vb_broker_dispatch_req(struct vb_broker *b, struct vb_conn *c,
 			    const struct vb_req *r);
 
-/* ---- Iggy 0.9 (v09.c) ---- */
+/* ---- Iggy 0.9 (v09.c, poll09.c) ---- */
 
 /*
  * Handles one whole 0.9 request frame (size bytes, header included; it may
@@ -416,6 +416,18 @@ void vb_v09_answered(struct vb_broker *b, struct vb_conn *c, size_t m0);
  * a stale client.  1 when c was (its output is queued).
  */
 int vb_v09_stale(struct vb_broker *b, struct vb_conn *c, int64_t now_ms);
+/* A 0.9 reply's header for request q with status (v09.c). */
+void vb_v09_reply_hdr(struct vb_vsr_reply *h, const struct vb_conn *c,
+		      const struct vb_vsr_req *q, uint32_t status);
+/* A deny reply: status, empty body. */
+void vb_v09_deny(struct vb_conn *c, const struct vb_vsr_req *q,
+		 uint32_t status);
+/* The 0.8 answer of code at c->out[m0..] rewritten as the 0.9 reply. */
+void vb_v09_answer(struct vb_broker *b, struct vb_conn *c,
+		   const struct vb_vsr_req *q, uint32_t code, size_t m0);
+/* poll_messages (100) over 0.9 (poll09.c). */
+void vb_v09_poll(struct vb_broker *b, struct vb_conn *c,
+		 const struct vb_vsr_req *q, const struct vb_req *r);
 
 /* ---- slabs (meta.c) ---- */
 

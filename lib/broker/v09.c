@@ -16,11 +16,9 @@
  * users).  Sends and polls do not go through a 0.8 answer: a 0.9 batch
  * is turned into the store's 0.8 frames (the one store serves both, and
  * the 0.8 path stays zero-copy), its frames' checksums kept beside them
- * (store.h, VB_F09_ENT); a poll serves such messages as slices of their
- * batch, sent from the segment by writev (poll09_direct), and reads any
- * others back into batch records, their checksums computed as the spec
- * says (records_read).  That copy is the cost of 0.9 here (README,
- * "Moving to an upstream Iggy server").
+ * (store.h, VB_F09_ENT), and stored frames are served as batch records
+ * (poll09.c).  That copy is the cost of 0.9 here (README, "Moving to an
+ * upstream Iggy server").
  *
  * The session: a Register binds the connection (its client id, a session
  * number from b->commit); metadata writes are numbered, the last
@@ -29,11 +27,7 @@
  * version gate, a write without a session.
  */
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -53,7 +47,7 @@ void vb_v09_conn_free(struct vb_conn *c)
 		vb_buf_release(&c->cached[i].reply);
 }
 
-static void reply_hdr(struct vb_vsr_reply *h, const struct vb_conn *c,
+void vb_v09_reply_hdr(struct vb_vsr_reply *h, const struct vb_conn *c,
 		      const struct vb_vsr_req *q, uint32_t status)
 {
 	memset(h, 0, sizeof(*h));
@@ -66,13 +60,12 @@ static void reply_hdr(struct vb_vsr_reply *h, const struct vb_conn *c,
 	h->status = status;
 }
 
-/* A deny reply: status, empty body. */
-static void deny(struct vb_conn *c, const struct vb_vsr_req *q, uint32_t status)
+void vb_v09_deny(struct vb_conn *c, const struct vb_vsr_req *q, uint32_t status)
 {
 	struct vb_vsr_reply h;
 	size_t m;
 
-	reply_hdr(&h, c, q, status);
+	vb_v09_reply_hdr(&h, c, q, status);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_vsr_reply_end(&c->out, m);
 }
@@ -193,7 +186,7 @@ static void rewrite(struct vb_broker *b, struct vb_conn *c,
 
 	if (c->out.len < m0 + VB_RESP_HDR) { /* no answer: cannot be */
 		c->out.len = m0;
-		deny(c, q, VB_ST_ERROR);
+		vb_v09_deny(c, q, VB_ST_ERROR);
 		return;
 	}
 	st = vb_ld32(c->out.p + m0);
@@ -203,10 +196,10 @@ static void rewrite(struct vb_broker *b, struct vb_conn *c,
 	c->out.len = m0;
 	st = status_v09(q->operation, st);
 	if (st != 0 && !vb_op_result_framed(q->operation)) {
-		deny(c, q, st);
+		vb_v09_deny(c, q, st);
 		return;
 	}
-	reply_hdr(&h, c, q, 0);
+	vb_v09_reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	if (st != 0) {
 		vb_vsr_result_err(&c->out, st);
@@ -217,14 +210,14 @@ static void rewrite(struct vb_broker *b, struct vb_conn *c,
 			vb_broker_log(b, "0.9 answer to %s: %s",
 				      vb_cmd_name(code), e.msg);
 			c->out.len = m;
-			deny(c, q, VB_ST_ERROR);
+			vb_v09_deny(c, q, VB_ST_ERROR);
 			return;
 		}
 	}
 	vb_vsr_reply_end(&c->out, m);
 }
 
-static void answer(struct vb_broker *b, struct vb_conn *c,
+void vb_v09_answer(struct vb_broker *b, struct vb_conn *c,
 		   const struct vb_vsr_req *q, uint32_t code, size_t m0)
 {
 	rewrite(b, c, q, code, m0);
@@ -247,7 +240,7 @@ static void reg_reply(struct vb_broker *b, struct vb_conn *c,
 	struct vb_vsr_login lr;
 	size_t m;
 
-	reply_hdr(&h, c, q, 0);
+	vb_v09_reply_hdr(&h, c, q, 0);
 	h.commit = b->commit;
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_vsr_result_ok(&c->out);
@@ -311,7 +304,7 @@ static void reg(struct vb_broker *b, struct vb_conn *c,
 		return;
 	}
 	if (b->stopping) {
-		reply_hdr(&h, c, q, 0);
+		vb_v09_reply_hdr(&h, c, q, 0);
 		m = vb_vsr_reply_begin(&c->out, &h);
 		vb_vsr_result_err(&c->out, VB_ST_TRANSIENT_NOT_ACCEPTED);
 		vb_vsr_reply_end(&c->out, m);
@@ -385,12 +378,12 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	size_t m0 = c->out.len, m, flen;
 
 	if (vb_wire_send_decode_v09(&v, body, n, &e) < 0) {
-		deny(c, q, e.status ? e.status : VB_ST_INVALID_COMMAND);
+		vb_v09_deny(c, q, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
 	part = vb_send_target(b, c, &v.h, &pid);
 	if (part == NULL) {
-		answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
+		vb_v09_answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
 		return;
 	}
 	ts = vb_part_stamp_ts(part, vb_wall_us());
@@ -436,7 +429,7 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	f->p[f->len] = 0;
 	if (vb_send_store(b, c, part, f->p, (size_t)(o - f->p), v.h.count, ts,
 			  next, f->p + flen) < 0) {
-		answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
+		vb_v09_answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
 		return;
 	}
 	memset(&cf, 0, sizeof(cf));
@@ -449,7 +442,7 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	}
 	cf.partition_id = pid;
 	cf.base_offset = part->next - v.h.count; /* where they went */
-	reply_hdr(&h, c, q, 0);
+	vb_v09_reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_wire_enc_send_reply(&c->out, &cf, 1);
 	vb_vsr_reply_end(&c->out, m);
@@ -460,535 +453,6 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	 * confirmation for a success.
 	 */
 	vb_broker_hold(b, c, m + VB_VSR_REPLY_STATUS, part, VB_HOLD_DATA);
-}
-
-/*
- * Stored 0.8 frames as batch records: one per run of messages stored
- * together (the same server timestamp).  Each frame is its stored header
- * rewritten and its payload and user headers (laid out alike in both) in
- * one copy; its checksum is computed anew while the bytes are in the
- * CPU's cache, right after the stored one is checked against them.  The
- * record's checksum hashes the frames' checksums as they are made (sums),
- * not by walking the record again.
- */
-struct records {
-	struct vb_buf *o;
-	struct vb_buf *sums; /* the open record's frame checksums */
-	uint32_t pid;
-	size_t rec; /* the open record in o */
-	uint32_t k; /* its frames so far; 0: none open */
-	uint64_t ts, origin;
-};
-
-static void record_close(struct records *st)
-{
-	uint8_t *bh = st->o->p + st->rec;
-
-	if (st->k == 0)
-		return;
-	vb_st64(bh + VB_BATCH_LENGTH, st->o->len - st->rec);
-	vb_st32(bh + VB_BATCH_COUNT, st->k);
-	vb_st64(bh + VB_BATCH_CHECKSUM,
-		vb_wire_batch_checksum_sums(bh, st->sums->p, st->k));
-	st->k = 0;
-	vb_buf_reset(st->sums);
-}
-
-static void record_open(struct records *st, const uint8_t *m, uint64_t ts,
-			uint64_t origin)
-{
-	struct vb_buf *o = st->o;
-	uint8_t *bh;
-
-	st->rec = o->len;
-	bh = vb_buf_reserve(o, VB_BATCH_HDR);
-	memset(bh, 0, VB_BATCH_HDR);
-	st->ts = ts;
-	st->origin = origin;
-	vb_st64(bh + VB_BATCH_PARTITION, st->pid);
-	vb_st64(bh + VB_BATCH_BASE_OFFSET, vb_ld64(m + VB_MSG_OFFSET));
-	vb_st64(bh + VB_BATCH_BASE_TS, ts);
-	vb_st64(bh + VB_BATCH_ORIGIN_TS, origin);
-	o->len += VB_BATCH_HDR;
-}
-
-/* The whole messages of p[0..n): *used bytes of them. */
-static void records_feed(struct records *st, const uint8_t *p, size_t n,
-			 size_t *used)
-{
-	struct vb_buf *o = st->o;
-	size_t at = 0;
-
-	while (n - at >= VB_MSG_HDR) {
-		const uint8_t *m = p + at;
-		uint32_t ul = vb_ld32(m + VB_MSG_UHDR_LEN);
-		uint32_t pl = vb_ld32(m + VB_MSG_PAYLOAD_LEN);
-		uint64_t size = VB_MSG_HDR + (uint64_t)pl + ul;
-		uint64_t ts, origin, stored, sum;
-		size_t body, fsz;
-		uint8_t *fr;
-
-		if (size > n - at)
-			break;
-		body = (size_t)size - VB_MSG_HDR;
-		fsz = VB_FRAME_HDR + body;
-		ts = vb_ld64(m + VB_MSG_TIMESTAMP);
-		origin = vb_ld64(m + VB_MSG_ORIGIN_TS);
-		if (st->k > 0 && (ts != st->ts || origin < st->origin ||
-				  origin - st->origin > 0xFFFFFFFFull))
-			record_close(st);
-		if (st->k == 0)
-			record_open(st, m, ts, origin);
-		fr = vb_buf_reserve(o, fsz);
-		memcpy(fr + VB_FRAME_ID, m + VB_MSG_ID, VB_MSG_ID_LEN);
-		vb_st32(fr + VB_FRAME_OFFSET_DELTA, st->k);
-		vb_st32(fr + VB_FRAME_TS_DELTA,
-			(uint32_t)(origin - st->origin));
-		vb_st32(fr + VB_FRAME_UHDR_LEN, ul);
-		vb_st32(fr + VB_FRAME_PAYLOAD_LEN, pl);
-		vb_st64(fr + VB_FRAME_RESERVED, 0);
-		memcpy(fr + VB_FRAME_HDR, m + VB_MSG_HDR, body);
-		/*
-		 * A stored message whose checksum fails keeps failing: its
-		 * frame carries the stored checksum, which the frame's bytes
-		 * do not give either, so a client sees the damage as over 0.8.
-		 */
-		stored = vb_ld64(m + VB_MSG_CHECKSUM);
-		sum = vb_wire_msg_checksum(m, (size_t)size) == stored ?
-			      vb_xxh3(fr + 8, fsz - 8) :
-			      stored;
-		vb_st64(fr + VB_FRAME_CHECKSUM, sum);
-		vb_buf_u64(st->sums, sum);
-		o->len += fsz;
-		st->k++;
-		at += (size_t)size;
-	}
-	*used = at;
-}
-
-/* One span whole into raw (when it cannot be mapped). */
-static int span_pread(struct vb_buf *raw, const struct vb_span *sp,
-		      struct vb_err *e)
-{
-	uint8_t *d;
-	size_t got = 0;
-
-	vb_buf_reset(raw);
-	d = vb_buf_reserve(raw, (size_t)sp->len);
-	while (got < sp->len) {
-		ssize_t k = pread(sp->f->fd, d + got, (size_t)sp->len - got,
-				  (off_t)(sp->off + got));
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? vb_err_sys(e, VB_E_IO,
-						  "reading a segment") :
-				       vb_err_set(e, VB_E_IO,
-						  "a segment ends inside a span");
-		got += (size_t)k;
-	}
-	raw->len = got;
-	return 0;
-}
-
-/*
- * Reads the spans into batch records appended to o: each span mapped
- * (the page cache's bytes, not a copy of them), else read whole into raw.
- */
-static int records_read(struct vb_buf *raw, struct vb_buf *o,
-			const struct vb_span *sp, size_t nsp, uint32_t pid,
-			struct vb_err *e)
-{
-	struct vb_buf sums = VB_BUF_INIT;
-	struct records st = { .o = o, .sums = &sums, .pid = pid };
-	uint64_t total = 0;
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	int rc = 0;
-
-	for (size_t i = 0; i < nsp; i++)
-		total += sp[i].len;
-	/* frames shrink by 16 bytes; a record header per run */
-	vb_buf_reserve(o, (size_t)total + 4 * VB_BATCH_HDR);
-	for (size_t i = 0; i < nsp && rc == 0; i++) {
-		uint64_t at = sp[i].off & ~(uint64_t)(pg - 1);
-		size_t lead = (size_t)(sp[i].off - at), used = 0;
-		size_t mlen = lead + (size_t)sp[i].len;
-		struct stat sb;
-		void *map = MAP_FAILED;
-
-		if (sp[i].len == 0)
-			continue;
-		/* a mapping past the file's end would fault, not fail */
-		if (fstat(sp[i].f->fd, &sb) < 0) {
-			rc = vb_err_sys(e, VB_E_IO, "a segment's size");
-			break;
-		}
-		if ((uint64_t)sb.st_size < sp[i].off + sp[i].len) {
-			rc = vb_err_set(e, VB_E_IO,
-					"a segment ends inside a span");
-			break;
-		}
-		map = mmap(NULL, mlen, PROT_READ, MAP_SHARED | MAP_POPULATE,
-			   sp[i].f->fd, (off_t)at);
-		if (map != MAP_FAILED) {
-			records_feed(&st, (const uint8_t *)map + lead,
-				     (size_t)sp[i].len, &used);
-			munmap(map, mlen);
-		} else if ((rc = span_pread(raw, &sp[i], e)) == 0) {
-			records_feed(&st, raw->p, raw->len, &used);
-		}
-		if (rc == 0 && used != sp[i].len)
-			rc = vb_err_set(e, VB_E_IO,
-					"a message runs past its span");
-	}
-	record_close(&st);
-	vb_buf_release(&sums);
-	return rc;
-}
-
-/*
- * A 0.9 poll answered from the store's 0.9 entries (store.h, VB_F09_ENT),
- * when every message has its entry.  Records follow the stored runs
- * (messages.md §4.3: a slice keeps its run's base offset and origin
- * timestamp, the frames their deltas), so every frame's checksum is the
- * one kept at append and no payload is hashed.  First the record
- * headers, from the entries, the index (sizes) and each record's first
- * stored header; then the answer, in pieces: the headers made here and
- * each message's payload and user headers from the mapped segment.  When
- * nothing is before it on the connection (plain, its output empty,
- * nothing held) the pieces go out by writev, the kernel copying the
- * mapped bytes once and nothing here copying them; what the socket does
- * not take goes to c->out.  Otherwise, or when the messages are small
- * (two pieces each would cost more than a copy), they are copied into
- * c->out.  The headers ahead are fetched into the cache while one is
- * made.
- */
-#define DV_AHEAD 8   /* messages */
-#define DV_SMALL 512 /* stored bytes a message on average: copied */
-
-struct direct {
-	struct vb_conn *c;
-	uint8_t *h; /* the headers made here for the pieces not yet sent */
-	size_t hlen, hcap;
-	struct iovec iov[IOV_MAX];
-	size_t niov;
-	int copy; /* the socket took less: everything else goes to c->out */
-};
-
-static void dv_flush(struct direct *d)
-{
-	size_t i = 0, part = 0;
-
-	while (!d->copy && i < d->niov) {
-		ssize_t w = vb_tr_writev(&d->c->tr, d->iov + i,
-					 (int)(d->niov - i));
-
-		if (w <= 0)
-			break;
-		while (i < d->niov && (size_t)w >= d->iov[i].iov_len)
-			w -= (ssize_t)d->iov[i++].iov_len;
-		part = (size_t)w;
-		if (w > 0)
-			break;
-	}
-	if (i < d->niov)
-		d->copy = 1;
-	for (; i < d->niov; i++, part = 0)
-		vb_buf_add(&d->c->out,
-			   (const uint8_t *)d->iov[i].iov_base + part,
-			   d->iov[i].iov_len - part);
-	d->niov = 0;
-	d->hlen = 0;
-}
-
-static void dv_add(struct direct *d, const uint8_t *p, size_t n)
-{
-	struct iovec *v = d->niov ? &d->iov[d->niov - 1] : NULL;
-
-	if (d->copy) {
-		vb_buf_add(&d->c->out, p, n);
-	} else if (v && (const uint8_t *)v->iov_base + v->iov_len == p) {
-		v->iov_len += n;
-	} else {
-		d->iov[d->niov].iov_base = (void *)p;
-		d->iov[d->niov].iov_len = n;
-		d->niov++;
-	}
-}
-
-/* Room for a piece made here: what came before is sent first if need be. */
-static uint8_t *dv_room(struct direct *d, size_t n)
-{
-	uint8_t *p;
-
-	if (d->niov + 2 > IOV_MAX || d->hlen + n > d->hcap)
-		dv_flush(d);
-	p = d->h + d->hlen;
-	d->hlen += n;
-	return p;
-}
-
-/* Does message i begin a record (the first of a span, or of a run)? */
-static int dv_starts(const uint8_t *ent, uint32_t i, uint32_t r)
-{
-	return r == 0 ||
-	       vb_ld32(ent + (size_t)i * VB_F09_ENT + 8) !=
-		       vb_ld32(ent + (size_t)(i - 1) * VB_F09_ENT + 8) + 1;
-}
-
-/*
- * The record headers into recs: the messages of each span, with their
- * entries ent (checksums gathered in sums), sizes and starts in their
- * span (offs); *total grows by their bytes.
- */
-static void dv_records(struct vb_buf *recs, const struct vb_span *sp,
-		       size_t nsp, const uint8_t *const *maps,
-		       const uint8_t *ent, const uint64_t *sums,
-		       const uint32_t *size, const uint64_t *offs, uint32_t pid,
-		       uint64_t *total)
-{
-	uint8_t *bh = NULL;
-	uint32_t i = 0, first = 0;
-
-	for (size_t j = 0; j < nsp; j++) {
-		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
-			const uint8_t *m = maps[j] + offs[i];
-			const uint8_t *e = ent + (size_t)i * VB_F09_ENT;
-
-			if (dv_starts(ent, i, r)) {
-				if (bh)
-					vb_st64(bh + VB_BATCH_CHECKSUM,
-						vb_wire_batch_checksum_sums(
-							bh,
-							(const uint8_t *)(sums +
-									  first),
-							i - first));
-				bh = vb_buf_reserve(recs, VB_BATCH_HDR);
-				recs->len += VB_BATCH_HDR;
-				memset(bh, 0, VB_BATCH_HDR);
-				vb_st64(bh + VB_BATCH_PARTITION, pid);
-				vb_st64(bh + VB_BATCH_BASE_OFFSET,
-					sp[j].seg->start + sp[j].rel + r -
-						vb_ld32(e + 8));
-				vb_st64(bh + VB_BATCH_BASE_TS,
-					vb_ld64(m + VB_MSG_TIMESTAMP));
-				vb_st64(bh + VB_BATCH_ORIGIN_TS,
-					vb_ld64(m + VB_MSG_ORIGIN_TS) -
-						vb_ld32(e + 12));
-				vb_st64(bh + VB_BATCH_LENGTH, VB_BATCH_HDR);
-				first = i;
-				*total += VB_BATCH_HDR;
-			}
-			/* a frame is 16 bytes shorter than its stored message */
-			vb_st64(bh + VB_BATCH_LENGTH,
-				vb_ld64(bh + VB_BATCH_LENGTH) + size[i] -
-					(VB_MSG_HDR - VB_FRAME_HDR));
-			vb_st32(bh + VB_BATCH_COUNT, i - first + 1);
-			*total += size[i] - (VB_MSG_HDR - VB_FRAME_HDR);
-		}
-	}
-	if (bh)
-		vb_st64(bh + VB_BATCH_CHECKSUM,
-			vb_wire_batch_checksum_sums(bh,
-						    (const uint8_t *)(sums +
-								      first),
-						    i - first));
-}
-
-/*
- * Message m (size bytes as the index says) as a frame: its header made
- * here, then its payload and user headers.  A stored header whose lengths
- * do not give that size (damage) has it all as payload, under a checksum
- * that its bytes do not give: a client sees the damage as over 0.8, and
- * the answer stays whole.
- */
-static void dv_frame(struct direct *d, const uint8_t *m, uint32_t size,
-		     const uint8_t *e)
-{
-	uint8_t *fr = dv_room(d, VB_FRAME_HDR);
-	uint32_t ul = vb_ld32(m + VB_MSG_UHDR_LEN);
-	uint32_t pl = vb_ld32(m + VB_MSG_PAYLOAD_LEN);
-
-	if ((uint64_t)VB_MSG_HDR + ul + pl != size) {
-		ul = 0;
-		pl = size - VB_MSG_HDR;
-	}
-	memcpy(fr + VB_FRAME_CHECKSUM, e, 8);
-	memcpy(fr + VB_FRAME_ID, m + VB_MSG_ID, VB_MSG_ID_LEN);
-	memcpy(fr + VB_FRAME_OFFSET_DELTA, e + 8, 8); /* both deltas */
-	vb_st32(fr + VB_FRAME_UHDR_LEN, ul);
-	vb_st32(fr + VB_FRAME_PAYLOAD_LEN, pl);
-	vb_st64(fr + VB_FRAME_RESERVED, 0);
-	dv_add(d, fr, VB_FRAME_HDR);
-	dv_add(d, m + VB_MSG_HDR, size - VB_MSG_HDR);
-}
-
-static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
-			 const struct vb_vsr_req *q,
-			 const struct vb_poll_hdr *ph, const struct vb_span *sp,
-			 size_t nsp)
-{
-	const uint8_t *maps[VB_POLL_SPANS];
-	void *base[VB_POLL_SPANS];
-	size_t mlen[VB_POLL_SPANS], pg = (size_t)sysconf(_SC_PAGESIZE);
-	struct vb_buf recs = VB_BUF_INIT;
-	struct direct *d = NULL;
-	struct vb_vsr_reply rh;
-	uint8_t *ent = NULL;
-	uint64_t *sums = NULL, *offs = NULL, total = VB_VSR_HDR + 16;
-	uint32_t *size = NULL, n = 0, i = 0;
-	size_t nmap = 0, rec = 0, at = 0;
-	uint64_t bytes = 0;
-	int done = 0;
-
-	for (size_t j = 0; j < nsp; j++) {
-		n += sp[j].n;
-		bytes += sp[j].len;
-	}
-	if (n == 0 || n != ph->count)
-		return 0;
-	ent = vb_xreallocarray(NULL, n, VB_F09_ENT);
-	size = vb_xreallocarray(NULL, n, sizeof(*size));
-	for (size_t j = 0; j < nsp; at += sp[j++].n)
-		if (sp[j].n == 0 ||
-		    vb_span_f09(&sp[j], ent + at * VB_F09_ENT) ||
-		    vb_span_sizes(&sp[j], size + at))
-			goto out;
-	for (; nmap < nsp; nmap++) {
-		uint64_t from = sp[nmap].off & ~(uint64_t)(pg - 1);
-		struct stat sb;
-
-		/* a mapping past the file's end would fault, not fail */
-		if (fstat(sp[nmap].f->fd, &sb) < 0 ||
-		    (uint64_t)sb.st_size < sp[nmap].off + sp[nmap].len)
-			goto out;
-		mlen[nmap] = (size_t)(sp[nmap].off - from + sp[nmap].len);
-		base[nmap] = mmap(NULL, mlen[nmap], PROT_READ, MAP_SHARED,
-				  sp[nmap].f->fd, (off_t)from);
-		if (base[nmap] == MAP_FAILED)
-			goto out;
-		maps[nmap] = (const uint8_t *)base[nmap] +
-			     (sp[nmap].off - from);
-	}
-	sums = vb_xreallocarray(NULL, n, sizeof(*sums));
-	offs = vb_xreallocarray(NULL, n, sizeof(*offs));
-	for (size_t j = 0, k = 0; j < nsp; j++) {
-		uint64_t o = 0;
-
-		for (uint32_t r = 0; r < sp[j].n; r++, k++) {
-			sums[k] = vb_ld64(ent + k * VB_F09_ENT);
-			offs[k] = o;
-			o += size[k];
-		}
-		if (o != sp[j].len)
-			goto out; /* cannot be: the index made the span */
-	}
-	dv_records(&recs, sp, nsp, maps, ent, sums, size, offs,
-		   ph->partition_id, &total);
-	d = vb_xcalloc(1, sizeof(*d));
-	d->c = c;
-	d->copy = c->tr.ssl || c->held || c->qn || c->out.len ||
-		  bytes < (uint64_t)n * DV_SMALL;
-	vb_buf_reset(&b->tmp);
-	reply_hdr(&rh, c, q, 0);
-	vb_vsr_reply_begin(&b->tmp, &rh);
-	vb_wire_enc_poll_hdr(&b->tmp, ph);
-	vb_vsr_reply_size(b->tmp.p, (size_t)total);
-	/* room made once: the pieces point into it */
-	d->hlen = b->tmp.len;
-	d->hcap = d->hlen + (IOV_MAX / 2) * VB_FRAME_HDR;
-	d->h = vb_buf_reserve(&b->tmp, d->hcap) - d->hlen;
-	dv_add(d, d->h, d->hlen);
-	for (size_t j = 0; j < nsp; j++) {
-		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
-			if (r + DV_AHEAD < sp[j].n)
-				__builtin_prefetch(maps[j] +
-						   offs[i + DV_AHEAD] +
-						   VB_MSG_ID);
-			if (dv_starts(ent, i, r)) {
-				uint8_t *bh = dv_room(d, VB_BATCH_HDR);
-
-				memcpy(bh, recs.p + VB_BATCH_HDR * rec++,
-				       VB_BATCH_HDR);
-				dv_add(d, bh, VB_BATCH_HDR);
-			}
-			dv_frame(d, maps[j] + offs[i], size[i],
-				 ent + (size_t)i * VB_F09_ENT);
-		}
-	}
-	dv_flush(d);
-	done = 1;
-out:
-	free(d);
-	free(ent);
-	free(size);
-	free(sums);
-	free(offs);
-	vb_buf_release(&recs);
-	while (nmap > 0) {
-		nmap--;
-		munmap(base[nmap], mlen[nmap]);
-	}
-	return done;
-}
-
-static void empty_poll(struct vb_conn *c, const struct vb_vsr_req *q,
-		       uint32_t pid)
-{
-	struct vb_poll_hdr ph = { pid, 0, 0 };
-	struct vb_vsr_reply h;
-	size_t m;
-
-	reply_hdr(&h, c, q, 0);
-	m = vb_vsr_reply_begin(&c->out, &h);
-	vb_wire_enc_poll_hdr(&c->out, &ph);
-	vb_vsr_reply_end(&c->out, m);
-}
-
-static void poll09(struct vb_broker *b, struct vb_conn *c,
-		   const struct vb_vsr_req *q, const struct vb_req *r)
-{
-	struct vb_span sp[VB_POLL_SPANS];
-	struct vb_poll_hdr ph;
-	struct vb_buf *raw = &b->tmp;
-	struct vb_vsr_reply h;
-	struct vb_err e;
-	size_t nsp, m0 = c->out.len, m;
-
-	if (r->consumer.kind == VB_CONSUMER_GROUP) {
-		/* the partition must be named and owned (messages.md §4.2) */
-		struct vb_stream *s = vb_find_stream(b, &r->stream);
-		struct vb_topic *t = vb_find_topic(s, &r->topic);
-		struct vb_group *g = t ? vb_find_group(t, &r->consumer.id) :
-					 NULL;
-		struct vb_member *mb = g ? vb_group_member(g, c) : NULL;
-
-		if (t && g &&
-		    (mb == NULL || !r->part.present ||
-		     !vb_member_has(mb, r->part.id) ||
-		     vb_group_revoking(g, r->part.id))) {
-			empty_poll(c, q, VB_POLL_RESYNC);
-			return;
-		}
-	}
-	if (!vb_poll_spans(b, c, r, &ph, sp, &nsp)) {
-		answer(b, c, q, VB_CMD_POLL_MESSAGES, m0);
-		return;
-	}
-	if (poll09_direct(b, c, q, &ph, sp, nsp))
-		return;
-	reply_hdr(&h, c, q, 0);
-	m = vb_vsr_reply_begin(&c->out, &h);
-	vb_wire_enc_poll_hdr(&c->out, &ph);
-	vb_buf_reset(raw);
-	if (records_read(raw, &c->out, sp, nsp, ph.partition_id, &e)) {
-		vb_broker_log(b, "0.9 poll: %s", e.msg);
-		c->out.len = m;
-		deny(c, q, VB_ST_IO_ERROR);
-		return;
-	}
-	vb_vsr_reply_end(&c->out, m);
 }
 
 /* sync_consumer_group (606): the partitions this session owns. */
@@ -1003,7 +467,7 @@ static void sync09(struct vb_broker *b, struct vb_conn *c,
 	uint32_t own[1024], n = 0;
 	size_t m;
 
-	reply_hdr(&h, c, q, 0);
+	vb_v09_reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	if (mb) {
 		for (uint32_t i = 0; i < mb->nparts && n < 1024; i++)
@@ -1064,7 +528,7 @@ static void describe09(struct vb_broker *b, struct vb_conn *c,
 	size_t m, at;
 	uint32_t n = 0;
 
-	reply_hdr(&h, c, q, 0);
+	vb_v09_reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	at = c->out.len;
 	vb_buf_u32(&c->out, 0);
@@ -1109,7 +573,7 @@ static int retransmission(struct vb_conn *c, const struct vb_vsr_req *q)
 		vb_buf_add(&c->out, k->reply.p, k->reply.len);
 		return 1;
 	}
-	deny(c, q, VB_ST_REQUEST_ALREADY_APPLIED);
+	vb_v09_deny(c, q, VB_ST_REQUEST_ALREADY_APPLIED);
 	return 1;
 }
 
@@ -1164,7 +628,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 	if (vb_vsr_req_parse(frame, &q, &e) < 0)
 		return; /* dropped, as upstream does (§2.3) */
 	if (q.request_checksum && q.request_checksum != vb_xxh3(body, n)) {
-		deny(c, &q, VB_ST_INVALID_FORMAT);
+		vb_v09_deny(c, &q, VB_ST_INVALID_FORMAT);
 		return;
 	}
 	switch (q.operation) {
@@ -1174,7 +638,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 	case VB_OP_LOGOUT:
 		if (c->bound)
 			unbind(b, c);
-		deny(c, &q, VB_ST_OK);
+		vb_v09_deny(c, &q, VB_ST_OK);
 		return;
 	case VB_OP_NR:
 		code = q.code;
@@ -1183,17 +647,17 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 			return;
 		}
 		if (!c->bound && code != VB_CMD_PING) {
-			deny(c, &q, VB_ST_UNAUTHENTICATED);
+			vb_v09_deny(c, &q, VB_ST_UNAUTHENTICATED);
 			return;
 		}
 		ci = vb_cmd_lookup(code, VB_GEN_09);
 		if (ci == NULL) {
-			deny(c, &q, VB_ST_INVALID_COMMAND);
+			vb_v09_deny(c, &q, VB_ST_INVALID_COMMAND);
 			return;
 		}
 		if (ci->op09 != VB_OP_NR ||
 		    code == VB_CMD_FLUSH_UNSAVED_BUFFER) {
-			deny(c, &q, VB_ST_FEATURE_UNAVAILABLE);
+			vb_v09_deny(c, &q, VB_ST_FEATURE_UNAVAILABLE);
 			return;
 		}
 		break;
@@ -1208,7 +672,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 		}
 		code = vb_cmd_of_op(q.operation);
 		if (code == 0) {
-			deny(c, &q, VB_ST_INVALID_COMMAND);
+			vb_v09_deny(c, &q, VB_ST_INVALID_COMMAND);
 			return;
 		}
 		if (vb_op_metadata(q.operation) && retransmission(c, &q))
@@ -1221,17 +685,17 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 		return;
 	}
 	if (vb_wire_req_decode_gen(&r, VB_GEN_09, code, body, n, &e) < 0) {
-		deny(c, &q, e.status ? e.status : VB_ST_INVALID_COMMAND);
+		vb_v09_deny(c, &q, e.status ? e.status : VB_ST_INVALID_COMMAND);
 		return;
 	}
 	switch (code) {
 	case VB_CMD_PING:
-		deny(c, &q, VB_ST_OK);
+		vb_v09_deny(c, &q, VB_ST_OK);
 		if (!c->bound)
 			vb_vsr_mark_also_v08(c->out.p + m0);
 		break;
 	case VB_CMD_POLL_MESSAGES:
-		poll09(b, c, &q, &r);
+		vb_v09_poll(b, c, &q, &r);
 		break;
 	case VB_CMD_SYNC_CONSUMER_GROUP:
 		sync09(b, c, &q, &r);
@@ -1243,7 +707,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 	case VB_CMD_UPDATE_TOPIC:
 		topic_fields(b, &r);
 		vb_broker_dispatch_req(b, c, &r);
-		answer(b, c, &q, code, m0);
+		vb_v09_answer(b, c, &q, code, m0);
 		break;
 	default:
 		c->v09_q = q;
@@ -1253,7 +717,7 @@ void vb_v09_dispatch(struct vb_broker *b, struct vb_conn *c, uint8_t *frame,
 		if (c->login || c->v09_code == 0)
 			return;
 		c->v09_code = 0;
-		answer(b, c, &q, code, m0);
+		vb_v09_answer(b, c, &q, code, m0);
 		break;
 	}
 	if (vb_op_metadata(q.operation))
@@ -1270,7 +734,7 @@ void vb_v09_answered(struct vb_broker *b, struct vb_conn *c, size_t m0)
 		reg_done(b, c, &q, c->v09_pat, m0);
 		return;
 	}
-	answer(b, c, &q, code, m0);
+	vb_v09_answer(b, c, &q, code, m0);
 	if (vb_op_metadata(q.operation))
 		remember(c, &q, m0);
 }
