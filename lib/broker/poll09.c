@@ -2,10 +2,10 @@
  * poll09.c - Iggy 0.9 polls (messages.md §4): stored messages as batch
  * records.  Messages that came in 0.9 batches have their frames'
  * checksums kept beside the segment (store.h, VB_F09_ENT): they are
- * served as slices of those batches with nothing hashed, sent from the
- * segment by writev when the answer can go out at once (poll09_direct).
- * Any others are read back into records, their checksums computed as the
- * spec says (records_read).
+ * served as slices of those batches with nothing hashed (poll09_direct),
+ * sent from the segment by writev when the answer can go out at once and
+ * they are not small, else copied.  Any others are read back into
+ * records, their checksums computed as the spec says (records_read).
  */
 #include <errno.h>
 #include <limits.h>
