@@ -145,17 +145,29 @@ static void follow_wait(struct run *r)
  */
 #define VB_FOLLOW_PARK_US 500000
 
-static void wait_req(struct vb_req *q, const struct run *r, uint32_t code)
+/* A request `code` of this run's consumer on its stream and topic. */
+static void run_req(struct vb_req *q, const struct run *r, uint32_t code)
+{
+	vb_req_init(q, code);
+	q->consumer = r->who;
+	q->stream = r->l->stream;
+	q->topic = r->l->topic;
+}
+
+/* How many events a poll asks for: --count, or what --limit leaves. */
+static uint32_t poll_count(const struct run *r)
 {
 	uint64_t cnt = r->o->count;
 
 	if (r->o->limit && r->left < cnt)
 		cnt = r->left;
-	vb_req_init(q, code);
-	q->consumer = r->who;
-	q->stream = r->l->stream;
-	q->topic = r->l->topic;
-	q->count = (uint32_t)cnt;
+	return (uint32_t)cnt;
+}
+
+static void wait_req(struct vb_req *q, const struct run *r, uint32_t code)
+{
+	run_req(q, r, code);
+	q->count = poll_count(r);
 	q->wait.max_wait_us = VB_FOLLOW_PARK_US;
 	q->wait.min_count = 1;
 }
@@ -164,10 +176,7 @@ static void enc_store(struct run *r, uint32_t p)
 {
 	struct vb_req q;
 
-	vb_req_init(&q, VB_CMD_STORE_CONSUMER_OFFSET);
-	q.consumer = r->who;
-	q.stream = r->l->stream;
-	q.topic = r->l->topic;
+	run_req(&q, r, VB_CMD_STORE_CONSUMER_OFFSET);
 	q.part.present = 1;
 	q.part.id = p;
 	q.value = r->next[p] - 1;
@@ -771,20 +780,14 @@ static int wait_round(struct run *r, struct vb_err *e)
 static uint32_t frame_poll(struct run *r, uint32_t p, uint8_t strategy,
 			   uint64_t value)
 {
-	uint64_t cnt = r->o->count;
 	struct vb_req q;
 
-	if (r->o->limit && r->left < cnt)
-		cnt = r->left;
-	vb_req_init(&q, VB_CMD_POLL_MESSAGES);
-	q.consumer = r->who;
-	q.stream = r->l->stream;
-	q.topic = r->l->topic;
+	run_req(&q, r, VB_CMD_POLL_MESSAGES);
 	q.part.present = 1;
 	q.part.id = p;
 	q.strategy = strategy;
 	q.value = value;
-	q.count = (uint32_t)cnt;
+	q.count = poll_count(r);
 	vb_wire_req_frame(&r->tx, r->l->c->framing, &q);
 	return q.count;
 }
@@ -941,7 +944,6 @@ static int run_group(struct run *r, struct vb_err *e)
 		struct vb_reply rep;
 		struct vb_poll_hdr h;
 		struct vb_rd rd;
-		uint64_t cnt = r->o->count;
 		size_t ncommit;
 		uint32_t p;
 
@@ -965,14 +967,9 @@ static int run_group(struct run *r, struct vb_err *e)
 		}
 		vb_buf_reset(&r->tx);
 		ncommit = enc_commits(r);
-		if (r->o->limit && r->left < cnt)
-			cnt = r->left;
-		vb_req_init(&q, VB_CMD_POLL_MESSAGES);
-		q.consumer = r->who;
-		q.stream = l->stream;
-		q.topic = l->topic;
+		run_req(&q, r, VB_CMD_POLL_MESSAGES);
 		q.strategy = VB_POLL_NEXT;
-		q.count = (uint32_t)cnt;
+		q.count = poll_count(r);
 		vb_wire_req_frame(&r->tx, l->c->framing, &q);
 		vb_client_queue(l->c, r->tx.p, r->tx.len);
 		if (read_commits(r, ncommit, e) ||
