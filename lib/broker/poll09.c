@@ -148,6 +148,38 @@ static int span_pread(struct vb_buf *raw, const struct vb_span *sp,
 	return 0;
 }
 
+/* A span mapped: the mapping (page-aligned) and the span's bytes in it. */
+struct span_map {
+	void *base;
+	size_t len;
+	const uint8_t *p;
+};
+
+/*
+ * Maps span sp read-only, with mmap's flags beside MAP_SHARED: 0; 1 when
+ * mmap failed; -1 (e says why) when the file's size cannot be read or the
+ * file ends inside the span (a mapping past its end would fault, not
+ * fail).
+ */
+static int span_map(struct span_map *m, const struct vb_span *sp, int flags,
+		    struct vb_err *e)
+{
+	uint64_t from = sp->off & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+	struct stat sb;
+
+	if (fstat(sp->f->fd, &sb) < 0)
+		return vb_err_sys(e, VB_E_IO, "a segment's size");
+	if ((uint64_t)sb.st_size < sp->off + sp->len)
+		return vb_err_set(e, VB_E_IO, "a segment ends inside a span");
+	m->len = (size_t)(sp->off - from + sp->len);
+	m->base = mmap(NULL, m->len, PROT_READ, MAP_SHARED | flags, sp->f->fd,
+		       (off_t)from);
+	if (m->base == MAP_FAILED)
+		return 1;
+	m->p = (const uint8_t *)m->base + (sp->off - from);
+	return 0;
+}
+
 /*
  * Reads the spans into batch records appended to o: each span mapped
  * (the page cache's bytes, not a copy of them), else read whole into raw.
@@ -159,7 +191,6 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 	struct vb_buf sums = VB_BUF_INIT;
 	struct records st = { .o = o, .sums = &sums, .pid = pid };
 	uint64_t total = 0;
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	int rc = 0;
 
 	for (size_t i = 0; i < nsp; i++)
@@ -167,30 +198,20 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 	/* frames shrink by 16 bytes; a record header per run */
 	vb_buf_reserve(o, (size_t)total + 4 * VB_BATCH_HDR);
 	for (size_t i = 0; i < nsp && rc == 0; i++) {
-		uint64_t at = sp[i].off & ~(uint64_t)(pg - 1);
-		size_t lead = (size_t)(sp[i].off - at), used = 0;
-		size_t mlen = lead + (size_t)sp[i].len;
-		struct stat sb;
-		void *map = MAP_FAILED;
+		struct span_map m;
+		size_t used = 0;
+		int mapped;
 
 		if (sp[i].len == 0)
 			continue;
-		/* a mapping past the file's end would fault, not fail */
-		if (fstat(sp[i].f->fd, &sb) < 0) {
-			rc = vb_err_sys(e, VB_E_IO, "a segment's size");
+		mapped = span_map(&m, &sp[i], MAP_POPULATE, e);
+		if (mapped < 0) {
+			rc = -1;
 			break;
 		}
-		if ((uint64_t)sb.st_size < sp[i].off + sp[i].len) {
-			rc = vb_err_set(e, VB_E_IO,
-					"a segment ends inside a span");
-			break;
-		}
-		map = mmap(NULL, mlen, PROT_READ, MAP_SHARED | MAP_POPULATE,
-			   sp[i].f->fd, (off_t)at);
-		if (map != MAP_FAILED) {
-			records_feed(&st, (const uint8_t *)map + lead,
-				     (size_t)sp[i].len, &used);
-			munmap(map, mlen);
+		if (mapped == 0) {
+			records_feed(&st, m.p, (size_t)sp[i].len, &used);
+			munmap(m.base, m.len);
 		} else if ((rc = span_pread(raw, &sp[i], e)) == 0) {
 			records_feed(&st, raw->p, raw->len, &used);
 		}
@@ -299,7 +320,7 @@ static int dv_starts(const uint8_t *ent, uint32_t i, uint32_t r)
  * span (offs); *total grows by their bytes.
  */
 static void dv_records(struct vb_buf *recs, const struct vb_span *sp,
-		       size_t nsp, const uint8_t *const *maps,
+		       size_t nsp, const struct span_map *map,
 		       const uint8_t *ent, const uint64_t *sums,
 		       const uint32_t *size, const uint64_t *offs, uint32_t pid,
 		       uint64_t *total)
@@ -309,7 +330,7 @@ static void dv_records(struct vb_buf *recs, const struct vb_span *sp,
 
 	for (size_t j = 0; j < nsp; j++) {
 		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
-			const uint8_t *m = maps[j] + offs[i];
+			const uint8_t *m = map[j].p + offs[i];
 			const uint8_t *e = ent + (size_t)i * VB_F09_ENT;
 
 			if (dv_starts(ent, i, r)) {
@@ -385,9 +406,7 @@ static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
 			 const struct vb_poll_hdr *ph, const struct vb_span *sp,
 			 size_t nsp)
 {
-	const uint8_t *maps[VB_POLL_SPANS];
-	void *base[VB_POLL_SPANS];
-	size_t mlen[VB_POLL_SPANS], pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct span_map map[VB_POLL_SPANS];
 	struct vb_buf recs = VB_BUF_INIT;
 	struct direct *d = NULL;
 	struct vb_vsr_reply rh;
@@ -411,22 +430,9 @@ static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
 		    vb_span_f09(&sp[j], ent + at * VB_F09_ENT) ||
 		    vb_span_sizes(&sp[j], size + at))
 			goto out;
-	for (; nmap < nsp; nmap++) {
-		uint64_t from = sp[nmap].off & ~(uint64_t)(pg - 1);
-		struct stat sb;
-
-		/* a mapping past the file's end would fault, not fail */
-		if (fstat(sp[nmap].f->fd, &sb) < 0 ||
-		    (uint64_t)sb.st_size < sp[nmap].off + sp[nmap].len)
-			goto out;
-		mlen[nmap] = (size_t)(sp[nmap].off - from + sp[nmap].len);
-		base[nmap] = mmap(NULL, mlen[nmap], PROT_READ, MAP_SHARED,
-				  sp[nmap].f->fd, (off_t)from);
-		if (base[nmap] == MAP_FAILED)
-			goto out;
-		maps[nmap] = (const uint8_t *)base[nmap] +
-			     (sp[nmap].off - from);
-	}
+	for (; nmap < nsp; nmap++)
+		if (span_map(&map[nmap], &sp[nmap], 0, NULL))
+			goto out; /* the slow way says why */
 	sums = vb_xreallocarray(NULL, n, sizeof(*sums));
 	offs = vb_xreallocarray(NULL, n, sizeof(*offs));
 	for (size_t j = 0, k = 0; j < nsp; j++) {
@@ -440,8 +446,8 @@ static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
 		if (o != sp[j].len)
 			goto out; /* cannot be: the index made the span */
 	}
-	dv_records(&recs, sp, nsp, maps, ent, sums, size, offs,
-		   ph->partition_id, &total);
+	dv_records(&recs, sp, nsp, map, ent, sums, size, offs, ph->partition_id,
+		   &total);
 	d = vb_xcalloc(1, sizeof(*d));
 	d->c = c;
 	d->copy = c->tr.ssl || c->held || c->qn || c->out.len ||
@@ -459,7 +465,7 @@ static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
 	for (size_t j = 0; j < nsp; j++) {
 		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
 			if (r + DV_AHEAD < sp[j].n)
-				__builtin_prefetch(maps[j] +
+				__builtin_prefetch(map[j].p +
 						   offs[i + DV_AHEAD] +
 						   VB_MSG_ID);
 			if (dv_starts(ent, i, r)) {
@@ -469,7 +475,7 @@ static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
 				       VB_BATCH_HDR);
 				dv_add(d, bh, VB_BATCH_HDR);
 			}
-			dv_frame(d, maps[j] + offs[i], size[i],
+			dv_frame(d, map[j].p + offs[i], size[i],
 				 ent + (size_t)i * VB_F09_ENT);
 		}
 	}
@@ -484,7 +490,7 @@ out:
 	vb_buf_release(&recs);
 	while (nmap > 0) {
 		nmap--;
-		munmap(base[nmap], mlen[nmap]);
+		munmap(map[nmap].base, map[nmap].len);
 	}
 	return done;
 }
