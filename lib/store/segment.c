@@ -243,9 +243,12 @@ int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)path.p);
 		goto fail;
 	}
-	/* a cache: without one, 0.9 polls of it take the slow way */
-	s->f09_fd = open(seg_path(&path, dir, start, "f09"),
-			 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/*
+	 * One left by an earlier segment at this start (a crash inside
+	 * vb_seg_destroy) goes; the first 0.9 append makes it anew.
+	 */
+	unlink(seg_path(&path, dir, start, "f09"));
+	s->f09_none = 1;
 	vb_buf_release(&path);
 	*sp = s;
 	return 0;

@@ -457,6 +457,21 @@ static void test_f09(void **state)
 	assert_int_equal(read_f09(p, 0, 3), -1);
 	assert_int_equal(read_check(p, 0, 100), 8);
 	vb_part_free(p);
+
+	/* one left by an earlier segment at that start is not taken up */
+	snprintf(dir, sizeof(dir), "%s/p1", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(log, sizeof(log), "%s/%s", dir, f09);
+	fd = open(log, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "stale entries, 32 bytes of them.", 32), 32);
+	close(fd);
+	assert_int_equal(vb_part_open(&p, &f->st, dir, 1, 1, 1, &e), 0);
+	append(p, 0, 2, 1000);
+	append_f09(p, 2, 1, 1001);
+	assert_int_equal(read_f09(p, 0, 2), -1);
+	assert_int_equal(read_f09(p, 2, 1), 0);
+	vb_part_free(p);
 }
 
 static void test_torn_tail(void **state)
