@@ -42,3 +42,24 @@ int vb_pwrite_all(int fd, const void *p, size_t n, off_t off)
 	}
 	return 0;
 }
+
+int vb_pread_all(int fd, void *p, size_t n, off_t off)
+{
+	uint8_t *c = p;
+
+	while (n > 0) {
+		ssize_t r = pread(fd, c, n, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = ENODATA;
+			return -1;
+		}
+		c += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}

@@ -505,17 +505,17 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 		   uint32_t count, uint32_t *pid, uint64_t *base,
 		   struct vb_part **part);
 /*
- * vb_send_append in two steps, for frames made here (0.9's, converted):
- * the partition (NULL after an error reply), then the append, of frames
- * stamped from offset `stamped` with timestamp ts (vb_part_append_stamped;
- * UINT64_MAX: not stamped) and with their 0.9 entries f09 (or NULL), -1
- * after an error reply.
+ * vb_send_append in two steps, for 0.9's batches: the partition (NULL
+ * after an error reply), then the append, of frames stamped from offset
+ * `stamped` with timestamp ts (vb_part_append_stamped; UINT64_MAX: not
+ * stamped), or with rec of a 0.9 record (vb_part_append_record); -1 after
+ * an error reply.
  */
 struct vb_part *vb_send_target(struct vb_broker *b, struct vb_conn *c,
 			       const struct vb_send_hdr *h, uint32_t *pid);
 int vb_send_store(struct vb_broker *b, struct vb_conn *c, struct vb_part *part,
 		  uint8_t *msgs, size_t len, uint32_t count, uint64_t ts,
-		  uint64_t stamped, const uint8_t *f09);
+		  uint64_t stamped, int rec);
 int vb_poll_spans(struct vb_broker *b, struct vb_conn *c,
 		  const struct vb_req *r, struct vb_poll_hdr *h,
 		  struct vb_span *sp, size_t *nsp);

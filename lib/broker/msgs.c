@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "broker/broker.h"
@@ -83,12 +84,14 @@ struct vb_part *vb_send_target(struct vb_broker *b, struct vb_conn *c,
 
 int vb_send_store(struct vb_broker *b, struct vb_conn *c, struct vb_part *part,
 		  uint8_t *msgs, size_t len, uint32_t count, uint64_t ts,
-		  uint64_t stamped, const uint8_t *f09)
+		  uint64_t stamped, int rec)
 {
 	struct vb_err e;
 
-	if (vb_part_append_stamped(part, msgs, len, count, ts, stamped, f09,
-				   &e) < 0) {
+	if ((rec ? vb_part_append_record(part, msgs, len, count, ts, stamped,
+					 &e) :
+		   vb_part_append_stamped(part, msgs, len, count, ts, stamped,
+					  &e)) < 0) {
 		vb_broker_log(b, "append: %s", e.msg);
 		vb_reply_err(c, VB_ST_IO_ERROR);
 		return -1;
@@ -110,7 +113,7 @@ int vb_send_append(struct vb_broker *b, struct vb_conn *c,
 	if (base)
 		*base = part->next;
 	if (vb_send_store(b, c, part, msgs, len, count, vb_wall_us(),
-			  UINT64_MAX, NULL) < 0)
+			  UINT64_MAX, 0) < 0)
 		return -1;
 	*partp = part;
 	return 0;
@@ -267,7 +270,7 @@ static int poll_locate(struct vb_conn *c, struct vb_topic *t,
 	o->nsp = vb_part_read(p, start, r->count, max_bytes, o->sp, POLL_SPANS,
 			      &o->nmsg, &o->last);
 	for (size_t i = 0; i < o->nsp; i++)
-		o->bytes += o->sp[i].len;
+		o->bytes += vb_span_len08(&o->sp[i]);
 	return 0;
 }
 
@@ -302,6 +305,103 @@ static int poll_effects(struct vb_broker *b, struct vb_conn *c,
 	return 0;
 }
 
+/*
+ * A span of stored 0.9 records as its messages' 0.8 frames, into c->out
+ * (vb_span_len08 bytes): each header made from its record's and its
+ * frame's (offset from the index, the record's timestamp, origin
+ * timestamp the record's and the frame's delta), payload and user headers
+ * copied, the checksum computed.  A frame whose own checksum fails, or
+ * whose lengths disagree with the index, or that cannot be read (its
+ * bytes then zeros), has all it has as payload under a checksum that
+ * those bytes do not give: a client sees the damage, and the answer
+ * stays whole.
+ */
+static void span_as_08(struct vb_broker *b, struct vb_conn *c,
+		       const struct vb_span *sp)
+{
+	uint64_t *end = vb_xreallocarray(NULL, sp->n, sizeof(*end)), hpos;
+	uint32_t *fl = vb_xreallocarray(NULL, sp->n, sizeof(*fl));
+	struct vb_buf *raw = &b->tmp;
+	uint8_t hdr[VB_BATCH_HDR];
+	uint64_t first = sp->seg->start + sp->rel;
+	struct vb_err e;
+	int ok;
+
+	vb_buf_reset(raw);
+	vb_buf_reserve(raw, (size_t)sp->len);
+	memset(hdr, 0, sizeof(hdr));
+	ok = vb_span_ents(sp, end, fl) == 0 &&
+	     vb_pread_all(sp->f->fd, raw->p, (size_t)sp->len, (off_t)sp->off) ==
+		     0 &&
+	     ((fl[0] & VB_ENT_HEAD) ||
+	      vb_span_rec_hdr(sp, hdr, &hpos, &e) == 0);
+	if (!ok) {
+		uint64_t size = vb_span_len08(sp) / sp->n;
+
+		vb_broker_log(b, "poll: segment %" PRIu64 " cannot be read",
+			      sp->seg->start);
+		for (uint32_t i = 0; i < sp->n; i++) {
+			uint64_t sz = i + 1 < sp->n ?
+					      size :
+					      vb_span_len08(sp) - size * i;
+			uint8_t *m = vb_buf_reserve(&c->out, (size_t)sz);
+
+			memset(m, 0, (size_t)sz);
+			vb_st64(m + VB_MSG_OFFSET, first + i);
+			vb_st32(m + VB_MSG_PAYLOAD_LEN,
+				(uint32_t)(sz - VB_MSG_HDR));
+			vb_st64(m + VB_MSG_CHECKSUM,
+				~vb_wire_msg_checksum(m, (size_t)sz));
+			c->out.len += (size_t)sz;
+		}
+		goto out;
+	}
+	for (uint32_t i = 0; i < sp->n; i++) {
+		uint64_t at = (i ? end[i - 1] : sp->off) - sp->off;
+		const uint8_t *fr;
+		uint8_t *m;
+		uint32_t ul, pl;
+		uint64_t fsz, sum;
+		int good = 1;
+
+		if (fl[i] & VB_ENT_HEAD) {
+			memcpy(hdr, raw->p + at, VB_BATCH_HDR);
+			at += VB_BATCH_HDR;
+		}
+		fr = raw->p + at;
+		fsz = end[i] - sp->off - at;
+		ul = vb_ld32(fr + VB_FRAME_UHDR_LEN);
+		pl = vb_ld32(fr + VB_FRAME_PAYLOAD_LEN);
+		if (fsz < VB_FRAME_HDR ||
+		    (uint64_t)VB_FRAME_HDR + ul + pl != fsz ||
+		    vb_ld64(fr + VB_FRAME_CHECKSUM) !=
+			    vb_xxh3(fr + 8, (size_t)fsz - 8)) {
+			good = 0;
+			ul = 0;
+			pl = fsz < VB_FRAME_HDR ?
+				     0 :
+				     (uint32_t)(fsz - VB_FRAME_HDR);
+		}
+		m = vb_buf_reserve(&c->out, VB_MSG_HDR + (size_t)pl + ul);
+		memset(m, 0, VB_MSG_HDR);
+		memcpy(m + VB_MSG_ID, fr + VB_FRAME_ID, VB_MSG_ID_LEN);
+		vb_st64(m + VB_MSG_OFFSET, first + i);
+		vb_st64(m + VB_MSG_TIMESTAMP, vb_ld64(hdr + VB_BATCH_BASE_TS));
+		vb_st64(m + VB_MSG_ORIGIN_TS,
+			vb_ld64(hdr + VB_BATCH_ORIGIN_TS) +
+				vb_ld32(fr + VB_FRAME_TS_DELTA));
+		vb_st32(m + VB_MSG_UHDR_LEN, ul);
+		vb_st32(m + VB_MSG_PAYLOAD_LEN, pl);
+		memcpy(m + VB_MSG_HDR, fr + VB_FRAME_HDR, (size_t)pl + ul);
+		sum = vb_wire_msg_checksum(m, VB_MSG_HDR + (size_t)pl + ul);
+		vb_st64(m + VB_MSG_CHECKSUM, good ? sum : ~sum);
+		c->out.len += VB_MSG_HDR + (size_t)pl + ul;
+	}
+out:
+	free(end);
+	free(fl);
+}
+
 /* The poll answer body of one partition: header, then the messages. */
 static void poll_body(struct vb_broker *b, struct vb_conn *c,
 		      const struct poll_one *o)
@@ -309,8 +409,13 @@ static void poll_body(struct vb_broker *b, struct vb_conn *c,
 	struct vb_poll_hdr h = { o->pid, o->cur, o->nmsg };
 
 	vb_wire_enc_poll_hdr(&c->out, &h);
-	for (size_t i = 0; i < o->nsp; i++)
-		vb_conn_queue_file(c, o->sp[i].f, o->sp[i].off, o->sp[i].len);
+	for (size_t i = 0; i < o->nsp; i++) {
+		if (o->sp[i].v09)
+			span_as_08(b, c, &o->sp[i]);
+		else
+			vb_conn_queue_file(c, o->sp[i].f, o->sp[i].off,
+					   o->sp[i].len);
+	}
 	b->messages_read += o->nmsg;
 	if (o->p) {
 		o->p->io.msgs_out += o->nmsg;

@@ -1,18 +1,16 @@
 /*
  * poll09.c - Iggy 0.9 polls (messages.md §4): stored messages as batch
- * records.  Messages that came in 0.9 batches have their frames'
- * checksums kept beside the segment (store.h, VB_F09_ENT): they are
- * served as slices of those batches with nothing hashed (poll09_direct),
- * sent from the segment by writev when the answer can go out at once and
- * they are not small, else copied.  Any others are read back into
- * records, their checksums computed as the spec says (records_read).
+ * records.  Messages that came in 0.9 batches are stored as those
+ * records (store.h): they go out from the segment by sendfile, a record
+ * cut by the poll as a header made for its slice and its frames from the
+ * file, nothing hashed but the slice's header (span_records).  0.8-sent
+ * messages are read back into records, their checksums computed as the
+ * spec says (records_read).
  */
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -126,25 +124,15 @@ static void records_feed(struct records *st, const uint8_t *p, size_t n,
 static int span_pread(struct vb_buf *raw, const struct vb_span *sp,
 		      struct vb_err *e)
 {
-	uint8_t *d;
-	size_t got = 0;
-
 	vb_buf_reset(raw);
-	d = vb_buf_reserve(raw, (size_t)sp->len);
-	while (got < sp->len) {
-		ssize_t k = pread(sp->f->fd, d + got, (size_t)sp->len - got,
-				  (off_t)(sp->off + got));
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? vb_err_sys(e, VB_E_IO,
-						  "reading a segment") :
-				       vb_err_set(e, VB_E_IO,
-						  "a segment ends inside a span");
-		got += (size_t)k;
-	}
-	raw->len = got;
+	vb_buf_reserve(raw, (size_t)sp->len);
+	if (vb_pread_all(sp->f->fd, raw->p, (size_t)sp->len, (off_t)sp->off) <
+	    0)
+		return errno == ENODATA ?
+			       vb_err_set(e, VB_E_IO,
+					  "a segment ends inside a span") :
+			       vb_err_sys(e, VB_E_IO, "reading a segment");
+	raw->len = (size_t)sp->len;
 	return 0;
 }
 
@@ -225,274 +213,172 @@ static int records_read(struct vb_buf *raw, struct vb_buf *o,
 }
 
 /*
- * A 0.9 poll answered from the store's 0.9 entries (store.h, VB_F09_ENT),
- * when every message has its entry.  Records follow the stored runs
- * (messages.md §4.3: a slice keeps its run's base offset and origin
- * timestamp, the frames their deltas), so every frame's checksum is the
- * one kept at append and no payload is hashed.  First the record
- * headers, from the entries, the index (sizes) and each record's first
- * stored header; then the answer, in pieces: the headers made here and
- * each message's payload and user headers from the mapped segment.  When
- * nothing is before it on the connection (plain, its output empty,
- * nothing held) the pieces go out by writev, the kernel copying the
- * mapped bytes once and nothing here copying them; what the socket does
- * not take goes to c->out.  Otherwise, or when the messages are small
- * (two pieces each would cost more than a copy), they are copied into
- * c->out.  The headers ahead are fetched into the cache while one is
- * made.
+ * A 0.9 poll's answer body, built before anything goes out (so that a
+ * failure can still be answered): pieces, each bytes of o (f NULL) or a
+ * range of a segment's log, sent by sendfile.
  */
-#define DV_AHEAD 8   /* messages */
-#define DV_SMALL 512 /* stored bytes a message on average: copied */
-
-struct direct {
-	struct vb_conn *c;
-	uint8_t *h; /* the headers made here for the pieces not yet sent */
-	size_t hlen, hcap;
-	struct iovec iov[IOV_MAX];
-	size_t niov;
-	int copy; /* the socket took less: everything else goes to c->out */
+struct piece {
+	struct vb_file *f;
+	uint64_t off, len;
 };
 
-static void dv_flush(struct direct *d)
+struct answer {
+	struct vb_buf o;      /* record headers made here, 0.8 spans' records */
+	struct vb_buf pieces; /* struct piece */
+	uint64_t total;	      /* body bytes */
+};
+
+static void piece_add(struct answer *a, struct vb_file *f, uint64_t off,
+		      uint64_t len)
 {
-	size_t i = 0, part = 0;
+	struct piece *p = a->pieces.len ? (struct piece *)(a->pieces.p +
+							   a->pieces.len) -
+						  1 :
+					  NULL;
 
-	while (!d->copy && i < d->niov) {
-		ssize_t w = vb_tr_writev(&d->c->tr, d->iov + i,
-					 (int)(d->niov - i));
-
-		if (w <= 0)
-			break;
-		while (i < d->niov && (size_t)w >= d->iov[i].iov_len)
-			w -= (ssize_t)d->iov[i++].iov_len;
-		part = (size_t)w;
-		if (w > 0)
-			break;
+	a->total += len;
+	if (p && p->f == f && p->off + p->len == off) {
+		p->len += len;
+		return;
 	}
-	if (i < d->niov)
-		d->copy = 1;
-	for (; i < d->niov; i++, part = 0)
-		vb_buf_add(&d->c->out,
-			   (const uint8_t *)d->iov[i].iov_base + part,
-			   d->iov[i].iov_len - part);
-	d->niov = 0;
-	d->hlen = 0;
+	p = (struct piece *)vb_buf_reserve(&a->pieces, sizeof(*p));
+	p->f = f;
+	p->off = off;
+	p->len = len;
+	a->pieces.len += sizeof(*p);
 }
 
-static void dv_add(struct direct *d, const uint8_t *p, size_t n)
+/* Bytes o gained since mark, as a piece. */
+static void piece_made(struct answer *a, size_t mark)
 {
-	struct iovec *v = d->niov ? &d->iov[d->niov - 1] : NULL;
-
-	if (d->copy) {
-		vb_buf_add(&d->c->out, p, n);
-	} else if (v && (const uint8_t *)v->iov_base + v->iov_len == p) {
-		v->iov_len += n;
-	} else {
-		d->iov[d->niov].iov_base = (void *)p;
-		d->iov[d->niov].iov_len = n;
-		d->niov++;
-	}
-}
-
-/* Room for a piece made here: what came before is sent first if need be. */
-static uint8_t *dv_room(struct direct *d, size_t n)
-{
-	uint8_t *p;
-
-	if (d->niov + 2 > IOV_MAX || d->hlen + n > d->hcap)
-		dv_flush(d);
-	p = d->h + d->hlen;
-	d->hlen += n;
-	return p;
-}
-
-/* Does message i begin a record (the first of a span, or of a run)? */
-static int dv_starts(const uint8_t *ent, uint32_t i, uint32_t r)
-{
-	return r == 0 ||
-	       vb_ld32(ent + (size_t)i * VB_F09_ENT + 8) !=
-		       vb_ld32(ent + (size_t)(i - 1) * VB_F09_ENT + 8) + 1;
+	piece_add(a, NULL, mark, a->o.len - mark);
 }
 
 /*
- * The record headers into recs: the messages of each span, with their
- * entries ent (checksums gathered in sums), sizes and starts in their
- * span (offs); *total grows by their bytes.
+ * Frames a .. b - 1 of span sp, one stored record's (hdr, the header
+ * it was stored with), as a record of the answer: the stored bytes from
+ * the header on when they are all of it, else a header made for the
+ * slice (messages.md §4.3: length, count and checksum of the frames in
+ * it, the rest as stored) and the frames from the log, their checksums
+ * read from the mapped segment (m, mapped when first needed).
  */
-static void dv_records(struct vb_buf *recs, const struct vb_span *sp,
-		       size_t nsp, const struct span_map *map,
-		       const uint8_t *ent, const uint64_t *sums,
-		       const uint32_t *size, const uint64_t *offs, uint32_t pid,
-		       uint64_t *total)
+static int rec_piece(struct answer *a, const struct vb_span *sp,
+		     const uint8_t *hdr, uint64_t hpos, const uint64_t *end,
+		     uint32_t x, uint32_t y, struct span_map *m,
+		     struct vb_err *e)
 {
-	uint8_t *bh = NULL;
-	uint32_t i = 0, first = 0;
+	uint64_t fpos = x ? end[x - 1] : sp->off, mark;
+	uint8_t *h;
 
-	for (size_t j = 0; j < nsp; j++) {
-		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
-			const uint8_t *m = map[j].p + offs[i];
-			const uint8_t *e = ent + (size_t)i * VB_F09_ENT;
-
-			if (dv_starts(ent, i, r)) {
-				if (bh)
-					vb_st64(bh + VB_BATCH_CHECKSUM,
-						vb_wire_batch_checksum_sums(
-							bh,
-							(const uint8_t *)(sums +
-									  first),
-							i - first));
-				bh = vb_buf_reserve(recs, VB_BATCH_HDR);
-				recs->len += VB_BATCH_HDR;
-				memset(bh, 0, VB_BATCH_HDR);
-				vb_st64(bh + VB_BATCH_PARTITION, pid);
-				vb_st64(bh + VB_BATCH_BASE_OFFSET,
-					sp[j].seg->start + sp[j].rel + r -
-						vb_ld32(e + 8));
-				vb_st64(bh + VB_BATCH_BASE_TS,
-					vb_ld64(m + VB_MSG_TIMESTAMP));
-				vb_st64(bh + VB_BATCH_ORIGIN_TS,
-					vb_ld64(m + VB_MSG_ORIGIN_TS) -
-						vb_ld32(e + 12));
-				vb_st64(bh + VB_BATCH_LENGTH, VB_BATCH_HDR);
-				first = i;
-				*total += VB_BATCH_HDR;
-			}
-			/* a frame is 16 bytes shorter than its stored message */
-			vb_st64(bh + VB_BATCH_LENGTH,
-				vb_ld64(bh + VB_BATCH_LENGTH) + size[i] -
-					(VB_MSG_HDR - VB_FRAME_HDR));
-			vb_st32(bh + VB_BATCH_COUNT, i - first + 1);
-			*total += size[i] - (VB_MSG_HDR - VB_FRAME_HDR);
-		}
-	}
-	if (bh)
-		vb_st64(bh + VB_BATCH_CHECKSUM,
-			vb_wire_batch_checksum_sums(bh,
-						    (const uint8_t *)(sums +
-								      first),
-						    i - first));
-}
-
-/*
- * Message m (size bytes as the index says) as a frame: its header made
- * here, then its payload and user headers.  A stored header whose lengths
- * do not give that size (damage) has it all as payload, under a checksum
- * that its bytes do not give: a client sees the damage as over 0.8, and
- * the answer stays whole.
- */
-static void dv_frame(struct direct *d, const uint8_t *m, uint32_t size,
-		     const uint8_t *e)
-{
-	uint8_t *fr = dv_room(d, VB_FRAME_HDR);
-	uint32_t ul = vb_ld32(m + VB_MSG_UHDR_LEN);
-	uint32_t pl = vb_ld32(m + VB_MSG_PAYLOAD_LEN);
-
-	if ((uint64_t)VB_MSG_HDR + ul + pl != size) {
-		ul = 0;
-		pl = size - VB_MSG_HDR;
-	}
-	memcpy(fr + VB_FRAME_CHECKSUM, e, 8);
-	memcpy(fr + VB_FRAME_ID, m + VB_MSG_ID, VB_MSG_ID_LEN);
-	memcpy(fr + VB_FRAME_OFFSET_DELTA, e + 8, 8); /* both deltas */
-	vb_st32(fr + VB_FRAME_UHDR_LEN, ul);
-	vb_st32(fr + VB_FRAME_PAYLOAD_LEN, pl);
-	vb_st64(fr + VB_FRAME_RESERVED, 0);
-	dv_add(d, fr, VB_FRAME_HDR);
-	dv_add(d, m + VB_MSG_HDR, size - VB_MSG_HDR);
-}
-
-static int poll09_direct(struct vb_broker *b, struct vb_conn *c,
-			 const struct vb_vsr_req *q,
-			 const struct vb_poll_hdr *ph, const struct vb_span *sp,
-			 size_t nsp)
-{
-	struct span_map map[VB_POLL_SPANS];
-	struct vb_buf recs = VB_BUF_INIT;
-	struct direct *d = NULL;
-	struct vb_vsr_reply rh;
-	uint8_t *ent = NULL;
-	uint64_t *sums = NULL, *offs = NULL, total = VB_VSR_HDR + 16;
-	uint32_t *size = NULL, n = 0, i = 0;
-	size_t nmap = 0, rec = 0, at = 0;
-	uint64_t bytes = 0;
-	int done = 0;
-
-	for (size_t j = 0; j < nsp; j++) {
-		n += sp[j].n;
-		bytes += sp[j].len;
-	}
-	if (n == 0 || n != ph->count)
+	if (hpos == fpos) /* x is the record's first frame */
+		fpos += VB_BATCH_HDR;
+	if (hpos + VB_BATCH_HDR == fpos &&
+	    vb_ld32(hdr + VB_BATCH_COUNT) == y - x &&
+	    vb_ld64(hdr + VB_BATCH_LENGTH) == end[y - 1] - hpos) {
+		piece_add(a, sp->f, hpos, end[y - 1] - hpos);
 		return 0;
-	ent = vb_xreallocarray(NULL, n, VB_F09_ENT);
-	size = vb_xreallocarray(NULL, n, sizeof(*size));
-	for (size_t j = 0; j < nsp; at += sp[j++].n)
-		if (sp[j].n == 0 ||
-		    vb_span_f09(&sp[j], ent + at * VB_F09_ENT) ||
-		    vb_span_sizes(&sp[j], size + at))
-			goto out;
-	for (; nmap < nsp; nmap++)
-		if (span_map(&map[nmap], &sp[nmap], 0, NULL))
-			goto out; /* the slow way says why */
-	sums = vb_xreallocarray(NULL, n, sizeof(*sums));
-	offs = vb_xreallocarray(NULL, n, sizeof(*offs));
-	for (size_t j = 0, k = 0; j < nsp; j++) {
-		uint64_t o = 0;
-
-		for (uint32_t r = 0; r < sp[j].n; r++, k++) {
-			sums[k] = vb_ld64(ent + k * VB_F09_ENT);
-			offs[k] = o;
-			o += size[k];
-		}
-		if (o != sp[j].len)
-			goto out; /* cannot be: the index made the span */
 	}
-	dv_records(&recs, sp, nsp, map, ent, sums, size, offs, ph->partition_id,
-		   &total);
-	d = vb_xcalloc(1, sizeof(*d));
-	d->c = c;
-	d->copy = c->tr.ssl || c->held || c->qn || c->out.len ||
-		  bytes < (uint64_t)n * DV_SMALL;
-	vb_buf_reset(&b->tmp);
-	vb_v09_reply_hdr(&rh, c, q, 0);
-	vb_vsr_reply_begin(&b->tmp, &rh);
-	vb_wire_enc_poll_hdr(&b->tmp, ph);
-	vb_vsr_reply_size(b->tmp.p, (size_t)total);
-	/* room made once: the pieces point into it */
-	d->hlen = b->tmp.len;
-	d->hcap = d->hlen + (IOV_MAX / 2) * VB_FRAME_HDR;
-	d->h = vb_buf_reserve(&b->tmp, d->hcap) - d->hlen;
-	dv_add(d, d->h, d->hlen);
-	for (size_t j = 0; j < nsp; j++) {
-		for (uint32_t r = 0; r < sp[j].n; r++, i++) {
-			if (r + DV_AHEAD < sp[j].n)
-				__builtin_prefetch(map[j].p +
-						   offs[i + DV_AHEAD] +
-						   VB_MSG_ID);
-			if (dv_starts(ent, i, r)) {
-				uint8_t *bh = dv_room(d, VB_BATCH_HDR);
+	if (m->base == NULL) {
+		int r = span_map(m, sp, 0, e);
 
-				memcpy(bh, recs.p + VB_BATCH_HDR * rec++,
-				       VB_BATCH_HDR);
-				dv_add(d, bh, VB_BATCH_HDR);
+		if (r > 0)
+			return vb_err_sys(e, VB_E_IO, "mapping a segment");
+		if (r < 0)
+			return -1;
+	}
+	mark = a->o.len;
+	h = vb_buf_reserve(&a->o, VB_BATCH_HDR + (size_t)(y - x) * 8);
+	memcpy(h, hdr, VB_BATCH_HDR);
+	for (uint32_t k = x; k < y; k++) {
+		uint64_t at = (k == x ? fpos : end[k - 1]) - sp->off;
+
+		memcpy(h + VB_BATCH_HDR + (size_t)(k - x) * 8, m->p + at, 8);
+	}
+	vb_st64(h + VB_BATCH_LENGTH, VB_BATCH_HDR + end[y - 1] - fpos);
+	vb_st32(h + VB_BATCH_COUNT, y - x);
+	vb_st64(h + VB_BATCH_CHECKSUM,
+		vb_wire_batch_checksum_sums(h, h + VB_BATCH_HDR, y - x));
+	a->o.len += VB_BATCH_HDR;
+	piece_made(a, (size_t)mark);
+	piece_add(a, sp->f, fpos, end[y - 1] - fpos);
+	return 0;
+}
+
+/*
+ * A span of 0.9 records as stored: records whole go out as they are, a
+ * record cut by the poll's first or last offset as its slice.  A stored
+ * header that does not say what the index does (damage) fails the poll:
+ * garbage is never served.
+ */
+static int span_records(struct answer *a, const struct vb_span *sp,
+			struct vb_err *e)
+{
+	struct span_map m = { 0 };
+	uint8_t hdr[VB_BATCH_HDR];
+	uint64_t *end = vb_xreallocarray(NULL, sp->n, sizeof(*end)), hpos = 0;
+	uint32_t *fl = vb_xreallocarray(NULL, sp->n, sizeof(*fl)), x = 0;
+	int rc = -1;
+
+	if (vb_span_ents(sp, end, fl) < 0) {
+		vb_err_set(e, VB_E_IO, "a segment's index cannot be read");
+		goto out;
+	}
+	while (x < sp->n) {
+		uint32_t y = x + 1;
+
+		while (y < sp->n && !(fl[y] & VB_ENT_HEAD))
+			y++;
+		if (fl[x] & VB_ENT_HEAD) {
+			hpos = x ? end[x - 1] : sp->off;
+			if (vb_pread_all(sp->f->fd, hdr, VB_BATCH_HDR,
+					 (off_t)hpos) < 0) {
+				vb_err_sys(e, VB_E_IO, "reading a segment");
+				goto out;
 			}
-			dv_frame(d, map[j].p + offs[i], size[i],
-				 ent + (size_t)i * VB_F09_ENT);
+		} else if (vb_span_rec_hdr(sp, hdr, &hpos, e) < 0) {
+			goto out;
 		}
+		if (vb_ld64(hdr + VB_BATCH_BASE_OFFSET) +
+			    vb_ld32(hdr + VB_BATCH_COUNT) <
+		    sp->seg->start + sp->rel + y) {
+			vb_err_set(e, VB_E_IO,
+				   "a stored record's header disagrees with "
+				   "the index");
+			goto out;
+		}
+		if (rec_piece(a, sp, hdr, hpos, end, x, y, &m, e) < 0)
+			goto out;
+		x = y;
 	}
-	dv_flush(d);
-	done = 1;
+	rc = 0;
 out:
-	free(d);
-	free(ent);
-	free(size);
-	free(sums);
-	free(offs);
-	vb_buf_release(&recs);
-	while (nmap > 0) {
-		nmap--;
-		munmap(map[nmap].base, map[nmap].len);
+	if (m.base)
+		munmap(m.base, m.len);
+	free(end);
+	free(fl);
+	return rc;
+}
+
+/* The answer's body: each span as records, stored ones as they are. */
+static int answer_build(struct answer *a, struct vb_buf *raw,
+			const struct vb_span *sp, size_t nsp, uint32_t pid,
+			struct vb_err *e)
+{
+	for (size_t i = 0; i < nsp; i++) {
+		size_t mark = a->o.len;
+
+		if (sp[i].n == 0)
+			continue;
+		if (sp[i].v09) {
+			if (span_records(a, &sp[i], e) < 0)
+				return -1;
+			continue;
+		}
+		if (records_read(raw, &a->o, &sp[i], 1, pid, e) < 0)
+			return -1;
+		piece_made(a, mark);
 	}
-	return done;
+	return 0;
 }
 
 static void empty_poll(struct vb_conn *c, const struct vb_vsr_req *q,
@@ -512,8 +398,8 @@ void vb_v09_poll(struct vb_broker *b, struct vb_conn *c,
 		 const struct vb_vsr_req *q, const struct vb_req *r)
 {
 	struct vb_span sp[VB_POLL_SPANS];
+	struct answer a = { VB_BUF_INIT, VB_BUF_INIT, 0 };
 	struct vb_poll_hdr ph;
-	struct vb_buf *raw = &b->tmp;
 	struct vb_vsr_reply h;
 	struct vb_err e;
 	size_t nsp, m0 = c->out.len, m;
@@ -538,17 +424,24 @@ void vb_v09_poll(struct vb_broker *b, struct vb_conn *c,
 		vb_v09_answer(b, c, q, VB_CMD_POLL_MESSAGES, m0);
 		return;
 	}
-	if (poll09_direct(b, c, q, &ph, sp, nsp))
-		return;
+	if (answer_build(&a, &b->tmp, sp, nsp, ph.partition_id, &e) < 0) {
+		vb_broker_log(b, "0.9 poll: %s", e.msg);
+		vb_v09_deny(c, q, VB_ST_IO_ERROR);
+		goto out;
+	}
 	vb_v09_reply_hdr(&h, c, q, 0);
 	m = vb_vsr_reply_begin(&c->out, &h);
 	vb_wire_enc_poll_hdr(&c->out, &ph);
-	vb_buf_reset(raw);
-	if (records_read(raw, &c->out, sp, nsp, ph.partition_id, &e)) {
-		vb_broker_log(b, "0.9 poll: %s", e.msg);
-		c->out.len = m;
-		vb_v09_deny(c, q, VB_ST_IO_ERROR);
-		return;
+	vb_vsr_reply_size(c->out.p + m, c->out.len - m + (size_t)a.total);
+	for (size_t i = 0; i < a.pieces.len / sizeof(struct piece); i++) {
+		const struct piece *pc = (const struct piece *)a.pieces.p + i;
+
+		if (pc->f)
+			vb_conn_queue_file(c, pc->f, pc->off, pc->len);
+		else
+			vb_buf_add(&c->out, a.o.p + pc->off, (size_t)pc->len);
 	}
-	vb_vsr_reply_end(&c->out, m);
+out:
+	vb_buf_release(&a.o);
+	vb_buf_release(&a.pieces);
 }

@@ -354,28 +354,25 @@ int vb_v09_stale(struct vb_broker *b, struct vb_conn *c, int64_t now_ms)
 /* ---- messages (messages.md) ---- */
 
 /*
- * A 0.9 send: its batch as the store's 0.8 frames, appended.  Each frame
- * is converted and stamped (offset, timestamp, id, checksum) as the store
- * would, in one pass while its bytes are in the cache; the store stamps
- * them again only if its next offset moved meanwhile (a repair).  Each
- * frame's checksum is kept for 0.9 polls (store.h, VB_F09_ENT), made
- * anew when what it covers changes here: an id made for a 0 one, an
- * offset delta that is not the frame's index (offsets follow the index).
+ * A 0.9 send: its batch stored as the record it came in (store.h), stamped
+ * in place in the input as a 0.8 send's frames are: partition, base offset
+ * and timestamp, and the batch checksum over them.  A frame whose id is 0
+ * gets one, and one whose offset delta is not its index gets that
+ * (offsets follow the index, messages.md §2.2), each with its checksum
+ * made anew; the others keep the producer's, which covers them as stored.
  */
 static void send09(struct vb_broker *b, struct vb_conn *c,
-		   const struct vb_vsr_req *q, const uint8_t *body, size_t n)
+		   const struct vb_vsr_req *q, uint8_t *body, size_t n)
 {
 	struct vb_send_view09 v;
 	struct vb_send_confirm cf;
 	struct vb_part *part;
-	struct vb_buf *f = &b->tmp;
 	struct vb_vsr_reply h;
 	struct vb_err e;
-	const uint8_t *fr;
-	uint8_t *o, *f09, rnd[VB_MSG_ID_LEN];
-	uint64_t origin, ts, next, sum;
-	uint32_t pid, td;
-	size_t m0 = c->out.len, m, flen;
+	uint8_t *rec, *fr, rnd[VB_MSG_ID_LEN];
+	uint64_t ts, next;
+	uint32_t pid;
+	size_t m0 = c->out.len, m;
 
 	if (vb_wire_send_decode_v09(&v, body, n, &e) < 0) {
 		vb_v09_deny(c, q, e.status ? e.status : VB_ST_INVALID_COMMAND);
@@ -388,47 +385,21 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	}
 	ts = vb_part_stamp_ts(part, vb_wall_us());
 	next = part->next;
-	origin = vb_ld64(v.batch + VB_BATCH_ORIGIN_TS);
-	/* the frames tile the batch (checked): its size, each header 16
-	 * bytes larger, reserved once */
-	vb_buf_reset(f);
-	flen = v.batch_len - VB_BATCH_HDR +
-	       (size_t)v.h.count * (VB_MSG_HDR - VB_FRAME_HDR);
-	o = vb_buf_reserve(f, flen + (size_t)v.h.count * VB_F09_ENT);
-	f09 = o + flen;
-	fr = v.batch + VB_BATCH_HDR;
+	rec = body + (v.batch - body);
+	fr = rec + VB_BATCH_HDR;
 	for (uint32_t i = 0; i < v.h.count; i++) {
-		uint32_t ul = vb_ld32(fr + VB_FRAME_UHDR_LEN);
-		uint32_t pl = vb_ld32(fr + VB_FRAME_PAYLOAD_LEN);
-		size_t size = VB_MSG_HDR + (size_t)pl + ul;
+		size_t size = VB_FRAME_HDR +
+			      (size_t)vb_ld32(fr + VB_FRAME_PAYLOAD_LEN) +
+			      vb_ld32(fr + VB_FRAME_UHDR_LEN);
 
-		memset(o, 0, VB_MSG_HDR);
-		memcpy(o + VB_MSG_ID, fr + VB_FRAME_ID, VB_MSG_ID_LEN);
-		vb_st64(o + VB_MSG_ORIGIN_TS,
-			origin + vb_ld32(fr + VB_FRAME_TS_DELTA));
-		vb_st32(o + VB_MSG_UHDR_LEN, ul);
-		vb_st32(o + VB_MSG_PAYLOAD_LEN, pl);
-		memcpy(o + VB_MSG_HDR, fr + VB_FRAME_HDR, (size_t)pl + ul);
-		sum = vb_ld64(fr + VB_FRAME_CHECKSUM);
-		if (vb_wire_msg_id_unset(o) ||
-		    vb_ld32(fr + VB_FRAME_OFFSET_DELTA) != i) {
+		if (vb_wire_msg_id_unset(fr))
 			arc4random_buf(rnd, sizeof(rnd));
-			sum = 0;
-		}
-		vb_wire_msg_stamp(o, size, next + i, ts, rnd);
-		td = vb_ld32(fr + VB_FRAME_TS_DELTA);
-		vb_st64(f09, sum ? sum : vb_wire_msg_sum09(o, size, i, td));
-		vb_st32(f09 + 8, i);
-		vb_st32(f09 + 12, td);
-		f09 += VB_F09_ENT;
-		o += size;
-		fr += VB_FRAME_HDR + (size_t)pl + ul;
+		vb_wire_frame_stamp(fr, size, i, rnd);
+		fr += size;
 	}
-	/* the frames, then their entries */
-	f->len = (size_t)(f09 - f->p);
-	f->p[f->len] = 0;
-	if (vb_send_store(b, c, part, f->p, (size_t)(o - f->p), v.h.count, ts,
-			  next, f->p + flen) < 0) {
+	vb_wire_batch_stamp(rec, pid, next, ts);
+	if (vb_send_store(b, c, part, rec, v.batch_len, v.h.count, ts, next,
+			  1) < 0) {
 		vb_v09_answer(b, c, q, VB_CMD_SEND_MESSAGES, m0);
 		return;
 	}

@@ -487,12 +487,39 @@ static int roll(struct vb_part *p, struct vb_err *e)
 }
 
 /*
- * vb_part_append, and vb_part_append_stamped when `stamped` is the offset
- * the caller stamped the frames from (UINT64_MAX: not stamped).
+ * The index entries of a stamped 0.9 record (rec, n frames) stored at pos
+ * as segment s's next messages, into ent; its size as its frames say.
+ */
+static size_t rec_entries(const struct vb_seg *s, const uint8_t *rec,
+			  uint32_t n, uint64_t pos, uint8_t *ent, size_t *first)
+{
+	uint64_t ts = vb_ld64(rec + VB_BATCH_BASE_TS);
+	size_t at = VB_BATCH_HDR;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *f = rec + at;
+
+		at += VB_FRAME_HDR + (size_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
+		      vb_ld32(f + VB_FRAME_UHDR_LEN);
+		if (i == 0)
+			*first = at;
+		vb_st32(ent + (size_t)i * 16,
+			(s->count + i) |
+				(i ? VB_ENT_V09 : VB_ENT_V09 | VB_ENT_HEAD));
+		vb_st32(ent + (size_t)i * 16 + 4, (uint32_t)(pos + at));
+		vb_st64(ent + (size_t)i * 16 + 8, ts);
+	}
+	return at;
+}
+
+/*
+ * vb_part_append, vb_part_append_stamped when `stamped` is the offset the
+ * caller stamped the frames from (UINT64_MAX: not stamped), and with rec
+ * vb_part_append_record.
  */
 static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
-		       uint32_t n, uint64_t ts, uint64_t stamped,
-		       const uint8_t *f09, struct vb_err *e)
+		       uint32_t n, uint64_t ts, uint64_t stamped, int rec,
+		       struct vb_err *e)
 {
 	struct vb_seg *s;
 	uint8_t *ent, rnd[VB_MSG_ID_LEN];
@@ -519,7 +546,15 @@ static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 	vb_buf_reset(&p->scratch);
 	ent = vb_buf_reserve(&p->scratch, (size_t)n * 16);
 	pos = s->size;
-	for (uint32_t i = 0; i < n; i++) {
+	if (rec) {
+		if (stamped == UINT64_MAX)
+			vb_wire_batch_stamp(frames,
+					    vb_ld64(frames +
+						    VB_BATCH_PARTITION),
+					    p->next, ts);
+		at = rec_entries(s, frames, n, pos, ent, &first);
+	}
+	for (uint32_t i = 0; !rec && i < n; i++) {
 		uint8_t *f = frames + at;
 		size_t sz = (size_t)vb_msg_frame_size(f);
 
@@ -543,7 +578,7 @@ static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 				  "batch: frames cover %zu of %zu "
 				  "bytes",
 				  at, len);
-	if (vb_seg_append(s, frames, len, first, ent, n, f09, e) < 0)
+	if (vb_seg_append(s, frames, len, first, ent, n, e) < 0)
 		return -1;
 	p->next += n;
 	p->msgs += n;
@@ -558,14 +593,25 @@ static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
 		   uint64_t ts, struct vb_err *e)
 {
-	return part_append(p, frames, len, n, ts, UINT64_MAX, NULL, e);
+	return part_append(p, frames, len, n, ts, UINT64_MAX, 0, e);
 }
 
 int vb_part_append_stamped(struct vb_part *p, uint8_t *frames, size_t len,
 			   uint32_t n, uint64_t ts, uint64_t next,
-			   const uint8_t *f09, struct vb_err *e)
+			   struct vb_err *e)
 {
-	return part_append(p, frames, len, n, ts, next, f09, e);
+	return part_append(p, frames, len, n, ts, next, 0, e);
+}
+
+int vb_part_append_record(struct vb_part *p, uint8_t *rec, size_t len,
+			  uint32_t n, uint64_t ts, uint64_t next,
+			  struct vb_err *e)
+{
+	if (len < VB_BATCH_HDR || vb_ld32(rec + VB_BATCH_COUNT) != n)
+		return vb_err_set(e, VB_E_DATA,
+				  "record: %zu bytes, not of %u frames", len,
+				  n);
+	return part_append(p, rec, len, n, ts, next, 1, e);
 }
 
 uint64_t vb_part_first(const struct vb_part *p)
@@ -644,6 +690,27 @@ static size_t seg_find(const struct vb_part *p, uint64_t off)
 	return lo ? lo - 1 : 0;
 }
 
+/*
+ * How messages rel .. rel + *k - 1 of s are stored (1: 0.9 frames): *k
+ * cut to those stored like the first, *heads the records beginning there.
+ */
+static int run_kind(struct vb_seg *s, uint32_t rel, uint32_t *k,
+		    uint32_t *heads)
+{
+	uint32_t fl = vb_seg_flags(s, rel), j = 1;
+
+	*heads = (fl & VB_ENT_HEAD) != 0;
+	for (; j < *k; j++) {
+		uint32_t f = vb_seg_flags(s, rel + j);
+
+		if ((f & VB_ENT_V09) != (fl & VB_ENT_V09))
+			break;
+		*heads += (f & VB_ENT_HEAD) != 0;
+	}
+	*k = j;
+	return (fl & VB_ENT_V09) != 0;
+}
+
 size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		    uint64_t max_bytes, struct vb_span *sp, size_t maxsp,
 		    uint32_t *n, uint64_t *last)
@@ -665,8 +732,9 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 	for (size_t i = seg_find(p, start);
 	     i < p->nsegs && count > 0 && nsp < maxsp; i++) {
 		struct vb_seg *s = p->segs[i];
-		uint32_t rel, k;
+		uint32_t rel, k, want, heads;
 		uint64_t from, to;
+		int kind;
 
 		if (start < s->start)
 			start = s->start;
@@ -707,6 +775,11 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 			to = vb_seg_pos(s, rel + k - 1);
 			count = k;
 		}
+		want = k;
+		kind = run_kind(s, rel, &k, &heads);
+		if (k < want)
+			i--; /* the rest of the segment is stored otherwise */
+		to = vb_seg_pos(s, rel + k - 1);
 		if (s->fault) {
 			if (s->damaged && *n == 0)
 				continue; /* refused: skipped */
@@ -718,6 +791,8 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		sp[nsp].seg = s;
 		sp[nsp].rel = rel;
 		sp[nsp].n = k;
+		sp[nsp].v09 = kind;
+		sp[nsp].heads = heads;
 		nsp++;
 		bytes += to - from;
 		*n += k;

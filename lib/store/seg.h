@@ -37,14 +37,17 @@ int vb_seg_use(struct vb_seg *s);
  */
 uint32_t vb_seg_pos(struct vb_seg *s, uint32_t i);
 uint64_t vb_seg_ts(struct vb_seg *s, uint32_t i);
+/* Its VB_ENT_* bits (how it is stored). */
+uint32_t vb_seg_flags(struct vb_seg *s, uint32_t i);
 /*
- * Appends frames (len bytes, the first message `first` bytes long) and
- * their n index entries, and their 0.9 entries to .f09 (best effort).  The first message reaches the file last, so a
- * crash part way leaves none of the batch to recovery (see segment.c).
+ * Appends stored messages (len bytes, the first message `first` bytes
+ * long, a 0.9 record's header counted in its first frame) and their n
+ * index entries.  The first message reaches the file last, so a crash
+ * part way leaves none of the batch to recovery (see segment.c).
  */
 int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 		  size_t first, const uint8_t *entries, uint32_t n,
-		  const uint8_t *f09, struct vb_err *e);
+		  struct vb_err *e);
 /*
  * Sealing: a sealed segment takes no more appends, but keeps its index
  * open until the commit point settles it (syncs log and index when asked,

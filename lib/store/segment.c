@@ -30,8 +30,6 @@ static void idx_grow(struct vb_seg *s, uint32_t more)
 			   4096);
 }
 
-static void f09_cut(struct vb_seg *s);
-
 static struct vb_seg *seg_new(struct vb_store *st, const char *dir,
 			      uint64_t start)
 {
@@ -42,7 +40,6 @@ static struct vb_seg *seg_new(struct vb_store *st, const char *dir,
 	s->start = start;
 	s->idx_fd = -1;
 	s->rfd = -1;
-	s->f09_fd = -1;
 	return s;
 }
 
@@ -137,9 +134,6 @@ static void seg_close_files(struct vb_seg *s)
 	if (s->rfd >= 0)
 		close(s->rfd);
 	s->rfd = -1;
-	if (s->f09_fd >= 0)
-		close(s->f09_fd);
-	s->f09_fd = -1;
 }
 
 /*
@@ -243,12 +237,6 @@ int vb_seg_create(struct vb_seg **sp, struct vb_store *st, const char *dir,
 		vb_err_sys(e, VB_E_IO, "cannot create %s", (char *)path.p);
 		goto fail;
 	}
-	/*
-	 * One left by an earlier segment at this start (a crash inside
-	 * vb_seg_destroy) goes; the first 0.9 append makes it anew.
-	 */
-	unlink(seg_path(&path, dir, start, "f09"));
-	s->f09_none = 1;
 	vb_buf_release(&path);
 	*sp = s;
 	return 0;
@@ -287,6 +275,107 @@ static const char *msg_check(const uint8_t *h, uint64_t avail, uint64_t off,
 	return NULL;
 }
 
+/*
+ * Checks the stored 0.9 record at h as msg_check does a message: whole,
+ * its first offset `off`, reserved bytes 0, every frame's lengths, offset
+ * delta (its index: the store keeps them so), reserved field and
+ * checksum, the frames tiling it, and the record's checksum (which covers
+ * its header's stamped fields).  NULL if good, else why not; *rsz and *k
+ * are its size and frames.
+ */
+static const char *rec_check(const uint8_t *h, uint64_t avail, uint64_t off,
+			     uint64_t *rsz, uint32_t *k)
+{
+	uint64_t len, at = VB_BATCH_HDR;
+	uint32_t n;
+
+	if (avail < VB_BATCH_HDR)
+		return "partial record header";
+	for (size_t i = VB_BATCH_RESERVED; i < VB_BATCH_HDR; i++)
+		if (h[i])
+			return "record's reserved bytes not 0";
+	if (vb_ld64(h + VB_BATCH_BASE_OFFSET) != off)
+		return "record offset out of sequence";
+	len = vb_ld64(h + VB_BATCH_LENGTH);
+	n = vb_ld32(h + VB_BATCH_COUNT);
+	if (n == 0 || len < VB_BATCH_HDR + (uint64_t)n * VB_FRAME_HDR)
+		return "impossible record lengths";
+	if (len > avail)
+		return "partial record";
+	for (uint32_t j = 0; j < n; j++) {
+		const uint8_t *f = h + at;
+		uint64_t fsz;
+
+		if (len - at < VB_FRAME_HDR)
+			return "frame past its record";
+		if (vb_ld32(f + VB_FRAME_PAYLOAD_LEN) > VB_PAYLOAD_MAX ||
+		    vb_ld32(f + VB_FRAME_UHDR_LEN) > VB_UHDR_MAX)
+			return "impossible frame lengths";
+		fsz = (uint64_t)VB_FRAME_HDR +
+		      vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
+		      vb_ld32(f + VB_FRAME_UHDR_LEN);
+		if (fsz > len - at)
+			return "frame past its record";
+		if (vb_ld64(f + VB_FRAME_RESERVED) != 0)
+			return "frame's reserved field not 0";
+		if (vb_ld32(f + VB_FRAME_OFFSET_DELTA) != j)
+			return "frame offset out of sequence";
+		if (vb_ld64(f + VB_FRAME_CHECKSUM) !=
+		    vb_xxh3(f + 8, (size_t)fsz - 8))
+			return "frame checksum mismatch";
+		at += fsz;
+	}
+	if (at != len)
+		return "frames do not fill their record";
+	if (vb_wire_batch_checksum(h) != vb_ld64(h + VB_BATCH_CHECKSUM))
+		return "record checksum mismatch";
+	*rsz = len;
+	*k = n;
+	return NULL;
+}
+
+/*
+ * What is stored at h (avail bytes on), the next message's offset off: a
+ * 0.8 message (*k = 1, *fl = 0) or a 0.9 record (*k frames, *fl its
+ * bits, VB_ENT_V09 | VB_ENT_HEAD), *sz bytes.  When neither checks out,
+ * why not as the one its first offset says it would be.
+ */
+static const char *item_check(const uint8_t *h, uint64_t avail, uint64_t off,
+			      uint64_t *sz, uint32_t *k, uint32_t *fl)
+{
+	const char *why = msg_check(h, avail, off, sz), *why9;
+
+	*k = 1;
+	*fl = 0;
+	if (why == NULL)
+		return NULL;
+	why9 = rec_check(h, avail, off, sz, k);
+	if (why9 == NULL)
+		*fl = VB_ENT_V09 | VB_ENT_HEAD;
+	else if (avail >= 16 && vb_ld64(h + VB_BATCH_BASE_OFFSET) == off)
+		why = why9;
+	return why9 ? why : NULL;
+}
+
+/* The smallest stored size of a message with these bits. */
+static uint64_t ent_min(uint32_t fl)
+{
+	return (fl & VB_ENT_HEAD) ? VB_BATCH_HDR + VB_FRAME_HDR :
+	       (fl & VB_ENT_V09)  ? VB_FRAME_HDR :
+				    VB_MSG_HDR;
+}
+
+/*
+ * Bits fl may follow prev's (first: the segment's first message): a 0.8
+ * message, a record's first frame, or another frame of the record before.
+ */
+static int ent_flags_ok(uint32_t fl, uint32_t prev, int first)
+{
+	if (fl == 0 || fl == (VB_ENT_V09 | VB_ENT_HEAD))
+		return 1;
+	return fl == VB_ENT_V09 && !first && (prev & VB_ENT_V09);
+}
+
 /* What a scan does with the entries it makes. */
 struct scan_out {
 	int cmp_fd;    /* >= 0: compare with this index file */
@@ -323,37 +412,51 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 	s->count = 0;
 	*why = NULL;
 	while (pos < size) {
-		uint64_t msz = 0, ts;
-		uint8_t *ent;
+		const uint8_t *h = m + pos;
+		uint64_t isz = 0, ts, at;
+		uint32_t k, fl;
 
-		*why = msg_check(m + pos, size - pos, s->start + s->count,
-				 &msz);
+		*why = item_check(h, size - pos, s->start + s->count, &isz, &k,
+				  &fl);
 		if (*why)
 			break;
-		if (pos + msz > VB_SEG_HARD_MAX) {
+		if (pos + isz > VB_SEG_HARD_MAX) {
 			*why = "segment too large";
 			break;
 		}
 		/* Reads by time search the index: it never goes back. */
-		ts = vb_ld64(m + pos + VB_MSG_TIMESTAMP);
+		ts = vb_ld64(h + (fl ? VB_BATCH_BASE_TS : VB_MSG_TIMESTAMP));
 		if (s->count && ts < prev_ts) {
 			*why = "timestamp before the previous message's";
 			break;
 		}
-		if (o) {
-			ent = o->buf + (size_t)o->nb++ * 16;
-		} else {
-			idx_grow(s, 1);
-			ent = s->idx + (size_t)s->count * 16;
+		/* one entry a message: a record's frames end where they do */
+		at = fl ? VB_BATCH_HDR : 0;
+		for (uint32_t j = 0; j < k; j++) {
+			uint8_t *ent;
+
+			if (o) {
+				ent = o->buf + (size_t)o->nb++ * 16;
+			} else {
+				idx_grow(s, 1);
+				ent = s->idx + (size_t)s->count * 16;
+			}
+			at += fl ? VB_FRAME_HDR +
+					      (uint64_t)vb_ld32(
+						      h + at +
+						      VB_FRAME_PAYLOAD_LEN) +
+					      vb_ld32(h + at +
+						      VB_FRAME_UHDR_LEN) :
+				   isz;
+			vb_st32(ent, s->count | (j ? VB_ENT_V09 : fl));
+			vb_st32(ent + 4, (uint32_t)(pos + at));
+			vb_st64(ent + 8, ts);
+			s->count++;
+			if (o && o->nb == VB_IDX_CHUNK)
+				scan_cmp(o, s->count);
 		}
-		vb_st32(ent, s->count);
-		vb_st32(ent + 4, (uint32_t)(pos + msz));
-		vb_st64(ent + 8, ts);
 		prev_ts = ts;
-		s->count++;
-		pos += msz;
-		if (o && o->nb == VB_IDX_CHUNK)
-			scan_cmp(o, s->count);
+		pos += isz;
 	}
 	if (o && o->nb)
 		scan_cmp(o, s->count);
@@ -391,7 +494,7 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, uint64_t logsize,
 {
 	const char *path = seg_path(pb, s->dir, s->start, "log");
 	struct scan_out *o = vb_xcalloc(1, sizeof(*o));
-	const char *why;
+	const char *why, *why2;
 	uint8_t *m = NULL;
 	uint64_t good;
 	int differs;
@@ -408,8 +511,8 @@ static int seg_verify(struct vb_seg *s, struct vb_store *st, uint64_t logsize,
 	good = scan_log(s, m, logsize, o, &why);
 	differs = o->differs;
 	free(o);
-	if (differs)
-		scan_log(s, m, good, NULL, &why);
+	if (differs) /* up to where the first stopped: why stays its */
+		scan_log(s, m, good, NULL, &why2);
 	if (m)
 		munmap(m, logsize);
 	if (good < logsize) {
@@ -460,8 +563,8 @@ static int idx_tail_ok(struct vb_seg *s, int fd, uint64_t isize,
 		return logsize == 0;
 	if (pread(fd, ent, 16, (off_t)(isize - 16)) != 16)
 		return 0;
-	if (vb_ld32(ent) != n - 1 || vb_ld32(ent + 4) != logsize ||
-	    logsize < n * VB_MSG_HDR)
+	if ((vb_ld32(ent) & VB_ENT_REL) != n - 1 ||
+	    vb_ld32(ent + 4) != logsize || logsize < n * VB_FRAME_HDR)
 		return 0;
 	s->last_ts = vb_ld64(ent + 8);
 	return 1;
@@ -477,6 +580,7 @@ static int idx_all_ok(struct vb_seg *s, int fd, uint64_t isize,
 {
 	uint8_t *buf;
 	uint64_t prev = 0, prev_ts = 0;
+	uint32_t pfl = 0;
 	int ok = 1;
 
 	if (!idx_tail_ok(s, fd, isize, logsize))
@@ -494,14 +598,18 @@ static int idx_all_ok(struct vb_seg *s, int fd, uint64_t isize,
 		for (uint32_t j = 0; j < n; j++) {
 			const uint8_t *x = buf + (size_t)j * 16;
 			uint64_t pos = vb_ld32(x + 4), ts = vb_ld64(x + 8);
+			uint32_t fl = vb_ld32(x) & ~VB_ENT_REL;
 
-			if (vb_ld32(x) != base + j || pos < prev + VB_MSG_HDR ||
+			if ((vb_ld32(x) & VB_ENT_REL) != base + j ||
+			    !ent_flags_ok(fl, pfl, !base && !j) ||
+			    pos < prev + ent_min(fl) ||
 			    ((base || j) && ts < prev_ts)) {
 				ok = 0;
 				break;
 			}
 			prev = pos;
 			prev_ts = ts;
+			pfl = fl;
 		}
 	}
 	free(buf);
@@ -552,14 +660,12 @@ int vb_seg_load(struct vb_seg **sp, struct vb_store *st, const char *dir,
 	s->size = (uint64_t)lst.st_size;
 	if (!verify &&
 	    idx_all_ok(s, s->idx_fd, (uint64_t)ist.st_size, s->size)) {
-		f09_cut(s);
 		goto done;
 	}
 	s->verified = 1;
 	if (seg_verify(s, st, (uint64_t)lst.st_size, (uint64_t)ist.st_size, &pb,
 		       e) < 0)
 		goto fail;
-	f09_cut(s);
 done:
 	vb_buf_release(&pb);
 	*sp = s;
@@ -568,77 +674,6 @@ fail:
 	vb_buf_release(&pb);
 	vb_seg_free(s);
 	return -1;
-}
-
-/* ---- the 0.9 entries (store.h: VB_F09_ENT) ---- */
-
-/* Its .f09 open (made when `make`), or -1. */
-static int f09_open(struct vb_seg *s, int make)
-{
-	struct vb_buf path = VB_BUF_INIT;
-
-	if (s->f09_fd >= 0 || (s->f09_none && !make))
-		return s->f09_fd;
-	s->f09_fd = open(seg_path(&path, s->dir, s->start, "f09"),
-			 O_RDWR | O_CLOEXEC | (make ? O_CREAT : 0), 0600);
-	s->f09_none = s->f09_fd < 0;
-	vb_buf_release(&path);
-	return s->f09_fd;
-}
-
-/*
- * Entries past the messages kept (a log cut by recovery or an undo) are
- * dropped, so that none outlives its message: the ones written for the
- * messages that take those places come with them.
- */
-static void f09_cut(struct vb_seg *s)
-{
-	struct stat sb;
-	int fd = f09_open(s, 0);
-
-	if (fd >= 0 && fstat(fd, &sb) == 0 &&
-	    (uint64_t)sb.st_size > (uint64_t)s->count * VB_F09_ENT &&
-	    ftruncate(fd, (off_t)s->count * VB_F09_ENT) < 0) {
-		struct vb_buf path = VB_BUF_INIT;
-
-		/* cannot cut it: not used again */
-		close(fd);
-		s->f09_fd = -1;
-		s->f09_none = 1;
-		unlink(seg_path(&path, s->dir, s->start, "f09"));
-		vb_buf_release(&path);
-	}
-}
-
-int vb_span_f09(const struct vb_span *sp, uint8_t *out)
-{
-	struct vb_seg *s = sp->seg;
-	size_t len = (size_t)sp->n * VB_F09_ENT;
-	int fd = s ? f09_open(s, 0) : -1;
-
-	if (fd < 0 ||
-	    pread(fd, out, len, (off_t)sp->rel * VB_F09_ENT) != (ssize_t)len)
-		return -1;
-	for (uint32_t i = 0; i < sp->n; i++)
-		if (vb_ld64(out + (size_t)i * VB_F09_ENT) == 0)
-			return -1;
-	return 0;
-}
-
-int vb_span_sizes(const struct vb_span *sp, uint32_t *size)
-{
-	struct vb_seg *s = sp->seg;
-	uint32_t prev;
-
-	s->fault = 0;
-	prev = sp->rel ? vb_seg_pos(s, sp->rel - 1) : 0;
-	for (uint32_t i = 0; i < sp->n; i++) {
-		uint32_t pos = vb_seg_pos(s, sp->rel + i);
-
-		size[i] = pos - prev;
-		prev = pos;
-	}
-	return s->fault ? -1 : 0;
 }
 
 /* ---- index lookups ---- */
@@ -650,17 +685,22 @@ static const char *chunk_check(const struct vb_seg *s, const uint8_t *ent,
 			       uint32_t base, uint32_t n)
 {
 	uint64_t prev = 0, prev_ts = 0;
+	uint32_t pfl = VB_ENT_V09; /* a chunk may begin inside a record */
 
 	for (uint32_t j = 0; j < n; j++) {
 		const uint8_t *x = ent + (size_t)j * 16;
 		uint64_t pos = vb_ld32(x + 4), ts = vb_ld64(x + 8);
+		uint32_t fl = vb_ld32(x) & ~VB_ENT_REL;
 
-		if (vb_ld32(x) != base + j)
+		if ((vb_ld32(x) & VB_ENT_REL) != base + j)
 			return "offset out of sequence";
+		if (!ent_flags_ok(fl, pfl, !base && !j))
+			return "impossible kind of message";
 		if (pos > s->size ||
-		    pos < ((uint64_t)base + j + 1) * VB_MSG_HDR ||
-		    (j && pos < prev + VB_MSG_HDR))
+		    pos < ((uint64_t)base + j + 1) * VB_FRAME_HDR ||
+		    (j && pos < prev + ent_min(fl)))
 			return "position out of range";
+		pfl = fl;
 		if ((j && ts < prev_ts) || (s->last_ts && ts > s->last_ts))
 			return "timestamp out of order";
 		prev = pos;
@@ -847,6 +887,52 @@ uint64_t vb_seg_ts(struct vb_seg *s, uint32_t i)
 	return vb_ld64(seg_ent(s, i) + 8);
 }
 
+uint32_t vb_seg_flags(struct vb_seg *s, uint32_t i)
+{
+	return vb_ld32(seg_ent(s, i)) & ~VB_ENT_REL;
+}
+
+int vb_span_ents(const struct vb_span *sp, uint64_t *end, uint32_t *fl)
+{
+	struct vb_seg *s = sp->seg;
+
+	s->fault = 0;
+	for (uint32_t i = 0; i < sp->n; i++) {
+		const uint8_t *x = seg_ent(s, sp->rel + i);
+
+		end[i] = vb_ld32(x + 4);
+		fl[i] = vb_ld32(x) & ~VB_ENT_REL;
+	}
+	return s->fault ? -1 : 0;
+}
+
+/* The first message of the record holding message i (a 0.9 frame). */
+static uint32_t rec_head(struct vb_seg *s, uint32_t i)
+{
+	while (i > 0 && !(vb_seg_flags(s, i) & VB_ENT_HEAD) && !s->fault)
+		i--;
+	return i;
+}
+
+int vb_span_rec_hdr(const struct vb_span *sp, uint8_t *hdr, uint64_t *pos,
+		    struct vb_err *e)
+{
+	struct vb_seg *s = sp->seg;
+	uint32_t h;
+
+	s->fault = 0;
+	h = rec_head(s, sp->rel);
+	*pos = h ? vb_seg_pos(s, h - 1) : 0;
+	if (s->fault || !(vb_seg_flags(s, h) & VB_ENT_HEAD))
+		return vb_err_set(e, VB_E_IO,
+				  "segment %" PRIu64 ": cannot read its index",
+				  s->start);
+	if (vb_pread_all(sp->f->fd, hdr, VB_BATCH_HDR, (off_t)*pos) < 0)
+		return vb_err_sys(e, VB_E_IO, "cannot read segment %" PRIu64,
+				  s->start);
+	return 0;
+}
+
 /* Best effort: the error being reported is the write that failed. */
 static void undo(int fd, uint64_t len)
 {
@@ -864,7 +950,7 @@ static void undo(int fd, uint64_t len)
  */
 int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 		  size_t first, const uint8_t *entries, uint32_t n,
-		  const uint8_t *f09, struct vb_err *e)
+		  struct vb_err *e)
 {
 	if ((len > first &&
 	     vb_pwrite_all(s->log->fd, frames + first, len - first,
@@ -902,11 +988,6 @@ int vb_seg_append(struct vb_seg *s, const uint8_t *frames, size_t len,
 			j += in;
 		}
 	}
-	/* a cache: what a failed write leaves is cut off, read as none */
-	if (f09 && f09_open(s, 1) >= 0 &&
-	    vb_pwrite_all(s->f09_fd, f09, (size_t)n * VB_F09_ENT,
-			  (off_t)s->count * VB_F09_ENT) < 0)
-		undo(s->f09_fd, (uint64_t)s->count * VB_F09_ENT);
 	if (n)
 		s->last_ts = vb_ld64(entries + (size_t)(n - 1) * 16 + 8);
 	s->count += n;
@@ -935,8 +1016,14 @@ int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
 
 	if (count >= s->count)
 		return 0;
+	/*
+	 * Never inside a record (its header would count frames no longer
+	 * there): the callers cut where appends or records begin anyway.
+	 */
+	s->fault = 0;
+	if (vb_seg_flags(s, count) == VB_ENT_V09)
+		count = rec_head(s, count);
 	if (count) {
-		s->fault = 0;
 		size = vb_seg_pos(s, count - 1);
 		ts = vb_seg_ts(s, count - 1);
 		if (s->fault)
@@ -952,7 +1039,16 @@ int vb_seg_truncate(struct vb_seg *s, uint32_t count, struct vb_err *e)
 	    (s->idx_fd >= 0 && ftruncate(s->idx_fd, (off_t)count * 16) < 0))
 		return vb_err_sys(e, VB_E_IO,
 				  "cannot truncate segment %" PRIu64, s->start);
-	f09_cut(s);
+	return 0;
+}
+
+/* Writes index entries i .. i + k - 1 again (from the cache or memory). */
+static int idx_rewrite(struct vb_seg *s, uint32_t i, uint32_t k)
+{
+	for (uint32_t j = 0; j < k; j++)
+		if (vb_pwrite_all(s->idx_fd, seg_ent(s, i + j), 16,
+				  (off_t)(i + j) * 16) < 0)
+			return -1;
 	return 0;
 }
 
@@ -987,13 +1083,21 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 	int rc = -1;
 
 	s->fault = 0;
+	/* from the start of the message or record that was not synced */
 	i = seg_msg_after(s, atomic_load(&s->log->synced));
-	for (; i < s->count && !s->fault; i++) {
-		uint64_t from = i ? vb_seg_pos(s, i - 1) : 0, msz = 0;
-		uint64_t len = vb_seg_pos(s, i) - from;
+	if (i < s->count && (vb_seg_flags(s, i) & VB_ENT_V09))
+		i = rec_head(s, i);
+	for (uint32_t k = 1; i < s->count && !s->fault; i += k) {
+		uint64_t from = i ? vb_seg_pos(s, i - 1) : 0, isz = 0, len;
+		uint32_t rk = 0, fl;
 		const char *why;
 		ssize_t n;
 
+		/* a record is checked whole: its frames' entries follow */
+		k = 1;
+		while (i + k < s->count && vb_seg_flags(s, i + k) == VB_ENT_V09)
+			k++;
+		len = vb_seg_pos(s, i + k - 1) - from;
 		vb_buf_reset(&m);
 		vb_buf_reserve(&m, (size_t)len);
 		n = pread(s->log->fd, m.p, (size_t)len, (off_t)from);
@@ -1002,8 +1106,10 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 				   s->start);
 			goto out;
 		}
-		why = msg_check(m.p, (uint64_t)n, s->start + i, &msz);
-		if (why == NULL && msz != len)
+		why = item_check(m.p, (uint64_t)n, s->start + i, &isz, &rk,
+				 &fl);
+		if (why == NULL &&
+		    (isz != len || rk != k || fl != vb_seg_flags(s, i)))
 			why = "size differs from the index";
 		if (why) {
 			vb_store_notice(st,
@@ -1018,8 +1124,7 @@ int vb_seg_resync(struct vb_seg *s, struct vb_store *st, const char *dir,
 		}
 		if (vb_pwrite_all(s->log->fd, m.p, (size_t)len, (off_t)from) <
 			    0 ||
-		    (s->idx_fd >= 0 && vb_pwrite_all(s->idx_fd, seg_ent(s, i),
-						     16, (off_t)i * 16) < 0)) {
+		    (s->idx_fd >= 0 && idx_rewrite(s, i, k) < 0)) {
 			vb_err_sys(e, VB_E_IO,
 				   "cannot rewrite segment %" PRIu64, s->start);
 			goto out;
@@ -1059,8 +1164,6 @@ void vb_seg_free(struct vb_seg *s)
 		close(s->idx_fd);
 	if (s->rfd >= 0)
 		close(s->rfd);
-	if (s->f09_fd >= 0)
-		close(s->f09_fd);
 	free(s->chunks);
 	free(s->idx);
 	free(s);
@@ -1072,6 +1175,7 @@ void vb_seg_destroy(struct vb_seg *s, const char *dir)
 
 	unlink(seg_path(&path, dir, s->start, "log"));
 	unlink(seg_path(&path, dir, s->start, "index"));
+	/* one an earlier version kept beside it */
 	unlink(seg_path(&path, dir, s->start, "f09"));
 	vb_buf_release(&path);
 	vb_seg_free(s);

@@ -2,11 +2,16 @@
  * store.h - the bundled broker's durable storage (messages.md §7).
  *
  * A partition is a directory holding segments: `{start:020}.log` with the
- * stored message frames exactly as they travel in poll responses (64-byte
- * header, payload, user headers) and `{start:020}.index` with one 16-byte
- * entry per message (u32 offset relative to the segment start, u32 end
- * position in the .log, u64 server timestamp in µs).  Only the last segment
- * is written; the others are sealed.  The partition directory also holds
+ * stored messages exactly as one protocol's polls answer them, and
+ * `{start:020}.index` with one 16-byte entry per message (u32 offset
+ * relative to the segment start, u32 end position in the .log, u64 server
+ * timestamp in µs).  A message sent in Iggy 0.8 is stored as a 0.8 frame
+ * (64-byte header, payload, user headers); a batch sent in 0.9 is stored as
+ * the 0.9 batch record it came in (256-byte header, stamped, then its
+ * 48-byte-header frames as sent), so that each protocol's own messages go
+ * out from the page cache by sendfile and only the other one converts.
+ * The two may follow each other in one segment: the index entry says which
+ * (VB_ENT_*).  Only the last segment is written; the others are sealed.  The partition directory also holds
  * `offsets`, the stored consumer and group offsets (rewritten whole, by
  * temporary file and rename).
  *
@@ -32,8 +37,9 @@
  * segment's index is checked whole, a chunk at a time (it costs no
  * memory); after a crash the last segment (and any
  * segment whose index disagrees) is scanned message by message, checking
- * sizes, consecutive offsets and the XXH3 checksum, and the log is
- * truncated at the first bad or torn message; the index is rebuilt from
+ * sizes, consecutive offsets and the XXH3 checksum (a 0.9 record: every
+ * frame's and the record's), and the log is truncated at the first bad or
+ * torn message or record; the index is rebuilt from
  * what remains.  A full disk does not stop a recovery: an index that
  * cannot be rewritten is rebuilt in memory and again at the next start.
  * The rest of a sealed index is checked chunk by chunk when first read; a
@@ -336,10 +342,8 @@ struct vb_seg {
 	uint32_t nchunks;
 	/* NULL while a settled segment's files are closed (LRU). */
 	struct vb_file *log;
-	int idx_fd;   /* -1 once sealed and committed (settled) */
-	int rfd;      /* a settled segment's .index, for reads */
-	int f09_fd;   /* its .f09 (vb_span_f09), -1 while not open */
-	int f09_none; /* it has none (made before them): not looked for */
+	int idx_fd; /* -1 once sealed and committed (settled) */
+	int rfd;    /* a settled segment's .index, for reads */
 	struct vb_seg *oprev, *onext; /* the open LRU, when settled */
 	int in_open;
 	uint64_t pin; /* st->read_gen of the read that used it */
@@ -415,7 +419,20 @@ struct vb_part {
 	struct vb_err cerr;	/* what failed */
 };
 
-/* A byte range of one segment's log, for sendfile. */
+/*
+ * How an index entry's message is stored, in the top bits of its relative
+ * offset: none, a 0.8 frame; VB_ENT_V09, a frame of a stored 0.9 record,
+ * with VB_ENT_HEAD on the record's first, which the record's header
+ * precedes (as far as the index goes, those 256 bytes are that message's).
+ */
+#define VB_ENT_V09 0x80000000u
+#define VB_ENT_HEAD 0x40000000u
+#define VB_ENT_REL 0x3fffffffu
+
+/*
+ * A byte range of one segment's log, for sendfile: the bytes of messages
+ * stored alike (all 0.8 frames, or all frames of 0.9 records).
+ */
 struct vb_span {
 	struct vb_file *f; /* borrowed: take a reference to keep it */
 	uint64_t off;
@@ -423,30 +440,29 @@ struct vb_span {
 	/* its messages: the segment's rel .. rel + n - 1 (borrowed too) */
 	struct vb_seg *seg;
 	uint32_t rel, n;
+	int v09;	/* frames of 0.9 records */
+	uint32_t heads; /* records beginning in it (their headers in len) */
 };
 
+/* Span sp's bytes as 0.8 frames (a 0.9 span's converted, store.h top). */
+static inline uint64_t vb_span_len08(const struct vb_span *sp)
+{
+	return sp->v09 ? sp->len - (uint64_t)sp->heads * 256 +
+				 (uint64_t)sp->n * (64 - 48) :
+			 sp->len;
+}
+
 /*
- * What a message that came in a 0.9 batch is as a frame of that batch,
- * so that a 0.9 poll can serve it as the batch's slice without hashing
- * it (its producer made the checksum): VB_F09_ENT bytes, u64 the frame's
- * checksum (0: none), u32 its offset delta, u32 its origin timestamp
- * past the batch's.  Kept per segment in START.f09 beside .log and
- * .index, at the message's place: written with each 0.9 append, never
- * synced, cut with the log.  A cache: a message without its entry (a 0.8
- * append, a data dir of an older version, a write that failed) reads as
- * 0 or not at all, and is served the slow way.
+ * The end position in the log and the VB_ENT_* bits of span sp's n
+ * messages, from the index: 0, or -1 when it cannot be read.
  */
-#define VB_F09_ENT 16
+int vb_span_ents(const struct vb_span *sp, uint64_t *end, uint32_t *fl);
 /*
- * The n entries of span sp into out: 0 when every one is there, -1 when
- * any is not (no file, a short one, a 0 checksum).
+ * The stored header (VB_BATCH_HDR bytes) of the 0.9 record that span
+ * sp's first message belongs to, and its position in the log.
  */
-int vb_span_f09(const struct vb_span *sp, uint8_t *out);
-/*
- * The stored sizes of span sp's n messages, from the index, into size:
- * 0, or -1 when the index cannot be read.
- */
-int vb_span_sizes(const struct vb_span *sp, uint32_t *size);
+int vb_span_rec_hdr(const struct vb_span *sp, uint8_t *hdr, uint64_t *pos,
+		    struct vb_err *e);
 
 /*
  * Opens (recovering) or creates the partition in dir.  With create, a
@@ -475,12 +491,20 @@ int vb_part_append(struct vb_part *p, uint8_t *frames, size_t len, uint32_t n,
  * The same for frames the caller stamped already, as vb_part_append
  * would (offsets from next, timestamp ts: vb_part_stamp_ts), while making
  * them: when next is no longer p->next (a repair moved it) or ts is below
- * the last stored timestamp, they are stamped again.  f09, when not NULL,
- * has their n 0.9 entries (VB_F09_ENT each), kept with them.
+ * the last stored timestamp, they are stamped again.
  */
 int vb_part_append_stamped(struct vb_part *p, uint8_t *frames, size_t len,
 			   uint32_t n, uint64_t ts, uint64_t next,
-			   const uint8_t *f09, struct vb_err *e);
+			   struct vb_err *e);
+/*
+ * The same for a checked 0.9 batch record (len bytes, n frames, each
+ * frame's offset delta its index and its id not 0), stored as it is: the
+ * caller stamped it (vb_wire_batch_stamp) from offset next at ts; it is
+ * stamped again as above.
+ */
+int vb_part_append_record(struct vb_part *p, uint8_t *rec, size_t len,
+			  uint32_t n, uint64_t ts, uint64_t next,
+			  struct vb_err *e);
 /* The timestamp vb_part_append gives a batch arriving at now_us. */
 static inline uint64_t vb_part_stamp_ts(const struct vb_part *p,
 					uint64_t now_us)
@@ -506,7 +530,8 @@ int vb_part_find_ts(struct vb_part *p, uint64_t ts, uint64_t *off);
 /*
  * Locates up to count published messages from offset start (or the oldest
  * present if start is older), stopping before max_bytes unless that would
- * return nothing.  Fills up to maxsp spans (one per segment touched);
+ * return nothing.  Fills up to maxsp spans (one per segment touched and
+ * run of messages stored alike);
  * returns the number of spans and sets *n and *last to the messages found
  * and the offset of the last one.
  */

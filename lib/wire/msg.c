@@ -108,16 +108,18 @@ int vb_wire_msg_id_unset(const uint8_t *frame)
 	return memcmp(frame + VB_MSG_ID, zero, VB_MSG_ID_LEN) == 0;
 }
 
+void vb_wire_id_v4(uint8_t *id, const uint8_t rnd[16])
+{
+	memcpy(id, rnd, VB_MSG_ID_LEN);
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
 void vb_wire_msg_stamp(uint8_t *frame, size_t size, uint64_t offset,
 		       uint64_t timestamp, const uint8_t rnd[16])
 {
-	uint8_t *id = frame + VB_MSG_ID;
-
-	if (vb_wire_msg_id_unset(frame)) {
-		memcpy(id, rnd, VB_MSG_ID_LEN);
-		id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
-		id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
-	}
+	if (vb_wire_msg_id_unset(frame))
+		vb_wire_id_v4(frame + VB_MSG_ID, rnd);
 	vb_st64(frame + VB_MSG_OFFSET, offset);
 	vb_st64(frame + VB_MSG_TIMESTAMP, timestamp);
 	vb_st64(frame + VB_MSG_CHECKSUM, vb_wire_msg_checksum(frame, size));

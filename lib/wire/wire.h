@@ -330,6 +330,8 @@ uint64_t vb_wire_msg_sum09(uint8_t *frame, size_t size, uint32_t od,
 int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e);
 /* The message's id is zero: the server is to choose one. */
 int vb_wire_msg_id_unset(const uint8_t *frame);
+/* A random UUID v4 from 16 random bytes, as the server makes ids. */
+void vb_wire_id_v4(uint8_t *id, const uint8_t rnd[16]);
 /*
  * Server side: fills offset, timestamp, a random UUID v4 id when the id is
  * zero, and the checksum, in place.  `rnd` supplies 16 random bytes (read
@@ -543,6 +545,14 @@ uint64_t vb_wire_batch_checksum_sums(const uint8_t *batch, const uint8_t *sums,
 /* Server side: stamps partition, base offset and timestamp, re-sums. */
 void vb_wire_batch_stamp(uint8_t *batch, uint64_t partition,
 			 uint64_t base_offset, uint64_t base_ts);
+/*
+ * Server side, before that: the frame at fr (size bytes) as the store
+ * keeps it, offset delta od (its index in the batch) and an id (UUID v4
+ * from rnd, read only then) where its id is 0; its checksum made anew
+ * when either changed.  1 when it did, 0 when the frame was so already.
+ */
+int vb_wire_frame_stamp(uint8_t *fr, size_t size, uint32_t od,
+			const uint8_t rnd[16]);
 
 /* A validated 0.9 send body; batch points into the input. */
 struct vb_send_view09 {

@@ -470,16 +470,18 @@ static void test_poll_records(void **state)
 
 	for (int damaged = 0; damaged < 2; damaged++) {
 		if (damaged) {
-			/* offset 4's first payload byte: 0.8 frames of 71
-			 * bytes (no user headers) or 83 before it, then its
-			 * 64-byte header */
+			/* offset 4's first payload byte: stored as the
+			 * records came, two of 256-byte headers and frames
+			 * of 55 bytes (no user headers) or 67 */
 			vb_path_fmt(&path,
 				    "%s/streams/%u/topics/%u/partitions/1/"
 				    "%020d.log",
 				    S.dir, sid, tid, 0);
 			f = fopen((char *)path.p, "r+b");
 			assert_non_null(f);
-			assert_int_equal(fseek(f, 71 + 83 + 71 + 71 + 64,
+			assert_int_equal(fseek(f,
+					       256 + 55 + 67 + 55 + 256 + 55 +
+						       48,
 					       SEEK_SET),
 					 0);
 			assert_int_equal(fputc('P', f), 'P');
@@ -792,14 +794,18 @@ static void test_poll_big(void **state)
 	/* the slow one's answer was kept whole for it */
 	big_check(slow, 1000, 1000);
 
-	/* message 517's first payload byte, after its 64-byte header */
+	/*
+	 * message 517's first payload byte: stored as the records came, 3
+	 * headers of 256 bytes before it, then frames of 48-byte headers
+	 */
+	at = 3 * VB_BATCH_HDR;
 	for (uint32_t i = 0; i < 517; i++)
-		at += 64 + (long)big_len(i);
+		at += VB_FRAME_HDR + (long)big_len(i);
 	vb_path_fmt(&path, "%s/streams/%u/topics/%u/partitions/1/%020d.log",
 		    S.dir, cf.stream_id, cf.topic_id, 0);
 	f = fopen((char *)path.p, "r+b");
 	assert_non_null(f);
-	assert_int_equal(fseek(f, at + 64, SEEK_SET), 0);
+	assert_int_equal(fseek(f, at + VB_FRAME_HDR, SEEK_SET), 0);
 	assert_int_equal(fputc(big_byte(517, 0) ^ 1, f), big_byte(517, 0) ^ 1);
 	assert_int_equal(fclose(f), 0);
 	big_poll(fd, &id, 1000);
@@ -872,22 +878,18 @@ static void runs_poll(int fd, struct vb_vsr_id *id, uint64_t from,
 }
 
 /*
- * A 0.9 poll of messages that came in a 0.9 batch serves them as a slice
- * of that batch, their frames' checksums as the producer made them
- * (kept beside the segment, .f09): polled from the middle, the record
- * keeps the batch's base offset and the frames their deltas.  A message
- * sent with id 0 has the id the server gave it, under a checksum that
- * covers it.  Without the .f09 (a data dir of an older version) the
- * same messages come back in records of their own, every checksum made
- * anew and right.
+ * A 0.9 poll of messages that came in a 0.9 batch serves them from the
+ * record stored as it came: polled from the middle, a slice of it that
+ * keeps the batch's base offset and the frames their deltas; polled whole,
+ * the record; across two, a slice of each.  A message sent with id 0 has
+ * the id the server gave it, under a checksum that covers it.
  */
 static void test_poll_runs(void **state)
 {
-	struct vb_buf path = VB_BUF_INIT;
 	struct vb_send_confirm cf;
 	struct vb_send_hdr h;
 	struct vb_msg_in m[10];
-	struct runs_got kept, made;
+	struct runs_got got;
 	struct vb_vsr_id id;
 	char body[10][8];
 	static const uint8_t zero[16];
@@ -912,35 +914,36 @@ static void test_poll_runs(void **state)
 	}
 	batch09(fd, &id, &h, m, 10, &cf);
 
-	runs_poll(fd, &id, 3, 5, &kept);
-	assert_int_equal(kept.nrec, 1);
-	assert_int_equal(kept.rec_base[0], 0);
+	runs_poll(fd, &id, 3, 5, &got);
+	assert_int_equal(got.nrec, 1);
+	assert_int_equal(got.rec_base[0], 0);
 	for (uint32_t k = 0; k < 5; k++) {
-		assert_int_equal(kept.od[k], 3 + k);
-		assert_int_equal(kept.offset[k], 3 + k);
-		assert_int_equal(kept.origin[k], 5000 + 3 * (3 + k));
-		assert_string_equal(kept.payload[k], body[3 + k]);
+		assert_int_equal(got.od[k], 3 + k);
+		assert_int_equal(got.offset[k], 3 + k);
+		assert_int_equal(got.origin[k], 5000 + 3 * (3 + k));
+		assert_string_equal(got.payload[k], body[3 + k]);
 		if (k != 1)
-			assert_int_equal(kept.id[k][0], 4 + k);
+			assert_int_equal(got.id[k][0], 4 + k);
 	}
-	assert_memory_not_equal(kept.id[1], zero, 16);
+	assert_memory_not_equal(got.id[1], zero, 16);
+	runs_poll(fd, &id, 0, 10, &got);
+	assert_int_equal(got.nrec, 1);
+	for (uint32_t k = 0; k < 10; k++) {
+		assert_int_equal(got.offset[k], k);
+		assert_string_equal(got.payload[k], body[k]);
+	}
 
-	/* the entries gone: the same messages, records of their own */
-	vb_path_fmt(&path, "%s/streams/%u/topics/%u/partitions/0/%020d.f09",
-		    S.dir, cf.stream_id, cf.topic_id, 0);
-	assert_int_equal(truncate((char *)path.p, 0), 0);
-	runs_poll(fd, &id, 3, 5, &made);
-	assert_int_equal(made.nrec, 1);
-	assert_int_equal(made.rec_base[0], 3);
-	for (uint32_t k = 0; k < 5; k++) {
-		assert_int_equal(made.od[k], k);
-		assert_int_equal(made.offset[k], kept.offset[k]);
-		assert_int_equal(made.origin[k], kept.origin[k]);
-		assert_memory_equal(made.id[k], kept.id[k], 16);
-		assert_string_equal(made.payload[k], kept.payload[k]);
+	/* a second batch: a poll across both is a slice of each */
+	batch09(fd, &id, &h, m, 10, &cf);
+	runs_poll(fd, &id, 8, 4, &got);
+	assert_int_equal(got.nrec, 2);
+	assert_int_equal(got.rec_base[0], 0);
+	assert_int_equal(got.rec_base[1], 10);
+	for (uint32_t k = 0; k < 4; k++) {
+		assert_int_equal(got.offset[k], 8 + k);
+		assert_string_equal(got.payload[k], body[(8 + k) % 10]);
 	}
 	close(fd);
-	vb_buf_release(&path);
 }
 
 static void test_describe_options(void **state)
