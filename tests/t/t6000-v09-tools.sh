@@ -54,6 +54,27 @@ test_expect_success 'mixed: a 0.8 producer and a 0.9 consumer, then the reverse,
 	done
 '
 
+test_expect_success 'mixed in one partition: 0.8 and 0.9 sends in turn, read in either, whole or a few at a time' '
+	: >want &&
+	for i in 1 2 3 4 5 6; do
+		seq $((i * 100 - 99)) $((i * 100)) | sed "s/.*/{\"n\":&}/" >part &&
+		cat part >>want &&
+		proto=0.9 && [ $((i % 2)) = 0 ] || proto=0.8 &&
+		vibes-append -t one -p 0 --batch 30 --protocol $proto <part ||
+		return 1
+	done &&
+	vibes-poll -c a -t one -p 0 --protocol 0.8 >got && test_cmp want got &&
+	vibes-poll -c b -t one -p 0 --protocol 0.9 >got && test_cmp want got &&
+	for proto in 0.8 0.9; do
+		: >got &&
+		for k in $(seq 1 40); do
+			vibes-poll -c "s$proto" -t one -p 0 --protocol $proto \
+				--batch 7 -n 15 >>got || return 1
+		done &&
+		test_cmp want got || return 1
+	done
+'
+
 test_expect_success '0.9 acks carry the offsets the server gave (send confirmations)' '
 	printf "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n" |
 		vibes-append -t acks -p 0 --protocol 0.9 --acks >acks &&
