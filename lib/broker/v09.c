@@ -14,11 +14,9 @@
  * as a 0.9 reply: the status (0.9's codes where they differ), the result
  * section of writes, the records 0.9 lays out anew (streams, topics,
  * users).  Sends and polls do not go through a 0.8 answer: a 0.9 batch
- * is turned into the store's 0.8 frames (the one store serves both, and
- * the 0.8 path stays zero-copy), its frames' checksums kept beside them
- * (store.h, VB_F09_ENT), and stored frames are served as batch records
- * (poll09.c).  That copy is the cost of 0.9 here (README, "Moving to an
- * upstream Iggy server").
+ * is stored as the record it came in (store.h: the one store keeps each
+ * protocol's messages as that protocol sends them), and polls serve
+ * stored records as they are, others as records made anew (poll09.c).
  *
  * The session: a Register binds the connection (its client id, a session
  * number from b->commit); metadata writes are numbered, the last
