@@ -319,7 +319,7 @@ static int poll_effects(struct vb_broker *b, struct vb_conn *c,
 static void span_as_08(struct vb_broker *b, struct vb_conn *c,
 		       const struct vb_span *sp)
 {
-	uint64_t *end = vb_xreallocarray(NULL, sp->n, sizeof(*end)), hpos;
+	uint64_t *end = vb_xreallocarray(NULL, sp->n, sizeof(*end)), hpos, head;
 	uint32_t *fl = vb_xreallocarray(NULL, sp->n, sizeof(*fl));
 	struct vb_buf *raw = &b->tmp;
 	uint8_t hdr[VB_BATCH_HDR];
@@ -334,7 +334,7 @@ static void span_as_08(struct vb_broker *b, struct vb_conn *c,
 	     vb_pread_all(sp->f->fd, raw->p, (size_t)sp->len, (off_t)sp->off) ==
 		     0 &&
 	     ((fl[0] & VB_ENT_HEAD) ||
-	      vb_span_rec_hdr(sp, hdr, &hpos, &e) == 0);
+	      vb_span_rec_hdr(sp, hdr, &hpos, &head, &e) == 0);
 	if (!ok) {
 		uint64_t size = vb_span_len08(sp) / sp->n;
 

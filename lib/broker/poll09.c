@@ -324,6 +324,7 @@ static int span_records(struct answer *a, const struct vb_span *sp,
 		goto out;
 	}
 	while (x < sp->n) {
+		uint64_t head = 0, base;
 		uint32_t y = x + 1;
 
 		while (y < sp->n && !(fl[y] & VB_ENT_HEAD))
@@ -335,12 +336,16 @@ static int span_records(struct answer *a, const struct vb_span *sp,
 				vb_err_sys(e, VB_E_IO, "reading a segment");
 				goto out;
 			}
-		} else if (vb_span_rec_hdr(sp, hdr, &hpos, e) < 0) {
+			head = sp->seg->start + sp->rel + x;
+		} else if (vb_span_rec_hdr(sp, hdr, &hpos, &head, e) < 0) {
 			goto out;
 		}
-		if (vb_ld64(hdr + VB_BATCH_BASE_OFFSET) +
-			    vb_ld32(hdr + VB_BATCH_COUNT) <
-		    sp->seg->start + sp->rel + y) {
+		/* its first offset where the index has it, its frames all */
+		base = vb_ld64(hdr + VB_BATCH_BASE_OFFSET);
+		if (base != head ||
+		    base + vb_ld32(hdr + VB_BATCH_COUNT) <
+			    sp->seg->start + sp->rel + y ||
+		    vb_ld64(hdr + VB_BATCH_LENGTH) < VB_BATCH_HDR) {
 			vb_err_set(e, VB_E_IO,
 				   "a stored record's header disagrees with "
 				   "the index");

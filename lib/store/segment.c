@@ -915,7 +915,7 @@ static uint32_t rec_head(struct vb_seg *s, uint32_t i)
 }
 
 int vb_span_rec_hdr(const struct vb_span *sp, uint8_t *hdr, uint64_t *pos,
-		    struct vb_err *e)
+		    uint64_t *first, struct vb_err *e)
 {
 	struct vb_seg *s = sp->seg;
 	uint32_t h;
@@ -923,6 +923,7 @@ int vb_span_rec_hdr(const struct vb_span *sp, uint8_t *hdr, uint64_t *pos,
 	s->fault = 0;
 	h = rec_head(s, sp->rel);
 	*pos = h ? vb_seg_pos(s, h - 1) : 0;
+	*first = s->start + h;
 	if (s->fault || !(vb_seg_flags(s, h) & VB_ENT_HEAD))
 		return vb_err_set(e, VB_E_IO,
 				  "segment %" PRIu64 ": cannot read its index",

@@ -459,10 +459,11 @@ static inline uint64_t vb_span_len08(const struct vb_span *sp)
 int vb_span_ents(const struct vb_span *sp, uint64_t *end, uint32_t *fl);
 /*
  * The stored header (VB_BATCH_HDR bytes) of the 0.9 record that span
- * sp's first message belongs to, and its position in the log.
+ * sp's first message belongs to, its position in the log and the offset
+ * of the record's first message (what the header's base offset must be).
  */
 int vb_span_rec_hdr(const struct vb_span *sp, uint8_t *hdr, uint64_t *pos,
-		    struct vb_err *e);
+		    uint64_t *first, struct vb_err *e);
 
 /*
  * Opens (recovering) or creates the partition in dir.  With create, a

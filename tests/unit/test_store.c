@@ -167,7 +167,7 @@ static void check_payload(const uint8_t *p, size_t n, uint64_t want)
 static uint32_t check_records(const struct vb_span *sp, const uint8_t *buf,
 			      uint64_t *expect)
 {
-	uint64_t *end = calloc(sp->n, sizeof(*end)), base = 0, hpos;
+	uint64_t *end = calloc(sp->n, sizeof(*end)), base = 0, hpos, head;
 	uint32_t *fl = calloc(sp->n, sizeof(*fl)), heads = 0;
 	uint8_t hdr[VB_BATCH_HDR];
 	struct vb_err e;
@@ -188,10 +188,12 @@ static uint32_t check_records(const struct vb_span *sp, const uint8_t *buf,
 			base = vb_ld64(h + VB_BATCH_BASE_OFFSET);
 			at += VB_BATCH_HDR;
 		} else if (i == 0) {
-			assert_int_equal(vb_span_rec_hdr(sp, hdr, &hpos, &e),
+			assert_int_equal(vb_span_rec_hdr(sp, hdr, &hpos, &head,
+							 &e),
 					 0);
 			assert_true(hpos < sp->off);
 			base = vb_ld64(hdr + VB_BATCH_BASE_OFFSET);
+			assert_int_equal(base, head);
 		}
 		f = buf + at;
 		fsz = VB_FRAME_HDR +
