@@ -255,7 +255,7 @@ static void piece_made(struct answer *a, size_t mark)
 }
 
 /*
- * Frames a .. b - 1 of span sp, one stored record's (hdr, the header
+ * Frames x .. y - 1 of span sp, one stored record's (hdr, the header
  * it was stored with), as a record of the answer: the stored bytes from
  * the header on when they are all of it, else a header made for the
  * slice (messages.md §4.3: length, count and checksum of the frames in
