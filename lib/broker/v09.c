@@ -386,9 +386,7 @@ static void send09(struct vb_broker *b, struct vb_conn *c,
 	rec = body + (v.batch - body);
 	fr = rec + VB_BATCH_HDR;
 	for (uint32_t i = 0; i < v.h.count; i++) {
-		size_t size = VB_FRAME_HDR +
-			      (size_t)vb_ld32(fr + VB_FRAME_PAYLOAD_LEN) +
-			      vb_ld32(fr + VB_FRAME_UHDR_LEN);
+		size_t size = (size_t)vb_frame_size(fr);
 
 		if (vb_wire_msg_id_unset(fr))
 			arc4random_buf(rnd, sizeof(rnd));

@@ -497,10 +497,7 @@ static size_t rec_entries(const struct vb_seg *s, const uint8_t *rec,
 	size_t at = VB_BATCH_HDR;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *f = rec + at;
-
-		at += VB_FRAME_HDR + (size_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
-		      vb_ld32(f + VB_FRAME_UHDR_LEN);
+		at += (size_t)vb_frame_size(rec + at);
 		if (i == 0)
 			*first = at;
 		vb_st32(ent + (size_t)i * 16,

@@ -311,9 +311,7 @@ static const char *rec_check(const uint8_t *h, uint64_t avail, uint64_t off,
 		if (vb_ld32(f + VB_FRAME_PAYLOAD_LEN) > VB_PAYLOAD_MAX ||
 		    vb_ld32(f + VB_FRAME_UHDR_LEN) > VB_UHDR_MAX)
 			return "impossible frame lengths";
-		fsz = (uint64_t)VB_FRAME_HDR +
-		      vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
-		      vb_ld32(f + VB_FRAME_UHDR_LEN);
+		fsz = vb_frame_size(f);
 		if (fsz > len - at)
 			return "frame past its record";
 		if (vb_ld64(f + VB_FRAME_RESERVED) != 0)
@@ -441,13 +439,7 @@ static uint64_t scan_log(struct vb_seg *s, const uint8_t *m, uint64_t size,
 				idx_grow(s, 1);
 				ent = s->idx + (size_t)s->count * 16;
 			}
-			at += fl ? VB_FRAME_HDR +
-					      (uint64_t)vb_ld32(
-						      h + at +
-						      VB_FRAME_PAYLOAD_LEN) +
-					      vb_ld32(h + at +
-						      VB_FRAME_UHDR_LEN) :
-				   isz;
+			at += fl ? vb_frame_size(h + at) : isz;
 			vb_st32(ent, s->count | (j ? VB_ENT_V09 : fl));
 			vb_st32(ent + 4, (uint32_t)(pos + at));
 			vb_st64(ent + 8, ts);

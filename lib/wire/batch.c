@@ -33,9 +33,7 @@ uint64_t vb_wire_batch_checksum(const uint8_t *batch)
 			XXH3_64bits_update(&st, sums, k);
 			k = 0;
 		}
-		f += VB_FRAME_HDR +
-		     (uint64_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
-		     vb_ld32(f + VB_FRAME_UHDR_LEN);
+		f += vb_frame_size(f);
 	}
 	XXH3_64bits_update(&st, sums, k);
 	return XXH3_64bits_digest(&st);
@@ -158,12 +156,6 @@ void vb_wire_send_add09(struct vb_send_builder *sb, const uint8_t id[16],
 	sb->msg += size;
 }
 
-static size_t frame_size(const uint8_t *f)
-{
-	return VB_FRAME_HDR + (size_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
-	       vb_ld32(f + VB_FRAME_UHDR_LEN);
-}
-
 /* The origin timestamp of frame k, whichever way add left it. */
 static uint64_t frame_ts(const struct vb_send_builder *sb, const uint8_t *f,
 			 uint32_t k)
@@ -191,7 +183,7 @@ int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 		return 0;
 	}
 	for (f = batch + VB_BATCH_HDR, k = 0; f < end;
-	     f += frame_size(f), k++) {
+	     f += vb_frame_size(f), k++) {
 		uint64_t ts = frame_ts(sb, f, k);
 
 		min = ts < min ? ts : min;
@@ -205,8 +197,8 @@ int vb_wire_send_end09(struct vb_send_builder *sb, struct vb_err *e)
 			"the origin timestamps of one batch are %llu µs apart (at most 4294967295)",
 			(unsigned long long)(max - min));
 	for (f = batch + VB_BATCH_HDR, k = 0; f < end;
-	     f += frame_size(f), k++) {
-		size_t size = frame_size(f);
+	     f += vb_frame_size(f), k++) {
+		size_t size = (size_t)vb_frame_size(f);
 
 		vb_st32(f + VB_FRAME_TS_DELTA,
 			(uint32_t)(frame_ts(sb, f, k) - min));
@@ -252,7 +244,7 @@ static int verify(const uint8_t *b, const uint8_t *end, struct vb_err *e)
 	XXH3_64bits_update(&st, b, 40); /* partition .. batch_length */
 	XXH3_64bits_update(&st, b + VB_BATCH_COUNT, 4);
 	for (const uint8_t *f = b + VB_BATCH_HDR; f < end; k++) {
-		size_t size = frame_size(f);
+		size_t size = (size_t)vb_frame_size(f);
 
 		if (vb_ld64(f) != vb_xxh3(f + 8, size - 8))
 			return vb_err_status(e, VB_E_PROTO,
@@ -310,7 +302,7 @@ int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 
 		if ((size_t)(end - f) < VB_FRAME_HDR)
 			return bad3(e, "frames do not tile the batch");
-		size = frame_size(f);
+		size = (size_t)vb_frame_size(f);
 		if (size > (size_t)(end - f))
 			return bad3(e, "frames do not tile the batch");
 		if (vb_ld64(f + VB_FRAME_RESERVED) != 0)
@@ -467,8 +459,7 @@ int vb_msgs_next(struct vb_msgs *it, struct vb_msg *m, struct vb_err *e)
 	if (left < VB_FRAME_HDR)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_MISSING_INDEX,
 				     "message frame: %zu of 48 bytes", left);
-	size = VB_FRAME_HDR + (uint64_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
-	       vb_ld32(f + VB_FRAME_UHDR_LEN);
+	size = vb_frame_size(f);
 	if (size > left)
 		return vb_err_status(
 			e, VB_E_PROTO, VB_ST_MISSING_INDEX,

@@ -533,6 +533,13 @@ enum vb_frame_field {
 	VB_FRAME_RESERVED = 40,	    /* u64, 0 */
 };
 
+/* Size of the 0.9 frame whose header is at f: 48 + payload + user headers. */
+static inline uint64_t vb_frame_size(const uint8_t *f)
+{
+	return (uint64_t)VB_FRAME_HDR + vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
+	       vb_ld32(f + VB_FRAME_UHDR_LEN);
+}
+
 /* The batch checksum of the record at batch (its frames checked already):
  * XXH3-64 over the header fields and the frame checksums (§2.3). */
 uint64_t vb_wire_batch_checksum(const uint8_t *batch);

@@ -196,9 +196,7 @@ static uint32_t check_records(const struct vb_span *sp, const uint8_t *buf,
 			assert_int_equal(base, head);
 		}
 		f = buf + at;
-		fsz = VB_FRAME_HDR +
-		      (uint64_t)vb_ld32(f + VB_FRAME_PAYLOAD_LEN) +
-		      vb_ld32(f + VB_FRAME_UHDR_LEN);
+		fsz = vb_frame_size(f);
 		assert_int_equal(at + fsz, end[i] - sp->off);
 		assert_int_equal(base + vb_ld32(f + VB_FRAME_OFFSET_DELTA),
 				 *expect);
