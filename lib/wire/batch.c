@@ -60,18 +60,17 @@ void vb_wire_batch_stamp(uint8_t *batch, uint64_t partition,
 	vb_st64(batch + VB_BATCH_CHECKSUM, vb_wire_batch_checksum(batch));
 }
 
-int vb_wire_frame_stamp(uint8_t *fr, size_t size, uint32_t od,
-			const uint8_t rnd[16])
+void vb_wire_frame_stamp(uint8_t *fr, size_t size, uint32_t od,
+			 const uint8_t rnd[16])
 {
 	int unset = vb_wire_msg_id_unset(fr); /* the id is at 8 in both */
 
 	if (!unset && vb_ld32(fr + VB_FRAME_OFFSET_DELTA) == od)
-		return 0;
+		return;
 	if (unset)
 		vb_wire_id_v4(fr + VB_FRAME_ID, rnd);
 	vb_st32(fr + VB_FRAME_OFFSET_DELTA, od);
 	vb_st64(fr + VB_FRAME_CHECKSUM, vb_xxh3(fr + 8, size - 8));
-	return 1;
 }
 
 /* ---- the builder, 0.9 half (msg.c starts it) ---- */

@@ -39,22 +39,6 @@ uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size)
 	return vb_xxh3(frame + VB_MSG_ID, size - VB_MSG_ID);
 }
 
-uint64_t vb_wire_msg_sum09(uint8_t *frame, size_t size, uint32_t od,
-			   uint32_t td)
-{
-	/* 0.9's bytes 8..48 end with the 16 that are 0.8's 48..64 */
-	uint8_t *at = frame + VB_MSG_UHDR_LEN - (VB_MSG_ID_LEN + 8), keep[24];
-	uint64_t sum;
-
-	memcpy(keep, at, sizeof(keep));
-	memcpy(at, frame + VB_MSG_ID, VB_MSG_ID_LEN);
-	vb_st32(at + VB_MSG_ID_LEN, od);
-	vb_st32(at + VB_MSG_ID_LEN + 4, td);
-	sum = vb_xxh3(at, size - (size_t)(at - frame));
-	memcpy(at, keep, sizeof(keep));
-	return sum;
-}
-
 int vb_wire_msg_verify(const struct vb_msg *m, struct vb_err *e)
 {
 	uint64_t sum;

@@ -314,15 +314,6 @@ int vb_wire_msg_parse(struct vb_msg *m, const uint8_t *p, size_t n,
 /* XXH3-64 of frame bytes [8, size): the message checksum. */
 uint64_t vb_wire_msg_checksum(const uint8_t *frame, size_t size);
 /*
- * The checksum the stored message (a 0.8 frame of size bytes) has as a
- * 0.9 frame with offset delta od and timestamp delta td: XXH3 of its id,
- * the deltas and its bytes from 48 on.  Hashed in one piece, the frame's
- * bytes 24..48 (offset, timestamp, origin timestamp) lent for the id and
- * the deltas meanwhile: they are as they were when it returns.
- */
-uint64_t vb_wire_msg_sum09(uint8_t *frame, size_t size, uint32_t od,
-			   uint32_t td);
-/*
  * A stored message as a reader must find it (a parsed one, so its lengths
  * hold): reserved 0 and the checksum right.  -1 with status 4101 or 4027
  * and a message saying which.
@@ -556,10 +547,10 @@ void vb_wire_batch_stamp(uint8_t *batch, uint64_t partition,
  * Server side, before that: the frame at fr (size bytes) as the store
  * keeps it, offset delta od (its index in the batch) and an id (UUID v4
  * from rnd, read only then) where its id is 0; its checksum made anew
- * when either changed.  1 when it did, 0 when the frame was so already.
+ * when either changed, left as it is otherwise.
  */
-int vb_wire_frame_stamp(uint8_t *fr, size_t size, uint32_t od,
-			const uint8_t rnd[16]);
+void vb_wire_frame_stamp(uint8_t *fr, size_t size, uint32_t od,
+			 const uint8_t rnd[16]);
 
 /* A validated 0.9 send body; batch points into the input. */
 struct vb_send_view09 {

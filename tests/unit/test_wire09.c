@@ -1718,32 +1718,40 @@ static void test_command_table(void **state)
 }
 
 /*
- * vb_wire_msg_sum09: a stored message's checksum as a 0.9 frame is the
- * XXH3 of the frame made from it, and the stored bytes are as they were.
+ * vb_wire_frame_stamp: a frame with an id and its index as offset delta
+ * is left as it is (the producer's checksum covers it); one with id 0
+ * gets a UUID v4, one with another delta its index, each a checksum of
+ * what it then holds.
  */
-static void test_msg_sum09(void **state)
+static void test_frame_stamp(void **state)
 {
-	uint8_t m[64 + 11], keep[sizeof(m)], fr[48 + 11];
-	uint64_t sum;
+	uint8_t fr[48 + 11], keep[sizeof(fr)], rnd[16];
+	static const uint8_t zero[16];
 
 	(void)state;
-	for (size_t k = 0; k < sizeof(m); k++)
-		m[k] = (uint8_t)(k * 13 + 5);
-	vb_st32(m + VB_MSG_UHDR_LEN, 0);
-	vb_st32(m + VB_MSG_PAYLOAD_LEN, 11);
-	vb_st64(m + VB_MSG_RESERVED, 0);
-	memcpy(keep, m, sizeof(m));
-	sum = vb_wire_msg_sum09(m, sizeof(m), 7, 0x01020304);
-	assert_memory_equal(m, keep, sizeof(m));
 	memset(fr, 0, sizeof(fr));
-	memcpy(fr + VB_FRAME_ID, m + VB_MSG_ID, 16);
-	vb_st32(fr + VB_FRAME_OFFSET_DELTA, 7);
-	vb_st32(fr + VB_FRAME_TS_DELTA, 0x01020304);
+	fr[VB_FRAME_ID] = 1;
+	vb_st32(fr + VB_FRAME_OFFSET_DELTA, 3);
 	vb_st32(fr + VB_FRAME_PAYLOAD_LEN, 11);
-	memcpy(fr + VB_FRAME_HDR, m + VB_MSG_HDR, 11);
-	assert_int_equal(sum, vb_xxh3(fr + 8, sizeof(fr) - 8));
-	assert_int_not_equal(sum,
-			     vb_wire_msg_sum09(m, sizeof(m), 8, 0x01020304));
+	memcpy(fr + VB_FRAME_HDR, "hello world", 11);
+	vb_st64(fr, 12345); /* not the bytes' checksum: left alone */
+	memcpy(keep, fr, sizeof(fr));
+	memset(rnd, 0xff, sizeof(rnd));
+	vb_wire_frame_stamp(fr, sizeof(fr), 3, rnd);
+	assert_memory_equal(fr, keep, sizeof(fr));
+
+	vb_wire_frame_stamp(fr, sizeof(fr), 4, rnd);
+	assert_int_equal(vb_ld32(fr + VB_FRAME_OFFSET_DELTA), 4);
+	assert_memory_equal(fr + VB_FRAME_ID, keep + VB_FRAME_ID, 16);
+	assert_int_equal(vb_ld64(fr), vb_xxh3(fr + 8, sizeof(fr) - 8));
+
+	memset(fr + VB_FRAME_ID, 0, 16);
+	vb_wire_frame_stamp(fr, sizeof(fr), 4, rnd);
+	assert_memory_not_equal(fr + VB_FRAME_ID, zero, 16);
+	assert_int_equal(fr[VB_FRAME_ID + 6], 0x4f); /* version 4 */
+	assert_int_equal(fr[VB_FRAME_ID + 8], 0xbf); /* variant 10 */
+	assert_int_equal(vb_ld64(fr), vb_xxh3(fr + 8, sizeof(fr) - 8));
+	assert_memory_equal(fr + VB_FRAME_HDR, "hello world", 11);
 }
 
 int main(void)
@@ -1773,7 +1781,7 @@ int main(void)
 		cmocka_unit_test(test_sync_and_cluster),
 		cmocka_unit_test(test_records_09),
 		cmocka_unit_test(test_command_table),
-		cmocka_unit_test(test_msg_sum09),
+		cmocka_unit_test(test_frame_stamp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
