@@ -510,6 +510,39 @@ static size_t rec_entries(const struct vb_seg *s, const uint8_t *rec,
 }
 
 /*
+ * The same for n 0.8 frames, stamped here first (offsets from p->next,
+ * timestamp ts, ids where 0, checksums) when `stamp` is set, in one pass
+ * while each frame is in the cache.
+ */
+static size_t msg_entries(const struct vb_part *p, const struct vb_seg *s,
+			  uint8_t *frames, uint32_t n, uint64_t ts, int stamp,
+			  uint64_t pos, uint8_t *ent, size_t *first)
+{
+	uint8_t rnd[VB_MSG_ID_LEN];
+	size_t at = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *f = frames + at;
+		size_t sz = (size_t)vb_msg_frame_size(f);
+
+		if (stamp) {
+			/* producers that choose ids (vibes-append does) cost
+			 * no random */
+			if (vb_wire_msg_id_unset(f))
+				arc4random_buf(rnd, sizeof(rnd));
+			vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd);
+		}
+		if (i == 0)
+			*first = sz;
+		at += sz;
+		vb_st32(ent + (size_t)i * 16, s->count + i);
+		vb_st32(ent + (size_t)i * 16 + 4, (uint32_t)(pos + at));
+		vb_st64(ent + (size_t)i * 16 + 8, ts);
+	}
+	return at;
+}
+
+/*
  * vb_part_append, vb_part_append_stamped when `stamped` is the offset the
  * caller stamped the frames from (UINT64_MAX: not stamped), and with rec
  * vb_part_append_record.
@@ -519,8 +552,8 @@ static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 		       struct vb_err *e)
 {
 	struct vb_seg *s;
-	uint8_t *ent, rnd[VB_MSG_ID_LEN];
-	size_t at = 0, first = 0;
+	uint8_t *ent;
+	size_t at, first = 0;
 	uint64_t pos;
 
 	if (p->failed && vb_part_repair(p, e) < 0)
@@ -543,33 +576,13 @@ static int part_append(struct vb_part *p, uint8_t *frames, size_t len,
 	vb_buf_reset(&p->scratch);
 	ent = vb_buf_reserve(&p->scratch, (size_t)n * 16);
 	pos = s->size;
-	if (rec) {
-		if (stamped == UINT64_MAX)
-			vb_wire_batch_stamp(frames,
-					    vb_ld64(frames +
-						    VB_BATCH_PARTITION),
-					    p->next, ts);
-		at = rec_entries(s, frames, n, pos, ent, &first);
-	}
-	for (uint32_t i = 0; !rec && i < n; i++) {
-		uint8_t *f = frames + at;
-		size_t sz = (size_t)vb_msg_frame_size(f);
-
-		if (stamped == UINT64_MAX) {
-			/* producers that choose ids (vibes-append does) cost
-			 * no random */
-			if (vb_wire_msg_id_unset(f))
-				arc4random_buf(rnd, sizeof(rnd));
-			vb_wire_msg_stamp(f, sz, p->next + i, ts, rnd);
-		}
-		if (i == 0)
-			first = sz;
-		at += sz;
-		pos += sz;
-		vb_st32(ent + (size_t)i * 16, s->count + i);
-		vb_st32(ent + (size_t)i * 16 + 4, (uint32_t)pos);
-		vb_st64(ent + (size_t)i * 16 + 8, ts);
-	}
+	if (rec && stamped == UINT64_MAX)
+		vb_wire_batch_stamp(frames,
+				    vb_ld64(frames + VB_BATCH_PARTITION),
+				    p->next, ts);
+	at = rec ? rec_entries(s, frames, n, pos, ent, &first) :
+		   msg_entries(p, s, frames, n, ts, stamped == UINT64_MAX, pos,
+			       ent, &first);
 	if (at != len)
 		return vb_err_set(e, VB_E_DATA,
 				  "batch: frames cover %zu of %zu "
@@ -774,9 +787,10 @@ size_t vb_part_read(struct vb_part *p, uint64_t start, uint32_t count,
 		}
 		want = k;
 		kind = run_kind(s, rel, &k, &heads);
-		if (k < want)
+		if (k < want) {
 			i--; /* the rest of the segment is stored otherwise */
-		to = vb_seg_pos(s, rel + k - 1);
+			to = vb_seg_pos(s, rel + k - 1);
+		}
 		if (s->fault) {
 			if (s->damaged && *n == 0)
 				continue; /* refused: skipped */

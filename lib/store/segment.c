@@ -884,6 +884,14 @@ uint32_t vb_seg_flags(struct vb_seg *s, uint32_t i)
 	return vb_ld32(seg_ent(s, i)) & ~VB_ENT_REL;
 }
 
+uint64_t vb_span_len08(const struct vb_span *sp)
+{
+	/* each record's header gone, each frame's header 16 bytes longer */
+	return sp->v09 ? sp->len - (uint64_t)sp->heads * VB_BATCH_HDR +
+				 (uint64_t)sp->n * (VB_MSG_HDR - VB_FRAME_HDR) :
+			 sp->len;
+}
+
 int vb_span_ents(const struct vb_span *sp, uint64_t *end, uint32_t *fl)
 {
 	struct vb_seg *s = sp->seg;

@@ -11,9 +11,9 @@
  * 48-byte-header frames as sent), so that each protocol's own messages go
  * out from the page cache by sendfile and only the other one converts.
  * The two may follow each other in one segment: the index entry says which
- * (VB_ENT_*).  Only the last segment is written; the others are sealed.  The partition directory also holds
- * `offsets`, the stored consumer and group offsets (rewritten whole, by
- * temporary file and rename).
+ * (VB_ENT_*).  Only the last segment is written; the others are sealed.
+ * The partition directory also holds `offsets`, the stored consumer and
+ * group offsets (rewritten whole, by temporary file and rename).
  *
  * Durability is decided in one place, the commit point (vb_store_commit),
  * which the broker runs once per pass of its event loop before it releases
@@ -444,13 +444,8 @@ struct vb_span {
 	uint32_t heads; /* records beginning in it (their headers in len) */
 };
 
-/* Span sp's bytes as 0.8 frames (a 0.9 span's converted, store.h top). */
-static inline uint64_t vb_span_len08(const struct vb_span *sp)
-{
-	return sp->v09 ? sp->len - (uint64_t)sp->heads * 256 +
-				 (uint64_t)sp->n * (64 - 48) :
-			 sp->len;
-}
+/* Span sp's bytes as 0.8 frames (a 0.9 span's once converted). */
+uint64_t vb_span_len08(const struct vb_span *sp);
 
 /*
  * The end position in the log and the VB_ENT_* bits of span sp's n
