@@ -278,15 +278,16 @@ static const char *msg_check(const uint8_t *h, uint64_t avail, uint64_t off,
 /*
  * Checks the stored 0.9 record at h as msg_check does a message: whole,
  * its first offset `off`, reserved bytes 0, every frame's lengths, offset
- * delta (its index: the store keeps them so), reserved field and
- * checksum, the frames tiling it, and the record's checksum (which covers
- * its header's stamped fields).  NULL if good, else why not; *rsz and *k
+ * delta (its index: the store keeps them so) and reserved field, the
+ * frames tiling it, then every frame's checksum and the record's (which
+ * covers its header's stamped fields), as a send's are checked.  NULL if good, else why not; *rsz and *k
  * are its size and frames.
  */
 static const char *rec_check(const uint8_t *h, uint64_t avail, uint64_t off,
 			     uint64_t *rsz, uint32_t *k)
 {
 	uint64_t len, at = VB_BATCH_HDR;
+	struct vb_err e;
 	uint32_t n;
 
 	if (avail < VB_BATCH_HDR)
@@ -318,15 +319,14 @@ static const char *rec_check(const uint8_t *h, uint64_t avail, uint64_t off,
 			return "frame's reserved field not 0";
 		if (vb_ld32(f + VB_FRAME_OFFSET_DELTA) != j)
 			return "frame offset out of sequence";
-		if (vb_ld64(f + VB_FRAME_CHECKSUM) !=
-		    vb_xxh3(f + 8, (size_t)fsz - 8))
-			return "frame checksum mismatch";
 		at += fsz;
 	}
 	if (at != len)
 		return "frames do not fill their record";
-	if (vb_wire_batch_checksum(h) != vb_ld64(h + VB_BATCH_CHECKSUM))
-		return "record checksum mismatch";
+	if (vb_wire_batch_verify(h, h + len, &e) < 0)
+		return e.status == VB_ST_INVALID_MESSAGE_CHECKSUM ?
+			       "frame checksum mismatch" :
+			       "record checksum mismatch";
 	*rsz = len;
 	*k = n;
 	return NULL;

@@ -227,12 +227,7 @@ static int zero(const uint8_t *p, size_t n)
 int vb_wire_dec_send_meta(struct vb_rd *md, struct vb_send_hdr *h,
 			  struct vb_err *e);
 
-/*
- * Every frame's checksum, then the batch's, in one walk over frames that
- * tile the batch: the frames' checksums are hashed for the batch's as
- * they are checked, gathered in pieces (vb_wire_batch_checksum's order).
- */
-static int verify(const uint8_t *b, const uint8_t *end, struct vb_err *e)
+int vb_wire_batch_verify(const uint8_t *b, const uint8_t *end, struct vb_err *e)
 {
 	XXH3_state_t st;
 	uint8_t sums[8 * 64];
@@ -311,7 +306,7 @@ int vb_wire_send_decode_v09(struct vb_send_view09 *v, const uint8_t *p,
 					     k);
 		f += size;
 	}
-	if (verify(b, end, e))
+	if (vb_wire_batch_verify(b, end, e))
 		return -1;
 	if (count == 0 || k != count)
 		return vb_err_status(e, VB_E_PROTO, VB_ST_INVALID_COMMAND,

@@ -540,6 +540,14 @@ uint64_t vb_wire_batch_checksum(const uint8_t *batch);
  */
 uint64_t vb_wire_batch_checksum_sums(const uint8_t *batch, const uint8_t *sums,
 				     uint32_t n);
+/*
+ * Every frame's checksum, then the batch's, of the record at b whose
+ * frames tile it up to end (checked already), in one walk: the frames'
+ * checksums are hashed for the batch's as they are checked.  -1 with
+ * status 4027 (a frame's) or 4039 (the batch's).
+ */
+int vb_wire_batch_verify(const uint8_t *b, const uint8_t *end,
+			 struct vb_err *e);
 /* Server side: stamps partition, base offset and timestamp, re-sums. */
 void vb_wire_batch_stamp(uint8_t *batch, uint64_t partition,
 			 uint64_t base_offset, uint64_t base_ts);
